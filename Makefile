@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: ISC
+# dazai: build, check, install, demo. `make check` is the test command.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+DATADIR	?= $(PREFIX)/share
+UNITDIR	?= $(PREFIX)/lib/systemd/user
+DOCDIR	?= $(DATADIR)/doc/dazai
+DESTDIR	?=
+
+VERSION	= 0.1.0
+CC	?= cc
+B	?= build
+
+CFLAGS	?= -O2 -g
+WERROR	?= -Werror
+HARDEN_CFLAGS = -fPIE -fstack-protector-strong -fstack-clash-protection \
+	-fcf-protection -D_FORTIFY_SOURCE=2
+HARDEN_LDFLAGS = -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+PKGS	= libsodium inih
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+# Debian's libev-dev ships no pkg-config file.
+EV_LIBS	= $(shell pkg-config --libs libev 2>/dev/null || echo -lev)
+
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wformat=2 -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla \
+	$(HARDEN_CFLAGS) -Iinclude -DDAZAI_VERSION='"$(VERSION)"' \
+	$(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
+
+LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
+	src/secmem.c src/daemon.c
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
+TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/run_tests.c
+TEST_OBJS = $(TEST_SRCS:tests/%.c=$(B)/obj/tests/%.o)
+HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
+
+# Packages: build dependencies, and what the tests drive for real.
+BUILD_PKGS = libev-dev libsodium-dev libinih-dev check pkg-config
+TEST_PKGS = zsh mandoc shellcheck
+
+.PHONY: all deps test-deps check test demo clean install uninstall sanitize
+
+all: $(B)/dazaid $(B)/dazai-heartbeat
+
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/tests/%.o: tests/%.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(B)/dazaid: $(B)/obj/dazaid.o $(LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS)
+
+$(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
+    $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(EV_LIBS) $(PKG_LIBS)
+
+# Install what is missing (apt-get, through sudo unless root).
+define apt_install
+	@missing=""; for p in $(1); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+		    grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+		    --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PKGS))
+
+test-deps: deps
+	$(call apt_install,$(TEST_PKGS))
+
+check: test-deps
+	$(MAKE) all $(B)/run_tests
+	DAZAI_BUILD=$(B) ./$(B)/run_tests
+
+test: all $(B)/run_tests
+	DAZAI_BUILD=$(B) ./$(B)/run_tests
+
+sanitize: test-deps
+	$(MAKE) B=build-san CC=clang \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+demo: deps
+	$(MAKE) all
+	sh tests/demo.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/dazai \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 755 $(B)/dazaid $(B)/dazai-heartbeat $(DESTDIR)$(BINDIR)
+	install -m 644 man/dazaid.1 man/dazai-heartbeat.1 \
+	    $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/dazai.conf.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 644 shell/shellrc.sh $(DESTDIR)$(DATADIR)/dazai
+	sed 's|@BINDIR@|$(BINDIR)|g' shell/dazaid.service > \
+	    $(DESTDIR)$(UNITDIR)/dazaid.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/dazaid.service
+	install -m 644 dazai.conf.example $(DESTDIR)$(DOCDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/dazaid $(DESTDIR)$(BINDIR)/dazai-heartbeat \
+	    $(DESTDIR)$(MANDIR)/man1/dazaid.1 \
+	    $(DESTDIR)$(MANDIR)/man1/dazai-heartbeat.1 \
+	    $(DESTDIR)$(MANDIR)/man5/dazai.conf.5 \
+	    $(DESTDIR)$(DATADIR)/dazai/shellrc.sh \
+	    $(DESTDIR)$(UNITDIR)/dazaid.service \
+	    $(DESTDIR)$(DOCDIR)/dazai.conf.example
+	-rmdir $(DESTDIR)$(DATADIR)/dazai $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_CONFIG_H
+#define DAZAI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * dazaid's settings: built-in defaults < config file < command line. Every
+ * field starts "unset" (CONFIG_UNSET or NULL) so that a merge copies only
+ * what a layer actually said.
+ */
+
+#define CONFIG_UNSET		(-1)
+#define CONFIG_SECONDS_MAX	1000000.0
+#define CONFIG_SECRET_MAX	((long long)1 << 30)	/* 1 GiB ceiling */
+#define CONFIG_ERRLEN		512
+
+struct config {
+	char		*socket;
+	int		 arm;
+	double		 grace;
+	double		 ping_timeout;
+	char		*secret_file;
+	int		 secret_fd;
+	long long	 secret_size;
+	long long	 secret_max;
+	int		 require_lock;
+	int		 no_secretmem;
+	int		 ready_fd;
+	int		 verbose;
+};
+
+void	 config_init_unset(struct config *);
+void	 config_init_defaults(struct config *);
+void	 config_merge(struct config *, const struct config *);
+void	 config_free(struct config *);
+int	 config_set(struct config *, const char *, const char *, char *,
+	    size_t);
+int	 config_load_file(struct config *, const char *, char *, size_t);
+int	 config_validate(const struct config *, char *, size_t);
+void	 config_print(const struct config *, const char *, int);
+const char *const *config_keys(void);
+
+int	 config_parse_bool(const char *, int *);
+int	 config_parse_seconds(const char *, double *);
+int	 config_parse_size(const char *, long long *);
+int	 config_parse_fd(const char *, int *);
+
+#endif

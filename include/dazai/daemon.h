@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_DAEMON_H
+#define DAZAI_DAEMON_H
+
+#include <stdbool.h>
+
+#include <ev.h>
+
+#include "dazai/policy.h"
+#include "dazai/proto.h"
+#include "dazai/secmem.h"
+
+#define DAEMON_HELLO_TIMEOUT	5.0	/* seconds to say HELLO */
+#define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
+
+struct daemon;
+
+/* The one client connection. */
+struct client {
+	struct daemon		*d;
+	int			 fd;
+	bool			 hello;		/* became the heartbeat */
+	int			 peer_pid;	/* from SO_PEERCRED */
+	ev_io			 read_w;
+	ev_timer		 hello_w;
+	ev_timer		 ping_w;
+	struct proto_reader	 rd;
+};
+
+struct daemon {
+	struct ev_loop	*loop;
+	bool		 armed;
+	double		 grace;
+	double		 ping_timeout;
+	const char	*socket_path;
+	int		 listen_fd;
+	struct secmem	*secret;
+	struct policy	 policy;
+	struct client	*client;
+	int		 exit_status;
+	ev_io		 accept_w;
+	ev_timer	 backoff_w;
+	ev_timer	 grace_w;
+	ev_signal	 sigusr1_w;
+	ev_signal	 sigterm_w;
+	ev_signal	 sigint_w;
+	ev_signal	 sighup_w;
+};
+
+void	daemon_install_hard_signals(bool);
+int	daemon_init(struct daemon *, bool, double, double);
+void	daemon_set_secret(struct daemon *, struct secmem *);
+int	daemon_run(struct daemon *, int, const char *);
+void	daemon_finish(struct daemon *);
+
+#endif

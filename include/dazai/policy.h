@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_POLICY_H
+#define DAZAI_POLICY_H
+
+#include <stdbool.h>
+
+/*
+ * The panic controller: a pure state machine. Time comes in as an argument;
+ * wiping and killing are injected, so tests drive the whole decision path
+ * without dying. Dry-run and armed differ only in the last action.
+ */
+
+enum policy_state {
+	POLICY_WAITING,		/* no heartbeat yet, or it stood down */
+	POLICY_GUARDING,	/* a heartbeat is connected */
+	POLICY_GRACE_LOST,	/* heartbeat lost, grace window running */
+	POLICY_GRACE_SIG,	/* SIGUSR1, grace running, no heartbeat */
+	POLICY_GRACE_SIG_HB,	/* SIGUSR1, grace running, heartbeat on */
+	POLICY_FIRED,		/* wiped; killed or about to exit */
+	POLICY_NSTATES
+};
+
+enum policy_event {
+	POLICY_EV_HELLO,	/* a connection became the heartbeat */
+	POLICY_EV_QUIT,		/* the heartbeat stood down */
+	POLICY_EV_LOST,		/* the heartbeat closed or missed a ping */
+	POLICY_EV_PANIC,	/* SIGUSR1 */
+	POLICY_EV_CANCEL,	/* CANCEL from the heartbeat */
+	POLICY_EV_TIMER,	/* the grace timer expired */
+	POLICY_NEVENTS
+};
+
+enum policy_reply {
+	POLICY_REPLY_NONE,
+	POLICY_REPLY_CANCELLED,
+	POLICY_REPLY_NO_PENDING,
+};
+
+struct policy_ops {
+	void	(*wipe)(void *);	/* overwrite the secret */
+	void	(*kill)(void *);	/* armed: SIGKILL self */
+	void	(*would_kill)(void *);	/* dry-run: say WOULD SIGKILL */
+	void	 *arg;
+};
+
+struct policy_out {
+	enum policy_reply reply;	/* answer to CANCEL */
+	bool	 started;	/* a grace window started */
+	bool	 aborted;	/* a grace window was aborted */
+	bool	 arm_timer;	/* (re)arm the grace timer for deadline */
+	bool	 fired;		/* wiped and killed (or dry-run done) */
+	double	 deadline;	/* when the grace window ends */
+};
+
+struct policy {
+	enum policy_state state;
+	bool		 armed;
+	double		 grace;
+	double		 deadline;
+	bool		 hello_aborted;	/* this heartbeat's HELLO cancelled */
+	struct policy_ops ops;
+};
+
+void		 policy_init(struct policy *, bool, double,
+		    const struct policy_ops *);
+struct policy_out policy_step(struct policy *, enum policy_event, double);
+bool		 policy_pending(const struct policy *);
+const char	*policy_state_name(enum policy_state);
+
+#endif

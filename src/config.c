@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Settings: parsing of values, the config file (inih), the merge of the
+ * layers and validation. Pure but for reading the file.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "dazai/config.h"
+#include "dazai/log.h"
+
+enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD };
+
+static const struct config_key {
+	const char	*name;
+	enum config_type type;
+	size_t		 off;
+} config_table[] = {
+	{ "socket", T_PATH, offsetof(struct config, socket) },
+	{ "arm", T_BOOL, offsetof(struct config, arm) },
+	{ "grace", T_SECONDS, offsetof(struct config, grace) },
+	{ "ping_timeout", T_SECONDS, offsetof(struct config, ping_timeout) },
+	{ "secret_file", T_PATH, offsetof(struct config, secret_file) },
+	{ "secret_fd", T_FD, offsetof(struct config, secret_fd) },
+	{ "secret_size", T_SIZE, offsetof(struct config, secret_size) },
+	{ "secret_max", T_SIZE, offsetof(struct config, secret_max) },
+	{ "require_lock", T_BOOL, offsetof(struct config, require_lock) },
+	{ "no_secretmem", T_BOOL, offsetof(struct config, no_secretmem) },
+	{ "ready_fd", T_FD, offsetof(struct config, ready_fd) },
+	{ "verbose", T_BOOL, offsetof(struct config, verbose) },
+};
+#define NKEYS	(sizeof config_table / sizeof config_table[0])
+
+/* Every field unset. */
+void
+config_init_unset(struct config *c)
+{
+	c->socket = NULL;
+	c->arm = CONFIG_UNSET;
+	c->grace = CONFIG_UNSET;
+	c->ping_timeout = CONFIG_UNSET;
+	c->secret_file = NULL;
+	c->secret_fd = CONFIG_UNSET;
+	c->secret_size = CONFIG_UNSET;
+	c->secret_max = CONFIG_UNSET;
+	c->require_lock = CONFIG_UNSET;
+	c->no_secretmem = CONFIG_UNSET;
+	c->ready_fd = CONFIG_UNSET;
+	c->verbose = CONFIG_UNSET;
+}
+
+/* The built-in defaults (the socket path is computed later). */
+void
+config_init_defaults(struct config *c)
+{
+	config_init_unset(c);
+	c->arm = 0;
+	c->grace = 0;
+	c->ping_timeout = 0;
+	c->secret_size = 32;
+	c->secret_max = 4 * 1024 * 1024;
+	c->require_lock = 0;
+	c->no_secretmem = 0;
+	c->verbose = 0;
+}
+
+/* Replace a string field. */
+static void
+config_set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src != NULL ? strdup(src) : NULL;
+	if (src != NULL && *dst == NULL)
+		fatal(1, "strdup");
+}
+
+/* Copy into dst every field that src sets. */
+void
+config_merge(struct config *dst, const struct config *src)
+{
+	if (src->socket != NULL)
+		config_set_str(&dst->socket, src->socket);
+	if (src->secret_file != NULL)
+		config_set_str(&dst->secret_file, src->secret_file);
+#define M(f)	do { if (src->f != CONFIG_UNSET) dst->f = src->f; } while (0)
+	M(arm);
+	M(grace);
+	M(ping_timeout);
+	M(secret_fd);
+	M(secret_size);
+	M(secret_max);
+	M(require_lock);
+	M(no_secretmem);
+	M(ready_fd);
+	M(verbose);
+#undef M
+}
+
+/* Release the strings. */
+void
+config_free(struct config *c)
+{
+	free(c->socket);
+	free(c->secret_file);
+	c->socket = c->secret_file = NULL;
+}
+
+/* The key names, NULL-terminated, for --help and tests. */
+const char *const *
+config_keys(void)
+{
+	static const char	*keys[NKEYS + 1];
+	size_t			 i;
+
+	for (i = 0; i < NKEYS; i++)
+		keys[i] = config_table[i].name;
+	keys[NKEYS] = NULL;
+	return keys;
+}
+
+/* true/false, yes/no, on/off, 1/0. */
+int
+config_parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t	 i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Non-negative decimal seconds with an optional fraction ("0.5"). */
+int
+config_parse_seconds(const char *s, double *out)
+{
+	const char	*p;
+	char		*end;
+	double		 v;
+	int		 digits = 0, dot = 0;
+
+	for (p = s; *p != '\0'; p++) {
+		if (isdigit((unsigned char)*p))
+			digits++;
+		else if (*p == '.' && !dot)
+			dot = 1;
+		else
+			return -1;
+	}
+	if (digits == 0)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 ||
+	    v > CONFIG_SECONDS_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A positive decimal byte count, at most CONFIG_SECRET_MAX. */
+int
+config_parse_size(const char *s, long long *out)
+{
+	long long	 v = 0;
+	const char	*p;
+
+	if (*s == '\0')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > CONFIG_SECRET_MAX)
+			return -1;
+	}
+	if (v == 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A non-negative decimal descriptor number. */
+int
+config_parse_fd(const char *s, int *out)
+{
+	long	 v = 0;
+	const char *p;
+
+	if (*s == '\0')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > 65535)
+			return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * Set one key (config-file spelling, "ping_timeout") from its text.
+ * Returns 0, or -1 with a message in err.
+ */
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	const struct config_key	*k = NULL;
+	char			*field;
+	size_t			 i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(config_table[i].name, key) == 0)
+			k = &config_table[i];
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown key '%s'", key);
+		return -1;
+	}
+	field = (char *)c + k->off;
+	switch (k->type) {
+	case T_PATH:
+		if (*value == '\0') {
+			snprintf(err, errlen, "%s: empty path", key);
+			return -1;
+		}
+		config_set_str((char **)(void *)field, value);
+		return 0;
+	case T_BOOL:
+		if (config_parse_bool(value, (int *)(void *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not a boolean "
+		    "(true/false, yes/no, on/off, 1/0)", key, value);
+		return -1;
+	case T_SECONDS:
+		if (config_parse_seconds(value, (double *)(void *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not a number of seconds "
+		    "between 0 and %.0f", key, value, CONFIG_SECONDS_MAX);
+		return -1;
+	case T_SIZE:
+		if (config_parse_size(value, (long long *)(void *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not a byte count between "
+		    "1 and %lld", key, value, CONFIG_SECRET_MAX);
+		return -1;
+	case T_FD:
+		if (config_parse_fd(value, (int *)(void *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not a file descriptor "
+		    "number", key, value);
+		return -1;
+	}
+	return -1;
+}
+
+struct config_file {
+	FILE		*fp;
+	struct config	*cfg;
+	int		 line;
+	int		 failed;
+	char		*err;
+	size_t		 errlen;
+	const char	*path;
+};
+
+/* Record the first error of the file, with its line. */
+static void
+config_file_error(struct config_file *f, const char *msg)
+{
+	if (f->failed)
+		return;
+	f->failed = 1;
+	snprintf(f->err, f->errlen, "%s:%d: %s", f->path, f->line, msg);
+}
+
+/* inih's reader: one line at a time, so that we know the line number. */
+static char *
+config_reader(char *str, int num, void *arg)
+{
+	struct config_file	*f = arg;
+	char			*p;
+	size_t			 len;
+
+	if (f->failed || fgets(str, num, f->fp) == NULL)
+		return NULL;
+	f->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(f->fp)) {
+		config_file_error(f, "line too long");
+		return NULL;
+	}
+	for (p = str; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '[') {
+		str[strcspn(str, "\r\n")] = '\0';
+		char	 msg[256];
+
+		snprintf(msg, sizeof msg, "unknown section '%.200s' "
+		    "(the file has no sections)", p);
+		config_file_error(f, msg);
+		return NULL;
+	}
+	return str;
+}
+
+/* inih's handler: one key. */
+static int
+config_handler(void *arg, const char *section, const char *key,
+    const char *value)
+{
+	struct config_file	*f = arg;
+	char			 msg[CONFIG_ERRLEN];
+
+	(void)section;
+	if (f->failed)
+		return 0;
+	if (config_set(f->cfg, key, value, msg, sizeof msg) != 0) {
+		config_file_error(f, msg);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Load a config file into c (fields it does not set stay as they are).
+ * Returns 0, or -1 with a "path:line: reason" message in err.
+ */
+int
+config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	struct config_file	 f;
+	struct stat		 st;
+	int			 rc, fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		log_warnx("%s: writable by group or others: anyone who can "
+		    "edit it can disarm the daemon (chmod go-w)", path);
+	if ((f.fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	f.cfg = c;
+	f.line = 0;
+	f.failed = 0;
+	f.err = err;
+	f.errlen = errlen;
+	f.path = path;
+	rc = ini_parse_stream(config_reader, &f, config_handler, &f);
+	fclose(f.fp);
+	if (f.failed)
+		return -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error (expected "
+		    "key = value)", path, rc > 0 ? rc : f.line);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check the merged settings for contradictions. */
+int
+config_validate(const struct config *c, char *err, size_t errlen)
+{
+	if (c->secret_file != NULL && c->secret_fd != CONFIG_UNSET) {
+		snprintf(err, errlen, "secret_file and secret_fd are "
+		    "mutually exclusive");
+		return -1;
+	}
+	if (c->secret_size > c->secret_max) {
+		snprintf(err, errlen, "secret_size %lld exceeds secret_max "
+		    "%lld", c->secret_size, c->secret_max);
+		return -1;
+	}
+	if (c->ready_fd != CONFIG_UNSET && c->ready_fd == c->secret_fd) {
+		snprintf(err, errlen, "ready_fd and secret_fd are the same "
+		    "descriptor");
+		return -1;
+	}
+	return 0;
+}
+
+/* Print the settings in effect as config-file lines (no secret here). */
+void
+config_print(const struct config *c, const char *source, int fd)
+{
+	dprintf(fd, "# settings in effect (config file: %s)\n",
+	    source != NULL ? source : "none");
+	dprintf(fd, "socket = %s\n", c->socket != NULL ? c->socket : "");
+	dprintf(fd, "arm = %s\n", c->arm == 1 ? "true" : "false");
+	dprintf(fd, "grace = %g\n", c->grace);
+	dprintf(fd, "ping_timeout = %g\n", c->ping_timeout);
+	if (c->secret_file != NULL)
+		dprintf(fd, "secret_file = %s\n", c->secret_file);
+	if (c->secret_fd != CONFIG_UNSET)
+		dprintf(fd, "secret_fd = %d\n", c->secret_fd);
+	dprintf(fd, "secret_size = %lld\n", c->secret_size);
+	dprintf(fd, "secret_max = %lld\n", c->secret_max);
+	dprintf(fd, "require_lock = %s\n",
+	    c->require_lock == 1 ? "true" : "false");
+	dprintf(fd, "no_secretmem = %s\n",
+	    c->no_secretmem == 1 ? "true" : "false");
+	if (c->ready_fd != CONFIG_UNSET)
+		dprintf(fd, "ready_fd = %d\n", c->ready_fd);
+	dprintf(fd, "verbose = %s\n", c->verbose == 1 ? "true" : "false");
+}

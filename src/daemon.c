@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The event loop: the listener, the one client, the timers and the
+ * signals. Callbacks move bytes and dispatch; proto decides what a line
+ * means and policy decides what an event does.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "dazai/daemon.h"
+#include "dazai/log.h"
+#include "dazai/sockpath.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static volatile sig_atomic_t hard_armed;
+
+/*
+ * SIGUSR2: hard panic inside the handler. Only async-signal-safe calls:
+ * mprotect and a store loop (secmem_emergency_wipe), kill, write, _exit.
+ */
+static void
+daemon_hard_panic(int sig)
+{
+	static const char msg[] =
+	    "dazaid: SIGUSR2: secret wiped; WOULD SIGKILL (dry-run)\n";
+
+	(void)sig;
+	secmem_emergency_wipe();
+	if (hard_armed) {
+		kill(getpid(), SIGKILL);
+		_exit(137);
+	}
+	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
+		_exit(0);
+	_exit(0);
+}
+
+/*
+ * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT: wipe, then die of the same
+ * signal with its default action (SA_RESETHAND restored it; SA_NODEFER
+ * lets raise deliver it now). Async-signal-safe as above.
+ */
+static void
+daemon_fatal_signal(int sig)
+{
+	secmem_emergency_wipe();
+	raise(sig);
+}
+
+/*
+ * Install the dispositions that act inside a handler, and ignore SIGPIPE.
+ * Called before any secret byte exists.
+ */
+void
+daemon_install_hard_signals(bool armed)
+{
+	static const int	 fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL,
+				    SIGFPE, SIGABRT };
+	struct sigaction	 sa;
+	size_t			 i;
+
+	hard_armed = armed;
+	memset(&sa, 0, sizeof sa);
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = daemon_hard_panic;
+	if (sigaction(SIGUSR2, &sa, NULL) != 0)
+		fatal(1, "sigaction SIGUSR2");
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = daemon_fatal_signal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	for (i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
+		if (sigaction(fatal_sigs[i], &sa, NULL) != 0)
+			fatal(1, "sigaction %d", fatal_sigs[i]);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		fatal(1, "sigaction SIGPIPE");
+}
+
+/* Policy action: overwrite the secret. */
+static void
+daemon_do_wipe(void *arg)
+{
+	struct daemon	*d = arg;
+	size_t		 len = d->secret != NULL ? d->secret->len : 0;
+
+	if (d->secret != NULL)
+		secmem_wipe(d->secret);
+	log_info("secret wiped (%zu bytes overwritten with zeros)", len);
+}
+
+/* Policy action, armed: die now. */
+static void
+daemon_do_kill(void *arg)
+{
+	(void)arg;
+	kill(getpid(), SIGKILL);
+	_exit(137);
+}
+
+/* Policy action, dry-run: say what armed would do. */
+static void
+daemon_do_would_kill(void *arg)
+{
+	(void)arg;
+	log_info("WOULD SIGKILL (dry-run: exiting 0 instead)");
+}
+
+/* Format a wall-clock time for log lines. */
+static void
+daemon_clock(double t, char *buf, size_t len)
+{
+	time_t		 s = (time_t)t;
+	struct tm	 tm;
+
+	if (localtime_r(&s, &tm) == NULL ||
+	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%.0f", t);
+}
+
+/* Carry out what the policy asked for. */
+static void
+daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
+{
+	char	 when[32];
+
+	if (out->aborted) {
+		ev_timer_stop(d->loop, &d->grace_w);
+		log_info("pending panic aborted (%s); now %s", why,
+		    policy_state_name(d->policy.state));
+	}
+	if (out->started) {
+		daemon_clock(out->deadline, when, sizeof when);
+		log_info("panic (%s): grace window of %gs, wipe at %s unless "
+		    "cancelled", why, d->grace, when);
+	}
+	if (out->arm_timer) {
+		double left = out->deadline - ev_time();
+
+		ev_timer_stop(d->loop, &d->grace_w);
+		ev_timer_set(&d->grace_w, left > 0 ? left : 0, 0);
+		ev_timer_start(d->loop, &d->grace_w);
+	}
+	if (out->fired) {
+		d->exit_status = 0;
+		ev_break(d->loop, EVBREAK_ALL);
+	}
+}
+
+/* Feed the policy an event and carry out the answer. */
+static struct policy_out
+daemon_event(struct daemon *d, enum policy_event ev, const char *why)
+{
+	struct policy_out out;
+
+	if (ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC)
+		log_info("%s", why);
+	out = policy_step(&d->policy, ev, ev_time());
+	daemon_apply(d, &out, why);
+	return out;
+}
+
+/* Close the client; lost says whether that loses the heartbeat. */
+static void
+client_close(struct client *c, bool lost, const char *why)
+{
+	struct daemon	*d = c->d;
+
+	ev_io_stop(d->loop, &c->read_w);
+	ev_timer_stop(d->loop, &c->hello_w);
+	ev_timer_stop(d->loop, &c->ping_w);
+	close(c->fd);
+	d->client = NULL;
+	free(c);
+	if (lost)
+		daemon_event(d, POLICY_EV_LOST, why);
+	ev_io_start(d->loop, &d->accept_w);
+}
+
+/* Send a reply; false if the peer cannot take it (then it is closed). */
+static bool
+client_send(struct client *c, const char *msg, size_t len)
+{
+	ssize_t	 n;
+
+	do
+		n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return true;
+	client_close(c, c->hello, "heartbeat lost: cannot write to it");
+	return false;
+}
+
+/* Send "ERR reason". */
+static bool
+client_error(struct client *c, const char *reason)
+{
+	char	 buf[128];
+	int	 n;
+
+	if ((n = proto_format_error(buf, sizeof buf, reason)) < 0)
+		return false;
+	return client_send(c, buf, (size_t)n);
+}
+
+/* Act on one line; false once the client is gone. */
+static bool
+client_line(struct client *c, const char *line, size_t len)
+{
+	struct daemon		*d = c->d;
+	struct proto_cmd	 cmd;
+	struct policy_out	 out;
+	const char		*err;
+
+	if (c->hello && d->ping_timeout > 0)
+		ev_timer_again(d->loop, &c->ping_w);
+	if ((err = proto_parse_line(line, len, &cmd)) != NULL ||
+	    (err = proto_admit(c->hello, &cmd)) != NULL)
+		return client_error(c, err);
+	switch (cmd.verb) {
+	case PROTO_HELLO:
+		c->hello = true;
+		ev_timer_stop(d->loop, &c->hello_w);
+		if (d->ping_timeout > 0) {
+			c->ping_w.repeat = d->ping_timeout;
+			ev_timer_again(d->loop, &c->ping_w);
+		}
+		log_info("heartbeat connected: HELLO %d (peer pid %d)",
+		    cmd.pid, c->peer_pid);
+		daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
+		return client_send(c, PROTO_WELCOME, strlen(PROTO_WELCOME));
+	case PROTO_PING:
+		return client_send(c, PROTO_PONG, strlen(PROTO_PONG));
+	case PROTO_CANCEL:
+		out = daemon_event(d, POLICY_EV_CANCEL, "CANCEL");
+		if (out.reply == POLICY_REPLY_CANCELLED)
+			return client_send(c, PROTO_CANCELLED,
+			    strlen(PROTO_CANCELLED));
+		return client_error(c, "no pending panic");
+	case PROTO_QUIT:
+		daemon_event(d, POLICY_EV_QUIT, "QUIT");
+		log_info("heartbeat stood down (QUIT); secret kept, waiting "
+		    "for the next heartbeat");
+		if (client_send(c, PROTO_BYE, strlen(PROTO_BYE)))
+			client_close(c, false, NULL);
+		return false;
+	}
+	return true;
+}
+
+/* Bytes from the client: frame lines and dispatch them. */
+static void
+client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client	*c = container_of(w, struct client, read_w);
+	const char	*line;
+	size_t		 room, len;
+	ssize_t		 n;
+	char		*space;
+
+	(void)loop;
+	(void)revents;
+	space = proto_reader_space(&c->rd, &room);
+	n = read(c->fd, space, room);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c, c->hello, "heartbeat lost: connection closed "
+		    "without QUIT");
+		return;
+	}
+	proto_reader_added(&c->rd, (size_t)n);
+	for (;;) {
+		switch (proto_next_line(&c->rd, &line, &len)) {
+		case PROTO_FRAME_MORE:
+			return;
+		case PROTO_FRAME_TOOLONG:
+			if (client_error(c, "line too long"))
+				client_close(c, c->hello, "heartbeat lost: "
+				    "it sent an over-long line");
+			return;
+		case PROTO_FRAME_LINE:
+			if (!client_line(c, line, len))
+				return;
+			break;
+		}
+	}
+}
+
+/* No HELLO in time: close, without a panic. */
+static void
+client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client	*c = container_of(w, struct client, hello_w);
+
+	(void)loop;
+	(void)revents;
+	log_info("connection from pid %d closed: no HELLO within %gs",
+	    c->peer_pid, DAEMON_HELLO_TIMEOUT);
+	client_close(c, false, NULL);
+}
+
+/* The heartbeat went quiet for ping_timeout. */
+static void
+client_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct client	*c = container_of(w, struct client, ping_w);
+
+	(void)loop;
+	(void)revents;
+	client_close(c, true, "heartbeat lost: no line within the ping "
+	    "timeout");
+}
+
+/* Send BUSY to a connection we cannot serve and close it. */
+static void
+daemon_refuse_busy(int fd)
+{
+	ssize_t	 n;
+
+	n = send(fd, PROTO_BUSY, strlen(PROTO_BUSY),
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	close(fd);
+}
+
+/* A new connection. */
+static void
+daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon	*d = container_of(w, struct daemon, accept_w);
+	struct client	*c;
+	uid_t		 uid;
+	pid_t		 pid;
+	int		 fd;
+
+	(void)revents;
+	fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_warn("accept (backing off %gs)",
+			    DAEMON_ACCEPT_BACKOFF);
+			ev_io_stop(loop, &d->accept_w);
+			ev_timer_start(loop, &d->backoff_w);
+		}
+		return;
+	}
+	if (!sockpath_peer_allowed(fd, &uid, &pid)) {
+		log_warnx("refused connection from uid %d (pid %d): only "
+		    "uid %u and root may connect", (int)uid, (int)pid,
+		    (unsigned)getuid());
+		close(fd);
+		return;
+	}
+	if (d->client != NULL) {
+		log_debug("connection from pid %d: BUSY", (int)pid);
+		daemon_refuse_busy(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof *c)) == NULL) {
+		log_warn("calloc");
+		close(fd);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	c->peer_pid = (int)pid;
+	proto_reader_init(&c->rd);
+	ev_io_init(&c->read_w, client_read_cb, fd, EV_READ);
+	ev_timer_init(&c->hello_w, client_hello_cb, DAEMON_HELLO_TIMEOUT, 0);
+	ev_init(&c->ping_w, client_ping_cb);
+	ev_io_start(loop, &c->read_w);
+	ev_timer_start(loop, &c->hello_w);
+	d->client = c;
+	log_debug("connection from pid %d", (int)pid);
+}
+
+/* Resume accepting after a descriptor shortage. */
+static void
+daemon_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon	*d = container_of(w, struct daemon, backoff_w);
+
+	(void)revents;
+	ev_io_start(loop, &d->accept_w);
+}
+
+/* The grace window ended (or the timer fired early: the policy knows). */
+static void
+daemon_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct daemon	*d = container_of(w, struct daemon, grace_w);
+
+	(void)loop;
+	(void)revents;
+	daemon_event(d, POLICY_EV_TIMER, "grace window ended");
+}
+
+/* SIGUSR1: graceful panic. */
+static void
+daemon_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon	*d = container_of(w, struct daemon, sigusr1_w);
+
+	(void)loop;
+	(void)revents;
+	daemon_event(d, POLICY_EV_PANIC, "SIGUSR1: panic requested");
+}
+
+/* SIGTERM, SIGINT: clean shutdown. */
+static void
+daemon_shutdown_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon	*d = w->signum == SIGTERM ?
+			    container_of(w, struct daemon, sigterm_w) :
+			    container_of(w, struct daemon, sigint_w);
+
+	(void)revents;
+	log_info("%s: clean shutdown", w->signum == SIGTERM ? "SIGTERM" :
+	    "SIGINT");
+	d->exit_status = 0;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* SIGHUP: note it, do nothing else. */
+static void
+daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_info("SIGHUP ignored (still guarding)");
+}
+
+/*
+ * Create the loop and start the signal watchers, before any secret exists
+ * (libev installs their handlers now; a signal that arrives before the loop
+ * runs is handled as soon as it does).
+ */
+int
+daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
+{
+	struct policy_ops	 ops = { daemon_do_wipe, daemon_do_kill,
+				    daemon_do_would_kill, d };
+
+	memset(d, 0, sizeof *d);
+	d->armed = armed;
+	d->grace = grace;
+	d->ping_timeout = ping_timeout;
+	d->listen_fd = -1;
+	d->exit_status = 1;
+	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		return -1;
+	policy_init(&d->policy, armed, grace, &ops);
+	ev_signal_init(&d->sigusr1_w, daemon_sigusr1_cb, SIGUSR1);
+	ev_signal_init(&d->sigterm_w, daemon_shutdown_cb, SIGTERM);
+	ev_signal_init(&d->sigint_w, daemon_shutdown_cb, SIGINT);
+	ev_signal_init(&d->sighup_w, daemon_sighup_cb, SIGHUP);
+	ev_signal_start(d->loop, &d->sigusr1_w);
+	ev_signal_start(d->loop, &d->sigterm_w);
+	ev_signal_start(d->loop, &d->sigint_w);
+	ev_signal_start(d->loop, &d->sighup_w);
+	ev_init(&d->grace_w, daemon_grace_cb);
+	ev_timer_init(&d->backoff_w, daemon_backoff_cb,
+	    DAEMON_ACCEPT_BACKOFF, 0);
+	return 0;
+}
+
+/* Hand the loaded secret to the daemon, for the wipe action. */
+void
+daemon_set_secret(struct daemon *d, struct secmem *sm)
+{
+	d->secret = sm;
+}
+
+/* Serve until a clean shutdown or a completed dry-run panic. */
+int
+daemon_run(struct daemon *d, int listen_fd, const char *path)
+{
+	d->listen_fd = listen_fd;
+	d->socket_path = path;
+	ev_io_init(&d->accept_w, daemon_accept_cb, listen_fd, EV_READ);
+	ev_io_start(d->loop, &d->accept_w);
+	ev_run(d->loop, 0);
+	return d->exit_status;
+}
+
+/* Wipe and free the secret, close and remove the socket. */
+void
+daemon_finish(struct daemon *d)
+{
+	if (d->client != NULL)
+		client_close(d->client, false, NULL);
+	if (d->secret != NULL)
+		secmem_free(d->secret);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		d->listen_fd = -1;
+		if (d->socket_path != NULL && unlink(d->socket_path) != 0)
+			log_warn("%s: unlink", d->socket_path);
+	}
+}

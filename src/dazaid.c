@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazaid: hold one secret while a heartbeat stays connected; wipe it and
+ * die when the heartbeat is lost or a panic signal arrives.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "dazai/config.h"
+#include "dazai/daemon.h"
+#include "dazai/log.h"
+#include "dazai/secmem.h"
+#include "dazai/sockpath.h"
+
+#ifndef DAZAI_VERSION
+#define DAZAI_VERSION	"0.1.0"
+#endif
+
+static const char usage_text[] =
+"usage: dazaid [--config PATH] [--socket PATH] [--arm | --dry-run]\n"
+"              [--grace SEC] [--ping-timeout SEC]\n"
+"              [--secret-file PATH | --secret-fd N] [--secret-size BYTES]\n"
+"              [--secret-max BYTES] [--require-lock] [--no-secretmem]\n"
+"              [--ready-fd N] [--check-config] [--verbose] [--version]\n"
+"              [--help]\n"
+"\n"
+"Hold one secret in locked memory while a heartbeat client stays\n"
+"connected; wipe it and die when the heartbeat is lost or on SIGUSR1\n"
+"(graceful) or SIGUSR2 (hard). Durations are in seconds, fractions allowed.\n"
+"\n"
+"  --config PATH        config file (default $XDG_CONFIG_HOME/dazai/dazai.conf)\n"
+"  --socket PATH        heartbeat socket (default\n"
+"                       $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
+"  --arm                make the final SIGKILL real\n"
+"  --dry-run            wipe but only log WOULD SIGKILL and exit 0 (default)\n"
+"  --grace SEC          cancellable window before a graceful panic (0)\n"
+"  --ping-timeout SEC   lose a heartbeat silent this long (0 = off)\n"
+"  --secret-file PATH   read the secret from this file\n"
+"  --secret-fd N        read the secret from descriptor N until EOF\n"
+"  --secret-size BYTES  size of the random rehearsal secret (32)\n"
+"  --secret-max BYTES   largest secret accepted (4194304)\n"
+"  --require-lock       exit 1 if the secret cannot be mlock'ed\n"
+"  --no-secretmem       do not use memfd_secret(2)\n"
+"  --ready-fd N         write a newline to N when ready, then close it\n"
+"  --check-config       print the settings in effect and exit\n"
+"  --verbose            debug logging and the memory protection report\n"
+"  --version            print the version and exit\n"
+"  --help               print this help and exit\n"
+"\n"
+"Exit status: 0 clean shutdown or dry-run panic, 1 runtime failure,\n"
+"2 usage or configuration error. An armed panic ends by SIGKILL.\n";
+
+enum {
+	OPT_CONFIG = 256, OPT_SOCKET, OPT_ARM, OPT_DRY_RUN, OPT_GRACE,
+	OPT_PING_TIMEOUT, OPT_SECRET_FILE, OPT_SECRET_FD, OPT_SECRET_SIZE,
+	OPT_SECRET_MAX, OPT_REQUIRE_LOCK, OPT_NO_SECRETMEM, OPT_READY_FD,
+	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "arm", no_argument, NULL, OPT_ARM },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT },
+	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+	{ "secret-fd", required_argument, NULL, OPT_SECRET_FD },
+	{ "secret-size", required_argument, NULL, OPT_SECRET_SIZE },
+	{ "secret-max", required_argument, NULL, OPT_SECRET_MAX },
+	{ "require-lock", no_argument, NULL, OPT_REQUIRE_LOCK },
+	{ "no-secretmem", no_argument, NULL, OPT_NO_SECRETMEM },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Set a key from an option's argument, or exit 2 naming the option. */
+static void
+set_option(struct config *cli, const char *opt, const char *key,
+    const char *value)
+{
+	char	 err[CONFIG_ERRLEN];
+
+	if (config_set(cli, key, value, err, sizeof err) != 0)
+		fatalx(2, "--%s: %s", opt, strchr(err, ':') != NULL ?
+		    strchr(err, ':') + 2 : err);
+}
+
+/* Parse argv into cli (unset where not given). */
+static void
+parse_args(int argc, char **argv, struct config *cli, char **config_path,
+    int *check_config)
+{
+	const struct option	*o;
+	char			 key[32];
+	size_t			 i;
+	int			 ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+		switch (ch) {
+		case OPT_CONFIG:
+			*config_path = optarg;
+			break;
+		case OPT_ARM:
+			cli->arm = 1;
+			break;
+		case OPT_DRY_RUN:
+			cli->arm = 0;
+			break;
+		case OPT_REQUIRE_LOCK:
+			cli->require_lock = 1;
+			break;
+		case OPT_NO_SECRETMEM:
+			cli->no_secretmem = 1;
+			break;
+		case OPT_VERBOSE:
+			cli->verbose = 1;
+			break;
+		case OPT_CHECK_CONFIG:
+			*check_config = 1;
+			break;
+		case OPT_VERSION:
+			printf("dazaid %s\n", DAZAI_VERSION);
+			exit(0);
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			exit(0);
+		case ':':
+			fatalx(2, "%s: missing argument (see --help)",
+			    argv[optind - 1]);
+		case '?':
+			fatalx(2, "%s: unknown option (see --help)",
+			    argv[optind - 1]);
+		default:
+			for (o = long_options; o->name != NULL; o++)
+				if (o->val == ch)
+					break;
+			for (i = 0; o->name[i] != '\0' && i < sizeof key - 1;
+			    i++)
+				key[i] = o->name[i] == '-' ? '_' : o->name[i];
+			key[i] = '\0';
+			set_option(cli, o->name, key, optarg);
+			break;
+		}
+	}
+	if (optind < argc)
+		fatalx(2, "%s: unexpected argument (see --help)",
+		    argv[optind]);
+}
+
+/* Load the config file layer: --config must exist, the default may not. */
+static const char *
+load_config(struct config *file, const char *explicit_path, char *buf,
+    size_t len)
+{
+	const char	*xdg = getenv("XDG_CONFIG_HOME");
+	const char	*home = getenv("HOME");
+	char		 err[CONFIG_ERRLEN];
+	const char	*path = explicit_path;
+	int		 n;
+
+	if (path == NULL) {
+		if (xdg != NULL && *xdg == '/')
+			n = snprintf(buf, len, "%s/dazai/dazai.conf", xdg);
+		else if (home != NULL && *home == '/')
+			n = snprintf(buf, len, "%s/.config/dazai/dazai.conf",
+			    home);
+		else
+			return NULL;
+		if (n < 0 || (size_t)n >= len)
+			return NULL;
+		if (access(buf, F_OK) != 0 && errno == ENOENT)
+			return NULL;
+		path = buf;
+	}
+	if (config_load_file(file, path, err, sizeof err) != 0)
+		fatalx(2, "%s", err);
+	return path;
+}
+
+/*
+ * Harden the process before any secret exists: no core file (it would
+ * carry the secret to disk), not dumpable (no ptrace attach or
+ * /proc/PID/mem by other processes of our uid), and as much lockable
+ * memory as the hard limit allows.
+ */
+static void
+harden(void)
+{
+	struct rlimit	 rl = { 0, 0 };
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		log_warn("setrlimit(RLIMIT_CORE)");
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+			log_warn("setrlimit(RLIMIT_MEMLOCK)");
+	}
+}
+
+/* Check that an inherited descriptor is open. */
+static void
+check_fd(const char *what, int fd)
+{
+	if (fd != CONFIG_UNSET && fcntl(fd, F_GETFD) < 0)
+		fatalx(2, "%s %d: not an open descriptor", what, fd);
+}
+
+/* Load the secret; on failure return the exit status, else 0. */
+static int
+load_secret(struct secmem *sm, const struct config *cfg)
+{
+	struct stat	 st;
+	const char	*why, *src;
+	size_t		 hint = (size_t)cfg->secret_size;
+	int		 fd = -1;
+
+	if (cfg->secret_file != NULL) {
+		src = cfg->secret_file;
+		if ((fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+			log_warn("secret file %s", src);
+			return 2;
+		}
+		if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+			log_warnx("secret file %s: not a readable file", src);
+			close(fd);
+			return 2;
+		}
+		if (S_ISREG(st.st_mode) &&
+		    st.st_size > (off_t)cfg->secret_max) {
+			log_warnx("secret file %s: %lld bytes, larger than "
+			    "secret_max (%lld)", src, (long long)st.st_size,
+			    cfg->secret_max);
+			close(fd);
+			return 2;
+		}
+		hint = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+	} else if (cfg->secret_fd != CONFIG_UNSET) {
+		src = "secret descriptor";
+		fd = cfg->secret_fd;
+		hint = 4096;
+	}
+	if (secmem_alloc(sm, hint, !cfg->no_secretmem) != 0) {
+		log_warn("cannot allocate the secure buffer");
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	if (fd < 0) {
+		if (secmem_fill_random(sm, (size_t)cfg->secret_size) != 0) {
+			log_warn("cannot generate the secret");
+			return 1;
+		}
+		log_info("synthetic secret: %lld random bytes (rehearsal; "
+		    "use --secret-file or --secret-fd for a real one)",
+		    cfg->secret_size);
+	} else {
+		if (secmem_read_fd(sm, fd, (size_t)cfg->secret_max, &why) !=
+		    0) {
+			if (why != NULL)
+				log_warnx("%s: secret is %s%s", src, why,
+				    why[0] == 'l' ? " (secret_max)" : "");
+			else
+				log_warn("%s: read", src);
+			close(fd);
+			return 2;
+		}
+		close(fd);
+		log_info("secret loaded: %zu bytes from %s", sm->len, src);
+	}
+	if (!(sm->prot & SECMEM_LOCKED)) {
+		errno = sm->lock_errno;
+		if (cfg->require_lock == 1) {
+			log_warn("cannot lock the secret in memory and "
+			    "--require-lock is set");
+			return 1;
+		}
+		log_warn("WARNING: the secret is NOT locked in memory and may "
+		    "be swapped to disk; raise the limit (ulimit -l, "
+		    "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
+	}
+	return 0;
+}
+
+/* Tell systemd (Type=notify) that we are ready. */
+static void
+notify_systemd(void)
+{
+	const char		*ns = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	size_t			 n;
+	int			 fd;
+
+	if (ns == NULL || (ns[0] != '/' && ns[0] != '@') ||
+	    (n = strlen(ns)) >= sizeof sun.sun_path)
+		return;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, ns, n);
+	if (ns[0] == '@')
+		sun.sun_path[0] = '\0';
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_warn("NOTIFY_SOCKET");
+		return;
+	}
+	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
+	    len) < 0)
+		log_warn("NOTIFY_SOCKET %s", ns);
+	close(fd);
+}
+
+/* Announce readiness: --ready-fd and NOTIFY_SOCKET. */
+static void
+announce_ready(int ready_fd)
+{
+	ssize_t	 n;
+
+	if (ready_fd != CONFIG_UNSET) {
+		do
+			n = write(ready_fd, "\n", 1);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			log_warn("--ready-fd %d", ready_fd);
+		close(ready_fd);
+	}
+	notify_systemd();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	 cfg, file, cli;
+	struct daemon	 d;
+	struct secmem	 sm;
+	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
+	char		 err[SOCKPATH_ERRLEN], prot[160];
+	char		*config_path = NULL;
+	const char	*config_used;
+	int		 check_config = 0, listen_fd, status, is_default;
+
+	log_init("dazaid", 0);
+	memset(&sm, 0, sizeof sm);
+	config_init_unset(&cli);
+	config_init_unset(&file);
+	parse_args(argc, argv, &cli, &config_path, &check_config);
+	config_used = load_config(&file, config_path, conf_buf,
+	    sizeof conf_buf);
+	config_init_defaults(&cfg);
+	config_merge(&cfg, &file);
+	config_merge(&cfg, &cli);
+	if (config_validate(&cfg, err, sizeof err) != 0)
+		fatalx(2, "%s", err);
+	is_default = cfg.socket == NULL;
+	if (is_default) {
+		if (sockpath_default(sock_buf, sizeof sock_buf, err,
+		    sizeof err) != 0)
+			fatalx(2, "%s", err);
+		cfg.socket = strdup(sock_buf);
+		if (cfg.socket == NULL)
+			fatal(1, "strdup");
+	}
+	if (sockpath_check_length(cfg.socket, err, sizeof err) != 0)
+		fatalx(2, "%s", err);
+	log_set_verbose(cfg.verbose == 1);
+	if (check_config) {
+		config_print(&cfg, config_used, STDOUT_FILENO);
+		config_free(&cfg);
+		return 0;
+	}
+	check_fd("--ready-fd", cfg.ready_fd);
+	check_fd("--secret-fd", cfg.secret_fd);
+
+	harden();
+	if (sodium_init() < 0)
+		fatalx(1, "libsodium failed to initialise");
+	daemon_install_hard_signals(cfg.arm == 1);
+	if (daemon_init(&d, cfg.arm == 1, cfg.grace, cfg.ping_timeout) != 0)
+		fatalx(1, "cannot create the event loop");
+
+	if (sockpath_prepare_dir(cfg.socket, is_default, err,
+	    sizeof err) != 0)
+		fatalx(1, "%s", err);
+	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
+		fatalx(1, "%s", err);
+	if ((status = load_secret(&sm, &cfg)) != 0) {
+		secmem_free(&sm);
+		close(listen_fd);
+		unlink(cfg.socket);
+		config_free(&cfg);
+		return status;
+	}
+	daemon_set_secret(&d, &sm);
+	secmem_describe(sm.prot, prot, sizeof prot);
+	log_debug("memory protections: %s%s", prot,
+	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? " nondumpable" : "");
+	if (cfg.ping_timeout > 0)
+		snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
+	else
+		snprintf(err, sizeof err, "off");
+	log_info("listening on %s (%s, grace %gs, ping timeout %s)",
+	    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace, err);
+	announce_ready(cfg.ready_fd);
+
+	status = daemon_run(&d, listen_fd, cfg.socket);
+	daemon_finish(&d);
+	config_free(&cfg);
+	return status;
+}

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazai-heartbeat: hold the daemon's heartbeat connection for as long as
+ * the watched process (by default our parent, the shell) lives.
+ */
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dazai/config.h"
+#include "dazai/log.h"
+#include "dazai/proto.h"
+#include "dazai/sockpath.h"
+
+#ifndef DAZAI_VERSION
+#define DAZAI_VERSION	"0.1.0"
+#endif
+
+#define EXIT_LOST	1
+#define EXIT_USAGE	2
+#define EXIT_BUSY	3
+#define EXIT_NODAEMON	4
+#define REPLY_TIMEOUT	10000	/* ms to wait for a reply */
+
+static const char usage_text[] =
+"usage: dazai-heartbeat [--socket PATH] [--interval SEC] [--watch-pid PID]\n"
+"                       [--cancel] [--quiet] [--version] [--help]\n"
+"\n"
+"Hold dazaid's heartbeat while the watched process lives. When this\n"
+"client dies or is killed, the daemon sees the heartbeat lost and panics.\n"
+"\n"
+"  --socket PATH     daemon socket (default $DAZAI_SOCKET, else\n"
+"                    $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
+"  --interval SEC    seconds between PINGs (5)\n"
+"  --watch-pid PID   exit when PID exits (default: the parent process)\n"
+"  --cancel          cancel a pending panic: HELLO, CANCEL, print the\n"
+"                    reply, QUIT\n"
+"  --quiet           no informational messages\n"
+"  --version         print the version and exit\n"
+"  --help            print this help and exit\n"
+"\n"
+"Signals: SIGTERM, SIGHUP, SIGINT exit without QUIT (the daemon panics);\n"
+"SIGUSR1 sends QUIT and exits 0 (stand down, no panic).\n"
+"Exit status: 0 stood down, cancel done or ended on purpose; 1 lost the\n"
+"daemon; 2 usage; 3 BUSY (another heartbeat holds the guard); 4 no daemon.\n";
+
+static int quiet;
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send one line; false on failure. */
+static int
+send_line(int fd, const char *line)
+{
+	size_t	 len = strlen(line), off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		off += (size_t)n;
+	}
+	return 1;
+}
+
+/*
+ * Read the next line within timeout ms into out (NUL-terminated).
+ * Returns 1, 0 on EOF, -1 on error or timeout.
+ */
+static int
+read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
+    int timeout)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	const char	*line;
+	size_t		 len, room;
+	ssize_t		 n;
+	char		*space;
+
+	for (;;) {
+		switch (proto_next_line(rd, &line, &len)) {
+		case PROTO_FRAME_LINE:
+			if (len >= outlen)
+				len = outlen - 1;
+			memcpy(out, line, len);
+			out[len] = '\0';
+			return 1;
+		case PROTO_FRAME_TOOLONG:
+			return -1;
+		case PROTO_FRAME_MORE:
+			break;
+		}
+		if (poll(&pfd, 1, timeout) <= 0)
+			return -1;
+		space = proto_reader_space(rd, &room);
+		n = read(fd, space, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+		proto_reader_added(rd, (size_t)n);
+	}
+}
+
+/* Connect and say HELLO; exits with the documented status on failure. */
+static int
+handshake(const char *path, struct proto_reader *rd)
+{
+	char	 line[PROTO_LINE_MAX + 1];
+	int	 fd, rc;
+
+	if ((fd = sockpath_connect(path)) < 0) {
+		if (errno == ENAMETOOLONG)
+			fatalx(EXIT_USAGE, "%s: %zu bytes, the limit is %d",
+			    path, strlen(path), SOCKPATH_MAX);
+		fatal(EXIT_NODAEMON, "no daemon at %s", path);
+	}
+	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
+	if (!send_line(fd, line))
+		fatal(EXIT_LOST, "%s: send", path);
+	proto_reader_init(rd);
+	rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT);
+	if (rc == 1 && strcmp(line, "WELCOME") == 0)
+		return fd;
+	if (rc == 1 && strcmp(line, "BUSY") == 0)
+		fatalx(EXIT_BUSY, "%s: BUSY: another heartbeat holds the "
+		    "guard", path);
+	if (rc == 1)
+		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s",
+		    path, line);
+	fatalx(EXIT_LOST, "%s: the daemon closed the connection without "
+	    "WELCOME", path);
+}
+
+/* --cancel: HELLO, CANCEL, print the reply, QUIT. */
+static int
+do_cancel(const char *path)
+{
+	struct proto_reader	 rd;
+	char			 line[PROTO_LINE_MAX + 1];
+	int			 fd;
+
+	fd = handshake(path, &rd);
+	if (!send_line(fd, "CANCEL\n") ||
+	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1)
+		fatalx(EXIT_LOST, "%s: lost the daemon during CANCEL", path);
+	printf("%s\n", line);
+	fflush(stdout);
+	if (!send_line(fd, "QUIT\n") ||
+	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1 ||
+	    strcmp(line, "BYE") != 0)
+		fatalx(EXIT_LOST, "%s: no BYE after QUIT", path);
+	close(fd);
+	return 0;
+}
+
+/* Open a pidfd for pid, or -1 where the kernel has none. */
+static int
+open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* Without a pidfd: is the watched process gone? */
+static int
+watched_gone(pid_t pid, int is_parent)
+{
+	if (is_parent)
+		return getppid() != pid;
+	return kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+/* Hold the heartbeat until something ends it; returns the exit status. */
+static int
+hold(const char *path, double interval, pid_t watch, int is_parent, int sfd)
+{
+	struct proto_reader	 rd;
+	struct pollfd		 pfd[3];
+	struct signalfd_siginfo	 si;
+	char			 line[PROTO_LINE_MAX + 1];
+	long long		 next, now;
+	int			 fd, pidfd, rc, timeout, step;
+
+	pidfd = open_pidfd(watch);
+	if (pidfd < 0 && errno != ENOSYS && errno != EPERM)
+		fatal(0, "watched process %d is gone", (int)watch);
+	if (watched_gone(watch, is_parent))
+		fatalx(0, "watched process %d is gone", (int)watch);
+	fd = handshake(path, &rd);
+	if (!quiet)
+		log_info("guarding: heartbeat to %s, watching pid %d", path,
+		    (int)watch);
+	step = (int)(interval * 1000);
+	if (step < 1)
+		step = 1;
+	next = now_ms() + step;
+	for (;;) {
+		now = now_ms();
+		if (now >= next) {
+			if (!send_line(fd, "PING\n"))
+				fatalx(EXIT_LOST, "lost the daemon at %s",
+				    path);
+			next = now + step;
+		}
+		timeout = (int)(next - now);
+		if (pidfd < 0 && timeout > 1000)
+			timeout = 1000;
+		pfd[0] = (struct pollfd){ fd, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ sfd, POLLIN, 0 };
+		pfd[2] = (struct pollfd){ pidfd, POLLIN, 0 };
+		rc = poll(pfd, pidfd >= 0 ? 3 : 2, timeout);
+		if (rc < 0 && errno != EINTR)
+			fatal(EXIT_LOST, "poll");
+		if (pidfd >= 0 && (pfd[2].revents & POLLIN)) {
+			if (!quiet)
+				log_info("watched process %d exited; "
+				    "dropping the heartbeat", (int)watch);
+			return 0;
+		}
+		if (pidfd < 0 && watched_gone(watch, is_parent)) {
+			if (!quiet)
+				log_info("watched process %d exited; "
+				    "dropping the heartbeat", (int)watch);
+			return 0;
+		}
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof si) != sizeof si)
+				continue;
+			if (si.ssi_signo == SIGUSR1) {
+				if (!send_line(fd, "QUIT\n"))
+					fatalx(EXIT_LOST, "lost the daemon");
+				while ((rc = read_line(fd, &rd, line,
+				    sizeof line, REPLY_TIMEOUT)) == 1 &&
+				    strcmp(line, "BYE") != 0)
+					;
+				if (rc != 1)
+					fatalx(EXIT_LOST, "no BYE after QUIT");
+				if (!quiet)
+					log_info("stood down (QUIT); the "
+					    "daemon keeps the secret");
+				return 0;
+			}
+			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			rc = read_line(fd, &rd, line, sizeof line, 0);
+			if (rc == 0 || (pfd[0].revents & (POLLHUP | POLLERR) &&
+			    rc != 1))
+				fatalx(EXIT_LOST, "lost the daemon at %s "
+				    "(connection closed)", path);
+			if (rc == 1 && strcmp(line, "PONG") != 0)
+				log_warnx("unexpected reply: %.64s", line);
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "watch-pid", required_argument, NULL, 'w' },
+		{ "cancel", no_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char		 defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
+	const char	*path = NULL, *env;
+	double		 interval = 5;
+	long		 v;
+	char		*end;
+	pid_t		 watch = 0;
+	sigset_t	 set;
+	int		 ch, cancel = 0, sfd;
+
+	log_init("dazai-heartbeat", 0);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			path = optarg;
+			break;
+		case 'i':
+			if (config_parse_seconds(optarg, &interval) != 0 ||
+			    interval <= 0)
+				fatalx(EXIT_USAGE, "--interval: '%s' is not a "
+				    "positive number of seconds", optarg);
+			break;
+		case 'w':
+			errno = 0;
+			v = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg ||
+			    v <= 0 || v > INT_MAX)
+				fatalx(EXIT_USAGE, "--watch-pid: '%s' is not a "
+				    "process id", optarg);
+			watch = (pid_t)v;
+			break;
+		case 'c':
+			cancel = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		case 'V':
+			printf("dazai-heartbeat %s\n", DAZAI_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case ':':
+			fatalx(EXIT_USAGE, "%s: missing argument (see --help)",
+			    argv[optind - 1]);
+		default:
+			fatalx(EXIT_USAGE, "%s: unknown option (see --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		fatalx(EXIT_USAGE, "%s: unexpected argument (see --help)",
+		    argv[optind]);
+	if (path == NULL && (env = getenv("DAZAI_SOCKET")) != NULL &&
+	    *env != '\0')
+		path = env;
+	if (path == NULL) {
+		if (sockpath_default(defpath, sizeof defpath, err,
+		    sizeof err) != 0)
+			fatalx(EXIT_USAGE, "%s", err);
+		path = defpath;
+	}
+	if (sockpath_check_length(path, err, sizeof err) != 0)
+		fatalx(EXIT_USAGE, "%s", err);
+	signal(SIGPIPE, SIG_IGN);
+	if (cancel)
+		return do_cancel(path);
+
+	/* Signals become readable events, blocked from the start. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
+	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
+		fatal(EXIT_LOST, "signalfd");
+	if (watch == 0)
+		return hold(path, interval, getppid(), 1, sfd);
+	return hold(path, interval, watch, 0, sfd);
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The panic controller. Every decision is in the table below:
+ * transitions[state][event] gives the next state and what to do.
+ */
+#include <stddef.h>
+
+#include "dazai/policy.h"
+
+enum policy_action {
+	ACT_NONE,
+	ACT_START,	/* start a graceful panic (grace window or fire) */
+	ACT_ABORT,	/* abort the grace window */
+	ACT_EXPIRE,	/* the grace timer went off: fire if it is time */
+	ACT_CANCEL0,	/* CANCEL with nothing pending */
+};
+
+struct transition {
+	enum policy_state	next;
+	enum policy_action	action;
+};
+
+#define T(s, a)	{ POLICY_##s, ACT_##a }
+
+/*
+ * Rows are states, columns events:
+ *          HELLO            QUIT             LOST
+ *          PANIC            CANCEL           TIMER
+ * A reconnect aborts only a window that a loss started; a SIGUSR1 window
+ * ends only by CANCEL or by firing. Events that cannot happen in a state
+ * (QUIT with no heartbeat) leave it unchanged.
+ */
+static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
+	[POLICY_WAITING] = {
+		T(GUARDING, NONE),	T(WAITING, NONE),
+		T(WAITING, NONE),	T(GRACE_SIG, START),
+		T(WAITING, CANCEL0),	T(WAITING, NONE),
+	},
+	[POLICY_GUARDING] = {
+		T(GUARDING, NONE),	T(WAITING, NONE),
+		T(GRACE_LOST, START),	T(GRACE_SIG_HB, START),
+		T(GUARDING, CANCEL0),	T(GUARDING, NONE),
+	},
+	[POLICY_GRACE_LOST] = {
+		T(GUARDING, ABORT),	T(GRACE_LOST, NONE),
+		T(GRACE_LOST, NONE),	T(GRACE_LOST, NONE),
+		T(WAITING, ABORT),	T(GRACE_LOST, EXPIRE),
+	},
+	[POLICY_GRACE_SIG] = {
+		T(GRACE_SIG_HB, NONE),	T(GRACE_SIG, NONE),
+		T(GRACE_SIG, NONE),	T(GRACE_SIG, NONE),
+		T(WAITING, ABORT),	T(GRACE_SIG, EXPIRE),
+	},
+	[POLICY_GRACE_SIG_HB] = {
+		T(GRACE_SIG_HB, NONE),	T(GRACE_SIG, NONE),
+		T(GRACE_SIG, NONE),	T(GRACE_SIG_HB, NONE),
+		T(GUARDING, ABORT),	T(GRACE_SIG_HB, EXPIRE),
+	},
+	[POLICY_FIRED] = {
+		T(FIRED, NONE),		T(FIRED, NONE),
+		T(FIRED, NONE),		T(FIRED, NONE),
+		T(FIRED, NONE),		T(FIRED, NONE),
+	},
+};
+
+#undef T
+
+/* Set up a controller; grace is in seconds. */
+void
+policy_init(struct policy *p, bool armed, double grace,
+    const struct policy_ops *ops)
+{
+	p->state = POLICY_WAITING;
+	p->armed = armed;
+	p->grace = grace;
+	p->deadline = 0;
+	p->hello_aborted = false;
+	p->ops = *ops;
+}
+
+/* Wipe, then kill (armed) or announce it (dry-run). Runs at most once. */
+static void
+policy_fire(struct policy *p, struct policy_out *out)
+{
+	p->state = POLICY_FIRED;
+	out->fired = true;
+	p->ops.wipe(p->ops.arg);
+	if (p->armed)
+		p->ops.kill(p->ops.arg);
+	else
+		p->ops.would_kill(p->ops.arg);
+}
+
+/* Feed one event at time now; returns what the caller must do. */
+struct policy_out
+policy_step(struct policy *p, enum policy_event ev, double now)
+{
+	struct policy_out	 out = { POLICY_REPLY_NONE, false, false, false,
+				    false, 0 };
+	const struct transition	*t;
+
+	if ((unsigned)p->state >= POLICY_NSTATES ||
+	    (unsigned)ev >= POLICY_NEVENTS)
+		return out;
+	t = &transitions[p->state][ev];
+	if (p->state == POLICY_FIRED)
+		return out;
+	if (ev == POLICY_EV_QUIT || ev == POLICY_EV_LOST)
+		p->hello_aborted = false;
+	p->state = t->next;
+	switch (t->action) {
+	case ACT_NONE:
+		break;
+	case ACT_START:
+		if (p->grace <= 0) {
+			policy_fire(p, &out);
+			break;
+		}
+		p->deadline = now + p->grace;
+		out.started = true;
+		out.arm_timer = true;
+		break;
+	case ACT_ABORT:
+		out.aborted = true;
+		if (ev == POLICY_EV_HELLO)
+			p->hello_aborted = true;
+		else
+			out.reply = POLICY_REPLY_CANCELLED;
+		break;
+	case ACT_EXPIRE:
+		if (now >= p->deadline)
+			policy_fire(p, &out);
+		else
+			out.arm_timer = true;
+		break;
+	case ACT_CANCEL0:
+		/* The HELLO of this very connection already cancelled. */
+		out.reply = p->hello_aborted ? POLICY_REPLY_CANCELLED :
+		    POLICY_REPLY_NO_PENDING;
+		p->hello_aborted = false;
+		break;
+	}
+	out.deadline = p->deadline;
+	return out;
+}
+
+/* Is a grace window running? */
+bool
+policy_pending(const struct policy *p)
+{
+	return p->state == POLICY_GRACE_LOST || p->state == POLICY_GRACE_SIG ||
+	    p->state == POLICY_GRACE_SIG_HB;
+}
+
+/* Name a state for logs. */
+const char *
+policy_state_name(enum policy_state s)
+{
+	static const char *const names[POLICY_NSTATES] = {
+		"waiting", "guarding", "grace (heartbeat lost)",
+		"grace (SIGUSR1)", "grace (SIGUSR1, heartbeat connected)",
+		"fired",
+	};
+
+	if ((unsigned)s >= POLICY_NSTATES)
+		return "?";
+	return names[s];
+}
