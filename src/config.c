@@ -398,7 +398,8 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		    "mutually exclusive");
 		return -1;
 	}
-	if (c->secret_size > c->secret_max) {
+	if (c->secret_file == NULL && c->secret_fd == CONFIG_UNSET &&
+	    c->secret_size > c->secret_max) {
 		snprintf(err, errlen, "secret_size %lld exceeds secret_max "
 		    "%lld", c->secret_size, c->secret_max);
 		return -1;

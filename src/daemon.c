@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -340,6 +341,28 @@ daemon_refuse_busy(int fd)
 	close(fd);
 }
 
+/*
+ * Before answering BUSY, handle what the current client already sent: if
+ * it has closed (or quit) and the loop has not seen it yet, the newcomer
+ * must not be turned away because of the order of callbacks.
+ */
+static void
+client_drain(struct daemon *d)
+{
+	struct client	*c = d->client;
+	struct pollfd	 pfd;
+	int		 i;
+
+	for (i = 0; i < 64 && c != NULL && d->client == c; i++) {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) != 1)
+			break;
+		client_read_cb(d->loop, &c->read_w, EV_READ);
+	}
+}
+
 /* A new connection. */
 static void
 daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -369,6 +392,8 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	if (d->client != NULL)
+		client_drain(d);
 	if (d->client != NULL) {
 		log_debug("connection from pid %d: BUSY", (int)pid);
 		daemon_refuse_busy(fd);

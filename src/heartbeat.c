@@ -131,7 +131,7 @@ static int
 handshake(const char *path, struct proto_reader *rd)
 {
 	char	 line[PROTO_LINE_MAX + 1];
-	int	 fd, rc;
+	int	 fd, rc, sent;
 
 	if ((fd = sockpath_connect(path)) < 0) {
 		if (errno == ENAMETOOLONG)
@@ -140,10 +140,11 @@ handshake(const char *path, struct proto_reader *rd)
 		fatal(EXIT_NODAEMON, "no daemon at %s", path);
 	}
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
-	if (!send_line(fd, line))
-		fatal(EXIT_LOST, "%s: send", path);
+	/* A busy daemon may have answered and closed before HELLO went
+	 * out: read its reply even if the send failed. */
+	sent = send_line(fd, line);
 	proto_reader_init(rd);
-	rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT);
+	rc = read_line(fd, rd, line, sizeof line, sent ? REPLY_TIMEOUT : 0);
 	if (rc == 1 && strcmp(line, "WELCOME") == 0)
 		return fd;
 	if (rc == 1 && strcmp(line, "BUSY") == 0)

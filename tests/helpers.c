@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Test helpers shared by every integration test.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define MAX_TMPDIRS	16
+
+static char	tmpdirs[MAX_TMPDIRS][64];
+static int	ntmpdirs;
+static int	cleanup_registered;
+
+/* Milliseconds on the monotonic clock. */
+static long long
+ms_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Remove every temporary directory this process made. */
+static void
+cleanup_tmpdirs(void)
+{
+	char	 cmd[128];
+	int	 i, rc;
+
+	for (i = 0; i < ntmpdirs; i++) {
+		if (tmpdirs[i][0] == '\0')
+			continue;
+		snprintf(cmd, sizeof cmd, "rm -rf '%.63s'", tmpdirs[i]);
+		rc = system(cmd);
+		(void)rc;
+		tmpdirs[i][0] = '\0';
+	}
+	ntmpdirs = 0;
+}
+
+/* Path of a built binary: $DAZAI_BUILD/name (default build/name). */
+const char *
+dz_bin(const char *name)
+{
+	static char	 buf[4][PATH_MAX];
+	static int	 n;
+	const char	*b = getenv("DAZAI_BUILD");
+	char		*p = buf[n++ % 4];
+	char		 cwd[PATH_MAX];
+
+	if (b == NULL || *b == '\0')
+		b = "build";
+	if (b[0] == '/')
+		snprintf(p, PATH_MAX, "%s/%s", b, name);
+	else if (getcwd(cwd, sizeof cwd) != NULL)
+		snprintf(p, PATH_MAX, "%.2000s/%.1000s/%s", cwd, b, name);
+	return p;
+}
+
+/* Make a private (0700) temporary directory, removed at exit. */
+char *
+dz_tmpdir(char *buf, size_t len)
+{
+	snprintf(buf, len, "/tmp/dazai-test.XXXXXX");
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp: %s", strerror(errno));
+	if (!cleanup_registered) {
+		atexit(cleanup_tmpdirs);
+		cleanup_registered = 1;
+	}
+	if (ntmpdirs < MAX_TMPDIRS)
+		snprintf(tmpdirs[ntmpdirs++], sizeof tmpdirs[0], "%s", buf);
+	return buf;
+}
+
+/*
+ * Fork and exec argv with stderr (and stdout) to logpath (NULL: inherit)
+ * and keep_fd open; the child dies with us (PR_SET_PDEATHSIG).
+ */
+pid_t
+dz_spawn(const char *const *argv, const char *logpath, int keep_fd)
+{
+	pid_t	 pid;
+	int	 fd, i;
+
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (logpath != NULL) {
+		fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	for (i = 3; i < 256; i++)
+		if (i != keep_fd)
+			close(i);
+	signal(SIGPIPE, SIG_DFL);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/*
+ * Start build/dazaid on sock with extra arguments and wait until it says
+ * it is ready (--ready-fd). Returns 0 when ready; -1 if it exited first
+ * (d->status then holds how).
+ */
+int
+dz_start_at(struct dz *d, const char *sock, const char *const *extra)
+{
+	const char	*argv[64];
+	char		 fdarg[16], c;
+	int		 p[2], n = 0, i;
+	struct pollfd	 pfd;
+	ssize_t		 r;
+
+	memset(d, 0, sizeof *d);
+	dz_tmpdir(d->dir, sizeof d->dir);
+	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
+	snprintf(d->sock, sizeof d->sock, "%s", sock != NULL ? sock : "");
+	if (sock == NULL)
+		snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+	ck_assert_int_eq(pipe(p), 0);
+	snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+	argv[n++] = dz_bin("dazaid");
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdarg;
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	d->pid = dz_spawn(argv, d->log, p[1]);
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	r = poll(&pfd, 1, 10000) == 1 ? read(p[0], &c, 1) : -1;
+	close(p[0]);
+	if (r == 1 && c == '\n')
+		return 0;
+	if (dz_wait(d, 5.0) != 0)
+		ck_abort_msg("dazaid neither became ready nor exited");
+	return -1;
+}
+
+/* Start build/dazaid on a socket in a fresh private directory. */
+int
+dz_start(struct dz *d, const char *const *extra)
+{
+	return dz_start_at(d, NULL, extra);
+}
+
+/* Wait up to timeout seconds for pid; 0 with *status, -1 on timeout. */
+int
+dz_waitpid(pid_t pid, int *status, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+	pid_t		 r;
+
+	for (;;) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0)
+			return -1;
+		if (ms_now() >= end)
+			return -1;
+		usleep(2000);
+	}
+}
+
+/*
+ * Wait for the daemon to exit; returns 0 when it did (d->status set). On
+ * timeout it is killed and -1 returned.
+ */
+int
+dz_wait(struct dz *d, double timeout)
+{
+	if (d->pid == 0)
+		return 0;
+	if (dz_waitpid(d->pid, &d->status, timeout) == 0) {
+		d->pid = 0;
+		return 0;
+	}
+	kill(d->pid, SIGKILL);
+	dz_waitpid(d->pid, &d->status, 5.0);
+	d->pid = 0;
+	return -1;
+}
+
+/* Is the daemon still running? */
+bool
+dz_alive(struct dz *d)
+{
+	if (d->pid == 0)
+		return false;
+	if (waitpid(d->pid, &d->status, WNOHANG) == d->pid) {
+		d->pid = 0;
+		return false;
+	}
+	return true;
+}
+
+/* Kill the daemon if it still runs (by its pid) and reap it. */
+void
+dz_stop(struct dz *d)
+{
+	if (d->pid != 0) {
+		kill(d->pid, SIGKILL);
+		dz_waitpid(d->pid, &d->status, 5.0);
+		d->pid = 0;
+	}
+}
+
+/* Connect to a socket path; -1 on failure. */
+int
+dz_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send a string; false if it could not all be sent. */
+bool
+dz_send(int fd, const char *s)
+{
+	size_t	 len = strlen(s), off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+		if (n <= 0)
+			return false;
+		off += (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * Read one line (without "\n") within timeout seconds, a byte at a time so
+ * nothing past the line is consumed. NULL on EOF, error or timeout.
+ */
+char *
+dz_readline(int fd, char *buf, size_t len, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 n = 0;
+	long long	 left;
+	char		 c;
+
+	while (n + 1 < len) {
+		left = end - ms_now();
+		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+			return NULL;
+		if (read(fd, &c, 1) != 1)
+			return NULL;
+		if (c == '\n') {
+			buf[n] = '\0';
+			return buf;
+		}
+		buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Does the peer close the connection within timeout (data discarded)? */
+bool
+dz_eof(int fd, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	char		 buf[512];
+	long long	 left;
+	ssize_t		 n;
+
+	for (;;) {
+		left = end - ms_now();
+		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+			return false;
+		n = read(fd, buf, sizeof buf);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return true;
+		if (n < 0)
+			return false;
+	}
+}
+
+/* Connect and complete HELLO; returns the connection. */
+int
+dz_hello(const char *sock)
+{
+	char	 line[64];
+	int	 fd = dz_connect(sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", sock, strerror(errno));
+	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
+	ck_assert(dz_send(fd, line));
+	dz_expect(fd, "WELCOME");
+	return fd;
+}
+
+/* Does the daemon's log contain needle? */
+bool
+dz_log_has(const struct dz *d, const char *needle)
+{
+	char	 buf[65536];
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(d->log, O_RDONLY)) < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+/* Wait up to timeout seconds for needle to appear in the log. */
+bool
+dz_log_wait(const struct dz *d, const char *needle, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+
+	while (!dz_log_has(d, needle)) {
+		if (ms_now() >= end)
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/*
+ * Run argv to completion with stdout and stderr captured into out.
+ * Returns the wait status, or -1 if it had to be killed at timeout.
+ */
+int
+dz_run(const char *const *argv, char *out, size_t len, double timeout)
+{
+	char	 dir[64], path[128];
+	pid_t	 pid;
+	int	 status, fd;
+	ssize_t	 n;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/out", dir);
+	pid = dz_spawn(argv, path, -1);
+	if (dz_waitpid(pid, &status, timeout) != 0) {
+		kill(pid, SIGKILL);
+		dz_waitpid(pid, &status, 5.0);
+		status = -1;
+	}
+	out[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) >= 0) {
+		n = read(fd, out, len - 1);
+		out[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	return status;
+}
+
+/* Write a file whole (mode 0600). */
+void
+dz_write_file(const char *path, const void *data, size_t len)
+{
+	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert(write(fd, data, len) == (ssize_t)len);
+	close(fd);
+}
+
+/* Are we root (tests that need it print SKIP otherwise)? */
+bool
+dz_is_root(void)
+{
+	return geteuid() == 0;
+}

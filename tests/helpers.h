@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_TEST_HELPERS_H
+#define DAZAI_TEST_HELPERS_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <check.h>
+
+/*
+ * Shared test helpers: start the real build/dazaid, talk to it, wait for
+ * it. Every process a test starts is killed by pid (and by
+ * PR_SET_PDEATHSIG should the test process die first); every temporary
+ * directory is removed at exit.
+ */
+
+struct dz {
+	pid_t	 pid;		/* the daemon, or 0 once reaped */
+	int	 status;	/* waitpid status once reaped */
+	char	 dir[64];	/* private temporary directory */
+	char	 sock[128];	/* dir/dazai.sock */
+	char	 log[128];	/* dir/dazaid.log: the daemon's stderr */
+};
+
+const char	*dz_bin(const char *);
+char		*dz_tmpdir(char *, size_t);
+int		 dz_start(struct dz *, const char *const *);
+int		 dz_start_at(struct dz *, const char *, const char *const *);
+pid_t		 dz_spawn(const char *const *, const char *, int);
+int		 dz_wait(struct dz *, double);
+int		 dz_waitpid(pid_t, int *, double);
+bool		 dz_alive(struct dz *);
+void		 dz_stop(struct dz *);
+int		 dz_connect(const char *);
+bool		 dz_send(int, const char *);
+char		*dz_readline(int, char *, size_t, double);
+bool		 dz_eof(int, double);
+int		 dz_hello(const char *);
+bool		 dz_log_has(const struct dz *, const char *);
+bool		 dz_log_wait(const struct dz *, const char *, double);
+int		 dz_run(const char *const *, char *, size_t, double);
+void		 dz_write_file(const char *, const void *, size_t);
+bool		 dz_is_root(void);
+
+/* Assert a reply line. */
+#define dz_expect(fd, want) do {					\
+	char dz_buf_[512];						\
+	const char *dz_got_ = dz_readline((fd), dz_buf_,		\
+	    sizeof dz_buf_, 5.0);					\
+	ck_assert_msg(dz_got_ != NULL, "no reply, expected %s", (want)); \
+	ck_assert_str_eq(dz_got_, (want));				\
+} while (0)
+
+Suite	*proto_suite(void);
+Suite	*policy_suite(void);
+Suite	*secmem_suite(void);
+Suite	*config_suite(void);
+Suite	*daemon_suite(void);
+Suite	*signals_suite(void);
+Suite	*heartbeat_suite(void);
+Suite	*cli_suite(void);
+
+#endif

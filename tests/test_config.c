@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: ISC */
+/* Settings: value parsers, the config file, precedence. */
+#include <stdio.h>
+#include <string.h>
+
+#include "dazai/config.h"
+#include "helpers.h"
+
+START_TEST(parse_values)
+{
+	double		 d;
+	long long	 ll;
+	int		 b, fd;
+
+	ck_assert_int_eq(config_parse_seconds("0.5", &d), 0);
+	ck_assert(d == 0.5);
+	ck_assert_int_eq(config_parse_seconds("30", &d), 0);
+	ck_assert(d == 30);
+	ck_assert_int_eq(config_parse_seconds(".25", &d), 0);
+	ck_assert_int_eq(config_parse_seconds("-1", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("1e3", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("abc", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("", &d), -1);
+	ck_assert_int_eq(config_parse_seconds(".", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("1.2.3", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("nan", &d), -1);
+	ck_assert_int_eq(config_parse_seconds("9999999", &d), -1);
+	ck_assert_int_eq(config_parse_bool("yes", &b), 0);
+	ck_assert_int_eq(b, 1);
+	ck_assert_int_eq(config_parse_bool("Off", &b), 0);
+	ck_assert_int_eq(b, 0);
+	ck_assert_int_eq(config_parse_bool("maybe", &b), -1);
+	ck_assert_int_eq(config_parse_size("4194304", &ll), 0);
+	ck_assert_int_eq(ll, 4194304);
+	ck_assert_int_eq(config_parse_size("0", &ll), -1);
+	ck_assert_int_eq(config_parse_size("-3", &ll), -1);
+	ck_assert_int_eq(config_parse_size("99999999999999999999", &ll), -1);
+	ck_assert_int_eq(config_parse_fd("3", &fd), 0);
+	ck_assert_int_eq(fd, 3);
+	ck_assert_int_eq(config_parse_fd("3x", &fd), -1);
+}
+END_TEST
+
+/* Write a config file into a fresh directory and load it. */
+static int
+load(const char *text, struct config *c, char *err, size_t errlen)
+{
+	char	 dir[64], path[128];
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/dazai.conf", dir);
+	dz_write_file(path, text, strlen(text));
+	config_init_unset(c);
+	return config_load_file(c, path, err, errlen);
+}
+
+START_TEST(file_ok)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(load("# comment\n; another\n\narm = true\n"
+	    "grace = 2.5\nping_timeout=15\nsocket = /run/x.sock\n"
+	    "secret_max = 1024\n", &c, err, sizeof err), 0);
+	ck_assert_int_eq(c.arm, 1);
+	ck_assert(c.grace == 2.5);
+	ck_assert(c.ping_timeout == 15);
+	ck_assert_str_eq(c.socket, "/run/x.sock");
+	ck_assert_int_eq(c.secret_max, 1024);
+	ck_assert_int_eq(c.require_lock, CONFIG_UNSET);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(file_errors_name_line)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(load("arm = true\n\nfrobnicate = 1\n", &c, err,
+	    sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:3: unknown key 'frobnicate'")
+	    != NULL, "%s", err);
+	config_free(&c);
+	ck_assert_int_eq(load("arm = perhaps\n", &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:1: arm: 'perhaps' is not a "
+	    "boolean") != NULL, "%s", err);
+	config_free(&c);
+	ck_assert_int_eq(load("\ngrace = -1\n", &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:2: grace:") != NULL, "%s", err);
+	config_free(&c);
+	ck_assert_int_eq(load("secret_size = lots\n", &c, err, sizeof err),
+	    -1);
+	ck_assert_msg(strstr(err, ":1: secret_size:") != NULL, "%s", err);
+	config_free(&c);
+	ck_assert_int_eq(load("arm = false\n[dazaid]\n", &c, err, sizeof err),
+	    -1);
+	ck_assert_msg(strstr(err, ":2: unknown section '[dazaid]'") != NULL,
+	    "%s", err);
+	config_free(&c);
+	ck_assert_int_eq(load("arm\n", &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: syntax error") != NULL, "%s", err);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	config_init_unset(&c);
+	ck_assert_int_eq(config_load_file(&c, "/nonexistent/dazai.conf", err,
+	    sizeof err), -1);
+	ck_assert_msg(strstr(err, "/nonexistent/dazai.conf: No such file")
+	    != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(precedence)
+{
+	struct config	 eff, file, cli;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(load("arm = true\ngrace = 7\n", &file, err,
+	    sizeof err), 0);
+	config_init_unset(&cli);
+	cli.arm = 0;		/* --dry-run */
+	config_init_defaults(&eff);
+	config_merge(&eff, &file);
+	config_merge(&eff, &cli);
+	ck_assert_int_eq(eff.arm, 0);
+	ck_assert(eff.grace == 7);
+	ck_assert_int_eq(eff.secret_size, 32);
+	ck_assert_int_eq(eff.secret_max, 4 * 1024 * 1024);
+	config_free(&eff);
+	config_free(&file);
+}
+END_TEST
+
+START_TEST(validate)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	config_init_defaults(&c);
+	ck_assert_int_eq(config_validate(&c, err, sizeof err), 0);
+	c.secret_size = c.secret_max + 1;
+	ck_assert_int_eq(config_validate(&c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "secret_size") != NULL, "%s", err);
+	config_init_defaults(&c);
+	c.secret_fd = 3;
+	ck_assert_int_eq(config_set(&c, "secret_file", "/x", err,
+	    sizeof err), 0);
+	ck_assert_int_eq(config_validate(&c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "mutually exclusive") != NULL, "%s", err);
+	config_free(&c);
+}
+END_TEST
+
+START_TEST(example_is_defaults)
+{
+	struct config	 file, eff, def;
+	char		 err[CONFIG_ERRLEN];
+	const char *const *k;
+	FILE		*fp;
+	char		 text[16384];
+	size_t		 n;
+
+	config_init_unset(&file);
+	ck_assert_msg(config_load_file(&file, "dazai.conf.example", err,
+	    sizeof err) == 0, "%s", err);
+	config_init_defaults(&def);
+	config_init_defaults(&eff);
+	config_merge(&eff, &file);
+	ck_assert_ptr_null(eff.socket);
+	ck_assert_ptr_null(eff.secret_file);
+	ck_assert_int_eq(eff.arm, def.arm);
+	ck_assert(eff.grace == def.grace);
+	ck_assert(eff.ping_timeout == def.ping_timeout);
+	ck_assert_int_eq(eff.secret_fd, def.secret_fd);
+	ck_assert_int_eq(eff.secret_size, def.secret_size);
+	ck_assert_int_eq(eff.secret_max, def.secret_max);
+	ck_assert_int_eq(eff.require_lock, def.require_lock);
+	ck_assert_int_eq(eff.no_secretmem, def.no_secretmem);
+	ck_assert_int_eq(eff.ready_fd, def.ready_fd);
+	ck_assert_int_eq(eff.verbose, def.verbose);
+	/* And it documents every key. */
+	fp = fopen("dazai.conf.example", "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(text, 1, sizeof text - 1, fp);
+	text[n] = '\0';
+	fclose(fp);
+	for (k = config_keys(); *k != NULL; k++) {
+		char	 want[64];
+
+		snprintf(want, sizeof want, "%s =", *k);
+		ck_assert_msg(strstr(text, want) != NULL,
+		    "dazai.conf.example does not document '%s'", *k);
+	}
+	config_free(&file);
+}
+END_TEST
+
+Suite *
+config_suite(void)
+{
+	Suite	*s = suite_create("config");
+	TCase	*tc = tcase_create("config");
+
+	tcase_add_test(tc, parse_values);
+	tcase_add_test(tc, file_ok);
+	tcase_add_test(tc, file_errors_name_line);
+	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, precedence);
+	tcase_add_test(tc, validate);
+	tcase_add_test(tc, example_is_defaults);
+	suite_add_tcase(s, tc);
+	return s;
+}

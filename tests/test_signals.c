@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: ISC */
+/* Every signal of the policy table, in both modes, on the real daemon. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static const char *const DRY[] = { NULL };
+static const char *const ARMED[] = { "--arm", NULL };
+static const char *const ARMED_GRACE[] = { "--arm", "--grace", "30", NULL };
+
+/* Start, send sig, return the wait status. */
+static int
+signal_status(struct dz *d, const char *const *args, int sig)
+{
+	int	 fd;
+
+	ck_assert_int_eq(dz_start(d, args), 0);
+	fd = dz_hello(d->sock);
+	kill(d->pid, sig);
+	ck_assert_int_eq(dz_wait(d, 10), 0);
+	close(fd);
+	return d->status;
+}
+
+START_TEST(sigusr1_dry_run)
+{
+	struct dz	 d;
+	int		 st = signal_status(&d, DRY, SIGUSR1);
+
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(dz_log_has(&d, "SIGUSR1"));
+	ck_assert(dz_log_has(&d, "secret wiped"));
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(sigusr1_armed)
+{
+	struct dz	 d;
+	int		 st = signal_status(&d, ARMED, SIGUSR1);
+
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert(dz_log_has(&d, "secret wiped"));
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(sigusr2_dry_run)
+{
+	struct dz	 d;
+	int		 st = signal_status(&d, DRY, SIGUSR2);
+
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(dz_log_has(&d, "SIGUSR2: secret wiped; WOULD SIGKILL"));
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(sigusr2_armed_ignores_grace)
+{
+	struct dz	 d;
+	int		 st = signal_status(&d, ARMED_GRACE, SIGUSR2);
+
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert(!dz_log_has(&d, "grace window"));
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(sigterm_sigint_clean)
+{
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct dz	 d;
+	struct stat	 sb;
+	size_t		 i;
+	int		 st;
+
+	for (i = 0; i < 2; i++) {
+		st = signal_status(&d, ARMED, sigs[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		    "signal %d: status %d", sigs[i], st);
+		ck_assert(dz_log_has(&d, "clean shutdown"));
+		ck_assert_int_eq(stat(d.sock, &sb), -1);
+		dz_stop(&d);
+	}
+}
+END_TEST
+
+START_TEST(sighup_sigpipe_ignored)
+{
+	struct dz	 d;
+	int		 fd;
+
+	ck_assert_int_eq(dz_start(&d, ARMED), 0);
+	fd = dz_hello(d.sock);
+	kill(d.pid, SIGHUP);
+	kill(d.pid, SIGPIPE);
+	ck_assert(dz_log_wait(&d, "SIGHUP ignored", 5));
+	ck_assert(dz_send(fd, "PING\n"));
+	dz_expect(fd, "PONG");
+	ck_assert(dz_alive(&d));
+	ck_assert(dz_send(fd, "QUIT\n"));
+	dz_expect(fd, "BYE");
+	close(fd);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(fatal_signals_reraise)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+	    SIGABRT };
+	struct dz	 d;
+	size_t		 i;
+	int		 st;
+
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+		st = signal_status(&d, DRY, sigs[i]);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sigs[i],
+		    "signal %d: status %d", sigs[i], st);
+		ck_assert_msg(!WCOREDUMP(st), "core dumped on %d", sigs[i]);
+		dz_stop(&d);
+	}
+}
+END_TEST
+
+START_TEST(signal_before_heartbeat)
+{
+	struct dz	 d;
+
+	/* No heartbeat yet: signals still trigger. */
+	ck_assert_int_eq(dz_start(&d, ARMED), 0);
+	kill(d.pid, SIGUSR1);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	dz_stop(&d);
+}
+END_TEST
+
+Suite *
+signals_suite(void)
+{
+	Suite	*s = suite_create("signals");
+	TCase	*tc = tcase_create("signals");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sigusr1_dry_run);
+	tcase_add_test(tc, sigusr1_armed);
+	tcase_add_test(tc, sigusr2_dry_run);
+	tcase_add_test(tc, sigusr2_armed_ignores_grace);
+	tcase_add_test(tc, sigterm_sigint_clean);
+	tcase_add_test(tc, sighup_sigpipe_ignored);
+	tcase_add_test(tc, fatal_signals_reraise);
+	tcase_add_test(tc, signal_before_heartbeat);
+	suite_add_tcase(s, tc);
+	return s;
+}
