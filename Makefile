@@ -128,3 +128,7 @@ uninstall:
 
 clean:
 	rm -rf build build-san
+
+# Fuzzing and benchmarks live beside their sources.
+-include tests/fuzz/fuzz.mk
+-include tests/bench/bench.mk
