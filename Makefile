@@ -35,7 +35,8 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
 	src/secmem.c src/daemon.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
-TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/run_tests.c
+TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
+	tests/run_tests.c
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(B)/obj/tests/%.o)
 HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 

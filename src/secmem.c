@@ -70,9 +70,14 @@ secmem_map_secret(struct secmem *sm)
 	p = mmap(sm->data, sm->cap, PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_FIXED, fd, 0);
 	close(fd);
-	if (p == MAP_FAILED)
-		return -1;
-	return 0;
+	if (p != MAP_FAILED)
+		return 0;
+	/* A refused MAP_FIXED may have unmapped the range (for instance
+	 * when RLIMIT_MEMLOCK is too small): restore the reservation. */
+	if (mmap(sm->data, sm->cap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_FIXED, -1, 0) == MAP_FAILED)
+		return -2;
+	return -1;
 #else
 	(void)sm;
 	errno = ENOSYS;
@@ -105,7 +110,7 @@ int
 secmem_alloc(struct secmem *sm, size_t size, bool secretmem)
 {
 	size_t	 pg = secmem_pagesize();
-	int	 i;
+	int	 i, mapped = -1;
 
 	memset(sm, 0, sizeof *sm);
 	sm->slot = -1;
@@ -134,8 +139,10 @@ secmem_alloc(struct secmem *sm, size_t size, bool secretmem)
 	}
 	sm->data = sm->map + pg;
 	sm->prot |= SECMEM_GUARDS;
-	if (secretmem && secmem_map_secret(sm) == 0)
+	if (secretmem && (mapped = secmem_map_secret(sm)) == 0)
 		sm->prot |= SECMEM_SECRETMEM;
+	else if (mapped == -2)
+		goto fail;
 	else if (mprotect(sm->data, sm->cap, PROT_READ | PROT_WRITE) != 0)
 		goto fail;
 

@@ -55,22 +55,29 @@ cleanup_tmpdirs(void)
 	ntmpdirs = 0;
 }
 
-/* Path of a built binary: $DAZAI_BUILD/name (default build/name). */
+/*
+ * Path of a built binary: $DAZAI_BUILD/name (default build/name), made
+ * absolute against the directory the first call ran in.
+ */
 const char *
 dz_bin(const char *name)
 {
+	static char	 base[PATH_MAX / 2];
 	static char	 buf[4][PATH_MAX];
 	static int	 n;
 	const char	*b = getenv("DAZAI_BUILD");
 	char		*p = buf[n++ % 4];
-	char		 cwd[PATH_MAX];
+	char		 cwd[PATH_MAX / 4];
 
-	if (b == NULL || *b == '\0')
-		b = "build";
-	if (b[0] == '/')
-		snprintf(p, PATH_MAX, "%s/%s", b, name);
-	else if (getcwd(cwd, sizeof cwd) != NULL)
-		snprintf(p, PATH_MAX, "%.2000s/%.1000s/%s", cwd, b, name);
+	if (base[0] == '\0') {
+		if (b == NULL || *b == '\0')
+			b = "build";
+		if (b[0] == '/')
+			snprintf(base, sizeof base, "%.1000s", b);
+		else if (getcwd(cwd, sizeof cwd) != NULL)
+			snprintf(base, sizeof base, "%s/%.1000s", cwd, b);
+	}
+	snprintf(p, PATH_MAX, "%s/%s", base, name);
 	return p;
 }
 

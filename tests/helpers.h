@@ -61,5 +61,6 @@ Suite	*daemon_suite(void);
 Suite	*signals_suite(void);
 Suite	*heartbeat_suite(void);
 Suite	*cli_suite(void);
+Suite	*memory_suite(void);
 
 #endif

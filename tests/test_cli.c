@@ -144,18 +144,23 @@ END_TEST
 START_TEST(secret_fd_pipe)
 {
 	struct dz	 d;
-	char		 cmd[512];
-	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
-	int		 fd;
+	char		 fdarg[16], buf[5000];
+	const char	*argv[] = { dz_bin("dazaid"), "--socket", d.sock,
+			    "--secret-fd", fdarg, NULL };
+	int		 p[2], fd;
 
 	/* A pipe from a parent, read to EOF straight into the buffer. */
 	memset(&d, 0, sizeof d);
 	dz_tmpdir(d.dir, sizeof d.dir);
 	snprintf(d.sock, sizeof d.sock, "%s/dazai.sock", d.dir);
 	snprintf(d.log, sizeof d.log, "%s/dazaid.log", d.dir);
-	snprintf(cmd, sizeof cmd, "printf %%05000d 0 | exec %s --socket %s "
-	    "--secret-fd 0", dz_bin("dazaid"), d.sock);
-	d.pid = dz_spawn(argv, d.log, -1);
+	ck_assert_int_eq(pipe(p), 0);
+	snprintf(fdarg, sizeof fdarg, "%d", p[0]);
+	d.pid = dz_spawn(argv, d.log, p[0]);
+	close(p[0]);
+	memset(buf, 's', sizeof buf);
+	ck_assert(write(p[1], buf, sizeof buf) == (ssize_t)sizeof buf);
+	close(p[1]);
 	ck_assert(dz_log_wait(&d, "listening on", 10));
 	ck_assert(dz_log_has(&d, "secret loaded: 5000 bytes from secret "
 	    "descriptor"));

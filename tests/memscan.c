@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: ISC */
+/* The one memory-reading helper every memory test uses. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "memscan.h"
+
+#define CHUNK	(1024 * 1024)
+
+/* Parse one /proc/PID/maps line. */
+static int
+parse_maps_line(const char *line, unsigned long *start, unsigned long *end,
+    char *perms, char *name, size_t namelen)
+{
+	int	 off = 0;
+
+	if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", start, end, perms,
+	    &off) < 3)
+		return -1;
+	snprintf(name, namelen, "%.79s", off > 0 ? line + off : "");
+	name[strcspn(name, "\n")] = '\0';
+	return 0;
+}
+
+/* Count needle in [start, end) of the process's memory. */
+static void
+scan_region(int memfd, unsigned long start, unsigned long end,
+    const void *needle, size_t len, struct memscan *ms, const char *perms,
+    const char *name)
+{
+	unsigned char	*buf;
+	unsigned long	 pos = start;
+	size_t		 keep = 0, n, i;
+	ssize_t		 r;
+
+	if ((buf = malloc(CHUNK + len)) == NULL)
+		return;
+	while (pos < end) {
+		n = end - pos < CHUNK ? end - pos : CHUNK;
+		r = pread(memfd, buf + keep, n, (off_t)pos);
+		if (r <= 0) {
+			ms->unreadable++;
+			break;
+		}
+		ms->bytes += r;
+		n = keep + (size_t)r;
+		for (i = 0; n >= len && i <= n - len; i++) {
+			if (memcmp(buf + i, needle, len) != 0)
+				continue;
+			if (ms->hits < MEMSCAN_MAXHITS) {
+				struct memscan_hit *h = &ms->hit[ms->hits];
+
+				h->addr = pos - keep + i;
+				h->start = start;
+				h->end = end;
+				snprintf(h->perms, sizeof h->perms, "%s",
+				    perms);
+				snprintf(h->name, sizeof h->name, "%s", name);
+			}
+			ms->hits++;
+		}
+		pos += (unsigned long)r;
+		keep = n >= len - 1 ? len - 1 : n;
+		memmove(buf, buf + n - keep, keep);
+	}
+	free(buf);
+}
+
+/*
+ * Scan every mapping of pid for needle. Returns 0, or -1 if the process's
+ * memory cannot be opened at all (errno set).
+ */
+int
+memscan_pid(pid_t pid, const void *needle, size_t len, struct memscan *ms)
+{
+	char		 path[64], line[512], perms[8], name[80];
+	unsigned long	 start, end;
+	FILE		*maps;
+	int		 memfd;
+
+	memset(ms, 0, sizeof *ms);
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	if ((memfd = open(path, O_RDONLY)) < 0)
+		return -1;
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((maps = fopen(path, "r")) == NULL) {
+		close(memfd);
+		return -1;
+	}
+	while (fgets(line, sizeof line, maps) != NULL) {
+		if (parse_maps_line(line, &start, &end, perms, name,
+		    sizeof name) != 0)
+			continue;
+		ms->regions++;
+		if (strcmp(name, "[vsyscall]") == 0)
+			continue;
+		scan_region(memfd, start, end, needle, len, ms, perms, name);
+	}
+	fclose(maps);
+	close(memfd);
+	return 0;
+}
+
+/* The VmFlags of pid's mapping that holds addr, from smaps. */
+int
+memscan_vmflags(pid_t pid, unsigned long addr, char *out, size_t outlen)
+{
+	char		 path[64], line[512];
+	unsigned long	 lo, hi;
+	FILE		*fp;
+	int		 inside = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
+			inside = addr >= lo && addr < hi;
+		else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(out, outlen, "%.200s", line + 8);
+			out[strcspn(out, "\n")] = '\0';
+			fclose(fp);
+			return 0;
+		}
+	}
+	fclose(fp);
+	return -1;
+}
+
+/* Permissions of the mappings right below and above addr's mapping. */
+int
+memscan_neighbours(pid_t pid, unsigned long addr, char *below, char *above)
+{
+	char		 path[64], line[512], perms[8], name[80];
+	char		 prev_perms[8] = "";
+	unsigned long	 start, end, prev_end = 0;
+	FILE		*fp;
+	int		 found = 0;
+
+	snprintf(below, 8, "none");
+	snprintf(above, 8, "none");
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (parse_maps_line(line, &start, &end, perms, name,
+		    sizeof name) != 0)
+			continue;
+		if (found) {
+			if (start == prev_end)
+				snprintf(above, 8, "%s", perms);
+			break;
+		}
+		if (addr >= start && addr < end) {
+			if (prev_end == start)
+				snprintf(below, 8, "%s", prev_perms);
+			found = 1;
+		}
+		snprintf(prev_perms, sizeof prev_perms, "%s", perms);
+		prev_end = end;
+	}
+	fclose(fp);
+	return found ? 0 : -1;
+}
+
+/* Does a VmFlags string hold the two-letter flag? */
+int
+memscan_has_flag(const char *flags, const char *flag)
+{
+	size_t	 n = strlen(flag);
+	const char *p;
+
+	for (p = flags; (p = strstr(p, flag)) != NULL; p += n)
+		if ((p == flags || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* Count needle in a file (a core dump); -1 if it cannot be read. */
+int
+memscan_file(const char *path, const void *needle, size_t len)
+{
+	unsigned char	*buf;
+	size_t		 keep = 0, n, i;
+	ssize_t		 r;
+	int		 fd, hits = 0;
+
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	if ((buf = malloc(CHUNK + len)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((r = read(fd, buf + keep, CHUNK)) > 0) {
+		n = keep + (size_t)r;
+		for (i = 0; n >= len && i <= n - len; i++)
+			if (memcmp(buf + i, needle, len) == 0)
+				hits++;
+		keep = n >= len - 1 ? len - 1 : n;
+		memmove(buf, buf + n - keep, keep);
+	}
+	free(buf);
+	close(fd);
+	return r < 0 ? -1 : hits;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_TEST_MEMSCAN_H
+#define DAZAI_TEST_MEMSCAN_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+
+/*
+ * Read another process's memory from outside, the way a core dump would
+ * be grepped: every mapping in /proc/PID/maps through /proc/PID/mem
+ * (which as root also reads PROT_NONE pages), counting a needle.
+ */
+
+#define MEMSCAN_MAXHITS	8
+
+struct memscan_hit {
+	unsigned long	 addr;		/* where the needle starts */
+	unsigned long	 start, end;	/* its mapping */
+	char		 perms[8];
+	char		 name[80];
+};
+
+struct memscan {
+	int		 regions;	/* mappings listed */
+	int		 unreadable;	/* mappings the kernel refused */
+	long long	 bytes;		/* bytes actually read */
+	int		 hits;
+	struct memscan_hit hit[MEMSCAN_MAXHITS];
+};
+
+int	memscan_pid(pid_t, const void *, size_t, struct memscan *);
+int	memscan_vmflags(pid_t, unsigned long, char *, size_t);
+int	memscan_neighbours(pid_t, unsigned long, char *, char *);
+int	memscan_has_flag(const char *, const char *);
+int	memscan_file(const char *, const void *, size_t);
+
+#endif

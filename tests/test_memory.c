@@ -1,0 +1,601 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The secret leaves no trace: the daemon's memory read from outside
+ * (tests/memscan.c) while it holds a random marker secret, and at the last
+ * system call of every exit path, stopped there with ptrace. Reading
+ * another process's memory needs root; elsewhere these print SKIP.
+ */
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "memscan.h"
+
+#define MARKER_LEN	32
+#define NOBODY		65534
+
+struct marker {
+	unsigned char	 bytes[MARKER_LEN];
+	char		 dir[64];
+	char		 path[128];
+};
+
+/* SKIP (return true) unless root. */
+static bool
+skip_unless_root(const char *what)
+{
+	if (dz_is_root())
+		return false;
+	printf("SKIP: %s: reading another process's memory needs root\n",
+	    what);
+	return true;
+}
+
+/* A random marker secret in a file of its own directory. */
+static void
+make_marker(struct marker *m)
+{
+	ck_assert_int_eq(getrandom(m->bytes, sizeof m->bytes, 0),
+	    MARKER_LEN);
+	dz_tmpdir(m->dir, sizeof m->dir);
+	snprintf(m->path, sizeof m->path, "%s/secret", m->dir);
+	dz_write_file(m->path, m->bytes, sizeof m->bytes);
+}
+
+/* Start the daemon on the marker with extra arguments (NULL-terminated). */
+static void
+start_on_marker(struct dz *d, struct marker *m, const char *a1,
+    const char *a2, const char *a3)
+{
+	const char	*args[8];
+	int		 n = 0;
+
+	args[n++] = "--secret-file";
+	args[n++] = m->path;
+	if (a1 != NULL)
+		args[n++] = a1;
+	if (a2 != NULL)
+		args[n++] = a2;
+	if (a3 != NULL)
+		args[n++] = a3;
+	args[n] = NULL;
+	ck_assert_int_eq(dz_start(d, args), 0);
+}
+
+/* Scan the daemon for the marker. */
+static struct memscan
+scan(pid_t pid, const struct marker *m)
+{
+	struct memscan	 ms;
+
+	ck_assert_msg(memscan_pid(pid, m->bytes, MARKER_LEN, &ms) == 0,
+	    "cannot read /proc/%d/mem: %s", (int)pid, strerror(errno));
+	ck_assert_int_gt(ms.regions, 5);
+	ck_assert_int_gt(ms.bytes, 100000);
+	return ms;
+}
+
+/* Exactly one copy, in a locked, undumpable, wipe-on-fork mapping. */
+static void
+assert_only_in_secure_mapping(pid_t pid, const struct marker *m)
+{
+	struct memscan	 ms = scan(pid, m);
+	char		 flags[256], below[8], above[8];
+
+	ck_assert_msg(ms.hits == 1, "marker found %d times (first at %lx in "
+	    "%s %s)", ms.hits, ms.hit[0].addr, ms.hit[0].perms,
+	    ms.hit[0].name);
+	ck_assert_int_eq(memscan_vmflags(pid, ms.hit[0].addr, flags,
+	    sizeof flags), 0);
+	ck_assert_msg(memscan_has_flag(flags, "lo") &&
+	    memscan_has_flag(flags, "dd") && memscan_has_flag(flags, "wf"),
+	    "VmFlags:%s", flags);
+	ck_assert_str_eq(ms.hit[0].perms, "---p");	/* idle: no access */
+	ck_assert_int_eq(memscan_neighbours(pid, ms.hit[0].addr, below,
+	    above), 0);
+	ck_assert_str_eq(below, "---p");
+	ck_assert_str_eq(above, "---p");
+}
+
+START_TEST(held_anonymous_file)
+{
+	struct marker	 m;
+	struct dz	 d;
+	int		 hb;
+
+	if (skip_unless_root("held_anonymous_file"))
+		return;
+	make_marker(&m);
+	start_on_marker(&d, &m, "--no-secretmem", NULL, NULL);
+	hb = dz_hello(d.sock);
+	assert_only_in_secure_mapping(d.pid, &m);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	assert_only_in_secure_mapping(d.pid, &m);
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(held_anonymous_pipe)
+{
+	struct marker	 m;
+	struct dz	 d;
+	char		 fdarg[16];
+	const char	*argv[] = { dz_bin("dazaid"), "--socket", d.sock,
+			    "--secret-fd", fdarg, "--no-secretmem", NULL };
+	int		 p[2];
+
+	if (skip_unless_root("held_anonymous_pipe"))
+		return;
+	make_marker(&m);
+	memset(&d, 0, sizeof d);
+	dz_tmpdir(d.dir, sizeof d.dir);
+	snprintf(d.sock, sizeof d.sock, "%s/dazai.sock", d.dir);
+	snprintf(d.log, sizeof d.log, "%s/dazaid.log", d.dir);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(write(p[1], m.bytes, MARKER_LEN) == MARKER_LEN);
+	close(p[1]);
+	snprintf(fdarg, sizeof fdarg, "%d", p[0]);
+	d.pid = dz_spawn(argv, d.log, p[0]);
+	close(p[0]);
+	ck_assert(dz_log_wait(&d, "listening on", 10));
+	ck_assert(dz_log_has(&d, "secret loaded: 32 bytes"));
+	assert_only_in_secure_mapping(d.pid, &m);
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(held_secretmem)
+{
+	struct marker	 m;
+	struct memscan	 ms;
+	struct dz	 d;
+	int		 hb;
+
+	if (skip_unless_root("held_secretmem"))
+		return;
+	make_marker(&m);
+	start_on_marker(&d, &m, "--verbose", NULL, NULL);
+	if (!dz_log_has(&d, "secretmem")) {
+		printf("SKIP: held_secretmem: memfd_secret not available\n");
+		dz_stop(&d);
+		return;
+	}
+	hb = dz_hello(d.sock);
+	/* The pages left the direct map: not even root reads them here. */
+	ms = scan(d.pid, &m);
+	ck_assert_msg(ms.hits == 0, "marker readable at %lx (%s %s)",
+	    ms.hit[0].addr, ms.hit[0].perms, ms.hit[0].name);
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* Is this system call one a process makes as its very last? */
+static bool
+final_syscall(const struct __ptrace_syscall_info *si)
+{
+	if (si->op != PTRACE_SYSCALL_INFO_ENTRY)
+		return false;
+	switch (si->entry.nr) {
+	case SYS_exit_group:
+	case SYS_exit:
+	case SYS_tgkill:
+	case SYS_tkill:
+		return true;
+	case SYS_kill:
+		return si->entry.args[1] == SIGKILL;
+	}
+	return false;
+}
+
+enum trigger { T_CLOSE, T_SIGNAL };
+
+/*
+ * Trace the daemon's system calls, fire the trigger, and scan its memory
+ * at the entry of each final system call. Returns the number of such
+ * scans; *hits gets the marker copies they found; d->status how it died.
+ */
+static int
+trace_death(struct dz *d, const struct marker *m, enum trigger t, int sig,
+    int hb, int *hits)
+{
+	struct __ptrace_syscall_info si;
+	struct memscan	 ms;
+	int		 st, scans = 0, inject;
+	pid_t		 pid = d->pid;
+
+	*hits = 0;
+	ck_assert_int_eq(ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD),
+	    0);
+	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	ck_assert(WIFSTOPPED(st));
+	ck_assert_int_eq(ptrace(PTRACE_SYSCALL, pid, 0, 0), 0);
+	if (t == T_CLOSE)
+		close(hb);
+	else
+		kill(pid, sig);
+	for (;;) {
+		ck_assert_msg(dz_waitpid(pid, &st, 20) == 0,
+		    "traced daemon did not die");
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		ck_assert(WIFSTOPPED(st));
+		inject = 0;
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
+			memset(&si, 0, sizeof si);
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
+			    &si) > 0 && final_syscall(&si)) {
+				ms = scan(pid, m);
+				*hits += ms.hits;
+				scans++;
+			}
+		} else if ((st >> 16) == 0)
+			inject = WSTOPSIG(st);	/* signal-delivery-stop */
+		ptrace(PTRACE_SYSCALL, pid, 0, inject);
+	}
+	d->status = st;
+	d->pid = 0;
+	return scans;
+}
+
+/* One exit path: hold the marker, prove the scan sees it, trigger, scan. */
+static void
+exit_path(bool armed, enum trigger t, int sig, int want_sig, int want_exit)
+{
+	struct marker	 m;
+	struct memscan	 ms;
+	struct dz	 d;
+	int		 hb, hits, scans;
+
+	/* LeakSanitizer ptraces its own process at exit; it cannot while we
+	 * trace it (the sanitizer build only). */
+	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+	make_marker(&m);
+	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
+	    NULL);
+	hb = dz_hello(d.sock);
+	ms = scan(d.pid, &m);
+	ck_assert_int_eq(ms.hits, 1);	/* the scan can see it */
+	scans = trace_death(&d, &m, t, sig, hb, &hits);
+	ck_assert_msg(scans >= 1, "no final system call seen");
+	ck_assert_msg(hits == 0, "marker found %d times at death", hits);
+	if (want_sig != 0)
+		ck_assert_msg(WIFSIGNALED(d.status) &&
+		    WTERMSIG(d.status) == want_sig, "status %d", d.status);
+	else
+		ck_assert_msg(WIFEXITED(d.status) &&
+		    WEXITSTATUS(d.status) == want_exit, "status %d",
+		    d.status);
+	if (t == T_SIGNAL)
+		close(hb);
+	dz_stop(&d);
+}
+
+START_TEST(death_loss_dry_run)
+{
+	if (!skip_unless_root("death_loss_dry_run"))
+		exit_path(false, T_CLOSE, 0, 0, 0);
+}
+END_TEST
+
+START_TEST(death_loss_armed)
+{
+	if (!skip_unless_root("death_loss_armed"))
+		exit_path(true, T_CLOSE, 0, SIGKILL, 0);
+}
+END_TEST
+
+START_TEST(death_sigusr1_armed)
+{
+	if (!skip_unless_root("death_sigusr1_armed"))
+		exit_path(true, T_SIGNAL, SIGUSR1, SIGKILL, 0);
+}
+END_TEST
+
+START_TEST(death_sigusr2_dry_run)
+{
+	if (!skip_unless_root("death_sigusr2_dry_run"))
+		exit_path(false, T_SIGNAL, SIGUSR2, 0, 0);
+}
+END_TEST
+
+START_TEST(death_sigusr2_armed)
+{
+	if (!skip_unless_root("death_sigusr2_armed"))
+		exit_path(true, T_SIGNAL, SIGUSR2, SIGKILL, 0);
+}
+END_TEST
+
+START_TEST(death_sigterm)
+{
+	if (!skip_unless_root("death_sigterm"))
+		exit_path(true, T_SIGNAL, SIGTERM, 0, 0);
+}
+END_TEST
+
+START_TEST(death_sigsegv)
+{
+	if (!skip_unless_root("death_sigsegv"))
+		exit_path(false, T_SIGNAL, SIGSEGV, SIGSEGV, 0);
+}
+END_TEST
+
+START_TEST(death_sigabrt)
+{
+	if (!skip_unless_root("death_sigabrt"))
+		exit_path(true, T_SIGNAL, SIGABRT, SIGABRT, 0);
+}
+END_TEST
+
+/*
+ * Start dazaid as nobody with RLIMIT_MEMLOCK 0 (and RLIMIT_CORE
+ * unlimited, to show the daemon lowers it itself); returns its pid.
+ */
+static pid_t
+spawn_as_nobody(const char *dir, const char *sock, const char *log,
+    bool require_lock, int ready)
+{
+	struct rlimit	 zero = { 0, 0 }, inf = { RLIM_INFINITY,
+			    RLIM_INFINITY };
+	char		 fdarg[16];
+	const char	*argv[10];
+	pid_t		 pid;
+	int		 n = 0, fd;
+
+	snprintf(fdarg, sizeof fdarg, "%d", ready);
+	argv[n++] = dz_bin("dazaid");
+	argv[n++] = "--socket";
+	argv[n++] = sock;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdarg;
+	if (require_lock)
+		argv[n++] = "--require-lock";
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+		_exit(126);
+	setenv("HOME", dir, 1);		/* not root's config directory */
+	unsetenv("XDG_CONFIG_HOME");
+	if (chown(dir, NOBODY, NOBODY) != 0 ||
+	    setrlimit(RLIMIT_MEMLOCK, &zero) != 0 ||
+	    setrlimit(RLIMIT_CORE, &inf) != 0 || chdir(dir) != 0 ||
+	    setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+	    setuid(NOBODY) != 0)
+		_exit(125);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* As nobody: may we open pid's memory, may we attach to it? */
+static int
+probe_as_nobody(pid_t target)
+{
+	char	 path[64];
+	pid_t	 pid;
+	int	 st, fd, bits = 0;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		    setuid(NOBODY) != 0)
+			_exit(100);
+		snprintf(path, sizeof path, "/proc/%d/mem", (int)target);
+		if ((fd = open(path, O_RDONLY)) >= 0)
+			bits |= 1;
+		if (ptrace(PTRACE_SEIZE, target, 0, 0) == 0)
+			bits |= 2;
+		_exit(bits);
+	}
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) != 100);
+	return WEXITSTATUS(st);
+}
+
+START_TEST(unprivileged)
+{
+	char		 dir[64], sock[128], log[128], c;
+	struct dz	 d;
+	struct pollfd	 pfd;
+	pid_t		 pid, sleeper;
+	int		 p[2], st, hb;
+
+	if (skip_unless_root("unprivileged (needs root to become nobody)"))
+		return;
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(sock, sizeof sock, "%s/dazai.sock", dir);
+	snprintf(log, sizeof log, "%s/dazaid.log", dir);
+	memset(&d, 0, sizeof d);
+	snprintf(d.log, sizeof d.log, "%s", log);
+	snprintf(d.sock, sizeof d.sock, "%s", sock);
+
+	/* --require-lock refuses to run unlocked. */
+	ck_assert_int_eq(pipe(p), 0);
+	pid = spawn_as_nobody(dir, sock, log, true, p[1]);
+	close(p[1]);
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	close(p[0]);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert(dz_log_has(&d, "--require-lock"));
+	ck_assert_int_eq(access(sock, F_OK), -1);
+
+	/* Without it: a loud warning naming the fixes, and it serves. */
+	ck_assert_int_eq(pipe(p), 0);
+	d.pid = spawn_as_nobody(dir, sock, log, false, p[1]);
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 10000), 1);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	ck_assert(dz_log_has(&d, "NOT locked"));
+	ck_assert(dz_log_has(&d, "ulimit -l"));
+	ck_assert(dz_log_has(&d, "LimitMEMLOCK="));
+	ck_assert(dz_log_has(&d, "CAP_IPC_LOCK"));
+	hb = dz_hello(sock);		/* root may talk to it */
+
+	/* Another process of the same uid can neither read nor attach. A
+	 * plain process of that uid can be read: the control. */
+	sleeper = fork();
+	ck_assert_int_ge(sleeper, 0);
+	if (sleeper == 0) {
+		/* exec makes it dumpable again after the uid change */
+		if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		    setuid(NOBODY) != 0)
+			_exit(1);
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		_exit(1);
+	}
+	usleep(100000);
+	ck_assert_int_eq(probe_as_nobody(sleeper) & 1, 1);
+	ck_assert_int_eq(probe_as_nobody(d.pid), 0);
+	kill(sleeper, SIGKILL);
+	dz_waitpid(sleeper, &st, 5);
+
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* Count marker copies in every regular file of dir. */
+static int
+marker_in_dir(const char *dir, const struct marker *m, int *files)
+{
+	char		 path[512];
+	struct dirent	*de;
+	DIR		*dp = opendir(dir);
+	int		 hits = 0, n;
+
+	*files = 0;
+	ck_assert_ptr_nonnull(dp);
+	while ((de = readdir(dp)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		if ((n = memscan_file(path, m->bytes, MARKER_LEN)) > 0)
+			hits += n;
+		(*files)++;
+	}
+	closedir(dp);
+	return hits;
+}
+
+START_TEST(no_core_on_crash)
+{
+	struct marker	 m;
+	struct dz	 d;
+	struct rlimit	 inf = { RLIM_INFINITY, RLIM_INFINITY };
+	char		 cwd[64];
+	int		 files, hb;
+
+	(void)dz_bin("dazaid");		/* resolve the path before chdir */
+	make_marker(&m);
+	/* The core limit is inherited unlimited and the crash happens in a
+	 * directory of its own; dazaid lowers the limit itself. */
+	ck_assert_int_eq(setrlimit(RLIMIT_CORE, &inf), 0);
+	dz_tmpdir(cwd, sizeof cwd);
+	ck_assert_int_eq(chdir(cwd), 0);
+	start_on_marker(&d, &m, "--no-secretmem", NULL, NULL);
+	hb = dz_hello(d.sock);
+	kill(d.pid, SIGSEGV);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGSEGV);
+	ck_assert_msg(!WCOREDUMP(d.status), "a core was dumped");
+	ck_assert_int_eq(marker_in_dir(cwd, &m, &files), 0);
+	ck_assert_int_eq(marker_in_dir(d.dir, &m, &files), 0);
+	ck_assert_int_eq(chdir("/"), 0);
+	close(hb);
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(gcore_excludes_secret)
+{
+	struct marker	 m;
+	struct dz	 d;
+	char		 core[160], pid[16], out[4096], gcmd[200];
+	const char	*argv[] = { "/usr/bin/env", "gdb", "-nx", "-batch",
+			    "-p", pid, "-ex", gcmd, NULL };
+	int		 st, hb;
+
+	if (skip_unless_root("gcore_excludes_secret"))
+		return;
+	if (system("command -v gdb >/dev/null 2>&1") != 0) {
+		printf("SKIP: gcore_excludes_secret: gdb not installed\n");
+		return;
+	}
+	make_marker(&m);
+	start_on_marker(&d, &m, "--no-secretmem", NULL, NULL);
+	hb = dz_hello(d.sock);
+	snprintf(core, sizeof core, "%s/core", d.dir);
+	snprintf(pid, sizeof pid, "%d", (int)d.pid);
+	snprintf(gcmd, sizeof gcmd, "gcore %s", core);
+	st = dz_run(argv, out, sizeof out, 60);
+	ck_assert_msg(st == 0, "gdb: %d %s", st, out);
+	/* The dump is real (it holds the socket path the daemon keeps)... */
+	ck_assert_msg(memscan_file(core, d.sock, strlen(d.sock)) > 0,
+	    "core has no trace of the daemon: %s", out);
+	/* ...and the secret is not in it. */
+	ck_assert_int_eq(memscan_file(core, m.bytes, MARKER_LEN), 0);
+	unlink(core);
+	/* Still guarding after the dump. */
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+Suite *
+memory_suite(void)
+{
+	Suite	*s = suite_create("memory");
+	TCase	*tc = tcase_create("memory");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, held_anonymous_file);
+	tcase_add_test(tc, held_anonymous_pipe);
+	tcase_add_test(tc, held_secretmem);
+	tcase_add_test(tc, death_loss_dry_run);
+	tcase_add_test(tc, death_loss_armed);
+	tcase_add_test(tc, death_sigusr1_armed);
+	tcase_add_test(tc, death_sigusr2_dry_run);
+	tcase_add_test(tc, death_sigusr2_armed);
+	tcase_add_test(tc, death_sigterm);
+	tcase_add_test(tc, death_sigsegv);
+	tcase_add_test(tc, death_sigabrt);
+	tcase_add_test(tc, unprivileged);
+	tcase_add_test(tc, no_core_on_crash);
+	tcase_add_test(tc, gcore_excludes_secret);
+	suite_add_tcase(s, tc);
+	return s;
+}
