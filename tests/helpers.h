@@ -62,5 +62,6 @@ Suite	*signals_suite(void);
 Suite	*heartbeat_suite(void);
 Suite	*cli_suite(void);
 Suite	*memory_suite(void);
+Suite	*install_suite(void);
 
 #endif

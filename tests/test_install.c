@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What a user installs: man pages that lint clean and document every
+ * option --help prints, the systemd unit and its readiness notification,
+ * and make install / uninstall into a DESTDIR.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static char out[65536];
+
+/* Is a tool on PATH? */
+static bool
+have(const char *tool)
+{
+	char	 cmd[128];
+
+	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
+	return system(cmd) == 0;
+}
+
+/* Run a shell command, output into out; returns the exit status. */
+static int
+sh(const char *cmd, double timeout)
+{
+	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int		 st = dz_run(argv, out, sizeof out, timeout);
+
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+START_TEST(man_lint)
+{
+	static const char *const pages[] = { "man/dazaid.1",
+	    "man/dazai-heartbeat.1", "man/dazai.conf.5" };
+	char	 cmd[256];
+	size_t	 i;
+
+	if (!have("mandoc")) {
+		printf("SKIP: man_lint: mandoc not installed\n");
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd, "mandoc -Tlint -Wwarning %s",
+		    pages[i]);
+		ck_assert_msg(sh(cmd, 30) == 0 && out[0] == '\0', "%s: %s",
+		    pages[i], out);
+	}
+}
+END_TEST
+
+/* Every --option that prog --help prints is in its rendered man page. */
+static void
+help_in_man(const char *prog, const char *page)
+{
+	char	 cmd[512], help[8192], opt[64], *p;
+	size_t	 n, count = 0;
+
+	snprintf(cmd, sizeof cmd, "%s --help", dz_bin(prog));
+	ck_assert_int_eq(sh(cmd, 10), 0);
+	memcpy(help, out, sizeof help - 1);
+	help[sizeof help - 1] = '\0';
+	snprintf(cmd, sizeof cmd, "mandoc -Tmarkdown %s", page);
+	ck_assert_int_eq(sh(cmd, 10), 0);
+	for (p = help; (p = strstr(p, "--")) != NULL; p += n) {
+		n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (n <= 3 || n >= sizeof opt)
+			continue;
+		memcpy(opt, p, n);
+		opt[n] = '\0';
+		ck_assert_msg(strstr(out, opt) != NULL, "%s: %s not in %s",
+		    prog, opt, page);
+		count++;
+	}
+	ck_assert_uint_ge(count, 7);
+}
+
+START_TEST(help_matches_man)
+{
+	if (!have("mandoc")) {
+		printf("SKIP: help_matches_man: mandoc not installed\n");
+		return;
+	}
+	help_in_man("dazaid", "man/dazaid.1");
+	help_in_man("dazai-heartbeat", "man/dazai-heartbeat.1");
+}
+END_TEST
+
+START_TEST(unit_file)
+{
+	char	 dir[64], cmd[512];
+	FILE	*fp;
+	size_t	 n;
+
+	fp = fopen("shell/dazaid.service", "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(out, 1, sizeof out - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+	ck_assert(strstr(out, "\nType=notify\n") != NULL);
+	ck_assert(strstr(out, "\nRestart=no\n") != NULL);
+	ck_assert(strstr(out, "\nLimitMEMLOCK=") != NULL);
+	ck_assert(strstr(out, "ExecStart=@BINDIR@/dazaid --arm") != NULL);
+	if (!have("systemd-analyze")) {
+		printf("SKIP: unit_file: systemd-analyze not installed "
+		    "(static checks ran)\n");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(cmd, sizeof cmd, "sed 's|@BINDIR@|%s|' shell/dazaid.service "
+	    "> %s/dazaid.service && systemd-analyze verify --man=no "
+	    "%s/dazaid.service", dz_bin(""), dir, dir);
+	ck_assert_msg(sh(cmd, 60) == 0, "%s", out);
+}
+END_TEST
+
+START_TEST(notify_ready)
+{
+	struct sockaddr_un sun;
+	struct dz	 d;
+	struct pollfd	 pfd;
+	char		 dir[64], buf[64];
+	ssize_t		 n;
+	int		 fd;
+
+	dz_tmpdir(dir, sizeof dir);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/notify", dir);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	setenv("NOTIFY_SOCKET", sun.sun_path, 1);
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+	n = recv(fd, buf, sizeof buf - 1, 0);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "READY=1");
+	close(fd);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(install_uninstall)
+{
+	static const char *const files[] = { "bin/dazaid",
+	    "bin/dazai-heartbeat", "share/man/man1/dazaid.1",
+	    "share/man/man1/dazai-heartbeat.1", "share/man/man5/dazai.conf.5",
+	    "share/dazai/shellrc.sh", "lib/systemd/user/dazaid.service",
+	    "share/doc/dazai/dazai.conf.example" };
+	char		 dir[64], cmd[1024], path[256];
+	const char	*b = getenv("DAZAI_BUILD");
+	struct stat	 st;
+	size_t		 i;
+
+	if (access("shell/shellrc.sh", F_OK) != 0) {
+		printf("SKIP: install_uninstall: shell/shellrc.sh missing\n");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(cmd, sizeof cmd, "make -s install DESTDIR=%s PREFIX=/usr "
+	    "B=%s", dir, b != NULL ? b : "build");
+	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
+	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/usr/%s", dir, files[i]);
+		ck_assert_msg(stat(path, &st) == 0, "%s missing", files[i]);
+		ck_assert_msg((st.st_mode & 0777) ==
+		    (i < 2 ? 0755u : 0644u), "%s mode %o", files[i],
+		    st.st_mode & 0777);
+	}
+	snprintf(cmd, sizeof cmd, "grep -q '^ExecStart=/usr/bin/dazaid ' "
+	    "%s/usr/lib/systemd/user/dazaid.service", dir);
+	ck_assert_msg(sh(cmd, 10) == 0, "BINDIR not substituted");
+	snprintf(cmd, sizeof cmd, "%s/usr/bin/dazaid --version", dir);
+	ck_assert_int_eq(sh(cmd, 10), 0);
+	ck_assert(strncmp(out, "dazaid ", 7) == 0);
+	snprintf(cmd, sizeof cmd, "make -s uninstall DESTDIR=%s PREFIX=/usr "
+	    "B=%s && find %s -type f -o -type l", dir,
+	    b != NULL ? b : "build", dir);
+	ck_assert_int_eq(sh(cmd, 60), 0);
+	ck_assert_msg(out[0] == '\0', "left behind: %s", out);
+}
+END_TEST
+
+Suite *
+install_suite(void)
+{
+	Suite	*s = suite_create("install");
+	TCase	*tc = tcase_create("install");
+
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, man_lint);
+	tcase_add_test(tc, help_matches_man);
+	tcase_add_test(tc, unit_file);
+	tcase_add_test(tc, notify_ready);
+	tcase_add_test(tc, install_uninstall);
+	suite_add_tcase(s, tc);
+	return s;
+}
