@@ -533,12 +533,16 @@ daemon_finish(struct daemon *d)
 {
 	if (d->client != NULL)
 		client_close(d->client, false, NULL);
-	if (d->secret != NULL)
+	if (d->secret != NULL) {
 		secmem_free(d->secret);
+		d->secret = NULL;
+	}
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		d->listen_fd = -1;
 		if (d->socket_path != NULL && unlink(d->socket_path) != 0)
 			log_warn("%s: unlink", d->socket_path);
 	}
+	log_info("exiting: secret memory zeroed and unmapped, socket "
+	    "removed");
 }
