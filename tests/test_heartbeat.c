@@ -199,6 +199,34 @@ START_TEST(cancel_option)
 }
 END_TEST
 
+START_TEST(cancel_sigusr1_window_while_guarded)
+{
+	struct dz	 d;
+	char		 out[1024];
+	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
+			    "--cancel", NULL };
+	pid_t		 c;
+
+	ck_assert_int_eq(dz_start(&d, DRY_GRACE), 0);
+	argv[2] = d.sock;
+	c = client(&d, 0, "hb.log");
+	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
+	kill(d.pid, SIGUSR1);
+	ck_assert(dz_log_wait(&d, "grace window of 30s", 5));
+	/* The slot is held: --cancel gets BUSY. */
+	ck_assert_int_eq(dz_run(argv, out, sizeof out, 10), 3 << 8);
+	/* The documented way: stand the client down, then cancel. */
+	kill(c, SIGUSR1);
+	ck_assert_int_eq(exit_code(c, 5), 0);
+	ck_assert(dz_log_wait(&d, "stood down", 5));
+	ck_assert_int_eq(dz_run(argv, out, sizeof out, 10), 0);
+	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
+	ck_assert(dz_alive(&d));
+	ck_assert(!dz_log_has(&d, "secret wiped"));
+	dz_stop(&d);
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	static const char *const bad[][3] = {
@@ -243,6 +271,7 @@ heartbeat_suite(void)
 	tcase_add_test(tc, no_daemon_exit_4);
 	tcase_add_test(tc, daemon_lost_exit_1);
 	tcase_add_test(tc, cancel_option);
+	tcase_add_test(tc, cancel_sigusr1_window_while_guarded);
 	tcase_add_test(tc, usage_errors);
 	suite_add_tcase(s, tc);
 	return s;
