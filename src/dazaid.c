@@ -371,6 +371,8 @@ main(int argc, char **argv)
 	config_init_defaults(&cfg);
 	config_merge(&cfg, &file);
 	config_merge(&cfg, &cli);
+	config_free(&file);
+	config_free(&cli);
 	if (config_validate(&cfg, err, sizeof err) != 0)
 		fatalx(2, "%s", err);
 	is_default = cfg.socket == NULL;

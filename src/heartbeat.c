@@ -285,6 +285,17 @@ hold(const char *path, double interval, pid_t watch, int is_parent, int sfd)
 	}
 }
 
+/* Add sig to set unless its inherited disposition is "ignore". */
+static void
+add_unless_ignored(sigset_t *set, int sig)
+{
+	struct sigaction	 sa;
+
+	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+		return;
+	sigaddset(set, sig);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,11 +378,16 @@ main(int argc, char **argv)
 	if (cancel)
 		return do_cancel(path);
 
-	/* Signals become readable events, blocked from the start. */
+	/*
+	 * Signals become readable events, blocked from the start. A signal
+	 * ignored by whoever started us (SIGINT and SIGHUP for a background
+	 * job) stays ignored: blocking it would queue it for the signalfd and
+	 * a ^C at the shell's prompt would end the guard.
+	 */
 	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGINT);
+	add_unless_ignored(&set, SIGTERM);
+	add_unless_ignored(&set, SIGHUP);
+	add_unless_ignored(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0 ||
 	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)

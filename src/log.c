@@ -46,6 +46,9 @@ log_set_exit_hook(log_exit_fn fn)
 	log_exit_hook = fn != NULL ? fn : exit;
 }
 
+static void	log_vline(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 /* Format one line, append strerror(errnum) when errnum >= 0, write it. */
 static void
 log_vline(int errnum, const char *fmt, va_list ap)
