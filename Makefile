@@ -111,7 +111,9 @@ install: all
 	install -m 644 man/dazaid.1 man/dazai-heartbeat.1 \
 	    $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/dazai.conf.5 $(DESTDIR)$(MANDIR)/man5
-	install -m 644 shell/shellrc.sh $(DESTDIR)$(DATADIR)/dazai
+	sed 's|/usr/local/bin/dazai-heartbeat|$(BINDIR)/dazai-heartbeat|g' \
+	    shell/shellrc.sh > $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
+	chmod 644 $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
 	sed 's|@BINDIR@|$(BINDIR)|g' shell/dazaid.service > \
 	    $(DESTDIR)$(UNITDIR)/dazaid.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/dazaid.service

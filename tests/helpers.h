@@ -60,6 +60,7 @@ Suite	*config_suite(void);
 Suite	*daemon_suite(void);
 Suite	*signals_suite(void);
 Suite	*heartbeat_suite(void);
+Suite	*shell_suite(void);
 Suite	*cli_suite(void);
 Suite	*memory_suite(void);
 Suite	*install_suite(void);

@@ -23,6 +23,7 @@ main(void)
 	srunner_add_suite(sr, daemon_suite());
 	srunner_add_suite(sr, signals_suite());
 	srunner_add_suite(sr, heartbeat_suite());
+	srunner_add_suite(sr, shell_suite());
 	srunner_add_suite(sr, memory_suite());
 	srunner_add_suite(sr, install_suite());
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,1466 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * shell/shellrc.sh, driven for real: interactive bash and zsh in a
+ * pseudo-terminal (forkpty), sourcing the snippet from their rc file,
+ * against build/dazaid in dry-run. Each test starts its own daemon, shell
+ * and home directory, and kills what it started by pid.
+ */
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define OUT_MAX		(256 * 1024)
+#define MAX_ENV		32
+#define START_TIMEOUT	15.0	/* s for a shell to read its rc file */
+#define STEP_TIMEOUT	10.0	/* s for anything else */
+
+enum shell_kind {
+	SH_BASH,
+	SH_ZSH,
+};
+
+/* One interactive shell on the master side of a pseudo-terminal. */
+struct term {
+	pid_t	 pid;		/* the shell, 0 once reaped */
+	int	 fd;		/* pty master, -1 once closed */
+	int	 status;	/* wait status once reaped */
+	char	 out[OUT_MAX + 1]; /* what the shell wrote */
+	size_t	 len;
+	size_t	 seen;		/* term_wait searches from here */
+	int	 sync;		/* counter for term_sync markers */
+};
+
+/* Everything one test sets up. */
+struct ctx {
+	enum shell_kind	 kind;
+	char		 shell[PATH_MAX];	/* absolute path of bash/zsh */
+	char		 rcpath[PATH_MAX];	/* repo/shell/shellrc.sh */
+	char		 client[PATH_MAX];	/* build/dazai-heartbeat */
+	char		 home[64];		/* fresh HOME (and ZDOTDIR) */
+	char		 sock[PATH_MAX];	/* what DAZAI_SOCKET says */
+	struct dz	 d;			/* the daemon, if started */
+	char		*env[MAX_ENV + 1];
+	int		 nenv;
+	struct term	 t;
+};
+
+/* Milliseconds on the monotonic clock. */
+static long long
+ms_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Find name in a PATH-like list; true with its absolute path in buf. */
+static bool
+find_program(const char *name, char *buf, size_t len)
+{
+	const char	*path = getenv("PATH"), *p, *colon;
+	size_t		 n;
+
+	if (path == NULL || *path == '\0')
+		path = "/usr/bin:/bin";
+	for (p = path; *p != '\0'; p = colon + 1) {
+		colon = strchr(p, ':');
+		if (colon == NULL)
+			colon = p + strlen(p);
+		n = (size_t)(colon - p);
+		if (n > 0 && p[0] == '/') {
+			snprintf(buf, len, "%.*s/%s", (int)n, p, name);
+			if (access(buf, X_OK) == 0)
+				return true;
+		}
+		if (*colon == '\0')
+			break;
+	}
+	return false;
+}
+
+/* Read what the shell wrote, waiting up to ms; -1 once the pty is gone. */
+static int
+term_read(struct term *t, long long ms)
+{
+	struct pollfd	 pfd = { t->fd, POLLIN, 0 };
+	size_t		 drop, i;
+	ssize_t		 n;
+
+	if (t->fd < 0)
+		return -1;
+	if (ms < 0)
+		ms = 0;
+	if (poll(&pfd, 1, (int)ms) <= 0)
+		return 0;
+	if (t->len + 4096 > OUT_MAX) {
+		drop = OUT_MAX / 2;
+		memmove(t->out, t->out + drop, t->len - drop);
+		t->len -= drop;
+		t->seen = t->seen > drop ? t->seen - drop : 0;
+	}
+	n = read(t->fd, t->out + t->len, OUT_MAX - t->len);
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n <= 0)
+		return -1;	/* EIO: no process holds the slave side */
+	for (i = t->len; i < t->len + (size_t)n; i++)
+		if (t->out[i] == '\0')
+			t->out[i] = ' ';
+	t->len += (size_t)n;
+	t->out[t->len] = '\0';
+	return (int)n;
+}
+
+/*
+ * Wait up to timeout seconds for needle in the output after what earlier
+ * waits matched; on success the next wait starts after this match.
+ */
+static bool
+term_wait(struct term *t, const char *needle, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+	const char	*p;
+
+	for (;;) {
+		t->out[t->len] = '\0';
+		if ((p = strstr(t->out + t->seen, needle)) != NULL) {
+			t->seen = (size_t)(p - t->out) + strlen(needle);
+			return true;
+		}
+		if (ms_now() >= end || term_read(t, end - ms_now()) < 0) {
+			t->out[t->len] = '\0';
+			if ((p = strstr(t->out + t->seen, needle)) != NULL) {
+				t->seen = (size_t)(p - t->out) +
+				    strlen(needle);
+				return true;
+			}
+			return false;
+		}
+	}
+}
+
+/* Keep reading for ms milliseconds (or until the pty closes). */
+static void
+term_drain(struct term *t, long long ms)
+{
+	long long	 end = ms_now() + ms;
+
+	while (ms_now() < end && term_read(t, end - ms_now()) >= 0)
+		;
+}
+
+/* Count the occurrences of needle in everything the shell wrote. */
+static int
+term_count(const struct term *t, const char *needle)
+{
+	const char	*p = t->out;
+	int		 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return n;
+}
+
+/* Type bytes at the terminal. */
+static void
+term_type(struct term *t, const char *s)
+{
+	size_t	 len = strlen(s), off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = write(t->fd, s + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "write to the pty: %s", strerror(errno));
+		off += (size_t)n;
+	}
+}
+
+/* The tail of the output, for failure messages. */
+static const char *
+term_tail(const struct term *t)
+{
+	return t->len > 1500 ? t->out + t->len - 1500 : t->out;
+}
+
+/*
+ * Type a command that prints a fresh marker and wait for the marker: the
+ * shell has read and run everything typed before. The typed line reads
+ * SYNC-$((n+1)); only the output reads SYNC-<n+1>.
+ */
+static bool
+term_sync(struct term *t, double timeout)
+{
+	char	 cmd[64], want[32];
+
+	t->sync += 2;
+	snprintf(cmd, sizeof cmd, "echo SYNC-$((%d+1))\n", t->sync);
+	snprintf(want, sizeof want, "SYNC-%d", t->sync + 1);
+	term_type(t, cmd);
+	return term_wait(t, want, timeout);
+}
+
+/*
+ * term_sync after a signal key: readline resets the terminal when the
+ * key's signal arrives and may drop what is typed at that moment, so
+ * try a few times.
+ */
+static bool
+term_resync(struct term *t)
+{
+	int	 i;
+
+	for (i = 0; i < 5; i++)
+		if (term_sync(t, 2.0))
+			return true;
+	return false;
+}
+
+/* Wait up to timeout seconds for the shell to exit, reading its output. */
+static int
+term_exit(struct term *t, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+	pid_t		 r;
+
+	while (t->pid != 0) {
+		r = waitpid(t->pid, &t->status, WNOHANG);
+		if (r == t->pid) {
+			t->pid = 0;
+			break;
+		}
+		if (r < 0 || ms_now() >= end)
+			return -1;
+		if (term_read(t, 20) < 0)
+			usleep(5000);
+	}
+	term_drain(t, 50);
+	return 0;
+}
+
+/* Kill the shell if it still runs (by pid), reap it, close the pty. */
+static void
+term_stop(struct term *t)
+{
+	if (t->pid != 0) {
+		kill(t->pid, SIGKILL);
+		dz_waitpid(t->pid, &t->status, 5.0);
+		t->pid = 0;
+	}
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
+}
+
+/*
+ * Heartbeat clients on this test's socket: count them (and, if watch is
+ * not 0, only those with --watch-pid watch); *last gets one's pid.
+ */
+static int
+count_clients(const struct ctx *c, pid_t watch, pid_t *last)
+{
+	char		 path[64], buf[4096], want[16];
+	struct dirent	*de;
+	const char	*a;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 fd, count = 0, on_sock, watching;
+
+	snprintf(want, sizeof want, "%d", (int)watch);
+	if ((dir = opendir("/proc")) == NULL)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.32s/cmdline", de->d_name);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			continue;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "dazai-heartbeat") == NULL)
+			continue;
+		on_sock = watching = 0;
+		for (a = buf; a < buf + n; a += strlen(a) + 1) {
+			if (strcmp(a, c->sock) == 0)
+				on_sock = 1;
+			if (strcmp(a, "--watch-pid") == 0 &&
+			    a + strlen(a) + 1 < buf + n &&
+			    strcmp(a + strlen(a) + 1, want) == 0)
+				watching = 1;
+		}
+		if (!on_sock || (watch != 0 && !watching))
+			continue;
+		count++;
+		if (last != NULL)
+			*last = (pid_t)atoi(de->d_name);
+	}
+	closedir(dir);
+	return count;
+}
+
+/* Wait up to timeout seconds for no client to be left on our socket. */
+static bool
+clients_gone(const struct ctx *c, double timeout)
+{
+	long long	 end = ms_now() + (long long)(timeout * 1000);
+
+	while (count_clients(c, 0, NULL) > 0) {
+		if (ms_now() >= end)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/* How many times needle appears in the daemon's log. */
+static int
+log_count(const struct dz *d, const char *needle)
+{
+	static char	 buf[262144];
+	const char	*p = buf;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((fd = open(d->log, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	while ((p = strstr(p, needle)) != NULL) {
+		count++;
+		p += strlen(needle);
+	}
+	return count;
+}
+
+/* The daemon's log, for failure messages. */
+static const char *
+log_text(const struct dz *d)
+{
+	static char	 buf[8192];
+	ssize_t		 n;
+	int		 fd;
+
+	buf[0] = '\0';
+	if ((fd = open(d->log, O_RDONLY)) < 0)
+		return buf;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* A probe connection must be turned away: someone holds the guard. */
+static void
+expect_busy(const struct ctx *c)
+{
+	int	 fd = dz_connect(c->d.sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", c->d.sock, strerror(errno));
+	dz_expect(fd, "BUSY");
+	close(fd);
+}
+
+/* Set (value) or remove (NULL) one variable of the shell's environment. */
+static void
+ctx_setenv(struct ctx *c, const char *name, const char *value)
+{
+	size_t	 len = strlen(name);
+	int	 i;
+
+	for (i = 0; i < c->nenv; i++) {
+		if (strncmp(c->env[i], name, len) == 0 &&
+		    c->env[i][len] == '=') {
+			free(c->env[i]);
+			c->env[i] = c->env[--c->nenv];
+			c->env[c->nenv] = NULL;
+			break;
+		}
+	}
+	if (value == NULL)
+		return;
+	ck_assert_int_lt(c->nenv, MAX_ENV);
+	ck_assert(asprintf(&c->env[c->nenv++], "%s=%s", name, value) > 0);
+	c->env[c->nenv] = NULL;
+}
+
+/*
+ * Prepare a test: find the shell (false: print SKIP), make a fresh home,
+ * start a daemon on a private socket if asked (--verbose, so every
+ * connection is logged), and the shell's environment.
+ */
+static bool
+ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
+{
+	static const char *const verbose[] = { "--verbose", NULL };
+	const char	*name = kind == SH_BASH ? "bash" : "zsh";
+	const char	*path = getenv("PATH");
+	char		 cwd[PATH_MAX], buf[PATH_MAX + 16];
+
+	memset(c, 0, sizeof *c);
+	c->kind = kind;
+	c->t.fd = -1;
+	if (!find_program(name, c->shell, sizeof c->shell)) {
+		printf("SKIP: %s not found in PATH\n", name);
+		return false;
+	}
+	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
+	snprintf(c->rcpath, sizeof c->rcpath, "%.3000s/shell/shellrc.sh",
+	    cwd);
+	ck_assert_msg(access(c->rcpath, R_OK) == 0, "%s: %s", c->rcpath,
+	    strerror(errno));
+	snprintf(c->client, sizeof c->client, "%s",
+	    dz_bin("dazai-heartbeat"));
+	ck_assert_msg(access(c->client, X_OK) == 0, "%s: %s", c->client,
+	    strerror(errno));
+	dz_tmpdir(c->home, sizeof c->home);
+	if (daemon) {
+		ck_assert_int_eq(dz_start(&c->d, verbose), 0);
+		snprintf(c->sock, sizeof c->sock, "%s", c->d.sock);
+	} else
+		snprintf(c->sock, sizeof c->sock, "%s/nothing/dazai.sock",
+		    c->home);
+
+	ctx_setenv(c, "HOME", c->home);
+	ctx_setenv(c, "PATH", path != NULL && *path != '\0' ? path :
+	    "/usr/local/bin:/usr/bin:/bin");
+	ctx_setenv(c, "TERM", "dumb");
+	ctx_setenv(c, "LANG", "C");
+	ctx_setenv(c, "SHELL", c->shell);
+	ctx_setenv(c, "DAZAI_SOCKET", c->sock);
+	ctx_setenv(c, "DAZAI_HEARTBEAT", c->client);
+	/* The client's default socket would be somewhere else entirely. */
+	snprintf(buf, sizeof buf, "%s/run", c->home);
+	ctx_setenv(c, "XDG_RUNTIME_DIR", buf);
+	snprintf(buf, sizeof buf, "%s/history", c->home);
+	ctx_setenv(c, "HISTFILE", buf);
+	if (kind == SH_ZSH)
+		ctx_setenv(c, "ZDOTDIR", c->home);
+	return true;
+}
+
+/*
+ * Write the rc file (~/.bashrc or $ZDOTDIR/.zshrc): a plain prompt,
+ * before, the snippet sourced `times` times, a line reporting the status
+ * of the last sourcing, then after.
+ */
+static void
+ctx_rc(struct ctx *c, const char *before, int times, const char *after)
+{
+	char	 path[PATH_MAX], *text = NULL, *more;
+	int	 i;
+
+	snprintf(path, sizeof path, "%s/%s", c->home,
+	    c->kind == SH_BASH ? ".bashrc" : ".zshrc");
+	ck_assert(asprintf(&text, "PS1='$ '\nunset PROMPT_COMMAND RPS1\n"
+	    "%s\n", before != NULL ? before : "") > 0);
+	for (i = 0; i < times; i++) {
+		ck_assert(asprintf(&more, "%s. '%s'\n", text, c->rcpath) > 0);
+		free(text);
+		text = more;
+	}
+	ck_assert(asprintf(&more, "%secho \"SOURCED-RC=$?\"\n%s\n", text,
+	    after != NULL ? after : "") > 0);
+	free(text);
+	dz_write_file(path, more, strlen(more));
+	free(more);
+}
+
+/* Start the shell in a pseudo-terminal; returns at once. */
+static void
+ctx_spawn(struct ctx *c)
+{
+	struct winsize	 ws = { .ws_row = 50, .ws_col = 250 };
+	const char	*argv[3];
+	pid_t		 pid;
+	int		 fd, i;
+
+	argv[0] = c->shell;
+	argv[1] = "-i";
+	argv[2] = NULL;
+	pid = forkpty(&fd, NULL, NULL, &ws);
+	ck_assert_msg(pid >= 0, "forkpty: %s", strerror(errno));
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (i = 3; i < 256; i++)
+			close(i);
+		signal(SIGPIPE, SIG_DFL);
+		if (chdir(c->home) != 0)
+			_exit(126);
+		execve(argv[0], (char *const *)argv, c->env);
+		_exit(127);
+	}
+	c->t.pid = pid;
+	c->t.fd = fd;
+}
+
+/*
+ * Start the shell and wait until it has read its rc file: the sourcing
+ * returned 0 and a typed command runs.
+ */
+static void
+ctx_start(struct ctx *c)
+{
+	ctx_spawn(c);
+	ck_assert_msg(term_wait(&c->t, "SOURCED-RC=", START_TIMEOUT),
+	    "the shell did not finish its rc file; it wrote:\n%s",
+	    term_tail(&c->t));
+	while (c->t.len == c->t.seen && term_read(&c->t, 1000) > 0)
+		;
+	ck_assert_msg(c->t.out[c->t.seen] == '0' &&
+	    !isdigit((unsigned char)c->t.out[c->t.seen + 1]),
+	    "sourcing shellrc.sh did not return 0; the shell wrote:\n%s",
+	    term_tail(&c->t));
+	ck_assert_msg(term_sync(&c->t, STEP_TIMEOUT),
+	    "the shell does not run commands; it wrote:\n%s",
+	    term_tail(&c->t));
+}
+
+/* End of a test: kill what is left by pid, free the environment. */
+static void
+ctx_done(struct ctx *c)
+{
+	pid_t	 pid;
+	int	 i;
+
+	term_stop(&c->t);
+	/* Clients end with the shell they watch; make sure of it. */
+	if (!clients_gone(c, 5.0))
+		while (count_clients(c, 0, &pid) > 0 && kill(pid, SIGKILL) == 0)
+			usleep(10000);
+	dz_stop(&c->d);
+	for (i = 0; i < c->nenv; i++)
+		free(c->env[i]);
+	c->nenv = 0;
+}
+
+/* The shell holds the guard: one client watching it, the daemon BUSY. */
+static void
+expect_guard_held(struct ctx *c)
+{
+	pid_t	 client = 0;
+	char	 want[64];
+
+	ck_assert_msg(count_clients(c, c->t.pid, &client) == 1,
+	    "want exactly one client watching shell %d, found %d",
+	    (int)c->t.pid, count_clients(c, c->t.pid, NULL));
+	ck_assert_int_eq(count_clients(c, 0, NULL), 1);
+	ck_assert_msg(dz_log_has(&c->d, "heartbeat connected"),
+	    "no heartbeat in the daemon's log");
+	expect_busy(c);
+	/* The shell knows its client and says it holds the guard. */
+	term_type(&c->t, "echo \"HB=<$DAZAI_HEARTBEAT_PID>"
+	    " GUARD=<$DAZAI_GUARD_PID>\"\n");
+	snprintf(want, sizeof want, "HB=<%d> GUARD=<%d>", (int)client,
+	    (int)c->t.pid);
+	ck_assert_msg(term_wait(&c->t, want, STEP_TIMEOUT),
+	    "want %s; the shell wrote:\n%s", want, term_tail(&c->t));
+}
+
+/* Guarded, and not a word from shellrc.sh. */
+static void
+expect_guarded(struct ctx *c)
+{
+	ck_assert_msg(term_count(&c->t, "dazai:") == 0,
+	    "unexpected notice; the shell wrote:\n%s", term_tail(&c->t));
+	expect_guard_held(c);
+}
+
+/* The daemon completed a dry-run panic: wiped, WOULD SIGKILL, exit 0. */
+static void
+expect_panic(struct ctx *c)
+{
+	ck_assert_msg(dz_wait(&c->d, STEP_TIMEOUT) == 0,
+	    "the daemon did not panic");
+	ck_assert_msg(WIFEXITED(c->d.status) && WEXITSTATUS(c->d.status) == 0,
+	    "the daemon ended with wait status %d; its log:\n%s", c->d.status,
+	    log_text(&c->d));
+	ck_assert(dz_log_has(&c->d, "heartbeat lost"));
+	ck_assert(dz_log_has(&c->d, "secret wiped"));
+	ck_assert(dz_log_has(&c->d, "WOULD SIGKILL"));
+	ck_assert_msg(clients_gone(c, 5.0), "a client outlived its shell");
+}
+
+/* Type exit; the shell must end with status 0. */
+static void
+expect_exit(struct ctx *c)
+{
+	term_type(&c->t, "exit\n");
+	ck_assert_msg(term_exit(&c->t, STEP_TIMEOUT) == 0,
+	    "the shell did not exit; it wrote:\n%s", term_tail(&c->t));
+	ck_assert_msg(WIFEXITED(c->t.status) && WEXITSTATUS(c->t.status) == 0,
+	    "the shell ended with wait status %d", c->t.status);
+}
+
+/* The daemon still guards: alive, no loss logged, the slot taken. */
+static void
+expect_still_guarding(struct ctx *c)
+{
+	ck_assert_msg(dz_alive(&c->d), "the daemon exited; its log:\n%s",
+	    log_text(&c->d));
+	ck_assert_msg(!dz_log_has(&c->d, "heartbeat lost"),
+	    "the daemon lost its heartbeat");
+	expect_busy(c);
+}
+
+/* Points 1 and 2: one client while the shell runs, panic on exit. */
+static void
+guard_then_exit(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	ck_assert_int_eq(log_count(&c.d, "heartbeat connected"), 1);
+	/* The exit handler is in place, the shell's own way. */
+	if (kind == SH_BASH)
+		term_type(&c.t, "trap -p EXIT | sed 's/^/TRAP:/'\n");
+	else
+		term_type(&c.t, "print -r -- \"HOOKS:$zshexit_functions\"\n");
+	ck_assert_msg(term_wait(&c.t, kind == SH_BASH ?
+	    "TRAP:trap -- '_dazai_on_exit' EXIT" : "HOOKS:_dazai_on_exit",
+	    STEP_TIMEOUT), "no exit hook; the shell wrote:\n%s",
+	    term_tail(&c.t));
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_guard_exit)
+{
+	guard_then_exit(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_guard_exit)
+{
+	guard_then_exit(SH_ZSH);
+}
+END_TEST
+
+/* Point 3: SIGKILL the shell; its client still drops the heartbeat. */
+static void
+killed_shell(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	ck_assert_int_eq(kill(c.t.pid, SIGKILL), 0);
+	ck_assert_int_eq(term_exit(&c.t, STEP_TIMEOUT), 0);
+	ck_assert(WIFSIGNALED(c.t.status) && WTERMSIG(c.t.status) == SIGKILL);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_sigkill)
+{
+	killed_shell(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_sigkill)
+{
+	killed_shell(SH_ZSH);
+}
+END_TEST
+
+/* The terminal goes away (its window closed): the shell and guard end. */
+static void
+closed_terminal(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	close(c.t.fd);
+	c.t.fd = -1;
+	ck_assert_msg(dz_waitpid(c.t.pid, &c.t.status, STEP_TIMEOUT) == 0,
+	    "the shell outlived its terminal");
+	c.t.pid = 0;
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_hangup)
+{
+	closed_terminal(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_hangup)
+{
+	closed_terminal(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Point 4: an exit handler of the user's, set before sourcing (with
+ * quotes in it, to try the chaining), still runs, and so does ours.
+ */
+static void
+user_exit_handler(enum shell_kind kind)
+{
+	static const char trap_line[] =
+	    "trap 'printf \"%s\\n\" \"user'\\''s trap ran\" "
+	    ">\"$HOME/trap.out\"' EXIT";
+	static const char zsh_hook[] =
+	    "autoload -Uz add-zsh-hook\n"
+	    "user_bye() { echo \"user's hook ran\" >\"$HOME/hook.out\"; }\n"
+	    "add-zsh-hook zshexit user_bye";
+	struct ctx	 c;
+	char		 path[PATH_MAX], out[256], before[512];
+	int		 fd;
+	ssize_t		 n;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	snprintf(before, sizeof before, "%s\n%s", trap_line,
+	    kind == SH_ZSH ? zsh_hook : "");
+	ctx_rc(&c, before, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	if (kind == SH_BASH) {
+		/* Ours first, then the user's, in one trap. */
+		term_type(&c.t, "trap -p EXIT | tr '\\n' ' ' | "
+		    "sed 's/^/TRAP:/'; echo\n");
+		ck_assert_msg(term_wait(&c.t, "TRAP:trap -- '_dazai_on_exit ",
+		    STEP_TIMEOUT) && term_wait(&c.t, "user'\\''s trap ran",
+		    STEP_TIMEOUT), "the trap was not chained; the shell "
+		    "wrote:\n%s", term_tail(&c.t));
+	} else {
+		term_type(&c.t, "print -r -- \"HOOKS:$zshexit_functions\"\n");
+		ck_assert_msg(term_wait(&c.t, "HOOKS:user_bye _dazai_on_exit",
+		    STEP_TIMEOUT), "hooks; the shell wrote:\n%s",
+		    term_tail(&c.t));
+	}
+	expect_exit(&c);
+	expect_panic(&c);
+
+	snprintf(path, sizeof path, "%s/trap.out", c.home);
+	fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "the user's EXIT trap did not run");
+	n = read(fd, out, sizeof out - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	ck_assert_str_eq(out, "user's trap ran\n");
+	if (kind == SH_ZSH) {
+		snprintf(path, sizeof path, "%s/hook.out", c.home);
+		ck_assert_msg(access(path, F_OK) == 0,
+		    "the user's zshexit hook did not run");
+	}
+	ctx_done(&c);
+}
+
+START_TEST(bash_user_trap)
+{
+	user_exit_handler(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_user_trap)
+{
+	user_exit_handler(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Point 5: sourced twice from the rc file and once more by hand: one
+ * client, one connection, one exit hook; the guard still works.
+ */
+static void
+sourced_twice(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 cmd[PATH_MAX + 32];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 2, NULL);
+	ctx_start(&c);
+	snprintf(cmd, sizeof cmd, ". '%s'; echo \"AGAIN-RC=$?\"\n", c.rcpath);
+	term_type(&c.t, cmd);
+	ck_assert(term_wait(&c.t, "AGAIN-RC=0", STEP_TIMEOUT));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	/* Before any probe of ours: the daemon saw one connection. */
+	ck_assert_int_eq(log_count(&c.d, "connection from pid"), 1);
+	ck_assert_int_eq(log_count(&c.d, "heartbeat connected"), 1);
+	expect_guarded(&c);
+	if (kind == SH_BASH) {
+		/* Sourcing again puts back an exit trap someone removed. */
+		snprintf(cmd, sizeof cmd, "trap - EXIT; . '%s'\n", c.rcpath);
+		term_type(&c.t, cmd);
+		ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+		ck_assert_int_eq(log_count(&c.d, "connection from pid"), 2);
+	}
+	if (kind == SH_BASH)
+		term_type(&c.t, "trap -p EXIT | grep -o _dazai_on_exit | "
+		    "wc -l | sed 's/^ */HOOKS=/'\n");
+	else
+		term_type(&c.t,
+		    "print -r -- \"HOOKS=${#zshexit_functions}\"\n");
+	ck_assert_msg(term_wait(&c.t, "HOOKS=1", STEP_TIMEOUT),
+	    "want one exit hook; the shell wrote:\n%s", term_tail(&c.t));
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_twice)
+{
+	sourced_twice(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_twice)
+{
+	sourced_twice(SH_ZSH);
+}
+END_TEST
+
+/* Point 6: set -e and set -u before sourcing, guarded. */
+static void
+strict_guarded(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, kind == SH_BASH ? "set -eu -o pipefail" :
+	    "setopt err_exit no_unset pipe_fail", 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	/* The shell is itself: still strict, still working. */
+	term_type(&c.t, "case $- in *e*) echo E-$((1))-ON;; esac\n");
+	ck_assert(term_wait(&c.t, "E-1-ON", STEP_TIMEOUT));
+	term_type(&c.t, "case $- in *u*) echo U-$((1))-ON;; esac\n");
+	ck_assert(term_wait(&c.t, "U-1-ON", STEP_TIMEOUT));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_strict_guarded)
+{
+	strict_guarded(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_strict_guarded)
+{
+	strict_guarded(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Point 7 (and 6): no daemon at the socket. A visible notice, the shell
+ * works and exits normally; also under set -e/-u and sourced twice.
+ */
+static void
+no_daemon(enum shell_kind kind, bool strict)
+{
+	struct ctx	 c;
+	char		 want[PATH_MAX + 64];
+
+	if (!ctx_init(&c, kind, false))
+		return;
+	ctx_rc(&c, strict ? (kind == SH_BASH ? "set -eu" :
+	    "setopt err_exit no_unset") : NULL, strict ? 2 : 1, NULL);
+	ctx_start(&c);
+	snprintf(want, sizeof want, "dazai: session UNGUARDED (no daemon at "
+	    "%s", c.sock);
+	ck_assert_msg(strstr(c.t.out, want) != NULL,
+	    "want \"%s\"; the shell wrote:\n%s", want, term_tail(&c.t));
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 0);
+	term_type(&c.t, "echo \"HB=<${DAZAI_HEARTBEAT_PID-}>\"\n");
+	ck_assert(term_wait(&c.t, "HB=<>", STEP_TIMEOUT));
+	expect_exit(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_no_daemon)
+{
+	no_daemon(SH_BASH, false);
+}
+END_TEST
+
+START_TEST(bash_no_daemon_strict)
+{
+	no_daemon(SH_BASH, true);
+}
+END_TEST
+
+START_TEST(zsh_no_daemon)
+{
+	no_daemon(SH_ZSH, false);
+}
+END_TEST
+
+START_TEST(zsh_no_daemon_strict)
+{
+	no_daemon(SH_ZSH, true);
+}
+END_TEST
+
+/*
+ * Point 7: no client to run. DAZAI_HEARTBEAT names nothing; or it is
+ * unset and PATH has none (and, if nothing is installed there, neither
+ * has /usr/local/bin). The daemon sees no connection at all.
+ */
+static void
+no_client(enum shell_kind kind, bool strict)
+{
+	struct ctx	 c;
+	char		 missing[PATH_MAX];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	snprintf(missing, sizeof missing, "%s/no/dazai-heartbeat", c.home);
+	ctx_setenv(&c, "DAZAI_HEARTBEAT", missing);
+	ctx_rc(&c, strict ? "set -eu" : NULL, 1, NULL);
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED "
+	    "(DAZAI_HEARTBEAT=") != NULL, "no notice; the shell wrote:\n%s",
+	    term_tail(&c.t));
+	ck_assert_int_eq(log_count(&c.d, "connection from"), 0);
+	expect_exit(&c);
+	term_stop(&c.t);
+
+	if (access("/usr/local/bin/dazai-heartbeat", X_OK) == 0) {
+		printf("SKIP: /usr/local/bin/dazai-heartbeat is installed; "
+		    "not testing 'not found'\n");
+		ctx_done(&c);
+		return;
+	}
+	memset(&c.t, 0, sizeof c.t);
+	c.t.fd = -1;
+	ctx_setenv(&c, "DAZAI_HEARTBEAT", NULL);
+	ctx_setenv(&c, "PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED "
+	    "(dazai-heartbeat not found") != NULL,
+	    "no notice; the shell wrote:\n%s", term_tail(&c.t));
+	ck_assert_int_eq(log_count(&c.d, "connection from"), 0);
+	ck_assert(dz_alive(&c.d));
+	expect_exit(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_no_client)
+{
+	no_client(SH_BASH, false);
+}
+END_TEST
+
+START_TEST(bash_no_client_strict)
+{
+	no_client(SH_BASH, true);
+}
+END_TEST
+
+START_TEST(zsh_no_client)
+{
+	no_client(SH_ZSH, false);
+}
+END_TEST
+
+/*
+ * Point 7: a daemon that accepts but does not answer (stopped). After a
+ * few seconds the shell says so and carries on; its client is told to
+ * stand down (SIGUSR1), so when the daemon wakes up and welcomes it, it
+ * leaves with QUIT: no panic.
+ */
+START_TEST(bash_daemon_hung)
+{
+	struct ctx	 c;
+	long long	 t0;
+
+	if (!ctx_init(&c, SH_BASH, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
+	t0 = ms_now();
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
+	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	ck_assert_int_lt(ms_now() - t0, 9000);
+	ck_assert_int_eq(kill(c.d.pid, SIGCONT), 0);
+	ck_assert_msg(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT),
+	    "the daemon's log:\n%s", log_text(&c.d));
+	ck_assert(clients_gone(&c, 5.0));
+	expect_exit(&c);
+	usleep(200000);
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
+	ctx_done(&c);
+}
+END_TEST
+
+/*
+ * Point 8: an interactive shell started inside a guarded one finds the
+ * guard taken, says so in one line, and leaves it alone: its exit is no
+ * loss, the outer shell's exit still panics.
+ */
+static void
+nested(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 want[128];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+
+	term_type(&c.t, kind == SH_BASH ? "bash -i\n" : "zsh -i\n");
+	snprintf(want, sizeof want, "dazai: another shell (pid %d) holds "
+	    "the guard; not guarding this one", (int)c.t.pid);
+	ck_assert_msg(term_wait(&c.t, want, START_TIMEOUT),
+	    "want \"%s\"; the shell wrote:\n%s", want, term_tail(&c.t));
+	ck_assert_msg(term_wait(&c.t, "SOURCED-RC=0", START_TIMEOUT),
+	    "the nested shell's rc failed; it wrote:\n%s", term_tail(&c.t));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	/* One line, nothing else from us. */
+	ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 1);
+	ck_assert_int_eq(count_clients(&c, c.t.pid, NULL), 1);
+	expect_still_guarding(&c);
+
+	/* Leave the nested shell: back at the outer one, no panic. */
+	term_type(&c.t, "exit\n");
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	term_type(&c.t, "echo \"OUTER=$$\"\n");
+	snprintf(want, sizeof want, "OUTER=%d", (int)c.t.pid);
+	ck_assert_msg(term_wait(&c.t, want, STEP_TIMEOUT),
+	    "not back in the outer shell; it wrote:\n%s", term_tail(&c.t));
+	usleep(300000);
+	expect_still_guarding(&c);
+	ck_assert_int_eq(count_clients(&c, c.t.pid, NULL), 1);
+	ck_assert_int_eq(log_count(&c.d, "heartbeat connected"), 1);
+
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_nested)
+{
+	nested(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_nested)
+{
+	nested(SH_ZSH);
+}
+END_TEST
+
+/*
+ * ^C, ^\ and ^Z at the prompt, and ^C to a foreground command, reach the
+ * shell's jobs, never its guard.
+ */
+static void
+terminal_signals(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	/* One at a time: a signal key flushes the input typed after it. */
+	term_type(&c.t, "\003");
+	term_drain(&c.t, 200);
+	ck_assert_msg(term_resync(&c.t), "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	term_type(&c.t, "\034");
+	term_drain(&c.t, 200);
+	ck_assert_msg(term_resync(&c.t), "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	term_type(&c.t, "\032");
+	term_drain(&c.t, 200);
+	ck_assert_msg(term_resync(&c.t), "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	term_type(&c.t, "sleep 30\n");
+	term_drain(&c.t, 300);
+	term_type(&c.t, "\003");
+	term_drain(&c.t, 200);
+	ck_assert_msg(term_resync(&c.t), "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	usleep(200000);
+	expect_still_guarding(&c);
+	ck_assert_int_eq(count_clients(&c, c.t.pid, NULL), 1);
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_terminal_signals)
+{
+	terminal_signals(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_terminal_signals)
+{
+	terminal_signals(SH_ZSH);
+}
+END_TEST
+
+/*
+ * The user's aliases for the builtins and commands shellrc.sh uses change
+ * nothing: it is guarded, the aliases are still there, the exit panics.
+ */
+static void
+hostile_aliases(enum shell_kind kind)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, "alias kill=false read=false local=false exec=false "
+	    "command=false trap=false printf=false eval=false sh=false "
+	    "setsid=false shopt=false setopt=false", 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	term_type(&c.t, "alias kill\n");
+	ck_assert_msg(term_wait(&c.t, "kill=", STEP_TIMEOUT),
+	    "the user's alias is gone; the shell wrote:\n%s",
+	    term_tail(&c.t));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_aliases)
+{
+	hostile_aliases(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_aliases)
+{
+	hostile_aliases(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Without setsid(1) in PATH the client still starts. zsh gives it a
+ * process group of its own anyway, so ^C at the prompt is harmless and
+ * nothing is said; bash would leave it in its foreground process group,
+ * so it warns that ^C at the prompt ends the guard.
+ */
+static void
+without_setsid(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 empty[PATH_MAX];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	snprintf(empty, sizeof empty, "%s/empty", c.home);
+	ck_assert_int_eq(mkdir(empty, 0700), 0);
+	ctx_setenv(&c, "PATH", empty);
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	if (kind == SH_BASH) {
+		ck_assert_msg(term_count(&c.t, "dazai: setsid not found: ^C "
+		    "at the prompt ends the guard") == 1,
+		    "the shell wrote:\n%s", term_tail(&c.t));
+		ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
+		expect_guard_held(&c);
+	} else {
+		expect_guarded(&c);
+		term_type(&c.t, "\003");
+		term_drain(&c.t, 200);
+		ck_assert(term_resync(&c.t));
+		usleep(200000);
+		expect_still_guarding(&c);
+	}
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_without_setsid)
+{
+	without_setsid(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_without_setsid)
+{
+	without_setsid(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Point 9: non-interactive shells do nothing: no connection, no notice,
+ * no functions defined, status 0.
+ */
+static void
+noninteractive(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 script[PATH_MAX], text[PATH_MAX + 256], out[4096];
+	const char	*argv[4];
+	char		**saved = environ;
+	int		 status;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	snprintf(text, sizeof text, ". '%s'\necho \"RC=$?\"\n"
+	    "if type _dazai_main >/dev/null 2>&1; then echo DEFINED; "
+	    "else echo UNDEFINED; fi\n", c.rcpath);
+	snprintf(script, sizeof script, "%s/script.sh", c.home);
+	dz_write_file(script, text, strlen(text));
+
+	/* The shells run with the test's environment (dz_run uses environ). */
+	environ = c.env;
+	/* -c */
+	argv[0] = c.shell;
+	argv[1] = "-c";
+	argv[2] = text;
+	argv[3] = NULL;
+	status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %d: %s", status, out);
+	ck_assert_msg(strstr(out, "RC=0\nUNDEFINED\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "dazai") == NULL, "%s", out);
+
+	/* a script */
+	argv[1] = script;
+	argv[2] = NULL;
+	status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %d: %s", status, out);
+	ck_assert_msg(strstr(out, "RC=0\nUNDEFINED\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "dazai") == NULL, "%s", out);
+	environ = saved;
+
+	ck_assert_int_eq(log_count(&c.d, "connection from"), 0);
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 0);
+	ck_assert(dz_alive(&c.d));
+	ctx_done(&c);
+}
+
+START_TEST(bash_noninteractive)
+{
+	noninteractive(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_noninteractive)
+{
+	noninteractive(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Point 10: DAZAI_HEARTBEAT wins over PATH, PATH is used without it; the
+ * socket comes from DAZAI_SOCKET throughout (XDG_RUNTIME_DIR points
+ * elsewhere). A client on PATH that fails is reported, not hidden.
+ * Along the way: SIGUSR1 to $DAZAI_HEARTBEAT_PID stands down, no panic.
+ */
+START_TEST(bash_client_lookup)
+{
+	struct ctx	 c;
+	char		 fakebin[PATH_MAX], fake[PATH_MAX + 32];
+	char		 ran[PATH_MAX + 32], text[PATH_MAX + 256];
+	char		 path[PATH_MAX * 2], builddir[PATH_MAX];
+	const char	*sys = getenv("PATH");
+	char		*slash;
+
+	if (!ctx_init(&c, SH_BASH, true))
+		return;
+	if (sys == NULL || *sys == '\0')
+		sys = "/usr/bin:/bin";
+	snprintf(fakebin, sizeof fakebin, "%s/fakebin", c.home);
+	ck_assert_int_eq(mkdir(fakebin, 0700), 0);
+	snprintf(fake, sizeof fake, "%s/dazai-heartbeat", fakebin);
+	snprintf(ran, sizeof ran, "%s/fake.ran", c.home);
+	snprintf(text, sizeof text, "#!/bin/sh\necho ran >>'%s'\n"
+	    "echo 'dazai-heartbeat: fake client refuses' >&2\nexit 4\n", ran);
+	dz_write_file(fake, text, strlen(text));
+	ck_assert_int_eq(chmod(fake, 0700), 0);
+	ctx_rc(&c, NULL, 1, NULL);
+
+	/* DAZAI_HEARTBEAT beats a dazai-heartbeat earlier in PATH. */
+	snprintf(path, sizeof path, "%s:%s", fakebin, sys);
+	ctx_setenv(&c, "PATH", path);
+	ctx_start(&c);
+	expect_guarded(&c);
+	ck_assert_int_ne(access(ran, F_OK), 0);
+	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
+	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
+	ck_assert(clients_gone(&c, 5.0));
+	expect_exit(&c);
+	usleep(200000);
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
+	term_stop(&c.t);
+
+	/* Without DAZAI_HEARTBEAT, PATH decides: the fake runs, fails. */
+	memset(&c.t, 0, sizeof c.t);
+	c.t.fd = -1;
+	ctx_setenv(&c, "DAZAI_HEARTBEAT", NULL);
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (fake "
+	    "client refuses)") != NULL, "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	ck_assert_int_eq(access(ran, F_OK), 0);
+	expect_exit(&c);
+	term_stop(&c.t);
+
+	/* PATH with the real client: guarded. */
+	memset(&c.t, 0, sizeof c.t);
+	c.t.fd = -1;
+	snprintf(builddir, sizeof builddir, "%s", c.client);
+	slash = strrchr(builddir, '/');
+	ck_assert_ptr_nonnull(slash);
+	*slash = '\0';
+	snprintf(path, sizeof path, "%s:%s", builddir, sys);
+	ctx_setenv(&c, "PATH", path);
+	ctx_start(&c);
+	expect_guarded(&c);
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+END_TEST
+
+/* Point 11: shellcheck is clean; bash and zsh parse the file. */
+START_TEST(shellcheck_clean)
+{
+	char		 rc[PATH_MAX], cwd[PATH_MAX], prog[PATH_MAX];
+	char		 out[8192];
+	const char	*argv[5];
+	int		 status;
+
+	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
+	snprintf(rc, sizeof rc, "%.3000s/shell/shellrc.sh", cwd);
+	if (find_program("bash", prog, sizeof prog)) {
+		argv[0] = prog;
+		argv[1] = "-n";
+		argv[2] = rc;
+		argv[3] = NULL;
+		status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
+		ck_assert_msg(status == 0, "bash -n: %s", out);
+	}
+	if (find_program("zsh", prog, sizeof prog)) {
+		argv[0] = prog;
+		argv[1] = "-n";
+		argv[2] = rc;
+		argv[3] = NULL;
+		status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
+		ck_assert_msg(status == 0, "zsh -n: %s", out);
+	}
+	if (!find_program("shellcheck", prog, sizeof prog)) {
+		printf("SKIP: shellcheck not found in PATH\n");
+		return;
+	}
+	argv[0] = prog;
+	argv[1] = "-s";
+	argv[2] = "bash";
+	argv[3] = rc;
+	argv[4] = NULL;
+	status = dz_run(argv, out, sizeof out, 60.0);
+	ck_assert_msg(status == 0, "shellcheck -s bash shell/shellrc.sh:\n%s",
+	    out);
+}
+END_TEST
+
+Suite *
+shell_suite(void)
+{
+	Suite	*s = suite_create("shell");
+	TCase	*tc;
+
+	tc = tcase_create("bash");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, bash_guard_exit);
+	tcase_add_test(tc, bash_sigkill);
+	tcase_add_test(tc, bash_hangup);
+	tcase_add_test(tc, bash_user_trap);
+	tcase_add_test(tc, bash_twice);
+	tcase_add_test(tc, bash_strict_guarded);
+	tcase_add_test(tc, bash_no_daemon);
+	tcase_add_test(tc, bash_no_daemon_strict);
+	tcase_add_test(tc, bash_no_client);
+	tcase_add_test(tc, bash_no_client_strict);
+	tcase_add_test(tc, bash_daemon_hung);
+	tcase_add_test(tc, bash_nested);
+	tcase_add_test(tc, bash_terminal_signals);
+	tcase_add_test(tc, bash_without_setsid);
+	tcase_add_test(tc, bash_aliases);
+	tcase_add_test(tc, bash_noninteractive);
+	tcase_add_test(tc, bash_client_lookup);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("zsh");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, zsh_guard_exit);
+	tcase_add_test(tc, zsh_sigkill);
+	tcase_add_test(tc, zsh_hangup);
+	tcase_add_test(tc, zsh_user_trap);
+	tcase_add_test(tc, zsh_twice);
+	tcase_add_test(tc, zsh_strict_guarded);
+	tcase_add_test(tc, zsh_no_daemon);
+	tcase_add_test(tc, zsh_no_daemon_strict);
+	tcase_add_test(tc, zsh_no_client);
+	tcase_add_test(tc, zsh_nested);
+	tcase_add_test(tc, zsh_terminal_signals);
+	tcase_add_test(tc, zsh_without_setsid);
+	tcase_add_test(tc, zsh_aliases);
+	tcase_add_test(tc, zsh_noninteractive);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("lint");
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, shellcheck_clean);
+	suite_add_tcase(s, tc);
+	return s;
+}
