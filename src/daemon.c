@@ -183,6 +183,7 @@ client_close(struct client *c, bool lost, const char *why)
 	struct daemon	*d = c->d;
 
 	ev_io_stop(d->loop, &c->read_w);
+	ev_io_stop(d->loop, &c->write_w);
 	ev_timer_stop(d->loop, &c->hello_w);
 	ev_timer_stop(d->loop, &c->ping_w);
 	close(c->fd);
@@ -193,19 +194,48 @@ client_close(struct client *c, bool lost, const char *why)
 	ev_io_start(d->loop, &d->accept_w);
 }
 
-/* Send a reply; false if the peer cannot take it (then it is closed). */
-static bool
-client_send(struct client *c, const char *msg, size_t len)
+/*
+ * Write what is queued. Returns 1 when all of it went, 0 when the peer's
+ * buffer is full (the rest stays queued), -1 when the peer is gone (then
+ * it has been closed).
+ */
+static int
+client_flush(struct client *c)
 {
 	ssize_t	 n;
 
-	do
-		n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)len)
-		return true;
-	client_close(c, c->hello, "heartbeat lost: cannot write to it");
-	return false;
+	while (c->outlen > 0) {
+		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			client_close(c, c->hello && !c->quitting,
+			    "heartbeat lost: cannot write to it");
+			return -1;
+		}
+		c->outlen -= (size_t)n;
+		memmove(c->out, c->out + n, c->outlen);
+	}
+	return 1;
+}
+
+/*
+ * Queue a reply and try to send it; false if the peer is gone (then it
+ * has been closed). A peer that does not read its replies is not dropped:
+ * the daemon stops reading from it until it does (client_process).
+ */
+static bool
+client_send(struct client *c, const char *msg, size_t len)
+{
+	if (len > sizeof c->out - c->outlen)
+		fatalx(1, "reply queue overflow (%zu + %zu bytes)",
+		    c->outlen, len);
+	memcpy(c->out + c->outlen, msg, len);
+	c->outlen += len;
+	return client_flush(c) >= 0;
 }
 
 /* Send "ERR reason". */
@@ -258,11 +288,52 @@ client_line(struct client *c, const char *line, size_t len)
 		daemon_event(d, POLICY_EV_QUIT, "QUIT");
 		log_info("heartbeat stood down (QUIT); secret kept, waiting "
 		    "for the next heartbeat");
-		if (client_send(c, PROTO_BYE, strlen(PROTO_BYE)))
-			client_close(c, false, NULL);
-		return false;
+		c->quitting = true;
+		ev_timer_stop(d->loop, &c->ping_w);
+		ev_timer_stop(d->loop, &c->hello_w);
+		ev_timer_set(&c->hello_w, DAEMON_HELLO_TIMEOUT, 0);
+		ev_timer_start(d->loop, &c->hello_w);
+		return client_send(c, PROTO_BYE, strlen(PROTO_BYE));
 	}
 	return true;
+}
+
+/*
+ * Dispatch the lines already read, one reply at a time: while a reply
+ * waits for the peer to read, stop reading from it and wait for the
+ * socket to drain, so a pipelining or slow reader costs no memory and is
+ * never taken for a lost heartbeat. After QUIT, close once BYE is out.
+ */
+static void
+client_process(struct client *c)
+{
+	struct daemon	*d = c->d;
+	const char	*line;
+	size_t		 len;
+
+	while (c->outlen == 0 && !c->quitting) {
+		switch (proto_next_line(&c->rd, &line, &len)) {
+		case PROTO_FRAME_MORE:
+			ev_io_stop(d->loop, &c->write_w);
+			ev_io_start(d->loop, &c->read_w);
+			return;
+		case PROTO_FRAME_TOOLONG:
+			if (client_error(c, "line too long"))
+				client_close(c, c->hello, "heartbeat lost: "
+				    "it sent an over-long line");
+			return;
+		case PROTO_FRAME_LINE:
+			if (!client_line(c, line, len))
+				return;
+			break;
+		}
+	}
+	if (c->outlen == 0) {		/* quitting, BYE sent */
+		client_close(c, false, NULL);
+		return;
+	}
+	ev_io_stop(d->loop, &c->read_w);
+	ev_io_start(d->loop, &c->write_w);
 }
 
 /* Bytes from the client: frame lines and dispatch them. */
@@ -270,8 +341,7 @@ static void
 client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct client	*c = container_of(w, struct client, read_w);
-	const char	*line;
-	size_t		 room, len;
+	size_t		 room;
 	ssize_t		 n;
 	char		*space;
 
@@ -287,21 +357,19 @@ client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	proto_reader_added(&c->rd, (size_t)n);
-	for (;;) {
-		switch (proto_next_line(&c->rd, &line, &len)) {
-		case PROTO_FRAME_MORE:
-			return;
-		case PROTO_FRAME_TOOLONG:
-			if (client_error(c, "line too long"))
-				client_close(c, c->hello, "heartbeat lost: "
-				    "it sent an over-long line");
-			return;
-		case PROTO_FRAME_LINE:
-			if (!client_line(c, line, len))
-				return;
-			break;
-		}
-	}
+	client_process(c);
+}
+
+/* The peer made room for the queued replies. */
+static void
+client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct client	*c = container_of(w, struct client, write_w);
+
+	(void)loop;
+	(void)revents;
+	if (client_flush(c) == 1)
+		client_process(c);
 }
 
 /* No HELLO in time: close, without a panic. */
@@ -312,8 +380,12 @@ client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	log_info("connection from pid %d closed: no HELLO within %gs",
-	    c->peer_pid, DAEMON_HELLO_TIMEOUT);
+	if (c->quitting)
+		log_info("connection from pid %d closed: BYE not read within "
+		    "%gs", c->peer_pid, DAEMON_HELLO_TIMEOUT);
+	else
+		log_info("connection from pid %d closed: no HELLO within %gs",
+		    c->peer_pid, DAEMON_HELLO_TIMEOUT);
 	client_close(c, false, NULL);
 }
 
@@ -354,6 +426,10 @@ client_drain(struct daemon *d)
 	int		 i;
 
 	for (i = 0; i < 64 && c != NULL && d->client == c; i++) {
+		if (c->outlen > 0 && client_flush(c) == 1)
+			client_process(c);
+		if (d->client != c || c->outlen > 0 || c->quitting)
+			break;
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -409,6 +485,7 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->peer_pid = (int)pid;
 	proto_reader_init(&c->rd);
 	ev_io_init(&c->read_w, client_read_cb, fd, EV_READ);
+	ev_io_init(&c->write_w, client_write_cb, fd, EV_WRITE);
 	ev_timer_init(&c->hello_w, client_hello_cb, DAEMON_HELLO_TIMEOUT, 0);
 	ev_init(&c->ping_w, client_ping_cb);
 	ev_io_start(loop, &c->read_w);

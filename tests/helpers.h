@@ -64,5 +64,6 @@ Suite	*shell_suite(void);
 Suite	*cli_suite(void);
 Suite	*memory_suite(void);
 Suite	*install_suite(void);
+Suite	*hostile_suite(void);
 
 #endif

@@ -26,6 +26,7 @@ main(void)
 	srunner_add_suite(sr, shell_suite());
 	srunner_add_suite(sr, memory_suite());
 	srunner_add_suite(sr, install_suite());
+	srunner_add_suite(sr, hostile_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -12,6 +12,7 @@
 
 #define DAEMON_HELLO_TIMEOUT	5.0	/* seconds to say HELLO */
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
+#define DAEMON_OUT_MAX		128	/* replies waiting for the peer */
 
 struct daemon;
 
@@ -21,10 +22,14 @@ struct client {
 	int			 fd;
 	bool			 hello;		/* became the heartbeat */
 	int			 peer_pid;	/* from SO_PEERCRED */
+	bool			 quitting;	/* close once out is sent */
 	ev_io			 read_w;
-	ev_timer		 hello_w;
+	ev_io			 write_w;	/* while out holds bytes */
+	ev_timer		 hello_w;	/* HELLO, then BYE deadline */
 	ev_timer		 ping_w;
 	struct proto_reader	 rd;
+	size_t			 outlen;
+	char			 out[DAEMON_OUT_MAX];
 };
 
 struct daemon {
