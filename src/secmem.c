@@ -51,6 +51,17 @@ secmem_round(size_t n)
 }
 
 /* Try memfd_secret(2): map it over the middle of the reservation. */
+/*
+ * mlock(2) by system call: the report must say what the kernel did, and
+ * a sanitizer runtime replaces the libc wrapper with one that does nothing
+ * and returns 0.
+ */
+static int
+secmem_mlock(void *addr, size_t len)
+{
+	return syscall(SYS_mlock, addr, len) == 0 ? 0 : -1;
+}
+
 static int
 secmem_map_secret(struct secmem *sm)
 {
@@ -151,7 +162,7 @@ secmem_alloc(struct secmem *sm, size_t size, bool secretmem)
 	 * mapped); mlock(2) cannot populate them and would fail. */
 	if (sm->prot & SECMEM_SECRETMEM)
 		sm->prot |= SECMEM_LOCKED;
-	else if (mlock(sm->data, sm->cap) == 0)
+	else if (secmem_mlock(sm->data, sm->cap) == 0)
 		sm->prot |= SECMEM_LOCKED;
 	else
 		sm->lock_errno = errno;
@@ -222,7 +233,7 @@ secmem_free(struct secmem *sm)
 		secmem_table[sm->slot].data = NULL;
 		secmem_table[sm->slot].cap = 0;
 	}
-	munlock(sm->data, sm->cap);
+	syscall(SYS_munlock, sm->data, sm->cap);
 	munmap(sm->map, sm->maplen);
 	sm->map = sm->data = NULL;
 	sm->slot = -1;

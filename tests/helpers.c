@@ -2,6 +2,7 @@
 /*
  * Test helpers shared by every integration test.
  */
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -421,4 +422,30 @@ bool
 dz_is_root(void)
 {
 	return geteuid() == 0;
+}
+
+/* Does the binary carry the AddressSanitizer runtime (make sanitize)? */
+bool
+dz_is_asan_build(const char *path)
+{
+	static const char	 needle[] = "__asan_init";
+	struct stat		 st;
+	void			*map;
+	bool			 found;
+	int			 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	if (fstat(fd, &st) != 0 || st.st_size == 0) {
+		close(fd);
+		return false;
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return false;
+	found = memmem(map, (size_t)st.st_size, needle,
+	    sizeof needle - 1) != NULL;
+	munmap(map, (size_t)st.st_size);
+	return found;
 }

@@ -43,6 +43,7 @@ bool		 dz_log_wait(const struct dz *, const char *, double);
 int		 dz_run(const char *const *, char *, size_t, double);
 void		 dz_write_file(const char *, const void *, size_t);
 bool		 dz_is_root(void);
+bool		 dz_is_asan_build(const char *);
 
 /* Assert a reply line. */
 #define dz_expect(fd, want) do {					\

@@ -69,32 +69,6 @@ which(const char *name, char *buf, size_t len)
 	return NULL;
 }
 
-/* Does the binary carry the AddressSanitizer runtime (make sanitize)? */
-static bool
-is_asan_build(const char *path)
-{
-	static const char	 needle[] = "__asan_init";
-	struct stat		 st;
-	void			*map;
-	bool			 found;
-	int			 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	if (fstat(fd, &st) != 0 || st.st_size == 0) {
-		close(fd);
-		return false;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return false;
-	found = memmem(map, (size_t)st.st_size, needle,
-	    sizeof needle - 1) != NULL;
-	munmap(map, (size_t)st.st_size);
-	return found;
-}
-
 /* Open descriptors of pid (/proc/PID/fd entries); -1 if unreadable. */
 static int
 fd_count(pid_t pid)
@@ -326,7 +300,7 @@ START_TEST(valgrind_session)
 	char		 vg[PATH_MAX], line[400], log[65536];
 	int		 hb, fd;
 
-	if (is_asan_build(dz_bin("dazaid"))) {
+	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		printf("SKIP: valgrind_session: %s is an AddressSanitizer "
 		    "build; valgrind cannot run it\n", dz_bin("dazaid"));
 		return;
@@ -743,6 +717,84 @@ START_TEST(pipelined_heartbeat)
 }
 END_TEST
 
+/* Replies waiting unread on fd, counted after the daemon settles. */
+static int
+unread_replies(int fd)
+{
+	char	 buf[16384];
+	ssize_t	 n;
+	int	 i, lines = 0;
+
+	usleep(300000);
+	n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
+	for (i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
+/*
+ * A heartbeat that says QUIT but never reads BYE must not hold the one
+ * slot for ever: after 5 s it is closed, without a panic, and the next
+ * heartbeat is served. To make BYE the reply that finds the socket full,
+ * first measure how many replies fill it (all replies are the same size
+ * to the kernel's accounting), then send one PING fewer than that before
+ * QUIT.
+ */
+START_TEST(bye_unread_evicted)
+{
+	static char	 req[16384];
+	struct dz	 d;
+	size_t		 n;
+	int		 fd, fill, i;
+	double		 t0;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	for (i = 0; i < 2000; i++, n += 5)
+		memcpy(req + n, "PING\n", 5);
+	req[n] = '\0';
+	ck_assert(dz_send(fd, req));
+	fill = unread_replies(fd);
+	ck_assert_msg(fill > 2 && fill < 2001, "%d replies fill the socket",
+	    fill);
+	close(fd);
+	ck_assert(dz_log_wait(&d, "heartbeat lost", 5));
+	ck_assert(dz_log_wait(&d, "WOULD SIGKILL", 5));
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	for (i = 0; i < fill - 1; i++, n += 5)
+		memcpy(req + n, "PING\n", 5);
+	memcpy(req + n, "QUIT\n", 5);
+	req[n + 5] = '\0';
+	t0 = now();
+	ck_assert(dz_send(fd, req));
+	ck_assert(dz_log_wait(&d, "stood down", 5));
+	ck_assert_msg(unread_replies(fd) == fill, "BYE was not the reply "
+	    "that found the socket full");
+	ck_assert_msg(dz_log_wait(&d, "BYE not read within 5s", 10),
+	    "a stood-down client that does not read BYE keeps the slot");
+	ck_assert_msg(now() - t0 >= 4.5, "evicted after %.2fs", now() - t0);
+	/* What was sent arrives, then EOF; BYE never left the daemon. */
+	ck_assert_int_eq(read_to_eof(fd, req, sizeof req, 5),
+	    8 + 5 * (fill - 1));
+	ck_assert(strstr(req, "BYE") == NULL);
+	close(fd);
+	ck_assert(!dz_log_has(&d, "heartbeat lost"));
+	ck_assert(dz_alive(&d));
+	fd = dz_hello(d.sock);
+	assert_ping(fd);
+	assert_loss_panics(&d, fd);
+	dz_stop(&d);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* squatters: connections that never say HELLO */
 
@@ -1109,6 +1161,7 @@ hostile_suite(void)
 	tcase_add_test(tc, connect_flood);
 	tcase_add_test(tc, data_flood);
 	tcase_add_test(tc, pipelined_heartbeat);
+	tcase_add_test(tc, bye_unread_evicted);
 	tcase_add_test(tc, hello_deadline_squatters);
 	tcase_add_test(tc, valgrind_session);
 	suite_add_tcase(s, tc);

@@ -174,7 +174,7 @@ START_TEST(install_uninstall)
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
-	snprintf(cmd, sizeof cmd, "make -s install DESTDIR=%s PREFIX=/usr "
+	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install DESTDIR=%s PREFIX=/usr "
 	    "B=%s", dir, b != NULL ? b : "build");
 	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -187,10 +187,15 @@ START_TEST(install_uninstall)
 	snprintf(cmd, sizeof cmd, "grep -q '^ExecStart=/usr/bin/dazaid ' "
 	    "%s/usr/lib/systemd/user/dazaid.service", dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "BINDIR not substituted");
+	snprintf(cmd, sizeof cmd, "grep -q '/usr/bin/dazai-heartbeat' "
+	    "%s/usr/share/dazai/shellrc.sh && ! grep -q '/usr/local/bin' "
+	    "%s/usr/share/dazai/shellrc.sh", dir, dir);
+	ck_assert_msg(sh(cmd, 10) == 0, "shellrc.sh does not point at the "
+	    "installed client");
 	snprintf(cmd, sizeof cmd, "%s/usr/bin/dazaid --version", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
 	ck_assert(strncmp(out, "dazaid ", 7) == 0);
-	snprintf(cmd, sizeof cmd, "make -s uninstall DESTDIR=%s PREFIX=/usr "
+	snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall DESTDIR=%s PREFIX=/usr "
 	    "B=%s && find %s -type f -o -type l", dir,
 	    b != NULL ? b : "build", dir);
 	ck_assert_int_eq(sh(cmd, 60), 0);
