@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazai benchmarks: how long from a lost heartbeat to a dead daemon, what a
+ * PING costs, how much memory and CPU the daemon takes while it waits, and
+ * how fast it wipes. Every latency is measured against a floor program
+ * (tests/bench/floor.c) run interleaved with dazaid, so drift hits both.
+ * The figures are reported, never asserted.
+ *
+ * usage: bench BUILD_DIR
+ */
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define LAT_RUNS	200		/* loss / dry-run / SIGUSR2 rounds */
+#define PING_RUNS	10000		/* PING round trips per program */
+#define PING_WARMUP	500
+#define IDLE_SECONDS	10
+#define BIG_RUNS	10		/* runs with the 64 MiB secret */
+#define BIG_SIZE	(64u << 20)
+#define MIB_SIZE	(1u << 20)
+#define WIPE_REPS	9
+#define TARGET_RATIO	1.25
+#define TARGET_P99_US	1000.0
+
+enum prog { P_DAZAID, P_FLOOR, P_NOSM, P_NPROGS };
+enum scen { S_LOSS, S_DRY, S_USR2, S_NSCENS };
+
+static const char *const prog_names[P_NPROGS] = { "dazaid", "floor",
+    "dazaid --no-secretmem" };
+
+static const char legend[] =
+"notes: latency = trigger (the client's close(), or kill(SIGUSR2)) to the\n"
+"  parent's waitpid() returning, start-up excluded, process asleep in\n"
+"  epoll_wait when triggered; floor = build/bench/floor (libc only: accept\n"
+"  one connection, answer HELLO/PING, epoll until EOF, zero 32 bytes,\n"
+"  SIGKILL itself; exit 0 in dry-run), run interleaved with dazaid;\n"
+"  wipe floor = memset on the same pages while they are writable.\n";
+
+/* Paths the whole run shares. */
+static struct {
+	char	 dazaid[PATH_MAX];
+	char	 floor[PATH_MAX];
+	char	 dir[64];		/* private 0700 temporary directory */
+} ctx;
+
+/* One line of the table. */
+struct row {
+	char	 what[96];
+	char	 stat[8];
+	char	 n[8];
+	char	 value[24];
+	char	 ref[28];
+	char	 ratio[10];
+	char	 target[20];
+	char	 verdict[8];
+	bool	 section;	/* a heading line, what only */
+};
+
+static struct row	 rows[64];
+static size_t		 nrows;
+
+/* Append a heading to the table. */
+static void
+table_section(const char *title)
+{
+	struct row	*r;
+
+	if (nrows == sizeof rows / sizeof rows[0])
+		bench_die("too many table rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof *r);
+	r->section = true;
+	snprintf(r->what, sizeof r->what, "%s", title);
+}
+
+/* Append a row; empty strings print as "-" where a value is expected. */
+static void
+table_row(const char *what, const char *stat, const char *n,
+    const char *value, const char *ref, const char *ratio,
+    const char *target, const char *verdict)
+{
+	struct row	*r;
+
+	if (nrows == sizeof rows / sizeof rows[0])
+		bench_die("too many table rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof *r);
+	snprintf(r->what, sizeof r->what, "%s", what);
+	snprintf(r->stat, sizeof r->stat, "%s", stat);
+	snprintf(r->n, sizeof r->n, "%s", n);
+	snprintf(r->value, sizeof r->value, "%s", value);
+	snprintf(r->ref, sizeof r->ref, "%s", ref);
+	snprintf(r->ratio, sizeof r->ratio, "%s", ratio);
+	snprintf(r->target, sizeof r->target, "%s", target);
+	snprintf(r->verdict, sizeof r->verdict, "%s", verdict);
+}
+
+#define ROW_FMT	"%-40s %-4s %6s %14s %20s %7s  %-16s %s\n"
+
+/* Print the table. */
+static void
+table_print(void)
+{
+	size_t		 i;
+	struct row	*r;
+
+	printf(ROW_FMT, "measurement", "stat", "n", "measured", "reference",
+	    "ratio", "target", "verdict");
+	for (i = 0; i < nrows; i++) {
+		r = &rows[i];
+		if (r->section) {
+			printf("-- %s\n", r->what);
+			continue;
+		}
+		printf(ROW_FMT, r->what, r->stat, r->n,
+		    r->value[0] ? r->value : "-", r->ref[0] ? r->ref : "-",
+		    r->ratio[0] ? r->ratio : "-", r->target[0] ? r->target : "-",
+		    r->verdict[0] ? r->verdict : "-");
+	}
+}
+
+/* Format a ratio a / b, or "" when it makes no sense. */
+static void
+fmt_ratio(char *buf, size_t size, double a, double b)
+{
+	if (!(b > 0) || isnan(a))
+		buf[0] = '\0';
+	else
+		snprintf(buf, size, "%.2fx", a / b);
+}
+
+/* Verdict text. */
+static const char *
+verdict(bool met)
+{
+	return met ? "met" : "MISSED";
+}
+
+/* Remove the temporary directory and everything in it. */
+static void
+cleanup_dir(void)
+{
+	char		 path[PATH_MAX];
+	struct dirent	*de;
+	DIR		*d;
+
+	if (ctx.dir[0] == '\0' || (d = opendir(ctx.dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", ctx.dir, de->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(ctx.dir);
+}
+
+/* dir/name into buf. */
+static const char *
+tmp_path(char *buf, size_t size, const char *name)
+{
+	if ((size_t)snprintf(buf, size, "%s/%s", ctx.dir, name) >= size)
+		bench_die("path too long: %s/%s", ctx.dir, name);
+	return buf;
+}
+
+/* Write size random bytes to a new file (mode 0600) in the temp dir. */
+static void
+write_random_file(const char *path, size_t size)
+{
+	unsigned char	 buf[65536];
+	size_t		 left = size, k;
+	int		 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		bench_die("%s: %s", path, strerror(errno));
+	while (left > 0) {
+		k = left < sizeof buf ? left : sizeof buf;
+		if (getrandom(buf, k, 0) != (ssize_t)k ||
+		    write(fd, buf, k) != (ssize_t)k)
+			bench_die("%s: %s", path, strerror(errno));
+		left -= k;
+	}
+	explicit_bzero(buf, sizeof buf);
+	close(fd);
+}
+
+/*
+ * Build the argv of one program: dazaid with --socket and --ready-fd and
+ * the extra options, or the floor with its socket and mode.
+ */
+static void
+build_argv(const char **argv, size_t size, enum prog pg, const char *sock,
+    bool armed, const char *const *extra)
+{
+	size_t	 i = 0;
+
+	if (pg == P_FLOOR) {
+		argv[i++] = ctx.floor;
+		argv[i++] = sock;
+		argv[i++] = "3";
+		argv[i++] = armed ? "kill" : "exit";
+	} else {
+		argv[i++] = ctx.dazaid;
+		argv[i++] = "--socket";
+		argv[i++] = sock;
+		argv[i++] = "--ready-fd";
+		argv[i++] = "3";
+		if (armed)
+			argv[i++] = "--arm";
+		if (pg == P_NOSM)
+			argv[i++] = "--no-secretmem";
+		while (extra != NULL && *extra != NULL && i < size - 1)
+			argv[i++] = *extra++;
+	}
+	argv[i] = NULL;
+}
+
+/* Start a program; die if it does not get ready. */
+static void
+start(struct bproc *p, const char *const *argv, int err_fd, double timeout)
+{
+	if (bench_spawn(p, argv, BENCH_READY_FD, err_fd, timeout) != 0)
+		bench_die("%s did not get ready (status 0x%x)", argv[0],
+		    p->status);
+}
+
+/*
+ * One run: start, connect the heartbeat, let the process fall asleep,
+ * then trigger (close the heartbeat, or SIGUSR2) and time until waitpid
+ * returns. The start-up time goes to *ready_us. Returns microseconds.
+ */
+static double
+run_once(enum prog pg, enum scen sc, const char *const *extra,
+    double *ready_us)
+{
+	const char	*argv[24];
+	struct bproc	 p;
+	char		 sock[128];
+	double		 t0, t1;
+	bool		 armed = sc != S_DRY, ok;
+	int		 fd;
+
+	tmp_path(sock, sizeof sock, "s.sock");
+	unlink(sock);
+	build_argv(argv, sizeof argv / sizeof argv[0], pg, sock, armed, extra);
+	start(&p, argv, -1, 60);
+	*ready_us = p.ready_us;
+	if ((fd = bench_hello(sock)) < 0)
+		bench_die("%s: no WELCOME", prog_names[pg]);
+	bench_settle(p.pid);
+
+	t0 = bench_now_us();
+	if (sc == S_USR2)
+		kill(p.pid, SIGUSR2);
+	else
+		close(fd);
+	if (bench_reap(&p, 20) != 0) {
+		bench_kill(&p);
+		bench_die("%s did not die", prog_names[pg]);
+	}
+	t1 = bench_now_us();
+
+	if (sc == S_USR2)
+		close(fd);
+	unlink(sock);
+	if (armed)
+		ok = WIFSIGNALED(p.status) && WTERMSIG(p.status) == SIGKILL;
+	else
+		ok = WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0;
+	if (!ok)
+		bench_die("%s: unexpected wait status 0x%x", prog_names[pg],
+		    p.status);
+	return t1 - t0;
+}
+
+/* Add p50/p90/p99 rows for one latency against the floor. */
+static void
+latency_rows(const char *what, struct bstats *d, struct bstats *f,
+    bool targets)
+{
+	static const double	 qs[] = { 50, 90, 99 };
+	char			 n[8], val[24], ref[28], ratio[10], stat[8];
+	double			 a, b;
+	size_t			 i;
+
+	stats_sort(d);
+	stats_sort(f);
+	snprintf(n, sizeof n, "%zu", d->n);
+	for (i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+		a = stats_pct(d, qs[i]);
+		b = stats_pct(f, qs[i]);
+		snprintf(stat, sizeof stat, "p%.0f", qs[i]);
+		snprintf(val, sizeof val, "%.1f us", a);
+		snprintf(ref, sizeof ref, "floor %.1f us", b);
+		fmt_ratio(ratio, sizeof ratio, a, b);
+		if (targets && i == 0)
+			table_row(i == 0 ? what : "", stat, n, val, ref, ratio,
+			    "<= 1.25x floor", verdict(a <= TARGET_RATIO * b));
+		else if (targets && i == 2)
+			table_row("", stat, n, val, ref, ratio, "< 1000 us",
+			    verdict(a < TARGET_P99_US));
+		else
+			table_row(i == 0 ? what : "", stat, n, val, ref, ratio,
+			    "", "");
+	}
+}
+
+/*
+ * Heartbeat loss (armed and dry-run) and SIGUSR2, dazaid and the floor,
+ * LAT_RUNS rounds; within a round the programs alternate who goes first.
+ */
+static void
+bench_latency(void)
+{
+	static const char *const titles[S_NSCENS] = {
+		"loss -> death (--arm, no grace)",
+		"loss -> exit 0 (dry-run)",
+		"SIGUSR2 -> death (--arm)",
+	};
+	struct bstats	 lat[P_NPROGS][S_NSCENS], ready[P_NPROGS];
+	char		 val[24], ref[28], ratio[10], n[8], what[48];
+	double		 r;
+	int		 i, s, k, pg;
+
+	fprintf(stderr, "bench: %d rounds of loss, dry-run and SIGUSR2, "
+	    "dazaid (with and without secretmem) and floor interleaved\n",
+	    LAT_RUNS);
+	for (pg = 0; pg < P_NPROGS; pg++) {
+		stats_init(&ready[pg], LAT_RUNS * S_NSCENS);
+		for (s = 0; s < S_NSCENS; s++)
+			stats_init(&lat[pg][s], LAT_RUNS);
+	}
+	for (i = 0; i < LAT_RUNS; i++)
+		for (s = 0; s < S_NSCENS; s++)
+			for (k = 0; k < P_NPROGS; k++) {
+				pg = (i + s + k) % P_NPROGS;
+				stats_add(&lat[pg][s], run_once(pg, s, NULL,
+				    &r));
+				stats_add(&ready[pg], r);
+			}
+
+	table_section("heartbeat loss and panic latency: trigger -> "
+	    "waitpid() returns");
+	for (s = 0; s < S_NSCENS; s++) {
+		latency_rows(titles[s], &lat[P_DAZAID][s], &lat[P_FLOOR][s],
+		    s == S_LOSS);
+		snprintf(what, sizeof what, "  same, --no-secretmem");
+		latency_rows(what, &lat[P_NOSM][s], &lat[P_FLOOR][s], false);
+	}
+	table_section("start-up");
+	stats_sort(&ready[P_DAZAID]);
+	stats_sort(&ready[P_FLOOR]);
+	snprintf(n, sizeof n, "%zu", ready[P_DAZAID].n);
+	snprintf(val, sizeof val, "%.0f us", stats_pct(&ready[P_DAZAID], 50));
+	snprintf(ref, sizeof ref, "floor %.0f us",
+	    stats_pct(&ready[P_FLOOR], 50));
+	fmt_ratio(ratio, sizeof ratio, stats_pct(&ready[P_DAZAID], 50),
+	    stats_pct(&ready[P_FLOOR], 50));
+	table_row("fork -> --ready-fd newline", "p50", n, val, ref, ratio,
+	    "", "");
+	for (pg = 0; pg < P_NPROGS; pg++) {
+		stats_free(&ready[pg]);
+		for (s = 0; s < S_NSCENS; s++)
+			stats_free(&lat[pg][s]);
+	}
+}
+
+/* One PING -> PONG round trip, in microseconds. */
+static double
+ping_once(int fd)
+{
+	char	 reply[16];
+	double	 t0, t1;
+
+	t0 = bench_now_us();
+	if (bench_request(fd, "PING\n", reply, sizeof reply) < 0 ||
+	    strcmp(reply, "PONG") != 0)
+		bench_die("PING: no PONG");
+	t1 = bench_now_us();
+	return t1 - t0;
+}
+
+/*
+ * PING round trips: dazaid without and with --ping-timeout, and the
+ * floor, all running at once, pinged in turn (rotating order).
+ */
+static void
+bench_ping(void)
+{
+	static const char *const pt_on[] = { "--ping-timeout", "30", NULL };
+	const char	*argv[24];
+	struct bproc	 p[3];
+	struct bstats	 rtt[3];
+	char		 sock[3][128], val[24], ref[28], ratio[10], n[8];
+	double		 a, b;
+	int		 fd[3], i, k, j, q;
+
+	fprintf(stderr, "bench: %d PING round trips each\n", PING_RUNS);
+	tmp_path(sock[0], sizeof sock[0], "p0.sock");
+	tmp_path(sock[1], sizeof sock[1], "p1.sock");
+	tmp_path(sock[2], sizeof sock[2], "p2.sock");
+	for (k = 0; k < 3; k++) {
+		build_argv(argv, sizeof argv / sizeof argv[0],
+		    k == 2 ? P_FLOOR : P_DAZAID, sock[k], true,
+		    k == 1 ? pt_on : NULL);
+		start(&p[k], argv, -1, 60);
+		if ((fd[k] = bench_hello(sock[k])) < 0)
+			bench_die("PING bench: no WELCOME");
+		stats_init(&rtt[k], PING_RUNS);
+	}
+	for (i = 0; i < PING_WARMUP; i++)
+		for (k = 0; k < 3; k++)
+			(void)ping_once(fd[k]);
+	for (i = 0; i < PING_RUNS; i++)
+		for (j = 0; j < 3; j++) {
+			k = (i + j) % 3;
+			stats_add(&rtt[k], ping_once(fd[k]));
+		}
+	for (k = 0; k < 3; k++) {
+		close(fd[k]);
+		bench_kill(&p[k]);
+		unlink(sock[k]);
+		stats_sort(&rtt[k]);
+	}
+
+	table_section("PING -> PONG round trip (write to reply read)");
+	snprintf(n, sizeof n, "%zu", rtt[0].n);
+	for (k = 0; k < 2; k++)
+		for (q = 50; q <= 99; q += 49) {
+			a = stats_pct(&rtt[k], q);
+			b = stats_pct(&rtt[2], q);
+			snprintf(val, sizeof val, "%.1f us", a);
+			snprintf(ref, sizeof ref, "floor %.1f us", b);
+			fmt_ratio(ratio, sizeof ratio, a, b);
+			table_row(q != 50 ? "" : k == 0 ?
+			    "PING RTT, --ping-timeout off" :
+			    "PING RTT, --ping-timeout 30", q == 50 ? "p50" :
+			    "p99", n, val, ref, ratio,
+			    q == 50 ? "<= 1.25x floor" : "",
+			    q == 50 ? verdict(a <= TARGET_RATIO * b) : "");
+		}
+	for (k = 0; k < 3; k++)
+		stats_free(&rtt[k]);
+}
+
+/* Start ssh-agent -D -a SOCK and read its memory; false if unavailable. */
+static bool
+ssh_agent_rss(long *rss, long *hwm)
+{
+	const char	*argv[6];
+	struct bproc	 p;
+	struct timespec	 ts = { 0, 100000000 };
+	char		 sock[128];
+
+	argv[0] = "ssh-agent";
+	argv[1] = "-D";
+	argv[2] = "-a";
+	argv[3] = tmp_path(sock, sizeof sock, "agent.sock");
+	argv[4] = NULL;
+	/* It prints SSH_AUTH_SOCK=...; on stdout once it listens. */
+	if (bench_spawn(&p, argv, 1, -1, 10) != 0)
+		return false;
+	nanosleep(&ts, NULL);
+	*rss = bench_status_field(p.pid, "VmRSS:");
+	*hwm = bench_status_field(p.pid, "VmHWM:");
+	bench_kill(&p);
+	unlink(sock);
+	return *rss > 0;
+}
+
+/* Resident memory of dazaid with a 32-byte and a 1 MiB secret. */
+static void
+bench_memory(void)
+{
+	static const char *const names[] = {
+		"dazaid, 32-byte secret",
+		"dazaid, 1 MiB secret",
+		"dazaid, 1 MiB secret, --no-secretmem",
+		"floor (32-byte static secret)",
+	};
+	const char	*extra[4][6], *argv[24];
+	struct bproc	 p;
+	struct timespec	 ts = { 0, 50000000 };
+	char		 small[128], big[128], sock[128];
+	char		 val[24], ref[28], ratio[10];
+	long		 rss[4], hwm[4], arss = -1, ahwm = -1;
+	bool		 agent;
+	int		 k, fd;
+
+	fprintf(stderr, "bench: resident memory\n");
+	write_random_file(tmp_path(small, sizeof small, "small.secret"), 32);
+	write_random_file(tmp_path(big, sizeof big, "mib.secret"), MIB_SIZE);
+	extra[0][0] = "--secret-file";
+	extra[0][1] = small;
+	extra[0][2] = NULL;
+	extra[1][0] = "--secret-file";
+	extra[1][1] = big;
+	extra[1][2] = NULL;
+	extra[2][0] = "--secret-file";
+	extra[2][1] = big;
+	extra[2][2] = "--no-secretmem";
+	extra[2][3] = NULL;
+	extra[3][0] = NULL;
+	tmp_path(sock, sizeof sock, "m.sock");
+	for (k = 0; k < 4; k++) {
+		build_argv(argv, sizeof argv / sizeof argv[0],
+		    k == 3 ? P_FLOOR : P_DAZAID, sock, true, extra[k]);
+		start(&p, argv, -1, 60);
+		if ((fd = bench_hello(sock)) < 0)
+			bench_die("memory bench: no WELCOME");
+		nanosleep(&ts, NULL);
+		rss[k] = bench_status_field(p.pid, "VmRSS:");
+		hwm[k] = bench_status_field(p.pid, "VmHWM:");
+		close(fd);
+		bench_reap(&p, 10);
+		bench_kill(&p);
+		unlink(sock);
+	}
+	unlink(small);
+	unlink(big);
+	agent = ssh_agent_rss(&arss, &ahwm);
+
+	table_section("resident memory, heartbeat connected (kB)");
+	for (k = 0; k < 4; k++) {
+		snprintf(val, sizeof val, "%ld kB", rss[k]);
+		if (agent)
+			snprintf(ref, sizeof ref, "ssh-agent %ld kB", arss);
+		else
+			snprintf(ref, sizeof ref, "ssh-agent n/a");
+		fmt_ratio(ratio, sizeof ratio, (double)rss[k],
+		    agent ? (double)arss : 0);
+		table_row(names[k], "RSS", "1", val, ref, ratio,
+		    k == 0 ? "<= ssh-agent" : "",
+		    k == 0 ? (agent ? verdict(rss[k] <= arss) : "n/a") : "");
+		snprintf(val, sizeof val, "%ld kB", hwm[k]);
+		if (agent)
+			snprintf(ref, sizeof ref, "ssh-agent %ld kB", ahwm);
+		fmt_ratio(ratio, sizeof ratio, (double)hwm[k],
+		    agent ? (double)ahwm : 0);
+		table_row("", "HWM", "1", val, ref, ratio, "", "");
+	}
+}
+
+/* Sleep until the monotonic time t (microseconds). */
+static void
+sleep_until_us(double t)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = (time_t)(t / 1e6);
+	ts.tv_nsec = (long)(fmod(t, 1e6) * 1e3);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	    EINTR)
+		;
+}
+
+/*
+ * Idle cost over IDLE_SECONDS: CPU ticks (utime + stime) and voluntary
+ * context switches (wake-ups) of dazaid with a connected heartbeat,
+ * --ping-timeout off; on with a silent client; on with a client that
+ * pings every 5 s like dazai-heartbeat; and of the floor. All at once.
+ */
+static void
+bench_idle(void)
+{
+	static const char *const names[] = {
+		"idle, --ping-timeout off",
+		"idle, --ping-timeout 30, silent client",
+		"idle, --ping-timeout 30, PING every 5 s",
+		"idle, floor",
+	};
+	static const char *const pt_on[] = { "--ping-timeout", "30", NULL };
+	const char	*argv[24];
+	struct bproc	 p[4];
+	char		 sock[4][128], name[16], val[24], ref[28], n[8];
+	long		 t0[4], t1[4], w0[4], w1[4];
+	double		 start_us;
+	int		 fd[4], k;
+
+	fprintf(stderr, "bench: %d s idle\n", IDLE_SECONDS);
+	for (k = 0; k < 4; k++) {
+		snprintf(name, sizeof name, "i%d.sock", k);
+		tmp_path(sock[k], sizeof sock[k], name);
+		build_argv(argv, sizeof argv / sizeof argv[0],
+		    k == 3 ? P_FLOOR : P_DAZAID, sock[k], false,
+		    k == 1 || k == 2 ? pt_on : NULL);
+		start(&p[k], argv, -1, 60);
+		if ((fd[k] = bench_hello(sock[k])) < 0)
+			bench_die("idle bench: no WELCOME");
+	}
+	sleep_until_us(bench_now_us() + 200000);
+	for (k = 0; k < 4; k++) {
+		t0[k] = bench_stat_ticks(p[k].pid);
+		w0[k] = bench_status_field(p[k].pid,
+		    "voluntary_ctxt_switches:");
+	}
+	start_us = bench_now_us();
+	sleep_until_us(start_us + 2.5e6);
+	(void)ping_once(fd[2]);
+	sleep_until_us(start_us + 7.5e6);
+	(void)ping_once(fd[2]);
+	sleep_until_us(start_us + IDLE_SECONDS * 1e6);
+	for (k = 0; k < 4; k++) {
+		t1[k] = bench_stat_ticks(p[k].pid);
+		w1[k] = bench_status_field(p[k].pid,
+		    "voluntary_ctxt_switches:");
+		if (k < 3)
+			kill(p[k].pid, SIGTERM);
+		bench_reap(&p[k], 10);
+		bench_kill(&p[k]);
+		close(fd[k]);
+		unlink(sock[k]);
+	}
+
+	table_section("idle cost over 10 s, heartbeat connected "
+	    "(ticks = utime+stime, USER_HZ)");
+	snprintf(n, sizeof n, "%ds", IDLE_SECONDS);
+	for (k = 0; k < 4; k++) {
+		snprintf(val, sizeof val, "%ld", t1[k] - t0[k]);
+		snprintf(ref, sizeof ref, "floor %ld", t1[3] - t0[3]);
+		table_row(names[k], "tick", n, val, k < 3 ? ref : "", "",
+		    k < 3 ? "0" : "", k < 3 ? verdict(t1[k] == t0[k]) : "");
+		snprintf(val, sizeof val, "%ld", w1[k] - w0[k]);
+		snprintf(ref, sizeof ref, "floor %ld", w1[3] - w0[3]);
+		table_row("", "wake", n, val, k < 3 ? ref : "", "",
+		    k == 2 ? "2 (the PINGs)" : "", "");
+	}
+}
+
+/* Table rows for one in-process wipe measurement. */
+static void
+wipe_rows(const char *what, const struct wipe_result *r)
+{
+	const double	 gib = (double)(1u << 30);
+	char		 val[24], ref[28], ratio[10], n[8], label[48];
+
+	snprintf(n, sizeof n, "%d", WIPE_REPS);
+	if (!r->ok) {
+		table_row(what, "med", n, "n/a (no buffer)", "", "", "", "");
+		return;
+	}
+	snprintf(ref, sizeof ref, "memset %.2f ms", r->memset_ms);
+	snprintf(label, sizeof label, "%s%s", what, r->locked ? "" :
+	    " (NOT locked)");
+	snprintf(val, sizeof val, "%.2f ms", r->wipe_ms);
+	fmt_ratio(ratio, sizeof ratio, r->wipe_ms, r->memset_ms);
+	table_row(label, "med", n, val, ref, ratio, "<= 1.25x memset",
+	    verdict(r->wipe_ms <= TARGET_RATIO * r->memset_ms));
+	snprintf(val, sizeof val, "%.1f GiB/s",
+	    (double)r->bytes / gib / (r->wipe_ms / 1e3));
+	snprintf(ref, sizeof ref, "memset %.1f GiB/s",
+	    (double)r->bytes / gib / (r->memset_ms / 1e3));
+	table_row("  throughput", "med", n, val, ref, "", "", "");
+	snprintf(ref, sizeof ref, "memset %.2f ms", r->memset_ms);
+	snprintf(val, sizeof val, "%.2f ms", r->bzero_ms);
+	fmt_ratio(ratio, sizeof ratio, r->bzero_ms, r->memset_ms);
+	table_row("  explicit_bzero, writable pages", "med", n, val, ref,
+	    ratio, "", "");
+	snprintf(val, sizeof val, "%.2f ms", r->cold_ms);
+	fmt_ratio(ratio, sizeof ratio, r->cold_ms, r->memset_ms);
+	table_row("  memset just after mprotect(RW)", "med", n, val, ref,
+	    ratio, "", "");
+	snprintf(val, sizeof val, "%.2f ms", r->emerg_ms);
+	fmt_ratio(ratio, sizeof ratio, r->emerg_ms, r->memset_ms);
+	table_row("  secmem_emergency_wipe (SIGUSR2)", "med", n, val, ref,
+	    ratio, "", "");
+}
+
+/* Wipe throughput in-process, with and without memfd_secret. */
+static void
+bench_wipe(void)
+{
+	struct wipe_result	 r;
+
+	fprintf(stderr, "bench: wiping 64 MiB in-process\n");
+	table_section("wipe of a 64 MiB secret, in-process (build/obj/secmem.o"
+	    "), median of passes");
+	wipe_measure(BIG_SIZE, true, WIPE_REPS, &r);
+	wipe_rows(r.secretmem ? "secmem_wipe, memfd_secret" :
+	    "secmem_wipe, memfd_secret REFUSED", &r);
+	wipe_measure(BIG_SIZE, false, WIPE_REPS, &r);
+	wipe_rows("secmem_wipe, anonymous (no secretmem)", &r);
+}
+
+/*
+ * The real daemon with a 64 MiB secret, armed: heartbeat loss and SIGUSR2
+ * to death, with and without memfd_secret, against the same daemon with
+ * its 32-byte rehearsal secret, all interleaved.
+ */
+static void
+bench_big(void)
+{
+	static const char *const names[] = {
+		"loss -> death, 64 MiB, memfd_secret",
+		"loss -> death, 64 MiB, --no-secretmem",
+		"SIGUSR2 -> death, 64 MiB, memfd_secret",
+		"SIGUSR2 -> death, 64 MiB, --no-secretmem",
+		"",
+	};
+	const char	*extra[2][6];
+	struct bstats	 st[5];
+	char		 file[128], smax[32], val[24], ref[28], ratio[10];
+	char		 n[8];
+	double		 r, base;
+	int		 i, k, c;
+
+	fprintf(stderr, "bench: %d runs each with a 64 MiB secret\n",
+	    BIG_RUNS);
+	write_random_file(tmp_path(file, sizeof file, "big.secret"),
+	    BIG_SIZE);
+	snprintf(smax, sizeof smax, "%u", BIG_SIZE);
+	for (k = 0; k < 2; k++) {
+		extra[k][0] = "--secret-file";
+		extra[k][1] = file;
+		extra[k][2] = "--secret-max";
+		extra[k][3] = smax;
+		extra[k][4] = k == 1 ? "--no-secretmem" : NULL;
+		extra[k][5] = NULL;
+	}
+	for (c = 0; c < 5; c++)
+		stats_init(&st[c], BIG_RUNS);
+	for (i = 0; i < BIG_RUNS; i++)
+		for (k = 0; k < 5; k++) {
+			c = (i + k) % 5;
+			stats_add(&st[c], run_once(P_DAZAID,
+			    c == 2 || c == 3 ? S_USR2 : S_LOSS,
+			    c == 4 ? NULL : extra[c % 2], &r));
+		}
+	unlink(file);
+	for (c = 0; c < 5; c++)
+		stats_sort(&st[c]);
+
+	table_section("dazaid with a 64 MiB secret (--secret-file, "
+	    "--secret-max 67108864), armed: trigger -> waitpid()");
+	snprintf(n, sizeof n, "%d", BIG_RUNS);
+	base = stats_pct(&st[4], 50);
+	snprintf(ref, sizeof ref, "32 B %.1f us", base);
+	for (c = 0; c < 4; c++) {
+		snprintf(val, sizeof val, "%.0f us", stats_pct(&st[c], 50));
+		fmt_ratio(ratio, sizeof ratio, stats_pct(&st[c], 50), base);
+		table_row(names[c], "p50", n, val, ref, ratio, "", "");
+	}
+	for (c = 0; c < 5; c++)
+		stats_free(&st[c]);
+}
+
+/* Print the machine and the date. */
+static void
+print_machine(void)
+{
+	struct utsname	 u;
+	char		 line[256], model[128] = "unknown", date[64];
+	char		*p;
+	time_t		 now = time(NULL);
+	FILE		*f;
+
+	if ((f = fopen("/proc/cpuinfo", "re")) != NULL) {
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strncmp(line, "model name", 10) == 0 &&
+			    (p = strchr(line, ':')) != NULL) {
+				p += strspn(p + 1, " \t") + 1;
+				p[strcspn(p, "\n")] = '\0';
+				snprintf(model, sizeof model, "%s", p);
+				break;
+			}
+		fclose(f);
+	}
+	if (uname(&u) != 0)
+		snprintf(u.release, sizeof u.release, "unknown");
+	strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S %Z", localtime(&now));
+	printf("machine: Linux %s, %ld CPUs, %s; %s\n", u.release,
+	    sysconf(_SC_NPROCESSORS_ONLN), model, date);
+}
+
+/* Find the binaries, make the private directory, set the environment. */
+static void
+setup(const char *build)
+{
+	const char	*tmp = getenv("TMPDIR");
+	struct sigaction sa;
+	struct rlimit	 rl;
+
+	if ((size_t)snprintf(ctx.dazaid, sizeof ctx.dazaid, "%s/dazaid",
+	    build) >= sizeof ctx.dazaid ||
+	    (size_t)snprintf(ctx.floor, sizeof ctx.floor, "%s/bench/floor",
+	    build) >= sizeof ctx.floor)
+		bench_die("build directory path too long");
+	if (access(ctx.dazaid, X_OK) != 0 || access(ctx.floor, X_OK) != 0)
+		bench_die("%s or %s missing: run make first", ctx.dazaid,
+		    ctx.floor);
+	/* A short private directory: socket paths must fit sun_path. */
+	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 24)
+		tmp = "/tmp";
+	snprintf(ctx.dir, sizeof ctx.dir, "%s/dazai-bench.XXXXXX", tmp);
+	if (mkdtemp(ctx.dir) == NULL)
+		bench_die("mkdtemp %s: %s", ctx.dir, strerror(errno));
+	atexit(cleanup_dir);
+	/* No user configuration and no systemd notification in the runs. */
+	setenv("XDG_CONFIG_HOME", ctx.dir, 1);
+	unsetenv("NOTIFY_SOCKET");
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* As dazaid does: lock as much as the hard limit allows. */
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+}
+
+/* Run every benchmark and print one table. */
+int
+main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: bench BUILD_DIR\n");
+		return 2;
+	}
+	setup(argv[1]);
+	bench_latency();
+	bench_ping();
+	bench_memory();
+	bench_idle();
+	bench_wipe();
+	bench_big();
+	printf("\n");
+	print_machine();
+	table_print();
+	printf("%s", legend);
+	return 0;
+}
