@@ -159,6 +159,7 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 	}
 	if (out->fired) {
 		d->exit_status = 0;
+		d->stopping = true;
 		ev_break(d->loop, EVBREAK_ALL);
 	}
 }
@@ -538,6 +539,7 @@ daemon_shutdown_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	log_info("%s: clean shutdown", w->signum == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
 	d->exit_status = 0;
+	d->stopping = true;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -592,12 +594,51 @@ daemon_set_secret(struct daemon *d, struct secmem *sm)
 	d->secret = sm;
 }
 
+/* A watcher that notes that its descriptor became readable. */
+struct readable {
+	ev_io	 w;
+	bool	 ready;
+};
+
+static void
+daemon_readable_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct readable	*r = container_of(w, struct readable, w);
+
+	(void)revents;
+	r->ready = true;
+	ev_io_stop(loop, w);
+}
+
+/*
+ * Run the loop (signals and timers only: nobody is accepted yet) until fd
+ * is readable; false if a signal stopped the daemon first. While the
+ * secret is being read from a pipe, SIGTERM, SIGINT and the panic signals
+ * act at once instead of waiting for the writer. arg is the daemon.
+ */
+bool
+daemon_wait_readable(void *arg, int fd)
+{
+	struct daemon	*d = arg;
+	struct readable	 r;
+
+	r.ready = false;
+	ev_io_init(&r.w, daemon_readable_cb, fd, EV_READ);
+	ev_io_start(d->loop, &r.w);
+	while (!r.ready && !d->stopping)
+		ev_run(d->loop, EVRUN_ONCE);
+	ev_io_stop(d->loop, &r.w);
+	return r.ready && !d->stopping;
+}
+
 /* Serve until a clean shutdown or a completed dry-run panic. */
 int
 daemon_run(struct daemon *d, int listen_fd, const char *path)
 {
 	d->listen_fd = listen_fd;
 	d->socket_path = path;
+	if (d->stopping)
+		return d->exit_status;
 	ev_io_init(&d->accept_w, daemon_accept_cb, listen_fd, EV_READ);
 	ev_io_start(d->loop, &d->accept_w);
 	ev_run(d->loop, 0);

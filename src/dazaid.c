@@ -229,9 +229,11 @@ check_fd(const char *what, int fd)
 
 /* Load the secret; on failure return the exit status, else 0. */
 static int
-load_secret(struct secmem *sm, const struct config *cfg)
+load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 {
+	bool		(*wait)(void *, int) = NULL;
 	struct stat	 st;
+	int		 saved;
 	const char	*why, *src;
 	size_t		 hint = (size_t)cfg->secret_size;
 	int		 fd = -1;
@@ -276,14 +278,25 @@ load_secret(struct secmem *sm, const struct config *cfg)
 		    "use --secret-file or --secret-fd for a real one)",
 		    cfg->secret_size);
 	} else {
-		if (secmem_read_fd(sm, fd, (size_t)cfg->secret_max, &why) !=
-		    0) {
+		/* A pipe or terminal may keep us waiting: let signals act. */
+		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+		    !S_ISBLK(st.st_mode))
+			wait = daemon_wait_readable;
+		if (secmem_read_fd(sm, fd, (size_t)cfg->secret_max, &why,
+		    wait, d) != 0) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			if (why != NULL && strcmp(why, "interrupted") == 0) {
+				log_info("%s: loading stopped; the bytes read "
+				    "so far were wiped", src);
+				return 0;
+			}
 			if (why != NULL)
 				log_warnx("%s: secret is %s%s", src, why,
 				    why[0] == 'l' ? " (secret_max)" : "");
 			else
 				log_warn("%s: read", src);
-			close(fd);
 			return 2;
 		}
 		close(fd);
@@ -407,24 +420,28 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
-	if ((status = load_secret(&sm, &cfg)) != 0) {
+	daemon_set_secret(&d, &sm);
+	if ((status = load_secret(&sm, &cfg, &d)) != 0) {
 		secmem_free(&sm);
 		close(listen_fd);
 		unlink(cfg.socket);
 		config_free(&cfg);
 		return status;
 	}
-	daemon_set_secret(&d, &sm);
-	secmem_describe(sm.prot, prot, sizeof prot);
-	log_debug("memory protections: %s%s", prot,
-	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? " nondumpable" : "");
-	if (cfg.ping_timeout > 0)
-		snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
-	else
-		snprintf(err, sizeof err, "off");
-	log_info("listening on %s (%s, grace %gs, ping timeout %s)",
-	    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace, err);
-	announce_ready(cfg.ready_fd);
+	if (!d.stopping) {
+		secmem_describe(sm.prot, prot, sizeof prot);
+		log_debug("memory protections: %s%s", prot,
+		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ?
+		    " nondumpable" : "");
+		if (cfg.ping_timeout > 0)
+			snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
+		else
+			snprintf(err, sizeof err, "off");
+		log_info("listening on %s (%s, grace %gs, ping timeout %s)",
+		    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace,
+		    err);
+		announce_ready(cfg.ready_fd);
+	}
 
 	status = daemon_run(&d, listen_fd, cfg.socket);
 	daemon_finish(&d);

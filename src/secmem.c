@@ -289,11 +289,14 @@ secmem_grow(struct secmem *sm, size_t size)
 
 /*
  * Read a secret from fd until EOF, straight into the buffer with read(2).
- * At most max bytes. Returns 0, or -1 with *why set (errno kept for read
- * errors, *why NULL then).
+ * At most max bytes. If wait is given, each read waits for it first:
+ * wait(arg, fd) returns true once fd is readable, false to stop loading
+ * (then *why is "interrupted"). Returns 0, or -1 with *why set (errno
+ * kept for read errors, *why NULL then); on failure the buffer is wiped.
  */
 int
-secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why)
+secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why,
+    bool (*wait)(void *, int), void *arg)
 {
 	ssize_t	 n;
 	size_t	 want;
@@ -313,13 +316,18 @@ secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why)
 			if (secmem_grow(sm, want) != 0)
 				goto fail;
 		}
+		if (wait != NULL && !wait(arg, fd)) {
+			*why = "interrupted";
+			goto fail;
+		}
 		if (secmem_open(sm, true) != 0)
 			goto fail;
 		n = read(fd, sm->data + sm->len, sm->cap - sm->len);
 		saved = errno;
 		secmem_close(sm);
 		if (n < 0) {
-			if (saved == EINTR)
+			if (saved == EINTR ||
+			    (saved == EAGAIN && wait != NULL))
 				continue;
 			errno = saved;
 			goto fail;

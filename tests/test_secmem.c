@@ -191,7 +191,8 @@ START_TEST(read_fd_grows)
 	ck_assert(write(p[1], buf, sizeof buf) == (ssize_t)sizeof buf);
 	close(p[1]);
 	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
-	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 1 << 20, &why), 0);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 1 << 20, &why, NULL,
+	    NULL), 0);
 	close(p[0]);
 	ck_assert_uint_eq(sm.len, sizeof buf);
 	ck_assert_uint_ge(sm.cap, sizeof buf);
@@ -211,18 +212,56 @@ START_TEST(read_fd_bad)
 	ck_assert_int_eq(pipe(p), 0);
 	close(p[1]);
 	ck_assert_int_eq(secmem_alloc(&sm, 16, false), 0);
-	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 100, &why), -1);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 100, &why, NULL, NULL),
+	    -1);
 	ck_assert_str_eq(why, "empty");
 	close(p[0]);
 
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(write(p[1], "0123456789A", 11) == 11);
 	close(p[1]);
-	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 10, &why), -1);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 10, &why, NULL, NULL),
+	    -1);
 	ck_assert_str_eq(why, "larger than the maximum");
 	ck_assert_uint_eq(sm.len, 0);
 	close(p[0]);
 	secmem_free(&sm);
+}
+END_TEST
+
+/* A wait hook that lets the first calls through, then stops loading. */
+static bool
+stop_after(void *arg, int fd)
+{
+	int	*left = arg;
+
+	(void)fd;
+	return (*left)-- > 0;
+}
+
+START_TEST(read_fd_interrupted)
+{
+	struct secmem	 sm;
+	const char	*why;
+	size_t		 i;
+	int		 p[2], left = 1;
+
+	/* A writer that keeps the pipe open: EOF never comes. */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(write(p[1], "partial secret", 14) == 14);
+	ck_assert_int_eq(secmem_alloc(&sm, 16, false), 0);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 100, &why, stop_after,
+	    &left), -1);
+	ck_assert_str_eq(why, "interrupted");
+	/* What had been read is gone. */
+	ck_assert_uint_eq(sm.len, 0);
+	ck_assert_int_eq(secmem_open(&sm, false), 0);
+	for (i = 0; i < sm.cap; i++)
+		ck_assert_uint_eq(sm.data[i], 0);
+	secmem_close(&sm);
+	secmem_free(&sm);
+	close(p[0]);
+	close(p[1]);
 }
 END_TEST
 
@@ -248,6 +287,7 @@ secmem_suite(void)
 	tcase_add_test(tc, secretmem_buffer);
 	tcase_add_test(tc, read_fd_grows);
 	tcase_add_test(tc, read_fd_bad);
+	tcase_add_test(tc, read_fd_interrupted);
 	tcase_add_test(tc, describe);
 	suite_add_tcase(s, tc);
 	return s;

@@ -5,6 +5,8 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -146,6 +148,127 @@ START_TEST(signal_before_heartbeat)
 }
 END_TEST
 
+/*
+ * Start dazaid reading its secret from a pipe whose writer (returned)
+ * stays open, so that loading never ends by itself; wait until it
+ * listens and has read the first bytes.
+ */
+static int
+start_loading(struct dz *d, const char *const *extra)
+{
+	const char	*argv[32];
+	char		 fdarg[16];
+	int		 p[2], n = 0, i;
+	struct stat	 st;
+
+	memset(d, 0, sizeof *d);
+	dz_tmpdir(d->dir, sizeof d->dir);
+	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
+	snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+	ck_assert_int_eq(pipe(p), 0);
+	snprintf(fdarg, sizeof fdarg, "%d", p[0]);
+	argv[n++] = dz_bin("dazaid");
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--secret-fd";
+	argv[n++] = fdarg;
+	for (i = 0; extra[i] != NULL && n < 30; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	d->pid = dz_spawn(argv, d->log, p[0]);
+	close(p[0]);
+	ck_assert(write(p[1], "the first half of a secret", 26) == 26);
+	for (i = 0; i < 500 && stat(d->sock, &st) != 0; i++)
+		usleep(10000);
+	ck_assert_msg(i < 500, "dazaid never listened");
+	usleep(200000);
+	ck_assert_msg(dz_alive(d), "dazaid did not wait for the rest");
+	return p[1];
+}
+
+/* Seconds on the monotonic clock. */
+static double
+mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * While the secret is still arriving through a pipe, SIGTERM and SIGINT
+ * stop the daemon at once (what was read is wiped, the socket removed)
+ * instead of waiting for the writer to close it.
+ */
+START_TEST(shutdown_while_loading)
+{
+	static const char *const extra[] = { NULL };
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct stat	 st;
+	struct dz	 d;
+	size_t		 i;
+	int		 w;
+
+	for (i = 0; i < 2; i++) {
+		w = start_loading(&d, extra);
+		kill(d.pid, sigs[i]);
+		ck_assert_msg(dz_wait(&d, 5) == 0, "signal %d: still "
+		    "waiting for the secret", sigs[i]);
+		close(w);
+		ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+		ck_assert(dz_log_has(&d, "clean shutdown"));
+		ck_assert(dz_log_has(&d, "loading stopped; the bytes read so "
+		    "far were wiped"));
+		ck_assert(!dz_log_has(&d, "secret loaded"));
+		ck_assert_int_eq(stat(d.sock, &st), -1);
+		dz_stop(&d);
+	}
+}
+END_TEST
+
+/* SIGUSR1 while loading: the panic runs, dry-run and armed. */
+START_TEST(panic_while_loading)
+{
+	static const char *const dry[] = { NULL };
+	static const char *const armed[] = { "--arm", NULL };
+	static const char *const graced[] = { "--arm", "--grace", "1",
+	    NULL };
+	struct dz	 d;
+	double		 t0;
+	int		 w;
+
+	w = start_loading(&d, dry);
+	kill(d.pid, SIGUSR1);
+	ck_assert(dz_wait(&d, 5) == 0);
+	close(w);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(dz_log_has(&d, "secret wiped"));
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	dz_stop(&d);
+
+	w = start_loading(&d, armed);
+	kill(d.pid, SIGUSR1);
+	ck_assert(dz_wait(&d, 5) == 0);
+	close(w);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	ck_assert(dz_log_has(&d, "secret wiped"));
+	dz_stop(&d);
+
+	/* The grace window runs its course though the writer never ends. */
+	w = start_loading(&d, graced);
+	t0 = mono();
+	kill(d.pid, SIGUSR1);
+	ck_assert(dz_wait(&d, 10) == 0);
+	close(w);
+	ck_assert_msg(mono() - t0 >= 0.9, "fired after %.2fs", mono() - t0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	ck_assert(dz_log_has(&d, "grace window of 1s"));
+	ck_assert(dz_log_has(&d, "secret wiped"));
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 signals_suite(void)
 {
@@ -161,6 +284,8 @@ signals_suite(void)
 	tcase_add_test(tc, sighup_sigpipe_ignored);
 	tcase_add_test(tc, fatal_signals_reraise);
 	tcase_add_test(tc, signal_before_heartbeat);
+	tcase_add_test(tc, shutdown_while_loading);
+	tcase_add_test(tc, panic_while_loading);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -43,6 +43,7 @@ struct daemon {
 	struct policy	 policy;
 	struct client	*client;
 	int		 exit_status;
+	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
 	ev_timer	 backoff_w;
 	ev_timer	 grace_w;
@@ -55,6 +56,7 @@ struct daemon {
 void	daemon_install_hard_signals(bool);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_secret(struct daemon *, struct secmem *);
+bool	daemon_wait_readable(void *, int);
 int	daemon_run(struct daemon *, int, const char *);
 void	daemon_finish(struct daemon *);
 
