@@ -4,6 +4,7 @@
  * signals. Callbacks move bytes and dispatch; proto decides what a line
  * means and policy decides what an event does.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -213,9 +214,22 @@ client_flush(struct client *c)
 		if (n < 0 && errno == EAGAIN)
 			return 0;
 		if (n <= 0) {
-			client_close(c, c->hello && !c->quitting,
-			    "heartbeat lost: cannot write to it");
-			return -1;
+			if (c->quitting) {
+				client_close(c, false, NULL);
+				return -1;
+			}
+			/*
+			 * The peer takes no more replies (it closed, or shut
+			 * its reading side). What it sent still counts: drop
+			 * the replies and read on without answering. EOF then
+			 * decides, and a QUIT among the unread lines is
+			 * honoured as a stand-down.
+			 */
+			log_debug("connection from pid %d: cannot write to it; "
+			    "reading what it sent", c->peer_pid);
+			c->mute = true;
+			c->outlen = 0;
+			return 1;
 		}
 		c->outlen -= (size_t)n;
 		memmove(c->out, c->out + n, c->outlen);
@@ -231,6 +245,8 @@ client_flush(struct client *c)
 static bool
 client_send(struct client *c, const char *msg, size_t len)
 {
+	if (c->mute)
+		return true;
 	if (len > sizeof c->out - c->outlen)
 		fatalx(1, "reply queue overflow (%zu + %zu bytes)",
 		    c->outlen, len);
@@ -333,6 +349,9 @@ client_process(struct client *c)
 		client_close(c, false, NULL);
 		return;
 	}
+	/* Stalled: note how much input waits, for client_ping_cb. */
+	if (ioctl(c->fd, FIONREAD, &c->stall_seen) != 0)
+		c->stall_seen = 0;
 	ev_io_stop(d->loop, &c->read_w);
 	ev_io_start(d->loop, &c->write_w);
 }
@@ -395,9 +414,20 @@ static void
 client_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct client	*c = container_of(w, struct client, ping_w);
+	int		 pending;
 
-	(void)loop;
 	(void)revents;
+	/*
+	 * While its replies wait for it to read them, the daemon does not
+	 * read its lines either: new bytes waiting in the socket are its
+	 * sign of life then.
+	 */
+	if (c->outlen > 0 && ioctl(c->fd, FIONREAD, &pending) == 0 &&
+	    pending > c->stall_seen) {
+		c->stall_seen = pending;
+		ev_timer_again(loop, w);
+		return;
+	}
 	client_close(c, true, "heartbeat lost: no line within the ping "
 	    "timeout");
 }

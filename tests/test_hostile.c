@@ -717,6 +717,97 @@ START_TEST(pipelined_heartbeat)
 }
 END_TEST
 
+/*
+ * A heartbeat stalled on its replies (the daemon has stopped reading from
+ * it) that keeps sending is alive: the ping timeout must not fire while
+ * new bytes arrive. Once it stops sending for good, it does.
+ */
+START_TEST(stalled_heartbeat_alive)
+{
+	static const char *const pt[] = { "--ping-timeout", "2", NULL };
+	static char	 req[16384];
+	struct dz	 d;
+	size_t		 n;
+	int		 fd, i, got;
+	double		 t0;
+
+	ck_assert_int_eq(dz_start(&d, pt), 0);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	for (i = 0; i < 1000; i++, n += 5)
+		memcpy(req + n, "PING\n", 5);
+	req[n] = '\0';
+	ck_assert(dz_send(fd, req));
+	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
+	/* 5 s of a PING every 0.5 s, nothing read: 2.5 ping timeouts. */
+	for (i = 0; i < 10; i++) {
+		usleep(500000);
+		ck_assert(dz_send(fd, "PING\n"));
+	}
+	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"), "a stalled but "
+	    "sending heartbeat was taken for lost");
+	/* Now read everything: every reply arrives, in order. */
+	dz_expect(fd, "WELCOME");
+	for (got = 0; got < 1010; got++) {
+		char	 buf[16];
+
+		ck_assert_msg(dz_readline(fd, buf, sizeof buf, 5) != NULL,
+		    "reply %d missing", got + 1);
+		ck_assert_str_eq(buf, "PONG");
+	}
+	/* Silent from here: the ping timeout takes it for lost. */
+	t0 = now();
+	ck_assert(dz_log_wait(&d, "no line within the ping timeout", 6));
+	ck_assert_msg(now() - t0 >= 1.5, "lost after %.2fs", now() - t0);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	close(fd);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * A heartbeat that pipelines its commands, ends them with QUIT and closes
+ * without reading a reply stood down: the daemon reads on after it can
+ * no longer answer, honours the QUIT, and does not panic.
+ */
+START_TEST(quit_unread_honoured)
+{
+	static char	 req[16384];
+	struct dz	 d;
+	size_t		 n;
+	int		 fd, i;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	for (i = 0; i < 1000; i++, n += 5)
+		memcpy(req + n, "PING\n", 5);
+	memcpy(req + n, "QUIT\n", 5);
+	req[n + 5] = '\0';
+	ck_assert(dz_send(fd, req));
+	close(fd);
+	ck_assert_msg(dz_log_wait(&d, "stood down (QUIT)", 5), "the QUIT "
+	    "behind unread replies was not honoured");
+	usleep(200000);
+	ck_assert(!dz_log_has(&d, "heartbeat lost"));
+	ck_assert(!dz_log_has(&d, "secret wiped"));
+	ck_assert(dz_alive(&d));
+	/* And without QUIT, the same close is a loss. */
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	req[n] = '\0';
+	ck_assert(dz_send(fd, req));
+	ck_assert(dz_log_wait(&d, "heartbeat connected: HELLO", 5));
+	usleep(200000);
+	assert_loss_panics(&d, fd);
+	dz_stop(&d);
+}
+END_TEST
+
 /* Replies waiting unread on fd, counted after the daemon settles. */
 static int
 unread_replies(int fd)
@@ -1162,6 +1253,8 @@ hostile_suite(void)
 	tcase_add_test(tc, data_flood);
 	tcase_add_test(tc, pipelined_heartbeat);
 	tcase_add_test(tc, bye_unread_evicted);
+	tcase_add_test(tc, stalled_heartbeat_alive);
+	tcase_add_test(tc, quit_unread_honoured);
 	tcase_add_test(tc, hello_deadline_squatters);
 	tcase_add_test(tc, valgrind_session);
 	suite_add_tcase(s, tc);

@@ -23,6 +23,8 @@ struct client {
 	bool			 hello;		/* became the heartbeat */
 	int			 peer_pid;	/* from SO_PEERCRED */
 	bool			 quitting;	/* close once out is sent */
+	bool			 mute;		/* peer takes no replies */
+	int			 stall_seen;	/* unread input bytes */
 	ev_io			 read_w;
 	ev_io			 write_w;	/* while out holds bytes */
 	ev_timer		 hello_w;	/* HELLO, then BYE deadline */
