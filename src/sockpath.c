@@ -2,6 +2,7 @@
 /*
  * Where the heartbeat socket lives and who may reach it.
  */
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -220,11 +221,12 @@ sockpath_clear(const char *path, char *err, size_t errlen)
 }
 
 /*
- * Create the listening socket, mode 0600 from the start (umask around
- * bind, so there is no window where others could connect).
+ * Replace a dead socket, bind and listen (sockpath_listen holds the
+ * lock). Mode 0600 from the start: umask around bind, so there is no
+ * window where others could connect.
  */
-int
-sockpath_listen(const char *path, char *err, size_t errlen)
+static int
+sockpath_bind_listen(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un	 sun;
 	mode_t			 old;
@@ -254,6 +256,46 @@ sockpath_listen(const char *path, char *err, size_t errlen)
 		unlink(path);
 		return -1;
 	}
+	return fd;
+}
+
+/* Create the listening socket at path, or say why not in err. */
+int
+sockpath_listen(const char *path, char *err, size_t errlen)
+{
+	char	 dir[PATH_MAX], *slash;
+	int	 dfd, fd;
+
+	/*
+	 * Hold a lock on the socket's directory from the liveness check to
+	 * listen(2): a daemon starting in the same instant would otherwise
+	 * find our bound but not yet listening socket, take it for a dead
+	 * one and replace it, leaving us with a secret no heartbeat can
+	 * reach. The lock goes with the descriptor; no file is left behind.
+	 */
+	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (flock(dfd, LOCK_EX) != 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "%s: lock: %s", dir,
+			    strerror(errno));
+			close(dfd);
+			return -1;
+		}
+	fd = sockpath_bind_listen(path, err, errlen);
+	close(dfd);
 	return fd;
 }
 

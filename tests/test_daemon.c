@@ -379,6 +379,72 @@ START_TEST(already_running)
 }
 END_TEST
 
+/*
+ * Two daemons started in the same instant on one path (here over a stale
+ * socket, the case that makes both want to replace it): exactly one
+ * serves there and the other says "already running". Without a lock
+ * around the check, bind and listen, the second can take the first's
+ * bound but not yet listening socket for a dead one, replace it, and
+ * leave the first holding its secret where no heartbeat can reach it.
+ */
+START_TEST(simultaneous_starts)
+{
+	enum { ROUNDS = 300 };
+	struct sockaddr_un sun;
+	char		 dir[64], path[128], log[2][160];
+	const char	*argv[2][8];
+	pid_t		 pid[2];
+	int		 round, k, fd, status, done, loser;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/dazai.sock", dir);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	for (k = 0; k < 2; k++) {
+		snprintf(log[k], sizeof log[k], "%s/%c.log", dir, 'a' + k);
+		argv[k][0] = dz_bin("dazaid");
+		argv[k][1] = "--socket";
+		argv[k][2] = path;
+		argv[k][3] = NULL;
+	}
+	for (round = 0; round < ROUNDS; round++) {
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun,
+		    sizeof sun), 0);
+		close(fd);
+		for (k = 0; k < 2; k++) {
+			unlink(log[k]);
+			pid[k] = dz_spawn(argv[k], log[k], -1);
+		}
+		/* One of them must give up at once. */
+		for (done = 0, loser = -1; done < 300 && loser < 0; done++) {
+			for (k = 0; k < 2 && loser < 0; k++)
+				if (waitpid(pid[k], &status, WNOHANG) ==
+				    pid[k])
+					loser = k;
+			usleep(10000);
+		}
+		if (loser < 0) {
+			kill(pid[0], SIGKILL);
+			kill(pid[1], SIGKILL);
+			waitpid(pid[0], NULL, 0);
+			waitpid(pid[1], NULL, 0);
+			ck_abort_msg("round %d: both daemons kept running on "
+			    "%s", round, path);
+		}
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		    "round %d: status %d", round, status);
+		/* The other one serves at the path; losing it panics it. */
+		fd = dz_hello(path);
+		close(fd);
+		ck_assert_int_eq(dz_waitpid(pid[1 - loser], &status, 10), 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "round %d: the serving daemon: status %d", round, status);
+	}
+}
+END_TEST
+
 START_TEST(not_a_socket)
 {
 	struct dz	 d;
@@ -462,6 +528,7 @@ daemon_suite(void)
 	tcase_add_test(tc, ping_timeout);
 	tcase_add_test(tc, ping_keeps_alive);
 	tcase_add_test(tc, stale_socket_replaced);
+	tcase_add_test(tc, simultaneous_starts);
 	tcase_add_test(tc, already_running);
 	tcase_add_test(tc, not_a_socket);
 	tcase_add_test(tc, socket_mode);
