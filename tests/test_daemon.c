@@ -389,13 +389,23 @@ END_TEST
  */
 START_TEST(simultaneous_starts)
 {
-	enum { ROUNDS = 300 };
 	struct sockaddr_un sun;
 	char		 dir[64], path[128], log[2][160];
 	const char	*argv[2][8];
 	pid_t		 pid[2];
-	int		 round, k, fd, status, done, loser;
+	int		 round, rounds, k, fd, status, done, loser;
 
+	/*
+	 * The window is microseconds wide: without the lock, one run of 400
+	 * rounds here broke at round 148. Fewer under AddressSanitizer,
+	 * whose start-up is slow; make check runs the full count.
+	 */
+	rounds = 300;
+	if (dz_is_asan_build(dz_bin("dazaid"))) {
+		rounds = 40;
+		printf("simultaneous_starts: %d rounds (AddressSanitizer "
+		    "build)\n", rounds);
+	}
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/dazai.sock", dir);
 	memset(&sun, 0, sizeof sun);
@@ -408,7 +418,7 @@ START_TEST(simultaneous_starts)
 		argv[k][2] = path;
 		argv[k][3] = NULL;
 	}
-	for (round = 0; round < ROUNDS; round++) {
+	for (round = 0; round < rounds; round++) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun,
 		    sizeof sun), 0);
@@ -528,11 +538,15 @@ daemon_suite(void)
 	tcase_add_test(tc, ping_timeout);
 	tcase_add_test(tc, ping_keeps_alive);
 	tcase_add_test(tc, stale_socket_replaced);
-	tcase_add_test(tc, simultaneous_starts);
 	tcase_add_test(tc, already_running);
 	tcase_add_test(tc, not_a_socket);
 	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, secret_sources);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("race");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, simultaneous_starts);
 	suite_add_tcase(s, tc);
 	return s;
 }
