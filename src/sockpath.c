@@ -263,7 +263,7 @@ sockpath_bind_listen(const char *path, char *err, size_t errlen)
 int
 sockpath_listen(const char *path, char *err, size_t errlen)
 {
-	char	 dir[PATH_MAX], *slash;
+	char	 dir[PATH_MAX];
 	int	 dfd, fd;
 
 	/*
@@ -273,16 +273,10 @@ sockpath_listen(const char *path, char *err, size_t errlen)
 	 * one and replace it, leaving us with a secret no heartbeat can
 	 * reach. The lock goes with the descriptor; no file is left behind.
 	 */
-	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
