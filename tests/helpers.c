@@ -28,14 +28,21 @@ static char	tmpdirs[MAX_TMPDIRS][64];
 static int	ntmpdirs;
 static int	cleanup_registered;
 
-/* Milliseconds on the monotonic clock. */
-static long long
-ms_now(void)
+/* Seconds on the monotonic clock. */
+double
+dz_now(void)
 {
 	struct timespec	 ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Milliseconds on the monotonic clock. */
+long long
+dz_ms_now(void)
+{
+	return (long long)(dz_now() * 1000);
 }
 
 /* Remove every temporary directory this process made. */
@@ -134,6 +141,22 @@ dz_spawn(const char *const *argv, const char *logpath, int keep_fd)
 }
 
 /*
+ * A fresh struct dz: a private temporary directory holding the log
+ * (dazaid.log) and, unless sock names one, the socket (dazai.sock).
+ */
+void
+dz_init(struct dz *d, const char *sock)
+{
+	memset(d, 0, sizeof *d);
+	dz_tmpdir(d->dir, sizeof d->dir);
+	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
+	if (sock != NULL)
+		snprintf(d->sock, sizeof d->sock, "%s", sock);
+	else
+		snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+}
+
+/*
  * Start build/dazaid on sock with extra arguments and wait until it says
  * it is ready (--ready-fd). Returns 0 when ready; -1 if it exited first
  * (d->status then holds how).
@@ -147,12 +170,7 @@ dz_start_at(struct dz *d, const char *sock, const char *const *extra)
 	struct pollfd	 pfd;
 	ssize_t		 r;
 
-	memset(d, 0, sizeof *d);
-	dz_tmpdir(d->dir, sizeof d->dir);
-	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
-	snprintf(d->sock, sizeof d->sock, "%s", sock != NULL ? sock : "");
-	if (sock == NULL)
-		snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+	dz_init(d, sock);
 	ck_assert_int_eq(pipe(p), 0);
 	snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 	argv[n++] = dz_bin("dazaid");
@@ -187,7 +205,7 @@ dz_start(struct dz *d, const char *const *extra)
 int
 dz_waitpid(pid_t pid, int *status, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 	pid_t		 r;
 
 	for (;;) {
@@ -196,7 +214,7 @@ dz_waitpid(pid_t pid, int *status, double timeout)
 			return 0;
 		if (r < 0)
 			return -1;
-		if (ms_now() >= end)
+		if (dz_ms_now() >= end)
 			return -1;
 		usleep(2000);
 	}
@@ -287,14 +305,14 @@ dz_send(int fd, const char *s)
 char *
 dz_readline(int fd, char *buf, size_t len, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	size_t		 n = 0;
 	long long	 left;
 	char		 c;
 
 	while (n + 1 < len) {
-		left = end - ms_now();
+		left = end - dz_ms_now();
 		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
 			return NULL;
 		if (read(fd, &c, 1) != 1)
@@ -313,14 +331,14 @@ dz_readline(int fd, char *buf, size_t len, double timeout)
 bool
 dz_eof(int fd, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	char		 buf[512];
 	long long	 left;
 	ssize_t		 n;
 
 	for (;;) {
-		left = end - ms_now();
+		left = end - dz_ms_now();
 		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
 			return false;
 		n = read(fd, buf, sizeof buf);
@@ -367,10 +385,10 @@ dz_log_has(const struct dz *d, const char *needle)
 bool
 dz_log_wait(const struct dz *d, const char *needle, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (!dz_log_has(d, needle)) {
-		if (ms_now() >= end)
+		if (dz_ms_now() >= end)
 			return false;
 		usleep(5000);
 	}

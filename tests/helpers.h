@@ -26,6 +26,7 @@ struct dz {
 
 const char	*dz_bin(const char *);
 char		*dz_tmpdir(char *, size_t);
+void		 dz_init(struct dz *, const char *);
 int		 dz_start(struct dz *, const char *const *);
 int		 dz_start_at(struct dz *, const char *, const char *const *);
 pid_t		 dz_spawn(const char *const *, const char *, int);
@@ -44,6 +45,8 @@ int		 dz_run(const char *const *, char *, size_t, double);
 void		 dz_write_file(const char *, const void *, size_t);
 bool		 dz_is_root(void);
 bool		 dz_is_asan_build(const char *);
+double		 dz_now(void);
+long long	 dz_ms_now(void);
 
 /* Assert a reply line. */
 #define dz_expect(fd, want) do {					\

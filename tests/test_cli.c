@@ -150,10 +150,7 @@ START_TEST(secret_fd_pipe)
 	int		 p[2], fd;
 
 	/* A pipe from a parent, read to EOF straight into the buffer. */
-	memset(&d, 0, sizeof d);
-	dz_tmpdir(d.dir, sizeof d.dir);
-	snprintf(d.sock, sizeof d.sock, "%s/dazai.sock", d.dir);
-	snprintf(d.log, sizeof d.log, "%s/dazaid.log", d.dir);
+	dz_init(&d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
 	snprintf(fdarg, sizeof fdarg, "%d", p[0]);
 	d.pid = dz_spawn(argv, d.log, p[0]);
@@ -240,9 +237,7 @@ START_TEST(default_socket_dir)
 	snprintf(dir, sizeof dir, "%s/dazai", run);
 	snprintf(sock, sizeof sock, "%s/dazai.sock", dir);
 	argv[0] = dz_bin("dazaid");
-	memset(&d, 0, sizeof d);
-	dz_tmpdir(d.dir, sizeof d.dir);
-	snprintf(d.log, sizeof d.log, "%s/log", d.dir);
+	dz_init(&d, NULL);
 	d.pid = dz_spawn(argv, d.log, -1);
 	ck_assert(dz_log_wait(&d, "listening on", 10));
 	ck_assert_int_eq(lstat(dir, &st), 0);
@@ -254,9 +249,7 @@ START_TEST(default_socket_dir)
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	/* An existing default directory open to others is refused. */
 	chmod(dir, 0755);
-	memset(&d, 0, sizeof d);
-	dz_tmpdir(d.dir, sizeof d.dir);
-	snprintf(d.log, sizeof d.log, "%s/log", d.dir);
+	dz_init(&d, NULL);
 	d.pid = dz_spawn(argv, d.log, -1);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 1);

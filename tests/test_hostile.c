@@ -37,16 +37,6 @@
 
 static const char *const DRY[] = { NULL };
 
-/* Seconds on the monotonic clock. */
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Find name in $PATH; NULL if absent. */
 static const char *
 which(const char *name, char *buf, size_t len)
@@ -92,10 +82,10 @@ fd_count(pid_t pid)
 static int
 fd_count_settle(pid_t pid, int want, double timeout)
 {
-	double	 end = now() + timeout;
+	double	 end = dz_now() + timeout;
 	int	 n;
 
-	while ((n = fd_count(pid)) != want && now() < end)
+	while ((n = fd_count(pid)) != want && dz_now() < end)
 		usleep(10000);
 	return n;
 }
@@ -207,7 +197,7 @@ send_all(int fd, const void *buf, size_t len)
 static ssize_t
 read_to_eof(int fd, char *buf, size_t len, double timeout)
 {
-	double		 end = now() + timeout;
+	double		 end = dz_now() + timeout;
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	char		 tmp[4096];
 	size_t		 got = 0;
@@ -215,7 +205,7 @@ read_to_eof(int fd, char *buf, size_t len, double timeout)
 	int		 ms;
 
 	for (;;) {
-		ms = (int)((end - now()) * 1000);
+		ms = (int)((end - dz_now()) * 1000);
 		if (ms <= 0 || poll(&pfd, 1, ms) != 1)
 			return -1;
 		n = read(fd, tmp, sizeof tmp);
@@ -255,10 +245,7 @@ start_valgrind(struct dz *d, const char *valgrind)
 	int		 p[2], n = 0;
 	ssize_t		 r = -1;
 
-	memset(d, 0, sizeof *d);
-	dz_tmpdir(d->dir, sizeof d->dir);
-	snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
-	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
+	dz_init(d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
 	snprintf(fdarg, sizeof fdarg, "%d", p[1]);
 	argv[n++] = valgrind;
@@ -456,7 +443,7 @@ START_TEST(connect_flood)
 	 * the daemon has written its BUSY. The heartbeat must be answered
 	 * throughout.
 	 */
-	t0 = now();
+	t0 = dz_now();
 	for (i = 0; i < FLOOD_CONNECTS; i += BATCH) {
 		for (j = 0; j < BATCH; j++)
 			if ((batch[j] = dz_connect(d.sock)) >= 0)
@@ -467,7 +454,7 @@ START_TEST(connect_flood)
 		if ((i + BATCH) % 1000 == 0)
 			assert_ping(hb);
 	}
-	secs = now() - t0;
+	secs = dz_now() - t0;
 	ck_assert_int_eq(connected, FLOOD_CONNECTS);
 	assert_ping(hb);
 	ck_assert(dz_alive(&d));
@@ -631,7 +618,7 @@ START_TEST(data_flood)
 		    "a non-dumpable daemon needs root\n", (int)d.pid);
 
 	/* One after the other, each waiting for its answer. */
-	t0 = now();
+	t0 = dz_now();
 	ck_assert_int_eq(data_worker(d.sock, -1, DATA_WORKERS *
 	    DATA_CONNECTS, false), 0);
 	/* All at once, from three processes, half hanging up at once. */
@@ -647,7 +634,7 @@ START_TEST(data_flood)
 		    "worker %d: status %d; dazaid log:\n%s", i, status,
 		    read_log(&d, log, sizeof log));
 	}
-	secs = now() - t0;
+	secs = dz_now() - t0;
 	ck_assert_msg(dz_alive(&d), "dazaid died in the flood");
 	if (base > 0) {
 		after = fd_count_settle(d.pid, base, 10);
@@ -671,6 +658,29 @@ START_TEST(data_flood)
 END_TEST
 
 /*
+ * Send, in one write as a pipelining client would, HELLO, npings PINGs
+ * and, if quit, QUIT.
+ */
+static void
+send_pipeline(int fd, int npings, bool quit)
+{
+	static char	 req[16384];
+	size_t		 n;
+	int		 i;
+
+	ck_assert((size_t)npings * 5 + 64 < sizeof req);
+	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	for (i = 0; i < npings; i++, n += 5)
+		memcpy(req + n, "PING\n", 5);
+	if (quit) {
+		memcpy(req + n, "QUIT\n", 5);
+		n += 5;
+	}
+	req[n] = '\0';
+	ck_assert(dz_send(fd, req));
+}
+
+/*
  * A live heartbeat that pipelines a thousand commands in one write and
  * only then reads: it is slow, not gone. Every reply must arrive, in
  * order, and nothing may panic. (A daemon that takes a full socket buffer
@@ -680,23 +690,14 @@ END_TEST
 START_TEST(pipelined_heartbeat)
 {
 	enum { NPING = 1000 };
-	static char	 req[16384], buf[64];
+	char		 buf[64];
 	struct dz	 d;
-	size_t		 n;
 	int		 fd, i;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
-	for (i = 0; i < NPING; i++) {
-		memcpy(req + n, "PING\n", 5);
-		n += 5;
-	}
-	memcpy(req + n, "QUIT\n", 5);
-	n += 5;
-	req[n] = '\0';
-	ck_assert(dz_send(fd, req));
+	send_pipeline(fd, NPING, true);
 	usleep(500000);
 	dz_expect(fd, "WELCOME");
 	for (i = 0; i < NPING; i++) {
@@ -725,20 +726,14 @@ END_TEST
 START_TEST(stalled_heartbeat_alive)
 {
 	static const char *const pt[] = { "--ping-timeout", "2", NULL };
-	static char	 req[16384];
 	struct dz	 d;
-	size_t		 n;
 	int		 fd, i, got;
 	double		 t0;
 
 	ck_assert_int_eq(dz_start(&d, pt), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
-	for (i = 0; i < 1000; i++, n += 5)
-		memcpy(req + n, "PING\n", 5);
-	req[n] = '\0';
-	ck_assert(dz_send(fd, req));
+	send_pipeline(fd, 1000, false);
 	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
 	/* 5 s of a PING every 0.5 s, nothing read: 2.5 ping timeouts. */
 	for (i = 0; i < 10; i++) {
@@ -757,9 +752,9 @@ START_TEST(stalled_heartbeat_alive)
 		ck_assert_str_eq(buf, "PONG");
 	}
 	/* Silent from here: the ping timeout takes it for lost. */
-	t0 = now();
+	t0 = dz_now();
 	ck_assert(dz_log_wait(&d, "no line within the ping timeout", 6));
-	ck_assert_msg(now() - t0 >= 1.5, "lost after %.2fs", now() - t0);
+	ck_assert_msg(dz_now() - t0 >= 1.5, "lost after %.2fs", dz_now() - t0);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
 	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
@@ -775,20 +770,13 @@ END_TEST
  */
 START_TEST(quit_unread_honoured)
 {
-	static char	 req[16384];
 	struct dz	 d;
-	size_t		 n;
-	int		 fd, i;
+	int		 fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
-	for (i = 0; i < 1000; i++, n += 5)
-		memcpy(req + n, "PING\n", 5);
-	memcpy(req + n, "QUIT\n", 5);
-	req[n + 5] = '\0';
-	ck_assert(dz_send(fd, req));
+	send_pipeline(fd, 1000, true);
 	close(fd);
 	ck_assert_msg(dz_log_wait(&d, "stood down (QUIT)", 5), "the QUIT "
 	    "behind unread replies was not honoured");
@@ -799,8 +787,7 @@ START_TEST(quit_unread_honoured)
 	/* And without QUIT, the same close is a loss. */
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	req[n] = '\0';
-	ck_assert(dz_send(fd, req));
+	send_pipeline(fd, 1000, false);
 	ck_assert(dz_log_wait(&d, "heartbeat connected: HELLO", 5));
 	usleep(200000);
 	assert_loss_panics(&d, fd);
@@ -833,20 +820,15 @@ unread_replies(int fd)
  */
 START_TEST(bye_unread_evicted)
 {
-	static char	 req[16384];
+	static char	 buf[16384];
 	struct dz	 d;
-	size_t		 n;
-	int		 fd, fill, i;
+	int		 fd, fill;
 	double		 t0;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
-	for (i = 0; i < 2000; i++, n += 5)
-		memcpy(req + n, "PING\n", 5);
-	req[n] = '\0';
-	ck_assert(dz_send(fd, req));
+	send_pipeline(fd, 2000, false);
 	fill = unread_replies(fd);
 	ck_assert_msg(fill > 2 && fill < 2001, "%d replies fill the socket",
 	    fill);
@@ -859,23 +841,19 @@ START_TEST(bye_unread_evicted)
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
-	for (i = 0; i < fill - 1; i++, n += 5)
-		memcpy(req + n, "PING\n", 5);
-	memcpy(req + n, "QUIT\n", 5);
-	req[n + 5] = '\0';
-	t0 = now();
-	ck_assert(dz_send(fd, req));
+	t0 = dz_now();
+	send_pipeline(fd, fill - 1, true);
 	ck_assert(dz_log_wait(&d, "stood down", 5));
 	ck_assert_msg(unread_replies(fd) == fill, "BYE was not the reply "
 	    "that found the socket full");
 	ck_assert_msg(dz_log_wait(&d, "BYE not read within 5s", 10),
 	    "a stood-down client that does not read BYE keeps the slot");
-	ck_assert_msg(now() - t0 >= 4.5, "evicted after %.2fs", now() - t0);
+	ck_assert_msg(dz_now() - t0 >= 4.5, "evicted after %.2fs",
+	    dz_now() - t0);
 	/* What was sent arrives, then EOF; BYE never left the daemon. */
-	ck_assert_int_eq(read_to_eof(fd, req, sizeof req, 5),
+	ck_assert_int_eq(read_to_eof(fd, buf, sizeof buf, 5),
 	    8 + 5 * (fill - 1));
-	ck_assert(strstr(req, "BYE") == NULL);
+	ck_assert(strstr(buf, "BYE") == NULL);
 	close(fd);
 	ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	ck_assert(dz_alive(&d));
@@ -900,22 +878,22 @@ squat(int fd, double interval)
 	static const char *const chatter[] = { "PING\n", "HEL", "LO\n",
 	    "CANCEL\n", "x" };
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 t0 = now(), next = t0 + interval;
+	double		 t0 = dz_now(), next = t0 + interval;
 	char		 buf[256];
 	ssize_t		 n;
 	int		 k = 0, ms;
 
 	for (;;) {
-		if (now() - t0 > 10)
+		if (dz_now() - t0 > 10)
 			return -1;
-		ms = interval > 0 ? (int)((next - now()) * 1000) : 10000;
+		ms = interval > 0 ? (int)((next - dz_now()) * 1000) : 10000;
 		if (poll(&pfd, 1, ms > 0 ? ms : 0) == 1) {
 			n = read(fd, buf, sizeof buf);
 			if (n == 0 || (n < 0 && errno == ECONNRESET))
-				return now() - t0;
+				return dz_now() - t0;
 			continue;
 		}
-		if (interval > 0 && now() >= next) {
+		if (interval > 0 && dz_now() >= next) {
 			send_all(fd, chatter[k % 5], strlen(chatter[k % 5]));
 			k++;
 			next += interval;

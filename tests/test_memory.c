@@ -157,10 +157,7 @@ START_TEST(held_anonymous_pipe)
 	if (skip_unless_root("held_anonymous_pipe"))
 		return;
 	make_marker(&m);
-	memset(&d, 0, sizeof d);
-	dz_tmpdir(d.dir, sizeof d.dir);
-	snprintf(d.sock, sizeof d.sock, "%s/dazai.sock", d.dir);
-	snprintf(d.log, sizeof d.log, "%s/dazaid.log", d.dir);
+	dz_init(&d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(write(p[1], m.bytes, MARKER_LEN) == MARKER_LEN);
 	close(p[1]);

@@ -63,16 +63,6 @@ struct ctx {
 	struct term	 t;
 };
 
-/* Milliseconds on the monotonic clock. */
-static long long
-ms_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Find name in a PATH-like list; true with its absolute path in buf. */
 static bool
 find_program(const char *name, char *buf, size_t len)
@@ -138,7 +128,7 @@ term_read(struct term *t, long long ms)
 static bool
 term_wait(struct term *t, const char *needle, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 	const char	*p;
 
 	for (;;) {
@@ -147,7 +137,7 @@ term_wait(struct term *t, const char *needle, double timeout)
 			t->seen = (size_t)(p - t->out) + strlen(needle);
 			return true;
 		}
-		if (ms_now() >= end || term_read(t, end - ms_now()) < 0) {
+		if (dz_ms_now() >= end || term_read(t, end - dz_ms_now()) < 0) {
 			t->out[t->len] = '\0';
 			if ((p = strstr(t->out + t->seen, needle)) != NULL) {
 				t->seen = (size_t)(p - t->out) +
@@ -163,9 +153,9 @@ term_wait(struct term *t, const char *needle, double timeout)
 static void
 term_drain(struct term *t, long long ms)
 {
-	long long	 end = ms_now() + ms;
+	long long	 end = dz_ms_now() + ms;
 
-	while (ms_now() < end && term_read(t, end - ms_now()) >= 0)
+	while (dz_ms_now() < end && term_read(t, end - dz_ms_now()) >= 0)
 		;
 }
 
@@ -243,7 +233,7 @@ term_resync(struct term *t)
 static int
 term_exit(struct term *t, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 	pid_t		 r;
 
 	while (t->pid != 0) {
@@ -252,7 +242,7 @@ term_exit(struct term *t, double timeout)
 			t->pid = 0;
 			break;
 		}
-		if (r < 0 || ms_now() >= end)
+		if (r < 0 || dz_ms_now() >= end)
 			return -1;
 		if (term_read(t, 20) < 0)
 			usleep(5000);
@@ -329,10 +319,10 @@ count_clients(const struct ctx *c, pid_t watch, pid_t *last)
 static bool
 clients_gone(const struct ctx *c, double timeout)
 {
-	long long	 end = ms_now() + (long long)(timeout * 1000);
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (count_clients(c, 0, NULL) > 0) {
-		if (ms_now() >= end)
+		if (dz_ms_now() >= end)
 			return false;
 		usleep(10000);
 	}
@@ -1018,12 +1008,12 @@ START_TEST(bash_daemon_hung)
 		return;
 	ctx_rc(&c, NULL, 1, NULL);
 	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
-	t0 = ms_now();
+	t0 = dz_ms_now();
 	ctx_start(&c);
 	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
 	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
 	    term_tail(&c.t));
-	ck_assert_int_lt(ms_now() - t0, 9000);
+	ck_assert_int_lt(dz_ms_now() - t0, 9000);
 	ck_assert_int_eq(kill(c.d.pid, SIGCONT), 0);
 	ck_assert_msg(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT),
 	    "the daemon's log:\n%s", log_text(&c.d));

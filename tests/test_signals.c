@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -161,10 +160,7 @@ start_loading(struct dz *d, const char *const *extra)
 	int		 p[2], n = 0, i;
 	struct stat	 st;
 
-	memset(d, 0, sizeof *d);
-	dz_tmpdir(d->dir, sizeof d->dir);
-	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
-	snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+	dz_init(d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
 	snprintf(fdarg, sizeof fdarg, "%d", p[0]);
 	argv[n++] = dz_bin("dazaid");
@@ -184,16 +180,6 @@ start_loading(struct dz *d, const char *const *extra)
 	usleep(200000);
 	ck_assert_msg(dz_alive(d), "dazaid did not wait for the rest");
 	return p[1];
-}
-
-/* Seconds on the monotonic clock. */
-static double
-mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /*
@@ -257,11 +243,11 @@ START_TEST(panic_while_loading)
 
 	/* The grace window runs its course though the writer never ends. */
 	w = start_loading(&d, graced);
-	t0 = mono();
+	t0 = dz_now();
 	kill(d.pid, SIGUSR1);
 	ck_assert(dz_wait(&d, 10) == 0);
 	close(w);
-	ck_assert_msg(mono() - t0 >= 0.9, "fired after %.2fs", mono() - t0);
+	ck_assert_msg(dz_now() - t0 >= 0.9, "fired after %.2fs", dz_now() - t0);
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	ck_assert(dz_log_has(&d, "grace window of 1s"));
 	ck_assert(dz_log_has(&d, "secret wiped"));
