@@ -197,8 +197,9 @@ client_close(struct client *c, bool lost, const char *why)
 }
 
 /*
- * Write what is queued. Returns 1 when all of it went, 0 when the peer's
- * buffer is full (the rest stays queued), -1 when the peer is gone (then
+ * Write what is queued. Returns 1 when all of it went (or the peer takes
+ * no more and the client turned mute), 0 when the peer's buffer is full
+ * (the rest stays queued), -1 when a client that said QUIT is gone (then
  * it has been closed).
  */
 static int
@@ -238,8 +239,8 @@ client_flush(struct client *c)
 }
 
 /*
- * Queue a reply and try to send it; false if the peer is gone (then it
- * has been closed). A peer that does not read its replies is not dropped:
+ * Queue a reply and try to send it; false if the client has been closed
+ * (client_flush). A peer that does not read its replies is not dropped:
  * the daemon stops reading from it until it does (client_process).
  */
 static bool
