@@ -287,7 +287,7 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 			saved = errno;
 			close(fd);
 			errno = saved;
-			if (why != NULL && strcmp(why, "interrupted") == 0) {
+			if (d->stopping) {
 				log_info("%s: loading stopped; the bytes read "
 				    "so far were wiped", src);
 				return 0;
