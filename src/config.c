@@ -90,13 +90,20 @@ config_merge(struct config *dst, const struct config *src)
 {
 	if (src->socket != NULL)
 		config_set_str(&dst->socket, src->socket);
-	if (src->secret_file != NULL)
+	/*
+	 * The secret source is one setting with two forms: a layer that
+	 * names either replaces what the layers below said (a file's
+	 * secret_file gives way to --secret-fd). Both in one layer stay
+	 * both, for config_validate to refuse.
+	 */
+	if (src->secret_file != NULL || src->secret_fd != CONFIG_UNSET) {
 		config_set_str(&dst->secret_file, src->secret_file);
+		dst->secret_fd = src->secret_fd;
+	}
 #define M(f)	do { if (src->f != CONFIG_UNSET) dst->f = src->f; } while (0)
 	M(arm);
 	M(grace);
 	M(ping_timeout);
-	M(secret_fd);
 	M(secret_size);
 	M(secret_max);
 	M(require_lock);

@@ -26,54 +26,90 @@
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
+/*
+ * What the handlers that act inside a signal need, set before any secret
+ * exists: whether the final SIGKILL is real, and the socket to remove.
+ */
 static volatile sig_atomic_t hard_armed;
+static char hard_socket[SOCKPATH_MAX + 1];
+
+/* Write a constant message from a handler (async-signal-safe). */
+#define HARD_SAY(msg)	log_raw((msg), sizeof (msg) - 1)
+
+/*
+ * The part of every hard path that must happen before the process ends:
+ * zero the secret (secmem_emergency_wipe: mprotect and memset), then
+ * remove the socket (unlink). Async-signal-safe.
+ */
+static void
+daemon_hard_wipe(void)
+{
+	if (secmem_emergency_wipe() != 0)
+		HARD_SAY("dazaid: WIPE FAILED: the secret memory could not be "
+		    "made writable\n");
+	if (hard_socket[0] != '\0')
+		unlink(hard_socket);
+}
 
 /*
  * SIGUSR2: hard panic inside the handler. Only async-signal-safe calls:
- * mprotect and a store loop (secmem_emergency_wipe), kill, write, _exit.
+ * mprotect and memset (daemon_hard_wipe), unlink, kill, write or send
+ * (log_raw, which never blocks), _exit.
  */
 static void
 daemon_hard_panic(int sig)
 {
-	static const char msg[] =
-	    "dazaid: SIGUSR2: secret wiped; WOULD SIGKILL (dry-run)\n";
-
 	(void)sig;
-	secmem_emergency_wipe();
+	daemon_hard_wipe();
 	if (hard_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
 	}
-	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
-		_exit(0);
+	HARD_SAY("dazaid: SIGUSR2: secret wiped; WOULD SIGKILL (dry-run)\n");
 	_exit(0);
 }
 
 /*
- * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT: wipe, then die of the same
- * signal with its default action (SA_RESETHAND restored it; SA_NODEFER
- * lets raise deliver it now). Async-signal-safe as above.
+ * Every other signal whose default action ends the process: wipe, then
+ * die of the same signal with its default action (SA_RESETHAND restored
+ * it; SA_NODEFER lets raise deliver it now). Async-signal-safe as above.
  */
 static void
 daemon_fatal_signal(int sig)
 {
-	secmem_emergency_wipe();
+	daemon_hard_wipe();
 	raise(sig);
 }
 
 /*
- * Install the dispositions that act inside a handler, and ignore SIGPIPE.
- * Called before any secret byte exists.
+ * fatal() and fatalx() end the process through this hook: the secret is
+ * zeroed and the socket removed first, whatever the error was.
+ */
+static void
+daemon_fatal_exit(int status)
+{
+	daemon_hard_wipe();
+	exit(status);
+}
+
+/*
+ * Install the dispositions that act inside a handler, ignore SIGPIPE and
+ * make fatal() wipe. Called before any secret byte exists. SIGUSR1,
+ * SIGTERM, SIGINT and SIGHUP go through the loop (daemon_init).
  */
 void
 daemon_install_hard_signals(bool armed)
 {
 	static const int	 fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL,
-				    SIGFPE, SIGABRT };
+				    SIGFPE, SIGABRT, SIGQUIT, SIGALRM, SIGSYS,
+				    SIGTRAP, SIGXCPU, SIGXFSZ, SIGVTALRM,
+				    SIGPROF, SIGPWR, SIGSTKFLT, SIGIO };
 	struct sigaction	 sa;
 	size_t			 i;
+	int			 sig;
 
 	hard_armed = armed;
+	log_set_exit_hook(daemon_fatal_exit);
 	memset(&sa, 0, sizeof sa);
 	sigfillset(&sa.sa_mask);
 	sa.sa_handler = daemon_hard_panic;
@@ -87,6 +123,12 @@ daemon_install_hard_signals(bool armed)
 	for (i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
 		if (sigaction(fatal_sigs[i], &sa, NULL) != 0)
 			fatal(1, "sigaction %d", fatal_sigs[i]);
+	/* The real-time signals also terminate by default. One that the
+	 * runtime keeps for itself (EINVAL: valgrind holds SIGRTMAX) is
+	 * not ours to catch. */
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, &sa, NULL) != 0 && errno != EINVAL)
+			fatal(1, "sigaction %d", sig);
 
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
@@ -94,15 +136,40 @@ daemon_install_hard_signals(bool armed)
 		fatal(1, "sigaction SIGPIPE");
 }
 
-/* Policy action: overwrite the secret. */
+/* Name the socket the hard paths remove (before it is created). */
+void
+daemon_set_hard_socket(const char *path)
+{
+	size_t	 n = strlen(path);
+
+	if (n >= sizeof hard_socket)
+		n = 0;
+	memcpy(hard_socket, path, n);
+	hard_socket[n] = '\0';
+}
+
+/* Seconds on the monotonic clock: every deadline is measured on it. */
+static double
+daemon_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Policy action: overwrite the secret; say so only if it was done. */
 static void
 daemon_do_wipe(void *arg)
 {
 	struct daemon	*d = arg;
 	size_t		 len = d->secret != NULL ? d->secret->len : 0;
 
-	if (d->secret != NULL)
-		secmem_wipe(d->secret);
+	if (d->secret != NULL && secmem_wipe(d->secret) != 0) {
+		log_warn("WIPE FAILED: the secret memory could not be made "
+		    "writable");
+		return;
+	}
 	log_info("secret wiped (%zu bytes overwritten with zeros)", len);
 }
 
@@ -123,16 +190,19 @@ daemon_do_would_kill(void *arg)
 	log_info("WOULD SIGKILL (dry-run: exiting 0 instead)");
 }
 
-/* Format a wall-clock time for log lines. */
+/*
+ * Format a monotonic deadline as the wall-clock time it falls on, for log
+ * lines only.
+ */
 static void
-daemon_clock(double t, char *buf, size_t len)
+daemon_clock(double mono, char *buf, size_t len)
 {
-	time_t		 s = (time_t)t;
+	time_t		 s = time(NULL) + (time_t)(mono - daemon_mono() + 0.5);
 	struct tm	 tm;
 
 	if (localtime_r(&s, &tm) == NULL ||
 	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%.0f", t);
+		snprintf(buf, len, "%lld", (long long)s);
 }
 
 /* Carry out what the policy asked for. */
@@ -146,13 +216,16 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 		log_info("pending panic aborted (%s); now %s", why,
 		    policy_state_name(d->policy.state));
 	}
+	if (out->escalated)
+		log_info("panic requested during the grace window: only CANCEL "
+		    "ends it now, a reconnecting heartbeat does not");
 	if (out->started) {
 		daemon_clock(out->deadline, when, sizeof when);
 		log_info("panic (%s): grace window of %gs, wipe at %s unless "
 		    "cancelled", why, d->grace, when);
 	}
 	if (out->arm_timer) {
-		double left = out->deadline - ev_time();
+		double left = out->deadline - daemon_mono();
 
 		ev_timer_stop(d->loop, &d->grace_w);
 		ev_timer_set(&d->grace_w, left > 0 ? left : 0, 0);
@@ -173,7 +246,7 @@ daemon_event(struct daemon *d, enum policy_event ev, const char *why)
 
 	if (ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC)
 		log_info("%s", why);
-	out = policy_step(&d->policy, ev, ev_time());
+	out = policy_step(&d->policy, ev, daemon_mono());
 	daemon_apply(d, &out, why);
 	return out;
 }
@@ -284,6 +357,21 @@ client_line(struct client *c, const char *line, size_t len)
 		return client_error(c, err);
 	switch (cmd.verb) {
 	case PROTO_HELLO:
+		/*
+		 * A heartbeat exists once WELCOME reached it. A HELLO that
+		 * waited in the backlog while its client gave up and closed
+		 * is read with that EOF: the WELCOME cannot be delivered,
+		 * and that closing must not count as a loss.
+		 */
+		if (!client_send(c, PROTO_WELCOME, strlen(PROTO_WELCOME)))
+			return false;
+		if (c->mute) {
+			log_info("connection from pid %d: HELLO %d, but it left "
+			    "before WELCOME; never a heartbeat", c->peer_pid,
+			    cmd.pid);
+			client_close(c, false, NULL);
+			return false;
+		}
 		c->hello = true;
 		ev_timer_stop(d->loop, &c->hello_w);
 		if (d->ping_timeout > 0) {
@@ -293,7 +381,7 @@ client_line(struct client *c, const char *line, size_t len)
 		log_info("heartbeat connected: HELLO %d (peer pid %d)",
 		    cmd.pid, c->peer_pid);
 		daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
-		return client_send(c, PROTO_WELCOME, strlen(PROTO_WELCOME));
+		return true;
 	case PROTO_PING:
 		return client_send(c, PROTO_PONG, strlen(PROTO_PONG));
 	case PROTO_CANCEL:
@@ -419,13 +507,17 @@ client_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	/*
-	 * While its replies wait for it to read them, the daemon does not
-	 * read its lines either: new bytes waiting in the socket are its
-	 * sign of life then.
+	 * Bytes waiting unread are a sign of life: while its replies wait
+	 * for it to read them, the daemon does not read its lines (new bytes
+	 * since the stall count); and a daemon that was stopped (SIGSTOP, a
+	 * debugger, a frozen cgroup) longer than the timeout finds its
+	 * client's PINGs waiting when it resumes, with this timer due before
+	 * the read. Read them first; they refresh the deadline.
 	 */
-	if (c->outlen > 0 && ioctl(c->fd, FIONREAD, &pending) == 0 &&
-	    pending > c->stall_seen) {
-		c->stall_seen = pending;
+	if (ioctl(c->fd, FIONREAD, &pending) == 0 &&
+	    pending > (c->outlen > 0 ? c->stall_seen : 0)) {
+		if (c->outlen > 0)
+			c->stall_seen = pending;
 		ev_timer_again(loop, w);
 		return;
 	}
@@ -489,6 +581,9 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			log_warn("accept (backing off %gs)",
 			    DAEMON_ACCEPT_BACKOFF);
 			ev_io_stop(loop, &d->accept_w);
+			/* A stopped timer keeps what was left of it: set the
+			 * full back-off again each time. */
+			ev_timer_set(&d->backoff_w, DAEMON_ACCEPT_BACKOFF, 0);
 			ev_timer_start(loop, &d->backoff_w);
 		}
 		return;

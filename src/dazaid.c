@@ -219,12 +219,38 @@ harden(void)
 	}
 }
 
-/* Check that an inherited descriptor is open. */
-static void
-check_fd(const char *what, int fd)
+/*
+ * Give descriptors 0, 1 and 2 something to point at: were one closed, the
+ * first connection accepted would take its number and log lines (fd 2)
+ * would go to a client. Returns a mask of those that were closed.
+ */
+static unsigned
+open_std_fds(void)
 {
-	if (fd != CONFIG_UNSET && fcntl(fd, F_GETFD) < 0)
+	unsigned	 closed = 0;
+	int		 fd;
+
+	for (fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		closed |= 1u << fd;
+		if (open("/dev/null", O_RDWR | O_NOCTTY) != fd)
+			_exit(1);
+	}
+	return closed;
+}
+
+/* Check that an inherited descriptor was open and takes no other role. */
+static void
+check_fd(const char *what, int fd, unsigned closed)
+{
+	if (fd == CONFIG_UNSET)
+		return;
+	if ((fd <= 2 && (closed & (1u << fd))) || fcntl(fd, F_GETFD) < 0)
 		fatalx(2, "%s %d: not an open descriptor", what, fd);
+	if (fd == STDERR_FILENO)
+		fatalx(2, "%s 2: descriptor 2 is standard error, where dazaid "
+		    "logs; pass another descriptor", what);
 }
 
 /* Load the secret; on failure return the exit status, else 0. */
@@ -240,7 +266,11 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 
 	if (cfg->secret_file != NULL) {
 		src = cfg->secret_file;
-		if ((fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+		/* Non-blocking: a FIFO would otherwise hold open(2) until a
+		 * writer appears, with no signal acted upon. It is then read
+		 * as --secret-fd is, the loop running between reads. */
+		if ((fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK)) < 0) {
 			log_warn("secret file %s", src);
 			return 2;
 		}
@@ -373,8 +403,11 @@ main(int argc, char **argv)
 	char		*config_path = NULL;
 	const char	*config_used;
 	int		 check_config = 0, listen_fd, status, is_default;
+	unsigned	 closed;
 
+	closed = open_std_fds();
 	log_init("dazaid", 0);
+	log_nonblocking();
 	memset(&sm, 0, sizeof sm);
 	config_init_unset(&cli);
 	config_init_unset(&file);
@@ -405,8 +438,11 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
-	check_fd("--ready-fd", cfg.ready_fd);
-	check_fd("--secret-fd", cfg.secret_fd);
+	check_fd("--ready-fd", cfg.ready_fd, closed);
+	check_fd("--secret-fd", cfg.secret_fd, closed);
+	if (cfg.ready_fd != CONFIG_UNSET && cfg.ready_fd == cfg.secret_fd)
+		fatalx(2, "--ready-fd and --secret-fd: both are descriptor %d",
+		    cfg.ready_fd);
 
 	harden();
 	if (sodium_init() < 0)
@@ -420,6 +456,7 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
+	daemon_set_hard_socket(cfg.socket);
 	daemon_set_secret(&d, &sm);
 	if ((status = load_secret(&sm, &cfg, &d)) != 0) {
 		secmem_free(&sm);

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,19 +127,47 @@ read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
 	}
 }
 
-/* Connect and say HELLO; exits with the documented status on failure. */
+/*
+ * Connect to the daemon, trusting it only as the daemon trusts us: its
+ * directory must pass the daemon's own checks (nobody else could have put
+ * a socket there) and the listener must run as our uid or root
+ * (SO_PEERCRED). Exits with the documented status on failure.
+ */
 static int
-handshake(const char *path, struct proto_reader *rd)
+connect_trusted(const char *path, bool is_default)
 {
-	char	 line[PROTO_LINE_MAX + 1];
-	int	 fd, rc, sent;
+	char	 err[SOCKPATH_ERRLEN];
+	uid_t	 uid;
+	pid_t	 pid;
+	int	 fd;
 
+	if (sockpath_check_dir(path, is_default, err, sizeof err) != 0) {
+		if (errno == ENOENT)
+			fatalx(EXIT_NODAEMON, "no daemon at %s (%s)", path,
+			    err);
+		fatalx(EXIT_NODAEMON, "not trusting %s: %s", path, err);
+	}
 	if ((fd = sockpath_connect(path)) < 0) {
 		if (errno == ENAMETOOLONG)
 			fatalx(EXIT_USAGE, "%s: %zu bytes, the limit is %d",
 			    path, strlen(path), SOCKPATH_MAX);
 		fatal(EXIT_NODAEMON, "no daemon at %s", path);
 	}
+	if (!sockpath_peer_allowed(fd, &uid, &pid))
+		fatalx(EXIT_NODAEMON, "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
+		    (int)pid, (unsigned)getuid());
+	return fd;
+}
+
+/* Connect and say HELLO; exits with the documented status on failure. */
+static int
+handshake(const char *path, bool is_default, struct proto_reader *rd)
+{
+	char	 line[PROTO_LINE_MAX + 1];
+	int	 fd, rc, sent;
+
+	fd = connect_trusted(path, is_default);
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
 	/* A busy daemon may have answered and closed before HELLO went
 	 * out: read its reply even if the send failed. */
@@ -159,13 +188,13 @@ handshake(const char *path, struct proto_reader *rd)
 
 /* --cancel: HELLO, CANCEL, print the reply, QUIT. */
 static int
-do_cancel(const char *path)
+do_cancel(const char *path, bool is_default)
 {
 	struct proto_reader	 rd;
 	char			 line[PROTO_LINE_MAX + 1];
 	int			 fd;
 
-	fd = handshake(path, &rd);
+	fd = handshake(path, is_default, &rd);
 	if (!send_line(fd, "CANCEL\n") ||
 	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1)
 		fatalx(EXIT_LOST, "%s: lost the daemon during CANCEL", path);
@@ -203,7 +232,8 @@ watched_gone(pid_t pid, int is_parent)
 
 /* Hold the heartbeat until something ends it; returns the exit status. */
 static int
-hold(const char *path, double interval, pid_t watch, int is_parent, int sfd)
+hold(const char *path, bool is_default, double interval, pid_t watch,
+    int is_parent, int sfd)
 {
 	struct proto_reader	 rd;
 	struct pollfd		 pfd[3];
@@ -211,13 +241,24 @@ hold(const char *path, double interval, pid_t watch, int is_parent, int sfd)
 	char			 line[PROTO_LINE_MAX + 1];
 	long long		 next, now;
 	int			 fd, pidfd, rc, timeout, step;
+	bool			 gone;
 
+	/*
+	 * A watched process that is already gone (or a zombie) ends the
+	 * heartbeat exactly as its exit a moment later would: connect, then
+	 * drop the connection, which the daemon sees as a loss. Never exit
+	 * without connecting: that would guard nothing and say nothing.
+	 */
 	pidfd = open_pidfd(watch);
-	if (pidfd < 0 && errno != ENOSYS && errno != EPERM)
-		fatal(0, "watched process %d is gone", (int)watch);
-	if (watched_gone(watch, is_parent))
-		fatalx(0, "watched process %d is gone", (int)watch);
-	fd = handshake(path, &rd);
+	gone = (pidfd < 0 && errno == ESRCH) ||
+	    watched_gone(watch, is_parent);
+	fd = handshake(path, is_default, &rd);
+	if (gone) {
+		log_warnx("watched process %d is already gone; dropping the "
+		    "heartbeat at once", (int)watch);
+		close(fd);
+		return 0;
+	}
 	if (!quiet)
 		log_info("guarding: heartbeat to %s, watching pid %d", path,
 		    (int)watch);
@@ -317,6 +358,7 @@ main(int argc, char **argv)
 	pid_t		 watch = 0;
 	sigset_t	 set;
 	int		 ch, cancel = 0, sfd;
+	bool		 is_default = false;
 
 	log_init("dazai-heartbeat", 0);
 	opterr = 0;
@@ -371,12 +413,13 @@ main(int argc, char **argv)
 		    sizeof err) != 0)
 			fatalx(EXIT_USAGE, "%s", err);
 		path = defpath;
+		is_default = true;
 	}
 	if (sockpath_check_length(path, err, sizeof err) != 0)
 		fatalx(EXIT_USAGE, "%s", err);
 	signal(SIGPIPE, SIG_IGN);
 	if (cancel)
-		return do_cancel(path);
+		return do_cancel(path, is_default);
 
 	/*
 	 * Signals become readable events, blocked from the start. A signal
@@ -393,6 +436,6 @@ main(int argc, char **argv)
 	    (sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		fatal(EXIT_LOST, "signalfd");
 	if (watch == 0)
-		return hold(path, interval, getppid(), 1, sfd);
-	return hold(path, interval, watch, 0, sfd);
+		return hold(path, is_default, interval, getppid(), 1, sfd);
+	return hold(path, is_default, interval, watch, 0, sfd);
 }

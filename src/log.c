@@ -4,8 +4,18 @@
  * stack and written with one write(2), so nothing passes through a stdio
  * buffer and lines from a dying process are never half-written. No secret
  * byte is ever passed to these functions.
+ *
+ * After log_nonblocking(), a line never waits for its reader: a terminal
+ * stopped with ^S or a pipe nobody drains must not hold up a wipe. A line
+ * that does not fit is dropped and counted, and the count is reported
+ * with the next line that goes out.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +23,118 @@
 
 #include "dazai/log.h"
 
+enum log_sink {
+	LOG_BLOCKING,	/* fd 2 as inherited (regular files, before setup) */
+	LOG_SEND,	/* a socket: send(2) with MSG_DONTWAIT */
+	LOG_OWN_FD,	/* our own non-blocking description of fd 2 */
+	LOG_POLL,	/* shared description: write only when poll says so */
+};
+
 static const char *log_prog = "dazai";
 static int log_verbosity;
 static log_exit_fn log_exit_hook = exit;
+static enum log_sink log_sink = LOG_BLOCKING;
+static int log_fd = STDERR_FILENO;
+static volatile unsigned long log_dropped;
+
+/*
+ * Make every later line non-blocking. A regular file never blocks for
+ * long and shares its offset with whoever opened it, so it is kept as is;
+ * a socket (journald's stream) takes MSG_DONTWAIT; a pipe or a terminal is
+ * opened again through /proc/self/fd/2 with O_NONBLOCK, a description of
+ * our own, so the flag does not leak to the shell that shares the
+ * terminal. Where that fails, a line is written only when poll(2) says
+ * the descriptor has room (a line is shorter than PIPE_BUF).
+ */
+void
+log_nonblocking(void)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if (fstat(STDERR_FILENO, &st) != 0)
+		return;
+	if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		log_sink = LOG_SEND;
+		return;
+	}
+	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd >= 0) {
+		log_fd = fd;
+		log_sink = LOG_OWN_FD;
+	} else
+		log_sink = LOG_POLL;
+}
+
+/*
+ * Write bytes to the log without ever blocking (after log_nonblocking);
+ * false if they were dropped. Async-signal-safe: only poll(2), write(2)
+ * and send(2).
+ */
+static bool
+log_put(const char *buf, size_t len)
+{
+	struct pollfd	 pfd = { STDERR_FILENO, POLLOUT, 0 };
+	ssize_t		 n;
+
+	for (;;) {
+		switch (log_sink) {
+		case LOG_SEND:
+			n = send(STDERR_FILENO, buf, len, MSG_DONTWAIT |
+			    MSG_NOSIGNAL);
+			break;
+		case LOG_POLL:
+			if (poll(&pfd, 1, 0) != 1 ||
+			    (pfd.revents & POLLOUT) == 0)
+				return false;
+			/* FALLTHROUGH */
+		default:
+			n = write(log_fd, buf, len);
+			break;
+		}
+		if (n >= 0)
+			return true;
+		if (errno != EINTR)
+			return false;
+	}
+}
+
+/*
+ * Write one whole line, first saying how many were dropped before it.
+ * Async-signal-safe.
+ */
+void
+log_raw(const char *line, size_t len)
+{
+	char		 note[96], digits[24];
+	unsigned long	 n = log_dropped;
+	size_t		 i = sizeof digits, off;
+	static const char tail[] = " log line(s) dropped: stderr was not "
+	    "accepting output\n";
+
+	if (n > 0) {
+		do
+			digits[--i] = (char)('0' + n % 10);
+		while ((n /= 10) > 0 && i > 0);
+		off = strlen(log_prog);
+		if (off + 2 + sizeof digits - i + sizeof tail < sizeof note) {
+			memcpy(note, log_prog, off);
+			memcpy(note + off, ": ", 2);
+			off += 2;
+			memcpy(note + off, digits + i, sizeof digits - i);
+			off += sizeof digits - i;
+			memcpy(note + off, tail, sizeof tail - 1);
+			off += sizeof tail - 1;
+			if (log_put(note, off))
+				log_dropped = 0;
+		}
+	}
+	if (!log_put(line, len))
+		log_dropped++;
+}
 
 /* Set the program name used as prefix and the verbosity. */
 void
@@ -70,8 +189,7 @@ log_vline(int errnum, const char *fmt, va_list ap)
 		len = strnlen(line, sizeof line - 2);
 	}
 	line[len++] = '\n';
-	while (write(STDERR_FILENO, line, len) < 0 && errno == EINTR)
-		;
+	log_raw(line, len);
 }
 
 /* Warn, with the current errno's text appended. */

@@ -13,6 +13,7 @@ enum policy_action {
 	ACT_ABORT,	/* abort the grace window */
 	ACT_EXPIRE,	/* the grace timer went off: fire if it is time */
 	ACT_CANCEL0,	/* CANCEL with nothing pending */
+	ACT_ESCALATE,	/* a panic request: only CANCEL ends the window */
 };
 
 struct transition {
@@ -27,7 +28,8 @@ struct transition {
  *          HELLO            QUIT             LOST
  *          PANIC            CANCEL           TIMER
  * A reconnect aborts only a window that a loss started; a SIGUSR1 window
- * ends only by CANCEL or by firing. Events that cannot happen in a state
+ * ends only by CANCEL or by firing, and a SIGUSR1 during a loss window
+ * turns it into one (same deadline). Events that cannot happen in a state
  * (QUIT with no heartbeat) leave it unchanged.
  */
 static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
@@ -43,7 +45,7 @@ static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
 	},
 	[POLICY_GRACE_LOST] = {
 		T(GUARDING, ABORT),	T(GRACE_LOST, NONE),
-		T(GRACE_LOST, NONE),	T(GRACE_LOST, NONE),
+		T(GRACE_LOST, NONE),	T(GRACE_SIG, ESCALATE),
 		T(WAITING, ABORT),	T(GRACE_LOST, EXPIRE),
 	},
 	[POLICY_GRACE_SIG] = {
@@ -96,7 +98,7 @@ struct policy_out
 policy_step(struct policy *p, enum policy_event ev, double now)
 {
 	struct policy_out	 out = { POLICY_REPLY_NONE, false, false, false,
-				    false, 0 };
+				    false, false, 0 };
 	const struct transition	*t;
 
 	if ((unsigned)p->state >= POLICY_NSTATES ||
@@ -132,6 +134,9 @@ policy_step(struct policy *p, enum policy_event ev, double now)
 			policy_fire(p, &out);
 		else
 			out.arm_timer = true;
+		break;
+	case ACT_ESCALATE:
+		out.escalated = true;
 		break;
 	case ACT_CANCEL0:
 		/* The HELLO of this very connection already cancelled. */

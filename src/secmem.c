@@ -208,18 +208,25 @@ secmem_close(struct secmem *sm)
 		sm->prot &= ~SECMEM_NOACCESS;
 }
 
-/* Overwrite the whole buffer with zeros; the compiler cannot elide it. */
-void
+/*
+ * Overwrite the whole buffer with zeros; the compiler cannot elide it.
+ * Returns -1 if the pages could not be made writable, so the secret may
+ * still be there: the caller must not say it was wiped.
+ */
+int
 secmem_wipe(struct secmem *sm)
 {
+	int	 rc = 0;
+
 	if (sm->map == NULL)
-		return;
+		return 0;
 	if (secmem_open(sm, true) == 0) {
 		sodium_memzero(sm->data, sm->cap);
 		secmem_close(sm);
-	} else
-		secmem_emergency_wipe();
+	} else if (secmem_emergency_wipe() != 0)
+		rc = -1;
 	sm->len = 0;
+	return rc;
 }
 
 /* Wipe, then unmap. The table entry goes only after the wipe. */
@@ -244,26 +251,30 @@ secmem_free(struct secmem *sm)
  * memset(3), both async-signal-safe (memset since POSIX.1-2008 TC2; see
  * signal-safety(7)). The empty asm that takes the pointer and clobbers
  * memory keeps the compiler from dropping the stores as dead, as
- * explicit_bzero does, at memset's speed.
+ * explicit_bzero does, at memset's speed. Returns the number of buffers
+ * that could not be made writable (0: every one is zero now).
  */
-void
+int
 secmem_emergency_wipe(void)
 {
 	unsigned char	*p;
 	size_t		 n;
-	int		 i;
+	int		 i, failed = 0;
 
 	for (i = 0; i < SECMEM_SLOTS; i++) {
 		p = secmem_table[i].data;
 		n = secmem_table[i].cap;
 		if (p == NULL)
 			continue;
-		if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0)
+		if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
+			failed++;
 			continue;
+		}
 		memset(p, 0, n);
 		__asm__ __volatile__("" : : "r"(p) : "memory");
 		mprotect(p, n, PROT_NONE);
 	}
+	return failed;
 }
 
 /* Move the secret into a bigger buffer; the old one is wiped and freed. */

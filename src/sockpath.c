@@ -88,8 +88,6 @@ sockpath_prepare_dir(const char *path, bool is_default, char *err,
     size_t errlen)
 {
 	char		 dir[PATH_MAX];
-	struct stat	 st;
-	uid_t		 uid = getuid();
 
 	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
 		snprintf(err, errlen, "%s: directory name too long", path);
@@ -101,6 +99,25 @@ sockpath_prepare_dir(const char *path, bool is_default, char *err,
 			    strerror(errno));
 			return -1;
 		}
+	}
+	return sockpath_check_dir(path, is_default, err, errlen);
+}
+
+/*
+ * The checks of sockpath_prepare_dir without creating anything: a client
+ * makes them before it trusts what listens at path.
+ */
+int
+sockpath_check_dir(const char *path, bool is_default, char *err,
+    size_t errlen)
+{
+	char		 dir[PATH_MAX];
+	struct stat	 st;
+	uid_t		 uid = getuid();
+
+	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
+		snprintf(err, errlen, "%s: directory name too long", path);
+		return -1;
 	}
 	if (lstat(dir, &st) != 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));

@@ -36,6 +36,7 @@
 #define RSS_SLACK_KIB	1024
 
 static const char *const DRY[] = { NULL };
+static const char *const ARMED[] = { "--arm", NULL };
 
 /* Find name in $PATH; NULL if absent. */
 static const char *
@@ -662,14 +663,16 @@ END_TEST
  * and, if quit, QUIT.
  */
 static void
-send_pipeline(int fd, int npings, bool quit)
+send_pipeline(int fd, bool hello, int npings, bool quit)
 {
 	static char	 req[16384];
-	size_t		 n;
+	size_t		 n = 0;
 	int		 i;
 
 	ck_assert((size_t)npings * 5 + 64 < sizeof req);
-	n = (size_t)snprintf(req, sizeof req, "HELLO %d\n", (int)getpid());
+	if (hello)
+		n = (size_t)snprintf(req, sizeof req, "HELLO %d\n",
+		    (int)getpid());
 	for (i = 0; i < npings; i++, n += 5)
 		memcpy(req + n, "PING\n", 5);
 	if (quit) {
@@ -697,7 +700,7 @@ START_TEST(pipelined_heartbeat)
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	send_pipeline(fd, NPING, true);
+	send_pipeline(fd, true, NPING, true);
 	usleep(500000);
 	dz_expect(fd, "WELCOME");
 	for (i = 0; i < NPING; i++) {
@@ -733,7 +736,7 @@ START_TEST(stalled_heartbeat_alive)
 	ck_assert_int_eq(dz_start(&d, pt), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	send_pipeline(fd, 1000, false);
+	send_pipeline(fd, true, 1000, false);
 	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
 	/* 5 s of a PING every 0.5 s, nothing read: 2.5 ping timeouts. */
 	for (i = 0; i < 10; i++) {
@@ -764,9 +767,9 @@ START_TEST(stalled_heartbeat_alive)
 END_TEST
 
 /*
- * A heartbeat that pipelines its commands, ends them with QUIT and closes
- * without reading a reply stood down: the daemon reads on after it can
- * no longer answer, honours the QUIT, and does not panic.
+ * A heartbeat (WELCOME read) that pipelines its commands, ends them with
+ * QUIT and closes without reading a reply stood down: the daemon reads on
+ * after it can no longer answer, honours the QUIT, and does not panic.
  */
 START_TEST(quit_unread_honoured)
 {
@@ -774,9 +777,8 @@ START_TEST(quit_unread_honoured)
 	int		 fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
-	fd = dz_connect(d.sock);
-	ck_assert_int_ge(fd, 0);
-	send_pipeline(fd, 1000, true);
+	fd = dz_hello(d.sock);
+	send_pipeline(fd, false, 1000, true);
 	close(fd);
 	ck_assert_msg(dz_log_wait(&d, "stood down (QUIT)", 5), "the QUIT "
 	    "behind unread replies was not honoured");
@@ -785,12 +787,45 @@ START_TEST(quit_unread_honoured)
 	ck_assert(!dz_log_has(&d, "secret wiped"));
 	ck_assert(dz_alive(&d));
 	/* And without QUIT, the same close is a loss. */
-	fd = dz_connect(d.sock);
-	ck_assert_int_ge(fd, 0);
-	send_pipeline(fd, 1000, false);
-	ck_assert(dz_log_wait(&d, "heartbeat connected: HELLO", 5));
+	fd = dz_hello(d.sock);
+	send_pipeline(fd, false, 1000, false);
 	usleep(200000);
 	assert_loss_panics(&d, fd);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * A HELLO whose client closed before the daemon could answer (it waited
+ * in the listen backlog while the daemon was stopped, or the client gave
+ * up) never made a heartbeat: its WELCOME cannot be delivered, and its
+ * closing is no loss, armed or not, however many lines came with it.
+ */
+START_TEST(hello_unanswered_not_lost)
+{
+	struct dz	 d;
+	int		 fd, round;
+
+	ck_assert_int_eq(dz_start(&d, ARMED), 0);
+	for (round = 0; round < 2; round++) {
+		/* Stopped: the connection waits in the backlog. */
+		kill(d.pid, SIGSTOP);
+		fd = dz_connect(d.sock);
+		ck_assert_int_ge(fd, 0);
+		send_pipeline(fd, true, round * 100, false);
+		close(fd);
+		kill(d.pid, SIGCONT);
+		ck_assert(dz_log_wait(&d, "left before WELCOME", 5));
+		usleep(200000);
+		ck_assert_msg(dz_alive(&d), "a HELLO never answered was taken "
+		    "for a lost heartbeat (round %d)", round);
+		ck_assert(!dz_log_has(&d, "heartbeat lost"));
+	}
+	/* A heartbeat that got its WELCOME is still lost by closing. */
+	fd = dz_hello(d.sock);
+	close(fd);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	dz_stop(&d);
 }
 END_TEST
@@ -828,7 +863,7 @@ START_TEST(bye_unread_evicted)
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	send_pipeline(fd, 2000, false);
+	send_pipeline(fd, true, 2000, false);
 	fill = unread_replies(fd);
 	ck_assert_msg(fill > 2 && fill < 2001, "%d replies fill the socket",
 	    fill);
@@ -842,7 +877,7 @@ START_TEST(bye_unread_evicted)
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
 	t0 = dz_now();
-	send_pipeline(fd, fill - 1, true);
+	send_pipeline(fd, true, fill - 1, true);
 	ck_assert(dz_log_wait(&d, "stood down", 5));
 	ck_assert_msg(unread_replies(fd) == fill, "BYE was not the reply "
 	    "that found the socket full");
@@ -1233,6 +1268,7 @@ hostile_suite(void)
 	tcase_add_test(tc, bye_unread_evicted);
 	tcase_add_test(tc, stalled_heartbeat_alive);
 	tcase_add_test(tc, quit_unread_honoured);
+	tcase_add_test(tc, hello_unanswered_not_lost);
 	tcase_add_test(tc, hello_deadline_squatters);
 	tcase_add_test(tc, valgrind_session);
 	suite_add_tcase(s, tc);

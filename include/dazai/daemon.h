@@ -9,6 +9,7 @@
 #include "dazai/policy.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
+#include "dazai/sockpath.h"
 
 #define DAEMON_HELLO_TIMEOUT	5.0	/* seconds to say HELLO */
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
@@ -56,6 +57,7 @@ struct daemon {
 };
 
 void	daemon_install_hard_signals(bool);
+void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);

@@ -3,6 +3,8 @@
 #define DAZAI_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* Exit hook: fatal() and fatalx() call it; tests may replace it. */
 typedef void (*log_exit_fn)(int);
@@ -11,6 +13,8 @@ void	log_init(const char *, int);
 void	log_set_verbose(int);
 int	log_verbose(void);
 void	log_set_exit_hook(log_exit_fn);
+void	log_nonblocking(void);
+void	log_raw(const char *, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -47,6 +47,7 @@ struct policy_out {
 	enum policy_reply reply;	/* answer to CANCEL */
 	bool	 started;	/* a grace window started */
 	bool	 aborted;	/* a grace window was aborted */
+	bool	 escalated;	/* a panic request: only CANCEL ends it now */
 	bool	 arm_timer;	/* (re)arm the grace timer for deadline */
 	bool	 fired;		/* wiped and killed (or dry-run done) */
 	double	 deadline;	/* when the grace window ends */

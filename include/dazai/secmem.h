@@ -38,12 +38,12 @@ struct secmem {
 int	 secmem_alloc(struct secmem *, size_t, bool);
 int	 secmem_open(struct secmem *, bool);
 void	 secmem_close(struct secmem *);
-void	 secmem_wipe(struct secmem *);
+int	 secmem_wipe(struct secmem *);
 void	 secmem_free(struct secmem *);
 int	 secmem_read_fd(struct secmem *, int, size_t, const char **,
 	    bool (*)(void *, int), void *);
 int	 secmem_fill_random(struct secmem *, size_t);
-void	 secmem_emergency_wipe(void);
+int	 secmem_emergency_wipe(void);
 void	 secmem_describe(unsigned, char *, size_t);
 bool	 secmem_secretmem_available(void);
 

@@ -21,6 +21,7 @@ enum sockpath_status {
 int	sockpath_default(char *, size_t, char *, size_t);
 int	sockpath_check_length(const char *, char *, size_t);
 int	sockpath_prepare_dir(const char *, bool, char *, size_t);
+int	sockpath_check_dir(const char *, bool, char *, size_t);
 int	sockpath_listen(const char *, char *, size_t);
 int	sockpath_connect(const char *);
 bool	sockpath_peer_allowed(int, uid_t *, pid_t *);
