@@ -433,16 +433,16 @@ main(int argc, char **argv)
 	if (sockpath_check_length(cfg.socket, err, sizeof err) != 0)
 		fatalx(2, "%s", err);
 	log_set_verbose(cfg.verbose == 1);
-	if (check_config) {
-		config_print(&cfg, config_used, STDOUT_FILENO);
-		config_free(&cfg);
-		return 0;
-	}
 	check_fd("--ready-fd", cfg.ready_fd, closed);
 	check_fd("--secret-fd", cfg.secret_fd, closed);
 	if (cfg.ready_fd != CONFIG_UNSET && cfg.ready_fd == cfg.secret_fd)
 		fatalx(2, "--ready-fd and --secret-fd: both are descriptor %d",
 		    cfg.ready_fd);
+	if (check_config) {
+		config_print(&cfg, config_used, STDOUT_FILENO);
+		config_free(&cfg);
+		return 0;
+	}
 
 	harden();
 	if (sodium_init() < 0)

@@ -46,7 +46,20 @@ void		 dz_write_file(const char *, const void *, size_t);
 bool		 dz_is_root(void);
 bool		 dz_is_asan_build(const char *);
 double		 dz_now(void);
+void		 dz_skip(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 dz_skip_na(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
 long long	 dz_ms_now(void);
+
+/*
+ * A test (or the part of it) that cannot run here says so with dz_skip:
+ * "SKIP: ..." on stdout and a line in $DAZAI_SKIP_LOG, which the runner
+ * counts as skipped, never as passed; under CI (CI=true) a skip fails the
+ * run. dz_skip_na is for what does not apply to this build or kernel (a
+ * memory scan of an AddressSanitizer build, which make check runs on the
+ * normal build; a kernel without memfd_secret): counted, not failing CI.
+ */
 
 /* Assert a reply line. */
 #define dz_expect(fd, want) do {					\
@@ -69,5 +82,6 @@ Suite	*cli_suite(void);
 Suite	*memory_suite(void);
 Suite	*install_suite(void);
 Suite	*hostile_suite(void);
+Suite	*failclosed_suite(void);
 
 #endif

@@ -289,12 +289,12 @@ START_TEST(valgrind_session)
 	int		 hb, fd;
 
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
-		printf("SKIP: valgrind_session: %s is an AddressSanitizer "
-		    "build; valgrind cannot run it\n", dz_bin("dazaid"));
+		dz_skip_na("valgrind_session: %s is an AddressSanitizer "
+		    "build; valgrind cannot run it", dz_bin("dazaid"));
 		return;
 	}
 	if (which("valgrind", vg, sizeof vg) == NULL) {
-		printf("SKIP: valgrind_session: valgrind is not installed\n");
+		dz_skip("valgrind_session: valgrind is not installed");
 		return;
 	}
 	ck_assert_msg(start_valgrind(&d, vg) == 0, "not ready under "
@@ -385,8 +385,8 @@ START_TEST(other_uid_refused)
 	int		 hb;
 
 	if (!dz_is_root()) {
-		printf("SKIP: other_uid_refused: needs root to run a client "
-		    "as uid %d\n", NOBODY);
+		dz_skip("other_uid_refused: needs root to run a client "
+		    "as uid %d", NOBODY);
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
@@ -432,8 +432,8 @@ START_TEST(connect_flood)
 	assert_ping(hb);
 	base = fd_count(d.pid);
 	if (base < 0 && !dz_is_root())
-		printf("SKIP: connect_flood: descriptor count: /proc/%d/fd "
-		    "of a non-dumpable daemon needs root\n", (int)d.pid);
+		dz_skip("connect_flood: descriptor count: /proc/%d/fd "
+		    "of a non-dumpable daemon needs root", (int)d.pid);
 	else
 		ck_assert_msg(base > 0, "/proc/%d/fd: %s", (int)d.pid,
 		    strerror(errno));
@@ -615,8 +615,8 @@ START_TEST(data_flood)
 	ck_assert_int_gt(rss0, 0);
 	base = fd_count(d.pid);
 	if (base < 0 && !dz_is_root())
-		printf("SKIP: data_flood: descriptor count: /proc/%d/fd of "
-		    "a non-dumpable daemon needs root\n", (int)d.pid);
+		dz_skip("data_flood: descriptor count: /proc/%d/fd of "
+		    "a non-dumpable daemon needs root", (int)d.pid);
 
 	/* One after the other, each waiting for its answer. */
 	t0 = dz_now();
@@ -1152,8 +1152,8 @@ START_TEST(socket_dir_hostile)
 
 	/* Someone else's directory (neither ours nor root's). */
 	if (!dz_is_root()) {
-		printf("SKIP: socket_dir_hostile: a directory owned by "
-		    "another uid needs root to make\n");
+		dz_skip("socket_dir_hostile: a directory owned by "
+		    "another uid needs root to make");
 		return;
 	}
 	make_dir(dir, sizeof dir, base, "nobody", 0755);
@@ -1240,8 +1240,8 @@ START_TEST(hardening)
 	char	 readelf[PATH_MAX];
 
 	if (which("readelf", readelf, sizeof readelf) == NULL) {
-		printf("SKIP: hardening: readelf (binutils) is not "
-		    "installed\n");
+		dz_skip("hardening: readelf (binutils) is not "
+		    "installed");
 		return;
 	}
 	check_hardening(readelf, dz_bin("dazaid"));

@@ -48,7 +48,7 @@ START_TEST(man_lint)
 	size_t	 i;
 
 	if (!have("mandoc")) {
-		printf("SKIP: man_lint: mandoc not installed\n");
+		dz_skip("man_lint: mandoc not installed");
 		return;
 	}
 	for (i = 0; i < 3; i++) {
@@ -89,7 +89,7 @@ help_in_man(const char *prog, const char *page)
 START_TEST(help_matches_man)
 {
 	if (!have("mandoc")) {
-		printf("SKIP: help_matches_man: mandoc not installed\n");
+		dz_skip("help_matches_man: mandoc not installed");
 		return;
 	}
 	help_in_man("dazaid", "man/dazaid.1");
@@ -113,8 +113,8 @@ START_TEST(unit_file)
 	ck_assert(strstr(out, "\nLimitMEMLOCK=") != NULL);
 	ck_assert(strstr(out, "ExecStart=@BINDIR@/dazaid --arm") != NULL);
 	if (!have("systemd-analyze")) {
-		printf("SKIP: unit_file: systemd-analyze not installed "
-		    "(static checks ran)\n");
+		dz_skip("unit_file: systemd-analyze not installed "
+		    "(static checks ran)");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
@@ -170,7 +170,7 @@ START_TEST(install_uninstall)
 	size_t		 i;
 
 	if (access("shell/shellrc.sh", F_OK) != 0) {
-		printf("SKIP: install_uninstall: shell/shellrc.sh missing\n");
+		dz_skip("install_uninstall: shell/shellrc.sh missing");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);

@@ -47,13 +47,13 @@ static bool
 skip_unless_root(const char *what)
 {
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
-		printf("SKIP: %s: %s is an AddressSanitizer build; memory "
-		    "scans run on the normal build\n", what, dz_bin("dazaid"));
+		dz_skip_na("%s: %s is an AddressSanitizer build; memory "
+		    "scans run on the normal build", what, dz_bin("dazaid"));
 		return true;
 	}
 	if (dz_is_root())
 		return false;
-	printf("SKIP: %s: reading another process's memory needs root\n",
+	dz_skip("%s: reading another process's memory needs root",
 	    what);
 	return true;
 }
@@ -183,7 +183,7 @@ START_TEST(held_secretmem)
 	make_marker(&m);
 	start_on_marker(&d, &m, "--verbose", NULL, NULL);
 	if (!dz_log_has(&d, "secretmem")) {
-		printf("SKIP: held_secretmem: memfd_secret not available\n");
+		dz_skip_na("held_secretmem: memfd_secret not available");
 		dz_stop(&d);
 		return;
 	}
@@ -562,7 +562,7 @@ START_TEST(gcore_excludes_secret)
 	if (skip_unless_root("gcore_excludes_secret"))
 		return;
 	if (system("command -v gdb >/dev/null 2>&1") != 0) {
-		printf("SKIP: gcore_excludes_secret: gdb not installed\n");
+		dz_skip("gcore_excludes_secret: gdb not installed");
 		return;
 	}
 	make_marker(&m);

@@ -123,8 +123,8 @@ START_TEST(anonymous_buffer)
 		ck_assert(sm.prot & SECMEM_LOCKED);
 		ck_assert_msg(has_flag(flags, "lo"), "VmFlags:%s", flags);
 	} else
-		printf("SKIP: secmem lock assertion needs root "
-		    "(RLIMIT_MEMLOCK)\n");
+		dz_skip("secmem lock assertion needs root "
+		    "(RLIMIT_MEMLOCK)");
 
 	ck_assert_int_eq(secmem_fill_random(&sm, 100), 0);
 	ck_assert_uint_eq(sm.len, 100);
@@ -157,7 +157,7 @@ START_TEST(secretmem_buffer)
 	int		 status;
 
 	if (!secmem_secretmem_available()) {
-		printf("SKIP: memfd_secret(2) not offered by this kernel\n");
+		dz_skip_na("memfd_secret(2) not offered by this kernel");
 		return;
 	}
 	ck_assert_int_eq(secmem_alloc(&sm, 64, true), 0);

@@ -420,7 +420,7 @@ ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
 	c->kind = kind;
 	c->t.fd = -1;
 	if (!find_program(name, c->shell, sizeof c->shell)) {
-		printf("SKIP: %s not found in PATH\n", name);
+		dz_skip("%s not found in PATH", name);
 		return false;
 	}
 	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
@@ -956,8 +956,8 @@ no_client(enum shell_kind kind, bool strict)
 	term_stop(&c.t);
 
 	if (access("/usr/local/bin/dazai-heartbeat", X_OK) == 0) {
-		printf("SKIP: /usr/local/bin/dazai-heartbeat is installed; "
-		    "not testing 'not found'\n");
+		dz_skip_na("/usr/local/bin/dazai-heartbeat is installed; "
+		    "not testing 'not found'");
 		ctx_done(&c);
 		return;
 	}
@@ -1389,7 +1389,7 @@ START_TEST(shellcheck_clean)
 		ck_assert_msg(status == 0, "zsh -n: %s", out);
 	}
 	if (!find_program("shellcheck", prog, sizeof prog)) {
-		printf("SKIP: shellcheck not found in PATH\n");
+		dz_skip("shellcheck not found in PATH");
 		return;
 	}
 	argv[0] = prog;

@@ -1,0 +1,616 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Fail closed, never falsely: each way the daemon once kept a secret it
+ * should have destroyed, or destroyed one while its owner was there, run
+ * against the real binaries.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+#define FAKETIME_LIB	"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+static const char *const DRY[] = { NULL };
+static const char *const ARMED[] = { "--arm", NULL };
+
+/*
+ * Start build/dazaid with its stderr on errfd (-1: the log file), with
+ * descriptors 0-2 closed if close_std, extra environment entries and
+ * arguments, and wait for readiness. Returns 0 when ready, -1 when it did
+ * not become ready within timeout seconds (it is then left running).
+ */
+static int
+start_custom(struct dz *d, int errfd, bool close_std,
+    const char *const *env, const char *const *extra, double timeout)
+{
+	const char	*argv[32];
+	char		 fdarg[16], c;
+	int		 p[2], n = 0, i, fd;
+	struct pollfd	 pfd;
+
+	dz_init(d, NULL);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_gt(p[1], 2);
+	snprintf(fdarg, sizeof fdarg, "%d", p[1]);
+	argv[n++] = dz_bin("dazaid");
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdarg;
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 30; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	d->pid = fork();
+	ck_assert_int_ge(d->pid, 0);
+	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fcntl(p[1], F_SETFD, 0);
+		if (errfd < 0)
+			errfd = open(d->log, O_WRONLY | O_CREAT | O_APPEND,
+			    0600);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(errfd, STDERR_FILENO);
+		if (close_std) {
+			close(STDIN_FILENO);
+			close(STDOUT_FILENO);
+			close(STDERR_FILENO);
+		}
+		for (i = 0; env != NULL && env[i] != NULL; i++)
+			putenv((char *)env[i]);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	n = poll(&pfd, 1, (int)(timeout * 1000)) == 1 &&
+	    read(p[0], &c, 1) == 1 && c == '\n' ? 0 : -1;
+	close(p[0]);
+	return n;
+}
+
+/* A pipe whose buffer is full; the write end is left blocking. */
+static void
+full_pipe(int p[2])
+{
+	static const char junk[4096];
+	int	 fl;
+
+	ck_assert_int_eq(pipe(p), 0);
+	fl = fcntl(p[1], F_GETFL);
+	ck_assert_int_eq(fcntl(p[1], F_SETFL, fl | O_NONBLOCK), 0);
+	while (write(p[1], junk, sizeof junk) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(p[1], F_SETFL, fl), 0);
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+}
+
+/* Read and discard what waits in a non-blocking pipe; the bytes read. */
+static size_t
+drain(int fd, char *keep, size_t keeplen)
+{
+	char	 buf[8192];
+	size_t	 total = 0, k = 0;
+	ssize_t	 n;
+
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		total += (size_t)n;
+		if (keep != NULL && k + (size_t)n < keeplen) {
+			memcpy(keep + k, buf, (size_t)n);
+			k += (size_t)n;
+		}
+	}
+	if (keep != NULL)
+		keep[k] = '\0';
+	return total;
+}
+
+/*
+ * Item 1: stderr that does not drain (a full pipe, as a terminal stopped
+ * with ^S or a stalled reader) never holds up start-up, a wipe or a
+ * signal: the armed daemon dies on the loss, SIGTERM ends a dry-run one,
+ * and the lines that did not fit are counted and reported later.
+ */
+START_TEST(blocked_stderr)
+{
+	struct dz	 d;
+	char		 out[8192];
+	int		 p[2], hb;
+
+	full_pipe(p);
+	ck_assert_msg(start_custom(&d, p[1], false, NULL, ARMED, 10) == 0,
+	    "not ready with stderr blocked");
+	hb = dz_hello(d.sock);
+	close(hb);
+	ck_assert_msg(dz_wait(&d, 10) == 0, "armed daemon still alive 10s "
+	    "after the loss with stderr blocked");
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	close(p[0]);
+	close(p[1]);
+
+	full_pipe(p);
+	ck_assert_int_eq(start_custom(&d, p[1], false, NULL, DRY, 10), 0);
+	close(p[1]);
+	hb = dz_hello(d.sock);
+	/* Drain, then make it log: the dropped lines are owned up to. */
+	drain(p[0], NULL, 0);
+	kill(d.pid, SIGHUP);
+	usleep(300000);
+	drain(p[0], out, sizeof out);
+	ck_assert_msg(strstr(out, "log line(s) dropped") != NULL &&
+	    strstr(out, "SIGHUP ignored") != NULL, "after draining: %s", out);
+	/* Full again: SIGTERM still ends it at once. */
+	close(p[0]);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(access(d.sock, F_OK) != 0);
+	close(hb);
+}
+END_TEST
+
+/*
+ * Item 2 (and 8): every catchable signal whose default action ends the
+ * process ends the daemon by that same signal, and the socket is gone
+ * (the hard handler removed it). The memory scans of these paths are in
+ * the memory suite.
+ */
+START_TEST(terminating_signals)
+{
+	int		 sigs[64], n = 0, i, sig, hb;
+	static const int base[] = { SIGQUIT, SIGALRM, SIGXCPU, SIGXFSZ,
+			    SIGSYS, SIGTRAP, SIGVTALRM, SIGPROF, SIGPWR,
+			    SIGSTKFLT, SIGIO, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+			    SIGABRT };
+	struct dz	 d;
+
+	for (i = 0; i < (int)(sizeof base / sizeof base[0]); i++)
+		sigs[n++] = base[i];
+	for (sig = SIGRTMIN; sig <= SIGRTMAX && n < 64; sig++)
+		sigs[n++] = sig;
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(dz_start(&d, i % 2 ? ARMED : DRY), 0);
+		hb = dz_hello(d.sock);
+		kill(d.pid, sigs[i]);
+		ck_assert_int_eq(dz_wait(&d, 10), 0);
+		ck_assert_msg(WIFSIGNALED(d.status) &&
+		    WTERMSIG(d.status) == sigs[i], "signal %d (%s): status "
+		    "0x%x", sigs[i], strsignal(sigs[i]), d.status);
+		ck_assert_msg(access(d.sock, F_OK) != 0, "signal %d left the "
+		    "socket", sigs[i]);
+		close(hb);
+	}
+}
+END_TEST
+
+/* Item 8: a dry-run hard panic removes the socket too. */
+START_TEST(sigusr2_dry_run_removes_socket)
+{
+	struct dz	 d;
+	int		 hb;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	hb = dz_hello(d.sock);
+	kill(d.pid, SIGUSR2);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(access(d.sock, F_OK) != 0);
+	close(hb);
+}
+END_TEST
+
+/* Run dazai-heartbeat watching pid; returns its wait status. */
+static int
+heartbeat_watching(const struct dz *d, pid_t pid)
+{
+	char		 pidarg[16], out[1024];
+	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket",
+			    d->sock, "--watch-pid", pidarg, NULL };
+
+	snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
+	return dz_run(argv, out, sizeof out, 10);
+}
+
+/*
+ * Item 3: --watch-pid of a process already gone (reaped, or a zombie)
+ * connects and drops the heartbeat: the loss a moment later, every time.
+ */
+START_TEST(watch_pid_gone)
+{
+	struct dz	 d;
+	pid_t		 pid;
+	int		 st, round;
+
+	for (round = 0; round < 6; round++) {
+		ck_assert_int_eq(dz_start(&d, ARMED), 0);
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0)
+			_exit(0);
+		if (round % 2 == 0)	/* reaped: gone for good */
+			ck_assert_int_eq(dz_waitpid(pid, &st, 5), 0);
+		else			/* a zombie until we reap it */
+			usleep(50000);
+		st = heartbeat_watching(&d, pid);
+		ck_assert_msg(st != -1, "dazai-heartbeat hung");
+		ck_assert_msg(dz_wait(&d, 10) == 0, "round %d (%s): the "
+		    "daemon still holds its secret", round, round % 2 ?
+		    "zombie" : "reaped");
+		ck_assert(WIFSIGNALED(d.status) &&
+		    WTERMSIG(d.status) == SIGKILL);
+		if (round % 2)
+			dz_waitpid(pid, &st, 5);
+	}
+}
+END_TEST
+
+/*
+ * Item 4: SIGUSR1 during a window a loss opened makes it a window only
+ * CANCEL ends: a reconnecting heartbeat no longer aborts it.
+ */
+START_TEST(sigusr1_in_loss_window)
+{
+	static const char *const args[] = { "--grace", "30", NULL };
+	struct dz	 d;
+	int		 hb;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	hb = dz_hello(d.sock);
+	close(hb);
+	ck_assert(dz_log_wait(&d, "grace window of 30s", 5));
+	kill(d.pid, SIGUSR1);
+	ck_assert(dz_log_wait(&d, "only CANCEL ends it now", 5));
+	hb = dz_hello(d.sock);
+	usleep(200000);
+	ck_assert_msg(!dz_log_has(&d, "pending panic aborted"), "a "
+	    "reconnect aborted an explicit panic");
+	ck_assert(dz_send(hb, "CANCEL\n"));
+	dz_expect(hb, "CANCELLED");
+	ck_assert(dz_log_wait(&d, "pending panic aborted (CANCEL)", 5));
+	ck_assert(dz_alive(&d));
+	close(hb);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Item 5: a wall-clock step back during a grace window changes nothing.
+ * The system clock cannot be stepped in a test; libfaketime steps the
+ * daemon's view of CLOCK_REALTIME (and only that: the monotonic clock is
+ * left real), which is exactly what a step looks like to the process.
+ */
+START_TEST(wall_clock_step)
+{
+	static const char *const args[] = { "--grace", "2", NULL };
+	char		 file[128], env_file[160];
+	const char	*env[] = { "LD_PRELOAD=" FAKETIME_LIB, env_file,
+			    "FAKETIME_NO_CACHE=1",
+			    "FAKETIME_DONT_FAKE_MONOTONIC=1",
+			    "ASAN_OPTIONS=verify_asan_link_order=0", NULL };
+	struct dz	 d;
+	double		 t0;
+	int		 hb;
+
+	if (access(FAKETIME_LIB, R_OK) != 0) {
+		dz_skip("wall_clock_step: libfaketime is not installed");
+		return;
+	}
+	ck_assert_int_eq(start_custom(&d, -1, false, NULL, args, 10), 0);
+	dz_stop(&d);
+	snprintf(file, sizeof file, "%s/faketime", d.dir);
+	snprintf(env_file, sizeof env_file, "FAKETIME_TIMESTAMP_FILE=%s",
+	    file);
+	dz_write_file(file, "+0\n", 3);
+	ck_assert_int_eq(start_custom(&d, -1, false, env, args, 10), 0);
+	hb = dz_hello(d.sock);
+	close(hb);
+	t0 = dz_now();
+	ck_assert(dz_log_wait(&d, "grace window of 2s", 5));
+	dz_write_file(file, "-3600\n", 6);	/* one hour back */
+	ck_assert_msg(dz_wait(&d, 15) == 0, "the clock step postponed the "
+	    "panic");
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	printf("wall_clock_step: panic %.2fs after the loss (grace 2s, "
+	    "clock stepped back 1h)\n", dz_now() - t0);
+}
+END_TEST
+
+/*
+ * Item 11: a daemon stopped for longer than the ping timeout finds its
+ * heartbeat's PINGs waiting when it resumes: no panic.
+ */
+START_TEST(stopped_daemon_no_false_panic)
+{
+	static const char *const args[] = { "--arm", "--ping-timeout", "1",
+			    NULL };
+	const char	*hbargv[] = { dz_bin("dazai-heartbeat"), "--socket",
+			    NULL, "--interval", "0.2", "--watch-pid", NULL,
+			    NULL };
+	char		 me[16];
+	struct dz	 d;
+	pid_t		 hb;
+	int		 st, round;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	hbargv[2] = d.sock;
+	snprintf(me, sizeof me, "%d", (int)getpid());
+	hbargv[6] = me;
+	hb = dz_spawn(hbargv, d.log, -1);
+	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
+	for (round = 0; round < 3; round++) {
+		kill(d.pid, SIGSTOP);
+		usleep(2500000);	/* 2.5 ping timeouts */
+		kill(d.pid, SIGCONT);
+		usleep(1000000);
+		ck_assert_msg(dz_alive(&d), "round %d: the resumed daemon "
+		    "took its waiting heartbeat for lost", round);
+		ck_assert(!dz_log_has(&d, "heartbeat lost"));
+	}
+	/* The heartbeat really gone: the timeout still fires. */
+	kill(hb, SIGSTOP);
+	ck_assert_msg(dz_wait(&d, 10) == 0, "a silent heartbeat was not "
+	    "lost");
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	kill(hb, SIGKILL);
+	dz_waitpid(hb, &st, 5);
+}
+END_TEST
+
+/*
+ * Item 12: with descriptors 0-2 closed at start, a connection never takes
+ * stderr's number: the heartbeat hears WELCOME, not log lines. And
+ * --ready-fd or --secret-fd 2 (where the log goes) is refused.
+ */
+START_TEST(closed_std_fds)
+{
+	static const char *const args[] = { "--verbose", NULL };
+	const char	*bad[] = { dz_bin("dazaid"), "--ready-fd", "2",
+			    "--check-config", NULL };
+	struct dz	 d;
+	char		 out[1024];
+	int		 hb, st;
+
+	ck_assert_int_eq(start_custom(&d, -1, true, NULL, args, 10), 0);
+	hb = dz_hello(d.sock);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+
+	bad[3] = NULL;
+	st = dz_run(bad, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+	ck_assert_msg(strstr(out, "standard error") != NULL, "%s", out);
+	bad[1] = "--secret-fd";
+	st = dz_run(bad, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+}
+END_TEST
+
+/*
+ * Item 13: a secret file that is a FIFO with no writer does not block
+ * start-up's signals: SIGTERM ends it at once; with a writer, the secret
+ * is loaded as from a pipe.
+ */
+START_TEST(fifo_secret_file)
+{
+	char		 dir[64], fifo[128];
+	const char	*args[] = { "--secret-file", fifo, NULL };
+	struct dz	 d;
+	int		 fd;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	ck_assert_int_eq(start_custom(&d, -1, false, NULL, args, 1), -1);
+	ck_assert(dz_alive(&d));
+	kill(d.pid, SIGTERM);
+	ck_assert_msg(dz_wait(&d, 5) == 0, "SIGTERM waited for a writer");
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+
+	ck_assert_int_eq(start_custom(&d, -1, false, NULL, args, 0.5), -1);
+	fd = open(fifo, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "fifo-secret", 11), 11);
+	close(fd);
+	ck_assert(dz_log_wait(&d, "secret loaded: 11 bytes", 5));
+	ck_assert(dz_alive(&d));
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 5), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+}
+END_TEST
+
+/*
+ * Item 14: --secret-fd on the command line overrides the config file's
+ * secret_file (documented precedence), and the reverse.
+ */
+START_TEST(cli_overrides_secret_source)
+{
+	char		 dir[64], conf[128], secret[128], text[256], out[2048];
+	const char	*argv[] = { dz_bin("dazaid"), "--config", conf,
+			    "--secret-fd", "0", "--check-config", NULL };
+	int		 st;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(secret, sizeof secret, "%s/secret", dir);
+	dz_write_file(secret, "x", 1);
+	snprintf(text, sizeof text, "secret_file = %s\n", secret);
+	dz_write_file(conf, text, strlen(text));
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "secret_fd = 0") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, secret) == NULL, "%s", out);
+
+	snprintf(text, sizeof text, "secret_fd = 0\n");
+	dz_write_file(conf, text, strlen(text));
+	argv[3] = "--secret-file";
+	argv[4] = secret;
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	ck_assert_msg(strstr(out, secret) != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "secret_fd = 0") == NULL, "%s", out);
+}
+END_TEST
+
+/* CPU seconds (user + system) a process has used, from /proc/PID/stat. */
+static double
+cpu_seconds(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Count the lines of the daemon's log that contain needle. */
+static int
+log_count(const struct dz *d, const char *needle)
+{
+	char		 buf[1 << 20];
+	const char	*p;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((fd = open(d->log, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
+		count++;
+	return count;
+}
+
+/*
+ * Item 7: out of descriptors with connections pending, the daemon backs
+ * off every time, not only the first: over 3 s its CPU time and its
+ * back-off lines stay small. Then, with descriptors again, it serves.
+ */
+START_TEST(emfile_backoff)
+{
+	struct rlimit	 low, old;
+	struct dz	 d;
+	int		 hb, extra[8], i, lines;
+	double		 cpu0, cpu;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	hb = dz_hello(d.sock);
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
+	low = old;
+	low.rlim_cur = 3;	/* fewer than it already has open */
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
+	for (i = 0; i < 8; i++)
+		extra[i] = dz_connect(d.sock);
+	ck_assert(dz_log_wait(&d, "backing off", 5));
+	cpu0 = cpu_seconds(d.pid);
+	usleep(3000000);
+	cpu = cpu_seconds(d.pid) - cpu0;
+	lines = log_count(&d, "backing off");
+	printf("emfile_backoff: %.2fs CPU in 3s, %d back-off lines\n", cpu,
+	    lines);
+	ck_assert_msg(cpu < 1.0, "spinning: %.2fs CPU in 3s", cpu);
+	ck_assert_msg(lines <= 8, "%d back-off lines in about 3s", lines);
+	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &old, NULL), 0);
+	for (i = 0; i < 8; i++)
+		if (extra[i] >= 0)
+			close(extra[i]);
+	usleep(1500000);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	ck_assert(dz_alive(&d));
+	close(hb);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * The QUIT of one heartbeat followed at once by a new connection's HELLO
+ * from the same client gets WELCOME, never BUSY, 300 times in a row.
+ */
+START_TEST(quit_then_hello)
+{
+	struct dz	 d;
+	char		 line[64], buf[64];
+	int		 hb, next, round;
+
+	ck_assert_int_eq(dz_start(&d, ARMED), 0);
+	hb = dz_hello(d.sock);
+	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
+	for (round = 0; round < 300; round++) {
+		ck_assert(dz_send(hb, "QUIT\n"));
+		next = dz_connect(d.sock);
+		ck_assert_int_ge(next, 0);
+		ck_assert(dz_send(next, line));
+		ck_assert_msg(dz_readline(next, buf, sizeof buf, 5) != NULL,
+		    "round %d: no reply", round);
+		ck_assert_msg(strcmp(buf, "WELCOME") == 0, "round %d: %s",
+		    round, buf);
+		close(hb);
+		hb = next;
+	}
+	ck_assert(dz_alive(&d));
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	dz_stop(&d);
+}
+END_TEST
+
+Suite *
+failclosed_suite(void)
+{
+	Suite	*s = suite_create("failclosed");
+	TCase	*tc = tcase_create("failclosed");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, blocked_stderr);
+	tcase_add_test(tc, terminating_signals);
+	tcase_add_test(tc, sigusr2_dry_run_removes_socket);
+	tcase_add_test(tc, watch_pid_gone);
+	tcase_add_test(tc, sigusr1_in_loss_window);
+	tcase_add_test(tc, wall_clock_step);
+	tcase_add_test(tc, stopped_daemon_no_false_panic);
+	tcase_add_test(tc, closed_std_fds);
+	tcase_add_test(tc, fifo_secret_file);
+	tcase_add_test(tc, cli_overrides_secret_source);
+	tcase_add_test(tc, emfile_backoff);
+	tcase_add_test(tc, quit_then_hello);
+	suite_add_tcase(s, tc);
+	return s;
+}
