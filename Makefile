@@ -42,7 +42,7 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev check pkg-config
-TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd
+TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 

@@ -454,7 +454,7 @@ dz_vskip(char kind, const char *fmt, va_list ap)
 	if (log == NULL || (fd = open(log, O_WRONLY | O_APPEND)) < 0)
 		return;
 	line[n] = '\n';
-	if (dprintf(fd, "%c ", kind) < 0 ||
+	if (dprintf(fd, "%c %d ", kind, (int)getpid()) < 0 ||
 	    write(fd, line, (size_t)n + 1) != n + 1)
 		n = 0;
 	close(fd);

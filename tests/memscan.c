@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: ISC */
 /* The one memory-reading helper every memory test uses. */
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "memscan.h"
 
 #define CHUNK	(1024 * 1024)
@@ -207,4 +213,85 @@ memscan_file(const char *path, const void *needle, size_t len)
 	free(buf);
 	close(fd);
 	return r < 0 ? -1 : hits;
+}
+
+/* Is this system call one a process makes as its very last? */
+static bool
+final_syscall(const struct __ptrace_syscall_info *si)
+{
+	switch (si->entry.nr) {
+	case SYS_exit_group:
+	case SYS_exit:
+	case SYS_tgkill:
+	case SYS_tkill:
+		return true;
+	case SYS_kill:
+		return si->entry.args[1] == SIGKILL;
+	}
+	return false;
+}
+
+/* Does this system call unmap part of [start, end)? */
+static bool
+unmaps(const struct __ptrace_syscall_info *si, unsigned long start,
+    unsigned long end)
+{
+	unsigned long	 a = si->entry.args[0], len = si->entry.args[1];
+
+	return si->entry.nr == SYS_munmap && a < end && a + len > start;
+}
+
+/*
+ * Trace pid's system calls (it must be our child), call trigger(arg), and
+ * scan for the needle at the entry of each final system call and of each
+ * munmap that touches [start, end) (the secure mapping), until it dies.
+ * Signals it receives are delivered. Returns 0 with *md filled (the
+ * process reaped), -1 if tracing failed or it did not die within 20 s.
+ */
+int
+memscan_trace_death(pid_t pid, const void *needle, size_t len,
+    unsigned long start, unsigned long end, void (*trigger)(void *),
+    void *arg, struct memscan_death *md)
+{
+	struct __ptrace_syscall_info si;
+	struct memscan	 ms;
+	int		 st, inject;
+
+	memset(md, 0, sizeof *md);
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) != 0 ||
+	    ptrace(PTRACE_INTERRUPT, pid, 0, 0) != 0 ||
+	    dz_waitpid(pid, &st, 10) != 0 || !WIFSTOPPED(st) ||
+	    ptrace(PTRACE_SYSCALL, pid, 0, 0) != 0)
+		return -1;
+	trigger(arg);
+	for (;;) {
+		if (dz_waitpid(pid, &st, 20) != 0) {
+			kill(pid, SIGKILL);
+			dz_waitpid(pid, &st, 5);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		inject = 0;
+		if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
+			memset(&si, 0, sizeof si);
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
+			    &si) > 0 && si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+				if (final_syscall(&si) &&
+				    memscan_pid(pid, needle, len, &ms) == 0) {
+					md->hits += ms.hits;
+					md->scans++;
+				} else if (unmaps(&si, start, end) &&
+				    memscan_pid(pid, needle, len, &ms) == 0) {
+					md->unmap_hits += ms.hits;
+					md->unmap_scans++;
+				}
+			}
+		} else if ((st >> 16) == 0)
+			inject = WSTOPSIG(st);	/* signal-delivery-stop */
+		ptrace(PTRACE_SYSCALL, pid, 0, inject);
+	}
+	md->status = st;
+	return 0;
 }

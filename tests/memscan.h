@@ -29,7 +29,18 @@ struct memscan {
 	struct memscan_hit hit[MEMSCAN_MAXHITS];
 };
 
+/* What tracing a process to its death saw. */
+struct memscan_death {
+	int	 scans;		/* scans at its final system calls */
+	int	 hits;		/* needle copies those found */
+	int	 unmap_scans;	/* scans at munmap of the watched range */
+	int	 unmap_hits;	/* needle copies those found */
+	int	 status;	/* its wait status */
+};
+
 int	memscan_pid(pid_t, const void *, size_t, struct memscan *);
+int	memscan_trace_death(pid_t, const void *, size_t, unsigned long,
+	    unsigned long, void (*)(void *), void *, struct memscan_death *);
 int	memscan_vmflags(pid_t, unsigned long, char *, size_t);
 int	memscan_neighbours(pid_t, unsigned long, char *, char *);
 int	memscan_has_flag(const char *, const char *);

@@ -198,83 +198,38 @@ START_TEST(held_secretmem)
 }
 END_TEST
 
-/* Is this system call one a process makes as its very last? */
-static bool
-final_syscall(const struct __ptrace_syscall_info *si)
-{
-	if (si->op != PTRACE_SYSCALL_INFO_ENTRY)
-		return false;
-	switch (si->entry.nr) {
-	case SYS_exit_group:
-	case SYS_exit:
-	case SYS_tgkill:
-	case SYS_tkill:
-		return true;
-	case SYS_kill:
-		return si->entry.args[1] == SIGKILL;
-	}
-	return false;
-}
+/* What fires an exit path: close the heartbeat or send a signal. */
+struct trigger_arg {
+	pid_t	 pid;
+	int	 sig;	/* 0: close hb */
+	int	 hb;
+};
 
-enum trigger { T_CLOSE, T_SIGNAL };
+static void
+fire(void *arg)
+{
+	struct trigger_arg	*t = arg;
+
+	if (t->sig == 0)
+		close(t->hb);
+	else
+		kill(t->pid, t->sig);
+}
 
 /*
- * Trace the daemon's system calls, fire the trigger, and scan its memory
- * at the entry of each final system call. Returns the number of such
- * scans; *hits gets the marker copies they found; d->status how it died.
+ * One exit path: hold the marker, prove the scan sees it, trigger, and
+ * scan at the entry of every munmap of the secure mapping (a free that
+ * unmaps before zeroing leaves it there) and of the final system call.
  */
-static int
-trace_death(struct dz *d, const struct marker *m, enum trigger t, int sig,
-    int hb, int *hits)
-{
-	struct __ptrace_syscall_info si;
-	struct memscan	 ms;
-	int		 st, scans = 0, inject;
-	pid_t		 pid = d->pid;
-
-	*hits = 0;
-	ck_assert_int_eq(ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD),
-	    0);
-	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, pid, 0, 0), 0);
-	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
-	ck_assert(WIFSTOPPED(st));
-	ck_assert_int_eq(ptrace(PTRACE_SYSCALL, pid, 0, 0), 0);
-	if (t == T_CLOSE)
-		close(hb);
-	else
-		kill(pid, sig);
-	for (;;) {
-		ck_assert_msg(dz_waitpid(pid, &st, 20) == 0,
-		    "traced daemon did not die");
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			break;
-		ck_assert(WIFSTOPPED(st));
-		inject = 0;
-		if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
-			memset(&si, 0, sizeof si);
-			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
-			    &si) > 0 && final_syscall(&si)) {
-				ms = scan(pid, m);
-				*hits += ms.hits;
-				scans++;
-			}
-		} else if ((st >> 16) == 0)
-			inject = WSTOPSIG(st);	/* signal-delivery-stop */
-		ptrace(PTRACE_SYSCALL, pid, 0, inject);
-	}
-	d->status = st;
-	d->pid = 0;
-	return scans;
-}
-
-/* One exit path: hold the marker, prove the scan sees it, trigger, scan. */
 static void
-exit_path(bool armed, enum trigger t, int sig, int want_sig, int want_exit)
+exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 {
-	struct marker	 m;
-	struct memscan	 ms;
-	struct dz	 d;
-	int		 hb, hits, scans;
+	struct marker		 m;
+	struct memscan		 ms;
+	struct memscan_death	 md;
+	struct trigger_arg	 t;
+	struct dz		 d;
+	int			 hb;
 
 	/* LeakSanitizer ptraces its own process at exit; it cannot while we
 	 * trace it (the sanitizer build only). */
@@ -285,9 +240,22 @@ exit_path(bool armed, enum trigger t, int sig, int want_sig, int want_exit)
 	hb = dz_hello(d.sock);
 	ms = scan(d.pid, &m);
 	ck_assert_int_eq(ms.hits, 1);	/* the scan can see it */
-	scans = trace_death(&d, &m, t, sig, hb, &hits);
-	ck_assert_msg(scans >= 1, "no final system call seen");
-	ck_assert_msg(hits == 0, "marker found %d times at death", hits);
+	t.pid = d.pid;
+	t.sig = sig;
+	t.hb = hb;
+	ck_assert_msg(memscan_trace_death(d.pid, m.bytes, MARKER_LEN,
+	    ms.hit[0].start, ms.hit[0].end, fire, &t, &md) == 0,
+	    "tracing the daemon's death failed: %s", strerror(errno));
+	d.pid = 0;
+	d.status = md.status;
+	ck_assert_msg(md.scans >= 1, "no final system call seen");
+	ck_assert_msg(md.hits == 0, "marker found %d times at death",
+	    md.hits);
+	ck_assert_msg(md.unmap_hits == 0, "marker still there when the "
+	    "secure mapping was unmapped (%d scans)", md.unmap_scans);
+	if (unmaps)
+		ck_assert_msg(md.unmap_scans >= 1, "the secure mapping was "
+		    "never seen unmapped");
 	if (want_sig != 0)
 		ck_assert_msg(WIFSIGNALED(d.status) &&
 		    WTERMSIG(d.status) == want_sig, "status %d", d.status);
@@ -295,7 +263,7 @@ exit_path(bool armed, enum trigger t, int sig, int want_sig, int want_exit)
 		ck_assert_msg(WIFEXITED(d.status) &&
 		    WEXITSTATUS(d.status) == want_exit, "status %d",
 		    d.status);
-	if (t == T_SIGNAL)
+	if (sig != 0)
 		close(hb);
 	dz_stop(&d);
 }
@@ -303,56 +271,84 @@ exit_path(bool armed, enum trigger t, int sig, int want_sig, int want_exit)
 START_TEST(death_loss_dry_run)
 {
 	if (!skip_unless_root("death_loss_dry_run"))
-		exit_path(false, T_CLOSE, 0, 0, 0);
+		exit_path(false, 0, 0, 0, true);
 }
 END_TEST
 
 START_TEST(death_loss_armed)
 {
 	if (!skip_unless_root("death_loss_armed"))
-		exit_path(true, T_CLOSE, 0, SIGKILL, 0);
+		exit_path(true, 0, SIGKILL, 0, false);
 }
 END_TEST
 
 START_TEST(death_sigusr1_armed)
 {
 	if (!skip_unless_root("death_sigusr1_armed"))
-		exit_path(true, T_SIGNAL, SIGUSR1, SIGKILL, 0);
+		exit_path(true, SIGUSR1, SIGKILL, 0, false);
 }
 END_TEST
 
 START_TEST(death_sigusr2_dry_run)
 {
 	if (!skip_unless_root("death_sigusr2_dry_run"))
-		exit_path(false, T_SIGNAL, SIGUSR2, 0, 0);
+		exit_path(false, SIGUSR2, 0, 0, false);
 }
 END_TEST
 
 START_TEST(death_sigusr2_armed)
 {
 	if (!skip_unless_root("death_sigusr2_armed"))
-		exit_path(true, T_SIGNAL, SIGUSR2, SIGKILL, 0);
+		exit_path(true, SIGUSR2, SIGKILL, 0, false);
 }
 END_TEST
 
 START_TEST(death_sigterm)
 {
 	if (!skip_unless_root("death_sigterm"))
-		exit_path(true, T_SIGNAL, SIGTERM, 0, 0);
+		exit_path(true, SIGTERM, 0, 0, true);
 }
 END_TEST
 
 START_TEST(death_sigsegv)
 {
 	if (!skip_unless_root("death_sigsegv"))
-		exit_path(false, T_SIGNAL, SIGSEGV, SIGSEGV, 0);
+		exit_path(false, SIGSEGV, SIGSEGV, 0, false);
+}
+END_TEST
+
+START_TEST(death_sigusr1_dry_run)
+{
+	if (!skip_unless_root("death_sigusr1_dry_run"))
+		exit_path(false, SIGUSR1, 0, 0, true);
+}
+END_TEST
+
+START_TEST(death_sigquit)
+{
+	if (!skip_unless_root("death_sigquit"))
+		exit_path(true, SIGQUIT, SIGQUIT, 0, false);
+}
+END_TEST
+
+START_TEST(death_sigalrm)
+{
+	if (!skip_unless_root("death_sigalrm"))
+		exit_path(false, SIGALRM, SIGALRM, 0, false);
+}
+END_TEST
+
+START_TEST(death_sigrtmin)
+{
+	if (!skip_unless_root("death_sigrtmin"))
+		exit_path(true, SIGRTMIN, SIGRTMIN, 0, false);
 }
 END_TEST
 
 START_TEST(death_sigabrt)
 {
 	if (!skip_unless_root("death_sigabrt"))
-		exit_path(true, T_SIGNAL, SIGABRT, SIGABRT, 0);
+		exit_path(true, SIGABRT, SIGABRT, 0, false);
 }
 END_TEST
 
@@ -606,6 +602,10 @@ memory_suite(void)
 	tcase_add_test(tc, death_sigterm);
 	tcase_add_test(tc, death_sigsegv);
 	tcase_add_test(tc, death_sigabrt);
+	tcase_add_test(tc, death_sigusr1_dry_run);
+	tcase_add_test(tc, death_sigquit);
+	tcase_add_test(tc, death_sigalrm);
+	tcase_add_test(tc, death_sigrtmin);
 	tcase_add_test(tc, unprivileged);
 	tcase_add_test(tc, no_core_on_crash);
 	tcase_add_test(tc, gcore_excludes_secret);
