@@ -149,6 +149,9 @@ START_TEST(blocked_stderr)
 	ck_assert_int_eq(start_custom(&d, p[1], false, NULL, DRY, 10), 0);
 	close(p[1]);
 	hb = dz_hello(d.sock);
+	/* A round trip: the HELLO's log line has been tried (and dropped). */
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
 	/* Drain, then make it log: the dropped lines are owned up to. */
 	drain(p[0], NULL, 0);
 	kill(d.pid, SIGHUP);
