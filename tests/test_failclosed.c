@@ -6,11 +6,14 @@
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -595,6 +598,130 @@ START_TEST(quit_then_hello)
 }
 END_TEST
 
+
+/*
+ * A stand-in server that answers WELCOME to anything: what a squatter
+ * would run. Bound at path as the caller, listening as uid (the
+ * credentials SO_PEERCRED reports are those of listen(2)). Returns its
+ * pid; it dies with the test.
+ */
+static pid_t
+squatter(const char *path, uid_t uid)
+{
+	struct sockaddr_un	 sun;
+	pid_t			 pid;
+	int			 fd, c;
+	char			 buf[64];
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
+		_exit(1);
+	if (uid != getuid() && (setgroups(0, NULL) != 0 ||
+	    setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0))
+		_exit(1);
+	if (listen(fd, 8) != 0)
+		_exit(1);
+	for (;;) {
+		if ((c = accept(fd, NULL, NULL)) < 0)
+			continue;
+		if (read(c, buf, sizeof buf) > 0 &&
+		    write(c, "WELCOME\n", 8) != 8)
+			_exit(1);
+	}
+}
+
+/* Run dazai-heartbeat with args; its wait status, its output in out. */
+static int
+run_heartbeat(const char *const *args, char *out, size_t len)
+{
+	const char	*argv[16];
+	int		 n = 0, i;
+
+	argv[n++] = dz_bin("dazai-heartbeat");
+	for (i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return dz_run(argv, out, len, 15);
+}
+
+/*
+ * Item 6: the client trusts a socket only where the daemon itself would
+ * put one, served by our uid or root; otherwise it refuses (exit 4)
+ * instead of reporting "guarding" to a squatter.
+ */
+START_TEST(client_refuses_squatter)
+{
+	char		 dir[64], sub[128], sock[160], out[2048], env[200];
+	const char	*args[] = { "--socket", sock, "--watch-pid", "1", NULL };
+	const char	*defargs[] = { "--watch-pid", "1", NULL };
+	pid_t		 srv;
+	int		 st;
+
+	/* A directory others may write to: anyone could have put it there. */
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(sub, sizeof sub, "%s/open", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(sock, sizeof sock, "%s/dazai.sock", sub);
+	srv = squatter(sock, getuid());
+	usleep(100000);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	st = run_heartbeat(args, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
+	    "%s", st, out);
+	ck_assert_msg(strstr(out, "not trusting") != NULL &&
+	    strstr(out, "guarding") == NULL, "%s", out);
+	/* The same server in a safe directory is talked to (control). */
+	ck_assert_int_eq(chmod(sub, 0700), 0);
+	args[3] = "999999999";
+	st = run_heartbeat(args, out, sizeof out);
+	ck_assert_msg(strstr(out, "not trusting") == NULL, "%s", out);
+	kill(srv, SIGKILL);
+	dz_waitpid(srv, &st, 5);
+
+	if (!dz_is_root()) {
+		dz_skip("client_refuses_squatter: a server of another uid "
+		    "needs root");
+		return;
+	}
+	/* Another user's listener in a directory that passes. */
+	snprintf(sub, sizeof sub, "%s/root", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(sock, sizeof sock, "%s/dazai.sock", sub);
+	srv = squatter(sock, 65534);
+	usleep(100000);
+	args[3] = "1";
+	st = run_heartbeat(args, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
+	    "%s", st, out);
+	ck_assert_msg(strstr(out, "uid 65534") != NULL, "%s", out);
+	kill(srv, SIGKILL);
+	dz_waitpid(srv, &st, 5);
+
+	/* The default directory created first by another user. */
+	snprintf(sub, sizeof sub, "%s/xdg", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	snprintf(sock, sizeof sock, "%s/xdg/dazai", dir);
+	ck_assert_int_eq(mkdir(sock, 0700), 0);
+	ck_assert_int_eq(chown(sock, 65534, 65534), 0);
+	snprintf(env, sizeof env, "%s", sub);
+	setenv("XDG_RUNTIME_DIR", env, 1);
+	unsetenv("DAZAI_SOCKET");
+	st = run_heartbeat(defargs, out, sizeof out);
+	unsetenv("XDG_RUNTIME_DIR");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
+	    "%s", st, out);
+	ck_assert_msg(strstr(out, "owned by uid 65534") != NULL, "%s", out);
+}
+END_TEST
+
 Suite *
 failclosed_suite(void)
 {
@@ -614,6 +741,7 @@ failclosed_suite(void)
 	tcase_add_test(tc, cli_overrides_secret_source);
 	tcase_add_test(tc, emfile_backoff);
 	tcase_add_test(tc, quit_then_hello);
+	tcase_add_test(tc, client_refuses_squatter);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "dazai/daemon.h"
+#include "dazai/log.h"
 #include "dazai/secmem.h"
 #include "helpers.h"
 
@@ -277,6 +281,78 @@ START_TEST(describe)
 }
 END_TEST
 
+/*
+ * A wipe that cannot be carried out (the pages cannot be made writable:
+ * here they are gone from under it) says so, so that nobody logs "wiped".
+ */
+START_TEST(wipe_failure_reported)
+{
+	struct secmem	 sm;
+
+	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
+	ck_assert_int_eq(secmem_fill_random(&sm, 32), 0);
+	ck_assert_int_eq(munmap(sm.data, sm.cap), 0);
+	ck_assert_int_eq(secmem_wipe(&sm), -1);
+	secmem_free(&sm);
+	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
+	ck_assert_int_eq(secmem_fill_random(&sm, 32), 0);
+	ck_assert_int_eq(secmem_wipe(&sm), 0);
+	secmem_free(&sm);
+}
+END_TEST
+
+static struct secmem	*exit_sm;
+static int		 exit_fd = -1;
+
+/* At exit, after the fatal hook ran: is the buffer all zeros? */
+static void
+report_zero(void)
+{
+	char	 c = 'N';
+
+	if (secmem_open(exit_sm, false) == 0 &&
+	    sodium_is_zero(exit_sm->data, exit_sm->cap))
+		c = 'Z';
+	if (write(exit_fd, &c, 1) != 1)
+		_exit(3);
+}
+
+/*
+ * fatal() after the secret is loaded wipes it before the process ends:
+ * the daemon's hard-signal set-up makes the log module's exit hook wipe.
+ * Proven in-process: an atexit handler, which runs inside exit() after
+ * the hook, reads the buffer and reports what it holds.
+ */
+START_TEST(fatal_wipes)
+{
+	static struct secmem sm;
+	int	 p[2], st;
+	pid_t	 pid;
+	char	 c = '?';
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (secmem_alloc(&sm, 4096, false) != 0 ||
+		    secmem_fill_random(&sm, 4096) != 0)
+			_exit(2);
+		exit_sm = &sm;
+		exit_fd = p[1];
+		atexit(report_zero);
+		daemon_install_hard_signals(false);
+		fatalx(1, "test: a fatal error with the secret loaded");
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(c == 'Z', "the secret survived fatal()");
+}
+END_TEST
+
 Suite *
 secmem_suite(void)
 {
@@ -289,6 +365,8 @@ secmem_suite(void)
 	tcase_add_test(tc, read_fd_bad);
 	tcase_add_test(tc, read_fd_interrupted);
 	tcase_add_test(tc, describe);
+	tcase_add_test(tc, wipe_failure_reported);
+	tcase_add_test(tc, fatal_wipes);
 	suite_add_tcase(s, tc);
 	return s;
 }
