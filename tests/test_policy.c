@@ -275,6 +275,45 @@ START_TEST(nothing_before_first_heartbeat)
 }
 END_TEST
 
+/*
+ * A panic request during a window a loss opened keeps its deadline but
+ * makes it one that only CANCEL ends: a reconnect no longer aborts it.
+ */
+START_TEST(panic_in_loss_window_escalates)
+{
+	struct policy		 p;
+	struct counts		 c;
+	struct policy_out	 o;
+
+	setup(&p, &c, true, 10);
+	policy_step(&p, POLICY_EV_HELLO, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 1);
+	ck_assert(o.started);
+	ck_assert_double_eq(o.deadline, 11);
+	o = policy_step(&p, POLICY_EV_PANIC, 2);
+	ck_assert(o.escalated);
+	ck_assert(!o.started);
+	ck_assert_double_eq(o.deadline, 11);
+	o = policy_step(&p, POLICY_EV_HELLO, 3);
+	ck_assert(!o.aborted);
+	ck_assert(policy_pending(&p));
+	o = policy_step(&p, POLICY_EV_TIMER, 11);
+	ck_assert(o.fired);
+	ck_assert_int_eq(c.kills, 1);
+
+	/* CANCEL still ends it. */
+	setup(&p, &c, true, 10);
+	policy_step(&p, POLICY_EV_HELLO, 0);
+	policy_step(&p, POLICY_EV_LOST, 1);
+	policy_step(&p, POLICY_EV_PANIC, 2);
+	o = policy_step(&p, POLICY_EV_CANCEL, 3);
+	ck_assert(o.aborted);
+	ck_assert_int_eq(o.reply, POLICY_REPLY_CANCELLED);
+	ck_assert(!policy_pending(&p));
+	ck_assert_int_eq(c.wipes, 0);
+}
+END_TEST
+
 Suite *
 policy_suite(void)
 {
@@ -282,6 +321,7 @@ policy_suite(void)
 	TCase	*tc = tcase_create("policy");
 
 	tcase_add_test(tc, dry_run_never_kills);
+	tcase_add_test(tc, panic_in_loss_window_escalates);
 	tcase_add_test(tc, armed_kills_at_once_without_grace);
 	tcase_add_test(tc, armed_kills_only_after_deadline);
 	tcase_add_test(tc, dry_run_walks_grace_too);
