@@ -436,6 +436,9 @@ dz_write_file(const char *path, const void *data, size_t len)
 	close(fd);
 }
 
+static void	dz_vskip(char, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 /* Record a skip: kind 'R' (required under CI) or 'N' (not applicable). */
 static void
 dz_vskip(char kind, const char *fmt, va_list ap)
