@@ -42,7 +42,8 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev check pkg-config
-TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime
+TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
+	openssh-server openssh-client
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 

@@ -83,5 +83,6 @@ Suite	*memory_suite(void);
 Suite	*install_suite(void);
 Suite	*hostile_suite(void);
 Suite	*failclosed_suite(void);
+Suite	*ssh_suite(void);
 
 #endif
