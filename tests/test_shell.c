@@ -229,6 +229,37 @@ term_resync(struct term *t)
 	return false;
 }
 
+/*
+ * Type `echo "KEYn=<text>"` and get what the shell made of text into
+ * val (false if it never came). The typed line reads KEY$((n)), only the
+ * output KEYn, so the echo of the typing is never taken for the answer.
+ */
+static bool
+term_value(struct term *t, const char *key, const char *text, char *val,
+    size_t len)
+{
+	char		 cmd[1024], want[64];
+	const char	*p, *q;
+	long long	 end = dz_ms_now() + (long long)(STEP_TIMEOUT * 1000);
+
+	t->sync++;
+	snprintf(cmd, sizeof cmd, "echo \"%s$((%d))=<%s>\"\n", key, t->sync,
+	    text);
+	snprintf(want, sizeof want, "%s%d=<", key, t->sync);
+	term_type(t, cmd);
+	if (!term_wait(t, want, STEP_TIMEOUT))
+		return false;
+	p = t->out + t->seen;
+	while ((q = strchr(p, '>')) == NULL) {
+		if (dz_ms_now() >= end || term_read(t, end - dz_ms_now()) < 0)
+			return false;
+		p = t->out + t->seen;
+	}
+	snprintf(val, len, "%.*s", (int)(q - p), p);
+	t->seen = (size_t)(q - t->out) + 1;
+	return true;
+}
+
 /* Wait up to timeout seconds for the shell to exit, reading its output. */
 static int
 term_exit(struct term *t, double timeout)
@@ -313,6 +344,28 @@ count_clients(const struct ctx *c, pid_t watch, pid_t *last)
 	}
 	closedir(dir);
 	return count;
+}
+
+/* Is pid a running process (not gone, not a zombie nobody reaped)? */
+static bool
+proc_running(pid_t pid)
+{
+	char		 path[64], buf[512];
+	const char	*p;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return false;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return false;
+	return p[2] != 'Z' && p[2] != 'X';
 }
 
 /* Wait up to timeout seconds for no client to be left on our socket. */
@@ -409,7 +462,8 @@ ctx_setenv(struct ctx *c, const char *name, const char *value)
  * connection is logged), and the shell's environment.
  */
 static bool
-ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
+ctx_init_args(struct ctx *c, enum shell_kind kind, bool daemon,
+    const char *const *args)
 {
 	static const char *const verbose[] = { "--verbose", NULL };
 	const char	*name = kind == SH_BASH ? "bash" : "zsh";
@@ -434,7 +488,8 @@ ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
 	    strerror(errno));
 	dz_tmpdir(c->home, sizeof c->home);
 	if (daemon) {
-		ck_assert_int_eq(dz_start(&c->d, verbose), 0);
+		ck_assert_int_eq(dz_start(&c->d, args != NULL ? args :
+		    verbose), 0);
 		snprintf(c->sock, sizeof c->sock, "%s", c->d.sock);
 	} else
 		snprintf(c->sock, sizeof c->sock, "%s/nothing/dazai.sock",
@@ -458,8 +513,16 @@ ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
 	return true;
 }
 
+/* ctx_init_args with a --verbose daemon. */
+static bool
+ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
+{
+	return ctx_init_args(c, kind, daemon, NULL);
+}
+
 /*
- * Write the rc file (~/.bashrc or $ZDOTDIR/.zshrc): a plain prompt,
+ * Write the rc file (~/.bashrc or $ZDOTDIR/.zshrc): a plain prompt, no
+ * history expansion (a typed "$!" stays itself),
  * before, the snippet sourced `times` times, a line reporting the status
  * of the last sourcing, then after.
  */
@@ -472,7 +535,8 @@ ctx_rc(struct ctx *c, const char *before, int times, const char *after)
 	snprintf(path, sizeof path, "%s/%s", c->home,
 	    c->kind == SH_BASH ? ".bashrc" : ".zshrc");
 	ck_assert(asprintf(&text, "PS1='$ '\nunset PROMPT_COMMAND RPS1\n"
-	    "%s\n", before != NULL ? before : "") > 0);
+	    "%s\n%s\n", c->kind == SH_BASH ? "set +H" : "unsetopt bang_hist",
+	    before != NULL ? before : "") > 0);
 	for (i = 0; i < times; i++) {
 		ck_assert(asprintf(&more, "%s. '%s'\n", text, c->rcpath) > 0);
 		free(text);
@@ -485,9 +549,9 @@ ctx_rc(struct ctx *c, const char *before, int times, const char *after)
 	free(more);
 }
 
-/* Start the shell in a pseudo-terminal; returns at once. */
+/* Start a shell with c's environment in a pseudo-terminal, as t. */
 static void
-ctx_spawn(struct ctx *c)
+term_open(const struct ctx *c, struct term *t)
 {
 	struct winsize	 ws = { .ws_row = 50, .ws_col = 250 };
 	const char	*argv[3];
@@ -509,30 +573,36 @@ ctx_spawn(struct ctx *c)
 		execve(argv[0], (char *const *)argv, c->env);
 		_exit(127);
 	}
-	c->t.pid = pid;
-	c->t.fd = fd;
+	t->pid = pid;
+	t->fd = fd;
 }
 
 /*
- * Start the shell and wait until it has read its rc file: the sourcing
+ * Start a shell as t and wait until it has read its rc file: the sourcing
  * returned 0 and a typed command runs.
  */
 static void
+term_start(const struct ctx *c, struct term *t)
+{
+	term_open(c, t);
+	ck_assert_msg(term_wait(t, "SOURCED-RC=", START_TIMEOUT),
+	    "the shell did not finish its rc file; it wrote:\n%s",
+	    term_tail(t));
+	while (t->len == t->seen && term_read(t, 1000) > 0)
+		;
+	ck_assert_msg(t->out[t->seen] == '0' &&
+	    !isdigit((unsigned char)t->out[t->seen + 1]),
+	    "sourcing shellrc.sh did not return 0; the shell wrote:\n%s",
+	    term_tail(t));
+	ck_assert_msg(term_sync(t, STEP_TIMEOUT),
+	    "the shell does not run commands; it wrote:\n%s", term_tail(t));
+}
+
+/* Start the test's shell (c->t). */
+static void
 ctx_start(struct ctx *c)
 {
-	ctx_spawn(c);
-	ck_assert_msg(term_wait(&c->t, "SOURCED-RC=", START_TIMEOUT),
-	    "the shell did not finish its rc file; it wrote:\n%s",
-	    term_tail(&c->t));
-	while (c->t.len == c->t.seen && term_read(&c->t, 1000) > 0)
-		;
-	ck_assert_msg(c->t.out[c->t.seen] == '0' &&
-	    !isdigit((unsigned char)c->t.out[c->t.seen + 1]),
-	    "sourcing shellrc.sh did not return 0; the shell wrote:\n%s",
-	    term_tail(&c->t));
-	ck_assert_msg(term_sync(&c->t, STEP_TIMEOUT),
-	    "the shell does not run commands; it wrote:\n%s",
-	    term_tail(&c->t));
+	term_start(c, &c->t);
 }
 
 /* End of a test: kill what is left by pid, free the environment. */
@@ -864,6 +934,10 @@ strict_guarded(enum shell_kind kind)
 	term_type(&c.t, "case $- in *u*) echo U-$((1))-ON;; esac\n");
 	ck_assert(term_wait(&c.t, "U-1-ON", STEP_TIMEOUT));
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	/* A failed status at the prompt: the prompt hook keeps the shell. */
+	term_type(&c.t, "! true\n");
+	ck_assert_msg(term_sync(&c.t, STEP_TIMEOUT), "the shell wrote:\n%s",
+	    term_tail(&c.t));
 	expect_exit(&c);
 	expect_panic(&c);
 	ctx_done(&c);
@@ -1044,8 +1118,8 @@ nested(enum shell_kind kind)
 	expect_guarded(&c);
 
 	term_type(&c.t, kind == SH_BASH ? "bash -i\n" : "zsh -i\n");
-	snprintf(want, sizeof want, "dazai: another shell (pid %d) holds "
-	    "the guard; not guarding this one", (int)c.t.pid);
+	snprintf(want, sizeof want, "dazai: shell %d, which started this "
+	    "one, holds the guard; not guarding this one", (int)c.t.pid);
 	ck_assert_msg(term_wait(&c.t, want, START_TIMEOUT),
 	    "want \"%s\"; the shell wrote:\n%s", want, term_tail(&c.t));
 	ck_assert_msg(term_wait(&c.t, "SOURCED-RC=0", START_TIMEOUT),
@@ -1178,10 +1252,9 @@ START_TEST(zsh_aliases)
 END_TEST
 
 /*
- * Without setsid(1) in PATH the client still starts. zsh gives it a
- * process group of its own anyway, so ^C at the prompt is harmless and
- * nothing is said; bash would leave it in its foreground process group,
- * so it warns that ^C at the prompt ends the guard.
+ * Without setsid(1) in PATH (nor anything else: PATH is an empty
+ * directory) the client still starts, from a subshell whose process
+ * group is not the terminal's at the prompt: ^C there is harmless.
  */
 static void
 without_setsid(enum shell_kind kind)
@@ -1196,20 +1269,12 @@ without_setsid(enum shell_kind kind)
 	ctx_setenv(&c, "PATH", empty);
 	ctx_rc(&c, NULL, 1, NULL);
 	ctx_start(&c);
-	if (kind == SH_BASH) {
-		ck_assert_msg(term_count(&c.t, "dazai: setsid not found: ^C "
-		    "at the prompt ends the guard") == 1,
-		    "the shell wrote:\n%s", term_tail(&c.t));
-		ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
-		expect_guard_held(&c);
-	} else {
-		expect_guarded(&c);
-		term_type(&c.t, "\003");
-		term_drain(&c.t, 200);
-		ck_assert(term_resync(&c.t));
-		usleep(200000);
-		expect_still_guarding(&c);
-	}
+	expect_guarded(&c);
+	term_type(&c.t, "\003");
+	term_drain(&c.t, 200);
+	ck_assert(term_resync(&c.t));
+	usleep(200000);
+	expect_still_guarding(&c);
 	expect_exit(&c);
 	expect_panic(&c);
 	ctx_done(&c);
@@ -1362,6 +1427,473 @@ START_TEST(bash_client_lookup)
 }
 END_TEST
 
+/*
+ * What the shell says about its jobs: wait with no argument returns, $!,
+ * the job table, a background job started, listed, killed by job spec
+ * and waited for. One line of "key=value" in out.
+ */
+static void
+job_probe(struct ctx *c, char *out, size_t len)
+{
+	char	 v[6][128];
+
+	/* In bash 5.1+ a wait that waits for a hidden process never ends. */
+	term_type(&c->t, "wait\n");
+	ck_assert_msg(term_value(&c->t, "WAITED", "$?", v[0], sizeof v[0]),
+	    "wait did not return; the shell wrote:\n%s", term_tail(&c->t));
+	ck_assert(term_value(&c->t, "BANG", "${!-unset}", v[1], sizeof v[1]));
+	term_type(&c->t, "jobs >\"$HOME/jobs.out\"\n");
+	ck_assert(term_value(&c->t, "JOBS", "$(wc -l <\"$HOME/jobs.out\")",
+	    v[2], sizeof v[2]));
+	term_type(&c->t, "sleep 300 &\n");
+	term_type(&c->t, "jobs >\"$HOME/jobs.out\"\n");
+	ck_assert(term_value(&c->t, "JOBS", "$(wc -l <\"$HOME/jobs.out\")",
+	    v[3], sizeof v[3]));
+	ck_assert(term_value(&c->t, "SLEEP",
+	    "$(tr '\\0' ' ' </proc/$!/cmdline)", v[4], sizeof v[4]));
+	term_type(&c->t, "kill %1; wait\n");
+	ck_assert_msg(term_value(&c->t, "WAITED", "$?", v[5], sizeof v[5]),
+	    "wait did not return; the shell wrote:\n%s", term_tail(&c->t));
+	snprintf(out, len, "wait=%s bang=%s jobs=%s jobs-after-&=%s "
+	    "$!-is=%s wait-after-kill=%s", v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+
+/*
+ * Item: a guarded shell's wait, $!, jobs and job control are exactly an
+ * unguarded shell's (the same probe in both, compared).
+ */
+static void
+jobs_as_unguarded(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 plain[1024], guarded[1024];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 0, NULL);
+	ctx_start(&c);
+	job_probe(&c, plain, sizeof plain);
+	expect_exit(&c);
+	term_stop(&c.t);
+	ck_assert_int_eq(log_count(&c.d, "connection from"), 0);
+
+	memset(&c.t, 0, sizeof c.t);
+	c.t.fd = -1;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	job_probe(&c, guarded, sizeof guarded);
+	ck_assert_msg(strstr(plain, "sleep 300") != NULL, "%s", plain);
+	ck_assert_str_eq(guarded, plain);
+	expect_still_guarding(&c);
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_jobs)
+{
+	jobs_as_unguarded(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_jobs)
+{
+	jobs_as_unguarded(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Item: after the documented stand-down the next prompt says the shell is
+ * unguarded, the variables are gone, and exit signals nobody.
+ */
+static void
+stand_down(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 v[256];
+	size_t		 mark;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
+	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
+	ck_assert(clients_gone(&c, 5.0));
+	/* At the prompt after the client is gone: the next one at most. */
+	mark = c.t.seen;
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	c.t.seen = mark;
+	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (stood down; "
+	    "the daemon keeps the secret)", STEP_TIMEOUT),
+	    "the shell wrote:\n%s", term_tail(&c.t));
+	ck_assert(term_value(&c.t, "VARS", "${DAZAI_HEARTBEAT_PID-}|"
+	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}", v, sizeof v));
+	ck_assert_str_eq(v, "||");
+	ck_assert(term_value(&c.t, "ENV", "$(env | "
+	    "grep -c '^_*DAZAI_[A-Z_]*\\(PID\\|CLIENT\\)=')", v, sizeof v));
+	ck_assert_str_eq(v, "0");
+	/* Said once. */
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
+	expect_exit(&c);
+	usleep(200000);
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
+	ctx_done(&c);
+}
+
+START_TEST(bash_stand_down)
+{
+	stand_down(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_stand_down)
+{
+	stand_down(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Item: the exit hook signals only the client it started. The record is
+ * pointed at another live process with the client's pid slot taken over
+ * (what a reused pid looks like: same pid, another start time); on exit
+ * that process must survive. The real client still ends with its shell.
+ */
+static void
+exit_spares_reused_pid(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 v[64];
+	pid_t		 other;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	/* Out of the job table (zsh would not exit with it running) and
+	 * immune to hangups, not to TERM. */
+	term_type(&c.t, "(trap '' HUP; exec sleep 300) & disown\n");
+	ck_assert(term_value(&c.t, "OTHER", "$!", v, sizeof v));
+	other = (pid_t)atoi(v);
+	ck_assert_int_gt(other, 0);
+	term_type(&c.t, "_DAZAI_CLIENT=\"$! ${_DAZAI_CLIENT#* }\"; exit\n");
+	ck_assert_msg(term_exit(&c.t, STEP_TIMEOUT) == 0,
+	    "the shell did not exit; it wrote:\n%s", term_tail(&c.t));
+	expect_panic(&c);
+	ck_assert_msg(proc_running(other), "the exit hook killed pid %d, "
+	    "which is not its client", (int)other);
+	kill(other, SIGKILL);
+	ctx_done(&c);
+}
+
+START_TEST(bash_reused_pid)
+{
+	exit_spares_reused_pid(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_reused_pid)
+{
+	exit_spares_reused_pid(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Item: exec bash -i (exec zsh -i) in a guarded shell keeps the guard:
+ * the same client, no new connection, the stand-down still works.
+ */
+static void
+exec_keeps_guard(enum shell_kind kind)
+{
+	struct ctx	 c;
+	char		 v[64], want[64];
+	pid_t		 client = 0;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	ck_assert_int_eq(count_clients(&c, c.t.pid, &client), 1);
+	term_type(&c.t, kind == SH_BASH ? "exec bash -i\n" : "exec zsh -i\n");
+	ck_assert(term_wait(&c.t, "SOURCED-RC=0", START_TIMEOUT));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	ck_assert_msg(term_count(&c.t, "dazai:") == 0, "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	ck_assert(term_value(&c.t, "HB", "$DAZAI_HEARTBEAT_PID", v,
+	    sizeof v));
+	snprintf(want, sizeof want, "%d", (int)client);
+	ck_assert_str_eq(v, want);
+	ck_assert_int_eq(log_count(&c.d, "heartbeat connected"), 1);
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 1);
+	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
+	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
+	ck_assert(clients_gone(&c, 5.0));
+	expect_exit(&c);
+	usleep(200000);
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
+	ctx_done(&c);
+}
+
+START_TEST(bash_exec)
+{
+	exec_keeps_guard(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_exec)
+{
+	exec_keeps_guard(SH_ZSH);
+}
+END_TEST
+
+/* After exec, an exit without stand-down still panics. */
+START_TEST(bash_exec_exit)
+{
+	struct ctx	 c;
+
+	if (!ctx_init(&c, SH_BASH, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	term_type(&c.t, "exec bash -i\n");
+	ck_assert(term_wait(&c.t, "SOURCED-RC=0", START_TIMEOUT));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	term_type(&c.t, "trap -p EXIT | sed 's/^/TRAP:/'\n");
+	ck_assert(term_wait(&c.t, "TRAP:trap -- '_dazai_on_exit' EXIT",
+	    STEP_TIMEOUT));
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+END_TEST
+
+/*
+ * Item: the daemon goes away under a guarded shell: the next prompt says
+ * the session is UNGUARDED and why, once; the user's own prompt hook
+ * (set before sourcing) still runs and still sees the last status.
+ */
+static void
+prompt_notice(enum shell_kind kind, const char *before, const char *want1)
+{
+	struct ctx	 c;
+	char		 v[64];
+	size_t		 mark;
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, before, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	term_type(&c.t, "false\n");
+	ck_assert_msg(term_wait(&c.t, "PC=<1>", STEP_TIMEOUT),
+	    "the user's prompt hook; the shell wrote:\n%s", term_tail(&c.t));
+	if (want1 != NULL)
+		ck_assert(term_wait(&c.t, want1, STEP_TIMEOUT));
+	term_type(&c.t, "true\n");
+	ck_assert(term_wait(&c.t, "PC=<0>", STEP_TIMEOUT));
+
+	dz_stop(&c.d);
+	ck_assert(clients_gone(&c, 5.0));
+	mark = c.t.seen;
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	c.t.seen = mark;
+	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (lost the "
+	    "daemon at ", STEP_TIMEOUT) && term_wait(&c.t, "(connection "
+	    "closed); the daemon stopped or panicked)", STEP_TIMEOUT),
+	    "the shell wrote:\n%s", term_tail(&c.t));
+	ck_assert(term_value(&c.t, "HB", "${DAZAI_HEARTBEAT_PID-}", v,
+	    sizeof v));
+	ck_assert_str_eq(v, "");
+	term_type(&c.t, "false\n");
+	ck_assert(term_wait(&c.t, "PC=<1>", STEP_TIMEOUT));
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
+	expect_exit(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_prompt_notice)
+{
+	prompt_notice(SH_BASH, "PROMPT_COMMAND='echo \"PC=<$?>\"'", NULL);
+}
+END_TEST
+
+/* The same with an array PROMPT_COMMAND (bash 5.1+ runs each element). */
+START_TEST(bash_prompt_array)
+{
+	char	 out[256];
+	const char *argv[] = { "bash", "-c",
+	    "((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
+
+	if (dz_run(argv, out, sizeof out, STEP_TIMEOUT) != 0) {
+		printf("SKIP: bash_prompt_array: bash before 5.1\n");
+		return;
+	}
+	prompt_notice(SH_BASH, "PROMPT_COMMAND=('echo \"PC=<$?>\"' "
+	    "'echo \"PC2=<done>\"')", "PC2=<done>");
+}
+END_TEST
+
+START_TEST(zsh_prompt_notice)
+{
+	prompt_notice(SH_ZSH, "user_pc() { echo \"PC=<$?>\"; }\n"
+	    "precmd_functions+=(user_pc)", NULL);
+}
+END_TEST
+
+/*
+ * Item: a second, separate window finds the one slot taken: it says what
+ * is true and how to move the guard; once the first stands down, sourcing
+ * again guards the second.
+ */
+static void
+separate_window(enum shell_kind kind)
+{
+	struct ctx	 c;
+	struct term	*t2;
+	char		 want[PATH_MAX + 256], cmd[PATH_MAX + 16];
+
+	if (!ctx_init(&c, kind, true))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	ck_assert_ptr_nonnull(t2 = calloc(1, sizeof *t2));
+	t2->fd = -1;
+	term_start(&c, t2);
+	snprintf(want, sizeof want, "dazai: session UNGUARDED (the daemon "
+	    "serves one heartbeat and another process holds it, from another "
+	    "window or a script; to move the guard here, stand that one down "
+	    "(kill -USR1 its DAZAI_HEARTBEAT_PID), then: . %s)", c.rcpath);
+	ck_assert_msg(term_count(t2, want) == 1, "want \"%s\"; the shell "
+	    "wrote:\n%s", want, term_tail(t2));
+	ck_assert_int_eq(term_count(t2, "dazai:"), 1);
+
+	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
+	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
+	ck_assert(clients_gone(&c, 5.0));
+	snprintf(cmd, sizeof cmd, ". '%s'\n", c.rcpath);
+	term_type(t2, cmd);
+	ck_assert(term_sync(t2, STEP_TIMEOUT));
+	ck_assert_int_eq(term_count(t2, "dazai:"), 1);
+	ck_assert_int_eq(count_clients(&c, t2->pid, NULL), 1);
+	expect_busy(&c);
+	/* The first window closes: nothing happens. The second: panic. */
+	expect_exit(&c);
+	usleep(200000);
+	expect_still_guarding(&c);
+	term_type(t2, "exit\n");
+	ck_assert(term_exit(t2, STEP_TIMEOUT) == 0);
+	expect_panic(&c);
+	term_stop(t2);
+	free(t2);
+	ctx_done(&c);
+}
+
+START_TEST(bash_separate_window)
+{
+	separate_window(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_separate_window)
+{
+	separate_window(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Item: a shell opened before the daemon started says it stays
+ * unguarded until the file is sourced again; sourcing it again once the
+ * daemon runs guards it.
+ */
+static void
+daemon_later(enum shell_kind kind)
+{
+	static const char *const verbose[] = { "--verbose", NULL };
+	struct ctx	 c;
+	char		 want[PATH_MAX + 256], dir[PATH_MAX], cmd[PATH_MAX + 16];
+
+	if (!ctx_init(&c, kind, false))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	snprintf(want, sizeof want, "; a shell opened before dazaid started "
+	    "stays unguarded until this file is sourced again: . %s)",
+	    c.rcpath);
+	ck_assert_msg(term_count(&c.t, want) == 1, "want \"%s\"; the shell "
+	    "wrote:\n%s", want, term_tail(&c.t));
+	snprintf(dir, sizeof dir, "%s", c.sock);
+	*strrchr(dir, '/') = '\0';
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(dz_start_at(&c.d, c.sock, verbose), 0);
+	snprintf(cmd, sizeof cmd, ". '%s'\n", c.rcpath);
+	term_type(&c.t, cmd);
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	ck_assert_int_eq(term_count(&c.t, "dazai:"), 1);
+	expect_guard_held(&c);
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_daemon_later)
+{
+	daemon_later(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_daemon_later)
+{
+	daemon_later(SH_ZSH);
+}
+END_TEST
+
+/*
+ * Item: DAZAI_INTERVAL reaches the client, so a daemon with a short ping
+ * timeout (2 s, under the default 5 s interval) keeps its heartbeat.
+ */
+static void
+interval_follows(enum shell_kind kind)
+{
+	static const char *const args[] = { "--verbose", "--ping-timeout",
+	    "2", NULL };
+	struct ctx	 c;
+
+	if (!ctx_init_args(&c, kind, true, args))
+		return;
+	ctx_setenv(&c, "DAZAI_INTERVAL", "0.5");
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	expect_guarded(&c);
+	/* Three ping timeouts, six PINGs each. */
+	usleep(6000000);
+	expect_still_guarding(&c);
+	expect_exit(&c);
+	expect_panic(&c);
+	ctx_done(&c);
+}
+
+START_TEST(bash_interval)
+{
+	interval_follows(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_interval)
+{
+	interval_follows(SH_ZSH);
+}
+END_TEST
+
 /* Point 11: shellcheck is clean; bash and zsh parse the file. */
 START_TEST(shellcheck_clean)
 {
@@ -1428,6 +1960,16 @@ shell_suite(void)
 	tcase_add_test(tc, bash_aliases);
 	tcase_add_test(tc, bash_noninteractive);
 	tcase_add_test(tc, bash_client_lookup);
+	tcase_add_test(tc, bash_jobs);
+	tcase_add_test(tc, bash_stand_down);
+	tcase_add_test(tc, bash_reused_pid);
+	tcase_add_test(tc, bash_exec);
+	tcase_add_test(tc, bash_exec_exit);
+	tcase_add_test(tc, bash_prompt_notice);
+	tcase_add_test(tc, bash_prompt_array);
+	tcase_add_test(tc, bash_separate_window);
+	tcase_add_test(tc, bash_daemon_later);
+	tcase_add_test(tc, bash_interval);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("zsh");
@@ -1446,6 +1988,14 @@ shell_suite(void)
 	tcase_add_test(tc, zsh_without_setsid);
 	tcase_add_test(tc, zsh_aliases);
 	tcase_add_test(tc, zsh_noninteractive);
+	tcase_add_test(tc, zsh_jobs);
+	tcase_add_test(tc, zsh_stand_down);
+	tcase_add_test(tc, zsh_reused_pid);
+	tcase_add_test(tc, zsh_exec);
+	tcase_add_test(tc, zsh_prompt_notice);
+	tcase_add_test(tc, zsh_separate_window);
+	tcase_add_test(tc, zsh_daemon_later);
+	tcase_add_test(tc, zsh_interval);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lint");
