@@ -1734,7 +1734,7 @@ START_TEST(bash_prompt_array)
 	    "((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
 
 	if (dz_run(argv, out, sizeof out, STEP_TIMEOUT) != 0) {
-		printf("SKIP: bash_prompt_array: bash before 5.1\n");
+		dz_skip_na("bash before 5.1 has no array PROMPT_COMMAND");
 		return;
 	}
 	prompt_notice(SH_BASH, "PROMPT_COMMAND=('echo \"PC=<$?>\"' "
