@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,26 @@ config_file_error(struct config_file *f, const char *msg)
 	snprintf(f->err, f->errlen, "%s:%d: %s", f->path, f->line, msg);
 }
 
+/*
+ * Cut a comment that follows a value: '#' or ';' after a space or tab
+ * (a '#' inside a word, "a#b", stays). Then trailing blanks go.
+ */
+static void
+config_strip_comment(char *line)
+{
+	char	*p;
+
+	for (p = line + 1; *p != '\0'; p++) {
+		if ((*p == '#' || *p == ';') && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			break;
+		}
+	}
+	for (p = line + strlen(line); p > line && (p[-1] == ' ' ||
+	    p[-1] == '\t' || p[-1] == '\r' || p[-1] == '\n'); p--)
+		p[-1] = '\0';
+}
+
 /* inih's reader: one line at a time, so that we know the line number. */
 static char *
 config_reader(char *str, int num, void *arg)
@@ -329,7 +350,57 @@ config_reader(char *str, int num, void *arg)
 		config_file_error(f, msg);
 		return NULL;
 	}
+	if (*p == '#' || *p == ';' || *p == '\r' || *p == '\n' || *p == '\0')
+		return str;
+	config_strip_comment(p);
+	/*
+	 * inih would take an indented line for the continuation of the
+	 * previous value. Here a line is a line: an indented "key = value"
+	 * is read as one, any other indented text is an error.
+	 */
+	if (p != str) {
+		if (strpbrk(p, "=:") == NULL) {
+			config_file_error(f, "indented line without '=': "
+			    "values cannot continue on the next line "
+			    "(see dazai.conf(5))");
+			return NULL;
+		}
+		memmove(str, p, strlen(p) + 1);
+	}
 	return str;
+}
+
+/*
+ * Put the path of a leading "~/" in value under $HOME into buf, as
+ * ssh_config does. Returns value itself, buf, or NULL with a message.
+ */
+static const char *
+config_expand_home(const char *key, const char *value, char *buf,
+    size_t len, char *err, size_t errlen)
+{
+	const char	*home = getenv("HOME");
+	int		 n;
+
+	if (value[0] != '~')
+		return value;
+	if (value[1] != '/' && value[1] != '\0') {
+		snprintf(err, errlen, "%s: '%.200s': only a leading ~/ is "
+		    "expanded (not ~user)", key, value);
+		return NULL;
+	}
+	if (home == NULL || home[0] != '/') {
+		snprintf(err, errlen, "%s: '%.200s': HOME is not an absolute "
+		    "path, so ~ cannot be expanded", key, value);
+		return NULL;
+	}
+	n = snprintf(buf, len, "%s%s", strcmp(home, "/") == 0 &&
+	    value[1] == '/' ? "" : home, value + 1);
+	if (n < 0 || (size_t)n >= len) {
+		snprintf(err, errlen, "%s: '%.200s': too long once ~ is "
+		    "expanded", key, value);
+		return NULL;
+	}
+	return buf;
 }
 
 /* inih's handler: one key. */
@@ -338,11 +409,20 @@ config_handler(void *arg, const char *section, const char *key,
     const char *value)
 {
 	struct config_file	*f = arg;
-	char			 msg[CONFIG_ERRLEN];
+	char			 msg[CONFIG_ERRLEN], path[PATH_MAX];
+	size_t			 i;
 
 	(void)section;
 	if (f->failed)
 		return 0;
+	for (i = 0; i < NKEYS; i++)
+		if (config_table[i].type == T_PATH &&
+		    strcmp(config_table[i].name, key) == 0 &&
+		    (value = config_expand_home(key, value, path, sizeof path,
+		    msg, sizeof msg)) == NULL) {
+			config_file_error(f, msg);
+			return 0;
+		}
 	if (config_set(f->cfg, key, value, msg, sizeof msg) != 0) {
 		config_file_error(f, msg);
 		return 0;
@@ -361,6 +441,9 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	struct stat		 st;
 	int			 rc, fd;
 
+	/* As with ssh -F /dev/null: no file at all. */
+	if (strcmp(path, "/dev/null") == 0)
+		return 0;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;

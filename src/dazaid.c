@@ -26,6 +26,8 @@
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
 
+#define HEARTBEAT_INTERVAL	5	/* dazai-heartbeat's default, s */
+
 #ifndef DAZAI_VERSION
 #define DAZAI_VERSION	"0.1.0"
 #endif
@@ -167,6 +169,23 @@ parse_args(int argc, char **argv, struct config *cli, char **config_path,
 		    argv[optind]);
 }
 
+/* The default config file exists but we may not read it: say whose it is. */
+static void
+unreadable_default(const char *path)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == 0)
+		fatalx(2, "%s: permission denied: the default config file "
+		    "belongs to uid %u (mode %04o) and dazaid runs as uid %u; "
+		    "make it readable to you, or skip it with --config "
+		    "/dev/null", path, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777), (unsigned)getuid());
+	fatalx(2, "%s: permission denied: a directory above the default "
+	    "config file is not searchable by uid %u; fix its mode, or skip "
+	    "the file with --config /dev/null", path, (unsigned)getuid());
+}
+
 /* Load the config file layer: --config must exist, the default may not. */
 static const char *
 load_config(struct config *file, const char *explicit_path, char *buf,
@@ -191,6 +210,8 @@ load_config(struct config *file, const char *explicit_path, char *buf,
 		if (access(buf, F_OK) != 0 && errno == ENOENT)
 			return NULL;
 		path = buf;
+		if (access(buf, R_OK) != 0 && errno == EACCES)
+			unreadable_default(buf);
 	}
 	if (config_load_file(file, path, err, sizeof err) != 0)
 		fatalx(2, "%s", err);
@@ -253,6 +274,69 @@ check_fd(const char *what, int fd, unsigned closed)
 		    "logs; pass another descriptor", what);
 }
 
+/*
+ * Warn about a secret file that others can read, or replace (through its
+ * directory): the copy on disk is not ours to protect, but it should be
+ * as private as the memory it is loaded into.
+ */
+static void
+secret_file_hygiene(const char *path, const struct stat *st)
+{
+	struct stat	 dst;
+	char		 dir[PATH_MAX], *slash;
+
+	if (!S_ISREG(st->st_mode))
+		return;
+	if (st->st_mode & (S_IRGRP | S_IROTH))
+		log_warnx("WARNING: secret file %s is readable by group or "
+		    "others (mode %04o): chmod 600 it, and consider the "
+		    "secret seen", path, (unsigned)(st->st_mode & 07777));
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		log_warnx("WARNING: secret file %s is writable by group or "
+		    "others (mode %04o): chmod 600 it", path,
+		    (unsigned)(st->st_mode & 07777));
+	if (st->st_uid != getuid() && st->st_uid != 0)
+		log_warnx("WARNING: secret file %s belongs to uid %u, not to "
+		    "you", path, (unsigned)st->st_uid);
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(dst.st_mode & S_ISVTX))
+		log_warnx("WARNING: secret file %s is in %s, which group or "
+		    "others can write: they can replace the file (chmod go-w "
+		    "%s)", path, dir, dir);
+}
+
+/*
+ * --check-config: the secret file must open as it will at start-up.
+ * Returns 0, or -1 having said why.
+ */
+static int
+check_secret_file(const char *path)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0) {
+		log_warn("secret file %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		log_warnx("secret file %s: not a readable file", path);
+		close(fd);
+		return -1;
+	}
+	secret_file_hygiene(path, &st);
+	close(fd);
+	return 0;
+}
+
 /* Load the secret; on failure return the exit status, else 0. */
 static int
 load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
@@ -279,6 +363,7 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 			close(fd);
 			return 2;
 		}
+		secret_file_hygiene(src, &st);
 		if (S_ISREG(st.st_mode) &&
 		    st.st_size > (off_t)cfg->secret_max) {
 			log_warnx("secret file %s: %lld bytes, larger than "
@@ -344,6 +429,25 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 		    "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
 	}
 	return 0;
+}
+
+/*
+ * A ping timeout under twice the heartbeat's default interval loses a
+ * default client to one late PING (at or under the interval itself, to
+ * none at all): say so, and how to fix it.
+ */
+static void
+warn_ping_timeout(double ping_timeout)
+{
+	if (ping_timeout <= 0 || ping_timeout >= 2 * HEARTBEAT_INTERVAL)
+		return;
+	log_warnx("WARNING: ping timeout %gs is under twice the heartbeat's "
+	    "default interval (%ds): a default client is lost %s; start "
+	    "clients with --interval %g or less (DAZAI_INTERVAL for "
+	    "shellrc.sh), or raise --ping-timeout to %ds", ping_timeout,
+	    HEARTBEAT_INTERVAL, ping_timeout <= HEARTBEAT_INTERVAL ?
+	    "between two PINGs" : "to one late PING", ping_timeout / 2,
+	    2 * HEARTBEAT_INTERVAL);
 }
 
 /* Tell systemd (Type=notify) that we are ready. */
@@ -438,7 +542,13 @@ main(int argc, char **argv)
 	if (cfg.ready_fd != CONFIG_UNSET && cfg.ready_fd == cfg.secret_fd)
 		fatalx(2, "--ready-fd and --secret-fd: both are descriptor %d",
 		    cfg.ready_fd);
+	warn_ping_timeout(cfg.ping_timeout);
 	if (check_config) {
+		if (cfg.secret_file != NULL &&
+		    check_secret_file(cfg.secret_file) != 0) {
+			config_free(&cfg);
+			return 2;
+		}
 		config_print(&cfg, config_used, STDOUT_FILENO);
 		config_free(&cfg);
 		return 0;

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
+
+#define NOBODY	65534
 
 /* Run dazaid with args; return its exit status (wait status >> 8). */
 static int
@@ -225,6 +229,190 @@ START_TEST(config_file_precedence)
 }
 END_TEST
 
+/*
+ * The secret file's hygiene: one readable or writable by others, or in a
+ * directory others can write (without the sticky bit), draws a warning,
+ * at --check-config and at a real start; a private one none. A secret
+ * file that cannot be opened fails --check-config (exit 2, one line).
+ */
+START_TEST(secret_file_hygiene)
+{
+	char		 dir[64], sub[128], path[160], out[4096];
+	const char	*args[] = { "--config", "/dev/null", "--secret-file",
+			    path, "--check-config", NULL };
+	const char	*start[] = { "--secret-file", path, NULL };
+	struct dz	 d;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/secret", dir);
+	dz_write_file(path, "hunter2", 7);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING") == NULL, "%s", out);
+	ck_assert_msg(strstr(out, "secret_file = ") != NULL, "%s", out);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING: secret file") != NULL &&
+	    strstr(out, "is readable by group or others (mode 0644): chmod "
+	    "600 it") != NULL, "%s", out);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "is writable by group or others (mode "
+	    "0620)") != NULL, "%s", out);
+
+	/* The real start says it too, and still starts. */
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(dz_start(&d, start), 0);
+	ck_assert(dz_log_has(&d, "is readable by group or others"));
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+
+	/* A directory others can write: they can replace the file. */
+	snprintf(sub, sizeof sub, "%s/open", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	ck_assert_int_eq(chmod(sub, 0777), 0);
+	snprintf(path, sizeof path, "%s/secret", sub);
+	dz_write_file(path, "hunter2", 7);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "which group or others can write: they can "
+	    "replace the file") != NULL, "%s", out);
+	/* Sticky (as /tmp): others cannot replace what is ours. */
+	ck_assert_int_eq(chmod(sub, 01777), 0);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING") == NULL, "%s", out);
+
+	/* --check-config opens it as the start will. */
+	snprintf(path, sizeof path, "%s/missing", dir);
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 2);
+	assert_one_line(out, "secret file ");
+	ck_assert_msg(strstr(out, "missing: No such file or directory") !=
+	    NULL, "%s", out);
+}
+END_TEST
+
+/*
+ * A ping timeout too short for the heartbeat's default 5 s interval draws
+ * a warning naming the fix; 10 s and more, or off, none.
+ */
+START_TEST(ping_timeout_warning)
+{
+	char		 out[4096], pt[16];
+	const char	*args[] = { "--config", "/dev/null", "--ping-timeout",
+			    pt, "--check-config", NULL };
+
+	snprintf(pt, sizeof pt, "5");
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING: ping timeout 5s is under twice "
+	    "the heartbeat's default interval (5s): a default client is lost "
+	    "between two PINGs; start clients with --interval 2.5 or less")
+	    != NULL, "%s", out);
+	snprintf(pt, sizeof pt, "8");
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "lost to one late PING") != NULL, "%s", out);
+	snprintf(pt, sizeof pt, "10");
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING") == NULL, "%s", out);
+	snprintf(pt, sizeof pt, "0");
+	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "WARNING") == NULL, "%s", out);
+}
+END_TEST
+
+/*
+ * Run a copy of dazaid --check-config with HOME=dir (no XDG_CONFIG_HOME),
+ * as nobody when we are root (so that file modes apply); its output in
+ * out, its exit status returned.
+ */
+static int
+check_config_as_user(const char *dir, const char *extra, char *out,
+    size_t len)
+{
+	char		 bin[128], log[128], cmd[PATH_MAX + 300];
+	const char	*argv[5];
+	pid_t		 pid;
+	int		 st, fd, n = 0;
+	ssize_t		 r;
+
+	snprintf(bin, sizeof bin, "%s/dazaid", dir);
+	snprintf(log, sizeof log, "%s/out", dir);
+	if (access(bin, X_OK) != 0) {
+		snprintf(cmd, sizeof cmd, "cp %s %s && chmod 755 %s",
+		    dz_bin("dazaid"), bin, bin);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	argv[n++] = bin;
+	argv[n++] = "--check-config";
+	if (extra != NULL) {
+		argv[n++] = "--config";
+		argv[n++] = extra;
+	}
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+		    dup2(fd, STDERR_FILENO) < 0)
+			_exit(126);
+		setenv("HOME", dir, 1);
+		unsetenv("XDG_CONFIG_HOME");
+		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
+		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+			_exit(125);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	out[0] = '\0';
+	if ((fd = open(log, O_RDONLY)) >= 0) {
+		r = read(fd, out, len - 1);
+		out[r > 0 ? r : 0] = '\0';
+		close(fd);
+	}
+	ck_assert_msg(WIFEXITED(st), "status %d", st);
+	return WEXITSTATUS(st);
+}
+
+/*
+ * The default config file exists but is not ours to read: the error says
+ * whose it is and how to skip it, and --config /dev/null does.
+ */
+START_TEST(default_config_unreadable)
+{
+	char		 dir[64], sub[128], conf[160], out[4096], want[160];
+	unsigned	 me = geteuid() == 0 ? NOBODY : (unsigned)geteuid();
+	unsigned	 owner = (unsigned)geteuid();
+
+	dz_tmpdir(dir, sizeof dir);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(sub, sizeof sub, "%s/.config", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(sub, sizeof sub, "%s/.config/dazai", dir);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", sub);
+	dz_write_file(conf, "grace = 1\n", 10);
+	ck_assert_int_eq(chmod(conf, geteuid() == 0 ? 0600 : 0), 0);
+	ck_assert_int_eq(check_config_as_user(dir, NULL, out, sizeof out), 2);
+	assert_one_line(out, "dazai.conf: permission denied: the default "
+	    "config file belongs to uid ");
+	snprintf(want, sizeof want, "belongs to uid %u (mode %04o) and dazaid "
+	    "runs as uid %u; make it readable to you, or skip it with "
+	    "--config /dev/null", owner, geteuid() == 0 ? 0600 : 0, me);
+	ck_assert_msg(strstr(out, want) != NULL, "want %s: %s", want, out);
+	ck_assert_int_eq(check_config_as_user(dir, "/dev/null", out,
+	    sizeof out), 0);
+	ck_assert_msg(strstr(out, "config file: /dev/null") != NULL, "%s",
+	    out);
+
+	/* A directory on the way we cannot search. */
+	ck_assert_int_eq(chmod(sub, geteuid() == 0 ? 0700 : 0), 0);
+	ck_assert_int_eq(check_config_as_user(dir, NULL, out, sizeof out), 2);
+	assert_one_line(out, "permission denied: a directory above the "
+	    "default config file is not searchable");
+	ck_assert_int_eq(chmod(sub, 0755), 0);
+	ck_assert_int_eq(chmod(conf, 0600), 0);
+}
+END_TEST
+
 START_TEST(default_socket_dir)
 {
 	struct dz	 d;
@@ -300,6 +488,9 @@ cli_suite(void)
 	tcase_add_test(tc, secret_fd_empty_and_big);
 	tcase_add_test(tc, config_file_precedence);
 	tcase_add_test(tc, default_socket_dir);
+	tcase_add_test(tc, secret_file_hygiene);
+	tcase_add_test(tc, ping_timeout_warning);
+	tcase_add_test(tc, default_config_unreadable);
 	tcase_add_test(tc, unsafe_explicit_dir);
 	suite_add_tcase(s, tc);
 	return s;

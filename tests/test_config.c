@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* Settings: value parsers, the config file, precedence. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dazai/config.h"
@@ -101,6 +102,83 @@ START_TEST(file_errors_name_line)
 	ck_assert_int_eq(load("arm\n", &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, ":1: syntax error") != NULL, "%s", err);
 	config_free(&c);
+}
+END_TEST
+
+/*
+ * A comment may follow a value after a blank, with '#' as with ';'; a '#'
+ * inside a word stays. An indented key = value line is a line of its own;
+ * indented text without '=' is an error that says values do not continue.
+ */
+START_TEST(file_comments_and_indent)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(load("grace = 5   # five seconds\n"
+	    "ping_timeout = 12 ; twelve\n# whole line\n  ; indented comment\n"
+	    "socket = /run/a#b\n  arm = true\t# indented key\n", &c, err,
+	    sizeof err), 0);
+	ck_assert(c.grace == 5);
+	ck_assert(c.ping_timeout == 12);
+	ck_assert_str_eq(c.socket, "/run/a#b");
+	ck_assert_int_eq(c.arm, 1);
+	config_free(&c);
+	ck_assert_int_eq(load("grace = 5\n  five\n", &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:2: indented line without '=': "
+	    "values cannot continue on the next line") != NULL, "%s", err);
+	config_free(&c);
+	/* Not the previous value's continuation either. */
+	ck_assert_int_eq(load("socket = /run/x.sock\n\tgrace = 3\n", &c, err,
+	    sizeof err), 0);
+	ck_assert_str_eq(c.socket, "/run/x.sock");
+	ck_assert(c.grace == 3);
+	config_free(&c);
+}
+END_TEST
+
+/* A leading ~/ in a path is $HOME's; ~user and an unset HOME are errors. */
+START_TEST(file_tilde)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(setenv("HOME", "/home/someone", 1), 0);
+	ck_assert_int_eq(load("secret_file = ~/.config/dazai/secret\n"
+	    "socket = ~/run/d.sock\n", &c, err, sizeof err), 0);
+	ck_assert_str_eq(c.secret_file, "/home/someone/.config/dazai/secret");
+	ck_assert_str_eq(c.socket, "/home/someone/run/d.sock");
+	config_free(&c);
+	ck_assert_int_eq(load("secret_file = ~bob/secret\n", &c, err,
+	    sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: secret_file: '~bob/secret': only a "
+	    "leading ~/ is expanded") != NULL, "%s", err);
+	config_free(&c);
+	/* Only a leading one. */
+	ck_assert_int_eq(load("secret_file = /a/~/b\n", &c, err, sizeof err),
+	    0);
+	ck_assert_str_eq(c.secret_file, "/a/~/b");
+	config_free(&c);
+	ck_assert_int_eq(unsetenv("HOME"), 0);
+	ck_assert_int_eq(load("secret_file = ~/secret\n", &c, err,
+	    sizeof err), -1);
+	ck_assert_msg(strstr(err, "HOME is not an absolute path") != NULL,
+	    "%s", err);
+	config_free(&c);
+}
+END_TEST
+
+/* --config /dev/null reads no file and sets nothing. */
+START_TEST(file_dev_null)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN];
+
+	config_init_unset(&c);
+	ck_assert_int_eq(config_load_file(&c, "/dev/null", err, sizeof err),
+	    0);
+	ck_assert_int_eq(c.arm, CONFIG_UNSET);
+	ck_assert_ptr_null(c.socket);
 }
 END_TEST
 
@@ -211,6 +289,9 @@ config_suite(void)
 	tcase_add_test(tc, parse_values);
 	tcase_add_test(tc, file_ok);
 	tcase_add_test(tc, file_errors_name_line);
+	tcase_add_test(tc, file_comments_and_indent);
+	tcase_add_test(tc, file_tilde);
+	tcase_add_test(tc, file_dev_null);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, precedence);
 	tcase_add_test(tc, validate);
