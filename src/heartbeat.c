@@ -192,7 +192,7 @@ do_cancel(const char *path, bool is_default)
 {
 	struct proto_reader	 rd;
 	char			 line[PROTO_LINE_MAX + 1];
-	int			 fd;
+	int			 fd, cancelled;
 
 	fd = handshake(path, is_default, &rd);
 	if (!send_line(fd, "CANCEL\n") ||
@@ -200,11 +200,20 @@ do_cancel(const char *path, bool is_default)
 		fatalx(EXIT_LOST, "%s: lost the daemon during CANCEL", path);
 	printf("%s\n", line);
 	fflush(stdout);
+	cancelled = strcmp(line, "CANCELLED") == 0;
 	if (!send_line(fd, "QUIT\n") ||
 	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1 ||
 	    strcmp(line, "BYE") != 0)
 		fatalx(EXIT_LOST, "%s: no BYE after QUIT", path);
 	close(fd);
+	/* The slot was free, so no heartbeat guards the secret now. */
+	if (cancelled)
+		log_warnx("WARNING: panic cancelled, and no heartbeat is "
+		    "connected: the daemon at %s still holds the secret and "
+		    "nothing ends it when your session ends; start a "
+		    "heartbeat (source shellrc.sh again, or run "
+		    "dazai-heartbeat) or stop the daemon (SIGTERM) to wipe "
+		    "it", path);
 	return 0;
 }
 

@@ -181,12 +181,18 @@ START_TEST(cancel_option)
 	/* Nothing pending: the reply says so, still exit 0. */
 	ck_assert_int_eq(dz_run(argv, out, sizeof out, 10), 0);
 	ck_assert_msg(strstr(out, "ERR no pending panic") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "WARNING") == NULL, "%s", out);
 	/* Heartbeat lost: a grace window runs; --cancel ends it. */
 	fd = dz_hello(d.sock);
 	close(fd);
 	ck_assert(dz_log_wait(&d, "grace window of 30s", 5));
 	ck_assert_int_eq(dz_run(argv, out, sizeof out, 10), 0);
 	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
+	/* Loudly: the daemon is left holding the secret unguarded. */
+	ck_assert_msg(strstr(out, "dazai-heartbeat: WARNING: panic cancelled, "
+	    "and no heartbeat is connected: the daemon at ") != NULL &&
+	    strstr(out, "still holds the secret and nothing ends it when "
+	    "your session ends") != NULL, "%s", out);
 	ck_assert(dz_log_wait(&d, "pending panic aborted", 5));
 	/* SIGUSR1 with no heartbeat: --cancel ends that window too. */
 	kill(d.pid, SIGUSR1);
