@@ -105,15 +105,29 @@ demo: deps
 	$(MAKE) all
 	sh tests/demo.sh $(B)
 
+INSTALL_DIRS = $(BINDIR) $(MANDIR)/man1 $(MANDIR)/man5 $(DATADIR)/dazai \
+	$(UNITDIR) $(DOCDIR)
+# install records the directories it had to create, so that uninstall
+# removes those (once empty) and no other.
+DIRS_FILE = $(DATADIR)/dazai/installed-dirs
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/dazai \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	@new=""; for d in $(INSTALL_DIRS); do \
+		p="$(DESTDIR)$$d"; \
+		while [ ! -d "$$p" ] && [ "$$p" != / ] && [ -n "$$p" ]; do \
+			new="$$new $${p#"$(DESTDIR)"}"; p=$$(dirname "$$p"); \
+		done; \
+	done; \
+	install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS)) && \
+	if [ ! -f "$(DESTDIR)$(DIRS_FILE)" ]; then \
+		printf '%s\n' $$new > "$(DESTDIR)$(DIRS_FILE)"; \
+	fi
 	install -m 755 $(B)/dazaid $(B)/dazai-heartbeat $(DESTDIR)$(BINDIR)
 	install -m 644 man/dazaid.1 man/dazai-heartbeat.1 \
 	    $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/dazai.conf.5 $(DESTDIR)$(MANDIR)/man5
-	sed 's|/usr/local/bin/dazai-heartbeat|$(BINDIR)/dazai-heartbeat|g' \
+	sed -e 's|/usr/local/bin/dazai-heartbeat|$(BINDIR)/dazai-heartbeat|g' \
+	    -e 's|/usr/local/share/dazai/|$(DATADIR)/dazai/|g' \
 	    shell/shellrc.sh > $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
 	chmod 644 $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
 	sed 's|@BINDIR@|$(BINDIR)|g' shell/dazaid.service > \
@@ -129,7 +143,13 @@ uninstall:
 	    $(DESTDIR)$(DATADIR)/dazai/shellrc.sh \
 	    $(DESTDIR)$(UNITDIR)/dazaid.service \
 	    $(DESTDIR)$(DOCDIR)/dazai.conf.example
-	-rmdir $(DESTDIR)$(DATADIR)/dazai $(DESTDIR)$(DOCDIR) 2>/dev/null
+	@if [ -f "$(DESTDIR)$(DIRS_FILE)" ]; then \
+		dirs=$$(sort -ru "$(DESTDIR)$(DIRS_FILE)"); \
+		rm -f "$(DESTDIR)$(DIRS_FILE)"; \
+		for d in $$dirs; do \
+			rmdir "$(DESTDIR)$$d" 2>/dev/null || :; \
+		done; \
+	fi
 
 clean:
 	rm -rf build build-san

@@ -174,6 +174,9 @@ START_TEST(install_uninstall)
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
+	/* Already there before install: uninstall must leave it. */
+	snprintf(cmd, sizeof cmd, "mkdir -p %s/usr/share/man", dir);
+	ck_assert_int_eq(sh(cmd, 10), 0);
 	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install DESTDIR=%s PREFIX=/usr "
 	    "B=%s", dir, b != NULL ? b : "build");
 	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
@@ -188,18 +191,23 @@ START_TEST(install_uninstall)
 	    "%s/usr/lib/systemd/user/dazaid.service", dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "BINDIR not substituted");
 	snprintf(cmd, sizeof cmd, "grep -q '/usr/bin/dazai-heartbeat' "
-	    "%s/usr/share/dazai/shellrc.sh && ! grep -q '/usr/local/bin' "
-	    "%s/usr/share/dazai/shellrc.sh", dir, dir);
+	    "%s/usr/share/dazai/shellrc.sh && grep -q '^#.*\\. "
+	    "/usr/share/dazai/shellrc.sh' %s/usr/share/dazai/shellrc.sh && "
+	    "! grep -q '/usr/local' %s/usr/share/dazai/shellrc.sh", dir, dir,
+	    dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "shellrc.sh does not point at the "
 	    "installed client");
 	snprintf(cmd, sizeof cmd, "%s/usr/bin/dazaid --version", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
 	ck_assert(strncmp(out, "dazaid ", 7) == 0);
 	snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall DESTDIR=%s PREFIX=/usr "
-	    "B=%s && find %s -type f -o -type l", dir,
+	    "B=%s && find %s -mindepth 1 | sort", dir,
 	    b != NULL ? b : "build", dir);
 	ck_assert_int_eq(sh(cmd, 60), 0);
-	ck_assert_msg(out[0] == '\0', "left behind: %s", out);
+	/* No file, and no directory that install created, is left. */
+	snprintf(path, sizeof path, "%s/usr\n%s/usr/share\n%s/usr/share/man\n",
+	    dir, dir, dir);
+	ck_assert_msg(strcmp(out, path) == 0, "left behind: %s", out);
 }
 END_TEST
 
