@@ -1894,6 +1894,100 @@ START_TEST(zsh_interval)
 }
 END_TEST
 
+/*
+ * The README's walkthrough, its commands run as written: the secret file
+ * made at a terminal (mode 0600, no newline), dazaid armed with a grace
+ * window, a guarded shell, a second one turned away, the second closed
+ * (nothing happens), the last closed (the panic: wiped, then SIGKILL after
+ * the window). Terminal 1 was opened before the daemon: it says so.
+ */
+START_TEST(walkthrough)
+{
+	struct ctx	 c;
+	struct term	*t2, *t3;
+	struct stat	 st;
+	char		 secret[PATH_MAX], dir[PATH_MAX], buf[64];
+	const char	*args[] = { "--arm", "--grace", "5", "--secret-file",
+			    secret, NULL };
+	int		 fd;
+	ssize_t		 n;
+
+	if (!ctx_init(&c, SH_BASH, false))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	/* Terminal 1: before the daemon, so unguarded, and it says so. */
+	ctx_start(&c);
+	ck_assert_msg(term_count(&c.t, "a shell opened before dazaid started "
+	    "stays unguarded until this file is sourced again") == 1,
+	    "the shell wrote:\n%s", term_tail(&c.t));
+	term_type(&c.t, "(umask 077; mkdir -p ~/.config/dazai)\n");
+	term_type(&c.t, "(umask 077; stty -echo; head -n 1 | tr -d '\\n' "
+	    "> ~/.config/dazai/secret; stty echo)\n");
+	usleep(300000);
+	term_type(&c.t, "correct horse\n");
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	ck_assert_msg(term_count(&c.t, "correct horse") == 0,
+	    "the secret was echoed:\n%s", term_tail(&c.t));
+	snprintf(secret, sizeof secret, "%s/.config/dazai/secret", c.home);
+	ck_assert_int_eq(stat(secret, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	fd = open(secret, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof buf);
+	close(fd);
+	ck_assert_int_eq(n, 13);
+	ck_assert(memcmp(buf, "correct horse", 13) == 0);
+
+	snprintf(dir, sizeof dir, "%s", c.sock);
+	*strrchr(dir, '/') = '\0';
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(dz_start_at(&c.d, c.sock, args), 0);
+	ck_assert(dz_log_has(&c.d, "secret loaded: 13 bytes from"));
+	ck_assert(dz_log_has(&c.d, "(ARMED, grace 5s, ping timeout off)"));
+	ck_assert(!dz_log_has(&c.d, "WARNING: secret file"));
+
+	/* Terminal 2 holds the guard, silently. */
+	ck_assert_ptr_nonnull(t2 = calloc(1, sizeof *t2));
+	ck_assert_ptr_nonnull(t3 = calloc(1, sizeof *t3));
+	t2->fd = t3->fd = -1;
+	term_start(&c, t2);
+	ck_assert_int_eq(term_count(t2, "dazai:"), 0);
+	ck_assert(dz_log_wait(&c.d, "heartbeat connected", STEP_TIMEOUT));
+	/* Terminal 3 is turned away, and told how to move the guard. */
+	term_start(&c, t3);
+	ck_assert_msg(term_count(t3, "dazai: session UNGUARDED (the daemon "
+	    "serves one heartbeat and another process holds it") == 1,
+	    "the shell wrote:\n%s", term_tail(t3));
+	/* Closing terminal 3 changes nothing. */
+	term_type(t3, "exit\n");
+	ck_assert(term_exit(t3, STEP_TIMEOUT) == 0);
+	usleep(300000);
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
+	/* Closing terminal 2: the panic, the window, the wipe, SIGKILL. */
+	term_type(t2, "exit\n");
+	ck_assert(term_exit(t2, STEP_TIMEOUT) == 0);
+	ck_assert(dz_log_wait(&c.d, "heartbeat lost: connection closed "
+	    "without QUIT", STEP_TIMEOUT));
+	ck_assert(dz_log_wait(&c.d, "grace window of 5s, wipe at ",
+	    STEP_TIMEOUT));
+	ck_assert_msg(dz_wait(&c.d, 15.0) == 0, "no panic; the log:\n%s",
+	    log_text(&c.d));
+	ck_assert_msg(WIFSIGNALED(c.d.status) &&
+	    WTERMSIG(c.d.status) == SIGKILL, "status %d; the log:\n%s",
+	    c.d.status, log_text(&c.d));
+	ck_assert(dz_log_has(&c.d, "secret wiped (13 bytes overwritten with "
+	    "zeros)"));
+	/* The copy on disk is the user's to remove. */
+	ck_assert_int_eq(access(secret, F_OK), 0);
+	term_stop(t2);
+	term_stop(t3);
+	free(t2);
+	free(t3);
+	ctx_done(&c);
+}
+END_TEST
+
 /* Point 11: shellcheck is clean; bash and zsh parse the file. */
 START_TEST(shellcheck_clean)
 {
@@ -1970,6 +2064,7 @@ shell_suite(void)
 	tcase_add_test(tc, bash_separate_window);
 	tcase_add_test(tc, bash_daemon_later);
 	tcase_add_test(tc, bash_interval);
+	tcase_add_test(tc, walkthrough);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("zsh");
