@@ -1729,10 +1729,14 @@ END_TEST
 /* The same with an array PROMPT_COMMAND (bash 5.1+ runs each element). */
 START_TEST(bash_prompt_array)
 {
-	char	 out[256];
-	const char *argv[] = { "bash", "-c",
+	char	 out[256], bash[PATH_MAX];
+	const char *argv[] = { bash, "-c",
 	    "((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
 
+	if (!find_program("bash", bash, sizeof bash)) {
+		dz_skip("bash not found in PATH");
+		return;
+	}
 	if (dz_run(argv, out, sizeof out, STEP_TIMEOUT) != 0) {
 		dz_skip_na("bash before 5.1 has no array PROMPT_COMMAND");
 		return;
