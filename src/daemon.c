@@ -52,15 +52,60 @@ daemon_hard_wipe(void)
 }
 
 /*
+ * Under --verbose, say when the keys were zeroed (CLOCK_MONOTONIC): the
+ * moment the secret became unrecoverable. Formatted by hand with write(2)
+ * only, so that a signal handler may call it.
+ */
+static void
+daemon_log_zeroed(const char *who)
+{
+	static const char	 tail[] = " (CLOCK_MONOTONIC)\n";
+	struct timespec		 ts;
+	char			 line[128], digits[24];
+	size_t			 off = 0, n, i;
+	unsigned long long	 v;
+
+	if (!log_verbose())
+		return;
+	secmem_keys_zeroed_at(&ts);
+#define DAEMON_PUT(s, l) do {						\
+	if (off + (l) < sizeof line) {					\
+		memcpy(line + off, (s), (l));				\
+		off += (l);						\
+	}								\
+} while (0)
+	DAEMON_PUT("dazaid: ", 8);
+	DAEMON_PUT(who, strlen(who));
+	DAEMON_PUT("prekey zeroed at ", 17);
+	v = (unsigned long long)ts.tv_sec;
+	n = 0;
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (i = 0; i < n; i++)
+		line[off + i] = digits[n - 1 - i];
+	off += n;
+	DAEMON_PUT(".", 1);
+	v = (unsigned long long)ts.tv_nsec;
+	for (i = 0; i < 9; i++, v /= 10)
+		digits[8 - i] = (char)('0' + v % 10);
+	DAEMON_PUT(digits, 9);
+	DAEMON_PUT(tail, sizeof tail - 1);
+#undef DAEMON_PUT
+	log_raw(line, off);
+}
+
+/*
  * SIGUSR2: hard panic inside the handler. Only async-signal-safe calls:
- * mprotect and memset (daemon_hard_wipe), unlink, kill, write or send
- * (log_raw, which never blocks), _exit.
+ * mprotect, memset and clock_gettime (daemon_hard_wipe), unlink, kill,
+ * write or send (log_raw, which never blocks), _exit.
  */
 static void
 daemon_hard_panic(int sig)
 {
 	(void)sig;
 	daemon_hard_wipe();
+	daemon_log_zeroed("SIGUSR2: ");
 	if (hard_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
@@ -170,7 +215,9 @@ daemon_do_wipe(void *arg)
 		    "writable");
 		return;
 	}
-	log_info("secret wiped (%zu bytes overwritten with zeros)", len);
+	daemon_log_zeroed("");
+	log_info("secret wiped (prekey and key zeroed, then %zu bytes "
+	    "overwritten with zeros)", len);
 }
 
 /* Policy action, armed: die now. */

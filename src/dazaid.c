@@ -345,7 +345,7 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 	struct stat	 st;
 	int		 saved;
 	const char	*why, *src;
-	size_t		 hint = (size_t)cfg->secret_size;
+	size_t		 max = (size_t)cfg->secret_size;
 	int		 fd = -1;
 
 	if (cfg->secret_file != NULL) {
@@ -372,13 +372,14 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 			close(fd);
 			return 2;
 		}
-		hint = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+		max = (size_t)cfg->secret_max;
 	} else if (cfg->secret_fd != CONFIG_UNSET) {
 		src = "secret descriptor";
 		fd = cfg->secret_fd;
-		hint = 4096;
+		max = (size_t)cfg->secret_max;
 	}
-	if (secmem_alloc(sm, hint, !cfg->no_secretmem) != 0) {
+	/* Address space for the largest secret; pages as it arrives. */
+	if (secmem_alloc(sm, max, !cfg->no_secretmem) != 0) {
 		log_warn("cannot allocate the secure buffer");
 		if (fd >= 0)
 			close(fd);

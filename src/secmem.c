@@ -1,32 +1,47 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The secure buffer. What each call defends against is written beside it.
+ * The secure buffer, shielded. What each call defends against is written
+ * beside it; the layout and the streaming API are described in
+ * include/dazai/secmem.h.
  */
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "dazai/log.h"
 #include "dazai/secmem.h"
 
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK	18
 #endif
 
+#define SECMEM_KEY_LEN	crypto_stream_xchacha20_KEYBYTES
+#define SECMEM_BLOCK	64		/* ChaCha20 block: the counter's unit */
+#define SECMEM_FORK	(SECMEM_WIPEONFORK | SECMEM_DONTFORK)
+
 /*
- * Every live buffer's pages, so that a signal handler can wipe them without
- * touching anything but this table (async-signal-safe: plain loads).
+ * Every live mapping's usable pages, so that a signal handler can wipe
+ * them without touching anything but this table (async-signal-safe: plain
+ * loads). Shields are wiped before buffers.
  */
 static struct {
 	unsigned char *volatile	data;
 	volatile size_t		cap;
+	volatile sig_atomic_t	shield;
 } secmem_table[SECMEM_SLOTS];
+
+/* When the keys were last zeroed (CLOCK_MONOTONIC), for the logs. */
+static volatile time_t	secmem_zeroed_sec;
+static volatile long	secmem_zeroed_nsec;
 
 /* Size of a page. */
 static size_t
@@ -37,7 +52,7 @@ secmem_pagesize(void)
 	return p > 0 ? (size_t)p : 4096;
 }
 
-/* Round n up to whole pages (at least one). */
+/* Round n up to whole pages (at least one); 0 on overflow. */
 static size_t
 secmem_round(size_t n)
 {
@@ -50,7 +65,91 @@ secmem_round(size_t n)
 	return (n + pg - 1) / pg * pg;
 }
 
-/* Try memfd_secret(2): map it over the middle of the reservation. */
+/* The shield's parts: prekey pages, the key page, the scratch page. */
+static unsigned char *
+secmem_prekey(struct secmem *sm)
+{
+	return sm->shield.data;
+}
+
+static unsigned char *
+secmem_keypage(struct secmem *sm)
+{
+	return sm->shield.data + secmem_round(SECMEM_PREKEY_LEN);
+}
+
+static unsigned char *
+secmem_scratch(struct secmem *sm)
+{
+	return secmem_keypage(sm) + secmem_pagesize();
+}
+
+/*
+ * Zero the stack below the caller: libsodium's stream and hash functions
+ * leave key schedules and keystream in their frames.
+ */
+static void __attribute__((noinline))
+secmem_burn_stack(void)
+{
+	unsigned char	 pad[8192];
+
+	sodium_memzero(pad, sizeof pad);
+	__asm__ __volatile__("" : : "r"(pad) : "memory");
+}
+
+/* Record that the keys were zeroed just now. Async-signal-safe. */
+static void
+secmem_mark_zeroed(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
+		secmem_zeroed_sec = ts.tv_sec;
+		secmem_zeroed_nsec = ts.tv_nsec;
+	}
+}
+
+/* When the keys were last zeroed. Async-signal-safe. */
+void
+secmem_keys_zeroed_at(struct timespec *ts)
+{
+	ts->tv_sec = secmem_zeroed_sec;
+	ts->tv_nsec = secmem_zeroed_nsec;
+}
+
+/*
+ * A protection that was asked for did not take effect: leave it out of
+ * the report and say so, once per buffer. A kernel that lacks
+ * memfd_secret altogether is no surprise and only said with --verbose.
+ */
+static void
+secmem_lose(struct secmem *sm, unsigned bits, int err, const char *what,
+    const char *meaning)
+{
+	bool	 told = (sm->lost & bits) == bits;
+
+	sm->prot &= ~bits;
+	sm->lost |= bits;
+	if ((bits & SECMEM_LOCKED) && sm->lock_errno == 0)
+		sm->lock_errno = err;
+	if (told)
+		return;
+	if (err == ENOSYS)
+		log_debug("secure memory: %s not offered by this kernel",
+		    what);
+	else
+		log_warnx("secure memory: %s failed (%s): %s", what,
+		    strerror(err), meaning);
+}
+
+/* A protection took effect here; it counts unless lost elsewhere. */
+static void
+secmem_gain(struct secmem *sm, unsigned bit)
+{
+	if (!(sm->lost & bit))
+		sm->prot |= bit;
+}
+
 /*
  * mlock(2) by system call: the report must say what the kernel did, and
  * a sanitizer runtime replaces the libc wrapper with one that does nothing
@@ -62,35 +161,50 @@ secmem_mlock(void *addr, size_t len)
 	return syscall(SYS_mlock, addr, len) == 0 ? 0 : -1;
 }
 
+/*
+ * Back [off, off + n) of the region with memfd_secret(2), mapped in place
+ * over the reservation (the first call creates the descriptor, sized to
+ * the whole reservation once: secretmem refuses a second ftruncate, and
+ * only the mapped part is charged to RLIMIT_MEMLOCK). Returns 0, -1 with
+ * errno (the reservation is intact), or -2 if it could not be restored.
+ */
 static int
-secmem_map_secret(struct secmem *sm)
+secmem_map_secret(struct secmem_region *r, size_t off, size_t n)
 {
 #ifdef SYS_memfd_secret
 	void	*p;
-	int	 fd;
+	int	 fd, saved;
 
-	fd = (int)syscall(SYS_memfd_secret, 0x80000 /* O_CLOEXEC */);
-	if (fd < 0)
-		return -1;
-	if (ftruncate(fd, (off_t)sm->cap) != 0) {
-		close(fd);
-		return -1;
+	if (r->fd < 0) {
+		fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		if (ftruncate(fd, (off_t)r->max) != 0) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		r->fd = fd;
 	}
 	/* Pages removed from the kernel's direct map: not even a kernel
 	 * read primitive or /proc/PID/mem reaches them. */
-	p = mmap(sm->data, sm->cap, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_FIXED, fd, 0);
-	close(fd);
+	p = mmap(r->data + off, n, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_FIXED, r->fd, (off_t)off);
 	if (p != MAP_FAILED)
 		return 0;
+	saved = errno;
 	/* A refused MAP_FIXED may have unmapped the range (for instance
 	 * when RLIMIT_MEMLOCK is too small): restore the reservation. */
-	if (mmap(sm->data, sm->cap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_FIXED, -1, 0) == MAP_FAILED)
+	if (mmap(r->data + off, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		return -2;
+	errno = saved;
 	return -1;
 #else
-	(void)sm;
+	(void)r;
+	(void)off;
+	(void)n;
 	errno = ENOSYS;
 	return -1;
 #endif
@@ -101,7 +215,7 @@ bool
 secmem_secretmem_available(void)
 {
 #ifdef SYS_memfd_secret
-	int	 fd = (int)syscall(SYS_memfd_secret, 0x80000);
+	int	 fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
 
 	if (fd < 0)
 		return false;
@@ -113,21 +227,78 @@ secmem_secretmem_available(void)
 }
 
 /*
- * Map a buffer of at least size bytes. Locking failure is not an error:
- * it is recorded in lock_errno for the caller to judge. Returns -1 with
- * errno on failure.
+ * Make [off, off + n) of a region usable, with every protection: in
+ * place, so what was there stays where it is and nothing is copied.
+ * Returns 0, or -1 with errno if the pages could not be made usable.
  */
-int
-secmem_alloc(struct secmem *sm, size_t size, bool secretmem)
+static int
+secmem_region_map(struct secmem *sm, struct secmem_region *r, size_t off,
+    size_t n)
+{
+	unsigned char	*p = r->data + off;
+	bool		 secret = false;
+
+	if (sm->secretmem_wanted && !(sm->lost & SECMEM_SECRETMEM)) {
+		switch (secmem_map_secret(r, off, n)) {
+		case 0:
+			secret = true;
+			break;
+		case -2:
+			return -1;
+		default:
+			secmem_lose(sm, SECMEM_SECRETMEM, errno,
+			    "memfd_secret(2)", "the secret stays in the "
+			    "kernel's direct map");
+			if (r->fd >= 0) {
+				close(r->fd);
+				r->fd = -1;
+			}
+		}
+	}
+	if (!secret && mprotect(p, n, PROT_READ | PROT_WRITE) != 0)
+		return -1;
+	/* Locked pages are never written to swap. secretmem pages are
+	 * locked by the kernel itself (and charged to RLIMIT_MEMLOCK when
+	 * mapped); mlock(2) cannot populate them and would fail. */
+	if (!secret && secmem_mlock(p, n) != 0)
+		secmem_lose(sm, SECMEM_LOCKED, errno, "mlock(2)",
+		    "the secret may be written to swap");
+	/* Excluded from core dumps, should one be written after all. */
+	if (madvise(p, n, MADV_DONTDUMP) != 0)
+		secmem_lose(sm, SECMEM_DONTDUMP, errno, "MADV_DONTDUMP",
+		    "a core dump would include the secure memory");
+	/* A forked child gets zeros (anonymous) or no mapping (secretmem,
+	 * which must be shared and refuses WIPEONFORK). */
+	if (madvise(p, n, secret ? MADV_DONTFORK : MADV_WIPEONFORK) == 0)
+		secmem_gain(sm, secret ? SECMEM_DONTFORK : SECMEM_WIPEONFORK);
+	else
+		secmem_lose(sm, SECMEM_FORK, errno, "MADV_WIPEONFORK",
+		    "a forked child would inherit the secure memory");
+	/* Inaccessible until someone opens a window. */
+	if (mprotect(p, n, PROT_NONE) != 0)
+		secmem_lose(sm, SECMEM_NOACCESS, errno, "mprotect(PROT_NONE)",
+		    "the secure memory stays accessible while idle");
+	r->cap = off + n;
+	if (r->slot >= 0)
+		secmem_table[r->slot].cap = r->cap;
+	return 0;
+}
+
+/*
+ * Reserve address space for max usable bytes between two guard pages
+ * (PROT_NONE reservations cost no lockable memory), register it for the
+ * emergency wipe, and map its first initial bytes. Returns 0 or -1.
+ */
+static int
+secmem_region_init(struct secmem *sm, struct secmem_region *r, size_t max,
+    size_t initial, bool shield)
 {
 	size_t	 pg = secmem_pagesize();
-	int	 i, mapped = -1;
+	int	 i;
 
-	memset(sm, 0, sizeof *sm);
-	sm->slot = -1;
-	sm->secretmem_wanted = secretmem;
-	if ((sm->cap = secmem_round(size)) == 0 ||
-	    sm->cap > SIZE_MAX - 2 * pg) {
+	r->fd = -1;
+	r->slot = -1;
+	if (max > SIZE_MAX - 2 * pg) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -141,121 +312,266 @@ secmem_alloc(struct secmem *sm, size_t size, bool secretmem)
 	/* One reservation, all inaccessible: the first and last page stay
 	 * so, catching overruns and underruns instead of reaching
 	 * neighbouring memory. */
-	sm->maplen = sm->cap + 2 * pg;
-	sm->map = mmap(NULL, sm->maplen, PROT_NONE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (sm->map == MAP_FAILED) {
-		sm->map = NULL;
+	r->maplen = max + 2 * pg;
+	r->map = mmap(NULL, r->maplen, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->map == MAP_FAILED) {
+		r->map = NULL;
 		return -1;
 	}
-	sm->data = sm->map + pg;
-	sm->prot |= SECMEM_GUARDS;
-	if (secretmem && (mapped = secmem_map_secret(sm)) == 0)
-		sm->prot |= SECMEM_SECRETMEM;
-	else if (mapped == -2)
-		goto fail;
-	else if (mprotect(sm->data, sm->cap, PROT_READ | PROT_WRITE) != 0)
-		goto fail;
-
-	/* Locked pages are never written to swap. secretmem pages are
-	 * locked by the kernel itself (and charged to RLIMIT_MEMLOCK when
-	 * mapped); mlock(2) cannot populate them and would fail. */
-	if (sm->prot & SECMEM_SECRETMEM)
-		sm->prot |= SECMEM_LOCKED;
-	else if (secmem_mlock(sm->data, sm->cap) == 0)
-		sm->prot |= SECMEM_LOCKED;
-	else
-		sm->lock_errno = errno;
-	/* Excluded from core dumps, should one be written after all. */
-	if (madvise(sm->data, sm->cap, MADV_DONTDUMP) == 0)
-		sm->prot |= SECMEM_DONTDUMP;
-	/* A forked child gets zeros (anonymous) or no mapping (secretmem,
-	 * which must be shared and refuses WIPEONFORK). */
-	if (sm->prot & SECMEM_SECRETMEM) {
-		if (madvise(sm->data, sm->cap, MADV_DONTFORK) == 0)
-			sm->prot |= SECMEM_DONTFORK;
-	} else if (madvise(sm->data, sm->cap, MADV_WIPEONFORK) == 0)
-		sm->prot |= SECMEM_WIPEONFORK;
-
-	secmem_table[i].cap = sm->cap;
-	secmem_table[i].data = sm->data;
-	sm->slot = i;
-	/* Inaccessible until someone opens a read or write window. */
-	if (mprotect(sm->data, sm->cap, PROT_NONE) == 0)
-		sm->prot |= SECMEM_NOACCESS;
-	return 0;
-fail:
-	i = errno;
-	munmap(sm->map, sm->maplen);
-	sm->map = NULL;
-	errno = i;
-	return -1;
+	r->data = r->map + pg;
+	r->max = max;
+	r->cap = 0;
+	r->slot = i;
+	secmem_table[i].cap = 0;
+	secmem_table[i].shield = shield;
+	secmem_table[i].data = r->data;
+	return secmem_region_map(sm, r, 0, initial);
 }
 
-/* Open a read (or read-write) window on the buffer. */
-int
-secmem_open(struct secmem *sm, bool writable)
+/* Unregister, unlock and unmap a region (already wiped). */
+static void
+secmem_region_free(struct secmem_region *r)
 {
-	return mprotect(sm->data, sm->cap,
-	    writable ? PROT_READ | PROT_WRITE : PROT_READ);
-}
-
-/* Close the window: the pages become inaccessible again. */
-void
-secmem_close(struct secmem *sm)
-{
-	if (mprotect(sm->data, sm->cap, PROT_NONE) != 0)
-		sm->prot &= ~SECMEM_NOACCESS;
+	if (r->slot >= 0) {
+		secmem_table[r->slot].data = NULL;
+		secmem_table[r->slot].cap = 0;
+		r->slot = -1;
+	}
+	if (r->map != NULL) {
+		if (r->cap > 0)
+			syscall(SYS_munlock, r->data, r->cap);
+		munmap(r->map, r->maplen);
+	}
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	r->map = r->data = NULL;
+	r->cap = 0;
 }
 
 /*
- * Overwrite the whole buffer with zeros; the compiler cannot elide it.
- * Returns -1 if the pages could not be made writable, so the secret may
- * still be there: the caller must not say it was wiped.
+ * Reserve a buffer for a secret of up to max bytes and create its
+ * shield. Returns 0, or -1 with errno.
+ */
+int
+secmem_alloc(struct secmem *sm, size_t max, bool secretmem)
+{
+	size_t	 pg = secmem_pagesize(), shield, bmax;
+	int	 saved;
+
+	memset(sm, 0, sizeof *sm);
+	sm->buf.fd = sm->shield.fd = -1;
+	sm->buf.slot = sm->shield.slot = -1;
+	sm->secretmem_wanted = secretmem;
+	if (max == 0 || (bmax = secmem_round(max)) == 0) {
+		errno = max == 0 ? EINVAL : ENOMEM;
+		return -1;
+	}
+	sm->max = max;
+	sm->prot = SECMEM_LOCKED | SECMEM_DONTDUMP | SECMEM_GUARDS |
+	    SECMEM_NOACCESS | SECMEM_SHIELDED |
+	    (secretmem ? SECMEM_SECRETMEM : 0);
+	shield = secmem_round(SECMEM_PREKEY_LEN) + 2 * pg;
+	if (secmem_region_init(sm, &sm->shield, shield, shield, true) != 0 ||
+	    secmem_region_init(sm, &sm->buf, bmax, pg, false) != 0)
+		goto fail;
+	/* The shield never grows: its descriptor is no longer needed. */
+	if (sm->shield.fd >= 0) {
+		close(sm->shield.fd);
+		sm->shield.fd = -1;
+	}
+	return 0;
+fail:
+	saved = errno;
+	secmem_region_free(&sm->buf);
+	secmem_region_free(&sm->shield);
+	errno = saved;
+	return -1;
+}
+
+/* Make the buffer hold at least need bytes, doubling in place. */
+static int
+secmem_reserve(struct secmem *sm, size_t need)
+{
+	struct secmem_region	*r = &sm->buf;
+	size_t			 ncap;
+
+	if (need <= r->cap)
+		return 0;
+	if ((ncap = secmem_round(need)) == 0 || ncap > r->max) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (r->cap <= r->max / 2 && ncap < 2 * r->cap)
+		ncap = 2 * r->cap;
+	if (ncap > r->max)
+		ncap = r->max;
+	return secmem_region_map(sm, r, r->cap, ncap - r->cap);
+}
+
+/* Change the access of [off, off + n) of a region (whole pages). */
+static int
+secmem_window(struct secmem_region *r, size_t off, size_t n, int prot)
+{
+	size_t	 pg = secmem_pagesize();
+	size_t	 lo = off / pg * pg, hi;
+
+	if (n == 0)
+		return 0;
+	hi = secmem_round(off + n);
+	return mprotect(r->data + lo, hi - lo, prot);
+}
+
+/* Close a window again; a failure shows in the report. */
+static void
+secmem_shut(struct secmem *sm, struct secmem_region *r, size_t off, size_t n)
+{
+	if (secmem_window(r, off, n, PROT_NONE) != 0)
+		sm->prot &= ~SECMEM_NOACCESS;
+}
+
+/* Offsets in the shield. */
+static size_t
+secmem_off_key(void)
+{
+	return secmem_round(SECMEM_PREKEY_LEN);
+}
+
+/* Open or close the key and scratch pages together. */
+static int
+secmem_work_open(struct secmem *sm)
+{
+	return secmem_window(&sm->shield, secmem_off_key(),
+	    2 * secmem_pagesize(), PROT_READ | PROT_WRITE);
+}
+
+static void
+secmem_work_close(struct secmem *sm)
+{
+	secmem_shut(sm, &sm->shield, secmem_off_key(), 2 * secmem_pagesize());
+}
+
+/* Derive the stream key from the prekey into the (open) key page. */
+static int
+secmem_derive(struct secmem *sm)
+{
+	if (secmem_window(&sm->shield, 0, SECMEM_PREKEY_LEN, PROT_READ) != 0)
+		return -1;
+	crypto_generichash(secmem_keypage(sm), SECMEM_KEY_LEN,
+	    secmem_prekey(sm), SECMEM_PREKEY_LEN, NULL, 0);
+	secmem_shut(sm, &sm->shield, 0, SECMEM_PREKEY_LEN);
+	return 0;
+}
+
+/* XOR up to one block's worth (within one block) through the key page. */
+static void
+secmem_xor_partial(struct secmem *sm, unsigned char *out,
+    const unsigned char *in, size_t n, size_t off)
+{
+	unsigned char	*key = secmem_keypage(sm);
+	unsigned char	*blk = key + SECMEM_BLOCK;
+	size_t		 skip = off % SECMEM_BLOCK;
+
+	memset(blk, 0, SECMEM_BLOCK);
+	memcpy(blk + skip, in, n);
+	crypto_stream_xchacha20_xor_ic(blk, blk, SECMEM_BLOCK, sm->nonce,
+	    off / SECMEM_BLOCK, key);
+	memcpy(out, blk + skip, n);
+	sodium_memzero(blk, SECMEM_BLOCK);
+}
+
+/*
+ * XOR n bytes at stream offset off with the keystream (encrypting and
+ * decrypting alike). Partial blocks go through the key page, so that
+ * libsodium only ever sees whole blocks and leaves no partial plaintext
+ * block in its stack frame. The key and scratch pages must be open.
+ */
+static void
+secmem_xor(struct secmem *sm, unsigned char *out, const unsigned char *in,
+    size_t n, size_t off)
+{
+	size_t	 take, full;
+
+	if (off % SECMEM_BLOCK != 0) {
+		take = SECMEM_BLOCK - off % SECMEM_BLOCK;
+		if (take > n)
+			take = n;
+		secmem_xor_partial(sm, out, in, take, off);
+		out += take;
+		in += take;
+		n -= take;
+		off += take;
+	}
+	full = n / SECMEM_BLOCK * SECMEM_BLOCK;
+	if (full > 0)
+		crypto_stream_xchacha20_xor_ic(out, in, full, sm->nonce,
+		    off / SECMEM_BLOCK, secmem_keypage(sm));
+	if (n > full)
+		secmem_xor_partial(sm, out + full, in + full, n - full,
+		    off + full);
+}
+
+/* Zero a whole region through a write window. */
+static int
+secmem_region_zero(struct secmem *sm, struct secmem_region *r)
+{
+	if (r->map == NULL || r->cap == 0)
+		return 0;
+	if (mprotect(r->data, r->cap, PROT_READ | PROT_WRITE) != 0)
+		return -1;
+	sodium_memzero(r->data, r->cap);
+	secmem_shut(sm, r, 0, r->cap);
+	return 0;
+}
+
+/*
+ * Zero the shield (prekey and derived key: the secret is unrecoverable
+ * from here on), then the buffer. Returns 0, or -1 with errno.
  */
 int
 secmem_wipe(struct secmem *sm)
 {
-	int	 rc = 0;
+	int	 rc = 0, saved = 0;
 
-	if (sm->map == NULL)
+	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return 0;
-	if (secmem_open(sm, true) == 0) {
-		sodium_memzero(sm->data, sm->cap);
-		secmem_close(sm);
-	} else if (secmem_emergency_wipe() != 0)
+	if (secmem_region_zero(sm, &sm->shield) != 0) {
+		saved = errno;
 		rc = -1;
-	sm->len = 0;
+	} else
+		secmem_mark_zeroed();
+	if (secmem_region_zero(sm, &sm->buf) != 0 && rc == 0) {
+		saved = errno;
+		rc = -1;
+	}
+	/* A window refused: the signal handlers' path, whose own failure
+	 * means the secret may still be there. */
+	if (rc != 0 && secmem_emergency_wipe() == 0)
+		rc = 0;
+	sm->len = sm->done = 0;
+	sm->state = SECMEM_EMPTY;
+	errno = saved;
 	return rc;
 }
 
-/* Wipe, then unmap. The table entry goes only after the wipe. */
+/* Wipe, then unmap. The table entries go only after the wipe. */
 void
 secmem_free(struct secmem *sm)
 {
-	if (sm->map == NULL)
+	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return;
 	secmem_wipe(sm);
-	if (sm->slot >= 0) {
-		secmem_table[sm->slot].data = NULL;
-		secmem_table[sm->slot].cap = 0;
-	}
-	syscall(SYS_munlock, sm->data, sm->cap);
-	munmap(sm->map, sm->maplen);
-	sm->map = sm->data = NULL;
-	sm->slot = -1;
+	secmem_region_free(&sm->shield);
+	secmem_region_free(&sm->buf);
 }
 
 /*
- * Wipe every live buffer from a signal handler: only mprotect(2) and
- * memset(3), both async-signal-safe (memset since POSIX.1-2008 TC2; see
- * signal-safety(7)). The empty asm that takes the pointer and clobbers
- * memory keeps the compiler from dropping the stores as dead, as
- * explicit_bzero does, at memset's speed. Returns the number of buffers
- * that could not be made writable (0: every one is zero now).
+ * Zero the mappings of the table of one kind; returns how many could not
+ * be made writable. Async-signal-safe.
  */
-int
-secmem_emergency_wipe(void)
+static int
+secmem_emergency_pass(int shield)
 {
 	unsigned char	*p;
 	size_t		 n;
@@ -264,7 +580,7 @@ secmem_emergency_wipe(void)
 	for (i = 0; i < SECMEM_SLOTS; i++) {
 		p = secmem_table[i].data;
 		n = secmem_table[i].cap;
-		if (p == NULL)
+		if (p == NULL || n == 0 || secmem_table[i].shield != shield)
 			continue;
 		if (mprotect(p, n, PROT_READ | PROT_WRITE) != 0) {
 			failed++;
@@ -277,106 +593,309 @@ secmem_emergency_wipe(void)
 	return failed;
 }
 
-/* Move the secret into a bigger buffer; the old one is wiped and freed. */
-static int
-secmem_grow(struct secmem *sm, size_t size)
+/*
+ * Wipe every live buffer from a signal handler: every shield first (the
+ * secrets are unrecoverable once they are zero, whatever their size),
+ * then the buffers. Only mprotect(2), memset(3) and clock_gettime(2), all
+ * async-signal-safe (memset since POSIX.1-2008 TC2; see signal-safety(7)).
+ * The empty asm that takes the pointer and clobbers memory keeps the
+ * compiler from dropping the stores as dead, as explicit_bzero does, at
+ * memset's speed. Returns the number of mappings that could not be made
+ * writable (0: every one is zero now).
+ */
+int
+secmem_emergency_wipe(void)
 {
-	struct secmem	 n;
+	int	 failed;
 
-	if (secmem_alloc(&n, size, sm->secretmem_wanted) != 0)
-		return -1;
-	if (secmem_open(&n, true) != 0 || secmem_open(sm, false) != 0) {
-		secmem_free(&n);
+	if ((failed = secmem_emergency_pass(1)) == 0)
+		secmem_mark_zeroed();
+	return failed + secmem_emergency_pass(0);
+}
+
+/* Start loading: wipe, fresh prekey and nonce, derive the key. */
+int
+secmem_load_begin(struct secmem *sm)
+{
+	if (sm->shield.map == NULL) {
+		errno = EINVAL;
 		return -1;
 	}
-	memcpy(n.data, sm->data, sm->len);
-	n.len = sm->len;
-	secmem_close(sm);
-	secmem_close(&n);
-	secmem_free(sm);
-	*sm = n;
+	if (secmem_wipe(sm) != 0)
+		return -1;
+	if (secmem_window(&sm->shield, 0, SECMEM_PREKEY_LEN,
+	    PROT_READ | PROT_WRITE) != 0)
+		return -1;
+	randombytes_buf(secmem_prekey(sm), SECMEM_PREKEY_LEN);
+	secmem_shut(sm, &sm->shield, 0, SECMEM_PREKEY_LEN);
+	randombytes_buf(sm->nonce, sizeof sm->nonce);
+	if (secmem_work_open(sm) != 0) {
+		secmem_wipe(sm);
+		return -1;
+	}
+	if (secmem_derive(sm) != 0) {
+		secmem_work_close(sm);
+		secmem_wipe(sm);
+		return -1;
+	}
+	secmem_work_close(sm);
+	secmem_burn_stack();
+	sm->done = 0;
+	sm->state = SECMEM_LOADING;
 	return 0;
 }
 
 /*
- * Read a secret from fd until EOF, straight into the buffer with read(2).
- * At most max bytes. If wait is given, each read waits for it first:
- * wait(arg, fd) returns true once fd is readable, false to stop loading
- * (then *why is "interrupted"). Returns 0, or -1 with *why set (errno
- * kept for read errors, *why NULL then); on failure the buffer is wiped.
+ * Encrypt n plaintext bytes from the (open) scratch page to the buffer at
+ * offset done, growing it in place, and zero them. Returns 0 or -1.
  */
+static int
+secmem_absorb(struct secmem *sm, size_t n)
+{
+	unsigned char	*scratch = secmem_scratch(sm);
+	int		 saved;
+
+	if (secmem_reserve(sm, sm->done + n) != 0 ||
+	    secmem_window(&sm->buf, sm->done, n,
+	    PROT_READ | PROT_WRITE) != 0) {
+		saved = errno;
+		sodium_memzero(scratch, n);
+		errno = saved;
+		return -1;
+	}
+	secmem_xor(sm, sm->buf.data + sm->done, scratch, n, sm->done);
+	secmem_shut(sm, &sm->buf, sm->done, n);
+	sodium_memzero(scratch, n);
+	sm->done += n;
+	return 0;
+}
+
+/* One read(2) into the scratch page, encrypted into the buffer. */
+ssize_t
+secmem_load_read(struct secmem *sm, int fd, size_t limit)
+{
+	size_t	 want = secmem_pagesize();
+	ssize_t	 n;
+	int	 saved;
+
+	if (sm->state != SECMEM_LOADING) {
+		errno = ECANCELED;
+		return -1;
+	}
+	if (limit == 0)
+		return 0;
+	if (want > limit)
+		want = limit;
+	/* One byte past the maximum is enough to know it is too big. */
+	if (want > sm->max - sm->done + 1)
+		want = sm->max - sm->done + 1;
+	if (secmem_work_open(sm) != 0) {
+		saved = errno;
+		goto fail;
+	}
+	n = read(fd, secmem_scratch(sm), want);
+	saved = errno;
+	if (n > 0 && sm->done + (size_t)n > sm->max) {
+		sodium_memzero(secmem_scratch(sm), (size_t)n);
+		saved = EFBIG;
+		n = -1;
+	} else if (n > 0 && secmem_absorb(sm, (size_t)n) != 0) {
+		saved = errno;
+		n = -1;
+	}
+	secmem_work_close(sm);
+	secmem_burn_stack();
+	if (n >= 0)
+		return n;
+	if (saved == EAGAIN || saved == EWOULDBLOCK || saved == EINTR) {
+		errno = saved;
+		return -1;
+	}
+fail:
+	secmem_load_abort(sm);
+	errno = saved;
+	return -1;
+}
+
+/* Make the loaded bytes the secret; the derived key is zeroed. */
+int
+secmem_load_commit(struct secmem *sm)
+{
+	int	 err;
+
+	if (sm->state != SECMEM_LOADING || sm->done == 0) {
+		err = sm->state != SECMEM_LOADING ? ECANCELED : ENODATA;
+		secmem_load_abort(sm);
+		errno = err;
+		return -1;
+	}
+	if (secmem_work_open(sm) != 0) {
+		err = errno;
+		secmem_load_abort(sm);
+		errno = err;
+		return -1;
+	}
+	sodium_memzero(secmem_keypage(sm), secmem_pagesize());
+	secmem_work_close(sm);
+	sm->len = sm->done;
+	sm->done = 0;
+	sm->state = SECMEM_HELD;
+	return 0;
+}
+
+/* Drop a load in progress, and anything else held. */
+void
+secmem_load_abort(struct secmem *sm)
+{
+	secmem_wipe(sm);
+}
+
+/* Load a whole secret from fd until end of file. */
 int
 secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why,
     bool (*wait)(void *, int), void *arg)
 {
 	ssize_t	 n;
-	size_t	 want;
 	int	 saved;
 
 	*why = NULL;
-	sm->len = 0;
+	if (secmem_load_begin(sm) != 0)
+		return -1;
 	for (;;) {
-		if (sm->len == sm->cap) {
-			if (sm->cap > max) {
-				*why = "larger than the maximum";
-				goto fail;
-			}
-			want = sm->cap * 2;
-			if (want > max + 1)
-				want = max + 1;
-			if (secmem_grow(sm, want) != 0)
-				goto fail;
-		}
 		if (wait != NULL && !wait(arg, fd)) {
 			*why = "interrupted";
 			goto fail;
 		}
-		if (secmem_open(sm, true) != 0)
-			goto fail;
-		n = read(fd, sm->data + sm->len, sm->cap - sm->len);
-		saved = errno;
-		secmem_close(sm);
-		if (n < 0) {
-			if (saved == EINTR ||
-			    (saved == EAGAIN && wait != NULL))
-				continue;
-			errno = saved;
+		n = secmem_load_read(sm, fd, max - sm->done < SIZE_MAX ?
+		    max - sm->done + 1 : SIZE_MAX);
+		if (n > 0 && sm->done > max) {
+			*why = "larger than the maximum";
 			goto fail;
 		}
+		if (n > 0)
+			continue;
 		if (n == 0)
 			break;
-		sm->len += (size_t)n;
-	}
-	if (sm->len > max) {
-		*why = "larger than the maximum";
+		if (errno == EINTR || (errno == EAGAIN && wait != NULL))
+			continue;
+		if (errno == EFBIG)
+			*why = "larger than the maximum";
+		else if (errno == ECANCELED)
+			*why = "interrupted";
 		goto fail;
 	}
-	if (sm->len == 0) {
-		*why = "empty";
+	if (secmem_load_commit(sm) != 0) {
+		if (errno == ENODATA)
+			*why = "empty";
+		else if (errno == ECANCELED)
+			*why = "interrupted";
 		goto fail;
 	}
 	return 0;
 fail:
 	saved = errno;
-	secmem_wipe(sm);
+	secmem_load_abort(sm);
 	errno = saved;
 	return -1;
 }
 
-/* Generate len random bytes straight into the buffer. */
+/* Generate len random bytes through the scratch page, encrypted. */
 int
 secmem_fill_random(struct secmem *sm, size_t len)
 {
-	if (len > sm->cap) {
+	size_t	 pg = secmem_pagesize(), n;
+	int	 saved;
+
+	if (len == 0 || len > sm->max) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (secmem_open(sm, true) != 0)
+	if (secmem_load_begin(sm) != 0)
 		return -1;
-	randombytes_buf(sm->data, len);
-	sm->len = len;
-	secmem_close(sm);
-	return 0;
+	while (sm->done < len) {
+		n = len - sm->done < pg ? len - sm->done : pg;
+		if (secmem_work_open(sm) != 0)
+			goto fail;
+		randombytes_buf(secmem_scratch(sm), n);
+		if (secmem_absorb(sm, n) != 0) {
+			saved = errno;
+			secmem_work_close(sm);
+			errno = saved;
+			goto fail;
+		}
+		secmem_work_close(sm);
+	}
+	secmem_burn_stack();
+	return secmem_load_commit(sm);
+fail:
+	saved = errno;
+	secmem_load_abort(sm);
+	errno = saved;
+	return -1;
+}
+
+/* Write the held secret from off to fd, one decrypted chunk at a time. */
+ssize_t
+secmem_write_fd(struct secmem *sm, int fd, size_t off)
+{
+	unsigned char	*scratch;
+	size_t		 pg = secmem_pagesize(), n, start = off, total = 0;
+	ssize_t		 w = 0;
+	int		 saved = 0;
+
+	if (sm->state != SECMEM_HELD || off > sm->len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (off == sm->len)
+		return 0;
+	if (secmem_work_open(sm) != 0)
+		return -1;
+	if (secmem_derive(sm) != 0 ||
+	    secmem_window(&sm->buf, start, sm->len - start, PROT_READ) != 0) {
+		saved = errno;
+		sodium_memzero(secmem_keypage(sm), secmem_pagesize());
+		secmem_work_close(sm);
+		errno = saved;
+		return -1;
+	}
+	scratch = secmem_scratch(sm);
+	while (off < sm->len) {
+		n = sm->len - off < pg ? sm->len - off : pg;
+		secmem_xor(sm, scratch, sm->buf.data + off, n, off);
+		w = write(fd, scratch, n);
+		saved = errno;
+		sodium_memzero(scratch, n);
+		if (w <= 0)
+			break;
+		total += (size_t)w;
+		off += (size_t)w;
+		if ((size_t)w < n)
+			break;
+	}
+	secmem_shut(sm, &sm->buf, start, sm->len - start);
+	sodium_memzero(secmem_keypage(sm), secmem_pagesize());
+	secmem_work_close(sm);
+	secmem_burn_stack();
+	if (total > 0)
+		return (ssize_t)total;
+	errno = w == 0 ? EIO : saved;
+	return -1;
+}
+
+/* Open a read (or read-write) window on the ciphertext buffer. */
+int
+secmem_open(struct secmem *sm, bool writable)
+{
+	return mprotect(sm->buf.data, sm->buf.cap,
+	    writable ? PROT_READ | PROT_WRITE : PROT_READ);
+}
+
+/* Close the window: the pages become inaccessible again. */
+void
+secmem_close(struct secmem *sm)
+{
+	secmem_shut(sm, &sm->buf, 0, sm->buf.cap);
 }
 
 /* Describe the protections that took effect, for logs and tests. */
@@ -394,6 +913,7 @@ secmem_describe(unsigned prot, char *buf, size_t size)
 		{ SECMEM_GUARDS, "guard-pages" },
 		{ SECMEM_NOACCESS, "noaccess-idle" },
 		{ SECMEM_SECRETMEM, "secretmem" },
+		{ SECMEM_SHIELDED, "shielded" },
 	};
 	size_t	 i, off = 0;
 
