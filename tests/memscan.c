@@ -241,21 +241,39 @@ unmaps(const struct __ptrace_syscall_info *si, unsigned long start,
 	return si->entry.nr == SYS_munmap && a < end && a + len > start;
 }
 
+/* Scan pid for each needle; the sum of their hits, or -1. */
+static int
+scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
+{
+	struct memscan	 ms;
+	size_t		 i;
+	int		 hits = 0;
+
+	for (i = 0; i < n; i++) {
+		if (memscan_pid(pid, needles[i], len, &ms) != 0)
+			return -1;
+		hits += ms.hits;
+	}
+	return hits;
+}
+
 /*
  * Trace pid's system calls (it must be our child), call trigger(arg), and
- * scan for the needle at the entry of each final system call and of each
- * munmap that touches [start, end) (the secure mapping), until it dies.
- * Signals it receives are delivered. Returns 0 with *md filled (the
- * process reaped), -1 if tracing failed or it did not die within 20 s.
+ * scan for each of the n needles at the entry of each final system call
+ * and of each munmap that touches one of the nr ranges (start, end pairs:
+ * the secure mappings), until it dies. Signals it receives are
+ * delivered. Returns 0 with *md filled (the process reaped), -1 if
+ * tracing failed or it did not die within 20 s.
  */
 int
-memscan_trace_death(pid_t pid, const void *needle, size_t len,
-    unsigned long start, unsigned long end, void (*trigger)(void *),
-    void *arg, struct memscan_death *md)
+memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
+    size_t len, const unsigned long *ranges, size_t nr,
+    void (*trigger)(void *), void *arg, struct memscan_death *md)
 {
 	struct __ptrace_syscall_info si;
-	struct memscan	 ms;
-	int		 st, inject;
+	size_t		 r;
+	bool		 unmap;
+	int		 st, inject, hits;
 
 	memset(md, 0, sizeof *md);
 	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) != 0 ||
@@ -278,13 +296,16 @@ memscan_trace_death(pid_t pid, const void *needle, size_t len,
 			memset(&si, 0, sizeof si);
 			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
 			    &si) > 0 && si.op == PTRACE_SYSCALL_INFO_ENTRY) {
-				if (final_syscall(&si) &&
-				    memscan_pid(pid, needle, len, &ms) == 0) {
-					md->hits += ms.hits;
+				for (unmap = false, r = 0; r < nr; r++)
+					unmap |= unmaps(&si, ranges[2 * r],
+					    ranges[2 * r + 1]);
+				if (final_syscall(&si) && (hits = scan_needles(
+				    pid, needles, n, len)) >= 0) {
+					md->hits += hits;
 					md->scans++;
-				} else if (unmaps(&si, start, end) &&
-				    memscan_pid(pid, needle, len, &ms) == 0) {
-					md->unmap_hits += ms.hits;
+				} else if (unmap && (hits = scan_needles(pid,
+				    needles, n, len)) >= 0) {
+					md->unmap_hits += hits;
 					md->unmap_scans++;
 				}
 			}
@@ -293,5 +314,108 @@ memscan_trace_death(pid_t pid, const void *needle, size_t len,
 		ptrace(PTRACE_SYSCALL, pid, 0, inject);
 	}
 	md->status = st;
+	return 0;
+}
+
+/* The same for one needle and one range. */
+int
+memscan_trace_death(pid_t pid, const void *needle, size_t len,
+    unsigned long start, unsigned long end, void (*trigger)(void *),
+    void *arg, struct memscan_death *md)
+{
+	const unsigned long	 range[2] = { start, end };
+
+	return memscan_trace_death_n(pid, &needle, 1, len, range, 1, trigger,
+	    arg, md);
+}
+
+/*
+ * pid's mappings that are locked and excluded from core dumps (the
+ * secure mappings), at most max of them; returns how many, or -1.
+ */
+int
+memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
+{
+	char		 path[64], line[512], perms[8], cperms[8] = "";
+	unsigned long	 lo, hi, clo = 0, chi = 0;
+	FILE		*fp;
+	int		 n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s ", &lo, &hi, perms) == 3) {
+			clo = lo;
+			chi = hi;
+			snprintf(cperms, sizeof cperms, "%s", perms);
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) != 0 ||
+		    !memscan_has_flag(line + 8, "lo") ||
+		    !memscan_has_flag(line + 8, "dd") || n == max)
+			continue;
+		out[n].start = clo;
+		out[n].end = chi;
+		snprintf(out[n].perms, sizeof out[n].perms, "%s", cperms);
+		snprintf(out[n].flags, sizeof out[n].flags, "%.250s",
+		    line + 8);
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+/* Read len bytes of pid's memory at addr (root reads PROT_NONE too). */
+int
+memscan_peek(pid_t pid, unsigned long addr, void *buf, size_t len)
+{
+	char	 path[64];
+	ssize_t	 r;
+	int	 fd, saved;
+
+	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	r = pread(fd, buf, len, (off_t)addr);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return r == (ssize_t)len ? 0 : -1;
+}
+
+/*
+ * Find a shielded secret's two secure mappings in pid (the shield: a
+ * 16 KiB prekey, a key page and a scratch page; the buffer: ciphertext)
+ * and take a sample of each: 32 bytes of the prekey, the first 32 bytes
+ * of ciphertext. Returns 0, or -1 (errno ENOENT: not exactly that pair).
+ */
+int
+memscan_shield(pid_t pid, struct memscan_shield *sh)
+{
+	struct memscan_map	 m[4];
+	unsigned long		 pg = (unsigned long)sysconf(_SC_PAGESIZE);
+	unsigned long		 slen = 16384 + 2 * pg;
+	int			 n, i, si = -1, bi = -1;
+
+	memset(sh, 0, sizeof *sh);
+	if ((n = memscan_secure_maps(pid, m, 4)) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (m[i].end - m[i].start == slen && si < 0)
+			si = i;
+		else
+			bi = i;
+	}
+	if (n != 2 || si < 0 || bi < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	sh->shield = m[si];
+	sh->buf = m[bi];
+	if (memscan_peek(pid, m[si].start + pg, sh->prekey,
+	    sizeof sh->prekey) != 0 ||
+	    memscan_peek(pid, m[bi].start, sh->ct, sizeof sh->ct) != 0)
+		return -1;
 	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -38,9 +39,30 @@ struct memscan_death {
 	int	 status;	/* its wait status */
 };
 
+/* A secure mapping: locked and excluded from core dumps. */
+struct memscan_map {
+	unsigned long	 start, end;
+	char		 perms[8];
+	char		 flags[256];	/* its VmFlags */
+};
+
+/* A shielded secret's two mappings, and samples of what they hold. */
+struct memscan_shield {
+	struct memscan_map	 shield;	/* prekey, key and scratch */
+	struct memscan_map	 buf;		/* ciphertext (mapped part) */
+	unsigned char		 prekey[32];	/* 32 bytes of the prekey */
+	unsigned char		 ct[32];	/* first 32 of ciphertext */
+};
+
 int	memscan_pid(pid_t, const void *, size_t, struct memscan *);
 int	memscan_trace_death(pid_t, const void *, size_t, unsigned long,
 	    unsigned long, void (*)(void *), void *, struct memscan_death *);
+int	memscan_trace_death_n(pid_t, const void *const *, size_t, size_t,
+	    const unsigned long *, size_t, void (*)(void *), void *,
+	    struct memscan_death *);
+int	memscan_secure_maps(pid_t, struct memscan_map *, int);
+int	memscan_peek(pid_t, unsigned long, void *, size_t);
+int	memscan_shield(pid_t, struct memscan_shield *);
 int	memscan_vmflags(pid_t, unsigned long, char *, size_t);
 int	memscan_neighbours(pid_t, unsigned long, char *, char *);
 int	memscan_has_flag(const char *, const char *);

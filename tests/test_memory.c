@@ -25,6 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dazai/secmem.h"
+
 #include "helpers.h"
 #include "memscan.h"
 
@@ -102,30 +104,81 @@ scan(pid_t pid, const struct marker *m)
 	return ms;
 }
 
-/* Exactly one copy, in a locked, undumpable, wipe-on-fork mapping. */
-static void
-assert_only_in_secure_mapping(pid_t pid, const struct marker *m)
+/* Scan the daemon for MARKER_LEN bytes other than the marker. */
+static struct memscan
+scan_for(pid_t pid, const unsigned char *needle)
 {
-	struct memscan	 ms = scan(pid, m);
-	char		 flags[256], below[8], above[8];
+	struct marker	 m;
 
-	ck_assert_msg(ms.hits == 1, "marker found %d times (first at %lx in "
-	    "%s %s)", ms.hits, ms.hit[0].addr, ms.hit[0].perms,
+	memcpy(m.bytes, needle, MARKER_LEN);
+	return scan(pid, &m);
+}
+
+/* Is every byte zero? */
+static bool
+all_zero(const unsigned char *b, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (b[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * The shielded truth while the marker is held: the plaintext is nowhere
+ * in the daemon's memory; two secure mappings exist (locked, undumpable,
+ * wiped in a forked child, no access while idle, a guard page on each
+ * side): the shield, whose 16 KiB prekey is random and whose key and
+ * scratch pages are zero between operations, and the buffer, which holds
+ * the ciphertext, found once in the whole process, there. The samples go
+ * into sh, for the scans at death.
+ */
+static void
+assert_shielded(pid_t pid, const struct marker *m, struct memscan_shield *sh)
+{
+	struct memscan_map	*mm[2];
+	struct memscan		 ms = scan(pid, m);
+	unsigned char		*shield;
+	char			 below[8], above[8];
+	size_t			 slen;
+	int			 i;
+
+	ck_assert_msg(ms.hits == 0, "plaintext marker found %d times (first "
+	    "at %lx in %s %s)", ms.hits, ms.hit[0].addr, ms.hit[0].perms,
 	    ms.hit[0].name);
-	ck_assert_int_eq(memscan_vmflags(pid, ms.hit[0].addr, flags,
-	    sizeof flags), 0);
-	ck_assert_msg(memscan_has_flag(flags, "lo") &&
-	    memscan_has_flag(flags, "dd") && memscan_has_flag(flags, "wf"),
-	    "VmFlags:%s", flags);
-	ck_assert_str_eq(ms.hit[0].perms, "---p");	/* idle: no access */
-	ck_assert_int_eq(memscan_neighbours(pid, ms.hit[0].addr, below,
-	    above), 0);
-	ck_assert_str_eq(below, "---p");
-	ck_assert_str_eq(above, "---p");
+	ck_assert_msg(memscan_shield(pid, sh) == 0, "no shield and buffer "
+	    "pair of secure mappings: %s", strerror(errno));
+	mm[0] = &sh->shield;
+	mm[1] = &sh->buf;
+	for (i = 0; i < 2; i++) {
+		ck_assert_msg(memscan_has_flag(mm[i]->flags, "wf"),
+		    "VmFlags:%s", mm[i]->flags);
+		ck_assert_str_eq(mm[i]->perms, "---p");	/* idle */
+		ck_assert_int_eq(memscan_neighbours(pid, mm[i]->start, below,
+		    above), 0);
+		ck_assert_str_eq(below, "---p");
+		ck_assert_str_eq(above, "---p");
+	}
+	slen = sh->shield.end - sh->shield.start;
+	ck_assert_ptr_nonnull(shield = malloc(slen));
+	ck_assert_int_eq(memscan_peek(pid, sh->shield.start, shield, slen), 0);
+	ck_assert_msg(!all_zero(shield, 16384), "the prekey is zero");
+	ck_assert_msg(all_zero(shield + 16384, slen - 16384),
+	    "key or scratch page not zero while idle");
+	free(shield);
+	ck_assert_msg(!all_zero(sh->ct, MARKER_LEN), "no ciphertext");
+	ms = scan_for(pid, sh->ct);
+	ck_assert_msg(ms.hits == 1 && ms.hit[0].addr == sh->buf.start,
+	    "ciphertext found %d times", ms.hits);
+	ms = scan_for(pid, sh->prekey);
+	ck_assert_msg(ms.hits == 1, "prekey sample found %d times", ms.hits);
 }
 
 START_TEST(held_anonymous_file)
 {
+	struct memscan_shield sh;
 	struct marker	 m;
 	struct dz	 d;
 	int		 hb;
@@ -135,10 +188,10 @@ START_TEST(held_anonymous_file)
 	make_marker(&m);
 	start_on_marker(&d, &m, "--no-secretmem", NULL, NULL);
 	hb = dz_hello(d.sock);
-	assert_only_in_secure_mapping(d.pid, &m);
+	assert_shielded(d.pid, &m, &sh);
 	ck_assert(dz_send(hb, "PING\n"));
 	dz_expect(hb, "PONG");
-	assert_only_in_secure_mapping(d.pid, &m);
+	assert_shielded(d.pid, &m, &sh);
 	close(hb);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	dz_stop(&d);
@@ -147,6 +200,7 @@ END_TEST
 
 START_TEST(held_anonymous_pipe)
 {
+	struct memscan_shield sh;
 	struct marker	 m;
 	struct dz	 d;
 	char		 fdarg[16];
@@ -166,7 +220,7 @@ START_TEST(held_anonymous_pipe)
 	close(p[0]);
 	ck_assert(dz_log_wait(&d, "listening on", 10));
 	ck_assert(dz_log_has(&d, "secret loaded: 32 bytes"));
-	assert_only_in_secure_mapping(d.pid, &m);
+	assert_shielded(d.pid, &m, &sh);
 	dz_stop(&d);
 }
 END_TEST
@@ -187,6 +241,7 @@ START_TEST(held_secretmem)
 		dz_stop(&d);
 		return;
 	}
+	ck_assert(dz_log_has(&d, "shielded"));
 	hb = dz_hello(d.sock);
 	/* The pages left the direct map: not even root reads them here. */
 	ms = scan(d.pid, &m);
@@ -217,16 +272,20 @@ fire(void *arg)
 }
 
 /*
- * One exit path: hold the marker, prove the scan sees it, trigger, and
- * scan at the entry of every munmap of the secure mapping (a free that
- * unmaps before zeroing leaves it there) and of the final system call.
+ * One exit path: hold the marker shielded, prove the scan sees the
+ * ciphertext and the prekey, trigger, and scan for the marker, the
+ * ciphertext and the prekey at the entry of every munmap of a secure
+ * mapping (a free that unmaps before zeroing leaves them there) and of
+ * the final system call.
  */
 static void
 exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 {
 	struct marker		 m;
-	struct memscan		 ms;
+	struct memscan_shield	 sh;
 	struct memscan_death	 md;
+	const void		*needles[3];
+	unsigned long		 ranges[4];
 	struct trigger_arg	 t;
 	struct dz		 d;
 	int			 hb;
@@ -238,21 +297,28 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
 	    NULL);
 	hb = dz_hello(d.sock);
-	ms = scan(d.pid, &m);
-	ck_assert_int_eq(ms.hits, 1);	/* the scan can see it */
+	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
+	needles[0] = m.bytes;
+	needles[1] = sh.ct;
+	needles[2] = sh.prekey;
+	ranges[0] = sh.shield.start;
+	ranges[1] = sh.shield.end;
+	ranges[2] = sh.buf.start;
+	ranges[3] = sh.buf.end;
 	t.pid = d.pid;
 	t.sig = sig;
 	t.hb = hb;
-	ck_assert_msg(memscan_trace_death(d.pid, m.bytes, MARKER_LEN,
-	    ms.hit[0].start, ms.hit[0].end, fire, &t, &md) == 0,
+	ck_assert_msg(memscan_trace_death_n(d.pid, needles, 3, MARKER_LEN,
+	    ranges, 2, fire, &t, &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;
 	ck_assert_msg(md.scans >= 1, "no final system call seen");
-	ck_assert_msg(md.hits == 0, "marker found %d times at death",
-	    md.hits);
-	ck_assert_msg(md.unmap_hits == 0, "marker still there when the "
-	    "secure mapping was unmapped (%d scans)", md.unmap_scans);
+	ck_assert_msg(md.hits == 0, "marker, ciphertext or prekey found %d "
+	    "times at death", md.hits);
+	ck_assert_msg(md.unmap_hits == 0, "marker, ciphertext or prekey "
+	    "still there when a secure mapping was unmapped (%d scans)",
+	    md.unmap_scans);
 	if (unmaps)
 		ck_assert_msg(md.unmap_scans >= 1, "the secure mapping was "
 		    "never seen unmapped");
@@ -494,6 +560,114 @@ START_TEST(unprivileged)
 }
 END_TEST
 
+/* A "Name:  N kB" field of /proc/PID/status, in kB; -1 if absent. */
+static long
+status_kb(pid_t pid, const char *field)
+{
+	char	 path[64], line[256];
+	FILE	*fp;
+	long	 v = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, field, strlen(field)) == 0)
+			v = strtol(line + strlen(field), NULL, 10);
+	fclose(fp);
+	return v;
+}
+/*
+ * Issue: a secret of secret_max (4 MiB) from a pipe under the default
+ * 8 MiB RLIMIT_MEMLOCK kept neither mlock nor memfd_secret, because the
+ * buffer grew by copying (old and new at once). As nobody, where the
+ * limit binds: it must keep both, and say nothing was lost.
+ */
+START_TEST(unprivileged_4mib_pipe)
+{
+	struct rlimit	 eight = { 8 << 20, 8 << 20 };
+	char		 dir[64], bin[128], cmd[PATH_MAX + 300], sfd[16],
+			 rfd[16], c;
+	const char	*argv[] = { bin, "--socket", NULL, "--secret-fd", sfd,
+			    "--ready-fd", rfd, "--verbose", NULL };
+	unsigned char	*b;
+	struct dz	 d;
+	struct pollfd	 pfd;
+	size_t		 off = 0, n = 4 << 20;
+	ssize_t		 w;
+	int		 sp[2], rp[2], fd;
+
+	if (skip_unless_root("unprivileged_4mib_pipe (needs root to become "
+	    "nobody)"))
+		return;
+	memset(&d, 0, sizeof d);
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(d.dir, sizeof d.dir, "%s", dir);
+	snprintf(d.sock, sizeof d.sock, "%s/dazai.sock", dir);
+	snprintf(d.log, sizeof d.log, "%s/dazaid.log", dir);
+	argv[2] = d.sock;
+	snprintf(bin, sizeof bin, "%s/dazaid", dir);
+	snprintf(cmd, sizeof cmd, "cp %s %s && chmod 755 %s", dz_bin("dazaid"),
+	    bin, bin);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(pipe(sp), 0);
+	ck_assert_int_eq(pipe(rp), 0);
+	snprintf(sfd, sizeof sfd, "%d", sp[0]);
+	snprintf(rfd, sizeof rfd, "%d", rp[1]);
+	d.pid = fork();
+	ck_assert_int_ge(d.pid, 0);
+	if (d.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sp[1]);
+		close(rp[0]);
+		fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(126);
+		setenv("HOME", dir, 1);
+		unsetenv("XDG_CONFIG_HOME");
+		if (chown(dir, NOBODY, NOBODY) != 0 ||
+		    setrlimit(RLIMIT_MEMLOCK, &eight) != 0 || chdir(dir) != 0 ||
+		    setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		    setuid(NOBODY) != 0)
+			_exit(125);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(sp[0]);
+	close(rp[1]);
+	ck_assert_ptr_nonnull(b = malloc(n));
+	ck_assert_int_eq(getrandom(b, n, 0), (ssize_t)n);
+	while (off < n) {
+		w = write(sp[1], b + off, n - off);
+		ck_assert_msg(w > 0, "writing the secret: %s", strerror(errno));
+		off += (size_t)w;
+	}
+	close(sp[1]);
+	free(b);
+	pfd.fd = rp[0];
+	pfd.events = POLLIN;
+	ck_assert_int_eq(poll(&pfd, 1, 30000), 1);
+	ck_assert_int_eq(read(rp[0], &c, 1), 1);
+	close(rp[0]);
+	ck_assert(dz_log_has(&d, "secret loaded: 4194304 bytes"));
+	ck_assert_msg(!dz_log_has(&d, "NOT locked"), "lost mlock");
+	ck_assert_msg(!dz_log_has(&d, "secure memory:"), "lost a protection");
+	ck_assert(dz_log_has(&d, "memory protections: locked"));
+	ck_assert(dz_log_has(&d, "shielded"));
+	if (secmem_secretmem_available())
+		ck_assert_msg(dz_log_has(&d, "secretmem"), "lost secretmem");
+	else
+		dz_skip_na("unprivileged_4mib_pipe (secretmem): "
+		    "memfd_secret(2) not offered by this kernel");
+	/* The kernel's count: at least the secret's pages are locked. */
+	ck_assert_int_ge(status_kb(d.pid, "VmLck:"), 4096);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	dz_stop(&d);
+}
+END_TEST
+
 /* Count marker copies in every regular file of dir. */
 static int
 marker_in_dir(const char *dir, const struct marker *m, int *files)
@@ -607,6 +781,7 @@ memory_suite(void)
 	tcase_add_test(tc, death_sigalrm);
 	tcase_add_test(tc, death_sigrtmin);
 	tcase_add_test(tc, unprivileged);
+	tcase_add_test(tc, unprivileged_4mib_pipe);
 	tcase_add_test(tc, no_core_on_crash);
 	tcase_add_test(tc, gcore_excludes_secret);
 	suite_add_tcase(s, tc);

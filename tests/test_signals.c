@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,9 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	const char		*argv[16];
 	struct memscan		 ms;
 	struct memscan_death	 md;
+	struct memscan_shield	 sh;
+	const void		*needles[3];
+	unsigned long		 ranges[4];
 	int			 fd, n = 0, i, a[2];
 
 	ck_assert_int_eq(getrandom(marker, sizeof marker, 0), 32);
@@ -66,19 +70,35 @@ signal_status(struct dz *d, const char *const *args, int sig)
 		close(fd);
 		return d->status;
 	}
+	/* Held shielded: the marker nowhere, its ciphertext and the prekey
+	 * once each, in the secure mappings; all three must go. */
 	ck_assert_int_eq(memscan_pid(d->pid, marker, sizeof marker, &ms), 0);
+	ck_assert_int_eq(ms.hits, 0);
+	ck_assert_msg(memscan_shield(d->pid, &sh) == 0, "no shielded secret: "
+	    "%s", strerror(errno));
+	ck_assert_int_eq(memscan_pid(d->pid, sh.ct, sizeof sh.ct, &ms), 0);
 	ck_assert_int_eq(ms.hits, 1);
+	ck_assert_int_eq(memscan_pid(d->pid, sh.prekey, sizeof sh.prekey,
+	    &ms), 0);
+	ck_assert_int_eq(ms.hits, 1);
+	needles[0] = marker;
+	needles[1] = sh.ct;
+	needles[2] = sh.prekey;
+	ranges[0] = sh.shield.start;
+	ranges[1] = sh.shield.end;
+	ranges[2] = sh.buf.start;
+	ranges[3] = sh.buf.end;
 	a[0] = (int)d->pid;
 	a[1] = sig;
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-	ck_assert_int_eq(memscan_trace_death(d->pid, marker, sizeof marker,
-	    ms.hit[0].start, ms.hit[0].end, send_signal, a, &md), 0);
+	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles, 3,
+	    sizeof marker, ranges, 2, send_signal, a, &md), 0);
 	d->pid = 0;
 	d->status = md.status;
 	ck_assert_msg(md.scans + md.unmap_scans >= 1, "signal %d: no scan",
 	    sig);
 	ck_assert_msg(md.hits == 0 && md.unmap_hits == 0, "signal %d: the "
-	    "marker outlived the wipe", sig);
+	    "ciphertext or the prekey outlived the wipe", sig);
 	close(fd);
 	return d->status;
 }
