@@ -31,7 +31,7 @@
 #define PING_RUNS	10000		/* PING round trips per program */
 #define PING_WARMUP	500
 #define IDLE_SECONDS	10
-#define BIG_RUNS	10		/* runs with the 64 MiB secret */
+#define SHIELD_RUNS	50		/* runs per size and trigger */
 #define BIG_SIZE	(64u << 20)
 #define MIB_SIZE	(1u << 20)
 #define WIPE_REPS	9
@@ -50,7 +50,10 @@ static const char legend[] =
 "  epoll_wait when triggered; floor = build/bench/floor (libc only: accept\n"
 "  one connection, answer HELLO/PING, epoll until EOF, zero 32 bytes,\n"
 "  SIGKILL itself; exit 0 in dry-run), run interleaved with dazaid;\n"
-"  wipe floor = memset on the same pages while they are writable.\n";
+"  wipe floor = memset on the same pages while they are writable;\n"
+"  unrecoverable = trigger to the CLOCK_MONOTONIC time dazaid logs under\n"
+"  --verbose once the prekey and key are zero (then the buffer is wiped).\n"
+"  GET throughput is not measured yet: there is no GET verb.\n";
 
 /* Paths the whole run shares. */
 static struct {
@@ -72,7 +75,7 @@ struct row {
 	bool	 section;	/* a heading line, what only */
 };
 
-static struct row	 rows[64];
+static struct row	 rows[96];
 static size_t		 nrows;
 
 /* Append a heading to the table. */
@@ -702,66 +705,164 @@ bench_wipe(void)
 	wipe_rows("secmem_wipe, anonymous (no secretmem)", &r);
 }
 
+/* The "prekey zeroed at S.N" time the daemon logged, in microseconds. */
+static double
+zeroed_at_us(const char *log)
+{
+	char		 line[512];
+	const char	*p;
+	long long	 sec;
+	long		 nsec;
+	double		 t = -1;
+	FILE		*f;
+
+	if ((f = fopen(log, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if ((p = strstr(line, "prekey zeroed at ")) != NULL &&
+		    sscanf(p + 17, "%lld.%ld", &sec, &nsec) == 2)
+			t = (double)sec * 1e6 + (double)nsec / 1e3;
+	fclose(f);
+	return t;
+}
+
 /*
- * The real daemon with a 64 MiB secret, armed: heartbeat loss and SIGUSR2
- * to death, with and without memfd_secret, against the same daemon with
- * its 32-byte rehearsal secret, all interleaved.
+ * One armed run with a secret file and --verbose: trigger (close the
+ * heartbeat, or SIGUSR2) at t0; *unrec gets the time to the prekey's
+ * zeroing, as the daemon logged it on CLOCK_MONOTONIC (the clock t0 is
+ * read on, system-wide), *death the time until waitpid returns.
  */
 static void
-bench_big(void)
+run_shielded(const char *file, const char *smax, enum scen sc,
+    double *unrec, double *death)
 {
-	static const char *const names[] = {
-		"loss -> death, 64 MiB, memfd_secret",
-		"loss -> death, 64 MiB, --no-secretmem",
-		"SIGUSR2 -> death, 64 MiB, memfd_secret",
-		"SIGUSR2 -> death, 64 MiB, --no-secretmem",
-		"",
-	};
-	const char	*extra[2][6];
-	struct bstats	 st[5];
-	char		 file[128], smax[32], val[24], ref[28], ratio[10];
-	char		 n[8];
-	double		 r, base;
-	int		 i, k, c;
+	const char *const extra[] = { "--secret-file", file, "--secret-max",
+			    smax, "--verbose", NULL };
+	const char	*argv[24];
+	struct bproc	 p;
+	char		 sock[128], log[128];
+	double		 t0, t1, tz;
+	int		 fd, err;
 
-	fprintf(stderr, "bench: %d runs each with a 64 MiB secret\n",
-	    BIG_RUNS);
-	write_random_file(tmp_path(file, sizeof file, "big.secret"),
-	    BIG_SIZE);
-	snprintf(smax, sizeof smax, "%u", BIG_SIZE);
-	for (k = 0; k < 2; k++) {
-		extra[k][0] = "--secret-file";
-		extra[k][1] = file;
-		extra[k][2] = "--secret-max";
-		extra[k][3] = smax;
-		extra[k][4] = k == 1 ? "--no-secretmem" : NULL;
-		extra[k][5] = NULL;
+	tmp_path(sock, sizeof sock, "u.sock");
+	tmp_path(log, sizeof log, "u.log");
+	unlink(sock);
+	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		bench_die("%s: %s", log, strerror(errno));
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
+	    extra);
+	start(&p, argv, err, 60);
+	close(err);
+	if ((fd = bench_hello(sock)) < 0)
+		bench_die("dazaid: no WELCOME");
+	bench_settle(p.pid);
+
+	t0 = bench_now_us();
+	if (sc == S_USR2)
+		kill(p.pid, SIGUSR2);
+	else
+		close(fd);
+	if (bench_reap(&p, 20) != 0) {
+		bench_kill(&p);
+		bench_die("dazaid did not die");
 	}
-	for (c = 0; c < 5; c++)
-		stats_init(&st[c], BIG_RUNS);
-	for (i = 0; i < BIG_RUNS; i++)
-		for (k = 0; k < 5; k++) {
-			c = (i + k) % 5;
-			stats_add(&st[c], run_once(P_DAZAID,
-			    c == 2 || c == 3 ? S_USR2 : S_LOSS,
-			    c == 4 ? NULL : extra[c % 2], &r));
+	t1 = bench_now_us();
+	if (sc == S_USR2)
+		close(fd);
+	unlink(sock);
+	if (!WIFSIGNALED(p.status) || WTERMSIG(p.status) != SIGKILL)
+		bench_die("dazaid: unexpected wait status 0x%x", p.status);
+	if ((tz = zeroed_at_us(log)) < 0)
+		bench_die("%s: no \"prekey zeroed at\" line", log);
+	*unrec = tz - t0;
+	*death = t1 - t0;
+}
+
+/*
+ * Time to unrecoverable (trigger -> prekey zeroed) and to death, armed,
+ * for 32 B, 1 MiB and 64 MiB secrets, on heartbeat loss and SIGUSR2,
+ * SHIELD_RUNS each, all interleaved. The goal: 64 MiB within 1.25x of
+ * 32 B to unrecoverable, whatever the wipe of the buffer then costs.
+ */
+static void
+bench_unrecoverable(void)
+{
+	static const size_t	 sizes[] = { 32, MIB_SIZE, BIG_SIZE };
+	static const char *const szname[] = { "32 B", "1 MiB", "64 MiB" };
+	static const char *const trig[] = { "loss", "", "SIGUSR2" };
+	enum { NSZ = 3 };
+	struct bstats	 un[NSZ][2], de[NSZ][2];
+	char		 file[NSZ][128], name[16], smax[32], what[96];
+	char		 val[24], ref[28], ratio[10], n[8];
+	double		 u, d, bu, bd;
+	int		 i, k, c, z, t;
+
+	fprintf(stderr, "bench: %d runs each of loss and SIGUSR2 with 32 B, "
+	    "1 MiB and 64 MiB secrets (--verbose)\n", SHIELD_RUNS);
+	for (z = 0; z < NSZ; z++) {
+		snprintf(name, sizeof name, "secret.%d", z);
+		write_random_file(tmp_path(file[z], sizeof file[z], name),
+		    sizes[z]);
+		for (t = 0; t < 2; t++) {
+			stats_init(&un[z][t], SHIELD_RUNS);
+			stats_init(&de[z][t], SHIELD_RUNS);
 		}
-	unlink(file);
-	for (c = 0; c < 5; c++)
-		stats_sort(&st[c]);
-
-	table_section("dazaid with a 64 MiB secret (--secret-file, "
-	    "--secret-max 67108864), armed: trigger -> waitpid()");
-	snprintf(n, sizeof n, "%d", BIG_RUNS);
-	base = stats_pct(&st[4], 50);
-	snprintf(ref, sizeof ref, "32 B %.1f us", base);
-	for (c = 0; c < 4; c++) {
-		snprintf(val, sizeof val, "%.0f us", stats_pct(&st[c], 50));
-		fmt_ratio(ratio, sizeof ratio, stats_pct(&st[c], 50), base);
-		table_row(names[c], "p50", n, val, ref, ratio, "", "");
 	}
-	for (c = 0; c < 5; c++)
-		stats_free(&st[c]);
+	snprintf(smax, sizeof smax, "%u", BIG_SIZE);
+	for (i = 0; i < SHIELD_RUNS; i++)
+		for (k = 0; k < 2 * NSZ; k++) {
+			c = (i + k) % (2 * NSZ);
+			z = c / 2;
+			t = c % 2;
+			run_shielded(file[z], smax, t ? S_USR2 : S_LOSS, &u,
+			    &d);
+			stats_add(&un[z][t], u);
+			stats_add(&de[z][t], d);
+		}
+	for (z = 0; z < NSZ; z++)
+		unlink(file[z]);
+
+	table_section("shielded secret, armed, --verbose, --secret-max "
+	    "67108864: trigger -> prekey zeroed (logged), -> waitpid()");
+	snprintf(n, sizeof n, "%d", SHIELD_RUNS);
+	for (t = 0; t < 2; t++) {
+		for (z = 0; z < NSZ; z++) {
+			stats_sort(&un[z][t]);
+			stats_sort(&de[z][t]);
+		}
+		bu = stats_pct(&un[0][t], 50);
+		bd = stats_pct(&de[0][t], 50);
+		for (z = 0; z < NSZ; z++) {
+			u = stats_pct(&un[z][t], 50);
+			d = stats_pct(&de[z][t], 50);
+			snprintf(what, sizeof what, "%s -> unrecoverable, %s",
+			    trig[2 * t], szname[z]);
+			snprintf(val, sizeof val, "%.1f us", u);
+			snprintf(ref, sizeof ref, "32 B %.1f us", bu);
+			fmt_ratio(ratio, sizeof ratio, u, bu);
+			if (z == NSZ - 1)
+				table_row(what, "p50", n, val, ref, ratio,
+				    "<= 1.25x 32 B",
+				    verdict(u <= TARGET_RATIO * bu));
+			else
+				table_row(what, "p50", n, val, ref, ratio, "",
+				    "");
+		}
+		for (z = 0; z < NSZ; z++) {
+			d = stats_pct(&de[z][t], 50);
+			snprintf(what, sizeof what, "%s -> death, %s",
+			    trig[2 * t], szname[z]);
+			snprintf(val, sizeof val, "%.1f us", d);
+			snprintf(ref, sizeof ref, "32 B %.1f us", bd);
+			fmt_ratio(ratio, sizeof ratio, d, bd);
+			table_row(what, "p50", n, val, ref, ratio, "", "");
+		}
+		for (z = 0; z < NSZ; z++) {
+			stats_free(&un[z][t]);
+			stats_free(&de[z][t]);
+		}
+	}
 }
 
 /* Print the machine and the date. */
@@ -843,7 +944,7 @@ main(int argc, char **argv)
 	bench_memory();
 	bench_idle();
 	bench_wipe();
-	bench_big();
+	bench_unrecoverable();
 	printf("\n");
 	print_machine();
 	table_print();

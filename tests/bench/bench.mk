@@ -15,7 +15,7 @@ $(BENCH_DIR)/obj/%.o: tests/bench/%.c tests/bench/bench.h $(HDRS)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # The driver links the project's secure buffer to time its wipe.
-$(BENCH_DIR)/bench: $(BENCH_OBJS) $(B)/obj/secmem.o
+$(BENCH_DIR)/bench: $(BENCH_OBJS) $(B)/obj/secmem.o $(B)/obj/log.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # The floor is libc only, as small as a dead-man's switch can be.

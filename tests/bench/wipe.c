@@ -44,8 +44,8 @@ wipe_open(struct secmem *sm)
 static void
 wipe_dirty(struct secmem *sm)
 {
-	memset(sm->data, 0xa5, sm->cap);
-	wipe_barrier(sm->data);
+	memset(sm->buf.data, 0xa5, sm->buf.cap);
+	wipe_barrier(sm->buf.data);
 }
 
 /*
@@ -71,11 +71,11 @@ wipe_pass(struct secmem *sm, enum wipe_method m)
 		break;
 	case W_MEMSET:
 	case W_COLD:
-		memset(sm->data, 0, sm->cap);
-		wipe_barrier(sm->data);
+		memset(sm->buf.data, 0, sm->buf.cap);
+		wipe_barrier(sm->buf.data);
 		break;
 	case W_BZERO:
-		explicit_bzero(sm->data, sm->cap);
+		explicit_bzero(sm->buf.data, sm->buf.cap);
 		break;
 	case W_EMERG:
 		secmem_emergency_wipe();
@@ -114,7 +114,7 @@ wipe_measure(size_t size, bool secretmem, int reps, struct wipe_result *r)
 	r->ok = true;
 	r->secretmem = (sm.prot & SECMEM_SECRETMEM) != 0;
 	r->locked = (sm.prot & SECMEM_LOCKED) != 0;
-	r->bytes = sm.cap;
+	r->bytes = sm.buf.cap;
 	out[W_SECMEM] = &r->wipe_ms;
 	out[W_MEMSET] = &r->memset_ms;
 	out[W_BZERO] = &r->bzero_ms;
