@@ -823,8 +823,8 @@ bench_unrecoverable(void)
 	for (z = 0; z < NSZ; z++)
 		unlink(file[z]);
 
-	table_section("shielded secret, armed, --verbose, --secret-max "
-	    "67108864: trigger -> prekey zeroed (logged), -> waitpid()");
+	table_section("shielded secret, armed, --verbose: trigger -> "
+	    "prekey zeroed (logged); -> waitpid()");
 	snprintf(n, sizeof n, "%d", SHIELD_RUNS);
 	for (t = 0; t < 2; t++) {
 		for (z = 0; z < NSZ; z++) {
