@@ -216,8 +216,8 @@ daemon_do_wipe(void *arg)
 		return;
 	}
 	daemon_log_zeroed("");
-	log_info("secret wiped (prekey and key zeroed, then %zu bytes "
-	    "overwritten with zeros)", len);
+	log_info("secret wiped (%zu bytes overwritten with zeros, after the "
+	    "prekey and key)", len);
 }
 
 /* Policy action, armed: die now. */
