@@ -764,7 +764,7 @@ START_TEST(wipe_failure_reported)
 
 	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
 	ck_assert_int_eq(secmem_fill_random(&sm, 32), 0);
-	ck_assert_int_eq(munmap(sm.data, sm.cap), 0);
+	ck_assert_int_eq(munmap(sm.buf.data, sm.buf.cap), 0);
 	ck_assert_int_eq(secmem_wipe(&sm), -1);
 	secmem_free(&sm);
 	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
@@ -777,14 +777,17 @@ END_TEST
 static struct secmem	*exit_sm;
 static int		 exit_fd = -1;
 
-/* At exit, after the fatal hook ran: is the buffer all zeros? */
+/* At exit, after the fatal hook ran: are the buffer and shield zeros? */
 static void
 report_zero(void)
 {
 	char	 c = 'N';
 
 	if (secmem_open(exit_sm, false) == 0 &&
-	    sodium_is_zero(exit_sm->data, exit_sm->cap))
+	    sodium_is_zero(exit_sm->buf.data, exit_sm->buf.cap) &&
+	    mprotect(exit_sm->shield.data, exit_sm->shield.cap,
+	    PROT_READ) == 0 &&
+	    sodium_is_zero(exit_sm->shield.data, exit_sm->shield.cap))
 		c = 'Z';
 	if (write(exit_fd, &c, 1) != 1)
 		_exit(3);
