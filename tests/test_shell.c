@@ -1981,7 +1981,7 @@ START_TEST(walkthrough)
 	    WTERMSIG(c.d.status) == SIGKILL, "status %d; the log:\n%s",
 	    c.d.status, log_text(&c.d));
 	ck_assert(dz_log_has(&c.d, "secret wiped (13 bytes overwritten with "
-	    "zeros)"));
+	    "zeros, after the prekey and key)"));
 	/* The copy on disk is the user's to remove. */
 	ck_assert_int_eq(access(secret, F_OK), 0);
 	term_stop(t2);
