@@ -20,7 +20,7 @@
 #include "dazai/config.h"
 #include "dazai/log.h"
 
-enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD };
+enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT };
 
 static const struct config_key {
 	const char	*name;
@@ -39,6 +39,11 @@ static const struct config_key {
 	{ "no_secretmem", T_BOOL, offsetof(struct config, no_secretmem) },
 	{ "ready_fd", T_FD, offsetof(struct config, ready_fd) },
 	{ "verbose", T_BOOL, offsetof(struct config, verbose) },
+	{ "empty", T_BOOL, offsetof(struct config, empty) },
+	{ "allow_get", T_BOOL, offsetof(struct config, allow_get) },
+	{ "max_lifetime", T_SECONDS, offsetof(struct config, max_lifetime) },
+	{ "idle_timeout", T_SECONDS, offsetof(struct config, idle_timeout) },
+	{ "max_reads", T_COUNT, offsetof(struct config, max_reads) },
 };
 #define NKEYS	(sizeof config_table / sizeof config_table[0])
 
@@ -58,6 +63,11 @@ config_init_unset(struct config *c)
 	c->no_secretmem = CONFIG_UNSET;
 	c->ready_fd = CONFIG_UNSET;
 	c->verbose = CONFIG_UNSET;
+	c->empty = CONFIG_UNSET;
+	c->allow_get = CONFIG_UNSET;
+	c->max_lifetime = CONFIG_UNSET;
+	c->idle_timeout = CONFIG_UNSET;
+	c->max_reads = CONFIG_UNSET;
 }
 
 /* The built-in defaults (the socket path is computed later). */
@@ -73,6 +83,11 @@ config_init_defaults(struct config *c)
 	c->require_lock = 0;
 	c->no_secretmem = 0;
 	c->verbose = 0;
+	c->empty = 0;
+	c->allow_get = 1;
+	c->max_lifetime = 0;
+	c->idle_timeout = 0;
+	c->max_reads = 0;
 }
 
 /* Replace a string field. */
@@ -100,6 +115,14 @@ config_merge(struct config *dst, const struct config *src)
 	if (src->secret_file != NULL || src->secret_fd != CONFIG_UNSET) {
 		config_set_str(&dst->secret_file, src->secret_file);
 		dst->secret_fd = src->secret_fd;
+		if (src->empty == CONFIG_UNSET)
+			dst->empty = 0;
+	}
+	/* So is starting empty: it replaces a lower layer's source. */
+	if (src->empty == 1 && src->secret_file == NULL &&
+	    src->secret_fd == CONFIG_UNSET) {
+		config_set_str(&dst->secret_file, NULL);
+		dst->secret_fd = CONFIG_UNSET;
 	}
 #define M(f)	do { if (src->f != CONFIG_UNSET) dst->f = src->f; } while (0)
 	M(arm);
@@ -111,6 +134,11 @@ config_merge(struct config *dst, const struct config *src)
 	M(no_secretmem);
 	M(ready_fd);
 	M(verbose);
+	M(empty);
+	M(allow_get);
+	M(max_lifetime);
+	M(idle_timeout);
+	M(max_reads);
 #undef M
 }
 
@@ -227,6 +255,26 @@ config_parse_fd(const char *s, int *out)
 	return 0;
 }
 
+/* A non-negative decimal count (0 allowed), at most CONFIG_COUNT_MAX. */
+int
+config_parse_count(const char *s, long long *out)
+{
+	long long	 v = 0;
+	const char	*p;
+
+	if (*s == '\0')
+		return -1;
+	for (p = s; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > CONFIG_COUNT_MAX)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 /*
  * Set one key (config-file spelling, "ping_timeout") from its text.
  * Returns 0, or -1 with a message in err.
@@ -272,6 +320,12 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			return 0;
 		snprintf(err, errlen, "%s: '%s' is not a byte count between "
 		    "1 and %lld", key, value, CONFIG_SECRET_MAX);
+		return -1;
+	case T_COUNT:
+		if (config_parse_count(value, (long long *)(void *)field) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not a count between 0 and "
+		    "%lld", key, value, CONFIG_COUNT_MAX);
 		return -1;
 	case T_FD:
 		if (config_parse_fd(value, (int *)(void *)field) == 0)
@@ -489,9 +543,16 @@ config_validate(const struct config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->secret_file == NULL && c->secret_fd == CONFIG_UNSET &&
-	    c->secret_size > c->secret_max) {
+	    c->empty != 1 && c->secret_size > c->secret_max) {
 		snprintf(err, errlen, "secret_size %lld exceeds secret_max "
 		    "%lld", c->secret_size, c->secret_max);
+		return -1;
+	}
+	if (c->empty == 1 && (c->secret_file != NULL ||
+	    c->secret_fd != CONFIG_UNSET)) {
+		snprintf(err, errlen, "empty and a secret source (%s) are "
+		    "mutually exclusive", c->secret_file != NULL ?
+		    "secret_file" : "secret_fd");
 		return -1;
 	}
 	if (c->ready_fd != CONFIG_UNSET && c->ready_fd == c->secret_fd) {
@@ -525,4 +586,9 @@ config_print(const struct config *c, const char *source, int fd)
 	if (c->ready_fd != CONFIG_UNSET)
 		dprintf(fd, "ready_fd = %d\n", c->ready_fd);
 	dprintf(fd, "verbose = %s\n", c->verbose == 1 ? "true" : "false");
+	dprintf(fd, "empty = %s\n", c->empty == 1 ? "true" : "false");
+	dprintf(fd, "allow_get = %s\n", c->allow_get == 1 ? "true" : "false");
+	dprintf(fd, "max_lifetime = %g\n", c->max_lifetime);
+	dprintf(fd, "idle_timeout = %g\n", c->idle_timeout);
+	dprintf(fd, "max_reads = %lld\n", c->max_reads);
 }

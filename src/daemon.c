@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The event loop: the listener, the one client, the timers and the
- * signals. Callbacks move bytes and dispatch; proto decides what a line
- * means and policy decides what an event does.
+ * The event loop and the glue: the listener, the connections (conn), the
+ * timers, the signals and the registered processes. Callbacks dispatch;
+ * proto decides what a line means, conn moves its bytes, policy decides
+ * what an event does.
  */
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +22,11 @@
 
 #include <ev.h>
 
+#include "dazai/conn.h"
 #include "dazai/daemon.h"
 #include "dazai/log.h"
+#include "dazai/procs.h"
+#include "dazai/proto.h"
 #include "dazai/sockpath.h"
 
 #define container_of(p, type, member) \
@@ -96,9 +102,12 @@ daemon_log_zeroed(const char *who)
 }
 
 /*
- * SIGUSR2: hard panic inside the handler. Only async-signal-safe calls:
- * mprotect, memset and clock_gettime (daemon_hard_wipe), unlink, kill,
- * write or send (log_raw, which never blocks), _exit.
+ * SIGUSR2: hard panic inside the handler, in the kill sequence's order:
+ * the secret made unrecoverable and zeroed, the registered processes
+ * killed through their pidfds (dry-run: named), then death. Only
+ * async-signal-safe calls: mprotect, memset and clock_gettime
+ * (daemon_hard_wipe), unlink, pidfd_send_signal, kill, write or send
+ * (log_raw, which never blocks), _exit.
  */
 static void
 daemon_hard_panic(int sig)
@@ -106,6 +115,7 @@ daemon_hard_panic(int sig)
 	(void)sig;
 	daemon_hard_wipe();
 	daemon_log_zeroed("SIGUSR2: ");
+	procs_emergency(hard_armed);
 	if (hard_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
@@ -115,14 +125,16 @@ daemon_hard_panic(int sig)
 }
 
 /*
- * Every other signal whose default action ends the process: wipe, then
- * die of the same signal with its default action (SA_RESETHAND restored
+ * Every other signal whose default action ends the process: wipe, kill
+ * the registered processes (armed) or name them (dry-run), then die of
+ * the same signal with its default action (SA_RESETHAND restored
  * it; SA_NODEFER lets raise deliver it now). Async-signal-safe as above.
  */
 static void
 daemon_fatal_signal(int sig)
 {
 	daemon_hard_wipe();
+	procs_emergency(hard_armed);
 	raise(sig);
 }
 
@@ -220,6 +232,47 @@ daemon_do_wipe(void *arg)
 	    "prekey and key)", len);
 }
 
+/* Stop watching the pidfds whose registration has ended. */
+static void
+daemon_sync_procs(struct daemon *d)
+{
+	int	 i;
+
+	for (i = 0; i < PROCS_MAX; i++)
+		if (procs_fd(i) < 0 && ev_is_active(&d->proc_w[i]))
+			ev_io_stop(d->loop, &d->proc_w[i]);
+}
+
+/*
+ * SIGKILL the registered processes (armed: their registrations end) or
+ * name them (dry-run).
+ */
+static void
+daemon_kill_procs(struct daemon *d, bool armed)
+{
+	int	 i;
+
+	if (armed)
+		for (i = 0; i < PROCS_MAX; i++)
+			ev_io_stop(d->loop, &d->proc_w[i]);
+	procs_kill_all(armed);
+	daemon_sync_procs(d);
+}
+
+/* Policy action, armed: SIGKILL every registered process. */
+static void
+daemon_do_kill_procs(void *arg)
+{
+	daemon_kill_procs(arg, true);
+}
+
+/* Policy action, dry-run: name the registered processes. */
+static void
+daemon_do_would_kill_procs(void *arg)
+{
+	daemon_kill_procs(arg, false);
+}
+
 /* Policy action, armed: die now. */
 static void
 daemon_do_kill(void *arg)
@@ -298,281 +351,427 @@ daemon_event(struct daemon *d, enum policy_event ev, const char *why)
 	return out;
 }
 
-/* Close the client; lost says whether that loses the heartbeat. */
+/*
+ * Name a peer for the log: its pid and executable (readlink of
+ * /proc/PID/exe; a process that is not dumpable hides it, then its
+ * command name stands in).
+ */
 static void
-client_close(struct client *c, bool lost, const char *why)
+daemon_peer(int pid, char *buf, size_t size)
 {
-	struct daemon	*d = c->d;
-
-	ev_io_stop(d->loop, &c->read_w);
-	ev_io_stop(d->loop, &c->write_w);
-	ev_timer_stop(d->loop, &c->hello_w);
-	ev_timer_stop(d->loop, &c->ping_w);
-	close(c->fd);
-	d->client = NULL;
-	free(c);
-	if (lost)
-		daemon_event(d, POLICY_EV_LOST, why);
-	ev_io_start(d->loop, &d->accept_w);
-}
-
-/*
- * Write what is queued. Returns 1 when all of it went (or the peer takes
- * no more and the client turned mute), 0 when the peer's buffer is full
- * (the rest stays queued), -1 when a client that said QUIT is gone (then
- * it has been closed).
- */
-static int
-client_flush(struct client *c)
-{
+	char	 path[64], exe[PATH_MAX], comm[32];
 	ssize_t	 n;
+	int	 fd;
 
-	while (c->outlen > 0) {
-		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 0;
-		if (n <= 0) {
-			if (c->quitting) {
-				client_close(c, false, NULL);
-				return -1;
-			}
-			/*
-			 * The peer takes no more replies (it closed, or shut
-			 * its reading side). What it sent still counts: drop
-			 * the replies and read on without answering. EOF then
-			 * decides, and a QUIT among the unread lines is
-			 * honoured as a stand-down.
-			 */
-			log_debug("connection from pid %d: cannot write to it; "
-			    "reading what it sent", c->peer_pid);
-			c->mute = true;
-			c->outlen = 0;
-			return 1;
-		}
-		c->outlen -= (size_t)n;
-		memmove(c->out, c->out + n, c->outlen);
+	snprintf(path, sizeof path, "/proc/%d/exe", pid);
+	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(buf, size, "pid %d (%s)", pid, exe);
+		return;
 	}
-	return 1;
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, comm, sizeof comm - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(buf, size, "pid %d (%s, executable not readable)",
+		    pid, comm);
+	} else
+		snprintf(buf, size, "pid %d (executable unknown)", pid);
+}
+
+/* Is a secret held (loaded and committed)? */
+static bool
+daemon_held(const struct daemon *d)
+{
+	return d->secret != NULL && d->secret->state == SECMEM_HELD;
+}
+
+/* (Re)start the lifetime timer for the nearest time limit, if any. */
+static void
+daemon_life_arm(struct daemon *d)
+{
+	double	 left = policy_life_left(&d->life, daemon_mono());
+
+	ev_timer_stop(d->loop, &d->life_w);
+	if (left < 0)
+		return;
+	/* A little past the limit, so the check finds it reached. */
+	ev_timer_set(&d->life_w, left + 0.001, 0);
+	ev_timer_start(d->loop, &d->life_w);
 }
 
 /*
- * Queue a reply and try to send it; false if the client has been closed
- * (client_flush). A peer that does not read its replies is not dropped:
- * the daemon stops reading from it until it does (client_process).
+ * The secret goes away while the daemon stays up (WIPE, an expiry, a new
+ * LOAD): a LOAD or GET under way is cut off and the buffer zeroed. For a
+ * WIPE or an expiry (kill), the registered processes are killed (armed)
+ * or named (dry-run).
  */
-static bool
-client_send(struct client *c, const char *msg, size_t len)
+static void
+daemon_wipe_secret(struct daemon *d, const char *why, bool kill)
 {
-	if (c->mute)
-		return true;
-	if (len > sizeof c->out - c->outlen)
-		fatalx(1, "reply queue overflow (%zu + %zu bytes)",
-		    c->outlen, len);
-	memcpy(c->out + c->outlen, msg, len);
-	c->outlen += len;
-	return client_flush(c) >= 0;
+	struct conn	*c;
+	size_t		 len = d->secret != NULL ? d->secret->len : 0;
+	int		 i;
+
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if ((c = d->conns[i]) != NULL && conn_streaming(c))
+			conn_cancel(c, "secret wiped");
+	if (d->secret != NULL && secmem_wipe(d->secret) != 0)
+		log_warn("WIPE FAILED: the secret memory could not be made "
+		    "writable");
+	else if (len > 0 || kill)
+		log_info("secret wiped (%zu bytes overwritten with zeros): %s%s",
+		    len, why, kill ? "; staying up, empty" : "");
+	policy_life_wiped(&d->life);
+	ev_timer_stop(d->loop, &d->life_w);
+	if (kill)
+		daemon_kill_procs(d, d->armed);
 }
 
-/* Send "ERR reason". */
-static bool
-client_error(struct client *c, const char *reason)
+/*
+ * Expire the secret if a lifetime limit is reached and no GET is being
+ * written (the last permitted read is delivered whole first).
+ */
+static void
+daemon_check_life(struct daemon *d)
 {
-	char	 buf[128];
-	int	 n;
+	const char	*why = policy_life_expired(&d->life, daemon_mono());
+	char		 msg[64];
 
-	if ((n = proto_format_error(buf, sizeof buf, reason)) < 0)
-		return false;
-	return client_send(c, buf, (size_t)n);
+	if (why == NULL || d->nstreams > 0)
+		return;
+	snprintf(msg, sizeof msg, "the secret expired (%s)", why);
+	daemon_wipe_secret(d, msg, true);
 }
 
-/* Act on one line; false once the client is gone. */
-static bool
-client_line(struct client *c, const char *line, size_t len)
+/* A lifetime limit is due. */
+static void
+daemon_life_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct daemon		*d = c->d;
-	struct proto_cmd	 cmd;
-	struct policy_out	 out;
-	const char		*err;
+	struct daemon	*d = container_of(w, struct daemon, life_w);
 
-	if (c->hello && d->ping_timeout > 0)
-		ev_timer_again(d->loop, &c->ping_w);
-	if ((err = proto_parse_line(line, len, &cmd)) != NULL ||
-	    (err = proto_admit(c->hello, &cmd)) != NULL)
-		return client_error(c, err);
-	switch (cmd.verb) {
-	case PROTO_HELLO:
-		/*
-		 * A heartbeat exists once WELCOME reached it. A HELLO that
-		 * waited in the backlog while its client gave up and closed
-		 * is read with that EOF: the WELCOME cannot be delivered,
-		 * and that closing must not count as a loss.
-		 */
-		if (!client_send(c, PROTO_WELCOME, strlen(PROTO_WELCOME)))
-			return false;
-		if (c->mute) {
-			log_info("connection from pid %d: HELLO %d, but it left "
-			    "before WELCOME; never a heartbeat", c->peer_pid,
-			    cmd.pid);
-			client_close(c, false, NULL);
-			return false;
-		}
-		c->hello = true;
-		ev_timer_stop(d->loop, &c->hello_w);
-		if (d->ping_timeout > 0) {
-			c->ping_w.repeat = d->ping_timeout;
-			ev_timer_again(d->loop, &c->ping_w);
-		}
-		log_info("heartbeat connected: HELLO %d (peer pid %d)",
-		    cmd.pid, c->peer_pid);
-		daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
-		return true;
-	case PROTO_PING:
-		return client_send(c, PROTO_PONG, strlen(PROTO_PONG));
-	case PROTO_CANCEL:
-		out = daemon_event(d, POLICY_EV_CANCEL, "CANCEL");
-		if (out.reply == POLICY_REPLY_CANCELLED)
-			return client_send(c, PROTO_CANCELLED,
-			    strlen(PROTO_CANCELLED));
-		return client_error(c, "no pending panic");
-	case PROTO_QUIT:
-		daemon_event(d, POLICY_EV_QUIT, "QUIT");
-		log_info("heartbeat stood down (QUIT); secret kept, waiting "
-		    "for the next heartbeat");
-		c->quitting = true;
-		ev_timer_stop(d->loop, &c->ping_w);
-		ev_timer_stop(d->loop, &c->hello_w);
-		ev_timer_set(&c->hello_w, DAEMON_HELLO_TIMEOUT, 0);
-		ev_timer_start(d->loop, &c->hello_w);
-		return client_send(c, PROTO_BYE, strlen(PROTO_BYE));
+	(void)loop;
+	(void)revents;
+	daemon_check_life(d);
+	daemon_life_arm(d);
+}
+
+/* A registered process exited: its registration ends. */
+static void
+daemon_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	int	 slot = (int)(intptr_t)w->data;
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	log_info("registered pid %d exited; registration ended",
+	    (int)procs_pid(slot));
+	procs_remove(slot);
+}
+
+/* Fill in and send the STATUS line. */
+static bool
+daemon_status(struct daemon *d, struct conn *c)
+{
+	struct proto_status	 st;
+	char			 prot[160], line[PROTO_REPLY_MAX];
+	double			 now = daemon_mono();
+
+	memset(&st, 0, sizeof st);
+	st.armed = d->armed;
+	st.grace = d->grace;
+	st.registered = procs_count();
+	if (d->policy.state == POLICY_FIRED)
+		st.state = "fired";
+	else if (policy_pending(&d->policy))
+		st.state = "grace";
+	else if (!daemon_held(d))
+		st.state = "empty";
+	else if (d->policy.state == POLICY_GUARDING)
+		st.state = "guarding";
+	else
+		st.state = "waiting";
+	st.sessions = d->hb != NULL ? 1 : 0;
+	st.secret_bytes = daemon_held(d) ? d->secret->len : 0;
+	prot[0] = '\0';
+	if (d->secret != NULL)
+		secmem_describe(d->secret->prot, prot, sizeof prot);
+	st.protections = prot;
+	st.deadline = policy_pending(&d->policy) ?
+	    d->policy.deadline - now : -1;
+	if (st.deadline < -0.5)
+		st.deadline = -1;
+	else if (st.deadline < 0)
+		st.deadline = 0;
+	st.expires = policy_life_left(&d->life, now);
+	st.reads = d->life.reads;
+	if (proto_format_status(line, sizeof line, &st) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
+}
+
+/* LOAD <n>: the n bytes that follow go into the secure buffer. */
+static bool
+daemon_load(struct daemon *d, struct conn *c, size_t n)
+{
+	char	 who[PATH_MAX + 64];
+
+	daemon_peer(c->peer_pid, who, sizeof who);
+	if (n == 0 || n > d->lim.secret_max || d->loader != NULL ||
+	    d->secret == NULL) {
+		log_info("LOAD of %zu bytes from %s refused", n, who);
+		if (n == 0)
+			return conn_finish(c, "ERR empty secret\n");
+		if (n > d->lim.secret_max)
+			return conn_finish(c, "ERR larger than secret_max\n");
+		if (d->loader != NULL)
+			return conn_finish(c, "ERR another LOAD is in "
+			    "progress\n");
+		return conn_finish(c, "ERR no secure buffer\n");
 	}
+	log_info("LOAD of %zu bytes from %s", n, who);
+	daemon_wipe_secret(d, "replaced by a LOAD", false);
+	if (secmem_load_begin(d->secret) != 0) {
+		log_warn("LOAD: cannot prepare the secure buffer");
+		return conn_finish(c, "ERR cannot prepare the secure buffer\n");
+	}
+	d->loader = c;
+	return conn_load(c, d->secret, n);
+}
+
+/* A connection finished (or gave up) a LOAD. */
+static void
+daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
+{
+	struct daemon	*d = arg;
+
+	if (d->loader == c)
+		d->loader = NULL;
+	if (ok) {
+		policy_life_loaded(&d->life, true, daemon_mono());
+		log_info("secret loaded: %zu bytes (LOAD from pid %d)",
+		    d->secret->len, c->peer_pid);
+	} else {
+		policy_life_wiped(&d->life);
+		log_info("LOAD from pid %d failed (%s); the bytes read were "
+		    "wiped; empty", c->peer_pid, why != NULL ? why : "?");
+	}
+	daemon_life_arm(d);
+}
+
+/* GET: the secret, straight from the secure buffer. */
+static bool
+daemon_get(struct daemon *d, struct conn *c)
+{
+	char	 who[PATH_MAX + 64];
+
+	daemon_peer(c->peer_pid, who, sizeof who);
+	if (!d->lim.allow_get) {
+		log_info("GET from %s refused: get disabled", who);
+		return conn_error(c, "get disabled");
+	}
+	daemon_check_life(d);
+	if (!daemon_held(d) || (d->life.max_reads > 0 &&
+	    d->life.reads >= d->life.max_reads)) {
+		log_info("GET from %s refused: no secret", who);
+		return conn_error(c, "no secret");
+	}
+	policy_life_read(&d->life, daemon_mono());
+	log_info("GET from %s: %zu bytes (read %lu)", who, d->secret->len,
+	    d->life.reads);
+	d->nstreams++;
+	daemon_life_arm(d);
+	return conn_get(c, d->secret);
+}
+
+/* A GET ended; a read limit it reached takes effect now. */
+static void
+daemon_sent(void *arg, struct conn *c, bool ok)
+{
+	struct daemon	*d = arg;
+
+	if (d->nstreams > 0)
+		d->nstreams--;
+	if (!ok)
+		log_info("GET to pid %d cut short", c->peer_pid);
+	daemon_check_life(d);
+	daemon_life_arm(d);
+}
+
+/* REGISTER pid=N: killed first on an armed panic. */
+static bool
+daemon_register(struct daemon *d, struct conn *c, int pid)
+{
+	char	 who[PATH_MAX + 64];
+	int	 slot;
+
+	daemon_peer(c->peer_pid, who, sizeof who);
+	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
+	case PROCS_INVALID:
+		log_info("REGISTER pid=%d from %s: invalid pid", pid, who);
+		return conn_send(c, PROTO_INVALID_PID);
+	case PROCS_FULL:
+		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
+		    who, PROCS_MAX);
+		return conn_send(c, PROTO_BUSY);
+	case PROCS_OK:
+		break;
+	}
+	if (!ev_is_active(&d->proc_w[slot])) {
+		ev_io_init(&d->proc_w[slot], daemon_proc_cb, procs_fd(slot),
+		    EV_READ);
+		d->proc_w[slot].data = (void *)(intptr_t)slot;
+		ev_io_start(d->loop, &d->proc_w[slot]);
+	}
+	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
+	    d->armed ? "SIGKILLed on a panic" : "dry-run: named on a panic");
+	return conn_send(c, PROTO_OK);
+}
+
+/* UNREGISTER pid=N. */
+static bool
+daemon_unregister(struct daemon *d, struct conn *c, int pid)
+{
+	int	 i;
+
+	if (pid <= 0)
+		return conn_send(c, PROTO_INVALID_PID);
+	for (i = 0; i < PROCS_MAX; i++)
+		if (procs_pid(i) == pid && procs_fd(i) >= 0) {
+			ev_io_stop(d->loop, &d->proc_w[i]);
+			procs_remove(i);
+			log_info("UNREGISTER pid=%d from pid %d", pid,
+			    c->peer_pid);
+		}
+	return conn_send(c, PROTO_OK);
+}
+
+/* HELLO: the heartbeat, unless one is held (BUSY). */
+static bool
+daemon_hello(struct daemon *d, struct conn *c, int pid)
+{
+	if (d->hb != NULL)
+		conn_drain(&d->hb);
+	if (d->hb != NULL) {
+		log_debug("HELLO %d from pid %d while the heartbeat is held: "
+		    "BUSY", pid, c->peer_pid);
+		return conn_finish(c, PROTO_BUSY);
+	}
+	if (!conn_welcome(c, d->ping_timeout))
+		return false;
+	d->nnew--;
+	d->hb = c;
+	log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
+	    c->peer_pid);
+	daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
 	return true;
 }
 
-/*
- * Dispatch the lines already read, one reply at a time: while a reply
- * waits for the peer to read, stop reading from it and wait for the
- * socket to drain, so a pipelining or slow reader costs no memory and is
- * never taken for a lost heartbeat. After QUIT, close once BYE is out.
- */
-static void
-client_process(struct client *c)
+/* A command from a connection (conn_ops.command). */
+static bool
+daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct daemon	*d = c->d;
-	const char	*line;
-	size_t		 len;
+	struct daemon		*d = arg;
+	struct policy_out	 out;
+	char			 who[PATH_MAX + 64], why[PATH_MAX + 96];
 
-	while (c->outlen == 0 && !c->quitting) {
-		switch (proto_next_line(&c->rd, &line, &len)) {
-		case PROTO_FRAME_MORE:
-			ev_io_stop(d->loop, &c->write_w);
-			ev_io_start(d->loop, &c->read_w);
-			return;
-		case PROTO_FRAME_TOOLONG:
-			if (client_error(c, "line too long"))
-				client_close(c, c->hello, "heartbeat lost: "
-				    "it sent an over-long line");
-			return;
-		case PROTO_FRAME_LINE:
-			if (!client_line(c, line, len))
-				return;
-			break;
+	if (cmd->verb == PROTO_HELLO)
+		return daemon_hello(d, c, cmd->pid);
+	if (c->kind == PROTO_KIND_NEW) {
+		if (d->ncontrol >= DAEMON_CONTROL_MAX) {
+			log_info("connection from pid %d: %d control "
+			    "connections open: BUSY", c->peer_pid,
+			    DAEMON_CONTROL_MAX);
+			return conn_finish(c, PROTO_BUSY);
 		}
+		conn_control(c);
+		d->nnew--;
+		d->ncontrol++;
 	}
-	if (c->outlen == 0) {		/* quitting, BYE sent */
-		client_close(c, false, NULL);
-		return;
+	switch (cmd->verb) {
+	case PROTO_HELLO:
+		break;
+	case PROTO_PING:
+		return conn_send(c, PROTO_PONG);
+	case PROTO_CANCEL:
+		out = daemon_event(d, POLICY_EV_CANCEL, "CANCEL");
+		if (out.reply == POLICY_REPLY_CANCELLED)
+			return conn_send(c, PROTO_CANCELLED);
+		return conn_error(c, "no pending panic");
+	case PROTO_QUIT:
+		if (c == d->hb) {
+			d->hb = NULL;
+			daemon_event(d, POLICY_EV_QUIT, "QUIT");
+			log_info("heartbeat stood down (QUIT); secret kept, "
+			    "waiting for the next heartbeat");
+		}
+		return conn_finish(c, PROTO_BYE);
+	case PROTO_STATUS:
+		return daemon_status(d, c);
+	case PROTO_REGISTER:
+		return daemon_register(d, c, cmd->pid);
+	case PROTO_UNREGISTER:
+		return daemon_unregister(d, c, cmd->pid);
+	case PROTO_ARM:
+		daemon_peer(c->peer_pid, who, sizeof who);
+		if (!policy_arm(&d->policy)) {
+			log_info("ARM from %s: already armed", who);
+			return conn_send(c, PROTO_ALREADY_ARMED);
+		}
+		d->armed = true;
+		hard_armed = 1;
+		log_info("ARM from %s: ARMED from now on (the final SIGKILL "
+		    "is real)", who);
+		return conn_send(c, PROTO_OK);
+	case PROTO_LOAD:
+		return daemon_load(d, c, cmd->len);
+	case PROTO_GET:
+		return daemon_get(d, c);
+	case PROTO_WIPE:
+		daemon_peer(c->peer_pid, who, sizeof who);
+		snprintf(why, sizeof why, "WIPE from %s", who);
+		daemon_wipe_secret(d, why, true);
+		return conn_send(c, PROTO_OK);
+	case PROTO_PANIC:
+		daemon_peer(c->peer_pid, who, sizeof who);
+		snprintf(why, sizeof why, "PANIC from %s: panic requested",
+		    who);
+		if (!conn_send(c, PROTO_OK))
+			return false;
+		daemon_event(d, POLICY_EV_PANIC, why);
+		return true;
 	}
-	/* Stalled: note how much input waits, for client_ping_cb. */
-	if (ioctl(c->fd, FIONREAD, &c->stall_seen) != 0)
-		c->stall_seen = 0;
-	ev_io_stop(d->loop, &c->read_w);
-	ev_io_start(d->loop, &c->write_w);
+	return conn_error(c, "unknown command");
 }
 
-/* Bytes from the client: frame lines and dispatch them. */
+/* A connection is gone (conn_ops.closed). */
 static void
-client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 {
-	struct client	*c = container_of(w, struct client, read_w);
-	size_t		 room;
-	ssize_t		 n;
-	char		*space;
+	struct daemon	*d = arg;
+	int		 i;
 
-	(void)loop;
-	(void)revents;
-	space = proto_reader_space(&c->rd, &room);
-	n = read(c->fd, space, room);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		client_close(c, c->hello, "heartbeat lost: connection closed "
-		    "without QUIT");
-		return;
-	}
-	proto_reader_added(&c->rd, (size_t)n);
-	client_process(c);
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if (d->conns[i] == c)
+			d->conns[i] = NULL;
+	if (c->kind == PROTO_KIND_NEW)
+		d->nnew--;
+	else if (c->kind == PROTO_KIND_CONTROL)
+		d->ncontrol--;
+	if (d->hb == c)
+		d->hb = NULL;
+	if (d->loader == c)
+		d->loader = NULL;
+	if (lost)
+		daemon_event(d, POLICY_EV_LOST, why);
 }
 
-/* The peer made room for the queued replies. */
-static void
-client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct client	*c = container_of(w, struct client, write_w);
-
-	(void)loop;
-	(void)revents;
-	if (client_flush(c) == 1)
-		client_process(c);
-}
-
-/* No HELLO in time: close, without a panic. */
-static void
-client_hello_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct client	*c = container_of(w, struct client, hello_w);
-
-	(void)loop;
-	(void)revents;
-	if (c->quitting)
-		log_info("connection from pid %d closed: BYE not read within "
-		    "%gs", c->peer_pid, DAEMON_HELLO_TIMEOUT);
-	else
-		log_info("connection from pid %d closed: no HELLO within %gs",
-		    c->peer_pid, DAEMON_HELLO_TIMEOUT);
-	client_close(c, false, NULL);
-}
-
-/* The heartbeat went quiet for ping_timeout. */
-static void
-client_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct client	*c = container_of(w, struct client, ping_w);
-	int		 pending;
-
-	(void)revents;
-	/*
-	 * Bytes waiting unread are a sign of life: while its replies wait
-	 * for it to read them, the daemon does not read its lines (new bytes
-	 * since the stall count); and a daemon that was stopped (SIGSTOP, a
-	 * debugger, a frozen cgroup) longer than the timeout finds its
-	 * client's PINGs waiting when it resumes, with this timer due before
-	 * the read. Read them first; they refresh the deadline.
-	 */
-	if (ioctl(c->fd, FIONREAD, &pending) == 0 &&
-	    pending > (c->outlen > 0 ? c->stall_seen : 0)) {
-		if (c->outlen > 0)
-			c->stall_seen = pending;
-		ev_timer_again(loop, w);
-		return;
-	}
-	client_close(c, true, "heartbeat lost: no line within the ping "
-	    "timeout");
-}
-
-/* Send BUSY to a connection we cannot serve and close it. */
+/* Send BUSY to a connection we cannot take and close it. */
 static void
 daemon_refuse_busy(int fd)
 {
@@ -584,41 +783,15 @@ daemon_refuse_busy(int fd)
 	close(fd);
 }
 
-/*
- * Before answering BUSY, handle what the current client already sent: if
- * it has closed (or quit) and the loop has not seen it yet, the newcomer
- * must not be turned away because of the order of callbacks.
- */
-static void
-client_drain(struct daemon *d)
-{
-	struct client	*c = d->client;
-	struct pollfd	 pfd;
-	int		 i;
-
-	for (i = 0; i < 64 && c != NULL && d->client == c; i++) {
-		if (c->outlen > 0 && client_flush(c) == 1)
-			client_process(c);
-		if (d->client != c || c->outlen > 0 || c->quitting)
-			break;
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) != 1)
-			break;
-		client_read_cb(d->loop, &c->read_w, EV_READ);
-	}
-}
-
-/* A new connection. */
+/* A new connection: checked, then its first verb decides its kind. */
 static void
 daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct daemon	*d = container_of(w, struct daemon, accept_w);
-	struct client	*c;
+	struct conn	*c;
 	uid_t		 uid;
 	pid_t		 pid;
-	int		 fd;
+	int		 fd, i;
 
 	(void)revents;
 	fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -642,29 +815,22 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
-	if (d->client != NULL)
-		client_drain(d);
-	if (d->client != NULL) {
-		log_debug("connection from pid %d: BUSY", (int)pid);
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if (d->conns[i] == NULL)
+			break;
+	if (d->nnew >= DAEMON_NEW_MAX || i == DAEMON_CONNS_MAX) {
+		log_debug("connection from pid %d: %d connections have not "
+		    "said a verb yet: BUSY", (int)pid, d->nnew);
 		daemon_refuse_busy(fd);
 		return;
 	}
-	if ((c = calloc(1, sizeof *c)) == NULL) {
+	if ((c = conn_new(loop, fd, (int)pid, &d->conn_ops)) == NULL) {
 		log_warn("calloc");
 		close(fd);
 		return;
 	}
-	c->d = d;
-	c->fd = fd;
-	c->peer_pid = (int)pid;
-	proto_reader_init(&c->rd);
-	ev_io_init(&c->read_w, client_read_cb, fd, EV_READ);
-	ev_io_init(&c->write_w, client_write_cb, fd, EV_WRITE);
-	ev_timer_init(&c->hello_w, client_hello_cb, DAEMON_HELLO_TIMEOUT, 0);
-	ev_init(&c->ping_w, client_ping_cb);
-	ev_io_start(loop, &c->read_w);
-	ev_timer_start(loop, &c->hello_w);
-	d->client = c;
+	d->conns[i] = c;
+	d->nnew++;
 	log_debug("connection from pid %d", (int)pid);
 }
 
@@ -734,7 +900,8 @@ daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 int
 daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 {
-	struct policy_ops	 ops = { daemon_do_wipe, daemon_do_kill,
+	struct policy_ops	 ops = { daemon_do_wipe, daemon_do_kill_procs,
+				    daemon_do_would_kill_procs, daemon_do_kill,
 				    daemon_do_would_kill, d };
 
 	memset(d, 0, sizeof *d);
@@ -755,9 +922,27 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	ev_signal_start(d->loop, &d->sigint_w);
 	ev_signal_start(d->loop, &d->sighup_w);
 	ev_init(&d->grace_w, daemon_grace_cb);
+	ev_init(&d->life_w, daemon_life_cb);
+	policy_life_init(&d->life, 0, 0, 0);
+	d->lim.secret_max = 4 * 1024 * 1024;
+	d->lim.allow_get = true;
+	d->conn_ops.command = daemon_command;
+	d->conn_ops.closed = daemon_closed;
+	d->conn_ops.loaded = daemon_loaded;
+	d->conn_ops.sent = daemon_sent;
+	d->conn_ops.arg = d;
 	ev_timer_init(&d->backoff_w, daemon_backoff_cb,
 	    DAEMON_ACCEPT_BACKOFF, 0);
 	return 0;
+}
+
+/* What LOAD and GET may do, and the secret's lifetimes. */
+void
+daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
+{
+	d->lim = *lim;
+	policy_life_init(&d->life, lim->max_lifetime, lim->idle_timeout,
+	    lim->max_reads);
 }
 
 /* Hand the loaded secret to the daemon, for the wipe action. */
@@ -812,6 +997,10 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 	d->socket_path = path;
 	if (d->stopping)
 		return d->exit_status;
+	if (daemon_held(d)) {
+		policy_life_loaded(&d->life, true, daemon_mono());
+		daemon_life_arm(d);
+	}
 	ev_io_init(&d->accept_w, daemon_accept_cb, listen_fd, EV_READ);
 	ev_io_start(d->loop, &d->accept_w);
 	ev_run(d->loop, 0);
@@ -822,8 +1011,12 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 void
 daemon_finish(struct daemon *d)
 {
-	if (d->client != NULL)
-		client_close(d->client, false, NULL);
+	int	 i;
+
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if (d->conns[i] != NULL)
+			conn_close(d->conns[i], false, NULL);
+	ev_timer_stop(d->loop, &d->life_w);
 	if (d->secret != NULL) {
 		secmem_free(d->secret);
 		d->secret = NULL;

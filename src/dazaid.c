@@ -37,12 +37,15 @@ static const char usage_text[] =
 "              [--grace SEC] [--ping-timeout SEC]\n"
 "              [--secret-file PATH | --secret-fd N] [--secret-size BYTES]\n"
 "              [--secret-max BYTES] [--require-lock] [--no-secretmem]\n"
+"              [--empty] [--no-get] [--max-lifetime SEC]\n"
+"              [--idle-timeout SEC] [--max-reads N]\n"
 "              [--ready-fd N] [--check-config] [--verbose] [--version]\n"
 "              [--help]\n"
 "\n"
 "Hold one secret in locked memory while a heartbeat client stays\n"
 "connected; wipe it and die when the heartbeat is lost or on SIGUSR1\n"
-"(graceful) or SIGUSR2 (hard). Durations are in seconds, fractions allowed.\n"
+"(graceful) or SIGUSR2 (hard). Control connections (see dazai(1)) load,\n"
+"read and wipe it. Durations are in seconds, fractions allowed.\n"
 "\n"
 "  --config PATH        config file (default $XDG_CONFIG_HOME/dazai/dazai.conf)\n"
 "  --socket PATH        heartbeat socket (default\n"
@@ -57,6 +60,11 @@ static const char usage_text[] =
 "  --secret-max BYTES   largest secret accepted (4194304)\n"
 "  --require-lock       exit 1 if the secret cannot be mlock'ed\n"
 "  --no-secretmem       do not use memfd_secret(2)\n"
+"  --empty              start with no secret; wait for a LOAD\n"
+"  --no-get             refuse GET (the secret is never handed out)\n"
+"  --max-lifetime SEC   wipe the secret this long after its load (0 = off)\n"
+"  --idle-timeout SEC   wipe it after this long without GET or LOAD (0)\n"
+"  --max-reads N        wipe it after the Nth GET (0 = off)\n"
 "  --ready-fd N         write a newline to N when ready, then close it\n"
 "  --check-config       print the settings in effect and exit\n"
 "  --verbose            debug logging and the memory protection report\n"
@@ -70,7 +78,8 @@ enum {
 	OPT_CONFIG = 256, OPT_SOCKET, OPT_ARM, OPT_DRY_RUN, OPT_GRACE,
 	OPT_PING_TIMEOUT, OPT_SECRET_FILE, OPT_SECRET_FD, OPT_SECRET_SIZE,
 	OPT_SECRET_MAX, OPT_REQUIRE_LOCK, OPT_NO_SECRETMEM, OPT_READY_FD,
-	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP,
+	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP, OPT_EMPTY,
+	OPT_NO_GET, OPT_MAX_LIFETIME, OPT_IDLE_TIMEOUT, OPT_MAX_READS,
 };
 
 static const struct option long_options[] = {
@@ -86,6 +95,11 @@ static const struct option long_options[] = {
 	{ "secret-max", required_argument, NULL, OPT_SECRET_MAX },
 	{ "require-lock", no_argument, NULL, OPT_REQUIRE_LOCK },
 	{ "no-secretmem", no_argument, NULL, OPT_NO_SECRETMEM },
+	{ "empty", no_argument, NULL, OPT_EMPTY },
+	{ "no-get", no_argument, NULL, OPT_NO_GET },
+	{ "max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-reads", required_argument, NULL, OPT_MAX_READS },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -136,6 +150,12 @@ parse_args(int argc, char **argv, struct config *cli, char **config_path,
 			break;
 		case OPT_VERBOSE:
 			cli->verbose = 1;
+			break;
+		case OPT_EMPTY:
+			cli->empty = 1;
+			break;
+		case OPT_NO_GET:
+			cli->allow_get = 0;
 			break;
 		case OPT_CHECK_CONFIG:
 			*check_config = 1;
@@ -378,6 +398,9 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 		fd = cfg->secret_fd;
 		max = (size_t)cfg->secret_max;
 	}
+	/* Empty, the secret comes later by LOAD, up to secret_max. */
+	if (cfg->empty == 1)
+		max = (size_t)cfg->secret_max;
 	/* Address space for the largest secret; pages as it arrives. */
 	if (secmem_alloc(sm, max, !cfg->no_secretmem) != 0) {
 		log_warn("cannot allocate the secure buffer");
@@ -385,7 +408,9 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 			close(fd);
 		return 1;
 	}
-	if (fd < 0) {
+	if (cfg->empty == 1) {
+		log_info("started empty: waiting for a LOAD (dazai load)");
+	} else if (fd < 0) {
 		if (secmem_fill_random(sm, (size_t)cfg->secret_size) != 0) {
 			log_warn("cannot generate the secret");
 			return 1;
@@ -502,6 +527,7 @@ main(int argc, char **argv)
 {
 	struct config	 cfg, file, cli;
 	struct daemon	 d;
+	struct daemon_limits lim;
 	struct secmem	 sm;
 	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
 	char		 err[SOCKPATH_ERRLEN], prot[160];
@@ -561,6 +587,12 @@ main(int argc, char **argv)
 	daemon_install_hard_signals(cfg.arm == 1);
 	if (daemon_init(&d, cfg.arm == 1, cfg.grace, cfg.ping_timeout) != 0)
 		fatalx(1, "cannot create the event loop");
+	lim.secret_max = (size_t)cfg.secret_max;
+	lim.allow_get = cfg.allow_get == 1;
+	lim.max_lifetime = cfg.max_lifetime;
+	lim.idle_timeout = cfg.idle_timeout;
+	lim.max_reads = (unsigned long)cfg.max_reads;
+	daemon_set_limits(&d, &lim);
 
 	if (sockpath_prepare_dir(cfg.socket, is_default, err,
 	    sizeof err) != 0)

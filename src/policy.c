@@ -80,17 +80,34 @@ policy_init(struct policy *p, bool armed, double grace,
 	p->ops = *ops;
 }
 
-/* Wipe, then kill (armed) or announce it (dry-run). Runs at most once. */
+/*
+ * The kill sequence, at most once: make the secret unrecoverable (the
+ * wipe), kill the registered processes, then die (armed); dry-run names
+ * instead of killing, and nothing else differs.
+ */
 static void
 policy_fire(struct policy *p, struct policy_out *out)
 {
 	p->state = POLICY_FIRED;
 	out->fired = true;
 	p->ops.wipe(p->ops.arg);
-	if (p->armed)
+	if (p->armed) {
+		p->ops.kill_procs(p->ops.arg);
 		p->ops.kill(p->ops.arg);
-	else
+	} else {
+		p->ops.would_kill_procs(p->ops.arg);
 		p->ops.would_kill(p->ops.arg);
+	}
+}
+
+/* Make a dry-run controller armed from now on (never the reverse). */
+bool
+policy_arm(struct policy *p)
+{
+	if (p->armed)
+		return false;
+	p->armed = true;
+	return true;
 }
 
 /* Feed one event at time now; returns what the caller must do. */
@@ -170,4 +187,85 @@ policy_state_name(enum policy_state s)
 	if ((unsigned)s >= POLICY_NSTATES)
 		return "?";
 	return names[s];
+}
+
+/* Lifetime limits, in seconds (0: off), and a read limit (0: off). */
+void
+policy_life_init(struct policy_life *l, double max_lifetime,
+    double idle_timeout, unsigned long max_reads)
+{
+	l->max_lifetime = max_lifetime;
+	l->idle_timeout = idle_timeout;
+	l->max_reads = max_reads;
+	policy_life_wiped(l);
+}
+
+/* A secret was loaded at now (held: it is there; false: load failed). */
+void
+policy_life_loaded(struct policy_life *l, bool held, double now)
+{
+	l->held = held;
+	l->loaded_at = now;
+	l->used_at = now;
+	l->reads = 0;
+}
+
+/* A GET was served at now. */
+void
+policy_life_read(struct policy_life *l, double now)
+{
+	l->used_at = now;
+	l->reads++;
+}
+
+/* The secret is gone (wiped, expired, never loaded). */
+void
+policy_life_wiped(struct policy_life *l)
+{
+	l->held = false;
+	l->loaded_at = 0;
+	l->used_at = 0;
+	l->reads = 0;
+}
+
+/*
+ * Has the held secret expired at now? NULL if not, else why (for the
+ * log). The read limit is reached once the Nth GET has been served.
+ */
+const char *
+policy_life_expired(const struct policy_life *l, double now)
+{
+	if (!l->held)
+		return NULL;
+	if (l->max_reads > 0 && l->reads >= l->max_reads)
+		return "max_reads reached";
+	if (l->max_lifetime > 0 && now - l->loaded_at >= l->max_lifetime)
+		return "max_lifetime reached";
+	if (l->idle_timeout > 0 && now - l->used_at >= l->idle_timeout)
+		return "idle_timeout reached";
+	return NULL;
+}
+
+/* Seconds until the first time limit expires the secret; -1 if none. */
+double
+policy_life_left(const struct policy_life *l, double now)
+{
+	double	 left = 0, t;
+	bool	 any = false;
+
+	if (!l->held)
+		return -1;
+	if (l->max_lifetime > 0) {
+		left = l->loaded_at + l->max_lifetime - now;
+		any = true;
+	}
+	if (l->idle_timeout > 0) {
+		t = l->used_at + l->idle_timeout - now;
+		if (!any || t < left)
+			left = t;
+		any = true;
+	}
+	if (!any)
+		return -1;
+	return left > 0 ? left : 0;
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The heartbeat wire protocol: framing and parsing, no I/O.
+ * The wire protocol, heartbeat and control verbs: framing, parsing and
+ * reply formatting, no I/O.
  */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +36,35 @@ proto_reader_space(struct proto_reader *r, size_t *room)
 	proto_reader_compact(r);
 	*room = sizeof r->buf - r->len;
 	return r->buf + r->len;
+}
+
+/*
+ * How many bytes the next read(2) may take without reaching past a line
+ * that could be `LOAD <n>`: the raw bytes after such a line belong in the
+ * secure buffer, never in this one. A LOAD line is at least 7 bytes
+ * ("LOAD 1\n"), so from the start of a line 7 bytes are safe; within a
+ * line that cannot be a LOAD, its end plus 7 more; within one that may be,
+ * up to the earliest place its newline can be, at least one byte. Zero
+ * while a whole line waits to be taken (take it first).
+ */
+size_t
+proto_reader_safe(const struct proto_reader *r)
+{
+	const char	*p = r->buf + r->consumed;
+	size_t		 n = r->len - r->consumed;
+
+	if (memchr(p, '\n', n) != NULL)
+		return 0;
+	if (memcmp(p, "LOAD", n < 4 ? n : 4) == 0)
+		return n < 6 ? 7 - n : 1;
+	return 8;
+}
+
+/* Bytes read but not yet handed out as lines. */
+size_t
+proto_reader_pending(const struct proto_reader *r)
+{
+	return r->len - r->consumed;
 }
 
 /* Account for bytes the caller placed at proto_reader_space(). */
@@ -96,14 +128,66 @@ proto_word_is(const char *w, size_t len, const char *verb)
 }
 
 /*
+ * The pid of "pid=<N>" (REGISTER, UNREGISTER); 0 when it is missing or
+ * not a positive decimal that fits a pid: the reply is the same for all.
+ */
+static int
+proto_parse_pid_arg(const char *arg, size_t alen)
+{
+	int	 pid;
+
+	if (arg == NULL || alen < 4 || memcmp(arg, "pid=", 4) != 0)
+		return 0;
+	pid = proto_parse_pid(arg + 4, alen - 4);
+	return pid > 0 ? pid : 0;
+}
+
+/* Parse a LOAD length: decimal digits, no sign; -1 if malformed. */
+static int
+proto_parse_len(const char *s, size_t len, size_t *out)
+{
+	uint64_t	 v = 0;
+	size_t		 i;
+
+	if (len == 0 || len > 19)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+/* The verbs that take no argument. */
+static const struct {
+	const char	*word;
+	enum proto_verb	 verb;
+} proto_plain[] = {
+	{ "PING", PROTO_PING },
+	{ "CANCEL", PROTO_CANCEL },
+	{ "QUIT", PROTO_QUIT },
+	{ "STATUS", PROTO_STATUS },
+	{ "ARM", PROTO_ARM },
+	{ "GET", PROTO_GET },
+	{ "WIPE", PROTO_WIPE },
+	{ "PANIC", PROTO_PANIC },
+};
+
+/*
  * Turn one line into a command. Returns NULL on success, else the reason
- * for an "ERR <reason>" reply (a static string).
+ * for an "ERR <reason>" reply (a static string). REGISTER and UNREGISTER
+ * always parse; a missing or bad pid is pid 0, answered "ERROR invalid
+ * pid" as daZai-rs does.
  */
 const char *
 proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 {
 	const char	*sp, *arg = NULL;
-	size_t		 vlen = len, alen = 0;
+	size_t		 vlen = len, alen = 0, i;
 
 	if (len == 0)
 		return "empty line";
@@ -113,6 +197,7 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 		alen = len - vlen - 1;
 	}
 	cmd->pid = 0;
+	cmd->len = 0;
 	if (proto_word_is(line, vlen, "HELLO")) {
 		cmd->verb = PROTO_HELLO;
 		if (arg == NULL)
@@ -121,31 +206,59 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 			return "bad pid";
 		return NULL;
 	}
-	if (proto_word_is(line, vlen, "PING"))
-		cmd->verb = PROTO_PING;
-	else if (proto_word_is(line, vlen, "CANCEL"))
-		cmd->verb = PROTO_CANCEL;
-	else if (proto_word_is(line, vlen, "QUIT"))
-		cmd->verb = PROTO_QUIT;
-	else
+	if (proto_word_is(line, vlen, "REGISTER") ||
+	    proto_word_is(line, vlen, "UNREGISTER")) {
+		cmd->verb = line[0] == 'R' ? PROTO_REGISTER : PROTO_UNREGISTER;
+		cmd->pid = proto_parse_pid_arg(arg, alen);
+		return NULL;
+	}
+	if (proto_word_is(line, vlen, "LOAD")) {
+		cmd->verb = PROTO_LOAD;
+		if (arg == NULL)
+			return "LOAD needs a length";
+		if (proto_parse_len(arg, alen, &cmd->len) != 0)
+			return "bad length";
+		return NULL;
+	}
+	for (i = 0; i < sizeof proto_plain / sizeof proto_plain[0]; i++)
+		if (proto_word_is(line, vlen, proto_plain[i].word))
+			break;
+	if (i == sizeof proto_plain / sizeof proto_plain[0])
 		return "unknown command";
+	cmd->verb = proto_plain[i].verb;
 	if (arg != NULL)
 		return "unexpected argument";
 	return NULL;
 }
 
 /*
- * Decide whether a parsed command is allowed in the connection's state:
- * HELLO first, and only once. NULL if allowed, else the reason.
+ * Decide whether a parsed command is allowed on a connection of this
+ * kind. A new connection takes anything but CANCEL (HELLO makes it a
+ * heartbeat, the rest a control connection); a heartbeat keeps the
+ * reference's four verbs; a control connection takes no HELLO and no
+ * CANCEL (that one needs a heartbeat). NULL if allowed, else the reason.
  */
 const char *
-proto_admit(bool hello_done, const struct proto_cmd *cmd)
+proto_admit(enum proto_kind kind, const struct proto_cmd *cmd)
 {
-	if (!hello_done && cmd->verb != PROTO_HELLO)
-		return "hello first";
-	if (hello_done && cmd->verb == PROTO_HELLO)
-		return "already said hello";
-	return NULL;
+	switch (kind) {
+	case PROTO_KIND_NEW:
+		if (cmd->verb == PROTO_CANCEL)
+			return "hello first";
+		return NULL;
+	case PROTO_KIND_HEARTBEAT:
+		if (cmd->verb == PROTO_HELLO)
+			return "already said hello";
+		if (cmd->verb != PROTO_PING && cmd->verb != PROTO_CANCEL &&
+		    cmd->verb != PROTO_QUIT)
+			return "not on a heartbeat connection";
+		return NULL;
+	case PROTO_KIND_CONTROL:
+		if (cmd->verb == PROTO_HELLO || cmd->verb == PROTO_CANCEL)
+			return "not on a control connection";
+		return NULL;
+	}
+	return "unknown command";
 }
 
 /* Write "ERR <reason>\n" into buf; returns its length. */
@@ -155,6 +268,59 @@ proto_format_error(char *buf, size_t size, const char *reason)
 	int	 n;
 
 	n = snprintf(buf, size, "ERR %s\n", reason);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/* Whole seconds, rounded up, or "-" for a negative value. */
+static void
+proto_seconds(char *buf, size_t size, double v)
+{
+	if (v < 0 || !isfinite(v))
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.0f", ceil(v));
+}
+
+/*
+ * Write the STATUS line: daZai-rs's four fields first, in its order, then
+ * dazai's own. Protections are comma separated. Returns its length, or -1
+ * if it does not fit.
+ */
+int
+proto_format_status(char *buf, size_t size, const struct proto_status *st)
+{
+	char	 grace[24], deadline[24], expires[24], prot[160];
+	size_t	 i;
+	int	 n;
+
+	proto_seconds(grace, sizeof grace, st->grace);
+	proto_seconds(deadline, sizeof deadline, st->deadline);
+	proto_seconds(expires, sizeof expires, st->expires);
+	snprintf(prot, sizeof prot, "%s", st->protections != NULL &&
+	    st->protections[0] != '\0' ? st->protections : "none");
+	for (i = 0; prot[i] != '\0'; i++)
+		if (prot[i] == ' ' || prot[i] == '\n')
+			prot[i] = ',';
+	n = snprintf(buf, size, "STATUS alive=1 armed=%d grace=%s "
+	    "registered=%d state=%s sessions=%d secret_bytes=%zu "
+	    "protections=%s deadline=%s expires=%s reads=%lu\n",
+	    st->armed ? 1 : 0, grace, st->registered,
+	    st->state != NULL ? st->state : "-", st->sessions,
+	    st->secret_bytes, prot, deadline, expires, st->reads);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/* Write the GET header "SECRET <n>\n"; returns its length or -1. */
+int
+proto_format_secret(char *buf, size_t size, size_t len)
+{
+	int	 n;
+
+	n = snprintf(buf, size, "SECRET %zu\n", len);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

@@ -84,5 +84,6 @@ Suite	*install_suite(void);
 Suite	*hostile_suite(void);
 Suite	*failclosed_suite(void);
 Suite	*ssh_suite(void);
+Suite	*control_suite(void);
 
 #endif

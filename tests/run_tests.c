@@ -70,6 +70,7 @@ main(void)
 	srunner_add_suite(sr, secmem_suite());
 	srunner_add_suite(sr, cli_suite());
 	srunner_add_suite(sr, daemon_suite());
+	srunner_add_suite(sr, control_suite());
 	srunner_add_suite(sr, signals_suite());
 	srunner_add_suite(sr, heartbeat_suite());
 	srunner_add_suite(sr, shell_suite());

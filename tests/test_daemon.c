@@ -89,14 +89,20 @@ START_TEST(hello_first)
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
-	ck_assert(dz_send(fd, "PING\n"));
-	dz_expect(fd, "ERR hello first");
+	/* CANCEL needs a heartbeat; errors decide no kind. */
 	ck_assert(dz_send(fd, "CANCEL\n"));
 	dz_expect(fd, "ERR hello first");
 	ck_assert(dz_send(fd, "HELLO abc\n"));
 	dz_expect(fd, "ERR bad pid");
 	ck_assert(dz_send(fd, "HELLO\n"));
 	dz_expect(fd, "ERR HELLO needs a pid");
+	/* Any other verb first makes a control connection: no HELLO now. */
+	ck_assert(dz_send(fd, "PING\n"));
+	dz_expect(fd, "PONG");
+	ck_assert(dz_send(fd, "HELLO 1\n"));
+	dz_expect(fd, "ERR not on a control connection");
+	ck_assert(dz_send(fd, "CANCEL\n"));
+	dz_expect(fd, "ERR not on a control connection");
 	/* A connection that never said HELLO is no heartbeat: no panic. */
 	close(fd);
 	fd = dz_hello(d.sock);
@@ -150,6 +156,7 @@ START_TEST(busy)
 	hb = dz_hello(d.sock);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "HELLO 1\n"));
 	dz_expect(fd, "BUSY");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
@@ -157,7 +164,9 @@ START_TEST(busy)
 	kill(d.pid, SIGUSR1);
 	ck_assert(dz_log_wait(&d, "grace window", 5));
 	fd = dz_connect(d.sock);
+	ck_assert(dz_send(fd, "HELLO 1\nCANCEL\n"));
 	dz_expect(fd, "BUSY");
+	ck_assert(dz_eof(fd, 5));
 	close(fd);
 	/* The heartbeat is undisturbed and can cancel. */
 	ck_assert(dz_send(hb, "PING\n"));
@@ -180,7 +189,7 @@ START_TEST(hello_deadline)
 	/* Closed within the 5 s deadline (plus slack), without a panic. */
 	ck_assert(dz_eof(squat, 8));
 	close(squat);
-	ck_assert(dz_log_wait(&d, "no HELLO within 5s", 2));
+	ck_assert(dz_log_wait(&d, "no request within 5s", 2));
 	hb = dz_hello(d.sock);
 	ck_assert(dz_alive(&d));
 	ck_assert(!dz_log_has(&d, "secret wiped"));

@@ -60,6 +60,7 @@ START_TEST(holds_then_sigterm_panics)
 	c = client(&d, 0, "hb.log");
 	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
 	fd = dz_connect(d.sock);
+	ck_assert(dz_send(fd, "HELLO 1\n"));
 	dz_expect(fd, "BUSY");
 	close(fd);
 	usleep(500000);		/* a few PINGs go by */

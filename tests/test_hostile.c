@@ -305,7 +305,30 @@ START_TEST(valgrind_session)
 	assert_ping(hb);
 	fd = dz_connect(d.sock);
 	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "HELLO 1\n"));
 	dz_expect(fd, "BUSY");
+	close(fd);
+	/* A control connection: STATUS, LOAD split in two, GET, WIPE. */
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "STATUS\nLOAD 6\nsec"));
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert(strncmp(log, "STATUS alive=1 ", 15) == 0);
+	ck_assert(dz_send(fd, "ret"));
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert_str_eq(log, "OK");
+	ck_assert(dz_send(fd, "GET\n"));
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert_str_eq(log, "SECRET 6");
+	ck_assert(dz_readline(fd, log, 7, 20) != NULL);
+	ck_assert_str_eq(log, "secret");
+	ck_assert(dz_send(fd, "WIPE\nGET\nQUIT\n"));
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert_str_eq(log, "OK");
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert_str_eq(log, "ERR no secret");
+	ck_assert(dz_readline(fd, log, sizeof log, 20) != NULL);
+	ck_assert_str_eq(log, "BYE");
 	close(fd);
 	ck_assert(dz_send(hb, "BOGUS\n"));
 	dz_expect(hb, "ERR unknown command");
@@ -506,8 +529,8 @@ command_burst(char *buf, size_t len)
 
 /*
  * Wait for the daemon's first reply: an ERR line (then EOF too when
- * closing is expected) returns 0; BUSY and EOF returns 1; anything else
- * -1.
+ * closing is expected) or PONG (a burst whose PING made it a control
+ * connection) returns 0; BUSY and EOF returns 1; anything else -1.
  */
 static int
 read_reply(int fd, char *buf, size_t len, bool closing)
@@ -516,6 +539,8 @@ read_reply(int fd, char *buf, size_t len, bool closing)
 		return -1;
 	if (strcmp(buf, "BUSY") == 0)
 		return dz_eof(fd, 10) ? 1 : -1;
+	if (strcmp(buf, "PONG") == 0 && !closing)
+		return 0;
 	if (strncmp(buf, "ERR ", 4) != 0)
 		return -1;
 	if (closing && (strcmp(buf, "ERR line too long") != 0 ||
@@ -910,7 +935,7 @@ END_TEST
 static double
 squat(int fd, double interval)
 {
-	static const char *const chatter[] = { "PING\n", "HEL", "LO\n",
+	static const char *const chatter[] = { "BOGUS\n", "HEL", "LO\n",
 	    "CANCEL\n", "x" };
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	double		 t0 = dz_now(), next = t0 + interval;
@@ -943,33 +968,45 @@ START_TEST(hello_deadline_squatters)
 	int		 sq, fd, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
-	/* A silent squatter: the real heartbeat is turned away meanwhile. */
+	/*
+	 * A silent squatter holds no heartbeat slot (a connection's first
+	 * verb decides its kind): the real heartbeat is served meanwhile.
+	 */
 	sq = dz_connect(d.sock);
 	ck_assert_int_ge(sq, 0);
 	usleep(100000);
-	fd = dz_connect(d.sock);
-	ck_assert_int_ge(fd, 0);
-	dz_expect(fd, "BUSY");
-	close(fd);
+	hb = dz_hello(d.sock);
+	assert_ping(hb);
 	t = squat(sq, 0);
 	close(sq);
 	ck_assert_msg(t >= 4.5 && t < 8, "silent squatter closed after %.2fs",
 	    t);
-	ck_assert(dz_log_wait(&d, "no HELLO within 5s", 2));
-	hb = dz_hello(d.sock);
+	ck_assert(dz_log_wait(&d, "no request within 5s", 2));
 	assert_ping(hb);
 	ck_assert(dz_send(hb, "QUIT\n"));
 	dz_expect(hb, "BYE");
 	close(hb);
+	/* A second HELLO is turned away while the heartbeat is held. */
+	hb = dz_hello(d.sock);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "HELLO 1\n"));
+	dz_expect(fd, "BUSY");
+	ck_assert(dz_eof(fd, 5));
+	close(fd);
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
 
-	/* A chatty one: lines without HELLO do not extend the deadline. */
+	/* A chatty one: lines that decide no kind (errors only) do not
+	 * extend the deadline. */
 	sq = dz_connect(d.sock);
 	ck_assert_int_ge(sq, 0);
 	t = squat(sq, 0.25);
 	close(sq);
 	ck_assert_msg(t >= 4.5 && t < 8, "chatty squatter closed after %.2fs",
 	    t);
-	ck_assert_int_eq(log_count(&d, "no HELLO within 5s"), 2);
+	ck_assert_int_eq(log_count(&d, "no request within 5s"), 2);
 	ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	hb = dz_hello(d.sock);
 	assert_ping(hb);

@@ -112,6 +112,16 @@ START_TEST(unit_file)
 	ck_assert(strstr(out, "\nRestart=no\n") != NULL);
 	ck_assert(strstr(out, "\nLimitMEMLOCK=") != NULL);
 	ck_assert(strstr(out, "ExecStart=@BINDIR@/dazaid --arm") != NULL);
+	/* The unit starts empty: the user loads the secret after login. */
+	{
+		const char	*l = strstr(out, "\nExecStart=@BINDIR@/dazaid ");
+		size_t		 len;
+
+		ck_assert_ptr_nonnull(l);
+		len = strcspn(l + 1, "\n");
+		ck_assert_msg(memmem(l, len + 1, " --empty", 8) != NULL,
+		    "the unit's ExecStart= does not run --empty");
+	}
 	if (!have("systemd-analyze")) {
 		dz_skip("unit_file: systemd-analyze not installed "
 		    "(static checks ran)");

@@ -3,6 +3,8 @@
  * The panic controller, driven with an injected clock and fake wipe and
  * kill actions that only count.
  */
+#include <string.h>
+
 #include "dazai/policy.h"
 #include "helpers.h"
 
@@ -11,7 +13,32 @@ struct counts {
 	int	 kills;
 	int	 would;
 	int	 order;		/* 1 if a wipe came before every kill */
+	char	 seq[16];	/* W wipe, P procs killed, p named, K, k */
 };
+
+/* Note one action in the sequence. */
+static void
+note(struct counts *c, char a)
+{
+	size_t	 n = strlen(c->seq);
+
+	if (n + 1 < sizeof c->seq) {
+		c->seq[n] = a;
+		c->seq[n + 1] = '\0';
+	}
+}
+
+static void
+fake_kill_procs(void *arg)
+{
+	note(arg, 'P');
+}
+
+static void
+fake_would_procs(void *arg)
+{
+	note(arg, 'p');
+}
 
 static void
 fake_wipe(void *arg)
@@ -19,6 +46,7 @@ fake_wipe(void *arg)
 	struct counts	*c = arg;
 
 	c->wipes++;
+	note(c, 'W');
 }
 
 static void
@@ -28,6 +56,7 @@ fake_kill(void *arg)
 
 	c->order = c->wipes > 0;
 	c->kills++;
+	note(c, 'K');
 }
 
 static void
@@ -37,15 +66,17 @@ fake_would(void *arg)
 
 	c->order = c->wipes > 0;
 	c->would++;
+	note(c, 'k');
 }
 
 /* A controller wired to counters. */
 static void
 setup(struct policy *p, struct counts *c, bool armed, double grace)
 {
-	struct policy_ops ops = { fake_wipe, fake_kill, fake_would, c };
+	struct policy_ops ops = { fake_wipe, fake_kill_procs,
+			    fake_would_procs, fake_kill, fake_would, c };
 
-	*c = (struct counts){ 0, 0, 0, 0 };
+	memset(c, 0, sizeof *c);
 	policy_init(p, armed, grace, &ops);
 }
 
@@ -63,6 +94,8 @@ START_TEST(dry_run_never_kills)
 	ck_assert_int_eq(c.kills, 0);
 	ck_assert_int_eq(c.would, 1);
 	ck_assert_int_eq(c.order, 1);
+	/* Same path as armed: registered processes only named. */
+	ck_assert_str_eq(c.seq, "Wpk");
 	ck_assert_int_eq(p.state, POLICY_FIRED);
 }
 END_TEST
@@ -80,6 +113,8 @@ START_TEST(armed_kills_at_once_without_grace)
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.kills, 1);
 	ck_assert_int_eq(c.would, 0);
+	/* The kill sequence: unrecoverable, registered killed, self. */
+	ck_assert_str_eq(c.seq, "WPK");
 	ck_assert_int_eq(c.order, 1);
 }
 END_TEST
@@ -314,6 +349,96 @@ START_TEST(panic_in_loss_window_escalates)
 }
 END_TEST
 
+/* ARM: dry-run becomes armed, never the reverse; the path is the same. */
+START_TEST(arm_once)
+{
+	struct policy		 p;
+	struct counts		 c;
+
+	setup(&p, &c, false, 0);
+	ck_assert(policy_arm(&p));
+	ck_assert(!policy_arm(&p));
+	ck_assert(p.armed);
+	policy_step(&p, POLICY_EV_PANIC, 1);
+	ck_assert_str_eq(c.seq, "WPK");
+}
+END_TEST
+
+/* Lifetimes: pure, the time passed in. */
+START_TEST(life_max_lifetime)
+{
+	struct policy_life	 l;
+
+	policy_life_init(&l, 10, 0, 0);
+	ck_assert_ptr_null(policy_life_expired(&l, 1000));
+	ck_assert(policy_life_left(&l, 1000) < 0);
+	policy_life_loaded(&l, true, 100);
+	ck_assert_ptr_null(policy_life_expired(&l, 109.9));
+	ck_assert(policy_life_left(&l, 104) > 5.9 &&
+	    policy_life_left(&l, 104) < 6.1);
+	/* Reads do not extend a lifetime. */
+	policy_life_read(&l, 109);
+	ck_assert_str_eq(policy_life_expired(&l, 110), "max_lifetime reached");
+	ck_assert(policy_life_left(&l, 111) == 0);
+	policy_life_wiped(&l);
+	ck_assert_ptr_null(policy_life_expired(&l, 200));
+}
+END_TEST
+
+START_TEST(life_idle_timeout)
+{
+	struct policy_life	 l;
+
+	policy_life_init(&l, 0, 5, 0);
+	policy_life_loaded(&l, true, 0);
+	ck_assert_ptr_null(policy_life_expired(&l, 4));
+	policy_life_read(&l, 4);		/* a GET refreshes it */
+	ck_assert_ptr_null(policy_life_expired(&l, 8.9));
+	ck_assert(policy_life_left(&l, 8) > 0.9 &&
+	    policy_life_left(&l, 8) < 1.1);
+	ck_assert_str_eq(policy_life_expired(&l, 9), "idle_timeout reached");
+	/* A new load starts afresh. */
+	policy_life_loaded(&l, true, 20);
+	ck_assert_ptr_null(policy_life_expired(&l, 24));
+}
+END_TEST
+
+START_TEST(life_nearest_limit)
+{
+	struct policy_life	 l;
+
+	policy_life_init(&l, 100, 10, 0);
+	policy_life_loaded(&l, true, 0);
+	ck_assert(policy_life_left(&l, 0) == 10);
+	policy_life_read(&l, 95);
+	/* idle would end at 105, lifetime at 100 */
+	ck_assert(policy_life_left(&l, 95) == 5);
+	ck_assert_str_eq(policy_life_expired(&l, 100), "max_lifetime reached");
+}
+END_TEST
+
+START_TEST(life_max_reads)
+{
+	struct policy_life	 l;
+
+	policy_life_init(&l, 0, 0, 2);
+	policy_life_loaded(&l, true, 0);
+	ck_assert(policy_life_left(&l, 0) < 0);	/* no time limit */
+	policy_life_read(&l, 1);
+	ck_assert_ptr_null(policy_life_expired(&l, 1));
+	policy_life_read(&l, 2);
+	ck_assert_str_eq(policy_life_expired(&l, 2), "max_reads reached");
+	policy_life_loaded(&l, true, 3);
+	ck_assert_int_eq(l.reads, 0);
+	ck_assert_ptr_null(policy_life_expired(&l, 3));
+	/* Off: nothing ever expires. */
+	policy_life_init(&l, 0, 0, 0);
+	policy_life_loaded(&l, true, 0);
+	policy_life_read(&l, 1e6);
+	ck_assert_ptr_null(policy_life_expired(&l, 1e9));
+}
+END_TEST
+
 Suite *
 policy_suite(void)
 {
@@ -332,6 +457,11 @@ policy_suite(void)
 	tcase_add_test(tc, second_trigger_keeps_deadline);
 	tcase_add_test(tc, quit_stands_down);
 	tcase_add_test(tc, nothing_before_first_heartbeat);
+	tcase_add_test(tc, arm_once);
+	tcase_add_test(tc, life_max_lifetime);
+	tcase_add_test(tc, life_idle_timeout);
+	tcase_add_test(tc, life_nearest_limit);
+	tcase_add_test(tc, life_max_reads);
 	suite_add_tcase(s, tc);
 	return s;
 }

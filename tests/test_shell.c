@@ -422,13 +422,14 @@ log_text(const struct dz *d)
 	return buf;
 }
 
-/* A probe connection must be turned away: someone holds the guard. */
+/* A probe HELLO must be turned away: someone holds the guard. */
 static void
 expect_busy(const struct ctx *c)
 {
 	int	 fd = dz_connect(c->d.sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", c->d.sock, strerror(errno));
+	ck_assert(dz_send(fd, "HELLO 1\n"));
 	dz_expect(fd, "BUSY");
 	close(fd);
 }

@@ -15,6 +15,7 @@
 #define CONFIG_SECONDS_MAX	1000000.0
 #define CONFIG_SECRET_MAX	((long long)1 << 30)	/* 1 GiB ceiling */
 #define CONFIG_ERRLEN		512
+#define CONFIG_COUNT_MAX	1000000000LL	/* max_reads ceiling */
 
 struct config {
 	char		*socket;
@@ -29,6 +30,11 @@ struct config {
 	int		 no_secretmem;
 	int		 ready_fd;
 	int		 verbose;
+	int		 empty;		/* start with no secret */
+	int		 allow_get;
+	double		 max_lifetime;	/* seconds, 0: off */
+	double		 idle_timeout;	/* seconds, 0: off */
+	long long	 max_reads;	/* 0: off */
 };
 
 void	 config_init_unset(struct config *);
@@ -46,5 +52,6 @@ int	 config_parse_bool(const char *, int *);
 int	 config_parse_seconds(const char *, double *);
 int	 config_parse_size(const char *, long long *);
 int	 config_parse_fd(const char *, int *);
+int	 config_parse_count(const char *, long long *);
 
 #endif

@@ -6,33 +6,25 @@
 
 #include <ev.h>
 
+#include "dazai/conn.h"
 #include "dazai/policy.h"
+#include "dazai/procs.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
 
-#define DAEMON_HELLO_TIMEOUT	5.0	/* seconds to say HELLO */
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
-#define DAEMON_OUT_MAX		128	/* replies waiting for the peer */
+#define DAEMON_CONTROL_MAX	16	/* control connections at once */
+#define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
+#define DAEMON_CONNS_MAX	64	/* every connection, closing ones too */
 
-struct daemon;
-
-/* The one client connection. */
-struct client {
-	struct daemon		*d;
-	int			 fd;
-	bool			 hello;		/* became the heartbeat */
-	int			 peer_pid;	/* from SO_PEERCRED */
-	bool			 quitting;	/* close once out is sent */
-	bool			 mute;		/* peer takes no replies */
-	int			 stall_seen;	/* unread input bytes */
-	ev_io			 read_w;
-	ev_io			 write_w;	/* while out holds bytes */
-	ev_timer		 hello_w;	/* HELLO, then BYE deadline */
-	ev_timer		 ping_w;
-	struct proto_reader	 rd;
-	size_t			 outlen;
-	char			 out[DAEMON_OUT_MAX];
+/* What the control verbs may do with the secret. */
+struct daemon_limits {
+	size_t		 secret_max;	/* largest LOAD */
+	bool		 allow_get;
+	double		 max_lifetime;	/* seconds, 0: off */
+	double		 idle_timeout;	/* seconds, 0: off */
+	unsigned long	 max_reads;	/* 0: off */
 };
 
 struct daemon {
@@ -44,12 +36,22 @@ struct daemon {
 	int		 listen_fd;
 	struct secmem	*secret;
 	struct policy	 policy;
-	struct client	*client;
+	struct policy_life life;
+	struct daemon_limits lim;
+	struct conn_ops	 conn_ops;
+	struct conn	*conns[DAEMON_CONNS_MAX];
+	struct conn	*hb;		/* the heartbeat, once WELCOMEd */
+	struct conn	*loader;	/* the LOAD in progress */
+	int		 nnew;		/* connections with no verb yet */
+	int		 ncontrol;
+	int		 nstreams;	/* GETs being written */
 	int		 exit_status;
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
+	ev_io		 proc_w[PROCS_MAX];	/* registered pidfds */
 	ev_timer	 backoff_w;
 	ev_timer	 grace_w;
+	ev_timer	 life_w;	/* the next lifetime limit */
 	ev_signal	 sigusr1_w;
 	ev_signal	 sigterm_w;
 	ev_signal	 sigint_w;
@@ -59,6 +61,7 @@ struct daemon {
 void	daemon_install_hard_signals(bool);
 void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
+void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);
 int	daemon_run(struct daemon *, int, const char *);

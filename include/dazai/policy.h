@@ -38,6 +38,8 @@ enum policy_reply {
 
 struct policy_ops {
 	void	(*wipe)(void *);	/* overwrite the secret */
+	void	(*kill_procs)(void *);	/* armed: SIGKILL registered ones */
+	void	(*would_kill_procs)(void *); /* dry-run: name them */
 	void	(*kill)(void *);	/* armed: SIGKILL self */
 	void	(*would_kill)(void *);	/* dry-run: say WOULD SIGKILL */
 	void	 *arg;
@@ -62,10 +64,34 @@ struct policy {
 	struct policy_ops ops;
 };
 
+/*
+ * Lifetimes of a loaded secret (0 = off for each): seconds since the
+ * load, seconds since the last LOAD or GET, and GETs. Pure: the times are
+ * monotonic seconds passed in.
+ */
+struct policy_life {
+	double		 max_lifetime;
+	double		 idle_timeout;
+	unsigned long	 max_reads;
+	bool		 held;		/* a secret is loaded */
+	double		 loaded_at;
+	double		 used_at;	/* last LOAD or GET */
+	unsigned long	 reads;
+};
+
+void		 policy_life_init(struct policy_life *, double, double,
+		    unsigned long);
+void		 policy_life_loaded(struct policy_life *, bool, double);
+void		 policy_life_read(struct policy_life *, double);
+void		 policy_life_wiped(struct policy_life *);
+const char	*policy_life_expired(const struct policy_life *, double);
+double		 policy_life_left(const struct policy_life *, double);
+
 void		 policy_init(struct policy *, bool, double,
 		    const struct policy_ops *);
 struct policy_out policy_step(struct policy *, enum policy_event, double);
 bool		 policy_pending(const struct policy *);
+bool		 policy_arm(struct policy *);
 const char	*policy_state_name(enum policy_state);
 
 #endif

@@ -6,29 +6,64 @@
 #include <stddef.h>
 
 /*
- * The heartbeat line protocol, as pure functions: bytes in, commands out.
- * Nothing here touches a socket or a global, so the daemon, the unit tests
- * and the fuzzer all call the same code.
+ * The line protocol, heartbeat and control verbs, as pure functions: bytes
+ * in, commands out, replies formatted. Nothing here touches a socket or a
+ * global, so the daemon, the unit tests and the fuzzer all call the same
+ * code.
  */
 
 #define PROTO_LINE_MAX	256	/* bytes of a line, without "\r\n" */
+#define PROTO_REPLY_MAX	512	/* longest reply line, STATUS included */
 
 #define PROTO_WELCOME	"WELCOME\n"
 #define PROTO_PONG	"PONG\n"
 #define PROTO_CANCELLED	"CANCELLED\n"
 #define PROTO_BYE	"BYE\n"
 #define PROTO_BUSY	"BUSY\n"
+#define PROTO_OK	"OK\n"
+#define PROTO_ALREADY_ARMED "ALREADY_ARMED\n"
+#define PROTO_INVALID_PID "ERROR invalid pid\n"
 
 enum proto_verb {
-	PROTO_HELLO,
+	PROTO_HELLO,		/* heartbeat verbs */
 	PROTO_PING,
 	PROTO_CANCEL,
 	PROTO_QUIT,
+	PROTO_STATUS,		/* control verbs (PING and QUIT too) */
+	PROTO_REGISTER,
+	PROTO_UNREGISTER,
+	PROTO_ARM,
+	PROTO_LOAD,
+	PROTO_GET,
+	PROTO_WIPE,
+	PROTO_PANIC,
+};
+
+/* What a connection is; its first admitted verb decides. */
+enum proto_kind {
+	PROTO_KIND_NEW,		/* nothing admitted yet */
+	PROTO_KIND_HEARTBEAT,	/* said HELLO */
+	PROTO_KIND_CONTROL,	/* said anything else */
 };
 
 struct proto_cmd {
 	enum proto_verb	 verb;
-	int		 pid;		/* HELLO only */
+	int		 pid;	/* HELLO; REGISTER, UNREGISTER (0: invalid) */
+	size_t		 len;	/* LOAD: bytes that follow the line */
+};
+
+/* What STATUS reports. */
+struct proto_status {
+	bool		 armed;
+	double		 grace;		/* seconds */
+	int		 registered;
+	const char	*state;		/* empty, guarding, waiting, ... */
+	int		 sessions;	/* live heartbeats */
+	size_t		 secret_bytes;
+	const char	*protections;	/* space or comma separated */
+	double		 deadline;	/* seconds left in grace, < 0: none */
+	double		 expires;	/* seconds to a lifetime limit, < 0 */
+	unsigned long	 reads;
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */
@@ -46,11 +81,16 @@ enum proto_frame {
 
 void		 proto_reader_init(struct proto_reader *);
 char		*proto_reader_space(struct proto_reader *, size_t *);
+size_t		 proto_reader_safe(const struct proto_reader *);
+size_t		 proto_reader_pending(const struct proto_reader *);
 void		 proto_reader_added(struct proto_reader *, size_t);
 enum proto_frame proto_next_line(struct proto_reader *, const char **,
 		    size_t *);
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
-const char	*proto_admit(bool, const struct proto_cmd *);
+const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
 int		 proto_format_error(char *, size_t, const char *);
+int		 proto_format_status(char *, size_t,
+		    const struct proto_status *);
+int		 proto_format_secret(char *, size_t, size_t);
 
 #endif
