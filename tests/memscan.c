@@ -331,7 +331,9 @@ memscan_trace_death(pid_t pid, const void *needle, size_t len,
 
 /*
  * pid's mappings that are locked and excluded from core dumps (the
- * secure mappings), at most max of them; returns how many, or -1.
+ * secure mappings), at most max of them; returns how many, or -1. Such
+ * ranges that touch with the same permissions count as one: a buffer
+ * grown in place a page at a time may be split into several VMAs.
  */
 int
 memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
@@ -353,7 +355,14 @@ memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
 		}
 		if (strncmp(line, "VmFlags:", 8) != 0 ||
 		    !memscan_has_flag(line + 8, "lo") ||
-		    !memscan_has_flag(line + 8, "dd") || n == max)
+		    !memscan_has_flag(line + 8, "dd"))
+			continue;
+		if (n > 0 && out[n - 1].end == clo &&
+		    strcmp(out[n - 1].perms, cperms) == 0) {
+			out[n - 1].end = chi;
+			continue;
+		}
+		if (n == max)
 			continue;
 		out[n].start = clo;
 		out[n].end = chi;

@@ -781,8 +781,8 @@ START_TEST(recycled_pid_spared)
 	int		 st, tries, fd;
 
 	if (!dz_is_root()) {
-		printf("SKIP: recycled_pid_spared: choosing a pid "
-		    "(/proc/sys/kernel/ns_last_pid) needs root\n");
+		dz_skip("recycled_pid_spared: choosing a pid "
+		    "(/proc/sys/kernel/ns_last_pid) needs root");
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, ARMED_EMPTY), 0);
@@ -806,8 +806,8 @@ START_TEST(recycled_pid_spared)
 	if (b != a) {
 		kill(d.pid, SIGCONT);
 		dz_stop(&d);
-		printf("SKIP: recycled_pid_spared: pid %d not reused in 50 "
-		    "tries\n", (int)a);
+		dz_skip("recycled_pid_spared: pid %d not reused in 50 tries",
+		    (int)a);
 		return;
 	}
 	/* The panic is pending when the daemon resumes: it runs first. */

@@ -225,6 +225,111 @@ START_TEST(held_anonymous_pipe)
 }
 END_TEST
 
+/* Send all of len bytes. */
+static void
+send_all_bytes(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		ck_assert_msg(n > 0, "write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * LOAD, GET and WIPE over a control connection: the plaintext is nowhere
+ * in the daemon (not a line buffer, not a reply queue, not a stack): it
+ * went from the socket into the shielded buffer, and GET left no copy;
+ * after WIPE neither the ciphertext nor the prekey remains, and a LOAD
+ * whose peer gives up half-way leaves nothing either. The secret spans
+ * several pages, so the buffer grows on the way.
+ */
+START_TEST(control_load_get_wipe)
+{
+	const char	*const args[] = { "--empty", "--no-secretmem", NULL };
+	enum { LEN = 10000, AT = 9000 };
+	struct memscan_shield sh;
+	struct marker	 m;
+	struct memscan	 ms;
+	struct dz	 d;
+	unsigned char	*secret = malloc(LEN), *got = malloc(LEN);
+	char		 line[64];
+	int		 fd, i;
+
+	if (skip_unless_root("control_load_get_wipe"))
+		return;
+	ck_assert(secret != NULL && got != NULL);
+	make_marker(&m);
+	for (i = 0; i < LEN; i++)
+		secret[i] = (unsigned char)('a' + i % 26);
+	memcpy(secret, m.bytes, MARKER_LEN);
+	memcpy(secret + AT, m.bytes, MARKER_LEN);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	fd = dz_connect(d.sock);
+	ck_assert_int_ge(fd, 0);
+	snprintf(line, sizeof line, "LOAD %d\n", LEN);
+	ck_assert(dz_send(fd, line));
+	send_all_bytes(fd, secret, AT + 10);	/* a marker split */
+	usleep(100000);
+	send_all_bytes(fd, secret + AT + 10, LEN - AT - 10);
+	dz_expect(fd, "OK");
+	assert_shielded(d.pid, &m, &sh);
+
+	ck_assert(dz_send(fd, "GET\n"));
+	snprintf(line, sizeof line, "SECRET %d", LEN);
+	dz_expect(fd, line);
+	for (i = 0; i < LEN;) {
+		ssize_t n = read(fd, got + i, LEN - i);
+
+		ck_assert_int_gt(n, 0);
+		i += (int)n;
+	}
+	ck_assert(memcmp(got, secret, LEN) == 0);
+	assert_shielded(d.pid, &m, &sh);
+
+	ck_assert(dz_send(fd, "WIPE\n"));
+	dz_expect(fd, "OK");
+	ms = scan(d.pid, &m);
+	ck_assert_msg(ms.hits == 0, "after WIPE: marker found %d times",
+	    ms.hits);
+	ms = scan_for(d.pid, sh.ct);
+	ck_assert_msg(ms.hits == 0, "after WIPE: ciphertext found %d times",
+	    ms.hits);
+	ms = scan_for(d.pid, sh.prekey);
+	ck_assert_msg(ms.hits == 0, "after WIPE: prekey found %d times",
+	    ms.hits);
+
+	/* Half a LOAD, then the peer gives up: nothing of it stays. */
+	ck_assert(dz_send(fd, "LOAD 64\n"));
+	send_all_bytes(fd, m.bytes, MARKER_LEN);
+	/* Until the daemon has stored them: shielded, never plain. */
+	for (i = 0; i < 500; i++) {
+		if (memscan_shield(d.pid, &sh) == 0 &&
+		    !all_zero(sh.ct, MARKER_LEN))
+			break;
+		usleep(10000);
+	}
+	ck_assert_int_lt(i, 500);
+	ck_assert_int_eq(scan(d.pid, &m).hits, 0);
+	close(fd);
+	ck_assert(dz_log_wait(&d, "the bytes read were wiped", 5));
+	ck_assert_int_eq(scan(d.pid, &m).hits, 0);
+	ms = scan_for(d.pid, sh.ct);
+	ck_assert_msg(ms.hits == 0, "after half a LOAD: its ciphertext found "
+	    "%d times", ms.hits);
+	ms = scan_for(d.pid, sh.prekey);
+	ck_assert_msg(ms.hits == 0, "after half a LOAD: its prekey found %d "
+	    "times", ms.hits);
+	dz_stop(&d);
+	free(secret);
+	free(got);
+}
+END_TEST
+
 START_TEST(held_secretmem)
 {
 	struct marker	 m;
@@ -768,6 +873,7 @@ memory_suite(void)
 	tcase_add_test(tc, held_anonymous_file);
 	tcase_add_test(tc, held_anonymous_pipe);
 	tcase_add_test(tc, held_secretmem);
+	tcase_add_test(tc, control_load_get_wipe);
 	tcase_add_test(tc, death_loss_dry_run);
 	tcase_add_test(tc, death_loss_armed);
 	tcase_add_test(tc, death_sigusr1_armed);

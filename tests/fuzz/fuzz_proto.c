@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * libFuzzer harness for the heartbeat protocol: the framer
- * (proto_reader_*, proto_next_line) fed the input in chunks of varying
- * size, as read(2) would hand it over, and proto_parse_line, proto_admit
- * and proto_format_error on every line, driven the way daemon.c drives
- * them. Besides the sanitizers, it checks what the daemon relies on: every
- * line handed out is exactly the next piece of the stream, fits the limit
- * and holds no newline; a HELLO that parses names a positive pid; every
- * error reason fits the daemon's reply buffer.
+ * libFuzzer harness for the protocol, heartbeat and control verbs: the
+ * framer (proto_reader_*, proto_next_line) fed the input in chunks of
+ * varying size, as read(2) would hand it over, never more than
+ * proto_reader_safe allows until the connection is a heartbeat (as
+ * conn.c reads), and proto_parse_line, proto_admit and the reply
+ * formatters on every line, the connection's kind following its first
+ * admitted verb. A LOAD that parses takes its bytes straight from the
+ * stream, as the secure buffer would. Besides the sanitizers, it checks
+ * what the daemon relies on: every line handed out is exactly the next
+ * piece of the stream, fits the limit and holds no newline; no byte
+ * after a LOAD line ever reaches the line buffer; a HELLO that parses
+ * names a positive pid, a REGISTER a pid or 0; every reply fits.
  *
  * The first input byte seeds the chunk sizes; the rest is the stream.
  */
@@ -68,29 +72,82 @@ check_line(const uint8_t *stream, size_t slen, size_t *pos,
 	*pos = p + 1;
 }
 
+/* Is the line exactly word? */
+static bool
+is(const char *line, size_t len, const char *word)
+{
+	return len == strlen(word) && memcmp(line, word, len) == 0;
+}
+
 /* What a command that parsed and was admitted must look like. */
 static void
 check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
-    bool hello_done)
+    enum proto_kind kind)
 {
+	bool	 hb = kind == PROTO_KIND_HEARTBEAT;
+	bool	 ctl = kind == PROTO_KIND_CONTROL;
+
 	switch (cmd->verb) {
 	case PROTO_HELLO:
-		CHECK(!hello_done);
+		CHECK(kind == PROTO_KIND_NEW);
 		CHECK(cmd->pid > 0);
 		CHECK(len > 6 && memcmp(line, "HELLO ", 6) == 0);
 		break;
 	case PROTO_PING:
-		CHECK(hello_done && len == 4 && memcmp(line, "PING", 4) == 0);
+		CHECK(is(line, len, "PING"));
 		break;
 	case PROTO_CANCEL:
-		CHECK(hello_done && len == 6 &&
-		    memcmp(line, "CANCEL", 6) == 0);
+		CHECK(hb && is(line, len, "CANCEL"));
 		break;
 	case PROTO_QUIT:
-		CHECK(hello_done && len == 4 && memcmp(line, "QUIT", 4) == 0);
+		CHECK(is(line, len, "QUIT"));
+		break;
+	case PROTO_STATUS:
+	case PROTO_ARM:
+	case PROTO_GET:
+	case PROTO_WIPE:
+	case PROTO_PANIC:
+		CHECK(!hb);
+		CHECK(is(line, len, "STATUS") || is(line, len, "ARM") ||
+		    is(line, len, "GET") || is(line, len, "WIPE") ||
+		    is(line, len, "PANIC"));
+		break;
+	case PROTO_REGISTER:
+	case PROTO_UNREGISTER:
+		CHECK(!hb);
+		CHECK(cmd->pid >= 0);
+		CHECK(len >= 8 && (memcmp(line, "REGISTER", 8) == 0 ||
+		    memcmp(line, "UNREGISTER", len < 10 ? len : 10) == 0));
+		break;
+	case PROTO_LOAD:
+		CHECK(!hb);
+		CHECK(len > 5 && memcmp(line, "LOAD ", 5) == 0);
 		break;
 	default:
 		CHECK(!"unknown verb");
+	}
+	(void)ctl;
+}
+
+/* Every reply formatter on what a command could produce. */
+static void
+check_replies(const struct proto_cmd *cmd)
+{
+	struct proto_status	 st = { true, 1e6, 32, "grace", 1, (size_t)-1,
+				    "locked dontdump wipeonfork dontfork "
+				    "guard-pages noaccess-idle secretmem",
+				    1e6, 1e6, (unsigned long)-1 };
+	char			 buf[PROTO_REPLY_MAX];
+	int			 n;
+
+	if (cmd->verb == PROTO_STATUS) {
+		n = proto_format_status(buf, sizeof buf, &st);
+		CHECK(n > 0 && buf[n - 1] == '\n');
+		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
+	}
+	if (cmd->verb == PROTO_LOAD) {
+		n = proto_format_secret(buf, sizeof buf, cmd->len);
+		CHECK(n > 0 && buf[n - 1] == '\n');
 	}
 }
 
@@ -102,9 +159,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t		*stream;
 	const char		*line, *err;
 	char			*space, reply[128];
-	size_t			 slen, fed = 0, pos = 0, room, n, len;
+	size_t			 slen, fed = 0, pos = 0, room, safe, n, len;
 	uint32_t		 seed;
-	bool			 hello = false, open = true;
+	enum proto_kind		 kind = PROTO_KIND_NEW;
+	bool			 open = true;
 
 	if (size == 0)
 		return 0;
@@ -116,6 +174,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		space = proto_reader_space(&rd, &room);
 		/* The daemon reads into this room: none would look like EOF. */
 		CHECK(room > 0 && room <= sizeof rd.buf);
+		if (kind != PROTO_KIND_HEARTBEAT) {
+			safe = proto_reader_safe(&rd);
+			CHECK(safe > 0 && safe <= 8);
+			if (safe < room)
+				room = safe;
+		}
 		n = chunk_size(&seed, room);
 		if (n > slen - fed)
 			n = slen - fed;
@@ -144,17 +208,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_line(stream, fed, &pos, line, len);
 			memset(&cmd, 0xa5, sizeof cmd);
 			if ((err = proto_parse_line(line, len, &cmd)) == NULL &&
-			    (err = proto_admit(hello, &cmd)) == NULL) {
-				check_cmd(line, len, &cmd, hello);
-				if (cmd.verb == PROTO_HELLO)
-					hello = true;
+			    (err = proto_admit(kind, &cmd)) == NULL) {
+				check_cmd(line, len, &cmd, kind);
+				check_replies(&cmd);
+				if (kind == PROTO_KIND_NEW)
+					kind = cmd.verb == PROTO_HELLO ?
+					    PROTO_KIND_HEARTBEAT :
+					    PROTO_KIND_CONTROL;
 				if (cmd.verb == PROTO_QUIT)
 					open = false;
+				if (cmd.verb == PROTO_LOAD) {
+					/*
+					 * Its bytes are still in the stream,
+					 * none in the line buffer: the daemon
+					 * reads them into the secure buffer.
+					 */
+					CHECK(proto_reader_pending(&rd) == 0);
+					CHECK(fed == pos);
+					if (cmd.len == 0 ||
+					    cmd.len > slen - fed) {
+						open = false;
+						break;
+					}
+					fed += cmd.len;
+					pos = fed;
+				}
 			} else {
 				CHECK(proto_format_error(reply, sizeof reply,
 				    err) > 0);
 				CHECK(strchr(reply, '\n') ==
 				    reply + strlen(reply) - 1);
+				/* A refused LOAD line closes (its bytes are
+				 * never read as requests), but on a heartbeat. */
+				if (len >= 4 && memcmp(line, "LOAD", 4) == 0 &&
+				    kind != PROTO_KIND_HEARTBEAT)
+					open = false;
 			}
 			if (!open)
 				break;
