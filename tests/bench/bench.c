@@ -466,6 +466,84 @@ bench_ping(void)
 		stats_free(&rtt[k]);
 }
 
+/* One request on a control connection: microseconds to its reply. */
+static double
+control_once(int fd, const char *req, const char *want)
+{
+	char	 reply[512];
+	double	 t0, t1;
+
+	t0 = bench_now_us();
+	if (bench_request(fd, req, reply, sizeof reply) < 0 ||
+	    strncmp(reply, want, strlen(want)) != 0)
+		bench_die("control: no %s reply", want);
+	t1 = bench_now_us();
+	return t1 - t0;
+}
+
+/*
+ * STATUS against PING on one open control connection of a daemon holding
+ * a secret, interleaved: what STATUS's formatting costs beyond a round
+ * trip.
+ */
+static void
+bench_control(void)
+{
+	static const char *const empty[] = { "--empty", NULL };
+	const char	*argv[24];
+	struct bproc	 p;
+	struct bstats	 st, pg;
+	char		 sock[128], val[24], ref[28], ratio[10], n[8];
+	double		 a, b;
+	int		 fd, i, q;
+
+	fprintf(stderr, "bench: %d STATUS and PING round trips on a control "
+	    "connection\n", PING_RUNS);
+	tmp_path(sock, sizeof sock, "c.sock");
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
+	    empty);
+	start(&p, argv, -1, 60);
+	if ((fd = bench_connect(sock)) < 0)
+		bench_die("control bench: connect");
+	(void)control_once(fd, "PING\n", "PONG");
+	stats_init(&st, PING_RUNS);
+	stats_init(&pg, PING_RUNS);
+	for (i = 0; i < PING_WARMUP; i++) {
+		(void)control_once(fd, "STATUS\n", "STATUS alive=1 ");
+		(void)control_once(fd, "PING\n", "PONG");
+	}
+	for (i = 0; i < PING_RUNS; i++) {
+		if (i % 2 == 0) {
+			stats_add(&st, control_once(fd, "STATUS\n",
+			    "STATUS alive=1 "));
+			stats_add(&pg, control_once(fd, "PING\n", "PONG"));
+		} else {
+			stats_add(&pg, control_once(fd, "PING\n", "PONG"));
+			stats_add(&st, control_once(fd, "STATUS\n",
+			    "STATUS alive=1 "));
+		}
+	}
+	close(fd);
+	bench_kill(&p);
+	unlink(sock);
+	stats_sort(&st);
+	stats_sort(&pg);
+
+	table_section("control connection round trip (write to reply read)");
+	snprintf(n, sizeof n, "%zu", st.n);
+	for (q = 50; q <= 99; q += 49) {
+		a = stats_pct(&st, q);
+		b = stats_pct(&pg, q);
+		snprintf(val, sizeof val, "%.1f us", a);
+		snprintf(ref, sizeof ref, "PING %.1f us", b);
+		fmt_ratio(ratio, sizeof ratio, a, b);
+		table_row(q == 50 ? "STATUS RTT, open control connection" : "",
+		    q == 50 ? "p50" : "p99", n, val, ref, ratio, "", "");
+	}
+	stats_free(&st);
+	stats_free(&pg);
+}
+
 /* Start ssh-agent -D -a SOCK and read its memory; false if unavailable. */
 static bool
 ssh_agent_rss(long *rss, long *hwm)
@@ -941,6 +1019,7 @@ main(int argc, char **argv)
 	setup(argv[1]);
 	bench_latency();
 	bench_ping();
+	bench_control();
 	bench_memory();
 	bench_idle();
 	bench_wipe();
