@@ -287,8 +287,9 @@ conn_cancel(struct conn *c, const char *why)
 			conn_close(c, false, NULL);
 			return;
 		}
-		if (conn_finish(c, NULL))
-			conn_send(c, buf);
+		/* Read no more: the rest of its bytes are never requests. */
+		if (conn_finish(c, NULL) && conn_send(c, buf))
+			conn_process(c);
 	}
 }
 
@@ -304,14 +305,21 @@ conn_load_more(struct conn *c)
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
-	if (n <= 0) {
+	if (n == 0) {
 		c->load_sm = NULL;
-		why = n == 0 ? "the peer closed before sending every byte" :
-		    strerror(errno);
-		if (n == 0)
-			secmem_load_abort(sm);
-		c->ops->loaded(c->ops->arg, c, false, why);
+		secmem_load_abort(sm);
+		c->ops->loaded(c->ops->arg, c, false, "the peer closed before "
+		    "sending every byte");
 		conn_close(c, false, NULL);
+		return;
+	}
+	if (n < 0) {
+		/* The load is aborted (wiped) already; say why, then close. */
+		c->load_sm = NULL;
+		why = strerror(errno);
+		c->ops->loaded(c->ops->arg, c, false, why);
+		if (conn_finish(c, "ERR cannot store the secret\n"))
+			conn_process(c);
 		return;
 	}
 	ev_timer_again(c->loop, &c->deadline_w);

@@ -406,6 +406,62 @@ START_TEST(load_refused)
 }
 END_TEST
 
+/*
+ * The secret goes away under a LOAD or GET in progress (a WIPE from
+ * another connection): the LOAD is answered ERR and its connection reads
+ * nothing more; the GET is cut short, its reader sees fewer bytes than
+ * announced and never other bytes.
+ */
+START_TEST(wipe_cuts_load_and_get)
+{
+	enum { BIG = 2 * 1024 * 1024 };
+	struct dz	 d;
+	unsigned char	*secret = malloc(BIG), *got = malloc(BIG);
+	char		 line[64];
+	size_t		 i, off;
+	ssize_t		 n;
+	int		 a, b;
+
+	ck_assert(secret != NULL && got != NULL);
+	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
+	a = ctl(&d);
+	ck_assert(dz_send(a, "LOAD 10\nhalf"));
+	ck_assert(status_wait(&d, "state", "empty", 5));
+	b = ctl(&d);
+	ck_assert_str_eq(req(b, "WIPE\n"), "OK");
+	dz_expect(a, "ERR secret wiped");
+	/* The rest of its bytes, a request among them, are never read. */
+	ck_assert(dz_send(a, "\nSTATUS\n") || true);
+	ck_assert(dz_eof(a, 5));
+	close(a);
+
+	for (i = 0; i < BIG; i++)
+		secret[i] = (unsigned char)(i * 31 + (i >> 9));
+	load(b, secret, BIG);
+	a = ctl(&d);
+	ck_assert(dz_send(a, "GET\n"));
+	ck_assert(dz_readline(a, line, sizeof line, 10) != NULL);
+	ck_assert_str_eq(line, "SECRET 2097152");
+	ck_assert(read_exact(a, got, 4096, 10));
+	ck_assert_str_eq(req(b, "WIPE\n"), "OK");
+	for (off = 4096; off < BIG; off += (size_t)n) {
+		struct pollfd pfd = { a, POLLIN, 0 };
+
+		ck_assert(poll(&pfd, 1, 10000) == 1);
+		if ((n = read(a, got + off, BIG - off)) <= 0)
+			break;
+	}
+	ck_assert_msg(off < BIG, "the whole secret arrived after WIPE");
+	ck_assert(memcmp(got, secret, off) == 0);
+	close(a);
+	ck_assert_str_eq(req(b, "GET\n"), "ERR no secret");
+	close(b);
+	free(secret);
+	free(got);
+	dz_stop(&d);
+}
+END_TEST
+
 /* --no-get: loaded, guarded, never handed out. */
 START_TEST(no_get)
 {
@@ -953,6 +1009,7 @@ control_suite(void)
 	tcase_add_test(tc, load_get_binary);
 	tcase_add_test(tc, load_get_large);
 	tcase_add_test(tc, load_refused);
+	tcase_add_test(tc, wipe_cuts_load_and_get);
 	tcase_add_test(tc, no_get);
 	tcase_add_test(tc, get_started_secret);
 	tcase_add_test(tc, control_limit);
