@@ -256,12 +256,14 @@ START_TEST(control_load_get_wipe)
 	struct marker	 m;
 	struct memscan	 ms;
 	struct dz	 d;
-	unsigned char	*secret = malloc(LEN), *got = malloc(LEN);
+	unsigned char	*secret, *got;
 	char		 line[64];
 	int		 fd, i;
 
 	if (skip_unless_root("control_load_get_wipe"))
 		return;
+	secret = malloc(LEN);
+	got = malloc(LEN);
 	ck_assert(secret != NULL && got != NULL);
 	make_marker(&m);
 	for (i = 0; i < LEN; i++)
