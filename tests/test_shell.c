@@ -368,6 +368,30 @@ proc_running(pid_t pid)
 	return p[2] != 'Z' && p[2] != 'X';
 }
 
+/* A process's start time (field 22 of /proc/PID/stat), 0 if unknown. */
+static unsigned long long
+proc_start(pid_t pid)
+{
+	char		 path[64], buf[1024];
+	const char	*p;
+	ssize_t		 n;
+	int		 fd, i;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL)
+		return 0;
+	for (i = 0; i < 20 && p != NULL; i++)	/* to field 22 */
+		p = strchr(p + 1, ' ');
+	return p != NULL ? strtoull(p + 1, NULL, 10) : 0;
+}
+
 /* Wait up to timeout seconds for no client to be left on our socket. */
 static bool
 clients_gone(const struct ctx *c, double timeout)
@@ -1567,9 +1591,11 @@ END_TEST
 static void
 exit_spares_reused_pid(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 v[64];
-	pid_t		 other;
+	struct ctx		 c;
+	char			 v[64];
+	pid_t			 other;
+	unsigned long long	 client_start;
+	int			 tries;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1578,10 +1604,26 @@ exit_spares_reused_pid(enum shell_kind kind)
 	expect_guarded(&c);
 	/* Out of the job table (zsh would not exit with it running) and
 	 * immune to hangups, not to TERM. */
-	term_type(&c.t, "(trap '' HUP; exec sleep 300) & disown\n");
-	ck_assert(term_value(&c.t, "OTHER", "$!", v, sizeof v));
-	other = (pid_t)atoi(v);
-	ck_assert_int_gt(other, 0);
+	/*
+	 * A reused pid belongs to a process started later. Start times count
+	 * clock ticks: one started within the client's tick would be the
+	 * same process as far as any start-time check can tell, so make sure
+	 * the stand-in started in a later tick.
+	 */
+	ck_assert(term_value(&c.t, "CLIENT", "${_DAZAI_CLIENT#* }", v,
+	    sizeof v));
+	client_start = strtoull(v, NULL, 10);
+	for (tries = 0; ; tries++) {
+		term_type(&c.t, "(trap '' HUP; exec sleep 300) & disown\n");
+		ck_assert(term_value(&c.t, "OTHER", "$!", v, sizeof v));
+		other = (pid_t)atoi(v);
+		ck_assert_int_gt(other, 0);
+		if (proc_start(other) != client_start)
+			break;
+		ck_assert_int_lt(tries, 5);
+		kill(other, SIGKILL);
+		usleep(20000);
+	}
 	term_type(&c.t, "_DAZAI_CLIENT=\"$! ${_DAZAI_CLIENT#* }\"; exit\n");
 	ck_assert_msg(term_exit(&c.t, STEP_TIMEOUT) == 0,
 	    "the shell did not exit; it wrote:\n%s", term_tail(&c.t));
