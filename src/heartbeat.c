@@ -127,36 +127,18 @@ read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
 	}
 }
 
-/*
- * Connect to the daemon, trusting it only as the daemon trusts us: its
- * directory must pass the daemon's own checks (nobody else could have put
- * a socket there) and the listener must run as our uid or root
- * (SO_PEERCRED). Exits with the documented status on failure.
- */
+/* Connect through the shared trust checks; exits with the documented
+ * status on failure. */
 static int
 connect_trusted(const char *path, bool is_default)
 {
 	char	 err[SOCKPATH_ERRLEN];
-	uid_t	 uid;
-	pid_t	 pid;
 	int	 fd;
 
-	if (sockpath_check_dir(path, is_default, err, sizeof err) != 0) {
-		if (errno == ENOENT)
-			fatalx(EXIT_NODAEMON, "no daemon at %s (%s)", path,
-			    err);
-		fatalx(EXIT_NODAEMON, "not trusting %s: %s", path, err);
-	}
-	if ((fd = sockpath_connect(path)) < 0) {
-		if (errno == ENAMETOOLONG)
-			fatalx(EXIT_USAGE, "%s: %zu bytes, the limit is %d",
-			    path, strlen(path), SOCKPATH_MAX);
-		fatal(EXIT_NODAEMON, "no daemon at %s", path);
-	}
-	if (!sockpath_peer_allowed(fd, &uid, &pid))
-		fatalx(EXIT_NODAEMON, "not trusting %s: it is served by uid %d "
-		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
-		    (int)pid, (unsigned)getuid());
+	if ((fd = sockpath_connect_trusted(path, is_default, err,
+	    sizeof err)) < 0)
+		fatalx(errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON,
+		    "%s", err);
 	return fd;
 }
 
@@ -360,14 +342,14 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char		 defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
-	const char	*path = NULL, *env;
+	const char	*path = NULL;
 	double		 interval = 5;
 	long		 v;
 	char		*end;
 	pid_t		 watch = 0;
 	sigset_t	 set;
 	int		 ch, cancel = 0, sfd;
-	bool		 is_default = false;
+	bool		 is_default;
 
 	log_init("dazai-heartbeat", 0);
 	opterr = 0;
@@ -414,18 +396,10 @@ main(int argc, char **argv)
 	if (optind < argc)
 		fatalx(EXIT_USAGE, "%s: unexpected argument (see --help)",
 		    argv[optind]);
-	if (path == NULL && (env = getenv("DAZAI_SOCKET")) != NULL &&
-	    *env != '\0')
-		path = env;
-	if (path == NULL) {
-		if (sockpath_default(defpath, sizeof defpath, err,
-		    sizeof err) != 0)
-			fatalx(EXIT_USAGE, "%s", err);
-		path = defpath;
-		is_default = true;
-	}
-	if (sockpath_check_length(path, err, sizeof err) != 0)
+	if (sockpath_resolve(path, defpath, sizeof defpath, &is_default, err,
+	    sizeof err) != 0)
 		fatalx(EXIT_USAGE, "%s", err);
+	path = defpath;
 	signal(SIGPIPE, SIG_IGN);
 	if (cancel)
 		return do_cancel(path, is_default);

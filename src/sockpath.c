@@ -310,6 +310,80 @@ sockpath_listen(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * Which socket to use: the explicit path if given, else $DAZAI_SOCKET if
+ * set and not empty, else the default (is_default then true, for the
+ * stricter directory checks). The chosen path is copied into buf.
+ */
+int
+sockpath_resolve(const char *explicit, char *buf, size_t len,
+    bool *is_default, char *err, size_t errlen)
+{
+	const char	*env = getenv("DAZAI_SOCKET");
+
+	*is_default = false;
+	if (explicit == NULL && env != NULL && *env != '\0')
+		explicit = env;
+	if (explicit == NULL) {
+		if (sockpath_default(buf, len, err, errlen) != 0)
+			return -1;
+		*is_default = true;
+	} else if (snprintf(buf, len, "%s", explicit) >= (int)len) {
+		snprintf(err, errlen, "%.64s...: %zu bytes, the limit is %d",
+		    explicit, strlen(explicit), SOCKPATH_MAX);
+		return -1;
+	}
+	return sockpath_check_length(buf, err, errlen);
+}
+
+/*
+ * Connect to a daemon, trusting it only as the daemon trusts us: its
+ * directory must pass the daemon's own checks (nobody else could have put
+ * a socket there) and the listener must run as our uid or root
+ * (SO_PEERCRED). Returns the descriptor, or -1 with err and errno
+ * ENAMETOOLONG for a path that cannot be a socket (a usage error), any
+ * other errno for no daemon or one not to be trusted.
+ */
+int
+sockpath_connect_trusted(const char *path, bool is_default, char *err,
+    size_t errlen)
+{
+	char	 why[SOCKPATH_ERRLEN];
+	uid_t	 uid;
+	pid_t	 pid;
+	int	 fd, saved;
+
+	if (sockpath_check_length(path, err, errlen) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (sockpath_check_dir(path, is_default, why, sizeof why) != 0) {
+		saved = errno;
+		if (saved == ENOENT)
+			snprintf(err, errlen, "no daemon at %s (%s)", path, why);
+		else
+			snprintf(err, errlen, "not trusting %s: %s", path, why);
+		errno = saved == ENOENT ? ENOENT : EPERM;
+		return -1;
+	}
+	if ((fd = sockpath_connect(path)) < 0) {
+		saved = errno;
+		snprintf(err, errlen, "no daemon at %s: %s", path,
+		    strerror(saved));
+		errno = saved == ENAMETOOLONG ? ENOENT : saved;
+		return -1;
+	}
+	if (!sockpath_peer_allowed(fd, &uid, &pid)) {
+		snprintf(err, errlen, "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
+		    (int)pid, (unsigned)getuid());
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 /* Only our own uid and root may talk to us (SO_PEERCRED). */
 bool
 sockpath_peer_allowed(int fd, uid_t *uid, pid_t *pid)

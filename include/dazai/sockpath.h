@@ -24,6 +24,9 @@ int	sockpath_prepare_dir(const char *, bool, char *, size_t);
 int	sockpath_check_dir(const char *, bool, char *, size_t);
 int	sockpath_listen(const char *, char *, size_t);
 int	sockpath_connect(const char *);
+int	sockpath_resolve(const char *, char *, size_t, bool *, char *,
+	    size_t);
+int	sockpath_connect_trusted(const char *, bool, char *, size_t);
 bool	sockpath_peer_allowed(int, uid_t *, pid_t *);
 
 #endif
