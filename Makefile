@@ -33,7 +33,8 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wformat=2 -Wshado
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
-	src/secmem.c src/procs.c src/conn.c src/daemon.c
+	src/secmem.c src/procs.c src/conn.c src/daemon.c src/client.c \
+	src/secbuf.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
 	tests/run_tests.c
@@ -47,7 +48,7 @@ TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 
-all: $(B)/dazaid $(B)/dazai-heartbeat
+all: $(B)/dazaid $(B)/dazai-heartbeat $(B)/dazai
 
 $(B)/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(@D)
@@ -62,6 +63,10 @@ $(B)/dazaid: $(B)/obj/dazaid.o $(LIB_OBJS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
     $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
+    $(B)/obj/log.o $(B)/obj/sockpath.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_CLIENT_H
+#define DAZAI_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dazai/secbuf.h"
+
+/*
+ * A control or heartbeat connection to dazaid, from the client's side:
+ * requests out, replies in, every read bounded in length and time, and
+ * the reply lines parsed by pure functions (no I/O) that the unit tests
+ * drive directly. Nothing the daemon sends is trusted to be well formed.
+ */
+
+#define CLIENT_REPLY_MAX	1024	/* longest reply line accepted */
+#define CLIENT_TIMEOUT_MS	10000	/* for a reply line; for raw bytes,
+					 * the longest silence */
+#define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
+#define CLIENT_ERRLEN		512
+
+struct client {
+	int	 fd;
+	int	 timeout_ms;
+};
+
+/* What a reply line says. */
+enum client_reply {
+	CLIENT_OK,		/* OK */
+	CLIENT_REFUSED,		/* ERR, ERROR or BUSY, with a reason */
+	CLIENT_ALREADY,		/* ALREADY_ARMED */
+	CLIENT_UNEXPECTED,	/* anything else */
+};
+
+/* A parsed STATUS line: keys and values point into the caller's line. */
+struct client_status {
+	size_t		 n;
+	const char	*key[CLIENT_FIELDS_MAX];
+	const char	*value[CLIENT_FIELDS_MAX];
+};
+
+int		 client_open(struct client *, const char *, bool, char *,
+		    size_t);
+void		 client_close(struct client *);
+int		 client_send(struct client *, const void *, size_t, char *,
+		    size_t);
+int		 client_read_line(struct client *, char *, size_t, char *,
+		    size_t);
+int		 client_request(struct client *, const char *, char *, size_t,
+		    char *, size_t);
+int		 client_read_secret(struct client *, struct secbuf *, size_t,
+		    char *, size_t);
+int		 client_send_secret(struct client *, const struct secbuf *,
+		    char *, size_t);
+
+enum client_reply client_classify(const char *, const char **);
+int		 client_parse_secret(const char *, size_t *, char *, size_t);
+int		 client_parse_status(char *, struct client_status *, char *,
+		    size_t);
+const char	*client_status_get(const struct client_status *,
+		    const char *);
+int		 client_status_json(const struct client_status *, char *,
+		    size_t);
+int		 client_status_text(const struct client_status *, char *,
+		    size_t);
+void		 client_printable(const char *, char *, size_t);
+int		 client_parse_pid(const char *, int *);
+
+#endif

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The client's side of a connection to dazaid: bounded, timed reads and
+ * writes, and pure parsers for what comes back.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dazai/client.h"
+#include "dazai/config.h"
+#include "dazai/proto.h"
+#include "dazai/sockpath.h"
+
+#define CLIENT_CHUNK	65536	/* how far the secret buffer grows ahead */
+
+/* Milliseconds on the monotonic clock. */
+static long long
+client_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for events on the connection until the deadline. Returns 0 when
+ * ready, -1 with err on timeout or error.
+ */
+static int
+client_wait(struct client *c, short events, long long deadline, char *err,
+    size_t errlen)
+{
+	struct pollfd	 pfd = { c->fd, events, 0 };
+	long long	 left;
+	int		 rc;
+
+	for (;;) {
+		left = deadline - client_now();
+		if (left <= 0) {
+			snprintf(err, errlen, "the daemon went silent for "
+			    "%d s", c->timeout_ms / 1000);
+			return -1;
+		}
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR) {
+			snprintf(err, errlen, "poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+/*
+ * Connect to the daemon at path after the shared trust checks. Returns 0,
+ * or -1 with err and errno (ENAMETOOLONG: the path can never work).
+ */
+int
+client_open(struct client *c, const char *path, bool is_default, char *err,
+    size_t errlen)
+{
+	c->timeout_ms = CLIENT_TIMEOUT_MS;
+	c->fd = sockpath_connect_trusted(path, is_default, err, errlen);
+	return c->fd < 0 ? -1 : 0;
+}
+
+/* Close the connection (a control connection needs no goodbye). */
+void
+client_close(struct client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/*
+ * Send len bytes; the daemon must take some within the timeout each time.
+ * Returns 0, or -1 with err.
+ */
+int
+client_send(struct client *c, const void *buf, size_t len, char *err,
+    size_t errlen)
+{
+	const char	*p = buf;
+	size_t		 off = 0;
+	ssize_t		 n;
+
+	while (off < len) {
+		if (client_wait(c, POLLOUT, client_now() + c->timeout_ms, err,
+		    errlen) != 0)
+			return -1;
+		n = send(c->fd, p + off, len - off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "the daemon closed the "
+			    "connection (%s)", strerror(errno));
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read one reply line into buf (NUL-terminated, without "\r\n"). The
+ * whole line must arrive within the timeout and fit CLIENT_REPLY_MAX.
+ * It is read a byte at a time, so nothing after the newline (the raw
+ * bytes of a secret) ever lands in buf. Returns 0, or -1 with err.
+ */
+int
+client_read_line(struct client *c, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	long long	 deadline = client_now() + c->timeout_ms;
+	size_t		 got = 0, max = len - 1;
+	ssize_t		 n;
+	char		 ch;
+
+	if (max > CLIENT_REPLY_MAX)
+		max = CLIENT_REPLY_MAX;
+	for (;;) {
+		if (client_wait(c, POLLIN, deadline, err, errlen) != 0)
+			return -1;
+		n = recv(c->fd, &ch, 1, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "reading from the daemon: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "the daemon closed the "
+			    "connection %s", got == 0 ? "without a reply" :
+			    "in the middle of a reply");
+			return -1;
+		}
+		if (ch == '\n')
+			break;
+		if (ch == '\0') {
+			snprintf(err, errlen, "the daemon sent a NUL byte in "
+			    "a reply line");
+			return -1;
+		}
+		if (got == max) {
+			snprintf(err, errlen, "the daemon sent a reply line "
+			    "longer than %zu bytes", max);
+			return -1;
+		}
+		buf[got++] = ch;
+	}
+	if (got > 0 && buf[got - 1] == '\r')
+		got--;
+	buf[got] = '\0';
+	return 0;
+}
+
+/* Send one request line (the newline is added) and read the reply. */
+int
+client_request(struct client *c, const char *line, char *reply,
+    size_t len, char *err, size_t errlen)
+{
+	char	 out[PROTO_LINE_MAX + 2];
+	int	 n;
+
+	n = snprintf(out, sizeof out, "%s\n", line);
+	if (n < 0 || (size_t)n >= sizeof out) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
+	if (client_send(c, out, (size_t)n, err, errlen) != 0)
+		return -1;
+	return client_read_line(c, reply, len, err, errlen);
+}
+
+/*
+ * Read exactly n raw bytes of a secret straight into the buffer, which
+ * grows only as the bytes arrive (a lying length costs no memory). The
+ * daemon may not go silent for longer than the timeout. Returns 0, or -1
+ * with err (the buffer is then emptied).
+ */
+int
+client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
+    size_t errlen)
+{
+	size_t	 ahead;
+	ssize_t	 r;
+
+	b->len = 0;
+	while (b->len < n) {
+		if (b->len == b->cap) {
+			ahead = b->len < CLIENT_CHUNK ? CLIENT_CHUNK : b->len;
+			if (ahead > n - b->len)
+				ahead = n - b->len;
+			if (secbuf_reserve(b, b->len + ahead) != 0) {
+				snprintf(err, errlen, "%zu bytes: %s", n,
+				    strerror(errno));
+				goto fail;
+			}
+		}
+		if (client_wait(c, POLLIN, client_now() + c->timeout_ms, err,
+		    errlen) != 0)
+			goto fail;
+		r = recv(c->fd, b->p + b->len, b->cap - b->len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "reading from the daemon: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		if (r == 0) {
+			snprintf(err, errlen, "the daemon closed the "
+			    "connection after %zu of the %zu bytes it "
+			    "announced", b->len, n);
+			goto fail;
+		}
+		b->len += (size_t)r;
+	}
+	return 0;
+fail:
+	secbuf_free(b);
+	return -1;
+}
+
+/* Send "LOAD <n>" and the n bytes straight from the buffer. */
+int
+client_send_secret(struct client *c, const struct secbuf *b, char *err,
+    size_t errlen)
+{
+	char	 head[64];
+	int	 n;
+
+	n = snprintf(head, sizeof head, "LOAD %zu\n", b->len);
+	if (client_send(c, head, (size_t)n, err, errlen) != 0)
+		return -1;
+	return client_send(c, b->p, b->len, err, errlen);
+}
+
+/* Does line start with word followed by a space or its end? */
+static const char *
+client_word(const char *line, const char *word)
+{
+	size_t	 n = strlen(word);
+
+	if (strncmp(line, word, n) != 0)
+		return NULL;
+	if (line[n] == '\0')
+		return line + n;
+	if (line[n] == ' ')
+		return line + n + 1;
+	return NULL;
+}
+
+/*
+ * What a reply line says: OK, ALREADY_ARMED, a refusal (ERR <reason>,
+ * ERROR <reason>, BUSY; *reason then points at the reason), or anything
+ * else.
+ */
+enum client_reply
+client_classify(const char *line, const char **reason)
+{
+	const char	*r;
+
+	*reason = "";
+	if (strcmp(line, "OK") == 0)
+		return CLIENT_OK;
+	if (strcmp(line, "ALREADY_ARMED") == 0)
+		return CLIENT_ALREADY;
+	if (strcmp(line, "BUSY") == 0) {
+		*reason = "BUSY";
+		return CLIENT_REFUSED;
+	}
+	if ((r = client_word(line, "ERR")) != NULL ||
+	    (r = client_word(line, "ERROR")) != NULL) {
+		*reason = *r != '\0' ? r : "no reason given";
+		return CLIENT_REFUSED;
+	}
+	return CLIENT_UNEXPECTED;
+}
+
+/* Parse a decimal of 1 to 19 digits without sign; -1 if not one. */
+static int
+client_decimal(const char *s, unsigned long long *v)
+{
+	size_t	 i;
+
+	*v = 0;
+	if (s[0] == '\0' || strlen(s) > 19)
+		return -1;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (unsigned long long)(s[i] - '0');
+	}
+	return 0;
+}
+
+/*
+ * The reply to GET: "SECRET <n>" with 0 < n <= the largest secret a
+ * daemon may hold. Returns 0 with *n; 1 for a refusal (err holds the
+ * reason); -1 for anything else (err says what).
+ */
+int
+client_parse_secret(const char *line, size_t *n, char *err, size_t errlen)
+{
+	unsigned long long	 v;
+	const char		*arg, *reason;
+	char			 shown[96];
+
+	if (client_classify(line, &reason) == CLIENT_REFUSED) {
+		client_printable(reason, err, errlen);
+		return 1;
+	}
+	client_printable(line, shown, sizeof shown);
+	if ((arg = client_word(line, "SECRET")) == NULL || *arg == '\0' ||
+	    client_decimal(arg, &v) != 0) {
+		snprintf(err, errlen, "unexpected reply to GET: %s", shown);
+		return -1;
+	}
+	if (v == 0 || v > (unsigned long long)CONFIG_SECRET_MAX) {
+		snprintf(err, errlen, "the daemon announced a secret of %s "
+		    "bytes; the limit is %lld", arg, CONFIG_SECRET_MAX);
+		return -1;
+	}
+	*n = (size_t)v;
+	return 0;
+}
+
+/* A key: lower-case letters, digits and '_', 1 to 31 of them. */
+static int
+client_key_ok(const char *k, size_t len)
+{
+	size_t	 i;
+
+	if (len == 0 || len > 31)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') ||
+		    (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* A value: printable ASCII without space, at least one byte. */
+static int
+client_value_ok(const char *v)
+{
+	if (*v == '\0')
+		return 0;
+	for (; *v != '\0'; v++)
+		if (*v <= ' ' || *v > '~')
+			return 0;
+	return 1;
+}
+
+/*
+ * Split a STATUS reply, in place, into key=value fields, checking it the
+ * way a daZai-rs client would: "STATUS" then alive, armed, grace and
+ * registered, in that order, each a decimal; dazai's own fields after
+ * them. Returns 0; 1 for a refusal (err holds the reason); -1 with err
+ * for anything malformed.
+ */
+int
+client_parse_status(char *line, struct client_status *st, char *err,
+    size_t errlen)
+{
+	static const char *const first[] = { "alive", "armed", "grace",
+	    "registered" };
+	unsigned long long	 v;
+	const char		*reason;
+	char			 shown[96];
+	char			*p, *tok, *eq;
+	size_t			 i;
+
+	st->n = 0;
+	if (client_classify(line, &reason) == CLIENT_REFUSED) {
+		client_printable(reason, err, errlen);
+		return 1;
+	}
+	client_printable(line, shown, sizeof shown);
+	if (strncmp(line, "STATUS ", 7) != 0) {
+		snprintf(err, errlen, "unexpected reply to STATUS: %s", shown);
+		return -1;
+	}
+	for (p = line + 7; p != NULL; ) {
+		tok = p;
+		if ((p = strchr(p, ' ')) != NULL)
+			*p++ = '\0';
+		if ((eq = strchr(tok, '=')) == NULL ||
+		    !client_key_ok(tok, (size_t)(eq - tok)) ||
+		    !client_value_ok(eq + 1)) {
+			snprintf(err, errlen, "malformed STATUS field in: %s",
+			    shown);
+			return -1;
+		}
+		if (st->n == CLIENT_FIELDS_MAX) {
+			snprintf(err, errlen, "STATUS with more than %d fields",
+			    CLIENT_FIELDS_MAX);
+			return -1;
+		}
+		*eq = '\0';
+		st->key[st->n] = tok;
+		st->value[st->n++] = eq + 1;
+	}
+	for (i = 0; i < 4; i++)
+		if (st->n <= i || strcmp(st->key[i], first[i]) != 0 ||
+		    client_decimal(st->value[i], &v) != 0) {
+			snprintf(err, errlen, "STATUS without %s as field %zu: "
+			    "%s", first[i], i + 1, shown);
+			return -1;
+		}
+	return 0;
+}
+
+/* The value of a STATUS field, or NULL. */
+const char *
+client_status_get(const struct client_status *st, const char *key)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->key[i], key) == 0)
+			return st->value[i];
+	return NULL;
+}
+
+/* Is v a JSON number as written (no leading zeros, optional fraction)? */
+static int
+client_is_number(const char *v)
+{
+	const char	*p = v;
+
+	if (*p == '-')
+		p++;
+	if (*p < '0' || *p > '9')
+		return 0;
+	if (*p == '0' && p[1] >= '0' && p[1] <= '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return *p == '\0';
+}
+
+/* Append to buf at *off; false when it does not fit. */
+static int
+client_append(char *buf, size_t len, size_t *off, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (*off + n >= len)
+		return 0;
+	memcpy(buf + *off, s, n + 1);
+	*off += n;
+	return 1;
+}
+
+/*
+ * The fields as one JSON object on one line: numbers as numbers, "-" as
+ * null, anything else as a string. Returns its length, or -1 if buf is
+ * too small.
+ */
+int
+client_status_json(const struct client_status *st, char *buf, size_t len)
+{
+	size_t		 off = 0, i;
+	const char	*v;
+	char		 esc[3] = { '\\', 0, 0 }, one[2] = { 0, 0 };
+
+	if (!client_append(buf, len, &off, "{"))
+		return -1;
+	for (i = 0; i < st->n; i++) {
+		if ((i > 0 && !client_append(buf, len, &off, ",")) ||
+		    !client_append(buf, len, &off, "\"") ||
+		    !client_append(buf, len, &off, st->key[i]) ||
+		    !client_append(buf, len, &off, "\":"))
+			return -1;
+		v = st->value[i];
+		if (strcmp(v, "-") == 0) {
+			if (!client_append(buf, len, &off, "null"))
+				return -1;
+			continue;
+		}
+		if (client_is_number(v)) {
+			if (!client_append(buf, len, &off, v))
+				return -1;
+			continue;
+		}
+		if (!client_append(buf, len, &off, "\""))
+			return -1;
+		for (; *v != '\0'; v++) {
+			one[0] = esc[1] = *v;
+			if (!client_append(buf, len, &off,
+			    *v == '"' || *v == '\\' ? esc : one))
+				return -1;
+		}
+		if (!client_append(buf, len, &off, "\""))
+			return -1;
+	}
+	if (!client_append(buf, len, &off, "}\n"))
+		return -1;
+	return (int)off;
+}
+
+/*
+ * The fields for a person, one "key value" line each, in the daemon's
+ * order. Returns the length, or -1 if buf is too small.
+ */
+int
+client_status_text(const struct client_status *st, char *buf, size_t len)
+{
+	size_t	 off = 0, i;
+	int	 n;
+
+	buf[0] = '\0';
+	for (i = 0; i < st->n; i++) {
+		n = snprintf(buf + off, len - off, "%-13s %s\n", st->key[i],
+		    st->value[i]);
+		if (n < 0 || (size_t)n >= len - off)
+			return -1;
+		off += (size_t)n;
+	}
+	return (int)off;
+}
+
+/*
+ * Copy a line from the daemon into out for an error message: control and
+ * non-ASCII bytes as \xNN, cut with "..." where it does not fit.
+ */
+void
+client_printable(const char *in, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t		 o = 0;
+	unsigned char	 ch;
+
+	if (outlen == 0)
+		return;
+	for (; *in != '\0'; in++) {
+		ch = (unsigned char)*in;
+		if (o + 8 >= outlen) {
+			if (o + 4 <= outlen) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (ch >= ' ' && ch <= '~')
+			out[o++] = (char)ch;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* A process id on our command line: 1 to INT_MAX in decimal. */
+int
+client_parse_pid(const char *s, int *pid)
+{
+	unsigned long long	 v;
+
+	if (client_decimal(s, &v) != 0 || v == 0 || v > INT_MAX)
+		return -1;
+	*pid = (int)v;
+	return 0;
+}

@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The client's secret buffer: sodium_malloc memory that only read(2) fills
+ * and only write(2) drains, and a terminal prompt that reads into it with
+ * echo off and gives the terminal back on every way out.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "dazai/secbuf.h"
+
+#define SECBUF_STEP	4096
+#define SECBUF_TTY_MAX	65536	/* a typed line is far shorter */
+
+/* The prompt's state, for the signal handler that restores the terminal. */
+static volatile sig_atomic_t	 tty_active;
+static int			 tty_fd = -1;
+static int			 tty_out = -1;
+static struct termios		 tty_saved;
+static struct secbuf		*tty_buf;
+
+/* The signals that end us at the prompt, and those ignored during it. */
+static const int tty_fatal_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+    SIGALRM };
+static const int tty_stop_sigs[] = { SIGTSTP, SIGTTIN, SIGTTOU };
+#define NFATAL	(sizeof tty_fatal_sigs / sizeof tty_fatal_sigs[0])
+#define NSTOP	(sizeof tty_stop_sigs / sizeof tty_stop_sigs[0])
+
+/* Initialise libsodium; -1 if it cannot run here. */
+int
+secbuf_init(void)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+/*
+ * Make room for at least need bytes. A bigger buffer is a new
+ * sodium_malloc allocation; the bytes move over and the old one is freed,
+ * which zeroes it. Returns -1 with errno ENOMEM if there is no memory.
+ */
+int
+secbuf_reserve(struct secbuf *b, size_t need)
+{
+	unsigned char	*p;
+	size_t		 cap;
+
+	if (need <= b->cap)
+		return 0;
+	cap = b->cap < SECBUF_STEP ? SECBUF_STEP : b->cap;
+	while (cap < need)
+		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+	if ((p = sodium_malloc(cap)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (b->p != NULL) {
+		memcpy(p, b->p, b->len);
+		sodium_free(b->p);
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Zero and release the buffer (sodium_free zeroes before unmapping). */
+void
+secbuf_free(struct secbuf *b)
+{
+	if (b->p != NULL) {
+		sodium_memzero(b->p, b->cap);
+		sodium_free(b->p);
+	}
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* Wait until fd is ready for events; false on error. */
+static int
+secbuf_wait(int fd, short events)
+{
+	struct pollfd	 pfd = { fd, events, 0 };
+
+	while (poll(&pfd, 1, -1) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/*
+ * Read fd to its end straight into the buffer, at most max bytes (more is
+ * an error). Returns 0, or -1 with err.
+ */
+int
+secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
+    size_t errlen)
+{
+	struct stat	 st;
+	size_t		 want;
+	ssize_t		 n;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((unsigned long long)st.st_size > max) {
+			snprintf(err, errlen, "%lld bytes, the limit is %zu",
+			    (long long)st.st_size, max);
+			return -1;
+		}
+		/* One allocation for a file of known size (+1 sees EOF). */
+		if (secbuf_reserve(b, (size_t)st.st_size + 1) != 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+	}
+	for (;;) {
+		if (b->len == b->cap && secbuf_reserve(b, b->cap + 1) != 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+		want = b->cap - b->len;
+		if (want > max + 1 - b->len)
+			want = max + 1 - b->len;
+		n = read(fd, b->p + b->len, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (secbuf_wait(fd, POLLIN) != 0) {
+				snprintf(err, errlen, "poll: %s",
+				    strerror(errno));
+				return -1;
+			}
+			continue;
+		}
+		if (n < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		if (b->len > max) {
+			snprintf(err, errlen, "more than %zu bytes", max);
+			return -1;
+		}
+	}
+}
+
+/*
+ * Async-signal-safe: give the terminal back, zero what was typed so far
+ * with a plain loop, then die of the same signal (SA_RESETHAND made its
+ * action the default again and SA_NODEFER lets it through at once).
+ */
+static void
+secbuf_tty_signal(int sig)
+{
+	volatile unsigned char	*p;
+	size_t			 i;
+
+	if (tty_active) {
+		tcsetattr(tty_fd, TCSANOW, &tty_saved);
+		if (tty_buf != NULL && tty_buf->p != NULL) {
+			p = tty_buf->p;
+			for (i = 0; i < tty_buf->cap; i++)
+				p[i] = 0;
+		}
+		if (write(tty_out, "\n", 1) < 0) {
+			/* dying anyway */
+		}
+	}
+	raise(sig);
+}
+
+/*
+ * Prompt on outfd and read one line typed at the terminal infd, echo off,
+ * into the buffer (without its newline). The terminal's settings come
+ * back on every way out: the end of the line, an error, and the signals
+ * that end a process (^C, ^\, SIGTERM, SIGHUP). Job-control stops are
+ * ignored while the prompt is up, so the terminal is never left without
+ * echo behind a stopped job. Returns 0, or -1 with err.
+ */
+int
+secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
+    char *err, size_t errlen)
+{
+	struct sigaction	 sa, old_fatal[NFATAL], old_stop[NSTOP];
+	struct termios		 quiet;
+	ssize_t			 n;
+	size_t			 i;
+	int			 rc = -1, saved;
+
+	if (tcgetattr(infd, &tty_saved) != 0) {
+		snprintf(err, errlen, "not a terminal: %s", strerror(errno));
+		return -1;
+	}
+	tty_fd = infd;
+	tty_out = outfd;
+	tty_buf = b;
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = secbuf_tty_signal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	for (i = 0; i < NFATAL; i++)
+		sigaction(tty_fatal_sigs[i], &sa, &old_fatal[i]);
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	for (i = 0; i < NSTOP; i++)
+		sigaction(tty_stop_sigs[i], &sa, &old_stop[i]);
+
+	quiet = tty_saved;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	quiet.c_lflag |= ICANON;
+	tty_active = 1;
+	/* TCSAFLUSH: what was typed before the prompt (and echoed) is not
+	 * taken for the secret. */
+	if (tcsetattr(infd, TCSAFLUSH, &quiet) != 0) {
+		snprintf(err, errlen, "cannot turn echo off: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (write(outfd, prompt, strlen(prompt)) < 0) {
+		/* no prompt shown: the read still works */
+	}
+	for (;;) {
+		if (b->len == b->cap) {
+			if (b->cap >= SECBUF_TTY_MAX) {
+				snprintf(err, errlen, "typed line longer than "
+				    "%d bytes", SECBUF_TTY_MAX);
+				goto out;
+			}
+			if (secbuf_reserve(b, b->cap + 1) != 0) {
+				snprintf(err, errlen, "%s", strerror(errno));
+				goto out;
+			}
+		}
+		n = read(infd, b->p + b->len, b->cap - b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		if (b->p[b->len - 1] == '\n') {
+			b->p[--b->len] = '\0';
+			break;
+		}
+	}
+	rc = 0;
+out:
+	saved = errno;
+	tcsetattr(infd, TCSANOW, &tty_saved);
+	tty_active = 0;
+	if (write(outfd, "\n", 1) < 0) {
+		/* the line below the prompt is cosmetic */
+	}
+	for (i = 0; i < NFATAL; i++)
+		sigaction(tty_fatal_sigs[i], &old_fatal[i], NULL);
+	for (i = 0; i < NSTOP; i++)
+		sigaction(tty_stop_sigs[i], &old_stop[i], NULL);
+	tty_buf = NULL;
+	errno = saved;
+	return rc;
+}
+
+/* Write the whole buffer to fd with write(2). Returns 0, or -1 with err. */
+int
+secbuf_write_fd(const struct secbuf *b, int fd, char *err, size_t errlen)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < b->len) {
+		n = write(fd, b->p + off, b->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (secbuf_wait(fd, POLLOUT) != 0) {
+				snprintf(err, errlen, "poll: %s",
+				    strerror(errno));
+				return -1;
+			}
+			continue;
+		}
+		if (n <= 0) {
+			snprintf(err, errlen, "%s", n < 0 ? strerror(errno) :
+			    "short write");
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
