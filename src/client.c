@@ -171,7 +171,7 @@ int
 client_request(struct client *c, const char *line, char *reply,
     size_t len, char *err, size_t errlen)
 {
-	char	 out[PROTO_LINE_MAX + 2];
+	char	 out[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
 	int	 n;
 
 	n = snprintf(out, sizeof out, "%s\n", line);
@@ -179,8 +179,13 @@ client_request(struct client *c, const char *line, char *reply,
 		snprintf(err, errlen, "request too long");
 		return -1;
 	}
-	if (client_send(c, out, (size_t)n, err, errlen) != 0)
+	/* A daemon may answer (BUSY) and close before the request is
+	 * through: a reply already sent is still the answer. */
+	if (client_send(c, out, (size_t)n, err, errlen) != 0) {
+		if (client_read_line(c, reply, len, why, sizeof why) == 0)
+			return 0;
 		return -1;
+	}
 	return client_read_line(c, reply, len, err, errlen);
 }
 
@@ -549,21 +554,23 @@ void
 client_printable(const char *in, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		 o = 0;
+	size_t		 o = 0, need;
 	unsigned char	 ch;
 
 	if (outlen == 0)
 		return;
 	for (; *in != '\0'; in++) {
 		ch = (unsigned char)*in;
-		if (o + 8 >= outlen) {
+		need = ch >= ' ' && ch <= '~' ? 1 : 4;
+		/* Room for this character, a final "..." and the NUL. */
+		if (o + need + 4 > outlen) {
 			if (o + 4 <= outlen) {
 				memcpy(out + o, "...", 3);
 				o += 3;
 			}
 			break;
 		}
-		if (ch >= ' ' && ch <= '~')
+		if (need == 1)
 			out[o++] = (char)ch;
 		else {
 			out[o++] = '\\';

@@ -85,5 +85,6 @@ Suite	*hostile_suite(void);
 Suite	*failclosed_suite(void);
 Suite	*ssh_suite(void);
 Suite	*control_suite(void);
+Suite	*client_suite(void);
 
 #endif

@@ -1,0 +1,952 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazai, the command-line client: its reply parsers as pure functions,
+ * the real binary against a scripted fake server (hostile replies, trust
+ * checks, the secret's path through memory), a typed secret through a
+ * pseudo-terminal, and every command against the real daemon.
+ */
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/ptrace.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "dazai/client.h"
+#include "dazai/secbuf.h"
+#include "helpers.h"
+#include "memscan.h"
+
+#define NOBODY		65534
+#define RUN_TIMEOUT	30.0
+
+/* ---- pure parsers ---- */
+
+START_TEST(classify_replies)
+{
+	const char	*r;
+
+	ck_assert_int_eq(client_classify("OK", &r), CLIENT_OK);
+	ck_assert_int_eq(client_classify("ALREADY_ARMED", &r),
+	    CLIENT_ALREADY);
+	ck_assert_int_eq(client_classify("BUSY", &r), CLIENT_REFUSED);
+	ck_assert_str_eq(r, "BUSY");
+	ck_assert_int_eq(client_classify("ERR no secret", &r),
+	    CLIENT_REFUSED);
+	ck_assert_str_eq(r, "no secret");
+	ck_assert_int_eq(client_classify("ERROR invalid pid", &r),
+	    CLIENT_REFUSED);
+	ck_assert_str_eq(r, "invalid pid");
+	ck_assert_int_eq(client_classify("ERR", &r), CLIENT_REFUSED);
+	ck_assert_int_eq(client_classify("OKAY", &r), CLIENT_UNEXPECTED);
+	ck_assert_int_eq(client_classify("ERRx", &r), CLIENT_UNEXPECTED);
+	ck_assert_int_eq(client_classify("", &r), CLIENT_UNEXPECTED);
+	ck_assert_int_eq(client_classify("ok", &r), CLIENT_UNEXPECTED);
+}
+END_TEST
+
+START_TEST(parse_secret_header)
+{
+	char	 err[CLIENT_ERRLEN];
+	size_t	 n = 0;
+
+	ck_assert_int_eq(client_parse_secret("SECRET 32", &n, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(n, 32);
+	ck_assert_int_eq(client_parse_secret("SECRET 1073741824", &n, err,
+	    sizeof err), 0);
+	ck_assert_uint_eq(n, 1073741824u);
+	/* Lying or broken lengths. */
+	ck_assert_int_eq(client_parse_secret("SECRET 1073741825", &n, err,
+	    sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "limit"));
+	ck_assert_int_eq(client_parse_secret("SECRET 99999999999999999999",
+	    &n, err, sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET 0", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET -5", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET 5x", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET  5", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("secret 5", &n, err,
+	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("\x01\xff garbage", &n, err,
+	    sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "\\x01\\xff"));
+	/* Refusals carry their reason. */
+	ck_assert_int_eq(client_parse_secret("ERR no secret", &n, err,
+	    sizeof err), 1);
+	ck_assert_str_eq(err, "no secret");
+	ck_assert_int_eq(client_parse_secret("ERR get disabled", &n, err,
+	    sizeof err), 1);
+	ck_assert_str_eq(err, "get disabled");
+}
+END_TEST
+
+START_TEST(parse_status_line)
+{
+	struct client_status	 st;
+	char			 line[512], err[CLIENT_ERRLEN];
+
+	snprintf(line, sizeof line, "STATUS alive=1 armed=0 grace=5 "
+	    "registered=2 state=guarding sessions=1 secret_bytes=32 "
+	    "protections=mlock,dontdump deadline=- expires=- reads=3");
+	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
+	ck_assert_uint_eq(st.n, 11);
+	/* The first four as a daZai-rs client reads them, in order. */
+	ck_assert_str_eq(st.key[0], "alive");
+	ck_assert_str_eq(st.key[1], "armed");
+	ck_assert_str_eq(st.key[2], "grace");
+	ck_assert_str_eq(st.key[3], "registered");
+	ck_assert_str_eq(st.value[2], "5");
+	ck_assert_str_eq(client_status_get(&st, "state"), "guarding");
+	ck_assert_str_eq(client_status_get(&st, "protections"),
+	    "mlock,dontdump");
+	ck_assert_ptr_null(client_status_get(&st, "nosuch"));
+
+	/* The four alone are a whole daZai-rs STATUS. */
+	snprintf(line, sizeof line, "STATUS alive=1 armed=1 grace=0 "
+	    "registered=0");
+	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
+	ck_assert_uint_eq(st.n, 4);
+}
+END_TEST
+
+/* A STATUS line that must be refused as malformed. */
+static void
+status_bad(const char *text)
+{
+	struct client_status	 st;
+	char			 line[2048], err[CLIENT_ERRLEN];
+
+	snprintf(line, sizeof line, "%s", text);
+	ck_assert_msg(client_parse_status(line, &st, err, sizeof err) == -1,
+	    "accepted: %s", text);
+	ck_assert_msg(err[0] != '\0', "no reason for: %s", text);
+}
+
+START_TEST(parse_status_malformed)
+{
+	char	 many[2048];
+	size_t	 off, i;
+
+	status_bad("STATUS");
+	status_bad("STATUS ");
+	status_bad("PONG");
+	status_bad("STATUS armed=0 alive=1 grace=0 registered=0");
+	status_bad("STATUS alive=1 armed=0 grace=0");
+	status_bad("STATUS alive=yes armed=0 grace=0 registered=0");
+	status_bad("STATUS alive=1 armed=0 grace=-1 registered=0");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 state");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 =x");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 State=x");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 k=");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0  k=v");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 k=\x01");
+	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 k=\xc3\xa9");
+	off = (size_t)snprintf(many, sizeof many, "STATUS alive=1 armed=0 "
+	    "grace=0 registered=0");
+	for (i = 0; i < CLIENT_FIELDS_MAX; i++)
+		off += (size_t)snprintf(many + off, sizeof many - off,
+		    " k%zu=1", i);
+	status_bad(many);
+}
+END_TEST
+
+START_TEST(status_as_json)
+{
+	struct client_status	 st;
+	char			 line[512], err[CLIENT_ERRLEN], out[1024];
+
+	snprintf(line, sizeof line, "STATUS alive=1 armed=0 grace=5 "
+	    "registered=0 state=grace deadline=2.5 expires=- "
+	    "protections=mlock,guard odd=a\"b\\c zero=0 lead=007 neg=-3");
+	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
+	ck_assert_int_gt(client_status_json(&st, out, sizeof out), 0);
+	ck_assert_str_eq(out, "{\"alive\":1,\"armed\":0,\"grace\":5,"
+	    "\"registered\":0,\"state\":\"grace\",\"deadline\":2.5,"
+	    "\"expires\":null,\"protections\":\"mlock,guard\","
+	    "\"odd\":\"a\\\"b\\\\c\",\"zero\":0,\"lead\":\"007\","
+	    "\"neg\":-3}\n");
+	/* Too small a buffer is an error, never an overflow. */
+	ck_assert_int_eq(client_status_json(&st, out, 20), -1);
+	ck_assert_int_gt(client_status_text(&st, out, sizeof out), 0);
+	ck_assert_ptr_nonnull(strstr(out, "state         grace\n"));
+	ck_assert_int_eq(client_status_text(&st, out, 20), -1);
+}
+END_TEST
+
+START_TEST(printable_and_pid)
+{
+	char	 out[16];
+	int	 pid;
+
+	client_printable("ab\x1b[2Jcd", out, sizeof out);
+	ck_assert_str_eq(out, "ab\\x1b[2Jcd");
+	client_printable("0123456789abcdefghij", out, sizeof out);
+	ck_assert_str_eq(out, "0123456789ab...");
+	client_printable("abc", out, 2);
+	ck_assert_uint_lt(strlen(out), 2);
+	ck_assert_int_eq(client_parse_pid("1", &pid), 0);
+	ck_assert_int_eq(pid, 1);
+	ck_assert_int_eq(client_parse_pid("2147483647", &pid), 0);
+	ck_assert_int_eq(client_parse_pid("2147483648", &pid), -1);
+	ck_assert_int_eq(client_parse_pid("0", &pid), -1);
+	ck_assert_int_eq(client_parse_pid("-1", &pid), -1);
+	ck_assert_int_eq(client_parse_pid("", &pid), -1);
+	ck_assert_int_eq(client_parse_pid("12a", &pid), -1);
+	ck_assert_int_eq(client_parse_pid("99999999999999999999", &pid), -1);
+}
+END_TEST
+
+/* The secret buffer grows by moving, and reads a descriptor whole. */
+START_TEST(secbuf_grows_and_reads)
+{
+	struct secbuf	 b = { NULL, 0, 0 };
+	char		 err[SECBUF_ERRLEN];
+	unsigned char	 data[10000];
+	int		 p[2];
+	size_t		 i;
+
+	ck_assert_int_eq(secbuf_init(), 0);
+	for (i = 0; i < sizeof data; i++)
+		data[i] = (unsigned char)(i * 7);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(write(p[1], data, sizeof data) == (ssize_t)sizeof data);
+	close(p[1]);
+	ck_assert_int_eq(secbuf_read_fd(&b, p[0], sizeof data, err,
+	    sizeof err), 0);
+	close(p[0]);
+	ck_assert_uint_eq(b.len, sizeof data);
+	ck_assert(memcmp(b.p, data, sizeof data) == 0);
+	secbuf_free(&b);
+	ck_assert_ptr_null(b.p);
+
+	/* One byte over the limit is refused. */
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(write(p[1], data, 101) == 101);
+	close(p[1]);
+	ck_assert_int_eq(secbuf_read_fd(&b, p[0], 100, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "more than 100"));
+	close(p[0]);
+	secbuf_free(&b);
+}
+END_TEST
+
+/* ---- running the client ---- */
+
+/*
+ * Run build/dazai with args (after --socket sock, unless sock is NULL),
+ * standard input from infd (-1: /dev/null), standard output and error
+ * captured apart. Returns the exit status, 128+signal, or -1 on timeout.
+ */
+static int
+run_dazai(const char *sock, const char *const *args, int infd, char *out,
+    size_t outlen, char *err, size_t errlen, double timeout)
+{
+	const char	*argv[32];
+	char		 dir[64], opath[128], epath[128];
+	int		 n = 0, i, st, fd;
+	ssize_t		 r;
+	pid_t		 pid;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(opath, sizeof opath, "%s/out", dir);
+	snprintf(epath, sizeof epath, "%s/err", dir);
+	argv[n++] = dz_bin("dazai");
+	if (sock != NULL) {
+		argv[n++] = "--socket";
+		argv[n++] = sock;
+	}
+	for (i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = infd >= 0 ? infd : open("/dev/null", O_RDONLY);
+		dup2(fd, 0);
+		fd = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		fd = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 2);
+		for (i = 3; i < 256; i++)
+			close(i);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], (char *const *)argv);
+		_exit(125);
+	}
+	if (dz_waitpid(pid, &st, timeout) != 0) {
+		kill(pid, SIGKILL);
+		dz_waitpid(pid, &st, 5.0);
+		st = -1;
+	}
+	out[0] = err[0] = '\0';
+	if ((fd = open(opath, O_RDONLY)) >= 0) {
+		r = read(fd, out, outlen - 1);
+		out[r > 0 ? r : 0] = '\0';
+		close(fd);
+	}
+	if ((fd = open(epath, O_RDONLY)) >= 0) {
+		r = read(fd, err, errlen - 1);
+		err[r > 0 ? r : 0] = '\0';
+		close(fd);
+	}
+	if (st == -1)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run the client, expecting status want; out and err hold its output. */
+#define expect_run(sock, want, ...) do {				\
+	const char *const a_[] = { __VA_ARGS__, NULL };			\
+	int rc_ = run_dazai((sock), a_, -1, out, sizeof out, err,	\
+	    sizeof err, RUN_TIMEOUT);					\
+	ck_assert_msg(rc_ == (want), "dazai %s: status %d, want %d; "	\
+	    "stderr: %s", a_[0], rc_, (want), err);			\
+} while (0)
+
+/* ---- a scripted fake server ---- */
+
+enum fake_after {
+	FAKE_CLOSE,	/* close after the scripted reply */
+	FAKE_STALL,	/* keep the connection open, say nothing more */
+};
+
+struct fake {
+	pid_t	 pid;
+	char	 dir[64];
+	char	 sock[128];
+	int	 report;	/* what the server received, for the test */
+};
+
+/* Read exactly n bytes within a few seconds; false otherwise. */
+static bool
+read_full(int fd, void *buf, size_t n)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 got = 0;
+	ssize_t		 r;
+
+	while (got < n) {
+		if (poll(&pfd, 1, 10000) != 1)
+			return false;
+		if ((r = read(fd, (char *)buf + got, n - got)) <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/*
+ * The server's side of one connection. PING gets PONG and LOAD <n> gets
+ * OK (the bytes go to the report pipe); the first other request gets the
+ * scripted reply, then `after`. Returns false when the client left.
+ */
+static bool
+fake_serve(int c, int report, const char *reply, size_t len,
+    enum fake_after after)
+{
+	char	 line[512], body[65536];
+	long	 n;
+
+	while (dz_readline(c, line, sizeof line, 20) != NULL) {
+		if (strcmp(line, "PING") == 0) {
+			dz_send(c, "PONG\n");
+			continue;
+		}
+		if (sscanf(line, "LOAD %ld", &n) == 1 && n > 0 &&
+		    n <= (long)sizeof body && read_full(c, body, (size_t)n)) {
+			if (write(report, body, (size_t)n) != n)
+				_exit(1);
+			dz_send(c, "OK\n");
+			continue;
+		}
+		if (write(report, line, strlen(line)) < 0 ||
+		    write(report, "\n", 1) < 0)
+			_exit(1);
+		if (send(c, reply, len, MSG_NOSIGNAL) != (ssize_t)len)
+			return false;
+		if (after == FAKE_STALL)
+			for (;;)
+				pause();
+		return false;
+	}
+	return false;
+}
+
+/*
+ * Start a fake daemon on dir/dazai.sock answering the first request that
+ * is not PING or LOAD with reply. With as_uid, it listens as that uid (so
+ * SO_PEERCRED names it).
+ */
+static void
+fake_start(struct fake *f, const void *reply, size_t len,
+    enum fake_after after, uid_t as_uid)
+{
+	struct sockaddr_un	 sun;
+	int			 lfd, c, p[2];
+
+	memset(f, 0, sizeof *f);
+	dz_tmpdir(f->dir, sizeof f->dir);
+	snprintf(f->sock, sizeof f->sock, "%s/dazai.sock", f->dir);
+	ck_assert_int_eq(pipe(p), 0);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, f->sock, strlen(f->sock) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	f->pid = fork();
+	ck_assert_int_ge(f->pid, 0);
+	if (f->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(p[0]);
+		if (as_uid != 0 && (setgid(as_uid) != 0 ||
+		    setuid(as_uid) != 0))
+			_exit(1);
+		if (listen(lfd, 8) != 0)
+			_exit(1);
+		if (write(p[1], "", 1) != 1)	/* listening */
+			_exit(1);
+		for (;;) {
+			if ((c = accept(lfd, NULL, NULL)) < 0)
+				_exit(1);
+			fake_serve(c, p[1], reply, len, after);
+			close(c);
+		}
+	}
+	close(lfd);
+	close(p[1]);
+	f->report = p[0];
+	ck_assert_msg(read_full(f->report, &c, 1), "fake server not ready");
+}
+
+/* Stop the fake server (by its pid) and collect what it was sent. */
+static void
+fake_stop(struct fake *f, char *got, size_t len)
+{
+	ssize_t	 n = 0, r;
+
+	kill(f->pid, SIGKILL);
+	dz_waitpid(f->pid, NULL, 5.0);
+	fcntl(f->report, F_SETFL, O_NONBLOCK);
+	if (got != NULL) {
+		while ((size_t)n < len - 1 &&
+		    (r = read(f->report, got + n, len - 1 - (size_t)n)) > 0)
+			n += r;
+		got[n] = '\0';
+	}
+	close(f->report);
+}
+
+/* The client against a fake server that sends reply; returns status. */
+static int
+against_fake(const void *reply, size_t len, enum fake_after after,
+    const char *cmd, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *const args[] = { cmd, NULL };
+	struct fake	 f;
+	int		 rc;
+
+	fake_start(&f, reply, len, after, 0);
+	rc = run_dazai(f.sock, args, -1, out, outlen, err, errlen,
+	    RUN_TIMEOUT);
+	fake_stop(&f, NULL, 0);
+	return rc;
+}
+
+/* A hostile reply: exit 1, one line naming what was wrong, no output. */
+static void
+hostile(const char *what, const void *reply, size_t len,
+    enum fake_after after, const char *cmd, const char *needle)
+{
+	char	 out[4096], err[4096];
+	double	 t0 = dz_now();
+	int	 rc;
+
+	rc = against_fake(reply, len, after, cmd, out, sizeof out, err,
+	    sizeof err);
+	ck_assert_msg(rc == 1, "%s: status %d, want 1; stderr: %s", what, rc,
+	    err);
+	ck_assert_msg(strstr(err, needle) != NULL, "%s: stderr lacks '%s': "
+	    "%s", what, needle, err);
+	ck_assert_msg(strncmp(err, "dazai: ", 7) == 0 &&
+	    strchr(err, '\n') == err + strlen(err) - 1,
+	    "%s: not one line: %s", what, err);
+	ck_assert_msg(out[0] == '\0', "%s: wrote to stdout: %s", what, out);
+	printf("hostile %s: exit 1 after %.1f s: %s", what, dz_now() - t0,
+	    err);
+}
+
+START_TEST(fake_get_and_status)
+{
+	static const char status[] = "STATUS alive=1 armed=0 grace=0 "
+	    "registered=0 state=guarding deadline=-\n";
+	static const char secret[] = "SECRET 11\nhello\0world";
+	char	 out[4096], err[4096];
+
+	/* The harness works: a well-formed reply is taken. */
+	ck_assert_int_eq(against_fake(secret, sizeof secret - 1, FAKE_CLOSE,
+	    "get", out, sizeof out, err, sizeof err), 0);
+	ck_assert(memcmp(out, "hello\0world", 11) == 0);
+	ck_assert_int_eq(against_fake(status, sizeof status - 1, FAKE_CLOSE,
+	    "status", out, sizeof out, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(strstr(out, "state         guarding\n"));
+}
+END_TEST
+
+START_TEST(fake_hostile_replies)
+{
+	static const char longline[] = "SECRET 5";
+	char	 big[8192];
+
+	hostile("short secret", "SECRET 100\n0123456789", 21, FAKE_CLOSE,
+	    "get", "after 10 of the 100 bytes");
+	hostile("huge length", "SECRET 99999999999999\n", 22, FAKE_CLOSE,
+	    "get", "the limit is");
+	hostile("zero length", "SECRET 0\n", 9, FAKE_CLOSE, "get",
+	    "announced a secret of 0");
+	hostile("garbage", "\x01\x02\xfe junk\n", 10, FAKE_CLOSE, "get",
+	    "unexpected reply to GET: \\x01\\x02\\xfe junk");
+	hostile("refusal", "ERR no secret\n", 14, FAKE_CLOSE, "get",
+	    "refused: no secret");
+	hostile("early close", "", 0, FAKE_CLOSE, "status",
+	    "closed the connection without a reply");
+	hostile("half line", "STATUS alive=1", 14, FAKE_CLOSE, "status",
+	    "in the middle of a reply");
+	hostile("bad status", "STATUS alive=1 armed=x grace=0 "
+	    "registered=0\n", 44, FAKE_CLOSE, "status", "armed");
+	hostile("nul byte", "OK\0\n", 4, FAKE_CLOSE, "wipe", "NUL byte");
+	hostile("wrong verb", "PONG\n", 5, FAKE_CLOSE, "arm",
+	    "unexpected reply: PONG");
+	memset(big, 'A', sizeof big);
+	memcpy(big, longline, sizeof longline - 1);
+	hostile("over-long line", big, sizeof big, FAKE_CLOSE, "get",
+	    "longer than 1024 bytes");
+	hostile("over-long stalled", big, sizeof big, FAKE_STALL, "status",
+	    "longer than 1024 bytes");
+}
+END_TEST
+
+/* A server that stops talking is left after the timeout, never waited
+ * for forever. */
+START_TEST(fake_stalls)
+{
+	hostile("silent", "", 0, FAKE_STALL, "status", "went silent");
+	hostile("stalled secret", "SECRET 64\nabc", 13, FAKE_STALL, "get",
+	    "went silent");
+}
+END_TEST
+
+/* Refuse a listener of another uid, and a directory others could write. */
+START_TEST(fake_untrusted)
+{
+	char		 out[4096], err[4096], dir[64], sock[128];
+	struct fake	 f;
+
+	if (!dz_is_root()) {
+		printf("SKIP: fake_untrusted: listening as another uid needs "
+		    "root\n");
+	} else {
+		fake_start(&f, "OK\n", 3, FAKE_CLOSE, NOBODY);
+		expect_run(f.sock, 4, "wipe");
+		ck_assert_msg(strstr(err, "served by uid 65534") != NULL,
+		    "%s", err);
+		fake_stop(&f, NULL, 0);
+	}
+	/* A directory group or others may write. */
+	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
+	ck_assert_int_eq(chmod(f.dir, 0777), 0);
+	expect_run(f.sock, 4, "wipe");
+	ck_assert_msg(strstr(err, "writable by group or others") != NULL,
+	    "%s", err);
+	ck_assert_int_eq(chmod(f.dir, 0700), 0);
+	expect_run(f.sock, 0, "wipe");
+	fake_stop(&f, NULL, 0);
+	/* Nothing there at all: 4. */
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(sock, sizeof sock, "%s/none.sock", dir);
+	expect_run(sock, 4, "status");
+	ck_assert_ptr_nonnull(strstr(err, "no daemon at"));
+}
+END_TEST
+
+/* Usage errors exit 2 and touch no socket. */
+START_TEST(usage_errors)
+{
+	char	 out[4096], err[4096], big[300];
+
+	expect_run("/nonexistent/dazai.sock", 2, "frobnicate");
+	expect_run("/nonexistent/dazai.sock", 2, "status", "--xml");
+	expect_run("/nonexistent/dazai.sock", 2, "get", "extra");
+	expect_run("/nonexistent/dazai.sock", 2, "register");
+	expect_run("/nonexistent/dazai.sock", 2, "register", "0");
+	expect_run("/nonexistent/dazai.sock", 2, "register", "-1");
+	expect_run("/nonexistent/dazai.sock", 2, "unregister", "12x");
+	expect_run("/nonexistent/dazai.sock", 2, "register", "1", "2");
+	expect_run("/nonexistent/dazai.sock", 2, "arm", "now");
+	expect_run("/nonexistent/dazai.sock", 2, "load", "a", "b");
+	expect_run("/nonexistent/dazai.sock", 2, "exec");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "x", "--",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "-1",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--bogus", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "cancel", "now");
+	expect_run(NULL, 2, "--bogus", "status");
+	memset(big, 'a', sizeof big - 1);
+	big[0] = '/';
+	big[sizeof big - 1] = '\0';
+	expect_run(big, 2, "status");
+	ck_assert_ptr_nonnull(strstr(err, "the limit is 107"));
+	expect_run(NULL, 0, "--help");
+	ck_assert_ptr_nonnull(strstr(out, "exec [--fd N]"));
+	expect_run(NULL, 0, "--version");
+	/* A command that cannot run: 127 before any connection. */
+	expect_run("/nonexistent/dazai.sock", 127, "exec", "--",
+	    "dazai-no-such-command");
+	ck_assert_ptr_nonnull(strstr(err, "command not found"));
+	expect_run("/nonexistent/dazai.sock", 126, "exec", "--", "/etc");
+}
+END_TEST
+
+/* ---- the secret's path through the client's memory ---- */
+
+/* Scan pid for the marker; returns the hits, their addresses in at. */
+static int
+scan_marker(pid_t pid, const unsigned char *m, size_t len,
+    unsigned long *at)
+{
+	struct memscan	 ms;
+
+	ck_assert_int_eq(memscan_pid(pid, m, len, &ms), 0);
+	ck_assert_int_gt(ms.regions, 0);
+	if (ms.hits > 0)
+		*at = ms.hit[0].addr;
+	return ms.hits;
+}
+
+/*
+ * `dazai get` traced system call by system call: just after the write
+ * of the secret to standard output, the marker is in memory exactly once,
+ * in the very buffer written from; at exit_group, nowhere.
+ */
+START_TEST(get_memory_scan)
+{
+	struct __ptrace_syscall_info si;
+	unsigned char	 marker[48], reply[64 + sizeof marker], got[64];
+	unsigned long	 buf = 0, at = 0;
+	const char	*argv[5];
+	struct fake	 f;
+	int		 out[2], st, hits, writes = 0, exits = 0;
+	bool		 in_write = false;
+	size_t		 n;
+	pid_t		 pid;
+
+	if (dz_is_asan_build(dz_bin("dazai"))) {
+		printf("SKIP: get_memory_scan: %s is an AddressSanitizer "
+		    "build; memory scans run on the normal build\n",
+		    dz_bin("dazai"));
+		return;
+	}
+	if (!dz_is_root()) {
+		printf("SKIP: get_memory_scan: reading another process's "
+		    "memory needs root\n");
+		return;
+	}
+	randombytes_buf(marker, sizeof marker);
+	n = (size_t)snprintf((char *)reply, sizeof reply, "SECRET %zu\n",
+	    sizeof marker);
+	memcpy(reply + n, marker, sizeof marker);
+	fake_start(&f, reply, n + sizeof marker, FAKE_CLOSE, 0);
+	/* The reply is built; the only other copy is in the server. */
+	sodium_memzero(reply, sizeof reply);
+	ck_assert_int_eq(pipe(out), 0);
+	argv[0] = dz_bin("dazai");
+	argv[1] = "--socket";
+	argv[2] = f.sock;
+	argv[3] = "get";
+	argv[4] = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(125);
+	}
+	close(out[1]);
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	ck_assert(WIFSTOPPED(st));
+	ck_assert_int_eq(ptrace(PTRACE_SETOPTIONS, pid, 0,
+	    PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL), 0);
+	ck_assert_int_eq(ptrace(PTRACE_SYSCALL, pid, 0, 0), 0);
+	for (;;) {
+		ck_assert_msg(dz_waitpid(pid, &st, 20) == 0,
+		    "traced client did not finish");
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			break;
+		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
+			ptrace(PTRACE_SYSCALL, pid, 0, WSTOPSIG(st));
+			continue;
+		}
+		memset(&si, 0, sizeof si);
+		ck_assert_int_gt(ptrace(PTRACE_GET_SYSCALL_INFO, pid,
+		    sizeof si, &si), 0);
+		if (si.op == PTRACE_SYSCALL_INFO_ENTRY &&
+		    si.entry.nr == SYS_write && si.entry.args[0] == 1) {
+			in_write = true;
+			buf = (unsigned long)si.entry.args[1];
+		} else if (si.op == PTRACE_SYSCALL_INFO_EXIT && in_write) {
+			in_write = false;
+			writes++;
+			hits = scan_marker(pid, marker, sizeof marker, &at);
+			ck_assert_msg(hits == 1, "after the write: %d copies",
+			    hits);
+			ck_assert_msg(at == buf, "the copy at %#lx is not the "
+			    "buffer written from (%#lx)", at, buf);
+		} else if (si.op == PTRACE_SYSCALL_INFO_ENTRY &&
+		    si.entry.nr == SYS_exit_group) {
+			exits++;
+			hits = scan_marker(pid, marker, sizeof marker, &at);
+			ck_assert_msg(hits == 0, "at exit: %d copies at %#lx",
+			    hits, at);
+		}
+		ptrace(PTRACE_SYSCALL, pid, 0, 0);
+	}
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d",
+	    st);
+	ck_assert_int_eq(writes, 1);
+	ck_assert_int_eq(exits, 1);
+	ck_assert(read_full(out[0], got, sizeof marker));
+	ck_assert(memcmp(got, marker, sizeof marker) == 0);
+	close(out[0]);
+	fake_stop(&f, NULL, 0);
+}
+END_TEST
+
+/* ---- a secret typed at a terminal ---- */
+
+struct term {
+	pid_t	 pid;
+	int	 fd;
+	char	 out[8192];
+	size_t	 len;
+};
+
+/* Start `dazai --socket sock load` in a pseudo-terminal. */
+static void
+term_start(struct term *t, const char *sock)
+{
+	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	int		 i;
+
+	memset(t, 0, sizeof *t);
+	t->pid = forkpty(&t->fd, NULL, NULL, &ws);
+	ck_assert_msg(t->pid >= 0, "forkpty: %s", strerror(errno));
+	if (t->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (i = 3; i < 256; i++)
+			close(i);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		execl(dz_bin("dazai"), "dazai", "--socket", sock, "load",
+		    (char *)NULL);
+		_exit(125);
+	}
+}
+
+/* Read the terminal until needle appears (true) or timeout / EOF. */
+static bool
+term_wait(struct term *t, const char *needle, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	struct pollfd	 pfd = { t->fd, POLLIN, 0 };
+	long long	 left;
+	ssize_t		 n;
+
+	for (;;) {
+		t->out[t->len] = '\0';
+		if (needle != NULL && strstr(t->out, needle) != NULL)
+			return true;
+		left = end - dz_ms_now();
+		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
+			return false;
+		n = read(t->fd, t->out + t->len, sizeof t->out - 1 - t->len);
+		if (n <= 0)
+			return false;	/* EIO: the other side closed */
+		t->len += (size_t)n;
+	}
+}
+
+/* Echo is off while the prompt waits (termios shared with the slave). */
+static bool
+term_echo(struct term *t)
+{
+	struct termios	 tio;
+
+	ck_assert_int_eq(tcgetattr(t->fd, &tio), 0);
+	return (tio.c_lflag & ECHO) != 0;
+}
+
+START_TEST(tty_prompt_load)
+{
+	static const char typed[] = "typed s3cret";
+	char		 got[256];
+	struct fake	 f;
+	struct term	 t;
+	int		 st;
+
+	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
+	term_start(&t, f.sock);
+	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
+	    "no prompt: %s", t.out);
+	ck_assert_msg(!term_echo(&t), "echo is on at the prompt");
+	ck_assert(write(t.fd, typed, sizeof typed - 1) ==
+	    (ssize_t)sizeof typed - 1);
+	ck_assert(write(t.fd, "\n", 1) == 1);
+	term_wait(&t, NULL, 5);
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "status %d, terminal: %s", st, t.out);
+	ck_assert_msg(strstr(t.out, "s3cret") == NULL, "the secret was "
+	    "echoed: %s", t.out);
+	fake_stop(&f, got, sizeof got);
+	/* Exactly the typed line, without its newline, reached LOAD. */
+	ck_assert_str_eq(got, typed);
+	close(t.fd);
+}
+END_TEST
+
+START_TEST(tty_prompt_interrupted)
+{
+	char		 got[256];
+	struct fake	 f;
+	struct term	 t;
+	int		 st;
+
+	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
+	term_start(&t, f.sock);
+	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
+	    "no prompt: %s", t.out);
+	ck_assert(term_echo(&t) == false);
+	ck_assert(write(t.fd, "half", 4) == 4);
+	ck_assert(write(t.fd, "\x03", 1) == 1);	/* ^C */
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT,
+	    "status %d", st);
+	/* The terminal has its echo back. */
+	ck_assert_msg(term_echo(&t), "echo still off after ^C");
+	fake_stop(&f, got, sizeof got);
+	ck_assert_msg(got[0] == '\0', "something was loaded: %s", got);
+	close(t.fd);
+}
+END_TEST
+
+/* ---- against the real daemon ---- */
+
+/* cancel: a grace window opened by a lost heartbeat, in both modes. */
+static void
+cancel_in_mode(const char *mode)
+{
+	const char *const args[] = { mode, "--grace", "30", NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+	int		 hb;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	expect_run(d.sock, 1, "cancel");
+	ck_assert_ptr_nonnull(strstr(err, "no panic is pending"));
+	hb = dz_hello(d.sock);
+	close(hb);
+	ck_assert(dz_log_wait(&d, "grace", 10));
+	expect_run(d.sock, 0, "cancel");
+	ck_assert(dz_log_wait(&d, "cancel", 10));
+	ck_assert(dz_alive(&d));
+	expect_run(d.sock, 1, "cancel");
+	/* Our HELLO, CANCEL and QUIT left no heartbeat to lose. */
+	ck_assert(dz_alive(&d));
+	hb = dz_hello(d.sock);
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	/* With the slot held, cancel is BUSY: exit 1 naming the way out. */
+	hb = dz_hello(d.sock);
+	expect_run(d.sock, 1, "cancel");
+	ck_assert_msg(strstr(err, "BUSY") != NULL, "%s", err);
+	ck_assert(dz_alive(&d));
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	dz_stop(&d);
+}
+
+START_TEST(real_cancel)
+{
+	cancel_in_mode("--dry-run");
+	cancel_in_mode("--arm");
+}
+END_TEST
+
+Suite *
+client_suite(void)
+{
+	Suite	*s = suite_create("client");
+	TCase	*tc = tcase_create("parsers");
+
+	tcase_add_test(tc, classify_replies);
+	tcase_add_test(tc, parse_secret_header);
+	tcase_add_test(tc, parse_status_line);
+	tcase_add_test(tc, parse_status_malformed);
+	tcase_add_test(tc, status_as_json);
+	tcase_add_test(tc, printable_and_pid);
+	tcase_add_test(tc, secbuf_grows_and_reads);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fake");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, fake_get_and_status);
+	tcase_add_test(tc, fake_hostile_replies);
+	tcase_add_test(tc, fake_stalls);
+	tcase_add_test(tc, fake_untrusted);
+	tcase_add_test(tc, usage_errors);
+	tcase_add_test(tc, get_memory_scan);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tty");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, tty_prompt_load);
+	tcase_add_test(tc, tty_prompt_interrupted);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("daemon");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, real_cancel);
+	suite_add_tcase(s, tc);
+	return s;
+}
