@@ -127,8 +127,9 @@ install: all
 	if [ ! -f "$(DESTDIR)$(DIRS_FILE)" ]; then \
 		printf '%s\n' $$new > "$(DESTDIR)$(DIRS_FILE)"; \
 	fi
-	install -m 755 $(B)/dazaid $(B)/dazai-heartbeat $(DESTDIR)$(BINDIR)
-	install -m 644 man/dazaid.1 man/dazai-heartbeat.1 \
+	install -m 755 $(B)/dazaid $(B)/dazai-heartbeat $(B)/dazai \
+	    $(DESTDIR)$(BINDIR)
+	install -m 644 man/dazaid.1 man/dazai-heartbeat.1 man/dazai.1 \
 	    $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/dazai.conf.5 $(DESTDIR)$(MANDIR)/man5
 	sed -e 's|/usr/local/bin/dazai-heartbeat|$(BINDIR)/dazai-heartbeat|g' \
@@ -142,7 +143,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/dazaid $(DESTDIR)$(BINDIR)/dazai-heartbeat \
-	    $(DESTDIR)$(MANDIR)/man1/dazaid.1 \
+	    $(DESTDIR)$(BINDIR)/dazai \
+	    $(DESTDIR)$(MANDIR)/man1/dazaid.1 $(DESTDIR)$(MANDIR)/man1/dazai.1 \
 	    $(DESTDIR)$(MANDIR)/man1/dazai-heartbeat.1 \
 	    $(DESTDIR)$(MANDIR)/man5/dazai.conf.5 \
 	    $(DESTDIR)$(DATADIR)/dazai/shellrc.sh \
