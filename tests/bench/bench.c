@@ -10,6 +10,7 @@
  */
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -37,6 +38,12 @@
 #define WIPE_REPS	9
 #define TARGET_RATIO	1.25
 #define TARGET_P99_US	1000.0
+#define GET_RUNS	200		/* dazai get / keyctl pipe processes */
+#define GET_WARMUP	10
+#define GET_SIZE	32
+#define KEYCTL_JOIN	1		/* KEYCTL_JOIN_SESSION_KEYRING */
+#define KEYCTL_UNLINK_	9		/* KEYCTL_UNLINK */
+#define KEYRING_SESSION	(-3)		/* KEY_SPEC_SESSION_KEYRING */
 
 enum prog { P_DAZAID, P_FLOOR, P_NOSM, P_NPROGS };
 enum scen { S_LOSS, S_DRY, S_USR2, S_NSCENS };
@@ -53,11 +60,15 @@ static const char legend[] =
 "  wipe floor = memset on the same pages while they are writable;\n"
 "  unrecoverable = trigger to the CLOCK_MONOTONIC time dazaid logs under\n"
 "  --verbose once the prekey and key are zero (then the buffer is wiped).\n"
-"  GET throughput is not measured yet: there is no GET verb.\n";
+"  GET throughput is not measured yet: there is no GET verb.\n"
+"  dazai get = fork, exec and wait for `dazai get > /dev/null` against a\n"
+"  running dazaid, interleaved with `keyctl pipe` of a user key of the\n"
+"  same size in a private session keyring.\n";
 
 /* Paths the whole run shares. */
 static struct {
 	char	 dazaid[PATH_MAX];
+	char	 dazai[PATH_MAX];
 	char	 floor[PATH_MAX];
 	char	 dir[64];		/* private 0700 temporary directory */
 } ctx;
@@ -943,6 +954,146 @@ bench_unrecoverable(void)
 	}
 }
 
+/*
+ * Fork, exec argv with its standard streams on /dev/null and wait.
+ * Returns the microseconds taken, or -1 if it did not exit 0.
+ */
+static double
+run_timed(const char *const *argv)
+{
+	double	 t0, t1;
+	pid_t	 pid;
+	int	 st, fd;
+
+	t0 = bench_now_us();
+	if ((pid = fork()) < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_RDWR)) < 0)
+			_exit(126);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			bench_die("waitpid: %s", strerror(errno));
+	t1 = bench_now_us();
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? t1 - t0 : -1;
+}
+
+/* Where keyctl(1) is, or NULL. */
+static const char *
+keyctl_path(void)
+{
+	static const char *const where[] = { "/usr/bin/keyctl",
+	    "/bin/keyctl", "/usr/sbin/keyctl", "/sbin/keyctl" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof where / sizeof where[0]; i++)
+		if (access(where[i], X_OK) == 0)
+			return where[i];
+	return NULL;
+}
+
+/*
+ * `dazai get` as a whole process (fork, exec, connect, GET, write, exit)
+ * against `keyctl pipe` of a user key of the same size, interleaved.
+ */
+static void
+bench_get(void)
+{
+	const char	*argv[24], *getv[5], *keyv[4], *kc = keyctl_path();
+	const char	*extra[3];
+	unsigned char	 secret[GET_SIZE];
+	struct bstats	 g, k;
+	struct bproc	 p;
+	char		 sock[128], path[128], id[24], val[24], ref[28],
+			 ratio[10], n[8];
+	long		 key = -1;
+	double		 a, b;
+	int		 i, fd, q;
+
+	fprintf(stderr, "bench: %d dazai get and keyctl pipe processes\n",
+	    GET_RUNS);
+	tmp_path(sock, sizeof sock, "g.sock");
+	tmp_path(path, sizeof path, "g.secret");
+	write_random_file(path, GET_SIZE);
+	extra[0] = "--secret-file";
+	extra[1] = path;
+	extra[2] = NULL;
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
+	    extra);
+	start(&p, argv, -1, 60);
+	getv[0] = ctx.dazai;
+	getv[1] = "--socket";
+	getv[2] = sock;
+	getv[3] = "get";
+	getv[4] = NULL;
+	/* The same bytes as a user key in a session keyring of our own,
+	 * which the keyctl children inherit (and so possess). */
+	if (kc != NULL && syscall(SYS_keyctl, KEYCTL_JOIN, NULL) >= 0 &&
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		if (read(fd, secret, sizeof secret) == (ssize_t)sizeof secret)
+			key = syscall(SYS_add_key, "user", "dazai-bench",
+			    secret, sizeof secret, KEYRING_SESSION);
+		explicit_bzero(secret, sizeof secret);
+		close(fd);
+	}
+	snprintf(id, sizeof id, "%ld", key);
+	keyv[0] = kc;
+	keyv[1] = "pipe";
+	keyv[2] = id;
+	keyv[3] = NULL;
+	table_section("dazai get as a whole process (fork to waitpid), "
+	    "32-byte secret");
+	if (run_timed(getv) < 0) {
+		table_row("dazai get", "p50", "0", "n/a (GET failed)", "", "",
+		    "", "");
+		bench_kill(&p);
+		return;
+	}
+	stats_init(&g, GET_RUNS);
+	stats_init(&k, GET_RUNS);
+	for (i = 0; i < GET_WARMUP; i++) {
+		(void)run_timed(getv);
+		if (key >= 0)
+			(void)run_timed(keyv);
+	}
+	for (i = 0; i < GET_RUNS; i++) {
+		if ((a = run_timed(getv)) < 0)
+			bench_die("dazai get failed in round %d", i);
+		stats_add(&g, a);
+		if (key >= 0 && (b = run_timed(keyv)) >= 0)
+			stats_add(&k, b);
+	}
+	bench_kill(&p);
+	unlink(sock);
+	if (key >= 0)
+		syscall(SYS_keyctl, KEYCTL_UNLINK_, key, KEYRING_SESSION);
+	stats_sort(&g);
+	stats_sort(&k);
+	snprintf(n, sizeof n, "%zu", g.n);
+	for (q = 50; q <= 99; q += 49) {
+		a = stats_pct(&g, q);
+		snprintf(val, sizeof val, "%.0f us", a);
+		if (k.n > 0) {
+			b = stats_pct(&k, q);
+			snprintf(ref, sizeof ref, "keyctl pipe %.0f us", b);
+			fmt_ratio(ratio, sizeof ratio, a, b);
+		} else {
+			snprintf(ref, sizeof ref, "keyctl n/a");
+			ratio[0] = '\0';
+		}
+		table_row(q == 50 ? "dazai get > /dev/null" : "",
+		    q == 50 ? "p50" : "p99", n, val, ref, ratio, "", "");
+	}
+	stats_free(&g);
+	stats_free(&k);
+}
+
 /* Print the machine and the date. */
 static void
 print_machine(void)
@@ -981,6 +1132,8 @@ setup(const char *build)
 
 	if ((size_t)snprintf(ctx.dazaid, sizeof ctx.dazaid, "%s/dazaid",
 	    build) >= sizeof ctx.dazaid ||
+	    (size_t)snprintf(ctx.dazai, sizeof ctx.dazai, "%s/dazai",
+	    build) >= sizeof ctx.dazai ||
 	    (size_t)snprintf(ctx.floor, sizeof ctx.floor, "%s/bench/floor",
 	    build) >= sizeof ctx.floor)
 		bench_die("build directory path too long");
@@ -1020,6 +1173,7 @@ main(int argc, char **argv)
 	bench_latency();
 	bench_ping();
 	bench_control();
+	bench_get();
 	bench_memory();
 	bench_idle();
 	bench_wipe();

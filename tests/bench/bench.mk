@@ -24,7 +24,8 @@ $(BENCH_DIR)/floor: $(BENCH_DIR)/obj/floor.o
 
 bench-build: all $(BENCH_BINS)
 
-# ssh-agent is the memory reference: install openssh-client if missing.
+# ssh-agent is the memory reference and keyctl the reference for
+# `dazai get`: install openssh-client and keyutils if missing.
 bench: deps
 	$(MAKE) bench-build
 	@command -v ssh-agent >/dev/null 2>&1 || { \
@@ -36,4 +37,13 @@ bench: deps
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
 		    --no-install-recommends openssh-client >/dev/null 2>&1; }; \
 	} || echo "ssh-agent unavailable: its row will read n/a"
+	@command -v keyctl >/dev/null 2>&1 || { \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing: keyutils (for keyctl)"; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+		    --no-install-recommends keyutils >/dev/null 2>&1 || \
+		{ $$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+		    --no-install-recommends keyutils >/dev/null 2>&1; }; \
+	} || echo "keyctl unavailable: the dazai get row has no reference"
 	./$(BENCH_DIR)/bench $(B)
