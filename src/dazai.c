@@ -284,8 +284,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 	}
 	if (file == NULL || strcmp(file, "-") == 0)
 		what = "standard input";
-	else if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0) {
+	else if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		log_warn("load: %s", file);
 		return EXIT_REFUSED;
 	}
@@ -516,13 +515,22 @@ unregister_quietly(const struct ctx *x, pid_t pid)
 	client_close(&c);
 }
 
-/* Kill and reap a child that never got to run its command. */
+/*
+ * Kill a child that never got to run its command, unregister it while it
+ * is a zombie (its pid cannot be reused before we reap it), reap it.
+ */
 static void
-abandon_child(pid_t pid)
+abandon_child(const struct ctx *x, pid_t pid, bool registered)
 {
-	int	 st;
+	siginfo_t	 si;
+	int		 st;
 
 	kill(pid, SIGKILL);
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
+	    errno == EINTR)
+		;
+	if (registered)
+		unregister_quietly(x, pid);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 }
@@ -609,15 +617,12 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 	snprintf(request, sizeof request, "REGISTER pid=%d", (int)pid);
 	if ((rc = simple_request(&c, "exec: register", request)) != 0) {
 		client_close(&c);
-		abandon_child(pid);
+		abandon_child(x, pid, false);
 		return rc;
 	}
 	if ((rc = fetch_secret(&c, &b)) != 0) {
-		snprintf(request, sizeof request, "UNREGISTER pid=%d",
-		    (int)pid);
-		(void)simple_request(&c, "exec: unregister", request);
 		client_close(&c);
-		abandon_child(pid);
+		abandon_child(x, pid, true);
 		return rc;
 	}
 	/* Registered and the secret in hand: let the command start. */
@@ -631,11 +636,8 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		secbuf_free(&b);
 		errno = e;
 		log_warn("exec: %s", path);
-		snprintf(request, sizeof request, "UNREGISTER pid=%d",
-		    (int)pid);
-		(void)simple_request(&c, "exec: unregister", request);
 		client_close(&c);
-		abandon_child(pid);
+		abandon_child(x, pid, true);
 		return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
 	}
 	client_close(&c);
