@@ -566,8 +566,8 @@ START_TEST(fake_untrusted)
 	struct fake	 f;
 
 	if (!dz_is_root()) {
-		printf("SKIP: fake_untrusted: listening as another uid needs "
-		    "root\n");
+		dz_skip("fake_untrusted: listening as another uid needs "
+		    "root");
 	} else {
 		fake_start(&f, "OK\n", 3, FAKE_CLOSE, NOBODY);
 		expect_run(f.sock, 4, "wipe");
@@ -666,14 +666,14 @@ START_TEST(get_memory_scan)
 	pid_t		 pid;
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
-		printf("SKIP: get_memory_scan: %s is an AddressSanitizer "
-		    "build; memory scans run on the normal build\n",
+		dz_skip_na("get_memory_scan: %s is an AddressSanitizer "
+		    "build; memory scans run on the normal build",
 		    dz_bin("dazai"));
 		return;
 	}
 	if (!dz_is_root()) {
-		printf("SKIP: get_memory_scan: reading another process's "
-		    "memory needs root\n");
+		dz_skip("get_memory_scan: reading another process's "
+		    "memory needs root");
 		return;
 	}
 	randombytes_buf(marker, sizeof marker);
