@@ -759,9 +759,10 @@ struct term {
 	size_t	 len;
 };
 
-/* Start `dazai --socket sock load` in a pseudo-terminal. */
+/* Start `dazai --socket sock cmd [opt]` in a pseudo-terminal. */
 static void
-term_start(struct term *t, const char *sock)
+term_start(struct term *t, const char *sock, const char *cmd,
+    const char *opt)
 {
 	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
 	int		 i;
@@ -775,7 +776,7 @@ term_start(struct term *t, const char *sock)
 			close(i);
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
-		execl(dz_bin("dazai"), "dazai", "--socket", sock, "load",
+		execl(dz_bin("dazai"), "dazai", "--socket", sock, cmd, opt,
 		    (char *)NULL);
 		_exit(125);
 	}
@@ -823,7 +824,7 @@ START_TEST(tty_prompt_load)
 	int		 st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
-	term_start(&t, f.sock);
+	term_start(&t, f.sock, "load", NULL);
 	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
 	    "no prompt: %s", t.out);
 	ck_assert_msg(!term_echo(&t), "echo is on at the prompt");
@@ -851,7 +852,7 @@ START_TEST(tty_prompt_interrupted)
 	int		 st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
-	term_start(&t, f.sock);
+	term_start(&t, f.sock, "load", NULL);
 	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
 	    "no prompt: %s", t.out);
 	ck_assert(term_echo(&t) == false);
@@ -865,6 +866,38 @@ START_TEST(tty_prompt_interrupted)
 	fake_stop(&f, got, sizeof got);
 	ck_assert_msg(got[0] == '\0', "something was loaded: %s", got);
 	close(t.fd);
+}
+END_TEST
+
+/* get refuses a terminal on standard output unless --tty is given. */
+START_TEST(tty_get_refused)
+{
+	static const char reply[] = "SECRET 10\nshown-here";
+	char		 got[256];
+	struct fake	 f;
+	struct term	 t;
+	int		 st;
+
+	fake_start(&f, reply, sizeof reply - 1, FAKE_CLOSE, 0);
+	term_start(&t, f.sock, "get", NULL);
+	term_wait(&t, NULL, 5);
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
+	ck_assert_msg(strstr(t.out, "standard output is a terminal") != NULL,
+	    "%s", t.out);
+	close(t.fd);
+	/* Refused before asking: the server never saw a GET. */
+	fake_stop(&f, got, sizeof got);
+	ck_assert_msg(got[0] == '\0', "the server was asked: %s", got);
+
+	fake_start(&f, reply, sizeof reply - 1, FAKE_CLOSE, 0);
+	term_start(&t, f.sock, "get", "--tty");
+	ck_assert_msg(term_wait(&t, "shown-here", 10), "%s", t.out);
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	close(t.fd);
+	fake_stop(&f, got, sizeof got);
+	ck_assert_str_eq(got, "GET\n");
 }
 END_TEST
 
@@ -942,6 +975,7 @@ client_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, tty_prompt_load);
 	tcase_add_test(tc, tty_prompt_interrupted);
+	tcase_add_test(tc, tty_get_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("daemon");
