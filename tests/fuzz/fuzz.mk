@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: ISC
-# libFuzzer harnesses for the protocol parser and the config parser.
+# libFuzzer harnesses for the protocol parser, the config parser and the
+# client's reply parsers.
 # Included by the top-level Makefile (B, ALL_CFLAGS, ALL_LDFLAGS, PKG_LIBS,
 # HDRS and apt_install come from there).
 #
@@ -21,7 +22,8 @@ FUZZ_CFLAGS	= $(ALL_CFLAGS) -U_FORTIFY_SOURCE \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_LDFLAGS	= $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined
-FUZZERS		= $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_config
+FUZZERS		= $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_config \
+	$(FUZZ_DIR)/fuzz_client
 
 .PHONY: fuzz fuzz-ci fuzz-deps fuzz-build fuzz-run
 
@@ -63,6 +65,13 @@ $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c \
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_config.c \
 	    src/config.c src/log.c $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
+$(FUZZ_DIR)/fuzz_client: tests/fuzz/fuzz_client.c src/client.c \
+    src/secbuf.c src/sockpath.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_client.c \
+	    src/client.c src/secbuf.c src/sockpath.c $(FUZZ_LDFLAGS) \
+	    $(PKG_LIBS)
+
 fuzz-build: $(FUZZERS)
 
 fuzz-run: $(FUZZERS)
@@ -70,6 +79,8 @@ fuzz-run: $(FUZZERS)
 	    $(FUZZ_DIR)/run/proto $(FUZZ_SECONDS) tests/fuzz/proto.dict
 	sh tests/fuzz/run.sh $(FUZZ_DIR)/fuzz_config tests/fuzz/corpus/config \
 	    $(FUZZ_DIR)/run/config $(FUZZ_SECONDS) tests/fuzz/config.dict
+	sh tests/fuzz/run.sh $(FUZZ_DIR)/fuzz_client tests/fuzz/corpus/client \
+	    $(FUZZ_DIR)/run/client $(FUZZ_SECONDS) tests/fuzz/client.dict
 
 fuzz: fuzz-deps
 	$(MAKE) fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
