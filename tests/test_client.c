@@ -946,6 +946,384 @@ START_TEST(real_cancel)
 }
 END_TEST
 
+/* A pipe holding data, for a child's standard input (closed after). */
+static int
+input_pipe(const void *data, size_t len)
+{
+	int	 p[2];
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert(len < 65536);
+	ck_assert(write(p[1], data, len) == (ssize_t)len);
+	close(p[1]);
+	return p[0];
+}
+
+/* Run dazai with data on its standard input; returns the status. */
+static int
+run_with_input(const char *sock, const char *const *args, const void *data,
+    size_t len, char *out, size_t outlen, char *err, size_t errlen)
+{
+	int	 in = input_pipe(data, len), rc;
+
+	rc = run_dazai(sock, args, in, out, outlen, err, errlen, RUN_TIMEOUT);
+	close(in);
+	return rc;
+}
+
+/* A STATUS field's value as the client prints it for a person. */
+static const char *
+status_field(const char *sock, const char *key, char *buf, size_t len)
+{
+	const char *const args[] = { "status", NULL };
+	char	 out[4096], err[4096], want[64];
+	char	*p;
+
+	ck_assert_int_eq(run_dazai(sock, args, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	snprintf(want, sizeof want, "\n%-13s ", key);
+	memmove(out + 1, out, strlen(out) + 1);
+	out[0] = '\n';
+	ck_assert_msg((p = strstr(out, want)) != NULL, "no %s in %s", key,
+	    out);
+	p += strlen(want);
+	snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
+	return buf;
+}
+
+/* Is pid gone (or a zombie of ours, reaped here)? */
+static bool
+gone(pid_t pid, double timeout)
+{
+	int	 st;
+
+	return dz_waitpid(pid, &st, timeout) == 0;
+}
+
+/* A child of ours that sleeps until killed. */
+static pid_t
+sleeper(void)
+{
+	pid_t	 pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* status, load, get, wipe, register, unregister, arm in one mode. */
+static void
+commands_in_mode(bool armed)
+{
+	static const unsigned char bin[] = "bin\0ary\nsecret\xff\r\n";
+	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
+	char		 out[4096], err[4096], val[64], file[128], pidarg[16];
+	struct dz	 d;
+	pid_t		 kid;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	/* status, both forms; the daZai-rs fields first. */
+	expect_run(d.sock, 0, "status");
+	ck_assert_msg(strncmp(out, "alive         1\narmed         ", 30) ==
+	    0, "%s", out);
+	ck_assert_str_eq(status_field(d.sock, "armed", val, sizeof val),
+	    armed ? "1" : "0");
+	expect_run(d.sock, 0, "status", "--json");
+	ck_assert_msg(strncmp(out, armed ? "{\"alive\":1,\"armed\":1,"
+	    "\"grace\":" : "{\"alive\":1,\"armed\":0,\"grace\":", 29) == 0,
+	    "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"registered\":0,"));
+	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
+
+	/* load from a pipe, get it back byte for byte. */
+	{
+		const char *const la[] = { "load", NULL };
+		const char *const ga[] = { "get", NULL };
+
+		ck_assert_int_eq(run_with_input(d.sock, la, bin,
+		    sizeof bin - 1, out, sizeof out, err, sizeof err), 0);
+		ck_assert_int_eq(run_dazai(d.sock, ga, -1, out, sizeof out,
+		    err, sizeof err, RUN_TIMEOUT), 0);
+		ck_assert(memcmp(out, bin, sizeof bin - 1) == 0);
+		ck_assert_str_eq(status_field(d.sock, "secret_bytes", val,
+		    sizeof val), "17");
+		/* An empty secret is refused and the held one kept. */
+		ck_assert_int_eq(run_with_input(d.sock, la, "", 0, out,
+		    sizeof out, err, sizeof err), 1);
+		ck_assert_ptr_nonnull(strstr(err, "empty"));
+		ck_assert_str_eq(status_field(d.sock, "secret_bytes", val,
+		    sizeof val), "17");
+	}
+	/* load from a file. */
+	snprintf(file, sizeof file, "%s/secret", d.dir);
+	dz_write_file(file, "from a file", 11);
+	expect_run(d.sock, 0, "load", file);
+	expect_run(d.sock, 0, "get");
+	ck_assert_str_eq(out, "from a file");
+	expect_run(d.sock, 1, "load", "/nonexistent/secret");
+
+	/* register and unregister a live process. */
+	kid = sleeper();
+	snprintf(pidarg, sizeof pidarg, "%d", (int)kid);
+	expect_run(d.sock, 0, "register", pidarg);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "1");
+	expect_run(d.sock, 0, "unregister", pidarg);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	kill(kid, SIGKILL);
+	ck_assert(gone(kid, 5));
+	/* A dead pid is refused by the daemon. */
+	expect_run(d.sock, 1, "register", pidarg);
+	ck_assert_ptr_nonnull(strstr(err, "refused"));
+
+	/* wipe: the daemon stays up, empty; get is refused. */
+	expect_run(d.sock, 0, "wipe");
+	ck_assert(dz_alive(&d));
+	ck_assert_str_eq(status_field(d.sock, "state", val, sizeof val),
+	    "empty");
+	expect_run(d.sock, 1, "get");
+	ck_assert_msg(strstr(err, "no secret") != NULL, "%s", err);
+	ck_assert(out[0] == '\0');
+
+	/* arm, twice. */
+	expect_run(d.sock, 0, "arm");
+	expect_run(d.sock, 0, "arm");
+	if (armed)
+		ck_assert_ptr_nonnull(strstr(err, "already armed"));
+	ck_assert_str_eq(status_field(d.sock, "armed", val, sizeof val), "1");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	/* No daemon: 4 for every command. */
+	expect_run(d.sock, 4, "status");
+	expect_run(d.sock, 4, "get");
+	expect_run(d.sock, 4, "wipe");
+	expect_run(d.sock, 4, "cancel");
+	expect_run(d.sock, 4, "exec", "--", "true");
+	dz_stop(&d);
+}
+
+START_TEST(real_commands_dry_run)
+{
+	commands_in_mode(false);
+}
+END_TEST
+
+START_TEST(real_commands_armed)
+{
+	commands_in_mode(true);
+}
+END_TEST
+
+/* Read a small file whole; "" if it is missing. */
+static char *
+slurp(const char *path, char *buf, size_t len)
+{
+	ssize_t	 n = 0;
+	int	 fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* exec: the secret on a pipe, the command registered, its status. */
+static void
+exec_in_mode(bool armed)
+{
+	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
+	char		 out[4096], err[4096], got[4096], val[64], cmd[1024],
+			 file[128], seen[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	{
+		const char *const la[] = { "load", NULL };
+
+		ck_assert_int_eq(run_with_input(d.sock, la, "pass\nphrase", 11,
+		    out, sizeof out, err, sizeof err), 0);
+	}
+	snprintf(file, sizeof file, "%s/got", d.dir);
+	snprintf(seen, sizeof seen, "%s/seen", d.dir);
+	/* Standard input carries the secret, then EOF; CMD's status. */
+	snprintf(cmd, sizeof cmd, "cat > %s; %s --socket %s status > %s; "
+	    "exit 7", file, dz_bin("dazai"), d.sock, seen);
+	expect_run(d.sock, 7, "exec", "--", "/bin/sh", "-c", cmd);
+	ck_assert_str_eq(slurp(file, got, sizeof got), "pass\nphrase");
+	/* While it ran it was registered; now it is not. */
+	ck_assert_msg(strstr(slurp(seen, got, sizeof got),
+	    "registered    1\n") != NULL, "%s", got);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	/* --fd N, and a command found along PATH. */
+	snprintf(cmd, sizeof cmd, "cat <&5 > %s", file);
+	expect_run(d.sock, 0, "exec", "--fd", "5", "--", "sh", "-c", cmd);
+	ck_assert_str_eq(slurp(file, got, sizeof got), "pass\nphrase");
+	/* A command that does not exist: 127, nothing registered. */
+	expect_run(d.sock, 127, "exec", "--", "/nonexistent/cmd");
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	/* A file that passes the lookup but cannot be executed: the child
+	 * reports the failure after REGISTER; 126, nothing registered. */
+	snprintf(cmd, sizeof cmd, "%s/garbage", d.dir);
+	dz_write_file(cmd, "\x7f\x01 not a program", 19);
+	ck_assert_int_eq(chmod(cmd, 0755), 0);
+	expect_run(d.sock, 126, "exec", "--", cmd);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	/* A signal ends the command: 128 + its number. */
+	expect_run(d.sock, 128 + SIGTERM, "exec", "--", "sh", "-c",
+	    "kill -TERM $$");
+	/* No secret: refused, the command never runs, nothing registered. */
+	expect_run(d.sock, 0, "wipe");
+	unlink(file);
+	snprintf(cmd, sizeof cmd, "touch %s", file);
+	expect_run(d.sock, 1, "exec", "--", "sh", "-c", cmd);
+	ck_assert_int_ne(access(file, F_OK), 0);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	ck_assert(dz_alive(&d));
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+
+START_TEST(real_exec_dry_run)
+{
+	exec_in_mode(false);
+}
+END_TEST
+
+START_TEST(real_exec_armed)
+{
+	exec_in_mode(true);
+}
+END_TEST
+
+/*
+ * panic: an armed panic kills the registered process and then the
+ * daemon; dry-run logs WOULD SIGKILL for both and kills nothing.
+ */
+static void
+panic_in_mode(bool armed)
+{
+	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
+	char		 out[4096], err[4096], pidarg[16], want[64];
+	struct dz	 d;
+	pid_t		 kid;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	kid = sleeper();
+	snprintf(pidarg, sizeof pidarg, "%d", (int)kid);
+	expect_run(d.sock, 0, "register", pidarg);
+	expect_run(d.sock, 0, "panic");
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	if (armed) {
+		ck_assert_msg(WIFSIGNALED(d.status) &&
+		    WTERMSIG(d.status) == SIGKILL, "status %d", d.status);
+		ck_assert_msg(gone(kid, 5), "registered process survived");
+	} else {
+		ck_assert_msg(WIFEXITED(d.status) &&
+		    WEXITSTATUS(d.status) == 0, "status %d", d.status);
+		snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)kid);
+		ck_assert_msg(dz_log_has(&d, want), "no '%s' in the log",
+		    want);
+		ck_assert_msg(!gone(kid, 0.2), "dry-run killed pid %d",
+		    (int)kid);
+		kill(kid, SIGKILL);
+		ck_assert(gone(kid, 5));
+	}
+	dz_stop(&d);
+}
+
+START_TEST(real_panic_dry_run)
+{
+	panic_in_mode(false);
+}
+END_TEST
+
+START_TEST(real_panic_armed)
+{
+	panic_in_mode(true);
+}
+END_TEST
+
+/* An armed panic kills the command exec runs before the daemon dies. */
+START_TEST(real_exec_killed_by_panic)
+{
+	const char *const args[] = { "--arm", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096], cmd[256], file[128], buf[64];
+	const char	*argv[9];
+	long long	 end;
+	struct dz	 d;
+	pid_t		 pid;
+	int		 st;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "k", 1, out, sizeof out,
+	    err, sizeof err), 0);
+	snprintf(file, sizeof file, "%s/started", d.dir);
+	snprintf(cmd, sizeof cmd, "cat > /dev/null; echo up > %s; "
+	    "exec sleep 300", file);
+	argv[0] = dz_bin("dazai");
+	argv[1] = "--socket";
+	argv[2] = d.sock;
+	argv[3] = "exec";
+	argv[4] = "--";
+	argv[5] = "/bin/sh";
+	argv[6] = "-c";
+	argv[7] = cmd;
+	argv[8] = NULL;
+	pid = dz_spawn(argv, NULL, -1);
+	end = dz_ms_now() + 10000;
+	while (slurp(file, buf, sizeof buf)[0] == '\0' && dz_ms_now() < end)
+		usleep(10000);
+	ck_assert_str_eq(buf, "up\n");
+	expect_run(d.sock, 0, "panic");
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	/* dazai exec returns the command's death by SIGKILL. */
+	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 128 + SIGKILL,
+	    "status %d", st);
+	dz_stop(&d);
+}
+END_TEST
+
+/* --empty: state empty, a load fills it, burn after one read. */
+START_TEST(real_empty_and_burn)
+{
+	const char *const args[] = { "--empty", "--max-reads", "1", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096], val[64];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_str_eq(status_field(d.sock, "state", val, sizeof val),
+	    "empty");
+	expect_run(d.sock, 1, "get");
+	ck_assert_int_eq(run_with_input(d.sock, la, "once", 4, out,
+	    sizeof out, err, sizeof err), 0);
+	expect_run(d.sock, 0, "get");
+	ck_assert_str_eq(out, "once");
+	expect_run(d.sock, 1, "get");
+	ck_assert(out[0] == '\0');
+	ck_assert(dz_alive(&d));
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -981,6 +1359,14 @@ client_suite(void)
 	tc = tcase_create("daemon");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, real_cancel);
+	tcase_add_test(tc, real_commands_dry_run);
+	tcase_add_test(tc, real_commands_armed);
+	tcase_add_test(tc, real_exec_dry_run);
+	tcase_add_test(tc, real_exec_armed);
+	tcase_add_test(tc, real_exec_killed_by_panic);
+	tcase_add_test(tc, real_panic_dry_run);
+	tcase_add_test(tc, real_panic_armed);
+	tcase_add_test(tc, real_empty_and_burn);
 	suite_add_tcase(s, tc);
 	return s;
 }
