@@ -1273,7 +1273,7 @@ START_TEST(real_exec_killed_by_panic)
 	    err, sizeof err), 0);
 	snprintf(file, sizeof file, "%s/started", d.dir);
 	snprintf(cmd, sizeof cmd, "cat > /dev/null; echo up > %s; "
-	    "exec sleep 300", file);
+	    "exec sleep 60", file);
 	argv[0] = dz_bin("dazai");
 	argv[1] = "--socket";
 	argv[2] = d.sock;
