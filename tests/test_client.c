@@ -1139,6 +1139,7 @@ slurp(const char *path, char *buf, size_t len)
 static void
 exec_in_mode(bool armed)
 {
+	static const char garbage[] = "\x7f\x01 not a program";
 	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
 	char		 out[4096], err[4096], got[4096], val[64], cmd[1024],
 			 file[128], seen[128];
@@ -1174,7 +1175,7 @@ exec_in_mode(bool armed)
 	/* A file that passes the lookup but cannot be executed: the child
 	 * reports the failure after REGISTER; 126, nothing registered. */
 	snprintf(cmd, sizeof cmd, "%s/garbage", d.dir);
-	dz_write_file(cmd, "\x7f\x01 not a program", 19);
+	dz_write_file(cmd, garbage, sizeof garbage - 1);
 	ck_assert_int_eq(chmod(cmd, 0755), 0);
 	expect_run(d.sock, 126, "exec", "--", cmd);
 	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
