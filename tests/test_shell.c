@@ -659,7 +659,7 @@ expect_guard_held(struct ctx *c)
 	    "want exactly one client watching shell %d, found %d",
 	    (int)c->t.pid, count_clients(c, c->t.pid, NULL));
 	ck_assert_int_eq(count_clients(c, 0, NULL), 1);
-	ck_assert_msg(dz_log_has(&c->d, "heartbeat connected"),
+	ck_assert_msg(dz_log_wait(&c->d, "heartbeat connected", STEP_TIMEOUT),
 	    "no heartbeat in the daemon's log");
 	expect_busy(c);
 	/* The shell knows its client and says it holds the guard. */
