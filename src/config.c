@@ -20,7 +20,8 @@
 #include "dazai/config.h"
 #include "dazai/log.h"
 
-enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT };
+enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
+    T_SESSIONS };
 
 static const struct config_key {
 	const char	*name;
@@ -44,6 +45,7 @@ static const struct config_key {
 	{ "max_lifetime", T_SECONDS, offsetof(struct config, max_lifetime) },
 	{ "idle_timeout", T_SECONDS, offsetof(struct config, idle_timeout) },
 	{ "max_reads", T_COUNT, offsetof(struct config, max_reads) },
+	{ "sessions", T_SESSIONS, offsetof(struct config, sessions) },
 };
 #define NKEYS	(sizeof config_table / sizeof config_table[0])
 
@@ -68,6 +70,7 @@ config_init_unset(struct config *c)
 	c->max_lifetime = CONFIG_UNSET;
 	c->idle_timeout = CONFIG_UNSET;
 	c->max_reads = CONFIG_UNSET;
+	c->sessions = CONFIG_UNSET;
 }
 
 /* The built-in defaults (the socket path is computed later). */
@@ -88,6 +91,7 @@ config_init_defaults(struct config *c)
 	c->max_lifetime = 0;
 	c->idle_timeout = 0;
 	c->max_reads = 0;
+	c->sessions = 1;
 }
 
 /* Replace a string field. */
@@ -139,6 +143,7 @@ config_merge(struct config *dst, const struct config *src)
 	M(max_lifetime);
 	M(idle_timeout);
 	M(max_reads);
+	M(sessions);
 #undef M
 }
 
@@ -326,6 +331,15 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			return 0;
 		snprintf(err, errlen, "%s: '%s' is not a count between 0 and "
 		    "%lld", key, value, CONFIG_COUNT_MAX);
+		return -1;
+	case T_SESSIONS:
+		if (config_parse_count(value, (long long *)(void *)field) ==
+		    0 && *(long long *)(void *)field >= 1 &&
+		    *(long long *)(void *)field <= CONFIG_SESSIONS_MAX)
+			return 0;
+		*(long long *)(void *)field = CONFIG_UNSET;
+		snprintf(err, errlen, "%s: '%s' is not a number of sessions "
+		    "between 1 and %d", key, value, CONFIG_SESSIONS_MAX);
 		return -1;
 	case T_FD:
 		if (config_parse_fd(value, (int *)(void *)field) == 0)
@@ -591,4 +605,5 @@ config_print(const struct config *c, const char *source, int fd)
 	dprintf(fd, "max_lifetime = %g\n", c->max_lifetime);
 	dprintf(fd, "idle_timeout = %g\n", c->idle_timeout);
 	dprintf(fd, "max_reads = %lld\n", c->max_reads);
+	dprintf(fd, "sessions = %lld\n", c->sessions);
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -365,6 +366,16 @@ conn_line(struct conn *c, const char *line, size_t len)
 	return conn_finish(c, NULL);
 }
 
+/* Seconds on the monotonic clock. */
+static double
+conn_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /*
  * Dispatch the lines already read, one reply at a time: while a reply
  * waits for the peer to read, stop reading from it and wait for the
@@ -392,6 +403,7 @@ conn_process(struct conn *c)
 				    "line");
 			return;
 		case PROTO_FRAME_LINE:
+			c->last_line = conn_mono();
 			if (!conn_line(c, line, len))
 				return;
 			break;

@@ -496,7 +496,7 @@ daemon_status(struct daemon *d, struct conn *c)
 		st.state = "guarding";
 	else
 		st.state = "waiting";
-	st.sessions = d->hb != NULL ? 1 : 0;
+	st.sessions = d->nhb;
 	st.secret_bytes = daemon_held(d) ? d->secret->len : 0;
 	prot[0] = '\0';
 	if (d->secret != NULL)
@@ -651,25 +651,119 @@ daemon_unregister(struct daemon *d, struct conn *c, int pid)
 	return conn_send(c, PROTO_OK);
 }
 
-/* HELLO: the heartbeat, unless one is held (BUSY). */
+/* The slot of a heartbeat connection, or -1. */
+static int
+daemon_session_of(const struct daemon *d, const struct conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < DAEMON_SESSIONS_MAX; i++)
+		if (d->hb[i].c == c && c != NULL)
+			return i;
+	return -1;
+}
+
+/*
+ * Before answering BUSY, let every held heartbeat act on what it already
+ * sent: one that quit or closed must not turn a newcomer away because of
+ * the order of callbacks.
+ */
+static void
+daemon_drain_sessions(struct daemon *d)
+{
+	struct conn	*held[DAEMON_SESSIONS_MAX];
+	int		 i, n = 0;
+
+	for (i = 0; i < DAEMON_SESSIONS_MAX; i++)
+		if (d->hb[i].c != NULL)
+			held[n++] = d->hb[i].c;
+	for (i = 0; i < n; i++)
+		if (daemon_session_of(d, held[i]) >= 0)
+			conn_drain(&d->hb[daemon_session_of(d, held[i])].c);
+}
+
+/*
+ * A heartbeat leaves the table (QUIT, or its connection closed). Only
+ * the set's becoming empty is a policy event: the loss of the last one
+ * is a panic, the loss of one among others a log line.
+ */
+static void
+daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
+{
+	int	 pid = d->hb[slot].hello_pid;
+
+	d->hb[slot].c = NULL;
+	d->nhb--;
+	if (d->nhb > 0) {
+		log_info("heartbeat %s (pid %d); %d session%s remain%s",
+		    lost ? "lost" : "stood down (QUIT)", pid, d->nhb,
+		    d->nhb == 1 ? "" : "s", d->nhb == 1 ? "s" : "");
+		return;
+	}
+	if (lost)
+		daemon_event(d, POLICY_EV_LOST, why);
+	else {
+		daemon_event(d, POLICY_EV_QUIT, "QUIT");
+		log_info("heartbeat stood down (QUIT); secret kept, waiting "
+		    "for the next heartbeat");
+	}
+}
+
+/* HELLO: a heartbeat, unless every session is held (BUSY). */
 static bool
 daemon_hello(struct daemon *d, struct conn *c, int pid)
 {
-	if (d->hb != NULL)
-		conn_drain(&d->hb);
-	if (d->hb != NULL) {
-		log_debug("HELLO %d from pid %d while the heartbeat is held: "
-		    "BUSY", pid, c->peer_pid);
+	int	 slot;
+
+	if (d->nhb >= d->lim.sessions)
+		daemon_drain_sessions(d);
+	if (d->nhb >= d->lim.sessions) {
+		log_debug("HELLO %d from pid %d while %d heartbeat%s held: "
+		    "BUSY", pid, c->peer_pid, d->nhb, d->nhb == 1 ? " is" :
+		    "s are");
 		return conn_finish(c, PROTO_BUSY);
 	}
 	if (!conn_welcome(c, d->ping_timeout))
 		return false;
+	for (slot = 0; d->hb[slot].c != NULL; slot++)
+		;
 	d->nnew--;
-	d->hb = c;
-	log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
-	    c->peer_pid);
-	daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
+	d->hb[slot].c = c;
+	d->hb[slot].hello_pid = pid;
+	d->hb[slot].since = (long long)time(NULL);
+	d->nhb++;
+	if (d->lim.sessions > 1)
+		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
+		    "%d sessions", pid, c->peer_pid, d->nhb, d->lim.sessions);
+	else
+		log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
+		    c->peer_pid);
+	if (d->nhb == 1)
+		daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
 	return true;
+}
+
+/* SESSION <i>: the i-th live heartbeat, in slot order. */
+static bool
+daemon_session(struct daemon *d, struct conn *c, int index)
+{
+	struct proto_session	 ps;
+	char			 line[PROTO_REPLY_MAX];
+	int			 i, n = 0;
+
+	for (i = 0; i < DAEMON_SESSIONS_MAX; i++) {
+		if (d->hb[i].c == NULL || n++ != index)
+			continue;
+		ps.index = index;
+		ps.hello_pid = d->hb[i].hello_pid;
+		ps.peer_pid = d->hb[i].c->peer_pid;
+		ps.since = d->hb[i].since;
+		ps.idle = daemon_mono() - d->hb[i].c->last_line;
+		if (proto_format_session(line, sizeof line, &ps) < 0)
+			return conn_error(c, "internal error");
+		return conn_send(c, line);
+	}
+	return conn_error(c, "no such session");
 }
 
 /* A command from a connection (conn_ops.command). */
@@ -679,6 +773,7 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 	struct daemon		*d = arg;
 	struct policy_out	 out;
 	char			 who[PATH_MAX + 64], why[PATH_MAX + 96];
+	int			 slot;
 
 	if (cmd->verb == PROTO_HELLO)
 		return daemon_hello(d, c, cmd->pid);
@@ -704,13 +799,11 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 			return conn_send(c, PROTO_CANCELLED);
 		return conn_error(c, "no pending panic");
 	case PROTO_QUIT:
-		if (c == d->hb) {
-			d->hb = NULL;
-			daemon_event(d, POLICY_EV_QUIT, "QUIT");
-			log_info("heartbeat stood down (QUIT); secret kept, "
-			    "waiting for the next heartbeat");
-		}
+		if ((slot = daemon_session_of(d, c)) >= 0)
+			daemon_session_end(d, slot, false, NULL);
 		return conn_finish(c, PROTO_BYE);
+	case PROTO_SESSION:
+		return daemon_session(d, c, (int)cmd->len);
 	case PROTO_STATUS:
 		return daemon_status(d, c);
 	case PROTO_REGISTER:
@@ -763,12 +856,10 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 		d->nnew--;
 	else if (c->kind == PROTO_KIND_CONTROL)
 		d->ncontrol--;
-	if (d->hb == c)
-		d->hb = NULL;
 	if (d->loader == c)
 		d->loader = NULL;
-	if (lost)
-		daemon_event(d, POLICY_EV_LOST, why);
+	if ((i = daemon_session_of(d, c)) >= 0)
+		daemon_session_end(d, i, lost, why);
 }
 
 /* Send BUSY to a connection we cannot take and close it. */
@@ -910,6 +1001,7 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
 	d->exit_status = 1;
+	d->lim.sessions = 1;
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
 	policy_init(&d->policy, armed, grace, &ops);
@@ -941,6 +1033,8 @@ void
 daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
 {
 	d->lim = *lim;
+	if (d->lim.sessions < 1 || d->lim.sessions > DAEMON_SESSIONS_MAX)
+		d->lim.sessions = 1;
 	policy_life_init(&d->life, lim->max_lifetime, lim->idle_timeout,
 	    lim->max_reads);
 }

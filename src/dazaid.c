@@ -38,7 +38,7 @@ static const char usage_text[] =
 "              [--secret-file PATH | --secret-fd N] [--secret-size BYTES]\n"
 "              [--secret-max BYTES] [--require-lock] [--no-secretmem]\n"
 "              [--empty] [--no-get] [--max-lifetime SEC]\n"
-"              [--idle-timeout SEC] [--max-reads N]\n"
+"              [--idle-timeout SEC] [--max-reads N] [--sessions N]\n"
 "              [--ready-fd N] [--check-config] [--verbose] [--version]\n"
 "              [--help]\n"
 "\n"
@@ -65,6 +65,8 @@ static const char usage_text[] =
 "  --max-lifetime SEC   wipe the secret this long after its load (0 = off)\n"
 "  --idle-timeout SEC   wipe it after this long without GET or LOAD (0)\n"
 "  --max-reads N        wipe it after the Nth GET (0 = off)\n"
+"  --sessions N         heartbeats at once, 1 to 64; losing the last is a\n"
+"                       panic (1)\n"
 "  --ready-fd N         write a newline to N when ready, then close it\n"
 "  --check-config       print the settings in effect and exit\n"
 "  --verbose            debug logging and the memory protection report\n"
@@ -80,6 +82,7 @@ enum {
 	OPT_SECRET_MAX, OPT_REQUIRE_LOCK, OPT_NO_SECRETMEM, OPT_READY_FD,
 	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP, OPT_EMPTY,
 	OPT_NO_GET, OPT_MAX_LIFETIME, OPT_IDLE_TIMEOUT, OPT_MAX_READS,
+	OPT_SESSIONS,
 };
 
 static const struct option long_options[] = {
@@ -100,6 +103,7 @@ static const struct option long_options[] = {
 	{ "max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-reads", required_argument, NULL, OPT_MAX_READS },
+	{ "sessions", required_argument, NULL, OPT_SESSIONS },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -592,6 +596,7 @@ main(int argc, char **argv)
 	lim.max_lifetime = cfg.max_lifetime;
 	lim.idle_timeout = cfg.idle_timeout;
 	lim.max_reads = (unsigned long)cfg.max_reads;
+	lim.sessions = (int)cfg.sessions;
 	daemon_set_limits(&d, &lim);
 
 	if (sockpath_prepare_dir(cfg.socket, is_default, err,
@@ -617,9 +622,14 @@ main(int argc, char **argv)
 			snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
 		else
 			snprintf(err, sizeof err, "off");
-		log_info("listening on %s (%s, grace %gs, ping timeout %s)",
+		if (cfg.sessions > 1)
+			snprintf(prot, sizeof prot, ", up to %lld heartbeats",
+			    cfg.sessions);
+		else
+			prot[0] = '\0';
+		log_info("listening on %s (%s, grace %gs, ping timeout %s%s)",
 		    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace,
-		    err);
+		    err, prot);
 		announce_ready(cfg.ready_fd);
 	}
 

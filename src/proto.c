@@ -212,6 +212,15 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 		cmd->pid = proto_parse_pid_arg(arg, alen);
 		return NULL;
 	}
+	if (proto_word_is(line, vlen, "SESSION")) {
+		cmd->verb = PROTO_SESSION;
+		if (arg == NULL)
+			return "SESSION needs an index";
+		if (proto_parse_len(arg, alen, &cmd->len) != 0 ||
+		    cmd->len >= 1000)
+			return "bad index";
+		return NULL;
+	}
 	if (proto_word_is(line, vlen, "LOAD")) {
 		cmd->verb = PROTO_LOAD;
 		if (arg == NULL)
@@ -309,6 +318,25 @@ proto_format_status(char *buf, size_t size, const struct proto_status *st)
 	    st->armed ? 1 : 0, grace, st->registered,
 	    st->state != NULL ? st->state : "-", st->sessions,
 	    st->secret_bytes, prot, deadline, expires, st->reads);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Write one heartbeat's line: "SESSION index=<i> hello_pid=<p>
+ * peer_pid=<p> since=<unix seconds> idle=<seconds>"; its length or -1.
+ */
+int
+proto_format_session(char *buf, size_t size, const struct proto_session *s)
+{
+	char	 idle[24];
+	int	 n;
+
+	proto_seconds(idle, sizeof idle, s->idle);
+	n = snprintf(buf, size, "SESSION index=%d hello_pid=%d peer_pid=%d "
+	    "since=%lld idle=%s\n", s->index, s->hello_pid, s->peer_pid,
+	    s->since, idle);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

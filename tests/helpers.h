@@ -84,6 +84,7 @@ Suite	*install_suite(void);
 Suite	*hostile_suite(void);
 Suite	*failclosed_suite(void);
 Suite	*ssh_suite(void);
+Suite	*sessions_suite(void);
 Suite	*control_suite(void);
 Suite	*client_suite(void);
 

@@ -263,6 +263,9 @@ START_TEST(example_is_defaults)
 	ck_assert_int_eq(eff.no_secretmem, def.no_secretmem);
 	ck_assert_int_eq(eff.ready_fd, def.ready_fd);
 	ck_assert_int_eq(eff.verbose, def.verbose);
+	/* The one setting it makes: a heartbeat per window. */
+	ck_assert_int_eq(def.sessions, 1);
+	ck_assert_int_eq(eff.sessions, 16);
 	/* And it documents every key. */
 	fp = fopen("dazai.conf.example", "r");
 	ck_assert_ptr_nonnull(fp);

@@ -16,6 +16,7 @@
 #define CONFIG_SECRET_MAX	((long long)1 << 30)	/* 1 GiB ceiling */
 #define CONFIG_ERRLEN		512
 #define CONFIG_COUNT_MAX	1000000000LL	/* max_reads ceiling */
+#define CONFIG_SESSIONS_MAX	64	/* heartbeats at once */
 
 struct config {
 	char		*socket;
@@ -35,6 +36,7 @@ struct config {
 	double		 max_lifetime;	/* seconds, 0: off */
 	double		 idle_timeout;	/* seconds, 0: off */
 	long long	 max_reads;	/* 0: off */
+	long long	 sessions;	/* heartbeats at once, 1 to 64 */
 };
 
 void	 config_init_unset(struct config *);

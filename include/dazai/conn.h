@@ -52,6 +52,7 @@ struct conn {
 	const char		*final;		/* the reply before closing */
 	int			 stall_seen;	/* unread input bytes */
 	double			 ping_timeout;	/* heartbeat; 0 = off */
+	double			 last_line;	/* monotonic, for SESSION */
 	ev_io			 read_w;
 	ev_io			 write_w;	/* while output waits */
 	ev_timer		 deadline_w;	/* first line, idle, or BYE */

@@ -16,7 +16,8 @@
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
 #define DAEMON_CONTROL_MAX	16	/* control connections at once */
 #define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
-#define DAEMON_CONNS_MAX	64	/* every connection, closing ones too */
+#define DAEMON_SESSIONS_MAX	64	/* heartbeats at once (--sessions) */
+#define DAEMON_CONNS_MAX	128	/* every connection, closing ones too */
 
 /* What the control verbs may do with the secret. */
 struct daemon_limits {
@@ -25,6 +26,14 @@ struct daemon_limits {
 	double		 max_lifetime;	/* seconds, 0: off */
 	double		 idle_timeout;	/* seconds, 0: off */
 	unsigned long	 max_reads;	/* 0: off */
+	int		 sessions;	/* heartbeats at once, 1 to 64 */
+};
+
+/* One live heartbeat: a connection that was WELCOMEd. */
+struct daemon_session {
+	struct conn	*c;		/* NULL: a free slot */
+	int		 hello_pid;	/* what it said in HELLO */
+	long long	 since;		/* wall clock, for STATUS only */
 };
 
 struct daemon {
@@ -40,7 +49,8 @@ struct daemon {
 	struct daemon_limits lim;
 	struct conn_ops	 conn_ops;
 	struct conn	*conns[DAEMON_CONNS_MAX];
-	struct conn	*hb;		/* the heartbeat, once WELCOMEd */
+	struct daemon_session hb[DAEMON_SESSIONS_MAX];
+	int		 nhb;		/* live heartbeats */
 	struct conn	*loader;	/* the LOAD in progress */
 	int		 nnew;		/* connections with no verb yet */
 	int		 ncontrol;

@@ -37,6 +37,7 @@ enum proto_verb {
 	PROTO_GET,
 	PROTO_WIPE,
 	PROTO_PANIC,
+	PROTO_SESSION,		/* dazai's own: one heartbeat's details */
 };
 
 /* What a connection is; its first admitted verb decides. */
@@ -49,7 +50,17 @@ enum proto_kind {
 struct proto_cmd {
 	enum proto_verb	 verb;
 	int		 pid;	/* HELLO; REGISTER, UNREGISTER (0: invalid) */
-	size_t		 len;	/* LOAD: bytes that follow the line */
+	size_t		 len;	/* LOAD: bytes that follow the line;
+				   SESSION: which heartbeat, from 0 */
+};
+
+/* What SESSION reports of one live heartbeat. */
+struct proto_session {
+	int		 index;
+	int		 hello_pid;	/* the pid it said in HELLO */
+	int		 peer_pid;	/* SO_PEERCRED */
+	long long	 since;		/* wall clock, seconds since 1970 */
+	double		 idle;		/* seconds since its last line */
 };
 
 /* What STATUS reports. */
@@ -89,6 +100,8 @@ enum proto_frame proto_next_line(struct proto_reader *, const char **,
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
 const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
 int		 proto_format_error(char *, size_t, const char *);
+int		 proto_format_session(char *, size_t,
+		    const struct proto_session *);
 int		 proto_format_status(char *, size_t,
 		    const struct proto_status *);
 int		 proto_format_secret(char *, size_t, size_t);
