@@ -371,6 +371,54 @@ client_value_ok(const char *v)
 }
 
 /*
+ * Split a reply "<WORD> k=v k=v ..." in place into its fields. Returns 0;
+ * 1 for a refusal (err holds the reason); -1 with err for anything
+ * malformed.
+ */
+static int
+client_parse_fields(char *line, const char *word, struct client_status *st,
+    char *err, size_t errlen)
+{
+	const char	*reason;
+	char		 shown[96];
+	char		*p, *tok, *eq;
+	size_t		 wl = strlen(word);
+
+	st->n = 0;
+	if (client_classify(line, &reason) == CLIENT_REFUSED) {
+		client_printable(reason, err, errlen);
+		return 1;
+	}
+	client_printable(line, shown, sizeof shown);
+	if (strncmp(line, word, wl) != 0 || line[wl] != ' ') {
+		snprintf(err, errlen, "unexpected reply to %s: %s", word,
+		    shown);
+		return -1;
+	}
+	for (p = line + wl + 1; p != NULL; ) {
+		tok = p;
+		if ((p = strchr(p, ' ')) != NULL)
+			*p++ = '\0';
+		if ((eq = strchr(tok, '=')) == NULL ||
+		    !client_key_ok(tok, (size_t)(eq - tok)) ||
+		    !client_value_ok(eq + 1)) {
+			snprintf(err, errlen, "malformed %s field in: %s",
+			    word, shown);
+			return -1;
+		}
+		if (st->n == CLIENT_FIELDS_MAX) {
+			snprintf(err, errlen, "%s with more than %d fields",
+			    word, CLIENT_FIELDS_MAX);
+			return -1;
+		}
+		*eq = '\0';
+		st->key[st->n] = tok;
+		st->value[st->n++] = eq + 1;
+	}
+	return 0;
+}
+
+/*
  * Split a STATUS reply, in place, into key=value fields, checking it the
  * way a daZai-rs client would: "STATUS" then alive, armed, grace and
  * registered, in that order, each a decimal; dazai's own fields after
@@ -384,41 +432,13 @@ client_parse_status(char *line, struct client_status *st, char *err,
 	static const char *const first[] = { "alive", "armed", "grace",
 	    "registered" };
 	unsigned long long	 v;
-	const char		*reason;
 	char			 shown[96];
-	char			*p, *tok, *eq;
 	size_t			 i;
+	int			 rc;
 
-	st->n = 0;
-	if (client_classify(line, &reason) == CLIENT_REFUSED) {
-		client_printable(reason, err, errlen);
-		return 1;
-	}
 	client_printable(line, shown, sizeof shown);
-	if (strncmp(line, "STATUS ", 7) != 0) {
-		snprintf(err, errlen, "unexpected reply to STATUS: %s", shown);
-		return -1;
-	}
-	for (p = line + 7; p != NULL; ) {
-		tok = p;
-		if ((p = strchr(p, ' ')) != NULL)
-			*p++ = '\0';
-		if ((eq = strchr(tok, '=')) == NULL ||
-		    !client_key_ok(tok, (size_t)(eq - tok)) ||
-		    !client_value_ok(eq + 1)) {
-			snprintf(err, errlen, "malformed STATUS field in: %s",
-			    shown);
-			return -1;
-		}
-		if (st->n == CLIENT_FIELDS_MAX) {
-			snprintf(err, errlen, "STATUS with more than %d fields",
-			    CLIENT_FIELDS_MAX);
-			return -1;
-		}
-		*eq = '\0';
-		st->key[st->n] = tok;
-		st->value[st->n++] = eq + 1;
-	}
+	if ((rc = client_parse_fields(line, "STATUS", st, err, errlen)) != 0)
+		return rc;
 	for (i = 0; i < 4; i++)
 		if (st->n <= i || strcmp(st->key[i], first[i]) != 0 ||
 		    client_decimal(st->value[i], &v) != 0) {
@@ -426,6 +446,37 @@ client_parse_status(char *line, struct client_status *st, char *err,
 			    "%s", first[i], i + 1, shown);
 			return -1;
 		}
+	return 0;
+}
+
+/*
+ * Split a SESSION reply (one live heartbeat) in place: index, hello_pid,
+ * peer_pid, since and idle, each a decimal or "-". Returns as
+ * client_parse_status does.
+ */
+int
+client_parse_session(char *line, struct client_status *se, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "index", "hello_pid",
+	    "peer_pid", "since", "idle" };
+	unsigned long long	 v;
+	const char		*val;
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = client_parse_fields(line, "SESSION", se, err,
+	    errlen)) != 0)
+		return rc;
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		val = client_status_get(se, keys[i]);
+		if (val == NULL || (strcmp(val, "-") != 0 &&
+		    client_decimal(val, &v) != 0)) {
+			snprintf(err, errlen, "SESSION without a number for "
+			    "%s", keys[i]);
+			return -1;
+		}
+	}
 	return 0;
 }
 

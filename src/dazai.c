@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dazai/client.h"
@@ -197,6 +198,68 @@ put_stdout(const char *s)
 	return 1;
 }
 
+/*
+ * Append each live heartbeat (SESSION 0, 1, ...) to the status in out:
+ * for a person one line each, in JSON a "heartbeats" array inside the
+ * object. A daemon without SESSION (daZai-rs) lists none. Returns 0 or
+ * the exit status.
+ */
+static int
+list_sessions(struct client *c, const struct client_status *st, bool json,
+    char *out, size_t len)
+{
+	struct client_status	 se;
+	const char		*v = client_status_get(st, "sessions");
+	char			 req[32], reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN], one[1024], since[32];
+	size_t			 off = strlen(out);
+	struct tm		 tm;
+	time_t			 when;
+	long			 n, i;
+
+	n = v != NULL ? strtol(v, NULL, 10) : 0;
+	if (json && off >= 2)		/* reopen the object: drop "}\n" */
+		off -= 2;
+	for (i = 0; i < n && i < 64; i++) {
+		snprintf(req, sizeof req, "SESSION %ld", i);
+		if (client_request(c, req, reply, sizeof reply, err,
+		    sizeof err) != 0) {
+			log_warnx("status: %s", err);
+			return EXIT_REFUSED;
+		}
+		if (client_parse_session(reply, &se, err, sizeof err) != 0)
+			break;		/* gone meanwhile, or no SESSION */
+		if (json) {
+			if (client_status_json(&se, one, sizeof one) < 0)
+				break;
+			one[strlen(one) - 1] = '\0';	/* the newline */
+			if (snprintf(out + off, len - off, "%s%s",
+			    i == 0 ? ",\"heartbeats\":[" : ",", one) >=
+			    (int)(len - off))
+				break;
+		} else {
+			when = (time_t)strtoll(client_status_get(&se, "since"),
+			    NULL, 10);
+			if (localtime_r(&when, &tm) == NULL ||
+			    strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S",
+			    &tm) == 0)
+				snprintf(since, sizeof since, "%s",
+				    client_status_get(&se, "since"));
+			if (snprintf(out + off, len - off, "heartbeat     "
+			    "pid %s (peer pid %s), since %s, last line %ss "
+			    "ago\n", client_status_get(&se, "hello_pid"),
+			    client_status_get(&se, "peer_pid"), since,
+			    client_status_get(&se, "idle")) >=
+			    (int)(len - off))
+				break;
+		}
+		off += strlen(out + off);
+	}
+	if (json)
+		snprintf(out + off, len - off, "%s}\n", i > 0 ? "]" : "");
+	return 0;
+}
+
 /* status [--json]. */
 static int
 cmd_status(const struct ctx *x, int argc, char **argv)
@@ -219,21 +282,27 @@ cmd_status(const struct ctx *x, int argc, char **argv)
 		return rc;
 	rc = client_request(&c, "STATUS", reply, sizeof reply, err,
 	    sizeof err);
-	client_close(&c);
 	if (rc != 0) {
+		client_close(&c);
 		log_warnx("status: %s", err);
 		return EXIT_REFUSED;
 	}
 	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
+		client_close(&c);
 		log_warnx("status: %s%s", rc > 0 ? "refused: " : "", err);
 		return EXIT_REFUSED;
 	}
 	if ((json ? client_status_json(&st, out, sizeof out) :
 	    client_status_text(&st, out, sizeof out)) < 0) {
+		client_close(&c);
 		log_warnx("status: the reply does not fit %d bytes",
 		    STATUS_OUT_MAX);
 		return EXIT_REFUSED;
 	}
+	rc = list_sessions(&c, &st, json, out, sizeof out);
+	client_close(&c);
+	if (rc != 0)
+		return rc;
 	return put_stdout(out) ? 0 : EXIT_REFUSED;
 }
 

@@ -131,6 +131,35 @@ START_TEST(parse_status_line)
 }
 END_TEST
 
+/* A SESSION line: one live heartbeat's fields, or refused. */
+START_TEST(parse_session_line)
+{
+	static const char *const bad[] = { "SESSION", "SESSION ",
+	    "STATUS alive=1 armed=0 grace=0 registered=0",
+	    "SESSION index=0 hello_pid=1 peer_pid=2 since=3",
+	    "SESSION index=x hello_pid=1 peer_pid=2 since=3 idle=0",
+	    "SESSION index=0 hello_pid=1 peer_pid=2 since=3 idle=0 =",
+	    NULL };
+	struct client_status	 se;
+	char			 line[512], err[CLIENT_ERRLEN];
+	int			 i;
+
+	snprintf(line, sizeof line, "SESSION index=1 hello_pid=4242 "
+	    "peer_pid=4243 since=1795500000 idle=2");
+	ck_assert_int_eq(client_parse_session(line, &se, err, sizeof err), 0);
+	ck_assert_str_eq(client_status_get(&se, "hello_pid"), "4242");
+	ck_assert_str_eq(client_status_get(&se, "idle"), "2");
+	snprintf(line, sizeof line, "ERR no such session");
+	ck_assert_int_eq(client_parse_session(line, &se, err, sizeof err), 1);
+	ck_assert_str_eq(err, "no such session");
+	for (i = 0; bad[i] != NULL; i++) {
+		snprintf(line, sizeof line, "%s", bad[i]);
+		ck_assert_msg(client_parse_session(line, &se, err,
+		    sizeof err) == -1, "accepted: %s", bad[i]);
+	}
+}
+END_TEST
+
 /* A STATUS line that must be refused as malformed. */
 static void
 status_bad(const char *text)
@@ -1335,6 +1364,7 @@ client_suite(void)
 	tcase_add_test(tc, parse_secret_header);
 	tcase_add_test(tc, parse_status_line);
 	tcase_add_test(tc, parse_status_malformed);
+	tcase_add_test(tc, parse_session_line);
 	tcase_add_test(tc, status_as_json);
 	tcase_add_test(tc, printable_and_pid);
 	tcase_add_test(tc, secbuf_grows_and_reads);

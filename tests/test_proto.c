@@ -373,6 +373,30 @@ START_TEST(safe_reads)
 }
 END_TEST
 
+/* SESSION <i>: a control verb with an index; its reply on one line. */
+START_TEST(session_verb)
+{
+	static const char *const bad[] = { "SESSION", "SESSION x",
+	    "SESSION -1", "SESSION 1000", "SESSION 1 2", NULL };
+	struct proto_cmd	 cmd;
+	struct proto_session	 ps = { 2, 4242, 4243, 1795500000, 1.2 };
+	char			 buf[PROTO_REPLY_MAX];
+	int			 i;
+
+	ck_assert_ptr_null(proto_parse_line("SESSION 7", 9, &cmd));
+	ck_assert_int_eq(cmd.verb, PROTO_SESSION);
+	ck_assert_uint_eq(cmd.len, 7);
+	ck_assert_ptr_null(proto_admit(PROTO_KIND_CONTROL, &cmd));
+	ck_assert_ptr_nonnull(proto_admit(PROTO_KIND_HEARTBEAT, &cmd));
+	for (i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(proto_parse_line(bad[i], strlen(bad[i]),
+		    &cmd) != NULL, "accepted: %s", bad[i]);
+	ck_assert_int_gt(proto_format_session(buf, sizeof buf, &ps), 0);
+	ck_assert_str_eq(buf, "SESSION index=2 hello_pid=4242 peer_pid=4243 "
+	    "since=1795500000 idle=2\n");
+}
+END_TEST
+
 /*
  * The STATUS line read as a daZai-rs client reads it: whitespace-split
  * tokens, "alive=", "armed=", "grace=", "registered=" stripped and their
@@ -474,6 +498,7 @@ proto_suite(void)
 	tcase_add_test(tc, framing);
 	tcase_add_test(tc, line_limit);
 	tcase_add_test(tc, format_error);
+	tcase_add_test(tc, session_verb);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -289,6 +289,40 @@ START_TEST(sessions_bad_values)
 }
 END_TEST
 
+/* dazai status lists each heartbeat, for a person and in JSON. */
+START_TEST(sessions_dazai_status)
+{
+	static const char *const args[] = { "--sessions", "4", NULL };
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL,
+			    "status", NULL, NULL };
+	struct dz	 d;
+	char		 buf[256], out[8192];
+	int		 a, b, st;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	argv[2] = d.sock;
+	a = hello_as(&d, 4242, buf, sizeof buf);
+	b = hello_as(&d, 4343, buf, sizeof buf);
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "sessions      2\n") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "heartbeat     pid 4242 (peer pid ") !=
+	    NULL && strstr(out, "heartbeat     pid 4343 (peer pid ") != NULL,
+	    "%s", out);
+	argv[4] = "--json";
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\"sessions\":2,") != NULL &&
+	    strstr(out, ",\"heartbeats\":[{\"index\":0,\"hello_pid\":4242,"
+	    "\"peer_pid\":") != NULL && strstr(out, "{\"index\":1,"
+	    "\"hello_pid\":4343,") != NULL && strstr(out, "}]}\n") != NULL,
+	    "%s", out);
+	close(a);
+	close(b);
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 sessions_suite(void)
 {
@@ -302,6 +336,7 @@ sessions_suite(void)
 	tcase_add_test(tc, sessions_ping_each);
 	tcase_add_test(tc, sessions_mass_vanish);
 	tcase_add_test(tc, sessions_bad_values);
+	tcase_add_test(tc, sessions_dazai_status);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -33,7 +33,10 @@ enum client_reply {
 	CLIENT_UNEXPECTED,	/* anything else */
 };
 
-/* A parsed STATUS line: keys and values point into the caller's line. */
+/*
+ * A parsed STATUS or SESSION line: keys and values point into the
+ * caller's line.
+ */
 struct client_status {
 	size_t		 n;
 	const char	*key[CLIENT_FIELDS_MAX];
@@ -58,6 +61,8 @@ enum client_reply client_classify(const char *, const char **);
 int		 client_parse_secret(const char *, size_t *, char *, size_t);
 int		 client_parse_status(char *, struct client_status *, char *,
 		    size_t);
+int		 client_parse_session(char *, struct client_status *,
+		    char *, size_t);
 const char	*client_status_get(const struct client_status *,
 		    const char *);
 int		 client_status_json(const struct client_status *, char *,

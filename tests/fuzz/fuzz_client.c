@@ -2,7 +2,8 @@
 /*
  * libFuzzer harness for the client's reply parsers: what a hostile or
  * broken daemon could send as one reply line goes through
- * client_classify, client_parse_secret, client_parse_status (and the JSON
+ * client_classify, client_parse_secret, client_parse_session,
+ * client_parse_status (and the JSON
  * and text renderings of what it accepts) and client_printable. Besides
  * the sanitizers, it checks what dazai relies on: an accepted secret
  * length is within the limit; an accepted STATUS has daZai-rs's four
@@ -87,6 +88,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(small) < sizeof small);
 	}
 
+	memcpy(line, data, size);	/* the status parser split it */
+	line[size] = '\0';
+	rc = client_parse_session(line, &st, err, sizeof err);
+	CHECK(rc >= -1 && rc <= 1);
+	if (rc == 0) {
+		CHECK(st.n >= 5 && st.n <= CLIENT_FIELDS_MAX);
+		CHECK(client_status_get(&st, "index") != NULL &&
+		    client_status_get(&st, "idle") != NULL);
+	} else
+		CHECK(strlen(err) < sizeof err && all_printable(err));
+
+	memcpy(line, data, size);
+	line[size] = '\0';
 	client_printable(line, small, sizeof small);
 	CHECK(strlen(small) < sizeof small && all_printable(small));
 	return 0;

@@ -123,6 +123,11 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 		CHECK(!hb);
 		CHECK(len > 5 && memcmp(line, "LOAD ", 5) == 0);
 		break;
+	case PROTO_SESSION:
+		CHECK(!hb);
+		CHECK(len > 8 && memcmp(line, "SESSION ", 8) == 0);
+		CHECK(cmd->len < 1000);
+		break;
 	default:
 		CHECK(!"unknown verb");
 	}
@@ -148,6 +153,14 @@ check_replies(const struct proto_cmd *cmd)
 	if (cmd->verb == PROTO_LOAD) {
 		n = proto_format_secret(buf, sizeof buf, cmd->len);
 		CHECK(n > 0 && buf[n - 1] == '\n');
+	}
+	if (cmd->verb == PROTO_SESSION) {
+		struct proto_session	 ps = { (int)cmd->len, 0x7fffffff,
+					    0x7fffffff, -1, 1e12 };
+
+		n = proto_format_session(buf, sizeof buf, &ps);
+		CHECK(n > 0 && buf[n - 1] == '\n');
+		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 	}
 }
 
