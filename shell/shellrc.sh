@@ -479,7 +479,8 @@ _dazai_main() {
 			line="$line from another window or a script; to move"
 			line="$line the guard here, stand that one down (kill"
 			line="$line -USR1 its DAZAI_HEARTBEAT_PID), then: ."
-			line="$line $_dazai_rc)"
+			line="$line $_dazai_rc; to guard every window, give"
+			line="$line the daemon sessions = 16 in dazai.conf)"
 		fi
 		_dazai_say "$line"
 		return 0

@@ -1806,7 +1806,7 @@ separate_window(enum shell_kind kind)
 {
 	struct ctx	 c;
 	struct term	*t2;
-	char		 want[PATH_MAX + 256], cmd[PATH_MAX + 16];
+	char		 want[PATH_MAX + 512], cmd[PATH_MAX + 16];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1819,7 +1819,8 @@ separate_window(enum shell_kind kind)
 	snprintf(want, sizeof want, "dazai: session UNGUARDED (the daemon "
 	    "serves one heartbeat and another process holds it, from another "
 	    "window or a script; to move the guard here, stand that one down "
-	    "(kill -USR1 its DAZAI_HEARTBEAT_PID), then: . %s)", c.rcpath);
+	    "(kill -USR1 its DAZAI_HEARTBEAT_PID), then: . %s; to guard every "
+	    "window, give the daemon sessions = 16 in dazai.conf)", c.rcpath);
 	ck_assert_msg(term_count(t2, want) == 1, "want \"%s\"; the shell "
 	    "wrote:\n%s", want, term_tail(t2));
 	ck_assert_int_eq(term_count(t2, "dazai:"), 1);
@@ -1938,6 +1939,117 @@ END_TEST
 START_TEST(zsh_interval)
 {
 	interval_follows(SH_ZSH);
+}
+END_TEST
+
+/* The live heartbeats the daemon counts (STATUS sessions=), or -1. */
+static int
+live_sessions(const struct ctx *c)
+{
+	char		 buf[512];
+	const char	*p;
+	int		 fd = dz_connect(c->sock);
+
+	if (fd < 0)
+		return -1;
+	if (!dz_send(fd, "STATUS\n") ||
+	    dz_readline(fd, buf, sizeof buf, 5) == NULL ||
+	    (p = strstr(buf, " sessions=")) == NULL) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return atoi(p + 10);
+}
+
+/* Wait up to timeout seconds for the daemon to count n heartbeats. */
+static bool
+sessions_reach(const struct ctx *c, int n, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+
+	while (live_sessions(c) != n) {
+		if (dz_ms_now() >= end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/*
+ * With several sessions every window holds its own heartbeat: four shells
+ * open; closing three of them (by exit, by closing the terminal, by kill
+ * -9) panics nothing and the secret stays; closing the last is the panic
+ * (WOULD SIGKILL in dry-run, death when armed).
+ */
+static void
+every_window(enum shell_kind kind, bool armed)
+{
+	static const char *const dry[] = { "--verbose", "--sessions", "4",
+			    NULL };
+	static const char *const arm[] = { "--verbose", "--sessions", "4",
+			    "--arm", NULL };
+	struct ctx	 c;
+	struct term	*t[3];
+	int		 i;
+
+	if (!ctx_init_args(&c, kind, true, armed ? arm : dry))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ctx_start(&c);
+	for (i = 0; i < 3; i++) {
+		ck_assert_ptr_nonnull(t[i] = calloc(1, sizeof *t[i]));
+		t[i]->fd = -1;
+		term_start(&c, t[i]);
+		ck_assert_msg(term_count(t[i], "UNGUARDED") == 0, "window %d "
+		    "was not guarded:\n%s", i + 2, term_tail(t[i]));
+	}
+	ck_assert_msg(sessions_reach(&c, 4, STEP_TIMEOUT), "%d sessions, "
+	    "want 4", live_sessions(&c));
+	/* By exit. */
+	term_type(t[0], "exit\n");
+	ck_assert(term_exit(t[0], STEP_TIMEOUT) == 0);
+	ck_assert(dz_log_wait(&c.d, "; 3 sessions remain", STEP_TIMEOUT));
+	/* By closing its terminal. */
+	close(t[1]->fd);
+	t[1]->fd = -1;
+	ck_assert(term_exit(t[1], STEP_TIMEOUT) == 0);
+	ck_assert(dz_log_wait(&c.d, "; 2 sessions remain", STEP_TIMEOUT));
+	/* By kill -9: no exit hook runs; the client sees it die. */
+	kill(t[2]->pid, SIGKILL);
+	ck_assert(term_exit(t[2], STEP_TIMEOUT) == 0);
+	ck_assert(dz_log_wait(&c.d, "; 1 session remains", STEP_TIMEOUT));
+	ck_assert_msg(sessions_reach(&c, 1, STEP_TIMEOUT), "%d sessions",
+	    live_sessions(&c));
+	ck_assert(dz_alive(&c.d));
+	ck_assert(!dz_log_has(&c.d, "WOULD SIGKILL"));
+	ck_assert(!dz_log_has(&c.d, "secret wiped"));
+	/* The last window: the panic. */
+	term_type(&c.t, "exit\n");
+	ck_assert(term_exit(&c.t, STEP_TIMEOUT) == 0);
+	if (armed) {
+		ck_assert_msg(dz_wait(&c.d, STEP_TIMEOUT) == 0, "no panic");
+		ck_assert(WIFSIGNALED(c.d.status) &&
+		    WTERMSIG(c.d.status) == SIGKILL);
+		ck_assert(dz_log_has(&c.d, "secret wiped"));
+	} else
+		expect_panic(&c);
+	for (i = 0; i < 3; i++) {
+		term_stop(t[i]);
+		free(t[i]);
+	}
+	ctx_done(&c);
+}
+
+START_TEST(bash_every_window)
+{
+	every_window(SH_BASH, false);
+}
+END_TEST
+
+START_TEST(zsh_every_window_armed)
+{
+	every_window(SH_ZSH, true);
 }
 END_TEST
 
@@ -2112,6 +2224,7 @@ shell_suite(void)
 	tcase_add_test(tc, bash_daemon_later);
 	tcase_add_test(tc, bash_interval);
 	tcase_add_test(tc, walkthrough);
+	tcase_add_test(tc, bash_every_window);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("zsh");
@@ -2133,6 +2246,7 @@ shell_suite(void)
 	tcase_add_test(tc, zsh_jobs);
 	tcase_add_test(tc, zsh_stand_down);
 	tcase_add_test(tc, zsh_reused_pid);
+	tcase_add_test(tc, zsh_every_window_armed);
 	tcase_add_test(tc, zsh_exec);
 	tcase_add_test(tc, zsh_prompt_notice);
 	tcase_add_test(tc, zsh_separate_window);
