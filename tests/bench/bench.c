@@ -29,6 +29,8 @@
 #include "bench.h"
 
 #define LAT_RUNS	200		/* loss / dry-run / SIGUSR2 rounds */
+#define SESSIONS_N	64		/* heartbeats in the sessions bench */
+#define SESSIONS_RUNS	50		/* last-loss rounds with 1 and 64 */
 #define PING_RUNS	10000		/* PING round trips per program */
 #define PING_WARMUP	500
 #define IDLE_SECONDS	10
@@ -553,6 +555,149 @@ bench_control(void)
 	}
 	stats_free(&st);
 	stats_free(&pg);
+}
+
+/* The daemon's live heartbeats (STATUS sessions=) on a control conn. */
+static int
+sessions_now(const char *sock)
+{
+	char		 reply[512];
+	const char	*p;
+	int		 fd, n = -1;
+
+	if ((fd = bench_connect(sock)) < 0)
+		return -1;
+	if (bench_request(fd, "STATUS\n", reply, sizeof reply) > 0 &&
+	    (p = strstr(reply, " sessions=")) != NULL)
+		n = atoi(p + 10);
+	close(fd);
+	return n;
+}
+
+/*
+ * One last-loss run with n heartbeats (--sessions 64, armed): connect n,
+ * close all but one and wait until the daemon counts one, let it fall
+ * asleep, then time the last close to waitpid. Microseconds.
+ */
+static double
+last_loss_once(int n)
+{
+	static const char *const many[] = { "--sessions", "64", NULL };
+	const char	*argv[24];
+	struct bproc	 p;
+	char		 sock[128];
+	double		 t0, t1;
+	int		 fd[SESSIONS_N], i;
+
+	tmp_path(sock, sizeof sock, "m.sock");
+	unlink(sock);
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
+	    many);
+	start(&p, argv, -1, 60);
+	for (i = 0; i < n; i++)
+		if ((fd[i] = bench_hello(sock)) < 0)
+			bench_die("sessions: no WELCOME for heartbeat %d", i);
+	for (i = 1; i < n; i++)
+		close(fd[i]);
+	for (i = 0; sessions_now(sock) != 1; i++)
+		if (i > 5000)
+			bench_die("sessions: the daemon never counted one");
+		else
+			usleep(1000);
+	bench_settle(p.pid);
+	t0 = bench_now_us();
+	close(fd[0]);
+	if (bench_reap(&p, 20) != 0) {
+		bench_kill(&p);
+		bench_die("sessions: the daemon did not die");
+	}
+	t1 = bench_now_us();
+	unlink(sock);
+	if (!WIFSIGNALED(p.status) || WTERMSIG(p.status) != SIGKILL)
+		bench_die("sessions: wait status 0x%x", p.status);
+	return t1 - t0;
+}
+
+/*
+ * Several sessions: the PING round trip on one heartbeat of a daemon
+ * (--sessions 64) while it holds 64 heartbeats against while it holds
+ * that one alone, in alternating blocks on the same daemon (same process,
+ * same CPU placement); and last-loss -> death with 64 heartbeats
+ * connected before against 1, interleaved. The goal for each ratio is at
+ * most 1.1x.
+ */
+static void
+bench_sessions(void)
+{
+	static const char *const many[] = { "--sessions", "64", NULL };
+	const char	*argv[24];
+	struct bproc	 p;
+	struct bstats	 rtt[2], loss[2];
+	char		 sock[128], val[24], ref[28], ratio[10], n[8];
+	int		 fd[SESSIONS_N], i, j, k, q, blocks = 20;
+	double		 a, b;
+
+	fprintf(stderr, "bench: %d PINGs with 1 and 64 heartbeats, %d "
+	    "last-loss rounds with 1 and 64\n", PING_RUNS, SESSIONS_RUNS);
+	tmp_path(sock, sizeof sock, "many.sock");
+	unlink(sock);
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
+	    many);
+	start(&p, argv, -1, 60);
+	if ((fd[0] = bench_hello(sock)) < 0)
+		bench_die("sessions: no WELCOME");
+	for (k = 0; k < 2; k++) {
+		stats_init(&rtt[k], PING_RUNS);
+		stats_init(&loss[k], SESSIONS_RUNS);
+	}
+	for (i = 0; i < PING_WARMUP; i++)
+		(void)ping_once(fd[0]);
+	for (j = 0; j < blocks; j++) {
+		k = j % 2;
+		for (i = 1; i < SESSIONS_N && k == 1; i++)
+			if ((fd[i] = bench_hello(sock)) < 0)
+				bench_die("sessions: no WELCOME");
+		while (sessions_now(sock) != (k == 1 ? SESSIONS_N : 1))
+			usleep(1000);
+		for (i = 0; i < PING_WARMUP / 10; i++)
+			(void)ping_once(fd[0]);
+		for (i = 0; i < PING_RUNS / blocks; i++)
+			stats_add(&rtt[k], ping_once(fd[0]));
+		for (i = 1; i < SESSIONS_N && k == 1; i++)
+			close(fd[i]);
+	}
+	close(fd[0]);
+	bench_kill(&p);
+	unlink(sock);
+	for (i = 0; i < SESSIONS_RUNS; i++)
+		for (k = 0; k < 2; k++)
+			stats_add(&loss[(i + k) % 2], last_loss_once((i + k) %
+			    2 == 0 ? 1 : SESSIONS_N));
+
+	table_section("several sessions (--sessions 64): 64 heartbeats "
+	    "against 1");
+	for (k = 0; k < 2; k++) {
+		stats_sort(&rtt[k]);
+		stats_sort(&loss[k]);
+	}
+	for (q = 0; q < 2; q++) {
+		struct bstats	*m = q == 0 ? &rtt[1] : &loss[1];
+		struct bstats	*o = q == 0 ? &rtt[0] : &loss[0];
+
+		a = stats_pct(m, 50);
+		b = stats_pct(o, 50);
+		snprintf(n, sizeof n, "%zu", m->n);
+		snprintf(val, sizeof val, "%.1f us", a);
+		snprintf(ref, sizeof ref, "1 hb %.1f us", b);
+		fmt_ratio(ratio, sizeof ratio, a, b);
+		table_row(q == 0 ? "PING RTT, 64 heartbeats" :
+		    "last loss -> death, 64 before", "p50", n, val, ref,
+		    ratio, "<= 1.1x", verdict(a <= 1.1 * b));
+	}
+	for (k = 0; k < 2; k++) {
+		stats_free(&rtt[k]);
+		stats_free(&loss[k]);
+	}
 }
 
 /* Start ssh-agent -D -a SOCK and read its memory; false if unavailable. */
@@ -1165,19 +1310,32 @@ setup(const char *build)
 int
 main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench BUILD_DIR\n");
+	static const struct {
+		const char	*name;
+		void		(*fn)(void);
+	} sections[] = {
+		{ "latency", bench_latency }, { "ping", bench_ping },
+		{ "control", bench_control }, { "sessions", bench_sessions },
+		{ "get", bench_get }, { "memory", bench_memory },
+		{ "idle", bench_idle }, { "wipe", bench_wipe },
+		{ "unrecoverable", bench_unrecoverable },
+	};
+	size_t	 i, ran = 0;
+
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: bench BUILD_DIR [SECTION]\n");
 		return 2;
 	}
 	setup(argv[1]);
-	bench_latency();
-	bench_ping();
-	bench_control();
-	bench_get();
-	bench_memory();
-	bench_idle();
-	bench_wipe();
-	bench_unrecoverable();
+	for (i = 0; i < sizeof sections / sizeof sections[0]; i++)
+		if (argc == 2 || strcmp(argv[2], sections[i].name) == 0) {
+			sections[i].fn();
+			ran++;
+		}
+	if (ran == 0) {
+		fprintf(stderr, "bench: no section %s\n", argv[2]);
+		return 2;
+	}
 	printf("\n");
 	print_machine();
 	table_print();
