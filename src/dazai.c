@@ -260,6 +260,27 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 	return 0;
 }
 
+/* The live heartbeats STATUS counts, or -1 if it cannot be asked. */
+static long
+heartbeats_left(const struct ctx *x)
+{
+	struct client_status	 st;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char		*v;
+	long			 n = -1;
+
+	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
+		return -1;
+	if (client_request(&c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) == 0 &&
+	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
+	    (v = client_status_get(&st, "sessions")) != NULL)
+		n = strtol(v, NULL, 10);
+	client_close(&c);
+	return n;
+}
+
 /* status [--json]. */
 static int
 cmd_status(const struct ctx *x, int argc, char **argv)
@@ -811,6 +832,12 @@ cmd_cancel(const struct ctx *x, int argc, char **argv)
 	}
 close:
 	client_close(&c);
+	if (rc == 0 && heartbeats_left(x) == 0)
+		log_warnx("WARNING: panic cancelled, and no heartbeat is "
+		    "connected: the daemon still holds the secret and nothing "
+		    "ends it when your session ends; start a heartbeat "
+		    "(source shellrc.sh again, or run dazai-heartbeat) or "
+		    "`dazai wipe` it");
 out:
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;

@@ -950,6 +950,9 @@ cancel_in_mode(const char *mode)
 	expect_run(d.sock, 0, "cancel");
 	ck_assert(dz_log_wait(&d, "cancel", 10));
 	ck_assert(dz_alive(&d));
+	/* Nothing guards the secret now, and the user is told. */
+	ck_assert_msg(strstr(err, "WARNING: panic cancelled, and no heartbeat "
+	    "is connected") != NULL, "%s", err);
 	expect_run(d.sock, 1, "cancel");
 	/* Our HELLO, CANCEL and QUIT left no heartbeat to lose. */
 	ck_assert(dz_alive(&d));

@@ -2054,22 +2054,20 @@ START_TEST(zsh_every_window_armed)
 END_TEST
 
 /*
- * The README's walkthrough, its commands run as written: the secret file
- * made at a terminal (mode 0600, no newline), dazaid armed with a grace
- * window, a guarded shell, a second one turned away, the second closed
- * (nothing happens), the last closed (the panic: wiped, then SIGKILL after
- * the window). Terminal 1 was opened before the daemon: it says so.
+ * The README's walkthrough, its commands run as written: terminal 1 opened
+ * before the daemon says so; dazaid armed, empty, with a grace window and
+ * 16 sessions; terminals 2 and 3 guarded; the secret typed once into
+ * `dazai load` (not echoed), seen by `dazai status`, used by `dazai get`;
+ * terminal 3 closed (logged, nothing else), terminal 2 closed (the panic:
+ * the window, the wipe, SIGKILL).
  */
 START_TEST(walkthrough)
 {
 	struct ctx	 c;
 	struct term	*t2, *t3;
-	struct stat	 st;
-	char		 secret[PATH_MAX], dir[PATH_MAX], buf[64];
-	const char	*args[] = { "--arm", "--grace", "5", "--secret-file",
-			    secret, NULL };
-	int		 fd;
-	ssize_t		 n;
+	char		 dir[PATH_MAX], cmd[PATH_MAX + 32], v[64];
+	const char	*args[] = { "--arm", "--grace", "5", "--empty",
+			    "--sessions", "16", NULL };
 
 	if (!ctx_init(&c, SH_BASH, false))
 		return;
@@ -2079,51 +2077,50 @@ START_TEST(walkthrough)
 	ck_assert_msg(term_count(&c.t, "a shell opened before dazaid started "
 	    "stays unguarded until this file is sourced again") == 1,
 	    "the shell wrote:\n%s", term_tail(&c.t));
-	term_type(&c.t, "(umask 077; mkdir -p ~/.config/dazai)\n");
-	term_type(&c.t, "(umask 077; stty -echo; head -n 1 | tr -d '\\n' "
-	    "> ~/.config/dazai/secret; stty echo)\n");
-	usleep(300000);
-	term_type(&c.t, "correct horse\n");
-	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
-	ck_assert_msg(term_count(&c.t, "correct horse") == 0,
-	    "the secret was echoed:\n%s", term_tail(&c.t));
-	snprintf(secret, sizeof secret, "%s/.config/dazai/secret", c.home);
-	ck_assert_int_eq(stat(secret, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0600);
-	fd = open(secret, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	n = read(fd, buf, sizeof buf);
-	close(fd);
-	ck_assert_int_eq(n, 13);
-	ck_assert(memcmp(buf, "correct horse", 13) == 0);
-
 	snprintf(dir, sizeof dir, "%s", c.sock);
 	*strrchr(dir, '/') = '\0';
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ck_assert_int_eq(dz_start_at(&c.d, c.sock, args), 0);
-	ck_assert(dz_log_has(&c.d, "secret loaded: 13 bytes from"));
-	ck_assert(dz_log_has(&c.d, "(ARMED, grace 5s, ping timeout off)"));
-	ck_assert(!dz_log_has(&c.d, "WARNING: secret file"));
+	ck_assert(dz_log_has(&c.d, "(ARMED, grace 5s, ping timeout off, up to "
+	    "16 heartbeats)"));
 
-	/* Terminal 2 holds the guard, silently. */
+	/* Terminals 2 and 3 hold a heartbeat each, silently. */
 	ck_assert_ptr_nonnull(t2 = calloc(1, sizeof *t2));
 	ck_assert_ptr_nonnull(t3 = calloc(1, sizeof *t3));
 	t2->fd = t3->fd = -1;
 	term_start(&c, t2);
-	ck_assert_int_eq(term_count(t2, "dazai:"), 0);
-	ck_assert(dz_log_wait(&c.d, "heartbeat connected", STEP_TIMEOUT));
-	/* Terminal 3 is turned away, and told how to move the guard. */
 	term_start(&c, t3);
-	ck_assert_msg(term_count(t3, "dazai: session UNGUARDED (the daemon "
-	    "serves one heartbeat and another process holds it") == 1,
-	    "the shell wrote:\n%s", term_tail(t3));
-	/* Closing terminal 3 changes nothing. */
+	ck_assert_int_eq(term_count(t2, "dazai:"), 0);
+	ck_assert_int_eq(term_count(t3, "dazai:"), 0);
+	ck_assert(sessions_reach(&c, 2, STEP_TIMEOUT));
+
+	/* Terminal 2: the secret typed once, not echoed. */
+	snprintf(cmd, sizeof cmd, "PATH=%s:$PATH\n", dz_bin(""));
+	term_type(t2, cmd);
+	term_type(t2, "dazai load\n");
+	ck_assert_msg(term_wait(t2, "dazai: secret (not echoed): ",
+	    STEP_TIMEOUT), "no prompt:\n%s", term_tail(t2));
+	term_type(t2, "correct horse\n");
+	ck_assert(term_sync(t2, STEP_TIMEOUT));
+	ck_assert_msg(term_count(t2, "correct horse") == 0,
+	    "the secret was echoed:\n%s", term_tail(t2));
+	ck_assert(dz_log_wait(&c.d, "LOAD of 13 bytes", STEP_TIMEOUT));
+	term_type(t2, "dazai status\n");
+	ck_assert(term_wait(t2, "secret_bytes  13", STEP_TIMEOUT));
+	ck_assert(term_value(t2, "N", "$(dazai status | grep -c "
+	    "'^heartbeat ')", v, sizeof v));
+	ck_assert_str_eq(v, "2");
+	ck_assert(term_value(t2, "BYTES", "$(dazai get | wc -c)", v,
+	    sizeof v));
+	ck_assert_str_eq(v, "13");
+
+	/* Closing terminal 3: logged, nothing else. */
 	term_type(t3, "exit\n");
 	ck_assert(term_exit(t3, STEP_TIMEOUT) == 0);
-	usleep(300000);
+	ck_assert(dz_log_wait(&c.d, "; 1 session remains", STEP_TIMEOUT));
 	ck_assert(dz_alive(&c.d));
-	ck_assert(!dz_log_has(&c.d, "heartbeat lost"));
-	/* Closing terminal 2: the panic, the window, the wipe, SIGKILL. */
+	ck_assert(!dz_log_has(&c.d, "grace window"));
+	/* Closing terminal 2, the last: the panic, the window, the wipe. */
 	term_type(t2, "exit\n");
 	ck_assert(term_exit(t2, STEP_TIMEOUT) == 0);
 	ck_assert(dz_log_wait(&c.d, "heartbeat lost: connection closed "
@@ -2137,8 +2134,6 @@ START_TEST(walkthrough)
 	    c.d.status, log_text(&c.d));
 	ck_assert(dz_log_has(&c.d, "secret wiped (13 bytes overwritten with "
 	    "zeros, after the prekey and key)"));
-	/* The copy on disk is the user's to remove. */
-	ck_assert_int_eq(access(secret, F_OK), 0);
 	term_stop(t2);
 	term_stop(t3);
 	free(t2);
