@@ -18,9 +18,9 @@ WERROR	?= -Werror
 HARDEN_CFLAGS = -fPIE -fstack-protector-strong -fstack-clash-protection \
 	-fcf-protection -D_FORTIFY_SOURCE=2
 HARDEN_LDFLAGS = -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
-PKGS	= libsodium inih
+PKGS	= libsodium inih libseccomp
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih -lseccomp)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 # Debian's libev-dev ships no pkg-config file.
@@ -34,7 +34,7 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
 	src/secmem.c src/procs.c src/conn.c src/daemon.c src/client.c \
-	src/secbuf.c
+	src/secbuf.c src/sandbox.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
 	tests/run_tests.c
@@ -42,7 +42,8 @@ TEST_OBJS = $(TEST_SRCS:tests/%.c=$(B)/obj/tests/%.o)
 HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
-BUILD_PKGS = libev-dev libsodium-dev libinih-dev check pkg-config
+BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
+	pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
 	openssh-server openssh-client
 
@@ -62,7 +63,8 @@ $(B)/dazaid: $(B)/obj/dazaid.o $(LIB_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
-    $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o
+    $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o \
+    $(B)/obj/sandbox.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \

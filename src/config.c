@@ -38,6 +38,7 @@ static const struct config_key {
 	{ "secret_max", T_SIZE, offsetof(struct config, secret_max) },
 	{ "require_lock", T_BOOL, offsetof(struct config, require_lock) },
 	{ "no_secretmem", T_BOOL, offsetof(struct config, no_secretmem) },
+	{ "no_sandbox", T_BOOL, offsetof(struct config, no_sandbox) },
 	{ "ready_fd", T_FD, offsetof(struct config, ready_fd) },
 	{ "verbose", T_BOOL, offsetof(struct config, verbose) },
 	{ "empty", T_BOOL, offsetof(struct config, empty) },
@@ -63,6 +64,7 @@ config_init_unset(struct config *c)
 	c->secret_max = CONFIG_UNSET;
 	c->require_lock = CONFIG_UNSET;
 	c->no_secretmem = CONFIG_UNSET;
+	c->no_sandbox = CONFIG_UNSET;
 	c->ready_fd = CONFIG_UNSET;
 	c->verbose = CONFIG_UNSET;
 	c->empty = CONFIG_UNSET;
@@ -85,6 +87,7 @@ config_init_defaults(struct config *c)
 	c->secret_max = 4 * 1024 * 1024;
 	c->require_lock = 0;
 	c->no_secretmem = 0;
+	c->no_sandbox = 0;
 	c->verbose = 0;
 	c->empty = 0;
 	c->allow_get = 1;
@@ -136,6 +139,7 @@ config_merge(struct config *dst, const struct config *src)
 	M(secret_max);
 	M(require_lock);
 	M(no_secretmem);
+	M(no_sandbox);
 	M(ready_fd);
 	M(verbose);
 	M(empty);
@@ -597,6 +601,8 @@ config_print(const struct config *c, const char *source, int fd)
 	    c->require_lock == 1 ? "true" : "false");
 	dprintf(fd, "no_secretmem = %s\n",
 	    c->no_secretmem == 1 ? "true" : "false");
+	dprintf(fd, "no_sandbox = %s\n",
+	    c->no_sandbox == 1 ? "true" : "false");
 	if (c->ready_fd != CONFIG_UNSET)
 		dprintf(fd, "ready_fd = %d\n", c->ready_fd);
 	dprintf(fd, "verbose = %s\n", c->verbose == 1 ? "true" : "false");

@@ -1000,6 +1000,7 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	d->grace = grace;
 	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
+	d->socket_dirfd = -1;
 	d->exit_status = 1;
 	d->lim.sessions = 1;
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
@@ -1101,6 +1102,29 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 	return d->exit_status;
 }
 
+/*
+ * Keep the socket's directory (an O_PATH descriptor) for removing the
+ * socket at exit: once confined, the daemon may name no path, only
+ * unlinkat(2) relative to this directory.
+ */
+void
+daemon_set_socket_dir(struct daemon *d, int dirfd)
+{
+	d->socket_dirfd = dirfd;
+}
+
+/* Remove the socket file, through its directory when we hold it. */
+static int
+daemon_unlink_socket(struct daemon *d)
+{
+	const char	*base = strrchr(d->socket_path, '/');
+
+	if (d->socket_dirfd < 0)
+		return unlink(d->socket_path);
+	return unlinkat(d->socket_dirfd, base != NULL ? base + 1 :
+	    d->socket_path, 0);
+}
+
 /* Wipe and free the secret, close and remove the socket. */
 void
 daemon_finish(struct daemon *d)
@@ -1118,8 +1142,12 @@ daemon_finish(struct daemon *d)
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		d->listen_fd = -1;
-		if (d->socket_path != NULL && unlink(d->socket_path) != 0)
+		if (d->socket_path != NULL && daemon_unlink_socket(d) != 0)
 			log_warn("%s: unlink", d->socket_path);
+	}
+	if (d->socket_dirfd >= 0) {
+		close(d->socket_dirfd);
+		d->socket_dirfd = -1;
 	}
 	log_info("exiting: secret memory zeroed and unmapped, socket "
 	    "removed");

@@ -23,6 +23,7 @@
 #include "dazai/config.h"
 #include "dazai/daemon.h"
 #include "dazai/log.h"
+#include "dazai/sandbox.h"
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
 
@@ -67,6 +68,8 @@ static const char usage_text[] =
 "  --max-reads N        wipe it after the Nth GET (0 = off)\n"
 "  --sessions N         heartbeats at once, 1 to 64; losing the last is a\n"
 "                       panic (1)\n"
+"  --no-sandbox         do not confine the daemon (seccomp, Landlock);\n"
+"                       for debugging only\n"
 "  --ready-fd N         write a newline to N when ready, then close it\n"
 "  --check-config       print the settings in effect and exit\n"
 "  --verbose            debug logging and the memory protection report\n"
@@ -83,6 +86,7 @@ enum {
 	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP, OPT_EMPTY,
 	OPT_NO_GET, OPT_MAX_LIFETIME, OPT_IDLE_TIMEOUT, OPT_MAX_READS,
 	OPT_SESSIONS,
+	OPT_NO_SANDBOX,
 };
 
 static const struct option long_options[] = {
@@ -104,6 +108,7 @@ static const struct option long_options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-reads", required_argument, NULL, OPT_MAX_READS },
 	{ "sessions", required_argument, NULL, OPT_SESSIONS },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
 	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -151,6 +156,9 @@ parse_args(int argc, char **argv, struct config *cli, char **config_path,
 			break;
 		case OPT_NO_SECRETMEM:
 			cli->no_secretmem = 1;
+			break;
+		case OPT_NO_SANDBOX:
+			cli->no_sandbox = 1;
 			break;
 		case OPT_VERBOSE:
 			cli->verbose = 1;
@@ -480,38 +488,40 @@ warn_ping_timeout(double ping_timeout)
 	    2 * HEARTBEAT_INTERVAL);
 }
 
-/* Tell systemd (Type=notify) that we are ready. */
-static void
-notify_systemd(void)
-{
-	const char		*ns = getenv("NOTIFY_SOCKET");
+/* Where to tell systemd (Type=notify) that we are ready. */
+struct notify {
+	int			 fd;
 	struct sockaddr_un	 sun;
 	socklen_t		 len;
-	size_t			 n;
-	int			 fd;
+};
 
+/*
+ * Open the NOTIFY_SOCKET datagram socket now, before confinement forbids
+ * creating sockets; fd stays -1 without NOTIFY_SOCKET.
+ */
+static void
+notify_open(struct notify *nt)
+{
+	const char	*ns = getenv("NOTIFY_SOCKET");
+	size_t		 n;
+
+	nt->fd = -1;
 	if (ns == NULL || (ns[0] != '/' && ns[0] != '@') ||
-	    (n = strlen(ns)) >= sizeof sun.sun_path)
+	    (n = strlen(ns)) >= sizeof nt->sun.sun_path)
 		return;
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, ns, n);
+	memset(&nt->sun, 0, sizeof nt->sun);
+	nt->sun.sun_family = AF_UNIX;
+	memcpy(nt->sun.sun_path, ns, n);
 	if (ns[0] == '@')
-		sun.sun_path[0] = '\0';
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0) {
+		nt->sun.sun_path[0] = '\0';
+	nt->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	if ((nt->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		log_warn("NOTIFY_SOCKET");
-		return;
-	}
-	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun,
-	    len) < 0)
-		log_warn("NOTIFY_SOCKET %s", ns);
-	close(fd);
 }
 
 /* Announce readiness: --ready-fd and NOTIFY_SOCKET. */
 static void
-announce_ready(int ready_fd)
+announce_ready(int ready_fd, struct notify *nt)
 {
 	ssize_t	 n;
 
@@ -523,7 +533,49 @@ announce_ready(int ready_fd)
 			log_warn("--ready-fd %d", ready_fd);
 		close(ready_fd);
 	}
-	notify_systemd();
+	if (nt->fd >= 0) {
+		if (sendto(nt->fd, "READY=1", 7, MSG_NOSIGNAL,
+		    (struct sockaddr *)&nt->sun, nt->len) < 0)
+			log_warn("NOTIFY_SOCKET %s", getenv("NOTIFY_SOCKET"));
+		close(nt->fd);
+		nt->fd = -1;
+	}
+}
+
+/*
+ * Confine the daemon now that it listens and holds the secret, after
+ * preparing what the loop and the exit paths will need (the socket's
+ * directory for the unlink at exit). Returns 0, or -1 after saying
+ * loudly why: the caller wipes and exits rather than hold the secret
+ * unconfined.
+ */
+static int
+confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
+{
+	char	 err[256], desc[256];
+	int	 dirfd;
+
+	if ((dirfd = sockpath_open_dir(cfg->socket)) < 0) {
+		log_warn("cannot confine the daemon: %s: directory",
+		    cfg->socket);
+		return -1;
+	}
+	daemon_set_socket_dir(d, dirfd);
+	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", cfg->arm == 1,
+	    secmem_emergency_wipe, dirfd);
+	if (sandbox_confine(sb, err, sizeof err) != 0) {
+		log_warnx("cannot confine the daemon: %s; refusing to hold "
+		    "the secret unconfined (--no-sandbox runs without "
+		    "confinement)", err);
+		return -1;
+	}
+	if (!(sb->layers & SANDBOX_LANDLOCK))
+		log_warnx("sandbox: %s", sandbox_describe(sb, desc,
+		    sizeof desc));
+	else
+		log_debug("sandbox: %s", sandbox_describe(sb, desc,
+		    sizeof desc));
+	return 0;
 }
 
 int
@@ -533,6 +585,8 @@ main(int argc, char **argv)
 	struct daemon	 d;
 	struct daemon_limits lim;
 	struct secmem	 sm;
+	struct sandbox	 sb;
+	struct notify	 nt;
 	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
 	char		 err[SOCKPATH_ERRLEN], prot[160];
 	char		*config_path = NULL;
@@ -618,6 +672,20 @@ main(int argc, char **argv)
 		log_debug("memory protections: %s%s", prot,
 		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ?
 		    " nondumpable" : "");
+		notify_open(&nt);
+		if (cfg.no_sandbox == 1)
+			log_warnx("WARNING: --no-sandbox: the daemon runs "
+			    "UNCONFINED (no seccomp, no Landlock, no "
+			    "no_new_privs); a compromised daemon can do "
+			    "anything our uid can");
+		else if (confine(&d, &cfg, &sb) != 0) {
+			secmem_free(&sm);
+			log_info("secret wiped; exiting");
+			close(listen_fd);
+			unlink(cfg.socket);
+			config_free(&cfg);
+			return 1;
+		}
 		if (cfg.ping_timeout > 0)
 			snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
 		else
@@ -630,7 +698,7 @@ main(int argc, char **argv)
 		log_info("listening on %s (%s, grace %gs, ping timeout %s%s)",
 		    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace,
 		    err, prot);
-		announce_ready(cfg.ready_fd);
+		announce_ready(cfg.ready_fd, &nt);
 	}
 
 	status = daemon_run(&d, listen_fd, cfg.socket);

@@ -22,6 +22,7 @@
 #include "dazai/config.h"
 #include "dazai/log.h"
 #include "dazai/proto.h"
+#include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
 
 #ifndef DAZAI_VERSION
@@ -221,6 +222,28 @@ watched_gone(pid_t pid, int is_parent)
 	return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
+/*
+ * Confine ourselves once connected: from here on only the socket, the
+ * pidfd, the signalfd, the clock and stderr are used. A refused call ends
+ * us by SIGKILL (the daemon sees its heartbeat lost). Confinement failing
+ * is a warning, not an exit: this process holds no secret, and leaving
+ * would drop the guard.
+ */
+static void
+confine(void)
+{
+	struct sandbox	 sb;
+	char		 err[256];
+
+	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", true, NULL,
+	    -1);
+	if (sandbox_confine(&sb, err, sizeof err) != 0)
+		log_warnx("WARNING: running unconfined: %s", err);
+	else if (log_verbose())
+		log_debug("sandbox: %s", sandbox_describe(&sb, err,
+		    sizeof err));
+}
+
 /* Hold the heartbeat until something ends it; returns the exit status. */
 static int
 hold(const char *path, bool is_default, double interval, pid_t watch,
@@ -250,6 +273,7 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 		close(fd);
 		return 0;
 	}
+	confine();
 	if (!quiet)
 		log_info("guarding: heartbeat to %s, watching pid %d", path,
 		    (int)watch);

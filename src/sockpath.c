@@ -384,6 +384,23 @@ sockpath_connect_trusted(const char *path, bool is_default, char *err,
 	return fd;
 }
 
+/*
+ * Open the socket's directory (O_PATH) so that the socket can be removed
+ * with unlinkat(2) once the process may no longer name paths (sandbox).
+ * Returns the descriptor, or -1 with errno.
+ */
+int
+sockpath_open_dir(const char *path)
+{
+	char	 dir[PATH_MAX];
+
+	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 /* Only our own uid and root may talk to us (SO_PEERCRED). */
 bool
 sockpath_peer_allowed(int fd, uid_t *uid, pid_t *pid)

@@ -29,6 +29,7 @@ struct config {
 	long long	 secret_max;
 	int		 require_lock;
 	int		 no_secretmem;
+	int		 no_sandbox;
 	int		 ready_fd;
 	int		 verbose;
 	int		 empty;		/* start with no secret */

@@ -42,6 +42,7 @@ struct daemon {
 	double		 grace;
 	double		 ping_timeout;
 	const char	*socket_path;
+	int		 socket_dirfd;	/* for unlinkat at exit, or -1 */
 	int		 listen_fd;
 	struct secmem	*secret;
 	struct policy	 policy;
@@ -75,6 +76,7 @@ void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);
 int	daemon_run(struct daemon *, int, const char *);
+void	daemon_set_socket_dir(struct daemon *, int);
 void	daemon_finish(struct daemon *);
 
 #endif

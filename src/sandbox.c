@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Confinement after start-up. Once the socket listens and the secret is
+ * loaded, the process can do nothing but its job: no_new_privs (no
+ * set-uid or file-capability gain through execve), Landlock (no file may
+ * be opened, created or removed, bar the socket's removal at exit; no TCP
+ * from ABI 4), and a seccomp allowlist. Any other system call traps
+ * (SECCOMP_RET_TRAP) into a SIGSYS handler that wipes the secret before
+ * the process dies: the kernel's kill action would end it at once and
+ * leave the secret in freed pages.
+ */
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
+#include <seccomp.h>
+
+#include "dazai/sandbox.h"
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP	1	/* si_code of a seccomp trap */
+#endif
+
+/* Landlock rights newer than the oldest headers we build with. */
+#ifndef LANDLOCK_ACCESS_FS_REFER
+#define LANDLOCK_ACCESS_FS_REFER	(1ULL << 13)	/* ABI 2 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)	/* ABI 3 */
+#endif
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)	/* ABI 5 */
+#endif
+#ifndef LANDLOCK_ACCESS_NET_BIND_TCP
+#define LANDLOCK_ACCESS_NET_BIND_TCP	(1ULL << 0)	/* ABI 4 */
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP	(1ULL << 1)
+#endif
+
+/* struct landlock_ruleset_attr as of ABI 4 (old headers stop at fs). */
+struct sandbox_ll_attr {
+	uint64_t	 handled_access_fs;
+	uint64_t	 handled_access_net;
+};
+
+#define D	SANDBOX_DAZAID
+#define H	SANDBOX_HEARTBEAT
+#define DH	(SANDBOX_DAZAID | SANDBOX_HEARTBEAT)
+
+/* Conditions on a call's arguments. */
+enum sandbox_cond {
+	ANY,		/* any arguments */
+	A0_DIRFD,	/* first argument is the socket's directory */
+	A1_FIONREAD,	/* ioctl(fd, FIONREAD, ...) only */
+};
+
+/*
+ * THE ALLOWLIST: every system call a confined process may make, for which
+ * program, and why. Anything else traps into sandbox_sigsys. Calls that
+ * do not exist on an architecture (epoll_wait, poll on arm64) are
+ * skipped there; their replacements are listed beside them.
+ */
+static const struct sandbox_call {
+	const char	*name;
+	int		 nr;
+	unsigned	 progs;
+	enum sandbox_cond cond;
+	const char	*why;
+} sandbox_allow[] = {
+#define C(call, progs, cond, why)	{ #call, SCMP_SYS(call), progs, cond, why }
+C(epoll_wait,      D,  ANY, "libev: wait for the next event"),
+C(epoll_pwait,     D,  ANY, "libev: the same where epoll_wait is absent"),
+C(epoll_ctl,       D,  ANY, "libev: watch and unwatch client sockets"),
+C(poll,            DH, ANY, "peek at a client before BUSY; heartbeat loop"),
+C(ppoll,           DH, ANY, "poll(3) where the poll call is absent"),
+C(restart_syscall, DH, ANY, "resume a wait interrupted by a stop"),
+C(read,            DH, ANY, "request lines; libev's wake-up eventfd; signalfd"),
+C(write,           DH, ANY, "log lines; libev's wake-up; --ready-fd"),
+C(sendto,          DH, ANY, "replies and PINGs (send); systemd READY=1"),
+C(accept4,         D,  ANY, "take the next connection"),
+C(getsockopt,      D,  ANY, "SO_PEERCRED: who is connecting"),
+C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
+C(close,           DH, ANY, "close clients, the ready descriptor"),
+C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
+C(getuid,          D,  ANY, "name our uid when refusing a peer"),
+C(getpid,          DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
+C(getppid,         H,  ANY, "is the watched parent still ours"),
+C(gettid,          D,  ANY, "raise(3): re-raise a fatal signal"),
+C(tgkill,          D,  ANY, "raise(3): re-raise a fatal signal"),
+C(kill,            DH, ANY, "SIGKILL self (armed); is the watched pid alive"),
+C(rt_sigprocmask,  D,  ANY, "libev and raise(3) mask signals briefly"),
+C(rt_sigreturn,    D,  ANY, "return from libev's signal handlers"),
+C(brk,             D,  ANY, "malloc: client objects"),
+C(mmap,            D,  ANY, "malloc: large blocks"),
+C(munmap,          D,  ANY, "free; unmap the secure buffer at exit"),
+C(madvise,         D,  ANY, "free: return heap pages"),
+C(mprotect,        D,  ANY, "open and close the secure buffer; the wipe"),
+C(munlock,         D,  ANY, "unlock the secure buffer before unmapping it"),
+C(unlinkat,        D,  A0_DIRFD, "remove our socket at clean exit"),
+C(exit_group,      DH, ANY, "exit"),
+#undef C
+};
+#define NALLOW	(sizeof sandbox_allow / sizeof sandbox_allow[0])
+
+/* System call names by number, filled before confinement. */
+#define SANDBOX_NR_MAX	512
+#define SANDBOX_NAME	24
+static char		 sandbox_names[SANDBOX_NR_MAX][SANDBOX_NAME];
+static uint32_t		 sandbox_arch;
+
+/* What the SIGSYS handler needs, set before the filter is loaded. */
+static const char	*volatile sandbox_prefix = "dazai";
+static void		(*volatile sandbox_wipe_fn)(void);
+static volatile sig_atomic_t sandbox_armed;
+
+/* Append s to buf (async-signal-safe). */
+static size_t
+sandbox_cat(char *buf, size_t n, size_t len, const char *s)
+{
+	while (*s != '\0' && n + 1 < len)
+		buf[n++] = *s++;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Append a decimal number to buf (async-signal-safe). */
+static size_t
+sandbox_catnum(char *buf, size_t n, size_t len, long v)
+{
+	char		 tmp[24];
+	size_t		 i = sizeof tmp - 1;
+	unsigned long	 u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+
+	tmp[i] = '\0';
+	do
+		tmp[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0 && i > 1);
+	if (v < 0)
+		tmp[--i] = '-';
+	return sandbox_cat(buf, n, len, tmp + i);
+}
+
+/*
+ * SIGSYS. A seccomp trap: wipe first, then write one line naming the
+ * refused call, then SIGKILL (armed) or exit 0 after WOULD SIGKILL
+ * (dry-run), as SIGUSR2 does. Any other SIGSYS (kill -SYS): wipe and die
+ * of it with the default action (SA_RESETHAND restored it). Only
+ * async-signal-safe calls: mprotect and memset (the wipe), write, kill,
+ * getpid, raise, _exit; the name comes from a table filled beforehand.
+ */
+static void
+sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
+{
+	void		(*wipe)(void) = sandbox_wipe_fn;
+	char		 line[256];
+	const char	*name = "unknown";
+	size_t		 n = 0;
+	int		 nr;
+
+	(void)uctx;
+	if (wipe != NULL)
+		wipe();
+	if (si == NULL || si->si_code != SYS_SECCOMP) {
+		raise(sig);
+		_exit(128 + sig);
+	}
+	nr = si->si_syscall;
+	if (si->si_arch != sandbox_arch)
+		name = "foreign architecture";
+	else if (nr >= 0 && nr < SANDBOX_NR_MAX && sandbox_names[nr][0] != '\0')
+		name = sandbox_names[nr];
+	n = sandbox_cat(line, n, sizeof line, sandbox_prefix);
+	n = sandbox_cat(line, n, sizeof line, ": seccomp: refused system call ");
+	n = sandbox_catnum(line, n, sizeof line, nr);
+	n = sandbox_cat(line, n, sizeof line, " (");
+	n = sandbox_cat(line, n, sizeof line, name);
+	n = sandbox_cat(line, n, sizeof line, "); ");
+	if (wipe != NULL)
+		n = sandbox_cat(line, n, sizeof line, "secret wiped; ");
+	n = sandbox_cat(line, n, sizeof line, sandbox_armed ? "SIGKILL\n" :
+	    "WOULD SIGKILL (dry-run: exiting 0 instead)\n");
+	if (write(STDERR_FILENO, line, n) < 0)
+		n = 0;
+	if (sandbox_armed) {
+		kill(getpid(), SIGKILL);
+		_exit(137);
+	}
+	_exit(0);
+}
+
+/* Defaults: nothing took effect yet. */
+void
+sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
+    bool armed, void (*wipe)(void), int unlink_dirfd)
+{
+	memset(sb, 0, sizeof *sb);
+	sb->prog = prog;
+	sb->name = name;
+	sb->armed = armed;
+	sb->wipe = wipe;
+	sb->unlink_dirfd = unlink_dirfd;
+}
+
+/* Add a note to why: what did not take effect, and the kernel's reason. */
+static void
+sandbox_note(struct sandbox *sb, const char *what, int err)
+{
+	size_t	 n = strlen(sb->why);
+
+	snprintf(sb->why + n, sizeof sb->why - n, "%s%s: %s",
+	    n > 0 ? "; " : "", what, strerror(err));
+}
+
+/* Every filesystem right the kernel's Landlock ABI knows. */
+static uint64_t
+sandbox_ll_fs(int abi)
+{
+	uint64_t	 fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
+
+	if (abi >= 2)
+		fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
+	return fs;
+}
+
+/*
+ * Landlock: handle every filesystem right and grant none, but removing a
+ * file beneath the socket's directory (our socket at exit); from ABI 4,
+ * handle TCP bind and connect and grant neither. Returns 0, or -1 with
+ * errno (ENOSYS, EOPNOTSUPP: the kernel has no Landlock).
+ */
+static int
+sandbox_landlock(struct sandbox *sb)
+{
+	struct sandbox_ll_attr			 attr;
+	struct landlock_path_beneath_attr	 pb;
+	long					 abi;
+	int					 fd, saved;
+
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 1)
+		return -1;
+	sb->landlock_abi = (int)abi;
+	memset(&attr, 0, sizeof attr);
+	attr.handled_access_fs = sandbox_ll_fs((int)abi);
+	if (abi >= 4)
+		attr.handled_access_net = LANDLOCK_ACCESS_NET_BIND_TCP |
+		    LANDLOCK_ACCESS_NET_CONNECT_TCP;
+	fd = (int)syscall(SYS_landlock_create_ruleset, &attr,
+	    abi >= 4 ? sizeof attr : sizeof attr.handled_access_fs, 0);
+	if (fd < 0)
+		return -1;
+	if (sb->unlink_dirfd >= 0) {
+		memset(&pb, 0, sizeof pb);
+		pb.allowed_access = LANDLOCK_ACCESS_FS_REMOVE_FILE;
+		pb.parent_fd = sb->unlink_dirfd;
+		if (syscall(SYS_landlock_add_rule, fd,
+		    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) != 0)
+			goto fail;
+	}
+	if (syscall(SYS_landlock_restrict_self, fd, 0) != 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Fill the name table the SIGSYS handler reads. */
+static void
+sandbox_fill_names(void)
+{
+	char	*s;
+	int	 nr;
+
+	sandbox_arch = seccomp_arch_native();
+	for (nr = 0; nr < SANDBOX_NR_MAX; nr++) {
+		s = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
+		if (s == NULL)
+			continue;
+		snprintf(sandbox_names[nr], SANDBOX_NAME, "%s", s);
+		free(s);
+	}
+}
+
+/* Build and load the allowlist; returns 0 or a negative errno. */
+static int
+sandbox_seccomp(struct sandbox *sb, const char **failed)
+{
+	const struct sandbox_call	*c;
+	scmp_filter_ctx			 ctx;
+	size_t				 i;
+	int				 rc = 0;
+
+	*failed = "seccomp_init";
+	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
+		return -ENOMEM;
+	/* A call through another ABI (int 0x80) traps too, not kills. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_TRAP)) != 0)
+		goto out;
+	for (i = 0; i < NALLOW; i++) {
+		c = &sandbox_allow[i];
+		if (!(c->progs & sb->prog))
+			continue;
+		*failed = c->name;
+		if (c->nr < 0 && seccomp_syscall_resolve_name(c->name) < 0)
+			continue;	/* not on this architecture */
+		switch (c->cond) {
+		case ANY:
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
+			break;
+		case A0_DIRFD:
+			if (sb->unlink_dirfd < 0)
+				continue;
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
+			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->unlink_dirfd));
+			break;
+		case A1_FIONREAD:
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
+			    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD));
+			break;
+		}
+		if (rc != 0)
+			goto out;
+	}
+	*failed = "seccomp_load";
+	rc = seccomp_load(ctx);
+out:
+	seccomp_release(ctx);
+	return rc;
+}
+
+/*
+ * Confine the calling process: no_new_privs, Landlock where the kernel
+ * offers it, the seccomp allowlist. Landlock missing or refused is noted
+ * in sb->why and is not an error (the allowlist still holds); a failure
+ * of no_new_privs, of the SIGSYS handler or of seccomp is: -1 with a
+ * message in err. The caller decides what becomes of the secret then.
+ */
+int
+sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
+{
+	struct sigaction	 sa;
+	const char		*failed;
+	int			 rc;
+
+	/* Log lines format the time with localtime_r: read the zone file
+	 * now, while files may still be opened. */
+	tzset();
+	sandbox_fill_names();
+	sandbox_prefix = sb->name;
+	sandbox_wipe_fn = sb->wipe;
+	sandbox_armed = sb->armed;
+
+	memset(&sa, 0, sizeof sa);
+	sigfillset(&sa.sa_mask);
+	sa.sa_sigaction = sandbox_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	if (sigaction(SIGSYS, &sa, NULL) != 0) {
+		snprintf(err, errlen, "sigaction SIGSYS: %s", strerror(errno));
+		return -1;
+	}
+
+	/* No privilege can be gained from here on (and Landlock needs it). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+		snprintf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s",
+		    strerror(errno));
+		return -1;
+	}
+	sb->layers |= SANDBOX_NNP;
+
+	if (sandbox_landlock(sb) == 0)
+		sb->layers |= SANDBOX_LANDLOCK;
+	else if (errno == ENOSYS || errno == EOPNOTSUPP)
+		sandbox_note(sb, "landlock not offered by this kernel", errno);
+	else
+		sandbox_note(sb, "landlock refused", errno);
+
+	if ((rc = sandbox_seccomp(sb, &failed)) != 0) {
+		snprintf(err, errlen, "seccomp: %s: %s", failed,
+		    strerror(-rc));
+		return -1;
+	}
+	sb->layers |= SANDBOX_SECCOMP;
+	return 0;
+}
+
+/*
+ * What took effect, for --verbose and STATUS: "seccomp,landlock",
+ * "seccomp (landlock: not offered by this kernel ...)" or "off".
+ */
+const char *
+sandbox_describe(const struct sandbox *sb, char *buf, size_t len)
+{
+	const char	*layers = "off";
+
+	if ((sb->layers & SANDBOX_SECCOMP) && (sb->layers & SANDBOX_LANDLOCK))
+		layers = "seccomp,landlock";
+	else if (sb->layers & SANDBOX_SECCOMP)
+		layers = "seccomp";
+	else if (sb->layers & SANDBOX_LANDLOCK)
+		layers = "landlock";
+	if (sb->why[0] != '\0')
+		snprintf(buf, len, "%s (%s)", layers, sb->why);
+	else
+		snprintf(buf, len, "%s", layers);
+	return buf;
+}
