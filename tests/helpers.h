@@ -87,5 +87,6 @@ Suite	*ssh_suite(void);
 Suite	*sessions_suite(void);
 Suite	*control_suite(void);
 Suite	*client_suite(void);
+Suite	*sandbox_suite(void);
 
 #endif

@@ -270,6 +270,20 @@ memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
     size_t len, const unsigned long *ranges, size_t nr,
     void (*trigger)(void *), void *arg, struct memscan_death *md)
 {
+	return memscan_trace_death_at(pid, needles, n, len, ranges, nr,
+	    trigger, NULL, arg, md);
+}
+
+/*
+ * The same, calling at_entry(pid, arg) at every other system-call entry
+ * stop, where a test may rewrite the call about to be made.
+ */
+int
+memscan_trace_death_at(pid_t pid, const void *const *needles, size_t n,
+    size_t len, const unsigned long *ranges, size_t nr,
+    void (*trigger)(void *), void (*at_entry)(pid_t, void *), void *arg,
+    struct memscan_death *md)
+{
 	struct __ptrace_syscall_info si;
 	size_t		 r;
 	bool		 unmap;
@@ -307,7 +321,8 @@ memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
 				    needles, n, len)) >= 0) {
 					md->unmap_hits += hits;
 					md->unmap_scans++;
-				}
+				} else if (at_entry != NULL)
+					at_entry(pid, arg);
 			}
 		} else if ((st >> 16) == 0)
 			inject = WSTOPSIG(st);	/* signal-delivery-stop */

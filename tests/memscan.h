@@ -60,6 +60,9 @@ int	memscan_trace_death(pid_t, const void *, size_t, unsigned long,
 int	memscan_trace_death_n(pid_t, const void *const *, size_t, size_t,
 	    const unsigned long *, size_t, void (*)(void *), void *,
 	    struct memscan_death *);
+int	memscan_trace_death_at(pid_t, const void *const *, size_t, size_t,
+	    const unsigned long *, size_t, void (*)(void *),
+	    void (*)(pid_t, void *), void *, struct memscan_death *);
 int	memscan_secure_maps(pid_t, struct memscan_map *, int);
 int	memscan_peek(pid_t, unsigned long, void *, size_t);
 int	memscan_shield(pid_t, struct memscan_shield *);

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 
 #include <dirent.h>
@@ -440,6 +441,137 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 		close(hb);
 	dz_stop(&d);
 }
+
+/*
+ * Does the process block SIGSYS now (SigBlk in /proc/PID/status)? A
+ * seccomp trap while it is blocked is the kernel's default SIGSYS, with
+ * no handler and no wipe: inside libev's signal handlers, which block
+ * every signal (dazaid(1), SECURITY CONSIDERATIONS).
+ */
+static bool
+sigsys_blocked(pid_t pid)
+{
+	char			 path[64], line[256];
+	unsigned long long	 mask = 0;
+	FILE			*fp;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return true;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, "SigBlk:", 7) == 0)
+			mask = strtoull(line + 7, NULL, 16);
+	fclose(fp);
+	return (mask & (1ULL << (SIGSYS - 1))) != 0;
+}
+
+/* The forbidden call, made once. */
+struct violation {
+	struct trigger_arg	 t;
+	bool			 done;
+};
+
+/*
+ * At a system-call entry stop of the confined daemon (SIGSYS not
+ * blocked), rewrite the call about to be made into socket(2), which it
+ * never needs: the kernel runs the seccomp filter after this stop (Linux
+ * 4.8 and later), so the filter sees socket(2) and traps. Chosen over
+ * gdb's "call", which would catch the SIGSYS itself and abandon the call,
+ * and over a trigger compiled into dazaid for tests, which would put a
+ * way to issue system calls into the product. x86-64 only (orig_rax).
+ */
+static void
+make_forbidden_call(pid_t pid, void *arg)
+{
+	struct violation	*v = arg;
+#ifdef __x86_64__
+	struct user_regs_struct	 regs;
+
+	if (v->done || sigsys_blocked(pid))
+		return;
+	ck_assert_int_eq(ptrace(PTRACE_GETREGS, pid, 0, &regs), 0);
+	regs.orig_rax = SYS_socket;
+	ck_assert_int_eq(ptrace(PTRACE_SETREGS, pid, 0, &regs), 0);
+	v->done = true;
+#else
+	(void)pid;
+	(void)v;
+#endif
+}
+
+/*
+ * A forbidden system call from the confined daemon: SIGSYS handled (the
+ * line naming the call is the handler's own), no marker at the last
+ * system call, and the documented end: exit 0 after WOULD SIGKILL
+ * (dry-run), SIGKILL (armed).
+ */
+static void
+seccomp_violation(const char *what, bool armed)
+{
+	struct marker		 m;
+	struct memscan_shield	 sh;
+	struct memscan_death	 md;
+	const void		*needles[3];
+	unsigned long		 ranges[4];
+	struct violation	 v;
+	struct dz		 d;
+	char			 want[160];
+
+	if (skip_unless_root(what))
+		return;
+#ifndef __x86_64__
+	dz_skip_na("%s: rewriting a system call is implemented for x86-64 "
+	    "only", what);
+	return;
+#endif
+	make_marker(&m);
+	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
+	    NULL);
+	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
+	needles[0] = m.bytes;
+	needles[1] = sh.ct;
+	needles[2] = sh.prekey;
+	ranges[0] = sh.shield.start;
+	ranges[1] = sh.shield.end;
+	ranges[2] = sh.buf.start;
+	ranges[3] = sh.buf.end;
+	memset(&v, 0, sizeof v);
+	v.t.pid = d.pid;
+	v.t.sig = SIGHUP;		/* a wake-up: logged and ignored */
+	ck_assert_msg(memscan_trace_death_at(d.pid, needles, 3, MARKER_LEN,
+	    ranges, 2, fire, make_forbidden_call, &v, &md) == 0,
+	    "tracing the daemon's death failed: %s", strerror(errno));
+	d.pid = 0;
+	d.status = md.status;
+	ck_assert(v.done);
+	ck_assert_msg(md.scans >= 1, "no final system call seen (status "
+	    "%d)", d.status);
+	ck_assert_msg(md.hits == 0, "marker, ciphertext or prekey found %d "
+	    "times at death", md.hits);
+	if (armed)
+		ck_assert_msg(WIFSIGNALED(d.status) &&
+		    WTERMSIG(d.status) == SIGKILL, "status %d", d.status);
+	else
+		ck_assert_msg(WIFEXITED(d.status) &&
+		    WEXITSTATUS(d.status) == 0, "status %d", d.status);
+	snprintf(want, sizeof want, "dazaid: seccomp: refused system call "
+	    "%d (socket); secret wiped; %s", SYS_socket, armed ? "SIGKILL" :
+	    "WOULD SIGKILL (dry-run: exiting 0 instead)");
+	ck_assert_msg(dz_log_has(&d, want), "log lacks: %s", want);
+	dz_stop(&d);
+}
+
+START_TEST(death_seccomp_dry_run)
+{
+	seccomp_violation("death_seccomp_dry_run", false);
+}
+END_TEST
+
+START_TEST(death_seccomp_armed)
+{
+	seccomp_violation("death_seccomp_armed", true);
+}
+END_TEST
 
 START_TEST(death_loss_dry_run)
 {
@@ -888,6 +1020,8 @@ memory_suite(void)
 	tcase_add_test(tc, death_sigquit);
 	tcase_add_test(tc, death_sigalrm);
 	tcase_add_test(tc, death_sigrtmin);
+	tcase_add_test(tc, death_seccomp_dry_run);
+	tcase_add_test(tc, death_seccomp_armed);
 	tcase_add_test(tc, unprivileged);
 	tcase_add_test(tc, unprivileged_4mib_pipe);
 	tcase_add_test(tc, no_core_on_crash);

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Confinement as the kernel sees it: /proc/PID/status of a ready daemon
+ * and of a connected heartbeat, the --verbose report, --no-sandbox and
+ * its config key, and the exit paths that the sandbox must not break.
+ * A forbidden call made by the confined daemon is in test_memory.c, where
+ * the memory is scanned at its death.
+ */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/landlock.h>
+
+#include "helpers.h"
+
+/* The value of a "Key:\tvalue" line of /proc/PID/status, or -1. */
+static int
+proc_status(pid_t pid, const char *key)
+{
+	char	 path[64], line[256];
+	size_t	 klen = strlen(key);
+	FILE	*fp;
+	int	 v = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = atoi(line + klen + 1);
+			break;
+		}
+	fclose(fp);
+	return v;
+}
+
+/* The kernel's Landlock ABI, 0 without Landlock. */
+static int
+landlock_abi(void)
+{
+	long	 abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+		    LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi > 0 ? (int)abi : 0;
+}
+
+/* Is the daemon's stderr free of seccomp refusals? */
+static void
+assert_no_refusal(const struct dz *d)
+{
+	ck_assert_msg(!dz_log_has(d, "refused system call"),
+	    "the sandbox refused a call the daemon needs");
+}
+
+/* A ready daemon is confined: no_new_privs and a seccomp filter. */
+START_TEST(daemon_confined)
+{
+	const char	*args[] = { "--verbose", NULL };
+	struct dz	 d;
+	int		 hb;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(proc_status(d.pid, "NoNewPrivs"), 1);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+	if (landlock_abi() > 0)
+		ck_assert(dz_log_has(&d, "sandbox: seccomp,landlock\n"));
+	else
+		ck_assert(dz_log_has(&d, "sandbox: seccomp (landlock not "
+		    "offered by this kernel"));
+	/* The loop works confined: a heartbeat session with a QUIT. */
+	hb = dz_hello(d.sock);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	ck_assert(dz_log_wait(&d, "stood down", 10));
+	ck_assert(dz_alive(&d));
+	assert_no_refusal(&d);
+	dz_stop(&d);
+}
+END_TEST
+
+/* SIGTERM with the sandbox on: exit 0, socket removed, nothing refused. */
+START_TEST(sigterm_removes_socket)
+{
+	struct dz	 d;
+	struct stat	 st;
+
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+	ck_assert_int_eq(lstat(d.sock, &st), 0);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
+	    "status %d", d.status);
+	ck_assert_msg(lstat(d.sock, &st) != 0 && errno == ENOENT,
+	    "%s left behind", d.sock);
+	ck_assert(!dz_log_has(&d, ": unlink"));
+	assert_no_refusal(&d);
+	dz_stop(&d);
+}
+END_TEST
+
+/* A dry-run panic (heartbeat lost) completes confined: exit 0. */
+START_TEST(panic_completes_confined)
+{
+	const char	*args[] = { "--grace", "0.2", NULL };
+	struct dz	 d;
+	int		 hb;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	hb = dz_hello(d.sock);
+	close(hb);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
+	    "status %d", d.status);
+	ck_assert(dz_log_has(&d, "grace window"));
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	assert_no_refusal(&d);
+	dz_stop(&d);
+}
+END_TEST
+
+/* --no-sandbox: unconfined, and said loudly without --verbose. */
+START_TEST(no_sandbox_option)
+{
+	const char	*args[] = { "--no-sandbox", NULL };
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 0);
+	ck_assert_int_eq(proc_status(d.pid, "NoNewPrivs"), 0);
+	ck_assert(dz_log_has(&d, "WARNING: --no-sandbox: the daemon runs "
+	    "UNCONFINED"));
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* no_sandbox = true in the config file does the same. */
+START_TEST(no_sandbox_config_key)
+{
+	char		 dir[64], conf[160];
+	const char	*args[] = { "--config", conf, NULL };
+	const char	*text = "no_sandbox = true\n";
+	struct dz	 d;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 0);
+	ck_assert(dz_log_has(&d, "WARNING: --no-sandbox"));
+	dz_stop(&d);
+}
+END_TEST
+
+/* dazai-heartbeat confines itself once connected, and still works. */
+START_TEST(heartbeat_confined)
+{
+	const char	*hb_argv[6];
+	struct dz	 d, h;
+	pid_t		 hb;
+	int		 st;
+
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	dz_init(&h, NULL);		/* h.log: the heartbeat's stderr */
+	hb_argv[0] = dz_bin("dazai-heartbeat");
+	hb_argv[1] = "--socket";
+	hb_argv[2] = d.sock;
+	hb_argv[3] = "--interval";
+	hb_argv[4] = "0.05";
+	hb_argv[5] = NULL;
+	hb = dz_spawn(hb_argv, h.log, -1);
+	/* "guarding" is logged right after it confined itself. */
+	ck_assert(dz_log_wait(&h, "guarding: heartbeat", 10));
+	ck_assert_int_eq(proc_status(hb, "Seccomp"), 2);
+	ck_assert_int_eq(proc_status(hb, "NoNewPrivs"), 1);
+	/* Confined, it pings, and stands down on SIGUSR1 (signalfd, QUIT,
+	 * BYE, a log line): a refused call would have killed it. */
+	kill(hb, SIGUSR1);
+	ck_assert_int_eq(dz_waitpid(hb, &st, 10), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heartbeat "
+	    "status %d", st);
+	ck_assert(dz_log_has(&h, "stood down (QUIT)"));
+	ck_assert(!dz_log_has(&h, "refused system call"));
+	ck_assert(dz_log_wait(&d, "stood down", 10));
+	assert_no_refusal(&d);
+	dz_stop(&d);
+}
+END_TEST
+
+Suite *
+sandbox_suite(void)
+{
+	Suite	*s = suite_create("sandbox");
+	TCase	*tc = tcase_create("sandbox");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, daemon_confined);
+	tcase_add_test(tc, sigterm_removes_socket);
+	tcase_add_test(tc, panic_completes_confined);
+	tcase_add_test(tc, no_sandbox_option);
+	tcase_add_test(tc, no_sandbox_config_key);
+	tcase_add_test(tc, heartbeat_confined);
+	suite_add_tcase(s, tc);
+	return s;
+}
