@@ -105,7 +105,7 @@ test: all $(B)/run_tests
 sanitize: test-deps
 	$(call apt_install,clang)
 	$(MAKE) B=build-san CC=clang \
-	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DDAZAI_SANITIZER" \
 	    EXTRA_LDFLAGS="-fsanitize=address,undefined" test
 
 demo: deps
