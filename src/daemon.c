@@ -38,6 +38,8 @@
  */
 static volatile sig_atomic_t hard_armed;
 static char hard_socket[SOCKPATH_MAX + 1];
+static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
+static const char *volatile hard_base;	/* the socket's name in it */
 
 /* Write a constant message from a handler (async-signal-safe). */
 #define HARD_SAY(msg)	log_raw((msg), sizeof (msg) - 1)
@@ -45,16 +47,27 @@ static char hard_socket[SOCKPATH_MAX + 1];
 /*
  * The part of every hard path that must happen before the process ends:
  * zero the secret (secmem_emergency_wipe: mprotect and memset), then
- * remove the socket (unlink). Async-signal-safe.
+ * remove the socket (unlink, or unlinkat through its directory once the
+ * sandbox allows no path). Returns 0, or -1 if the wipe failed (said).
+ * Async-signal-safe; also the sandbox's SIGSYS handler's wipe.
  */
-static void
+int
 daemon_hard_wipe(void)
 {
-	if (secmem_emergency_wipe() != 0)
+	int	 rc = 0;
+
+	if (secmem_emergency_wipe() != 0) {
 		HARD_SAY("dazaid: WIPE FAILED: the secret memory could not be "
 		    "made writable\n");
-	if (hard_socket[0] != '\0')
-		unlink(hard_socket);
+		rc = -1;
+	}
+	if (hard_socket[0] != '\0') {
+		if (hard_dirfd >= 0 && hard_base != NULL)
+			unlinkat(hard_dirfd, hard_base, 0);
+		else
+			unlink(hard_socket);
+	}
+	return rc;
 }
 
 /*
@@ -1104,13 +1117,17 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 
 /*
  * Keep the socket's directory (an O_PATH descriptor) for removing the
- * socket at exit: once confined, the daemon may name no path, only
- * unlinkat(2) relative to this directory.
+ * socket at exit and on the hard paths: once confined, the daemon may
+ * name no path, only unlinkat(2) relative to this directory.
  */
 void
 daemon_set_socket_dir(struct daemon *d, int dirfd)
 {
+	const char	*slash = strrchr(hard_socket, '/');
+
 	d->socket_dirfd = dirfd;
+	hard_base = slash != NULL ? slash + 1 : hard_socket;
+	hard_dirfd = dirfd;
 }
 
 /* Remove the socket file, through its directory when we hold it. */
@@ -1145,10 +1162,7 @@ daemon_finish(struct daemon *d)
 		if (d->socket_path != NULL && daemon_unlink_socket(d) != 0)
 			log_warn("%s: unlink", d->socket_path);
 	}
-	if (d->socket_dirfd >= 0) {
-		close(d->socket_dirfd);
-		d->socket_dirfd = -1;
-	}
+	/* d->socket_dirfd stays open: a hard path may still use it. */
 	log_info("exiting: secret memory zeroed and unmapped, socket "
 	    "removed");
 }

@@ -562,7 +562,7 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 	}
 	daemon_set_socket_dir(d, dirfd);
 	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", cfg->arm == 1,
-	    secmem_emergency_wipe, dirfd);
+	    daemon_hard_wipe, dirfd);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
 		    "the secret unconfined (--no-sandbox runs without "

@@ -26,6 +26,7 @@
 #include <linux/landlock.h>
 #include <seccomp.h>
 
+#include "dazai/log.h"
 #include "dazai/sandbox.h"
 
 #ifndef SYS_SECCOMP
@@ -91,6 +92,7 @@ C(getsockopt,      D,  ANY, "SO_PEERCRED: who is connecting"),
 C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
 C(close,           DH, ANY, "close clients, the ready descriptor"),
 C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
+C(gettimeofday,    D,  ANY, "libev's ev_time, where the vDSO falls back"),
 C(getuid,          D,  ANY, "name our uid when refusing a peer"),
 C(getpid,          DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
 C(getppid,         H,  ANY, "is the watched parent still ours"),
@@ -119,7 +121,7 @@ static uint32_t		 sandbox_arch;
 
 /* What the SIGSYS handler needs, set before the filter is loaded. */
 static const char	*volatile sandbox_prefix = "dazai";
-static void		(*volatile sandbox_wipe_fn)(void);
+static int		(*volatile sandbox_wipe_fn)(void);
 static volatile sig_atomic_t sandbox_armed;
 
 /* Append s to buf (async-signal-safe). */
@@ -154,21 +156,22 @@ sandbox_catnum(char *buf, size_t n, size_t len, long v)
  * refused call, then SIGKILL (armed) or exit 0 after WOULD SIGKILL
  * (dry-run), as SIGUSR2 does. Any other SIGSYS (kill -SYS): wipe and die
  * of it with the default action (SA_RESETHAND restored it). Only
- * async-signal-safe calls: mprotect and memset (the wipe), write, kill,
- * getpid, raise, _exit; the name comes from a table filled beforehand.
+ * async-signal-safe calls: mprotect and memset (the wipe), unlinkat,
+ * write or send (log_raw), kill, getpid, raise, _exit; the name comes
+ * from a table filled beforehand.
  */
 static void
 sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 {
-	void		(*wipe)(void) = sandbox_wipe_fn;
+	int		(*wipe)(void) = sandbox_wipe_fn;
 	char		 line[256];
 	const char	*name = "unknown";
 	size_t		 n = 0;
-	int		 nr;
+	int		 nr, wiped = -1;
 
 	(void)uctx;
 	if (wipe != NULL)
-		wipe();
+		wiped = wipe();
 	if (si == NULL || si->si_code != SYS_SECCOMP) {
 		raise(sig);
 		_exit(128 + sig);
@@ -185,11 +188,11 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 	n = sandbox_cat(line, n, sizeof line, name);
 	n = sandbox_cat(line, n, sizeof line, "); ");
 	if (wipe != NULL)
-		n = sandbox_cat(line, n, sizeof line, "secret wiped; ");
+		n = sandbox_cat(line, n, sizeof line, wiped == 0 ?
+		    "secret wiped; " : "WIPE FAILED; ");
 	n = sandbox_cat(line, n, sizeof line, sandbox_armed ? "SIGKILL\n" :
 	    "WOULD SIGKILL (dry-run: exiting 0 instead)\n");
-	if (write(STDERR_FILENO, line, n) < 0)
-		n = 0;
+	log_raw(line, n);
 	if (sandbox_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
@@ -200,7 +203,7 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 /* Defaults: nothing took effect yet. */
 void
 sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
-    bool armed, void (*wipe)(void), int unlink_dirfd)
+    bool armed, int (*wipe)(void), int unlink_dirfd)
 {
 	memset(sb, 0, sizeof *sb);
 	sb->prog = prog;
@@ -330,11 +333,12 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 			if (sb->unlink_dirfd < 0)
 				continue;
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
-			    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->unlink_dirfd));
+			    SCMP_A0_32(SCMP_CMP_EQ,
+			    (uint32_t)sb->unlink_dirfd, 0));
 			break;
 		case A1_FIONREAD:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
-			    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD));
+			    SCMP_A1_32(SCMP_CMP_EQ, FIONREAD, 0));
 			break;
 		}
 		if (rc != 0)
@@ -379,8 +383,10 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 	sandbox_wipe_fn = sb->wipe;
 	sandbox_armed = sb->armed;
 
+	/* As for the other fatal signals: SA_RESETHAND restores the default
+	 * action and SA_NODEFER lets the handler's raise deliver it now. */
 	memset(&sa, 0, sizeof sa);
-	sigfillset(&sa.sa_mask);
+	sigemptyset(&sa.sa_mask);
 	sa.sa_sigaction = sandbox_sigsys;
 	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
 	if (sigaction(SIGSYS, &sa, NULL) != 0) {

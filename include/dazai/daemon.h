@@ -70,6 +70,7 @@ struct daemon {
 };
 
 void	daemon_install_hard_signals(bool);
+int	daemon_hard_wipe(void);
 void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);

@@ -27,7 +27,7 @@ struct sandbox {
 	enum sandbox_prog prog;
 	const char	*name;		/* prefix of the violation line */
 	bool		 armed;		/* a violation ends by SIGKILL */
-	void		(*wipe)(void);	/* async-signal-safe, or NULL */
+	int		(*wipe)(void);	/* async-signal-safe, or NULL */
 	int		 unlink_dirfd;	/* exit path may unlinkat here, or -1 */
 	unsigned	 layers;	/* SANDBOX_* that took effect */
 	int		 landlock_abi;	/* 0: none */
@@ -35,7 +35,7 @@ struct sandbox {
 };
 
 void		 sandbox_init(struct sandbox *, enum sandbox_prog,
-		    const char *, bool, void (*)(void), int);
+		    const char *, bool, int (*)(void), int);
 int		 sandbox_confine(struct sandbox *, char *, size_t);
 const char	*sandbox_describe(const struct sandbox *, char *, size_t);
 
