@@ -314,6 +314,8 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 	*failed = "seccomp_init";
 	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
 		return -ENOMEM;
+	/* Errors say what the kernel said, not ECANCELED (best effort). */
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	/* A call through another ABI (int 0x80) traps too, not kills. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_TRAP)) != 0)

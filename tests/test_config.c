@@ -195,6 +195,31 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* no_sandbox: off by default, a boolean, set only by what says so. */
+START_TEST(no_sandbox_key)
+{
+	struct config	 c, eff;
+	char		 err[CONFIG_ERRLEN];
+
+	config_init_defaults(&eff);
+	ck_assert_int_eq(eff.no_sandbox, 0);
+	ck_assert_int_eq(load("no_sandbox = yes\n", &c, err, sizeof err), 0);
+	ck_assert_int_eq(c.no_sandbox, 1);
+	config_merge(&eff, &c);
+	ck_assert_int_eq(eff.no_sandbox, 1);
+	config_free(&c);
+	ck_assert_int_eq(load("arm = true\n", &c, err, sizeof err), 0);
+	ck_assert_int_eq(c.no_sandbox, CONFIG_UNSET);
+	config_free(&c);
+	ck_assert_int_eq(load("no_sandbox = perhaps\n", &c, err,
+	    sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: no_sandbox: 'perhaps' is not a "
+	    "boolean") != NULL, "%s", err);
+	config_free(&c);
+	config_free(&eff);
+}
+END_TEST
+
 START_TEST(precedence)
 {
 	struct config	 eff, file, cli;
@@ -261,6 +286,7 @@ START_TEST(example_is_defaults)
 	ck_assert_int_eq(eff.secret_max, def.secret_max);
 	ck_assert_int_eq(eff.require_lock, def.require_lock);
 	ck_assert_int_eq(eff.no_secretmem, def.no_secretmem);
+	ck_assert_int_eq(eff.no_sandbox, def.no_sandbox);
 	ck_assert_int_eq(eff.ready_fd, def.ready_fd);
 	ck_assert_int_eq(eff.verbose, def.verbose);
 	/* The one setting it makes: a heartbeat per window. */
@@ -296,6 +322,7 @@ config_suite(void)
 	tcase_add_test(tc, file_tilde);
 	tcase_add_test(tc, file_dev_null);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, no_sandbox_key);
 	tcase_add_test(tc, precedence);
 	tcase_add_test(tc, validate);
 	tcase_add_test(tc, example_is_defaults);

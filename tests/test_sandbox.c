@@ -6,11 +6,13 @@
  * A forbidden call made by the confined daemon is in test_memory.c, where
  * the memory is scanned at its death.
  */
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include <linux/landlock.h>
+#include <seccomp.h>
 
 #include "helpers.h"
 
@@ -190,6 +193,57 @@ START_TEST(no_sandbox_config_key)
 }
 END_TEST
 
+/*
+ * A kernel that refuses seccomp, simulated: the daemon is started under a
+ * filter of our own that fails seccomp(2) with ENOSYS and
+ * prctl(PR_SET_SECCOMP) with EINVAL, as a kernel built without seccomp
+ * does. It must not hold the secret unconfined: it says why, wipes,
+ * removes its socket and exits 1.
+ */
+START_TEST(seccomp_refused_exits)
+{
+	scmp_filter_ctx	 ctx;
+	struct dz	 d;
+	struct stat	 st;
+	const char	*argv[] = { dz_bin("dazaid"), "--socket", NULL,
+			    "--no-secretmem", NULL };
+	int		 fd;
+
+	if (!confined_build("seccomp_refused_exits"))
+		return;
+	dz_init(&d, NULL);
+	argv[2] = d.sock;
+	d.pid = fork();
+	ck_assert_int_ge(d.pid, 0);
+	if (d.pid == 0) {
+		if ((fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND,
+		    0600)) < 0)
+			_exit(126);
+		dup2(fd, STDERR_FILENO);
+		if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+		    SCMP_SYS(seccomp), 0) != 0 ||
+		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL),
+		    SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ,
+		    PR_SET_SECCOMP, 0)) != 0 ||
+		    seccomp_load(ctx) != 0)
+			_exit(125);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(dz_wait(&d, 20), 0);
+	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 1,
+	    "status %d", d.status);
+	ck_assert(dz_log_has(&d, "cannot confine the daemon: seccomp"));
+	ck_assert(dz_log_has(&d, "refusing to hold the secret unconfined"));
+	ck_assert(dz_log_has(&d, "secret wiped; exiting"));
+	ck_assert(!dz_log_has(&d, "listening on"));
+	ck_assert_msg(lstat(d.sock, &st) != 0 && errno == ENOENT,
+	    "%s left behind", d.sock);
+	dz_stop(&d);
+}
+END_TEST
+
 /* dazai-heartbeat confines itself once connected, and still works. */
 START_TEST(heartbeat_confined)
 {
@@ -239,6 +293,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, panic_completes_confined);
 	tcase_add_test(tc, no_sandbox_option);
 	tcase_add_test(tc, no_sandbox_config_key);
+	tcase_add_test(tc, seccomp_refused_exits);
 	tcase_add_test(tc, heartbeat_confined);
 	suite_add_tcase(s, tc);
 	return s;
