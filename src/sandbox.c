@@ -107,7 +107,7 @@ C(munmap,          D,  ANY, "free; unmap the secure buffer at exit"),
 C(madvise,         D,  ANY, "free: return heap pages"),
 C(mprotect,        D,  ANY, "open and close the secure buffer; the wipe"),
 C(munlock,         D,  ANY, "unlock the secure buffer before unmapping it"),
-C(unlinkat,        D,  A0_DIRFD, "remove our socket at clean exit"),
+C(unlinkat,        D,  A0_DIRFD, "remove our socket: clean exit, hard paths"),
 C(exit_group,      DH, ANY, "exit"),
 #undef C
 };
