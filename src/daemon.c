@@ -27,6 +27,7 @@
 #include "dazai/log.h"
 #include "dazai/procs.h"
 #include "dazai/proto.h"
+#include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
 
 #define container_of(p, type, member) \
@@ -49,9 +50,9 @@ static const char *volatile hard_base;	/* the socket's name in it */
  * zero the secret (secmem_emergency_wipe: mprotect and memset), then
  * remove the socket (unlink, or unlinkat through its directory once the
  * sandbox allows no path). Returns 0, or -1 if the wipe failed (said).
- * Async-signal-safe; also the sandbox's SIGSYS handler's wipe.
+ * Async-signal-safe.
  */
-int
+static int
 daemon_hard_wipe(void)
 {
 	int	 rc = 0;
@@ -135,6 +136,34 @@ daemon_hard_panic(int sig)
 	}
 	HARD_SAY("dazaid: SIGUSR2: secret wiped; WOULD SIGKILL (dry-run)\n");
 	_exit(0);
+}
+
+/*
+ * The seccomp filter's SIGSYS handler (sandbox_sigsys) runs this before
+ * it names the refused call and dies: the kill sequence in the order of
+ * a panic, inside the handler: the secret made unrecoverable (every
+ * shield zeroed), the registered processes killed through their pidfds
+ * (dry-run: named), the buffer zeroed and the socket removed. Returns 0,
+ * or -1 if some memory could not be zeroed (said). Async-signal-safe.
+ */
+int
+daemon_hard_emergency(void)
+{
+	int	 shielded;
+
+	shielded = secmem_emergency_shield();
+	procs_emergency(hard_armed);
+	if (daemon_hard_wipe() != 0 || shielded != 0)
+		return -1;
+	daemon_log_zeroed("SIGSYS: ");
+	return 0;
+}
+
+/* Is the final SIGKILL real now (--arm, or ARM since)? Async-signal-safe. */
+bool
+daemon_hard_armed(void)
+{
+	return hard_armed != 0;
 }
 
 /*
@@ -367,7 +396,11 @@ daemon_event(struct daemon *d, enum policy_event ev, const char *why)
 /*
  * Name a peer for the log: its pid and executable (readlink of
  * /proc/PID/exe; a process that is not dumpable hides it, then its
- * command name stands in).
+ * command name stands in). Confined, no file may be opened (the
+ * allowlist has no open call; Landlock would refuse it), so there is no
+ * command name; and Landlock refuses /proc/PID/exe of a process outside
+ * its domain (EACCES, as for ptrace): with Landlock in effect the
+ * executable is unknown.
  */
 static void
 daemon_peer(int pid, char *buf, size_t size)
@@ -380,6 +413,11 @@ daemon_peer(int pid, char *buf, size_t size)
 	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
 		exe[n] = '\0';
 		snprintf(buf, size, "pid %d (%s)", pid, exe);
+		return;
+	}
+	if (sandbox_active()) {
+		snprintf(buf, size, "pid %d (executable unknown: confined, "
+		    "%s)", pid, strerror(errno));
 		return;
 	}
 	snprintf(path, sizeof path, "/proc/%d/comm", pid);
@@ -523,6 +561,7 @@ daemon_status(struct daemon *d, struct conn *c)
 		st.deadline = 0;
 	st.expires = policy_life_left(&d->life, now);
 	st.reads = d->life.reads;
+	st.sandbox = sandbox_layers();
 	if (proto_format_status(line, sizeof line, &st) < 0)
 		return conn_error(c, "internal error");
 	return conn_send(c, line);

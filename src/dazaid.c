@@ -561,8 +561,8 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 		return -1;
 	}
 	daemon_set_socket_dir(d, dirfd);
-	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", cfg->arm == 1,
-	    daemon_hard_wipe, dirfd);
+	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", daemon_hard_armed,
+	    daemon_hard_emergency, dirfd);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
 		    "the secret unconfined (--no-sandbox runs without "

@@ -235,7 +235,7 @@ confine(void)
 	struct sandbox	 sb;
 	char		 err[256];
 
-	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", true, NULL,
+	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", NULL, NULL,
 	    -1);
 	if (sandbox_confine(&sb, err, sizeof err) != 0)
 		log_warnx("WARNING: running unconfined: %s", err);

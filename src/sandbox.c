@@ -10,6 +10,7 @@
  * leave the secret in freed pages.
  */
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -62,6 +63,7 @@ enum sandbox_cond {
 	ANY,		/* any arguments */
 	A0_DIRFD,	/* first argument is the socket's directory */
 	A1_FIONREAD,	/* ioctl(fd, FIONREAD, ...) only */
+	A2_NOEXEC,	/* mmap, mprotect: never PROT_EXEC */
 };
 
 /*
@@ -81,7 +83,7 @@ static const struct sandbox_call {
 C(epoll_wait,      D,  ANY, "libev: wait for the next event"),
 C(epoll_pwait,     D,  ANY, "libev: the same where epoll_wait is absent"),
 C(epoll_ctl,       D,  ANY, "libev: watch and unwatch client sockets"),
-C(poll,            DH, ANY, "peek at a client before BUSY; heartbeat loop"),
+C(poll,            DH, ANY, "a client before BUSY; pidfd exited?; heartbeat"),
 C(ppoll,           DH, ANY, "poll(3) where the poll call is absent"),
 C(restart_syscall, DH, ANY, "resume a wait interrupted by a stop"),
 C(read,            DH, ANY, "request lines; libev's wake-up eventfd; signalfd"),
@@ -90,7 +92,7 @@ C(sendto,          DH, ANY, "replies and PINGs (send); systemd READY=1"),
 C(accept4,         D,  ANY, "take the next connection"),
 C(getsockopt,      D,  ANY, "SO_PEERCRED: who is connecting"),
 C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
-C(close,           DH, ANY, "close clients, the ready descriptor"),
+C(close,           DH, ANY, "close clients, pidfds, the ready descriptor"),
 C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
 C(gettimeofday,    D,  ANY, "libev's ev_time, where the vDSO falls back"),
 C(getuid,          D,  ANY, "name our uid when refusing a peer"),
@@ -102,12 +104,18 @@ C(kill,            DH, ANY, "SIGKILL self (armed); is the watched pid alive"),
 C(rt_sigprocmask,  D,  ANY, "libev and raise(3) mask signals briefly"),
 C(rt_sigreturn,    D,  ANY, "return from libev's signal handlers"),
 C(brk,             D,  ANY, "malloc: client objects"),
-C(mmap,            D,  ANY, "malloc: large blocks"),
+C(mmap,            D,  A2_NOEXEC, "malloc; LOAD: grow the buffer in place"),
 C(munmap,          D,  ANY, "free; unmap the secure buffer at exit"),
-C(madvise,         D,  ANY, "free: return heap pages"),
-C(mprotect,        D,  ANY, "open and close the secure buffer; the wipe"),
+C(madvise,         D,  ANY, "free; LOAD: growth is DONTDUMP, WIPEONFORK"),
+C(mprotect,        D,  A2_NOEXEC, "open and close the secure buffer; wipe"),
 C(munlock,         D,  ANY, "unlock the secure buffer before unmapping it"),
 C(unlinkat,        D,  A0_DIRFD, "remove our socket: clean exit, hard paths"),
+C(pidfd_open,      D,  ANY, "REGISTER: hold the process as a pidfd"),
+C(pidfd_send_signal, D, ANY, "REGISTER's check; SIGKILL registered ones"),
+C(mlock,           D,  ANY, "LOAD: lock growth (memfd_secret locks its own)"),
+C(getrandom,       D,  ANY, "LOAD: a fresh prekey and nonce (libsodium)"),
+C(readlink,        D,  ANY, "log a peer's executable (/proc/PID/exe)"),
+C(readlinkat,      D,  ANY, "readlink(2) where the readlink call is absent"),
 C(exit_group,      DH, ANY, "exit"),
 #undef C
 };
@@ -122,7 +130,10 @@ static uint32_t		 sandbox_arch;
 /* What the SIGSYS handler needs, set before the filter is loaded. */
 static const char	*volatile sandbox_prefix = "dazai";
 static int		(*volatile sandbox_wipe_fn)(void);
-static volatile sig_atomic_t sandbox_armed;
+static bool		(*volatile sandbox_armed_fn)(void);
+
+/* The layers that took effect in this process (sandbox_layers). */
+static unsigned		 sandbox_taken;
 
 /* Append s to buf (async-signal-safe). */
 static size_t
@@ -152,11 +163,14 @@ sandbox_catnum(char *buf, size_t n, size_t len, long v)
 }
 
 /*
- * SIGSYS. A seccomp trap: wipe first, then write one line naming the
- * refused call, then SIGKILL (armed) or exit 0 after WOULD SIGKILL
- * (dry-run), as SIGUSR2 does. Any other SIGSYS (kill -SYS): wipe and die
- * of it with the default action (SA_RESETHAND restored it). Only
- * async-signal-safe calls: mprotect and memset (the wipe), unlinkat,
+ * SIGSYS. A seccomp trap: the owner's emergency path first (the daemon's
+ * makes the secret unrecoverable, kills the registered processes, wipes
+ * the buffer and removes the socket), then one line naming the refused
+ * call, then SIGKILL (armed, asked at the moment of the trap: ARM may
+ * have come since) or exit 0 after WOULD SIGKILL (dry-run), as SIGUSR2
+ * does. Any other SIGSYS (kill -SYS): the same path, then die of it with
+ * the default action (SA_RESETHAND restored it). Only async-signal-safe
+ * calls: mprotect and memset (the wipe), pidfd_send_signal, unlinkat,
  * write or send (log_raw), kill, getpid, raise, _exit; the name comes
  * from a table filled beforehand.
  */
@@ -164,10 +178,12 @@ static void
 sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 {
 	int		(*wipe)(void) = sandbox_wipe_fn;
+	bool		(*armed_fn)(void) = sandbox_armed_fn;
 	char		 line[256];
 	const char	*name = "unknown";
 	size_t		 n = 0;
 	int		 nr, wiped = -1;
+	bool		 armed;
 
 	(void)uctx;
 	if (wipe != NULL)
@@ -190,20 +206,25 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 	if (wipe != NULL)
 		n = sandbox_cat(line, n, sizeof line, wiped == 0 ?
 		    "secret wiped; " : "WIPE FAILED; ");
-	n = sandbox_cat(line, n, sizeof line, sandbox_armed ? "SIGKILL\n" :
+	armed = armed_fn == NULL || armed_fn();
+	n = sandbox_cat(line, n, sizeof line, armed ? "SIGKILL\n" :
 	    "WOULD SIGKILL (dry-run: exiting 0 instead)\n");
 	log_raw(line, n);
-	if (sandbox_armed) {
+	if (armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
 	}
 	_exit(0);
 }
 
-/* Defaults: nothing took effect yet. */
+/*
+ * Defaults: nothing took effect yet. armed() says whether a violation
+ * ends by SIGKILL (NULL: always); wipe() is the emergency path the SIGSYS
+ * handler runs first (NULL: none); unlink_dirfd the socket's directory.
+ */
 void
 sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
-    bool armed, int (*wipe)(void), int unlink_dirfd)
+    bool (*armed)(void), int (*wipe)(void), int unlink_dirfd)
 {
 	memset(sb, 0, sizeof *sb);
 	sb->prog = prog;
@@ -342,6 +363,10 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
 			    SCMP_A1_32(SCMP_CMP_EQ, FIONREAD, 0));
 			break;
+		case A2_NOEXEC:
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
+			    SCMP_A2_32(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+			break;
 		}
 		if (rc != 0)
 			goto out;
@@ -383,7 +408,7 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 	sandbox_fill_names();
 	sandbox_prefix = sb->name;
 	sandbox_wipe_fn = sb->wipe;
-	sandbox_armed = sb->armed;
+	sandbox_armed_fn = sb->armed;
 
 	/* As for the other fatal signals: SA_RESETHAND restores the default
 	 * action and SA_NODEFER lets the handler's raise deliver it now. */
@@ -417,7 +442,30 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 		return -1;
 	}
 	sb->layers |= SANDBOX_SECCOMP;
+	sandbox_taken = sb->layers;
 	return 0;
+}
+
+/* Is this process under the seccomp allowlist? */
+bool
+sandbox_active(void)
+{
+	return (sandbox_taken & SANDBOX_SECCOMP) != 0;
+}
+
+/*
+ * The layers in effect in this process as one word, for STATUS:
+ * "seccomp,landlock", "seccomp" or "off".
+ */
+const char *
+sandbox_layers(void)
+{
+	if ((sandbox_taken & SANDBOX_SECCOMP) &&
+	    (sandbox_taken & SANDBOX_LANDLOCK))
+		return "seccomp,landlock";
+	if (sandbox_taken & SANDBOX_SECCOMP)
+		return "seccomp";
+	return "off";
 }
 
 /*

@@ -613,6 +613,22 @@ secmem_emergency_wipe(void)
 	return failed + secmem_emergency_pass(0);
 }
 
+/*
+ * From a signal handler: make every live secret unrecoverable by zeroing
+ * its shield (prekey and key) only; secmem_emergency_wipe zeroes the
+ * buffers after. Returns the number of shields that could not be made
+ * writable. Async-signal-safe as secmem_emergency_wipe.
+ */
+int
+secmem_emergency_shield(void)
+{
+	int	 failed;
+
+	if ((failed = secmem_emergency_pass(1)) == 0)
+		secmem_mark_zeroed();
+	return failed;
+}
+
 /* Start loading: wipe, fresh prekey and nonce, derive the key. */
 int
 secmem_load_begin(struct secmem *sm)

@@ -499,14 +499,53 @@ make_forbidden_call(pid_t pid, void *arg)
 #endif
 }
 
+/* A child that sleeps until killed, and dies with the test runner. */
+static pid_t
+registrable_child(void)
+{
+	pid_t	 pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* One request on a fresh control connection; the reply must be want. */
+static void
+control_request(const struct dz *d, const char *line, const char *want)
+{
+	int	 fd = dz_connect(d->sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+	ck_assert(dz_send(fd, line));
+	dz_expect(fd, want);
+	close(fd);
+}
+
+/* How the daemon under test is armed. */
+enum violation_mode {
+	VIOLATION_DRY_RUN,	/* --dry-run: exit 0 */
+	VIOLATION_ARMED,	/* --arm: SIGKILL */
+	VIOLATION_ARM_VERB,	/* started dry-run, then ARM: SIGKILL */
+};
+
 /*
- * A forbidden system call from the confined daemon: SIGSYS handled (the
- * line naming the call is the handler's own), no marker at the last
- * system call, and the documented end: exit 0 after WOULD SIGKILL
- * (dry-run), SIGKILL (armed).
+ * A forbidden system call from the confined daemon, which holds the
+ * marker and has a registered process: SIGSYS handled (the line naming
+ * the call is the handler's own), no marker at the last system call, the
+ * registered process SIGKILLed (armed) or named and alive (dry-run), and
+ * the documented end: exit 0 after WOULD SIGKILL (dry-run), SIGKILL
+ * (armed, also when ARM came after the start).
  */
 static void
-seccomp_violation(const char *what, bool armed)
+seccomp_violation(const char *what, enum violation_mode mode)
 {
 	struct marker		 m;
 	struct memscan_shield	 sh;
@@ -515,7 +554,10 @@ seccomp_violation(const char *what, bool armed)
 	unsigned long		 ranges[4];
 	struct violation	 v;
 	struct dz		 d;
-	char			 want[160];
+	char			 want[160], line[64];
+	bool			 armed = mode != VIOLATION_DRY_RUN;
+	pid_t			 child;
+	int			 st;
 
 	if (skip_unless_root(what))
 		return;
@@ -525,9 +567,14 @@ seccomp_violation(const char *what, bool armed)
 	return;
 #endif
 	make_marker(&m);
-	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
-	    NULL);
+	start_on_marker(&d, &m, "--no-secretmem", mode == VIOLATION_ARMED ?
+	    "--arm" : NULL, NULL);
 	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
+	child = registrable_child();
+	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
+	control_request(&d, line, "OK");
+	if (mode == VIOLATION_ARM_VERB)
+		control_request(&d, "ARM\n", "OK");
 	needles[0] = m.bytes;
 	needles[1] = sh.ct;
 	needles[2] = sh.prekey;
@@ -558,18 +605,38 @@ seccomp_violation(const char *what, bool armed)
 	    "%d (socket); secret wiped; %s", SYS_socket, armed ? "SIGKILL" :
 	    "WOULD SIGKILL (dry-run: exiting 0 instead)");
 	ck_assert_msg(dz_log_has(&d, want), "log lacks: %s", want);
+	if (armed) {
+		/* The handler killed it through its pidfd. */
+		ck_assert_int_eq(dz_waitpid(child, &st, 10), 0);
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+		    "%s: registered child status %d", what, st);
+	} else {
+		snprintf(want, sizeof want, "dazaid: WOULD SIGKILL pid %d "
+		    "(registered; dry-run)", (int)child);
+		ck_assert_msg(dz_log_has(&d, want), "log lacks: %s", want);
+		ck_assert_msg(waitpid(child, &st, WNOHANG) == 0,
+		    "%s: the registered child died in a dry run", what);
+		kill(child, SIGKILL);
+		dz_waitpid(child, &st, 10);
+	}
 	dz_stop(&d);
 }
 
 START_TEST(death_seccomp_dry_run)
 {
-	seccomp_violation("death_seccomp_dry_run", false);
+	seccomp_violation("death_seccomp_dry_run", VIOLATION_DRY_RUN);
 }
 END_TEST
 
 START_TEST(death_seccomp_armed)
 {
-	seccomp_violation("death_seccomp_armed", true);
+	seccomp_violation("death_seccomp_armed", VIOLATION_ARMED);
+}
+END_TEST
+
+START_TEST(death_seccomp_arm_verb)
+{
+	seccomp_violation("death_seccomp_arm_verb", VIOLATION_ARM_VERB);
 }
 END_TEST
 
@@ -1022,6 +1089,7 @@ memory_suite(void)
 	tcase_add_test(tc, death_sigrtmin);
 	tcase_add_test(tc, death_seccomp_dry_run);
 	tcase_add_test(tc, death_seccomp_armed);
+	tcase_add_test(tc, death_seccomp_arm_verb);
 	tcase_add_test(tc, unprivileged);
 	tcase_add_test(tc, unprivileged_4mib_pipe);
 	tcase_add_test(tc, no_core_on_crash);

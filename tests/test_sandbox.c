@@ -7,12 +7,14 @@
  * the memory is scanned at its death.
  */
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,6 +114,158 @@ START_TEST(daemon_confined)
 	ck_assert(dz_log_wait(&d, "stood down", 10));
 	ck_assert(dz_alive(&d));
 	assert_no_refusal(&d);
+	dz_stop(&d);
+}
+END_TEST
+
+/* Send all of buf. */
+static void
+send_all(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Read exactly len bytes within timeout seconds. */
+static bool
+read_all(int fd, void *buf, size_t len, double timeout)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	double		 end = dz_now() + timeout;
+	char		*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if (poll(&pfd, 1, (int)((end - dz_now()) * 1000)) != 1)
+			return false;
+		if ((n = read(fd, p, len)) <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* One request on a fresh control connection: its reply (static). */
+static const char *
+ctl_request(const struct dz *d, const char *line)
+{
+	static char	 reply[512];
+	int		 fd = dz_connect(d->sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+	ck_assert(dz_send(fd, line));
+	ck_assert_msg(dz_readline(fd, reply, sizeof reply, 10) != NULL,
+	    "no reply to %s", line);
+	close(fd);
+	return reply;
+}
+
+/*
+ * The control plane works confined: with Seccomp 2 in /proc/PID/status
+ * throughout, an armed daemon started empty takes a LOAD of 1 MiB (the
+ * buffer grows in place, page after page), hands it back byte for byte
+ * with GET, wipes it, takes another LOAD, registers a process, reports
+ * the sandbox as the last STATUS field, and on PANIC kills the
+ * registered process and dies by SIGKILL, with no call refused.
+ */
+START_TEST(control_plane_confined)
+{
+	const char	*args[] = { "--arm", "--empty", NULL };
+	const size_t	 len = 1024 * 1024;
+	char		 line[64], want[96];
+	const char	*r, *layers;
+	unsigned char	*secret, *got;
+	struct dz	 d;
+	pid_t		 child;
+	size_t		 i;
+	int		 fd, st;
+
+	if (!confined_build("control_plane_confined"))
+		return;
+	secret = malloc(len);
+	got = malloc(len);
+	ck_assert(secret != NULL && got != NULL);
+	for (i = 0; i < len; i++)
+		secret[i] = (unsigned char)(i * 131 + i / 4099);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+
+	/* STATUS ends with what took effect. */
+	layers = landlock_abi() > 0 ? "seccomp,landlock" : "seccomp";
+	r = ctl_request(&d, "STATUS\n");
+	ck_assert_msg(strncmp(r, "STATUS alive=1 armed=1 grace=0 "
+	    "registered=0 ", 31) == 0, "%s", r);
+	snprintf(want, sizeof want, " sandbox=%s", layers);
+	ck_assert_msg(strlen(r) > strlen(want) && strcmp(r + strlen(r) -
+	    strlen(want), want) == 0, "STATUS does not end in '%s': %s",
+	    want, r);
+
+	/* LOAD 1 MiB and GET it back on one connection. */
+	fd = dz_connect(d.sock);
+	ck_assert(fd >= 0);
+	snprintf(line, sizeof line, "LOAD %zu\n", len);
+	ck_assert(dz_send(fd, line));
+	send_all(fd, secret, len);
+	dz_expect(fd, "OK");
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+	ck_assert(dz_send(fd, "GET\n"));
+	snprintf(want, sizeof want, "SECRET %zu", len);
+	dz_expect(fd, want);
+	ck_assert(read_all(fd, got, len, 30));
+	ck_assert(memcmp(got, secret, len) == 0);
+	close(fd);
+	snprintf(want, sizeof want, "secret_bytes=%zu ", len);
+	ck_assert(strstr(ctl_request(&d, "STATUS\n"), want) != NULL);
+
+	/* WIPE, then a small LOAD to hold something again. */
+	ck_assert_str_eq(ctl_request(&d, "WIPE\n"), "OK");
+	ck_assert(strstr(ctl_request(&d, "STATUS\n"), " secret_bytes=0 ") !=
+	    NULL);
+	fd = dz_connect(d.sock);
+	ck_assert(fd >= 0);
+	ck_assert(dz_send(fd, "LOAD 6\ns3cret"));
+	dz_expect(fd, "OK");
+	close(fd);
+
+	/* REGISTER a process, then PANIC: it dies first, then the daemon. */
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
+	ck_assert_str_eq(ctl_request(&d, line), "OK");
+	ck_assert(strstr(ctl_request(&d, "STATUS\n"), " registered=1 ") !=
+	    NULL);
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+	ck_assert_str_eq(ctl_request(&d, "PANIC\n"), "OK");
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL,
+	    "daemon status %d", d.status);
+	ck_assert_int_eq(dz_waitpid(child, &st, 10), 0);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "registered child status %d", st);
+	snprintf(want, sizeof want, "SIGKILL pid %d (registered)",
+	    (int)child);
+	ck_assert(dz_log_has(&d, want));
+	/* Peers are logged; confined, the executable may be unknown. */
+	snprintf(want, sizeof want, "LOAD of %zu bytes from pid ", len);
+	ck_assert(dz_log_has(&d, want));
+	assert_no_refusal(&d);
+	free(secret);
+	free(got);
 	dz_stop(&d);
 }
 END_TEST
@@ -289,6 +443,7 @@ sandbox_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, daemon_confined);
+	tcase_add_test(tc, control_plane_confined);
 	tcase_add_test(tc, sigterm_removes_socket);
 	tcase_add_test(tc, panic_completes_confined);
 	tcase_add_test(tc, no_sandbox_option);

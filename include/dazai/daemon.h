@@ -70,7 +70,8 @@ struct daemon {
 };
 
 void	daemon_install_hard_signals(bool);
-int	daemon_hard_wipe(void);
+int	daemon_hard_emergency(void);
+bool	daemon_hard_armed(void);
 void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);

@@ -75,6 +75,7 @@ struct proto_status {
 	double		 deadline;	/* seconds left in grace, < 0: none */
 	double		 expires;	/* seconds to a lifetime limit, < 0 */
 	unsigned long	 reads;
+	const char	*sandbox;	/* layers in effect, or "off" */
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */

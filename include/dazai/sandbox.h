@@ -26,7 +26,7 @@ enum sandbox_prog {
 struct sandbox {
 	enum sandbox_prog prog;
 	const char	*name;		/* prefix of the violation line */
-	bool		 armed;		/* a violation ends by SIGKILL */
+	bool		(*armed)(void);	/* a violation ends by SIGKILL */
 	int		(*wipe)(void);	/* async-signal-safe, or NULL */
 	int		 unlink_dirfd;	/* exit path may unlinkat here, or -1 */
 	unsigned	 layers;	/* SANDBOX_* that took effect */
@@ -35,8 +35,10 @@ struct sandbox {
 };
 
 void		 sandbox_init(struct sandbox *, enum sandbox_prog,
-		    const char *, bool, int (*)(void), int);
+		    const char *, bool (*)(void), int (*)(void), int);
 int		 sandbox_confine(struct sandbox *, char *, size_t);
 const char	*sandbox_describe(const struct sandbox *, char *, size_t);
+bool		 sandbox_active(void);
+const char	*sandbox_layers(void);
 
 #endif

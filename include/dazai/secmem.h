@@ -115,6 +115,8 @@ int	 secmem_wipe(struct secmem *);
  * only.
  */
 int	 secmem_emergency_wipe(void);
+/* From a signal handler: zero only the shields (unrecoverable at once). */
+int	 secmem_emergency_shield(void);
 /*
  * When the last wipe (either kind) finished zeroing the keys, on
  * CLOCK_MONOTONIC; zero if none. Async-signal-safe.
