@@ -109,9 +109,10 @@ START_TEST(parse_status_line)
 
 	snprintf(line, sizeof line, "STATUS alive=1 armed=0 grace=5 "
 	    "registered=2 state=guarding sessions=1 secret_bytes=32 "
-	    "protections=mlock,dontdump deadline=- expires=- reads=3");
+	    "protections=mlock,dontdump deadline=- expires=- reads=3 "
+	    "sandbox=seccomp,landlock");
 	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
-	ck_assert_uint_eq(st.n, 11);
+	ck_assert_uint_eq(st.n, 12);
 	/* The first four as a daZai-rs client reads them, in order. */
 	ck_assert_str_eq(st.key[0], "alive");
 	ck_assert_str_eq(st.key[1], "armed");
@@ -121,6 +122,9 @@ START_TEST(parse_status_line)
 	ck_assert_str_eq(client_status_get(&st, "state"), "guarding");
 	ck_assert_str_eq(client_status_get(&st, "protections"),
 	    "mlock,dontdump");
+	ck_assert_str_eq(st.key[11], "sandbox");
+	ck_assert_str_eq(client_status_get(&st, "sandbox"),
+	    "seccomp,landlock");
 	ck_assert_ptr_null(client_status_get(&st, "nosuch"));
 
 	/* The four alone are a whole daZai-rs STATUS. */
@@ -1070,6 +1074,17 @@ commands_in_mode(bool armed)
 	    "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "\"registered\":0,"));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
+	/* The confinement in effect, last (off in a sanitizer build). */
+	if (dz_is_asan_build(dz_bin("dazaid")))
+		ck_assert_msg(strstr(out, ",\"sandbox\":\"off\"}\n") != NULL,
+		    "%s", out);
+	else
+		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL &&
+		    strcmp(out + strlen(out) - 3, "\"}\n") == 0, "%s", out);
+	expect_run(d.sock, 0, "status");
+	ck_assert_msg(strstr(out, dz_is_asan_build(dz_bin("dazaid")) ?
+	    "\nsandbox       off\n" : "\nsandbox       seccomp") != NULL,
+	    "%s", out);
 
 	/* load from a pipe, get it back byte for byte. */
 	{
