@@ -141,7 +141,8 @@ check_replies(const struct proto_cmd *cmd)
 	struct proto_status	 st = { true, 1e6, 32, "grace", 1, (size_t)-1,
 				    "locked dontdump wipeonfork dontfork "
 				    "guard-pages noaccess-idle secretmem",
-				    1e6, 1e6, (unsigned long)-1 };
+				    1e6, 1e6, (unsigned long)-1,
+				    "seccomp,landlock" };
 	char			 buf[PROTO_REPLY_MAX];
 	int			 n;
 
