@@ -116,20 +116,35 @@ daemon_log_zeroed(const char *who)
 }
 
 /*
- * SIGUSR2: hard panic inside the handler, in the kill sequence's order:
- * the secret made unrecoverable and zeroed, the registered processes
- * killed through their pidfds (dry-run: named), then death. Only
- * async-signal-safe calls: mprotect, memset and clock_gettime
- * (daemon_hard_wipe), unlink, pidfd_send_signal, kill, write or send
- * (log_raw, which never blocks), _exit.
+ * The kill sequence inside a signal handler, in the order of a panic: the
+ * secret made unrecoverable (every shield zeroed), the registered
+ * processes killed through their pidfds (dry-run: named), the buffer
+ * zeroed and the socket removed; who (NULL: say nothing) prefixes the
+ * --verbose line with the moment the keys were zeroed. Returns 0, or -1
+ * if some memory could not be zeroed (said). Only async-signal-safe
+ * calls: mprotect, memset and clock_gettime (secmem), pidfd_send_signal,
+ * unlink or unlinkat, write or send (log_raw, which never blocks).
  */
+static int
+daemon_hard_sequence(const char *who)
+{
+	int	 shielded;
+
+	shielded = secmem_emergency_shield();
+	procs_emergency(hard_armed);
+	if (daemon_hard_wipe() != 0 || shielded != 0)
+		return -1;
+	if (who != NULL)
+		daemon_log_zeroed(who);
+	return 0;
+}
+
+/* SIGUSR2: hard panic inside the handler, then death (or exit 0). */
 static void
 daemon_hard_panic(int sig)
 {
 	(void)sig;
-	daemon_hard_wipe();
-	daemon_log_zeroed("SIGUSR2: ");
-	procs_emergency(hard_armed);
+	daemon_hard_sequence("SIGUSR2: ");
 	if (hard_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
@@ -139,24 +154,13 @@ daemon_hard_panic(int sig)
 }
 
 /*
- * The seccomp filter's SIGSYS handler (sandbox_sigsys) runs this before
- * it names the refused call and dies: the kill sequence in the order of
- * a panic, inside the handler: the secret made unrecoverable (every
- * shield zeroed), the registered processes killed through their pidfds
- * (dry-run: named), the buffer zeroed and the socket removed. Returns 0,
- * or -1 if some memory could not be zeroed (said). Async-signal-safe.
+ * The seccomp filter's SIGSYS handler (sandbox_sigsys) runs the kill
+ * sequence through this before it names the refused call and dies.
  */
 int
 daemon_hard_emergency(void)
 {
-	int	 shielded;
-
-	shielded = secmem_emergency_shield();
-	procs_emergency(hard_armed);
-	if (daemon_hard_wipe() != 0 || shielded != 0)
-		return -1;
-	daemon_log_zeroed("SIGSYS: ");
-	return 0;
+	return daemon_hard_sequence("SIGSYS: ");
 }
 
 /* Is the final SIGKILL real now (--arm, or ARM since)? Async-signal-safe. */
@@ -175,19 +179,19 @@ daemon_hard_armed(void)
 static void
 daemon_fatal_signal(int sig)
 {
-	daemon_hard_wipe();
-	procs_emergency(hard_armed);
+	daemon_hard_sequence(NULL);
 	raise(sig);
 }
 
 /*
- * fatal() and fatalx() end the process through this hook: the secret is
- * zeroed and the socket removed first, whatever the error was.
+ * fatal() and fatalx() end the process through this hook: the kill
+ * sequence first (the secret zeroed, registered processes killed when
+ * armed, the socket removed), whatever the error was.
  */
 static void
 daemon_fatal_exit(int status)
 {
-	daemon_hard_wipe();
+	daemon_hard_sequence(NULL);
 	exit(status);
 }
 
@@ -269,9 +273,23 @@ daemon_do_wipe(void *arg)
 		    "writable");
 		return;
 	}
-	daemon_log_zeroed("");
 	log_info("secret wiped (%zu bytes overwritten with zeros, after the "
 	    "prekey and key)", len);
+}
+
+/*
+ * Policy action, first of the kill sequence: zero the prekey and key, so
+ * the secret is unrecoverable whatever its size before anything else
+ * (killing, wiping the whole buffer) takes time.
+ */
+static void
+daemon_do_unrecoverable(void *arg)
+{
+	(void)arg;
+	if (secmem_emergency_shield() != 0)
+		log_warnx("WIPE FAILED: the prekey could not be made writable");
+	else
+		daemon_log_zeroed("");
 }
 
 /* Stop watching the pidfds whose registration has ended. */
@@ -1043,7 +1061,8 @@ daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 int
 daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 {
-	struct policy_ops	 ops = { daemon_do_wipe, daemon_do_kill_procs,
+	struct policy_ops	 ops = { daemon_do_unrecoverable,
+				    daemon_do_wipe, daemon_do_kill_procs,
 				    daemon_do_would_kill_procs, daemon_do_kill,
 				    daemon_do_would_kill, d };
 

@@ -13,7 +13,8 @@ struct counts {
 	int	 kills;
 	int	 would;
 	int	 order;		/* 1 if a wipe came before every kill */
-	char	 seq[16];	/* W wipe, P procs killed, p named, K, k */
+	char	 seq[16];	/* U unrecoverable, P procs killed, p named,
+				   W wipe, K, k */
 };
 
 /* Note one action in the sequence. */
@@ -38,6 +39,12 @@ static void
 fake_would_procs(void *arg)
 {
 	note(arg, 'p');
+}
+
+static void
+fake_unrecoverable(void *arg)
+{
+	note(arg, 'U');
 }
 
 static void
@@ -73,8 +80,9 @@ fake_would(void *arg)
 static void
 setup(struct policy *p, struct counts *c, bool armed, double grace)
 {
-	struct policy_ops ops = { fake_wipe, fake_kill_procs,
-			    fake_would_procs, fake_kill, fake_would, c };
+	struct policy_ops ops = { fake_unrecoverable, fake_wipe,
+			    fake_kill_procs, fake_would_procs, fake_kill,
+			    fake_would, c };
 
 	memset(c, 0, sizeof *c);
 	policy_init(p, armed, grace, &ops);
@@ -95,7 +103,7 @@ START_TEST(dry_run_never_kills)
 	ck_assert_int_eq(c.would, 1);
 	ck_assert_int_eq(c.order, 1);
 	/* Same path as armed: registered processes only named. */
-	ck_assert_str_eq(c.seq, "Wpk");
+	ck_assert_str_eq(c.seq, "UpWk");
 	ck_assert_int_eq(p.state, POLICY_FIRED);
 }
 END_TEST
@@ -114,7 +122,7 @@ START_TEST(armed_kills_at_once_without_grace)
 	ck_assert_int_eq(c.kills, 1);
 	ck_assert_int_eq(c.would, 0);
 	/* The kill sequence: unrecoverable, registered killed, self. */
-	ck_assert_str_eq(c.seq, "WPK");
+	ck_assert_str_eq(c.seq, "UPWK");
 	ck_assert_int_eq(c.order, 1);
 }
 END_TEST
@@ -360,7 +368,7 @@ START_TEST(arm_once)
 	ck_assert(!policy_arm(&p));
 	ck_assert(p.armed);
 	policy_step(&p, POLICY_EV_PANIC, 1);
-	ck_assert_str_eq(c.seq, "WPK");
+	ck_assert_str_eq(c.seq, "UPWK");
 }
 END_TEST
 

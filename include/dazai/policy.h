@@ -37,6 +37,7 @@ enum policy_reply {
 };
 
 struct policy_ops {
+	void	(*unrecoverable)(void *); /* zero the key: the secret is gone */
 	void	(*wipe)(void *);	/* overwrite the secret */
 	void	(*kill_procs)(void *);	/* armed: SIGKILL registered ones */
 	void	(*would_kill_procs)(void *); /* dry-run: name them */
