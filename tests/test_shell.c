@@ -1729,6 +1729,8 @@ prompt_notice(enum shell_kind kind, const char *before, const char *want1)
 	struct ctx	 c;
 	char		 v[64];
 	size_t		 mark;
+	pid_t		 client;
+	long long	 end;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1742,9 +1744,19 @@ prompt_notice(enum shell_kind kind, const char *before, const char *want1)
 		ck_assert(term_wait(&c.t, want1, STEP_TIMEOUT));
 	term_type(&c.t, "true\n");
 	ck_assert(term_wait(&c.t, "PC=<0>", STEP_TIMEOUT));
+	ck_assert(term_value(&c.t, "CL", "${DAZAI_HEARTBEAT_PID-}", v,
+	    sizeof v));
+	client = (pid_t)atoi(v);
+	ck_assert_int_gt(client, 0);
 
 	dz_stop(&c.d);
 	ck_assert(clients_gone(&c, 5.0));
+	/* Gone for the shell too: exited, not still in its exit path (a
+	 * sanitizer build's leak check takes a while there). */
+	end = dz_ms_now() + (long long)(STEP_TIMEOUT * 1000);
+	while (proc_running(client) && dz_ms_now() < end)
+		usleep(10000);
+	ck_assert(!proc_running(client));
 	mark = c.t.seen;
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	c.t.seen = mark;
