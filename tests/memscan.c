@@ -443,3 +443,21 @@ memscan_shield(pid_t pid, struct memscan_shield *sh)
 		return -1;
 	return 0;
 }
+
+/*
+ * What a death scan looks for in a shielded daemon: the plaintext marker,
+ * the ciphertext and the prekey samples (needles), at the unmap of the
+ * shield or of the buffer (ranges, start and end of each).
+ */
+void
+memscan_shield_targets(const struct memscan_shield *sh, const void *marker,
+    const void *needles[3], unsigned long ranges[4])
+{
+	needles[0] = marker;
+	needles[1] = sh->ct;
+	needles[2] = sh->prekey;
+	ranges[0] = sh->shield.start;
+	ranges[1] = sh->shield.end;
+	ranges[2] = sh->buf.start;
+	ranges[3] = sh->buf.end;
+}

@@ -66,6 +66,8 @@ int	memscan_trace_death_at(pid_t, const void *const *, size_t, size_t,
 int	memscan_secure_maps(pid_t, struct memscan_map *, int);
 int	memscan_peek(pid_t, unsigned long, void *, size_t);
 int	memscan_shield(pid_t, struct memscan_shield *);
+void	memscan_shield_targets(const struct memscan_shield *, const void *,
+	    const void *[3], unsigned long [4]);
 int	memscan_vmflags(pid_t, unsigned long, char *, size_t);
 int	memscan_neighbours(pid_t, unsigned long, char *, char *);
 int	memscan_has_flag(const char *, const char *);

@@ -566,40 +566,6 @@ START_TEST(control_idle)
 }
 END_TEST
 
-/*
- * The same client: QUIT, then at once a new connection and HELLO, 300
- * times; WELCOME every time, never BUSY.
- */
-START_TEST(quit_rehello)
-{
-	struct dz	 d;
-	char		 hello[32], line[64];
-	int		 fd, next, i;
-
-	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	snprintf(hello, sizeof hello, "HELLO %d\n", (int)getpid());
-	fd = dz_hello(d.sock);
-	for (i = 0; i < 300; i++) {
-		ck_assert(dz_send(fd, "QUIT\n"));
-		next = dz_connect(d.sock);
-		ck_assert_int_ge(next, 0);
-		ck_assert(dz_send(next, hello));
-		ck_assert(dz_readline(next, line, sizeof line, 10) != NULL);
-		ck_assert_msg(strcmp(line, "WELCOME") == 0, "round %d: %s",
-		    i, line);
-		dz_expect(fd, "BYE");
-		close(fd);
-		fd = next;
-	}
-	ck_assert(!dz_log_has(&d, "heartbeat lost"));
-	ck_assert(dz_send(fd, "QUIT\n"));
-	dz_expect(fd, "BYE");
-	close(fd);
-	ck_assert(dz_alive(&d));
-	dz_stop(&d);
-}
-END_TEST
-
 /* ARM: once, never back; STATUS and the panic follow it. */
 START_TEST(arm_verb)
 {
@@ -1036,7 +1002,6 @@ control_suite(void)
 	tcase_add_test(tc, life_max_reads);
 	tcase_add_test(tc, life_max_lifetime_armed);
 	tcase_add_test(tc, life_idle_timeout_dry);
-	tcase_add_test(slow, quit_rehello);
 	tcase_add_test(slow, control_idle);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, slow);

@@ -406,13 +406,7 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	    NULL);
 	hb = dz_hello(d.sock);
 	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
-	needles[0] = m.bytes;
-	needles[1] = sh.ct;
-	needles[2] = sh.prekey;
-	ranges[0] = sh.shield.start;
-	ranges[1] = sh.shield.end;
-	ranges[2] = sh.buf.start;
-	ranges[3] = sh.buf.end;
+	memscan_shield_targets(&sh, m.bytes, needles, ranges);
 	t.pid = d.pid;
 	t.sig = sig;
 	t.hb = hb;
@@ -575,13 +569,7 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	control_request(&d, line, "OK");
 	if (mode == VIOLATION_ARM_VERB)
 		control_request(&d, "ARM\n", "OK");
-	needles[0] = m.bytes;
-	needles[1] = sh.ct;
-	needles[2] = sh.prekey;
-	ranges[0] = sh.shield.start;
-	ranges[1] = sh.shield.end;
-	ranges[2] = sh.buf.start;
-	ranges[3] = sh.buf.end;
+	memscan_shield_targets(&sh, m.bytes, needles, ranges);
 	memset(&v, 0, sizeof v);
 	v.t.pid = d.pid;
 	v.t.sig = SIGHUP;		/* a wake-up: logged and ignored */

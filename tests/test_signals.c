@@ -81,13 +81,7 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	ck_assert_int_eq(memscan_pid(d->pid, sh.prekey, sizeof sh.prekey,
 	    &ms), 0);
 	ck_assert_int_eq(ms.hits, 1);
-	needles[0] = marker;
-	needles[1] = sh.ct;
-	needles[2] = sh.prekey;
-	ranges[0] = sh.shield.start;
-	ranges[1] = sh.shield.end;
-	ranges[2] = sh.buf.start;
-	ranges[3] = sh.buf.end;
+	memscan_shield_targets(&sh, marker, needles, ranges);
 	a[0] = (int)d->pid;
 	a[1] = sig;
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
