@@ -299,6 +299,73 @@ dz_send(int fd, const char *s)
 	return true;
 }
 
+/* Send all of len bytes (a socket or a pipe); the test fails otherwise. */
+void
+dz_send_bytes(int fd, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ck_assert_msg(n > 0, "write: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Read exactly len bytes within timeout seconds; false on EOF/timeout. */
+bool
+dz_read_exact(int fd, void *buf, size_t len, double timeout)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	double		 end = dz_now() + timeout;
+	char		*p = buf;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if (poll(&pfd, 1, (int)((end - dz_now()) * 1000)) != 1)
+			return false;
+		if ((n = read(fd, p, len)) <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * A child that sleeps until killed, dies of any signal by default (not
+ * by the test runner's handlers) and dies with us. The signals are held
+ * across fork until the defaults are back, so one sent at once cannot
+ * reach a handler inherited from the runner.
+ */
+pid_t
+dz_sleeper(void)
+{
+	sigset_t	 all, old;
+	pid_t		 pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		for (;;)
+			pause();
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	ck_assert_msg(pid > 0, "fork: %s", strerror(errno));
+	return pid;
+}
+
 /*
  * Read one line (without "\n") within timeout seconds, a byte at a time so
  * nothing past the line is consumed. NULL on EOF, error or timeout.

@@ -1036,21 +1036,6 @@ gone(pid_t pid, double timeout)
 	return dz_waitpid(pid, &st, timeout) == 0;
 }
 
-/* A child of ours that sleeps until killed. */
-static pid_t
-sleeper(void)
-{
-	pid_t	 pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
 /* status, load, get, wipe, register, unregister, arm in one mode. */
 static void
 commands_in_mode(bool armed)
@@ -1114,7 +1099,7 @@ commands_in_mode(bool armed)
 	expect_run(d.sock, 1, "load", "/nonexistent/secret");
 
 	/* register and unregister a live process. */
-	kid = sleeper();
+	kid = dz_sleeper();
 	snprintf(pidarg, sizeof pidarg, "%d", (int)kid);
 	expect_run(d.sock, 0, "register", pidarg);
 	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
@@ -1269,7 +1254,7 @@ panic_in_mode(bool armed)
 	pid_t		 kid;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	kid = sleeper();
+	kid = dz_sleeper();
 	snprintf(pidarg, sizeof pidarg, "%d", (int)kid);
 	expect_run(d.sock, 0, "register", pidarg);
 	expect_run(d.sock, 0, "panic");

@@ -46,41 +46,6 @@ req(int fd, const char *line)
 	return r;
 }
 
-/* Send all of buf. */
-static void
-send_bytes(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Read exactly len bytes within timeout seconds; false on EOF/timeout. */
-static bool
-read_exact(int fd, void *buf, size_t len, double timeout)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 end = dz_now() + timeout;
-	char		*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if (poll(&pfd, 1, (int)((end - dz_now()) * 1000)) != 1)
-			return false;
-		if ((n = read(fd, p, len)) <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* LOAD len bytes on fd and expect OK. */
 static void
 load(int fd, const void *buf, size_t len)
@@ -89,7 +54,7 @@ load(int fd, const void *buf, size_t len)
 
 	snprintf(line, sizeof line, "LOAD %zu\n", len);
 	ck_assert(dz_send(fd, line));
-	send_bytes(fd, buf, len);
+	dz_send_bytes(fd, buf, len);
 	dz_expect(fd, "OK");
 }
 
@@ -105,7 +70,7 @@ get_expect(int fd, const void *want, size_t len)
 	ck_assert(dz_send(fd, "GET\n"));
 	ck_assert(dz_readline(fd, line, sizeof line, 10) != NULL);
 	ck_assert_str_eq(line, hdr);
-	ck_assert(read_exact(fd, got, len, 20));
+	ck_assert(dz_read_exact(fd, got, len, 20));
 	ck_assert(memcmp(got, want, len) == 0);
 	free(got);
 }
@@ -156,25 +121,6 @@ status_wait(const struct dz *d, const char *key, const char *want,
 			return false;
 		usleep(20000);
 	}
-}
-
-/* A child that sleeps until killed (and dies with us). */
-static pid_t
-sleeper(void)
-{
-	pid_t	 pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		/* Not the test runner's handlers: default deaths. */
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGALRM, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;)
-			pause();
-	}
-	return pid;
 }
 
 /* Is a child of ours still running (not exited, not a zombie)? */
@@ -285,11 +231,11 @@ START_TEST(load_get_binary)
 	/* The line and the first bytes in one write, the rest in pieces. */
 	snprintf(first, sizeof first, "PING\nLOAD %zu\n", sizeof secret);
 	ck_assert(dz_send(fd, first));
-	send_bytes(fd, secret, 5);
+	dz_send_bytes(fd, secret, 5);
 	usleep(50000);
-	send_bytes(fd, secret + 5, 300);
+	dz_send_bytes(fd, secret + 5, 300);
 	usleep(50000);
-	send_bytes(fd, secret + 305, sizeof secret - 305);
+	dz_send_bytes(fd, secret + 305, sizeof secret - 305);
 	ck_assert(dz_send(fd, "STATUS\n"));
 	dz_expect(fd, "PONG");
 	dz_expect(fd, "OK");
@@ -447,7 +393,7 @@ START_TEST(wipe_cuts_load_and_get)
 	ck_assert(dz_send(a, "GET\n"));
 	ck_assert(dz_readline(a, line, sizeof line, 10) != NULL);
 	ck_assert_str_eq(line, "SECRET 2097152");
-	ck_assert(read_exact(a, got, 4096, 10));
+	ck_assert(dz_read_exact(a, got, 4096, 10));
 	ck_assert_str_eq(req(b, "WIPE\n"), "OK");
 	for (off = 4096; off < BIG; off += (size_t)n) {
 		struct pollfd pfd = { a, POLLIN, 0 };
@@ -570,7 +516,7 @@ END_TEST
 START_TEST(arm_verb)
 {
 	struct dz	 d;
-	pid_t		 child = sleeper();
+	pid_t		 child = dz_sleeper();
 	int		 fd, st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
@@ -615,7 +561,7 @@ START_TEST(register_limits)
 	ck_assert_str_eq(req(fd, "REGISTER pid=\n"), "ERROR invalid pid");
 	ck_assert_str_eq(req(fd, "UNREGISTER pid=0\n"), "ERROR invalid pid");
 	for (i = 0; i < 33; i++)
-		kids[i] = sleeper();
+		kids[i] = dz_sleeper();
 	for (i = 0; i < 32; i++)
 		ck_assert_str_eq(reg(&d, kids[i]), "OK");
 	ck_assert_str_eq(reg(&d, kids[0]), "OK");	/* already held */
@@ -644,7 +590,7 @@ END_TEST
 START_TEST(register_ends_on_exit)
 {
 	struct dz	 d;
-	pid_t		 child = sleeper();
+	pid_t		 child = dz_sleeper();
 	int		 st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
@@ -666,7 +612,7 @@ END_TEST
 static pid_t
 panic_with_child(struct dz *d, bool armed, const char *how)
 {
-	pid_t	 child = sleeper();
+	pid_t	 child = dz_sleeper();
 	int	 fd;
 
 	ck_assert_int_eq(dz_start(d, armed ? ARMED_EMPTY : DRY_EMPTY), 0);
@@ -817,7 +763,7 @@ START_TEST(recycled_pid_spared)
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, ARMED_EMPTY), 0);
-	a = sleeper();
+	a = dz_sleeper();
 	ck_assert_str_eq(reg(&d, a), "OK");
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
 	kill(a, SIGKILL);
@@ -828,7 +774,7 @@ START_TEST(recycled_pid_spared)
 		snprintf(buf, sizeof buf, "%d", (int)a - 1);
 		ck_assert(write(fd, buf, strlen(buf)) > 0);
 		close(fd);
-		b = sleeper();
+		b = dz_sleeper();
 		if (b == a)
 			break;
 		kill(b, SIGKILL);
@@ -917,7 +863,7 @@ START_TEST(life_max_lifetime_armed)
 	const char	*const args[] = { "--arm", "--empty", "--max-lifetime",
 			    "1", NULL };
 	struct dz	 d;
-	pid_t		 child = sleeper();
+	pid_t		 child = dz_sleeper();
 	const char	*s;
 	int		 fd, st;
 
@@ -945,7 +891,7 @@ START_TEST(life_idle_timeout_dry)
 	const char	*const args[] = { "--empty", "--idle-timeout", "3",
 			    NULL };
 	struct dz	 d;
-	pid_t		 child = sleeper();
+	pid_t		 child = dz_sleeper();
 	char		 want[64];
 	double		 t0;
 	int		 fd, st;

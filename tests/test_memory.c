@@ -226,21 +226,6 @@ START_TEST(held_anonymous_pipe)
 }
 END_TEST
 
-/* Send all of len bytes. */
-static void
-send_all_bytes(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = write(fd, p, len);
-		ck_assert_msg(n > 0, "write: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * LOAD, GET and WIPE over a control connection: the plaintext is nowhere
  * in the daemon (not a line buffer, not a reply queue, not a stack): it
@@ -276,9 +261,9 @@ START_TEST(control_load_get_wipe)
 	ck_assert_int_ge(fd, 0);
 	snprintf(line, sizeof line, "LOAD %d\n", LEN);
 	ck_assert(dz_send(fd, line));
-	send_all_bytes(fd, secret, AT + 10);	/* a marker split */
+	dz_send_bytes(fd, secret, AT + 10);	/* a marker split */
 	usleep(100000);
-	send_all_bytes(fd, secret + AT + 10, LEN - AT - 10);
+	dz_send_bytes(fd, secret + AT + 10, LEN - AT - 10);
 	dz_expect(fd, "OK");
 	assert_shielded(d.pid, &m, &sh);
 
@@ -308,7 +293,7 @@ START_TEST(control_load_get_wipe)
 
 	/* Half a LOAD, then the peer gives up: nothing of it stays. */
 	ck_assert(dz_send(fd, "LOAD 64\n"));
-	send_all_bytes(fd, m.bytes, MARKER_LEN);
+	dz_send_bytes(fd, m.bytes, MARKER_LEN);
 	/* Until the daemon has stored them: shielded, never plain. */
 	for (i = 0; i < 500; i++) {
 		if (memscan_shield(d.pid, &sh) == 0 &&
@@ -493,24 +478,6 @@ make_forbidden_call(pid_t pid, void *arg)
 #endif
 }
 
-/* A child that sleeps until killed, and dies with the test runner. */
-static pid_t
-registrable_child(void)
-{
-	pid_t	 pid = fork();
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		signal(SIGALRM, SIG_DFL);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (;;)
-			pause();
-	}
-	return pid;
-}
-
 /* One request on a fresh control connection; the reply must be want. */
 static void
 control_request(const struct dz *d, const char *line, const char *want)
@@ -564,7 +531,7 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	start_on_marker(&d, &m, "--no-secretmem", mode == VIOLATION_ARMED ?
 	    "--arm" : NULL, NULL);
 	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
-	child = registrable_child();
+	child = dz_sleeper();
 	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
 	control_request(&d, line, "OK");
 	if (mode == VIOLATION_ARM_VERB)

@@ -118,41 +118,6 @@ START_TEST(daemon_confined)
 }
 END_TEST
 
-/* Send all of buf. */
-static void
-send_all(int fd, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL);
-		ck_assert_msg(n > 0, "send: %s", strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Read exactly len bytes within timeout seconds. */
-static bool
-read_all(int fd, void *buf, size_t len, double timeout)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 end = dz_now() + timeout;
-	char		*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if (poll(&pfd, 1, (int)((end - dz_now()) * 1000)) != 1)
-			return false;
-		if ((n = read(fd, p, len)) <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
 /* One request on a fresh control connection: its reply (static). */
 static const char *
 ctl_request(const struct dz *d, const char *line)
@@ -213,13 +178,13 @@ START_TEST(control_plane_confined)
 	ck_assert(fd >= 0);
 	snprintf(line, sizeof line, "LOAD %zu\n", len);
 	ck_assert(dz_send(fd, line));
-	send_all(fd, secret, len);
+	dz_send_bytes(fd, secret, len);
 	dz_expect(fd, "OK");
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
 	ck_assert(dz_send(fd, "GET\n"));
 	snprintf(want, sizeof want, "SECRET %zu", len);
 	dz_expect(fd, want);
-	ck_assert(read_all(fd, got, len, 30));
+	ck_assert(dz_read_exact(fd, got, len, 30));
 	ck_assert(memcmp(got, secret, len) == 0);
 	close(fd);
 	snprintf(want, sizeof want, "secret_bytes=%zu ", len);
