@@ -392,13 +392,59 @@ proc_start(pid_t pid)
 	return p != NULL ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/*
+ * Clients on their way out: a dazai-heartbeat that has released its
+ * memory (its cmdline reads empty) but has not become a zombie yet. A
+ * sanitizer build's exit path (the leak check) holds a process there long
+ * enough for a shell's next prompt to find it still running.
+ */
+static int
+exiting_clients(void)
+{
+	char		 path[64], buf[512];
+	struct dirent	*de;
+	const char	*p;
+	DIR		*dir;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((dir = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.32s/stat", de->d_name);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			continue;
+		n = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, " (dazai-heartbeat) ") == NULL ||
+		    (p = strrchr(buf, ')')) == NULL || p[1] != ' ' ||
+		    p[2] == 'Z' || p[2] == 'X')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.32s/cmdline",
+		    de->d_name);
+		if ((fd = open(path, O_RDONLY)) < 0)
+			continue;
+		n = read(fd, buf, sizeof buf);
+		close(fd);
+		if (n <= 0)
+			count++;
+	}
+	closedir(dir);
+	return count;
+}
+
 /* Wait up to timeout seconds for no client to be left on our socket. */
 static bool
 clients_gone(const struct ctx *c, double timeout)
 {
 	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
 
-	while (count_clients(c, 0, NULL) > 0) {
+	while (count_clients(c, 0, NULL) > 0 || exiting_clients() > 0) {
 		if (dz_ms_now() >= end)
 			return false;
 		usleep(10000);
