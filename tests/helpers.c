@@ -449,6 +449,32 @@ dz_log_has(const struct dz *d, const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+/* How many times needle occurs in the daemon's whole log. */
+int
+dz_log_count(const struct dz *d, const char *needle)
+{
+	struct stat	 st;
+	const char	*p;
+	char		*buf;
+	ssize_t		 n;
+	int		 fd, count = 0;
+
+	if ((fd = open(d->log, O_RDONLY)) < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
+	    NULL) {
+		close(fd);
+		return 0;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		count++;
+	free(buf);
+	return count;
+}
+
 /* Wait up to timeout seconds for needle to appear in the log. */
 bool
 dz_log_wait(const struct dz *d, const char *needle, double timeout)

@@ -44,6 +44,7 @@ bool		 dz_eof(int, double);
 int		 dz_hello(const char *);
 bool		 dz_log_has(const struct dz *, const char *);
 bool		 dz_log_wait(const struct dz *, const char *, double);
+int		 dz_log_count(const struct dz *, const char *);
 int		 dz_run(const char *const *, char *, size_t, double);
 void		 dz_write_file(const char *, const void *, size_t);
 bool		 dz_is_root(void);

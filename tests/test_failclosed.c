@@ -512,27 +512,6 @@ cpu_seconds(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* Count the lines of the daemon's log that contain needle. */
-static int
-log_count(const struct dz *d, const char *needle)
-{
-	char		 buf[1 << 20];
-	const char	*p;
-	ssize_t		 n;
-	int		 fd, count = 0;
-
-	if ((fd = open(d->log, O_RDONLY)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
-		count++;
-	return count;
-}
-
 /*
  * Item 7: out of descriptors with connections pending, the daemon backs
  * off every time, not only the first: over 3 s its CPU time and its
@@ -557,7 +536,7 @@ START_TEST(emfile_backoff)
 	cpu0 = cpu_seconds(d.pid);
 	usleep(3000000);
 	cpu = cpu_seconds(d.pid) - cpu0;
-	lines = log_count(&d, "backing off");
+	lines = dz_log_count(&d, "backing off");
 	printf("emfile_backoff: %.2fs CPU in 3s, %d back-off lines\n", cpu,
 	    lines);
 	ck_assert_msg(cpu < 1.0, "spinning: %.2fs CPU in 3s", cpu);

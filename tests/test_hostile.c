@@ -124,20 +124,6 @@ read_log(const struct dz *d, char *buf, size_t len)
 	return buf;
 }
 
-/* How often needle occurs in the log. */
-static int
-log_count(const struct dz *d, const char *needle)
-{
-	char		 buf[65536];
-	const char	*p;
-	int		 n = 0;
-
-	read_log(d, buf, sizeof buf);
-	for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
-		n++;
-	return n;
-}
-
 /* Heartbeat: PING answered by PONG. */
 static void
 assert_ping(int fd)
@@ -437,7 +423,7 @@ START_TEST(other_uid_refused)
 	ck_assert_int_eq(intruder(d.sock), 0);
 	ck_assert(dz_log_wait(&d, "(pid", 5));
 	assert_ping(hb);
-	ck_assert_int_eq(log_count(&d, refused), 3);
+	ck_assert_int_eq(dz_log_count(&d, refused), 3);
 	ck_assert(dz_alive(&d));
 	ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	ck_assert(!dz_log_has(&d, "secret wiped"));
@@ -1014,7 +1000,7 @@ START_TEST(hello_deadline_squatters)
 	close(sq);
 	ck_assert_msg(t >= 4.5 && t < 8, "chatty squatter closed after %.2fs",
 	    t);
-	ck_assert_int_eq(log_count(&d, "no request within 5s"), 2);
+	ck_assert_int_eq(dz_log_count(&d, "no request within 5s"), 2);
 	ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	hb = dz_hello(d.sock);
 	assert_ping(hb);

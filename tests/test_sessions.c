@@ -43,26 +43,6 @@ status_field(const struct dz *d, const char *key)
 	return strtol(p + strlen(want), NULL, 10);
 }
 
-/* Count the lines of the daemon's log that contain needle. */
-static int
-log_count(const struct dz *d, const char *needle)
-{
-	static char	 buf[1 << 20];
-	const char	*p;
-	FILE		*fp;
-	size_t		 n;
-	int		 count = 0;
-
-	if ((fp = fopen(d->log, "r")) == NULL)
-		return 0;
-	n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	for (p = buf; (p = strstr(p, needle)) != NULL; p++)
-		count++;
-	return count;
-}
-
 /* Connect and say HELLO with a given pid; the first reply in buf. */
 static int
 hello_as(const struct dz *d, int pid, char *buf, size_t len)
@@ -132,7 +112,7 @@ START_TEST(sessions_up_to_n)
 	close(hb[2]);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
-	ck_assert_int_eq(log_count(&d, "WOULD SIGKILL (dry-run"), 1);
+	ck_assert_int_eq(dz_log_count(&d, "WOULD SIGKILL (dry-run"), 1);
 }
 END_TEST
 
@@ -257,10 +237,10 @@ START_TEST(sessions_mass_vanish)
 		close(hb[i]);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
-	ck_assert_int_eq(log_count(&d, "WOULD SIGKILL (dry-run"), 1);
-	ck_assert_int_eq(log_count(&d, "secret wiped ("), 1);
-	ck_assert_int_eq(log_count(&d, "sessions remain"), 62);
-	ck_assert_int_eq(log_count(&d, "1 session remains"), 1);
+	ck_assert_int_eq(dz_log_count(&d, "WOULD SIGKILL (dry-run"), 1);
+	ck_assert_int_eq(dz_log_count(&d, "secret wiped ("), 1);
+	ck_assert_int_eq(dz_log_count(&d, "sessions remain"), 62);
+	ck_assert_int_eq(dz_log_count(&d, "1 session remains"), 1);
 }
 END_TEST
 
