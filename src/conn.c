@@ -230,12 +230,14 @@ conn_control(struct conn *c)
 /*
  * Read the n bytes that follow a LOAD line straight into the secure
  * buffer: secmem_load_begin has been called, and the framer holds no
- * byte past the line (proto_reader_safe). False if the connection has
- * been closed.
+ * byte past the line (proto_reader_safe). replaced: a held secret was
+ * wiped to make room, which a failure's reply says. False if the
+ * connection has been closed.
  */
 bool
-conn_load(struct conn *c, struct secmem *sm, size_t n)
+conn_load(struct conn *c, struct secmem *sm, size_t n, bool replaced)
 {
+	c->load_replaced = replaced;
 	if (proto_reader_pending(&c->rd) != 0) {
 		/* Cannot happen with safe reads; never serve such bytes. */
 		secmem_load_abort(sm);
@@ -301,6 +303,7 @@ conn_load_more(struct conn *c)
 	struct secmem	*sm = c->load_sm;
 	const char	*why;
 	ssize_t		 n;
+	bool		 lock;
 
 	n = secmem_load_read(sm, c->fd, c->load_left);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -317,9 +320,16 @@ conn_load_more(struct conn *c)
 	if (n < 0) {
 		/* The load is aborted (wiped) already; say why, then close. */
 		c->load_sm = NULL;
-		why = strerror(errno);
+		lock = errno == ENOLCK;
+		why = lock ? "the secret cannot be locked in memory and a lock "
+		    "is required" : strerror(errno);
 		c->ops->loaded(c->ops->arg, c, false, why);
-		if (conn_finish(c, "ERR cannot store the secret\n"))
+		if (conn_finish(c, NULL) && conn_send(c, lock ?
+		    (c->load_replaced ? "ERR cannot lock the secret; the "
+		    "secret it replaced was wiped\n" : "ERR cannot lock the "
+		    "secret\n") : (c->load_replaced ? "ERR cannot store the "
+		    "secret; the secret it replaced was wiped\n" : "ERR cannot "
+		    "store the secret\n")))
 			conn_process(c);
 		return;
 	}

@@ -233,10 +233,16 @@ daemon_install_hard_signals(bool armed)
 		if (sigaction(sig, &sa, NULL) != 0 && errno != EINVAL)
 			fatal(1, "sigaction %d", sig);
 
+	/* A keystroke (^Z) or a terminal setting (stty tostop, a log line
+	 * from the background) must not stop a switch before it wipes:
+	 * job-control stops are ignored (SIGSTOP cannot be). */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
-		fatal(1, "sigaction SIGPIPE");
+	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+	    sigaction(SIGTSTP, &sa, NULL) != 0 ||
+	    sigaction(SIGTTIN, &sa, NULL) != 0 ||
+	    sigaction(SIGTTOU, &sa, NULL) != 0)
+		fatal(1, "sigaction");
 }
 
 /* Name the socket the hard paths remove (before it is created). */
@@ -278,6 +284,19 @@ daemon_do_wipe(void *arg)
 }
 
 /*
+ * Log what triggered the event being fed to the policy, once: after the
+ * keys are zeroed when it fires at once, so that no log line (a write that
+ * a terminal could hold) comes before the secret is unrecoverable.
+ */
+static void
+daemon_say_trigger(struct daemon *d)
+{
+	if (d->trigger != NULL)
+		log_info("%s", d->trigger);
+	d->trigger = NULL;
+}
+
+/*
  * Policy action, first of the kill sequence: zero the prekey and key, so
  * the secret is unrecoverable whatever its size before anything else
  * (killing, wiping the whole buffer) takes time.
@@ -285,8 +304,11 @@ daemon_do_wipe(void *arg)
 static void
 daemon_do_unrecoverable(void *arg)
 {
-	(void)arg;
-	if (secmem_emergency_shield() != 0)
+	struct daemon	*d = arg;
+	int		 failed = secmem_emergency_shield();
+
+	daemon_say_trigger(d);
+	if (failed != 0)
 		log_warnx("WIPE FAILED: the prekey could not be made writable");
 	else
 		daemon_log_zeroed("");
@@ -398,15 +420,21 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 	}
 }
 
-/* Feed the policy an event and carry out the answer. */
+/*
+ * Feed the policy an event from src (a heartbeat's id, 0 for any other
+ * source) and carry out the answer. A loss or a panic request is logged
+ * once the policy has acted: after the keys are zeroed if it fired.
+ */
 static struct policy_out
-daemon_event(struct daemon *d, enum policy_event ev, const char *why)
+daemon_event(struct daemon *d, enum policy_event ev, unsigned long src,
+    const char *why)
 {
 	struct policy_out out;
 
-	if (ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC)
-		log_info("%s", why);
-	out = policy_step(&d->policy, ev, daemon_mono());
+	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ? why :
+	    NULL;
+	out = policy_step(&d->policy, ev, src, daemon_mono());
+	daemon_say_trigger(d);
 	daemon_apply(d, &out, why);
 	return out;
 }
@@ -460,14 +488,19 @@ daemon_held(const struct daemon *d)
 	return d->secret != NULL && d->secret->state == SECMEM_HELD;
 }
 
-/* (Re)start the lifetime timer for the nearest time limit, if any. */
+/*
+ * (Re)start the lifetime timer for the nearest time limit, if any. While
+ * a GET is being written no timer runs: a limit that falls due then takes
+ * effect when the GET ends or is cut short (daemon_sent), and nothing
+ * wakes the loop in between.
+ */
 static void
 daemon_life_arm(struct daemon *d)
 {
 	double	 left = policy_life_left(&d->life, daemon_mono());
 
 	ev_timer_stop(d->loop, &d->life_w);
-	if (left < 0)
+	if (left < 0 || d->nstreams > 0)
 		return;
 	/* A little past the limit, so the check finds it reached. */
 	ev_timer_set(&d->life_w, left + 0.001, 0);
@@ -475,31 +508,36 @@ daemon_life_arm(struct daemon *d)
 }
 
 /*
- * The secret goes away while the daemon stays up (WIPE, an expiry, a new
- * LOAD): a LOAD or GET under way is cut off and the buffer zeroed. For a
- * WIPE or an expiry (kill), the registered processes are killed (armed)
- * or named (dry-run).
+ * The secret goes away while the daemon stays up: a WIPE (kill: the
+ * registered processes are then killed, armed, or named, dry-run), an
+ * expiry or a new LOAD (nobody is killed). The lifetimes forget it first,
+ * so that a GET cut short below finds nothing left to expire (one wipe,
+ * one log line); then a LOAD or GET under way is cut off and the buffer
+ * zeroed. Returns 0, or -1 if the wipe could not complete: said loudly,
+ * the secret's memory left marked dirty (STATUS is not "empty").
  */
-static void
+static int
 daemon_wipe_secret(struct daemon *d, const char *why, bool kill)
 {
 	struct conn	*c;
 	size_t		 len = d->secret != NULL ? d->secret->len : 0;
-	int		 i;
+	int		 i, rc = 0;
 
+	policy_life_wiped(&d->life);
+	ev_timer_stop(d->loop, &d->life_w);
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if ((c = d->conns[i]) != NULL && conn_streaming(c))
 			conn_cancel(c, "secret wiped");
-	if (d->secret != NULL && secmem_wipe(d->secret) != 0)
-		log_warn("WIPE FAILED: the secret memory could not be made "
-		    "writable");
-	else if (len > 0 || kill)
-		log_info("secret wiped (%zu bytes overwritten with zeros): %s%s",
-		    len, why, kill ? "; staying up, empty" : "");
-	policy_life_wiped(&d->life);
-	ev_timer_stop(d->loop, &d->life_w);
+	if (d->secret != NULL && secmem_wipe(d->secret) != 0) {
+		log_warn("WIPE FAILED (%s): the secret memory could not be "
+		    "made writable; its bytes may still be there", why);
+		rc = -1;
+	} else if (len > 0 || kill)
+		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
+		    len, why);
 	if (kill)
 		daemon_kill_procs(d, d->armed);
+	return rc;
 }
 
 /*
@@ -514,8 +552,9 @@ daemon_check_life(struct daemon *d)
 
 	if (why == NULL || d->nstreams > 0)
 		return;
-	snprintf(msg, sizeof msg, "the secret expired (%s)", why);
-	daemon_wipe_secret(d, msg, true);
+	snprintf(msg, sizeof msg, "the secret expired (%s); staying up, "
+	    "empty", why);
+	daemon_wipe_secret(d, msg, false);
 }
 
 /* A lifetime limit is due. */
@@ -559,14 +598,16 @@ daemon_status(struct daemon *d, struct conn *c)
 		st.state = "fired";
 	else if (policy_pending(&d->policy))
 		st.state = "grace";
-	else if (!daemon_held(d))
+	else if (!daemon_held(d) && (d->secret == NULL ||
+	    d->secret->state != SECMEM_DIRTY))
 		st.state = "empty";
-	else if (d->policy.state == POLICY_GUARDING)
+	else if (policy_guarding(&d->policy))
 		st.state = "guarding";
 	else
 		st.state = "waiting";
 	st.sessions = d->nhb;
-	st.secret_bytes = daemon_held(d) ? d->secret->len : 0;
+	st.secret_bytes = daemon_held(d) || (d->secret != NULL &&
+	    d->secret->state == SECMEM_DIRTY) ? d->secret->len : 0;
 	prot[0] = '\0';
 	if (d->secret != NULL)
 		secmem_describe(d->secret->prot, prot, sizeof prot);
@@ -590,6 +631,7 @@ static bool
 daemon_load(struct daemon *d, struct conn *c, size_t n)
 {
 	char	 who[PATH_MAX + 64];
+	bool	 replaced;
 
 	daemon_peer(c->peer_pid, who, sizeof who);
 	if (n == 0 || n > d->lim.secret_max || d->loader != NULL ||
@@ -605,13 +647,18 @@ daemon_load(struct daemon *d, struct conn *c, size_t n)
 		return conn_finish(c, "ERR no secure buffer\n");
 	}
 	log_info("LOAD of %zu bytes from %s", n, who);
-	daemon_wipe_secret(d, "replaced by a LOAD", false);
+	replaced = daemon_held(d);
+	if (daemon_wipe_secret(d, "replaced by a LOAD", false) != 0)
+		return conn_finish(c, "ERR wipe failed\n");
 	if (secmem_load_begin(d->secret) != 0) {
-		log_warn("LOAD: cannot prepare the secure buffer");
-		return conn_finish(c, "ERR cannot prepare the secure buffer\n");
+		log_warn("LOAD: cannot prepare the secure buffer%s", replaced ?
+		    " (the secret it replaced was wiped)" : "");
+		return conn_finish(c, replaced ? "ERR cannot prepare the "
+		    "secure buffer; the secret it replaced was wiped\n" :
+		    "ERR cannot prepare the secure buffer\n");
 	}
 	d->loader = c;
-	return conn_load(c, d->secret, n);
+	return conn_load(c, d->secret, n, replaced);
 }
 
 /* A connection finished (or gave up) a LOAD. */
@@ -628,8 +675,10 @@ daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
 		    d->secret->len, c->peer_pid);
 	} else {
 		policy_life_wiped(&d->life);
-		log_info("LOAD from pid %d failed (%s); the bytes read were "
-		    "wiped; empty", c->peer_pid, why != NULL ? why : "?");
+		log_warnx("LOAD from pid %d failed (%s); the bytes read were "
+		    "wiped%s; empty", c->peer_pid, why != NULL ? why : "?",
+		    c->load_replaced ? ", and so was the secret it replaced" :
+		    "");
 	}
 	daemon_life_arm(d);
 }
@@ -760,7 +809,8 @@ daemon_drain_sessions(struct daemon *d)
 static void
 daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
 {
-	int	 pid = d->hb[slot].hello_pid;
+	int		 pid = d->hb[slot].hello_pid;
+	unsigned long	 id = d->hb[slot].id;
 
 	d->hb[slot].c = NULL;
 	d->nhb--;
@@ -771,9 +821,9 @@ daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
 		return;
 	}
 	if (lost)
-		daemon_event(d, POLICY_EV_LOST, why);
+		daemon_event(d, POLICY_EV_LOST, id, why);
 	else {
-		daemon_event(d, POLICY_EV_QUIT, "QUIT");
+		daemon_event(d, POLICY_EV_QUIT, id, "QUIT");
 		log_info("heartbeat stood down (QUIT); secret kept, waiting "
 		    "for the next heartbeat");
 	}
@@ -801,6 +851,7 @@ daemon_hello(struct daemon *d, struct conn *c, int pid)
 	d->hb[slot].c = c;
 	d->hb[slot].hello_pid = pid;
 	d->hb[slot].since = (long long)time(NULL);
+	d->hb[slot].id = ++d->session_seq;
 	d->nhb++;
 	if (d->lim.sessions > 1)
 		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
@@ -809,7 +860,8 @@ daemon_hello(struct daemon *d, struct conn *c, int pid)
 		log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
 		    c->peer_pid);
 	if (d->nhb == 1)
-		daemon_event(d, POLICY_EV_HELLO, "heartbeat reconnected");
+		daemon_event(d, POLICY_EV_HELLO, d->hb[slot].id,
+		    "heartbeat reconnected");
 	return true;
 }
 
@@ -864,7 +916,9 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 	case PROTO_PING:
 		return conn_send(c, PROTO_PONG);
 	case PROTO_CANCEL:
-		out = daemon_event(d, POLICY_EV_CANCEL, "CANCEL");
+		slot = daemon_session_of(d, c);
+		out = daemon_event(d, POLICY_EV_CANCEL, slot >= 0 ?
+		    d->hb[slot].id : 0, "CANCEL");
 		if (out.reply == POLICY_REPLY_CANCELLED)
 			return conn_send(c, PROTO_CANCELLED);
 		return conn_error(c, "no pending panic");
@@ -897,8 +951,9 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 		return daemon_get(d, c);
 	case PROTO_WIPE:
 		daemon_peer(c->peer_pid, who, sizeof who);
-		snprintf(why, sizeof why, "WIPE from %s", who);
-		daemon_wipe_secret(d, why, true);
+		snprintf(why, sizeof why, "WIPE from %s; staying up", who);
+		if (daemon_wipe_secret(d, why, true) != 0)
+			return conn_error(c, "wipe failed");
 		return conn_send(c, PROTO_OK);
 	case PROTO_PANIC:
 		daemon_peer(c->peer_pid, who, sizeof who);
@@ -906,7 +961,7 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 		    who);
 		if (!conn_send(c, PROTO_OK))
 			return false;
-		daemon_event(d, POLICY_EV_PANIC, why);
+		daemon_event(d, POLICY_EV_PANIC, 0, why);
 		return true;
 	}
 	return conn_error(c, "unknown command");
@@ -1013,7 +1068,7 @@ daemon_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	daemon_event(d, POLICY_EV_TIMER, "grace window ended");
+	daemon_event(d, POLICY_EV_TIMER, 0, "grace window ended");
 }
 
 /* SIGUSR1: graceful panic. */
@@ -1024,7 +1079,7 @@ daemon_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	daemon_event(d, POLICY_EV_PANIC, "SIGUSR1: panic requested");
+	daemon_event(d, POLICY_EV_PANIC, 0, "SIGUSR1: panic requested");
 }
 
 /* SIGTERM, SIGINT: clean shutdown. */

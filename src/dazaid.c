@@ -377,7 +377,6 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 	struct stat	 st;
 	int		 saved;
 	const char	*why, *src;
-	size_t		 max = (size_t)cfg->secret_size;
 	int		 fd = -1;
 
 	if (cfg->secret_file != NULL) {
@@ -404,22 +403,22 @@ load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
 			close(fd);
 			return 2;
 		}
-		max = (size_t)cfg->secret_max;
 	} else if (cfg->secret_fd != CONFIG_UNSET) {
 		src = "secret descriptor";
 		fd = cfg->secret_fd;
-		max = (size_t)cfg->secret_max;
 	}
-	/* Empty, the secret comes later by LOAD, up to secret_max. */
-	if (cfg->empty == 1)
-		max = (size_t)cfg->secret_max;
-	/* Address space for the largest secret; pages as it arrives. */
-	if (secmem_alloc(sm, max, !cfg->no_secretmem) != 0) {
+	/* Address space for the largest secret, whatever the start-up one
+	 * (a LOAD may replace it with up to secret_max); pages as it
+	 * arrives. */
+	if (secmem_alloc(sm, (size_t)cfg->secret_max,
+	    !cfg->no_secretmem) != 0) {
 		log_warn("cannot allocate the secure buffer");
 		if (fd >= 0)
 			close(fd);
 		return 1;
 	}
+	/* Every page a LOAD grows into must lock too, or the LOAD fails. */
+	sm->lock_required = cfg->require_lock == 1;
 	if (cfg->empty == 1) {
 		log_info("started empty: waiting for a LOAD (dazai load)");
 	} else if (fd < 0) {

@@ -14,6 +14,7 @@ enum policy_action {
 	ACT_EXPIRE,	/* the grace timer went off: fire if it is time */
 	ACT_CANCEL0,	/* CANCEL with nothing pending */
 	ACT_ESCALATE,	/* a panic request: only CANCEL ends the window */
+	ACT_CLAIM,	/* CANCEL: the aborting heartbeat's own, or nothing */
 };
 
 struct transition {
@@ -29,8 +30,11 @@ struct transition {
  *          PANIC            CANCEL           TIMER
  * A reconnect aborts only a window that a loss started; a SIGUSR1 window
  * ends only by CANCEL or by firing, and a SIGUSR1 during a loss window
- * turns it into one (same deadline). Events that cannot happen in a state
- * (QUIT with no heartbeat) leave it unchanged.
+ * turns it into one (same deadline). A reconnect that aborted a loss
+ * window leaves RESUMED, guarding as GUARDING does, where a CANCEL from
+ * the heartbeat whose HELLO aborted it (its source) is told CANCELLED and
+ * one from any other source is told that nothing is pending. Events that
+ * cannot happen in a state (QUIT with no heartbeat) leave it unchanged.
  */
 static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
 	[POLICY_WAITING] = {
@@ -43,8 +47,13 @@ static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
 		T(GRACE_LOST, START),	T(GRACE_SIG_HB, START),
 		T(GUARDING, CANCEL0),	T(GUARDING, NONE),
 	},
+	[POLICY_RESUMED] = {
+		T(RESUMED, NONE),	T(WAITING, NONE),
+		T(GRACE_LOST, START),	T(GRACE_SIG_HB, START),
+		T(RESUMED, CLAIM),	T(RESUMED, NONE),
+	},
 	[POLICY_GRACE_LOST] = {
-		T(GUARDING, ABORT),	T(GRACE_LOST, NONE),
+		T(RESUMED, ABORT),	T(GRACE_LOST, NONE),
 		T(GRACE_LOST, NONE),	T(GRACE_SIG, ESCALATE),
 		T(WAITING, ABORT),	T(GRACE_LOST, EXPIRE),
 	},
@@ -76,7 +85,7 @@ policy_init(struct policy *p, bool armed, double grace,
 	p->armed = armed;
 	p->grace = grace;
 	p->deadline = 0;
-	p->hello_aborted = false;
+	p->aborter = 0;
 	p->ops = *ops;
 }
 
@@ -112,9 +121,13 @@ policy_arm(struct policy *p)
 	return true;
 }
 
-/* Feed one event at time now; returns what the caller must do. */
+/*
+ * Feed one event from src (the heartbeat that sent it; any number, only
+ * compared) at time now; returns what the caller must do.
+ */
 struct policy_out
-policy_step(struct policy *p, enum policy_event ev, double now)
+policy_step(struct policy *p, enum policy_event ev, unsigned long src,
+    double now)
 {
 	struct policy_out	 out = { POLICY_REPLY_NONE, false, false, false,
 				    false, false, 0 };
@@ -126,8 +139,6 @@ policy_step(struct policy *p, enum policy_event ev, double now)
 	t = &transitions[p->state][ev];
 	if (p->state == POLICY_FIRED)
 		return out;
-	if (ev == POLICY_EV_QUIT || ev == POLICY_EV_LOST)
-		p->hello_aborted = false;
 	p->state = t->next;
 	switch (t->action) {
 	case ACT_NONE:
@@ -144,7 +155,7 @@ policy_step(struct policy *p, enum policy_event ev, double now)
 	case ACT_ABORT:
 		out.aborted = true;
 		if (ev == POLICY_EV_HELLO)
-			p->hello_aborted = true;
+			p->aborter = src;
 		else
 			out.reply = POLICY_REPLY_CANCELLED;
 		break;
@@ -158,14 +169,26 @@ policy_step(struct policy *p, enum policy_event ev, double now)
 		out.escalated = true;
 		break;
 	case ACT_CANCEL0:
-		/* The HELLO of this very connection already cancelled. */
-		out.reply = p->hello_aborted ? POLICY_REPLY_CANCELLED :
-		    POLICY_REPLY_NO_PENDING;
-		p->hello_aborted = false;
+		out.reply = POLICY_REPLY_NO_PENDING;
+		break;
+	case ACT_CLAIM:
+		/* The HELLO of this very heartbeat already cancelled. */
+		if (src == p->aborter) {
+			out.reply = POLICY_REPLY_CANCELLED;
+			p->state = POLICY_GUARDING;
+		} else
+			out.reply = POLICY_REPLY_NO_PENDING;
 		break;
 	}
 	out.deadline = p->deadline;
 	return out;
+}
+
+/* Is a heartbeat guarding the secret (no window running)? */
+bool
+policy_guarding(const struct policy *p)
+{
+	return p->state == POLICY_GUARDING || p->state == POLICY_RESUMED;
 }
 
 /* Is a grace window running? */
@@ -181,7 +204,7 @@ const char *
 policy_state_name(enum policy_state s)
 {
 	static const char *const names[POLICY_NSTATES] = {
-		"waiting", "guarding", "grace (heartbeat lost)",
+		"waiting", "guarding", "guarding", "grace (heartbeat lost)",
 		"grace (SIGUSR1)", "grace (SIGUSR1, heartbeat connected)",
 		"fired",
 	};

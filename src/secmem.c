@@ -260,9 +260,16 @@ secmem_region_map(struct secmem *sm, struct secmem_region *r, size_t off,
 	/* Locked pages are never written to swap. secretmem pages are
 	 * locked by the kernel itself (and charged to RLIMIT_MEMLOCK when
 	 * mapped); mlock(2) cannot populate them and would fail. */
-	if (!secret && secmem_mlock(p, n) != 0)
+	if (!secret && secmem_mlock(p, n) != 0) {
+		/* Required: these pages are given back, never used. */
+		if (sm->lock_required) {
+			mprotect(p, n, PROT_NONE);
+			errno = ENOLCK;
+			return -1;
+		}
 		secmem_lose(sm, SECMEM_LOCKED, errno, "mlock(2)",
 		    "the secret may be written to swap");
+	}
 	/* Excluded from core dumps, should one be written after all. */
 	if (madvise(p, n, MADV_DONTDUMP) != 0)
 		secmem_lose(sm, SECMEM_DONTDUMP, errno, "MADV_DONTDUMP",
@@ -549,8 +556,12 @@ secmem_wipe(struct secmem *sm)
 	 * means the secret may still be there. */
 	if (rc != 0 && secmem_emergency_wipe() == 0)
 		rc = 0;
-	sm->len = sm->done = 0;
-	sm->state = SECMEM_EMPTY;
+	sm->done = 0;
+	if (rc == 0) {
+		sm->len = 0;
+		sm->state = SECMEM_EMPTY;
+	} else
+		sm->state = SECMEM_DIRTY;
 	errno = saved;
 	return rc;
 }

@@ -610,3 +610,126 @@ dz_is_asan_build(const char *path)
 	munmap(map, (size_t)st.st_size);
 	return found;
 }
+
+/* Control connections: one request and its reply, and STATUS fields. */
+
+/* Connect a control connection (its first request decides). */
+int
+dz_ctl(const struct dz *d)
+{
+	int	 fd = dz_connect(d->sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+	return fd;
+}
+
+/* Send a request and return its reply line (static buffer). */
+const char *
+dz_req(int fd, const char *line)
+{
+	static char	 buf[512];
+	const char	*r;
+
+	ck_assert(dz_send(fd, line));
+	r = dz_readline(fd, buf, sizeof buf, 10);
+	ck_assert_msg(r != NULL, "no reply to %s", line);
+	return r;
+}
+
+/* LOAD len bytes on fd and expect OK. */
+void
+dz_load(int fd, const void *buf, size_t len)
+{
+	char	 line[64];
+
+	snprintf(line, sizeof line, "LOAD %zu\n", len);
+	ck_assert(dz_send(fd, line));
+	dz_send_bytes(fd, buf, len);
+	dz_expect(fd, "OK");
+}
+
+/* GET on fd: the secret must be exactly want. */
+void
+dz_get_expect(int fd, const void *want, size_t len)
+{
+	char	 line[64], hdr[64];
+	char	*got = malloc(len + 1);
+
+	ck_assert_ptr_nonnull(got);
+	snprintf(hdr, sizeof hdr, "SECRET %zu", len);
+	ck_assert(dz_send(fd, "GET\n"));
+	ck_assert(dz_readline(fd, line, sizeof line, 10) != NULL);
+	ck_assert_str_eq(line, hdr);
+	ck_assert(dz_read_exact(fd, got, len, 20));
+	ck_assert(memcmp(got, want, len) == 0);
+	free(got);
+}
+
+/* The value of key= in a STATUS line, as a string (static buffer). */
+const char *
+dz_field(const char *status, const char *key)
+{
+	static char	 val[128];
+	char		 k[64];
+	const char	*p;
+	size_t		 n;
+
+	snprintf(k, sizeof k, " %s=", key);
+	p = strstr(status, k);
+	ck_assert_msg(p != NULL, "no %s in '%s'", key, status);
+	p += strlen(k);
+	n = strcspn(p, " \n");
+	snprintf(val, sizeof val, "%.*s", (int)n, p);
+	return val;
+}
+
+/* STATUS on a fresh connection; returns the line (static buffer). */
+const char *
+dz_status(const struct dz *d)
+{
+	static char	 line[512];
+	int		 fd = dz_ctl(d);
+
+	snprintf(line, sizeof line, "%s", dz_req(fd, "STATUS\n"));
+	close(fd);
+	ck_assert_msg(strncmp(line, "STATUS alive=1 armed=", 21) == 0,
+	    "%s", line);
+	return line;
+}
+
+/* Wait until STATUS reports key=want (up to timeout seconds). */
+bool
+dz_status_wait(const struct dz *d, const char *key, const char *want,
+    double timeout)
+{
+	double	 end = dz_now() + timeout;
+
+	for (;;) {
+		if (strcmp(dz_field(dz_status(d), key), want) == 0)
+			return true;
+		if (dz_now() > end)
+			return false;
+		usleep(20000);
+	}
+}
+
+/* Is a child of ours still running (not exited, not a zombie)? */
+bool
+dz_child_running(pid_t pid, int *status)
+{
+	return waitpid(pid, status, WNOHANG) == 0;
+}
+
+/* REGISTER pid=N on a fresh connection; returns the reply. */
+const char *
+dz_reg(const struct dz *d, long pid)
+{
+	static char	 reply[64];
+	char		 line[64];
+	int		 fd = dz_ctl(d);
+
+	snprintf(line, sizeof line, "REGISTER pid=%ld\n", pid);
+	snprintf(reply, sizeof reply, "%s", dz_req(fd, line));
+	close(fd);
+	return reply;
+}

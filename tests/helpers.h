@@ -55,6 +55,16 @@ void		 dz_skip(const char *, ...)
 void		 dz_skip_na(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 long long	 dz_ms_now(void);
+int		 dz_ctl(const struct dz *);
+const char	*dz_req(int, const char *);
+void		 dz_load(int, const void *, size_t);
+void		 dz_get_expect(int, const void *, size_t);
+const char	*dz_field(const char *, const char *);
+const char	*dz_status(const struct dz *);
+bool		 dz_status_wait(const struct dz *, const char *, const char *,
+		    double);
+bool		 dz_child_running(pid_t, int *);
+const char	*dz_reg(const struct dz *, long);
 
 /*
  * A test (or the part of it) that cannot run here says so with dz_skip:

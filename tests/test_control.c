@@ -23,127 +23,6 @@
 static const char *const DRY_EMPTY[] = { "--empty", NULL };
 static const char *const ARMED_EMPTY[] = { "--arm", "--empty", NULL };
 
-/* Connect a control connection (its first request decides). */
-static int
-ctl(const struct dz *d)
-{
-	int	 fd = dz_connect(d->sock);
-
-	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
-	return fd;
-}
-
-/* Send a request and return its reply line (static buffer). */
-static const char *
-req(int fd, const char *line)
-{
-	static char	 buf[512];
-	const char	*r;
-
-	ck_assert(dz_send(fd, line));
-	r = dz_readline(fd, buf, sizeof buf, 10);
-	ck_assert_msg(r != NULL, "no reply to %s", line);
-	return r;
-}
-
-/* LOAD len bytes on fd and expect OK. */
-static void
-load(int fd, const void *buf, size_t len)
-{
-	char	 line[64];
-
-	snprintf(line, sizeof line, "LOAD %zu\n", len);
-	ck_assert(dz_send(fd, line));
-	dz_send_bytes(fd, buf, len);
-	dz_expect(fd, "OK");
-}
-
-/* GET on fd: the secret must be exactly want. */
-static void
-get_expect(int fd, const void *want, size_t len)
-{
-	char	 line[64], hdr[64];
-	char	*got = malloc(len + 1);
-
-	ck_assert_ptr_nonnull(got);
-	snprintf(hdr, sizeof hdr, "SECRET %zu", len);
-	ck_assert(dz_send(fd, "GET\n"));
-	ck_assert(dz_readline(fd, line, sizeof line, 10) != NULL);
-	ck_assert_str_eq(line, hdr);
-	ck_assert(dz_read_exact(fd, got, len, 20));
-	ck_assert(memcmp(got, want, len) == 0);
-	free(got);
-}
-
-/* The value of key= in a STATUS line, as a string (static buffer). */
-static const char *
-field(const char *status, const char *key)
-{
-	static char	 val[128];
-	char		 k[64];
-	const char	*p;
-	size_t		 n;
-
-	snprintf(k, sizeof k, " %s=", key);
-	p = strstr(status, k);
-	ck_assert_msg(p != NULL, "no %s in '%s'", key, status);
-	p += strlen(k);
-	n = strcspn(p, " \n");
-	snprintf(val, sizeof val, "%.*s", (int)n, p);
-	return val;
-}
-
-/* STATUS on a fresh connection; returns the line (static buffer). */
-static const char *
-status(const struct dz *d)
-{
-	static char	 line[512];
-	int		 fd = ctl(d);
-
-	snprintf(line, sizeof line, "%s", req(fd, "STATUS\n"));
-	close(fd);
-	ck_assert_msg(strncmp(line, "STATUS alive=1 armed=", 21) == 0,
-	    "%s", line);
-	return line;
-}
-
-/* Wait until STATUS reports key=want (up to timeout seconds). */
-static bool
-status_wait(const struct dz *d, const char *key, const char *want,
-    double timeout)
-{
-	double	 end = dz_now() + timeout;
-
-	for (;;) {
-		if (strcmp(field(status(d), key), want) == 0)
-			return true;
-		if (dz_now() > end)
-			return false;
-		usleep(20000);
-	}
-}
-
-/* Is a child of ours still running (not exited, not a zombie)? */
-static bool
-child_running(pid_t pid, int *status)
-{
-	return waitpid(pid, status, WNOHANG) == 0;
-}
-
-/* REGISTER pid=N on a fresh connection; returns the reply. */
-static const char *
-reg(const struct dz *d, long pid)
-{
-	static char	 reply[64];
-	char		 line[64];
-	int		 fd = ctl(d);
-
-	snprintf(line, sizeof line, "REGISTER pid=%ld\n", pid);
-	snprintf(reply, sizeof reply, "%s", req(fd, line));
-	close(fd);
-	return reply;
-}
-
 /* Where needle first appears in the daemon's log (-1: nowhere). */
 static long
 log_pos(const struct dz *d, const char *needle)
@@ -179,29 +58,29 @@ START_TEST(status_states)
 	int		 fd, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	s = status(&d);
+	s = dz_status(&d);
 
 	ck_assert_msg(strncmp(s, want, sizeof want - 1) == 0, "%s", s);
-	ck_assert_str_eq(field(s, "deadline"), "-");
-	ck_assert_str_eq(field(s, "expires"), "-");
-	ck_assert_str_eq(field(s, "reads"), "0");
-	ck_assert(strstr(field(s, "protections"), "locked") != NULL ||
-	    strstr(field(s, "protections"), "guard-pages") != NULL);
-	fd = ctl(&d);
-	load(fd, "abc", 3);
-	s = status(&d);
-	ck_assert_str_eq(field(s, "state"), "waiting");
-	ck_assert_str_eq(field(s, "secret_bytes"), "3");
+	ck_assert_str_eq(dz_field(s, "deadline"), "-");
+	ck_assert_str_eq(dz_field(s, "expires"), "-");
+	ck_assert_str_eq(dz_field(s, "reads"), "0");
+	ck_assert(strstr(dz_field(s, "protections"), "locked") != NULL ||
+	    strstr(dz_field(s, "protections"), "guard-pages") != NULL);
+	fd = dz_ctl(&d);
+	dz_load(fd, "abc", 3);
+	s = dz_status(&d);
+	ck_assert_str_eq(dz_field(s, "state"), "waiting");
+	ck_assert_str_eq(dz_field(s, "secret_bytes"), "3");
 	hb = dz_hello(d.sock);
-	s = status(&d);
-	ck_assert_str_eq(field(s, "state"), "guarding");
-	ck_assert_str_eq(field(s, "sessions"), "1");
-	get_expect(fd, "abc", 3);
-	ck_assert_str_eq(field(status(&d), "reads"), "1");
-	ck_assert_str_eq(req(fd, "WIPE\n"), "OK");
-	ck_assert_str_eq(field(status(&d), "state"), "empty");
+	s = dz_status(&d);
+	ck_assert_str_eq(dz_field(s, "state"), "guarding");
+	ck_assert_str_eq(dz_field(s, "sessions"), "1");
+	dz_get_expect(fd, "abc", 3);
+	ck_assert_str_eq(dz_field(dz_status(&d), "reads"), "1");
+	ck_assert_str_eq(dz_req(fd, "WIPE\n"), "OK");
+	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	/* Control verbs never touch the heartbeat: QUIT closes, no panic. */
-	ck_assert_str_eq(req(fd, "QUIT\n"), "BYE");
+	ck_assert_str_eq(dz_req(fd, "QUIT\n"), "BYE");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
 	ck_assert(dz_send(hb, "PING\n"));
@@ -227,7 +106,7 @@ START_TEST(load_get_binary)
 		secret[i] = (unsigned char)(i * 7 + (i >> 8));
 	memcpy(secret + 10, "\nSTATUS\nGET\n", 12);	/* lines inside */
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	fd = ctl(&d);
+	fd = dz_ctl(&d);
 	/* The line and the first bytes in one write, the rest in pieces. */
 	snprintf(first, sizeof first, "PING\nLOAD %zu\n", sizeof secret);
 	ck_assert(dz_send(fd, first));
@@ -241,15 +120,15 @@ START_TEST(load_get_binary)
 	dz_expect(fd, "OK");
 	ck_assert(dz_readline(fd, first, sizeof first, 5) != NULL);
 	ck_assert(strncmp(first, "STATUS alive=1 ", 15) == 0);
-	get_expect(fd, secret, sizeof secret);
+	dz_get_expect(fd, secret, sizeof secret);
 	/* A second GET, and one from another connection. */
-	get_expect(fd, secret, sizeof secret);
+	dz_get_expect(fd, secret, sizeof secret);
 	close(fd);
-	fd = ctl(&d);
-	get_expect(fd, secret, sizeof secret);
+	fd = dz_ctl(&d);
+	dz_get_expect(fd, secret, sizeof secret);
 	/* A new LOAD replaces it whole. */
-	load(fd, "xy", 2);
-	get_expect(fd, "xy", 2);
+	dz_load(fd, "xy", 2);
+	dz_get_expect(fd, "xy", 2);
 	close(fd);
 	/* Never a secret byte in the log; the peer named. */
 	ck_assert(!dz_log_has(&d, "\nSTATUS\nGET"));
@@ -285,8 +164,8 @@ START_TEST(load_get_large)
 	for (i = 0; i < BIG; i++)
 		secret[i] = (unsigned char)(i ^ (i >> 11));
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	fd = ctl(&d);
-	load(fd, secret, BIG);
+	fd = dz_ctl(&d);
+	dz_load(fd, secret, BIG);
 	ck_assert(dz_send(fd, "GET\n"));
 	ck_assert(dz_readline(fd, line, sizeof line, 10) != NULL);
 	snprintf((char *)got, 64, "SECRET %d", BIG);
@@ -301,7 +180,7 @@ START_TEST(load_get_large)
 		ck_assert_int_gt(n, 0);
 	}
 	ck_assert(memcmp(got, secret, BIG) == 0);
-	ck_assert_str_eq(req(fd, "PING\n"), "PONG");
+	ck_assert_str_eq(dz_req(fd, "PING\n"), "PONG");
 	close(fd);
 	free(secret);
 	free(got);
@@ -317,41 +196,41 @@ START_TEST(load_refused)
 	int		 fd, fd2;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	load(fd, "old", 3);
-	ck_assert_str_eq(req(fd, "LOAD 0\n"), "ERR empty secret");
+	fd = dz_ctl(&d);
+	dz_load(fd, "old", 3);
+	ck_assert_str_eq(dz_req(fd, "LOAD 0\n"), "ERR empty secret");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
-	fd = ctl(&d);
+	fd = dz_ctl(&d);
 	ck_assert(dz_send(fd, "LOAD 17\n0123456789abcdefg"));
 	dz_expect(fd, "ERR larger than secret_max");
 	ck_assert(dz_eof(fd, 5));	/* the bytes are never requests */
 	close(fd);
-	fd = ctl(&d);
+	fd = dz_ctl(&d);
 	ck_assert(dz_send(fd, "LOAD -3\nGET\n"));
 	dz_expect(fd, "ERR bad length");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
-	fd = ctl(&d);
-	get_expect(fd, "old", 3);
+	fd = dz_ctl(&d);
+	dz_get_expect(fd, "old", 3);
 	/* A LOAD while another is under way. */
 	ck_assert(dz_send(fd, "LOAD 10\nhalf"));
-	ck_assert(status_wait(&d, "state", "empty", 5));
-	fd2 = ctl(&d);
-	ck_assert_str_eq(req(fd2, "LOAD 2\n"), "ERR another LOAD is in "
+	ck_assert(dz_status_wait(&d, "state", "empty", 5));
+	fd2 = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd2, "LOAD 2\n"), "ERR another LOAD is in "
 	    "progress");
 	close(fd2);
-	fd2 = ctl(&d);
-	ck_assert_str_eq(req(fd2, "GET\n"), "ERR no secret");
+	fd2 = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd2, "GET\n"), "ERR no secret");
 	/* The peer gives up mid-way: the bytes read are wiped, empty. */
 	close(fd);
 	ck_assert(dz_log_wait(&d, "failed (the peer closed before sending "
 	    "every byte); the bytes read were wiped", 5));
-	ck_assert_str_eq(req(fd2, "GET\n"), "ERR no secret");
-	ck_assert_str_eq(field(status(&d), "secret_bytes"), "0");
+	ck_assert_str_eq(dz_req(fd2, "GET\n"), "ERR no secret");
+	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "0");
 	/* And a LOAD that follows works. */
-	load(fd2, "new", 3);
-	get_expect(fd2, "new", 3);
+	dz_load(fd2, "new", 3);
+	dz_get_expect(fd2, "new", 3);
 	close(fd2);
 	dz_stop(&d);
 }
@@ -375,11 +254,11 @@ START_TEST(wipe_cuts_load_and_get)
 
 	ck_assert(secret != NULL && got != NULL);
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	a = ctl(&d);
+	a = dz_ctl(&d);
 	ck_assert(dz_send(a, "LOAD 10\nhalf"));
-	ck_assert(status_wait(&d, "state", "empty", 5));
-	b = ctl(&d);
-	ck_assert_str_eq(req(b, "WIPE\n"), "OK");
+	ck_assert(dz_status_wait(&d, "state", "empty", 5));
+	b = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(b, "WIPE\n"), "OK");
 	dz_expect(a, "ERR secret wiped");
 	/* The rest of its bytes, a request among them, are never read. */
 	ck_assert(dz_send(a, "\nSTATUS\n") || true);
@@ -388,13 +267,13 @@ START_TEST(wipe_cuts_load_and_get)
 
 	for (i = 0; i < BIG; i++)
 		secret[i] = (unsigned char)(i * 31 + (i >> 9));
-	load(b, secret, BIG);
-	a = ctl(&d);
+	dz_load(b, secret, BIG);
+	a = dz_ctl(&d);
 	ck_assert(dz_send(a, "GET\n"));
 	ck_assert(dz_readline(a, line, sizeof line, 10) != NULL);
 	ck_assert_str_eq(line, "SECRET 2097152");
 	ck_assert(dz_read_exact(a, got, 4096, 10));
-	ck_assert_str_eq(req(b, "WIPE\n"), "OK");
+	ck_assert_str_eq(dz_req(b, "WIPE\n"), "OK");
 	for (off = 4096; off < BIG; off += (size_t)n) {
 		struct pollfd pfd = { a, POLLIN, 0 };
 
@@ -405,7 +284,7 @@ START_TEST(wipe_cuts_load_and_get)
 	ck_assert_msg(off < BIG, "the whole secret arrived after WIPE");
 	ck_assert(memcmp(got, secret, off) == 0);
 	close(a);
-	ck_assert_str_eq(req(b, "GET\n"), "ERR no secret");
+	ck_assert_str_eq(dz_req(b, "GET\n"), "ERR no secret");
 	close(b);
 	free(secret);
 	free(got);
@@ -421,10 +300,10 @@ START_TEST(no_get)
 	int		 fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	load(fd, "secret", 6);
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR get disabled");
-	ck_assert_str_eq(field(status(&d), "secret_bytes"), "6");
+	fd = dz_ctl(&d);
+	dz_load(fd, "secret", 6);
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR get disabled");
+	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "6");
 	close(fd);
 	dz_stop(&d);
 }
@@ -442,9 +321,9 @@ START_TEST(get_started_secret)
 	snprintf(path, sizeof path, "%s/secret", d.dir);
 	dz_write_file(path, "from a file\n", 12);
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	get_expect(fd, "from a file\n", 12);
-	ck_assert_str_eq(field(status(&d), "state"), "waiting");
+	fd = dz_ctl(&d);
+	dz_get_expect(fd, "from a file\n", 12);
+	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "waiting");
 	close(fd);
 	dz_stop(&d);
 }
@@ -458,11 +337,11 @@ START_TEST(control_limit)
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	for (i = 0; i < 16; i++) {
-		fds[i] = ctl(&d);
-		ck_assert_str_eq(req(fds[i], "PING\n"), "PONG");
+		fds[i] = dz_ctl(&d);
+		ck_assert_str_eq(dz_req(fds[i], "PING\n"), "PONG");
 	}
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "STATUS\n"), "BUSY");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "STATUS\n"), "BUSY");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
 	/* They never hold the heartbeat slot. */
@@ -470,8 +349,8 @@ START_TEST(control_limit)
 	close(fds[3]);
 	/* One closed: room for another (its close may need a moment). */
 	for (i = 0; i < 100; i++) {
-		fd = ctl(&d);
-		if (strcmp(req(fd, "PING\n"), "PONG") == 0)
+		fd = dz_ctl(&d);
+		if (strcmp(dz_req(fd, "PING\n"), "PONG") == 0)
 			break;
 		close(fd);
 		usleep(20000);
@@ -499,8 +378,8 @@ START_TEST(control_idle)
 	int		 fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "PING\n"), "PONG");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "PING\n"), "PONG");
 	t0 = dz_now();
 	ck_assert(dz_eof(fd, 45));
 	ck_assert_msg(dz_now() - t0 >= 29, "closed after %.1fs",
@@ -520,14 +399,14 @@ START_TEST(arm_verb)
 	int		 fd, st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "ARM\n"), "OK");
-	ck_assert_str_eq(req(fd, "ARM\n"), "ALREADY_ARMED");
-	ck_assert_str_eq(field(status(&d), "armed"), "1");
-	ck_assert_str_eq(reg(&d, child), "OK");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "ARM\n"), "OK");
+	ck_assert_str_eq(dz_req(fd, "ARM\n"), "ALREADY_ARMED");
+	ck_assert_str_eq(dz_field(dz_status(&d), "armed"), "1");
+	ck_assert_str_eq(dz_reg(&d, child), "OK");
 	ck_assert(dz_log_has(&d, "ARM from pid"));
 	/* Now a panic is real: the registered child, then the daemon. */
-	ck_assert_str_eq(req(fd, "PANIC\n"), "OK");
+	ck_assert_str_eq(dz_req(fd, "PANIC\n"), "OK");
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL,
 	    "status %d", d.status);
@@ -545,38 +424,38 @@ START_TEST(register_limits)
 	int		 i, st, fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	ck_assert_str_eq(reg(&d, 0), "ERROR invalid pid");
-	ck_assert_str_eq(reg(&d, -1), "ERROR invalid pid");
-	ck_assert_str_eq(reg(&d, 99999999999L), "ERROR invalid pid");
-	ck_assert_str_eq(reg(&d, 4194305), "ERROR invalid pid");
-	ck_assert_str_eq(reg(&d, d.pid), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, 0), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, -1), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, 99999999999L), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, 4194305), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, d.pid), "ERROR invalid pid");
 	dead = fork();
 	ck_assert_int_ge(dead, 0);
 	if (dead == 0)
 		_exit(0);
 	ck_assert_int_eq(dz_waitpid(dead, &st, 5), 0);
-	ck_assert_str_eq(reg(&d, dead), "ERROR invalid pid");
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "REGISTER\n"), "ERROR invalid pid");
-	ck_assert_str_eq(req(fd, "REGISTER pid=\n"), "ERROR invalid pid");
-	ck_assert_str_eq(req(fd, "UNREGISTER pid=0\n"), "ERROR invalid pid");
+	ck_assert_str_eq(dz_reg(&d, dead), "ERROR invalid pid");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "REGISTER\n"), "ERROR invalid pid");
+	ck_assert_str_eq(dz_req(fd, "REGISTER pid=\n"), "ERROR invalid pid");
+	ck_assert_str_eq(dz_req(fd, "UNREGISTER pid=0\n"), "ERROR invalid pid");
 	for (i = 0; i < 33; i++)
 		kids[i] = dz_sleeper();
 	for (i = 0; i < 32; i++)
-		ck_assert_str_eq(reg(&d, kids[i]), "OK");
-	ck_assert_str_eq(reg(&d, kids[0]), "OK");	/* already held */
-	ck_assert_str_eq(reg(&d, kids[32]), "BUSY");
-	ck_assert_str_eq(field(status(&d), "registered"), "32");
+		ck_assert_str_eq(dz_reg(&d, kids[i]), "OK");
+	ck_assert_str_eq(dz_reg(&d, kids[0]), "OK");	/* already held */
+	ck_assert_str_eq(dz_reg(&d, kids[32]), "BUSY");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "32");
 	/* UNREGISTER frees a place. */
 	{
 		char line[64];
 
 		snprintf(line, sizeof line, "UNREGISTER pid=%d\n",
 		    (int)kids[5]);
-		ck_assert_str_eq(req(fd, line), "OK");
+		ck_assert_str_eq(dz_req(fd, line), "OK");
 	}
-	ck_assert_str_eq(reg(&d, kids[32]), "OK");
-	ck_assert_str_eq(field(status(&d), "registered"), "32");
+	ck_assert_str_eq(dz_reg(&d, kids[32]), "OK");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "32");
 	close(fd);
 	dz_stop(&d);
 	for (i = 0; i < 33; i++) {
@@ -594,11 +473,11 @@ START_TEST(register_ends_on_exit)
 	int		 st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	ck_assert_str_eq(reg(&d, child), "OK");
-	ck_assert_str_eq(field(status(&d), "registered"), "1");
+	ck_assert_str_eq(dz_reg(&d, child), "OK");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "1");
 	kill(child, SIGTERM);
 	ck_assert_int_eq(dz_waitpid(child, &st, 5), 0);
-	ck_assert(status_wait(&d, "registered", "0", 5));
+	ck_assert(dz_status_wait(&d, "registered", "0", 5));
 	ck_assert(dz_log_has(&d, "exited; registration ended"));
 	dz_stop(&d);
 }
@@ -616,14 +495,14 @@ panic_with_child(struct dz *d, bool armed, const char *how)
 	int	 fd;
 
 	ck_assert_int_eq(dz_start(d, armed ? ARMED_EMPTY : DRY_EMPTY), 0);
-	fd = ctl(d);
-	load(fd, "s3cret", 6);
-	ck_assert_str_eq(reg(d, child), "OK");
+	fd = dz_ctl(d);
+	dz_load(fd, "s3cret", 6);
+	ck_assert_str_eq(dz_reg(d, child), "OK");
 	if (strcmp(how, "PANIC") == 0 || strcmp(how, "WIPE") == 0) {
 		char	 line[16];
 
 		snprintf(line, sizeof line, "%s\n", how);
-		ck_assert_str_eq(req(fd, line), "OK");
+		ck_assert_str_eq(dz_req(fd, line), "OK");
 	} else
 		kill(d->pid, atoi(how));
 	close(fd);
@@ -673,7 +552,7 @@ assert_dry_names(const char *how)
 	child = panic_with_child(&d, false, how);
 	snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)child);
 	ck_assert_msg(dz_log_has(&d, want), "%s: no '%s'", how, want);
-	ck_assert_msg(child_running(child, &st), "%s: the child died", how);
+	ck_assert_msg(dz_child_running(child, &st), "%s: the child died", how);
 	kill(child, SIGKILL);
 	dz_waitpid(child, &st, 5);
 }
@@ -726,18 +605,18 @@ START_TEST(wipe_both_modes)
 	ck_assert_int_eq(dz_waitpid(child, &st, 5), 0);
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert(dz_alive(&d));
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR no secret");
-	ck_assert_str_eq(field(status(&d), "state"), "empty");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
+	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	close(fd);
 	dz_stop(&d);
 
 	child = panic_with_child(&d, false, "WIPE");
 	snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)child);
 	ck_assert(dz_log_wait(&d, want, 5));
-	ck_assert(child_running(child, &st));
+	ck_assert(dz_child_running(child, &st));
 	ck_assert(dz_alive(&d));
-	ck_assert_str_eq(field(status(&d), "registered"), "1");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "1");
 	dz_stop(&d);
 	kill(child, SIGKILL);
 	dz_waitpid(child, &st, 5);
@@ -764,7 +643,7 @@ START_TEST(recycled_pid_spared)
 	}
 	ck_assert_int_eq(dz_start(&d, ARMED_EMPTY), 0);
 	a = dz_sleeper();
-	ck_assert_str_eq(reg(&d, a), "OK");
+	ck_assert_str_eq(dz_reg(&d, a), "OK");
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
 	kill(a, SIGKILL);
 	ck_assert_int_eq(dz_waitpid(a, &st, 5), 0);
@@ -792,7 +671,7 @@ START_TEST(recycled_pid_spared)
 	kill(d.pid, SIGCONT);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
-	ck_assert_msg(child_running(b, &st), "the process that reused pid "
+	ck_assert_msg(dz_child_running(b, &st), "the process that reused pid "
 	    "%d was killed", (int)a);
 	kill(b, SIGKILL);
 	dz_waitpid(b, &st, 5);
@@ -806,8 +685,8 @@ START_TEST(empty_panics)
 	int		 hb, fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
-	fd = ctl(&d);
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR no secret");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	close(fd);
 	hb = dz_hello(d.sock);
 	close(hb);
@@ -840,24 +719,27 @@ START_TEST(life_max_reads)
 	int		 fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	load(fd, "burn", 4);
-	get_expect(fd, "burn", 4);
-	ck_assert_str_eq(field(status(&d), "reads"), "1");
-	get_expect(fd, "burn", 4);
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR no secret");
+	fd = dz_ctl(&d);
+	dz_load(fd, "burn", 4);
+	dz_get_expect(fd, "burn", 4);
+	ck_assert_str_eq(dz_field(dz_status(&d), "reads"), "1");
+	dz_get_expect(fd, "burn", 4);
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	ck_assert(dz_log_has(&d, "expired (max_reads reached)"));
-	ck_assert_str_eq(field(status(&d), "state"), "empty");
+	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	/* A new LOAD starts the count afresh. */
-	load(fd, "again", 5);
-	get_expect(fd, "again", 5);
+	dz_load(fd, "again", 5);
+	dz_get_expect(fd, "again", 5);
 	ck_assert(dz_alive(&d));
 	close(fd);
 	dz_stop(&d);
 }
 END_TEST
 
-/* max_lifetime: wiped when it is reached, registered killed (armed). */
+/*
+ * max_lifetime: wiped when it is reached; armed, the registered process
+ * lives on (expiry forgets the secret, it kills nobody).
+ */
 START_TEST(life_max_lifetime_armed)
 {
 	const char	*const args[] = { "--arm", "--empty", "--max-lifetime",
@@ -868,24 +750,26 @@ START_TEST(life_max_lifetime_armed)
 	int		 fd, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	load(fd, "short", 5);
-	ck_assert_str_eq(reg(&d, child), "OK");
-	s = status(&d);
-	ck_assert_msg(strcmp(field(s, "expires"), "1") == 0 ||
-	    strcmp(field(s, "expires"), "0") == 0, "%s", s);
+	fd = dz_ctl(&d);
+	dz_load(fd, "short", 5);
+	ck_assert_str_eq(dz_reg(&d, child), "OK");
+	s = dz_status(&d);
+	ck_assert_msg(strcmp(dz_field(s, "expires"), "1") == 0 ||
+	    strcmp(dz_field(s, "expires"), "0") == 0, "%s", s);
 	ck_assert(dz_log_wait(&d, "expired (max_lifetime reached)", 10));
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR no secret");
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
+	ck_assert(dz_child_running(child, &st));
+	ck_assert(!dz_log_has(&d, "SIGKILL pid"));
+	kill(child, SIGKILL);
 	ck_assert_int_eq(dz_waitpid(child, &st, 5), 0);
-	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert(dz_alive(&d));
-	ck_assert_str_eq(field(status(&d), "expires"), "-");
+	ck_assert_str_eq(dz_field(dz_status(&d), "expires"), "-");
 	close(fd);
 	dz_stop(&d);
 }
 END_TEST
 
-/* idle_timeout: GETs keep it; silence wipes it (dry-run: named only). */
+/* idle_timeout: GETs keep it; silence wipes it, naming nobody. */
 START_TEST(life_idle_timeout_dry)
 {
 	const char	*const args[] = { "--empty", "--idle-timeout", "3",
@@ -897,19 +781,19 @@ START_TEST(life_idle_timeout_dry)
 	int		 fd, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	fd = ctl(&d);
-	load(fd, "idle", 4);
-	ck_assert_str_eq(reg(&d, child), "OK");
+	fd = dz_ctl(&d);
+	dz_load(fd, "idle", 4);
+	ck_assert_str_eq(dz_reg(&d, child), "OK");
 	for (t0 = dz_now(); dz_now() - t0 < 4;) {
-		get_expect(fd, "idle", 4);
+		dz_get_expect(fd, "idle", 4);
 		usleep(100000);
 	}
 	ck_assert(!dz_log_has(&d, "expired"));
 	ck_assert(dz_log_wait(&d, "expired (idle_timeout reached)", 10));
 	snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)child);
-	ck_assert(dz_log_has(&d, want));
-	ck_assert(child_running(child, &st));
-	ck_assert_str_eq(req(fd, "GET\n"), "ERR no secret");
+	ck_assert(!dz_log_has(&d, want));
+	ck_assert(dz_child_running(child, &st));
+	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	close(fd);
 	dz_stop(&d);
 	kill(child, SIGKILL);

@@ -95,8 +95,8 @@ START_TEST(dry_run_never_kills)
 	struct policy_out	 o;
 
 	setup(&p, &c, false, 0);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_LOST, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 1);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.kills, 0);
@@ -115,8 +115,8 @@ START_TEST(armed_kills_at_once_without_grace)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 0);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_LOST, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 1);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.kills, 1);
@@ -134,19 +134,19 @@ START_TEST(armed_kills_only_after_deadline)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 5);
-	policy_step(&p, POLICY_EV_HELLO, 100);
-	o = policy_step(&p, POLICY_EV_LOST, 100);
+	policy_step(&p, POLICY_EV_HELLO, 0, 100);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 100);
 	ck_assert(o.started);
 	ck_assert(o.arm_timer);
 	ck_assert(!o.fired);
 	ck_assert(o.deadline == 105);
 	ck_assert(policy_pending(&p));
 	/* A timer that fires early re-arms; nothing dies. */
-	o = policy_step(&p, POLICY_EV_TIMER, 104.999);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 104.999);
 	ck_assert(!o.fired);
 	ck_assert(o.arm_timer);
 	ck_assert_int_eq(c.wipes + c.kills, 0);
-	o = policy_step(&p, POLICY_EV_TIMER, 105);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 105);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.kills, 1);
@@ -160,11 +160,11 @@ START_TEST(dry_run_walks_grace_too)
 	struct policy_out	 o;
 
 	setup(&p, &c, false, 2);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_LOST, 10);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 10);
 	ck_assert(o.started);
 	ck_assert_int_eq(c.wipes, 0);
-	o = policy_step(&p, POLICY_EV_TIMER, 12);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 12);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.would, 1);
@@ -179,18 +179,18 @@ START_TEST(cancel_aborts)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 5);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_PANIC, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_PANIC, 0, 1);
 	ck_assert(o.started);
 	ck_assert_int_eq(p.state, POLICY_GRACE_SIG_HB);
-	o = policy_step(&p, POLICY_EV_CANCEL, 2);
+	o = policy_step(&p, POLICY_EV_CANCEL, 0, 2);
 	ck_assert(o.aborted);
 	ck_assert_int_eq(o.reply, POLICY_REPLY_CANCELLED);
 	ck_assert_int_eq(p.state, POLICY_GUARDING);
-	o = policy_step(&p, POLICY_EV_TIMER, 100);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 100);
 	ck_assert(!o.fired);
 	ck_assert_int_eq(c.wipes + c.kills, 0);
-	o = policy_step(&p, POLICY_EV_CANCEL, 101);
+	o = policy_step(&p, POLICY_EV_CANCEL, 0, 101);
 	ck_assert_int_eq(o.reply, POLICY_REPLY_NO_PENDING);
 }
 END_TEST
@@ -202,18 +202,25 @@ START_TEST(reconnect_aborts_loss)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 5);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	policy_step(&p, POLICY_EV_LOST, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	policy_step(&p, POLICY_EV_LOST, 0, 1);
 	ck_assert_int_eq(p.state, POLICY_GRACE_LOST);
-	o = policy_step(&p, POLICY_EV_HELLO, 2);
+	o = policy_step(&p, POLICY_EV_HELLO, 7, 2);
 	ck_assert(o.aborted);
-	ck_assert_int_eq(p.state, POLICY_GUARDING);
-	/* The same connection's CANCEL reports the cancellation. */
-	o = policy_step(&p, POLICY_EV_CANCEL, 3);
-	ck_assert_int_eq(o.reply, POLICY_REPLY_CANCELLED);
-	o = policy_step(&p, POLICY_EV_CANCEL, 3);
+	ck_assert_int_eq(p.state, POLICY_RESUMED);
+	ck_assert(policy_guarding(&p));
+	/* Another heartbeat's (or a control connection's) CANCEL cancelled
+	 * nothing; the aborting connection's own still reports it. */
+	o = policy_step(&p, POLICY_EV_CANCEL, 8, 3);
 	ck_assert_int_eq(o.reply, POLICY_REPLY_NO_PENDING);
-	o = policy_step(&p, POLICY_EV_TIMER, 10);
+	o = policy_step(&p, POLICY_EV_CANCEL, 0, 3);
+	ck_assert_int_eq(o.reply, POLICY_REPLY_NO_PENDING);
+	o = policy_step(&p, POLICY_EV_CANCEL, 7, 3);
+	ck_assert_int_eq(o.reply, POLICY_REPLY_CANCELLED);
+	ck_assert_int_eq(p.state, POLICY_GUARDING);
+	o = policy_step(&p, POLICY_EV_CANCEL, 7, 3);
+	ck_assert_int_eq(o.reply, POLICY_REPLY_NO_PENDING);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 10);
 	ck_assert(!o.fired);
 	ck_assert_int_eq(c.kills, 0);
 }
@@ -226,17 +233,17 @@ START_TEST(reconnect_does_not_abort_sigusr1)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 5);
-	o = policy_step(&p, POLICY_EV_PANIC, 0);
+	o = policy_step(&p, POLICY_EV_PANIC, 0, 0);
 	ck_assert(o.started);
 	ck_assert_int_eq(p.state, POLICY_GRACE_SIG);
-	o = policy_step(&p, POLICY_EV_HELLO, 1);
+	o = policy_step(&p, POLICY_EV_HELLO, 0, 1);
 	ck_assert(!o.aborted);
 	ck_assert_int_eq(p.state, POLICY_GRACE_SIG_HB);
 	/* Losing that heartbeat neither aborts nor restarts the window. */
-	o = policy_step(&p, POLICY_EV_LOST, 2);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 2);
 	ck_assert(!o.started);
 	ck_assert(o.deadline == 5);
-	o = policy_step(&p, POLICY_EV_TIMER, 5);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 5);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.kills, 1);
 }
@@ -250,14 +257,14 @@ START_TEST(fires_once)
 	int			 ev;
 
 	setup(&p, &c, true, 0);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	policy_step(&p, POLICY_EV_LOST, 0);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	policy_step(&p, POLICY_EV_LOST, 0, 0);
 	for (ev = 0; ev < POLICY_NEVENTS; ev++) {
-		o = policy_step(&p, (enum policy_event)ev, 50);
+		o = policy_step(&p, (enum policy_event)ev, 0, 50);
 		ck_assert(!o.fired);
 		ck_assert(!o.started);
 	}
-	policy_step(&p, POLICY_EV_PANIC, 60);
+	policy_step(&p, POLICY_EV_PANIC, 0, 60);
 	ck_assert_int_eq(c.wipes, 1);
 	ck_assert_int_eq(c.kills, 1);
 }
@@ -270,9 +277,9 @@ START_TEST(second_trigger_keeps_deadline)
 	struct policy_out	 o;
 
 	setup(&p, &c, false, 10);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	policy_step(&p, POLICY_EV_LOST, 0);
-	o = policy_step(&p, POLICY_EV_PANIC, 5);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	policy_step(&p, POLICY_EV_LOST, 0, 0);
+	o = policy_step(&p, POLICY_EV_PANIC, 0, 5);
 	ck_assert(!o.started);
 	ck_assert(p.deadline == 10);
 }
@@ -285,16 +292,16 @@ START_TEST(quit_stands_down)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 0);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_QUIT, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_QUIT, 0, 1);
 	ck_assert(!o.fired);
 	ck_assert_int_eq(p.state, POLICY_WAITING);
 	/* With no heartbeat, nothing can be lost. */
-	o = policy_step(&p, POLICY_EV_LOST, 2);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 2);
 	ck_assert(!o.fired);
 	ck_assert_int_eq(c.wipes, 0);
 	/* But a signal still panics. */
-	o = policy_step(&p, POLICY_EV_PANIC, 3);
+	o = policy_step(&p, POLICY_EV_PANIC, 0, 3);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.kills, 1);
 }
@@ -307,11 +314,11 @@ START_TEST(nothing_before_first_heartbeat)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 0);
-	o = policy_step(&p, POLICY_EV_LOST, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 0);
 	ck_assert(!o.fired);
-	o = policy_step(&p, POLICY_EV_TIMER, 0);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 0);
 	ck_assert(!o.fired);
-	o = policy_step(&p, POLICY_EV_CANCEL, 0);
+	o = policy_step(&p, POLICY_EV_CANCEL, 0, 0);
 	ck_assert_int_eq(o.reply, POLICY_REPLY_NO_PENDING);
 	ck_assert_int_eq(c.wipes + c.kills, 0);
 	ck_assert_str_eq(policy_state_name(p.state), "waiting");
@@ -329,27 +336,27 @@ START_TEST(panic_in_loss_window_escalates)
 	struct policy_out	 o;
 
 	setup(&p, &c, true, 10);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	o = policy_step(&p, POLICY_EV_LOST, 1);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 1);
 	ck_assert(o.started);
 	ck_assert_double_eq(o.deadline, 11);
-	o = policy_step(&p, POLICY_EV_PANIC, 2);
+	o = policy_step(&p, POLICY_EV_PANIC, 0, 2);
 	ck_assert(o.escalated);
 	ck_assert(!o.started);
 	ck_assert_double_eq(o.deadline, 11);
-	o = policy_step(&p, POLICY_EV_HELLO, 3);
+	o = policy_step(&p, POLICY_EV_HELLO, 0, 3);
 	ck_assert(!o.aborted);
 	ck_assert(policy_pending(&p));
-	o = policy_step(&p, POLICY_EV_TIMER, 11);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, 11);
 	ck_assert(o.fired);
 	ck_assert_int_eq(c.kills, 1);
 
 	/* CANCEL still ends it. */
 	setup(&p, &c, true, 10);
-	policy_step(&p, POLICY_EV_HELLO, 0);
-	policy_step(&p, POLICY_EV_LOST, 1);
-	policy_step(&p, POLICY_EV_PANIC, 2);
-	o = policy_step(&p, POLICY_EV_CANCEL, 3);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	policy_step(&p, POLICY_EV_LOST, 0, 1);
+	policy_step(&p, POLICY_EV_PANIC, 0, 2);
+	o = policy_step(&p, POLICY_EV_CANCEL, 0, 3);
 	ck_assert(o.aborted);
 	ck_assert_int_eq(o.reply, POLICY_REPLY_CANCELLED);
 	ck_assert(!policy_pending(&p));
@@ -367,7 +374,7 @@ START_TEST(arm_once)
 	ck_assert(policy_arm(&p));
 	ck_assert(!policy_arm(&p));
 	ck_assert(p.armed);
-	policy_step(&p, POLICY_EV_PANIC, 1);
+	policy_step(&p, POLICY_EV_PANIC, 0, 1);
 	ck_assert_str_eq(c.seq, "UPWK");
 }
 END_TEST

@@ -60,6 +60,7 @@ struct conn {
 	struct proto_reader	 rd;
 	struct secmem		*load_sm;	/* LOAD in progress */
 	size_t			 load_left;
+	bool			 load_replaced;	/* it wiped a held one */
 	struct secmem		*get_sm;	/* GET in progress */
 	size_t			 get_off;
 	size_t			 outlen;
@@ -72,7 +73,7 @@ bool		 conn_error(struct conn *, const char *);
 bool		 conn_welcome(struct conn *, double);
 void		 conn_control(struct conn *);
 bool		 conn_finish(struct conn *, const char *);
-bool		 conn_load(struct conn *, struct secmem *, size_t);
+bool		 conn_load(struct conn *, struct secmem *, size_t, bool);
 bool		 conn_get(struct conn *, struct secmem *);
 bool		 conn_streaming(const struct conn *);
 void		 conn_drain(struct conn **);

@@ -34,6 +34,7 @@ struct daemon_session {
 	struct conn	*c;		/* NULL: a free slot */
 	int		 hello_pid;	/* what it said in HELLO */
 	long long	 since;		/* wall clock, for STATUS only */
+	unsigned long	 id;		/* for the policy: never reused */
 };
 
 struct daemon {
@@ -52,6 +53,8 @@ struct daemon {
 	struct conn	*conns[DAEMON_CONNS_MAX];
 	struct daemon_session hb[DAEMON_SESSIONS_MAX];
 	int		 nhb;		/* live heartbeats */
+	unsigned long	 session_seq;	/* the last heartbeat's id */
+	const char	*trigger;	/* the event's reason, not yet logged */
 	struct conn	*loader;	/* the LOAD in progress */
 	int		 nnew;		/* connections with no verb yet */
 	int		 ncontrol;

@@ -13,6 +13,7 @@
 enum policy_state {
 	POLICY_WAITING,		/* no heartbeat yet, or it stood down */
 	POLICY_GUARDING,	/* a heartbeat is connected */
+	POLICY_RESUMED,		/* guarding: its HELLO aborted a loss window */
 	POLICY_GRACE_LOST,	/* heartbeat lost, grace window running */
 	POLICY_GRACE_SIG,	/* SIGUSR1, grace running, no heartbeat */
 	POLICY_GRACE_SIG_HB,	/* SIGUSR1, grace running, heartbeat on */
@@ -61,7 +62,7 @@ struct policy {
 	bool		 armed;
 	double		 grace;
 	double		 deadline;
-	bool		 hello_aborted;	/* this heartbeat's HELLO cancelled */
+	unsigned long	 aborter;	/* RESUMED: whose HELLO aborted */
 	struct policy_ops ops;
 };
 
@@ -90,7 +91,9 @@ double		 policy_life_left(const struct policy_life *, double);
 
 void		 policy_init(struct policy *, bool, double,
 		    const struct policy_ops *);
-struct policy_out policy_step(struct policy *, enum policy_event, double);
+struct policy_out policy_step(struct policy *, enum policy_event,
+		    unsigned long, double);
+bool		 policy_guarding(const struct policy *);
 bool		 policy_pending(const struct policy *);
 bool		 policy_arm(struct policy *);
 const char	*policy_state_name(enum policy_state);

@@ -74,7 +74,8 @@ struct secmem_region {
 enum secmem_state {
 	SECMEM_EMPTY,			/* nothing held (the prekey is zero) */
 	SECMEM_LOADING,			/* between load_begin and commit */
-	SECMEM_HELD			/* a committed secret of len bytes */
+	SECMEM_HELD,			/* a committed secret of len bytes */
+	SECMEM_DIRTY			/* a wipe failed: len bytes may remain */
 };
 
 struct secmem {
@@ -88,6 +89,7 @@ struct secmem {
 	unsigned		 lost;	/* asked for, did not take effect */
 	int			 lock_errno; /* why mlock failed, or 0 */
 	bool			 secretmem_wanted;
+	bool			 lock_required; /* growth unlocked: ENOLCK */
 	unsigned char		 nonce[24]; /* this load's; not secret */
 };
 
@@ -105,7 +107,8 @@ void	 secmem_free(struct secmem *);
  * Zero the prekey and derived key, then the scratch page, then the
  * buffer; the state becomes empty. If a mapping cannot be made writable
  * the emergency wipe is tried instead. Returns 0 once everything is zero,
- * or -1 with errno if it may not be: the caller must not say it wiped.
+ * or -1 with errno if it may not be: the caller must not say it wiped,
+ * and the state is SECMEM_DIRTY (len kept) until a wipe succeeds.
  */
 int	 secmem_wipe(struct secmem *);
 /*
@@ -135,8 +138,9 @@ int	 secmem_load_begin(struct secmem *);
  * bytes read (done grew by it), 0 at end of file or when limit is 0, or
  * -1 with errno: EAGAIN, EWOULDBLOCK and EINTR leave the load as it was,
  * to be resumed; EFBIG (more than the maximum), ECANCELED (no load in
- * progress: a wipe came first) and any other error abort the load (all
- * wiped, state empty).
+ * progress: a wipe came first), ENOLCK (lock_required is set and the
+ * pages the secret grew into could not be locked) and any other error
+ * abort the load (all wiped, state empty).
  */
 ssize_t	 secmem_load_read(struct secmem *, int fd, size_t limit);
 /*
