@@ -307,11 +307,11 @@ daemon_do_unrecoverable(void *arg)
 	struct daemon	*d = arg;
 	int		 failed = secmem_emergency_shield();
 
-	daemon_say_trigger(d);
 	if (failed != 0)
 		log_warnx("WIPE FAILED: the prekey could not be made writable");
 	else
 		daemon_log_zeroed("");
+	daemon_say_trigger(d);
 }
 
 /* Stop watching the pidfds whose registration has ended. */
