@@ -605,7 +605,7 @@ daemon_status(struct daemon *d, struct conn *c)
 		st.state = "guarding";
 	else
 		st.state = "waiting";
-	st.sessions = d->nhb;
+	st.sessions = d->sessions.n;
 	st.secret_bytes = daemon_held(d) || (d->secret != NULL &&
 	    d->secret->state == SECMEM_DIRTY) ? d->secret->len : 0;
 	prot[0] = '\0';
@@ -770,37 +770,6 @@ daemon_unregister(struct daemon *d, struct conn *c, int pid)
 	return conn_send(c, PROTO_OK);
 }
 
-/* The slot of a heartbeat connection, or -1. */
-static int
-daemon_session_of(const struct daemon *d, const struct conn *c)
-{
-	int	 i;
-
-	for (i = 0; i < DAEMON_SESSIONS_MAX; i++)
-		if (d->hb[i].c == c && c != NULL)
-			return i;
-	return -1;
-}
-
-/*
- * Before answering BUSY, let every held heartbeat act on what it already
- * sent: one that quit or closed must not turn a newcomer away because of
- * the order of callbacks.
- */
-static void
-daemon_drain_sessions(struct daemon *d)
-{
-	struct conn	*held[DAEMON_SESSIONS_MAX];
-	int		 i, n = 0;
-
-	for (i = 0; i < DAEMON_SESSIONS_MAX; i++)
-		if (d->hb[i].c != NULL)
-			held[n++] = d->hb[i].c;
-	for (i = 0; i < n; i++)
-		if (daemon_session_of(d, held[i]) >= 0)
-			conn_drain(&d->hb[daemon_session_of(d, held[i])].c);
-}
-
 /*
  * A heartbeat leaves the table (QUIT, or its connection closed). Only
  * the set's becoming empty is a policy event: the loss of the last one
@@ -809,23 +778,24 @@ daemon_drain_sessions(struct daemon *d)
 static void
 daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
 {
-	int		 pid = d->hb[slot].hello_pid;
-	unsigned long	 id = d->hb[slot].id;
+	struct session	 gone;
+	int		 n;
 
-	d->hb[slot].c = NULL;
-	d->nhb--;
-	if (d->nhb > 0) {
+	switch (session_end(&d->sessions, slot, lost, &gone)) {
+	case SESSION_OTHERS_LEFT:
+		n = d->sessions.n;
 		log_info("heartbeat %s (pid %d); %d session%s remain%s",
-		    lost ? "lost" : "stood down (QUIT)", pid, d->nhb,
-		    d->nhb == 1 ? "" : "s", d->nhb == 1 ? "s" : "");
-		return;
-	}
-	if (lost)
-		daemon_event(d, POLICY_EV_LOST, id, why);
-	else {
-		daemon_event(d, POLICY_EV_QUIT, id, "QUIT");
+		    lost ? "lost" : "stood down (QUIT)", gone.hello_pid, n,
+		    n == 1 ? "" : "s", n == 1 ? "s" : "");
+		break;
+	case SESSION_LAST_LOST:
+		daemon_event(d, POLICY_EV_LOST, gone.id, why);
+		break;
+	case SESSION_LAST_QUIT:
+		daemon_event(d, POLICY_EV_QUIT, gone.id, "QUIT");
 		log_info("heartbeat stood down (QUIT); secret kept, waiting "
 		    "for the next heartbeat");
+		break;
 	}
 }
 
@@ -833,34 +803,28 @@ daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
 static bool
 daemon_hello(struct daemon *d, struct conn *c, int pid)
 {
-	int	 slot;
+	const struct session	*hb;
+	int			 n;
 
-	if (d->nhb >= d->lim.sessions)
-		daemon_drain_sessions(d);
-	if (d->nhb >= d->lim.sessions) {
+	if (session_full(&d->sessions)) {
+		n = d->sessions.n;
 		log_debug("HELLO %d from pid %d while %d heartbeat%s held: "
-		    "BUSY", pid, c->peer_pid, d->nhb, d->nhb == 1 ? " is" :
-		    "s are");
+		    "BUSY", pid, c->peer_pid, n, n == 1 ? " is" : "s are");
 		return conn_finish(c, PROTO_BUSY);
 	}
 	if (!conn_welcome(c, d->ping_timeout))
 		return false;
-	for (slot = 0; d->hb[slot].c != NULL; slot++)
-		;
 	d->nnew--;
-	d->hb[slot].c = c;
-	d->hb[slot].hello_pid = pid;
-	d->hb[slot].since = (long long)time(NULL);
-	d->hb[slot].id = ++d->session_seq;
-	d->nhb++;
-	if (d->lim.sessions > 1)
+	hb = session_add(&d->sessions, c, pid, (long long)time(NULL));
+	n = d->sessions.n;
+	if (d->sessions.max > 1)
 		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
-		    "%d sessions", pid, c->peer_pid, d->nhb, d->lim.sessions);
+		    "%d sessions", pid, c->peer_pid, n, d->sessions.max);
 	else
 		log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
 		    c->peer_pid);
-	if (d->nhb == 1)
-		daemon_event(d, POLICY_EV_HELLO, d->hb[slot].id,
+	if (n == 1)
+		daemon_event(d, POLICY_EV_HELLO, hb->id,
 		    "heartbeat reconnected");
 	return true;
 }
@@ -869,23 +833,20 @@ daemon_hello(struct daemon *d, struct conn *c, int pid)
 static bool
 daemon_session(struct daemon *d, struct conn *c, int index)
 {
+	const struct session	*hb = session_nth(&d->sessions, index);
 	struct proto_session	 ps;
 	char			 line[PROTO_REPLY_MAX];
-	int			 i, n = 0;
 
-	for (i = 0; i < DAEMON_SESSIONS_MAX; i++) {
-		if (d->hb[i].c == NULL || n++ != index)
-			continue;
-		ps.index = index;
-		ps.hello_pid = d->hb[i].hello_pid;
-		ps.peer_pid = d->hb[i].c->peer_pid;
-		ps.since = d->hb[i].since;
-		ps.idle = daemon_mono() - d->hb[i].c->last_line;
-		if (proto_format_session(line, sizeof line, &ps) < 0)
-			return conn_error(c, "internal error");
-		return conn_send(c, line);
-	}
-	return conn_error(c, "no such session");
+	if (hb == NULL)
+		return conn_error(c, "no such session");
+	ps.index = index;
+	ps.hello_pid = hb->hello_pid;
+	ps.peer_pid = hb->c->peer_pid;
+	ps.since = hb->since;
+	ps.idle = daemon_mono() - hb->c->last_line;
+	if (proto_format_session(line, sizeof line, &ps) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
 }
 
 /* A command from a connection (conn_ops.command). */
@@ -916,14 +877,14 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 	case PROTO_PING:
 		return conn_send(c, PROTO_PONG);
 	case PROTO_CANCEL:
-		slot = daemon_session_of(d, c);
+		slot = session_of(&d->sessions, c);
 		out = daemon_event(d, POLICY_EV_CANCEL, slot >= 0 ?
-		    d->hb[slot].id : 0, "CANCEL");
+		    d->sessions.slot[slot].id : 0, "CANCEL");
 		if (out.reply == POLICY_REPLY_CANCELLED)
 			return conn_send(c, PROTO_CANCELLED);
 		return conn_error(c, "no pending panic");
 	case PROTO_QUIT:
-		if ((slot = daemon_session_of(d, c)) >= 0)
+		if ((slot = session_of(&d->sessions, c)) >= 0)
 			daemon_session_end(d, slot, false, NULL);
 		return conn_finish(c, PROTO_BYE);
 	case PROTO_SESSION:
@@ -983,7 +944,7 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 		d->ncontrol--;
 	if (d->loader == c)
 		d->loader = NULL;
-	if ((i = daemon_session_of(d, c)) >= 0)
+	if ((i = session_of(&d->sessions, c)) >= 0)
 		daemon_session_end(d, i, lost, why);
 }
 
@@ -1128,7 +1089,7 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	d->listen_fd = -1;
 	d->socket_dirfd = -1;
 	d->exit_status = 1;
-	d->lim.sessions = 1;
+	session_init(&d->sessions, 1);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
 	policy_init(&d->policy, armed, grace, &ops);
@@ -1160,8 +1121,7 @@ void
 daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
 {
 	d->lim = *lim;
-	if (d->lim.sessions < 1 || d->lim.sessions > DAEMON_SESSIONS_MAX)
-		d->lim.sessions = 1;
+	session_init(&d->sessions, lim->sessions);
 	policy_life_init(&d->life, lim->max_lifetime, lim->idle_timeout,
 	    lim->max_reads);
 }

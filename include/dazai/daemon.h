@@ -11,12 +11,12 @@
 #include "dazai/procs.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
+#include "dazai/session.h"
 #include "dazai/sockpath.h"
 
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
 #define DAEMON_CONTROL_MAX	16	/* control connections at once */
 #define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
-#define DAEMON_SESSIONS_MAX	64	/* heartbeats at once (--sessions) */
 #define DAEMON_CONNS_MAX	128	/* every connection, closing ones too */
 
 /* What the control verbs may do with the secret. */
@@ -27,14 +27,6 @@ struct daemon_limits {
 	double		 idle_timeout;	/* seconds, 0: off */
 	unsigned long	 max_reads;	/* 0: off */
 	int		 sessions;	/* heartbeats at once, 1 to 64 */
-};
-
-/* One live heartbeat: a connection that was WELCOMEd. */
-struct daemon_session {
-	struct conn	*c;		/* NULL: a free slot */
-	int		 hello_pid;	/* what it said in HELLO */
-	long long	 since;		/* wall clock, for STATUS only */
-	unsigned long	 id;		/* for the policy: never reused */
 };
 
 struct daemon {
@@ -51,9 +43,7 @@ struct daemon {
 	struct daemon_limits lim;
 	struct conn_ops	 conn_ops;
 	struct conn	*conns[DAEMON_CONNS_MAX];
-	struct daemon_session hb[DAEMON_SESSIONS_MAX];
-	int		 nhb;		/* live heartbeats */
-	unsigned long	 session_seq;	/* the last heartbeat's id */
+	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
 	struct conn	*loader;	/* the LOAD in progress */
 	int		 nnew;		/* connections with no verb yet */
