@@ -29,6 +29,7 @@
 #include "dazai/proto.h"
 #include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
+#include "dazai/vault.h"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -272,15 +273,8 @@ static void
 daemon_do_wipe(void *arg)
 {
 	struct daemon	*d = arg;
-	size_t		 len = d->secret != NULL ? d->secret->len : 0;
 
-	if (d->secret != NULL && secmem_wipe(d->secret) != 0) {
-		log_warn("WIPE FAILED: the secret memory could not be made "
-		    "writable");
-		return;
-	}
-	log_info("secret wiped (%zu bytes overwritten with zeros, after the "
-	    "prekey and key)", len);
+	vault_panic_wipe(&d->vault);
 }
 
 /*
@@ -481,94 +475,6 @@ daemon_peer(int pid, char *buf, size_t size)
 		snprintf(buf, size, "pid %d (executable unknown)", pid);
 }
 
-/* Is a secret held (loaded and committed)? */
-static bool
-daemon_held(const struct daemon *d)
-{
-	return d->secret != NULL && d->secret->state == SECMEM_HELD;
-}
-
-/*
- * (Re)start the lifetime timer for the nearest time limit, if any. While
- * a GET is being written no timer runs: a limit that falls due then takes
- * effect when the GET ends or is cut short (daemon_sent), and nothing
- * wakes the loop in between.
- */
-static void
-daemon_life_arm(struct daemon *d)
-{
-	double	 left = policy_life_left(&d->life, daemon_mono());
-
-	ev_timer_stop(d->loop, &d->life_w);
-	if (left < 0 || d->nstreams > 0)
-		return;
-	/* A little past the limit, so the check finds it reached. */
-	ev_timer_set(&d->life_w, left + 0.001, 0);
-	ev_timer_start(d->loop, &d->life_w);
-}
-
-/*
- * The secret goes away while the daemon stays up: a WIPE (kill: the
- * registered processes are then killed, armed, or named, dry-run), an
- * expiry or a new LOAD (nobody is killed). The lifetimes forget it first,
- * so that a GET cut short below finds nothing left to expire (one wipe,
- * one log line); then a LOAD or GET under way is cut off and the buffer
- * zeroed. Returns 0, or -1 if the wipe could not complete: said loudly,
- * the secret's memory left marked dirty (STATUS is not "empty").
- */
-static int
-daemon_wipe_secret(struct daemon *d, const char *why, bool kill)
-{
-	struct conn	*c;
-	size_t		 len = d->secret != NULL ? d->secret->len : 0;
-	int		 i, rc = 0;
-
-	policy_life_wiped(&d->life);
-	ev_timer_stop(d->loop, &d->life_w);
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if ((c = d->conns[i]) != NULL && conn_streaming(c))
-			conn_cancel(c, "secret wiped");
-	if (d->secret != NULL && secmem_wipe(d->secret) != 0) {
-		log_warn("WIPE FAILED (%s): the secret memory could not be "
-		    "made writable; its bytes may still be there", why);
-		rc = -1;
-	} else if (len > 0 || kill)
-		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
-		    len, why);
-	if (kill)
-		daemon_kill_procs(d, d->armed);
-	return rc;
-}
-
-/*
- * Expire the secret if a lifetime limit is reached and no GET is being
- * written (the last permitted read is delivered whole first).
- */
-static void
-daemon_check_life(struct daemon *d)
-{
-	const char	*why = policy_life_expired(&d->life, daemon_mono());
-	char		 msg[64];
-
-	if (why == NULL || d->nstreams > 0)
-		return;
-	snprintf(msg, sizeof msg, "the secret expired (%s); staying up, "
-	    "empty", why);
-	daemon_wipe_secret(d, msg, false);
-}
-
-/* A lifetime limit is due. */
-static void
-daemon_life_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct daemon	*d = container_of(w, struct daemon, life_w);
-
-	(void)loop;
-	(void)revents;
-	daemon_check_life(d);
-	daemon_life_arm(d);
-}
-
 /* A registered process exited: its registration ends. */
 static void
 daemon_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -598,128 +504,24 @@ daemon_status(struct daemon *d, struct conn *c)
 		st.state = "fired";
 	else if (policy_pending(&d->policy))
 		st.state = "grace";
-	else if (!daemon_held(d) && (d->secret == NULL ||
-	    d->secret->state != SECMEM_DIRTY))
+	else if (vault_empty(&d->vault))
 		st.state = "empty";
 	else if (policy_guarding(&d->policy))
 		st.state = "guarding";
 	else
 		st.state = "waiting";
 	st.sessions = d->sessions.n;
-	st.secret_bytes = daemon_held(d) || (d->secret != NULL &&
-	    d->secret->state == SECMEM_DIRTY) ? d->secret->len : 0;
-	prot[0] = '\0';
-	if (d->secret != NULL)
-		secmem_describe(d->secret->prot, prot, sizeof prot);
-	st.protections = prot;
+	vault_status(&d->vault, &st, prot, sizeof prot);
 	st.deadline = policy_pending(&d->policy) ?
 	    d->policy.deadline - now : -1;
 	if (st.deadline < -0.5)
 		st.deadline = -1;
 	else if (st.deadline < 0)
 		st.deadline = 0;
-	st.expires = policy_life_left(&d->life, now);
-	st.reads = d->life.reads;
 	st.sandbox = sandbox_layers();
 	if (proto_format_status(line, sizeof line, &st) < 0)
 		return conn_error(c, "internal error");
 	return conn_send(c, line);
-}
-
-/* LOAD <n>: the n bytes that follow go into the secure buffer. */
-static bool
-daemon_load(struct daemon *d, struct conn *c, size_t n)
-{
-	char	 who[PATH_MAX + 64];
-	bool	 replaced;
-
-	daemon_peer(c->peer_pid, who, sizeof who);
-	if (n == 0 || n > d->lim.secret_max || d->loader != NULL ||
-	    d->secret == NULL) {
-		log_info("LOAD of %zu bytes from %s refused", n, who);
-		if (n == 0)
-			return conn_finish(c, "ERR empty secret\n");
-		if (n > d->lim.secret_max)
-			return conn_finish(c, "ERR larger than secret_max\n");
-		if (d->loader != NULL)
-			return conn_finish(c, "ERR another LOAD is in "
-			    "progress\n");
-		return conn_finish(c, "ERR no secure buffer\n");
-	}
-	log_info("LOAD of %zu bytes from %s", n, who);
-	replaced = daemon_held(d);
-	if (daemon_wipe_secret(d, "replaced by a LOAD", false) != 0)
-		return conn_finish(c, "ERR wipe failed\n");
-	if (secmem_load_begin(d->secret) != 0) {
-		log_warn("LOAD: cannot prepare the secure buffer%s", replaced ?
-		    " (the secret it replaced was wiped)" : "");
-		return conn_finish(c, replaced ? "ERR cannot prepare the "
-		    "secure buffer; the secret it replaced was wiped\n" :
-		    "ERR cannot prepare the secure buffer\n");
-	}
-	d->loader = c;
-	return conn_load(c, d->secret, n, replaced);
-}
-
-/* A connection finished (or gave up) a LOAD. */
-static void
-daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
-{
-	struct daemon	*d = arg;
-
-	if (d->loader == c)
-		d->loader = NULL;
-	if (ok) {
-		policy_life_loaded(&d->life, true, daemon_mono());
-		log_info("secret loaded: %zu bytes (LOAD from pid %d)",
-		    d->secret->len, c->peer_pid);
-	} else {
-		policy_life_wiped(&d->life);
-		log_warnx("LOAD from pid %d failed (%s); the bytes read were "
-		    "wiped%s; empty", c->peer_pid, why != NULL ? why : "?",
-		    c->load_replaced ? ", and so was the secret it replaced" :
-		    "");
-	}
-	daemon_life_arm(d);
-}
-
-/* GET: the secret, straight from the secure buffer. */
-static bool
-daemon_get(struct daemon *d, struct conn *c)
-{
-	char	 who[PATH_MAX + 64];
-
-	daemon_peer(c->peer_pid, who, sizeof who);
-	if (!d->lim.allow_get) {
-		log_info("GET from %s refused: get disabled", who);
-		return conn_error(c, "get disabled");
-	}
-	daemon_check_life(d);
-	if (!daemon_held(d) || (d->life.max_reads > 0 &&
-	    d->life.reads >= d->life.max_reads)) {
-		log_info("GET from %s refused: no secret", who);
-		return conn_error(c, "no secret");
-	}
-	policy_life_read(&d->life, daemon_mono());
-	log_info("GET from %s: %zu bytes (read %lu)", who, d->secret->len,
-	    d->life.reads);
-	d->nstreams++;
-	daemon_life_arm(d);
-	return conn_get(c, d->secret);
-}
-
-/* A GET ended; a read limit it reached takes effect now. */
-static void
-daemon_sent(void *arg, struct conn *c, bool ok)
-{
-	struct daemon	*d = arg;
-
-	if (d->nstreams > 0)
-		d->nstreams--;
-	if (!ok)
-		log_info("GET to pid %d cut short", c->peer_pid);
-	daemon_check_life(d);
-	daemon_life_arm(d);
 }
 
 /* REGISTER pid=N: killed first on an armed panic. */
@@ -907,13 +709,15 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 		    "is real)", who);
 		return conn_send(c, PROTO_OK);
 	case PROTO_LOAD:
-		return daemon_load(d, c, cmd->len);
+		daemon_peer(c->peer_pid, who, sizeof who);
+		return vault_load(&d->vault, c, cmd->len, who);
 	case PROTO_GET:
-		return daemon_get(d, c);
+		daemon_peer(c->peer_pid, who, sizeof who);
+		return vault_get(&d->vault, c, who);
 	case PROTO_WIPE:
 		daemon_peer(c->peer_pid, who, sizeof who);
 		snprintf(why, sizeof why, "WIPE from %s; staying up", who);
-		if (daemon_wipe_secret(d, why, true) != 0)
+		if (vault_wipe(&d->vault, why, true) != 0)
 			return conn_error(c, "wipe failed");
 		return conn_send(c, PROTO_OK);
 	case PROTO_PANIC:
@@ -926,6 +730,46 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 		return true;
 	}
 	return conn_error(c, "unknown command");
+}
+
+/* A connection finished or gave up a LOAD (conn_ops.loaded). */
+static void
+daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
+{
+	struct daemon	*d = arg;
+
+	vault_loaded(&d->vault, c, ok, why);
+}
+
+/* A GET ended (conn_ops.sent). */
+static void
+daemon_sent(void *arg, struct conn *c, bool ok)
+{
+	struct daemon	*d = arg;
+
+	vault_sent(&d->vault, c, ok);
+}
+
+/* Cut off every LOAD or GET under way (vault_ops.cancel_streams). */
+static void
+daemon_cancel_streams(void *arg, const char *why)
+{
+	struct daemon	*d = arg;
+	struct conn	*c;
+	int		 i;
+
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if ((c = d->conns[i]) != NULL && conn_streaming(c))
+			conn_cancel(c, why);
+}
+
+/* A WIPE's kills (vault_ops.kill_procs): armed, or named in dry-run. */
+static void
+daemon_wipe_kills(void *arg)
+{
+	struct daemon	*d = arg;
+
+	daemon_kill_procs(d, d->armed);
 }
 
 /* A connection is gone (conn_ops.closed). */
@@ -942,8 +786,6 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 		d->nnew--;
 	else if (c->kind == PROTO_KIND_CONTROL)
 		d->ncontrol--;
-	if (d->loader == c)
-		d->loader = NULL;
 	if ((i = session_of(&d->sessions, c)) >= 0)
 		daemon_session_end(d, i, lost, why);
 }
@@ -1081,6 +923,8 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 				    daemon_do_wipe, daemon_do_kill_procs,
 				    daemon_do_would_kill_procs, daemon_do_kill,
 				    daemon_do_would_kill, d };
+	struct vault_ops	 vops = { daemon_cancel_streams,
+				    daemon_wipe_kills, d };
 
 	memset(d, 0, sizeof *d);
 	d->armed = armed;
@@ -1102,14 +946,12 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	ev_signal_start(d->loop, &d->sigint_w);
 	ev_signal_start(d->loop, &d->sighup_w);
 	ev_init(&d->grace_w, daemon_grace_cb);
-	ev_init(&d->life_w, daemon_life_cb);
-	policy_life_init(&d->life, 0, 0, 0);
-	d->lim.secret_max = 4 * 1024 * 1024;
-	d->lim.allow_get = true;
+	vault_init(&d->vault, d->loop, &vops);
 	d->conn_ops.command = daemon_command;
 	d->conn_ops.closed = daemon_closed;
 	d->conn_ops.loaded = daemon_loaded;
 	d->conn_ops.sent = daemon_sent;
+
 	d->conn_ops.arg = d;
 	ev_timer_init(&d->backoff_w, daemon_backoff_cb,
 	    DAEMON_ACCEPT_BACKOFF, 0);
@@ -1120,17 +962,16 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 void
 daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
 {
-	d->lim = *lim;
 	session_init(&d->sessions, lim->sessions);
-	policy_life_init(&d->life, lim->max_lifetime, lim->idle_timeout,
-	    lim->max_reads);
+	vault_set_limits(&d->vault, lim->secret_max, lim->allow_get,
+	    lim->max_lifetime, lim->idle_timeout, lim->max_reads);
 }
 
 /* Hand the loaded secret to the daemon, for the wipe action. */
 void
 daemon_set_secret(struct daemon *d, struct secmem *sm)
 {
-	d->secret = sm;
+	vault_set_secret(&d->vault, sm);
 }
 
 /* A watcher that notes that its descriptor became readable. */
@@ -1178,10 +1019,7 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 	d->socket_path = path;
 	if (d->stopping)
 		return d->exit_status;
-	if (daemon_held(d)) {
-		policy_life_loaded(&d->life, true, daemon_mono());
-		daemon_life_arm(d);
-	}
+	vault_start(&d->vault);
 	ev_io_init(&d->accept_w, daemon_accept_cb, listen_fd, EV_READ);
 	ev_io_start(d->loop, &d->accept_w);
 	ev_run(d->loop, 0);
@@ -1224,11 +1062,7 @@ daemon_finish(struct daemon *d)
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if (d->conns[i] != NULL)
 			conn_close(d->conns[i], false, NULL);
-	ev_timer_stop(d->loop, &d->life_w);
-	if (d->secret != NULL) {
-		secmem_free(d->secret);
-		d->secret = NULL;
-	}
+	vault_finish(&d->vault);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		d->listen_fd = -1;

@@ -13,6 +13,7 @@
 #include "dazai/secmem.h"
 #include "dazai/session.h"
 #include "dazai/sockpath.h"
+#include "dazai/vault.h"
 
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
 #define DAEMON_CONTROL_MAX	16	/* control connections at once */
@@ -37,25 +38,20 @@ struct daemon {
 	const char	*socket_path;
 	int		 socket_dirfd;	/* for unlinkat at exit, or -1 */
 	int		 listen_fd;
-	struct secmem	*secret;
 	struct policy	 policy;
-	struct policy_life life;
-	struct daemon_limits lim;
+	struct vault	 vault;		/* the secret */
 	struct conn_ops	 conn_ops;
 	struct conn	*conns[DAEMON_CONNS_MAX];
 	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
-	struct conn	*loader;	/* the LOAD in progress */
 	int		 nnew;		/* connections with no verb yet */
 	int		 ncontrol;
-	int		 nstreams;	/* GETs being written */
 	int		 exit_status;
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
 	ev_io		 proc_w[PROCS_MAX];	/* registered pidfds */
 	ev_timer	 backoff_w;
 	ev_timer	 grace_w;
-	ev_timer	 life_w;	/* the next lifetime limit */
 	ev_signal	 sigusr1_w;
 	ev_signal	 sigterm_w;
 	ev_signal	 sigint_w;

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_VAULT_H
+#define DAZAI_VAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "dazai/conn.h"
+#include "dazai/policy.h"
+#include "dazai/proto.h"
+#include "dazai/secmem.h"
+
+/*
+ * The held secret's life: LOAD (replacing what is held), GET, WIPE, and
+ * the lifetimes, with one timer. The vault owns the secure buffer once it
+ * is given one; what a WIPE does to registered processes and how
+ * streaming connections are cut off are its owner's (struct vault_ops).
+ */
+
+struct vault_ops {
+	/* Cut off every LOAD or GET under way: the secret is going. */
+	void	(*cancel_streams)(void *, const char *);
+	/* A WIPE: kill (armed) or name (dry-run) the registered processes. */
+	void	(*kill_procs)(void *);
+	void	 *arg;
+};
+
+struct vault {
+	struct ev_loop		*loop;
+	struct secmem		*sm;		/* NULL until given */
+	struct policy_life	 life;
+	ev_timer		 life_w;	/* the next lifetime limit */
+	size_t			 secret_max;	/* largest LOAD */
+	bool			 allow_get;
+	int			 nstreams;	/* GETs being written */
+	struct vault_ops	 ops;
+};
+
+void	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
+void	vault_set_limits(struct vault *, size_t, bool, double, double,
+	    unsigned long);
+void	vault_set_secret(struct vault *, struct secmem *);
+void	vault_start(struct vault *);
+bool	vault_held(const struct vault *);
+bool	vault_empty(const struct vault *);
+void	vault_status(const struct vault *, struct proto_status *, char *,
+	    size_t);
+bool	vault_load(struct vault *, struct conn *, size_t, const char *);
+void	vault_loaded(struct vault *, struct conn *, bool, const char *);
+bool	vault_get(struct vault *, struct conn *, const char *);
+void	vault_sent(struct vault *, struct conn *, bool);
+int	vault_wipe(struct vault *, const char *, bool);
+void	vault_panic_wipe(struct vault *);
+void	vault_finish(struct vault *);
+
+#endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The held secret's life, from LOAD to wipe: what may be loaded and
+ * read, when it expires (one timer for the nearest lifetime limit), and
+ * how it goes away (WIPE, expiry, replacement, a panic). The bytes move
+ * between the socket and the secure buffer in conn; this file decides.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <ev.h>
+
+#include "dazai/conn.h"
+#include "dazai/log.h"
+#include "dazai/policy.h"
+#include "dazai/proto.h"
+#include "dazai/secmem.h"
+#include "dazai/vault.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+static void	vault_life_cb(struct ev_loop *, ev_timer *, int);
+
+/* Seconds on the monotonic clock: lifetimes are measured on it. */
+static double
+vault_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* An empty vault on loop; ops are its owner's. */
+void
+vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
+{
+	v->loop = loop;
+	v->sm = NULL;
+	v->secret_max = 4 * 1024 * 1024;
+	v->allow_get = true;
+	v->nstreams = 0;
+	v->ops = *ops;
+	policy_life_init(&v->life, 0, 0, 0);
+	ev_init(&v->life_w, vault_life_cb);
+}
+
+/* What LOAD and GET may do, and the lifetimes (0: off for each). */
+void
+vault_set_limits(struct vault *v, size_t secret_max, bool allow_get,
+    double max_lifetime, double idle_timeout, unsigned long max_reads)
+{
+	v->secret_max = secret_max;
+	v->allow_get = allow_get;
+	policy_life_init(&v->life, max_lifetime, idle_timeout, max_reads);
+}
+
+/* The secure buffer the vault keeps from now on. */
+void
+vault_set_secret(struct vault *v, struct secmem *sm)
+{
+	v->sm = sm;
+}
+
+/* Is a secret held (loaded and committed)? */
+bool
+vault_held(const struct vault *v)
+{
+	return v->sm != NULL && v->sm->state == SECMEM_HELD;
+}
+
+/*
+ * Is there nothing at all? A secret whose wipe failed is not held (it
+ * cannot be read) but not gone either.
+ */
+bool
+vault_empty(const struct vault *v)
+{
+	return v->sm == NULL || (v->sm->state != SECMEM_HELD &&
+	    v->sm->state != SECMEM_DIRTY);
+}
+
+/*
+ * (Re)start the lifetime timer for the nearest time limit, if any. While
+ * a GET is being written no timer runs: a limit that falls due then takes
+ * effect when the GET ends or is cut short (vault_sent), and nothing
+ * wakes the loop in between.
+ */
+static void
+vault_life_arm(struct vault *v)
+{
+	double	 left = policy_life_left(&v->life, vault_mono());
+
+	ev_timer_stop(v->loop, &v->life_w);
+	if (left < 0 || v->nstreams > 0)
+		return;
+	/* A little past the limit, so the check finds it reached. */
+	ev_timer_set(&v->life_w, left + 0.001, 0);
+	ev_timer_start(v->loop, &v->life_w);
+}
+
+/* The start-up secret's lifetimes begin (the loop is about to run). */
+void
+vault_start(struct vault *v)
+{
+	if (vault_held(v)) {
+		policy_life_loaded(&v->life, true, vault_mono());
+		vault_life_arm(v);
+	}
+}
+
+/*
+ * The secret goes away while the daemon stays up: a WIPE (kill: the
+ * registered processes are then killed, armed, or named, dry-run), an
+ * expiry or a new LOAD (nobody is killed). The lifetimes forget it first,
+ * so that a GET cut short below finds nothing left to expire (one wipe,
+ * one log line); then a LOAD or GET under way is cut off and the buffer
+ * zeroed. Returns 0, or -1 if the wipe could not complete: said loudly,
+ * the secret's memory left marked dirty (STATUS is not "empty").
+ */
+int
+vault_wipe(struct vault *v, const char *why, bool kill)
+{
+	size_t	 len = v->sm != NULL ? v->sm->len : 0;
+	int	 rc = 0;
+
+	policy_life_wiped(&v->life);
+	ev_timer_stop(v->loop, &v->life_w);
+	v->ops.cancel_streams(v->ops.arg, "secret wiped");
+	if (v->sm != NULL && secmem_wipe(v->sm) != 0) {
+		log_warn("WIPE FAILED (%s): the secret memory could not be "
+		    "made writable; its bytes may still be there", why);
+		rc = -1;
+	} else if (len > 0 || kill)
+		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
+		    len, why);
+	if (kill)
+		v->ops.kill_procs(v->ops.arg);
+	return rc;
+}
+
+/*
+ * A panic's wipe (the keys are zeroed already): overwrite the rest; say
+ * so only if it was done.
+ */
+void
+vault_panic_wipe(struct vault *v)
+{
+	size_t	 len = v->sm != NULL ? v->sm->len : 0;
+
+	if (v->sm != NULL && secmem_wipe(v->sm) != 0) {
+		log_warn("WIPE FAILED: the secret memory could not be made "
+		    "writable");
+		return;
+	}
+	log_info("secret wiped (%zu bytes overwritten with zeros, after the "
+	    "prekey and key)", len);
+}
+
+/*
+ * Expire the secret if a lifetime limit is reached and no GET is being
+ * written (the last permitted read is delivered whole first).
+ */
+static void
+vault_check_life(struct vault *v)
+{
+	const char	*why = policy_life_expired(&v->life, vault_mono());
+	char		 msg[64];
+
+	if (why == NULL || v->nstreams > 0)
+		return;
+	snprintf(msg, sizeof msg, "the secret expired (%s); staying up, "
+	    "empty", why);
+	vault_wipe(v, msg, false);
+}
+
+/* A lifetime limit is due. */
+static void
+vault_life_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct vault	*v = container_of(w, struct vault, life_w);
+
+	(void)loop;
+	(void)revents;
+	vault_check_life(v);
+	vault_life_arm(v);
+}
+
+/* The vault's part of a STATUS line; prot (len bytes) holds the report. */
+void
+vault_status(const struct vault *v, struct proto_status *st, char *prot,
+    size_t len)
+{
+	st->secret_bytes = vault_empty(v) ? 0 : v->sm->len;
+	prot[0] = '\0';
+	if (v->sm != NULL)
+		secmem_describe(v->sm->prot, prot, len);
+	st->protections = prot;
+	st->expires = policy_life_left(&v->life, vault_mono());
+	st->reads = v->life.reads;
+}
+
+/*
+ * LOAD <n> from c (who names it for the log): the n bytes that follow go
+ * into the secure buffer, replacing what is held. False if the
+ * connection has been closed.
+ */
+bool
+vault_load(struct vault *v, struct conn *c, size_t n, const char *who)
+{
+	bool	 loading = v->sm != NULL && v->sm->state == SECMEM_LOADING;
+	bool	 replaced;
+
+	if (n == 0 || n > v->secret_max || loading || v->sm == NULL) {
+		log_info("LOAD of %zu bytes from %s refused", n, who);
+		if (n == 0)
+			return conn_finish(c, "ERR empty secret\n");
+		if (n > v->secret_max)
+			return conn_finish(c, "ERR larger than secret_max\n");
+		if (loading)
+			return conn_finish(c, "ERR another LOAD is in "
+			    "progress\n");
+		return conn_finish(c, "ERR no secure buffer\n");
+	}
+	log_info("LOAD of %zu bytes from %s", n, who);
+	replaced = vault_held(v);
+	if (vault_wipe(v, "replaced by a LOAD", false) != 0)
+		return conn_finish(c, "ERR wipe failed\n");
+	if (secmem_load_begin(v->sm) != 0) {
+		log_warn("LOAD: cannot prepare the secure buffer%s", replaced ?
+		    " (the secret it replaced was wiped)" : "");
+		return conn_finish(c, replaced ? "ERR cannot prepare the "
+		    "secure buffer; the secret it replaced was wiped\n" :
+		    "ERR cannot prepare the secure buffer\n");
+	}
+	return conn_load(c, v->sm, n, replaced);
+}
+
+/* A connection finished (ok) or gave up a LOAD (conn_ops.loaded). */
+void
+vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
+{
+	if (ok) {
+		policy_life_loaded(&v->life, true, vault_mono());
+		log_info("secret loaded: %zu bytes (LOAD from pid %d)",
+		    v->sm->len, c->peer_pid);
+	} else {
+		policy_life_wiped(&v->life);
+		log_warnx("LOAD from pid %d failed (%s); the bytes read were "
+		    "wiped%s; empty", c->peer_pid, why != NULL ? why : "?",
+		    c->load_replaced ? ", and so was the secret it replaced" :
+		    "");
+	}
+	vault_life_arm(v);
+}
+
+/*
+ * GET from c (who names it): the secret, straight from the secure
+ * buffer. False if the connection has been closed.
+ */
+bool
+vault_get(struct vault *v, struct conn *c, const char *who)
+{
+	if (!v->allow_get) {
+		log_info("GET from %s refused: get disabled", who);
+		return conn_error(c, "get disabled");
+	}
+	vault_check_life(v);
+	if (!vault_held(v) || (v->life.max_reads > 0 &&
+	    v->life.reads >= v->life.max_reads)) {
+		log_info("GET from %s refused: no secret", who);
+		return conn_error(c, "no secret");
+	}
+	policy_life_read(&v->life, vault_mono());
+	log_info("GET from %s: %zu bytes (read %lu)", who, v->sm->len,
+	    v->life.reads);
+	v->nstreams++;
+	vault_life_arm(v);
+	return conn_get(c, v->sm);
+}
+
+/* A GET ended (conn_ops.sent); a limit it reached takes effect now. */
+void
+vault_sent(struct vault *v, struct conn *c, bool ok)
+{
+	if (v->nstreams > 0)
+		v->nstreams--;
+	if (!ok)
+		log_info("GET to pid %d cut short", c->peer_pid);
+	vault_check_life(v);
+	vault_life_arm(v);
+}
+
+/* Wipe and free the secret (clean shutdown). */
+void
+vault_finish(struct vault *v)
+{
+	ev_timer_stop(v->loop, &v->life_w);
+	if (v->sm != NULL) {
+		secmem_free(v->sm);
+		v->sm = NULL;
+	}
+}
