@@ -35,6 +35,12 @@
 #define EXIT_NODAEMON	4
 #define REPLY_TIMEOUT	10000	/* ms to wait for a reply */
 
+/* What read_line returns besides 1 (a line) and 0 (end of file). */
+#define READ_ERROR	(-1)	/* poll(2) or read(2) failed: errno says */
+#define READ_TIMEOUT	(-2)	/* no line within the timeout */
+#define READ_TOOLONG	(-3)	/* a line over PROTO_LINE_MAX: a protocol
+				 * error, never read past (it would spin) */
+
 static const char usage_text[] =
 "usage: dazai-heartbeat [--socket PATH] [--interval SEC] [--watch-pid PID]\n"
 "                       [--cancel] [--quiet] [--version] [--help]\n"
@@ -55,7 +61,8 @@ static const char usage_text[] =
 "Signals: SIGTERM, SIGHUP, SIGINT exit without QUIT (the daemon panics);\n"
 "SIGUSR1 sends QUIT and exits 0 (stand down, no panic).\n"
 "Exit status: 0 stood down, cancel done or ended on purpose; 1 lost the\n"
-"daemon; 2 usage; 3 BUSY (another heartbeat holds the guard); 4 no daemon.\n";
+"daemon, or a protocol error (a reply line over 256 bytes); 2 usage;\n"
+"3 BUSY (another heartbeat holds the guard); 4 no daemon.\n";
 
 static int quiet;
 
@@ -89,7 +96,7 @@ send_line(int fd, const char *line)
 
 /*
  * Read the next line within timeout ms into out (NUL-terminated).
- * Returns 1, 0 on EOF, -1 on error or timeout.
+ * Returns 1, 0 on EOF, or READ_ERROR, READ_TIMEOUT, READ_TOOLONG.
  */
 static int
 read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
@@ -110,22 +117,34 @@ read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
 			out[len] = '\0';
 			return 1;
 		case PROTO_FRAME_TOOLONG:
-			return -1;
+			return READ_TOOLONG;
 		case PROTO_FRAME_MORE:
 			break;
 		}
-		if (poll(&pfd, 1, timeout) <= 0)
-			return -1;
+		switch (poll(&pfd, 1, timeout)) {
+		case -1:
+			return READ_ERROR;
+		case 0:
+			return READ_TIMEOUT;
+		}
 		space = proto_reader_space(rd, &room);
 		n = read(fd, space, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return READ_ERROR;
 		if (n == 0)
 			return 0;
 		proto_reader_added(rd, (size_t)n);
 	}
+}
+
+/* A reply line over the protocol's limit: give up, saying so. */
+static void __attribute__((noreturn))
+too_long(const char *path)
+{
+	fatalx(EXIT_LOST, "%s: protocol error: a reply line longer than %d "
+	    "bytes; giving up", path, PROTO_LINE_MAX);
 }
 
 /* Connect through the shared trust checks; exits with the documented
@@ -165,6 +184,8 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 	if (rc == 1)
 		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s",
 		    path, line);
+	if (rc == READ_TOOLONG)
+		too_long(path);
 	fatalx(EXIT_LOST, "%s: the daemon closed the connection without "
 	    "WELCOME", path);
 }
@@ -331,6 +352,8 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rc = read_line(fd, &rd, line, sizeof line, 0);
+			if (rc == READ_TOOLONG)
+				too_long(path);
 			if (rc == 0 || (pfd[0].revents & (POLLHUP | POLLERR) &&
 			    rc != 1))
 				fatalx(EXIT_LOST, "lost the daemon at %s "
