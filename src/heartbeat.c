@@ -61,8 +61,9 @@ static const char usage_text[] =
 "Signals: SIGTERM, SIGHUP, SIGINT exit without QUIT (the daemon panics);\n"
 "SIGUSR1 sends QUIT and exits 0 (stand down, no panic).\n"
 "Exit status: 0 stood down, cancel done or ended on purpose; 1 lost the\n"
-"daemon, or a protocol error (a reply line over 256 bytes); 2 usage;\n"
-"3 BUSY (another heartbeat holds the guard); 4 no daemon.\n";
+"daemon, no answer to HELLO within 10 s, or a protocol error (a reply\n"
+"line over 256 bytes); 2 usage; 3 BUSY (another heartbeat holds the\n"
+"guard); 4 no daemon.\n";
 
 static int quiet;
 
@@ -167,13 +168,14 @@ static int
 handshake(const char *path, bool is_default, struct proto_reader *rd)
 {
 	char	 line[PROTO_LINE_MAX + 1];
-	int	 fd, rc, sent;
+	int	 fd, rc, sent, send_errno;
 
 	fd = connect_trusted(path, is_default);
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
 	/* A busy daemon may have answered and closed before HELLO went
 	 * out: read its reply even if the send failed. */
 	sent = send_line(fd, line);
+	send_errno = errno;
 	proto_reader_init(rd);
 	rc = read_line(fd, rd, line, sizeof line, sent ? REPLY_TIMEOUT : 0);
 	if (rc == 1 && strcmp(line, "WELCOME") == 0)
@@ -186,6 +188,15 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 		    path, line);
 	if (rc == READ_TOOLONG)
 		too_long(path);
+	if (rc == READ_TIMEOUT && !sent)
+		fatalx(EXIT_LOST, "%s: cannot send HELLO: %s", path,
+		    strerror(send_errno));
+	if (rc == READ_TIMEOUT)
+		fatalx(EXIT_LOST, "%s: no answer to HELLO within %d s (a "
+		    "stopped or hung daemon?); giving up", path,
+		    REPLY_TIMEOUT / 1000);
+	if (rc == READ_ERROR)
+		fatal(EXIT_LOST, "%s: reading the reply to HELLO", path);
 	fatalx(EXIT_LOST, "%s: the daemon closed the connection without "
 	    "WELCOME", path);
 }

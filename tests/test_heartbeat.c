@@ -379,6 +379,51 @@ START_TEST(overlong_line_gives_up)
 }
 END_TEST
 
+/*
+ * A listener that takes HELLO and never answers: after its 10 s the
+ * client says it got no answer (nothing closed the connection) and exits
+ * 1; one that closes the connection is told apart.
+ */
+START_TEST(silent_listener)
+{
+	char		 sock[128], log[160], line[128], text[1024];
+	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+			    "--quiet", NULL };
+	double		 cpu;
+	pid_t		 c;
+	int		 lfd, fd, code, lfile, closes;
+	ssize_t		 n;
+
+	for (closes = 0; closes < 2; closes++) {
+		lfd = fake_listener(sock, sizeof sock);
+		snprintf(log, sizeof log, "%.*s/hb.log",
+		    (int)(strrchr(sock, '/') - sock), sock);
+		c = dz_spawn(argv, log, -1);
+		fd = fake_accept(lfd, 5);
+		ck_assert(dz_readline(fd, line, sizeof line, 5) != NULL);
+		if (closes)
+			close(fd);
+		code = reap_cpu(c, 15, &cpu);
+		ck_assert_msg(code == 1, "exit status %d", code);
+		lfile = open(log, O_RDONLY);
+		ck_assert_int_ge(lfile, 0);
+		n = read(lfile, text, sizeof text - 1);
+		close(lfile);
+		text[n > 0 ? n : 0] = '\0';
+		if (closes)
+			ck_assert_msg(strstr(text, "closed the connection "
+			    "without WELCOME") != NULL, "%s", text);
+		else
+			ck_assert_msg(strstr(text, "no answer to HELLO within "
+			    "10 s") != NULL && strstr(text, "closed") == NULL,
+			    "%s", text);
+		if (!closes)
+			close(fd);
+		close(lfd);
+	}
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	static const char *const bad[][3] = {
@@ -425,6 +470,7 @@ heartbeat_suite(void)
 	tcase_add_test(tc, cancel_option);
 	tcase_add_test(tc, cancel_sigusr1_window_while_guarded);
 	tcase_add_test(tc, overlong_line_gives_up);
+	tcase_add_test(tc, silent_listener);
 	tcase_add_test(tc, usage_errors);
 	suite_add_tcase(s, tc);
 	return s;
