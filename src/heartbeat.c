@@ -276,6 +276,47 @@ confine(void)
 		    sizeof err));
 }
 
+/* Stand down: QUIT, wait for BYE; returns the exit status. */
+static int
+stand_down(int fd, struct proto_reader *rd)
+{
+	char	 line[PROTO_LINE_MAX + 1];
+	int	 rc;
+
+	if (!send_line(fd, "QUIT\n"))
+		fatalx(EXIT_LOST, "lost the daemon");
+	while ((rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT)) ==
+	    1 && strcmp(line, "BYE") != 0)
+		;
+	if (rc != 1)
+		fatalx(EXIT_LOST, "no BYE after QUIT");
+	if (!quiet)
+		log_info("stood down (QUIT); the daemon keeps the secret");
+	return 0;
+}
+
+/*
+ * The signals that arrived while we waited for WELCOME, queued on the
+ * signalfd: SIGUSR1 if a stand-down is among them, else the first of the
+ * others, else 0.
+ */
+static int
+early_signal(int sfd)
+{
+	struct pollfd		 pfd = { sfd, POLLIN, 0 };
+	struct signalfd_siginfo	 si;
+	int			 sig = 0;
+
+	while (poll(&pfd, 1, 0) == 1 && read(sfd, &si, sizeof si) ==
+	    sizeof si) {
+		if (si.ssi_signo == SIGUSR1)
+			return SIGUSR1;
+		if (sig == 0)
+			sig = (int)si.ssi_signo;
+	}
+	return sig;
+}
+
 /* Hold the heartbeat until something ends it; returns the exit status. */
 static int
 hold(const char *path, bool is_default, double interval, pid_t watch,
@@ -299,6 +340,21 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	gone = (pidfd < 0 && errno == ESRCH) ||
 	    watched_gone(watch, is_parent);
 	fd = handshake(path, is_default, &rd);
+	/*
+	 * Told to stand down while the WELCOME was on its way (a shell that
+	 * gave up on a slow daemon sends SIGUSR1, and may have been closed
+	 * since): leave with QUIT before looking at the watched process, so
+	 * that this connection never becomes a heartbeat that can be lost.
+	 */
+	switch (early_signal(sfd)) {
+	case 0:
+		break;
+	case SIGUSR1:
+		return stand_down(fd, &rd);
+	default:
+		close(fd);	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		return 0;
+	}
 	if (gone) {
 		log_warnx("watched process %d is already gone; dropping the "
 		    "heartbeat at once", (int)watch);
@@ -330,6 +386,15 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 		rc = poll(pfd, pidfd >= 0 ? 3 : 2, timeout);
 		if (rc < 0 && errno != EINTR)
 			fatal(EXIT_LOST, "poll");
+		/* A stand-down seen at the same time as the watched
+		 * process's exit wins: it was asked for. */
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof si) != sizeof si)
+				continue;
+			if (si.ssi_signo == SIGUSR1)
+				return stand_down(fd, &rd);
+			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		}
 		if (pidfd >= 0 && (pfd[2].revents & POLLIN)) {
 			if (!quiet)
 				log_info("watched process %d exited; "
@@ -341,25 +406,6 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 				log_info("watched process %d exited; "
 				    "dropping the heartbeat", (int)watch);
 			return 0;
-		}
-		if (pfd[1].revents & POLLIN) {
-			if (read(sfd, &si, sizeof si) != sizeof si)
-				continue;
-			if (si.ssi_signo == SIGUSR1) {
-				if (!send_line(fd, "QUIT\n"))
-					fatalx(EXIT_LOST, "lost the daemon");
-				while ((rc = read_line(fd, &rd, line,
-				    sizeof line, REPLY_TIMEOUT)) == 1 &&
-				    strcmp(line, "BYE") != 0)
-					;
-				if (rc != 1)
-					fatalx(EXIT_LOST, "no BYE after QUIT");
-				if (!quiet)
-					log_info("stood down (QUIT); the "
-					    "daemon keeps the secret");
-				return 0;
-			}
-			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rc = read_line(fd, &rd, line, sizeof line, 0);

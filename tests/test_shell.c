@@ -1149,6 +1149,64 @@ START_TEST(bash_daemon_hung)
 END_TEST
 
 /*
+ * Point 7, with the shell closed before the daemon wakes up: its client
+ * was told to stand down before any WELCOME came, and by the time one
+ * comes the shell it watches is gone. It must leave with QUIT all the
+ * same: the armed daemon logs a stand-down, not a loss, and keeps its
+ * secret.
+ */
+static void
+daemon_hung_closed(enum shell_kind kind)
+{
+	static const char *const armed[] = { "--verbose", "--arm", NULL };
+	struct ctx	 c;
+	char		 buf[512];
+	int		 fd;
+
+	if (!ctx_init_args(&c, kind, true, armed))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
+	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	expect_exit(&c);
+	/* Well within the client's own 10 s wait for WELCOME. */
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 1);
+	ck_assert_int_eq(kill(c.d.pid, SIGCONT), 0);
+	ck_assert_msg(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT),
+	    "the daemon's log:\n%s", log_text(&c.d));
+	ck_assert(clients_gone(&c, 5.0));
+	usleep(200000);
+	ck_assert_msg(dz_alive(&c.d), "the daemon died; its log:\n%s",
+	    log_text(&c.d));
+	ck_assert_msg(!dz_log_has(&c.d, "heartbeat lost") &&
+	    !dz_log_has(&c.d, "secret wiped"), "the daemon's log:\n%s",
+	    log_text(&c.d));
+	fd = dz_connect(c.sock);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "STATUS\n"));
+	ck_assert(dz_readline(fd, buf, sizeof buf, 5) != NULL);
+	close(fd);
+	ck_assert_msg(strstr(buf, " armed=1 ") != NULL &&
+	    strstr(buf, " secret_bytes=32 ") != NULL, "%s", buf);
+	ctx_done(&c);
+}
+
+START_TEST(bash_daemon_hung_closed)
+{
+	daemon_hung_closed(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_daemon_hung_closed)
+{
+	daemon_hung_closed(SH_ZSH);
+}
+END_TEST
+
+/*
  * Point 8: an interactive shell started inside a guarded one finds the
  * guard taken, says so in one line, and leaves it alone: its exit is no
  * loss, the outer shell's exit still panics.
@@ -2225,6 +2283,7 @@ shell_suite(void)
 	tcase_add_test(tc, bash_no_client);
 	tcase_add_test(tc, bash_no_client_strict);
 	tcase_add_test(tc, bash_daemon_hung);
+	tcase_add_test(tc, bash_daemon_hung_closed);
 	tcase_add_test(tc, bash_nested);
 	tcase_add_test(tc, bash_terminal_signals);
 	tcase_add_test(tc, bash_without_setsid);
@@ -2256,6 +2315,7 @@ shell_suite(void)
 	tcase_add_test(tc, zsh_no_daemon);
 	tcase_add_test(tc, zsh_no_daemon_strict);
 	tcase_add_test(tc, zsh_no_client);
+	tcase_add_test(tc, zsh_daemon_hung_closed);
 	tcase_add_test(tc, zsh_nested);
 	tcase_add_test(tc, zsh_terminal_signals);
 	tcase_add_test(tc, zsh_without_setsid);
