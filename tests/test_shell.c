@@ -1729,7 +1729,8 @@ END_TEST
 
 /*
  * Item: exec bash -i (exec zsh -i) in a guarded shell keeps the guard:
- * the same client, no new connection, the stand-down still works.
+ * the same client, no new connection, the stand-down still works and the
+ * next prompt says so.
  */
 static void
 exec_keeps_guard(enum shell_kind kind)
@@ -1737,6 +1738,7 @@ exec_keeps_guard(enum shell_kind kind)
 	struct ctx	 c;
 	char		 v[64], want[64];
 	pid_t		 client = 0;
+	size_t		 mark;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1758,6 +1760,18 @@ exec_keeps_guard(enum shell_kind kind)
 	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
 	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
 	ck_assert(clients_gone(&c, 5.0));
+	/* The new shell reads the client's last words as the old one
+	 * would have: a stand-down, not an unexplained exit. */
+	mark = c.t.seen;
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	c.t.seen = mark;
+	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (stood down; "
+	    "the daemon keeps the secret)", STEP_TIMEOUT),
+	    "the shell wrote:\n%s", term_tail(&c.t));
+	ck_assert(term_value(&c.t, "VARS", "${DAZAI_HEARTBEAT_PID-}|"
+	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}|${_DAZAI_FD-}", v,
+	    sizeof v));
+	ck_assert_str_eq(v, "|||");
 	expect_exit(&c);
 	usleep(200000);
 	ck_assert(dz_alive(&c.d));
