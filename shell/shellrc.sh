@@ -31,6 +31,10 @@
 #	DAZAI_INTERVAL		seconds between PINGs (default: the
 #				client's, 5); keep it under half the
 #				daemon's ping_timeout
+#	DAZAI_MULTIPLEXER	guard (the default) or skip: with skip, a
+#				shell inside tmux or screen ($TMUX or $STY
+#				set) holds no guard and says so, since a
+#				detached session outlives your logout
 # Set while the guard is held:
 #	DAZAI_HEARTBEAT_PID	the client's pid; `kill -USR1` it to stand
 #				down without a panic
@@ -440,6 +444,23 @@ _dazai_main() {
 	# The same process, after exec bash -i: keep its guard.
 	if _dazai_adopt; then
 		return 0
+	fi
+	# A multiplexer's shell outlives the login that started it: with
+	# DAZAI_MULTIPLEXER=skip it holds no guard, so that logging out ends
+	# the guard however many detached panes are left.
+	if [ "${DAZAI_MULTIPLEXER-}" = skip ]; then
+		line=
+		if [ -n "${TMUX-}" ]; then
+			line=tmux
+		elif [ -n "${STY-}" ]; then
+			line=screen
+		fi
+		if [ -n "$line" ]; then
+			line="session UNGUARDED (inside $line, whose sessions"
+			line="$line outlive your logout; DAZAI_MULTIPLEXER=skip)"
+			_dazai_say "$line"
+			return 0
+		fi
 	fi
 	if ! _dazai_find_client; then
 		_dazai_say "session UNGUARDED (${_dazai_why-})"
