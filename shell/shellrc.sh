@@ -457,7 +457,8 @@ _dazai_main() {
 		fi
 		if [ -n "$line" ]; then
 			line="session UNGUARDED (inside $line, whose sessions"
-			line="$line outlive your logout; DAZAI_MULTIPLEXER=skip)"
+			line="$line outlive your logout;"
+			line="$line DAZAI_MULTIPLEXER=skip)"
 			_dazai_say "$line"
 			return 0
 		fi

@@ -313,8 +313,8 @@ reap_cpu(pid_t pid, double timeout, double *cpu)
 
 	for (;;) {
 		if (wait4(pid, &st, WNOHANG, &ru) == pid) {
-			*cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-			    (double)(ru.ru_utime.tv_usec +
+			*cpu = (double)(ru.ru_utime.tv_sec +
+			    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
 			    ru.ru_stime.tv_usec) / 1e6;
 			return WIFEXITED(st) ? WEXITSTATUS(st) :
 			    128 + WTERMSIG(st);
