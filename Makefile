@@ -45,7 +45,7 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
 	pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
-	openssh-server openssh-client
+	openssh-server openssh-client tmux
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 
@@ -138,8 +138,8 @@ install: all
 	    -e 's|/usr/local/share/dazai/|$(DATADIR)/dazai/|g' \
 	    shell/shellrc.sh > $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
 	chmod 644 $(DESTDIR)$(DATADIR)/dazai/shellrc.sh
-	sed 's|@BINDIR@|$(BINDIR)|g' shell/dazaid.service > \
-	    $(DESTDIR)$(UNITDIR)/dazaid.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@MANDIR@|$(MANDIR)|g' \
+	    shell/dazaid.service > $(DESTDIR)$(UNITDIR)/dazaid.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/dazaid.service
 	install -m 644 dazai.conf.example $(DESTDIR)$(DOCDIR)
 

@@ -31,12 +31,20 @@
 #	DAZAI_INTERVAL		seconds between PINGs (default: the
 #				client's, 5); keep it under half the
 #				daemon's ping_timeout
+#	DAZAI_MULTIPLEXER	guard (the default) or skip: with skip, a
+#				shell inside tmux or screen ($TMUX or $STY
+#				set) holds no guard and says so, since a
+#				detached session outlives your logout
 # Set while the guard is held:
 #	DAZAI_HEARTBEAT_PID	the client's pid; `kill -USR1` it to stand
 #				down without a panic
 #	DAZAI_GUARD_PID		(exported) the pid of the guarded shell
 #	_DAZAI_CLIENT		(exported) the client's pid and start time,
 #				so that `exec bash -i` keeps the guard
+#	_DAZAI_FD		(exported) the descriptor on which this shell
+#				reads the client's messages, so that the
+#				shell after `exec bash -i` can say why the
+#				guard ended
 #
 # Sourcing it never exits the shell, is safe under set -e and set -u,
 # starts nothing a second time, and returns 0. Non-interactive shells
@@ -184,7 +192,7 @@ _dazai_forget() {
 		exec {_dazai_fd}<&-
 	fi
 	unset _dazai_fd _dazai_shell DAZAI_HEARTBEAT_PID DAZAI_GUARD_PID \
-	    _DAZAI_CLIENT
+	    _DAZAI_CLIENT _DAZAI_FD
 }
 
 # The client of this shell is gone: say why, once, and forget it.
@@ -324,12 +332,24 @@ _dazai_hook() {
 }
 
 # Take on a client this very process started before `exec bash -i` (or
-# zsh): the same pid, and the client it recorded still runs.
+# zsh): the same pid, and the client it recorded still runs. The
+# descriptor of its messages survived the exec; take it on too if it is
+# still a pipe.
 _dazai_adopt() {
 	[ "${DAZAI_GUARD_PID-}" = "$$" ] && [ "${_dazai_shell-}" != "$$" ] &&
 	    _dazai_alive || return 1
 	_dazai_shell=$$
 	DAZAI_HEARTBEAT_PID=${_DAZAI_CLIENT%% *}
+	case ${_DAZAI_FD-} in
+	'' | *[!0-9]*) unset _DAZAI_FD ;;
+	*)
+		if [ -p "/dev/fd/$_DAZAI_FD" ]; then
+			_dazai_fd=$_DAZAI_FD
+		else
+			unset _DAZAI_FD
+		fi
+		;;
+	esac
 	_dazai_hook
 	return 0
 }
@@ -425,6 +445,24 @@ _dazai_main() {
 	if _dazai_adopt; then
 		return 0
 	fi
+	# A multiplexer's shell outlives the login that started it: with
+	# DAZAI_MULTIPLEXER=skip it holds no guard, so that logging out ends
+	# the guard however many detached panes are left.
+	if [ "${DAZAI_MULTIPLEXER-}" = skip ]; then
+		line=
+		if [ -n "${TMUX-}" ]; then
+			line=tmux
+		elif [ -n "${STY-}" ]; then
+			line=screen
+		fi
+		if [ -n "$line" ]; then
+			line="session UNGUARDED (inside $line, whose sessions"
+			line="$line outlive your logout;"
+			line="$line DAZAI_MULTIPLEXER=skip)"
+			_dazai_say "$line"
+			return 0
+		fi
+	fi
 	if ! _dazai_find_client; then
 		_dazai_say "session UNGUARDED (${_dazai_why-})"
 		return 0
@@ -452,7 +490,8 @@ _dazai_main() {
 			DAZAI_HEARTBEAT_PID=$pid
 			_dazai_shell=$$
 			DAZAI_GUARD_PID=$$
-			export DAZAI_GUARD_PID _DAZAI_CLIENT
+			_DAZAI_FD=$_dazai_fd
+			export DAZAI_GUARD_PID _DAZAI_CLIENT _DAZAI_FD
 			_dazai_hook
 			return 0
 			;;

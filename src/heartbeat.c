@@ -35,6 +35,12 @@
 #define EXIT_NODAEMON	4
 #define REPLY_TIMEOUT	10000	/* ms to wait for a reply */
 
+/* What read_line returns besides 1 (a line) and 0 (end of file). */
+#define READ_ERROR	(-1)	/* poll(2) or read(2) failed: errno says */
+#define READ_TIMEOUT	(-2)	/* no line within the timeout */
+#define READ_TOOLONG	(-3)	/* a line over PROTO_LINE_MAX: a protocol
+				 * error, never read past (it would spin) */
+
 static const char usage_text[] =
 "usage: dazai-heartbeat [--socket PATH] [--interval SEC] [--watch-pid PID]\n"
 "                       [--cancel] [--quiet] [--version] [--help]\n"
@@ -55,7 +61,9 @@ static const char usage_text[] =
 "Signals: SIGTERM, SIGHUP, SIGINT exit without QUIT (the daemon panics);\n"
 "SIGUSR1 sends QUIT and exits 0 (stand down, no panic).\n"
 "Exit status: 0 stood down, cancel done or ended on purpose; 1 lost the\n"
-"daemon; 2 usage; 3 BUSY (another heartbeat holds the guard); 4 no daemon.\n";
+"daemon, no answer to HELLO within 10 s, or a protocol error (a reply\n"
+"line over 256 bytes); 2 usage; 3 BUSY (another heartbeat holds the\n"
+"guard); 4 no daemon.\n";
 
 static int quiet;
 
@@ -89,7 +97,7 @@ send_line(int fd, const char *line)
 
 /*
  * Read the next line within timeout ms into out (NUL-terminated).
- * Returns 1, 0 on EOF, -1 on error or timeout.
+ * Returns 1, 0 on EOF, or READ_ERROR, READ_TIMEOUT, READ_TOOLONG.
  */
 static int
 read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
@@ -110,22 +118,34 @@ read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
 			out[len] = '\0';
 			return 1;
 		case PROTO_FRAME_TOOLONG:
-			return -1;
+			return READ_TOOLONG;
 		case PROTO_FRAME_MORE:
 			break;
 		}
-		if (poll(&pfd, 1, timeout) <= 0)
-			return -1;
+		switch (poll(&pfd, 1, timeout)) {
+		case -1:
+			return READ_ERROR;
+		case 0:
+			return READ_TIMEOUT;
+		}
 		space = proto_reader_space(rd, &room);
 		n = read(fd, space, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return READ_ERROR;
 		if (n == 0)
 			return 0;
 		proto_reader_added(rd, (size_t)n);
 	}
+}
+
+/* A reply line over the protocol's limit: give up, saying so. */
+static void __attribute__((noreturn))
+too_long(const char *path)
+{
+	fatalx(EXIT_LOST, "%s: protocol error: a reply line longer than %d "
+	    "bytes; giving up", path, PROTO_LINE_MAX);
 }
 
 /* Connect through the shared trust checks; exits with the documented
@@ -148,13 +168,14 @@ static int
 handshake(const char *path, bool is_default, struct proto_reader *rd)
 {
 	char	 line[PROTO_LINE_MAX + 1];
-	int	 fd, rc, sent;
+	int	 fd, rc, sent, send_errno;
 
 	fd = connect_trusted(path, is_default);
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
 	/* A busy daemon may have answered and closed before HELLO went
 	 * out: read its reply even if the send failed. */
 	sent = send_line(fd, line);
+	send_errno = errno;
 	proto_reader_init(rd);
 	rc = read_line(fd, rd, line, sizeof line, sent ? REPLY_TIMEOUT : 0);
 	if (rc == 1 && strcmp(line, "WELCOME") == 0)
@@ -165,6 +186,17 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 	if (rc == 1)
 		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s",
 		    path, line);
+	if (rc == READ_TOOLONG)
+		too_long(path);
+	if (rc == READ_TIMEOUT && !sent)
+		fatalx(EXIT_LOST, "%s: cannot send HELLO: %s", path,
+		    strerror(send_errno));
+	if (rc == READ_TIMEOUT)
+		fatalx(EXIT_LOST, "%s: no answer to HELLO within %d s (a "
+		    "stopped or hung daemon?); giving up", path,
+		    REPLY_TIMEOUT / 1000);
+	if (rc == READ_ERROR)
+		fatal(EXIT_LOST, "%s: reading the reply to HELLO", path);
 	fatalx(EXIT_LOST, "%s: the daemon closed the connection without "
 	    "WELCOME", path);
 }
@@ -244,6 +276,47 @@ confine(void)
 		    sizeof err));
 }
 
+/* Stand down: QUIT, wait for BYE; returns the exit status. */
+static int
+stand_down(int fd, struct proto_reader *rd)
+{
+	char	 line[PROTO_LINE_MAX + 1];
+	int	 rc;
+
+	if (!send_line(fd, "QUIT\n"))
+		fatalx(EXIT_LOST, "lost the daemon");
+	while ((rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT)) ==
+	    1 && strcmp(line, "BYE") != 0)
+		;
+	if (rc != 1)
+		fatalx(EXIT_LOST, "no BYE after QUIT");
+	if (!quiet)
+		log_info("stood down (QUIT); the daemon keeps the secret");
+	return 0;
+}
+
+/*
+ * The signals that arrived while we waited for WELCOME, queued on the
+ * signalfd: SIGUSR1 if a stand-down is among them, else the first of the
+ * others, else 0.
+ */
+static int
+early_signal(int sfd)
+{
+	struct pollfd		 pfd = { sfd, POLLIN, 0 };
+	struct signalfd_siginfo	 si;
+	int			 sig = 0;
+
+	while (poll(&pfd, 1, 0) == 1 && read(sfd, &si, sizeof si) ==
+	    sizeof si) {
+		if (si.ssi_signo == SIGUSR1)
+			return SIGUSR1;
+		if (sig == 0)
+			sig = (int)si.ssi_signo;
+	}
+	return sig;
+}
+
 /* Hold the heartbeat until something ends it; returns the exit status. */
 static int
 hold(const char *path, bool is_default, double interval, pid_t watch,
@@ -267,6 +340,21 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	gone = (pidfd < 0 && errno == ESRCH) ||
 	    watched_gone(watch, is_parent);
 	fd = handshake(path, is_default, &rd);
+	/*
+	 * Told to stand down while the WELCOME was on its way (a shell that
+	 * gave up on a slow daemon sends SIGUSR1, and may have been closed
+	 * since): leave with QUIT before looking at the watched process, so
+	 * that this connection never becomes a heartbeat that can be lost.
+	 */
+	switch (early_signal(sfd)) {
+	case 0:
+		break;
+	case SIGUSR1:
+		return stand_down(fd, &rd);
+	default:
+		close(fd);	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		return 0;
+	}
 	if (gone) {
 		log_warnx("watched process %d is already gone; dropping the "
 		    "heartbeat at once", (int)watch);
@@ -298,6 +386,15 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 		rc = poll(pfd, pidfd >= 0 ? 3 : 2, timeout);
 		if (rc < 0 && errno != EINTR)
 			fatal(EXIT_LOST, "poll");
+		/* A stand-down seen at the same time as the watched
+		 * process's exit wins: it was asked for. */
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof si) != sizeof si)
+				continue;
+			if (si.ssi_signo == SIGUSR1)
+				return stand_down(fd, &rd);
+			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		}
 		if (pidfd >= 0 && (pfd[2].revents & POLLIN)) {
 			if (!quiet)
 				log_info("watched process %d exited; "
@@ -310,27 +407,10 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 				    "dropping the heartbeat", (int)watch);
 			return 0;
 		}
-		if (pfd[1].revents & POLLIN) {
-			if (read(sfd, &si, sizeof si) != sizeof si)
-				continue;
-			if (si.ssi_signo == SIGUSR1) {
-				if (!send_line(fd, "QUIT\n"))
-					fatalx(EXIT_LOST, "lost the daemon");
-				while ((rc = read_line(fd, &rd, line,
-				    sizeof line, REPLY_TIMEOUT)) == 1 &&
-				    strcmp(line, "BYE") != 0)
-					;
-				if (rc != 1)
-					fatalx(EXIT_LOST, "no BYE after QUIT");
-				if (!quiet)
-					log_info("stood down (QUIT); the "
-					    "daemon keeps the secret");
-				return 0;
-			}
-			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
-		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rc = read_line(fd, &rd, line, sizeof line, 0);
+			if (rc == READ_TOOLONG)
+				too_long(path);
 			if (rc == 0 || (pfd[0].revents & (POLLHUP | POLLERR) &&
 			    rc != 1))
 				fatalx(EXIT_LOST, "lost the daemon at %s "

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /* dazai-heartbeat against the real daemon. */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,6 +240,190 @@ START_TEST(cancel_sigusr1_window_while_guarded)
 }
 END_TEST
 
+/* Listen on a socket of our own in a fresh private directory (path out). */
+static int
+fake_listener(char *path, size_t len)
+{
+	struct sockaddr_un	 sun;
+	char			 dir[64];
+	int			 fd;
+
+	dz_tmpdir(dir, sizeof dir);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s/fake.sock", dir);
+	snprintf(path, len, "%s", sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	return fd;
+}
+
+/* Accept one connection within timeout seconds. */
+static int
+fake_accept(int lfd, double timeout)
+{
+	struct pollfd	 pfd = { lfd, POLLIN, 0 };
+	int		 fd;
+
+	ck_assert_msg(poll(&pfd, 1, (int)(timeout * 1000)) == 1,
+	    "the client did not connect");
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* CPU seconds (user and system) pid has used so far, from /proc. */
+static double
+proc_cpu(pid_t pid)
+{
+	char		 path[64], buf[1024];
+	const char	*p;
+	unsigned long	 ut = 0, st = 0;
+	ssize_t		 n;
+	int		 fd, i;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0 || (p = strrchr(buf, ')')) == NULL)
+		return -1;
+	buf[n] = '\0';
+	for (i = 0; i < 12 && p != NULL; i++)	/* to field 14, utime */
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/*
+ * Give pid up to timeout seconds to exit. Returns its exit status (-1 if
+ * it was still running, and is then killed) and in *cpu the CPU seconds
+ * it used: from its rusage once reaped, else from /proc before the kill.
+ */
+static int
+reap_cpu(pid_t pid, double timeout, double *cpu)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	struct rusage	 ru;
+	int		 st;
+
+	for (;;) {
+		if (wait4(pid, &st, WNOHANG, &ru) == pid) {
+			*cpu = (double)(ru.ru_utime.tv_sec +
+			    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
+			    ru.ru_stime.tv_usec) / 1e6;
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+		}
+		if (dz_ms_now() >= end)
+			break;
+		usleep(10000);
+	}
+	*cpu = proc_cpu(pid);
+	kill(pid, SIGKILL);
+	dz_waitpid(pid, &st, 5);
+	return -1;
+}
+
+/*
+ * A listener that sends a line longer than the protocol allows (4 KiB, no
+ * newline), instead of WELCOME or after it, and keeps the connection
+ * open: the client gives up with one line naming the protocol error and
+ * exit 1, using next to no CPU (it once spun on the full buffer).
+ */
+START_TEST(overlong_line_gives_up)
+{
+	char		 sock[128], log[160], junk[4096], line[128], text[1024];
+	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+			    "--interval", "0.2", "--quiet", NULL };
+	double		 cpu;
+	pid_t		 c;
+	int		 lfd, fd, welcome, code, lfile;
+	ssize_t		 n;
+
+	memset(junk, 'x', sizeof junk);
+	for (welcome = 0; welcome < 2; welcome++) {
+		lfd = fake_listener(sock, sizeof sock);
+		snprintf(log, sizeof log, "%.*s/hb.log",
+		    (int)(strrchr(sock, '/') - sock), sock);
+		c = dz_spawn(argv, log, -1);
+		fd = fake_accept(lfd, 5);
+		ck_assert(dz_readline(fd, line, sizeof line, 5) != NULL);
+		ck_assert_msg(strncmp(line, "HELLO ", 6) == 0, "%s", line);
+		if (welcome)
+			ck_assert(dz_send(fd, "WELCOME\n"));
+		/* It may give up before it has read it all. */
+		(void)send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+		code = reap_cpu(c, 3, &cpu);
+		ck_assert_msg(cpu >= 0 && cpu < 0.3, "%s WELCOME: the client "
+		    "used %.2f s of CPU on an over-long line", welcome ?
+		    "after" : "instead of", cpu);
+		ck_assert_msg(code == 1, "%s WELCOME: exit status %d",
+		    welcome ? "after" : "instead of", code);
+		lfile = open(log, O_RDONLY);
+		ck_assert_int_ge(lfile, 0);
+		n = read(lfile, text, sizeof text - 1);
+		close(lfile);
+		text[n > 0 ? n : 0] = '\0';
+		ck_assert_msg(strstr(text, "protocol error") != NULL &&
+		    strstr(text, "longer than 256 bytes") != NULL, "%s", text);
+		ck_assert_msg(strchr(text, '\n') == text + strlen(text) - 1,
+		    "not one line: %s", text);
+		close(fd);
+		close(lfd);
+	}
+}
+END_TEST
+
+/*
+ * A listener that takes HELLO and never answers: after its 10 s the
+ * client says it got no answer (nothing closed the connection) and exits
+ * 1; one that closes the connection is told apart.
+ */
+START_TEST(silent_listener)
+{
+	char		 sock[128], log[160], line[128], text[1024];
+	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+			    "--quiet", NULL };
+	double		 cpu;
+	pid_t		 c;
+	int		 lfd, fd, code, lfile, closes;
+	ssize_t		 n;
+
+	for (closes = 0; closes < 2; closes++) {
+		lfd = fake_listener(sock, sizeof sock);
+		snprintf(log, sizeof log, "%.*s/hb.log",
+		    (int)(strrchr(sock, '/') - sock), sock);
+		c = dz_spawn(argv, log, -1);
+		fd = fake_accept(lfd, 5);
+		ck_assert(dz_readline(fd, line, sizeof line, 5) != NULL);
+		if (closes)
+			close(fd);
+		code = reap_cpu(c, 15, &cpu);
+		ck_assert_msg(code == 1, "exit status %d", code);
+		lfile = open(log, O_RDONLY);
+		ck_assert_int_ge(lfile, 0);
+		n = read(lfile, text, sizeof text - 1);
+		close(lfile);
+		text[n > 0 ? n : 0] = '\0';
+		if (closes)
+			ck_assert_msg(strstr(text, "closed the connection "
+			    "without WELCOME") != NULL, "%s", text);
+		else
+			ck_assert_msg(strstr(text, "no answer to HELLO within "
+			    "10 s") != NULL && strstr(text, "closed") == NULL,
+			    "%s", text);
+		if (!closes)
+			close(fd);
+		close(lfd);
+	}
+}
+END_TEST
+
 START_TEST(usage_errors)
 {
 	static const char *const bad[][3] = {
@@ -279,6 +469,8 @@ heartbeat_suite(void)
 	tcase_add_test(tc, daemon_lost_exit_1);
 	tcase_add_test(tc, cancel_option);
 	tcase_add_test(tc, cancel_sigusr1_window_while_guarded);
+	tcase_add_test(tc, overlong_line_gives_up);
+	tcase_add_test(tc, silent_listener);
 	tcase_add_test(tc, usage_errors);
 	suite_add_tcase(s, tc);
 	return s;

@@ -132,7 +132,9 @@ START_TEST(unit_file)
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
-	snprintf(cmd, sizeof cmd, "sed 's|@BINDIR@|%s|' shell/dazaid.service "
+	/* The man pages are checked on an installed unit, below. */
+	snprintf(cmd, sizeof cmd, "sed -e 's|@BINDIR@|%s|' -e "
+	    "'s|@MANDIR@|/usr/local/share/man|g' shell/dazaid.service "
 	    "> %s/dazaid.service && systemd-analyze verify --man=no "
 	    "%s/dazaid.service", dz_bin(""), dir, dir);
 	ck_assert_msg(sh(cmd, 60) == 0, "%s", out);
@@ -205,6 +207,10 @@ START_TEST(install_uninstall)
 	snprintf(cmd, sizeof cmd, "grep -q '^ExecStart=/usr/bin/dazaid ' "
 	    "%s/usr/lib/systemd/user/dazaid.service", dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "BINDIR not substituted");
+	snprintf(cmd, sizeof cmd, "grep -q '^Documentation=man:/usr/share/man/"
+	    "man1/dazaid.1 ' %s/usr/lib/systemd/user/dazaid.service && ! grep "
+	    "-q '@[A-Z]*@' %s/usr/lib/systemd/user/dazaid.service", dir, dir);
+	ck_assert_msg(sh(cmd, 10) == 0, "MANDIR not substituted");
 	snprintf(cmd, sizeof cmd, "grep -q '/usr/bin/dazai-heartbeat' "
 	    "%s/usr/share/dazai/shellrc.sh && grep -q '^#.*\\. "
 	    "/usr/share/dazai/shellrc.sh' %s/usr/share/dazai/shellrc.sh && "
@@ -226,6 +232,100 @@ START_TEST(install_uninstall)
 }
 END_TEST
 
+/*
+ * The unit as make install writes it, into a PREFIX of its own (no
+ * DESTDIR, so the binaries and man pages are where the unit says):
+ * systemd-analyze verify passes, man pages of Documentation= included.
+ */
+START_TEST(installed_unit_verifies)
+{
+	char		 dir[64], cmd[1024];
+	const char	*b = getenv("DAZAI_BUILD");
+
+	if (!have("systemd-analyze") || !have("man")) {
+		dz_skip("installed_unit_verifies: systemd-analyze or man not "
+		    "installed");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install "
+	    "PREFIX=%s/p B=%s", dir, b != NULL ? b : "build");
+	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
+	snprintf(cmd, sizeof cmd, "systemd-analyze verify "
+	    "%s/p/lib/systemd/user/dazaid.service 2>&1", dir);
+	ck_assert_msg(sh(cmd, 60) == 0 && strstr(out, "Command 'man") == NULL,
+	    "%s", out);
+}
+END_TEST
+
+/* The options of the unit's ExecStart= line (after the binary). */
+static void
+unit_options(char *buf, size_t len)
+{
+	FILE		*fp;
+	char		 line[1024];
+	const char	*key = "ExecStart=@BINDIR@/dazaid ";
+
+	buf[0] = '\0';
+	fp = fopen("shell/dazaid.service", "r");
+	ck_assert_ptr_nonnull(fp);
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, key, strlen(key)) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(buf, len, "%s", line + strlen(key));
+		}
+	fclose(fp);
+	ck_assert_msg(buf[0] != '\0', "no ExecStart= in the unit");
+}
+
+/*
+ * The README's LoadCredential= override runs the unit's own options,
+ * --empty aside (--sessions 16 included: without it, closing the first
+ * of two windows panics), and its description of the unit names them.
+ */
+START_TEST(readme_unit_in_step)
+{
+	static const char over_key[] = "\n    ExecStart=/usr/local/bin/dazaid ";
+	static const char desc_key[] = "The unit runs `dazaid ";
+	char		 opts[1024], want[1024], got[1024], *p;
+	const char	*over, *desc;
+	FILE		*fp;
+	size_t		 n, i, j;
+
+	unit_options(opts, sizeof opts);
+	fp = fopen("README.md", "r");
+	ck_assert_ptr_nonnull(fp);
+	n = fread(out, 1, sizeof out - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+	/* The override: every option but --empty, then the secret file. */
+	over = strstr(out, over_key);
+	ck_assert_msg(over != NULL, "no ExecStart= override in README.md");
+	over += sizeof over_key - 1;
+	snprintf(want, sizeof want, "%s", opts);
+	if ((p = strstr(want, " --empty")) != NULL)
+		memmove(p, p + 8, strlen(p + 8) + 1);
+	ck_assert_msg(strncmp(over, want, strlen(want)) == 0 &&
+	    strncmp(over + strlen(want), " --secret-file ", 15) == 0,
+	    "README's override runs\n%.*s\nwant the unit's options: %s",
+	    (int)strcspn(over, "\n"), over, want);
+	/* The description: the unit's command line, wrapped as text. */
+	desc = strstr(out, desc_key);
+	ck_assert_msg(desc != NULL, "no description of the unit in README.md");
+	desc += sizeof desc_key - 1;
+	n = strcspn(desc, "`");
+	for (i = j = 0; i < n && j + 1 < sizeof got; i++)
+		if (desc[i] != '\n' && (desc[i] != ' ' || j == 0 ||
+		    got[j - 1] != ' '))
+			got[j++] = desc[i];
+		else if (desc[i] == '\n' && j > 0 && got[j - 1] != ' ')
+			got[j++] = ' ';
+	got[j] = '\0';
+	ck_assert_msg(strcmp(got, opts) == 0, "README says the unit runs "
+	    "dazaid %s; it runs dazaid %s", got, opts);
+}
+END_TEST
+
 Suite *
 install_suite(void)
 {
@@ -236,6 +336,8 @@ install_suite(void)
 	tcase_add_test(tc, man_lint);
 	tcase_add_test(tc, help_matches_man);
 	tcase_add_test(tc, unit_file);
+	tcase_add_test(tc, installed_unit_verifies);
+	tcase_add_test(tc, readme_unit_in_step);
 	tcase_add_test(tc, notify_ready);
 	tcase_add_test(tc, install_uninstall);
 	suite_add_tcase(s, tc);

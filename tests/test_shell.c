@@ -1149,6 +1149,64 @@ START_TEST(bash_daemon_hung)
 END_TEST
 
 /*
+ * Point 7, with the shell closed before the daemon wakes up: its client
+ * was told to stand down before any WELCOME came, and by the time one
+ * comes the shell it watches is gone. It must leave with QUIT all the
+ * same: the armed daemon logs a stand-down, not a loss, and keeps its
+ * secret.
+ */
+static void
+daemon_hung_closed(enum shell_kind kind)
+{
+	static const char *const armed[] = { "--verbose", "--arm", NULL };
+	struct ctx	 c;
+	char		 buf[512];
+	int		 fd;
+
+	if (!ctx_init_args(&c, kind, true, armed))
+		return;
+	ctx_rc(&c, NULL, 1, NULL);
+	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
+	ctx_start(&c);
+	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
+	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
+	    term_tail(&c.t));
+	expect_exit(&c);
+	/* Well within the client's own 10 s wait for WELCOME. */
+	ck_assert_int_eq(count_clients(&c, 0, NULL), 1);
+	ck_assert_int_eq(kill(c.d.pid, SIGCONT), 0);
+	ck_assert_msg(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT),
+	    "the daemon's log:\n%s", log_text(&c.d));
+	ck_assert(clients_gone(&c, 5.0));
+	usleep(200000);
+	ck_assert_msg(dz_alive(&c.d), "the daemon died; its log:\n%s",
+	    log_text(&c.d));
+	ck_assert_msg(!dz_log_has(&c.d, "heartbeat lost") &&
+	    !dz_log_has(&c.d, "secret wiped"), "the daemon's log:\n%s",
+	    log_text(&c.d));
+	fd = dz_connect(c.sock);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(dz_send(fd, "STATUS\n"));
+	ck_assert(dz_readline(fd, buf, sizeof buf, 5) != NULL);
+	close(fd);
+	ck_assert_msg(strstr(buf, " armed=1 ") != NULL &&
+	    strstr(buf, " secret_bytes=32 ") != NULL, "%s", buf);
+	ctx_done(&c);
+}
+
+START_TEST(bash_daemon_hung_closed)
+{
+	daemon_hung_closed(SH_BASH);
+}
+END_TEST
+
+START_TEST(zsh_daemon_hung_closed)
+{
+	daemon_hung_closed(SH_ZSH);
+}
+END_TEST
+
+/*
  * Point 8: an interactive shell started inside a guarded one finds the
  * guard taken, says so in one line, and leaves it alone: its exit is no
  * loss, the outer shell's exit still panics.
@@ -1671,7 +1729,8 @@ END_TEST
 
 /*
  * Item: exec bash -i (exec zsh -i) in a guarded shell keeps the guard:
- * the same client, no new connection, the stand-down still works.
+ * the same client, no new connection, the stand-down still works and the
+ * next prompt says so.
  */
 static void
 exec_keeps_guard(enum shell_kind kind)
@@ -1679,6 +1738,7 @@ exec_keeps_guard(enum shell_kind kind)
 	struct ctx	 c;
 	char		 v[64], want[64];
 	pid_t		 client = 0;
+	size_t		 mark;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1700,6 +1760,18 @@ exec_keeps_guard(enum shell_kind kind)
 	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
 	ck_assert(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT));
 	ck_assert(clients_gone(&c, 5.0));
+	/* The new shell reads the client's last words as the old one
+	 * would have: a stand-down, not an unexplained exit. */
+	mark = c.t.seen;
+	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
+	c.t.seen = mark;
+	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (stood down; "
+	    "the daemon keeps the secret)", STEP_TIMEOUT),
+	    "the shell wrote:\n%s", term_tail(&c.t));
+	ck_assert(term_value(&c.t, "VARS", "${DAZAI_HEARTBEAT_PID-}|"
+	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}|${_DAZAI_FD-}", v,
+	    sizeof v));
+	ck_assert_str_eq(v, "|||");
 	expect_exit(&c);
 	usleep(200000);
 	ck_assert(dz_alive(&c.d));
@@ -2076,6 +2148,252 @@ START_TEST(zsh_every_window_armed)
 }
 END_TEST
 
+/* A tmux server of the test's own, in the foreground (-D). */
+struct mux {
+	char	 prog[PATH_MAX];	/* tmux */
+	char	 sock[PATH_MAX];	/* its socket, in the test's home */
+	pid_t	 server;
+};
+
+/*
+ * Run tmux with args against m's server, in c's environment (never the
+ * test's: a $TMUX there would make tmux refuse to nest); its output in
+ * out. Returns its exit status, -1 if it did not end within 10 s.
+ */
+static int
+mux_run(const struct ctx *c, const struct mux *m, const char *const *args,
+    char *out, size_t len)
+{
+	const char	*argv[16];
+	struct pollfd	 pfd;
+	size_t		 n = 0, got = 0;
+	long long	 end = dz_ms_now() + 10000;
+	ssize_t		 r;
+	pid_t		 pid;
+	int		 p[2], st, i;
+
+	argv[n++] = m->prog;
+	argv[n++] = "-S";
+	argv[n++] = m->sock;
+	while (*args != NULL && n + 1 < sizeof argv / sizeof argv[0])
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		for (i = 3; i < 256; i++)
+			close(i);
+		execve(argv[0], (char *const *)argv, c->env);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (dz_ms_now() < end && poll(&pfd, 1, 100) >= 0) {
+		if (!(pfd.revents & (POLLIN | POLLHUP)))
+			continue;
+		r = read(p[0], out + got, len - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got + 1 >= len)
+			break;
+	}
+	out[got] = '\0';
+	close(p[0]);
+	if (dz_waitpid(pid, &st, (double)(end - dz_ms_now()) / 1000) != 0) {
+		kill(pid, SIGKILL);
+		dz_waitpid(pid, &st, 5);
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * Start m's server with c's environment (what a server started from a
+ * shell of that user gets), and in it one detached session whose window
+ * runs an interactive c->shell, which reads the rc file; *pane gets that
+ * shell's pid. False (after a skip) without tmux.
+ */
+static bool
+mux_start(const struct ctx *c, struct mux *m, pid_t *pane)
+{
+	static const char *const list[] = { "list-sessions", NULL };
+	const char	*argv[] = { m->prog, "-D", "-f", "/dev/null", "-S",
+			    m->sock, NULL };
+	const char	*newsess[] = { "new-session", "-d", "-s", "dz", "-x",
+			    "200", "-y", "50", c->shell, "-i", NULL };
+	static const char *const pid[] = { "display-message", "-p", "-t",
+			    "dz", "#{pane_pid}", NULL };
+	static const char *const cap[] = { "capture-pane", "-p", "-t", "dz",
+			    NULL };
+	char		 out[8192], log[PATH_MAX];
+	long long	 end;
+	int		 fd, i;
+
+	memset(m, 0, sizeof *m);
+	if (!find_program("tmux", m->prog, sizeof m->prog)) {
+		dz_skip("tmux not found in PATH");
+		return false;
+	}
+	snprintf(m->sock, sizeof m->sock, "%s/tmux.sock", c->home);
+	snprintf(log, sizeof log, "%s/tmux.log", c->home);
+	m->server = fork();
+	ck_assert_int_ge(m->server, 0);
+	if (m->server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0)
+			dup2(fd, STDIN_FILENO);
+		for (i = 3; i < 256; i++)
+			close(i);
+		if (chdir(c->home) != 0)
+			_exit(126);
+		setsid();
+		execve(argv[0], (char *const *)argv, c->env);
+		_exit(127);
+	}
+	end = dz_ms_now() + (long long)(START_TIMEOUT * 1000);
+	while (mux_run(c, m, list, out, sizeof out) < 0 ||
+	    (access(m->sock, F_OK) != 0)) {
+		ck_assert_msg(dz_ms_now() < end, "no tmux server at %s",
+		    m->sock);
+		usleep(50000);
+	}
+	ck_assert_msg(mux_run(c, m, newsess, out, sizeof out) == 0,
+	    "tmux new-session: %s", out);
+	ck_assert_msg(mux_run(c, m, pid, out, sizeof out) == 0, "%s", out);
+	*pane = (pid_t)atoi(out);
+	ck_assert_int_gt(*pane, 0);
+	/* The pane's shell has read its rc file. */
+	end = dz_ms_now() + (long long)(START_TIMEOUT * 1000);
+	while (mux_run(c, m, cap, out, sizeof out) != 0 ||
+	    strstr(out, "SOURCED-RC=0") == NULL) {
+		ck_assert_msg(dz_ms_now() < end, "the shell in tmux did not "
+		    "read its rc file; its window shows:\n%s", out);
+		usleep(50000);
+	}
+	return true;
+}
+
+/* What the pane's window shows. */
+static const char *
+mux_screen(const struct ctx *c, const struct mux *m)
+{
+	static const char *const cap[] = { "capture-pane", "-p", "-t", "dz",
+			    NULL };
+	static char	 out[8192];
+
+	mux_run(c, m, cap, out, sizeof out);
+	return out;
+}
+
+/* Stop m's server (by pid): the shells in its panes get SIGHUP. */
+static void
+mux_stop(struct mux *m)
+{
+	int	 st;
+
+	if (m->server > 0) {
+		kill(m->server, SIGKILL);
+		dz_waitpid(m->server, &st, 5);
+		m->server = 0;
+	}
+}
+
+/*
+ * The README's account of multiplexers. By default a shell in a tmux
+ * pane holds a heartbeat like any other: logging out (the last shell
+ * outside tmux ends) leaves the detached pane guarding the secret, which
+ * lives until that pane ends. With DAZAI_MULTIPLEXER=skip the pane says
+ * it holds no guard (so does a shell under screen, $STY), and logging
+ * out is the panic, while the pane still runs.
+ */
+static void
+multiplexer(bool skip)
+{
+	static const char *const args[] = { "--verbose", "--sessions", "16",
+			    NULL };
+	struct ctx	 c;
+	struct mux	 m;
+	struct term	 screen;
+	pid_t		 pane = 0;
+
+	if (!ctx_init_args(&c, SH_BASH, true, args))
+		return;
+	ctx_rc(&c, skip ? "DAZAI_MULTIPLEXER=skip" : NULL, 1, NULL);
+	ctx_start(&c);
+	ck_assert_msg(term_count(&c.t, "dazai:") == 0 &&
+	    count_clients(&c, c.t.pid, NULL) == 1, "the login shell is not "
+	    "guarded:\n%s", term_tail(&c.t));
+	if (!mux_start(&c, &m, &pane)) {
+		ctx_done(&c);
+		return;
+	}
+	if (!skip) {
+		ck_assert_msg(strstr(mux_screen(&c, &m), "dazai:") == NULL,
+		    "%s", mux_screen(&c, &m));
+		ck_assert_int_eq(count_clients(&c, pane, NULL), 1);
+		ck_assert(sessions_reach(&c, 2, STEP_TIMEOUT));
+		/* Log out: the detached pane keeps the secret. */
+		expect_exit(&c);
+		ck_assert(dz_log_wait(&c.d, "; 1 session remains",
+		    STEP_TIMEOUT));
+		usleep(300000);
+		ck_assert(dz_alive(&c.d));
+		ck_assert(!dz_log_has(&c.d, "secret wiped"));
+		/* Until the pane ends. */
+		mux_stop(&m);
+		expect_panic(&c);
+		ctx_done(&c);
+		return;
+	}
+	ck_assert_msg(strstr(mux_screen(&c, &m), "dazai: session UNGUARDED "
+	    "(inside tmux, whose sessions outlive your logout; "
+	    "DAZAI_MULTIPLEXER=skip)") != NULL, "the pane shows:\n%s",
+	    mux_screen(&c, &m));
+	ck_assert_int_eq(count_clients(&c, pane, NULL), 0);
+	/* The same under screen, which sets STY. */
+	memset(&screen, 0, sizeof screen);
+	screen.fd = -1;
+	ctx_setenv(&c, "STY", "4242.pts-0.host");
+	term_start(&c, &screen);
+	ctx_setenv(&c, "STY", NULL);
+	ck_assert_msg(term_count(&screen, "dazai: session UNGUARDED (inside "
+	    "screen, whose sessions outlive your logout; "
+	    "DAZAI_MULTIPLEXER=skip)") == 1, "%s", term_tail(&screen));
+	ck_assert_int_eq(count_clients(&c, screen.pid, NULL), 0);
+	term_stop(&screen);
+	ck_assert_int_eq(live_sessions(&c), 1);
+	/* Log out: the panic, with the pane still there. */
+	expect_exit(&c);
+	expect_panic(&c);
+	ck_assert(proc_running(pane));
+	mux_stop(&m);
+	ctx_done(&c);
+}
+
+START_TEST(tmux_pane_guards)
+{
+	multiplexer(false);
+}
+END_TEST
+
+START_TEST(tmux_skip)
+{
+	multiplexer(true);
+}
+END_TEST
+
 /*
  * The README's walkthrough, its commands run as written: terminal 1 opened
  * before the daemon says so; dazaid armed, empty, with a grace window and
@@ -2225,6 +2543,7 @@ shell_suite(void)
 	tcase_add_test(tc, bash_no_client);
 	tcase_add_test(tc, bash_no_client_strict);
 	tcase_add_test(tc, bash_daemon_hung);
+	tcase_add_test(tc, bash_daemon_hung_closed);
 	tcase_add_test(tc, bash_nested);
 	tcase_add_test(tc, bash_terminal_signals);
 	tcase_add_test(tc, bash_without_setsid);
@@ -2242,6 +2561,8 @@ shell_suite(void)
 	tcase_add_test(tc, bash_daemon_later);
 	tcase_add_test(tc, bash_interval);
 	tcase_add_test(tc, walkthrough);
+	tcase_add_test(tc, tmux_pane_guards);
+	tcase_add_test(tc, tmux_skip);
 	tcase_add_test(tc, bash_every_window);
 	suite_add_tcase(s, tc);
 
@@ -2256,6 +2577,7 @@ shell_suite(void)
 	tcase_add_test(tc, zsh_no_daemon);
 	tcase_add_test(tc, zsh_no_daemon_strict);
 	tcase_add_test(tc, zsh_no_client);
+	tcase_add_test(tc, zsh_daemon_hung_closed);
 	tcase_add_test(tc, zsh_nested);
 	tcase_add_test(tc, zsh_terminal_signals);
 	tcase_add_test(tc, zsh_without_setsid);
