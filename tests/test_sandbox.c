@@ -118,6 +118,27 @@ START_TEST(daemon_confined)
 }
 END_TEST
 
+/* Does pid map a file whose path ends in name? */
+static bool
+maps_file(pid_t pid, const char *name)
+{
+	char	 path[64], line[512];
+	size_t	 n = strlen(name), l;
+	FILE	*fp;
+	bool	 found = false;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return false;
+	while (!found && fgets(line, sizeof line, fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		l = strlen(line);
+		found = l >= n && strcmp(line + l - n, name) == 0;
+	}
+	fclose(fp);
+	return found;
+}
+
 /* One request on a fresh control connection: its reply (static). */
 static const char *
 ctl_request(const struct dz *d, const char *line)
@@ -231,6 +252,48 @@ START_TEST(control_plane_confined)
 	assert_no_refusal(&d);
 	free(secret);
 	free(got);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Without the vDSO, glibc's time(), gettimeofday() and clock_gettime()
+ * are system calls. The vDSO is taken out of the way by an LD_PRELOAD
+ * shim the Makefile builds (build/novdso.so, from tests/novdso.c) that
+ * makes each of them the raw system call. Confined, HELLO (which stamps
+ * the session with time()), PING and STATUS work and the daemon lives.
+ */
+START_TEST(no_vdso_confined)
+{
+	const char	*args[] = { "--verbose", NULL };
+	const char	*shim = dz_bin("novdso.so");
+	const char	*r;
+	struct dz	 d;
+	int		 hb;
+
+	if (!confined_build("no_vdso_confined"))
+		return;
+	ck_assert_msg(access(shim, R_OK) == 0, "%s: %s (make builds it)",
+	    shim, strerror(errno));
+	setenv("LD_PRELOAD", shim, 1);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	unsetenv("LD_PRELOAD");
+	ck_assert_msg(maps_file(d.pid, "/novdso.so"), "the shim is not "
+	    "loaded in the daemon");
+	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
+	hb = dz_hello(d.sock);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	r = ctl_request(&d, "STATUS\n");
+	ck_assert_msg(strncmp(r, "STATUS alive=1 ", 15) == 0, "%s", r);
+	ck_assert(dz_send(hb, "PING\n"));
+	dz_expect(hb, "PONG");
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	ck_assert(dz_log_wait(&d, "stood down", 10));
+	ck_assert(dz_alive(&d));
+	assert_no_refusal(&d);
 	dz_stop(&d);
 }
 END_TEST
@@ -415,6 +478,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, no_sandbox_config_key);
 	tcase_add_test(tc, seccomp_refused_exits);
 	tcase_add_test(tc, heartbeat_confined);
+	tcase_add_test(tc, no_vdso_confined);
 	suite_add_tcase(s, tc);
 	return s;
 }
