@@ -7,6 +7,7 @@
  * which the filter must refuse on its own. A forbidden call scanned at
  * the daemon's death is in test_memory.c.
  */
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -972,6 +973,137 @@ START_TEST(unlink_own_dir)
 }
 END_TEST
 
+/*
+ * Each class of call the allowlist must refuse, refused by seccomp itself
+ * and not only by Landlock behind it: the injected call traps (the
+ * SIGSYS handler's line names it, the dry-run daemon exits 0) rather
+ * than return EACCES.
+ */
+#ifdef __x86_64__
+/* The start of the first mapping of pid (its executable's first page). */
+static unsigned long
+first_mapping(pid_t pid)
+{
+	char		 path[64];
+	unsigned long	 lo = 0;
+	FILE		*fp;
+
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	ck_assert_int_eq(fscanf(fp, "%lx-", &lo), 1);
+	fclose(fp);
+	return lo;
+}
+
+/* mprotect's address: a page of the daemon's executable. */
+static void
+fill_text_page(struct dz *d, struct inject *inj, void *arg)
+{
+	(void)arg;
+	inj->arg[0] = first_mapping(d->pid);
+}
+#endif
+
+/* openat(2) of a file anyone may read: a trap, not Landlock's EACCES. */
+START_TEST(refuse_openat)
+{
+#ifdef __x86_64__
+	struct inject	 inj;
+
+	if (!can_inject("refuse_openat"))
+		return;
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_openat;
+	inj.arg[0] = (unsigned long)(long)AT_FDCWD;
+	inj.str = "/etc/passwd";
+	inj.str_arg = 1;
+	inj.arg[2] = O_RDONLY | O_CLOEXEC;
+	expect_trap(NULL, &inj, "openat", NULL, NULL);
+#else
+	can_inject("refuse_openat");
+#endif
+}
+END_TEST
+
+/* mmap(2) of executable memory. */
+START_TEST(refuse_mmap_exec)
+{
+#ifdef __x86_64__
+	struct inject	 inj;
+
+	if (!can_inject("refuse_mmap_exec"))
+		return;
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_mmap;
+	inj.arg[1] = 4096;
+	inj.arg[2] = PROT_READ | PROT_EXEC;
+	inj.arg[3] = MAP_PRIVATE | MAP_ANONYMOUS;
+	inj.arg[4] = (unsigned long)-1L;
+	expect_trap(NULL, &inj, "mmap", NULL, NULL);
+#else
+	can_inject("refuse_mmap_exec");
+#endif
+}
+END_TEST
+
+/* mprotect(2) making a page executable (one of its own code pages). */
+START_TEST(refuse_mprotect_exec)
+{
+#ifdef __x86_64__
+	struct inject	 inj;
+
+	if (!can_inject("refuse_mprotect_exec"))
+		return;
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_mprotect;
+	inj.arg[1] = 4096;
+	inj.arg[2] = PROT_READ | PROT_WRITE | PROT_EXEC;
+	expect_trap(NULL, &inj, "mprotect", fill_text_page, NULL);
+#else
+	can_inject("refuse_mprotect_exec");
+#endif
+}
+END_TEST
+
+/* execve(2) of a program (Landlock would refuse to execute it). */
+START_TEST(refuse_execve)
+{
+#ifdef __x86_64__
+	struct inject	 inj;
+
+	if (!can_inject("refuse_execve"))
+		return;
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_execve;
+	inj.str = "/bin/true";
+	inj.str_arg = 0;
+	expect_trap(NULL, &inj, "execve", NULL, NULL);
+#else
+	can_inject("refuse_execve");
+#endif
+}
+END_TEST
+
+/* ioctl(2) other than FIONREAD: TIOCSTI, typing into a terminal. */
+START_TEST(refuse_ioctl)
+{
+#ifdef __x86_64__
+	struct inject	 inj;
+
+	if (!can_inject("refuse_ioctl"))
+		return;
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_ioctl;
+	inj.arg[1] = TIOCSTI;
+	inj.str = "x";
+	inj.str_arg = 2;
+	expect_trap(NULL, &inj, "ioctl", NULL, NULL);
+#else
+	can_inject("refuse_ioctl");
+#endif
+}
+END_TEST
+
 Suite *
 sandbox_suite(void)
 {
@@ -990,6 +1122,11 @@ sandbox_suite(void)
 	tcase_add_test(tc, no_vdso_confined);
 	tcase_add_test(tc, unlink_shared_dir);
 	tcase_add_test(tc, unlink_own_dir);
+	tcase_add_test(tc, refuse_openat);
+	tcase_add_test(tc, refuse_mmap_exec);
+	tcase_add_test(tc, refuse_mprotect_exec);
+	tcase_add_test(tc, refuse_execve);
+	tcase_add_test(tc, refuse_ioctl);
 	suite_add_tcase(s, tc);
 	return s;
 }
