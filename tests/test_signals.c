@@ -203,6 +203,63 @@ START_TEST(fatal_signals_reraise)
 }
 END_TEST
 
+/* One control request; the reply must be want. */
+static void
+ctl(const struct dz *d, const char *line, const char *want)
+{
+	int	 fd = dz_connect(d->sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+	ck_assert(dz_send(fd, line));
+	dz_expect(fd, want);
+	close(fd);
+}
+
+/*
+ * Armed by the ARM verb, not at the start: the hard path that sig takes
+ * (SIGUSR2, or a fatal signal) SIGKILLs the registered process from the
+ * handler. The process itself is reaped here and must have died of
+ * SIGKILL; the daemon dies of want.
+ */
+static void
+arm_verb_kills(int sig, int want)
+{
+	struct dz	 d;
+	char		 line[64];
+	pid_t		 child;
+	int		 st, hb;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	hb = dz_hello(d.sock);
+	child = dz_sleeper();
+	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
+	ctl(&d, line, "OK");
+	ctl(&d, "ARM\n", "OK");
+	kill(d.pid, sig);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == want,
+	    "signal %d: daemon status %d", sig, d.status);
+	ck_assert_msg(dz_waitpid(child, &st, 10) == 0, "signal %d: the "
+	    "registered process is still alive", sig);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "signal %d: registered process status %d", sig, st);
+	close(hb);
+	dz_stop(&d);
+}
+
+START_TEST(sigusr2_after_arm_kills_registered)
+{
+	arm_verb_kills(SIGUSR2, SIGKILL);
+}
+END_TEST
+
+START_TEST(fatal_after_arm_kills_registered)
+{
+	arm_verb_kills(SIGSEGV, SIGSEGV);
+	arm_verb_kills(SIGABRT, SIGABRT);
+}
+END_TEST
+
 START_TEST(signal_before_heartbeat)
 {
 	struct dz	 d;
@@ -338,6 +395,8 @@ signals_suite(void)
 	tcase_add_test(tc, sigterm_sigint_clean);
 	tcase_add_test(tc, sighup_sigpipe_ignored);
 	tcase_add_test(tc, fatal_signals_reraise);
+	tcase_add_test(tc, sigusr2_after_arm_kills_registered);
+	tcase_add_test(tc, fatal_after_arm_kills_registered);
 	tcase_add_test(tc, signal_before_heartbeat);
 	tcase_add_test(tc, shutdown_while_loading);
 	tcase_add_test(tc, panic_while_loading);
