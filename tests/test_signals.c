@@ -42,7 +42,7 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	struct memscan		 ms;
 	struct memscan_death	 md;
 	struct memscan_shield	 sh;
-	const void		*needles[3];
+	const void		*needles[MEMSCAN_NEEDLES];
 	unsigned long		 ranges[4];
 	int			 fd, n = 0, i, a[2];
 
@@ -85,14 +85,17 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	a[0] = (int)d->pid;
 	a[1] = sig;
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles, 3,
-	    sizeof marker, ranges, 2, send_signal, a, &md), 0);
+	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles,
+	    MEMSCAN_NEEDLES, sizeof marker, ranges, 2, send_signal, a, &md),
+	    0);
 	d->pid = 0;
 	d->status = md.status;
 	ck_assert_msg(md.scans + md.unmap_scans >= 1, "signal %d: no scan",
 	    sig);
 	ck_assert_msg(md.hits == 0 && md.unmap_hits == 0, "signal %d: the "
-	    "ciphertext or the prekey outlived the wipe", sig);
+	    "ciphertext, the prekey or the key outlived the wipe", sig);
+	ck_assert_msg(md.nonzero == 0, "signal %d: a secure mapping not all "
+	    "zero at the last system call", sig);
 	close(fd);
 	return d->status;
 }
