@@ -62,7 +62,7 @@ struct sandbox_ll_attr {
 /* Conditions on a call's arguments. */
 enum sandbox_cond {
 	ANY,		/* any arguments */
-	UNLINK_OWN,	/* unlinkat(socket's directory, the name buffer, 0) */
+	UNLINK_OWN,	/* unlinkat(socket's directory, its name buffer, 0) */
 	A1_FIONREAD,	/* ioctl(fd, FIONREAD, ...) only */
 	A2_NOEXEC,	/* mmap, mprotect: never PROT_EXEC */
 };
@@ -96,7 +96,7 @@ C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
 C(close,           DH, ANY, "close clients, pidfds, the ready descriptor"),
 C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
 C(gettimeofday,    D,  ANY, "libev's ev_time, where the vDSO falls back"),
-C(time,            D,  ANY, "time(3): HELLO's start, where the vDSO falls back"),
+C(time,            D,  ANY, "time(3): HELLO's stamp, where the vDSO is absent"),
 C(getuid,          D,  ANY, "name our uid when refusing a peer"),
 C(getpid,          DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
 C(getppid,         H,  ANY, "is the watched parent still ours"),

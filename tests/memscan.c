@@ -292,8 +292,9 @@ scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
  * and of each munmap that touches one of the nr ranges (start, end pairs:
  * the secure mappings), until it dies; at each final system call every
  * range still mapped must also be all zero (md->nonzero counts those
- * that are not). Signals it receives are delivered. Returns 0 with *md filled (the process reaped), -1 if
- * tracing failed or it did not die within 20 s.
+ * that are not). Signals it receives are delivered. Returns 0 with *md
+ * filled (the process reaped), -1 if tracing failed or it did not die
+ * within 20 s.
  */
 int
 memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,

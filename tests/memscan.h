@@ -57,10 +57,10 @@ struct memscan_map {
 struct memscan_shield {
 	struct memscan_map	 shield;	/* prekey, key and scratch */
 	struct memscan_map	 buf;		/* ciphertext (mapped part) */
-	unsigned char		 prekey[32];	/* its first 32 bytes */
+	unsigned char		 prekey[32];	/* its first bytes */
 	unsigned char		 prekey_mid[32];
 	unsigned char		 prekey_end[32];
-	unsigned char		 key[32];	/* derived from the prekey */
+	unsigned char		 key[32];	/* derived from it */
 	unsigned char		 ct[32];	/* first 32 of ciphertext */
 };
 

@@ -403,8 +403,8 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	t.pid = d.pid;
 	t.sig = sig;
 	t.hb = hb;
-	ck_assert_msg(memscan_trace_death_n(d.pid, needles, MEMSCAN_NEEDLES, MARKER_LEN,
-	    ranges, 2, fire, &t, &md) == 0,
+	ck_assert_msg(memscan_trace_death_n(d.pid, needles, MEMSCAN_NEEDLES,
+	    MARKER_LEN, ranges, 2, fire, &t, &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;

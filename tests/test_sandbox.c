@@ -495,12 +495,12 @@ END_TEST
 struct inject {
 	long		 nr;		/* the system call */
 	unsigned long	 arg[6];
-	const char	*str;		/* copied onto the daemon's stack... */
-	int		 str_arg;	/* ...and passed as this argument */
+	const char	*str;		/* copied onto its stack... */
+	int		 str_arg;	/* ...and passed as this one */
 	long		 ret;		/* what it returned (-errno) */
 };
 
-#define INJ_RETURNED	0	/* the call was made; ret holds its result */
+#define INJ_RETURNED	0	/* the call was made; ret says how */
 #define INJ_TRAPPED	1	/* SIGSYS: the filter refused it */
 
 /* Is SIGSYS in the set key (SigBlk, SigPnd) of /proc/PID/status? */
@@ -682,8 +682,8 @@ dir_fd_of(pid_t pid, const char *dir)
 static unsigned long
 symbol_addr(pid_t pid, const char *sym)
 {
-	char		 cmd[PATH_MAX + 64], line[PATH_MAX + 128], exe[PATH_MAX];
-	char		 name[128], type;
+	char		 cmd[PATH_MAX + 64], line[PATH_MAX + 128];
+	char		 exe[PATH_MAX], name[128], type;
 	unsigned long	 value = 0, lo, hi, off, base = 0;
 	FILE		*fp;
 
@@ -755,7 +755,8 @@ expect_trap(const char *sock, struct inject *inj, const char *name,
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
 	if (fill != NULL)
 		fill(&d, inj, arg);
-	ck_assert_msg(inject_call(d.pid, inj) == INJ_TRAPPED, "not trapped: returned %ld", inj->ret);
+	ck_assert_msg(inject_call(d.pid, inj) == INJ_TRAPPED, "not trapped: "
+	    "returned %ld", inj->ret);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
 	    "status %d", d.status);
@@ -767,8 +768,8 @@ expect_trap(const char *sock, struct inject *inj, const char *name,
 /* What an unlinkat injection names, filled in once the daemon runs. */
 struct unlink_case {
 	const char	*dir;		/* the socket's directory */
-	const char	*str;		/* the path argument (on the stack) */
-	bool		 cwd;		/* AT_FDCWD, not the directory */
+	const char	*str;		/* the path (on its stack) */
+	bool		 cwd;		/* AT_FDCWD, not the dir */
 	bool		 own_name;	/* the daemon's own name buffer */
 	int		 flags;
 };
@@ -899,7 +900,7 @@ START_TEST(unlink_own_dir)
 	}
 	for (i = 0; i < 5; i++) {
 		memset(&uc, 0, sizeof uc);
-		dz_init(&d, NULL);	/* only for the paths of a fresh dir */
+		dz_init(&d, NULL);	/* a fresh directory's paths */
 		switch (i) {
 		case 0:
 			uc.str = "dazai.sock";

@@ -29,8 +29,8 @@ struct sandbox {
 	bool		(*armed)(void);	/* a violation ends by SIGKILL */
 	int		(*wipe)(void);	/* async-signal-safe, or NULL */
 	int		 unlink_dirfd;	/* the socket's directory, or -1 */
-	const char	*unlink_name;	/* the one name buffer, or NULL */
-	bool		 unlink_ok;	/* unlinkat(dirfd, name, 0) granted */
+	const char	*unlink_name;	/* its one name buffer, or NULL */
+	bool		 unlink_ok;	/* unlinkat(dir, name, 0) allowed */
 	unsigned	 layers;	/* SANDBOX_* that took effect */
 	int		 landlock_abi;	/* 0: none */
 	char		 why[160];	/* why a layer did not take effect */
