@@ -5,6 +5,7 @@
  * proto decides what a line means, conn moves its bytes, policy decides
  * what an event does.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -41,8 +42,10 @@ static volatile sig_atomic_t hard_armed;
 static char hard_socket[SOCKPATH_MAX + 1];
 static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
 /* The socket's name in it: the one buffer every unlinkat passes (the
- * seccomp filter compares this address). */
-static char hard_name[SOCKPATH_MAX + 1];
+ * seccomp filter compares this address), a read-only page of its own
+ * once daemon_set_socket_dir has filled it (else hard_name_buf). */
+static char hard_name_buf[SOCKPATH_MAX + 1];
+static const char *volatile hard_name = hard_name_buf;
 
 /* How the socket is removed at exit and on the hard paths. */
 enum hard_unlink {
@@ -1205,10 +1208,24 @@ void
 daemon_set_socket_dir(struct daemon *d, int dirfd)
 {
 	const char	*slash = strrchr(hard_socket, '/');
+	const char	*base = slash != NULL ? slash + 1 : hard_socket;
+	size_t		 pg = (size_t)sysconf(_SC_PAGESIZE);
+	char		*p;
 
 	d->socket_dirfd = dirfd;
-	snprintf(hard_name, sizeof hard_name, "%s", slash != NULL ?
-	    slash + 1 : hard_socket);
+	snprintf(hard_name_buf, sizeof hard_name_buf, "%s", base);
+	/* A page of its own, read-only: a stray or hostile write to the
+	 * name faults rather than redirect the removal (a daemon that can
+	 * make system calls at will can still mprotect it: see dazaid(1)). */
+	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p != MAP_FAILED) {
+		snprintf(p, pg, "%s", base);
+		if (mprotect(p, pg, PROT_READ) == 0)
+			hard_name = p;
+		else
+			munmap(p, pg);
+	}
 	hard_dirfd = dirfd;
 	hard_leave_why = "confinement did not finish";
 	hard_unlink = HARD_UNLINK_LEAVE;

@@ -33,6 +33,7 @@
 #include <seccomp.h>
 
 #include "helpers.h"
+#include "memscan.h"
 
 /* The value of a "Key:\tvalue" line of /proc/PID/status, or -1. */
 static int
@@ -715,6 +716,40 @@ symbol_addr(pid_t pid, const char *sym)
 	return base + value;
 }
 
+/*
+ * Where the daemon's one socket-name buffer is: the value of its
+ * hard_name pointer (a read-only page of its own), or 0 (said).
+ */
+static unsigned long
+name_buffer(pid_t pid)
+{
+	unsigned long	 at = symbol_addr(pid, "hard_name"), p = 0;
+
+	if (at != 0)
+		ck_assert_int_eq(memscan_peek(pid, at, &p, sizeof p), 0);
+	return p;
+}
+
+/* The permissions of pid's mapping holding addr ("r--p"), into perms. */
+static void
+perms_at(pid_t pid, unsigned long addr, char perms[8])
+{
+	char		 path[64], line[512], p[8];
+	unsigned long	 lo, hi;
+	FILE		*fp;
+
+	snprintf(perms, 8, "none");
+	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, p) == 3 &&
+		    addr >= lo && addr < hi) {
+			memcpy(perms, p, 8);
+			break;
+		}
+	fclose(fp);
+}
+
 /* Does path exist (lstat)? */
 static bool
 exists(const char *path)
@@ -787,7 +822,7 @@ fill_unlink(struct dz *d, struct inject *inj, void *arg)
 	    (unsigned long)dir_fd_of(d->pid, uc->dir);
 	inj->arg[2] = (unsigned long)uc->flags;
 	if (uc->own_name) {
-		inj->arg[1] = symbol_addr(d->pid, "hard_name");
+		inj->arg[1] = name_buffer(d->pid);
 		ck_assert_msg(inj->arg[1] != 0, "no hard_name");
 	} else {
 		inj->str = uc->str;
@@ -875,8 +910,9 @@ END_TEST
  * Landlock: the removal granted is unlinkat(the socket's directory, the
  * daemon's one name buffer, 0). The socket's own name from another
  * buffer, an absolute path, a ".." path, AT_REMOVEDIR and AT_FDCWD with
- * the right buffer each trap. The name buffer rewritten to "../sibling"
- * (what a compromised daemon could do) passes the filter and Landlock
+ * the right buffer each trap. The name buffer is on a read-only page;
+ * rewritten to "../sibling" all the same (here by ptrace; a compromised
+ * daemon would mprotect it first) it passes the filter and Landlock
  * refuses it (EACCES): the sibling outside stays. Then, the name put
  * back, SIGTERM removes the socket.
  */
@@ -887,6 +923,7 @@ START_TEST(unlink_own_dir)
 	struct unlink_case uc;
 	struct inject	 inj;
 	struct dz	 d;
+	char		 perms[8];
 	unsigned long	 name;
 	int		 i;
 
@@ -940,7 +977,10 @@ START_TEST(unlink_own_dir)
 	snprintf(run, sizeof run, "%s/run", d.dir);
 	snprintf(sib, sizeof sib, "%s/sibling", d.dir);
 	dz_write_file(sib, "keep\n", 5);
-	ck_assert((name = symbol_addr(d.pid, "hard_name")) != 0);
+	ck_assert((name = name_buffer(d.pid)) != 0);
+	/* The name is on a read-only page: a plain write to it faults. */
+	perms_at(d.pid, name, perms);
+	ck_assert_str_eq(perms, "r--p");
 	memset(&inj, 0, sizeof inj);
 	inj.nr = SYS_unlinkat;
 	inj.arg[0] = (unsigned long)dir_fd_of(d.pid, run);
