@@ -71,8 +71,14 @@ $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
     $(B)/obj/log.o $(B)/obj/sockpath.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(EV_LIBS) $(PKG_LIBS)
+$(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \
+	    $(EV_LIBS) $(PKG_LIBS)
+
+# A test shim (LD_PRELOAD): the clock calls as system calls, no vDSO.
+$(B)/novdso.so: tests/novdso.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -shared -Wl,-z,relro -Wl,-z,now -o $@ $<
 
 # Install what is missing (apt-get, through sudo unless root).
 define apt_install

@@ -5,6 +5,7 @@
  * proto decides what a line means, conn moves its bytes, policy decides
  * what an event does.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -41,7 +42,20 @@
 static volatile sig_atomic_t hard_armed;
 static char hard_socket[SOCKPATH_MAX + 1];
 static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
-static const char *volatile hard_base;	/* the socket's name in it */
+/* The socket's name in it: the one buffer every unlinkat passes (the
+ * seccomp filter compares this address), a read-only page of its own
+ * once daemon_set_socket_dir has filled it (else hard_name_buf). */
+static char hard_name_buf[SOCKPATH_MAX + 1];
+static const char *volatile hard_name = hard_name_buf;
+
+/* How the socket is removed at exit and on the hard paths. */
+enum hard_unlink {
+	HARD_UNLINK_PATH,	/* unconfined: unlink(2) by path */
+	HARD_UNLINK_OWN,	/* confined: unlinkat(dirfd, hard_name, 0) */
+	HARD_UNLINK_LEAVE,	/* confined, removal not granted: leave it */
+};
+static volatile sig_atomic_t hard_unlink = HARD_UNLINK_PATH;
+static const char *hard_leave_why;	/* why it is left */
 
 /* Write a constant message from a handler (async-signal-safe). */
 #define HARD_SAY(msg)	log_raw((msg), sizeof (msg) - 1)
@@ -49,9 +63,10 @@ static const char *volatile hard_base;	/* the socket's name in it */
 /*
  * The part of every hard path that must happen before the process ends:
  * zero the secret (secmem_emergency_wipe: mprotect and memset), then
- * remove the socket (unlink, or unlinkat through its directory once the
- * sandbox allows no path). Returns 0, or -1 if the wipe failed (said).
- * Async-signal-safe.
+ * remove the socket (unlink; once confined, unlinkat through its
+ * directory with the one name buffer, or not at all where the sandbox
+ * grants no removal: the next start replaces a dead socket). Returns 0,
+ * or -1 if the wipe failed (said). Async-signal-safe.
  */
 static int
 daemon_hard_wipe(void)
@@ -63,11 +78,19 @@ daemon_hard_wipe(void)
 		    "made writable\n");
 		rc = -1;
 	}
-	if (hard_socket[0] != '\0') {
-		if (hard_dirfd >= 0 && hard_base != NULL)
-			unlinkat(hard_dirfd, hard_base, 0);
-		else
-			unlink(hard_socket);
+	if (hard_socket[0] == '\0')
+		return rc;
+	switch (hard_unlink) {
+	case HARD_UNLINK_OWN:
+		unlinkat(hard_dirfd, hard_name, 0);
+		break;
+	case HARD_UNLINK_LEAVE:
+		HARD_SAY("dazaid: socket left for the next start to "
+		    "replace\n");
+		break;
+	default:
+		unlink(hard_socket);
+		break;
 	}
 	return rc;
 }
@@ -1027,37 +1050,85 @@ daemon_run(struct daemon *d, int listen_fd, const char *path)
 }
 
 /*
- * Keep the socket's directory (an O_PATH descriptor) for removing the
- * socket at exit and on the hard paths: once confined, the daemon may
- * name no path, only unlinkat(2) relative to this directory.
+ * Keep the socket's directory (an O_PATH descriptor) and its name (in
+ * hard_name) for removing the socket at exit and on the hard paths:
+ * once confined, the daemon may name no path, only unlinkat(2) relative
+ * to this directory with that one buffer, and only if the sandbox grants
+ * it (daemon_socket_removal). Called just before confinement: from
+ * here until told otherwise the socket is left.
  */
 void
 daemon_set_socket_dir(struct daemon *d, int dirfd)
 {
 	const char	*slash = strrchr(hard_socket, '/');
+	const char	*base = slash != NULL ? slash + 1 : hard_socket;
+	size_t		 pg = (size_t)sysconf(_SC_PAGESIZE);
+	char		*p;
 
 	d->socket_dirfd = dirfd;
-	hard_base = slash != NULL ? slash + 1 : hard_socket;
+	snprintf(hard_name_buf, sizeof hard_name_buf, "%s", base);
+	/* A page of its own, read-only: a stray or hostile write to the
+	 * name faults rather than redirect the removal (a daemon that can
+	 * make system calls at will can still mprotect it: see dazaid(1)). */
+	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p != MAP_FAILED) {
+		snprintf(p, pg, "%s", base);
+		if (mprotect(p, pg, PROT_READ) == 0)
+			hard_name = p;
+		else
+			munmap(p, pg);
+	}
 	hard_dirfd = dirfd;
+	hard_leave_why = "confinement did not finish";
+	hard_unlink = HARD_UNLINK_LEAVE;
 }
 
-/* Remove the socket file, through its directory when we hold it. */
+/* The buffer naming the socket in its directory, for the sandbox. */
+const char *
+daemon_socket_name(void)
+{
+	return hard_name;
+}
+
+/*
+ * After confinement: granted, the socket is removed with unlinkat(2)
+ * through its directory and hard_name; else it is left at exit (why says
+ * why, for the log line) for the next start to replace. unconfined: the
+ * sandbox took no effect (a sanitizer build), unlink(2) by path.
+ */
+void
+daemon_socket_removal(bool unconfined, bool granted, const char *why)
+{
+	hard_leave_why = why;
+	if (unconfined)
+		hard_unlink = HARD_UNLINK_PATH;
+	else
+		hard_unlink = granted ? HARD_UNLINK_OWN : HARD_UNLINK_LEAVE;
+}
+
+/*
+ * Remove the socket file, through its directory with hard_name once
+ * confined. Returns 0 once removed, 1 if it is left (said), or -1 with
+ * errno.
+ */
 static int
 daemon_unlink_socket(struct daemon *d)
 {
-	const char	*base = strrchr(d->socket_path, '/');
-
-	if (d->socket_dirfd < 0)
+	if (d->socket_dirfd < 0 || hard_unlink == HARD_UNLINK_PATH)
 		return unlink(d->socket_path);
-	return unlinkat(d->socket_dirfd, base != NULL ? base + 1 :
-	    d->socket_path, 0);
+	if (hard_unlink == HARD_UNLINK_OWN)
+		return unlinkat(hard_dirfd, hard_name, 0);
+	log_info("%s: left for the next start to replace (confined, the "
+	    "daemon may not remove it: %s)", d->socket_path, hard_leave_why);
+	return 1;
 }
 
 /* Wipe and free the secret, close and remove the socket. */
 void
 daemon_finish(struct daemon *d)
 {
-	int	 i;
+	int	 i, left = 0;
 
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if (d->conns[i] != NULL)
@@ -1066,10 +1137,11 @@ daemon_finish(struct daemon *d)
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
 		d->listen_fd = -1;
-		if (d->socket_path != NULL && daemon_unlink_socket(d) != 0)
+		if (d->socket_path != NULL &&
+		    (left = daemon_unlink_socket(d)) < 0)
 			log_warn("%s: unlink", d->socket_path);
 	}
 	/* d->socket_dirfd stays open: a hard path may still use it. */
-	log_info("exiting: secret memory zeroed and unmapped, socket "
-	    "removed");
+	log_info("exiting: secret memory zeroed and unmapped, socket %s",
+	    left == 1 ? "left" : "removed");
 }

@@ -544,30 +544,49 @@ announce_ready(int ready_fd, struct notify *nt)
 /*
  * Confine the daemon now that it listens and holds the secret, after
  * preparing what the loop and the exit paths will need (the socket's
- * directory for the unlink at exit). Returns 0, or -1 after saying
- * loudly why: the caller wipes and exits rather than hold the secret
- * unconfined.
+ * directory and name for the unlink at exit). The socket's removal is
+ * granted only where the kernel can hold it to the socket: Landlock in
+ * effect and, at this moment, nothing else in the socket's directory;
+ * else the socket is left at exit for the next start to replace.
+ * Returns 0, or -1 after saying loudly why: the caller wipes and exits
+ * rather than hold the secret unconfined.
  */
 static int
 confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 {
 	char	 err[256], desc[256];
-	int	 dirfd;
+	const char *why;
+	int	 dirfd, alone;
 
 	if ((dirfd = sockpath_open_dir(cfg->socket)) < 0) {
 		log_warn("cannot confine the daemon: %s: directory",
 		    cfg->socket);
 		return -1;
 	}
+	alone = sockpath_dir_alone(cfg->socket);
 	daemon_set_socket_dir(d, dirfd);
 	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", daemon_hard_armed,
-	    daemon_hard_emergency, dirfd);
+	    daemon_hard_emergency, dirfd, alone == 1 ? daemon_socket_name() :
+	    NULL);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
 		    "the secret unconfined (--no-sandbox runs without "
 		    "confinement)", err);
 		return -1;
 	}
+	if (alone == 0)
+		why = "its directory holds other entries, which Landlock "
+		    "could not keep from it";
+	else if (alone < 0)
+		why = "its directory could not be read";
+	else
+		why = "without Landlock the kernel cannot hold a removal to "
+		    "the socket";
+	daemon_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
+	    why);
+	if ((sb->layers & SANDBOX_SECCOMP) && !sb->unlink_ok)
+		log_debug("sandbox: %s will be left at exit for the next "
+		    "start to replace: %s", cfg->socket, why);
 	if (!(sb->layers & SANDBOX_LANDLOCK))
 		log_warnx("sandbox: %s", sandbox_describe(sb, desc,
 		    sizeof desc));

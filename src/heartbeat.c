@@ -268,7 +268,7 @@ confine(void)
 	char		 err[256];
 
 	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", NULL, NULL,
-	    -1);
+	    -1, NULL);
 	if (sandbox_confine(&sb, err, sizeof err) != 0)
 		log_warnx("WARNING: running unconfined: %s", err);
 	else if (log_verbose())

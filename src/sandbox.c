@@ -3,8 +3,9 @@
  * Confinement after start-up. Once the socket listens and the secret is
  * loaded, the process can do nothing but its job: no_new_privs (no
  * set-uid or file-capability gain through execve), Landlock (no file may
- * be opened, created or removed, bar the socket's removal at exit; no TCP
- * from ABI 4), and a seccomp allowlist. Any other system call traps
+ * be opened, created or removed, bar the socket's removal at exit where
+ * that can be held to the socket; no TCP from ABI 4), and a seccomp
+ * allowlist. Any other system call traps
  * (SECCOMP_RET_TRAP) into a SIGSYS handler that wipes the secret before
  * the process dies: the kernel's kill action would end it at once and
  * leave the secret in freed pages.
@@ -61,7 +62,7 @@ struct sandbox_ll_attr {
 /* Conditions on a call's arguments. */
 enum sandbox_cond {
 	ANY,		/* any arguments */
-	A0_DIRFD,	/* first argument is the socket's directory */
+	UNLINK_OWN,	/* unlinkat(socket's directory, its name buffer, 0) */
 	A1_FIONREAD,	/* ioctl(fd, FIONREAD, ...) only */
 	A2_NOEXEC,	/* mmap, mprotect: never PROT_EXEC */
 };
@@ -95,6 +96,7 @@ C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
 C(close,           DH, ANY, "close clients, pidfds, the ready descriptor"),
 C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
 C(gettimeofday,    D,  ANY, "libev's ev_time, where the vDSO falls back"),
+C(time,            D,  ANY, "time(3): HELLO's stamp, where the vDSO is absent"),
 C(getuid,          D,  ANY, "name our uid when refusing a peer"),
 C(getpid,          DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
 C(getppid,         H,  ANY, "is the watched parent still ours"),
@@ -109,7 +111,7 @@ C(munmap,          D,  ANY, "free; unmap the secure buffer at exit"),
 C(madvise,         D,  ANY, "free; LOAD: growth is DONTDUMP, WIPEONFORK"),
 C(mprotect,        D,  A2_NOEXEC, "open and close the secure buffer; wipe"),
 C(munlock,         D,  ANY, "unlock the secure buffer before unmapping it"),
-C(unlinkat,        D,  A0_DIRFD, "remove our socket: clean exit, hard paths"),
+C(unlinkat,        D,  UNLINK_OWN, "remove our socket: clean exit, hard paths"),
 C(pidfd_open,      D,  ANY, "REGISTER: hold the process as a pidfd"),
 C(pidfd_send_signal, D, ANY, "REGISTER's check; SIGKILL registered ones"),
 C(mlock,           D,  ANY, "LOAD: lock growth (memfd_secret locks its own)"),
@@ -220,11 +222,14 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 /*
  * Defaults: nothing took effect yet. armed() says whether a violation
  * ends by SIGKILL (NULL: always); wipe() is the emergency path the SIGSYS
- * handler runs first (NULL: none); unlink_dirfd the socket's directory.
+ * handler runs first (NULL: none); unlink_dirfd the socket's directory
+ * and unlink_name the one buffer holding the socket's name in it, which
+ * every removal of the socket must pass (NULL: no removal is granted).
  */
 void
 sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
-    bool (*armed)(void), int (*wipe)(void), int unlink_dirfd)
+    bool (*armed)(void), int (*wipe)(void), int unlink_dirfd,
+    const char *unlink_name)
 {
 	memset(sb, 0, sizeof *sb);
 	sb->prog = prog;
@@ -232,6 +237,7 @@ sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
 	sb->armed = armed;
 	sb->wipe = wipe;
 	sb->unlink_dirfd = unlink_dirfd;
+	sb->unlink_name = unlink_dirfd >= 0 ? unlink_name : NULL;
 }
 
 /* Add a note to why: what did not take effect, and the kernel's reason. */
@@ -261,9 +267,10 @@ sandbox_ll_fs(int abi)
 
 /*
  * Landlock: handle every filesystem right and grant none, but removing a
- * file beneath the socket's directory (our socket at exit); from ABI 4,
- * handle TCP bind and connect and grant neither. Returns 0, or -1 with
- * errno (ENOSYS, EOPNOTSUPP: the kernel has no Landlock).
+ * file beneath the socket's directory when a name to remove is given
+ * (our socket at exit); from ABI 4, handle TCP bind and connect and
+ * grant neither. Returns 0, or -1 with errno (ENOSYS, EOPNOTSUPP: the
+ * kernel has no Landlock).
  */
 static int
 sandbox_landlock(struct sandbox *sb)
@@ -287,7 +294,7 @@ sandbox_landlock(struct sandbox *sb)
 	    abi >= 4 ? sizeof attr : sizeof attr.handled_access_fs, 0);
 	if (fd < 0)
 		return -1;
-	if (sb->unlink_dirfd >= 0) {
+	if (sb->unlink_name != NULL) {
 		memset(&pb, 0, sizeof pb);
 		pb.allowed_access = LANDLOCK_ACCESS_FS_REMOVE_FILE;
 		pb.parent_fd = sb->unlink_dirfd;
@@ -352,12 +359,18 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 		case ANY:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
 			break;
-		case A0_DIRFD:
-			if (sb->unlink_dirfd < 0)
+		case UNLINK_OWN:
+			/* Only where Landlock holds the call beneath the
+			 * socket's directory: the filter compares the name's
+			 * address, not its bytes (sandbox_confine). */
+			if (!sb->unlink_ok)
 				continue;
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 3,
 			    SCMP_A0_32(SCMP_CMP_EQ,
-			    (uint32_t)sb->unlink_dirfd, 0));
+			    (uint32_t)sb->unlink_dirfd, 0),
+			    SCMP_A1_64(SCMP_CMP_EQ,
+			    (uint64_t)(uintptr_t)sb->unlink_name, 0),
+			    SCMP_A2_32(SCMP_CMP_EQ, 0, 0));
 			break;
 		case A1_FIONREAD:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 1,
@@ -429,9 +442,18 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 	}
 	sb->layers |= SANDBOX_NNP;
 
-	if (sandbox_landlock(sb) == 0)
+	if (sandbox_landlock(sb) == 0) {
 		sb->layers |= SANDBOX_LANDLOCK;
-	else if (errno == ENOSYS || errno == EOPNOTSUPP)
+		/*
+		 * The socket's removal: unlinkat with the socket's directory,
+		 * the address of the one buffer naming the socket, and no
+		 * flags (no AT_REMOVEDIR), and Landlock's REMOVE_FILE beneath
+		 * that directory only. seccomp sees the name's address, not
+		 * its bytes, so without Landlock a rewritten name ("../x",
+		 * "/x") would reach any file of ours: no removal at all then.
+		 */
+		sb->unlink_ok = sb->unlink_name != NULL;
+	} else if (errno == ENOSYS || errno == EOPNOTSUPP)
 		sandbox_note(sb, "landlock not offered by this kernel", errno);
 	else
 		sandbox_note(sb, "landlock refused", errno);

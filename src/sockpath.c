@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -399,6 +400,38 @@ sockpath_open_dir(const char *path)
 		return -1;
 	}
 	return open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*
+ * Does the socket's directory hold nothing but the socket? Returns 1, 0
+ * (another entry is there), or -1 with errno if it cannot be read.
+ */
+int
+sockpath_dir_alone(const char *path)
+{
+	char		 dir[PATH_MAX];
+	const char	*base = strrchr(path, '/');
+	struct dirent	*de;
+	DIR		*dp;
+	int		 alone = 1;
+
+	base = base != NULL ? base + 1 : path;
+	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((dp = opendir(dir)) == NULL)
+		return -1;
+	errno = 0;
+	while (alone == 1 && (de = readdir(dp)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    strcmp(de->d_name, base) != 0)
+			alone = 0;
+	if (alone == 1 && errno != 0)
+		alone = -1;
+	closedir(dp);
+	return alone;
 }
 
 /* Only our own uid and root may talk to us (SO_PEERCRED). */

@@ -143,7 +143,7 @@ dz_spawn(const char *const *argv, const char *logpath, int keep_fd)
 
 /*
  * A fresh struct dz: a private temporary directory holding the log
- * (dazaid.log) and, unless sock names one, the socket (dazai.sock).
+ * (dazaid.log) and, unless sock names one, the socket (run/dazai.sock).
  */
 void
 dz_init(struct dz *d, const char *sock)
@@ -151,10 +151,16 @@ dz_init(struct dz *d, const char *sock)
 	memset(d, 0, sizeof *d);
 	dz_tmpdir(d->dir, sizeof d->dir);
 	snprintf(d->log, sizeof d->log, "%s/dazaid.log", d->dir);
-	if (sock != NULL)
+	if (sock != NULL) {
 		snprintf(d->sock, sizeof d->sock, "%s", sock);
-	else
-		snprintf(d->sock, sizeof d->sock, "%s/dazai.sock", d->dir);
+		return;
+	}
+	/* A directory of the socket's own, as the default path has: the
+	 * confined daemon removes its socket only from such a directory. */
+	snprintf(d->sock, sizeof d->sock, "%s/run", d->dir);
+	ck_assert_msg(mkdir(d->sock, 0700) == 0, "mkdir %s: %s", d->sock,
+	    strerror(errno));
+	snprintf(d->sock, sizeof d->sock, "%s/run/dazai.sock", d->dir);
 }
 
 /*

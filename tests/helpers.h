@@ -20,7 +20,7 @@ struct dz {
 	pid_t	 pid;		/* the daemon, or 0 once reaped */
 	int	 status;	/* waitpid status once reaped */
 	char	 dir[64];	/* private temporary directory */
-	char	 sock[128];	/* dir/dazai.sock */
+	char	 sock[128];	/* dir/run/dazai.sock */
 	char	 log[128];	/* dir/dazaid.log: the daemon's stderr */
 };
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "helpers.h"
 #include "memscan.h"
 
@@ -241,6 +243,33 @@ unmaps(const struct __ptrace_syscall_info *si, unsigned long start,
 	return si->entry.nr == SYS_munmap && a < end && a + len > start;
 }
 
+/*
+ * How many of the nr ranges are still readable in pid and hold a byte
+ * other than zero (a range gone is not counted).
+ */
+static int
+nonzero_ranges(pid_t pid, const unsigned long *ranges, size_t nr)
+{
+	unsigned char	*buf;
+	unsigned long	 len;
+	size_t		 r, i;
+	int		 n = 0;
+
+	for (r = 0; r < nr; r++) {
+		len = ranges[2 * r + 1] - ranges[2 * r];
+		if ((buf = malloc(len)) == NULL)
+			continue;
+		if (memscan_peek(pid, ranges[2 * r], buf, len) == 0) {
+			for (i = 0; i < len && buf[i] == 0; i++)
+				;
+			if (i < len)
+				n++;
+		}
+		free(buf);
+	}
+	return n;
+}
+
 /* Scan pid for each needle; the sum of their hits, or -1. */
 static int
 scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
@@ -261,9 +290,11 @@ scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
  * Trace pid's system calls (it must be our child), call trigger(arg), and
  * scan for each of the n needles at the entry of each final system call
  * and of each munmap that touches one of the nr ranges (start, end pairs:
- * the secure mappings), until it dies. Signals it receives are
- * delivered. Returns 0 with *md filled (the process reaped), -1 if
- * tracing failed or it did not die within 20 s.
+ * the secure mappings), until it dies; at each final system call every
+ * range still mapped must also be all zero (md->nonzero counts those
+ * that are not). Signals it receives are delivered. Returns 0 with *md
+ * filled (the process reaped), -1 if tracing failed or it did not die
+ * within 20 s.
  */
 int
 memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
@@ -317,6 +348,8 @@ memscan_trace_death_at(pid_t pid, const void *const *needles, size_t n,
 				    pid, needles, n, len)) >= 0) {
 					md->hits += hits;
 					md->scans++;
+					md->nonzero += nonzero_ranges(pid,
+					    ranges, nr);
 				} else if (unmap && (hits = scan_needles(pid,
 				    needles, n, len)) >= 0) {
 					md->unmap_hits += hits;
@@ -411,16 +444,19 @@ memscan_peek(pid_t pid, unsigned long addr, void *buf, size_t len)
 /*
  * Find a shielded secret's two secure mappings in pid (the shield: a
  * 16 KiB prekey, a key page and a scratch page; the buffer: ciphertext)
- * and take a sample of each: 32 bytes of the prekey, the first 32 bytes
- * of ciphertext. Returns 0, or -1 (errno ENOENT: not exactly that pair).
+ * and take samples: the prekey's first, middle and last 32 bytes, the
+ * key derived from the whole prekey, the first 32 bytes of ciphertext.
+ * Returns 0, or -1 (errno ENOENT: not exactly that pair).
  */
 int
 memscan_shield(pid_t pid, struct memscan_shield *sh)
 {
+	enum { PREKEY = 16384 };
 	struct memscan_map	 m[4];
 	unsigned long		 pg = (unsigned long)sysconf(_SC_PAGESIZE);
-	unsigned long		 slen = 16384 + 2 * pg;
-	int			 n, i, si = -1, bi = -1;
+	unsigned long		 slen = PREKEY + 2 * pg;
+	unsigned char		*prekey;
+	int			 n, i, si = -1, bi = -1, rc;
 
 	memset(sh, 0, sizeof *sh);
 	if ((n = memscan_secure_maps(pid, m, 4)) < 0)
@@ -437,25 +473,38 @@ memscan_shield(pid_t pid, struct memscan_shield *sh)
 	}
 	sh->shield = m[si];
 	sh->buf = m[bi];
-	if (memscan_peek(pid, m[si].start + pg, sh->prekey,
-	    sizeof sh->prekey) != 0 ||
-	    memscan_peek(pid, m[bi].start, sh->ct, sizeof sh->ct) != 0)
+	if ((prekey = malloc(PREKEY)) == NULL)
 		return -1;
-	return 0;
+	rc = memscan_peek(pid, m[si].start, prekey, PREKEY);
+	if (rc == 0)
+		rc = memscan_peek(pid, m[bi].start, sh->ct, sizeof sh->ct);
+	if (rc == 0) {
+		memcpy(sh->prekey, prekey, 32);
+		memcpy(sh->prekey_mid, prekey + PREKEY / 2, 32);
+		memcpy(sh->prekey_end, prekey + PREKEY - 32, 32);
+		crypto_generichash(sh->key, sizeof sh->key, prekey, PREKEY,
+		    NULL, 0);
+	}
+	free(prekey);
+	return rc;
 }
 
 /*
  * What a death scan looks for in a shielded daemon: the plaintext marker,
- * the ciphertext and the prekey samples (needles), at the unmap of the
- * shield or of the buffer (ranges, start and end of each).
+ * the ciphertext, the prekey samples and the derived key (needles), at
+ * the unmap of the shield or of the buffer and at the last system call
+ * (ranges, start and end of each: all zero then if still mapped).
  */
 void
 memscan_shield_targets(const struct memscan_shield *sh, const void *marker,
-    const void *needles[3], unsigned long ranges[4])
+    const void *needles[MEMSCAN_NEEDLES], unsigned long ranges[4])
 {
 	needles[0] = marker;
 	needles[1] = sh->ct;
 	needles[2] = sh->prekey;
+	needles[3] = sh->prekey_mid;
+	needles[4] = sh->prekey_end;
+	needles[5] = sh->key;
 	ranges[0] = sh->shield.start;
 	ranges[1] = sh->shield.end;
 	ranges[2] = sh->buf.start;

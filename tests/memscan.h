@@ -36,6 +36,8 @@ struct memscan_death {
 	int	 hits;		/* needle copies those found */
 	int	 unmap_scans;	/* scans at munmap of the watched range */
 	int	 unmap_hits;	/* needle copies those found */
+	int	 nonzero;	/* watched ranges still mapped and not all
+				 * zero at a final system call */
 	int	 status;	/* its wait status */
 };
 
@@ -46,13 +48,25 @@ struct memscan_map {
 	char		 flags[256];	/* its VmFlags */
 };
 
-/* A shielded secret's two mappings, and samples of what they hold. */
+/*
+ * A shielded secret's two mappings, and samples of what they hold: the
+ * prekey's first, middle and last 32 bytes, the key derived from the
+ * whole prekey (BLAKE2b-256, as secmem derives it; the key page itself
+ * is zero while idle) and the first 32 bytes of ciphertext.
+ */
 struct memscan_shield {
 	struct memscan_map	 shield;	/* prekey, key and scratch */
 	struct memscan_map	 buf;		/* ciphertext (mapped part) */
-	unsigned char		 prekey[32];	/* 32 bytes of the prekey */
+	unsigned char		 prekey[32];	/* its first bytes */
+	unsigned char		 prekey_mid[32];
+	unsigned char		 prekey_end[32];
+	unsigned char		 key[32];	/* derived from it */
 	unsigned char		 ct[32];	/* first 32 of ciphertext */
 };
+
+/* Needles of memscan_shield_targets: marker, ciphertext, three prekey
+ * samples, the derived key; each 32 bytes. */
+#define MEMSCAN_NEEDLES	6
 
 int	memscan_pid(pid_t, const void *, size_t, struct memscan *);
 int	memscan_trace_death(pid_t, const void *, size_t, unsigned long,
@@ -67,7 +81,7 @@ int	memscan_secure_maps(pid_t, struct memscan_map *, int);
 int	memscan_peek(pid_t, unsigned long, void *, size_t);
 int	memscan_shield(pid_t, struct memscan_shield *);
 void	memscan_shield_targets(const struct memscan_shield *, const void *,
-	    const void *[3], unsigned long [4]);
+	    const void *[MEMSCAN_NEEDLES], unsigned long [4]);
 int	memscan_vmflags(pid_t, unsigned long, char *, size_t);
 int	memscan_neighbours(pid_t, unsigned long, char *, char *);
 int	memscan_has_flag(const char *, const char *);

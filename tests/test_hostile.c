@@ -399,6 +399,7 @@ START_TEST(other_uid_refused)
 {
 	static const char refused[] = "refused connection from uid 65534";
 	struct dz	 d;
+	char		 run[160];
 	int		 hb;
 
 	if (!dz_is_root()) {
@@ -408,7 +409,9 @@ START_TEST(other_uid_refused)
 	}
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	/* Open the way to everyone: only the peer check stands. */
+	snprintf(run, sizeof run, "%s/run", d.dir);
 	ck_assert_int_eq(chmod(d.dir, 0711), 0);
+	ck_assert_int_eq(chmod(run, 0711), 0);
 	ck_assert_int_eq(chmod(d.sock, 0666), 0);
 
 	/* With the slot free, a HELLO would be welcomed but for the check. */

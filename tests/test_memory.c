@@ -175,6 +175,14 @@ assert_shielded(pid_t pid, const struct marker *m, struct memscan_shield *sh)
 	    "ciphertext found %d times", ms.hits);
 	ms = scan_for(pid, sh->prekey);
 	ck_assert_msg(ms.hits == 1, "prekey sample found %d times", ms.hits);
+	ms = scan_for(pid, sh->prekey_end);
+	ck_assert_msg(ms.hits == 1, "prekey's last bytes found %d times",
+	    ms.hits);
+	/* The derived key exists only while an operation runs. */
+	ms = scan_for(pid, sh->key);
+	ck_assert_msg(ms.hits == 0, "derived key found %d times while idle "
+	    "(first at %lx in %s %s)", ms.hits, ms.hit[0].addr,
+	    ms.hit[0].perms, ms.hit[0].name);
 }
 
 START_TEST(held_anonymous_file)
@@ -377,7 +385,7 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	struct marker		 m;
 	struct memscan_shield	 sh;
 	struct memscan_death	 md;
-	const void		*needles[3];
+	const void		*needles[MEMSCAN_NEEDLES];
 	unsigned long		 ranges[4];
 	struct trigger_arg	 t;
 	struct dz		 d;
@@ -395,14 +403,16 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	t.pid = d.pid;
 	t.sig = sig;
 	t.hb = hb;
-	ck_assert_msg(memscan_trace_death_n(d.pid, needles, 3, MARKER_LEN,
-	    ranges, 2, fire, &t, &md) == 0,
+	ck_assert_msg(memscan_trace_death_n(d.pid, needles, MEMSCAN_NEEDLES,
+	    MARKER_LEN, ranges, 2, fire, &t, &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;
 	ck_assert_msg(md.scans >= 1, "no final system call seen");
-	ck_assert_msg(md.hits == 0, "marker, ciphertext or prekey found %d "
-	    "times at death", md.hits);
+	ck_assert_msg(md.hits == 0, "marker, ciphertext, prekey or key found "
+	    "%d times at death", md.hits);
+	ck_assert_msg(md.nonzero == 0, "a secure mapping (prekey, key, "
+	    "scratch or buffer) not all zero at death (%d)", md.nonzero);
 	ck_assert_msg(md.unmap_hits == 0, "marker, ciphertext or prekey "
 	    "still there when a secure mapping was unmapped (%d scans)",
 	    md.unmap_scans);
@@ -511,7 +521,7 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	struct marker		 m;
 	struct memscan_shield	 sh;
 	struct memscan_death	 md;
-	const void		*needles[3];
+	const void		*needles[MEMSCAN_NEEDLES];
 	unsigned long		 ranges[4];
 	struct violation	 v;
 	struct dz		 d;
@@ -540,7 +550,8 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	memset(&v, 0, sizeof v);
 	v.t.pid = d.pid;
 	v.t.sig = SIGHUP;		/* a wake-up: logged and ignored */
-	ck_assert_msg(memscan_trace_death_at(d.pid, needles, 3, MARKER_LEN,
+	ck_assert_msg(memscan_trace_death_at(d.pid, needles, MEMSCAN_NEEDLES,
+	    MARKER_LEN,
 	    ranges, 2, fire, make_forbidden_call, &v, &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
@@ -548,8 +559,10 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	ck_assert(v.done);
 	ck_assert_msg(md.scans >= 1, "no final system call seen (status "
 	    "%d)", d.status);
-	ck_assert_msg(md.hits == 0, "marker, ciphertext or prekey found %d "
-	    "times at death", md.hits);
+	ck_assert_msg(md.hits == 0, "marker, ciphertext, prekey or key found "
+	    "%d times at death", md.hits);
+	ck_assert_msg(md.nonzero == 0, "a secure mapping (prekey, key, "
+	    "scratch or buffer) not all zero at death (%d)", md.nonzero);
 	if (armed)
 		ck_assert_msg(WIFSIGNALED(d.status) &&
 		    WTERMSIG(d.status) == SIGKILL, "status %d", d.status);

@@ -42,7 +42,7 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	struct memscan		 ms;
 	struct memscan_death	 md;
 	struct memscan_shield	 sh;
-	const void		*needles[3];
+	const void		*needles[MEMSCAN_NEEDLES];
 	unsigned long		 ranges[4];
 	int			 fd, n = 0, i, a[2];
 
@@ -85,14 +85,17 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	a[0] = (int)d->pid;
 	a[1] = sig;
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles, 3,
-	    sizeof marker, ranges, 2, send_signal, a, &md), 0);
+	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles,
+	    MEMSCAN_NEEDLES, sizeof marker, ranges, 2, send_signal, a, &md),
+	    0);
 	d->pid = 0;
 	d->status = md.status;
 	ck_assert_msg(md.scans + md.unmap_scans >= 1, "signal %d: no scan",
 	    sig);
 	ck_assert_msg(md.hits == 0 && md.unmap_hits == 0, "signal %d: the "
-	    "ciphertext or the prekey outlived the wipe", sig);
+	    "ciphertext, the prekey or the key outlived the wipe", sig);
+	ck_assert_msg(md.nonzero == 0, "signal %d: a secure mapping not all "
+	    "zero at the last system call", sig);
 	close(fd);
 	return d->status;
 }
@@ -200,6 +203,63 @@ START_TEST(fatal_signals_reraise)
 		ck_assert_msg(!WCOREDUMP(st), "core dumped on %d", sigs[i]);
 		dz_stop(&d);
 	}
+}
+END_TEST
+
+/* One control request; the reply must be want. */
+static void
+ctl(const struct dz *d, const char *line, const char *want)
+{
+	int	 fd = dz_connect(d->sock);
+
+	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+	ck_assert(dz_send(fd, line));
+	dz_expect(fd, want);
+	close(fd);
+}
+
+/*
+ * Armed by the ARM verb, not at the start: the hard path that sig takes
+ * (SIGUSR2, or a fatal signal) SIGKILLs the registered process from the
+ * handler. The process itself is reaped here and must have died of
+ * SIGKILL; the daemon dies of want.
+ */
+static void
+arm_verb_kills(int sig, int want)
+{
+	struct dz	 d;
+	char		 line[64];
+	pid_t		 child;
+	int		 st, hb;
+
+	ck_assert_int_eq(dz_start(&d, DRY), 0);
+	hb = dz_hello(d.sock);
+	child = dz_sleeper();
+	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
+	ctl(&d, line, "OK");
+	ctl(&d, "ARM\n", "OK");
+	kill(d.pid, sig);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == want,
+	    "signal %d: daemon status %d", sig, d.status);
+	ck_assert_msg(dz_waitpid(child, &st, 10) == 0, "signal %d: the "
+	    "registered process is still alive", sig);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+	    "signal %d: registered process status %d", sig, st);
+	close(hb);
+	dz_stop(&d);
+}
+
+START_TEST(sigusr2_after_arm_kills_registered)
+{
+	arm_verb_kills(SIGUSR2, SIGKILL);
+}
+END_TEST
+
+START_TEST(fatal_after_arm_kills_registered)
+{
+	arm_verb_kills(SIGSEGV, SIGSEGV);
+	arm_verb_kills(SIGABRT, SIGABRT);
 }
 END_TEST
 
@@ -338,6 +398,8 @@ signals_suite(void)
 	tcase_add_test(tc, sigterm_sigint_clean);
 	tcase_add_test(tc, sighup_sigpipe_ignored);
 	tcase_add_test(tc, fatal_signals_reraise);
+	tcase_add_test(tc, sigusr2_after_arm_kills_registered);
+	tcase_add_test(tc, fatal_after_arm_kills_registered);
 	tcase_add_test(tc, signal_before_heartbeat);
 	tcase_add_test(tc, shutdown_while_loading);
 	tcase_add_test(tc, panic_while_loading);

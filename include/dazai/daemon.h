@@ -68,6 +68,8 @@ void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);
 int	daemon_run(struct daemon *, int, const char *);
 void	daemon_set_socket_dir(struct daemon *, int);
+const char *daemon_socket_name(void);
+void	daemon_socket_removal(bool, bool, const char *);
 void	daemon_finish(struct daemon *);
 
 #endif

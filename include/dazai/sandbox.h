@@ -28,14 +28,17 @@ struct sandbox {
 	const char	*name;		/* prefix of the violation line */
 	bool		(*armed)(void);	/* a violation ends by SIGKILL */
 	int		(*wipe)(void);	/* async-signal-safe, or NULL */
-	int		 unlink_dirfd;	/* exit path may unlinkat here, or -1 */
+	int		 unlink_dirfd;	/* the socket's directory, or -1 */
+	const char	*unlink_name;	/* its one name buffer, or NULL */
+	bool		 unlink_ok;	/* unlinkat(dir, name, 0) allowed */
 	unsigned	 layers;	/* SANDBOX_* that took effect */
 	int		 landlock_abi;	/* 0: none */
 	char		 why[160];	/* why a layer did not take effect */
 };
 
 void		 sandbox_init(struct sandbox *, enum sandbox_prog,
-		    const char *, bool (*)(void), int (*)(void), int);
+		    const char *, bool (*)(void), int (*)(void), int,
+		    const char *);
 int		 sandbox_confine(struct sandbox *, char *, size_t);
 const char	*sandbox_describe(const struct sandbox *, char *, size_t);
 bool		 sandbox_active(void);

@@ -28,6 +28,7 @@ int	sockpath_resolve(const char *, char *, size_t, bool *, char *,
 	    size_t);
 int	sockpath_connect_trusted(const char *, bool, char *, size_t);
 int	sockpath_open_dir(const char *);
+int	sockpath_dir_alone(const char *);
 bool	sockpath_peer_allowed(int, uid_t *, pid_t *);
 
 #endif
