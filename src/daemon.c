@@ -24,6 +24,7 @@
 #include <ev.h>
 
 #include "dazai/conn.h"
+#include "dazai/control.h"
 #include "dazai/daemon.h"
 #include "dazai/log.h"
 #include "dazai/procs.h"
@@ -456,48 +457,6 @@ daemon_event(struct daemon *d, enum policy_event ev, unsigned long src,
 	return out;
 }
 
-/*
- * Name a peer for the log: its pid and executable (readlink of
- * /proc/PID/exe; a process that is not dumpable hides it, then its
- * command name stands in). Confined, no file may be opened (the
- * allowlist has no open call; Landlock would refuse it), so there is no
- * command name; and Landlock refuses /proc/PID/exe of a process outside
- * its domain (EACCES, as for ptrace): with Landlock in effect the
- * executable is unknown.
- */
-static void
-daemon_peer(int pid, char *buf, size_t size)
-{
-	char	 path[64], exe[PATH_MAX], comm[32];
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof path, "/proc/%d/exe", pid);
-	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
-		exe[n] = '\0';
-		snprintf(buf, size, "pid %d (%s)", pid, exe);
-		return;
-	}
-	if (sandbox_active()) {
-		snprintf(buf, size, "pid %d (executable unknown: confined, "
-		    "%s)", pid, strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof path, "/proc/%d/comm", pid);
-	n = -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, comm, sizeof comm - 1);
-		close(fd);
-	}
-	if (n > 0) {
-		comm[n] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(buf, size, "pid %d (%s, executable not readable)",
-		    pid, comm);
-	} else
-		snprintf(buf, size, "pid %d (executable unknown)", pid);
-}
-
 /* A registered process exited: its registration ends. */
 static void
 daemon_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -509,90 +468,6 @@ daemon_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
 	log_info("registered pid %d exited; registration ended",
 	    (int)procs_pid(slot));
 	procs_remove(slot);
-}
-
-/* Fill in and send the STATUS line. */
-static bool
-daemon_status(struct daemon *d, struct conn *c)
-{
-	struct proto_status	 st;
-	char			 prot[160], line[PROTO_REPLY_MAX];
-	double			 now = daemon_mono();
-
-	memset(&st, 0, sizeof st);
-	st.armed = d->armed;
-	st.grace = d->grace;
-	st.registered = procs_count();
-	if (d->policy.state == POLICY_FIRED)
-		st.state = "fired";
-	else if (policy_pending(&d->policy))
-		st.state = "grace";
-	else if (vault_empty(&d->vault))
-		st.state = "empty";
-	else if (policy_guarding(&d->policy))
-		st.state = "guarding";
-	else
-		st.state = "waiting";
-	st.sessions = d->sessions.n;
-	vault_status(&d->vault, &st, prot, sizeof prot);
-	st.deadline = policy_pending(&d->policy) ?
-	    d->policy.deadline - now : -1;
-	if (st.deadline < -0.5)
-		st.deadline = -1;
-	else if (st.deadline < 0)
-		st.deadline = 0;
-	st.sandbox = sandbox_layers();
-	if (proto_format_status(line, sizeof line, &st) < 0)
-		return conn_error(c, "internal error");
-	return conn_send(c, line);
-}
-
-/* REGISTER pid=N: killed first on an armed panic. */
-static bool
-daemon_register(struct daemon *d, struct conn *c, int pid)
-{
-	char	 who[PATH_MAX + 64];
-	int	 slot;
-
-	daemon_peer(c->peer_pid, who, sizeof who);
-	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
-	case PROCS_INVALID:
-		log_info("REGISTER pid=%d from %s: invalid pid", pid, who);
-		return conn_send(c, PROTO_INVALID_PID);
-	case PROCS_FULL:
-		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
-		    who, PROCS_MAX);
-		return conn_send(c, PROTO_BUSY);
-	case PROCS_OK:
-		break;
-	}
-	if (!ev_is_active(&d->proc_w[slot])) {
-		ev_io_init(&d->proc_w[slot], daemon_proc_cb, procs_fd(slot),
-		    EV_READ);
-		d->proc_w[slot].data = (void *)(intptr_t)slot;
-		ev_io_start(d->loop, &d->proc_w[slot]);
-	}
-	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
-	    d->armed ? "SIGKILLed on a panic" : "dry-run: named on a panic");
-	return conn_send(c, PROTO_OK);
-}
-
-/* UNREGISTER pid=N. */
-static bool
-daemon_unregister(struct daemon *d, struct conn *c, int pid)
-{
-	int	 i;
-
-	if (pid <= 0)
-		return conn_send(c, PROTO_INVALID_PID);
-	for (i = 0; i < PROCS_MAX; i++)
-		if (procs_pid(i) == pid && procs_fd(i) >= 0) {
-			ev_io_stop(d->loop, &d->proc_w[i]);
-			procs_remove(i);
-			log_info("UNREGISTER pid=%d from pid %d", pid,
-			    c->peer_pid);
-		}
-	return conn_send(c, PROTO_OK);
 }
 
 /*
@@ -624,135 +499,119 @@ daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
 	}
 }
 
-/* HELLO: a heartbeat, unless every session is held (BUSY). */
-static bool
-daemon_hello(struct daemon *d, struct conn *c, int pid)
+/* How many connections of that kind are open. */
+static int
+daemon_count(const struct daemon *d, enum proto_kind kind)
 {
-	const struct session	*hb;
-	int			 n;
+	int	 i, n = 0;
 
-	if (session_full(&d->sessions)) {
-		n = d->sessions.n;
-		log_debug("HELLO %d from pid %d while %d heartbeat%s held: "
-		    "BUSY", pid, c->peer_pid, n, n == 1 ? " is" : "s are");
-		return conn_finish(c, PROTO_BUSY);
-	}
-	if (!conn_welcome(c, d->ping_timeout))
-		return false;
-	d->nnew--;
-	hb = session_add(&d->sessions, c, pid, (long long)time(NULL));
-	n = d->sessions.n;
-	if (d->sessions.max > 1)
-		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
-		    "%d sessions", pid, c->peer_pid, n, d->sessions.max);
-	else
-		log_info("heartbeat connected: HELLO %d (peer pid %d)", pid,
-		    c->peer_pid);
-	if (n == 1)
-		daemon_event(d, POLICY_EV_HELLO, hb->id,
-		    "heartbeat reconnected");
-	return true;
+	for (i = 0; i < DAEMON_CONNS_MAX; i++)
+		if (d->conns[i] != NULL && d->conns[i]->kind == kind)
+			n++;
+	return n;
 }
 
-/* SESSION <i>: the i-th live heartbeat, in slot order. */
-static bool
-daemon_session(struct daemon *d, struct conn *c, int index)
-{
-	const struct session	*hb = session_nth(&d->sessions, index);
-	struct proto_session	 ps;
-	char			 line[PROTO_REPLY_MAX];
-
-	if (hb == NULL)
-		return conn_error(c, "no such session");
-	ps.index = index;
-	ps.hello_pid = hb->hello_pid;
-	ps.peer_pid = hb->c->peer_pid;
-	ps.since = hb->since;
-	ps.idle = daemon_mono() - hb->c->last_line;
-	if (proto_format_session(line, sizeof line, &ps) < 0)
-		return conn_error(c, "internal error");
-	return conn_send(c, line);
-}
-
-/* A command from a connection (conn_ops.command). */
+/* A command from a connection (conn_ops.command): the verbs' table. */
 static bool
 daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct daemon		*d = arg;
-	struct policy_out	 out;
-	char			 who[PATH_MAX + 64], why[PATH_MAX + 96];
-	int			 slot;
+	struct daemon	*d = arg;
 
-	if (cmd->verb == PROTO_HELLO)
-		return daemon_hello(d, c, cmd->pid);
-	if (c->kind == PROTO_KIND_NEW) {
-		if (d->ncontrol >= DAEMON_CONTROL_MAX) {
-			log_info("connection from pid %d: %d control "
-			    "connections open: BUSY", c->peer_pid,
-			    DAEMON_CONTROL_MAX);
-			return conn_finish(c, PROTO_BUSY);
-		}
-		conn_control(c);
-		d->nnew--;
-		d->ncontrol++;
-	}
-	switch (cmd->verb) {
-	case PROTO_HELLO:
-		break;
-	case PROTO_PING:
-		return conn_send(c, PROTO_PONG);
-	case PROTO_CANCEL:
-		slot = session_of(&d->sessions, c);
-		out = daemon_event(d, POLICY_EV_CANCEL, slot >= 0 ?
-		    d->sessions.slot[slot].id : 0, "CANCEL");
-		if (out.reply == POLICY_REPLY_CANCELLED)
-			return conn_send(c, PROTO_CANCELLED);
-		return conn_error(c, "no pending panic");
-	case PROTO_QUIT:
-		if ((slot = session_of(&d->sessions, c)) >= 0)
-			daemon_session_end(d, slot, false, NULL);
-		return conn_finish(c, PROTO_BYE);
-	case PROTO_SESSION:
-		return daemon_session(d, c, (int)cmd->len);
-	case PROTO_STATUS:
-		return daemon_status(d, c);
-	case PROTO_REGISTER:
-		return daemon_register(d, c, cmd->pid);
-	case PROTO_UNREGISTER:
-		return daemon_unregister(d, c, cmd->pid);
-	case PROTO_ARM:
-		daemon_peer(c->peer_pid, who, sizeof who);
-		if (!policy_arm(&d->policy)) {
-			log_info("ARM from %s: already armed", who);
-			return conn_send(c, PROTO_ALREADY_ARMED);
-		}
-		d->armed = true;
-		hard_armed = 1;
-		log_info("ARM from %s: ARMED from now on (the final SIGKILL "
-		    "is real)", who);
-		return conn_send(c, PROTO_OK);
-	case PROTO_LOAD:
-		daemon_peer(c->peer_pid, who, sizeof who);
-		return vault_load(&d->vault, c, cmd->len, who);
-	case PROTO_GET:
-		daemon_peer(c->peer_pid, who, sizeof who);
-		return vault_get(&d->vault, c, who);
-	case PROTO_WIPE:
-		daemon_peer(c->peer_pid, who, sizeof who);
-		snprintf(why, sizeof why, "WIPE from %s; staying up", who);
-		if (vault_wipe(&d->vault, why, true) != 0)
-			return conn_error(c, "wipe failed");
-		return conn_send(c, PROTO_OK);
-	case PROTO_PANIC:
-		daemon_peer(c->peer_pid, who, sizeof who);
-		snprintf(why, sizeof why, "PANIC from %s: panic requested",
-		    who);
-		if (!conn_send(c, PROTO_OK))
-			return false;
-		daemon_event(d, POLICY_EV_PANIC, 0, why);
-		return true;
-	}
-	return conn_error(c, "unknown command");
+	return control_command(&d->control, c, cmd);
+}
+
+/* Feed the policy an event (control_ops.event). */
+static struct policy_out
+daemon_ctl_event(void *arg, enum policy_event ev, unsigned long src,
+    const char *why)
+{
+	return daemon_event(arg, ev, src, why);
+}
+
+/* A heartbeat left by QUIT (control_ops.session_end). */
+static void
+daemon_ctl_session_end(void *arg, int slot, bool lost, const char *why)
+{
+	daemon_session_end(arg, slot, lost, why);
+}
+
+/* ARM (control_ops.arm): false if armed already. */
+static bool
+daemon_arm(void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (!policy_arm(&d->policy))
+		return false;
+	d->armed = true;
+	hard_armed = 1;
+	return true;
+}
+
+/* Is the daemon armed (control_ops.armed)? */
+static bool
+daemon_armed(void *arg)
+{
+	struct daemon	*d = arg;
+
+	return d->armed;
+}
+
+/* The daemon's part of STATUS (control_ops.status). */
+static void
+daemon_status(void *arg, struct proto_status *st)
+{
+	struct daemon	*d = arg;
+	double		 now = daemon_mono();
+
+	st->armed = d->armed;
+	st->grace = d->grace;
+	if (d->policy.state == POLICY_FIRED)
+		st->state = "fired";
+	else if (policy_pending(&d->policy))
+		st->state = "grace";
+	else if (vault_empty(&d->vault))
+		st->state = "empty";
+	else if (policy_guarding(&d->policy))
+		st->state = "guarding";
+	else
+		st->state = "waiting";
+	st->deadline = policy_pending(&d->policy) ?
+	    d->policy.deadline - now : -1;
+	if (st->deadline < -0.5)
+		st->deadline = -1;
+	else if (st->deadline < 0)
+		st->deadline = 0;
+}
+
+/* Watch a new registration's pidfd for its exit (control_ops.watch). */
+static void
+daemon_watch(void *arg, int slot)
+{
+	struct daemon	*d = arg;
+
+	if (ev_is_active(&d->proc_w[slot]))
+		return;
+	ev_io_init(&d->proc_w[slot], daemon_proc_cb, procs_fd(slot),
+	    EV_READ);
+	d->proc_w[slot].data = (void *)(intptr_t)slot;
+	ev_io_start(d->loop, &d->proc_w[slot]);
+}
+
+/* Stop watching a registration that UNREGISTER ended. */
+static void
+daemon_unwatch(void *arg, int slot)
+{
+	struct daemon	*d = arg;
+
+	ev_io_stop(d->loop, &d->proc_w[slot]);
+}
+
+/* How many control connections are open (control_ops.controls). */
+static int
+daemon_controls(void *arg)
+{
+	return daemon_count(arg, PROTO_KIND_CONTROL);
 }
 
 /* A connection finished or gave up a LOAD (conn_ops.loaded). */
@@ -805,10 +664,6 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if (d->conns[i] == c)
 			d->conns[i] = NULL;
-	if (c->kind == PROTO_KIND_NEW)
-		d->nnew--;
-	else if (c->kind == PROTO_KIND_CONTROL)
-		d->ncontrol--;
 	if ((i = session_of(&d->sessions, c)) >= 0)
 		daemon_session_end(d, i, lost, why);
 }
@@ -860,9 +715,11 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if (d->conns[i] == NULL)
 			break;
-	if (d->nnew >= DAEMON_NEW_MAX || i == DAEMON_CONNS_MAX) {
+	if (i == DAEMON_CONNS_MAX ||
+	    daemon_count(d, PROTO_KIND_NEW) >= DAEMON_NEW_MAX) {
 		log_debug("connection from pid %d: %d connections have not "
-		    "said a verb yet: BUSY", (int)pid, d->nnew);
+		    "said a verb yet: BUSY", (int)pid, daemon_count(d,
+		    PROTO_KIND_NEW));
 		daemon_refuse_busy(fd);
 		return;
 	}
@@ -872,7 +729,6 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	d->conns[i] = c;
-	d->nnew++;
 	log_debug("connection from pid %d", (int)pid);
 }
 
@@ -948,6 +804,10 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 				    daemon_do_would_kill, d };
 	struct vault_ops	 vops = { daemon_cancel_streams,
 				    daemon_wipe_kills, d };
+	struct control_ops	 cops = { daemon_ctl_event,
+				    daemon_ctl_session_end, daemon_arm,
+				    daemon_armed, daemon_status, daemon_watch,
+				    daemon_unwatch, daemon_controls, d };
 
 	memset(d, 0, sizeof *d);
 	d->armed = armed;
@@ -970,6 +830,8 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	ev_signal_start(d->loop, &d->sighup_w);
 	ev_init(&d->grace_w, daemon_grace_cb);
 	vault_init(&d->vault, d->loop, &vops);
+	control_init(&d->control, &d->vault, &d->sessions, ping_timeout,
+	    &cops);
 	d->conn_ops.command = daemon_command;
 	d->conn_ops.closed = daemon_closed;
 	d->conn_ops.loaded = daemon_loaded;

@@ -7,6 +7,7 @@
 #include <ev.h>
 
 #include "dazai/conn.h"
+#include "dazai/control.h"
 #include "dazai/policy.h"
 #include "dazai/procs.h"
 #include "dazai/proto.h"
@@ -16,7 +17,6 @@
 #include "dazai/vault.h"
 
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
-#define DAEMON_CONTROL_MAX	16	/* control connections at once */
 #define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
 #define DAEMON_CONNS_MAX	128	/* every connection, closing ones too */
 
@@ -40,12 +40,11 @@ struct daemon {
 	int		 listen_fd;
 	struct policy	 policy;
 	struct vault	 vault;		/* the secret */
+	struct control	 control;	/* the verbs */
 	struct conn_ops	 conn_ops;
 	struct conn	*conns[DAEMON_CONNS_MAX];
 	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
-	int		 nnew;		/* connections with no verb yet */
-	int		 ncontrol;
 	int		 exit_status;
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: ISC */
+#ifndef DAZAI_CONTROL_H
+#define DAZAI_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dazai/conn.h"
+#include "dazai/policy.h"
+#include "dazai/proto.h"
+#include "dazai/session.h"
+#include "dazai/vault.h"
+
+/*
+ * The verbs, heartbeat and control alike, as one table of handlers. Which
+ * verb a connection of each kind may send is proto_admit's (the one
+ * place); what a verb does is here; what it asks of the policy, the
+ * registered processes and the daemon's state goes through struct
+ * control_ops.
+ */
+
+#define CONTROL_MAX	16	/* control connections at once */
+
+struct control_ops {
+	/* Feed the policy an event from src (a heartbeat's id, or 0). */
+	struct policy_out (*event)(void *, enum policy_event, unsigned long,
+		    const char *);
+	/* A heartbeat in that slot left (QUIT: not lost). */
+	void	(*session_end)(void *, int, bool, const char *);
+	/* ARM: false if armed already. */
+	bool	(*arm)(void *);
+	/* Is the daemon armed? */
+	bool	(*armed)(void *);
+	/* STATUS: the daemon's own fields (armed, grace, state, deadline). */
+	void	(*status)(void *, struct proto_status *);
+	/* A process was registered in that slot: watch for its exit. */
+	void	(*watch)(void *, int);
+	/* That slot's registration ended by UNREGISTER. */
+	void	(*unwatch)(void *, int);
+	/* How many control connections are open. */
+	int	(*controls)(void *);
+	void	 *arg;
+};
+
+struct control {
+	struct vault		*vault;
+	struct sessions		*sessions;
+	double			 ping_timeout;	/* for each new heartbeat */
+	struct control_ops	 ops;
+};
+
+void	control_init(struct control *, struct vault *, struct sessions *,
+	    double, const struct control_ops *);
+bool	control_command(struct control *, struct conn *,
+	    const struct proto_cmd *);
+void	control_peer(int, char *, size_t);
+
+#endif

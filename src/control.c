@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The verbs: one row per verb in control_verbs[], one handler each. A
+ * handler answers on its connection and returns false once that
+ * connection has been closed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dazai/conn.h"
+#include "dazai/control.h"
+#include "dazai/log.h"
+#include "dazai/policy.h"
+#include "dazai/procs.h"
+#include "dazai/proto.h"
+#include "dazai/sandbox.h"
+#include "dazai/session.h"
+#include "dazai/vault.h"
+
+#define CONTROL_WHO	(PATH_MAX + 64)	/* a peer's name for the log */
+
+/* Seconds on the monotonic clock (a heartbeat's idle time). */
+static double
+control_mono(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Set up the verbs' view of the daemon. */
+void
+control_init(struct control *ctl, struct vault *v, struct sessions *s,
+    double ping_timeout, const struct control_ops *ops)
+{
+	ctl->vault = v;
+	ctl->sessions = s;
+	ctl->ping_timeout = ping_timeout;
+	ctl->ops = *ops;
+}
+
+/*
+ * Name a peer for the log: its pid and executable (readlink of
+ * /proc/PID/exe; a process that is not dumpable hides it, then its
+ * command name stands in). Confined, no file may be opened (the
+ * allowlist has no open call; Landlock would refuse it), so there is no
+ * command name; and Landlock refuses /proc/PID/exe of a process outside
+ * its domain (EACCES, as for ptrace): with Landlock in effect the
+ * executable is unknown.
+ */
+void
+control_peer(int pid, char *buf, size_t size)
+{
+	char	 path[64], exe[PATH_MAX], comm[32];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/exe", pid);
+	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(buf, size, "pid %d (%s)", pid, exe);
+		return;
+	}
+	if (sandbox_active()) {
+		snprintf(buf, size, "pid %d (executable unknown: confined, "
+		    "%s)", pid, strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, comm, sizeof comm - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(buf, size, "pid %d (%s, executable not readable)",
+		    pid, comm);
+	} else
+		snprintf(buf, size, "pid %d (executable unknown)", pid);
+}
+
+/* HELLO <pid>: a heartbeat, unless every session is held (BUSY). */
+static bool
+control_hello(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	const struct session	*hb;
+	int			 n;
+
+	if (session_full(ctl->sessions)) {
+		n = ctl->sessions->n;
+		log_debug("HELLO %d from pid %d while %d heartbeat%s held: "
+		    "BUSY", cmd->pid, c->peer_pid, n, n == 1 ? " is" :
+		    "s are");
+		return conn_finish(c, PROTO_BUSY);
+	}
+	if (!conn_welcome(c, ctl->ping_timeout))
+		return false;
+	hb = session_add(ctl->sessions, c, cmd->pid, (long long)time(NULL));
+	n = ctl->sessions->n;
+	if (ctl->sessions->max > 1)
+		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
+		    "%d sessions", cmd->pid, c->peer_pid, n,
+		    ctl->sessions->max);
+	else
+		log_info("heartbeat connected: HELLO %d (peer pid %d)",
+		    cmd->pid, c->peer_pid);
+	if (n == 1)
+		ctl->ops.event(ctl->ops.arg, POLICY_EV_HELLO, hb->id,
+		    "heartbeat reconnected");
+	return true;
+}
+
+/* PING: PONG, on either kind of connection. */
+static bool
+control_ping(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	(void)ctl;
+	(void)cmd;
+	return conn_send(c, PROTO_PONG);
+}
+
+/* CANCEL: abort a pending panic (a heartbeat's verb). */
+static bool
+control_cancel(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	struct policy_out	 out;
+	int			 slot = session_of(ctl->sessions, c);
+
+	(void)cmd;
+	out = ctl->ops.event(ctl->ops.arg, POLICY_EV_CANCEL, slot >= 0 ?
+	    ctl->sessions->slot[slot].id : 0, "CANCEL");
+	if (out.reply == POLICY_REPLY_CANCELLED)
+		return conn_send(c, PROTO_CANCELLED);
+	return conn_error(c, "no pending panic");
+}
+
+/* QUIT: a heartbeat stands down; any connection gets BYE and closes. */
+static bool
+control_quit(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	int	 slot = session_of(ctl->sessions, c);
+
+	(void)cmd;
+	if (slot >= 0)
+		ctl->ops.session_end(ctl->ops.arg, slot, false, NULL);
+	return conn_finish(c, PROTO_BYE);
+}
+
+/* SESSION <i>: the i-th live heartbeat, in slot order. */
+static bool
+control_session(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	const struct session	*hb = session_nth(ctl->sessions,
+				    (int)cmd->len);
+	struct proto_session	 ps;
+	char			 line[PROTO_REPLY_MAX];
+
+	if (hb == NULL)
+		return conn_error(c, "no such session");
+	ps.index = (int)cmd->len;
+	ps.hello_pid = hb->hello_pid;
+	ps.peer_pid = hb->c->peer_pid;
+	ps.since = hb->since;
+	ps.idle = control_mono() - hb->c->last_line;
+	if (proto_format_session(line, sizeof line, &ps) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
+}
+
+/* STATUS: the daemon's fields, the vault's, the sandbox's. */
+static bool
+control_status(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	struct proto_status	 st;
+	char			 prot[160], line[PROTO_REPLY_MAX];
+
+	(void)cmd;
+	memset(&st, 0, sizeof st);
+	ctl->ops.status(ctl->ops.arg, &st);
+	st.registered = procs_count();
+	st.sessions = ctl->sessions->n;
+	vault_status(ctl->vault, &st, prot, sizeof prot);
+	st.sandbox = sandbox_layers();
+	if (proto_format_status(line, sizeof line, &st) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
+}
+
+/* REGISTER pid=N: killed first on an armed panic. */
+static bool
+control_register(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO];
+	int	 pid = cmd->pid, slot;
+
+	control_peer(c->peer_pid, who, sizeof who);
+	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
+	case PROCS_INVALID:
+		log_info("REGISTER pid=%d from %s: invalid pid", pid, who);
+		return conn_send(c, PROTO_INVALID_PID);
+	case PROCS_FULL:
+		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
+		    who, PROCS_MAX);
+		return conn_send(c, PROTO_BUSY);
+	case PROCS_OK:
+		break;
+	}
+	ctl->ops.watch(ctl->ops.arg, slot);
+	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
+	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
+	    "dry-run: named on a panic");
+	return conn_send(c, PROTO_OK);
+}
+
+/* UNREGISTER pid=N. */
+static bool
+control_unregister(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	int	 i;
+
+	if (cmd->pid <= 0)
+		return conn_send(c, PROTO_INVALID_PID);
+	for (i = 0; i < PROCS_MAX; i++)
+		if (procs_pid(i) == cmd->pid && procs_fd(i) >= 0) {
+			ctl->ops.unwatch(ctl->ops.arg, i);
+			procs_remove(i);
+			log_info("UNREGISTER pid=%d from pid %d", cmd->pid,
+			    c->peer_pid);
+		}
+	return conn_send(c, PROTO_OK);
+}
+
+/* ARM: dry-run becomes armed from now on, never the reverse. */
+static bool
+control_arm(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO];
+
+	(void)cmd;
+	control_peer(c->peer_pid, who, sizeof who);
+	if (!ctl->ops.arm(ctl->ops.arg)) {
+		log_info("ARM from %s: already armed", who);
+		return conn_send(c, PROTO_ALREADY_ARMED);
+	}
+	log_info("ARM from %s: ARMED from now on (the final SIGKILL is real)",
+	    who);
+	return conn_send(c, PROTO_OK);
+}
+
+/* LOAD <n>: the vault's. */
+static bool
+control_load(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO];
+
+	control_peer(c->peer_pid, who, sizeof who);
+	return vault_load(ctl->vault, c, cmd->len, who);
+}
+
+/* GET: the vault's. */
+static bool
+control_get(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO];
+
+	(void)cmd;
+	control_peer(c->peer_pid, who, sizeof who);
+	return vault_get(ctl->vault, c, who);
+}
+
+/* WIPE: wipe, kill the registered processes, stay up. */
+static bool
+control_wipe(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO], why[CONTROL_WHO + 32];
+
+	(void)cmd;
+	control_peer(c->peer_pid, who, sizeof who);
+	snprintf(why, sizeof why, "WIPE from %s; staying up", who);
+	if (vault_wipe(ctl->vault, why, true) != 0)
+		return conn_error(c, "wipe failed");
+	return conn_send(c, PROTO_OK);
+}
+
+/* PANIC: a graceful panic, exactly as SIGUSR1 (answered first). */
+static bool
+control_panic(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	char	 who[CONTROL_WHO], why[CONTROL_WHO + 32];
+
+	(void)cmd;
+	control_peer(c->peer_pid, who, sizeof who);
+	snprintf(why, sizeof why, "PANIC from %s: panic requested", who);
+	if (!conn_send(c, PROTO_OK))
+		return false;
+	ctl->ops.event(ctl->ops.arg, POLICY_EV_PANIC, 0, why);
+	return true;
+}
+
+/* Every verb and what does it. */
+static const struct control_verb {
+	enum proto_verb	 verb;
+	bool		(*handler)(struct control *, struct conn *,
+			    const struct proto_cmd *);
+} control_verbs[] = {
+	{ PROTO_HELLO,		control_hello },
+	{ PROTO_PING,		control_ping },
+	{ PROTO_CANCEL,		control_cancel },
+	{ PROTO_QUIT,		control_quit },
+	{ PROTO_STATUS,		control_status },
+	{ PROTO_REGISTER,	control_register },
+	{ PROTO_UNREGISTER,	control_unregister },
+	{ PROTO_ARM,		control_arm },
+	{ PROTO_LOAD,		control_load },
+	{ PROTO_GET,		control_get },
+	{ PROTO_WIPE,		control_wipe },
+	{ PROTO_PANIC,		control_panic },
+	{ PROTO_SESSION,	control_session },
+};
+
+/*
+ * A command that parsed and that proto_admit allowed on c's kind
+ * (conn_ops.command). The first verb other than HELLO makes a new
+ * connection a control connection, if one of CONTROL_MAX is free.
+ */
+bool
+control_command(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	size_t	 i;
+
+	if (c->kind == PROTO_KIND_NEW && cmd->verb != PROTO_HELLO) {
+		if (ctl->ops.controls(ctl->ops.arg) >= CONTROL_MAX) {
+			log_info("connection from pid %d: %d control "
+			    "connections open: BUSY", c->peer_pid,
+			    CONTROL_MAX);
+			return conn_finish(c, PROTO_BUSY);
+		}
+		conn_control(c);
+	}
+	for (i = 0; i < sizeof control_verbs / sizeof control_verbs[0]; i++)
+		if (control_verbs[i].verb == cmd->verb)
+			return control_verbs[i].handler(ctl, c, cmd);
+	return conn_error(c, "unknown command");
+}
