@@ -664,7 +664,43 @@ exec_options(int argc, char **argv, int *fd)
 	return i < argc ? i : -1;
 }
 
-/* exec [--fd N] -- CMD ARGS. */
+/*
+ * Before a command is started for it: does the daemon hold a secret at
+ * all? Only a daemon that reports secret_bytes can say no; anything else
+ * is left to GET. Returns 0, or the exit status after saying why not.
+ */
+static int
+secret_held(struct client *c)
+{
+	struct client_status	 st;
+	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char		*v;
+	int			 rc;
+
+	if (client_request(c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0) {
+		log_warnx("exec: %s", err);
+		return EXIT_REFUSED;
+	}
+	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
+		log_warnx("exec: %s%s", rc > 0 ? "refused: " : "", err);
+		return EXIT_REFUSED;
+	}
+	if ((v = client_status_get(&st, "secret_bytes")) != NULL &&
+	    strcmp(v, "0") == 0) {
+		log_warnx("exec: refused: no secret");
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/*
+ * exec [--fd N] -- CMD ARGS. The order is what makes it safe: the child
+ * is registered before the secret exists here, and the secret is fetched
+ * only once execve(2) has succeeded, so a command that cannot start
+ * (a missing #! interpreter, a file the kernel will not run) spends no
+ * read of it.
+ */
 static int
 cmd_exec(const struct ctx *x, int argc, char **argv)
 {
@@ -683,6 +719,10 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 	harden();
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
+	if ((rc = secret_held(&c)) != 0) {
+		client_close(&c);
+		return rc;
+	}
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    pipe2(sp, O_CLOEXEC) != 0) {
 		log_warn("exec: pipe");
@@ -699,6 +739,7 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		close(go[1]);
 		close(ep[0]);
 		close(sp[1]);
+		client_close(&c);
 		child_exec(go[0], ep[1], sp[0], fd, path, argv + first);
 	}
 	close(go[0]);
@@ -710,12 +751,8 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		abandon_child(x, pid, false);
 		return rc;
 	}
-	if ((rc = fetch_secret(&c, &b)) != 0) {
-		client_close(&c);
-		abandon_child(x, pid, true);
-		return rc;
-	}
-	/* Registered and the secret in hand: let the command start. */
+	/* Registered: let the command start, and learn whether it did. The
+	 * error pipe is close-on-exec, so EOF on it means execve worked. */
 	if (write(go[1], "", 1) != 1)
 		log_warn("exec: starting the command");
 	close(go[1]);
@@ -723,12 +760,20 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		;
 	close(ep[0]);
 	if (n == (ssize_t)sizeof e) {
-		secbuf_free(&b);
 		errno = e;
 		log_warn("exec: %s", path);
 		client_close(&c);
+		close(sp[1]);
 		abandon_child(x, pid, true);
 		return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	}
+	/* The command runs, waiting on its pipe; a refused GET kills it
+	 * before it has been given anything. */
+	if ((rc = fetch_secret(&c, &b)) != 0) {
+		client_close(&c);
+		close(sp[1]);
+		abandon_child(x, pid, true);
+		return rc;
 	}
 	client_close(&c);
 	/* A pipe as big as the secret takes it in one write, so it leaves

@@ -1332,6 +1332,43 @@ START_TEST(real_exec_killed_by_panic)
 }
 END_TEST
 
+/*
+ * A command that execve(2) refuses after the lookup passed (a #! naming
+ * a missing interpreter, a file the kernel cannot run) fails without
+ * spending a read: with max_reads = 1 the secret is still there after.
+ */
+START_TEST(real_exec_failure_spends_no_read)
+{
+	static const char garbage[] = "\x7f\x01 not a program";
+	static const char script[] = "#!/nonexistent/interpreter\nexit 0\n";
+	const char *const args[] = { "--max-reads", "1", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096], val[64], cmd[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "one read", 8, out,
+	    sizeof out, err, sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "%s/script", d.dir);
+	dz_write_file(cmd, script, sizeof script - 1);
+	ck_assert_int_eq(chmod(cmd, 0755), 0);
+	expect_run(d.sock, 127, "exec", "--", cmd);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	snprintf(cmd, sizeof cmd, "%s/garbage", d.dir);
+	dz_write_file(cmd, garbage, sizeof garbage - 1);
+	ck_assert_int_eq(chmod(cmd, 0755), 0);
+	expect_run(d.sock, 126, "exec", "--", cmd);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	/* Neither fetched the secret: its one read is still there. */
+	expect_run(d.sock, 0, "get");
+	ck_assert_str_eq(out, "one read");
+	expect_run(d.sock, 1, "get");
+	dz_stop(&d);
+}
+END_TEST
+
 /* --empty: state empty, a load fills it, burn after one read. */
 START_TEST(real_empty_and_burn)
 {
@@ -1401,6 +1438,7 @@ client_suite(void)
 	tcase_add_test(tc, real_panic_dry_run);
 	tcase_add_test(tc, real_panic_armed);
 	tcase_add_test(tc, real_empty_and_burn);
+	tcase_add_test(tc, real_exec_failure_spends_no_read);
 	suite_add_tcase(s, tc);
 	return s;
 }
