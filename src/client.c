@@ -84,7 +84,7 @@ client_close(struct client *c)
 
 /*
  * Send len bytes; the daemon must take some within the timeout each time.
- * Returns 0, or -1 with err.
+ * Returns 0, or -1 with err (and errno, when the socket refused).
  */
 int
 client_send(struct client *c, const void *buf, size_t len, char *err,
@@ -93,6 +93,7 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 	const char	*p = buf;
 	size_t		 off = 0;
 	ssize_t		 n;
+	int		 saved;
 
 	while (off < len) {
 		if (client_wait(c, POLLOUT, client_now() + c->timeout_ms, err,
@@ -103,8 +104,10 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
+			saved = errno;
 			snprintf(err, errlen, "the daemon closed the "
-			    "connection (%s)", strerror(errno));
+			    "connection (%s)", strerror(saved));
+			errno = saved;
 			return -1;
 		}
 		off += (size_t)n;
@@ -239,18 +242,29 @@ fail:
 	return -1;
 }
 
-/* Send "LOAD <n>" and the n bytes straight from the buffer. */
+/*
+ * Send "LOAD <n>" and the n bytes straight from the buffer, and read the
+ * reply. A daemon that refuses the size answers at once and closes, so
+ * the rest of the bytes meet a closed socket (EPIPE, ECONNRESET): its
+ * reply is then already waiting and is the answer. Returns 0 with the
+ * reply, or -1 with err.
+ */
 int
-client_send_secret(struct client *c, const struct secbuf *b, char *err,
-    size_t errlen)
+client_load(struct client *c, const struct secbuf *b, char *reply,
+    size_t len, char *err, size_t errlen)
 {
-	char	 head[64];
+	char	 head[64], why[CLIENT_ERRLEN];
 	int	 n;
 
 	n = snprintf(head, sizeof head, "LOAD %zu\n", b->len);
-	if (client_send(c, head, (size_t)n, err, errlen) != 0)
+	if (client_send(c, head, (size_t)n, err, errlen) != 0 ||
+	    client_send(c, b->p, b->len, err, errlen) != 0) {
+		if ((errno == EPIPE || errno == ECONNRESET) &&
+		    client_read_line(c, reply, len, why, sizeof why) == 0)
+			return 0;
 		return -1;
-	return client_send(c, b->p, b->len, err, errlen);
+	}
+	return client_read_line(c, reply, len, err, errlen);
 }
 
 /* Does line start with word followed by a space or its end? */

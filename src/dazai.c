@@ -413,8 +413,7 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		goto out;
-	if (client_send_secret(&c, &b, err, sizeof err) != 0 ||
-	    client_read_line(&c, reply, sizeof reply, err, sizeof err) != 0) {
+	if (client_load(&c, &b, reply, sizeof reply, err, sizeof err) != 0) {
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);

@@ -1369,6 +1369,33 @@ START_TEST(real_exec_failure_spends_no_read)
 }
 END_TEST
 
+/*
+ * A LOAD over secret_max is refused by the daemon at once and the
+ * connection closed under the rest of the bytes: the client shows the
+ * daemon's reason, not the broken pipe.
+ */
+START_TEST(real_load_over_secret_max)
+{
+	const char *const args[] = { "--empty", "--secret-max", "4096",
+	    NULL };
+	static char	 big[1 << 20];
+	char		 out[4096], err[4096], file[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	memset(big, 'x', sizeof big);
+	snprintf(file, sizeof file, "%s/big", d.dir);
+	dz_write_file(file, big, sizeof big);
+	expect_run(d.sock, 1, "load", file);
+	ck_assert_msg(strstr(err, "refused: larger than secret_max") !=
+	    NULL, "%s", err);
+	ck_assert_msg(strstr(err, "Broken pipe") == NULL &&
+	    strstr(err, "reset") == NULL, "%s", err);
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
 /* --empty: state empty, a load fills it, burn after one read. */
 START_TEST(real_empty_and_burn)
 {
@@ -1439,6 +1466,7 @@ client_suite(void)
 	tcase_add_test(tc, real_panic_armed);
 	tcase_add_test(tc, real_empty_and_burn);
 	tcase_add_test(tc, real_exec_failure_spends_no_read);
+	tcase_add_test(tc, real_load_over_secret_max);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -54,8 +54,8 @@ int		 client_request(struct client *, const char *, char *, size_t,
 		    char *, size_t);
 int		 client_read_secret(struct client *, struct secbuf *, size_t,
 		    char *, size_t);
-int		 client_send_secret(struct client *, const struct secbuf *,
-		    char *, size_t);
+int		 client_load(struct client *, const struct secbuf *, char *,
+		    size_t, char *, size_t);
 
 enum client_reply client_classify(const char *, const char **);
 int		 client_parse_secret(const char *, size_t *, char *, size_t);
