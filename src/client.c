@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -657,4 +658,102 @@ client_parse_pid(const char *s, int *pid)
 		return -1;
 	*pid = (int)v;
 	return 0;
+}
+
+/*
+ * The heartbeats the daemon counts now (STATUS sessions=), on a control
+ * connection of its own; -1 if it cannot say.
+ */
+static long
+client_sessions(const char *path, bool is_default)
+{
+	struct client_status	 st;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	unsigned long long	 v;
+	const char		*s;
+	long			 n = -1;
+
+	if (client_open(&c, path, is_default, err, sizeof err) != 0)
+		return -1;
+	if (client_request(&c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) == 0 &&
+	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
+	    (s = client_status_get(&st, "sessions")) != NULL &&
+	    client_decimal(s, &v) == 0 && v <= LONG_MAX)
+		n = (long)v;
+	client_close(&c);
+	return n;
+}
+
+/*
+ * The exchange that cancels a pending panic, as dazai cancel and
+ * dazai-heartbeat --cancel both do it: HELLO, CANCEL, QUIT on a heartbeat
+ * connection (the protocol takes CANCEL only from one), with the signals
+ * that end a process held meanwhile, since after WELCOME our death would
+ * be a lost heartbeat. After a cancel, STATUS says whether any other
+ * heartbeat still guards the secret. Returns what happened; the reply to
+ * CANCEL is in cc->reply, what failed in err.
+ */
+enum client_cancel_result
+client_cancel(const char *path, bool is_default, struct client_cancel *cc,
+    char *err, size_t errlen)
+{
+	enum client_cancel_result	 rc = CLIENT_CANCEL_FAILED;
+	struct client			 c;
+	sigset_t			 set, old;
+	char				 line[64], reply[CLIENT_REPLY_MAX + 1],
+					 shown[96];
+	long				 n;
+	int				 saved;
+
+	memset(cc, 0, sizeof *cc);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if (client_open(&c, path, is_default, err, errlen) != 0) {
+		saved = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		errno = saved;
+		return CLIENT_CANCEL_NODAEMON;
+	}
+	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
+	if (client_request(&c, line, reply, sizeof reply, err, errlen) != 0)
+		goto out;
+	if (strcmp(reply, "BUSY") == 0) {
+		snprintf(err, errlen, "BUSY: another heartbeat holds the "
+		    "guard");
+		rc = CLIENT_CANCEL_BUSY;
+		goto out;
+	}
+	if (strcmp(reply, "WELCOME") != 0) {
+		client_printable(reply, shown, sizeof shown);
+		snprintf(err, errlen, "unexpected reply to HELLO: %s", shown);
+		goto out;
+	}
+	if (client_request(&c, "CANCEL", cc->reply, sizeof cc->reply, err,
+	    errlen) != 0)
+		goto out;
+	cc->cancelled = strcmp(cc->reply, "CANCELLED") == 0;
+	if (client_request(&c, "QUIT", reply, sizeof reply, err,
+	    errlen) != 0)
+		goto out;
+	if (strcmp(reply, "BYE") != 0) {
+		client_printable(reply, shown, sizeof shown);
+		snprintf(err, errlen, "no BYE after QUIT: %s", shown);
+		goto out;
+	}
+	rc = CLIENT_CANCEL_DONE;
+out:
+	client_close(&c);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc == CLIENT_CANCEL_DONE && cc->cancelled) {
+		/* Unknown counts as none: better a warning too many. */
+		n = client_sessions(path, is_default);
+		cc->unguarded = n <= 0;
+	}
+	return rc;
 }

@@ -260,27 +260,6 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 	return 0;
 }
 
-/* The live heartbeats STATUS counts, or -1 if it cannot be asked. */
-static long
-heartbeats_left(const struct ctx *x)
-{
-	struct client_status	 st;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	const char		*v;
-	long			 n = -1;
-
-	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
-		return -1;
-	if (client_request(&c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) == 0 &&
-	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
-	    (v = client_status_get(&st, "sessions")) != NULL)
-		n = strtol(v, NULL, 10);
-	client_close(&c);
-	return n;
-}
-
 /* status [--json]. */
 static int
 cmd_status(const struct ctx *x, int argc, char **argv)
@@ -806,84 +785,48 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 static int
 cmd_cancel(const struct ctx *x, int argc, char **argv)
 {
-	struct client	 c;
-	sigset_t	 set, old;
-	char		 line[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[CLIENT_ERRLEN];
-	int		 rc;
+	struct client_cancel	 cc;
+	char			 err[CLIENT_ERRLEN];
+	int			 rc;
 
 	(void)argv;
-	err[0] = '\0';
 	if (argc != 1) {
 		log_warnx("cancel: unexpected argument (see --help)");
 		return EXIT_USAGE;
 	}
-	/*
-	 * After WELCOME this connection is a heartbeat: were we killed
-	 * before QUIT, the daemon would see it lost and panic. Hold the
-	 * signals that end a process until QUIT is done.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	if ((rc = connect_or_status(x, &c)) != 0)
-		goto out;
-	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
-	if (client_request(&c, line, reply, sizeof reply, err,
-	    sizeof err) != 0) {
-		log_warnx("cancel: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (strcmp(reply, "BUSY") == 0) {
+	switch (client_cancel(x->path, x->is_default, &cc, err, sizeof err)) {
+	case CLIENT_CANCEL_NODAEMON:
+		rc = errno;
+		log_warnx("%s", err);
+		return rc == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+	case CLIENT_CANCEL_BUSY:
 		log_warnx("cancel: BUSY: another heartbeat holds the guard; "
 		    "send that dazai-heartbeat SIGUSR1 (it stands down "
 		    "without a panic), then cancel again");
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (strcmp(reply, "WELCOME") != 0) {
-		client_printable(reply, err, sizeof err);
-		log_warnx("cancel: unexpected reply to HELLO: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (client_request(&c, "CANCEL", reply, sizeof reply, err,
-	    sizeof err) != 0) {
+		return EXIT_REFUSED;
+	case CLIENT_CANCEL_FAILED:
 		log_warnx("cancel: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
+		return EXIT_REFUSED;
+	case CLIENT_CANCEL_DONE:
+		break;
 	}
-	if (strcmp(reply, "CANCELLED") == 0) {
+	if (cc.cancelled) {
 		log_info("panic cancelled");
 		rc = 0;
-	} else if (strcmp(reply, "ERR no pending panic") == 0) {
+	} else if (strcmp(cc.reply, "ERR no pending panic") == 0) {
 		log_warnx("cancel: no panic is pending");
 		rc = EXIT_REFUSED;
 	} else {
-		client_printable(reply, err, sizeof err);
+		client_printable(cc.reply, err, sizeof err);
 		log_warnx("cancel: unexpected reply to CANCEL: %s", err);
 		rc = EXIT_REFUSED;
 	}
-	if (client_request(&c, "QUIT", reply, sizeof reply, err,
-	    sizeof err) != 0 || strcmp(reply, "BYE") != 0) {
-		log_warnx("cancel: no BYE after QUIT%s%s", err[0] ? ": " : "",
-		    err);
-		rc = EXIT_REFUSED;
-	}
-close:
-	client_close(&c);
-	if (rc == 0 && heartbeats_left(x) == 0)
+	if (cc.unguarded)
 		log_warnx("WARNING: panic cancelled, and no heartbeat is "
 		    "connected: the daemon still holds the secret and nothing "
 		    "ends it when your session ends; start a heartbeat "
 		    "(source shellrc.sh again, or run dazai-heartbeat) or "
 		    "`dazai wipe` it");
-out:
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

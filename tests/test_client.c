@@ -1027,6 +1027,91 @@ status_field(const char *sock, const char *key, char *buf, size_t len)
 	return buf;
 }
 
+/* Wait for the daemon's state to read want; false at the timeout. */
+static bool
+wait_state(const char *sock, const char *want, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	char		 val[64];
+
+	while (strcmp(status_field(sock, "state", val, sizeof val), want) !=
+	    0) {
+		if (dz_ms_now() >= end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/* dazai-heartbeat --cancel; its wait status, its output in out. */
+static int
+heartbeat_cancel(const char *sock, char *out, size_t len)
+{
+	const char *const argv[] = { dz_bin("dazai-heartbeat"), "--socket",
+	    sock, "--cancel", NULL };
+
+	return dz_run(argv, out, len, RUN_TIMEOUT);
+}
+
+/*
+ * With sessions = 2 a cancel is a second heartbeat beside a live one:
+ * neither dazai cancel nor dazai-heartbeat --cancel may claim that no
+ * heartbeat is connected while one is; once none is, both say so.
+ */
+START_TEST(real_cancel_beside_a_heartbeat)
+{
+	const char *const args[] = { "--dry-run", "--sessions", "2",
+	    "--grace", "60", NULL };
+	const char *const pa[] = { "panic", NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+	int		 hb, st;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	hb = dz_hello(d.sock);
+	ck_assert_int_ge(hb, 0);
+
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	st = heartbeat_cancel(d.sock, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, out);
+	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "no heartbeat is connected") == NULL,
+	    "dazai-heartbeat --cancel warned beside a live heartbeat: %s",
+	    out);
+
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	expect_run(d.sock, 0, "cancel");
+	ck_assert_msg(strstr(err, "no heartbeat is connected") == NULL,
+	    "dazai cancel warned beside a live heartbeat: %s", err);
+
+	/* The live one stands down: now nothing guards, and both say so. */
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	st = heartbeat_cancel(d.sock, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, out);
+	ck_assert_msg(strstr(out, "WARNING: panic cancelled, and no "
+	    "heartbeat is connected") != NULL, "%s", out);
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	expect_run(d.sock, 0, "cancel");
+	ck_assert_msg(strstr(err, "WARNING: panic cancelled, and no "
+	    "heartbeat is connected") != NULL, "%s", err);
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
 /* Is pid gone (or a zombie of ours, reaped here)? */
 static bool
 gone(pid_t pid, double timeout)
@@ -1457,6 +1542,7 @@ client_suite(void)
 	tc = tcase_create("daemon");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, real_cancel);
+	tcase_add_test(tc, real_cancel_beside_a_heartbeat);
 	tcase_add_test(tc, real_commands_dry_run);
 	tcase_add_test(tc, real_commands_armed);
 	tcase_add_test(tc, real_exec_dry_run);

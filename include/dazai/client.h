@@ -33,6 +33,22 @@ enum client_reply {
 	CLIENT_UNEXPECTED,	/* anything else */
 };
 
+/* How a cancel exchange ended. */
+enum client_cancel_result {
+	CLIENT_CANCEL_DONE,	/* CANCEL answered (cc->reply), QUIT done */
+	CLIENT_CANCEL_NODAEMON,	/* could not connect; errno as client_open */
+	CLIENT_CANCEL_BUSY,	/* HELLO got BUSY: every session is held */
+	CLIENT_CANCEL_FAILED,	/* anything else; err says what */
+};
+
+/* What a cancel exchange found. */
+struct client_cancel {
+	char	 reply[CLIENT_REPLY_MAX + 1];	/* the reply to CANCEL */
+	bool	 cancelled;	/* it was CANCELLED */
+	bool	 unguarded;	/* cancelled, and STATUS counts no heartbeat
+				 * left (or cannot say) */
+};
+
 /*
  * A parsed STATUS or SESSION line: keys and values point into the
  * caller's line.
@@ -54,6 +70,8 @@ int		 client_request(struct client *, const char *, char *, size_t,
 		    char *, size_t);
 int		 client_read_secret(struct client *, struct secbuf *, size_t,
 		    char *, size_t);
+enum client_cancel_result client_cancel(const char *, bool,
+		    struct client_cancel *, char *, size_t);
 int		 client_load(struct client *, const struct secbuf *, char *,
 		    size_t, char *, size_t);
 
