@@ -4,6 +4,7 @@
  * writes, and pure parsers for what comes back.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -33,45 +34,189 @@ client_now(void)
 }
 
 /*
- * Wait for events on the connection until the deadline. Returns 0 when
- * ready, -1 with err on timeout or error.
+ * Milliseconds a request may take, connect included: CLIENT_TIMEOUT_MS,
+ * or DAZAI_TIMEOUT seconds (1 to 3600; anything else is ignored).
  */
 static int
-client_wait(struct client *c, short events, long long deadline, char *err,
-    size_t errlen)
+client_timeout(void)
+{
+	const char	*v = getenv("DAZAI_TIMEOUT");
+	long		 n;
+	char		*end;
+
+	if (v == NULL || *v == '\0')
+		return CLIENT_TIMEOUT_MS;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > 3600)
+		return CLIENT_TIMEOUT_MS;
+	return (int)n * 1000;
+}
+
+/*
+ * A request starts: it gets the whole timeout, measured from now, for
+ * everything it sends and reads. The first request after client_open
+ * keeps the deadline the connect started, so the connect counts too.
+ */
+static void
+client_begin(struct client *c)
+{
+	if (c->fresh)
+		c->fresh = false;
+	else
+		c->deadline = client_now() + c->timeout_ms;
+}
+
+/*
+ * Wait for events on the connection until the request's deadline.
+ * Returns 0 when ready, -1 with err (and errno ETIMEDOUT at the deadline).
+ */
+static int
+client_wait(struct client *c, short events, char *err, size_t errlen)
 {
 	struct pollfd	 pfd = { c->fd, events, 0 };
 	long long	 left;
-	int		 rc;
+	int		 rc, saved;
 
 	for (;;) {
-		left = deadline - client_now();
+		left = c->deadline - client_now();
 		if (left <= 0) {
-			snprintf(err, errlen, "the daemon went silent for "
-			    "%d s", c->timeout_ms / 1000);
+			snprintf(err, errlen, "the daemon did not answer "
+			    "within %d s", c->timeout_ms / 1000);
+			errno = ETIMEDOUT;
 			return -1;
 		}
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (rc > 0)
 			return 0;
 		if (rc < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
+			saved = errno;
+			snprintf(err, errlen, "poll: %s", strerror(saved));
+			errno = saved;
 			return -1;
 		}
 	}
 }
 
 /*
- * Connect to the daemon at path after the shared trust checks. Returns 0,
- * or -1 with err and errno (ENAMETOOLONG: the path can never work).
+ * connect(2) to path within the deadline. A UNIX socket whose listener
+ * does not accept (stopped, still starting) blocks a plain connect for as
+ * long as its backlog is full, and a non-blocking one fails with EAGAIN
+ * at once (AF_UNIX never says EINPROGRESS), with nothing to poll the
+ * socket for: so try again every few milliseconds until the deadline.
+ * Returns the descriptor, or -1 with errno (ETIMEDOUT at the deadline).
+ */
+static int
+client_connect(const char *path, long long deadline)
+{
+	struct sockaddr_un	 sun;
+	struct pollfd		 pfd;
+	long long		 left;
+	socklen_t		 len;
+	int			 fd, e, wait_ms = 2;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -1;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+			return fd;
+		e = errno;
+		if (e != EAGAIN && e != EINPROGRESS && e != EINTR)
+			break;
+		if ((left = deadline - client_now()) <= 0) {
+			e = ETIMEDOUT;
+			break;
+		}
+		if (e == EINPROGRESS) {
+			/* Elsewhere than Linux: wait for the outcome. */
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			pfd.revents = 0;
+			if (poll(&pfd, 1, left > INT_MAX ? INT_MAX :
+			    (int)left) <= 0)
+				continue;
+			len = sizeof e;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
+			    &len) != 0)
+				e = errno;
+			if (e == 0)
+				return fd;
+			break;
+		}
+		if (e == EAGAIN) {
+			(void)poll(NULL, 0, left < wait_ms ? (int)left :
+			    wait_ms);
+			if (wait_ms < 50)
+				wait_ms *= 2;
+		}
+	}
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Connect to the daemon at path after the shared trust checks, within
+ * the first request's deadline. Returns 0, or -1 with err and errno
+ * (ENAMETOOLONG: the path can never work; ETIMEDOUT: someone is there
+ * but did not take the connection in time).
  */
 int
 client_open(struct client *c, const char *path, bool is_default, char *err,
     size_t errlen)
 {
-	c->timeout_ms = CLIENT_TIMEOUT_MS;
-	c->fd = sockpath_connect_trusted(path, is_default, err, errlen);
-	return c->fd < 0 ? -1 : 0;
+	char	 why[SOCKPATH_ERRLEN];
+	uid_t	 uid;
+	pid_t	 pid;
+	int	 saved;
+
+	c->fd = -1;
+	c->timeout_ms = client_timeout();
+	c->deadline = client_now() + c->timeout_ms;
+	c->fresh = true;
+	if (sockpath_check_length(path, err, errlen) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (sockpath_check_dir(path, is_default, why, sizeof why) != 0) {
+		saved = errno;
+		if (saved == ENOENT)
+			snprintf(err, errlen, "no daemon at %s (%s)", path, why);
+		else
+			snprintf(err, errlen, "not trusting %s: %s", path, why);
+		errno = saved == ENOENT ? ENOENT : EPERM;
+		return -1;
+	}
+	if ((c->fd = client_connect(path, c->deadline)) < 0) {
+		saved = errno;
+		if (saved == ETIMEDOUT)
+			snprintf(err, errlen, "the daemon at %s did not take "
+			    "the connection within %d s (stopped, or busy)",
+			    path, c->timeout_ms / 1000);
+		else
+			snprintf(err, errlen, "no daemon at %s: %s", path,
+			    strerror(saved));
+		errno = saved == ENAMETOOLONG ? ENOENT : saved;
+		return -1;
+	}
+	if (!sockpath_peer_allowed(c->fd, &uid, &pid)) {
+		snprintf(err, errlen, "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
+		    (int)pid, (unsigned)getuid());
+		close(c->fd);
+		c->fd = -1;
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 /* Close the connection (a control connection needs no goodbye). */
@@ -84,8 +229,8 @@ client_close(struct client *c)
 }
 
 /*
- * Send len bytes; the daemon must take some within the timeout each time.
- * Returns 0, or -1 with err (and errno, when the socket refused).
+ * Send len bytes, all of them before the request's deadline. Returns 0,
+ * or -1 with err and errno.
  */
 int
 client_send(struct client *c, const void *buf, size_t len, char *err,
@@ -97,8 +242,7 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 	int		 saved;
 
 	while (off < len) {
-		if (client_wait(c, POLLOUT, client_now() + c->timeout_ms, err,
-		    errlen) != 0)
+		if (client_wait(c, POLLOUT, err, errlen) != 0)
 			return -1;
 		n = send(c->fd, p + off, len - off,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -118,7 +262,8 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 
 /*
  * Read one reply line into buf (NUL-terminated, without "\r\n"). The
- * whole line must arrive within the timeout and fit CLIENT_REPLY_MAX.
+ * whole line must arrive before the request's deadline and fit
+ * CLIENT_REPLY_MAX.
  * It is read a byte at a time, so nothing after the newline (the raw
  * bytes of a secret) ever lands in buf. Returns 0, or -1 with err.
  */
@@ -126,7 +271,6 @@ int
 client_read_line(struct client *c, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	long long	 deadline = client_now() + c->timeout_ms;
 	size_t		 got = 0, max = len - 1;
 	ssize_t		 n;
 	char		 ch;
@@ -134,7 +278,7 @@ client_read_line(struct client *c, char *buf, size_t len, char *err,
 	if (max > CLIENT_REPLY_MAX)
 		max = CLIENT_REPLY_MAX;
 	for (;;) {
-		if (client_wait(c, POLLIN, deadline, err, errlen) != 0)
+		if (client_wait(c, POLLIN, err, errlen) != 0)
 			return -1;
 		n = recv(c->fd, &ch, 1, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -178,6 +322,7 @@ client_request(struct client *c, const char *line, char *reply,
 	char	 out[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
 	int	 n;
 
+	client_begin(c);
 	n = snprintf(out, sizeof out, "%s\n", line);
 	if (n < 0 || (size_t)n >= sizeof out) {
 		snprintf(err, errlen, "request too long");
@@ -195,9 +340,9 @@ client_request(struct client *c, const char *line, char *reply,
 
 /*
  * Read exactly n raw bytes of a secret straight into the buffer, which
- * grows only as the bytes arrive (a lying length costs no memory). The
- * daemon may not go silent for longer than the timeout. Returns 0, or -1
- * with err (the buffer is then emptied).
+ * grows only as the bytes arrive (a lying length costs no memory). They
+ * must all arrive before the deadline of the GET they answer. Returns 0,
+ * or -1 with err (the buffer is then emptied).
  */
 int
 client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
@@ -218,8 +363,7 @@ client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
 				goto fail;
 			}
 		}
-		if (client_wait(c, POLLIN, client_now() + c->timeout_ms, err,
-		    errlen) != 0)
+		if (client_wait(c, POLLIN, err, errlen) != 0)
 			goto fail;
 		r = recv(c->fd, b->p + b->len, b->cap - b->len, MSG_DONTWAIT);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -257,6 +401,7 @@ client_load(struct client *c, const struct secbuf *b, char *reply,
 	char	 head[64], why[CLIENT_ERRLEN];
 	int	 n;
 
+	client_begin(c);
 	n = snprintf(head, sizeof head, "LOAD %zu\n", b->len);
 	if (client_send(c, head, (size_t)n, err, errlen) != 0 ||
 	    client_send(c, b->p, b->len, err, errlen) != 0) {
@@ -718,7 +863,10 @@ client_cancel(const char *path, bool is_default, struct client_cancel *cc,
 		saved = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		errno = saved;
-		return CLIENT_CANCEL_NODAEMON;
+		/* A daemon that did not take the connection in time is
+		 * there: a failure, not "no daemon". */
+		return saved == ETIMEDOUT ? CLIENT_CANCEL_FAILED :
+		    CLIENT_CANCEL_NODAEMON;
 	}
 	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
 	if (client_request(&c, line, reply, sizeof reply, err, errlen) != 0)

@@ -58,11 +58,14 @@ static const char usage_text[] =
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
+"  each request, connect included, must end within $DAZAI_TIMEOUT\n"
+"  seconds (10)\n"
 "  --version      print the version and exit\n"
 "  --help         print this help and exit\n"
 "\n"
-"Exit status: 0 done; 1 refused or failed; 2 usage; 4 no daemon. exec\n"
-"exits with CMD's status (127 not found, 126 not executable).\n";
+"Exit status: 0 done; 1 refused, failed or too slow; 2 usage; 4 no\n"
+"daemon. exec exits with CMD's status (127 not found, 126 not\n"
+"executable).\n";
 
 /* Where the daemon is. */
 struct ctx {
@@ -99,6 +102,8 @@ connect_or_status(const struct ctx *x, struct client *c)
 		return 0;
 	saved = errno;
 	log_warnx("%s", err);
+	if (saved == ETIMEDOUT)		/* someone there, too slow */
+		return EXIT_REFUSED;
 	return saved == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
 }
 

@@ -586,9 +586,131 @@ END_TEST
  * for forever. */
 START_TEST(fake_stalls)
 {
-	hostile("silent", "", 0, FAKE_STALL, "status", "went silent");
+	hostile("silent", "", 0, FAKE_STALL, "status",
+	    "did not answer within");
 	hostile("stalled secret", "SECRET 64\nabc", 13, FAKE_STALL, "get",
-	    "went silent");
+	    "did not answer within");
+}
+END_TEST
+
+/* A listening socket at dir/name, its backlog as given; the descriptor. */
+static int
+listener_at(const char *dir, const char *name, int backlog, char *path,
+    size_t len)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	return fd;
+}
+
+/*
+ * The client against a listener that never lets a request finish ends
+ * near its deadline (DAZAI_TIMEOUT=2 here; the bound asserted is loose)
+ * with exit 1 and one line naming the wait.
+ */
+static void
+ends_by_deadline(const char *what, const char *sock, const char *cmd,
+    const char *needle)
+{
+	const char *const args[] = { cmd, NULL };
+	char	 out[4096], err[4096];
+	double	 t0 = dz_now();
+	int	 rc;
+
+	ck_assert_int_eq(setenv("DAZAI_TIMEOUT", "2", 1), 0);
+	rc = run_dazai(sock, args, -1, out, sizeof out, err, sizeof err,
+	    25.0);
+	unsetenv("DAZAI_TIMEOUT");
+	ck_assert_msg(rc != -1, "%s: dazai %s still waiting after 25 s",
+	    what, cmd);
+	ck_assert_msg(rc == 1, "%s: status %d, want 1; stderr: %s", what, rc,
+	    err);
+	ck_assert_msg(strstr(err, needle) != NULL, "%s: stderr lacks '%s': "
+	    "%s", what, needle, err);
+	ck_assert_msg(strncmp(err, "dazai: ", 7) == 0 &&
+	    strchr(err, '\n') == err + strlen(err) - 1,
+	    "%s: not one line: %s", what, err);
+	printf("deadline %s: exit 1 after %.1f s: %s", what, dz_now() - t0,
+	    err);
+}
+
+/*
+ * One deadline for the whole request, the connect included: a listener
+ * that drips a reply one byte a second, one whose backlog is full, and a
+ * stopped daemon hold no command longer than about that deadline.
+ */
+START_TEST(fake_deadline)
+{
+	static const char drip[] = "a secret that arrives a byte a second";
+	char		 dir[64], sock[128], line[256];
+	struct dz	 d;
+	size_t		 i;
+	pid_t		 pid;
+	int		 lfd, c, fds[64], n = 0;
+
+	/* A secret a byte a second: never silent for long, never done. */
+	dz_tmpdir(dir, sizeof dir);
+	lfd = listener_at(dir, "drip.sock", 8, sock, sizeof sock);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((c = accept(lfd, NULL, NULL)) < 0 ||
+		    dz_readline(c, line, sizeof line, 20) == NULL ||
+		    !dz_send(c, "SECRET 4096\n"))
+			_exit(1);
+		for (i = 0; i < sizeof drip - 1; i++) {
+			if (send(c, drip + i, 1, MSG_NOSIGNAL) != 1)
+				_exit(0);
+			sleep(1);
+		}
+		_exit(0);
+	}
+	close(lfd);
+	ends_by_deadline("drip", sock, "get", "did not answer within 2 s");
+	kill(pid, SIGKILL);
+	dz_waitpid(pid, NULL, 5.0);
+
+	/* A listener that accepts nothing, its backlog filled by us. */
+	lfd = listener_at(dir, "full.sock", 0, sock, sizeof sock);
+	for (n = 0; n < 64; n++) {
+		struct sockaddr_un	 sun;
+
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, sock, strlen(sock) + 1);
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fds[n], 0);
+		if (connect(fds[n], (struct sockaddr *)&sun, sizeof sun) !=
+		    0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			close(fds[n]);
+			break;
+		}
+	}
+	ck_assert_msg(n < 64, "the backlog never filled");
+	ends_by_deadline("full backlog", sock, "wipe",
+	    "did not take the connection within 2 s");
+	while (n-- > 0)
+		close(fds[n]);
+	close(lfd);
+
+	/* The real daemon, stopped: connected, never answered. */
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	ends_by_deadline("stopped daemon", d.sock, "status",
+	    "did not answer within 2 s");
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	dz_stop(&d);
 }
 END_TEST
 
@@ -1527,6 +1649,7 @@ client_suite(void)
 	tcase_add_test(tc, fake_get_and_status);
 	tcase_add_test(tc, fake_hostile_replies);
 	tcase_add_test(tc, fake_stalls);
+	tcase_add_test(tc, fake_deadline);
 	tcase_add_test(tc, fake_untrusted);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, get_memory_scan);

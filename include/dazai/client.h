@@ -9,20 +9,24 @@
 
 /*
  * A control or heartbeat connection to dazaid, from the client's side:
- * requests out, replies in, every read bounded in length and time, and
+ * requests out, replies in, every read bounded in length, each request
+ * (the connect with the first) bounded by one deadline, and
  * the reply lines parsed by pure functions (no I/O) that the unit tests
  * drive directly. Nothing the daemon sends is trusted to be well formed.
  */
 
 #define CLIENT_REPLY_MAX	1024	/* longest reply line accepted */
-#define CLIENT_TIMEOUT_MS	10000	/* for a reply line; for raw bytes,
-					 * the longest silence */
+#define CLIENT_TIMEOUT_MS	10000	/* for a whole request, connect and
+					 * secret bytes included */
 #define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
 #define CLIENT_ERRLEN		512
 
 struct client {
-	int	 fd;
-	int	 timeout_ms;
+	int		 fd;
+	int		 timeout_ms;	/* CLIENT_TIMEOUT_MS or DAZAI_TIMEOUT */
+	long long	 deadline;	/* the request's end, CLOCK_MONOTONIC
+					 * milliseconds */
+	bool		 fresh;		/* the connect's deadline still runs */
 };
 
 /* What a reply line says. */
