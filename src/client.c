@@ -358,8 +358,8 @@ client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
 			if (ahead > n - b->len)
 				ahead = n - b->len;
 			if (secbuf_reserve(b, b->len + ahead) != 0) {
-				snprintf(err, errlen, "%zu bytes: %s", n,
-				    strerror(errno));
+				snprintf(err, errlen, "a secret of %zu bytes: "
+				    "%s", n, secbuf_error());
 				goto fail;
 			}
 		}

@@ -4,6 +4,8 @@
  * and only write(2) drains, and a terminal prompt that reads into it with
  * echo off and gives the terminal back on every way out.
  */
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -35,30 +37,84 @@ static const int tty_stop_sigs[] = { SIGTSTP, SIGTTIN, SIGTTOU };
 #define NFATAL	(sizeof tty_fatal_sigs / sizeof tty_fatal_sigs[0])
 #define NSTOP	(sizeof tty_stop_sigs / sizeof tty_stop_sigs[0])
 
-/* Initialise libsodium; -1 if it cannot run here. */
+/* Why the last secbuf_reserve failed, for the caller's message. */
+static char	 secbuf_reason[SECBUF_ERRLEN];
+
+/*
+ * Initialise libsodium; -1 if it cannot run here. The soft
+ * RLIMIT_MEMLOCK is raised to the hard one first, as dazaid does, so a
+ * secret as large as the hard limit allows can be locked: the default
+ * soft limit is often far below it, and an unlocked buffer could be
+ * written to swap.
+ */
 int
 secbuf_init(void)
 {
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_MEMLOCK, &rl);	/* checked by mlock */
+	}
 	return sodium_init() < 0 ? -1 : 0;
 }
 
+/* The reason the last secbuf_reserve failed. */
+const char *
+secbuf_error(void)
+{
+	return secbuf_reason;
+}
+
 /*
- * Make room for at least need bytes. A bigger buffer is a new
- * sodium_malloc allocation; the bytes move over and the old one is freed,
- * which zeroes it. Returns -1 with errno ENOMEM if there is no memory.
+ * Make room for at least need bytes (rounded up to SECBUF_STEP; how fast
+ * to grow is the caller's choice). A bigger buffer is a new sodium_malloc
+ * allocation; the bytes move over and the old one is freed, which zeroes
+ * it. sodium_malloc goes on when it cannot mlock(2) the pages, so they
+ * are locked here again and checked: no secret byte is ever held in
+ * memory that could be swapped out. Returns -1 with errno (ENOMEM: no
+ * memory, or it cannot be locked) and secbuf_error() saying which.
  */
 int
 secbuf_reserve(struct secbuf *b, size_t need)
 {
+	struct rlimit	 rl;
 	unsigned char	*p;
 	size_t		 cap;
+	int		 saved;
 
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap < SECBUF_STEP ? SECBUF_STEP : b->cap;
-	while (cap < need)
-		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+	if (need > (size_t)-1 - SECBUF_STEP) {
+		snprintf(secbuf_reason, sizeof secbuf_reason, "%zu bytes: %s",
+		    need, strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	cap = (need + SECBUF_STEP - 1) / SECBUF_STEP * SECBUF_STEP;
 	if ((p = sodium_malloc(cap)) == NULL) {
+		snprintf(secbuf_reason, sizeof secbuf_reason, "%zu bytes: %s",
+		    cap, strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	if (mlock(p, cap) != 0) {
+		saved = errno;
+		sodium_free(p);
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			    "lock %zu bytes in memory for the secret (%s; "
+			    "RLIMIT_MEMLOCK is %llu bytes, %zu held already): "
+			    "refusing to hold it where it could be swapped "
+			    "out; raise the limit (ulimit -l)", cap,
+			    strerror(saved), (unsigned long long)rl.rlim_cur,
+			    b->cap);
+		else
+			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			    "lock %zu bytes in memory for the secret (%s): "
+			    "refusing to hold it where it could be swapped "
+			    "out", cap, strerror(saved));
 		errno = ENOMEM;
 		return -1;
 	}
@@ -113,15 +169,19 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 			    (long long)st.st_size, max);
 			return -1;
 		}
-		/* One allocation for a file of known size (+1 sees EOF). */
+		/* One allocation for a file of known size (+1 sees EOF),
+		 * locked before a byte of it is read. */
 		if (secbuf_reserve(b, (size_t)st.st_size + 1) != 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
+			snprintf(err, errlen, "%s", secbuf_error());
 			return -1;
 		}
 	}
 	for (;;) {
-		if (b->len == b->cap && secbuf_reserve(b, b->cap + 1) != 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
+		/* Of unknown size: double, up to one byte over max. */
+		if (b->len == b->cap && secbuf_reserve(b, b->cap == 0 ?
+		    SECBUF_STEP : b->cap > max / 2 ? max + 1 : b->cap * 2) !=
+		    0) {
+			snprintf(err, errlen, "%s", secbuf_error());
 			return -1;
 		}
 		want = b->cap - b->len;
@@ -235,7 +295,7 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 				goto out;
 			}
 			if (secbuf_reserve(b, b->cap + 1) != 0) {
-				snprintf(err, errlen, "%s", strerror(errno));
+				snprintf(err, errlen, "%s", secbuf_error());
 				goto out;
 			}
 		}

@@ -7,6 +7,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/ptrace.h>
 #include <poll.h>
 #include <pty.h>
@@ -787,6 +789,150 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* Read a small file whole; "" if it is missing. */
+static char *
+slurp(const char *path, char *buf, size_t len)
+{
+	ssize_t	 n = 0;
+	int	 fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* ---- the secret buffer is locked ---- */
+
+/*
+ * Start `dazai --socket sock load` with standard input from in,
+ * RLIMIT_MEMLOCK set to soft and hard and without CAP_IPC_LOCK, which
+ * would lock past any limit; standard error to errpath.
+ */
+static pid_t
+load_limited(const char *sock, int in, rlim_t soft, rlim_t hard,
+    const char *errpath)
+{
+	struct rlimit	 rl = { soft, hard };
+	pid_t		 pid;
+	int		 fd, i;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* A root that keeps CAP_IPC_LOCK after exec ignores limits. */
+		(void)prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+			_exit(124);
+		dup2(in, 0);
+		fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 2);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		for (i = 3; i < 256; i++)
+			close(i);
+		execl(dz_bin("dazai"), "dazai", "--socket", sock, "load",
+		    (char *)NULL);
+		_exit(125);
+	}
+	return pid;
+}
+
+/* VmLck of pid in kB, or -1. */
+static long
+vm_locked_kb(pid_t pid)
+{
+	char	 path[64], buf[4096], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nVmLck:")) == NULL)
+		return -1;
+	return strtol(p + 8, NULL, 10);
+}
+
+/*
+ * A secret the client cannot lock is refused before a byte of it is
+ * read; with a hard limit high enough, the soft one is raised and the
+ * buffer holding it is locked (VmLck covers it).
+ */
+START_TEST(secret_buffer_locked)
+{
+	static char	 big[4 << 20];
+	struct rlimit	 rl;
+	char		 dir[64], file[128], errpath[128], err[4096];
+	struct fake	 f;
+	long		 kb = -1;
+	long long	 end;
+	off_t		 at;
+	pid_t		 pid;
+	int		 fd, st;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(file, sizeof file, "%s/big", dir);
+	snprintf(errpath, sizeof errpath, "%s/err", dir);
+	memset(big, 's', sizeof big);
+	dz_write_file(file, big, sizeof big);
+
+	/* 64 KiB may be locked, the secret is 4 MiB: refused, unread. */
+	fd = open(file, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	pid = load_limited("/nonexistent/dazai.sock", fd, 65536, 65536,
+	    errpath);
+	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
+	slurp(errpath, err, sizeof err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s",
+	    st, err);
+	ck_assert_msg(strstr(err, "cannot lock") != NULL &&
+	    strstr(err, "RLIMIT_MEMLOCK is 65536") != NULL, "%s", err);
+	at = lseek(fd, 0, SEEK_CUR);
+	ck_assert_msg(at == 0, "%lld bytes read before the refusal",
+	    (long long)at);
+	close(fd);
+
+	/*
+	 * A soft limit of 64 KiB under the hard one (the usual 8 MiB): the
+	 * client raises it and the 4 MiB buffer is locked. A server that
+	 * takes the LOAD line and then nothing holds the client there.
+	 */
+	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)(sizeof big + (1 << 20))) {
+		dz_skip("secret_buffer_locked: the hard RLIMIT_MEMLOCK is "
+		    "%llu bytes, too low to lock %zu", (unsigned long long)
+		    rl.rlim_max, sizeof big);
+		return;
+	}
+	fake_start(&f, "", 0, FAKE_STALL, 0);
+	fd = open(file, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	pid = load_limited(f.sock, fd, 65536, rl.rlim_max, errpath);
+	close(fd);
+	end = dz_ms_now() + 8000;
+	while ((kb = vm_locked_kb(pid)) < (long)(sizeof big / 1024) &&
+	    dz_ms_now() < end)
+		usleep(20000);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
+	fake_stop(&f, NULL, 0);
+	slurp(errpath, err, sizeof err);
+	ck_assert_msg(kb >= (long)(sizeof big / 1024), "VmLck %ld kB while "
+	    "holding a %zu-byte secret; stderr: %s", kb, sizeof big, err);
+}
+END_TEST
+
 /* ---- the secret's path through the client's memory ---- */
 
 /* Scan pid for the marker; returns the hits, their addresses in at. */
@@ -1358,22 +1504,6 @@ START_TEST(real_commands_armed)
 }
 END_TEST
 
-/* Read a small file whole; "" if it is missing. */
-static char *
-slurp(const char *path, char *buf, size_t len)
-{
-	ssize_t	 n = 0;
-	int	 fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return buf;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 /* exec: the secret on a pipe, the command registered, its status. */
 static void
 exec_in_mode(bool armed)
@@ -1653,6 +1783,7 @@ client_suite(void)
 	tcase_add_test(tc, fake_untrusted);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, get_memory_scan);
+	tcase_add_test(tc, secret_buffer_locked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tty");
