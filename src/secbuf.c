@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -22,6 +23,7 @@
 
 #define SECBUF_STEP	4096
 #define SECBUF_TTY_MAX	65536	/* a typed line is far shorter */
+#define SECBUF_PASTE_MS	100	/* how long the rest of a paste may lag */
 
 /* The prompt's state, for the signal handler that restores the terminal. */
 static volatile sig_atomic_t	 tty_active;
@@ -213,9 +215,11 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 }
 
 /*
- * Async-signal-safe: give the terminal back, zero what was typed so far
- * with a plain loop, then die of the same signal (SA_RESETHAND made its
- * action the default again and SA_NODEFER lets it through at once).
+ * Async-signal-safe: drop what is still queued at the terminal and give
+ * it back (tcflush and tcsetattr are both safe here), zero what was typed
+ * so far with a plain loop, then die of the same signal (SA_RESETHAND
+ * made its action the default again and SA_NODEFER lets it through at
+ * once).
  */
 static void
 secbuf_tty_signal(int sig)
@@ -224,6 +228,7 @@ secbuf_tty_signal(int sig)
 	size_t			 i;
 
 	if (tty_active) {
+		tcflush(tty_fd, TCIFLUSH);
 		tcsetattr(tty_fd, TCSANOW, &tty_saved);
 		if (tty_buf != NULL && tty_buf->p != NULL) {
 			p = tty_buf->p;
@@ -238,9 +243,35 @@ secbuf_tty_signal(int sig)
 }
 
 /*
+ * After the line: is more input queued or arriving at once? A paste of
+ * several lines comes in one burst, and canonical mode hands over only
+ * its first line; raw for a moment (echo still off), a partial last line
+ * shows too.
+ */
+static bool
+secbuf_tty_more(int fd, const struct termios *quiet)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct termios	 raw = *quiet;
+	int		 rc;
+
+	raw.c_lflag &= ~(tcflag_t)ICANON;
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(fd, TCSANOW, &raw) != 0)
+		return false;
+	while ((rc = poll(&pfd, 1, SECBUF_PASTE_MS)) < 0 && errno == EINTR)
+		;
+	return rc > 0 && (pfd.revents & POLLIN) != 0;
+}
+
+/*
  * Prompt on outfd and read one line typed at the terminal infd, echo off,
- * into the buffer (without its newline). The terminal's settings come
- * back on every way out: the end of the line, an error, and the signals
+ * into the buffer (without its newline). More than one line (a paste) is
+ * refused, and whatever is left in the terminal's input queue is
+ * discarded on every way out, so none of it reaches the shell. The
+ * terminal's settings come back on every way out: the end of the line,
+ * an error, and the signals
  * that end a process (^C, ^\, SIGTERM, SIGHUP). Job-control stops are
  * ignored while the prompt is up, so the terminal is never left without
  * echo behind a stopped job. Returns 0, or -1 with err.
@@ -314,9 +345,20 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 			break;
 		}
 	}
+	if (secbuf_tty_more(infd, &quiet)) {
+		snprintf(err, errlen, "more than one line came in (a paste?); "
+		    "nothing sent, and the rest is discarded: load a secret of "
+		    "several lines from a file or a pipe");
+		errno = EINVAL;
+		goto out;
+	}
 	rc = 0;
 out:
 	saved = errno;
+	/* Whatever is still queued (the rest of a paste, keys typed at the
+	 * prompt) must not reach the next reader of the terminal, the
+	 * shell, which would run it and keep it in its history. */
+	tcflush(infd, TCIFLUSH);
 	tcsetattr(infd, TCSANOW, &tty_saved);
 	tty_active = 0;
 	if (write(outfd, "\n", 1) < 0) {

@@ -1170,6 +1170,55 @@ START_TEST(tty_prompt_interrupted)
 }
 END_TEST
 
+/*
+ * A paste of two lines at the prompt: refused, not cut to its first line,
+ * and its second line does not reach the next reader of the terminal
+ * (here a shell's `read`, which gets the line typed after instead).
+ */
+START_TEST(tty_prompt_paste)
+{
+	static const char script[] = "\"$0\" --socket \"$1\" load; "
+	    "echo \"status=$?\"; IFS= read -r next; echo \"next=[$next]\"";
+	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	char		 got[256];
+	struct fake	 f;
+	struct term	 t;
+	int		 st, i;
+
+	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
+	memset(&t, 0, sizeof t);
+	t.pid = forkpty(&t.fd, NULL, NULL, &ws);
+	ck_assert_msg(t.pid >= 0, "forkpty: %s", strerror(errno));
+	if (t.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (i = 3; i < 256; i++)
+			close(i);
+		execl("/bin/sh", "sh", "-c", script, dz_bin("dazai"), f.sock,
+		    (char *)NULL);
+		_exit(125);
+	}
+	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
+	    "no prompt: %s", t.out);
+	ck_assert(write(t.fd, "first line\nsecond line\n", 23) == 23);
+	ck_assert_msg(term_wait(&t, "status=", 10), "%s", t.out);
+	ck_assert(write(t.fd, "typed after\n", 12) == 12);
+	ck_assert_msg(term_wait(&t, "next=[", 10) &&
+	    term_wait(&t, "]", 5), "%s", t.out);
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(strstr(t.out, "next=[second line]") == NULL,
+	    "the paste's second line reached the shell: %s", t.out);
+	ck_assert_msg(strstr(t.out, "next=[typed after]") != NULL, "%s",
+	    t.out);
+	ck_assert_msg(strstr(t.out, "status=1") != NULL &&
+	    strstr(t.out, "more than one line") != NULL,
+	    "the paste was not refused: %s", t.out);
+	close(t.fd);
+	/* Nothing was loaded, the first line alone least of all. */
+	fake_stop(&f, got, sizeof got);
+	ck_assert_msg(got[0] == '\0', "something was loaded: %s", got);
+}
+END_TEST
+
 /* get refuses a terminal on standard output unless --tty is given. */
 START_TEST(tty_get_refused)
 {
@@ -1790,6 +1839,7 @@ client_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, tty_prompt_load);
 	tcase_add_test(tc, tty_prompt_interrupted);
+	tcase_add_test(tc, tty_prompt_paste);
 	tcase_add_test(tc, tty_get_refused);
 	suite_add_tcase(s, tc);
 
