@@ -189,9 +189,11 @@ client_open(struct client *c, const char *path, bool is_default, char *err,
 	if (sockpath_check_dir(path, is_default, why, sizeof why) != 0) {
 		saved = errno;
 		if (saved == ENOENT)
-			snprintf(err, errlen, "no daemon at %s (%s)", path, why);
+			snprintf(err, errlen, "no daemon at %s (%s)", path,
+			    why);
 		else
-			snprintf(err, errlen, "not trusting %s: %s", path, why);
+			snprintf(err, errlen, "not trusting %s: %s", path,
+			    why);
 		errno = saved == ENOENT ? ENOENT : EPERM;
 		return -1;
 	}
@@ -814,7 +816,8 @@ client_sessions(const char *path, bool is_default)
 {
 	struct client_status	 st;
 	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
 	unsigned long long	 v;
 	const char		*s;
 	long			 n = -1;

@@ -656,7 +656,8 @@ static int
 secret_held(struct client *c)
 {
 	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
 	const char		*v;
 	int			 rc;
 
