@@ -101,18 +101,17 @@ client_wait(struct client *c, short events, char *err, size_t errlen)
 /*
  * connect(2) to path within the deadline. A UNIX socket whose listener
  * does not accept (stopped, still starting) blocks a plain connect for as
- * long as its backlog is full, and a non-blocking one fails with EAGAIN
- * at once (AF_UNIX never says EINPROGRESS), with nothing to poll the
- * socket for: so try again every few milliseconds until the deadline.
- * Returns the descriptor, or -1 with errno (ETIMEDOUT at the deadline).
+ * long as its backlog is full; a non-blocking one fails with EAGAIN at
+ * once (Linux's AF_UNIX never answers EINPROGRESS) and leaves nothing to
+ * poll the socket for, so it is tried again every few milliseconds, with
+ * poll(2) as the wait, until the deadline. Returns the descriptor, or -1
+ * with errno (ETIMEDOUT at the deadline).
  */
 static int
 client_connect(const char *path, long long deadline)
 {
 	struct sockaddr_un	 sun;
-	struct pollfd		 pfd;
 	long long		 left;
-	socklen_t		 len;
 	int			 fd, e, wait_ms = 2;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
@@ -128,27 +127,10 @@ client_connect(const char *path, long long deadline)
 	for (;;) {
 		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
 			return fd;
-		e = errno;
-		if (e != EAGAIN && e != EINPROGRESS && e != EINTR)
+		if ((e = errno) != EAGAIN && e != EINTR)
 			break;
 		if ((left = deadline - client_now()) <= 0) {
 			e = ETIMEDOUT;
-			break;
-		}
-		if (e == EINPROGRESS) {
-			/* Elsewhere than Linux: wait for the outcome. */
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			pfd.revents = 0;
-			if (poll(&pfd, 1, left > INT_MAX ? INT_MAX :
-			    (int)left) <= 0)
-				continue;
-			len = sizeof e;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e,
-			    &len) != 0)
-				e = errno;
-			if (e == 0)
-				return fd;
 			break;
 		}
 		if (e == EAGAIN) {
