@@ -64,7 +64,7 @@ $(B)/dazaid: $(B)/obj/dazaid.o $(LIB_OBJS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
     $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o \
-    $(B)/obj/sandbox.o
+    $(B)/obj/sandbox.o $(B)/obj/client.o $(B)/obj/secbuf.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \

@@ -4,10 +4,12 @@
  * writes, and pure parsers for what comes back.
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,45 +34,173 @@ client_now(void)
 }
 
 /*
- * Wait for events on the connection until the deadline. Returns 0 when
- * ready, -1 with err on timeout or error.
+ * Milliseconds a request may take, connect included: CLIENT_TIMEOUT_MS,
+ * or DAZAI_TIMEOUT seconds (1 to 3600; anything else is ignored).
  */
 static int
-client_wait(struct client *c, short events, long long deadline, char *err,
-    size_t errlen)
+client_timeout(void)
+{
+	const char	*v = getenv("DAZAI_TIMEOUT");
+	long		 n;
+	char		*end;
+
+	if (v == NULL || *v == '\0')
+		return CLIENT_TIMEOUT_MS;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > 3600)
+		return CLIENT_TIMEOUT_MS;
+	return (int)n * 1000;
+}
+
+/*
+ * A request starts: it gets the whole timeout, measured from now, for
+ * everything it sends and reads. The first request after client_open
+ * keeps the deadline the connect started, so the connect counts too.
+ */
+static void
+client_begin(struct client *c)
+{
+	if (c->fresh)
+		c->fresh = false;
+	else
+		c->deadline = client_now() + c->timeout_ms;
+}
+
+/*
+ * Wait for events on the connection until the request's deadline.
+ * Returns 0 when ready, -1 with err (and errno ETIMEDOUT at the deadline).
+ */
+static int
+client_wait(struct client *c, short events, char *err, size_t errlen)
 {
 	struct pollfd	 pfd = { c->fd, events, 0 };
 	long long	 left;
-	int		 rc;
+	int		 rc, saved;
 
 	for (;;) {
-		left = deadline - client_now();
+		left = c->deadline - client_now();
 		if (left <= 0) {
-			snprintf(err, errlen, "the daemon went silent for "
-			    "%d s", c->timeout_ms / 1000);
+			snprintf(err, errlen, "the daemon did not answer "
+			    "within %d s", c->timeout_ms / 1000);
+			errno = ETIMEDOUT;
 			return -1;
 		}
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (rc > 0)
 			return 0;
 		if (rc < 0 && errno != EINTR) {
-			snprintf(err, errlen, "poll: %s", strerror(errno));
+			saved = errno;
+			snprintf(err, errlen, "poll: %s", strerror(saved));
+			errno = saved;
 			return -1;
 		}
 	}
 }
 
 /*
- * Connect to the daemon at path after the shared trust checks. Returns 0,
- * or -1 with err and errno (ENAMETOOLONG: the path can never work).
+ * connect(2) to path within the deadline. A UNIX socket whose listener
+ * does not accept (stopped, still starting) blocks a plain connect for as
+ * long as its backlog is full; a non-blocking one fails with EAGAIN at
+ * once (Linux's AF_UNIX never answers EINPROGRESS) and leaves nothing to
+ * poll the socket for, so it is tried again every few milliseconds, with
+ * poll(2) as the wait, until the deadline. Returns the descriptor, or -1
+ * with errno (ETIMEDOUT at the deadline).
+ */
+static int
+client_connect(const char *path, long long deadline)
+{
+	struct sockaddr_un	 sun;
+	long long		 left;
+	int			 fd, e, wait_ms = 2;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) < 0)
+		return -1;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
+			return fd;
+		if ((e = errno) != EAGAIN && e != EINTR)
+			break;
+		if ((left = deadline - client_now()) <= 0) {
+			e = ETIMEDOUT;
+			break;
+		}
+		if (e == EAGAIN) {
+			(void)poll(NULL, 0, left < wait_ms ? (int)left :
+			    wait_ms);
+			if (wait_ms < 50)
+				wait_ms *= 2;
+		}
+	}
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Connect to the daemon at path after the shared trust checks, within
+ * the first request's deadline. Returns 0, or -1 with err and errno
+ * (ENAMETOOLONG: the path can never work; ETIMEDOUT: someone is there
+ * but did not take the connection in time).
  */
 int
 client_open(struct client *c, const char *path, bool is_default, char *err,
     size_t errlen)
 {
-	c->timeout_ms = CLIENT_TIMEOUT_MS;
-	c->fd = sockpath_connect_trusted(path, is_default, err, errlen);
-	return c->fd < 0 ? -1 : 0;
+	char	 why[SOCKPATH_ERRLEN];
+	uid_t	 uid;
+	pid_t	 pid;
+	int	 saved;
+
+	c->fd = -1;
+	c->timeout_ms = client_timeout();
+	c->deadline = client_now() + c->timeout_ms;
+	c->fresh = true;
+	if (sockpath_check_length(path, err, errlen) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (sockpath_check_dir(path, is_default, why, sizeof why) != 0) {
+		saved = errno;
+		if (saved == ENOENT)
+			snprintf(err, errlen, "no daemon at %s (%s)", path,
+			    why);
+		else
+			snprintf(err, errlen, "not trusting %s: %s", path,
+			    why);
+		errno = saved == ENOENT ? ENOENT : EPERM;
+		return -1;
+	}
+	if ((c->fd = client_connect(path, c->deadline)) < 0) {
+		saved = errno;
+		if (saved == ETIMEDOUT)
+			snprintf(err, errlen, "the daemon at %s did not take "
+			    "the connection within %d s (stopped, or busy)",
+			    path, c->timeout_ms / 1000);
+		else
+			snprintf(err, errlen, "no daemon at %s: %s", path,
+			    strerror(saved));
+		errno = saved == ENAMETOOLONG ? ENOENT : saved;
+		return -1;
+	}
+	if (!sockpath_peer_allowed(c->fd, &uid, &pid)) {
+		snprintf(err, errlen, "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
+		    (int)pid, (unsigned)getuid());
+		close(c->fd);
+		c->fd = -1;
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 /* Close the connection (a control connection needs no goodbye). */
@@ -83,8 +213,8 @@ client_close(struct client *c)
 }
 
 /*
- * Send len bytes; the daemon must take some within the timeout each time.
- * Returns 0, or -1 with err.
+ * Send len bytes, all of them before the request's deadline. Returns 0,
+ * or -1 with err and errno.
  */
 int
 client_send(struct client *c, const void *buf, size_t len, char *err,
@@ -93,18 +223,20 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 	const char	*p = buf;
 	size_t		 off = 0;
 	ssize_t		 n;
+	int		 saved;
 
 	while (off < len) {
-		if (client_wait(c, POLLOUT, client_now() + c->timeout_ms, err,
-		    errlen) != 0)
+		if (client_wait(c, POLLOUT, err, errlen) != 0)
 			return -1;
 		n = send(c->fd, p + off, len - off,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0) {
+			saved = errno;
 			snprintf(err, errlen, "the daemon closed the "
-			    "connection (%s)", strerror(errno));
+			    "connection (%s)", strerror(saved));
+			errno = saved;
 			return -1;
 		}
 		off += (size_t)n;
@@ -114,7 +246,8 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 
 /*
  * Read one reply line into buf (NUL-terminated, without "\r\n"). The
- * whole line must arrive within the timeout and fit CLIENT_REPLY_MAX.
+ * whole line must arrive before the request's deadline and fit
+ * CLIENT_REPLY_MAX.
  * It is read a byte at a time, so nothing after the newline (the raw
  * bytes of a secret) ever lands in buf. Returns 0, or -1 with err.
  */
@@ -122,7 +255,6 @@ int
 client_read_line(struct client *c, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	long long	 deadline = client_now() + c->timeout_ms;
 	size_t		 got = 0, max = len - 1;
 	ssize_t		 n;
 	char		 ch;
@@ -130,7 +262,7 @@ client_read_line(struct client *c, char *buf, size_t len, char *err,
 	if (max > CLIENT_REPLY_MAX)
 		max = CLIENT_REPLY_MAX;
 	for (;;) {
-		if (client_wait(c, POLLIN, deadline, err, errlen) != 0)
+		if (client_wait(c, POLLIN, err, errlen) != 0)
 			return -1;
 		n = recv(c->fd, &ch, 1, MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
@@ -174,6 +306,7 @@ client_request(struct client *c, const char *line, char *reply,
 	char	 out[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
 	int	 n;
 
+	client_begin(c);
 	n = snprintf(out, sizeof out, "%s\n", line);
 	if (n < 0 || (size_t)n >= sizeof out) {
 		snprintf(err, errlen, "request too long");
@@ -191,9 +324,9 @@ client_request(struct client *c, const char *line, char *reply,
 
 /*
  * Read exactly n raw bytes of a secret straight into the buffer, which
- * grows only as the bytes arrive (a lying length costs no memory). The
- * daemon may not go silent for longer than the timeout. Returns 0, or -1
- * with err (the buffer is then emptied).
+ * grows only as the bytes arrive (a lying length costs no memory). They
+ * must all arrive before the deadline of the GET they answer. Returns 0,
+ * or -1 with err (the buffer is then emptied).
  */
 int
 client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
@@ -209,13 +342,12 @@ client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
 			if (ahead > n - b->len)
 				ahead = n - b->len;
 			if (secbuf_reserve(b, b->len + ahead) != 0) {
-				snprintf(err, errlen, "%zu bytes: %s", n,
-				    strerror(errno));
+				snprintf(err, errlen, "a secret of %zu bytes: "
+				    "%s", n, secbuf_error());
 				goto fail;
 			}
 		}
-		if (client_wait(c, POLLIN, client_now() + c->timeout_ms, err,
-		    errlen) != 0)
+		if (client_wait(c, POLLIN, err, errlen) != 0)
 			goto fail;
 		r = recv(c->fd, b->p + b->len, b->cap - b->len, MSG_DONTWAIT);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
@@ -239,18 +371,30 @@ fail:
 	return -1;
 }
 
-/* Send "LOAD <n>" and the n bytes straight from the buffer. */
+/*
+ * Send "LOAD <n>" and the n bytes straight from the buffer, and read the
+ * reply. A daemon that refuses the size answers at once and closes, so
+ * the rest of the bytes meet a closed socket (EPIPE, ECONNRESET): its
+ * reply is then already waiting and is the answer. Returns 0 with the
+ * reply, or -1 with err.
+ */
 int
-client_send_secret(struct client *c, const struct secbuf *b, char *err,
-    size_t errlen)
+client_load(struct client *c, const struct secbuf *b, char *reply,
+    size_t len, char *err, size_t errlen)
 {
-	char	 head[64];
+	char	 head[64], why[CLIENT_ERRLEN];
 	int	 n;
 
+	client_begin(c);
 	n = snprintf(head, sizeof head, "LOAD %zu\n", b->len);
-	if (client_send(c, head, (size_t)n, err, errlen) != 0)
+	if (client_send(c, head, (size_t)n, err, errlen) != 0 ||
+	    client_send(c, b->p, b->len, err, errlen) != 0) {
+		if ((errno == EPIPE || errno == ECONNRESET) &&
+		    client_read_line(c, reply, len, why, sizeof why) == 0)
+			return 0;
 		return -1;
-	return client_send(c, b->p, b->len, err, errlen);
+	}
+	return client_read_line(c, reply, len, err, errlen);
 }
 
 /* Does line start with word followed by a space or its end? */
@@ -643,4 +787,106 @@ client_parse_pid(const char *s, int *pid)
 		return -1;
 	*pid = (int)v;
 	return 0;
+}
+
+/*
+ * The heartbeats the daemon counts now (STATUS sessions=), on a control
+ * connection of its own; -1 if it cannot say.
+ */
+static long
+client_sessions(const char *path, bool is_default)
+{
+	struct client_status	 st;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
+	unsigned long long	 v;
+	const char		*s;
+	long			 n = -1;
+
+	if (client_open(&c, path, is_default, err, sizeof err) != 0)
+		return -1;
+	if (client_request(&c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) == 0 &&
+	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
+	    (s = client_status_get(&st, "sessions")) != NULL &&
+	    client_decimal(s, &v) == 0 && v <= LONG_MAX)
+		n = (long)v;
+	client_close(&c);
+	return n;
+}
+
+/*
+ * The exchange that cancels a pending panic, as dazai cancel and
+ * dazai-heartbeat --cancel both do it: HELLO, CANCEL, QUIT on a heartbeat
+ * connection (the protocol takes CANCEL only from one), with the signals
+ * that end a process held meanwhile, since after WELCOME our death would
+ * be a lost heartbeat. After a cancel, STATUS says whether any other
+ * heartbeat still guards the secret. Returns what happened; the reply to
+ * CANCEL is in cc->reply, what failed in err.
+ */
+enum client_cancel_result
+client_cancel(const char *path, bool is_default, struct client_cancel *cc,
+    char *err, size_t errlen)
+{
+	enum client_cancel_result	 rc = CLIENT_CANCEL_FAILED;
+	struct client			 c;
+	sigset_t			 set, old;
+	char				 line[64], reply[CLIENT_REPLY_MAX + 1],
+					 shown[96];
+	long				 n;
+	int				 saved;
+
+	memset(cc, 0, sizeof *cc);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	if (client_open(&c, path, is_default, err, errlen) != 0) {
+		saved = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		errno = saved;
+		/* A daemon that did not take the connection in time is
+		 * there: a failure, not "no daemon". */
+		return saved == ETIMEDOUT ? CLIENT_CANCEL_FAILED :
+		    CLIENT_CANCEL_NODAEMON;
+	}
+	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
+	if (client_request(&c, line, reply, sizeof reply, err, errlen) != 0)
+		goto out;
+	if (strcmp(reply, "BUSY") == 0) {
+		snprintf(err, errlen, "BUSY: another heartbeat holds the "
+		    "guard");
+		rc = CLIENT_CANCEL_BUSY;
+		goto out;
+	}
+	if (strcmp(reply, "WELCOME") != 0) {
+		client_printable(reply, shown, sizeof shown);
+		snprintf(err, errlen, "unexpected reply to HELLO: %s", shown);
+		goto out;
+	}
+	if (client_request(&c, "CANCEL", cc->reply, sizeof cc->reply, err,
+	    errlen) != 0)
+		goto out;
+	cc->cancelled = strcmp(cc->reply, "CANCELLED") == 0;
+	if (client_request(&c, "QUIT", reply, sizeof reply, err,
+	    errlen) != 0)
+		goto out;
+	if (strcmp(reply, "BYE") != 0) {
+		client_printable(reply, shown, sizeof shown);
+		snprintf(err, errlen, "no BYE after QUIT: %s", shown);
+		goto out;
+	}
+	rc = CLIENT_CANCEL_DONE;
+out:
+	client_close(&c);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc == CLIENT_CANCEL_DONE && cc->cancelled) {
+		/* Unknown counts as none: better a warning too many. */
+		n = client_sessions(path, is_default);
+		cc->unguarded = n <= 0;
+	}
+	return rc;
 }

@@ -58,11 +58,14 @@ static const char usage_text[] =
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
+"  each request, connect included, must end within $DAZAI_TIMEOUT\n"
+"  seconds (10)\n"
 "  --version      print the version and exit\n"
 "  --help         print this help and exit\n"
 "\n"
-"Exit status: 0 done; 1 refused or failed; 2 usage; 4 no daemon. exec\n"
-"exits with CMD's status (127 not found, 126 not executable).\n";
+"Exit status: 0 done; 1 refused, failed or too slow; 2 usage; 4 no\n"
+"daemon. exec exits with CMD's status (127 not found, 126 not\n"
+"executable).\n";
 
 /* Where the daemon is. */
 struct ctx {
@@ -99,6 +102,8 @@ connect_or_status(const struct ctx *x, struct client *c)
 		return 0;
 	saved = errno;
 	log_warnx("%s", err);
+	if (saved == ETIMEDOUT)		/* someone there, too slow */
+		return EXIT_REFUSED;
 	return saved == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
 }
 
@@ -260,27 +265,6 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 	return 0;
 }
 
-/* The live heartbeats STATUS counts, or -1 if it cannot be asked. */
-static long
-heartbeats_left(const struct ctx *x)
-{
-	struct client_status	 st;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	const char		*v;
-	long			 n = -1;
-
-	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
-		return -1;
-	if (client_request(&c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) == 0 &&
-	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
-	    (v = client_status_get(&st, "sessions")) != NULL)
-		n = strtol(v, NULL, 10);
-	client_close(&c);
-	return n;
-}
-
 /* status [--json]. */
 static int
 cmd_status(const struct ctx *x, int argc, char **argv)
@@ -413,8 +397,7 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		goto out;
-	if (client_send_secret(&c, &b, err, sizeof err) != 0 ||
-	    client_read_line(&c, reply, sizeof reply, err, sizeof err) != 0) {
+	if (client_load(&c, &b, reply, sizeof reply, err, sizeof err) != 0) {
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);
@@ -664,7 +647,44 @@ exec_options(int argc, char **argv, int *fd)
 	return i < argc ? i : -1;
 }
 
-/* exec [--fd N] -- CMD ARGS. */
+/*
+ * Before a command is started for it: does the daemon hold a secret at
+ * all? Only a daemon that reports secret_bytes can say no; anything else
+ * is left to GET. Returns 0, or the exit status after saying why not.
+ */
+static int
+secret_held(struct client *c)
+{
+	struct client_status	 st;
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
+	const char		*v;
+	int			 rc;
+
+	if (client_request(c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0) {
+		log_warnx("exec: %s", err);
+		return EXIT_REFUSED;
+	}
+	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
+		log_warnx("exec: %s%s", rc > 0 ? "refused: " : "", err);
+		return EXIT_REFUSED;
+	}
+	if ((v = client_status_get(&st, "secret_bytes")) != NULL &&
+	    strcmp(v, "0") == 0) {
+		log_warnx("exec: refused: no secret");
+		return EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/*
+ * exec [--fd N] -- CMD ARGS. The order is what makes it safe: the child
+ * is registered before the secret exists here, and the secret is fetched
+ * only once execve(2) has succeeded, so a command that cannot start
+ * (a missing #! interpreter, a file the kernel will not run) spends no
+ * read of it.
+ */
 static int
 cmd_exec(const struct ctx *x, int argc, char **argv)
 {
@@ -683,6 +703,10 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 	harden();
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
+	if ((rc = secret_held(&c)) != 0) {
+		client_close(&c);
+		return rc;
+	}
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    pipe2(sp, O_CLOEXEC) != 0) {
 		log_warn("exec: pipe");
@@ -699,6 +723,7 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		close(go[1]);
 		close(ep[0]);
 		close(sp[1]);
+		client_close(&c);
 		child_exec(go[0], ep[1], sp[0], fd, path, argv + first);
 	}
 	close(go[0]);
@@ -710,12 +735,8 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		abandon_child(x, pid, false);
 		return rc;
 	}
-	if ((rc = fetch_secret(&c, &b)) != 0) {
-		client_close(&c);
-		abandon_child(x, pid, true);
-		return rc;
-	}
-	/* Registered and the secret in hand: let the command start. */
+	/* Registered: let the command start, and learn whether it did. The
+	 * error pipe is close-on-exec, so EOF on it means execve worked. */
 	if (write(go[1], "", 1) != 1)
 		log_warn("exec: starting the command");
 	close(go[1]);
@@ -723,12 +744,20 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 		;
 	close(ep[0]);
 	if (n == (ssize_t)sizeof e) {
-		secbuf_free(&b);
 		errno = e;
 		log_warn("exec: %s", path);
 		client_close(&c);
+		close(sp[1]);
 		abandon_child(x, pid, true);
 		return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+	}
+	/* The command runs, waiting on its pipe; a refused GET kills it
+	 * before it has been given anything. */
+	if ((rc = fetch_secret(&c, &b)) != 0) {
+		client_close(&c);
+		close(sp[1]);
+		abandon_child(x, pid, true);
+		return rc;
 	}
 	client_close(&c);
 	/* A pipe as big as the secret takes it in one write, so it leaves
@@ -762,84 +791,48 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 static int
 cmd_cancel(const struct ctx *x, int argc, char **argv)
 {
-	struct client	 c;
-	sigset_t	 set, old;
-	char		 line[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[CLIENT_ERRLEN];
-	int		 rc;
+	struct client_cancel	 cc;
+	char			 err[CLIENT_ERRLEN];
+	int			 rc;
 
 	(void)argv;
-	err[0] = '\0';
 	if (argc != 1) {
 		log_warnx("cancel: unexpected argument (see --help)");
 		return EXIT_USAGE;
 	}
-	/*
-	 * After WELCOME this connection is a heartbeat: were we killed
-	 * before QUIT, the daemon would see it lost and panic. Hold the
-	 * signals that end a process until QUIT is done.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &set, &old);
-	if ((rc = connect_or_status(x, &c)) != 0)
-		goto out;
-	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
-	if (client_request(&c, line, reply, sizeof reply, err,
-	    sizeof err) != 0) {
-		log_warnx("cancel: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (strcmp(reply, "BUSY") == 0) {
+	switch (client_cancel(x->path, x->is_default, &cc, err, sizeof err)) {
+	case CLIENT_CANCEL_NODAEMON:
+		rc = errno;
+		log_warnx("%s", err);
+		return rc == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+	case CLIENT_CANCEL_BUSY:
 		log_warnx("cancel: BUSY: another heartbeat holds the guard; "
 		    "send that dazai-heartbeat SIGUSR1 (it stands down "
 		    "without a panic), then cancel again");
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (strcmp(reply, "WELCOME") != 0) {
-		client_printable(reply, err, sizeof err);
-		log_warnx("cancel: unexpected reply to HELLO: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
-	}
-	if (client_request(&c, "CANCEL", reply, sizeof reply, err,
-	    sizeof err) != 0) {
+		return EXIT_REFUSED;
+	case CLIENT_CANCEL_FAILED:
 		log_warnx("cancel: %s", err);
-		rc = EXIT_REFUSED;
-		goto close;
+		return EXIT_REFUSED;
+	case CLIENT_CANCEL_DONE:
+		break;
 	}
-	if (strcmp(reply, "CANCELLED") == 0) {
+	if (cc.cancelled) {
 		log_info("panic cancelled");
 		rc = 0;
-	} else if (strcmp(reply, "ERR no pending panic") == 0) {
+	} else if (strcmp(cc.reply, "ERR no pending panic") == 0) {
 		log_warnx("cancel: no panic is pending");
 		rc = EXIT_REFUSED;
 	} else {
-		client_printable(reply, err, sizeof err);
+		client_printable(cc.reply, err, sizeof err);
 		log_warnx("cancel: unexpected reply to CANCEL: %s", err);
 		rc = EXIT_REFUSED;
 	}
-	if (client_request(&c, "QUIT", reply, sizeof reply, err,
-	    sizeof err) != 0 || strcmp(reply, "BYE") != 0) {
-		log_warnx("cancel: no BYE after QUIT%s%s", err[0] ? ": " : "",
-		    err);
-		rc = EXIT_REFUSED;
-	}
-close:
-	client_close(&c);
-	if (rc == 0 && heartbeats_left(x) == 0)
+	if (cc.unguarded)
 		log_warnx("WARNING: panic cancelled, and no heartbeat is "
 		    "connected: the daemon still holds the secret and nothing "
 		    "ends it when your session ends; start a heartbeat "
 		    "(source shellrc.sh again, or run dazai-heartbeat) or "
 		    "`dazai wipe` it");
-out:
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dazai/client.h"
 #include "dazai/config.h"
 #include "dazai/log.h"
 #include "dazai/proto.h"
@@ -201,28 +202,31 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 	    "WELCOME", path);
 }
 
-/* --cancel: HELLO, CANCEL, print the reply, QUIT. */
+/*
+ * --cancel: HELLO, CANCEL, print the reply, QUIT, through the exchange
+ * dazai cancel uses; warn only when no other heartbeat is left.
+ */
 static int
 do_cancel(const char *path, bool is_default)
 {
-	struct proto_reader	 rd;
-	char			 line[PROTO_LINE_MAX + 1];
-	int			 fd, cancelled;
+	struct client_cancel	 cc;
+	char			 err[CLIENT_ERRLEN], shown[CLIENT_ERRLEN];
 
-	fd = handshake(path, is_default, &rd);
-	if (!send_line(fd, "CANCEL\n") ||
-	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1)
-		fatalx(EXIT_LOST, "%s: lost the daemon during CANCEL", path);
-	printf("%s\n", line);
+	switch (client_cancel(path, is_default, &cc, err, sizeof err)) {
+	case CLIENT_CANCEL_NODAEMON:
+		fatalx(errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON,
+		    "%s", err);
+	case CLIENT_CANCEL_BUSY:
+		fatalx(EXIT_BUSY, "%s: %s", path, err);
+	case CLIENT_CANCEL_FAILED:
+		fatalx(EXIT_LOST, "%s: cancel: %s", path, err);
+	case CLIENT_CANCEL_DONE:
+		break;
+	}
+	client_printable(cc.reply, shown, sizeof shown);
+	printf("%s\n", shown);
 	fflush(stdout);
-	cancelled = strcmp(line, "CANCELLED") == 0;
-	if (!send_line(fd, "QUIT\n") ||
-	    read_line(fd, &rd, line, sizeof line, REPLY_TIMEOUT) != 1 ||
-	    strcmp(line, "BYE") != 0)
-		fatalx(EXIT_LOST, "%s: no BYE after QUIT", path);
-	close(fd);
-	/* The slot was free, so no heartbeat guards the secret now. */
-	if (cancelled)
+	if (cc.unguarded)
 		log_warnx("WARNING: panic cancelled, and no heartbeat is "
 		    "connected: the daemon at %s still holds the secret and "
 		    "nothing ends it when your session ends; start a "

@@ -4,11 +4,14 @@
  * and only write(2) drains, and a terminal prompt that reads into it with
  * echo off and gives the terminal back on every way out.
  */
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -20,6 +23,7 @@
 
 #define SECBUF_STEP	4096
 #define SECBUF_TTY_MAX	65536	/* a typed line is far shorter */
+#define SECBUF_PASTE_MS	100	/* how long the rest of a paste may lag */
 
 /* The prompt's state, for the signal handler that restores the terminal. */
 static volatile sig_atomic_t	 tty_active;
@@ -35,30 +39,84 @@ static const int tty_stop_sigs[] = { SIGTSTP, SIGTTIN, SIGTTOU };
 #define NFATAL	(sizeof tty_fatal_sigs / sizeof tty_fatal_sigs[0])
 #define NSTOP	(sizeof tty_stop_sigs / sizeof tty_stop_sigs[0])
 
-/* Initialise libsodium; -1 if it cannot run here. */
+/* Why the last secbuf_reserve failed, for the caller's message. */
+static char	 secbuf_reason[SECBUF_ERRLEN];
+
+/*
+ * Initialise libsodium; -1 if it cannot run here. The soft
+ * RLIMIT_MEMLOCK is raised to the hard one first, as dazaid does, so a
+ * secret as large as the hard limit allows can be locked: the default
+ * soft limit is often far below it, and an unlocked buffer could be
+ * written to swap.
+ */
 int
 secbuf_init(void)
 {
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_MEMLOCK, &rl);	/* checked by mlock */
+	}
 	return sodium_init() < 0 ? -1 : 0;
 }
 
+/* The reason the last secbuf_reserve failed. */
+const char *
+secbuf_error(void)
+{
+	return secbuf_reason;
+}
+
 /*
- * Make room for at least need bytes. A bigger buffer is a new
- * sodium_malloc allocation; the bytes move over and the old one is freed,
- * which zeroes it. Returns -1 with errno ENOMEM if there is no memory.
+ * Make room for at least need bytes (rounded up to SECBUF_STEP; how fast
+ * to grow is the caller's choice). A bigger buffer is a new sodium_malloc
+ * allocation; the bytes move over and the old one is freed, which zeroes
+ * it. sodium_malloc goes on when it cannot mlock(2) the pages, so they
+ * are locked here again and checked: no secret byte is ever held in
+ * memory that could be swapped out. Returns -1 with errno (ENOMEM: no
+ * memory, or it cannot be locked) and secbuf_error() saying which.
  */
 int
 secbuf_reserve(struct secbuf *b, size_t need)
 {
+	struct rlimit	 rl;
 	unsigned char	*p;
 	size_t		 cap;
+	int		 saved;
 
 	if (need <= b->cap)
 		return 0;
-	cap = b->cap < SECBUF_STEP ? SECBUF_STEP : b->cap;
-	while (cap < need)
-		cap = cap > (size_t)-1 / 2 ? need : cap * 2;
+	if (need > (size_t)-1 - SECBUF_STEP) {
+		snprintf(secbuf_reason, sizeof secbuf_reason, "%zu bytes: %s",
+		    need, strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	cap = (need + SECBUF_STEP - 1) / SECBUF_STEP * SECBUF_STEP;
 	if ((p = sodium_malloc(cap)) == NULL) {
+		snprintf(secbuf_reason, sizeof secbuf_reason, "%zu bytes: %s",
+		    cap, strerror(ENOMEM));
+		errno = ENOMEM;
+		return -1;
+	}
+	if (mlock(p, cap) != 0) {
+		saved = errno;
+		sodium_free(p);
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY)
+			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			    "lock %zu bytes in memory for the secret (%s; "
+			    "RLIMIT_MEMLOCK is %llu bytes, %zu held already): "
+			    "refusing to hold it where it could be swapped "
+			    "out; raise the limit (ulimit -l)", cap,
+			    strerror(saved), (unsigned long long)rl.rlim_cur,
+			    b->cap);
+		else
+			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			    "lock %zu bytes in memory for the secret (%s): "
+			    "refusing to hold it where it could be swapped "
+			    "out", cap, strerror(saved));
 		errno = ENOMEM;
 		return -1;
 	}
@@ -113,15 +171,19 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 			    (long long)st.st_size, max);
 			return -1;
 		}
-		/* One allocation for a file of known size (+1 sees EOF). */
+		/* One allocation for a file of known size (+1 sees EOF),
+		 * locked before a byte of it is read. */
 		if (secbuf_reserve(b, (size_t)st.st_size + 1) != 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
+			snprintf(err, errlen, "%s", secbuf_error());
 			return -1;
 		}
 	}
 	for (;;) {
-		if (b->len == b->cap && secbuf_reserve(b, b->cap + 1) != 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
+		/* Of unknown size: double, up to one byte over max. */
+		if (b->len == b->cap && secbuf_reserve(b, b->cap == 0 ?
+		    SECBUF_STEP : b->cap > max / 2 ? max + 1 : b->cap * 2) !=
+		    0) {
+			snprintf(err, errlen, "%s", secbuf_error());
 			return -1;
 		}
 		want = b->cap - b->len;
@@ -153,9 +215,11 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 }
 
 /*
- * Async-signal-safe: give the terminal back, zero what was typed so far
- * with a plain loop, then die of the same signal (SA_RESETHAND made its
- * action the default again and SA_NODEFER lets it through at once).
+ * Async-signal-safe: drop what is still queued at the terminal and give
+ * it back (tcflush and tcsetattr are both safe here), zero what was typed
+ * so far with a plain loop, then die of the same signal (SA_RESETHAND
+ * made its action the default again and SA_NODEFER lets it through at
+ * once).
  */
 static void
 secbuf_tty_signal(int sig)
@@ -164,6 +228,7 @@ secbuf_tty_signal(int sig)
 	size_t			 i;
 
 	if (tty_active) {
+		tcflush(tty_fd, TCIFLUSH);
 		tcsetattr(tty_fd, TCSANOW, &tty_saved);
 		if (tty_buf != NULL && tty_buf->p != NULL) {
 			p = tty_buf->p;
@@ -178,9 +243,35 @@ secbuf_tty_signal(int sig)
 }
 
 /*
+ * After the line: is more input queued or arriving at once? A paste of
+ * several lines comes in one burst, and canonical mode hands over only
+ * its first line; raw for a moment (echo still off), a partial last line
+ * shows too.
+ */
+static bool
+secbuf_tty_more(int fd, const struct termios *quiet)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct termios	 raw = *quiet;
+	int		 rc;
+
+	raw.c_lflag &= ~(tcflag_t)ICANON;
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	if (tcsetattr(fd, TCSANOW, &raw) != 0)
+		return false;
+	while ((rc = poll(&pfd, 1, SECBUF_PASTE_MS)) < 0 && errno == EINTR)
+		;
+	return rc > 0 && (pfd.revents & POLLIN) != 0;
+}
+
+/*
  * Prompt on outfd and read one line typed at the terminal infd, echo off,
- * into the buffer (without its newline). The terminal's settings come
- * back on every way out: the end of the line, an error, and the signals
+ * into the buffer (without its newline). More than one line (a paste) is
+ * refused, and whatever is left in the terminal's input queue is
+ * discarded on every way out, so none of it reaches the shell. The
+ * terminal's settings come back on every way out: the end of the line,
+ * an error, and the signals
  * that end a process (^C, ^\, SIGTERM, SIGHUP). Job-control stops are
  * ignored while the prompt is up, so the terminal is never left without
  * echo behind a stopped job. Returns 0, or -1 with err.
@@ -235,7 +326,7 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 				goto out;
 			}
 			if (secbuf_reserve(b, b->cap + 1) != 0) {
-				snprintf(err, errlen, "%s", strerror(errno));
+				snprintf(err, errlen, "%s", secbuf_error());
 				goto out;
 			}
 		}
@@ -254,9 +345,20 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 			break;
 		}
 	}
+	if (secbuf_tty_more(infd, &quiet)) {
+		snprintf(err, errlen, "more than one line came in (a paste?); "
+		    "nothing sent, and the rest is discarded: load a secret of "
+		    "several lines from a file or a pipe");
+		errno = EINVAL;
+		goto out;
+	}
 	rc = 0;
 out:
 	saved = errno;
+	/* Whatever is still queued (the rest of a paste, keys typed at the
+	 * prompt) must not reach the next reader of the terminal, the
+	 * shell, which would run it and keep it in its history. */
+	tcflush(infd, TCIFLUSH);
 	tcsetattr(infd, TCSANOW, &tty_saved);
 	tty_active = 0;
 	if (write(outfd, "\n", 1) < 0) {

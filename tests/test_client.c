@@ -7,6 +7,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/ptrace.h>
 #include <poll.h>
 #include <pty.h>
@@ -586,9 +588,131 @@ END_TEST
  * for forever. */
 START_TEST(fake_stalls)
 {
-	hostile("silent", "", 0, FAKE_STALL, "status", "went silent");
+	hostile("silent", "", 0, FAKE_STALL, "status",
+	    "did not answer within");
 	hostile("stalled secret", "SECRET 64\nabc", 13, FAKE_STALL, "get",
-	    "went silent");
+	    "did not answer within");
+}
+END_TEST
+
+/* A listening socket at dir/name, its backlog as given; the descriptor. */
+static int
+listener_at(const char *dir, const char *name, int backlog, char *path,
+    size_t len)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	return fd;
+}
+
+/*
+ * The client against a listener that never lets a request finish ends
+ * near its deadline (DAZAI_TIMEOUT=2 here; the bound asserted is loose)
+ * with exit 1 and one line naming the wait.
+ */
+static void
+ends_by_deadline(const char *what, const char *sock, const char *cmd,
+    const char *needle)
+{
+	const char *const args[] = { cmd, NULL };
+	char	 out[4096], err[4096];
+	double	 t0 = dz_now();
+	int	 rc;
+
+	ck_assert_int_eq(setenv("DAZAI_TIMEOUT", "2", 1), 0);
+	rc = run_dazai(sock, args, -1, out, sizeof out, err, sizeof err,
+	    25.0);
+	unsetenv("DAZAI_TIMEOUT");
+	ck_assert_msg(rc != -1, "%s: dazai %s still waiting after 25 s",
+	    what, cmd);
+	ck_assert_msg(rc == 1, "%s: status %d, want 1; stderr: %s", what, rc,
+	    err);
+	ck_assert_msg(strstr(err, needle) != NULL, "%s: stderr lacks '%s': "
+	    "%s", what, needle, err);
+	ck_assert_msg(strncmp(err, "dazai: ", 7) == 0 &&
+	    strchr(err, '\n') == err + strlen(err) - 1,
+	    "%s: not one line: %s", what, err);
+	printf("deadline %s: exit 1 after %.1f s: %s", what, dz_now() - t0,
+	    err);
+}
+
+/*
+ * One deadline for the whole request, the connect included: a listener
+ * that drips a reply one byte a second, one whose backlog is full, and a
+ * stopped daemon hold no command longer than about that deadline.
+ */
+START_TEST(fake_deadline)
+{
+	static const char drip[] = "a secret that arrives a byte a second";
+	char		 dir[64], sock[128], line[256];
+	struct dz	 d;
+	size_t		 i;
+	pid_t		 pid;
+	int		 lfd, c, fds[64], n = 0;
+
+	/* A secret a byte a second: never silent for long, never done. */
+	dz_tmpdir(dir, sizeof dir);
+	lfd = listener_at(dir, "drip.sock", 8, sock, sizeof sock);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((c = accept(lfd, NULL, NULL)) < 0 ||
+		    dz_readline(c, line, sizeof line, 20) == NULL ||
+		    !dz_send(c, "SECRET 4096\n"))
+			_exit(1);
+		for (i = 0; i < sizeof drip - 1; i++) {
+			if (send(c, drip + i, 1, MSG_NOSIGNAL) != 1)
+				_exit(0);
+			sleep(1);
+		}
+		_exit(0);
+	}
+	close(lfd);
+	ends_by_deadline("drip", sock, "get", "did not answer within 2 s");
+	kill(pid, SIGKILL);
+	dz_waitpid(pid, NULL, 5.0);
+
+	/* A listener that accepts nothing, its backlog filled by us. */
+	lfd = listener_at(dir, "full.sock", 0, sock, sizeof sock);
+	for (n = 0; n < 64; n++) {
+		struct sockaddr_un	 sun;
+
+		memset(&sun, 0, sizeof sun);
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, sock, strlen(sock) + 1);
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		ck_assert_int_ge(fds[n], 0);
+		if (connect(fds[n], (struct sockaddr *)&sun, sizeof sun) !=
+		    0) {
+			ck_assert_int_eq(errno, EAGAIN);
+			close(fds[n]);
+			break;
+		}
+	}
+	ck_assert_msg(n < 64, "the backlog never filled");
+	ends_by_deadline("full backlog", sock, "wipe",
+	    "did not take the connection within 2 s");
+	while (n-- > 0)
+		close(fds[n]);
+	close(lfd);
+
+	/* The real daemon, stopped: connected, never answered. */
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	ends_by_deadline("stopped daemon", d.sock, "status",
+	    "did not answer within 2 s");
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	dz_stop(&d);
 }
 END_TEST
 
@@ -662,6 +786,168 @@ START_TEST(usage_errors)
 	    "dazai-no-such-command");
 	ck_assert_ptr_nonnull(strstr(err, "command not found"));
 	expect_run("/nonexistent/dazai.sock", 126, "exec", "--", "/etc");
+}
+END_TEST
+
+/* Read a small file whole; "" if it is missing. */
+static char *
+slurp(const char *path, char *buf, size_t len)
+{
+	ssize_t	 n = 0;
+	int	 fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return buf;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* ---- the secret buffer is locked ---- */
+
+/*
+ * Start `dazai --socket sock load` with standard input from in,
+ * RLIMIT_MEMLOCK set to soft and hard and without CAP_IPC_LOCK, which
+ * would lock past any limit (exit 123 if root cannot drop it); standard
+ * error to errpath.
+ */
+static pid_t
+load_limited(const char *sock, int in, rlim_t soft, rlim_t hard,
+    const char *errpath)
+{
+	struct rlimit	 rl = { soft, hard };
+	pid_t		 pid;
+	int		 fd, i;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* A root that keeps CAP_IPC_LOCK after exec ignores limits. */
+		(void)prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
+		if (geteuid() == 0 &&
+		    prctl(PR_CAPBSET_READ, CAP_IPC_LOCK, 0, 0, 0) != 0)
+			_exit(123);
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
+			_exit(124);
+		dup2(in, 0);
+		fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 2);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		for (i = 3; i < 256; i++)
+			close(i);
+		execl(dz_bin("dazai"), "dazai", "--socket", sock, "load",
+		    (char *)NULL);
+		_exit(125);
+	}
+	return pid;
+}
+
+/* VmLck of pid in kB, or -1. */
+static long
+vm_locked_kb(pid_t pid)
+{
+	char	 path[64], buf[4096], *p;
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nVmLck:")) == NULL)
+		return -1;
+	return strtol(p + 8, NULL, 10);
+}
+
+/*
+ * A secret the client cannot lock is refused before a byte of it is
+ * read; with a hard limit high enough, the soft one is raised and the
+ * buffer holding it is locked (VmLck covers it).
+ */
+START_TEST(secret_buffer_locked)
+{
+	static char	 big[4 << 20];
+	struct rlimit	 rl;
+	char		 dir[64], file[128], errpath[128], err[4096];
+	struct fake	 f;
+	long		 kb = -1;
+	long long	 end;
+	off_t		 at;
+	pid_t		 pid;
+	int		 fd, st;
+
+	if (dz_is_asan_build(dz_bin("dazai"))) {
+		/* Its runtime replaces mlock(2) by one that locks nothing
+		 * and says it did. */
+		dz_skip_na("secret_buffer_locked: an AddressSanitizer build "
+		    "cannot lock memory");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(file, sizeof file, "%s/big", dir);
+	snprintf(errpath, sizeof errpath, "%s/err", dir);
+	memset(big, 's', sizeof big);
+	dz_write_file(file, big, sizeof big);
+
+	/* 64 KiB may be locked, the secret is 4 MiB: refused, unread. */
+	fd = open(file, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	pid = load_limited("/nonexistent/dazai.sock", fd, 65536, 65536,
+	    errpath);
+	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 123) {
+		dz_skip("secret_buffer_locked: CAP_IPC_LOCK cannot be "
+		    "dropped here (no CAP_SETPCAP), and it locks past any "
+		    "limit");
+		close(fd);
+		return;
+	}
+	slurp(errpath, err, sizeof err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s",
+	    st, err);
+	ck_assert_msg(strstr(err, "cannot lock") != NULL &&
+	    strstr(err, "RLIMIT_MEMLOCK is 65536") != NULL, "%s", err);
+	at = lseek(fd, 0, SEEK_CUR);
+	ck_assert_msg(at == 0, "%lld bytes read before the refusal",
+	    (long long)at);
+	close(fd);
+
+	/*
+	 * A soft limit of 64 KiB under the hard one (the usual 8 MiB): the
+	 * client raises it and the 4 MiB buffer is locked. A server that
+	 * takes the LOAD line and then nothing holds the client there.
+	 */
+	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)(sizeof big + (1 << 20))) {
+		dz_skip("secret_buffer_locked: the hard RLIMIT_MEMLOCK is "
+		    "%llu bytes, too low to lock %zu", (unsigned long long)
+		    rl.rlim_max, sizeof big);
+		return;
+	}
+	fake_start(&f, "", 0, FAKE_STALL, 0);
+	fd = open(file, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	pid = load_limited(f.sock, fd, 65536, rl.rlim_max, errpath);
+	close(fd);
+	end = dz_ms_now() + 8000;
+	while ((kb = vm_locked_kb(pid)) < (long)(sizeof big / 1024) &&
+	    dz_ms_now() < end)
+		usleep(20000);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
+	fake_stop(&f, NULL, 0);
+	slurp(errpath, err, sizeof err);
+	ck_assert_msg(kb >= (long)(sizeof big / 1024), "VmLck %ld kB while "
+	    "holding a %zu-byte secret; stderr: %s", kb, sizeof big, err);
 }
 END_TEST
 
@@ -902,6 +1188,55 @@ START_TEST(tty_prompt_interrupted)
 }
 END_TEST
 
+/*
+ * A paste of two lines at the prompt: refused, not cut to its first line,
+ * and its second line does not reach the next reader of the terminal
+ * (here a shell's `read`, which gets the line typed after instead).
+ */
+START_TEST(tty_prompt_paste)
+{
+	static const char script[] = "\"$0\" --socket \"$1\" load; "
+	    "echo \"status=$?\"; IFS= read -r next; echo \"next=[$next]\"";
+	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	char		 got[256];
+	struct fake	 f;
+	struct term	 t;
+	int		 st, i;
+
+	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
+	memset(&t, 0, sizeof t);
+	t.pid = forkpty(&t.fd, NULL, NULL, &ws);
+	ck_assert_msg(t.pid >= 0, "forkpty: %s", strerror(errno));
+	if (t.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (i = 3; i < 256; i++)
+			close(i);
+		execl("/bin/sh", "sh", "-c", script, dz_bin("dazai"), f.sock,
+		    (char *)NULL);
+		_exit(125);
+	}
+	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
+	    "no prompt: %s", t.out);
+	ck_assert(write(t.fd, "first line\nsecond line\n", 23) == 23);
+	ck_assert_msg(term_wait(&t, "status=", 10), "%s", t.out);
+	ck_assert(write(t.fd, "typed after\n", 12) == 12);
+	ck_assert_msg(term_wait(&t, "next=[", 10) &&
+	    term_wait(&t, "]", 5), "%s", t.out);
+	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
+	ck_assert_msg(strstr(t.out, "next=[second line]") == NULL,
+	    "the paste's second line reached the shell: %s", t.out);
+	ck_assert_msg(strstr(t.out, "next=[typed after]") != NULL, "%s",
+	    t.out);
+	ck_assert_msg(strstr(t.out, "status=1") != NULL &&
+	    strstr(t.out, "more than one line") != NULL,
+	    "the paste was not refused: %s", t.out);
+	close(t.fd);
+	/* Nothing was loaded, the first line alone least of all. */
+	fake_stop(&f, got, sizeof got);
+	ck_assert_msg(got[0] == '\0', "something was loaded: %s", got);
+}
+END_TEST
+
 /* get refuses a terminal on standard output unless --tty is given. */
 START_TEST(tty_get_refused)
 {
@@ -1027,6 +1362,91 @@ status_field(const char *sock, const char *key, char *buf, size_t len)
 	return buf;
 }
 
+/* Wait for the daemon's state to read want; false at the timeout. */
+static bool
+wait_state(const char *sock, const char *want, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	char		 val[64];
+
+	while (strcmp(status_field(sock, "state", val, sizeof val), want) !=
+	    0) {
+		if (dz_ms_now() >= end)
+			return false;
+		usleep(20000);
+	}
+	return true;
+}
+
+/* dazai-heartbeat --cancel; its wait status, its output in out. */
+static int
+heartbeat_cancel(const char *sock, char *out, size_t len)
+{
+	const char *const argv[] = { dz_bin("dazai-heartbeat"), "--socket",
+	    sock, "--cancel", NULL };
+
+	return dz_run(argv, out, len, RUN_TIMEOUT);
+}
+
+/*
+ * With sessions = 2 a cancel is a second heartbeat beside a live one:
+ * neither dazai cancel nor dazai-heartbeat --cancel may claim that no
+ * heartbeat is connected while one is; once none is, both say so.
+ */
+START_TEST(real_cancel_beside_a_heartbeat)
+{
+	const char *const args[] = { "--dry-run", "--sessions", "2",
+	    "--grace", "60", NULL };
+	const char *const pa[] = { "panic", NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+	int		 hb, st;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	hb = dz_hello(d.sock);
+	ck_assert_int_ge(hb, 0);
+
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	st = heartbeat_cancel(d.sock, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, out);
+	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "no heartbeat is connected") == NULL,
+	    "dazai-heartbeat --cancel warned beside a live heartbeat: %s",
+	    out);
+
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	expect_run(d.sock, 0, "cancel");
+	ck_assert_msg(strstr(err, "no heartbeat is connected") == NULL,
+	    "dazai cancel warned beside a live heartbeat: %s", err);
+
+	/* The live one stands down: now nothing guards, and both say so. */
+	ck_assert(dz_send(hb, "QUIT\n"));
+	dz_expect(hb, "BYE");
+	close(hb);
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	st = heartbeat_cancel(d.sock, out, sizeof out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
+	    st, out);
+	ck_assert_msg(strstr(out, "WARNING: panic cancelled, and no "
+	    "heartbeat is connected") != NULL, "%s", out);
+	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
+	    sizeof err, RUN_TIMEOUT), 0);
+	ck_assert(wait_state(d.sock, "grace", 10));
+	expect_run(d.sock, 0, "cancel");
+	ck_assert_msg(strstr(err, "WARNING: panic cancelled, and no "
+	    "heartbeat is connected") != NULL, "%s", err);
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
 /* Is pid gone (or a zombie of ours, reaped here)? */
 static bool
 gone(pid_t pid, double timeout)
@@ -1150,22 +1570,6 @@ START_TEST(real_commands_armed)
 	commands_in_mode(true);
 }
 END_TEST
-
-/* Read a small file whole; "" if it is missing. */
-static char *
-slurp(const char *path, char *buf, size_t len)
-{
-	ssize_t	 n = 0;
-	int	 fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return buf;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 /* exec: the secret on a pipe, the command registered, its status. */
 static void
@@ -1332,6 +1736,70 @@ START_TEST(real_exec_killed_by_panic)
 }
 END_TEST
 
+/*
+ * A command that execve(2) refuses after the lookup passed (a #! naming
+ * a missing interpreter, a file the kernel cannot run) fails without
+ * spending a read: with max_reads = 1 the secret is still there after.
+ */
+START_TEST(real_exec_failure_spends_no_read)
+{
+	static const char garbage[] = "\x7f\x01 not a program";
+	static const char script[] = "#!/nonexistent/interpreter\nexit 0\n";
+	const char *const args[] = { "--max-reads", "1", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096], val[64], cmd[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "one read", 8, out,
+	    sizeof out, err, sizeof err), 0);
+	snprintf(cmd, sizeof cmd, "%s/script", d.dir);
+	dz_write_file(cmd, script, sizeof script - 1);
+	ck_assert_int_eq(chmod(cmd, 0755), 0);
+	expect_run(d.sock, 127, "exec", "--", cmd);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	snprintf(cmd, sizeof cmd, "%s/garbage", d.dir);
+	dz_write_file(cmd, garbage, sizeof garbage - 1);
+	ck_assert_int_eq(chmod(cmd, 0755), 0);
+	expect_run(d.sock, 126, "exec", "--", cmd);
+	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
+	    "0");
+	/* Neither fetched the secret: its one read is still there. */
+	expect_run(d.sock, 0, "get");
+	ck_assert_str_eq(out, "one read");
+	expect_run(d.sock, 1, "get");
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * A LOAD over secret_max is refused by the daemon at once and the
+ * connection closed under the rest of the bytes: the client shows the
+ * daemon's reason, not the broken pipe.
+ */
+START_TEST(real_load_over_secret_max)
+{
+	const char *const args[] = { "--empty", "--secret-max", "4096",
+	    NULL };
+	static char	 big[1 << 20];
+	char		 out[4096], err[4096], file[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	memset(big, 'x', sizeof big);
+	snprintf(file, sizeof file, "%s/big", d.dir);
+	dz_write_file(file, big, sizeof big);
+	expect_run(d.sock, 1, "load", file);
+	ck_assert_msg(strstr(err, "refused: larger than secret_max") !=
+	    NULL, "%s", err);
+	ck_assert_msg(strstr(err, "Broken pipe") == NULL &&
+	    strstr(err, "reset") == NULL, "%s", err);
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
 /* --empty: state empty, a load fills it, burn after one read. */
 START_TEST(real_empty_and_burn)
 {
@@ -1378,21 +1846,25 @@ client_suite(void)
 	tcase_add_test(tc, fake_get_and_status);
 	tcase_add_test(tc, fake_hostile_replies);
 	tcase_add_test(tc, fake_stalls);
+	tcase_add_test(tc, fake_deadline);
 	tcase_add_test(tc, fake_untrusted);
 	tcase_add_test(tc, usage_errors);
 	tcase_add_test(tc, get_memory_scan);
+	tcase_add_test(tc, secret_buffer_locked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tty");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, tty_prompt_load);
 	tcase_add_test(tc, tty_prompt_interrupted);
+	tcase_add_test(tc, tty_prompt_paste);
 	tcase_add_test(tc, tty_get_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("daemon");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, real_cancel);
+	tcase_add_test(tc, real_cancel_beside_a_heartbeat);
 	tcase_add_test(tc, real_commands_dry_run);
 	tcase_add_test(tc, real_commands_armed);
 	tcase_add_test(tc, real_exec_dry_run);
@@ -1401,6 +1873,8 @@ client_suite(void)
 	tcase_add_test(tc, real_panic_dry_run);
 	tcase_add_test(tc, real_panic_armed);
 	tcase_add_test(tc, real_empty_and_burn);
+	tcase_add_test(tc, real_exec_failure_spends_no_read);
+	tcase_add_test(tc, real_load_over_secret_max);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,20 +9,24 @@
 
 /*
  * A control or heartbeat connection to dazaid, from the client's side:
- * requests out, replies in, every read bounded in length and time, and
+ * requests out, replies in, every read bounded in length, each request
+ * (the connect with the first) bounded by one deadline, and
  * the reply lines parsed by pure functions (no I/O) that the unit tests
  * drive directly. Nothing the daemon sends is trusted to be well formed.
  */
 
 #define CLIENT_REPLY_MAX	1024	/* longest reply line accepted */
-#define CLIENT_TIMEOUT_MS	10000	/* for a reply line; for raw bytes,
-					 * the longest silence */
+#define CLIENT_TIMEOUT_MS	10000	/* for a whole request, connect and
+					 * secret bytes included */
 #define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
 #define CLIENT_ERRLEN		512
 
 struct client {
-	int	 fd;
-	int	 timeout_ms;
+	int		 fd;
+	int		 timeout_ms;	/* CLIENT_TIMEOUT_MS or DAZAI_TIMEOUT */
+	long long	 deadline;	/* the request's end, CLOCK_MONOTONIC
+					 * milliseconds */
+	bool		 fresh;		/* the connect's deadline still runs */
 };
 
 /* What a reply line says. */
@@ -31,6 +35,22 @@ enum client_reply {
 	CLIENT_REFUSED,		/* ERR, ERROR or BUSY, with a reason */
 	CLIENT_ALREADY,		/* ALREADY_ARMED */
 	CLIENT_UNEXPECTED,	/* anything else */
+};
+
+/* How a cancel exchange ended. */
+enum client_cancel_result {
+	CLIENT_CANCEL_DONE,	/* CANCEL answered (cc->reply), QUIT done */
+	CLIENT_CANCEL_NODAEMON,	/* could not connect; errno as client_open */
+	CLIENT_CANCEL_BUSY,	/* HELLO got BUSY: every session is held */
+	CLIENT_CANCEL_FAILED,	/* anything else; err says what */
+};
+
+/* What a cancel exchange found. */
+struct client_cancel {
+	char	 reply[CLIENT_REPLY_MAX + 1];	/* the reply to CANCEL */
+	bool	 cancelled;	/* it was CANCELLED */
+	bool	 unguarded;	/* cancelled, and STATUS counts no heartbeat
+				 * left (or cannot say) */
 };
 
 /*
@@ -54,8 +74,10 @@ int		 client_request(struct client *, const char *, char *, size_t,
 		    char *, size_t);
 int		 client_read_secret(struct client *, struct secbuf *, size_t,
 		    char *, size_t);
-int		 client_send_secret(struct client *, const struct secbuf *,
-		    char *, size_t);
+enum client_cancel_result client_cancel(const char *, bool,
+		    struct client_cancel *, char *, size_t);
+int		 client_load(struct client *, const struct secbuf *, char *,
+		    size_t, char *, size_t);
 
 enum client_reply client_classify(const char *, const char **);
 int		 client_parse_secret(const char *, size_t *, char *, size_t);
