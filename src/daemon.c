@@ -98,17 +98,16 @@ daemon_hard_wipe(void)
 
 /*
  * Under --verbose, say when the keys were zeroed (CLOCK_MONOTONIC): the
- * moment the secret became unrecoverable. Formatted by hand with write(2)
- * only, so that a signal handler may call it.
+ * moment the secret became unrecoverable. Formatted with log_format_ull
+ * and written with log_raw only, so that a signal handler may call it.
  */
 static void
 daemon_log_zeroed(const char *who)
 {
 	static const char	 tail[] = " (CLOCK_MONOTONIC)\n";
 	struct timespec		 ts;
-	char			 line[128], digits[24];
-	size_t			 off = 0, n, i;
-	unsigned long long	 v;
+	char			 line[128];
+	size_t			 off = 0;
 
 	if (!log_verbose())
 		return;
@@ -122,19 +121,11 @@ daemon_log_zeroed(const char *who)
 	DAEMON_PUT("dazaid: ", 8);
 	DAEMON_PUT(who, strlen(who));
 	DAEMON_PUT("prekey zeroed at ", 17);
-	v = (unsigned long long)ts.tv_sec;
-	n = 0;
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	for (i = 0; i < n; i++)
-		line[off + i] = digits[n - 1 - i];
-	off += n;
+	off += log_format_ull(line + off, sizeof line - off,
+	    (unsigned long long)ts.tv_sec, 0);
 	DAEMON_PUT(".", 1);
-	v = (unsigned long long)ts.tv_nsec;
-	for (i = 0; i < 9; i++, v /= 10)
-		digits[8 - i] = (char)('0' + v % 10);
-	DAEMON_PUT(digits, 9);
+	off += log_format_ull(line + off, sizeof line - off,
+	    (unsigned long long)ts.tv_nsec, 9);
 	DAEMON_PUT(tail, sizeof tail - 1);
 #undef DAEMON_PUT
 	log_raw(line, off);

@@ -103,29 +103,50 @@ log_put(const char *buf, size_t len)
 }
 
 /*
+ * Write v in decimal at buf, zero-padded to at least width digits, with
+ * no NUL. Returns the bytes written, or 0 (nothing written) if they would
+ * be more than len. The one number formatter of the signal handlers:
+ * async-signal-safe.
+ */
+size_t
+log_format_ull(char *buf, size_t len, unsigned long long v, size_t width)
+{
+	unsigned long long	 t = v;
+	size_t			 n = 1, i;
+
+	while ((t /= 10) != 0)
+		n++;
+	if (n < width)
+		n = width;
+	if (n > len)
+		return 0;
+	for (i = n; i > 0; i--, v /= 10)
+		buf[i - 1] = (char)('0' + v % 10);
+	return n;
+}
+
+/*
  * Write one whole line, first saying how many were dropped before it.
  * Async-signal-safe.
  */
 void
 log_raw(const char *line, size_t len)
 {
-	char		 note[96], digits[24];
+	char		 note[96];
 	unsigned long	 n = log_dropped;
-	size_t		 i = sizeof digits, off;
+	size_t		 off, nd;
 	static const char tail[] = " log line(s) dropped: stderr was not "
 	    "accepting output\n";
 
-	if (n > 0) {
-		do
-			digits[--i] = (char)('0' + n % 10);
-		while ((n /= 10) > 0 && i > 0);
-		off = strlen(log_prog);
-		if (off + 2 + sizeof digits - i + sizeof tail < sizeof note) {
-			memcpy(note, log_prog, off);
-			memcpy(note + off, ": ", 2);
-			off += 2;
-			memcpy(note + off, digits + i, sizeof digits - i);
-			off += sizeof digits - i;
+	off = strlen(log_prog);
+	if (n > 0 && off + 2 + sizeof tail < sizeof note) {
+		memcpy(note, log_prog, off);
+		memcpy(note + off, ": ", 2);
+		off += 2;
+		nd = log_format_ull(note + off, sizeof note - off -
+		    sizeof tail, n, 0);
+		if (nd > 0) {
+			off += nd;
 			memcpy(note + off, tail, sizeof tail - 1);
 			off += sizeof tail - 1;
 			if (log_put(note, off))

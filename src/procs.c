@@ -174,24 +174,6 @@ procs_kill_all(bool armed)
 	return n;
 }
 
-/* Append the decimal form of v to buf at *off. Async-signal-safe. */
-static void
-procs_put_int(char *buf, size_t *off, long v)
-{
-	char	 tmp[24];
-	int	 n = 0;
-
-	if (v < 0) {
-		buf[(*off)++] = '-';
-		v = -v;
-	}
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) > 0 && n < (int)sizeof tmp);
-	while (n > 0)
-		buf[(*off)++] = tmp[--n];
-}
-
 /*
  * From a signal handler: SIGKILL every registered process through its
  * pidfd (armed), or write "WOULD SIGKILL pid N" for each (dry-run).
@@ -214,7 +196,8 @@ procs_emergency(bool armed)
 		}
 		memcpy(line, would, sizeof would - 1);
 		off = sizeof would - 1;
-		procs_put_int(line, &off, (long)procs_table[i].pid);
+		off += log_format_ull(line + off, sizeof line - off - 23,
+		    (unsigned long long)procs_table[i].pid, 0);
 		memcpy(line + off, " (registered; dry-run)\n", 23);
 		log_raw(line, off + 23);
 	}

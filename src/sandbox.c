@@ -151,17 +151,13 @@ sandbox_cat(char *buf, size_t n, size_t len, const char *s)
 static size_t
 sandbox_catnum(char *buf, size_t n, size_t len, long v)
 {
-	char		 tmp[24];
-	size_t		 i = sizeof tmp - 1;
 	unsigned long	 u = v < 0 ? -(unsigned long)v : (unsigned long)v;
 
-	tmp[i] = '\0';
-	do
-		tmp[--i] = (char)('0' + u % 10);
-	while ((u /= 10) != 0 && i > 1);
 	if (v < 0)
-		tmp[--i] = '-';
-	return sandbox_cat(buf, n, len, tmp + i);
+		n = sandbox_cat(buf, n, len, "-");
+	n += log_format_ull(buf + n, len - n - 1, u, 0);
+	buf[n] = '\0';
+	return n;
 }
 
 /*

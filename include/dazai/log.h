@@ -15,6 +15,7 @@ int	log_verbose(void);
 void	log_set_exit_hook(log_exit_fn);
 void	log_nonblocking(void);
 void	log_raw(const char *, size_t);
+size_t	log_format_ull(char *, size_t, unsigned long long, size_t);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
