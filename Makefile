@@ -32,9 +32,13 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wformat=2 -Wshado
 	$(PKG_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
-LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
-	src/secmem.c src/procs.c src/conn.c src/session.c src/vault.c src/control.c src/daemon.c src/client.c \
-	src/secbuf.c src/sandbox.c
+# What dazaid links (no client code), and the clients' own objects.
+DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
+	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
+	src/vault.c src/control.c src/daemon.c src/sandbox.c
+CLIENT_SRCS = src/client.c src/secbuf.c
+LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
+DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
 	tests/run_tests.c
@@ -59,7 +63,7 @@ $(B)/obj/tests/%.o: tests/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
-$(B)/dazaid: $(B)/obj/dazaid.o $(LIB_OBJS)
+$(B)/dazaid: $(B)/obj/dazaid.o $(DAEMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \

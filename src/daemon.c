@@ -423,7 +423,6 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 		ev_timer_start(d->loop, &d->grace_w);
 	}
 	if (out->fired) {
-		d->exit_status = 0;
 		d->stopping = true;
 		ev_break(d->loop, EVBREAK_ALL);
 	}
@@ -766,7 +765,6 @@ daemon_shutdown_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	log_info("%s: clean shutdown", w->signum == SIGTERM ? "SIGTERM" :
 	    "SIGINT");
-	d->exit_status = 0;
 	d->stopping = true;
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -806,7 +804,6 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
 	d->socket_dirfd = -1;
-	d->exit_status = 1;
 	session_init(&d->sessions, 1);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
@@ -850,56 +847,73 @@ daemon_set_secret(struct daemon *d, struct secmem *sm)
 	vault_set_secret(&d->vault, sm);
 }
 
-/* A watcher that notes that its descriptor became readable. */
-struct readable {
-	ev_io	 w;
-	bool	 ready;
-};
-
-static void
-daemon_readable_cb(struct ev_loop *loop, ev_io *w, int revents)
+/*
+ * Read the start-up secret from fd under the loop (a pipe or terminal:
+ * signals act while the writer makes us wait); done is told how it ended.
+ * Returns 0 or -1 with errno.
+ */
+int
+daemon_read_secret(struct daemon *d, int fd, vault_source_done *done,
+    void *arg)
 {
-	struct readable	*r = container_of(w, struct readable, w);
-
-	(void)revents;
-	r->ready = true;
-	ev_io_stop(loop, w);
+	return vault_read_source(&d->vault, fd, done, arg);
 }
 
 /*
- * Run the loop (signals and timers only: nobody is accepted yet) until fd
- * is readable; false if a signal stopped the daemon first. While the
- * secret is being read from a pipe, SIGTERM, SIGINT and the panic signals
- * act at once instead of waiting for the writer. arg is the daemon.
+ * After the loop: was the start-up secret still being read (a shutdown
+ * or a panic came first)? Then what was read is wiped now.
  */
 bool
-daemon_wait_readable(void *arg, int fd)
+daemon_read_stop(struct daemon *d)
 {
-	struct daemon	*d = arg;
-	struct readable	 r;
-
-	r.ready = false;
-	ev_io_init(&r.w, daemon_readable_cb, fd, EV_READ);
-	ev_io_start(d->loop, &r.w);
-	while (!r.ready && !d->stopping)
-		ev_run(d->loop, EVRUN_ONCE);
-	ev_io_stop(d->loop, &r.w);
-	return r.ready && !d->stopping;
+	if (!vault_source_reading(&d->vault))
+		return false;
+	vault_source_stop(&d->vault);
+	return true;
 }
 
-/* Serve until a clean shutdown or a completed dry-run panic. */
-int
-daemon_run(struct daemon *d, int listen_fd, const char *path)
+/* The listening socket (path): closed and removed by daemon_finish. */
+void
+daemon_set_listener(struct daemon *d, int listen_fd, const char *path)
 {
 	d->listen_fd = listen_fd;
 	d->socket_path = path;
-	if (d->stopping)
-		return d->exit_status;
+}
+
+/* Start serving on the listener: the secret is in place. */
+void
+daemon_serve(struct daemon *d)
+{
 	vault_start(&d->vault);
-	ev_io_init(&d->accept_w, daemon_accept_cb, listen_fd, EV_READ);
+	ev_io_init(&d->accept_w, daemon_accept_cb, d->listen_fd, EV_READ);
 	ev_io_start(d->loop, &d->accept_w);
-	ev_run(d->loop, 0);
-	return d->exit_status;
+}
+
+/* Has a clean shutdown or a completed dry-run panic been asked for? */
+bool
+daemon_stopping(const struct daemon *d)
+{
+	return d->stopping;
+}
+
+/* Leave the loop (start-up failed under it). */
+void
+daemon_stop(struct daemon *d)
+{
+	d->stopping = true;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+/*
+ * The one loop: until a clean shutdown, a completed dry-run panic or a
+ * start-up failure under it. Returns 0, or -1 if the loop failed.
+ */
+int
+daemon_run(struct daemon *d)
+{
+	if (!d->stopping)
+		ev_run(d->loop, 0);
+	return 0;
 }
 
 /*

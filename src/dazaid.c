@@ -369,105 +369,6 @@ check_secret_file(const char *path)
 	return 0;
 }
 
-/* Load the secret; on failure return the exit status, else 0. */
-static int
-load_secret(struct secmem *sm, const struct config *cfg, struct daemon *d)
-{
-	bool		(*wait)(void *, int) = NULL;
-	struct stat	 st;
-	int		 saved;
-	const char	*why, *src;
-	int		 fd = -1;
-
-	if (cfg->secret_file != NULL) {
-		src = cfg->secret_file;
-		/* Non-blocking: a FIFO would otherwise hold open(2) until a
-		 * writer appears, with no signal acted upon. It is then read
-		 * as --secret-fd is, the loop running between reads. */
-		if ((fd = open(src, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-		    O_NONBLOCK)) < 0) {
-			log_warn("secret file %s", src);
-			return 2;
-		}
-		if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-			log_warnx("secret file %s: not a readable file", src);
-			close(fd);
-			return 2;
-		}
-		secret_file_hygiene(src, &st);
-		if (S_ISREG(st.st_mode) &&
-		    st.st_size > (off_t)cfg->secret_max) {
-			log_warnx("secret file %s: %lld bytes, larger than "
-			    "secret_max (%lld)", src, (long long)st.st_size,
-			    cfg->secret_max);
-			close(fd);
-			return 2;
-		}
-	} else if (cfg->secret_fd != CONFIG_UNSET) {
-		src = "secret descriptor";
-		fd = cfg->secret_fd;
-	}
-	/* Address space for the largest secret, whatever the start-up one
-	 * (a LOAD may replace it with up to secret_max); pages as it
-	 * arrives. */
-	if (secmem_alloc(sm, (size_t)cfg->secret_max,
-	    !cfg->no_secretmem) != 0) {
-		log_warn("cannot allocate the secure buffer");
-		if (fd >= 0)
-			close(fd);
-		return 1;
-	}
-	/* Every page a LOAD grows into must lock too, or the LOAD fails. */
-	sm->lock_required = cfg->require_lock == 1;
-	if (cfg->empty == 1) {
-		log_info("started empty: waiting for a LOAD (dazai load)");
-	} else if (fd < 0) {
-		if (secmem_fill_random(sm, (size_t)cfg->secret_size) != 0) {
-			log_warn("cannot generate the secret");
-			return 1;
-		}
-		log_info("synthetic secret: %lld random bytes (rehearsal; "
-		    "use --secret-file or --secret-fd for a real one)",
-		    cfg->secret_size);
-	} else {
-		/* A pipe or terminal may keep us waiting: let signals act. */
-		if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
-		    !S_ISBLK(st.st_mode))
-			wait = daemon_wait_readable;
-		if (secmem_read_fd(sm, fd, (size_t)cfg->secret_max, &why,
-		    wait, d) != 0) {
-			saved = errno;
-			close(fd);
-			errno = saved;
-			if (d->stopping) {
-				log_info("%s: loading stopped; the bytes read "
-				    "so far were wiped", src);
-				return 0;
-			}
-			if (why != NULL)
-				log_warnx("%s: secret is %s%s", src, why,
-				    why[0] == 'l' ? " (secret_max)" : "");
-			else
-				log_warn("%s: read", src);
-			return 2;
-		}
-		close(fd);
-		log_info("secret loaded: %zu bytes from %s", sm->len, src);
-	}
-	if (!(sm->prot & SECMEM_LOCKED)) {
-		errno = sm->lock_errno;
-		if (cfg->require_lock == 1) {
-			log_warn("cannot lock the secret in memory and "
-			    "--require-lock is set");
-			return 1;
-		}
-		log_warn("WARNING: the secret is NOT locked in memory and may "
-		    "be swapped to disk; raise the limit (ulimit -l, "
-		    "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
-	}
-	return 0;
-}
-
 /*
  * A ping timeout under twice the heartbeat's default interval loses a
  * default client to one late PING (at or under the interval itself, to
@@ -596,6 +497,238 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 	return 0;
 }
 
+/* What start-up keeps between the steps that may run in the loop. */
+struct start {
+	struct config	*cfg;
+	struct daemon	*d;
+	struct secmem	*sm;
+	struct sandbox	 sb;
+	struct notify	 nt;
+	const char	*src;		/* the secret's source, for the log */
+	int		 fd;		/* the source being read, or -1 */
+	int		 status;	/* a failure's exit status, or 0 */
+};
+
+static int	go_live(struct start *);
+
+/*
+ * Open the secret's source (--secret-file or --secret-fd) into st->fd;
+ * -1 for none (empty or the rehearsal secret). Returns 0 or the exit
+ * status.
+ */
+static int
+open_secret(struct start *st)
+{
+	const struct config	*cfg = st->cfg;
+	struct stat		 sb;
+
+	st->fd = -1;
+	if (cfg->secret_file != NULL) {
+		st->src = cfg->secret_file;
+		/* Non-blocking: a FIFO would otherwise hold open(2) until a
+		 * writer appears, with no signal acted upon. It is then read
+		 * as --secret-fd is, under the loop. */
+		if ((st->fd = open(st->src, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK)) < 0) {
+			log_warn("secret file %s", st->src);
+			return 2;
+		}
+		if (fstat(st->fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
+			log_warnx("secret file %s: not a readable file",
+			    st->src);
+			return 2;
+		}
+		secret_file_hygiene(st->src, &sb);
+		if (S_ISREG(sb.st_mode) &&
+		    sb.st_size > (off_t)cfg->secret_max) {
+			log_warnx("secret file %s: %lld bytes, larger than "
+			    "secret_max (%lld)", st->src,
+			    (long long)sb.st_size, cfg->secret_max);
+			return 2;
+		}
+	} else if (cfg->secret_fd != CONFIG_UNSET) {
+		st->src = "secret descriptor";
+		st->fd = cfg->secret_fd;
+	}
+	return 0;
+}
+
+/* Close the source, keeping errno. */
+static void
+close_secret(struct start *st)
+{
+	int	 saved = errno;
+
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = -1;
+	errno = saved;
+}
+
+/* Say why the start-up secret was refused (end, with errno err). */
+static void
+secret_refused(const struct start *st, enum vault_source_end end, int err)
+{
+	errno = err;
+	switch (end) {
+	case VAULT_SOURCE_EMPTY:
+		log_warnx("%s: secret is empty", st->src);
+		break;
+	case VAULT_SOURCE_TOO_BIG:
+		log_warnx("%s: secret is larger than the maximum "
+		    "(secret_max)", st->src);
+		break;
+	case VAULT_SOURCE_FAILED:
+	case VAULT_SOURCE_LOADED:
+		log_warn("%s: read", st->src);
+		break;
+	}
+}
+
+/*
+ * The start-up source, read under the loop, ended (vault_source_done):
+ * go live, or stop the loop with the exit status.
+ */
+static void
+secret_read(void *arg, enum vault_source_end end, int err)
+{
+	struct start	*st = arg;
+
+	close_secret(st);
+	if (end != VAULT_SOURCE_LOADED) {
+		secret_refused(st, end, err);
+		st->status = 2;
+	} else {
+		log_info("secret loaded: %zu bytes from %s", st->sm->len,
+		    st->src);
+		st->status = go_live(st);
+	}
+	if (st->status != 0)
+		daemon_stop(st->d);
+}
+
+/*
+ * Allocate the secure buffer and load the secret: at once from a regular
+ * file, the rehearsal secret or none; from a pipe or terminal under the
+ * loop (go_live then follows from secret_read). Returns 0 or the exit
+ * status.
+ */
+static int
+load_secret(struct start *st)
+{
+	const struct config	*cfg = st->cfg;
+	struct secmem		*sm = st->sm;
+	struct stat		 sb;
+	const char		*why;
+	int			 rc;
+
+	if ((rc = open_secret(st)) != 0) {
+		close_secret(st);
+		return rc;
+	}
+	/* Address space for the largest secret, whatever the start-up one
+	 * (a LOAD may replace it with up to secret_max); pages as it
+	 * arrives. */
+	if (secmem_alloc(sm, (size_t)cfg->secret_max,
+	    !cfg->no_secretmem) != 0) {
+		log_warn("cannot allocate the secure buffer");
+		close_secret(st);
+		return 1;
+	}
+	/* Every page a LOAD grows into must lock too, or the LOAD fails. */
+	sm->lock_required = cfg->require_lock == 1;
+	daemon_set_secret(st->d, sm);
+	if (cfg->empty == 1) {
+		log_info("started empty: waiting for a LOAD (dazai load)");
+		return go_live(st);
+	}
+	if (st->fd < 0) {
+		if (secmem_fill_random(sm, (size_t)cfg->secret_size) != 0) {
+			log_warn("cannot generate the secret");
+			return 1;
+		}
+		log_info("synthetic secret: %lld random bytes (rehearsal; "
+		    "use --secret-file or --secret-fd for a real one)",
+		    cfg->secret_size);
+		return go_live(st);
+	}
+	/* A pipe or terminal may keep us waiting: read it under the loop,
+	 * so that signals act meanwhile. */
+	if (fstat(st->fd, &sb) == 0 && !S_ISREG(sb.st_mode) &&
+	    !S_ISBLK(sb.st_mode)) {
+		if (daemon_read_secret(st->d, st->fd, secret_read, st) != 0) {
+			log_warn("cannot prepare the secure buffer");
+			close_secret(st);
+			return 1;
+		}
+		return 0;
+	}
+	if (secmem_read_fd(sm, st->fd, (size_t)cfg->secret_max, &why, NULL,
+	    NULL) != 0) {
+		close_secret(st);
+		if (why == NULL)
+			secret_refused(st, VAULT_SOURCE_FAILED, errno);
+		else
+			secret_refused(st, errno == EFBIG ?
+			    VAULT_SOURCE_TOO_BIG : VAULT_SOURCE_EMPTY, errno);
+		return 2;
+	}
+	close_secret(st);
+	log_info("secret loaded: %zu bytes from %s", sm->len, st->src);
+	return go_live(st);
+}
+
+/*
+ * The secret is in place: check that it is locked as required, confine
+ * the daemon, announce readiness and start serving. Returns 0 or the
+ * exit status.
+ */
+static int
+go_live(struct start *st)
+{
+	const struct config	*cfg = st->cfg;
+	char			 prot[160], pt[32];
+
+	if (daemon_stopping(st->d))
+		return 0;
+	if (!(st->sm->prot & SECMEM_LOCKED)) {
+		errno = st->sm->lock_errno;
+		if (cfg->require_lock == 1) {
+			log_warn("cannot lock the secret in memory and "
+			    "--require-lock is set");
+			return 1;
+		}
+		log_warn("WARNING: the secret is NOT locked in memory and may "
+		    "be swapped to disk; raise the limit (ulimit -l, "
+		    "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
+	}
+	secmem_describe(st->sm->prot, prot, sizeof prot);
+	log_debug("memory protections: %s%s", prot,
+	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? " nondumpable" : "");
+	notify_open(&st->nt);
+	if (cfg->no_sandbox == 1)
+		log_warnx("WARNING: --no-sandbox: the daemon runs UNCONFINED "
+		    "(no seccomp, no Landlock, no no_new_privs); a compromised "
+		    "daemon can do anything our uid can");
+	else if (confine(st->d, cfg, &st->sb) != 0)
+		return 1;
+	if (cfg->ping_timeout > 0)
+		snprintf(pt, sizeof pt, "%gs", cfg->ping_timeout);
+	else
+		snprintf(pt, sizeof pt, "off");
+	if (cfg->sessions > 1)
+		snprintf(prot, sizeof prot, ", up to %lld heartbeats",
+		    cfg->sessions);
+	else
+		prot[0] = '\0';
+	log_info("listening on %s (%s, grace %gs, ping timeout %s%s)",
+	    cfg->socket, cfg->arm == 1 ? "ARMED" : "dry-run", cfg->grace, pt,
+	    prot);
+	announce_ready(cfg->ready_fd, &st->nt);
+	daemon_serve(st->d);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -603,10 +736,9 @@ main(int argc, char **argv)
 	struct daemon	 d;
 	struct daemon_limits lim;
 	struct secmem	 sm;
-	struct sandbox	 sb;
-	struct notify	 nt;
+	struct start	 st;
 	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
-	char		 err[SOCKPATH_ERRLEN], prot[160];
+	char		 err[SOCKPATH_ERRLEN];
 	char		*config_path = NULL;
 	const char	*config_used;
 	int		 check_config = 0, listen_fd, status, is_default;
@@ -677,50 +809,30 @@ main(int argc, char **argv)
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
 	daemon_set_hard_socket(cfg.socket);
-	daemon_set_secret(&d, &sm);
-	if ((status = load_secret(&sm, &cfg, &d)) != 0) {
+	daemon_set_listener(&d, listen_fd, cfg.socket);
+	memset(&st, 0, sizeof st);
+	st.cfg = &cfg;
+	st.d = &d;
+	st.sm = &sm;
+	st.fd = -1;
+	if ((status = load_secret(&st)) == 0 && daemon_run(&d) != 0)
+		status = 1;
+	if (status == 0)
+		status = st.status;
+	if (daemon_read_stop(&d))
+		log_info("%s: loading stopped; the bytes read so far were "
+		    "wiped", st.src);
+	close_secret(&st);
+	if (status != 0) {
+		if (status == 1 && st.sm->shield.map != NULL)
+			log_info("secret wiped; exiting");
 		secmem_free(&sm);
 		close(listen_fd);
 		unlink(cfg.socket);
 		config_free(&cfg);
 		return status;
 	}
-	if (!d.stopping) {
-		secmem_describe(sm.prot, prot, sizeof prot);
-		log_debug("memory protections: %s%s", prot,
-		    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ?
-		    " nondumpable" : "");
-		notify_open(&nt);
-		if (cfg.no_sandbox == 1)
-			log_warnx("WARNING: --no-sandbox: the daemon runs "
-			    "UNCONFINED (no seccomp, no Landlock, no "
-			    "no_new_privs); a compromised daemon can do "
-			    "anything our uid can");
-		else if (confine(&d, &cfg, &sb) != 0) {
-			secmem_free(&sm);
-			log_info("secret wiped; exiting");
-			close(listen_fd);
-			unlink(cfg.socket);
-			config_free(&cfg);
-			return 1;
-		}
-		if (cfg.ping_timeout > 0)
-			snprintf(err, sizeof err, "%gs", cfg.ping_timeout);
-		else
-			snprintf(err, sizeof err, "off");
-		if (cfg.sessions > 1)
-			snprintf(prot, sizeof prot, ", up to %lld heartbeats",
-			    cfg.sessions);
-		else
-			prot[0] = '\0';
-		log_info("listening on %s (%s, grace %gs, ping timeout %s%s)",
-		    cfg.socket, cfg.arm == 1 ? "ARMED" : "dry-run", cfg.grace,
-		    err, prot);
-		announce_ready(cfg.ready_fd, &nt);
-	}
-
-	status = daemon_run(&d, listen_fd, cfg.socket);
 	daemon_finish(&d);
 	config_free(&cfg);
-	return status;
+	return 0;
 }

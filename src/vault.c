@@ -5,6 +5,7 @@
  * how it goes away (WIPE, expiry, replacement, a panic). The bytes move
  * between the socket and the secure buffer in conn; this file decides.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 static void	vault_life_cb(struct ev_loop *, ev_timer *, int);
+static void	vault_source_cb(struct ev_loop *, ev_io *, int);
 
 /* Seconds on the monotonic clock: lifetimes are measured on it. */
 static double
@@ -45,6 +47,8 @@ vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
 	v->ops = *ops;
 	policy_life_init(&v->life, 0, 0, 0);
 	ev_init(&v->life_w, vault_life_cb);
+	ev_init(&v->source_w, vault_source_cb);
+	v->source_done = NULL;
 }
 
 /* What LOAD and GET may do, and the lifetimes (0: off for each). */
@@ -99,6 +103,80 @@ vault_life_arm(struct vault *v)
 	/* A little past the limit, so the check finds it reached. */
 	ev_timer_set(&v->life_w, left + 0.001, 0);
 	ev_timer_start(v->loop, &v->life_w);
+}
+
+/*
+ * Read the start-up secret from fd (a pipe, a terminal: a source that may
+ * keep us waiting) as the loop runs, so that signals act meanwhile; done
+ * is told once how it ended (on failure all that was read is wiped).
+ * Returns 0, or -1 with errno if the buffer could not be prepared.
+ */
+int
+vault_read_source(struct vault *v, int fd, vault_source_done *done,
+    void *arg)
+{
+	if (secmem_load_begin(v->sm) != 0)
+		return -1;
+	v->source_done = done;
+	v->source_arg = arg;
+	ev_io_set(&v->source_w, fd, EV_READ);
+	ev_io_start(v->loop, &v->source_w);
+	return 0;
+}
+
+/* Is the start-up source still being read? */
+bool
+vault_source_reading(const struct vault *v)
+{
+	return ev_is_active(&v->source_w);
+}
+
+/* Stop reading the start-up source: what was read is wiped. */
+void
+vault_source_stop(struct vault *v)
+{
+	if (!ev_is_active(&v->source_w))
+		return;
+	ev_io_stop(v->loop, &v->source_w);
+	secmem_load_abort(v->sm);
+}
+
+/* Reading the start-up source ended: say how, once. */
+static void
+vault_source_end(struct vault *v, enum vault_source_end end, int err)
+{
+	ev_io_stop(v->loop, &v->source_w);
+	if (end != VAULT_SOURCE_LOADED)
+		secmem_load_abort(v->sm);
+	v->source_done(v->source_arg, end, err);
+}
+
+/* The start-up source is readable: one read into the secure buffer. */
+static void
+vault_source_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct vault	*v = container_of(w, struct vault, source_w);
+	ssize_t		 n;
+
+	(void)loop;
+	(void)revents;
+	n = secmem_load_read(v->sm, w->fd, v->secret_max - v->sm->done + 1);
+	if (n > 0)
+		return;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n < 0) {
+		vault_source_end(v, errno == EFBIG ? VAULT_SOURCE_TOO_BIG :
+		    VAULT_SOURCE_FAILED, errno);
+		return;
+	}
+	if (secmem_load_commit(v->sm) != 0) {
+		vault_source_end(v, errno == ENODATA ? VAULT_SOURCE_EMPTY :
+		    VAULT_SOURCE_FAILED, errno);
+		return;
+	}
+	vault_source_end(v, VAULT_SOURCE_LOADED, 0);
 }
 
 /* The start-up secret's lifetimes begin (the loop is about to run). */

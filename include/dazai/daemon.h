@@ -45,7 +45,6 @@ struct daemon {
 	struct conn	*conns[DAEMON_CONNS_MAX];
 	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
-	int		 exit_status;
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
 	ev_io		 proc_w[PROCS_MAX];	/* registered pidfds */
@@ -64,8 +63,13 @@ void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
-bool	daemon_wait_readable(void *, int);
-int	daemon_run(struct daemon *, int, const char *);
+int	daemon_read_secret(struct daemon *, int, vault_source_done *, void *);
+bool	daemon_read_stop(struct daemon *);
+void	daemon_set_listener(struct daemon *, int, const char *);
+void	daemon_serve(struct daemon *);
+bool	daemon_stopping(const struct daemon *);
+void	daemon_stop(struct daemon *);
+int	daemon_run(struct daemon *);
 void	daemon_set_socket_dir(struct daemon *, int);
 const char *daemon_socket_name(void);
 void	daemon_socket_removal(bool, bool, const char *);

@@ -27,6 +27,17 @@ struct vault_ops {
 	void	 *arg;
 };
 
+/* How reading the start-up secret ended. */
+enum vault_source_end {
+	VAULT_SOURCE_LOADED,		/* held */
+	VAULT_SOURCE_EMPTY,		/* end of file before any byte */
+	VAULT_SOURCE_TOO_BIG,		/* more than secret_max */
+	VAULT_SOURCE_FAILED		/* a read error (errno kept) */
+};
+
+/* Told once when the start-up source is read (or failed: all wiped). */
+typedef void	vault_source_done(void *, enum vault_source_end, int);
+
 struct vault {
 	struct ev_loop		*loop;
 	struct secmem		*sm;		/* NULL until given */
@@ -36,12 +47,18 @@ struct vault {
 	bool			 allow_get;
 	int			 nstreams;	/* GETs being written */
 	struct vault_ops	 ops;
+	ev_io			 source_w;	/* the start-up source */
+	vault_source_done	*source_done;
+	void			*source_arg;
 };
 
 void	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
 void	vault_set_limits(struct vault *, size_t, bool, double, double,
 	    unsigned long);
 void	vault_set_secret(struct vault *, struct secmem *);
+int	vault_read_source(struct vault *, int, vault_source_done *, void *);
+bool	vault_source_reading(const struct vault *);
+void	vault_source_stop(struct vault *);
 void	vault_start(struct vault *);
 bool	vault_held(const struct vault *);
 bool	vault_empty(const struct vault *);
