@@ -848,28 +848,24 @@ daemon_set_secret(struct daemon *d, struct secmem *sm)
 }
 
 /*
- * Read the start-up secret from fd under the loop (a pipe or terminal:
- * signals act while the writer makes us wait); done is told how it ended.
- * Returns 0 or -1 with errno.
+ * Start with the secret vs names (vault_load_startup): done follows when
+ * it is read under the loop.
  */
-int
-daemon_read_secret(struct daemon *d, int fd, vault_source_done *done,
-    void *arg)
+enum vault_start_end
+daemon_load_secret(struct daemon *d, const struct vault_start *vs,
+    vault_source_done *done, void *arg)
 {
-	return vault_read_source(&d->vault, fd, done, arg);
+	return vault_load_startup(&d->vault, vs, done, arg);
 }
 
 /*
  * After the loop: was the start-up secret still being read (a shutdown
- * or a panic came first)? Then what was read is wiped now.
+ * or a panic came first)? Then what was read is wiped now, and said.
  */
-bool
+void
 daemon_read_stop(struct daemon *d)
 {
-	if (!vault_source_reading(&d->vault))
-		return false;
 	vault_source_stop(&d->vault);
-	return true;
 }
 
 /* The listening socket (path): closed and removed by daemon_finish. */

@@ -307,69 +307,6 @@ check_fd(const char *what, int fd, unsigned closed)
 }
 
 /*
- * Warn about a secret file that others can read, or replace (through its
- * directory): the copy on disk is not ours to protect, but it should be
- * as private as the memory it is loaded into.
- */
-static void
-secret_file_hygiene(const char *path, const struct stat *st)
-{
-	struct stat	 dst;
-	char		 dir[PATH_MAX], *slash;
-
-	if (!S_ISREG(st->st_mode))
-		return;
-	if (st->st_mode & (S_IRGRP | S_IROTH))
-		log_warnx("WARNING: secret file %s is readable by group or "
-		    "others (mode %04o): chmod 600 it, and consider the "
-		    "secret seen", path, (unsigned)(st->st_mode & 07777));
-	else if (st->st_mode & (S_IWGRP | S_IWOTH))
-		log_warnx("WARNING: secret file %s is writable by group or "
-		    "others (mode %04o): chmod 600 it", path,
-		    (unsigned)(st->st_mode & 07777));
-	if (st->st_uid != getuid() && st->st_uid != 0)
-		log_warnx("WARNING: secret file %s belongs to uid %u, not to "
-		    "you", path, (unsigned)st->st_uid);
-	snprintf(dir, sizeof dir, "%s", path);
-	if ((slash = strrchr(dir, '/')) == NULL)
-		snprintf(dir, sizeof dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (stat(dir, &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !(dst.st_mode & S_ISVTX))
-		log_warnx("WARNING: secret file %s is in %s, which group or "
-		    "others can write: they can replace the file (chmod go-w "
-		    "%s)", path, dir, dir);
-}
-
-/*
- * --check-config: the secret file must open as it will at start-up.
- * Returns 0, or -1 having said why.
- */
-static int
-check_secret_file(const char *path)
-{
-	struct stat	 st;
-	int		 fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0) {
-		log_warn("secret file %s", path);
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		log_warnx("secret file %s: not a readable file", path);
-		close(fd);
-		return -1;
-	}
-	secret_file_hygiene(path, &st);
-	close(fd);
-	return 0;
-}
-
-/*
  * A ping timeout under twice the heartbeat's default interval loses a
  * default client to one late PING (at or under the interval itself, to
  * none at all): say so, and how to fix it.
@@ -504,113 +441,30 @@ struct start {
 	struct secmem	*sm;
 	struct sandbox	 sb;
 	struct notify	 nt;
-	const char	*src;		/* the secret's source, for the log */
-	int		 fd;		/* the source being read, or -1 */
 	int		 status;	/* a failure's exit status, or 0 */
 };
 
 static int	go_live(struct start *);
 
 /*
- * Open the secret's source (--secret-file or --secret-fd) into st->fd;
- * -1 for none (empty or the rehearsal secret). Returns 0 or the exit
- * status.
- */
-static int
-open_secret(struct start *st)
-{
-	const struct config	*cfg = st->cfg;
-	struct stat		 sb;
-
-	st->fd = -1;
-	if (cfg->secret_file != NULL) {
-		st->src = cfg->secret_file;
-		/* Non-blocking: a FIFO would otherwise hold open(2) until a
-		 * writer appears, with no signal acted upon. It is then read
-		 * as --secret-fd is, under the loop. */
-		if ((st->fd = open(st->src, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-		    O_NONBLOCK)) < 0) {
-			log_warn("secret file %s", st->src);
-			return 2;
-		}
-		if (fstat(st->fd, &sb) != 0 || S_ISDIR(sb.st_mode)) {
-			log_warnx("secret file %s: not a readable file",
-			    st->src);
-			return 2;
-		}
-		secret_file_hygiene(st->src, &sb);
-		if (S_ISREG(sb.st_mode) &&
-		    sb.st_size > (off_t)cfg->secret_max) {
-			log_warnx("secret file %s: %lld bytes, larger than "
-			    "secret_max (%lld)", st->src,
-			    (long long)sb.st_size, cfg->secret_max);
-			return 2;
-		}
-	} else if (cfg->secret_fd != CONFIG_UNSET) {
-		st->src = "secret descriptor";
-		st->fd = cfg->secret_fd;
-	}
-	return 0;
-}
-
-/* Close the source, keeping errno. */
-static void
-close_secret(struct start *st)
-{
-	int	 saved = errno;
-
-	if (st->fd >= 0)
-		close(st->fd);
-	st->fd = -1;
-	errno = saved;
-}
-
-/* Say why the start-up secret was refused (end, with errno err). */
-static void
-secret_refused(const struct start *st, enum vault_source_end end, int err)
-{
-	errno = err;
-	switch (end) {
-	case VAULT_SOURCE_EMPTY:
-		log_warnx("%s: secret is empty", st->src);
-		break;
-	case VAULT_SOURCE_TOO_BIG:
-		log_warnx("%s: secret is larger than the maximum "
-		    "(secret_max)", st->src);
-		break;
-	case VAULT_SOURCE_FAILED:
-	case VAULT_SOURCE_LOADED:
-		log_warn("%s: read", st->src);
-		break;
-	}
-}
-
-/*
- * The start-up source, read under the loop, ended (vault_source_done):
- * go live, or stop the loop with the exit status.
+ * The start-up source, read under the loop, ended (vault_source_done;
+ * the vault said how): go live, or stop the loop with the exit status.
  */
 static void
 secret_read(void *arg, enum vault_source_end end, int err)
 {
 	struct start	*st = arg;
 
-	close_secret(st);
-	if (end != VAULT_SOURCE_LOADED) {
-		secret_refused(st, end, err);
-		st->status = 2;
-	} else {
-		log_info("secret loaded: %zu bytes from %s", st->sm->len,
-		    st->src);
-		st->status = go_live(st);
-	}
+	(void)err;
+	st->status = end == VAULT_SOURCE_LOADED ? go_live(st) : 2;
 	if (st->status != 0)
 		daemon_stop(st->d);
 }
 
 /*
  * Allocate the secure buffer and load the secret: at once from a regular
- * file, the rehearsal secret or none; from a pipe or terminal under the
- * loop (go_live then follows from secret_read). Returns 0 or the exit
+ * file, the rehearsal secret or none, then go live; from a pipe or a
+ * terminal under the loop (secret_read goes live). Returns 0 or the exit
  * status.
  */
 static int
@@ -618,65 +472,47 @@ load_secret(struct start *st)
 {
 	const struct config	*cfg = st->cfg;
 	struct secmem		*sm = st->sm;
-	struct stat		 sb;
-	const char		*why;
-	int			 rc;
+	struct vault_start	 vs;
+	int			 fd = -1;
 
-	if ((rc = open_secret(st)) != 0) {
-		close_secret(st);
-		return rc;
-	}
+	if (cfg->secret_file != NULL &&
+	    (fd = vault_open_file(cfg->secret_file,
+	    (size_t)cfg->secret_max)) < 0)
+		return 2;
 	/* Address space for the largest secret, whatever the start-up one
 	 * (a LOAD may replace it with up to secret_max); pages as it
 	 * arrives. */
 	if (secmem_alloc(sm, (size_t)cfg->secret_max,
 	    !cfg->no_secretmem) != 0) {
 		log_warn("cannot allocate the secure buffer");
-		close_secret(st);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
 	/* Every page a LOAD grows into must lock too, or the LOAD fails. */
 	sm->lock_required = cfg->require_lock == 1;
 	daemon_set_secret(st->d, sm);
-	if (cfg->empty == 1) {
-		log_info("started empty: waiting for a LOAD (dazai load)");
-		return go_live(st);
+	memset(&vs, 0, sizeof vs);
+	vs.fd = fd;
+	vs.src = cfg->secret_file;
+	if (cfg->secret_fd != CONFIG_UNSET) {
+		vs.fd = cfg->secret_fd;
+		vs.src = "secret descriptor";
 	}
-	if (st->fd < 0) {
-		if (secmem_fill_random(sm, (size_t)cfg->secret_size) != 0) {
-			log_warn("cannot generate the secret");
-			return 1;
-		}
-		log_info("synthetic secret: %lld random bytes (rehearsal; "
-		    "use --secret-file or --secret-fd for a real one)",
-		    cfg->secret_size);
+	vs.rehearsal = cfg->empty == 1 ? 0 : (size_t)cfg->secret_size;
+	switch (daemon_load_secret(st->d, &vs, secret_read, st)) {
+	case VAULT_START_READY:
 		return go_live(st);
-	}
-	/* A pipe or terminal may keep us waiting: read it under the loop,
-	 * so that signals act meanwhile. */
-	if (fstat(st->fd, &sb) == 0 && !S_ISREG(sb.st_mode) &&
-	    !S_ISBLK(sb.st_mode)) {
-		if (daemon_read_secret(st->d, st->fd, secret_read, st) != 0) {
-			log_warn("cannot prepare the secure buffer");
-			close_secret(st);
-			return 1;
-		}
+	case VAULT_START_READING:
 		return 0;
-	}
-	if (secmem_read_fd(sm, st->fd, (size_t)cfg->secret_max, &why, NULL,
-	    NULL) != 0) {
-		close_secret(st);
-		if (why == NULL)
-			secret_refused(st, VAULT_SOURCE_FAILED, errno);
-		else
-			secret_refused(st, errno == EFBIG ?
-			    VAULT_SOURCE_TOO_BIG : VAULT_SOURCE_EMPTY, errno);
+	case VAULT_START_REFUSED:
 		return 2;
+	case VAULT_START_FAILED:
+		break;
 	}
-	close_secret(st);
-	log_info("secret loaded: %zu bytes from %s", sm->len, st->src);
-	return go_live(st);
+	return 1;
 }
+
 
 /*
  * The secret is in place: check that it is locked as required, confine
@@ -780,7 +616,7 @@ main(int argc, char **argv)
 	warn_ping_timeout(cfg.ping_timeout);
 	if (check_config) {
 		if (cfg.secret_file != NULL &&
-		    check_secret_file(cfg.secret_file) != 0) {
+		    vault_check_file(cfg.secret_file) != 0) {
 			config_free(&cfg);
 			return 2;
 		}
@@ -814,15 +650,11 @@ main(int argc, char **argv)
 	st.cfg = &cfg;
 	st.d = &d;
 	st.sm = &sm;
-	st.fd = -1;
 	if ((status = load_secret(&st)) == 0 && daemon_run(&d) != 0)
 		status = 1;
 	if (status == 0)
 		status = st.status;
-	if (daemon_read_stop(&d))
-		log_info("%s: loading stopped; the bytes read so far were "
-		    "wiped", st.src);
-	close_secret(&st);
+	daemon_read_stop(&d);
 	if (status != 0) {
 		if (status == 1 && st.sm->shield.map != NULL)
 			log_info("secret wiped; exiting");

@@ -5,10 +5,16 @@
  * how it goes away (WIPE, expiry, replacement, a panic). The bytes move
  * between the socket and the secure buffer in conn; this file decides.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -106,22 +112,169 @@ vault_life_arm(struct vault *v)
 }
 
 /*
- * Read the start-up secret from fd (a pipe, a terminal: a source that may
- * keep us waiting) as the loop runs, so that signals act meanwhile; done
- * is told once how it ended (on failure all that was read is wiped).
- * Returns 0, or -1 with errno if the buffer could not be prepared.
+ * Warn about a secret file that others can read, or replace (through its
+ * directory): the copy on disk is not ours to protect, but it should be
+ * as private as the memory it is loaded into.
+ */
+static void
+vault_file_hygiene(const char *path, const struct stat *st)
+{
+	struct stat	 dst;
+	char		 dir[PATH_MAX], *slash;
+
+	if (!S_ISREG(st->st_mode))
+		return;
+	if (st->st_mode & (S_IRGRP | S_IROTH))
+		log_warnx("WARNING: secret file %s is readable by group or "
+		    "others (mode %04o): chmod 600 it, and consider the "
+		    "secret seen", path, (unsigned)(st->st_mode & 07777));
+	else if (st->st_mode & (S_IWGRP | S_IWOTH))
+		log_warnx("WARNING: secret file %s is writable by group or "
+		    "others (mode %04o): chmod 600 it", path,
+		    (unsigned)(st->st_mode & 07777));
+	if (st->st_uid != getuid() && st->st_uid != 0)
+		log_warnx("WARNING: secret file %s belongs to uid %u, not to "
+		    "you", path, (unsigned)st->st_uid);
+	snprintf(dir, sizeof dir, "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(dst.st_mode & S_ISVTX))
+		log_warnx("WARNING: secret file %s is in %s, which group or "
+		    "others can write: they can replace the file (chmod go-w "
+		    "%s)", path, dir, dir);
+}
+
+/*
+ * Open a secret file (--secret-file): non-blocking, since a FIFO would
+ * otherwise hold open(2) until a writer appears, with no signal acted
+ * upon; it is then read as a pipe is, under the loop. A regular file
+ * larger than max (0: no limit) is refused. Returns the descriptor, or
+ * -1 having said why.
  */
 int
-vault_read_source(struct vault *v, int fd, vault_source_done *done,
-    void *arg)
+vault_open_file(const char *path, size_t max)
 {
-	if (secmem_load_begin(v->sm) != 0)
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0) {
+		log_warn("secret file %s", path);
 		return -1;
-	v->source_done = done;
-	v->source_arg = arg;
-	ev_io_set(&v->source_w, fd, EV_READ);
-	ev_io_start(v->loop, &v->source_w);
+	}
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		log_warnx("secret file %s: not a readable file", path);
+		close(fd);
+		return -1;
+	}
+	vault_file_hygiene(path, &st);
+	if (max > 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)max) {
+		log_warnx("secret file %s: %lld bytes, larger than "
+		    "secret_max (%zu)", path, (long long)st.st_size, max);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * --check-config: the secret file must open as it will at start-up.
+ * Returns 0, or -1 having said why.
+ */
+int
+vault_check_file(const char *path)
+{
+	int	 fd = vault_open_file(path, 0);
+
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
+}
+
+/* Say how reading the start-up secret from src ended (errno err). */
+static void
+vault_source_said(const char *src, enum vault_source_end end, int err,
+    size_t len)
+{
+	errno = err;
+	switch (end) {
+	case VAULT_SOURCE_LOADED:
+		log_info("secret loaded: %zu bytes from %s", len, src);
+		break;
+	case VAULT_SOURCE_EMPTY:
+		log_warnx("%s: secret is empty", src);
+		break;
+	case VAULT_SOURCE_TOO_BIG:
+		log_warnx("%s: secret is larger than the maximum "
+		    "(secret_max)", src);
+		break;
+	case VAULT_SOURCE_FAILED:
+		log_warn("%s: read", src);
+		break;
+	}
+}
+
+/*
+ * Start with the secret vs names: none (empty), the rehearsal secret,
+ * a regular file or block device read at once, or a pipe or terminal
+ * (a source that may keep us waiting) read under the loop, so that
+ * signals act meanwhile, done told once how it ended. The vault closes
+ * the source.
+ */
+enum vault_start_end
+vault_load_startup(struct vault *v, const struct vault_start *vs,
+    vault_source_done *done, void *arg)
+{
+	struct stat	 st;
+	const char	*why;
+	int		 err;
+
+	if (vs->fd < 0 && vs->rehearsal == 0) {
+		log_info("started empty: waiting for a LOAD (dazai load)");
+		return VAULT_START_READY;
+	}
+	if (vs->fd < 0) {
+		if (secmem_fill_random(v->sm, vs->rehearsal) != 0) {
+			log_warn("cannot generate the secret");
+			return VAULT_START_FAILED;
+		}
+		log_info("synthetic secret: %zu random bytes (rehearsal; use "
+		    "--secret-file or --secret-fd for a real one)",
+		    vs->rehearsal);
+		return VAULT_START_READY;
+	}
+	if (fstat(vs->fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISBLK(st.st_mode)) {
+		if (secmem_load_begin(v->sm) != 0) {
+			log_warn("cannot prepare the secure buffer");
+			close(vs->fd);
+			return VAULT_START_FAILED;
+		}
+		v->source_done = done;
+		v->source_arg = arg;
+		v->source_src = vs->src;
+		ev_io_set(&v->source_w, vs->fd, EV_READ);
+		ev_io_start(v->loop, &v->source_w);
+		return VAULT_START_READING;
+	}
+	if (secmem_read_fd(v->sm, vs->fd, v->secret_max, &why, NULL,
+	    NULL) != 0) {
+		err = errno;
+		close(vs->fd);
+		vault_source_said(vs->src, why == NULL ? VAULT_SOURCE_FAILED :
+		    err == EFBIG ? VAULT_SOURCE_TOO_BIG : VAULT_SOURCE_EMPTY,
+		    err, 0);
+		return VAULT_START_REFUSED;
+	}
+	close(vs->fd);
+	vault_source_said(vs->src, VAULT_SOURCE_LOADED, 0, v->sm->len);
+	return VAULT_START_READY;
 }
 
 /* Is the start-up source still being read? */
@@ -131,14 +284,20 @@ vault_source_reading(const struct vault *v)
 	return ev_is_active(&v->source_w);
 }
 
-/* Stop reading the start-up source: what was read is wiped. */
+/*
+ * Stop reading the start-up source (a shutdown or a panic came first):
+ * what was read is wiped.
+ */
 void
 vault_source_stop(struct vault *v)
 {
 	if (!ev_is_active(&v->source_w))
 		return;
 	ev_io_stop(v->loop, &v->source_w);
+	close(v->source_w.fd);
 	secmem_load_abort(v->sm);
+	log_info("%s: loading stopped; the bytes read so far were wiped",
+	    v->source_src);
 }
 
 /* Reading the start-up source ended: say how, once. */
@@ -146,8 +305,10 @@ static void
 vault_source_end(struct vault *v, enum vault_source_end end, int err)
 {
 	ev_io_stop(v->loop, &v->source_w);
+	close(v->source_w.fd);
 	if (end != VAULT_SOURCE_LOADED)
 		secmem_load_abort(v->sm);
+	vault_source_said(v->source_src, end, err, v->sm->len);
 	v->source_done(v->source_arg, end, err);
 }
 

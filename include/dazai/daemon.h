@@ -63,8 +63,9 @@ void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
-int	daemon_read_secret(struct daemon *, int, vault_source_done *, void *);
-bool	daemon_read_stop(struct daemon *);
+enum vault_start_end daemon_load_secret(struct daemon *,
+	    const struct vault_start *, vault_source_done *, void *);
+void	daemon_read_stop(struct daemon *);
 void	daemon_set_listener(struct daemon *, int, const char *);
 void	daemon_serve(struct daemon *);
 bool	daemon_stopping(const struct daemon *);

@@ -35,6 +35,22 @@ enum vault_source_end {
 	VAULT_SOURCE_FAILED		/* a read error (errno kept) */
 };
 
+/* The start-up secret: a source descriptor, or a rehearsal secret. */
+struct vault_start {
+	int		 fd;		/* the source (the vault closes it), or
+					   -1: none */
+	const char	*src;		/* its name, for the log */
+	size_t		 rehearsal;	/* no source: random bytes, 0: empty */
+};
+
+/* How starting with that secret went. */
+enum vault_start_end {
+	VAULT_START_READY,		/* held (or empty on purpose) */
+	VAULT_START_READING,		/* read under the loop: done follows */
+	VAULT_START_REFUSED,		/* empty, too big, unreadable (exit 2) */
+	VAULT_START_FAILED		/* no buffer, no randomness (exit 1) */
+};
+
 /* Told once when the start-up source is read (or failed: all wiped). */
 typedef void	vault_source_done(void *, enum vault_source_end, int);
 
@@ -48,6 +64,7 @@ struct vault {
 	int			 nstreams;	/* GETs being written */
 	struct vault_ops	 ops;
 	ev_io			 source_w;	/* the start-up source */
+	const char		*source_src;
 	vault_source_done	*source_done;
 	void			*source_arg;
 };
@@ -56,7 +73,10 @@ void	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
 void	vault_set_limits(struct vault *, size_t, bool, double, double,
 	    unsigned long);
 void	vault_set_secret(struct vault *, struct secmem *);
-int	vault_read_source(struct vault *, int, vault_source_done *, void *);
+int	vault_open_file(const char *, size_t);
+int	vault_check_file(const char *);
+enum vault_start_end vault_load_startup(struct vault *,
+	    const struct vault_start *, vault_source_done *, void *);
 bool	vault_source_reading(const struct vault *);
 void	vault_source_stop(struct vault *);
 void	vault_start(struct vault *);
