@@ -22,6 +22,7 @@
 
 #include "dazai/config.h"
 #include "dazai/daemon.h"
+#include "dazai/emergency.h"
 #include "dazai/log.h"
 #include "dazai/sandbox.h"
 #include "dazai/secmem.h"
@@ -552,7 +553,7 @@ announce_ready(int ready_fd, struct notify *nt)
  * rather than hold the secret unconfined.
  */
 static int
-confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
+confine(const struct config *cfg, struct sandbox *sb)
 {
 	char	 err[256], desc[256];
 	const char *why;
@@ -564,9 +565,9 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 		return -1;
 	}
 	alone = sockpath_dir_alone(cfg->socket);
-	daemon_set_socket_dir(d, dirfd);
-	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", daemon_hard_armed,
-	    daemon_hard_emergency, dirfd, alone == 1 ? daemon_socket_name() :
+	emergency_set_socket_dir(dirfd);
+	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", emergency_armed,
+	    emergency_sigsys, dirfd, alone == 1 ? emergency_socket_name() :
 	    NULL);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
@@ -582,7 +583,7 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 	else
 		why = "without Landlock the kernel cannot hold a removal to "
 		    "the socket";
-	daemon_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
+	emergency_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
 	    why);
 	if ((sb->layers & SANDBOX_SECCOMP) && !sb->unlink_ok)
 		log_debug("sandbox: %s will be left at exit for the next "
@@ -660,7 +661,7 @@ main(int argc, char **argv)
 	harden();
 	if (sodium_init() < 0)
 		fatalx(1, "libsodium failed to initialise");
-	daemon_install_hard_signals(cfg.arm == 1);
+	emergency_install(cfg.arm == 1);
 	if (daemon_init(&d, cfg.arm == 1, cfg.grace, cfg.ping_timeout) != 0)
 		fatalx(1, "cannot create the event loop");
 	lim.secret_max = (size_t)cfg.secret_max;
@@ -676,7 +677,7 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
-	daemon_set_hard_socket(cfg.socket);
+	emergency_set_socket(cfg.socket);
 	daemon_set_secret(&d, &sm);
 	if ((status = load_secret(&sm, &cfg, &d)) != 0) {
 		secmem_free(&sm);
@@ -696,7 +697,7 @@ main(int argc, char **argv)
 			    "UNCONFINED (no seccomp, no Landlock, no "
 			    "no_new_privs); a compromised daemon can do "
 			    "anything our uid can");
-		else if (confine(&d, &cfg, &sb) != 0) {
+		else if (confine(&cfg, &sb) != 0) {
 			secmem_free(&sm);
 			log_info("secret wiped; exiting");
 			close(listen_fd);

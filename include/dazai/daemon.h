@@ -36,7 +36,6 @@ struct daemon {
 	double		 grace;
 	double		 ping_timeout;
 	const char	*socket_path;
-	int		 socket_dirfd;	/* for unlinkat at exit, or -1 */
 	int		 listen_fd;
 	struct policy	 policy;
 	struct vault	 vault;		/* the secret */
@@ -58,18 +57,11 @@ struct daemon {
 	ev_signal	 sighup_w;
 };
 
-void	daemon_install_hard_signals(bool);
-int	daemon_hard_emergency(void);
-bool	daemon_hard_armed(void);
-void	daemon_set_hard_socket(const char *);
 int	daemon_init(struct daemon *, bool, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);
 int	daemon_run(struct daemon *, int, const char *);
-void	daemon_set_socket_dir(struct daemon *, int);
-const char *daemon_socket_name(void);
-void	daemon_socket_removal(bool, bool, const char *);
 void	daemon_finish(struct daemon *);
 
 #endif
