@@ -274,7 +274,7 @@ daemon_status(struct daemon *d, struct conn *c)
 	double			 now = daemon_mono();
 
 	memset(&st, 0, sizeof st);
-	st.armed = d->armed;
+	st.armed = emergency_armed();
 	st.grace = d->grace;
 	st.registered = procs_count();
 	if (d->policy.state == POLICY_FIRED)
@@ -327,7 +327,8 @@ daemon_register(struct daemon *d, struct conn *c, int pid)
 		ev_io_start(d->loop, &d->proc_w[slot]);
 	}
 	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
-	    d->armed ? "SIGKILLed on a panic" : "dry-run: named on a panic");
+	    emergency_armed() ? "SIGKILLed on a panic" :
+	    "dry-run: named on a panic");
 	return conn_send(c, PROTO_OK);
 }
 
@@ -480,7 +481,6 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 			log_info("ARM from %s: already armed", who);
 			return conn_send(c, PROTO_ALREADY_ARMED);
 		}
-		d->armed = true;
 		emergency_arm();
 		log_info("ARM from %s: ARMED from now on (the final SIGKILL "
 		    "is real)", who);
@@ -546,7 +546,7 @@ daemon_wipe_kills(void *arg)
 {
 	struct daemon	*d = arg;
 
-	daemon_kill_procs(d, d->armed);
+	daemon_kill_procs(d, emergency_armed());
 }
 
 /* A connection is gone (conn_ops.closed). */
@@ -691,10 +691,11 @@ daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 /*
  * Create the loop and start the signal watchers, before any secret exists
  * (libev installs their handlers now; a signal that arrives before the loop
- * runs is handled as soon as it does).
+ * runs is handled as soon as it does). Armed or dry-run is emergency's
+ * (emergency_install comes first).
  */
 int
-daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
+daemon_init(struct daemon *d, double grace, double ping_timeout)
 {
 	struct policy_ops	 ops = { daemon_do_unrecoverable,
 				    daemon_do_wipe, daemon_do_kill_procs,
@@ -704,7 +705,6 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 				    daemon_wipe_kills, d };
 
 	memset(d, 0, sizeof *d);
-	d->armed = armed;
 	d->grace = grace;
 	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
@@ -712,7 +712,7 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 	session_init(&d->sessions, 1);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
-	policy_init(&d->policy, armed, grace, &ops);
+	policy_init(&d->policy, emergency_armed(), grace, &ops);
 	ev_signal_init(&d->sigusr1_w, daemon_sigusr1_cb, SIGUSR1);
 	ev_signal_init(&d->sigterm_w, daemon_shutdown_cb, SIGTERM);
 	ev_signal_init(&d->sigint_w, daemon_shutdown_cb, SIGINT);

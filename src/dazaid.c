@@ -662,7 +662,7 @@ main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatalx(1, "libsodium failed to initialise");
 	emergency_install(cfg.arm == 1);
-	if (daemon_init(&d, cfg.arm == 1, cfg.grace, cfg.ping_timeout) != 0)
+	if (daemon_init(&d, cfg.grace, cfg.ping_timeout) != 0)
 		fatalx(1, "cannot create the event loop");
 	lim.secret_max = (size_t)cfg.secret_max;
 	lim.allow_get = cfg.allow_get == 1;

@@ -3,9 +3,9 @@
  * Everything that runs inside a signal handler: SIGUSR2 (the hard panic),
  * the fatal signals, the fatal() exit hook and the seccomp filter's SIGSYS
  * callback all run the kill sequence here, with only async-signal-safe
- * calls. Here too is their view of "armed" and their one view of the
- * socket, with the one function that removes it, which the clean exit
- * uses as well. Set before any secret exists; below the daemon, it
+ * calls. Here too is the process's one fact of "armed" and its one view
+ * of the socket, with the one function that removes it, which the clean
+ * exit uses as well. Set before any secret exists; below the daemon, it
  * knows nothing of the loop.
  */
 #include <sys/mman.h>
@@ -197,8 +197,8 @@ hard_fatal_exit(int status)
 
 /*
  * Install the dispositions that act inside a handler, ignore SIGPIPE and
- * make fatal() wipe; armed (--arm) says whether the final SIGKILL is
- * real. Called before any secret byte exists. SIGUSR1, SIGTERM,
+ * make fatal() wipe; armed (--arm) is the start-up value of the one
+ * "armed". Called before any secret byte exists. SIGUSR1, SIGTERM,
  * SIGINT and SIGHUP go through the loop (daemon_init).
  */
 void

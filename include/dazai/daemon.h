@@ -32,7 +32,6 @@ struct daemon_limits {
 
 struct daemon {
 	struct ev_loop	*loop;
-	bool		 armed;
 	double		 grace;
 	double		 ping_timeout;
 	const char	*socket_path;
@@ -57,7 +56,7 @@ struct daemon {
 	ev_signal	 sighup_w;
 };
 
-int	daemon_init(struct daemon *, bool, double, double);
+int	daemon_init(struct daemon *, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 bool	daemon_wait_readable(void *, int);

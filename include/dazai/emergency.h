@@ -9,8 +9,12 @@
  * fatal() hook and the SIGSYS callback (emergency_sigsys, given to the
  * sandbox) run the kill sequence with async-signal-safe calls only.
  *
- * Whether the final SIGKILL is real: emergency_install sets it from
- * --arm, emergency_arm (the ARM verb) for good; emergency_armed asks.
+ * This module holds the one "armed": emergency_install sets it from
+ * --arm, emergency_arm (the ARM verb) for good; everyone else asks
+ * emergency_armed. The policy's own flag (struct policy, pure and tested
+ * without this module) is not a second fact but the same one handed down:
+ * daemon_init gives policy_init emergency_armed(), and the ARM verb is the
+ * one place that calls policy_arm, always together with emergency_arm.
  *
  * It also holds the one view of the socket: its path, then (confined)
  * its directory and name on a read-only page of its own, and how it may
