@@ -35,7 +35,8 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 # What dazaid links (no client code), and the clients' own objects.
 DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
-	src/vault.c src/control.c src/daemon.c src/sandbox.c
+	src/vault.c src/control.c src/emergency.c src/daemon.c \
+	src/sandbox.c
 CLIENT_SRCS = src/client.c src/secbuf.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)

@@ -5,7 +5,6 @@
  * proto decides what a line means, conn moves its bytes, policy decides
  * what an event does.
  */
-#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -26,6 +25,7 @@
 #include "dazai/conn.h"
 #include "dazai/control.h"
 #include "dazai/daemon.h"
+#include "dazai/emergency.h"
 #include "dazai/log.h"
 #include "dazai/procs.h"
 #include "dazai/proto.h"
@@ -35,243 +35,6 @@
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
-/*
- * What the handlers that act inside a signal need, set before any secret
- * exists: whether the final SIGKILL is real, and the socket to remove.
- */
-static volatile sig_atomic_t hard_armed;
-static char hard_socket[SOCKPATH_MAX + 1];
-static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
-/* The socket's name in it: the one buffer every unlinkat passes (the
- * seccomp filter compares this address), a read-only page of its own
- * once daemon_set_socket_dir has filled it (else hard_name_buf). */
-static char hard_name_buf[SOCKPATH_MAX + 1];
-static const char *volatile hard_name = hard_name_buf;
-
-/* How the socket is removed at exit and on the hard paths. */
-enum hard_unlink {
-	HARD_UNLINK_PATH,	/* unconfined: unlink(2) by path */
-	HARD_UNLINK_OWN,	/* confined: unlinkat(dirfd, hard_name, 0) */
-	HARD_UNLINK_LEAVE,	/* confined, removal not granted: leave it */
-};
-static volatile sig_atomic_t hard_unlink = HARD_UNLINK_PATH;
-static const char *hard_leave_why;	/* why it is left */
-
-/* Write a constant message from a handler (async-signal-safe). */
-#define HARD_SAY(msg)	log_raw((msg), sizeof (msg) - 1)
-
-/*
- * The part of every hard path that must happen before the process ends:
- * zero the secret (secmem_emergency_wipe: mprotect and memset), then
- * remove the socket (unlink; once confined, unlinkat through its
- * directory with the one name buffer, or not at all where the sandbox
- * grants no removal: the next start replaces a dead socket). Returns 0,
- * or -1 if the wipe failed (said). Async-signal-safe.
- */
-static int
-daemon_hard_wipe(void)
-{
-	int	 rc = 0;
-
-	if (secmem_emergency_wipe() != 0) {
-		HARD_SAY("dazaid: WIPE FAILED: the secret memory could not be "
-		    "made writable\n");
-		rc = -1;
-	}
-	if (hard_socket[0] == '\0')
-		return rc;
-	switch (hard_unlink) {
-	case HARD_UNLINK_OWN:
-		unlinkat(hard_dirfd, hard_name, 0);
-		break;
-	case HARD_UNLINK_LEAVE:
-		HARD_SAY("dazaid: socket left for the next start to "
-		    "replace\n");
-		break;
-	default:
-		unlink(hard_socket);
-		break;
-	}
-	return rc;
-}
-
-/*
- * Under --verbose, say when the keys were zeroed (CLOCK_MONOTONIC): the
- * moment the secret became unrecoverable. Formatted with log_format_ull
- * and written with log_raw only, so that a signal handler may call it.
- */
-static void
-daemon_log_zeroed(const char *who)
-{
-	static const char	 tail[] = " (CLOCK_MONOTONIC)\n";
-	struct timespec		 ts;
-	char			 line[128];
-	size_t			 off = 0;
-
-	if (!log_verbose())
-		return;
-	secmem_keys_zeroed_at(&ts);
-#define DAEMON_PUT(s, l) do {						\
-	if (off + (l) < sizeof line) {					\
-		memcpy(line + off, (s), (l));				\
-		off += (l);						\
-	}								\
-} while (0)
-	DAEMON_PUT("dazaid: ", 8);
-	DAEMON_PUT(who, strlen(who));
-	DAEMON_PUT("prekey zeroed at ", 17);
-	off += log_format_ull(line + off, sizeof line - off,
-	    (unsigned long long)ts.tv_sec, 0);
-	DAEMON_PUT(".", 1);
-	off += log_format_ull(line + off, sizeof line - off,
-	    (unsigned long long)ts.tv_nsec, 9);
-	DAEMON_PUT(tail, sizeof tail - 1);
-#undef DAEMON_PUT
-	log_raw(line, off);
-}
-
-/*
- * The kill sequence inside a signal handler, in the order of a panic: the
- * secret made unrecoverable (every shield zeroed), the registered
- * processes killed through their pidfds (dry-run: named), the buffer
- * zeroed and the socket removed; who (NULL: say nothing) prefixes the
- * --verbose line with the moment the keys were zeroed. Returns 0, or -1
- * if some memory could not be zeroed (said). Only async-signal-safe
- * calls: mprotect, memset and clock_gettime (secmem), pidfd_send_signal,
- * unlink or unlinkat, write or send (log_raw, which never blocks).
- */
-static int
-daemon_hard_sequence(const char *who)
-{
-	int	 shielded;
-
-	shielded = secmem_emergency_shield();
-	procs_emergency(hard_armed);
-	if (daemon_hard_wipe() != 0 || shielded != 0)
-		return -1;
-	if (who != NULL)
-		daemon_log_zeroed(who);
-	return 0;
-}
-
-/* SIGUSR2: hard panic inside the handler, then death (or exit 0). */
-static void
-daemon_hard_panic(int sig)
-{
-	(void)sig;
-	daemon_hard_sequence("SIGUSR2: ");
-	if (hard_armed) {
-		kill(getpid(), SIGKILL);
-		_exit(137);
-	}
-	HARD_SAY("dazaid: SIGUSR2: secret wiped; WOULD SIGKILL (dry-run)\n");
-	_exit(0);
-}
-
-/*
- * The seccomp filter's SIGSYS handler (sandbox_sigsys) runs the kill
- * sequence through this before it names the refused call and dies.
- */
-int
-daemon_hard_emergency(void)
-{
-	return daemon_hard_sequence("SIGSYS: ");
-}
-
-/* Is the final SIGKILL real now (--arm, or ARM since)? Async-signal-safe. */
-bool
-daemon_hard_armed(void)
-{
-	return hard_armed != 0;
-}
-
-/*
- * Every other signal whose default action ends the process: wipe, kill
- * the registered processes (armed) or name them (dry-run), then die of
- * the same signal with its default action (SA_RESETHAND restored
- * it; SA_NODEFER lets raise deliver it now). Async-signal-safe as above.
- */
-static void
-daemon_fatal_signal(int sig)
-{
-	daemon_hard_sequence(NULL);
-	raise(sig);
-}
-
-/*
- * fatal() and fatalx() end the process through this hook: the kill
- * sequence first (the secret zeroed, registered processes killed when
- * armed, the socket removed), whatever the error was.
- */
-static void
-daemon_fatal_exit(int status)
-{
-	daemon_hard_sequence(NULL);
-	exit(status);
-}
-
-/*
- * Install the dispositions that act inside a handler, ignore SIGPIPE and
- * make fatal() wipe. Called before any secret byte exists. SIGUSR1,
- * SIGTERM, SIGINT and SIGHUP go through the loop (daemon_init).
- */
-void
-daemon_install_hard_signals(bool armed)
-{
-	static const int	 fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL,
-				    SIGFPE, SIGABRT, SIGQUIT, SIGALRM, SIGSYS,
-				    SIGTRAP, SIGXCPU, SIGXFSZ, SIGVTALRM,
-				    SIGPROF, SIGPWR, SIGSTKFLT, SIGIO };
-	struct sigaction	 sa;
-	size_t			 i;
-	int			 sig;
-
-	hard_armed = armed;
-	log_set_exit_hook(daemon_fatal_exit);
-	memset(&sa, 0, sizeof sa);
-	sigfillset(&sa.sa_mask);
-	sa.sa_handler = daemon_hard_panic;
-	if (sigaction(SIGUSR2, &sa, NULL) != 0)
-		fatal(1, "sigaction SIGUSR2");
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = daemon_fatal_signal;
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-	for (i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
-		if (sigaction(fatal_sigs[i], &sa, NULL) != 0)
-			fatal(1, "sigaction %d", fatal_sigs[i]);
-	/* The real-time signals also terminate by default. One that the
-	 * runtime keeps for itself (EINVAL: valgrind holds SIGRTMAX) is
-	 * not ours to catch. */
-	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		if (sigaction(sig, &sa, NULL) != 0 && errno != EINVAL)
-			fatal(1, "sigaction %d", sig);
-
-	/* A keystroke (^Z) or a terminal setting (stty tostop, a log line
-	 * from the background) must not stop a switch before it wipes:
-	 * job-control stops are ignored (SIGSTOP cannot be). */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
-	    sigaction(SIGTSTP, &sa, NULL) != 0 ||
-	    sigaction(SIGTTIN, &sa, NULL) != 0 ||
-	    sigaction(SIGTTOU, &sa, NULL) != 0)
-		fatal(1, "sigaction");
-}
-
-/* Name the socket the hard paths remove (before it is created). */
-void
-daemon_set_hard_socket(const char *path)
-{
-	size_t	 n = strlen(path);
-
-	if (n >= sizeof hard_socket)
-		n = 0;
-	memcpy(hard_socket, path, n);
-	hard_socket[n] = '\0';
-}
 
 /* Seconds on the monotonic clock: every deadline is measured on it. */
 static double
@@ -319,7 +82,7 @@ daemon_do_unrecoverable(void *arg)
 	if (failed != 0)
 		log_warnx("WIPE FAILED: the prekey could not be made writable");
 	else
-		daemon_log_zeroed("");
+		emergency_log_zeroed("");
 	daemon_say_trigger(d);
 }
 
@@ -533,8 +296,7 @@ daemon_arm(void *arg)
 
 	if (!policy_arm(&d->policy))
 		return false;
-	d->armed = true;
-	hard_armed = 1;
+	emergency_arm();
 	return true;
 }
 
@@ -542,9 +304,8 @@ daemon_arm(void *arg)
 static bool
 daemon_armed(void *arg)
 {
-	struct daemon	*d = arg;
-
-	return d->armed;
+	(void)arg;
+	return emergency_armed();
 }
 
 /* The daemon's part of STATUS (control_ops.status). */
@@ -554,7 +315,7 @@ daemon_status(void *arg, struct proto_status *st)
 	struct daemon	*d = arg;
 	double		 now = daemon_mono();
 
-	st->armed = d->armed;
+	st->armed = emergency_armed();
 	st->grace = d->grace;
 	if (d->policy.state == POLICY_FIRED)
 		st->state = "fired";
@@ -641,7 +402,7 @@ daemon_wipe_kills(void *arg)
 {
 	struct daemon	*d = arg;
 
-	daemon_kill_procs(d, d->armed);
+	daemon_kill_procs(d, emergency_armed());
 }
 
 /* A connection is gone (conn_ops.closed). */
@@ -782,10 +543,11 @@ daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 /*
  * Create the loop and start the signal watchers, before any secret exists
  * (libev installs their handlers now; a signal that arrives before the loop
- * runs is handled as soon as it does).
+ * runs is handled as soon as it does). Armed or dry-run is emergency's
+ * (emergency_install comes first).
  */
 int
-daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
+daemon_init(struct daemon *d, double grace, double ping_timeout)
 {
 	struct policy_ops	 ops = { daemon_do_unrecoverable,
 				    daemon_do_wipe, daemon_do_kill_procs,
@@ -799,15 +561,13 @@ daemon_init(struct daemon *d, bool armed, double grace, double ping_timeout)
 				    daemon_unwatch, daemon_controls, d };
 
 	memset(d, 0, sizeof *d);
-	d->armed = armed;
 	d->grace = grace;
 	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
-	d->socket_dirfd = -1;
 	session_init(&d->sessions, 1);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
-	policy_init(&d->policy, armed, grace, &ops);
+	policy_init(&d->policy, emergency_armed(), grace, &ops);
 	ev_signal_init(&d->sigusr1_w, daemon_sigusr1_cb, SIGUSR1);
 	ev_signal_init(&d->sigterm_w, daemon_shutdown_cb, SIGTERM);
 	ev_signal_init(&d->sigint_w, daemon_shutdown_cb, SIGINT);
@@ -913,85 +673,14 @@ daemon_run(struct daemon *d)
 }
 
 /*
- * Keep the socket's directory (an O_PATH descriptor) and its name (in
- * hard_name) for removing the socket at exit and on the hard paths:
- * once confined, the daemon may name no path, only unlinkat(2) relative
- * to this directory with that one buffer, and only if the sandbox grants
- * it (daemon_socket_removal). Called just before confinement: from
- * here until told otherwise the socket is left.
+ * Wipe and free the secret, close the socket and remove it with the hard
+ * paths' own removal (emergency_remove_socket).
  */
-void
-daemon_set_socket_dir(struct daemon *d, int dirfd)
-{
-	const char	*slash = strrchr(hard_socket, '/');
-	const char	*base = slash != NULL ? slash + 1 : hard_socket;
-	size_t		 pg = (size_t)sysconf(_SC_PAGESIZE);
-	char		*p;
-
-	d->socket_dirfd = dirfd;
-	snprintf(hard_name_buf, sizeof hard_name_buf, "%s", base);
-	/* A page of its own, read-only: a stray or hostile write to the
-	 * name faults rather than redirect the removal (a daemon that can
-	 * make system calls at will can still mprotect it: see dazaid(1)). */
-	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	    -1, 0);
-	if (p != MAP_FAILED) {
-		snprintf(p, pg, "%s", base);
-		if (mprotect(p, pg, PROT_READ) == 0)
-			hard_name = p;
-		else
-			munmap(p, pg);
-	}
-	hard_dirfd = dirfd;
-	hard_leave_why = "confinement did not finish";
-	hard_unlink = HARD_UNLINK_LEAVE;
-}
-
-/* The buffer naming the socket in its directory, for the sandbox. */
-const char *
-daemon_socket_name(void)
-{
-	return hard_name;
-}
-
-/*
- * After confinement: granted, the socket is removed with unlinkat(2)
- * through its directory and hard_name; else it is left at exit (why says
- * why, for the log line) for the next start to replace. unconfined: the
- * sandbox took no effect (a sanitizer build), unlink(2) by path.
- */
-void
-daemon_socket_removal(bool unconfined, bool granted, const char *why)
-{
-	hard_leave_why = why;
-	if (unconfined)
-		hard_unlink = HARD_UNLINK_PATH;
-	else
-		hard_unlink = granted ? HARD_UNLINK_OWN : HARD_UNLINK_LEAVE;
-}
-
-/*
- * Remove the socket file, through its directory with hard_name once
- * confined. Returns 0 once removed, 1 if it is left (said), or -1 with
- * errno.
- */
-static int
-daemon_unlink_socket(struct daemon *d)
-{
-	if (d->socket_dirfd < 0 || hard_unlink == HARD_UNLINK_PATH)
-		return unlink(d->socket_path);
-	if (hard_unlink == HARD_UNLINK_OWN)
-		return unlinkat(hard_dirfd, hard_name, 0);
-	log_info("%s: left for the next start to replace (confined, the "
-	    "daemon may not remove it: %s)", d->socket_path, hard_leave_why);
-	return 1;
-}
-
-/* Wipe and free the secret, close and remove the socket. */
 void
 daemon_finish(struct daemon *d)
 {
-	int	 i, left = 0;
+	const char	*why = NULL;
+	int		 i, left = 0;
 
 	for (i = 0; i < DAEMON_CONNS_MAX; i++)
 		if (d->conns[i] != NULL)
@@ -1001,10 +690,14 @@ daemon_finish(struct daemon *d)
 		close(d->listen_fd);
 		d->listen_fd = -1;
 		if (d->socket_path != NULL &&
-		    (left = daemon_unlink_socket(d)) < 0)
+		    (left = emergency_remove_socket(&why)) < 0)
 			log_warn("%s: unlink", d->socket_path);
+		else if (left == 1)
+			log_info("%s: left for the next start to replace "
+			    "(confined, the daemon may not remove it: %s)",
+			    d->socket_path, why);
 	}
-	/* d->socket_dirfd stays open: a hard path may still use it. */
+	/* The socket's directory stays open: a hard path may still use it. */
 	log_info("exiting: secret memory zeroed and unmapped, socket %s",
 	    left == 1 ? "left" : "removed");
 }

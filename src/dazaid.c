@@ -22,6 +22,7 @@
 
 #include "dazai/config.h"
 #include "dazai/daemon.h"
+#include "dazai/emergency.h"
 #include "dazai/log.h"
 #include "dazai/sandbox.h"
 #include "dazai/secmem.h"
@@ -390,7 +391,7 @@ announce_ready(int ready_fd, struct notify *nt)
  * rather than hold the secret unconfined.
  */
 static int
-confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
+confine(const struct config *cfg, struct sandbox *sb)
 {
 	char	 err[256], desc[256];
 	const char *why;
@@ -402,9 +403,9 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 		return -1;
 	}
 	alone = sockpath_dir_alone(cfg->socket);
-	daemon_set_socket_dir(d, dirfd);
-	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", daemon_hard_armed,
-	    daemon_hard_emergency, dirfd, alone == 1 ? daemon_socket_name() :
+	emergency_set_socket_dir(dirfd);
+	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", emergency_armed,
+	    emergency_sigsys, dirfd, alone == 1 ? emergency_socket_name() :
 	    NULL);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
@@ -420,7 +421,7 @@ confine(struct daemon *d, const struct config *cfg, struct sandbox *sb)
 	else
 		why = "without Landlock the kernel cannot hold a removal to "
 		    "the socket";
-	daemon_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
+	emergency_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
 	    why);
 	if ((sb->layers & SANDBOX_SECCOMP) && !sb->unlink_ok)
 		log_debug("sandbox: %s will be left at exit for the next "
@@ -546,7 +547,7 @@ go_live(struct start *st)
 		log_warnx("WARNING: --no-sandbox: the daemon runs UNCONFINED "
 		    "(no seccomp, no Landlock, no no_new_privs); a compromised "
 		    "daemon can do anything our uid can");
-	else if (confine(st->d, cfg, &st->sb) != 0)
+	else if (confine(cfg, &st->sb) != 0)
 		return 1;
 	if (cfg->ping_timeout > 0)
 		snprintf(pt, sizeof pt, "%gs", cfg->ping_timeout);
@@ -628,8 +629,8 @@ main(int argc, char **argv)
 	harden();
 	if (sodium_init() < 0)
 		fatalx(1, "libsodium failed to initialise");
-	daemon_install_hard_signals(cfg.arm == 1);
-	if (daemon_init(&d, cfg.arm == 1, cfg.grace, cfg.ping_timeout) != 0)
+	emergency_install(cfg.arm == 1);
+	if (daemon_init(&d, cfg.grace, cfg.ping_timeout) != 0)
 		fatalx(1, "cannot create the event loop");
 	lim.secret_max = (size_t)cfg.secret_max;
 	lim.allow_get = cfg.allow_get == 1;
@@ -644,7 +645,7 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
-	daemon_set_hard_socket(cfg.socket);
+	emergency_set_socket(cfg.socket);
 	daemon_set_listener(&d, listen_fd, cfg.socket);
 	memset(&st, 0, sizeof st);
 	st.cfg = &cfg;

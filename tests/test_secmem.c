@@ -19,7 +19,7 @@
 
 #include <sodium.h>
 
-#include "dazai/daemon.h"
+#include "dazai/emergency.h"
 #include "dazai/log.h"
 #include "dazai/secmem.h"
 #include "helpers.h"
@@ -817,7 +817,7 @@ START_TEST(fatal_wipes)
 		exit_sm = &sm;
 		exit_fd = p[1];
 		atexit(report_zero);
-		daemon_install_hard_signals(false);
+		emergency_install(false);
 		fatalx(1, "test: a fatal error with the secret loaded");
 	}
 	close(p[1]);

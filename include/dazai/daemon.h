@@ -32,11 +32,9 @@ struct daemon_limits {
 
 struct daemon {
 	struct ev_loop	*loop;
-	bool		 armed;
 	double		 grace;
 	double		 ping_timeout;
 	const char	*socket_path;
-	int		 socket_dirfd;	/* for unlinkat at exit, or -1 */
 	int		 listen_fd;
 	struct policy	 policy;
 	struct vault	 vault;		/* the secret */
@@ -56,11 +54,7 @@ struct daemon {
 	ev_signal	 sighup_w;
 };
 
-void	daemon_install_hard_signals(bool);
-int	daemon_hard_emergency(void);
-bool	daemon_hard_armed(void);
-void	daemon_set_hard_socket(const char *);
-int	daemon_init(struct daemon *, bool, double, double);
+int	daemon_init(struct daemon *, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
 enum vault_start_end daemon_load_secret(struct daemon *,
@@ -71,9 +65,6 @@ void	daemon_serve(struct daemon *);
 bool	daemon_stopping(const struct daemon *);
 void	daemon_stop(struct daemon *);
 int	daemon_run(struct daemon *);
-void	daemon_set_socket_dir(struct daemon *, int);
-const char *daemon_socket_name(void);
-void	daemon_socket_removal(bool, bool, const char *);
 void	daemon_finish(struct daemon *);
 
 #endif
