@@ -571,6 +571,20 @@ conn_drain(struct conn **cp)
 }
 
 /*
+ * Turn away a connection that cannot be taken: one try at the reply msg
+ * (never waiting for the peer), then close fd.
+ */
+void
+conn_refuse(int fd, const char *msg)
+{
+	ssize_t	 n;
+
+	n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;
+	close(fd);
+}
+
+/*
  * A new connection on fd (non-blocking, its peer already checked); it
  * must send a first request within CONN_HELLO_TIMEOUT. NULL on failure
  * (then fd is still the caller's).

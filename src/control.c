@@ -7,10 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <ev.h>
 
 #include "dazai/conn.h"
 #include "dazai/control.h"
@@ -34,11 +37,13 @@ control_mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Set up the verbs' view of the daemon. */
+/* Set up the verbs' view of the daemon, on loop. */
 void
-control_init(struct control *ctl, struct vault *v, struct sessions *s,
-    double ping_timeout, const struct control_ops *ops)
+control_init(struct control *ctl, struct ev_loop *loop, struct vault *v,
+    struct sessions *s, double ping_timeout, const struct control_ops *ops)
 {
+	memset(ctl->proc_w, 0, sizeof ctl->proc_w);
+	ctl->loop = loop;
 	ctl->vault = v;
 	ctl->sessions = s;
 	ctl->ping_timeout = ping_timeout;
@@ -85,6 +90,37 @@ control_peer(int pid, char *buf, size_t size)
 		    pid, comm);
 	} else
 		snprintf(buf, size, "pid %d (executable unknown)", pid);
+}
+
+/* A registered process exited: its registration ends. */
+static void
+control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	int	 slot = (int)(intptr_t)w->data;
+
+	(void)revents;
+	ev_io_stop(loop, w);
+	log_info("registered pid %d exited; registration ended",
+	    (int)procs_pid(slot));
+	procs_remove(slot);
+}
+
+/*
+ * SIGKILL the registered processes (armed: their registrations end) or
+ * name them (dry-run), and stop watching the pidfds that closed.
+ */
+void
+control_kill_procs(struct control *ctl, bool armed)
+{
+	int	 i;
+
+	if (armed)
+		for (i = 0; i < PROCS_MAX; i++)
+			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
+	procs_kill_all(armed);
+	for (i = 0; i < PROCS_MAX; i++)
+		if (procs_fd(i) < 0 && ev_is_active(&ctl->proc_w[i]))
+			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
 }
 
 /* HELLO <pid>: a heartbeat, unless every session is held (BUSY). */
@@ -220,7 +256,12 @@ control_register(struct control *ctl, struct conn *c,
 	case PROCS_OK:
 		break;
 	}
-	ctl->ops.watch(ctl->ops.arg, slot);
+	if (!ev_is_active(&ctl->proc_w[slot])) {
+		ev_io_init(&ctl->proc_w[slot], control_proc_cb, procs_fd(slot),
+		    EV_READ);
+		ctl->proc_w[slot].data = (void *)(intptr_t)slot;
+		ev_io_start(ctl->loop, &ctl->proc_w[slot]);
+	}
 	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
 	    "dry-run: named on a panic");
@@ -238,7 +279,7 @@ control_unregister(struct control *ctl, struct conn *c,
 		return conn_send(c, PROTO_INVALID_PID);
 	for (i = 0; i < PROCS_MAX; i++)
 		if (procs_pid(i) == cmd->pid && procs_fd(i) >= 0) {
-			ctl->ops.unwatch(ctl->ops.arg, i);
+			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
 			procs_remove(i);
 			log_info("UNREGISTER pid=%d from pid %d", cmd->pid,
 			    c->peer_pid);

@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The event loop and the glue: the listener, the connections (conn), the
- * timers, the signals and the registered processes. Callbacks dispatch;
- * proto decides what a line means, conn moves its bytes, policy decides
- * what an event does.
+ * The event loop and the glue: the listener and its back-off, the
+ * connections (conn) and what they report, the signal watchers, the grace
+ * timer and the policy's actions. Callbacks dispatch: proto decides what
+ * a line means, control what a verb does, vault what happens to the
+ * secret, session who guards it, policy what an event does.
  */
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,10 +23,6 @@
 #include "dazai/daemon.h"
 #include "dazai/emergency.h"
 #include "dazai/log.h"
-#include "dazai/procs.h"
-#include "dazai/proto.h"
-#include "dazai/sandbox.h"
-#include "dazai/sockpath.h"
 #include "dazai/vault.h"
 
 #define container_of(p, type, member) \
@@ -86,45 +78,22 @@ daemon_do_unrecoverable(void *arg)
 	daemon_say_trigger(d);
 }
 
-/* Stop watching the pidfds whose registration has ended. */
-static void
-daemon_sync_procs(struct daemon *d)
-{
-	int	 i;
-
-	for (i = 0; i < PROCS_MAX; i++)
-		if (procs_fd(i) < 0 && ev_is_active(&d->proc_w[i]))
-			ev_io_stop(d->loop, &d->proc_w[i]);
-}
-
-/*
- * SIGKILL the registered processes (armed: their registrations end) or
- * name them (dry-run).
- */
-static void
-daemon_kill_procs(struct daemon *d, bool armed)
-{
-	int	 i;
-
-	if (armed)
-		for (i = 0; i < PROCS_MAX; i++)
-			ev_io_stop(d->loop, &d->proc_w[i]);
-	procs_kill_all(armed);
-	daemon_sync_procs(d);
-}
-
 /* Policy action, armed: SIGKILL every registered process. */
 static void
 daemon_do_kill_procs(void *arg)
 {
-	daemon_kill_procs(arg, true);
+	struct daemon	*d = arg;
+
+	control_kill_procs(&d->control, true);
 }
 
 /* Policy action, dry-run: name the registered processes. */
 static void
 daemon_do_would_kill_procs(void *arg)
 {
-	daemon_kill_procs(arg, false);
+	struct daemon	*d = arg;
+
+	control_kill_procs(&d->control, false);
 }
 
 /* Policy action, armed: die now. */
@@ -197,10 +166,11 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
  * once the policy has acted: after the keys are zeroed if it fired.
  */
 static struct policy_out
-daemon_event(struct daemon *d, enum policy_event ev, unsigned long src,
+daemon_event(void *arg, enum policy_event ev, unsigned long src,
     const char *why)
 {
-	struct policy_out out;
+	struct daemon		*d = arg;
+	struct policy_out	 out;
 
 	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ? why :
 	    NULL;
@@ -210,27 +180,15 @@ daemon_event(struct daemon *d, enum policy_event ev, unsigned long src,
 	return out;
 }
 
-/* A registered process exited: its registration ends. */
-static void
-daemon_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	int	 slot = (int)(intptr_t)w->data;
-
-	(void)revents;
-	ev_io_stop(loop, w);
-	log_info("registered pid %d exited; registration ended",
-	    (int)procs_pid(slot));
-	procs_remove(slot);
-}
-
 /*
  * A heartbeat leaves the table (QUIT, or its connection closed). Only
  * the set's becoming empty is a policy event: the loss of the last one
  * is a panic, the loss of one among others a log line.
  */
 static void
-daemon_session_end(struct daemon *d, int slot, bool lost, const char *why)
+daemon_session_end(void *arg, int slot, bool lost, const char *why)
 {
+	struct daemon	*d = arg;
 	struct session	 gone;
 	int		 n;
 
@@ -273,21 +231,6 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 	return control_command(&d->control, c, cmd);
 }
 
-/* Feed the policy an event (control_ops.event). */
-static struct policy_out
-daemon_ctl_event(void *arg, enum policy_event ev, unsigned long src,
-    const char *why)
-{
-	return daemon_event(arg, ev, src, why);
-}
-
-/* A heartbeat left by QUIT (control_ops.session_end). */
-static void
-daemon_ctl_session_end(void *arg, int slot, bool lost, const char *why)
-{
-	daemon_session_end(arg, slot, lost, why);
-}
-
 /* ARM (control_ops.arm): false if armed already. */
 static bool
 daemon_arm(void *arg)
@@ -313,49 +256,11 @@ static void
 daemon_status(void *arg, struct proto_status *st)
 {
 	struct daemon	*d = arg;
-	double		 now = daemon_mono();
 
 	st->armed = emergency_armed();
 	st->grace = d->grace;
-	if (d->policy.state == POLICY_FIRED)
-		st->state = "fired";
-	else if (policy_pending(&d->policy))
-		st->state = "grace";
-	else if (vault_empty(&d->vault))
-		st->state = "empty";
-	else if (policy_guarding(&d->policy))
-		st->state = "guarding";
-	else
-		st->state = "waiting";
-	st->deadline = policy_pending(&d->policy) ?
-	    d->policy.deadline - now : -1;
-	if (st->deadline < -0.5)
-		st->deadline = -1;
-	else if (st->deadline < 0)
-		st->deadline = 0;
-}
-
-/* Watch a new registration's pidfd for its exit (control_ops.watch). */
-static void
-daemon_watch(void *arg, int slot)
-{
-	struct daemon	*d = arg;
-
-	if (ev_is_active(&d->proc_w[slot]))
-		return;
-	ev_io_init(&d->proc_w[slot], daemon_proc_cb, procs_fd(slot),
-	    EV_READ);
-	d->proc_w[slot].data = (void *)(intptr_t)slot;
-	ev_io_start(d->loop, &d->proc_w[slot]);
-}
-
-/* Stop watching a registration that UNREGISTER ended. */
-static void
-daemon_unwatch(void *arg, int slot)
-{
-	struct daemon	*d = arg;
-
-	ev_io_stop(d->loop, &d->proc_w[slot]);
+	st->state = policy_status_state(&d->policy, vault_empty(&d->vault));
+	st->deadline = policy_deadline_left(&d->policy, daemon_mono());
 }
 
 /* How many control connections are open (control_ops.controls). */
@@ -402,7 +307,7 @@ daemon_wipe_kills(void *arg)
 {
 	struct daemon	*d = arg;
 
-	daemon_kill_procs(d, emergency_armed());
+	control_kill_procs(&d->control, emergency_armed());
 }
 
 /* A connection is gone (conn_ops.closed). */
@@ -417,18 +322,6 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 			d->conns[i] = NULL;
 	if ((i = session_of(&d->sessions, c)) >= 0)
 		daemon_session_end(d, i, lost, why);
-}
-
-/* Send BUSY to a connection we cannot take and close it. */
-static void
-daemon_refuse_busy(int fd)
-{
-	ssize_t	 n;
-
-	n = send(fd, PROTO_BUSY, strlen(PROTO_BUSY),
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	(void)n;
-	close(fd);
 }
 
 /* A new connection: checked, then its first verb decides its kind. */
@@ -471,7 +364,7 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		log_debug("connection from pid %d: %d connections have not "
 		    "said a verb yet: BUSY", (int)pid, daemon_count(d,
 		    PROTO_KIND_NEW));
-		daemon_refuse_busy(fd);
+		conn_refuse(fd, PROTO_BUSY);
 		return;
 	}
 	if ((c = conn_new(loop, fd, (int)pid, &d->conn_ops)) == NULL) {
@@ -555,10 +448,10 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 				    daemon_do_would_kill, d };
 	struct vault_ops	 vops = { daemon_cancel_streams,
 				    daemon_wipe_kills, d };
-	struct control_ops	 cops = { daemon_ctl_event,
-				    daemon_ctl_session_end, daemon_arm,
-				    daemon_armed, daemon_status, daemon_watch,
-				    daemon_unwatch, daemon_controls, d };
+	struct control_ops	 cops = { daemon_event,
+				    daemon_session_end, daemon_arm,
+				    daemon_armed, daemon_status,
+				    daemon_controls, d };
 
 	memset(d, 0, sizeof *d);
 	d->grace = grace;
@@ -578,13 +471,12 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 	ev_signal_start(d->loop, &d->sighup_w);
 	ev_init(&d->grace_w, daemon_grace_cb);
 	vault_init(&d->vault, d->loop, &vops);
-	control_init(&d->control, &d->vault, &d->sessions, ping_timeout,
-	    &cops);
+	control_init(&d->control, d->loop, &d->vault, &d->sessions,
+	    ping_timeout, &cops);
 	d->conn_ops.command = daemon_command;
 	d->conn_ops.closed = daemon_closed;
 	d->conn_ops.loaded = daemon_loaded;
 	d->conn_ops.sent = daemon_sent;
-
 	d->conn_ops.arg = d;
 	ev_timer_init(&d->backoff_w, daemon_backoff_cb,
 	    DAEMON_ACCEPT_BACKOFF, 0);

@@ -199,6 +199,36 @@ policy_pending(const struct policy *p)
 	    p->state == POLICY_GRACE_SIG_HB;
 }
 
+/*
+ * STATUS's state: fired, grace, empty (nothing held), guarding (a
+ * heartbeat is connected) or waiting.
+ */
+const char *
+policy_status_state(const struct policy *p, bool empty)
+{
+	if (p->state == POLICY_FIRED)
+		return "fired";
+	if (policy_pending(p))
+		return "grace";
+	if (empty)
+		return "empty";
+	return policy_guarding(p) ? "guarding" : "waiting";
+}
+
+/* Seconds left in a grace window at now (0 once due), or -1 for none. */
+double
+policy_deadline_left(const struct policy *p, double now)
+{
+	double	 left;
+
+	if (!policy_pending(p))
+		return -1;
+	left = p->deadline - now;
+	if (left < -0.5)
+		return -1;
+	return left < 0 ? 0 : left;
+}
+
 /* Name a state for logs. */
 const char *
 policy_state_name(enum policy_state s)

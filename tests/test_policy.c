@@ -226,6 +226,35 @@ START_TEST(reconnect_aborts_loss)
 }
 END_TEST
 
+/* STATUS's state and deadline follow the controller and the secret. */
+START_TEST(status_state_and_deadline)
+{
+	struct policy		 p;
+	struct counts		 c;
+
+	setup(&p, &c, false, 5);
+	ck_assert_str_eq(policy_status_state(&p, true), "empty");
+	ck_assert_str_eq(policy_status_state(&p, false), "waiting");
+	ck_assert(policy_deadline_left(&p, 0) == -1);
+	policy_step(&p, POLICY_EV_HELLO, 1, 0);
+	ck_assert_str_eq(policy_status_state(&p, false), "guarding");
+	ck_assert_str_eq(policy_status_state(&p, true), "empty");
+	policy_step(&p, POLICY_EV_LOST, 1, 10);
+	ck_assert_str_eq(policy_status_state(&p, false), "grace");
+	ck_assert_str_eq(policy_status_state(&p, true), "grace");
+	ck_assert(policy_deadline_left(&p, 11) == 4);
+	ck_assert(policy_deadline_left(&p, 15.2) == 0);
+	ck_assert(policy_deadline_left(&p, 16) == -1);
+	policy_step(&p, POLICY_EV_HELLO, 2, 12);
+	ck_assert_str_eq(policy_status_state(&p, false), "guarding");
+	ck_assert(policy_deadline_left(&p, 12) == -1);
+	policy_step(&p, POLICY_EV_PANIC, 0, 13);
+	policy_step(&p, POLICY_EV_TIMER, 0, 18);
+	ck_assert_str_eq(policy_status_state(&p, false), "fired");
+	ck_assert_str_eq(policy_status_state(&p, true), "fired");
+}
+END_TEST
+
 START_TEST(reconnect_does_not_abort_sigusr1)
 {
 	struct policy		 p;
@@ -468,6 +497,7 @@ policy_suite(void)
 	tcase_add_test(tc, cancel_aborts);
 	tcase_add_test(tc, reconnect_aborts_loss);
 	tcase_add_test(tc, reconnect_does_not_abort_sigusr1);
+	tcase_add_test(tc, status_state_and_deadline);
 	tcase_add_test(tc, fires_once);
 	tcase_add_test(tc, second_trigger_keeps_deadline);
 	tcase_add_test(tc, quit_stands_down);

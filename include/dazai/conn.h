@@ -68,6 +68,7 @@ struct conn {
 };
 
 struct conn	*conn_new(struct ev_loop *, int, int, const struct conn_ops *);
+void		 conn_refuse(int, const char *);
 bool		 conn_send(struct conn *, const char *);
 bool		 conn_error(struct conn *, const char *);
 bool		 conn_welcome(struct conn *, double);

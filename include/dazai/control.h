@@ -5,8 +5,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <ev.h>
+
 #include "dazai/conn.h"
 #include "dazai/policy.h"
+#include "dazai/procs.h"
 #include "dazai/proto.h"
 #include "dazai/session.h"
 #include "dazai/vault.h"
@@ -33,24 +36,23 @@ struct control_ops {
 	bool	(*armed)(void *);
 	/* STATUS: the daemon's own fields (armed, grace, state, deadline). */
 	void	(*status)(void *, struct proto_status *);
-	/* A process was registered in that slot: watch for its exit. */
-	void	(*watch)(void *, int);
-	/* That slot's registration ended by UNREGISTER. */
-	void	(*unwatch)(void *, int);
 	/* How many control connections are open. */
 	int	(*controls)(void *);
 	void	 *arg;
 };
 
 struct control {
+	struct ev_loop		*loop;
+	ev_io			 proc_w[PROCS_MAX];	/* registered pidfds */
 	struct vault		*vault;
 	struct sessions		*sessions;
 	double			 ping_timeout;	/* for each new heartbeat */
 	struct control_ops	 ops;
 };
 
-void	control_init(struct control *, struct vault *, struct sessions *,
-	    double, const struct control_ops *);
+void	control_init(struct control *, struct ev_loop *, struct vault *,
+	    struct sessions *, double, const struct control_ops *);
+void	control_kill_procs(struct control *, bool);
 bool	control_command(struct control *, struct conn *,
 	    const struct proto_cmd *);
 void	control_peer(int, char *, size_t);

@@ -45,7 +45,6 @@ struct daemon {
 	const char	*trigger;	/* the event's reason, not yet logged */
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
-	ev_io		 proc_w[PROCS_MAX];	/* registered pidfds */
 	ev_timer	 backoff_w;
 	ev_timer	 grace_w;
 	ev_signal	 sigusr1_w;

@@ -95,6 +95,8 @@ struct policy_out policy_step(struct policy *, enum policy_event,
 		    unsigned long, double);
 bool		 policy_guarding(const struct policy *);
 bool		 policy_pending(const struct policy *);
+const char	*policy_status_state(const struct policy *, bool);
+double		 policy_deadline_left(const struct policy *, double);
 bool		 policy_arm(struct policy *);
 const char	*policy_state_name(enum policy_state);
 
