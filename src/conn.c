@@ -22,6 +22,7 @@
 #include "dazai/log.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
+#include "dazai/sockpath.h"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -590,7 +591,7 @@ conn_refuse(int fd, const char *msg)
  * (then fd is still the caller's).
  */
 struct conn *
-conn_new(struct ev_loop *loop, int fd, int peer_pid,
+conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
     const struct conn_ops *ops)
 {
 	struct conn	*c;
@@ -601,6 +602,7 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid,
 	c->loop = loop;
 	c->fd = fd;
 	c->peer_pid = peer_pid;
+	sockpath_peer_name(peer_pid, confined, c->who, sizeof c->who);
 	c->kind = PROTO_KIND_NEW;
 	proto_reader_init(&c->rd);
 	ev_io_init(&c->read_w, conn_read_cb, fd, EV_READ);

@@ -25,8 +25,6 @@
 #include "dazai/session.h"
 #include "dazai/vault.h"
 
-#define CONTROL_WHO	(PATH_MAX + 64)	/* a peer's name for the log */
-
 /* Seconds on the monotonic clock (a heartbeat's idle time). */
 static double
 control_mono(void)
@@ -48,48 +46,6 @@ control_init(struct control *ctl, struct ev_loop *loop, struct vault *v,
 	ctl->sessions = s;
 	ctl->ping_timeout = ping_timeout;
 	ctl->ops = *ops;
-}
-
-/*
- * Name a peer for the log: its pid and executable (readlink of
- * /proc/PID/exe; a process that is not dumpable hides it, then its
- * command name stands in). Confined, no file may be opened (the
- * allowlist has no open call; Landlock would refuse it), so there is no
- * command name; and Landlock refuses /proc/PID/exe of a process outside
- * its domain (EACCES, as for ptrace): with Landlock in effect the
- * executable is unknown.
- */
-void
-control_peer(int pid, char *buf, size_t size)
-{
-	char	 path[64], exe[PATH_MAX], comm[32];
-	ssize_t	 n;
-	int	 fd;
-
-	snprintf(path, sizeof path, "/proc/%d/exe", pid);
-	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
-		exe[n] = '\0';
-		snprintf(buf, size, "pid %d (%s)", pid, exe);
-		return;
-	}
-	if (sandbox_active()) {
-		snprintf(buf, size, "pid %d (executable unknown: confined, "
-		    "%s)", pid, strerror(errno));
-		return;
-	}
-	snprintf(path, sizeof path, "/proc/%d/comm", pid);
-	n = -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, comm, sizeof comm - 1);
-		close(fd);
-	}
-	if (n > 0) {
-		comm[n] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(buf, size, "pid %d (%s, executable not readable)",
-		    pid, comm);
-	} else
-		snprintf(buf, size, "pid %d (executable unknown)", pid);
 }
 
 /* A registered process exited: its registration ends. */
@@ -241,17 +197,15 @@ static bool
 control_register(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO];
 	int	 pid = cmd->pid, slot;
 
-	control_peer(c->peer_pid, who, sizeof who);
 	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
 	case PROCS_INVALID:
-		log_info("REGISTER pid=%d from %s: invalid pid", pid, who);
+		log_info("REGISTER pid=%d from %s: invalid pid", pid, c->who);
 		return conn_send(c, PROTO_INVALID_PID);
 	case PROCS_FULL:
 		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
-		    who, PROCS_MAX);
+		    c->who, PROCS_MAX);
 		return conn_send(c, PROTO_BUSY);
 	case PROCS_OK:
 		break;
@@ -262,7 +216,7 @@ control_register(struct control *ctl, struct conn *c,
 		ctl->proc_w[slot].data = (void *)(intptr_t)slot;
 		ev_io_start(ctl->loop, &ctl->proc_w[slot]);
 	}
-	log_info("REGISTER pid=%d from %s: registered (%s)", pid, who,
+	log_info("REGISTER pid=%d from %s: registered (%s)", pid, c->who,
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
 	    "dry-run: named on a panic");
 	return conn_send(c, PROTO_OK);
@@ -292,16 +246,14 @@ static bool
 control_arm(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO];
 
 	(void)cmd;
-	control_peer(c->peer_pid, who, sizeof who);
 	if (!ctl->ops.arm(ctl->ops.arg)) {
-		log_info("ARM from %s: already armed", who);
+		log_info("ARM from %s: already armed", c->who);
 		return conn_send(c, PROTO_ALREADY_ARMED);
 	}
 	log_info("ARM from %s: ARMED from now on (the final SIGKILL is real)",
-	    who);
+	    c->who);
 	return conn_send(c, PROTO_OK);
 }
 
@@ -310,10 +262,8 @@ static bool
 control_load(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO];
 
-	control_peer(c->peer_pid, who, sizeof who);
-	return vault_load(ctl->vault, c, cmd->len, who);
+	return vault_load(ctl->vault, c, cmd->len, c->who);
 }
 
 /* GET: the vault's. */
@@ -321,11 +271,9 @@ static bool
 control_get(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO];
 
 	(void)cmd;
-	control_peer(c->peer_pid, who, sizeof who);
-	return vault_get(ctl->vault, c, who);
+	return vault_get(ctl->vault, c, c->who);
 }
 
 /* WIPE: wipe, kill the registered processes, stay up. */
@@ -333,11 +281,10 @@ static bool
 control_wipe(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO], why[CONTROL_WHO + 32];
+	char	 why[CONN_WHO_MAX + 32];
 
 	(void)cmd;
-	control_peer(c->peer_pid, who, sizeof who);
-	snprintf(why, sizeof why, "WIPE from %s; staying up", who);
+	snprintf(why, sizeof why, "WIPE from %s; staying up", c->who);
 	if (vault_wipe(ctl->vault, why, true) != 0)
 		return conn_error(c, "wipe failed");
 	return conn_send(c, PROTO_OK);
@@ -348,11 +295,10 @@ static bool
 control_panic(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 who[CONTROL_WHO], why[CONTROL_WHO + 32];
+	char	 why[CONN_WHO_MAX + 32];
 
 	(void)cmd;
-	control_peer(c->peer_pid, who, sizeof who);
-	snprintf(why, sizeof why, "PANIC from %s: panic requested", who);
+	snprintf(why, sizeof why, "PANIC from %s: panic requested", c->who);
 	if (!conn_send(c, PROTO_OK))
 		return false;
 	ctl->ops.event(ctl->ops.arg, POLICY_EV_PANIC, 0, why);

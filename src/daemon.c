@@ -23,6 +23,7 @@
 #include "dazai/daemon.h"
 #include "dazai/emergency.h"
 #include "dazai/log.h"
+#include "dazai/sandbox.h"
 #include "dazai/vault.h"
 
 #define container_of(p, type, member) \
@@ -367,7 +368,8 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_refuse(fd, PROTO_BUSY);
 		return;
 	}
-	if ((c = conn_new(loop, fd, (int)pid, &d->conn_ops)) == NULL) {
+	if ((c = conn_new(loop, fd, (int)pid, sandbox_active(),
+	    &d->conn_ops)) == NULL) {
 		log_warn("calloc");
 		close(fd);
 		return;

@@ -88,20 +88,6 @@ procs_register(pid_t pid, int *slot)
 	return PROCS_OK;
 }
 
-/* End the registration of pid; false if it was not registered. */
-bool
-procs_unregister(pid_t pid)
-{
-	int	 i;
-
-	for (i = 0; i < PROCS_MAX; i++)
-		if (procs_table[i].fd >= 0 && procs_table[i].pid == pid) {
-			procs_remove(i);
-			return true;
-		}
-	return false;
-}
-
 /* Free a slot (its process exited, or it was unregistered). */
 void
 procs_remove(int slot)

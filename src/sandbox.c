@@ -471,6 +471,19 @@ sandbox_active(void)
 	return (sandbox_taken & SANDBOX_SECCOMP) != 0;
 }
 
+/* Name a set of layers: "seccomp,landlock", "seccomp", "landlock", "off". */
+static const char *
+sandbox_layer_name(unsigned layers)
+{
+	if ((layers & SANDBOX_SECCOMP) && (layers & SANDBOX_LANDLOCK))
+		return "seccomp,landlock";
+	if (layers & SANDBOX_SECCOMP)
+		return "seccomp";
+	if (layers & SANDBOX_LANDLOCK)
+		return "landlock";
+	return "off";
+}
+
 /*
  * The layers in effect in this process as one word, for STATUS:
  * "seccomp,landlock", "seccomp" or "off".
@@ -478,12 +491,7 @@ sandbox_active(void)
 const char *
 sandbox_layers(void)
 {
-	if ((sandbox_taken & SANDBOX_SECCOMP) &&
-	    (sandbox_taken & SANDBOX_LANDLOCK))
-		return "seccomp,landlock";
-	if (sandbox_taken & SANDBOX_SECCOMP)
-		return "seccomp";
-	return "off";
+	return sandbox_layer_name(sandbox_taken);
 }
 
 /*
@@ -493,14 +501,8 @@ sandbox_layers(void)
 const char *
 sandbox_describe(const struct sandbox *sb, char *buf, size_t len)
 {
-	const char	*layers = "off";
+	const char	*layers = sandbox_layer_name(sb->layers);
 
-	if ((sb->layers & SANDBOX_SECCOMP) && (sb->layers & SANDBOX_LANDLOCK))
-		layers = "seccomp,landlock";
-	else if (sb->layers & SANDBOX_SECCOMP)
-		layers = "seccomp";
-	else if (sb->layers & SANDBOX_LANDLOCK)
-		layers = "landlock";
 	if (sb->why[0] != '\0')
 		snprintf(buf, len, "%s (%s)", layers, sb->why);
 	else

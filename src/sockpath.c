@@ -450,3 +450,46 @@ sockpath_peer_allowed(int fd, uid_t *uid, pid_t *pid)
 	*pid = cred.pid;
 	return cred.uid == getuid() || cred.uid == 0;
 }
+
+/*
+ * Name a peer for the log: its pid and executable (readlink of
+ * /proc/PID/exe; a process that is not dumpable hides it, then its
+ * command name stands in). Confined (confined: the caller's seccomp
+ * filter is in place), no file may be opened (the
+ * allowlist has no open call; Landlock would refuse it), so there is no
+ * command name; and Landlock refuses /proc/PID/exe of a process outside
+ * its domain (EACCES, as for ptrace): with Landlock in effect the
+ * executable is unknown.
+ */
+void
+sockpath_peer_name(int pid, bool confined, char *buf, size_t size)
+{
+	char	 path[64], exe[PATH_MAX], comm[32];
+	ssize_t	 n;
+	int	 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/exe", pid);
+	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
+		exe[n] = '\0';
+		snprintf(buf, size, "pid %d (%s)", pid, exe);
+		return;
+	}
+	if (confined) {
+		snprintf(buf, size, "pid %d (executable unknown: confined, "
+		    "%s)", pid, strerror(errno));
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/%d/comm", pid);
+	n = -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, comm, sizeof comm - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		comm[n] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(buf, size, "pid %d (%s, executable not readable)",
+		    pid, comm);
+	} else
+		snprintf(buf, size, "pid %d (executable unknown)", pid);
+}

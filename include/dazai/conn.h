@@ -3,6 +3,7 @@
 #define DAZAI_CONN_H
 
 #include <stdbool.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include <ev.h>
@@ -21,6 +22,7 @@
 #define CONN_HELLO_TIMEOUT	5.0	/* seconds to send a first line */
 #define CONN_IDLE_TIMEOUT	30.0	/* seconds a control conn may idle */
 #define CONN_OUT_MAX		512	/* reply bytes waiting for the peer */
+#define CONN_WHO_MAX		(PATH_MAX + 64)	/* a peer's name */
 
 struct conn;
 
@@ -46,6 +48,7 @@ struct conn {
 	struct ev_loop		*loop;
 	int			 fd;
 	int			 peer_pid;	/* from SO_PEERCRED */
+	char			 who[CONN_WHO_MAX]; /* its name, for the log */
 	enum proto_kind		 kind;
 	bool			 quitting;	/* close once out is sent */
 	bool			 mute;		/* peer takes no replies */
@@ -67,7 +70,8 @@ struct conn {
 	char			 out[CONN_OUT_MAX];
 };
 
-struct conn	*conn_new(struct ev_loop *, int, int, const struct conn_ops *);
+struct conn	*conn_new(struct ev_loop *, int, int, bool,
+		    const struct conn_ops *);
 void		 conn_refuse(int, const char *);
 bool		 conn_send(struct conn *, const char *);
 bool		 conn_error(struct conn *, const char *);

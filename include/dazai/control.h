@@ -55,6 +55,5 @@ void	control_init(struct control *, struct ev_loop *, struct vault *,
 void	control_kill_procs(struct control *, bool);
 bool	control_command(struct control *, struct conn *,
 	    const struct proto_cmd *);
-void	control_peer(int, char *, size_t);
 
 #endif

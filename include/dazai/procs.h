@@ -23,7 +23,6 @@ enum procs_result {
 };
 
 enum procs_result procs_register(pid_t, int *);
-bool	 procs_unregister(pid_t);
 void	 procs_remove(int);
 int	 procs_count(void);
 int	 procs_fd(int);

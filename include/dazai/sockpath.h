@@ -31,4 +31,6 @@ int	sockpath_open_dir(const char *);
 int	sockpath_dir_alone(const char *);
 bool	sockpath_peer_allowed(int, uid_t *, pid_t *);
 
+void	sockpath_peer_name(int, bool, char *, size_t);
+
 #endif
