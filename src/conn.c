@@ -356,7 +356,6 @@ conn_line(struct conn *c, const char *line, size_t len)
 {
 	struct proto_cmd	 cmd;
 	const char		*err;
-	bool			 load;
 
 	if (c->kind == PROTO_KIND_HEARTBEAT && c->ping_timeout > 0)
 		ev_timer_again(c->loop, &c->ping_w);
@@ -369,8 +368,7 @@ conn_line(struct conn *c, const char *line, size_t len)
 	 * Raw bytes may follow a LOAD line that is refused: they are never
 	 * read as requests. (A heartbeat never loads; it keeps its line.)
 	 */
-	load = len >= 4 && memcmp(line, "LOAD", 4) == 0;
-	if (!load || c->kind == PROTO_KIND_HEARTBEAT)
+	if (!proto_line_may_load(line, len) || c->kind == PROTO_KIND_HEARTBEAT)
 		return conn_error(c, err);
 	if (!conn_error(c, err))
 		return false;
@@ -437,16 +435,15 @@ conn_process(struct conn *c)
 }
 
 /*
- * Bytes from the peer: frame lines and dispatch them. Until a connection
- * is a heartbeat, a read never takes more than proto_reader_safe allows,
- * so the raw bytes after a LOAD line stay in the socket for the secure
- * buffer.
+ * Bytes from the peer: frame lines and dispatch them. Each read takes
+ * what proto's read discipline allows (proto_reader_next), so the raw
+ * bytes after a LOAD line stay in the socket for the secure buffer.
  */
 static void
 conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct conn	*c = container_of(w, struct conn, read_w);
-	size_t		 room, safe;
+	size_t		 room;
 	ssize_t		 n;
 	char		*space;
 
@@ -456,10 +453,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_load_more(c);
 		return;
 	}
-	space = proto_reader_space(&c->rd, &room);
-	if (c->kind != PROTO_KIND_HEARTBEAT &&
-	    (safe = proto_reader_safe(&c->rd)) < room)
-		room = safe;
+	space = proto_reader_next(&c->rd, c->kind, &room);
 	if (room == 0) {
 		conn_process(c);
 		return;

@@ -60,6 +60,36 @@ proto_reader_safe(const struct proto_reader *r)
 	return 8;
 }
 
+/*
+ * The read discipline: where the next read(2) on a connection of that
+ * kind may write, and how many bytes it may take (*room). Until the
+ * connection is a heartbeat, no more than proto_reader_safe allows; room
+ * 0 means take the waiting line first.
+ */
+char *
+proto_reader_next(struct proto_reader *r, enum proto_kind kind,
+    size_t *room)
+{
+	char	*space = proto_reader_space(r, room);
+	size_t	 safe;
+
+	if (kind != PROTO_KIND_HEARTBEAT &&
+	    (safe = proto_reader_safe(r)) < *room)
+		*room = safe;
+	return space;
+}
+
+/*
+ * Could raw bytes follow this whole line (it starts as a LOAD does)?
+ * Such a line, even refused, ends a control connection's requests: the
+ * bytes after it are never read as requests.
+ */
+bool
+proto_line_may_load(const char *line, size_t len)
+{
+	return len >= 4 && memcmp(line, "LOAD", 4) == 0;
+}
+
 /* Bytes read but not yet handed out as lines. */
 size_t
 proto_reader_pending(const struct proto_reader *r)

@@ -94,6 +94,9 @@ enum proto_frame {
 void		 proto_reader_init(struct proto_reader *);
 char		*proto_reader_space(struct proto_reader *, size_t *);
 size_t		 proto_reader_safe(const struct proto_reader *);
+char		*proto_reader_next(struct proto_reader *, enum proto_kind,
+		    size_t *);
+bool		 proto_line_may_load(const char *, size_t);
 size_t		 proto_reader_pending(const struct proto_reader *);
 void		 proto_reader_added(struct proto_reader *, size_t);
 enum proto_frame proto_next_line(struct proto_reader *, const char **,

@@ -2,9 +2,9 @@
 /*
  * libFuzzer harness for the protocol, heartbeat and control verbs: the
  * framer (proto_reader_*, proto_next_line) fed the input in chunks of
- * varying size, as read(2) would hand it over, never more than
- * proto_reader_safe allows until the connection is a heartbeat (as
- * conn.c reads), and proto_parse_line, proto_admit and the reply
+ * varying size, as read(2) would hand it over, each read sized by the
+ * daemon's own read discipline (proto_reader_next, which conn.c calls),
+ * and proto_parse_line, proto_admit and the reply
  * formatters on every line, the connection's kind following its first
  * admitted verb. A LOAD that parses takes its bytes straight from the
  * stream, as the secure buffer would. Besides the sanitizers, it checks
@@ -173,7 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t		*stream;
 	const char		*line, *err;
 	char			*space, reply[128];
-	size_t			 slen, fed = 0, pos = 0, room, safe, n, len;
+	size_t			 slen, fed = 0, pos = 0, room, n, len;
 	uint32_t		 seed;
 	enum proto_kind		 kind = PROTO_KIND_NEW;
 	bool			 open = true;
@@ -185,15 +185,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	slen = size - 1;
 	proto_reader_init(&rd);
 	while (open && fed < slen) {
-		space = proto_reader_space(&rd, &room);
-		/* The daemon reads into this room: none would look like EOF. */
+		/* The daemon's own read discipline: it reads into this
+		 * room, and none would look like EOF. */
+		space = proto_reader_next(&rd, kind, &room);
 		CHECK(room > 0 && room <= sizeof rd.buf);
-		if (kind != PROTO_KIND_HEARTBEAT) {
-			safe = proto_reader_safe(&rd);
-			CHECK(safe > 0 && safe <= 8);
-			if (safe < room)
-				room = safe;
-		}
+		if (kind != PROTO_KIND_HEARTBEAT)
+			CHECK(room <= 8);
 		n = chunk_size(&seed, room);
 		if (n > slen - fed)
 			n = slen - fed;
