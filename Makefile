@@ -34,7 +34,7 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 LIB_SRCS = src/log.c src/proto.c src/policy.c src/config.c src/sockpath.c \
 	src/secmem.c src/procs.c src/conn.c src/session.c src/vault.c src/daemon.c src/client.c \
-	src/secbuf.c src/sandbox.c
+	src/secbuf.c src/sandbox.c src/warden.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
 	tests/run_tests.c
