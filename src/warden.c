@@ -34,6 +34,7 @@
 #define WARDEN_FD		3	/* the warden's end, in the warden */
 #define WARDEN_LINE_MAX		200	/* an action's stderr line, logged */
 #define WARDEN_SHUTDOWN_MS	1000	/* warden_shutdown's wait */
+#define WARDEN_READY_MS		5000	/* warden_start's wait */
 
 /* The daemon's end, for warden_panic_signal. */
 static volatile int	 warden_async_fd = -1;
@@ -640,8 +641,8 @@ warden_do_panic(struct warden_proc *wp, bool by_eof)
 		log_info("the daemon ended without a clean shutdown: panic "
 		    "(%s)", wp->armed ? "armed" : "dry-run");
 	else
-		log_info("panic (%s): %s", wp->reason, wp->armed ? "armed" :
-		    "dry-run");
+		log_info("panic (%s): %s", wp->armed ? "armed" : "dry-run",
+		    wp->reason);
 	warden_kill_procs(wp, !by_eof);
 	warden_run_list(wp, wp->cfg.on_panic, wp->cfg.n_panic, by_eof ?
 	    "dazaid died" : wp->reason, wp->armed, false, false, 0);
@@ -774,6 +775,28 @@ warden_setup(int end, bool verbose)
 }
 
 /*
+ * Wait for the warden's READY: until it has closed its copies of our
+ * descriptors, one we close meanwhile would stay open in it (and in our
+ * event loop's epoll set, which libev would then rebuild, confined).
+ */
+static int
+warden_wait_ready(int fd)
+{
+	struct warden_msg	 m;
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	int			 rc;
+
+	while ((rc = poll(&pfd, 1, WARDEN_READY_MS)) < 0 && errno == EINTR)
+		;
+	if (rc != 1 || read(fd, &m, sizeof m) != (ssize_t)sizeof m ||
+	    m.type != WARDEN_MSG_READY) {
+		errno = rc == 0 ? ETIMEDOUT : ECHILD;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The warden's loop: the daemon's records, and the registered processes
  * (a pidfd that turns readable is a process gone: let it go).
  */
@@ -831,6 +854,7 @@ int
 warden_start(struct warden *w, const struct warden_config *cfg)
 {
 	struct warden_proc	 wp;
+	struct warden_msg	 m;
 	sigset_t		 all, old;
 	int			 sv[2], i, saved;
 	pid_t			 pid;
@@ -861,10 +885,20 @@ warden_start(struct warden *w, const struct warden_config *cfg)
 		warden_setup(sv[1], cfg->verbose);
 		if (cfg->socket != NULL)
 			setenv("DAZAI_SOCKET", cfg->socket, 1);
+		warden_msg_init(&m, WARDEN_MSG_READY, NULL);
+		warden_reply(&m);
 		warden_main(&wp);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
+	if (warden_wait_ready(sv[0]) != 0) {
+		saved = errno;
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		close(sv[0]);
+		errno = saved;
+		return -1;
+	}
 	w->pid = pid;
 	w->fd = sv[0];
 	w->down = false;

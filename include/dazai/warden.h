@@ -42,6 +42,8 @@
  *		 flags = WARDEN_TIMED_OUT if the timeout killed it,
  *		 text = the last line of its stderr.
  *	DONE	 pid = how many commands were run.
+ *	READY	 sent once at start, when the warden holds none of the
+ *		 daemon's descriptors any more; warden_start waits for it.
  *
  * The socketpair's end (EOF) without CLEAN first is a panic: the warden
  * SIGKILLs (armed) every registered process it holds (dry-run: logs
@@ -67,6 +69,7 @@ enum warden_msg_type {
 	WARDEN_MSG_ARM,
 	WARDEN_MSG_RESULT,
 	WARDEN_MSG_DONE,
+	WARDEN_MSG_READY,
 };
 
 /* One record on the socketpair (128 bytes). */
