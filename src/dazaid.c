@@ -26,6 +26,7 @@
 #include "dazai/sandbox.h"
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
+#include "dazai/warden.h"
 
 #define HEARTBEAT_INTERVAL	5	/* dazai-heartbeat's default, s */
 
@@ -586,11 +587,13 @@ main(int argc, char **argv)
 	struct secmem	 sm;
 	struct sandbox	 sb;
 	struct notify	 nt;
+	struct warden	 w;
+	struct warden_config wc;
 	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
 	char		 err[SOCKPATH_ERRLEN], prot[160];
 	char		*config_path = NULL;
 	const char	*config_used;
-	int		 check_config = 0, listen_fd, status, is_default;
+	int		 check_config = 0, listen_fd, status, is_default, fired;
 	unsigned	 closed;
 
 	closed = open_std_fds();
@@ -657,9 +660,22 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
+	/* The warden: now that we are the one daemon on this socket, and
+	 * before any secret byte or secure mapping exists (see warden.h). */
+	wc.on_panic = (const char *const *)cfg.on_panic.cmd;
+	wc.n_panic = cfg.on_panic.n;
+	wc.on_wipe = (const char *const *)cfg.on_wipe.cmd;
+	wc.n_wipe = cfg.on_wipe.n;
+	wc.timeout = cfg.action_timeout;
+	wc.socket = cfg.socket;
+	wc.armed = cfg.arm == 1;
+	wc.verbose = cfg.verbose == 1;
+	if (warden_start(&w, &wc) != 0)
+		fatal(1, "cannot start the warden");
 	daemon_set_hard_socket(cfg.socket);
 	daemon_set_secret(&d, &sm);
 	if ((status = load_secret(&sm, &cfg, &d)) != 0) {
+		warden_shutdown(&w);
 		secmem_free(&sm);
 		close(listen_fd);
 		unlink(cfg.socket);
@@ -678,6 +694,7 @@ main(int argc, char **argv)
 			    "no_new_privs); a compromised daemon can do "
 			    "anything our uid can");
 		else if (confine(&d, &cfg, &sb) != 0) {
+			warden_shutdown(&w);
 			secmem_free(&sm);
 			log_info("secret wiped; exiting");
 			close(listen_fd);
@@ -701,7 +718,14 @@ main(int argc, char **argv)
 	}
 
 	status = daemon_run(&d, listen_fd, cfg.socket);
+	/* A completed dry-run panic is the warden's panic too (it says
+	 * WOULD RUN); anything else that ends here is a clean shutdown. */
+	fired = d.policy.state == POLICY_FIRED;
+	if (fired)
+		warden_panic(&w, "dazaid panicked");
 	daemon_finish(&d);
+	if (!fired)
+		warden_shutdown(&w);
 	config_free(&cfg);
 	return status;
 }

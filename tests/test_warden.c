@@ -176,8 +176,8 @@ START_TEST(actions_in_order)
 	snprintf(want, sizeof want, "1 lost heartbeat %s\n2\n3 lost "
 	    "heartbeat\n", t.sock);
 	ck_assert_str_eq(slurp("out"), want);
-	ck_assert_msg(strstr(slurp(t.log), "dazaid: warden: panic (lost "
-	    "heartbeat): armed\n") != NULL, "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log), "dazaid: warden: panic (armed): "
+	    "lost heartbeat\n") != NULL, "%s", slurp(t.log));
 	ck_assert_msg(strstr(slurp(t.log), "exit 3: exited 3; last line of "
 	    "stderr: oops\n") != NULL, "%s", slurp(t.log));
 	ck_assert_msg(strstr(slurp(t.log), "echo \"3 $DAZAI_REASON\" >> out: "
@@ -549,6 +549,107 @@ START_TEST(warden_death_seen)
 }
 END_TEST
 
+/* A config file naming one on_panic action that writes dir/marker. */
+static void
+action_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
+    char *marker, size_t markerlen)
+{
+	char	 text[512];
+
+	dz_tmpdir(dir, dirlen);
+	snprintf(conf, conflen, "%s/dazai.conf", dir);
+	snprintf(marker, markerlen, "%s/marker", dir);
+	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON "
+	    "$DAZAI_SOCKET\" > %s\naction_timeout = 5\n", marker);
+	dz_write_file(conf, text, strlen(text));
+}
+
+/* The warden's pid, from a --verbose daemon's log. */
+static pid_t
+warden_pid_of(const struct dz *d)
+{
+	const char	*p;
+
+	ck_assert(dz_log_wait(d, "dazaid: warden: started (pid ", 5));
+	p = strstr(slurp(d->log), "dazaid: warden: started (pid ");
+	ck_assert_ptr_nonnull(p);
+	return (pid_t)atoi(p + strlen("dazaid: warden: started (pid "));
+}
+
+/*
+ * kill -9 of an armed dazaid: no handler runs in it, but its warden sees
+ * the socketpair end without a clean shutdown and runs the action.
+ */
+START_TEST(dazaid_kill9_runs_actions)
+{
+	char		 dir[64], conf[128], marker[128], want[256];
+	const char	*args[] = { "--arm", "--verbose", "--config", conf,
+			    NULL };
+	struct dz	 d;
+	pid_t		 wpid;
+
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
+	    sizeof marker);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	wpid = warden_pid_of(&d);
+	ck_assert(!dead(wpid));
+	ck_assert(!exists(marker));
+	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+	dz_wait(&d, 5);
+	ck_assert_msg(exists_wait(marker, 5), "no marker; log:\n%s",
+	    slurp(d.log));
+	usleep(50000);
+	snprintf(want, sizeof want, "dazaid died %s\n", d.sock);
+	ck_assert_str_eq(slurp(marker), want);
+	ck_assert(dz_log_has(&d, "dazaid: warden: the daemon ended without "
+	    "a clean shutdown: panic (armed)"));
+}
+END_TEST
+
+/* SIGTERM: a clean shutdown; the warden runs nothing and is gone too. */
+START_TEST(dazaid_sigterm_runs_nothing)
+{
+	char		 dir[64], conf[128], marker[128];
+	const char	*args[] = { "--arm", "--verbose", "--config", conf,
+			    NULL };
+	struct dz	 d;
+	pid_t		 wpid;
+
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
+	    sizeof marker);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	wpid = warden_pid_of(&d);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_int_eq(dz_wait(&d, 5), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert_msg(dead(wpid), "the warden outlived a clean shutdown");
+	usleep(200000);
+	ck_assert(!exists(marker));
+	ck_assert_msg(!dz_log_has(&d, "warden: running") &&
+	    !dz_log_has(&d, "WOULD RUN"), "%s", slurp(d.log));
+}
+END_TEST
+
+/* A dry-run panic (SIGUSR1): the warden says WOULD RUN, runs nothing. */
+START_TEST(dazaid_dry_run_panic)
+{
+	char		 dir[64], conf[128], marker[128], want[256];
+	const char	*args[] = { "--config", conf, NULL };
+	struct dz	 d;
+
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
+	    sizeof marker);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
+	ck_assert_int_eq(dz_wait(&d, 5), 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	snprintf(want, sizeof want, "dazaid: warden: WOULD RUN: echo "
+	    "\"$DAZAI_REASON $DAZAI_SOCKET\" > %s", marker);
+	ck_assert_msg(dz_log_wait(&d, want, 5), "%s", slurp(d.log));
+	ck_assert(!exists(marker));
+}
+END_TEST
+
 Suite *
 warden_suite(void)
 {
@@ -568,6 +669,9 @@ warden_suite(void)
 	tcase_add_test(tc, wipe_runs_on_wipe);
 	tcase_add_test(tc, panic_from_signal_handler);
 	tcase_add_test(tc, warden_death_seen);
+	tcase_add_test(tc, dazaid_kill9_runs_actions);
+	tcase_add_test(tc, dazaid_sigterm_runs_nothing);
+	tcase_add_test(tc, dazaid_dry_run_panic);
 	suite_add_tcase(s, tc);
 	return s;
 }
