@@ -4,6 +4,7 @@
  * processes, real actions through /bin/sh, real pidfds.
  */
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 
 #include "dazai/warden.h"
 #include "helpers.h"
+#include "memscan.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open	434
@@ -650,6 +652,106 @@ START_TEST(dazaid_dry_run_panic)
 }
 END_TEST
 
+/* Scan pid for needle: how many copies (the scan must read something). */
+static int
+hits(pid_t pid, const void *needle, size_t len)
+{
+	struct memscan	 ms;
+
+	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0, "cannot read "
+	    "/proc/%d/mem: %s", (int)pid, strerror(errno));
+	ck_assert_int_gt(ms.bytes, 0);
+	return ms.hits;
+}
+
+/*
+ * pid's anonymous mappings excluded from core dumps (VmFlags dd), the
+ * mark of a secure buffer: a forked child keeps that flag, not the lock.
+ * The kernel's own ([vvar]) have a name and do not count.
+ */
+static int
+dontdump_maps(pid_t pid)
+{
+	char		 path[64], line[512];
+	FILE		*fp;
+	int		 n = 0, off;
+	bool		 anon = false;
+	unsigned long	 a, b;
+
+	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, fp) != NULL) {
+		off = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b,
+		    &off) == 2 && off > 0)
+			anon = line[off] == '\0' || line[off] == '\n';
+		else if (strncmp(line, "VmFlags:", 8) == 0 && anon &&
+		    strstr(line, " dd") != NULL)
+			n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+/*
+ * As root, the warden of a daemon holding a marker secret, before and
+ * after a GET: no secure mapping, and none of the marker, the prekey
+ * sample or the ciphertext sample anywhere in its memory (while the
+ * daemon's own memory does hold the prekey and the ciphertext).
+ */
+START_TEST(warden_holds_no_secret)
+{
+	struct memscan_shield sh;
+	struct memscan_map maps[4];
+	unsigned char	 marker[32];
+	char		 dir[64], path[128];
+	const char	*args[] = { "--secret-file", path, "--no-secretmem",
+			    "--verbose", NULL };
+	struct dz	 d;
+	pid_t		 wpid;
+	int		 fd, round, tries;
+
+	if (!dz_is_root()) {
+		dz_skip("warden_holds_no_secret: scanning another process's "
+		    "memory needs root");
+		return;
+	}
+	ck_assert_int_eq(getrandom(marker, sizeof marker, 0),
+	    (ssize_t)sizeof marker);
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/secret", dir);
+	dz_write_file(path, marker, sizeof marker);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	wpid = warden_pid_of(&d);
+	for (round = 0; round < 2; round++) {
+		if (round == 1) {
+			fd = dz_ctl(&d);
+			ck_assert(dz_send(fd, "GET\n"));
+			dz_get_expect(fd, marker, sizeof marker);
+			close(fd);
+			/* The daemon closes its buffer (PROT_NONE) once the
+			 * GET is written, which may be just after we read it. */
+			for (tries = 0; tries < 200 &&
+			    memscan_shield(d.pid, &sh) != 0; tries++)
+				usleep(10000);
+		}
+		ck_assert_msg(memscan_shield(d.pid, &sh) == 0, "round %d: "
+		    "the daemon's shield: %s (%d secure maps)", round,
+		    strerror(errno), memscan_secure_maps(d.pid, maps, 4));
+		ck_assert_int_ge(hits(d.pid, sh.prekey, sizeof sh.prekey), 1);
+		ck_assert_int_ge(hits(d.pid, sh.ct, sizeof sh.ct), 1);
+		ck_assert_int_eq(memscan_secure_maps(wpid, maps, 4), 0);
+		ck_assert_int_ge(dontdump_maps(d.pid), 2);
+		ck_assert_int_eq(dontdump_maps(wpid), 0);
+		ck_assert_int_eq(hits(wpid, marker, sizeof marker), 0);
+		ck_assert_int_eq(hits(wpid, sh.prekey, sizeof sh.prekey), 0);
+		ck_assert_int_eq(hits(wpid, sh.ct, sizeof sh.ct), 0);
+	}
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 warden_suite(void)
 {
@@ -672,6 +774,7 @@ warden_suite(void)
 	tcase_add_test(tc, dazaid_kill9_runs_actions);
 	tcase_add_test(tc, dazaid_sigterm_runs_nothing);
 	tcase_add_test(tc, dazaid_dry_run_panic);
+	tcase_add_test(tc, warden_holds_no_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }
