@@ -730,8 +730,8 @@ START_TEST(warden_holds_no_secret)
 			ck_assert(dz_send(fd, "GET\n"));
 			dz_get_expect(fd, marker, sizeof marker);
 			close(fd);
-			/* The daemon closes its buffer (PROT_NONE) once the
-			 * GET is written, which may be just after we read it. */
+			/* The daemon closes its buffer (PROT_NONE) once
+			 * the GET is written: maybe just after we read it. */
 			for (tries = 0; tries < 200 &&
 			    memscan_shield(d.pid, &sh) != 0; tries++)
 				usleep(10000);
