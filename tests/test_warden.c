@@ -752,6 +752,98 @@ START_TEST(warden_holds_no_secret)
 }
 END_TEST
 
+/* Run a shell command line to completion; its exit status, output in out. */
+static int
+sh(const char *cmd, char *out, size_t len)
+{
+	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int		 st;
+
+	st = dz_run(argv, out, len, 20);
+	ck_assert_msg(st != -1 && WIFEXITED(st), "%s: did not exit", cmd);
+	return WEXITSTATUS(st);
+}
+
+/*
+ * The README's ssh-agent example with its action: a throwaway key given
+ * to a real ssh-agent with `dazai get | ssh-add -`, then the heartbeat
+ * lost. Armed, `on_panic = ssh-add -D` empties the agent; the dry-run
+ * twin leaves the key there and says WOULD RUN.
+ */
+static void
+ssh_agent_case(bool armed)
+{
+	char		 dir[64], key[128], agent[128], conf[128], cmd[1024];
+	char		 out[4096], text[256];
+	const char	*args[] = { "--empty", "--config", conf,
+			    armed ? "--arm" : "--dry-run", NULL };
+	const char	*agent_argv[] = { "/usr/bin/ssh-agent", "-D", "-a",
+			    agent, NULL };
+	struct dz	 d;
+	pid_t		 apid;
+	long long	 end;
+	int		 hb, st;
+
+	if (access("/usr/bin/ssh-agent", X_OK) != 0 ||
+	    access("/usr/bin/ssh-keygen", X_OK) != 0) {
+		dz_skip("ssh_agent: ssh-agent or ssh-keygen not installed "
+		    "(openssh-client)");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(key, sizeof key, "%s/id", dir);
+	snprintf(agent, sizeof agent, "%s/agent.sock", dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(cmd, sizeof cmd, "ssh-keygen -q -t ed25519 -N '' -C "
+	    "dazai-test -f %s", key);
+	ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
+	apid = dz_spawn(agent_argv, NULL, -1);
+	ck_assert(exists_wait(agent, 5));
+	setenv("SSH_AUTH_SOCK", agent, 1);
+	snprintf(text, sizeof text, "on_panic = ssh-add -D\n");
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && "
+	    "%s --socket %s get | ssh-add - && ssh-add -l", dz_bin("dazai"),
+	    d.sock, key, dz_bin("dazai"), d.sock);
+	st = sh(cmd, out, sizeof out);
+	ck_assert_msg(st == 0 && strstr(out, "dazai-test") != NULL, "%s", out);
+	hb = dz_hello(d.sock);
+	close(hb);
+	dz_wait(&d, 10);
+	if (armed) {
+		/* The warden runs ssh-add -D after dazaid's SIGKILL. */
+		end = dz_ms_now() + 10000;
+		while ((st = sh("ssh-add -l", out, sizeof out)) == 0 &&
+		    dz_ms_now() < end)
+			usleep(20000);
+		ck_assert_msg(st == 1 && strstr(out, "no identities") != NULL,
+		    "%d: %s; log:\n%s", st, out, slurp(d.log));
+		ck_assert(dz_log_wait(&d, "dazaid: warden: ssh-add -D: "
+		    "exited 0", 5));
+	} else {
+		ck_assert(dz_log_wait(&d, "dazaid: warden: WOULD RUN: ssh-add "
+		    "-D", 5));
+		usleep(200000);
+		ck_assert_int_eq(sh("ssh-add -l", out, sizeof out), 0);
+		ck_assert_msg(strstr(out, "dazai-test") != NULL, "%s", out);
+	}
+	kill(apid, SIGTERM);
+	dz_waitpid(apid, &st, 5);
+}
+
+START_TEST(ssh_agent_armed)
+{
+	ssh_agent_case(true);
+}
+END_TEST
+
+START_TEST(ssh_agent_dry_run)
+{
+	ssh_agent_case(false);
+}
+END_TEST
+
 Suite *
 warden_suite(void)
 {
@@ -775,6 +867,8 @@ warden_suite(void)
 	tcase_add_test(tc, dazaid_sigterm_runs_nothing);
 	tcase_add_test(tc, dazaid_dry_run_panic);
 	tcase_add_test(tc, warden_holds_no_secret);
+	tcase_add_test(tc, ssh_agent_armed);
+	tcase_add_test(tc, ssh_agent_dry_run);
 	suite_add_tcase(s, tc);
 	return s;
 }
