@@ -45,7 +45,7 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
 	pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
-	openssh-server openssh-client tmux
+	openssh-server openssh-client tmux keyutils
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 

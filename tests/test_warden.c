@@ -844,6 +844,60 @@ START_TEST(ssh_agent_dry_run)
 }
 END_TEST
 
+/*
+ * The kernel keyring: the secret given to it with `dazai get | keyctl
+ * padd user NAME @u`, then the heartbeat lost on an armed daemon whose
+ * action is `keyctl purge user NAME`: the key is gone.
+ */
+START_TEST(keyring_purged)
+{
+	char		 dir[64], conf[128], name[64], cmd[1024], out[4096];
+	char		 text[256], sec[128];
+	const char	*args[] = { "--empty", "--arm", "--config", conf,
+			    NULL };
+	struct dz	 d;
+	long long	 end;
+	int		 hb, st;
+
+	if (access("/usr/bin/keyctl", X_OK) != 0) {
+		dz_skip("keyring_purged: keyctl not installed (keyutils)");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(sec, sizeof sec, "%s/secret", dir);
+	snprintf(name, sizeof name, "dazai-test-%d", (int)getpid());
+	dz_write_file(sec, "keyring-marker", 14);
+	snprintf(text, sizeof text, "on_panic = keyctl purge user %s\n",
+	    name);
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && %s --socket %s "
+	    "get | keyctl padd user %s @u >/dev/null && keyctl print "
+	    "$(keyctl search @u user %s)", dz_bin("dazai"), d.sock, sec,
+	    dz_bin("dazai"), d.sock, name, name);
+	st = sh(cmd, out, sizeof out);
+	if (st != 0 && strstr(out, "keyctl") != NULL) {
+		dz_skip("keyring_purged: no usable user keyring here: %s",
+		    out);
+		dz_stop(&d);
+		return;
+	}
+	ck_assert_msg(st == 0 && strcmp(out, "keyring-marker\n") == 0,
+	    "%d: %s", st, out);
+	hb = dz_hello(d.sock);
+	close(hb);
+	dz_wait(&d, 10);
+	snprintf(cmd, sizeof cmd, "keyctl search @u user %s", name);
+	end = dz_ms_now() + 10000;
+	while ((st = sh(cmd, out, sizeof out)) == 0 && dz_ms_now() < end)
+		usleep(20000);
+	ck_assert_msg(st != 0, "the key is still there; log:\n%s",
+	    slurp(d.log));
+	ck_assert(dz_log_wait(&d, "dazaid: warden: keyctl purge user", 5));
+}
+END_TEST
+
 Suite *
 warden_suite(void)
 {
@@ -869,6 +923,7 @@ warden_suite(void)
 	tcase_add_test(tc, warden_holds_no_secret);
 	tcase_add_test(tc, ssh_agent_armed);
 	tcase_add_test(tc, ssh_agent_dry_run);
+	tcase_add_test(tc, keyring_purged);
 	suite_add_tcase(s, tc);
 	return s;
 }
