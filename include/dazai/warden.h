@@ -17,8 +17,10 @@
  *
  * The warden is non-dumpable, ignores SIGINT, SIGTERM, SIGHUP, SIGQUIT,
  * SIGTSTP, SIGTTIN, SIGTTOU and SIGPIPE, keeps no descriptor but its end
- * of the socketpair and stderr (its lines start "dazaid: warden: "),
- * never reads a client, and acts only on what comes over the socketpair.
+ * of the socketpair, stderr (its lines start "dazaid: warden: ") and a
+ * pidfd of the daemon, never reads a client, and acts only on what comes
+ * over the socketpair. Before a panic's first action it waits (250 ms at
+ * most) for the daemon to be gone, so no action competes with its exit.
  *
  * The socketpair is SOCK_SEQPACKET: each message is one struct
  * warden_msg of exactly sizeof (struct warden_msg) bytes, so a record
