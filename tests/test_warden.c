@@ -898,6 +898,73 @@ START_TEST(keyring_purged)
 }
 END_TEST
 
+/*
+ * gpg-agent: a passphrase given to its cache with `dazai get |
+ * gpg-preset-passphrase --preset KEYGRIP`, forgotten after an armed
+ * panic whose action is `gpgconf --reload gpg-agent`.
+ */
+START_TEST(gpg_agent_forgets)
+{
+	static const char preset[] = "/usr/lib/gnupg/gpg-preset-passphrase";
+	char		 dir[64], home[128], conf[128], sec[128], grip[64];
+	char		 cmd[1024], out[4096], text[256], *p;
+	const char	*args[] = { "--empty", "--arm", "--config", conf,
+			    NULL };
+	struct dz	 d;
+	long long	 end;
+	int		 hb, st;
+
+	if (access("/usr/bin/gpgconf", X_OK) != 0 ||
+	    access("/usr/bin/gpg", X_OK) != 0 || access(preset, X_OK) != 0) {
+		dz_skip("gpg_agent_forgets: gpg, gpgconf or "
+		    "gpg-preset-passphrase not installed");
+		return;
+	}
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(home, sizeof home, "%s/gnupg", dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(sec, sizeof sec, "%s/passphrase", dir);
+	ck_assert_int_eq(mkdir(home, 0700), 0);
+	setenv("GNUPGHOME", home, 1);
+	snprintf(cmd, sizeof cmd, "%s/gpg-agent.conf", home);
+	dz_write_file(cmd, "allow-preset-passphrase\n", 24);
+	dz_write_file(sec, "dazai-pw", 8);
+	ck_assert_msg(sh("gpg --batch --pinentry-mode loopback --passphrase "
+	    "dazai-pw --quick-gen-key dazai-test ed25519 sign 0", out,
+	    sizeof out) == 0, "%s", out);
+	ck_assert_int_eq(sh("gpg --with-keygrip --with-colons "
+	    "--list-secret-keys 2>/dev/null | awk -F: '/^grp/ { print $10; "
+	    "exit }'", out, sizeof out), 0);
+	if ((p = strchr(out, '\n')) != NULL)
+		*p = '\0';
+	ck_assert_msg(strlen(out) == 40, "keygrip: %s", out);
+	snprintf(grip, sizeof grip, "%s", out);
+	snprintf(text, sizeof text, "on_panic = gpgconf --reload gpg-agent\n");
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && %s --socket %s "
+	    "get | %s --preset %s && gpg-connect-agent 'KEYINFO %s' /bye",
+	    dz_bin("dazai"), d.sock, sec, dz_bin("dazai"), d.sock, preset,
+	    grip, grip);
+	st = sh(cmd, out, sizeof out);
+	ck_assert_msg(st == 0 && strstr(out, " D - - 1 P ") != NULL,
+	    "not cached: %d: %s", st, out);
+	hb = dz_hello(d.sock);
+	close(hb);
+	dz_wait(&d, 10);
+	snprintf(cmd, sizeof cmd, "gpg-connect-agent 'KEYINFO %s' /bye", grip);
+	end = dz_ms_now() + 10000;
+	while (sh(cmd, out, sizeof out) == 0 && strstr(out, " D - - 1 P ") !=
+	    NULL && dz_ms_now() < end)
+		usleep(20000);
+	sh("gpgconf --kill gpg-agent", text, sizeof text);
+	ck_assert_msg(strstr(out, " D - - - P ") != NULL, "still cached: "
+	    "%s; log:\n%s", out, slurp(d.log));
+	ck_assert(dz_log_wait(&d, "dazaid: warden: gpgconf --reload "
+	    "gpg-agent: exited 0", 5));
+}
+END_TEST
+
 Suite *
 warden_suite(void)
 {
@@ -924,6 +991,7 @@ warden_suite(void)
 	tcase_add_test(tc, ssh_agent_armed);
 	tcase_add_test(tc, ssh_agent_dry_run);
 	tcase_add_test(tc, keyring_purged);
+	tcase_add_test(tc, gpg_agent_forgets);
 	suite_add_tcase(s, tc);
 	return s;
 }
