@@ -376,9 +376,10 @@ static void	warden_handle(struct warden_proc *, const struct warden_msg *,
 
 /*
  * Take one record (and a pidfd with it) from the daemon; at EOF note
- * the end. Returns false when nothing more will come.
+ * the end. Returns 1 for a record, 0 when none is waiting, -1 when
+ * nothing more will come.
  */
-static bool
+static int
 warden_receive(struct warden_proc *wp)
 {
 	struct warden_msg	 m;
@@ -403,11 +404,11 @@ warden_receive(struct warden_proc *wp)
 		n = recvmsg(WARDEN_FD, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
-		return true;
+		return 0;
 	if (n < 0) {
 		log_warn("the daemon's socket");
 		wp->eof = true;
-		return false;
+		return -1;
 	}
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
 		if (cm->cmsg_level == SOL_SOCKET &&
@@ -420,7 +421,7 @@ warden_receive(struct warden_proc *wp)
 		wp->eof = true;
 		for (i = 0; i < nfd; i++)
 			close(fds[i]);
-		return false;
+		return -1;
 	}
 	if (n != (ssize_t)sizeof m) {
 		log_warnx("a record of %zd bytes ignored", n);
@@ -430,7 +431,7 @@ warden_receive(struct warden_proc *wp)
 	warden_handle(wp, &m, nfd > 0 ? fds[0] : -1);
 	for (i = 1; i < nfd; i++)
 		close(fds[i]);
-	return true;
+	return 1;
 }
 
 /* Read the last complete line (or the unfinished one) of fd's output. */
@@ -867,8 +868,8 @@ warden_main(struct warden_proc *wp)
 				warden_drop_proc(wp, slot[i]);
 			}
 		if (pfd[0].revents != 0)
-			while (warden_receive(wp) && !wp->panic && !wp->eof &&
-			    !wp->clean)
+			while (warden_receive(wp) > 0 && !wp->panic &&
+			    !wp->eof && !wp->clean)
 				;
 	}
 }

@@ -526,6 +526,55 @@ START_TEST(panic_from_signal_handler)
 }
 END_TEST
 
+/* A process's CPU time so far (utime + stime), in clock ticks. */
+static long
+cpu_ticks(pid_t pid)
+{
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut = 0, st = 0;
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+	    "%*u %*u %lu %lu", &ut, &st), 2);
+	return (long)(ut + st);
+}
+
+/* Once its records are read, the warden waits without spinning. */
+START_TEST(idle_after_records)
+{
+	struct wt	 t;
+	pid_t		 sleeper;
+	long		 before, used;
+	int		 pidfd, st;
+
+	wt_init(&t, NULL, 0, NULL, 0, 5, false);
+	sleeper = dz_sleeper();
+	wt_start(&t);
+	pidfd = (int)syscall(SYS_pidfd_open, sleeper, 0);
+	ck_assert_int_eq(warden_register(&t.w, sleeper, pidfd), 0);
+	close(pidfd);
+	ck_assert_int_eq(warden_arm(&t.w), 0);
+	usleep(100000);
+	ck_assert_msg(strstr(slurp(t.log), "armed: kills and actions are "
+	    "real") != NULL, "%s", slurp(t.log));
+	before = cpu_ticks(t.w.pid);
+	usleep(500000);
+	used = cpu_ticks(t.w.pid) - before;
+	ck_assert_msg(used <= 5, "the idle warden used %ld ticks in 0.5 s",
+	    used);
+	wt_kill(&t);
+	kill(sleeper, SIGKILL);
+	dz_waitpid(sleeper, &st, 5);
+}
+END_TEST
+
 /* The daemon learns the warden died: warden_read says DOWN. */
 START_TEST(warden_death_seen)
 {
@@ -984,6 +1033,7 @@ warden_suite(void)
 	tcase_add_test(tc, wipe_runs_on_wipe);
 	tcase_add_test(tc, panic_from_signal_handler);
 	tcase_add_test(tc, warden_death_seen);
+	tcase_add_test(tc, idle_after_records);
 	tcase_add_test(tc, dazaid_kill9_runs_actions);
 	tcase_add_test(tc, dazaid_sigterm_runs_nothing);
 	tcase_add_test(tc, dazaid_dry_run_panic);
