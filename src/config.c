@@ -443,6 +443,7 @@ struct config_file {
 	char		*err;
 	size_t		 errlen;
 	const char	*path;
+	int		 action_line;	/* the first on_panic or on_wipe */
 };
 
 /* Record the first error of the file, with its line. */
@@ -579,6 +580,9 @@ config_handler(void *arg, const char *section, const char *key,
 		config_file_error(f, msg);
 		return 0;
 	}
+	if (f->action_line == 0 && (strcmp(key, "on_panic") == 0 ||
+	    strcmp(key, "on_wipe") == 0))
+		f->action_line = f->line;
 	return 1;
 }
 
@@ -588,20 +592,21 @@ config_handler(void *arg, const char *section, const char *key,
  * with a message naming the file and why.
  */
 static int
-config_check_owner(const char *path, const struct stat *st, char *err,
-    size_t errlen)
+config_check_owner(const char *path, int line, const struct stat *st,
+    char *err, size_t errlen)
 {
 	if (st->st_uid != getuid() && st->st_uid != 0) {
-		snprintf(err, errlen, "%s: names panic actions but belongs to "
-		    "uid %u, not to you (uid %u) or root: whoever owns it "
-		    "chooses the commands dazaid runs", path,
+		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		    "belongs to uid %u, not to you (uid %u) or root: whoever "
+		    "owns it chooses the commands dazaid runs", path, line,
 		    (unsigned)st->st_uid, (unsigned)getuid());
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s: names panic actions but is "
-		    "writable by %s (mode %04o): anyone who can edit it "
+		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		    "is writable by %s (mode %04o): anyone who can edit it "
 		    "chooses the commands dazaid runs (chmod go-w %s)", path,
+		    line,
 		    (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ?
 		    "group and others" : st->st_mode & S_IWGRP ? "group" :
 		    "others", (unsigned)(st->st_mode & 07777), path);
@@ -648,6 +653,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	f.err = err;
 	f.errlen = errlen;
 	f.path = path;
+	f.action_line = 0;
 	rc = ini_parse_stream(config_reader, &f, config_handler, &f);
 	fclose(f.fp);
 	if (f.failed)
@@ -658,7 +664,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->on_panic.n + c->on_wipe.n > nactions &&
-	    config_check_owner(path, &st, err, errlen) != 0)
+	    config_check_owner(path, f.action_line, &st, err, errlen) != 0)
 		return -1;
 	return 0;
 }

@@ -352,15 +352,19 @@ START_TEST(actions_file_owner)
 	write_conf(text, 0620, path, sizeof path);
 	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, path) != NULL &&
-	    strstr(err, "writable by group (mode 0620)") != NULL, "%s", err);
+	    strstr(err, "dazai.conf:1: names panic actions but the file is "
+	    "writable by group (mode 0620)") != NULL, "%s", err);
 	config_free(&c);
 	write_conf(text, 0602, path, sizeof path);
 	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, "writable by others (mode 0602)") != NULL,
 	    "%s", err);
 	config_free(&c);
-	write_conf("on_wipe = true\n", 0660, path, sizeof path);
+	write_conf("grace = 1\n\non_wipe = true\n", 0660, path, sizeof path);
 	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:3: names panic actions but the "
+	    "file is writable by group (mode 0660)") != NULL, "%s",
+	    err);
 	config_free(&c);
 	write_conf("grace = 1\n", 0620, path, sizeof path);
 	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), 0);
@@ -376,14 +380,28 @@ START_TEST(actions_file_owner)
 	write_conf(text, 0600, path, sizeof path);
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
 	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
-	ck_assert_msg(strstr(err, "belongs to uid 65534") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, ":1: names panic actions but the file "
+	    "belongs to uid 65534") != NULL, "%s", err);
 	config_free(&c);
 }
 END_TEST
 
-/* dazaid refuses such a file with exit 2; --check-config lists actions. */
+/*
+ * dazaid refuses such a file (0620, 0602, another user's) and bad action
+ * values with exit 2 and file:line; --check-config lists the actions.
+ */
 START_TEST(actions_check_config)
 {
+	static const char *const bad[][3] = {
+		{ "on_panic = true\n", "0602", ":1: names panic actions but "
+		    "the file is writable by others (mode 0602)" },
+		{ "arm = true\non_panic =\n", "0600", ":2: on_panic: empty "
+		    "command" },
+		{ "action_timeout = 0\n", "0600", ":1: action_timeout: '0'" },
+		{ "action_timeout = -1\n", "0600", ":1: action_timeout: '-1'" },
+		{ "action_timeout = x\n", "0600", ":1: action_timeout: 'x'" },
+	};
+	size_t		 i;
 	char		 path[128], out[8192];
 	const char	*argv[] = { dz_bin("dazaid"), "--config", path,
 			    "--check-config", NULL };
@@ -403,6 +421,24 @@ START_TEST(actions_check_config)
 	    out);
 	ck_assert_msg(strstr(out, path) != NULL &&
 	    strstr(out, "names panic actions") != NULL, "%s", out);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_conf(bad[i][0], (mode_t)strtol(bad[i][1], NULL, 8),
+		    path, sizeof path);
+		st = dz_run(argv, out, sizeof out, 10);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		    strstr(out, path) != NULL && strstr(out, bad[i][2]) !=
+		    NULL, "%s: %d: %s", bad[i][0], st, out);
+	}
+	if (!dz_is_root()) {
+		dz_skip("actions_check_config: a file owned by another user "
+		    "needs root to create");
+		return;
+	}
+	write_conf("on_panic = true\n", 0600, path, sizeof path);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+	    strstr(out, "belongs to uid 65534") != NULL, "%d: %s", st, out);
 }
 END_TEST
 
