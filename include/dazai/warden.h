@@ -55,6 +55,24 @@
  * /dev/null and stderr on a pipe whose last line is logged with the exit
  * status. When the shell exits, or action_timeout after it started, its
  * whole process group is SIGKILLed; then the next command runs.
+ *
+ * Wiring, as dazaid.c does it today and as the daemon is meant to:
+ *   - main: warden_start once the socket listens, before the secret is
+ *     loaded; warden_shutdown on every exit that is not a panic (SIGTERM,
+ *     SIGINT, a failed load or confinement); warden_panic after a
+ *     completed dry-run panic. Every other end of dazaid (an armed
+ *     panic's SIGKILL, SIGUSR2, a fatal signal, a seccomp trap, kill -9)
+ *     reaches the warden as the socketpair's end.
+ *   - still to do in the daemon: warden_arm at ARM; warden_register and
+ *     warden_unregister with each registration (and when one ends by
+ *     itself); warden_panic in the kill step of a graceful panic, after
+ *     the wipe and the kills (a later PANIC is ignored, so main's stays
+ *     harmless); warden_panic_signal in the hard paths after their wipe;
+ *     warden_wipe at WIPE and expiry; warden_rehearse and the RESULT
+ *     records for `dazai actions --run`; warden_fd in the loop, a
+ *     WARDEN_READ_DOWN logged and treated as a lost guard (a graceful
+ *     panic), warden_status_name as STATUS's warden=. The confined
+ *     daemon's allowlist needs sendmsg for warden_register.
  */
 
 #define WARDEN_TEXT_MAX		112	/* text bytes, NUL included */
