@@ -36,7 +36,7 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
-	src/sandbox.c
+	src/sandbox.c src/warden.c
 CLIENT_SRCS = src/client.c src/secbuf.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
@@ -50,7 +50,7 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
 	pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
-	openssh-server openssh-client tmux
+	openssh-server openssh-client tmux keyutils
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize
 

@@ -21,7 +21,7 @@
 #include "dazai/log.h"
 
 enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
-    T_SESSIONS };
+    T_SESSIONS, T_ACTION, T_TIMEOUT };
 
 static const struct config_key {
 	const char	*name;
@@ -47,6 +47,10 @@ static const struct config_key {
 	{ "idle_timeout", T_SECONDS, offsetof(struct config, idle_timeout) },
 	{ "max_reads", T_COUNT, offsetof(struct config, max_reads) },
 	{ "sessions", T_SESSIONS, offsetof(struct config, sessions) },
+	{ "on_panic", T_ACTION, offsetof(struct config, on_panic) },
+	{ "on_wipe", T_ACTION, offsetof(struct config, on_wipe) },
+	{ "action_timeout", T_TIMEOUT,
+	    offsetof(struct config, action_timeout) },
 };
 #define NKEYS	(sizeof config_table / sizeof config_table[0])
 
@@ -73,6 +77,9 @@ config_init_unset(struct config *c)
 	c->idle_timeout = CONFIG_UNSET;
 	c->max_reads = CONFIG_UNSET;
 	c->sessions = CONFIG_UNSET;
+	c->on_panic.n = 0;
+	c->on_wipe.n = 0;
+	c->action_timeout = CONFIG_UNSET;
 }
 
 /* The built-in defaults (the socket path is computed later). */
@@ -95,6 +102,7 @@ config_init_defaults(struct config *c)
 	c->idle_timeout = 0;
 	c->max_reads = 0;
 	c->sessions = 1;
+	c->action_timeout = CONFIG_ACTION_TIMEOUT;
 }
 
 /* Replace a string field. */
@@ -105,6 +113,37 @@ config_set_str(char **dst, const char *src)
 	*dst = src != NULL ? strdup(src) : NULL;
 	if (src != NULL && *dst == NULL)
 		fatal(1, "strdup");
+}
+
+/* Empty a list of actions. */
+static void
+config_actions_free(struct config_actions *a)
+{
+	int	 i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->cmd[i]);
+	a->n = 0;
+}
+
+/*
+ * A layer that names actions replaces the lower layer's list as a whole:
+ * the commands of one list come from one file, in its order.
+ */
+static void
+config_actions_merge(struct config_actions *dst,
+    const struct config_actions *src)
+{
+	int	 i;
+
+	if (src->n == 0)
+		return;
+	config_actions_free(dst);
+	for (i = 0; i < src->n; i++) {
+		dst->cmd[i] = NULL;
+		config_set_str(&dst->cmd[i], src->cmd[i]);
+	}
+	dst->n = src->n;
 }
 
 /* Copy into dst every field that src sets. */
@@ -148,7 +187,10 @@ config_merge(struct config *dst, const struct config *src)
 	M(idle_timeout);
 	M(max_reads);
 	M(sessions);
+	M(action_timeout);
 #undef M
+	config_actions_merge(&dst->on_panic, &src->on_panic);
+	config_actions_merge(&dst->on_wipe, &src->on_wipe);
 }
 
 /* Release the strings. */
@@ -158,6 +200,8 @@ config_free(struct config *c)
 	free(c->socket);
 	free(c->secret_file);
 	c->socket = c->secret_file = NULL;
+	config_actions_free(&c->on_panic);
+	config_actions_free(&c->on_wipe);
 }
 
 /* The key names, NULL-terminated, for --help and tests. */
@@ -284,6 +328,30 @@ config_parse_count(const char *s, long long *out)
 	return 0;
 }
 
+/* Append one command to a list of actions, or say why not. */
+static int
+config_add_action(struct config_actions *a, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	const char	*p;
+
+	for (p = value; *p == ' ' || *p == '\t'; p++)
+		;
+	if (*p == '\0') {
+		snprintf(err, errlen, "%s: empty command", key);
+		return -1;
+	}
+	if (a->n >= CONFIG_ACTIONS_MAX) {
+		snprintf(err, errlen, "%s: more than %d commands", key,
+		    CONFIG_ACTIONS_MAX);
+		return -1;
+	}
+	a->cmd[a->n] = NULL;
+	config_set_str(&a->cmd[a->n], value);
+	a->n++;
+	return 0;
+}
+
 /*
  * Set one key (config-file spelling, "ping_timeout") from its text.
  * Returns 0, or -1 with a message in err.
@@ -345,6 +413,18 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		snprintf(err, errlen, "%s: '%s' is not a number of sessions "
 		    "between 1 and %d", key, value, CONFIG_SESSIONS_MAX);
 		return -1;
+	case T_ACTION:
+		return config_add_action((struct config_actions *)(void *)field,
+		    key, value, err, errlen);
+	case T_TIMEOUT:
+		if (config_parse_seconds(value, (double *)(void *)field) ==
+		    0 && *(double *)(void *)field > 0)
+			return 0;
+		*(double *)(void *)field = CONFIG_UNSET;
+		snprintf(err, errlen, "%s: '%s' is not a number of seconds "
+		    "above 0 and at most %.0f", key, value,
+		    CONFIG_SECONDS_MAX);
+		return -1;
 	case T_FD:
 		if (config_parse_fd(value, (int *)(void *)field) == 0)
 			return 0;
@@ -363,6 +443,7 @@ struct config_file {
 	char		*err;
 	size_t		 errlen;
 	const char	*path;
+	int		 action_line;	/* the first on_panic or on_wipe */
 };
 
 /* Record the first error of the file, with its line. */
@@ -499,7 +580,39 @@ config_handler(void *arg, const char *section, const char *key,
 		config_file_error(f, msg);
 		return 0;
 	}
+	if (f->action_line == 0 && (strcmp(key, "on_panic") == 0 ||
+	    strcmp(key, "on_wipe") == 0))
+		f->action_line = f->line;
 	return 1;
+}
+
+/*
+ * A file that names actions chooses commands dazaid runs: it must be
+ * owned by us (or root) and writable by no one else. Returns 0, or -1
+ * with a message naming the file and why.
+ */
+static int
+config_check_owner(const char *path, int line, const struct stat *st,
+    char *err, size_t errlen)
+{
+	if (st->st_uid != getuid() && st->st_uid != 0) {
+		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		    "belongs to uid %u, not to you (uid %u) or root: whoever "
+		    "owns it chooses the commands dazaid runs", path, line,
+		    (unsigned)st->st_uid, (unsigned)getuid());
+		return -1;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		    "is writable by %s (mode %04o): anyone who can edit it "
+		    "chooses the commands dazaid runs (chmod go-w %s)", path,
+		    line,
+		    (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ?
+		    "group and others" : st->st_mode & S_IWGRP ? "group" :
+		    "others", (unsigned)(st->st_mode & 07777), path);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -511,7 +624,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
 	struct config_file	 f;
 	struct stat		 st;
-	int			 rc, fd;
+	int			 rc, fd, nactions;
 
 	/* As with ssh -F /dev/null: no file at all. */
 	if (strcmp(path, "/dev/null") == 0)
@@ -525,6 +638,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	nactions = c->on_panic.n + c->on_wipe.n;
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		log_warnx("%s: writable by group or others: anyone who can "
 		    "edit it can disarm the daemon (chmod go-w)", path);
@@ -539,6 +653,7 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	f.err = err;
 	f.errlen = errlen;
 	f.path = path;
+	f.action_line = 0;
 	rc = ini_parse_stream(config_reader, &f, config_handler, &f);
 	fclose(f.fp);
 	if (f.failed)
@@ -548,6 +663,9 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 		    "key = value)", path, rc > 0 ? rc : f.line);
 		return -1;
 	}
+	if (c->on_panic.n + c->on_wipe.n > nactions &&
+	    config_check_owner(path, f.action_line, &st, err, errlen) != 0)
+		return -1;
 	return 0;
 }
 
@@ -585,6 +703,8 @@ config_validate(const struct config *c, char *err, size_t errlen)
 void
 config_print(const struct config *c, const char *source, int fd)
 {
+	int	 i;
+
 	dprintf(fd, "# settings in effect (config file: %s)\n",
 	    source != NULL ? source : "none");
 	dprintf(fd, "socket = %s\n", c->socket != NULL ? c->socket : "");
@@ -612,4 +732,9 @@ config_print(const struct config *c, const char *source, int fd)
 	dprintf(fd, "idle_timeout = %g\n", c->idle_timeout);
 	dprintf(fd, "max_reads = %lld\n", c->max_reads);
 	dprintf(fd, "sessions = %lld\n", c->sessions);
+	for (i = 0; i < c->on_panic.n; i++)
+		dprintf(fd, "on_panic = %s\n", c->on_panic.cmd[i]);
+	for (i = 0; i < c->on_wipe.n; i++)
+		dprintf(fd, "on_wipe = %s\n", c->on_wipe.cmd[i]);
+	dprintf(fd, "action_timeout = %g\n", c->action_timeout);
 }

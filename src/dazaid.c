@@ -27,6 +27,7 @@
 #include "dazai/sandbox.h"
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
+#include "dazai/warden.h"
 
 #define HEARTBEAT_INTERVAL	5	/* dazai-heartbeat's default, s */
 
@@ -574,11 +575,13 @@ main(int argc, char **argv)
 	struct daemon_limits lim;
 	struct secmem	 sm;
 	struct start	 st;
+	struct warden	 w;
+	struct warden_config wc;
 	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
 	char		 err[SOCKPATH_ERRLEN];
 	char		*config_path = NULL;
 	const char	*config_used;
-	int		 check_config = 0, listen_fd, status, is_default;
+	int		 check_config = 0, listen_fd, status, is_default, fired;
 	unsigned	 closed;
 
 	closed = open_std_fds();
@@ -645,6 +648,18 @@ main(int argc, char **argv)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);
+	/* The warden: now that we are the one daemon on this socket, and
+	 * before any secret byte or secure mapping exists (see warden.h). */
+	wc.on_panic = (const char *const *)cfg.on_panic.cmd;
+	wc.n_panic = cfg.on_panic.n;
+	wc.on_wipe = (const char *const *)cfg.on_wipe.cmd;
+	wc.n_wipe = cfg.on_wipe.n;
+	wc.timeout = cfg.action_timeout;
+	wc.socket = cfg.socket;
+	wc.armed = cfg.arm == 1;
+	wc.verbose = cfg.verbose == 1;
+	if (warden_start(&w, &wc) != 0)
+		fatal(1, "cannot start the warden");
 	emergency_set_socket(cfg.socket);
 	daemon_set_listener(&d, listen_fd, cfg.socket);
 	memset(&st, 0, sizeof st);
@@ -657,6 +672,7 @@ main(int argc, char **argv)
 		status = st.status;
 	daemon_read_stop(&d);
 	if (status != 0) {
+		warden_shutdown(&w);
 		if (status == 1 && st.sm->shield.map != NULL)
 			log_info("secret wiped; exiting");
 		secmem_free(&sm);
@@ -665,7 +681,14 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
+	/* A completed dry-run panic is the warden's panic too (it says
+	 * WOULD RUN); anything else that ends here is a clean shutdown. */
+	fired = d.policy.state == POLICY_FIRED;
+	if (fired)
+		warden_panic(&w, "dazaid panicked");
 	daemon_finish(&d);
+	if (!fired)
+		warden_shutdown(&w);
 	config_free(&cfg);
 	return 0;
 }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /* Settings: value parsers, the config file, precedence. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dazai/config.h"
 #include "helpers.h"
@@ -53,6 +57,19 @@ load(const char *text, struct config *c, char *err, size_t errlen)
 	dz_write_file(path, text, strlen(text));
 	config_init_unset(c);
 	return config_load_file(c, path, err, errlen);
+}
+
+/* Write a config file with this mode into a fresh directory. */
+static const char *
+write_conf(const char *text, mode_t mode, char *path, size_t len)
+{
+	char	 dir[64];
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, len, "%s/dazai.conf", dir);
+	dz_write_file(path, text, strlen(text));
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
 }
 
 START_TEST(file_ok)
@@ -261,6 +278,170 @@ START_TEST(validate)
 }
 END_TEST
 
+/* on_panic and on_wipe keep their order; action_timeout defaults to 10. */
+START_TEST(actions_in_order)
+{
+	struct config	 c, eff;
+	char		 err[CONFIG_ERRLEN];
+
+	ck_assert_int_eq(load("on_panic = echo one\non_wipe = ssh-add -D\n"
+	    "on_panic = echo two >&2; exit 3\non_panic = echo three\n"
+	    "action_timeout = 2.5\n", &c, err, sizeof err), 0);
+	ck_assert_int_eq(c.on_panic.n, 3);
+	ck_assert_str_eq(c.on_panic.cmd[0], "echo one");
+	ck_assert_str_eq(c.on_panic.cmd[1], "echo two >&2; exit 3");
+	ck_assert_str_eq(c.on_panic.cmd[2], "echo three");
+	ck_assert_int_eq(c.on_wipe.n, 1);
+	ck_assert_str_eq(c.on_wipe.cmd[0], "ssh-add -D");
+	ck_assert(c.action_timeout == 2.5);
+	config_init_defaults(&eff);
+	ck_assert(eff.action_timeout == 10);
+	ck_assert_int_eq(eff.on_panic.n, 0);
+	config_merge(&eff, &c);
+	ck_assert_int_eq(eff.on_panic.n, 3);
+	ck_assert_str_eq(eff.on_panic.cmd[2], "echo three");
+	ck_assert(eff.action_timeout == 2.5);
+	config_free(&c);
+	config_free(&eff);
+	ck_assert_int_eq(eff.on_panic.n, 0);
+}
+END_TEST
+
+/* An empty command, a timeout of 0, -1 or x: errors with file:line. */
+START_TEST(actions_bad_values)
+{
+	static const char *const bad[][2] = {
+		{ "on_panic = true\non_panic =\n", ":2: on_panic: empty "
+		    "command" },
+		{ "on_wipe =   \n", ":1: on_wipe: empty command" },
+		{ "\naction_timeout = 0\n", ":2: action_timeout: '0' is not" },
+		{ "action_timeout = -1\n", ":1: action_timeout: '-1' is not" },
+		{ "action_timeout = x\n", ":1: action_timeout: 'x' is not" },
+	};
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN], text[2048];
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_int_eq(load(bad[i][0], &c, err, sizeof err), -1);
+		ck_assert_msg(strstr(err, bad[i][1]) != NULL, "%s", err);
+		config_free(&c);
+	}
+	text[0] = '\0';
+	for (n = 0; n < CONFIG_ACTIONS_MAX + 1; n++)
+		strcat(text, "on_panic = true\n");
+	ck_assert_int_eq(load(text, &c, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":17: on_panic: more than 16") != NULL,
+	    "%s", err);
+	config_free(&c);
+}
+END_TEST
+
+/*
+ * A file that names actions at 0620 or 0602, or owned by another user,
+ * is refused naming the file and why; without actions it only warns.
+ */
+START_TEST(actions_file_owner)
+{
+	struct config	 c;
+	char		 err[CONFIG_ERRLEN], path[128];
+	static const char text[] = "on_panic = ssh-add -D\n";
+
+	config_init_unset(&c);
+	write_conf(text, 0620, path, sizeof path);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, path) != NULL &&
+	    strstr(err, "dazai.conf:1: names panic actions but the file is "
+	    "writable by group (mode 0620)") != NULL, "%s", err);
+	config_free(&c);
+	write_conf(text, 0602, path, sizeof path);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "writable by others (mode 0602)") != NULL,
+	    "%s", err);
+	config_free(&c);
+	write_conf("grace = 1\n\non_wipe = true\n", 0660, path, sizeof path);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "dazai.conf:3: names panic actions but the "
+	    "file is writable by group (mode 0660)") != NULL, "%s",
+	    err);
+	config_free(&c);
+	write_conf("grace = 1\n", 0620, path, sizeof path);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), 0);
+	config_free(&c);
+	write_conf(text, 0600, path, sizeof path);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), 0);
+	config_free(&c);
+	if (!dz_is_root()) {
+		dz_skip("actions_file_owner: a file owned by another user "
+		    "needs root to create");
+		return;
+	}
+	write_conf(text, 0600, path, sizeof path);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	ck_assert_int_eq(config_load_file(&c, path, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":1: names panic actions but the file "
+	    "belongs to uid 65534") != NULL, "%s", err);
+	config_free(&c);
+}
+END_TEST
+
+/*
+ * dazaid refuses such a file (0620, 0602, another user's) and bad action
+ * values with exit 2 and file:line; --check-config lists the actions.
+ */
+START_TEST(actions_check_config)
+{
+	static const char *const bad[][3] = {
+		{ "on_panic = true\n", "0602", ":1: names panic actions but "
+		    "the file is writable by others (mode 0602)" },
+		{ "arm = true\non_panic =\n", "0600", ":2: on_panic: empty "
+		    "command" },
+		{ "action_timeout = 0\n", "0600", ":1: action_timeout: '0'" },
+		{ "action_timeout = -1\n", "0600", ":1: action_timeout: '-1'" },
+		{ "action_timeout = x\n", "0600", ":1: action_timeout: 'x'" },
+	};
+	size_t		 i;
+	char		 path[128], out[8192];
+	const char	*argv[] = { dz_bin("dazaid"), "--config", path,
+			    "--check-config", NULL };
+	int		 st;
+
+	write_conf("on_panic = echo one\non_wipe = echo wiped\n"
+	    "on_panic = echo two\naction_timeout = 3\n", 0600, path,
+	    sizeof path);
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%d: %s", st,
+	    out);
+	ck_assert_msg(strstr(out, "on_panic = echo one\non_panic = echo two\n"
+	    "on_wipe = echo wiped\naction_timeout = 3\n") != NULL, "%s", out);
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%d: %s", st,
+	    out);
+	ck_assert_msg(strstr(out, path) != NULL &&
+	    strstr(out, "names panic actions") != NULL, "%s", out);
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		write_conf(bad[i][0], (mode_t)strtol(bad[i][1], NULL, 8),
+		    path, sizeof path);
+		st = dz_run(argv, out, sizeof out, 10);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+		    strstr(out, path) != NULL && strstr(out, bad[i][2]) !=
+		    NULL, "%s: %d: %s", bad[i][0], st, out);
+	}
+	if (!dz_is_root()) {
+		dz_skip("actions_check_config: a file owned by another user "
+		    "needs root to create");
+		return;
+	}
+	write_conf("on_panic = true\n", 0600, path, sizeof path);
+	ck_assert_int_eq(chown(path, 65534, 65534), 0);
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2 &&
+	    strstr(out, "belongs to uid 65534") != NULL, "%d: %s", st, out);
+}
+END_TEST
+
 START_TEST(example_is_defaults)
 {
 	struct config	 file, eff, def;
@@ -289,6 +470,9 @@ START_TEST(example_is_defaults)
 	ck_assert_int_eq(eff.no_sandbox, def.no_sandbox);
 	ck_assert_int_eq(eff.ready_fd, def.ready_fd);
 	ck_assert_int_eq(eff.verbose, def.verbose);
+	ck_assert_int_eq(eff.on_panic.n, 0);
+	ck_assert_int_eq(eff.on_wipe.n, 0);
+	ck_assert(eff.action_timeout == def.action_timeout);
 	/* The one setting it makes: a heartbeat per window. */
 	ck_assert_int_eq(def.sessions, 1);
 	ck_assert_int_eq(eff.sessions, 16);
@@ -325,6 +509,10 @@ config_suite(void)
 	tcase_add_test(tc, no_sandbox_key);
 	tcase_add_test(tc, precedence);
 	tcase_add_test(tc, validate);
+	tcase_add_test(tc, actions_in_order);
+	tcase_add_test(tc, actions_bad_values);
+	tcase_add_test(tc, actions_file_owner);
+	tcase_add_test(tc, actions_check_config);
 	tcase_add_test(tc, example_is_defaults);
 	suite_add_tcase(s, tc);
 	return s;
