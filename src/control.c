@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -52,12 +53,15 @@ control_init(struct control *ctl, struct ev_loop *loop, struct vault *v,
 static void
 control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	int	 slot = (int)(intptr_t)w->data;
+	int		 slot = (int)(intptr_t)w->data;
+	struct control	*ctl = (struct control *)(void *)((char *)(w - slot) -
+			    offsetof(struct control, proc_w));
 
 	(void)revents;
 	ev_io_stop(loop, w);
 	log_info("registered pid %d exited; registration ended",
 	    (int)procs_pid(slot));
+	ctl->ops.unregistered(ctl->ops.arg, (int)procs_pid(slot));
 	procs_remove(slot);
 }
 
@@ -71,8 +75,12 @@ control_kill_procs(struct control *ctl, bool armed)
 	int	 i;
 
 	if (armed)
-		for (i = 0; i < PROCS_MAX; i++)
+		for (i = 0; i < PROCS_MAX; i++) {
 			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
+			if (procs_fd(i) >= 0)
+				ctl->ops.unregistered(ctl->ops.arg,
+				    (int)procs_pid(i));
+		}
 	procs_kill_all(armed);
 	for (i = 0; i < PROCS_MAX; i++)
 		if (procs_fd(i) < 0 && ev_is_active(&ctl->proc_w[i]))
@@ -216,6 +224,7 @@ control_register(struct control *ctl, struct conn *c,
 		ctl->proc_w[slot].data = (void *)(intptr_t)slot;
 		ev_io_start(ctl->loop, &ctl->proc_w[slot]);
 	}
+	ctl->ops.registered(ctl->ops.arg, pid, procs_fd(slot));
 	log_info("REGISTER pid=%d from %s: registered (%s)", pid, c->who,
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
 	    "dry-run: named on a panic");
@@ -234,6 +243,7 @@ control_unregister(struct control *ctl, struct conn *c,
 	for (i = 0; i < PROCS_MAX; i++)
 		if (procs_pid(i) == cmd->pid && procs_fd(i) >= 0) {
 			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
+			ctl->ops.unregistered(ctl->ops.arg, cmd->pid);
 			procs_remove(i);
 			log_info("UNREGISTER pid=%d from pid %d", cmd->pid,
 			    c->peer_pid);

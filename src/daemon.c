@@ -97,20 +97,32 @@ daemon_do_would_kill_procs(void *arg)
 	control_kill_procs(&d->control, false);
 }
 
-/* Policy action, armed: die now. */
+/*
+ * Tell the warden the panic is done here (the secret unrecoverable, the
+ * registered processes killed): its actions run now.
+ */
+static void
+daemon_tell_warden(struct daemon *d)
+{
+	if (d->warden != NULL && warden_panic(d->warden, d->reason[0] !=
+	    '\0' ? d->reason : "panic") != 0 && !d->warden->down)
+		log_warn("warden: cannot tell it of the panic");
+}
+
+/* Policy action, armed: the warden's actions, then die now. */
 static void
 daemon_do_kill(void *arg)
 {
-	(void)arg;
+	daemon_tell_warden(arg);
 	kill(getpid(), SIGKILL);
 	_exit(137);
 }
 
-/* Policy action, dry-run: say what armed would do. */
+/* Policy action, dry-run: say what armed would do (the warden too). */
 static void
 daemon_do_would_kill(void *arg)
 {
-	(void)arg;
+	daemon_tell_warden(arg);
 	log_info("WOULD SIGKILL (dry-run: exiting 0 instead)");
 }
 
@@ -175,6 +187,9 @@ daemon_event(void *arg, enum policy_event ev, unsigned long src,
 
 	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ? why :
 	    NULL;
+	/* The trigger a panic starts with is its reason (DAZAI_REASON). */
+	if (d->trigger != NULL && !policy_pending(&d->policy))
+		snprintf(d->reason, sizeof d->reason, "%s", why);
 	out = policy_step(&d->policy, ev, src, daemon_mono());
 	daemon_say_trigger(d);
 	daemon_apply(d, &out, why);
@@ -241,6 +256,8 @@ daemon_arm(void *arg)
 	if (!policy_arm(&d->policy))
 		return false;
 	emergency_arm();
+	if (d->warden != NULL && warden_arm(d->warden) != 0)
+		log_warn("warden: cannot arm it");
 	return true;
 }
 
@@ -262,6 +279,87 @@ daemon_status(void *arg, struct proto_status *st)
 	st->grace = d->grace;
 	st->state = policy_status_state(&d->policy, vault_empty(&d->vault));
 	st->deadline = policy_deadline_left(&d->policy, daemon_mono());
+	st->warden = d->warden != NULL ? warden_status_name(d->warden) : "off";
+	st->actions = d->nactions;
+}
+
+/* A registration began: the warden holds a duplicate of its pidfd. */
+static void
+daemon_registered(void *arg, int pid, int pidfd)
+{
+	struct daemon	*d = arg;
+
+	if (d->warden != NULL && !d->warden->down &&
+	    warden_register(d->warden, pid, pidfd) != 0)
+		log_warn("warden: cannot hand it pid %d", pid);
+}
+
+/* A registration ended: the warden lets go of its pidfd. */
+static void
+daemon_unregistered(void *arg, int pid)
+{
+	struct daemon	*d = arg;
+
+	if (d->warden != NULL && !d->warden->down)
+		warden_unregister(d->warden, pid);
+}
+
+/* A WIPE or an expiry (vault_ops.wiped): the warden's on_wipe actions. */
+static void
+daemon_wiped(void *arg, const char *why)
+{
+	struct daemon	*d = arg;
+
+	if (d->warden != NULL && !d->warden->down &&
+	    warden_wipe(d->warden, why) != 0)
+		log_warn("warden: cannot tell it of the wipe");
+}
+
+/*
+ * The warden spoke, or died. Its death is a lost guard: nothing would run
+ * the actions or kill the registered processes after ours, so a graceful
+ * panic follows (fail closed).
+ */
+static void
+daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct daemon		*d = container_of(w, struct daemon, warden_w);
+	struct warden_msg	 msg;
+	int			 r;
+
+	(void)revents;
+	while ((r = warden_read(d->warden, &msg)) == WARDEN_READ_MSG)
+		;
+	if (r != WARDEN_READ_DOWN)
+		return;
+	ev_io_stop(loop, w);
+	log_warnx("the warden died (pid %d): no one would run the panic "
+	    "actions or kill the registered processes after dazaid",
+	    (int)d->warden->pid);
+	daemon_event(d, POLICY_EV_PANIC, 0, "the warden died: panic (fail "
+	    "closed)");
+}
+
+/*
+ * The warden, started by main (nactions configured): told of every panic,
+ * WIPE, expiry, ARM and registration, watched for its death.
+ */
+void
+daemon_set_warden(struct daemon *d, struct warden *w, int nactions)
+{
+	d->warden = w;
+	d->nactions = nactions;
+	if (warden_fd(w) < 0)
+		return;
+	ev_io_init(&d->warden_w, daemon_warden_cb, warden_fd(w), EV_READ);
+	ev_io_start(d->loop, &d->warden_w);
+}
+
+/* Did a panic run to its end (a dry-run one: the daemon is leaving)? */
+bool
+daemon_panicked(const struct daemon *d)
+{
+	return d->policy.state == POLICY_FIRED;
 }
 
 /* How many control connections are open (control_ops.controls). */
@@ -449,11 +547,12 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 				    daemon_do_would_kill_procs, daemon_do_kill,
 				    daemon_do_would_kill, d };
 	struct vault_ops	 vops = { daemon_cancel_streams,
-				    daemon_wipe_kills, d };
+				    daemon_wipe_kills, daemon_wiped, d };
 	struct control_ops	 cops = { daemon_event,
 				    daemon_session_end, daemon_arm,
 				    daemon_armed, daemon_status,
-				    daemon_controls, d };
+				    daemon_controls, daemon_registered,
+				    daemon_unregistered, d };
 
 	memset(d, 0, sizeof *d);
 	d->grace = grace;

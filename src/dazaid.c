@@ -660,6 +660,8 @@ main(int argc, char **argv)
 	wc.verbose = cfg.verbose == 1;
 	if (warden_start(&w, &wc) != 0)
 		fatal(1, "cannot start the warden");
+	daemon_set_warden(&d, &w, wc.n_panic + wc.n_wipe);
+	emergency_set_notice(warden_panic_signal);
 	emergency_set_socket(cfg.socket);
 	daemon_set_listener(&d, listen_fd, cfg.socket);
 	memset(&st, 0, sizeof st);
@@ -681,11 +683,9 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
-	/* A completed dry-run panic is the warden's panic too (it says
-	 * WOULD RUN); anything else that ends here is a clean shutdown. */
-	fired = d.policy.state == POLICY_FIRED;
-	if (fired)
-		warden_panic(&w, "dazaid panicked");
+	/* A completed dry-run panic told the warden already; anything else
+	 * that ends here is a clean shutdown. */
+	fired = daemon_panicked(&d);
 	daemon_finish(&d);
 	if (!fired)
 		warden_shutdown(&w);

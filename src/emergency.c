@@ -29,6 +29,7 @@
  * exists: whether the final SIGKILL is real, and the socket to remove.
  */
 static volatile sig_atomic_t hard_armed;
+static void	(*volatile hard_notice)(const char *);	/* the warden's */
 static char hard_socket[SOCKPATH_MAX + 1];
 static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
 /* The socket's name in it: the one buffer every unlinkat passes (the
@@ -119,17 +120,31 @@ emergency_log_zeroed(const char *who)
  * unlink or unlinkat, write or send (log_raw, which never blocks).
  */
 static int
-hard_sequence(const char *who)
+hard_sequence(const char *who, const char *why)
 {
-	int	 shielded;
+	int	 shielded, wiped;
 
 	shielded = secmem_emergency_shield();
 	procs_emergency(hard_armed);
-	if (hard_wipe() != 0 || shielded != 0)
+	wiped = hard_wipe();
+	if (hard_notice != NULL)
+		hard_notice(why);
+	if (wiped != 0 || shielded != 0)
 		return -1;
 	if (who != NULL)
 		emergency_log_zeroed(who);
 	return 0;
+}
+
+/*
+ * Who hears of a hard path once its wipe and kills are done (the
+ * warden's panic notice): an async-signal-safe function taking a
+ * constant reason. Set before any secret exists.
+ */
+void
+emergency_set_notice(void (*fn)(const char *))
+{
+	hard_notice = fn;
 }
 
 /* SIGUSR2: hard panic inside the handler, then death (or exit 0). */
@@ -137,7 +152,7 @@ static void
 hard_panic(int sig)
 {
 	(void)sig;
-	hard_sequence("SIGUSR2: ");
+	hard_sequence("SIGUSR2: ", "SIGUSR2: hard panic");
 	if (hard_armed) {
 		kill(getpid(), SIGKILL);
 		_exit(137);
@@ -153,7 +168,7 @@ hard_panic(int sig)
 int
 emergency_sigsys(void)
 {
-	return hard_sequence("SIGSYS: ");
+	return hard_sequence("SIGSYS: ", "seccomp trap: a refused system call");
 }
 
 /* Is the final SIGKILL real now (--arm, or ARM since)? Async-signal-safe. */
@@ -179,7 +194,7 @@ emergency_arm(void)
 static void
 hard_fatal_signal(int sig)
 {
-	hard_sequence(NULL);
+	hard_sequence(NULL, "fatal signal");
 	raise(sig);
 }
 
@@ -191,7 +206,7 @@ hard_fatal_signal(int sig)
 static void
 hard_fatal_exit(int status)
 {
-	hard_sequence(NULL);
+	hard_sequence(NULL, "fatal error");
 	exit(status);
 }
 

@@ -375,8 +375,10 @@ vault_wipe(struct vault *v, const char *why, bool kill)
 	} else if (len > 0 || kill)
 		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
 		    len, why);
-	if (kill)
+	if (kill) {
 		v->ops.kill_procs(v->ops.arg);
+		v->ops.wiped(v->ops.arg, why);
+	}
 	return rc;
 }
 
@@ -413,6 +415,7 @@ vault_check_life(struct vault *v)
 	snprintf(msg, sizeof msg, "the secret expired (%s); staying up, "
 	    "empty", why);
 	vault_wipe(v, msg, false);
+	v->ops.wiped(v->ops.arg, msg);
 }
 
 /* A lifetime limit is due. */

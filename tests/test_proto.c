@@ -444,7 +444,7 @@ START_TEST(status_line)
 {
 	struct proto_status	 st = { true, 2.5, 3, "guarding", 1, 32,
 				    "locked dontdump secretmem", -1, 12.2,
-				    7, "seccomp,landlock" };
+				    7, "seccomp,landlock", "up", 3 };
 	char			 buf[PROTO_REPLY_MAX];
 	unsigned long long	 grace = 99, reg = 99;
 	int			 alive = 0, armed = 0;
@@ -453,7 +453,7 @@ START_TEST(status_line)
 	ck_assert_str_eq(buf, "STATUS alive=1 armed=1 grace=3 registered=3 "
 	    "state=guarding sessions=1 secret_bytes=32 "
 	    "protections=locked,dontdump,secretmem deadline=- expires=13 "
-	    "reads=7 sandbox=seccomp,landlock\n");
+	    "reads=7 sandbox=seccomp,landlock warden=up actions=3\n");
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(alive, 1);
 	ck_assert_int_eq(armed, 1);
@@ -467,6 +467,8 @@ START_TEST(status_line)
 	st.deadline = 4.01;
 	st.expires = -1;
 	st.sandbox = NULL;
+	st.warden = NULL;
+	st.actions = 0;
 	ck_assert_int_gt(proto_format_status(buf, sizeof buf, &st), 0);
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(armed, 0);
@@ -475,8 +477,10 @@ START_TEST(status_line)
 	ck_assert(strstr(buf, " state=empty ") != NULL);
 	ck_assert(strstr(buf, " protections=none ") != NULL);
 	ck_assert(strstr(buf, " deadline=5 expires=- ") != NULL);
-	/* The sandbox report is the last field; unset, it says off. */
-	ck_assert(strstr(buf, " reads=7 sandbox=off\n") != NULL);
+	/* Unset, the sandbox and the warden say off; the new fields come
+	 * last, in the order they were added. */
+	ck_assert(strstr(buf, " reads=7 sandbox=off warden=off actions=0\n") !=
+	    NULL);
 	/* Too small a buffer is an error, never a cut line. */
 	ck_assert_int_eq(proto_format_status(buf, 40, &st), -1);
 	ck_assert_int_eq(proto_format_secret(buf, sizeof buf, 4096), 12);

@@ -701,6 +701,176 @@ START_TEST(dazaid_dry_run_panic)
 }
 END_TEST
 
+/* A config naming on_panic and on_wipe actions that write dir/panic, wipe. */
+static void
+both_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
+    char *panic, size_t panlen, char *wipe, size_t wipelen)
+{
+	char	 text[768];
+
+	dz_tmpdir(dir, dirlen);
+	snprintf(conf, conflen, "%s/dazai.conf", dir);
+	snprintf(panic, panlen, "%s/panic", dir);
+	snprintf(wipe, wipelen, "%s/wipe", dir);
+	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" >> %s\n"
+	    "on_wipe = echo \"$DAZAI_REASON\" >> %s\naction_timeout = 5\n",
+	    panic, wipe);
+	dz_write_file(conf, text, strlen(text));
+}
+
+/*
+ * kill -9 of a daemon started dry-run and armed by the ARM verb: the
+ * warden learnt of the ARM and of the registration (a duplicate of its
+ * pidfd), so it SIGKILLs the registered process and runs the action for
+ * real.
+ */
+START_TEST(kill9_after_arm_kills_registered)
+{
+	char		 dir[64], conf[128], panic[128], wipe[128];
+	const char	*args[] = { "--verbose", "--config", conf, NULL };
+	struct dz	 d;
+	pid_t		 kid;
+	int		 fd, st;
+
+	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic,
+	    wipe, sizeof wipe);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	kid = dz_sleeper();
+	ck_assert_str_eq(dz_reg(&d, kid), "OK");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "ARM\n"), "OK");
+	close(fd);
+	ck_assert_str_eq(dz_field(dz_status(&d), "warden"), "up");
+	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+	dz_wait(&d, 5);
+	ck_assert_msg(dz_waitpid(kid, &st, 5) == 0, "the registered process "
+	    "outlived the daemon's kill -9; log:\n%s", slurp(d.log));
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert_msg(exists_wait(panic, 5), "no action ran; log:\n%s",
+	    slurp(d.log));
+	ck_assert(!dz_log_has(&d, "WOULD RUN"));
+}
+END_TEST
+
+/* Start an armed daemon with both actions; NULL extra or more options. */
+static void
+trigger_start(struct dz *d, char *dir, char *conf, char *panic,
+    char *wipe, const char *extra)
+{
+	const char	*args[] = { "--arm", "--config", conf, extra, NULL };
+
+	both_conf(dir, 64, conf, 128, panic, 128, wipe, 128);
+	ck_assert_int_eq(dz_start(d, args), 0);
+}
+
+/* The panic action ran, told why (DAZAI_REASON contains want). */
+static void
+expect_reason(const struct dz *d, const char *panic, const char *want)
+{
+	ck_assert_msg(exists_wait(panic, 5), "%s: no action ran; log:\n%s",
+	    want, slurp(d->log));
+	usleep(100000);
+	ck_assert_msg(strstr(slurp(panic), want) != NULL, "reason '%s' not "
+	    "in '%s'", want, slurp(panic));
+}
+
+/*
+ * Every trigger runs the panic actions, each told its own reason (so the
+ * daemon told the warden, not only its death): the last heartbeat lost,
+ * SIGUSR1, PANIC, SIGUSR2, a fatal signal; SIGTERM runs none.
+ */
+START_TEST(every_trigger_runs_actions)
+{
+	static const struct {
+		int		 how;	/* 0: lost, 1: PANIC, else a signal */
+		const char	*reason;
+	} cases[] = {
+		{ 0, "heartbeat lost: connection closed without QUIT" },
+		{ 1, "PANIC from pid" },
+		{ SIGUSR1, "SIGUSR1: panic requested" },
+		{ SIGUSR2, "SIGUSR2: hard panic" },
+		{ SIGSEGV, "fatal signal" },
+	};
+	char		 dir[64], conf[128], panic[128], wipe[128];
+	struct dz	 d;
+	size_t		 i;
+	int		 fd;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		trigger_start(&d, dir, conf, panic, wipe, NULL);
+		if (cases[i].how == 0)
+			close(dz_hello(d.sock));
+		else if (cases[i].how == 1) {
+			fd = dz_ctl(&d);
+			ck_assert_str_eq(dz_req(fd, "PANIC\n"), "OK");
+			close(fd);
+		} else
+			ck_assert_int_eq(kill(d.pid, cases[i].how), 0);
+		dz_wait(&d, 5);
+		expect_reason(&d, panic, cases[i].reason);
+		dz_stop(&d);
+	}
+	trigger_start(&d, dir, conf, panic, wipe, NULL);
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_int_eq(dz_wait(&d, 5), 0);
+	usleep(300000);
+	ck_assert(!exists(panic));
+}
+END_TEST
+
+/* WIPE and an expiry run the on_wipe actions (and no panic action). */
+START_TEST(wipe_and_expiry_run_on_wipe)
+{
+	char		 dir[64], conf[128], panic[128], wipe[128];
+	struct dz	 d;
+	int		 fd;
+
+	trigger_start(&d, dir, conf, panic, wipe, "--max-reads=1");
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(dz_req(fd, "WIPE\n"), "OK");
+	expect_reason(&d, wipe, "WIPE from pid");
+	dz_load(fd, "once", 4);
+	dz_get_expect(fd, "once", 4);
+	close(fd);
+	expect_reason(&d, wipe, "expired (max_reads reached)");
+	ck_assert(!exists(panic));
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * The warden's death is a lost guard: logged, STATUS says warden=down,
+ * and a graceful panic starts (here held in its grace window).
+ */
+START_TEST(warden_death_is_a_panic)
+{
+	char		 dir[64], conf[128], panic[128], wipe[128];
+	const char	*args[] = { "--verbose", "--grace", "30", "--config",
+			    conf, NULL };
+	struct dz	 d;
+	const char	*s;
+	pid_t		 wpid;
+	int		 hb;
+
+	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic,
+	    wipe, sizeof wipe);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	wpid = warden_pid_of(&d);
+	hb = dz_hello(d.sock);
+	s = dz_status(&d);
+	ck_assert_str_eq(dz_field(s, "warden"), "up");
+	ck_assert_str_eq(dz_field(s, "actions"), "2");
+	ck_assert_str_eq(dz_field(s, "state"), "guarding");
+	ck_assert_int_eq(kill(wpid, SIGKILL), 0);
+	ck_assert(dz_log_wait(&d, "the warden died", 5));
+	ck_assert(dz_status_wait(&d, "state", "grace", 5));
+	ck_assert_str_eq(dz_field(dz_status(&d), "warden"), "down");
+	close(hb);
+	dz_stop(&d);
+}
+END_TEST
+
 /* Scan pid for needle: how many copies (the scan must read something). */
 static int
 hits(pid_t pid, const void *needle, size_t len)
@@ -1042,6 +1212,10 @@ warden_suite(void)
 	tcase_add_test(tc, dazaid_kill9_runs_actions);
 	tcase_add_test(tc, dazaid_sigterm_runs_nothing);
 	tcase_add_test(tc, dazaid_dry_run_panic);
+	tcase_add_test(tc, kill9_after_arm_kills_registered);
+	tcase_add_test(tc, every_trigger_runs_actions);
+	tcase_add_test(tc, wipe_and_expiry_run_on_wipe);
+	tcase_add_test(tc, warden_death_is_a_panic);
 	tcase_add_test(tc, warden_holds_no_secret);
 	tcase_add_test(tc, ssh_agent_armed);
 	tcase_add_test(tc, ssh_agent_dry_run);

@@ -38,6 +38,9 @@ struct control_ops {
 	void	(*status)(void *, struct proto_status *);
 	/* How many control connections are open. */
 	int	(*controls)(void *);
+	/* A registration began (its pidfd, still the caller's) or ended. */
+	void	(*registered)(void *, int, int);
+	void	(*unregistered)(void *, int);
 	void	 *arg;
 };
 

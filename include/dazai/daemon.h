@@ -15,6 +15,7 @@
 #include "dazai/session.h"
 #include "dazai/sockpath.h"
 #include "dazai/vault.h"
+#include "dazai/warden.h"
 
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
 #define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
@@ -43,6 +44,10 @@ struct daemon {
 	struct conn	*conns[DAEMON_CONNS_MAX];
 	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
+	char		 reason[WARDEN_TEXT_MAX]; /* what started the panic */
+	struct warden	*warden;	/* NULL: none */
+	int		 nactions;	/* configured, for STATUS */
+	ev_io		 warden_w;	/* the warden's end of the socketpair */
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
 	ev_timer	 backoff_w;
@@ -56,6 +61,8 @@ struct daemon {
 int	daemon_init(struct daemon *, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
 void	daemon_set_secret(struct daemon *, struct secmem *);
+void	daemon_set_warden(struct daemon *, struct warden *, int);
+bool	daemon_panicked(const struct daemon *);
 enum vault_start_end daemon_load_secret(struct daemon *,
 	    const struct vault_start *, vault_source_done *, void *);
 void	daemon_read_stop(struct daemon *);

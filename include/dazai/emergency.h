@@ -32,5 +32,6 @@ void		 emergency_set_socket_dir(int);
 const char	*emergency_socket_name(void);
 void		 emergency_socket_removal(bool, bool, const char *);
 int		 emergency_remove_socket(const char **);
+void		 emergency_set_notice(void (*)(const char *));
 
 #endif

@@ -76,6 +76,8 @@ struct proto_status {
 	double		 expires;	/* seconds to a lifetime limit, < 0 */
 	unsigned long	 reads;
 	const char	*sandbox;	/* layers in effect, or "off" */
+	const char	*warden;	/* up, down or off */
+	int		 actions;	/* panic and wipe actions configured */
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */

@@ -24,6 +24,8 @@ struct vault_ops {
 	void	(*cancel_streams)(void *, const char *);
 	/* A WIPE: kill (armed) or name (dry-run) the registered processes. */
 	void	(*kill_procs)(void *);
+	/* A WIPE or an expiry is done (not a replacement): why. */
+	void	(*wiped)(void *, const char *);
 	void	 *arg;
 };
 
