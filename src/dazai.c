@@ -23,6 +23,7 @@
 #include "dazai/client.h"
 #include "dazai/config.h"
 #include "dazai/log.h"
+#include "dazai/parse.h"
 #include "dazai/secbuf.h"
 #include "dazai/sockpath.h"
 
@@ -182,7 +183,7 @@ cmd_register(const struct ctx *x, int argc, char **argv)
 		log_warnx("%s: needs one process id (see --help)", argv[0]);
 		return EXIT_USAGE;
 	}
-	if (client_parse_pid(argv[1], &pid) != 0) {
+	if (parse_pid(argv[1], &pid) != 0) {
 		log_warnx("%s: '%s' is not a process id", argv[0], argv[1]);
 		return EXIT_USAGE;
 	}
@@ -219,14 +220,15 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 				 err[CLIENT_ERRLEN], one[1024], since[32];
 	size_t			 off = strlen(out);
 	struct tm		 tm;
+	unsigned long long	 n, i, secs;
 	time_t			 when;
-	long			 n, i;
 
-	n = v != NULL ? strtol(v, NULL, 10) : 0;
+	if (v == NULL || parse_decimal(v, LLONG_MAX, &n) != 0)
+		n = 0;
 	if (json && off >= 2)		/* reopen the object: drop "}\n" */
 		off -= 2;
 	for (i = 0; i < n && i < 64; i++) {
-		snprintf(req, sizeof req, "SESSION %ld", i);
+		snprintf(req, sizeof req, "SESSION %llu", i);
 		if (client_request(c, req, reply, sizeof reply, err,
 		    sizeof err) != 0) {
 			log_warnx("status: %s", err);
@@ -243,8 +245,10 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 			    (int)(len - off))
 				break;
 		} else {
-			when = (time_t)strtoll(client_status_get(&se, "since"),
-			    NULL, 10);
+			if (parse_decimal(client_status_get(&se, "since"),
+			    LLONG_MAX, &secs) != 0)
+				secs = 0;
+			when = (time_t)secs;
 			if (localtime_r(&when, &tm) == NULL ||
 			    strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S",
 			    &tm) == 0)
@@ -612,8 +616,6 @@ abandon_child(const struct ctx *x, pid_t pid, bool registered)
 static int
 exec_options(int argc, char **argv, int *fd)
 {
-	long	 v;
-	char	*end;
 	int	 i = 1;
 
 	*fd = 0;
@@ -631,15 +633,11 @@ exec_options(int argc, char **argv, int *fd)
 			    argv[i]);
 			return -1;
 		}
-		errno = 0;
-		v = strtol(val, &end, 10);
-		if (errno != 0 || *end != '\0' || end == val || v < 0 ||
-		    v > 1023) {
+		if (parse_fd(val, 1023, fd) != 0) {
 			log_warnx("exec: --fd: '%s' is not a descriptor "
 			    "number (0 to 1023)", val);
 			return -1;
 		}
-		*fd = (int)v;
 		i++;
 	}
 	if (i >= argc)

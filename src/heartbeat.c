@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "dazai/client.h"
-#include "dazai/config.h"
 #include "dazai/log.h"
+#include "dazai/parse.h"
 #include "dazai/proto.h"
 #include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
@@ -452,11 +452,9 @@ main(int argc, char **argv)
 	char		 defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
 	const char	*path = NULL;
 	double		 interval = 5;
-	long		 v;
-	char		*end;
 	pid_t		 watch = 0;
 	sigset_t	 set;
-	int		 ch, cancel = 0, sfd;
+	int		 ch, cancel = 0, sfd, pid;
 	bool		 is_default;
 
 	log_init("dazai-heartbeat", 0);
@@ -467,19 +465,16 @@ main(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'i':
-			if (config_parse_seconds(optarg, &interval) != 0 ||
+			if (parse_seconds(optarg, &interval) != 0 ||
 			    interval <= 0)
 				fatalx(EXIT_USAGE, "--interval: '%s' is not a "
 				    "positive number of seconds", optarg);
 			break;
 		case 'w':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg ||
-			    v <= 0 || v > INT_MAX)
+			if (parse_pid(optarg, &pid) != 0)
 				fatalx(EXIT_USAGE, "--watch-pid: '%s' is not a "
 				    "process id", optarg);
-			watch = (pid_t)v;
+			watch = (pid_t)pid;
 			break;
 		case 'c':
 			cancel = 1;

@@ -30,6 +30,7 @@
 #include <sodium.h>
 
 #include "dazai/client.h"
+#include "dazai/parse.h"
 #include "dazai/secbuf.h"
 #include "helpers.h"
 #include "memscan.h"
@@ -241,15 +242,15 @@ START_TEST(printable_and_pid)
 	ck_assert_str_eq(out, "0123456789ab...");
 	client_printable("abc", out, 2);
 	ck_assert_uint_lt(strlen(out), 2);
-	ck_assert_int_eq(client_parse_pid("1", &pid), 0);
+	ck_assert_int_eq(parse_pid("1", &pid), 0);
 	ck_assert_int_eq(pid, 1);
-	ck_assert_int_eq(client_parse_pid("2147483647", &pid), 0);
-	ck_assert_int_eq(client_parse_pid("2147483648", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("0", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("-1", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("12a", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("99999999999999999999", &pid), -1);
+	ck_assert_int_eq(parse_pid("2147483647", &pid), 0);
+	ck_assert_int_eq(parse_pid("2147483648", &pid), -1);
+	ck_assert_int_eq(parse_pid("0", &pid), -1);
+	ck_assert_int_eq(parse_pid("-1", &pid), -1);
+	ck_assert_int_eq(parse_pid("", &pid), -1);
+	ck_assert_int_eq(parse_pid("12a", &pid), -1);
+	ck_assert_int_eq(parse_pid("99999999999999999999", &pid), -1);
 }
 END_TEST
 

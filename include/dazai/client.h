@@ -92,6 +92,5 @@ int		 client_status_json(const struct client_status *, char *,
 int		 client_status_text(const struct client_status *, char *,
 		    size_t);
 void		 client_printable(const char *, char *, size_t);
-int		 client_parse_pid(const char *, int *);
 
 #endif
