@@ -38,24 +38,13 @@
 #define EXIT_NOTFOUND	127
 #define STATUS_OUT_MAX	8192
 
-static const char usage_text[] =
+/* The help's lines before and after the commands. */
+static const char usage_head[] =
 "usage: dazai [--socket PATH] COMMAND [ARGS]\n"
 "\n"
 "Talk to dazaid, the dead-man's-switch secret holder.\n"
-"\n"
-"  status [--json]            the daemon's state, for a person or as JSON\n"
-"  load [FILE]                send a secret: FILE, standard input, or typed\n"
-"                             at the terminal with echo off\n"
-"  get [--tty]                write the secret to standard output (a\n"
-"                             terminal only with --tty)\n"
-"  exec [--fd N] -- CMD ARGS  run CMD with the secret on a pipe at\n"
-"                             descriptor N (0), registered with the daemon\n"
-"  register PID               an armed panic SIGKILLs PID first\n"
-"  unregister PID             forget PID\n"
-"  arm                        make the final SIGKILL real (no way back)\n"
-"  wipe                       wipe the secret; the daemon stays up, empty\n"
-"  panic                      a graceful panic, as SIGUSR1\n"
-"  cancel                     abort a pending panic\n"
+"\n";
+static const char usage_tail[] =
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
@@ -74,10 +63,28 @@ struct ctx {
 	bool		 is_default;
 };
 
-/* One command: its name and what runs it. */
+struct command;
+typedef int	(*command_fn)(const struct ctx *, const struct command *, int,
+		    char **);
+
+#define CMD_CONNECT	0x1	/* talks to the daemon at --socket */
+#define CMD_SECRET	0x2	/* may hold secret bytes: hardened first */
+
+/*
+ * One command, the whole of it: its name, the wire verb that carries it
+ * (NULL for an exchange of several), how many arguments it takes (max
+ * -1: any), its usage line, what to say when the count is wrong (NULL:
+ * name the first argument), its flags and what runs it.
+ */
 struct command {
 	const char	*name;
-	int		(*run)(const struct ctx *, int, char **);
+	const char	*verb;
+	int		 min, max;
+	const char	*args;
+	const char	*help;
+	const char	*bad;
+	int		 flags;
+	command_fn	 run;
 };
 
 /*
@@ -154,43 +161,31 @@ one_request(const struct ctx *x, const char *verb, const char *request)
 	return rc;
 }
 
-/* arm, wipe, panic: a verb without arguments. */
+/* arm, wipe, panic: the row's verb, without arguments. */
 static int
-cmd_verb(const struct ctx *x, int argc, char **argv)
+cmd_verb(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
-	char	 verb[16];
-	size_t	 i;
-
-	if (argc != 1) {
-		log_warnx("%s: unexpected argument '%s' (see --help)",
-		    argv[0], argv[1]);
-		return EXIT_USAGE;
-	}
-	for (i = 0; argv[0][i] != '\0' && i < sizeof verb - 1; i++)
-		verb[i] = (char)(argv[0][i] - 'a' + 'A');
-	verb[i] = '\0';
-	return one_request(x, argv[0], verb);
+	(void)argc;
+	(void)argv;
+	return one_request(x, cmd->name, cmd->verb);
 }
 
-/* register PID, unregister PID. */
+/* register PID, unregister PID: the row's verb with pid=PID. */
 static int
-cmd_register(const struct ctx *x, int argc, char **argv)
+cmd_pid(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	char	 request[64];
 	int	 pid;
 
-	if (argc != 2) {
-		log_warnx("%s: needs one process id (see --help)", argv[0]);
-		return EXIT_USAGE;
-	}
+	(void)argc;
 	if (parse_pid(argv[1], &pid) != 0) {
-		log_warnx("%s: '%s' is not a process id", argv[0], argv[1]);
+		log_warnx("%s: '%s' is not a process id", cmd->name, argv[1]);
 		return EXIT_USAGE;
 	}
-	snprintf(request, sizeof request, "%s pid=%d",
-	    strcmp(argv[0], "register") == 0 ? "REGISTER" : "UNREGISTER",
-	    pid);
-	return one_request(x, argv[0], request);
+	snprintf(request, sizeof request, "%s pid=%d", cmd->verb, pid);
+	return one_request(x, cmd->name, request);
 }
 
 /* Write a whole string to standard output; false on failure. */
@@ -271,7 +266,8 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 
 /* status [--json]. */
 static int
-cmd_status(const struct ctx *x, int argc, char **argv)
+cmd_status(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct client_status	 st;
 	struct client		 c;
@@ -283,13 +279,13 @@ cmd_status(const struct ctx *x, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = true;
 	else if (argc != 1) {
-		log_warnx("status: unexpected argument '%s' (see --help)",
-		    argv[1]);
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
 		return EXIT_USAGE;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	rc = client_request(&c, "STATUS", reply, sizeof reply, err,
+	rc = client_request(&c, cmd->verb, reply, sizeof reply, err,
 	    sizeof err);
 	if (rc != 0) {
 		client_close(&c);
@@ -379,7 +375,8 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 
 /* load [FILE]. */
 static int
-cmd_load(const struct ctx *x, int argc, char **argv)
+cmd_load(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -387,11 +384,7 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 	const char	*reason;
 	int		 rc;
 
-	if (argc > 2) {
-		log_warnx("load: one FILE at most (see --help)");
-		return EXIT_USAGE;
-	}
-	harden();
+	(void)cmd;
 	if ((rc = read_secret(x, argc == 2 ? argv[1] : NULL, &b)) != 0)
 		goto out;
 	if (b.len == 0) {
@@ -459,7 +452,8 @@ fetch_secret(struct client *c, struct secbuf *b)
 
 /* get [--tty]. */
 static int
-cmd_get(const struct ctx *x, int argc, char **argv)
+cmd_get(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -470,8 +464,8 @@ cmd_get(const struct ctx *x, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--tty") == 0)
 		tty = true;
 	else if (argc != 1) {
-		log_warnx("get: unexpected argument '%s' (see --help)",
-		    argv[1]);
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
 		return EXIT_USAGE;
 	}
 	if (!tty && isatty(STDOUT_FILENO)) {
@@ -479,7 +473,6 @@ cmd_get(const struct ctx *x, int argc, char **argv)
 		    "the secret there without --tty");
 		return EXIT_REFUSED;
 	}
-	harden();
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
 	rc = fetch_secret(&c, &b);
@@ -684,7 +677,8 @@ secret_held(struct client *c)
  * read of it.
  */
 static int
-cmd_exec(const struct ctx *x, int argc, char **argv)
+cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -694,11 +688,11 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 	ssize_t		 n;
 	pid_t		 pid;
 
+	(void)cmd;
 	if ((first = exec_options(argc, argv, &fd)) < 0)
 		return EXIT_USAGE;
 	if ((rc = find_command(argv[first], path, sizeof path)) != 0)
 		return rc;
-	harden();
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
 	if ((rc = secret_held(&c)) != 0) {
@@ -787,17 +781,16 @@ cmd_exec(const struct ctx *x, int argc, char **argv)
 
 /* cancel: HELLO, CANCEL, QUIT on a heartbeat connection. */
 static int
-cmd_cancel(const struct ctx *x, int argc, char **argv)
+cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct client_cancel	 cc;
 	char			 err[CLIENT_ERRLEN];
 	int			 rc;
 
+	(void)cmd;
+	(void)argc;
 	(void)argv;
-	if (argc != 1) {
-		log_warnx("cancel: unexpected argument (see --help)");
-		return EXIT_USAGE;
-	}
 	switch (client_cancel(x->path, x->is_default, &cc, err, sizeof err)) {
 	case CLIENT_CANCEL_NODAEMON:
 		rc = errno;
@@ -835,17 +828,94 @@ cmd_cancel(const struct ctx *x, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "status", cmd_status },
-	{ "load", cmd_load },
-	{ "get", cmd_get },
-	{ "exec", cmd_exec },
-	{ "register", cmd_register },
-	{ "unregister", cmd_register },
-	{ "arm", cmd_verb },
-	{ "wipe", cmd_verb },
-	{ "panic", cmd_verb },
-	{ "cancel", cmd_cancel },
+	{ "status", "STATUS", 0, 1, "[--json]",
+	    "the daemon's state, for a person or as JSON", NULL,
+	    CMD_CONNECT, cmd_status },
+	{ "load", "LOAD", 0, 1, "[FILE]",
+	    "send a secret: FILE, standard input, or typed\n"
+	    "at the terminal with echo off", "one FILE at most",
+	    CMD_CONNECT | CMD_SECRET, cmd_load },
+	{ "get", "GET", 0, 1, "[--tty]",
+	    "write the secret to standard output (a\n"
+	    "terminal only with --tty)", NULL,
+	    CMD_CONNECT | CMD_SECRET, cmd_get },
+	{ "exec", NULL, 0, -1, "[--fd N] -- CMD ARGS",
+	    "run CMD with the secret on a pipe at\n"
+	    "descriptor N (0), registered with the daemon", NULL,
+	    CMD_CONNECT | CMD_SECRET, cmd_exec },
+	{ "register", "REGISTER", 1, 1, "PID",
+	    "an armed panic SIGKILLs PID first", "needs one process id",
+	    CMD_CONNECT, cmd_pid },
+	{ "unregister", "UNREGISTER", 1, 1, "PID",
+	    "forget PID", "needs one process id",
+	    CMD_CONNECT, cmd_pid },
+	{ "arm", "ARM", 0, 0, "",
+	    "make the final SIGKILL real (no way back)", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "wipe", "WIPE", 0, 0, "",
+	    "wipe the secret; the daemon stays up, empty", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "panic", "PANIC", 0, 0, "",
+	    "a graceful panic, as SIGUSR1", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "cancel", NULL, 0, 0, "",
+	    "abort a pending panic", "unexpected argument",
+	    CMD_CONNECT, cmd_cancel },
 };
+#define NCOMMANDS	(sizeof commands / sizeof commands[0])
+
+/* --help: the fixed lines around one usage line per command row. */
+static void
+usage(FILE *f)
+{
+	const struct command	*cmd;
+	const char		*line, *nl;
+	char			 synopsis[64];
+	size_t			 i;
+
+	fputs(usage_head, f);
+	for (i = 0; i < NCOMMANDS; i++) {
+		cmd = &commands[i];
+		snprintf(synopsis, sizeof synopsis, "%s%s%s", cmd->name,
+		    *cmd->args != '\0' ? " " : "", cmd->args);
+		for (line = cmd->help; ; line = nl + 1) {
+			nl = strchrnul(line, '\n');
+			fprintf(f, "  %-25s  %.*s\n", line == cmd->help ?
+			    synopsis : "", (int)(nl - line), line);
+			if (*nl == '\0')
+				break;
+		}
+	}
+	fputs(usage_tail, f);
+}
+
+/* The row named name, or NULL. */
+static const struct command *
+command_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Does argc (the name included) fit the row's bounds? Says why not. */
+static int
+command_fits(const struct command *cmd, int argc, char **argv)
+{
+	int	 n = argc - 1;
+
+	if (n >= cmd->min && (cmd->max < 0 || n <= cmd->max))
+		return 1;
+	if (cmd->bad != NULL)
+		log_warnx("%s: %s (see --help)", cmd->name, cmd->bad);
+	else
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -856,11 +926,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char		 path[PATH_MAX], err[SOCKPATH_ERRLEN];
-	const char	*sock = NULL;
-	struct ctx	 x;
-	size_t		 i;
-	int		 ch;
+	char			 path[PATH_MAX], err[SOCKPATH_ERRLEN];
+	const struct command	*cmd;
+	const char		*sock = NULL;
+	struct ctx		 x = { NULL, false };
+	int			 ch;
 
 	log_init("dazai", 0);
 	opterr = 0;
@@ -873,7 +943,7 @@ main(int argc, char **argv)
 			printf("dazai %s\n", DAZAI_VERSION);
 			return 0;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage(stdout);
 			return 0;
 		case ':':
 			log_warnx("%s: missing argument (see --help)",
@@ -889,23 +959,26 @@ main(int argc, char **argv)
 		log_warnx("no command (see --help)");
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			break;
-	if (i == sizeof commands / sizeof commands[0]) {
+	if ((cmd = command_find(argv[optind])) == NULL) {
 		log_warnx("%s: unknown command (see --help)", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (sockpath_resolve(sock, path, sizeof path, &x.is_default, err,
-	    sizeof err) != 0) {
-		log_warnx("%s", err);
+	if (!command_fits(cmd, argc - optind, argv + optind))
 		return EXIT_USAGE;
+	if (cmd->flags & CMD_CONNECT) {
+		if (sockpath_resolve(sock, path, sizeof path, &x.is_default,
+		    err, sizeof err) != 0) {
+			log_warnx("%s", err);
+			return EXIT_USAGE;
+		}
+		x.path = path;
 	}
-	x.path = path;
 	if (secbuf_init() != 0) {
 		log_warnx("libsodium cannot initialise");
 		return EXIT_REFUSED;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	return commands[i].run(&x, argc - optind, argv + optind);
+	if (cmd->flags & CMD_SECRET)
+		harden();
+	return cmd->run(&x, cmd, argc - optind, argv + optind);
 }
