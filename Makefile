@@ -72,8 +72,8 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
     $(B)/obj/sandbox.o $(B)/obj/client.o $(B)/obj/secbuf.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HEARTBEAT_LIBS)
 
-$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
-    $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o
+$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
+    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so

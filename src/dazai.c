@@ -5,8 +5,6 @@
  * sodium_malloc memory between read(2) and write(2).
  */
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +20,7 @@
 
 #include "dazai/client.h"
 #include "dazai/config.h"
+#include "dazai/exec.h"
 #include "dazai/log.h"
 #include "dazai/parse.h"
 #include "dazai/secbuf.h"
@@ -31,11 +30,6 @@
 #define DAZAI_VERSION	"0.1.0"
 #endif
 
-#define EXIT_REFUSED	1
-#define EXIT_USAGE	2
-#define EXIT_NODAEMON	4
-#define EXIT_NOEXEC	126
-#define EXIT_NOTFOUND	127
 #define STATUS_OUT_MAX	8192
 
 /* The help's lines before and after the commands. */
@@ -111,8 +105,8 @@ connect_or_status(const struct ctx *x, struct client *c)
 	saved = errno;
 	log_warnx("%s", err);
 	if (saved == ETIMEDOUT)		/* someone there, too slow */
-		return EXIT_REFUSED;
-	return saved == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+		return CLIENT_EXIT_REFUSED;
+	return saved == ENAMETOOLONG ? CLIENT_EXIT_USAGE : CLIENT_EXIT_NODAEMON;
 }
 
 /*
@@ -128,7 +122,7 @@ simple_request(struct client *c, const char *verb, const char *request)
 	if (client_request(c, request, reply, sizeof reply, err,
 	    sizeof err) != 0) {
 		log_warnx("%s: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	switch (client_classify(reply, &reason)) {
 	case CLIENT_OK:
@@ -139,11 +133,11 @@ simple_request(struct client *c, const char *verb, const char *request)
 	case CLIENT_REFUSED:
 		client_printable(reason, err, sizeof err);
 		log_warnx("%s: refused: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	default:
 		client_printable(reply, err, sizeof err);
 		log_warnx("%s: unexpected reply: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 }
 
@@ -182,7 +176,7 @@ cmd_pid(const struct ctx *x, const struct command *cmd, int argc,
 	(void)argc;
 	if (parse_pid(argv[1], &pid) != 0) {
 		log_warnx("%s: '%s' is not a process id", cmd->name, argv[1]);
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
 	snprintf(request, sizeof request, "%s pid=%d", cmd->verb, pid);
 	return one_request(x, cmd->name, request);
@@ -227,7 +221,7 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 		if (client_request(c, req, reply, sizeof reply, err,
 		    sizeof err) != 0) {
 			log_warnx("status: %s", err);
-			return EXIT_REFUSED;
+			return CLIENT_EXIT_REFUSED;
 		}
 		if (client_parse_session(reply, &se, err, sizeof err) != 0)
 			break;		/* gone meanwhile, or no SESSION */
@@ -281,7 +275,7 @@ cmd_status(const struct ctx *x, const struct command *cmd, int argc,
 	else if (argc != 1) {
 		log_warnx("%s: unexpected argument '%s' (see --help)",
 		    cmd->name, argv[1]);
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
@@ -290,25 +284,25 @@ cmd_status(const struct ctx *x, const struct command *cmd, int argc,
 	if (rc != 0) {
 		client_close(&c);
 		log_warnx("status: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
 		client_close(&c);
 		log_warnx("status: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((json ? client_status_json(&st, out, sizeof out) :
 	    client_status_text(&st, out, sizeof out)) < 0) {
 		client_close(&c);
 		log_warnx("status: the reply does not fit %d bytes",
 		    STATUS_OUT_MAX);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	rc = list_sessions(&c, &st, json, out, sizeof out);
 	client_close(&c);
 	if (rc != 0)
 		return rc;
-	return put_stdout(out) ? 0 : EXIT_REFUSED;
+	return put_stdout(out) ? 0 : CLIENT_EXIT_REFUSED;
 }
 
 /*
@@ -328,12 +322,12 @@ check_daemon(const struct ctx *x)
 	client_close(&c);
 	if (rc != 0) {
 		log_warnx("%s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if (strcmp(reply, "PONG") != 0) {
 		client_printable(reply, err, sizeof err);
 		log_warnx("unexpected reply to PING: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
@@ -352,7 +346,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		if (secbuf_read_tty(b, STDIN_FILENO, STDERR_FILENO,
 		    "dazai: secret (not echoed): ", err, sizeof err) != 0) {
 			log_warnx("load: terminal: %s", err);
-			return EXIT_REFUSED;
+			return CLIENT_EXIT_REFUSED;
 		}
 		return 0;
 	}
@@ -360,7 +354,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		what = "standard input";
 	else if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		log_warn("load: %s", file);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	rc = secbuf_read_fd(b, fd, (size_t)CONFIG_SECRET_MAX, err,
 	    sizeof err);
@@ -368,7 +362,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		close(fd);
 	if (rc != 0) {
 		log_warnx("load: %s: %s", what, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
@@ -389,7 +383,7 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 		goto out;
 	if (b.len == 0) {
 		log_warnx("load: the secret is empty; nothing sent");
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		goto out;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
@@ -398,7 +392,7 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		goto out;
 	}
 	secbuf_free(&b);
@@ -410,12 +404,12 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 	case CLIENT_REFUSED:
 		client_printable(reason, err, sizeof err);
 		log_warnx("load: refused: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		break;
 	default:
 		client_printable(reply, err, sizeof err);
 		log_warnx("load: unexpected reply: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		break;
 	}
 out:
@@ -437,15 +431,15 @@ fetch_secret(struct client *c, struct secbuf *b)
 	if (client_request(c, "GET", reply, sizeof reply, err,
 	    sizeof err) != 0) {
 		log_warnx("get: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = client_parse_secret(reply, &n, err, sizeof err)) != 0) {
 		log_warnx("get: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if (client_read_secret(c, b, n, err, sizeof err) != 0) {
 		log_warnx("get: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
@@ -466,12 +460,12 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 	else if (argc != 1) {
 		log_warnx("%s: unexpected argument '%s' (see --help)",
 		    cmd->name, argv[1]);
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
 	if (!tty && isatty(STDOUT_FILENO)) {
 		log_warnx("get: standard output is a terminal; not writing "
 		    "the secret there without --tty");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
@@ -481,302 +475,31 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 		return rc;
 	if (secbuf_write_fd(&b, STDOUT_FILENO, err, sizeof err) != 0) {
 		log_warnx("get: standard output: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	}
 	secbuf_free(&b);
 	return rc;
 }
 
-/*
- * Find cmd as execvp would (a name with a slash as it is, else along
- * $PATH), so a command that cannot run is known before a secret is
- * fetched for it. Returns 0 with the path in buf, or the exit status
- * after saying why (127 not found, 126 found but not executable).
- */
+/* Connect for exec as for the other commands. */
 static int
-find_command(const char *cmd, char *buf, size_t len)
+exec_connect(const struct exec_ctx *e, struct client *c)
 {
-	struct stat	 st;
-	const char	*path, *p, *end;
-	bool		 denied = false;
-	int		 n;
+	const struct ctx	 x = { e->path, e->is_default };
 
-	if (strchr(cmd, '/') != NULL) {
-		snprintf(buf, len, "%s", cmd);
-		if (stat(cmd, &st) != 0) {
-			log_warn("exec: %s", cmd);
-			return EXIT_NOTFOUND;
-		}
-		if (!S_ISREG(st.st_mode) || access(cmd, X_OK) != 0) {
-			log_warnx("exec: %s: not an executable file", cmd);
-			return EXIT_NOEXEC;
-		}
-		return 0;
-	}
-	if ((path = getenv("PATH")) == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; ; p = end + 1) {
-		end = strchrnul(p, ':');
-		n = snprintf(buf, len, "%.*s%s%s", (int)(end - p), p,
-		    end == p ? "" : "/", cmd);
-		if (n > 0 && (size_t)n < len && stat(buf, &st) == 0 &&
-		    S_ISREG(st.st_mode)) {
-			if (access(buf, X_OK) == 0)
-				return 0;
-			denied = true;
-		}
-		if (*end == '\0')
-			break;
-	}
-	if (denied) {
-		log_warnx("exec: %s: permission denied", cmd);
-		return EXIT_NOEXEC;
-	}
-	log_warnx("exec: %s: command not found", cmd);
-	return EXIT_NOTFOUND;
+	return connect_or_status(&x, c);
 }
 
-/*
- * In the child: wait for the go byte, put the secret's pipe at fd and
- * exec. An exec failure is reported through errfd (close-on-exec, so a
- * successful exec closes it empty). Never returns.
- */
-static void __attribute__((noreturn))
-child_exec(int gofd, int errfd, int secfd, int fd, const char *path,
-    char **argv)
-{
-	char	 c;
-	int	 e;
-
-	if (read(gofd, &c, 1) != 1)
-		_exit(EXIT_NOEXEC);	/* the parent gave up */
-	close(gofd);
-	if (errfd == fd && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, fd + 1)) < 0)
-		_exit(EXIT_NOEXEC);
-	if (secfd != fd) {
-		if (dup2(secfd, fd) < 0)
-			goto fail;
-		close(secfd);
-	} else if (fcntl(fd, F_SETFD, 0) != 0)
-		goto fail;
-	signal(SIGPIPE, SIG_DFL);
-	execv(path, argv);
-fail:
-	e = errno;
-	if (write(errfd, &e, sizeof e) < 0) {
-		/* the exit status says it too */
-	}
-	_exit(e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
-}
-
-/* Send UNREGISTER for pid on a fresh connection, best effort. */
-static void
-unregister_quietly(const struct ctx *x, pid_t pid)
-{
-	struct client	 c;
-	char		 request[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[CLIENT_ERRLEN];
-
-	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
-		return;
-	snprintf(request, sizeof request, "UNREGISTER pid=%d", (int)pid);
-	(void)client_request(&c, request, reply, sizeof reply, err,
-	    sizeof err);
-	client_close(&c);
-}
-
-/*
- * Kill a child that never got to run its command, unregister it while it
- * is a zombie (its pid cannot be reused before we reap it), reap it.
- */
-static void
-abandon_child(const struct ctx *x, pid_t pid, bool registered)
-{
-	siginfo_t	 si;
-	int		 st;
-
-	kill(pid, SIGKILL);
-	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
-	    errno == EINTR)
-		;
-	if (registered)
-		unregister_quietly(x, pid);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Parse exec's own options; returns the index of CMD, or -1. */
-static int
-exec_options(int argc, char **argv, int *fd)
-{
-	int	 i = 1;
-
-	*fd = 0;
-	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
-		const char	*val = NULL;
-
-		if (strcmp(argv[i], "--") == 0)
-			return ++i < argc ? i : -1;
-		if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
-			val = argv[++i];
-		else if (strncmp(argv[i], "--fd=", 5) == 0)
-			val = argv[i] + 5;
-		else {
-			log_warnx("exec: %s: unknown option (see --help)",
-			    argv[i]);
-			return -1;
-		}
-		if (parse_fd(val, 1023, fd) != 0) {
-			log_warnx("exec: --fd: '%s' is not a descriptor "
-			    "number (0 to 1023)", val);
-			return -1;
-		}
-		i++;
-	}
-	if (i >= argc)
-		log_warnx("exec: no command (see --help)");
-	return i < argc ? i : -1;
-}
-
-/*
- * Before a command is started for it: does the daemon hold a secret at
- * all? Only a daemon that reports secret_bytes can say no; anything else
- * is left to GET. Returns 0, or the exit status after saying why not.
- */
-static int
-secret_held(struct client *c)
-{
-	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	const char		*v;
-	int			 rc;
-
-	if (client_request(c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0) {
-		log_warnx("exec: %s", err);
-		return EXIT_REFUSED;
-	}
-	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
-		log_warnx("exec: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
-	}
-	if ((v = client_status_get(&st, "secret_bytes")) != NULL &&
-	    strcmp(v, "0") == 0) {
-		log_warnx("exec: refused: no secret");
-		return EXIT_REFUSED;
-	}
-	return 0;
-}
-
-/*
- * exec [--fd N] -- CMD ARGS. The order is what makes it safe: the child
- * is registered before the secret exists here, and the secret is fetched
- * only once execve(2) has succeeded, so a command that cannot start
- * (a missing #! interpreter, a file the kernel will not run) spends no
- * read of it.
- */
+/* exec [--fd N] -- CMD ARGS: exec.c's, with this file's exchanges. */
 static int
 cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	struct client	 c;
-	char		 path[PATH_MAX], request[64], err[SECBUF_ERRLEN];
-	int		 go[2], ep[2], sp[2], fd, first, rc, e, st;
-	siginfo_t	 si;
-	ssize_t		 n;
-	pid_t		 pid;
+	const struct exec_ctx	 e = { x->path, x->is_default, exec_connect,
+				    simple_request, fetch_secret };
 
 	(void)cmd;
-	if ((first = exec_options(argc, argv, &fd)) < 0)
-		return EXIT_USAGE;
-	if ((rc = find_command(argv[first], path, sizeof path)) != 0)
-		return rc;
-	if ((rc = connect_or_status(x, &c)) != 0)
-		return rc;
-	if ((rc = secret_held(&c)) != 0) {
-		client_close(&c);
-		return rc;
-	}
-	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
-	    pipe2(sp, O_CLOEXEC) != 0) {
-		log_warn("exec: pipe");
-		client_close(&c);
-		return EXIT_REFUSED;
-	}
-	/* Fork before the secret exists, so no copy of it is forked. */
-	if ((pid = fork()) < 0) {
-		log_warn("exec: fork");
-		client_close(&c);
-		return EXIT_REFUSED;
-	}
-	if (pid == 0) {
-		close(go[1]);
-		close(ep[0]);
-		close(sp[1]);
-		client_close(&c);
-		child_exec(go[0], ep[1], sp[0], fd, path, argv + first);
-	}
-	close(go[0]);
-	close(ep[1]);
-	close(sp[0]);
-	snprintf(request, sizeof request, "REGISTER pid=%d", (int)pid);
-	if ((rc = simple_request(&c, "exec: register", request)) != 0) {
-		client_close(&c);
-		abandon_child(x, pid, false);
-		return rc;
-	}
-	/* Registered: let the command start, and learn whether it did. The
-	 * error pipe is close-on-exec, so EOF on it means execve worked. */
-	if (write(go[1], "", 1) != 1)
-		log_warn("exec: starting the command");
-	close(go[1]);
-	while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == (ssize_t)sizeof e) {
-		errno = e;
-		log_warn("exec: %s", path);
-		client_close(&c);
-		close(sp[1]);
-		abandon_child(x, pid, true);
-		return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
-	}
-	/* The command runs, waiting on its pipe; a refused GET kills it
-	 * before it has been given anything. */
-	if ((rc = fetch_secret(&c, &b)) != 0) {
-		client_close(&c);
-		close(sp[1]);
-		abandon_child(x, pid, true);
-		return rc;
-	}
-	client_close(&c);
-	/* A pipe as big as the secret takes it in one write, so it leaves
-	 * our memory at once even before the command reads it. */
-	if (b.len > 4096)
-		(void)fcntl(sp[1], F_SETPIPE_SZ, (int)(b.len > INT_MAX ?
-		    INT_MAX : b.len));
-	if (secbuf_write_fd(&b, sp[1], err, sizeof err) != 0 &&
-	    errno != EPIPE)
-		log_warnx("exec: writing the secret to %s: %s", path, err);
-	secbuf_free(&b);
-	close(sp[1]);
-
-	/* The command owns the terminal's ^C and ^\ now, as in system(3). */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	/* Unregister while the child is a zombie: its pid cannot be reused
-	 * before we reap it. */
-	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
-	    errno == EINTR)
-		;
-	unregister_quietly(x, pid);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
+	return exec_run(&e, argc, argv);
 }
 
 /* cancel: HELLO, CANCEL, QUIT on a heartbeat connection. */
@@ -795,15 +518,16 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 	case CLIENT_CANCEL_NODAEMON:
 		rc = errno;
 		log_warnx("%s", err);
-		return rc == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+		return rc == ENAMETOOLONG ? CLIENT_EXIT_USAGE :
+		    CLIENT_EXIT_NODAEMON;
 	case CLIENT_CANCEL_BUSY:
 		log_warnx("cancel: BUSY: another heartbeat holds the guard; "
 		    "send that dazai-heartbeat SIGUSR1 (it stands down "
 		    "without a panic), then cancel again");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	case CLIENT_CANCEL_FAILED:
 		log_warnx("cancel: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	case CLIENT_CANCEL_DONE:
 		break;
 	}
@@ -812,11 +536,11 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 		rc = 0;
 	} else if (strcmp(cc.reply, "ERR no pending panic") == 0) {
 		log_warnx("cancel: no panic is pending");
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	} else {
 		client_printable(cc.reply, err, sizeof err);
 		log_warnx("cancel: unexpected reply to CANCEL: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	}
 	if (cc.unguarded)
 		log_warnx("WARNING: panic cancelled, and no heartbeat is "
@@ -948,34 +672,34 @@ main(int argc, char **argv)
 		case ':':
 			log_warnx("%s: missing argument (see --help)",
 			    argv[optind - 1]);
-			return EXIT_USAGE;
+			return CLIENT_EXIT_USAGE;
 		default:
 			log_warnx("%s: unknown option (see --help)",
 			    argv[optind - 1]);
-			return EXIT_USAGE;
+			return CLIENT_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		log_warnx("no command (see --help)");
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
 	if ((cmd = command_find(argv[optind])) == NULL) {
 		log_warnx("%s: unknown command (see --help)", argv[optind]);
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
 	if (!command_fits(cmd, argc - optind, argv + optind))
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	if (cmd->flags & CMD_CONNECT) {
 		if (sockpath_resolve(sock, path, sizeof path, &x.is_default,
 		    err, sizeof err) != 0) {
 			log_warnx("%s", err);
-			return EXIT_USAGE;
+			return CLIENT_EXIT_USAGE;
 		}
 		x.path = path;
 	}
 	if (secbuf_init() != 0) {
 		log_warnx("libsodium cannot initialise");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (cmd->flags & CMD_SECRET)

@@ -21,6 +21,13 @@
 #define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
 #define CLIENT_ERRLEN		512
 
+/* dazai's exit statuses (dazai(1), EXIT STATUS). */
+#define CLIENT_EXIT_REFUSED	1	/* refused, failed or too slow */
+#define CLIENT_EXIT_USAGE	2
+#define CLIENT_EXIT_NODAEMON	4
+#define CLIENT_EXIT_NOEXEC	126	/* exec: CMD is not executable */
+#define CLIENT_EXIT_NOTFOUND	127	/* exec: CMD is not found */
+
 struct client {
 	int		 fd;
 	int		 timeout_ms;	/* CLIENT_TIMEOUT_MS or DAZAI_TIMEOUT */
