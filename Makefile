@@ -42,7 +42,7 @@ LIB_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/secbuf.c src/sandbox.c
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
-	tests/run_tests.c
+	tests/term.c tests/run_tests.c
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(B)/obj/tests/%.o)
 HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
