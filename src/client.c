@@ -847,6 +847,7 @@ client_cancel(const char *path, bool is_default, struct client_cancel *cc,
 	    errlen) != 0)
 		goto out;
 	cc->cancelled = strcmp(cc->reply, "CANCELLED") == 0;
+	cc->none_pending = strcmp(cc->reply, "ERR no pending panic") == 0;
 	if (client_request(&c, "QUIT", reply, sizeof reply, err,
 	    errlen) != 0)
 		goto out;

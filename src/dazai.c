@@ -534,7 +534,7 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 	if (cc.cancelled) {
 		log_info("panic cancelled");
 		rc = 0;
-	} else if (strcmp(cc.reply, "ERR no pending panic") == 0) {
+	} else if (cc.none_pending) {
 		log_warnx("cancel: no panic is pending");
 		rc = CLIENT_EXIT_REFUSED;
 	} else {

@@ -56,6 +56,7 @@ enum client_cancel_result {
 struct client_cancel {
 	char	 reply[CLIENT_REPLY_MAX + 1];	/* the reply to CANCEL */
 	bool	 cancelled;	/* it was CANCELLED */
+	bool	 none_pending;	/* it was ERR no pending panic */
 	bool	 unguarded;	/* cancelled, and STATUS counts no heartbeat
 				 * left (or cannot say) */
 };
