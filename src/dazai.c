@@ -641,6 +641,7 @@ command_fits(const struct command *cmd, int argc, char **argv)
 	return 0;
 }
 
+/* Options, then the command's row: its bounds, socket and hardening. */
 int
 main(int argc, char **argv)
 {

@@ -467,6 +467,7 @@ add_unless_ignored(sigset_t *set, int sig)
 	sigaddset(set, sig);
 }
 
+/* Options, then the heartbeat held (or one --cancel exchange). */
 int
 main(int argc, char **argv)
 {
