@@ -21,6 +21,10 @@ HARDEN_LDFLAGS = -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 PKGS	= libsodium inih libseccomp
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih -lseccomp)
+# The clients link only what they use: no inih, and dazai no libseccomp.
+HEARTBEAT_LIBS = $(shell pkg-config --libs libsodium libseccomp 2>/dev/null || \
+	echo -lsodium -lseccomp)
+CLIENT_LIBS = $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 # Debian's libev-dev ships no pkg-config file.
@@ -33,7 +37,7 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wformat=2 -Wshado
 ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 
 # What dazaid links (no client code), and the clients' own objects.
-DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
+DAEMON_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
 	src/sandbox.c src/warden.c
@@ -42,7 +46,7 @@ LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
-	tests/run_tests.c
+	tests/term.c tests/run_tests.c
 TEST_OBJS = $(TEST_SRCS:tests/%.c=$(B)/obj/tests/%.o)
 HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
@@ -68,13 +72,13 @@ $(B)/dazaid: $(B)/obj/dazaid.o $(DAEMON_OBJS)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
-    $(B)/obj/proto.o $(B)/obj/sockpath.o $(B)/obj/config.o \
+    $(B)/obj/parse.o $(B)/obj/proto.o $(B)/obj/sockpath.o \
     $(B)/obj/sandbox.o $(B)/obj/client.o $(B)/obj/secbuf.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HEARTBEAT_LIBS)
 
-$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
-    $(B)/obj/log.o $(B)/obj/sockpath.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
+    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \

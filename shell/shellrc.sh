@@ -195,35 +195,54 @@ _dazai_forget() {
 	    _DAZAI_CLIENT _DAZAI_FD
 }
 
+# One line from the client (in $1): a "status=WORD" line (--status-lines)
+# sets _dazai_status to WORD; any other non-empty one is a message for a
+# person and becomes _dazai_last, without the client's name.
+_dazai_heard() {
+	case $1 in
+	'') ;;
+	"dazai-heartbeat: status="*)
+		_dazai_status=${1#dazai-heartbeat: status=}
+		;;
+	*)
+		_dazai_last=${1#dazai-heartbeat: }
+		;;
+	esac
+}
+
 # The client of this shell is gone: say why, once, and forget it.
 _dazai_lost() {
 	[ -z "${ZSH_VERSION-}" ] || emulate -L zsh -o no_aliases
 	local line='' last='' n=0
 
-	# Its messages since "guarding", up to the pipe's end (it has exited,
+	# Its lines since "guarding", up to the pipe's end (it has exited,
 	# so the pipe has no writer left; the bound is for safety).
+	_dazai_status='' _dazai_last=''
 	if [ -n "${_dazai_fd-}" ]; then
 		while [ "$n" -lt 16 ]; do
 			line=
 			IFS= read -r -t 1 -u "$_dazai_fd" line || {
-				[ -z "$line" ] || last=${line#dazai-heartbeat: }
+				_dazai_heard "$line"
 				break
 			}
-			[ -z "$line" ] || last=${line#dazai-heartbeat: }
+			_dazai_heard "$line"
 			n=$((n + 1))
 		done
 	fi
-	case $last in
-	*"stood down"*)
+	last=$_dazai_last
+	case $_dazai_status in
+	stood-down)
 		last="stood down; the daemon keeps the secret"
 		;;
-	*"lost the daemon"*)
+	lost)
 		last="$last; the daemon stopped or panicked"
 		;;
-	'')
-		last="dazai-heartbeat (pid ${_DAZAI_CLIENT%% *}) exited"
+	*)
+		[ -n "$last" ] ||
+		    last="dazai-heartbeat (pid ${_DAZAI_CLIENT%% *}) exited"
 		;;
 	esac
+	unset _dazai_status _dazai_last
 	_dazai_forget
 	_dazai_say "session UNGUARDED ($last)"
 }
@@ -467,7 +486,7 @@ _dazai_main() {
 		_dazai_say "session UNGUARDED (${_dazai_why-})"
 		return 0
 	fi
-	args=("$_dazai_client" --watch-pid "$$")
+	args=("$_dazai_client" --status-lines --watch-pid "$$")
 	if [ -n "${DAZAI_SOCKET-}" ]; then
 		args+=(--socket "$DAZAI_SOCKET")
 	fi
@@ -481,10 +500,17 @@ _dazai_main() {
 	fi
 	pid=$_dazai_pid
 
+	_dazai_status='' _dazai_last=''
 	while [ "$n" -lt 8 ] && IFS= read -r -t 3 -u "$_dazai_fd" line; do
-		case $line in
-		*"guarding:"*)
-			_dazai_identify "$pid" || break
+		_dazai_heard "$line"
+		case $_dazai_status in
+		guarding)
+			# Gone already: as if it had said nothing.
+			if ! _dazai_identify "$pid"; then
+				_dazai_last=''
+				break
+			fi
+			unset _dazai_status _dazai_last
 			_DAZAI_CLIENT=$_dazai_id
 			# shellcheck disable=SC2034 # for the user
 			DAZAI_HEARTBEAT_PID=$pid
@@ -496,14 +522,16 @@ _dazai_main() {
 			return 0
 			;;
 		esac
-		[ -z "$line" ] || last=${line#dazai-heartbeat: }
 		n=$((n + 1))
 	done
 	exec {_dazai_fd}<&-
 	unset _dazai_fd
+	last=$_dazai_last
+	line=$_dazai_status
+	unset _dazai_status _dazai_last
 
-	case $last in
-	*BUSY*)
+	case $line in
+	busy)
 		if [ "$holder" = "$$" ]; then
 			line="the guard is already held for this shell (pid $$)"
 		elif [ -n "$holder" ] && [ -n "$holder_client" ] &&
@@ -524,21 +552,23 @@ _dazai_main() {
 		_dazai_say "$line"
 		return 0
 		;;
-	'')
+	nodaemon)
+		last="$last; a shell opened before dazaid started stays"
+		last="$last unguarded until this file is sourced again: ."
+		last="$last $_dazai_rc"
+		;;
+	*)
 		# No word from it: hung on a daemon that does not answer,
 		# or gone. SIGUSR1 stands it down without a panic, even if
 		# the WELCOME is only now arriving.
-		if _dazai_identify "$pid"; then
+		if [ -n "$last" ]; then
+			:
+		elif _dazai_identify "$pid"; then
 			kill -USR1 "$pid" 2>/dev/null || :
 			last="no answer from the daemon within 3s"
 		else
 			last="dazai-heartbeat exited at start-up"
 		fi
-		;;
-	*"no daemon at"*)
-		last="$last; a shell opened before dazaid started stays"
-		last="$last unguarded until this file is sourced again: ."
-		last="$last $_dazai_rc"
 		;;
 	esac
 	_dazai_say "session UNGUARDED ($last)"

@@ -18,6 +18,7 @@
 
 #include "dazai/client.h"
 #include "dazai/config.h"
+#include "dazai/parse.h"
 #include "dazai/proto.h"
 #include "dazai/sockpath.h"
 
@@ -40,15 +41,10 @@ client_now(void)
 static int
 client_timeout(void)
 {
-	const char	*v = getenv("DAZAI_TIMEOUT");
-	long		 n;
-	char		*end;
+	const char		*v = getenv("DAZAI_TIMEOUT");
+	unsigned long long	 n;
 
-	if (v == NULL || *v == '\0')
-		return CLIENT_TIMEOUT_MS;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 1 || n > 3600)
+	if (v == NULL || parse_decimal(v, 3600, &n) != 0 || n < 1)
 		return CLIENT_TIMEOUT_MS;
 	return (int)n * 1000;
 }
@@ -439,21 +435,13 @@ client_classify(const char *line, const char **reason)
 	return CLIENT_UNEXPECTED;
 }
 
-/* Parse a decimal of 1 to 19 digits without sign; -1 if not one. */
+/* A decimal of 1 to 19 digits without sign in a reply; -1 if not one. */
 static int
 client_decimal(const char *s, unsigned long long *v)
 {
-	size_t	 i;
-
-	*v = 0;
-	if (s[0] == '\0' || strlen(s) > 19)
+	if (strlen(s) > 19)
 		return -1;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		*v = *v * 10 + (unsigned long long)(s[i] - '0');
-	}
-	return 0;
+	return parse_decimal(s, ULLONG_MAX, v);
 }
 
 /*
@@ -777,18 +765,6 @@ client_printable(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* A process id on our command line: 1 to INT_MAX in decimal. */
-int
-client_parse_pid(const char *s, int *pid)
-{
-	unsigned long long	 v;
-
-	if (client_decimal(s, &v) != 0 || v == 0 || v > INT_MAX)
-		return -1;
-	*pid = (int)v;
-	return 0;
-}
-
 /*
  * The heartbeats the daemon counts now (STATUS sessions=), on a control
  * connection of its own; -1 if it cannot say.
@@ -871,6 +847,7 @@ client_cancel(const char *path, bool is_default, struct client_cancel *cc,
 	    errlen) != 0)
 		goto out;
 	cc->cancelled = strcmp(cc->reply, "CANCELLED") == 0;
+	cc->none_pending = strcmp(cc->reply, "ERR no pending panic") == 0;
 	if (client_request(&c, "QUIT", reply, sizeof reply, err,
 	    errlen) != 0)
 		goto out;

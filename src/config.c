@@ -5,11 +5,9 @@
  */
 #include <sys/stat.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 
 #include "dazai/config.h"
 #include "dazai/log.h"
+#include "dazai/parse.h"
 
 enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
     T_SESSIONS, T_ACTION, T_TIMEOUT };
@@ -217,114 +216,48 @@ config_keys(void)
 	return keys;
 }
 
-/* true/false, yes/no, on/off, 1/0. */
+/* The config file's switches: parse_bool's words. */
 int
 config_parse_bool(const char *s, int *out)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
-	size_t	 i;
-
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -1;
+	return parse_bool(s, out);
 }
 
-/* Non-negative decimal seconds with an optional fraction ("0.5"). */
+/* Seconds as parse_seconds reads them, at most CONFIG_SECONDS_MAX. */
 int
 config_parse_seconds(const char *s, double *out)
 {
-	const char	*p;
-	char		*end;
-	double		 v;
-	int		 digits = 0, dot = 0;
-
-	for (p = s; *p != '\0'; p++) {
-		if (isdigit((unsigned char)*p))
-			digits++;
-		else if (*p == '.' && !dot)
-			dot = 1;
-		else
-			return -1;
-	}
-	if (digits == 0)
-		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 ||
-	    v > CONFIG_SECONDS_MAX)
-		return -1;
-	*out = v;
-	return 0;
+	return parse_seconds(s, out);
 }
 
 /* A positive decimal byte count, at most CONFIG_SECRET_MAX. */
 int
 config_parse_size(const char *s, long long *out)
 {
-	long long	 v = 0;
-	const char	*p;
+	unsigned long long	 v;
 
-	if (*s == '\0')
+	if (parse_decimal(s, CONFIG_SECRET_MAX, &v) != 0 || v == 0)
 		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > CONFIG_SECRET_MAX)
-			return -1;
-	}
-	if (v == 0)
-		return -1;
-	*out = v;
+	*out = (long long)v;
 	return 0;
 }
 
-/* A non-negative decimal descriptor number. */
+/* A non-negative decimal descriptor number, at most 65535. */
 int
 config_parse_fd(const char *s, int *out)
 {
-	long	 v = 0;
-	const char *p;
-
-	if (*s == '\0')
-		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > 65535)
-			return -1;
-	}
-	*out = (int)v;
-	return 0;
+	return parse_fd(s, 65535, out);
 }
 
 /* A non-negative decimal count (0 allowed), at most CONFIG_COUNT_MAX. */
 int
 config_parse_count(const char *s, long long *out)
 {
-	long long	 v = 0;
-	const char	*p;
+	unsigned long long	 v;
 
-	if (*s == '\0')
+	if (parse_decimal(s, CONFIG_COUNT_MAX, &v) != 0)
 		return -1;
-	for (p = s; *p != '\0'; p++) {
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > CONFIG_COUNT_MAX)
-			return -1;
-	}
-	*out = v;
+	*out = (long long)v;
 	return 0;
 }
 

@@ -7,8 +7,10 @@
  * secret, session who guards it, policy what an event does.
  */
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +27,10 @@
 #include "dazai/log.h"
 #include "dazai/sandbox.h"
 #include "dazai/vault.h"
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open		434
+#endif
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -283,15 +289,33 @@ daemon_status(void *arg, struct proto_status *st)
 	st->actions = d->nactions;
 }
 
-/* A registration began: the warden holds a duplicate of its pidfd. */
+/*
+ * A registration began: the warden gets a pidfd of the same process. Not
+ * a copy of ours (SCM_RIGHTS shares the open file): libev watches ours,
+ * and a file still open in the warden would keep reporting events after
+ * we close it, which makes libev rebuild its epoll set. A second
+ * pidfd_open names the same process as long as ours has not seen it
+ * exit by then (a pid is not reused while its process lives).
+ */
 static void
 daemon_registered(void *arg, int pid, int pidfd)
 {
 	struct daemon	*d = arg;
+	struct pollfd	 pfd;
+	int		 fd;
 
-	if (d->warden != NULL && !d->warden->down &&
-	    warden_register(d->warden, pid, pidfd) != 0)
+	if (d->warden == NULL || d->warden->down)
+		return;
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (fd < 0 || poll(&pfd, 1, 0) != 0)
+		log_info("warden: pid %d exited before it was handed over", pid);
+	else if (warden_register(d->warden, pid, fd) != 0)
 		log_warn("warden: cannot hand it pid %d", pid);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* A registration ended: the warden lets go of its pidfd. */

@@ -5,8 +5,6 @@
  * sodium_malloc memory between read(2) and write(2).
  */
 #include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +20,9 @@
 
 #include "dazai/client.h"
 #include "dazai/config.h"
+#include "dazai/exec.h"
 #include "dazai/log.h"
+#include "dazai/parse.h"
 #include "dazai/secbuf.h"
 #include "dazai/sockpath.h"
 
@@ -30,31 +30,15 @@
 #define DAZAI_VERSION	"0.1.0"
 #endif
 
-#define EXIT_REFUSED	1
-#define EXIT_USAGE	2
-#define EXIT_NODAEMON	4
-#define EXIT_NOEXEC	126
-#define EXIT_NOTFOUND	127
 #define STATUS_OUT_MAX	8192
 
-static const char usage_text[] =
+/* The help's lines before and after the commands. */
+static const char usage_head[] =
 "usage: dazai [--socket PATH] COMMAND [ARGS]\n"
 "\n"
 "Talk to dazaid, the dead-man's-switch secret holder.\n"
-"\n"
-"  status [--json]            the daemon's state, for a person or as JSON\n"
-"  load [FILE]                send a secret: FILE, standard input, or typed\n"
-"                             at the terminal with echo off\n"
-"  get [--tty]                write the secret to standard output (a\n"
-"                             terminal only with --tty)\n"
-"  exec [--fd N] -- CMD ARGS  run CMD with the secret on a pipe at\n"
-"                             descriptor N (0), registered with the daemon\n"
-"  register PID               an armed panic SIGKILLs PID first\n"
-"  unregister PID             forget PID\n"
-"  arm                        make the final SIGKILL real (no way back)\n"
-"  wipe                       wipe the secret; the daemon stays up, empty\n"
-"  panic                      a graceful panic, as SIGUSR1\n"
-"  cancel                     abort a pending panic\n"
+"\n";
+static const char usage_tail[] =
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
@@ -73,10 +57,28 @@ struct ctx {
 	bool		 is_default;
 };
 
-/* One command: its name and what runs it. */
+struct command;
+typedef int	(*command_fn)(const struct ctx *, const struct command *, int,
+		    char **);
+
+#define CMD_CONNECT	0x1	/* talks to the daemon at --socket */
+#define CMD_SECRET	0x2	/* may hold secret bytes: hardened first */
+
+/*
+ * One command, the whole of it: its name, the wire verb that carries it
+ * (NULL for an exchange of several), how many arguments it takes (max
+ * -1: any), its usage line, what to say when the count is wrong (NULL:
+ * name the first argument), its flags and what runs it.
+ */
 struct command {
 	const char	*name;
-	int		(*run)(const struct ctx *, int, char **);
+	const char	*verb;
+	int		 min, max;
+	const char	*args;
+	const char	*help;
+	const char	*bad;
+	int		 flags;
+	command_fn	 run;
 };
 
 /*
@@ -103,8 +105,8 @@ connect_or_status(const struct ctx *x, struct client *c)
 	saved = errno;
 	log_warnx("%s", err);
 	if (saved == ETIMEDOUT)		/* someone there, too slow */
-		return EXIT_REFUSED;
-	return saved == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+		return CLIENT_EXIT_REFUSED;
+	return saved == ENAMETOOLONG ? CLIENT_EXIT_USAGE : CLIENT_EXIT_NODAEMON;
 }
 
 /*
@@ -120,7 +122,7 @@ simple_request(struct client *c, const char *verb, const char *request)
 	if (client_request(c, request, reply, sizeof reply, err,
 	    sizeof err) != 0) {
 		log_warnx("%s: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	switch (client_classify(reply, &reason)) {
 	case CLIENT_OK:
@@ -131,11 +133,11 @@ simple_request(struct client *c, const char *verb, const char *request)
 	case CLIENT_REFUSED:
 		client_printable(reason, err, sizeof err);
 		log_warnx("%s: refused: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	default:
 		client_printable(reply, err, sizeof err);
 		log_warnx("%s: unexpected reply: %s", verb, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 }
 
@@ -153,43 +155,31 @@ one_request(const struct ctx *x, const char *verb, const char *request)
 	return rc;
 }
 
-/* arm, wipe, panic: a verb without arguments. */
+/* arm, wipe, panic: the row's verb, without arguments. */
 static int
-cmd_verb(const struct ctx *x, int argc, char **argv)
+cmd_verb(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
-	char	 verb[16];
-	size_t	 i;
-
-	if (argc != 1) {
-		log_warnx("%s: unexpected argument '%s' (see --help)",
-		    argv[0], argv[1]);
-		return EXIT_USAGE;
-	}
-	for (i = 0; argv[0][i] != '\0' && i < sizeof verb - 1; i++)
-		verb[i] = (char)(argv[0][i] - 'a' + 'A');
-	verb[i] = '\0';
-	return one_request(x, argv[0], verb);
+	(void)argc;
+	(void)argv;
+	return one_request(x, cmd->name, cmd->verb);
 }
 
-/* register PID, unregister PID. */
+/* register PID, unregister PID: the row's verb with pid=PID. */
 static int
-cmd_register(const struct ctx *x, int argc, char **argv)
+cmd_pid(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	char	 request[64];
 	int	 pid;
 
-	if (argc != 2) {
-		log_warnx("%s: needs one process id (see --help)", argv[0]);
-		return EXIT_USAGE;
+	(void)argc;
+	if (parse_pid(argv[1], &pid) != 0) {
+		log_warnx("%s: '%s' is not a process id", cmd->name, argv[1]);
+		return CLIENT_EXIT_USAGE;
 	}
-	if (client_parse_pid(argv[1], &pid) != 0) {
-		log_warnx("%s: '%s' is not a process id", argv[0], argv[1]);
-		return EXIT_USAGE;
-	}
-	snprintf(request, sizeof request, "%s pid=%d",
-	    strcmp(argv[0], "register") == 0 ? "REGISTER" : "UNREGISTER",
-	    pid);
-	return one_request(x, argv[0], request);
+	snprintf(request, sizeof request, "%s pid=%d", cmd->verb, pid);
+	return one_request(x, cmd->name, request);
 }
 
 /* Write a whole string to standard output; false on failure. */
@@ -219,18 +209,19 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 				 err[CLIENT_ERRLEN], one[1024], since[32];
 	size_t			 off = strlen(out);
 	struct tm		 tm;
+	unsigned long long	 n, i, secs;
 	time_t			 when;
-	long			 n, i;
 
-	n = v != NULL ? strtol(v, NULL, 10) : 0;
+	if (v == NULL || parse_decimal(v, LLONG_MAX, &n) != 0)
+		n = 0;
 	if (json && off >= 2)		/* reopen the object: drop "}\n" */
 		off -= 2;
 	for (i = 0; i < n && i < 64; i++) {
-		snprintf(req, sizeof req, "SESSION %ld", i);
+		snprintf(req, sizeof req, "SESSION %llu", i);
 		if (client_request(c, req, reply, sizeof reply, err,
 		    sizeof err) != 0) {
 			log_warnx("status: %s", err);
-			return EXIT_REFUSED;
+			return CLIENT_EXIT_REFUSED;
 		}
 		if (client_parse_session(reply, &se, err, sizeof err) != 0)
 			break;		/* gone meanwhile, or no SESSION */
@@ -243,8 +234,10 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 			    (int)(len - off))
 				break;
 		} else {
-			when = (time_t)strtoll(client_status_get(&se, "since"),
-			    NULL, 10);
+			if (parse_decimal(client_status_get(&se, "since"),
+			    LLONG_MAX, &secs) != 0)
+				secs = 0;
+			when = (time_t)secs;
 			if (localtime_r(&when, &tm) == NULL ||
 			    strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S",
 			    &tm) == 0)
@@ -267,7 +260,8 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 
 /* status [--json]. */
 static int
-cmd_status(const struct ctx *x, int argc, char **argv)
+cmd_status(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct client_status	 st;
 	struct client		 c;
@@ -279,36 +273,36 @@ cmd_status(const struct ctx *x, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = true;
 	else if (argc != 1) {
-		log_warnx("status: unexpected argument '%s' (see --help)",
-		    argv[1]);
-		return EXIT_USAGE;
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+		return CLIENT_EXIT_USAGE;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	rc = client_request(&c, "STATUS", reply, sizeof reply, err,
+	rc = client_request(&c, cmd->verb, reply, sizeof reply, err,
 	    sizeof err);
 	if (rc != 0) {
 		client_close(&c);
 		log_warnx("status: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
 		client_close(&c);
 		log_warnx("status: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((json ? client_status_json(&st, out, sizeof out) :
 	    client_status_text(&st, out, sizeof out)) < 0) {
 		client_close(&c);
 		log_warnx("status: the reply does not fit %d bytes",
 		    STATUS_OUT_MAX);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	rc = list_sessions(&c, &st, json, out, sizeof out);
 	client_close(&c);
 	if (rc != 0)
 		return rc;
-	return put_stdout(out) ? 0 : EXIT_REFUSED;
+	return put_stdout(out) ? 0 : CLIENT_EXIT_REFUSED;
 }
 
 /*
@@ -328,12 +322,12 @@ check_daemon(const struct ctx *x)
 	client_close(&c);
 	if (rc != 0) {
 		log_warnx("%s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if (strcmp(reply, "PONG") != 0) {
 		client_printable(reply, err, sizeof err);
 		log_warnx("unexpected reply to PING: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
@@ -352,7 +346,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		if (secbuf_read_tty(b, STDIN_FILENO, STDERR_FILENO,
 		    "dazai: secret (not echoed): ", err, sizeof err) != 0) {
 			log_warnx("load: terminal: %s", err);
-			return EXIT_REFUSED;
+			return CLIENT_EXIT_REFUSED;
 		}
 		return 0;
 	}
@@ -360,7 +354,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		what = "standard input";
 	else if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
 		log_warn("load: %s", file);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	rc = secbuf_read_fd(b, fd, (size_t)CONFIG_SECRET_MAX, err,
 	    sizeof err);
@@ -368,14 +362,15 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		close(fd);
 	if (rc != 0) {
 		log_warnx("load: %s: %s", what, err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
 
 /* load [FILE]. */
 static int
-cmd_load(const struct ctx *x, int argc, char **argv)
+cmd_load(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -383,16 +378,12 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 	const char	*reason;
 	int		 rc;
 
-	if (argc > 2) {
-		log_warnx("load: one FILE at most (see --help)");
-		return EXIT_USAGE;
-	}
-	harden();
+	(void)cmd;
 	if ((rc = read_secret(x, argc == 2 ? argv[1] : NULL, &b)) != 0)
 		goto out;
 	if (b.len == 0) {
 		log_warnx("load: the secret is empty; nothing sent");
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		goto out;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
@@ -401,7 +392,7 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		goto out;
 	}
 	secbuf_free(&b);
@@ -413,12 +404,12 @@ cmd_load(const struct ctx *x, int argc, char **argv)
 	case CLIENT_REFUSED:
 		client_printable(reason, err, sizeof err);
 		log_warnx("load: refused: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		break;
 	default:
 		client_printable(reply, err, sizeof err);
 		log_warnx("load: unexpected reply: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 		break;
 	}
 out:
@@ -440,22 +431,23 @@ fetch_secret(struct client *c, struct secbuf *b)
 	if (client_request(c, "GET", reply, sizeof reply, err,
 	    sizeof err) != 0) {
 		log_warnx("get: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = client_parse_secret(reply, &n, err, sizeof err)) != 0) {
 		log_warnx("get: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	if (client_read_secret(c, b, n, err, sizeof err) != 0) {
 		log_warnx("get: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
 }
 
 /* get [--tty]. */
 static int
-cmd_get(const struct ctx *x, int argc, char **argv)
+cmd_get(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -466,16 +458,15 @@ cmd_get(const struct ctx *x, int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--tty") == 0)
 		tty = true;
 	else if (argc != 1) {
-		log_warnx("get: unexpected argument '%s' (see --help)",
-		    argv[1]);
-		return EXIT_USAGE;
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+		return CLIENT_EXIT_USAGE;
 	}
 	if (!tty && isatty(STDOUT_FILENO)) {
 		log_warnx("get: standard output is a terminal; not writing "
 		    "the secret there without --tty");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
-	harden();
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
 	rc = fetch_secret(&c, &b);
@@ -484,348 +475,72 @@ cmd_get(const struct ctx *x, int argc, char **argv)
 		return rc;
 	if (secbuf_write_fd(&b, STDOUT_FILENO, err, sizeof err) != 0) {
 		log_warnx("get: standard output: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	}
 	secbuf_free(&b);
 	return rc;
 }
 
-/*
- * Find cmd as execvp would (a name with a slash as it is, else along
- * $PATH), so a command that cannot run is known before a secret is
- * fetched for it. Returns 0 with the path in buf, or the exit status
- * after saying why (127 not found, 126 found but not executable).
- */
+/* Connect for exec as for the other commands. */
 static int
-find_command(const char *cmd, char *buf, size_t len)
+exec_connect(const struct exec_ctx *e, struct client *c)
 {
-	struct stat	 st;
-	const char	*path, *p, *end;
-	bool		 denied = false;
-	int		 n;
+	const struct ctx	 x = { e->path, e->is_default };
 
-	if (strchr(cmd, '/') != NULL) {
-		snprintf(buf, len, "%s", cmd);
-		if (stat(cmd, &st) != 0) {
-			log_warn("exec: %s", cmd);
-			return EXIT_NOTFOUND;
-		}
-		if (!S_ISREG(st.st_mode) || access(cmd, X_OK) != 0) {
-			log_warnx("exec: %s: not an executable file", cmd);
-			return EXIT_NOEXEC;
-		}
-		return 0;
-	}
-	if ((path = getenv("PATH")) == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; ; p = end + 1) {
-		end = strchrnul(p, ':');
-		n = snprintf(buf, len, "%.*s%s%s", (int)(end - p), p,
-		    end == p ? "" : "/", cmd);
-		if (n > 0 && (size_t)n < len && stat(buf, &st) == 0 &&
-		    S_ISREG(st.st_mode)) {
-			if (access(buf, X_OK) == 0)
-				return 0;
-			denied = true;
-		}
-		if (*end == '\0')
-			break;
-	}
-	if (denied) {
-		log_warnx("exec: %s: permission denied", cmd);
-		return EXIT_NOEXEC;
-	}
-	log_warnx("exec: %s: command not found", cmd);
-	return EXIT_NOTFOUND;
+	return connect_or_status(&x, c);
 }
 
-/*
- * In the child: wait for the go byte, put the secret's pipe at fd and
- * exec. An exec failure is reported through errfd (close-on-exec, so a
- * successful exec closes it empty). Never returns.
- */
-static void __attribute__((noreturn))
-child_exec(int gofd, int errfd, int secfd, int fd, const char *path,
+/* exec [--fd N] -- CMD ARGS: exec.c's, with this file's exchanges. */
+static int
+cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	char	 c;
-	int	 e;
+	const struct exec_ctx	 e = { x->path, x->is_default, exec_connect,
+				    simple_request, fetch_secret };
 
-	if (read(gofd, &c, 1) != 1)
-		_exit(EXIT_NOEXEC);	/* the parent gave up */
-	close(gofd);
-	if (errfd == fd && (errfd = fcntl(errfd, F_DUPFD_CLOEXEC, fd + 1)) < 0)
-		_exit(EXIT_NOEXEC);
-	if (secfd != fd) {
-		if (dup2(secfd, fd) < 0)
-			goto fail;
-		close(secfd);
-	} else if (fcntl(fd, F_SETFD, 0) != 0)
-		goto fail;
-	signal(SIGPIPE, SIG_DFL);
-	execv(path, argv);
-fail:
-	e = errno;
-	if (write(errfd, &e, sizeof e) < 0) {
-		/* the exit status says it too */
-	}
-	_exit(e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
-}
-
-/* Send UNREGISTER for pid on a fresh connection, best effort. */
-static void
-unregister_quietly(const struct ctx *x, pid_t pid)
-{
-	struct client	 c;
-	char		 request[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[CLIENT_ERRLEN];
-
-	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
-		return;
-	snprintf(request, sizeof request, "UNREGISTER pid=%d", (int)pid);
-	(void)client_request(&c, request, reply, sizeof reply, err,
-	    sizeof err);
-	client_close(&c);
-}
-
-/*
- * Kill a child that never got to run its command, unregister it while it
- * is a zombie (its pid cannot be reused before we reap it), reap it.
- */
-static void
-abandon_child(const struct ctx *x, pid_t pid, bool registered)
-{
-	siginfo_t	 si;
-	int		 st;
-
-	kill(pid, SIGKILL);
-	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
-	    errno == EINTR)
-		;
-	if (registered)
-		unregister_quietly(x, pid);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-}
-
-/* Parse exec's own options; returns the index of CMD, or -1. */
-static int
-exec_options(int argc, char **argv, int *fd)
-{
-	long	 v;
-	char	*end;
-	int	 i = 1;
-
-	*fd = 0;
-	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
-		const char	*val = NULL;
-
-		if (strcmp(argv[i], "--") == 0)
-			return ++i < argc ? i : -1;
-		if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
-			val = argv[++i];
-		else if (strncmp(argv[i], "--fd=", 5) == 0)
-			val = argv[i] + 5;
-		else {
-			log_warnx("exec: %s: unknown option (see --help)",
-			    argv[i]);
-			return -1;
-		}
-		errno = 0;
-		v = strtol(val, &end, 10);
-		if (errno != 0 || *end != '\0' || end == val || v < 0 ||
-		    v > 1023) {
-			log_warnx("exec: --fd: '%s' is not a descriptor "
-			    "number (0 to 1023)", val);
-			return -1;
-		}
-		*fd = (int)v;
-		i++;
-	}
-	if (i >= argc)
-		log_warnx("exec: no command (see --help)");
-	return i < argc ? i : -1;
-}
-
-/*
- * Before a command is started for it: does the daemon hold a secret at
- * all? Only a daemon that reports secret_bytes can say no; anything else
- * is left to GET. Returns 0, or the exit status after saying why not.
- */
-static int
-secret_held(struct client *c)
-{
-	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	const char		*v;
-	int			 rc;
-
-	if (client_request(c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0) {
-		log_warnx("exec: %s", err);
-		return EXIT_REFUSED;
-	}
-	if ((rc = client_parse_status(reply, &st, err, sizeof err)) != 0) {
-		log_warnx("exec: %s%s", rc > 0 ? "refused: " : "", err);
-		return EXIT_REFUSED;
-	}
-	if ((v = client_status_get(&st, "secret_bytes")) != NULL &&
-	    strcmp(v, "0") == 0) {
-		log_warnx("exec: refused: no secret");
-		return EXIT_REFUSED;
-	}
-	return 0;
-}
-
-/*
- * exec [--fd N] -- CMD ARGS. The order is what makes it safe: the child
- * is registered before the secret exists here, and the secret is fetched
- * only once execve(2) has succeeded, so a command that cannot start
- * (a missing #! interpreter, a file the kernel will not run) spends no
- * read of it.
- */
-static int
-cmd_exec(const struct ctx *x, int argc, char **argv)
-{
-	struct secbuf	 b = { NULL, 0, 0 };
-	struct client	 c;
-	char		 path[PATH_MAX], request[64], err[SECBUF_ERRLEN];
-	int		 go[2], ep[2], sp[2], fd, first, rc, e, st;
-	siginfo_t	 si;
-	ssize_t		 n;
-	pid_t		 pid;
-
-	if ((first = exec_options(argc, argv, &fd)) < 0)
-		return EXIT_USAGE;
-	if ((rc = find_command(argv[first], path, sizeof path)) != 0)
-		return rc;
-	harden();
-	if ((rc = connect_or_status(x, &c)) != 0)
-		return rc;
-	if ((rc = secret_held(&c)) != 0) {
-		client_close(&c);
-		return rc;
-	}
-	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
-	    pipe2(sp, O_CLOEXEC) != 0) {
-		log_warn("exec: pipe");
-		client_close(&c);
-		return EXIT_REFUSED;
-	}
-	/* Fork before the secret exists, so no copy of it is forked. */
-	if ((pid = fork()) < 0) {
-		log_warn("exec: fork");
-		client_close(&c);
-		return EXIT_REFUSED;
-	}
-	if (pid == 0) {
-		close(go[1]);
-		close(ep[0]);
-		close(sp[1]);
-		client_close(&c);
-		child_exec(go[0], ep[1], sp[0], fd, path, argv + first);
-	}
-	close(go[0]);
-	close(ep[1]);
-	close(sp[0]);
-	snprintf(request, sizeof request, "REGISTER pid=%d", (int)pid);
-	if ((rc = simple_request(&c, "exec: register", request)) != 0) {
-		client_close(&c);
-		abandon_child(x, pid, false);
-		return rc;
-	}
-	/* Registered: let the command start, and learn whether it did. The
-	 * error pipe is close-on-exec, so EOF on it means execve worked. */
-	if (write(go[1], "", 1) != 1)
-		log_warn("exec: starting the command");
-	close(go[1]);
-	while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	close(ep[0]);
-	if (n == (ssize_t)sizeof e) {
-		errno = e;
-		log_warn("exec: %s", path);
-		client_close(&c);
-		close(sp[1]);
-		abandon_child(x, pid, true);
-		return e == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
-	}
-	/* The command runs, waiting on its pipe; a refused GET kills it
-	 * before it has been given anything. */
-	if ((rc = fetch_secret(&c, &b)) != 0) {
-		client_close(&c);
-		close(sp[1]);
-		abandon_child(x, pid, true);
-		return rc;
-	}
-	client_close(&c);
-	/* A pipe as big as the secret takes it in one write, so it leaves
-	 * our memory at once even before the command reads it. */
-	if (b.len > 4096)
-		(void)fcntl(sp[1], F_SETPIPE_SZ, (int)(b.len > INT_MAX ?
-		    INT_MAX : b.len));
-	if (secbuf_write_fd(&b, sp[1], err, sizeof err) != 0 &&
-	    errno != EPIPE)
-		log_warnx("exec: writing the secret to %s: %s", path, err);
-	secbuf_free(&b);
-	close(sp[1]);
-
-	/* The command owns the terminal's ^C and ^\ now, as in system(3). */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	/* Unregister while the child is a zombie: its pid cannot be reused
-	 * before we reap it. */
-	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
-	    errno == EINTR)
-		;
-	unregister_quietly(x, pid);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(st))
-		return 128 + WTERMSIG(st);
-	return WEXITSTATUS(st);
+	(void)cmd;
+	return exec_run(&e, argc, argv);
 }
 
 /* cancel: HELLO, CANCEL, QUIT on a heartbeat connection. */
 static int
-cmd_cancel(const struct ctx *x, int argc, char **argv)
+cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
 {
 	struct client_cancel	 cc;
 	char			 err[CLIENT_ERRLEN];
 	int			 rc;
 
+	(void)cmd;
+	(void)argc;
 	(void)argv;
-	if (argc != 1) {
-		log_warnx("cancel: unexpected argument (see --help)");
-		return EXIT_USAGE;
-	}
 	switch (client_cancel(x->path, x->is_default, &cc, err, sizeof err)) {
 	case CLIENT_CANCEL_NODAEMON:
 		rc = errno;
 		log_warnx("%s", err);
-		return rc == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON;
+		return rc == ENAMETOOLONG ? CLIENT_EXIT_USAGE :
+		    CLIENT_EXIT_NODAEMON;
 	case CLIENT_CANCEL_BUSY:
 		log_warnx("cancel: BUSY: another heartbeat holds the guard; "
 		    "send that dazai-heartbeat SIGUSR1 (it stands down "
 		    "without a panic), then cancel again");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	case CLIENT_CANCEL_FAILED:
 		log_warnx("cancel: %s", err);
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	case CLIENT_CANCEL_DONE:
 		break;
 	}
 	if (cc.cancelled) {
 		log_info("panic cancelled");
 		rc = 0;
-	} else if (strcmp(cc.reply, "ERR no pending panic") == 0) {
+	} else if (cc.none_pending) {
 		log_warnx("cancel: no panic is pending");
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	} else {
 		client_printable(cc.reply, err, sizeof err);
 		log_warnx("cancel: unexpected reply to CANCEL: %s", err);
-		rc = EXIT_REFUSED;
+		rc = CLIENT_EXIT_REFUSED;
 	}
 	if (cc.unguarded)
 		log_warnx("WARNING: panic cancelled, and no heartbeat is "
@@ -837,18 +552,96 @@ cmd_cancel(const struct ctx *x, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "status", cmd_status },
-	{ "load", cmd_load },
-	{ "get", cmd_get },
-	{ "exec", cmd_exec },
-	{ "register", cmd_register },
-	{ "unregister", cmd_register },
-	{ "arm", cmd_verb },
-	{ "wipe", cmd_verb },
-	{ "panic", cmd_verb },
-	{ "cancel", cmd_cancel },
+	{ "status", "STATUS", 0, 1, "[--json]",
+	    "the daemon's state, for a person or as JSON", NULL,
+	    CMD_CONNECT, cmd_status },
+	{ "load", "LOAD", 0, 1, "[FILE]",
+	    "send a secret: FILE, standard input, or typed\n"
+	    "at the terminal with echo off", "one FILE at most",
+	    CMD_CONNECT | CMD_SECRET, cmd_load },
+	{ "get", "GET", 0, 1, "[--tty]",
+	    "write the secret to standard output (a\n"
+	    "terminal only with --tty)", NULL,
+	    CMD_CONNECT | CMD_SECRET, cmd_get },
+	{ "exec", NULL, 0, -1, "[--fd N] -- CMD ARGS",
+	    "run CMD with the secret on a pipe at\n"
+	    "descriptor N (0), registered with the daemon", NULL,
+	    CMD_CONNECT | CMD_SECRET, cmd_exec },
+	{ "register", "REGISTER", 1, 1, "PID",
+	    "an armed panic SIGKILLs PID first", "needs one process id",
+	    CMD_CONNECT, cmd_pid },
+	{ "unregister", "UNREGISTER", 1, 1, "PID",
+	    "forget PID", "needs one process id",
+	    CMD_CONNECT, cmd_pid },
+	{ "arm", "ARM", 0, 0, "",
+	    "make the final SIGKILL real (no way back)", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "wipe", "WIPE", 0, 0, "",
+	    "wipe the secret; the daemon stays up, empty", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "panic", "PANIC", 0, 0, "",
+	    "a graceful panic, as SIGUSR1", NULL,
+	    CMD_CONNECT, cmd_verb },
+	{ "cancel", NULL, 0, 0, "",
+	    "abort a pending panic", "unexpected argument",
+	    CMD_CONNECT, cmd_cancel },
 };
+#define NCOMMANDS	(sizeof commands / sizeof commands[0])
 
+/* --help: the fixed lines around one usage line per command row. */
+static void
+usage(FILE *f)
+{
+	const struct command	*cmd;
+	const char		*line, *nl;
+	char			 synopsis[64];
+	size_t			 i;
+
+	fputs(usage_head, f);
+	for (i = 0; i < NCOMMANDS; i++) {
+		cmd = &commands[i];
+		snprintf(synopsis, sizeof synopsis, "%s%s%s", cmd->name,
+		    *cmd->args != '\0' ? " " : "", cmd->args);
+		for (line = cmd->help; ; line = nl + 1) {
+			nl = strchrnul(line, '\n');
+			fprintf(f, "  %-25s  %.*s\n", line == cmd->help ?
+			    synopsis : "", (int)(nl - line), line);
+			if (*nl == '\0')
+				break;
+		}
+	}
+	fputs(usage_tail, f);
+}
+
+/* The row named name, or NULL. */
+static const struct command *
+command_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Does argc (the name included) fit the row's bounds? Says why not. */
+static int
+command_fits(const struct command *cmd, int argc, char **argv)
+{
+	int	 n = argc - 1;
+
+	if (n >= cmd->min && (cmd->max < 0 || n <= cmd->max))
+		return 1;
+	if (cmd->bad != NULL)
+		log_warnx("%s: %s (see --help)", cmd->name, cmd->bad);
+	else
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+	return 0;
+}
+
+/* Options, then the command's row: its bounds, socket and hardening. */
 int
 main(int argc, char **argv)
 {
@@ -858,11 +651,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char		 path[PATH_MAX], err[SOCKPATH_ERRLEN];
-	const char	*sock = NULL;
-	struct ctx	 x;
-	size_t		 i;
-	int		 ch;
+	char			 path[PATH_MAX], err[SOCKPATH_ERRLEN];
+	const struct command	*cmd;
+	const char		*sock = NULL;
+	struct ctx		 x = { NULL, false };
+	int			 ch;
 
 	log_init("dazai", 0);
 	opterr = 0;
@@ -875,39 +668,42 @@ main(int argc, char **argv)
 			printf("dazai %s\n", DAZAI_VERSION);
 			return 0;
 		case 'h':
-			fputs(usage_text, stdout);
+			usage(stdout);
 			return 0;
 		case ':':
 			log_warnx("%s: missing argument (see --help)",
 			    argv[optind - 1]);
-			return EXIT_USAGE;
+			return CLIENT_EXIT_USAGE;
 		default:
 			log_warnx("%s: unknown option (see --help)",
 			    argv[optind - 1]);
-			return EXIT_USAGE;
+			return CLIENT_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		log_warnx("no command (see --help)");
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			break;
-	if (i == sizeof commands / sizeof commands[0]) {
+	if ((cmd = command_find(argv[optind])) == NULL) {
 		log_warnx("%s: unknown command (see --help)", argv[optind]);
-		return EXIT_USAGE;
+		return CLIENT_EXIT_USAGE;
 	}
-	if (sockpath_resolve(sock, path, sizeof path, &x.is_default, err,
-	    sizeof err) != 0) {
-		log_warnx("%s", err);
-		return EXIT_USAGE;
+	if (!command_fits(cmd, argc - optind, argv + optind))
+		return CLIENT_EXIT_USAGE;
+	if (cmd->flags & CMD_CONNECT) {
+		if (sockpath_resolve(sock, path, sizeof path, &x.is_default,
+		    err, sizeof err) != 0) {
+			log_warnx("%s", err);
+			return CLIENT_EXIT_USAGE;
+		}
+		x.path = path;
 	}
-	x.path = path;
 	if (secbuf_init() != 0) {
 		log_warnx("libsodium cannot initialise");
-		return EXIT_REFUSED;
+		return CLIENT_EXIT_REFUSED;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	return commands[i].run(&x, argc - optind, argv + optind);
+	if (cmd->flags & CMD_SECRET)
+		harden();
+	return cmd->run(&x, cmd, argc - optind, argv + optind);
 }

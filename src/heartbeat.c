@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "dazai/client.h"
-#include "dazai/config.h"
 #include "dazai/log.h"
+#include "dazai/parse.h"
 #include "dazai/proto.h"
 #include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
@@ -44,7 +44,8 @@
 
 static const char usage_text[] =
 "usage: dazai-heartbeat [--socket PATH] [--interval SEC] [--watch-pid PID]\n"
-"                       [--cancel] [--quiet] [--version] [--help]\n"
+"                       [--cancel] [--quiet] [--status-lines] [--version]\n"
+"                       [--help]\n"
 "\n"
 "Hold dazaid's heartbeat while the watched process lives. When this\n"
 "client dies or is killed, the daemon sees the heartbeat lost and panics.\n"
@@ -56,6 +57,9 @@ static const char usage_text[] =
 "  --cancel          cancel a pending panic: HELLO, CANCEL, print the\n"
 "                    reply, QUIT\n"
 "  --quiet           no informational messages\n"
+"  --status-lines    also say each turn as a line \"dazai-heartbeat:\n"
+"                    status=WORD\" (guarding, busy, nodaemon, lost,\n"
+"                    stood-down), for a program to read\n"
 "  --version         print the version and exit\n"
 "  --help            print this help and exit\n"
 "\n"
@@ -67,6 +71,19 @@ static const char usage_text[] =
 "guard); 4 no daemon.\n";
 
 static int quiet;
+static int status_lines;
+
+/*
+ * With --status-lines, say a turn in a word made for a program to read
+ * (shellrc.sh): one of guarding, busy, nodaemon, lost, stood-down. Said
+ * before the message for a person, so that message stays the last line.
+ */
+static void
+tell(const char *word)
+{
+	if (status_lines)
+		log_info("status=%s", word);
+}
 
 /* Milliseconds on the monotonic clock. */
 static long long
@@ -158,9 +175,13 @@ connect_trusted(const char *path, bool is_default)
 	int	 fd;
 
 	if ((fd = sockpath_connect_trusted(path, is_default, err,
-	    sizeof err)) < 0)
-		fatalx(errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON,
-		    "%s", err);
+	    sizeof err)) < 0) {
+		if (errno == ENAMETOOLONG)
+			fatalx(EXIT_USAGE, "%s", err);
+		if (errno != EPERM)	/* EPERM: one not to be trusted */
+			tell("nodaemon");
+		fatalx(EXIT_NODAEMON, "%s", err);
+	}
 	return fd;
 }
 
@@ -181,9 +202,11 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 	rc = read_line(fd, rd, line, sizeof line, sent ? REPLY_TIMEOUT : 0);
 	if (rc == 1 && strcmp(line, "WELCOME") == 0)
 		return fd;
-	if (rc == 1 && strcmp(line, "BUSY") == 0)
+	if (rc == 1 && strcmp(line, "BUSY") == 0) {
+		tell("busy");
 		fatalx(EXIT_BUSY, "%s: BUSY: another heartbeat holds the "
 		    "guard", path);
+	}
 	if (rc == 1)
 		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s",
 		    path, line);
@@ -287,13 +310,16 @@ stand_down(int fd, struct proto_reader *rd)
 	char	 line[PROTO_LINE_MAX + 1];
 	int	 rc;
 
-	if (!send_line(fd, "QUIT\n"))
+	if (!send_line(fd, "QUIT\n")) {
+		tell("lost");
 		fatalx(EXIT_LOST, "lost the daemon");
+	}
 	while ((rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT)) ==
 	    1 && strcmp(line, "BYE") != 0)
 		;
 	if (rc != 1)
 		fatalx(EXIT_LOST, "no BYE after QUIT");
+	tell("stood-down");
 	if (!quiet)
 		log_info("stood down (QUIT); the daemon keeps the secret");
 	return 0;
@@ -369,6 +395,7 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	if (!quiet)
 		log_info("guarding: heartbeat to %s, watching pid %d", path,
 		    (int)watch);
+	tell("guarding");
 	step = (int)(interval * 1000);
 	if (step < 1)
 		step = 1;
@@ -376,9 +403,11 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	for (;;) {
 		now = now_ms();
 		if (now >= next) {
-			if (!send_line(fd, "PING\n"))
+			if (!send_line(fd, "PING\n")) {
+				tell("lost");
 				fatalx(EXIT_LOST, "lost the daemon at %s",
 				    path);
+			}
 			next = now + step;
 		}
 		timeout = (int)(next - now);
@@ -416,9 +445,11 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 			if (rc == READ_TOOLONG)
 				too_long(path);
 			if (rc == 0 || (pfd[0].revents & (POLLHUP | POLLERR) &&
-			    rc != 1))
+			    rc != 1)) {
+				tell("lost");
 				fatalx(EXIT_LOST, "lost the daemon at %s "
 				    "(connection closed)", path);
+			}
 			if (rc == 1 && strcmp(line, "PONG") != 0)
 				log_warnx("unexpected reply: %.64s", line);
 		}
@@ -436,6 +467,7 @@ add_unless_ignored(sigset_t *set, int sig)
 	sigaddset(set, sig);
 }
 
+/* Options, then the heartbeat held (or one --cancel exchange). */
 int
 main(int argc, char **argv)
 {
@@ -445,6 +477,7 @@ main(int argc, char **argv)
 		{ "watch-pid", required_argument, NULL, 'w' },
 		{ "cancel", no_argument, NULL, 'c' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "status-lines", no_argument, NULL, 'S' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -452,11 +485,9 @@ main(int argc, char **argv)
 	char		 defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
 	const char	*path = NULL;
 	double		 interval = 5;
-	long		 v;
-	char		*end;
 	pid_t		 watch = 0;
 	sigset_t	 set;
-	int		 ch, cancel = 0, sfd;
+	int		 ch, cancel = 0, sfd, pid;
 	bool		 is_default;
 
 	log_init("dazai-heartbeat", 0);
@@ -467,25 +498,25 @@ main(int argc, char **argv)
 			path = optarg;
 			break;
 		case 'i':
-			if (config_parse_seconds(optarg, &interval) != 0 ||
+			if (parse_seconds(optarg, &interval) != 0 ||
 			    interval <= 0)
 				fatalx(EXIT_USAGE, "--interval: '%s' is not a "
 				    "positive number of seconds", optarg);
 			break;
 		case 'w':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || end == optarg ||
-			    v <= 0 || v > INT_MAX)
+			if (parse_pid(optarg, &pid) != 0)
 				fatalx(EXIT_USAGE, "--watch-pid: '%s' is not a "
 				    "process id", optarg);
-			watch = (pid_t)v;
+			watch = (pid_t)pid;
 			break;
 		case 'c':
 			cancel = 1;
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'S':
+			status_lines = 1;
 			break;
 		case 'V':
 			printf("dazai-heartbeat %s\n", DAZAI_VERSION);

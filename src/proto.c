@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "dazai/parse.h"
 #include "dazai/proto.h"
 
 /* Start with an empty buffer. */
@@ -131,21 +132,17 @@ proto_next_line(struct proto_reader *r, const char **line, size_t *len)
 	return PROTO_FRAME_LINE;
 }
 
-/* Parse a positive decimal pid that fits an int; -1 if malformed. */
+/*
+ * A pid on the wire: a positive decimal that fits an int, written without
+ * a leading zero; -1 if malformed.
+ */
 static int
 proto_parse_pid(const char *s, size_t len)
 {
-	long	 v = 0;
-	size_t	 i;
+	unsigned long long	 v;
 
-	if (len == 0 || len > 10 || s[0] == '0')
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (v > 0x7fffffffL)
+	if (len == 0 || len > 10 || s[0] == '0' ||
+	    parse_number(s, len, 0x7fffffff, &v) != 0)
 		return -1;
 	return (int)v;
 }
@@ -172,21 +169,13 @@ proto_parse_pid_arg(const char *arg, size_t alen)
 	return pid > 0 ? pid : 0;
 }
 
-/* Parse a LOAD length: decimal digits, no sign; -1 if malformed. */
+/* A LOAD length: 1 to 19 decimal digits, no sign; -1 if malformed. */
 static int
 proto_parse_len(const char *s, size_t len, size_t *out)
 {
-	uint64_t	 v = 0;
-	size_t		 i;
+	unsigned long long	 v;
 
-	if (len == 0 || len > 19)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v > SIZE_MAX)
+	if (len > 19 || parse_number(s, len, SIZE_MAX, &v) != 0)
 		return -1;
 	*out = (size_t)v;
 	return 0;

@@ -90,6 +90,62 @@ dz_bin(const char *name)
 	return p;
 }
 
+/*
+ * Find an executable file name along $PATH (absolute entries only; PATH
+ * unset or empty: /usr/local/bin:/usr/bin:/bin). True with its path in
+ * buf.
+ */
+bool
+dz_which(const char *name, char *buf, size_t len)
+{
+	const char	*path = getenv("PATH"), *p, *colon;
+	struct stat	 st;
+	size_t		 n;
+
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; ; p = colon + 1) {
+		if ((colon = strchr(p, ':')) == NULL)
+			colon = p + strlen(p);
+		n = (size_t)(colon - p);
+		if (n > 0 && p[0] == '/' &&
+		    snprintf(buf, len, "%.*s/%s", (int)n, p, name) < (int)len &&
+		    stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return true;
+		if (*colon == '\0')
+			break;
+	}
+	return false;
+}
+
+/*
+ * Read a small file whole into buf, up to len - 1 bytes, NUL-terminated;
+ * "" if it cannot be read. Returns buf.
+ */
+char *
+dz_read_file(const char *path, char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	buf[0] = '\0';
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return buf;
+	while (off < len - 1) {
+		n = read(fd, buf + off, len - 1 - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	return buf;
+}
+
 /* Make a private (0700) temporary directory, removed at exit. */
 char *
 dz_tmpdir(char *buf, size_t len)
@@ -442,17 +498,9 @@ bool
 dz_log_has(const struct dz *d, const char *needle)
 {
 	char	 buf[65536];
-	ssize_t	 n;
-	int	 fd;
 
-	if ((fd = open(d->log, O_RDONLY)) < 0)
-		return false;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, needle) != NULL;
+	dz_read_file(d->log, buf, sizeof buf);
+	return buf[0] != '\0' && strstr(buf, needle) != NULL;
 }
 
 /* How many times needle occurs in the daemon's whole log. */
@@ -504,8 +552,7 @@ dz_run(const char *const *argv, char *out, size_t len, double timeout)
 {
 	char	 dir[64], path[128];
 	pid_t	 pid;
-	int	 status, fd;
-	ssize_t	 n;
+	int	 status;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/out", dir);
@@ -515,12 +562,7 @@ dz_run(const char *const *argv, char *out, size_t len, double timeout)
 		dz_waitpid(pid, &status, 5.0);
 		status = -1;
 	}
-	out[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) >= 0) {
-		n = read(fd, out, len - 1);
-		out[n > 0 ? n : 0] = '\0';
-		close(fd);
-	}
+	dz_read_file(path, out, len);
 	return status;
 }
 

@@ -25,6 +25,8 @@ struct dz {
 };
 
 const char	*dz_bin(const char *);
+bool		 dz_which(const char *, char *, size_t);
+char		*dz_read_file(const char *, char *, size_t);
 char		*dz_tmpdir(char *, size_t);
 void		 dz_init(struct dz *, const char *);
 int		 dz_start(struct dz *, const char *const *);

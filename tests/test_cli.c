@@ -330,7 +330,6 @@ check_config_as_user(const char *dir, const char *extra, char *out,
 	const char	*argv[5];
 	pid_t		 pid;
 	int		 st, fd, n = 0;
-	ssize_t		 r;
 
 	snprintf(bin, sizeof bin, "%s/dazaid", dir);
 	snprintf(log, sizeof log, "%s/out", dir);
@@ -362,12 +361,7 @@ check_config_as_user(const char *dir, const char *extra, char *out,
 		_exit(127);
 	}
 	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
-	out[0] = '\0';
-	if ((fd = open(log, O_RDONLY)) >= 0) {
-		r = read(fd, out, len - 1);
-		out[r > 0 ? r : 0] = '\0';
-		close(fd);
-	}
+	dz_read_file(log, out, len);
 	ck_assert_msg(WIFEXITED(st), "status %d", st);
 	return WEXITSTATUS(st);
 }

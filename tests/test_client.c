@@ -19,20 +19,20 @@
 #include <linux/capability.h>
 #include <linux/ptrace.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "dazai/client.h"
+#include "dazai/parse.h"
 #include "dazai/secbuf.h"
 #include "helpers.h"
 #include "memscan.h"
+#include "term.h"
 
 #define NOBODY		65534
 #define RUN_TIMEOUT	30.0
@@ -241,15 +241,15 @@ START_TEST(printable_and_pid)
 	ck_assert_str_eq(out, "0123456789ab...");
 	client_printable("abc", out, 2);
 	ck_assert_uint_lt(strlen(out), 2);
-	ck_assert_int_eq(client_parse_pid("1", &pid), 0);
+	ck_assert_int_eq(parse_pid("1", &pid), 0);
 	ck_assert_int_eq(pid, 1);
-	ck_assert_int_eq(client_parse_pid("2147483647", &pid), 0);
-	ck_assert_int_eq(client_parse_pid("2147483648", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("0", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("-1", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("12a", &pid), -1);
-	ck_assert_int_eq(client_parse_pid("99999999999999999999", &pid), -1);
+	ck_assert_int_eq(parse_pid("2147483647", &pid), 0);
+	ck_assert_int_eq(parse_pid("2147483648", &pid), -1);
+	ck_assert_int_eq(parse_pid("0", &pid), -1);
+	ck_assert_int_eq(parse_pid("-1", &pid), -1);
+	ck_assert_int_eq(parse_pid("", &pid), -1);
+	ck_assert_int_eq(parse_pid("12a", &pid), -1);
+	ck_assert_int_eq(parse_pid("99999999999999999999", &pid), -1);
 }
 END_TEST
 
@@ -789,22 +789,6 @@ START_TEST(usage_errors)
 }
 END_TEST
 
-/* Read a small file whole; "" if it is missing. */
-static char *
-slurp(const char *path, char *buf, size_t len)
-{
-	ssize_t	 n = 0;
-	int	 fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return buf;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 /* ---- the secret buffer is locked ---- */
 
 /*
@@ -910,7 +894,7 @@ START_TEST(secret_buffer_locked)
 		close(fd);
 		return;
 	}
-	slurp(errpath, err, sizeof err);
+	dz_read_file(errpath, err, sizeof err);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s",
 	    st, err);
 	ck_assert_msg(strstr(err, "cannot lock") != NULL &&
@@ -945,7 +929,7 @@ START_TEST(secret_buffer_locked)
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
 	fake_stop(&f, NULL, 0);
-	slurp(errpath, err, sizeof err);
+	dz_read_file(errpath, err, sizeof err);
 	ck_assert_msg(kb >= (long)(sizeof big / 1024), "VmLck %ld kB while "
 	    "holding a %zu-byte secret; stderr: %s", kb, sizeof big, err);
 }
@@ -1071,67 +1055,15 @@ END_TEST
 
 /* ---- a secret typed at a terminal ---- */
 
-struct term {
-	pid_t	 pid;
-	int	 fd;
-	char	 out[8192];
-	size_t	 len;
-};
-
 /* Start `dazai --socket sock cmd [opt]` in a pseudo-terminal. */
 static void
 term_start(struct term *t, const char *sock, const char *cmd,
     const char *opt)
 {
-	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
-	int		 i;
+	const char	*argv[] = { dz_bin("dazai"), "--socket", sock, cmd, opt,
+			    NULL };
 
-	memset(t, 0, sizeof *t);
-	t->pid = forkpty(&t->fd, NULL, NULL, &ws);
-	ck_assert_msg(t->pid >= 0, "forkpty: %s", strerror(errno));
-	if (t->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (i = 3; i < 256; i++)
-			close(i);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		execl(dz_bin("dazai"), "dazai", "--socket", sock, cmd, opt,
-		    (char *)NULL);
-		_exit(125);
-	}
-}
-
-/* Read the terminal until needle appears (true) or timeout / EOF. */
-static bool
-term_wait(struct term *t, const char *needle, double timeout)
-{
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct pollfd	 pfd = { t->fd, POLLIN, 0 };
-	long long	 left;
-	ssize_t		 n;
-
-	for (;;) {
-		t->out[t->len] = '\0';
-		if (needle != NULL && strstr(t->out, needle) != NULL)
-			return true;
-		left = end - dz_ms_now();
-		if (left <= 0 || poll(&pfd, 1, (int)left) != 1)
-			return false;
-		n = read(t->fd, t->out + t->len, sizeof t->out - 1 - t->len);
-		if (n <= 0)
-			return false;	/* EIO: the other side closed */
-		t->len += (size_t)n;
-	}
-}
-
-/* Echo is off while the prompt waits (termios shared with the slave). */
-static bool
-term_echo(struct term *t)
-{
-	struct termios	 tio;
-
-	ck_assert_int_eq(tcgetattr(t->fd, &tio), 0);
-	return (tio.c_lflag & ECHO) != 0;
+	term_spawn(t, argv, NULL, NULL, 24, 80);
 }
 
 START_TEST(tty_prompt_load)
@@ -1150,7 +1082,7 @@ START_TEST(tty_prompt_load)
 	ck_assert(write(t.fd, typed, sizeof typed - 1) ==
 	    (ssize_t)sizeof typed - 1);
 	ck_assert(write(t.fd, "\n", 1) == 1);
-	term_wait(&t, NULL, 5);
+	term_drain(&t, 5000);
 	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "status %d, terminal: %s", st, t.out);
@@ -1197,24 +1129,17 @@ START_TEST(tty_prompt_paste)
 {
 	static const char script[] = "\"$0\" --socket \"$1\" load; "
 	    "echo \"status=$?\"; IFS= read -r next; echo \"next=[$next]\"";
-	struct winsize	 ws = { .ws_row = 24, .ws_col = 80 };
+	const char	*argv[] = { "/bin/sh", "-c", script, NULL, NULL,
+			    NULL };
 	char		 got[256];
 	struct fake	 f;
 	struct term	 t;
-	int		 st, i;
+	int		 st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
-	memset(&t, 0, sizeof t);
-	t.pid = forkpty(&t.fd, NULL, NULL, &ws);
-	ck_assert_msg(t.pid >= 0, "forkpty: %s", strerror(errno));
-	if (t.pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (i = 3; i < 256; i++)
-			close(i);
-		execl("/bin/sh", "sh", "-c", script, dz_bin("dazai"), f.sock,
-		    (char *)NULL);
-		_exit(125);
-	}
+	argv[3] = dz_bin("dazai");
+	argv[4] = f.sock;
+	term_spawn(&t, argv, NULL, NULL, 24, 80);
 	ck_assert_msg(term_wait(&t, "secret (not echoed): ", 10),
 	    "no prompt: %s", t.out);
 	ck_assert(write(t.fd, "first line\nsecond line\n", 23) == 23);
@@ -1248,7 +1173,7 @@ START_TEST(tty_get_refused)
 
 	fake_start(&f, reply, sizeof reply - 1, FAKE_CLOSE, 0);
 	term_start(&t, f.sock, "get", NULL);
-	term_wait(&t, NULL, 5);
+	term_drain(&t, 5000);
 	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d", st);
 	ck_assert_msg(strstr(t.out, "standard output is a terminal") != NULL,
@@ -1479,13 +1404,16 @@ commands_in_mode(bool armed)
 	    "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "\"registered\":0,"));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
-	/* The confinement in effect, last (off in a sanitizer build). */
+	/* The confinement in effect (off in a sanitizer build), then the
+	 * fields appended since, in order: the warden and its actions. */
 	if (dz_is_asan_build(dz_bin("dazaid")))
-		ck_assert_msg(strstr(out, ",\"sandbox\":\"off\"}\n") != NULL,
+		ck_assert_msg(strstr(out, ",\"sandbox\":\"off\",") != NULL,
 		    "%s", out);
 	else
-		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL &&
-		    strcmp(out + strlen(out) - 3, "\"}\n") == 0, "%s", out);
+		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL,
+		    "%s", out);
+	ck_assert_msg(strstr(out, ",\"warden\":\"up\",\"actions\":0}\n") !=
+	    NULL, "%s", out);
 	expect_run(d.sock, 0, "status");
 	ck_assert_msg(strstr(out, dz_is_asan_build(dz_bin("dazaid")) ?
 	    "\nsandbox       off\n" : "\nsandbox       seccomp") != NULL,
@@ -1594,16 +1522,16 @@ exec_in_mode(bool armed)
 	snprintf(cmd, sizeof cmd, "cat > %s; %s --socket %s status > %s; "
 	    "exit 7", file, dz_bin("dazai"), d.sock, seen);
 	expect_run(d.sock, 7, "exec", "--", "/bin/sh", "-c", cmd);
-	ck_assert_str_eq(slurp(file, got, sizeof got), "pass\nphrase");
+	ck_assert_str_eq(dz_read_file(file, got, sizeof got), "pass\nphrase");
 	/* While it ran it was registered; now it is not. */
-	ck_assert_msg(strstr(slurp(seen, got, sizeof got),
+	ck_assert_msg(strstr(dz_read_file(seen, got, sizeof got),
 	    "registered    1\n") != NULL, "%s", got);
 	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
 	    "0");
 	/* --fd N, and a command found along PATH. */
 	snprintf(cmd, sizeof cmd, "cat <&5 > %s", file);
 	expect_run(d.sock, 0, "exec", "--fd", "5", "--", "sh", "-c", cmd);
-	ck_assert_str_eq(slurp(file, got, sizeof got), "pass\nphrase");
+	ck_assert_str_eq(dz_read_file(file, got, sizeof got), "pass\nphrase");
 	/* A command that does not exist: 127, nothing registered. */
 	expect_run(d.sock, 127, "exec", "--", "/nonexistent/cmd");
 	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
@@ -1722,7 +1650,8 @@ START_TEST(real_exec_killed_by_panic)
 	argv[8] = NULL;
 	pid = dz_spawn(argv, NULL, -1);
 	end = dz_ms_now() + 10000;
-	while (slurp(file, buf, sizeof buf)[0] == '\0' && dz_ms_now() < end)
+	while (dz_read_file(file, buf, sizeof buf)[0] == '\0' &&
+	    dz_ms_now() < end)
 		usleep(10000);
 	ck_assert_str_eq(buf, "up\n");
 	expect_run(d.sock, 0, "panic");

@@ -29,16 +29,9 @@ log_pos(const struct dz *d, const char *needle)
 {
 	static char	 buf[1 << 16];
 	const char	*p;
-	ssize_t		 n;
-	int		 fd;
 
-	if ((fd = open(d->log, O_RDONLY)) < 0)
+	if (dz_read_file(d->log, buf, sizeof buf)[0] == '\0')
 		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strstr(buf, needle);
 	return p != NULL ? p - buf : -1;
 }

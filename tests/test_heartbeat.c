@@ -281,17 +281,11 @@ proc_cpu(pid_t pid)
 	char		 path[64], buf[1024];
 	const char	*p;
 	unsigned long	 ut = 0, st = 0;
-	ssize_t		 n;
-	int		 fd, i;
+	int		 i;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY)) < 0)
+	if ((p = strrchr(dz_read_file(path, buf, sizeof buf), ')')) == NULL)
 		return -1;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0 || (p = strrchr(buf, ')')) == NULL)
-		return -1;
-	buf[n] = '\0';
 	for (i = 0; i < 12 && p != NULL; i++)	/* to field 14, utime */
 		p = strchr(p + 1, ' ');
 	if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)

@@ -38,28 +38,6 @@
 static const char *const DRY[] = { NULL };
 static const char *const ARMED[] = { "--arm", NULL };
 
-/* Find name in $PATH; NULL if absent. */
-static const char *
-which(const char *name, char *buf, size_t len)
-{
-	const char	*path = getenv("PATH"), *p, *colon;
-	size_t		 n;
-
-	if (path == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; *p != '\0'; p = *colon != '\0' ? colon + 1 : colon) {
-		if ((colon = strchr(p, ':')) == NULL)
-			colon = p + strlen(p);
-		n = (size_t)(colon - p);
-		if (n == 0 || n + strlen(name) + 2 > len)
-			continue;
-		snprintf(buf, len, "%.*s/%s", (int)n, p, name);
-		if (access(buf, X_OK) == 0)
-			return buf;
-	}
-	return NULL;
-}
-
 /* Open descriptors of pid (/proc/PID/fd entries); -1 if unreadable. */
 static int
 fd_count(pid_t pid)
@@ -107,21 +85,6 @@ rss_kib(pid_t pid)
 			break;
 	fclose(fp);
 	return kib;
-}
-
-/* The whole log (up to len - 1 bytes). */
-static char *
-read_log(const struct dz *d, char *buf, size_t len)
-{
-	ssize_t	 n = -1;
-	int	 fd;
-
-	if ((fd = open(d->log, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = read(fd, buf, len - 1);
-		close(fd);
-	}
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
 }
 
 /* Heartbeat: PING answered by PONG. */
@@ -287,12 +250,12 @@ START_TEST(valgrind_session)
 		    "build; valgrind cannot run it", dz_bin("dazaid"));
 		return;
 	}
-	if (which("valgrind", vg, sizeof vg) == NULL) {
+	if (!dz_which("valgrind", vg, sizeof vg)) {
 		dz_skip("valgrind_session: valgrind is not installed");
 		return;
 	}
 	ck_assert_msg(start_valgrind(&d, vg) == 0, "not ready under "
-	    "valgrind: %s", read_log(&d, log, sizeof log));
+	    "valgrind: %s", dz_read_file(d.log, log, sizeof log));
 	/* Heartbeat, pings, a refused second client, errors. */
 	hb = dz_hello(d.sock);
 	assert_ping(hb);
@@ -344,7 +307,7 @@ START_TEST(valgrind_session)
 	ck_assert(dz_eof(hb, 20));
 	close(hb);
 	ck_assert_int_eq(dz_wait(&d, 60), 0);
-	read_log(&d, log, sizeof log);
+	dz_read_file(d.log, log, sizeof log);
 	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
 	    "dazaid under valgrind: status %d (99: memcheck errors)\n%s",
 	    d.status, log);
@@ -655,7 +618,7 @@ START_TEST(data_flood)
 		ck_assert_int_eq(dz_waitpid(pids[i], &status, 100), 0);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "worker %d: status %d; dazaid log:\n%s", i, status,
-		    read_log(&d, log, sizeof log));
+		    dz_read_file(d.log, log, sizeof log));
 	}
 	secs = dz_now() - t0;
 	ck_assert_msg(dz_alive(&d), "dazaid died in the flood");
@@ -1077,7 +1040,7 @@ assert_refused(const char *sock, const char *checked, const char *why)
 
 	snap_take(checked, &before);
 	ck_assert_int_eq(dz_start_at(&d, sock, DRY), -1);
-	read_log(&d, log, sizeof log);
+	dz_read_file(d.log, log, sizeof log);
 	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 1,
 	    "%s: status %d: %s", sock, d.status, log);
 	nl = strchr(log, '\n');
@@ -1273,7 +1236,7 @@ START_TEST(hardening)
 {
 	char	 readelf[PATH_MAX];
 
-	if (which("readelf", readelf, sizeof readelf) == NULL) {
+	if (!dz_which("readelf", readelf, sizeof readelf)) {
 		dz_skip("hardening: readelf (binutils) is not "
 		    "installed");
 		return;

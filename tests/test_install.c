@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,10 +25,9 @@ static char out[65536];
 static bool
 have(const char *tool)
 {
-	char	 cmd[128];
+	char	 path[PATH_MAX];
 
-	snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tool);
-	return system(cmd) == 0;
+	return dz_which(tool, path, sizeof path);
 }
 
 /* Run a shell command, output into out; returns the exit status. */

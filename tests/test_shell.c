@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,8 +26,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "term.h"
 
-#define OUT_MAX		(256 * 1024)
 #define MAX_ENV		32
 #define START_TIMEOUT	15.0	/* s for a shell to read its rc file */
 #define STEP_TIMEOUT	10.0	/* s for anything else */
@@ -36,17 +35,6 @@
 enum shell_kind {
 	SH_BASH,
 	SH_ZSH,
-};
-
-/* One interactive shell on the master side of a pseudo-terminal. */
-struct term {
-	pid_t	 pid;		/* the shell, 0 once reaped */
-	int	 fd;		/* pty master, -1 once closed */
-	int	 status;	/* wait status once reaped */
-	char	 out[OUT_MAX + 1]; /* what the shell wrote */
-	size_t	 len;
-	size_t	 seen;		/* term_wait searches from here */
-	int	 sync;		/* counter for term_sync markers */
 };
 
 /* Everything one test sets up. */
@@ -62,139 +50,6 @@ struct ctx {
 	int		 nenv;
 	struct term	 t;
 };
-
-/* Find name in a PATH-like list; true with its absolute path in buf. */
-static bool
-find_program(const char *name, char *buf, size_t len)
-{
-	const char	*path = getenv("PATH"), *p, *colon;
-	size_t		 n;
-
-	if (path == NULL || *path == '\0')
-		path = "/usr/bin:/bin";
-	for (p = path; *p != '\0'; p = colon + 1) {
-		colon = strchr(p, ':');
-		if (colon == NULL)
-			colon = p + strlen(p);
-		n = (size_t)(colon - p);
-		if (n > 0 && p[0] == '/') {
-			snprintf(buf, len, "%.*s/%s", (int)n, p, name);
-			if (access(buf, X_OK) == 0)
-				return true;
-		}
-		if (*colon == '\0')
-			break;
-	}
-	return false;
-}
-
-/* Read what the shell wrote, waiting up to ms; -1 once the pty is gone. */
-static int
-term_read(struct term *t, long long ms)
-{
-	struct pollfd	 pfd = { t->fd, POLLIN, 0 };
-	size_t		 drop, i;
-	ssize_t		 n;
-
-	if (t->fd < 0)
-		return -1;
-	if (ms < 0)
-		ms = 0;
-	if (poll(&pfd, 1, (int)ms) <= 0)
-		return 0;
-	if (t->len + 4096 > OUT_MAX) {
-		drop = OUT_MAX / 2;
-		memmove(t->out, t->out + drop, t->len - drop);
-		t->len -= drop;
-		t->seen = t->seen > drop ? t->seen - drop : 0;
-	}
-	n = read(t->fd, t->out + t->len, OUT_MAX - t->len);
-	if (n < 0 && errno == EINTR)
-		return 0;
-	if (n <= 0)
-		return -1;	/* EIO: no process holds the slave side */
-	for (i = t->len; i < t->len + (size_t)n; i++)
-		if (t->out[i] == '\0')
-			t->out[i] = ' ';
-	t->len += (size_t)n;
-	t->out[t->len] = '\0';
-	return (int)n;
-}
-
-/*
- * Wait up to timeout seconds for needle in the output after what earlier
- * waits matched; on success the next wait starts after this match.
- */
-static bool
-term_wait(struct term *t, const char *needle, double timeout)
-{
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	const char	*p;
-
-	for (;;) {
-		t->out[t->len] = '\0';
-		if ((p = strstr(t->out + t->seen, needle)) != NULL) {
-			t->seen = (size_t)(p - t->out) + strlen(needle);
-			return true;
-		}
-		if (dz_ms_now() >= end || term_read(t, end - dz_ms_now()) < 0) {
-			t->out[t->len] = '\0';
-			if ((p = strstr(t->out + t->seen, needle)) != NULL) {
-				t->seen = (size_t)(p - t->out) +
-				    strlen(needle);
-				return true;
-			}
-			return false;
-		}
-	}
-}
-
-/* Keep reading for ms milliseconds (or until the pty closes). */
-static void
-term_drain(struct term *t, long long ms)
-{
-	long long	 end = dz_ms_now() + ms;
-
-	while (dz_ms_now() < end && term_read(t, end - dz_ms_now()) >= 0)
-		;
-}
-
-/* Count the occurrences of needle in everything the shell wrote. */
-static int
-term_count(const struct term *t, const char *needle)
-{
-	const char	*p = t->out;
-	int		 n = 0;
-
-	while ((p = strstr(p, needle)) != NULL) {
-		n++;
-		p += strlen(needle);
-	}
-	return n;
-}
-
-/* Type bytes at the terminal. */
-static void
-term_type(struct term *t, const char *s)
-{
-	size_t	 len = strlen(s), off = 0;
-	ssize_t	 n;
-
-	while (off < len) {
-		n = write(t->fd, s + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		ck_assert_msg(n > 0, "write to the pty: %s", strerror(errno));
-		off += (size_t)n;
-	}
-}
-
-/* The tail of the output, for failure messages. */
-static const char *
-term_tail(const struct term *t)
-{
-	return t->len > 1500 ? t->out + t->len - 1500 : t->out;
-}
 
 /*
  * Type a command that prints a fresh marker and wait for the marker: the
@@ -258,43 +113,6 @@ term_value(struct term *t, const char *key, const char *text, char *val,
 	snprintf(val, len, "%.*s", (int)(q - p), p);
 	t->seen = (size_t)(q - t->out) + 1;
 	return true;
-}
-
-/* Wait up to timeout seconds for the shell to exit, reading its output. */
-static int
-term_exit(struct term *t, double timeout)
-{
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	pid_t		 r;
-
-	while (t->pid != 0) {
-		r = waitpid(t->pid, &t->status, WNOHANG);
-		if (r == t->pid) {
-			t->pid = 0;
-			break;
-		}
-		if (r < 0 || dz_ms_now() >= end)
-			return -1;
-		if (term_read(t, 20) < 0)
-			usleep(5000);
-	}
-	term_drain(t, 50);
-	return 0;
-}
-
-/* Kill the shell if it still runs (by pid), reap it, close the pty. */
-static void
-term_stop(struct term *t)
-{
-	if (t->pid != 0) {
-		kill(t->pid, SIGKILL);
-		dz_waitpid(t->pid, &t->status, 5.0);
-		t->pid = 0;
-	}
-	if (t->fd >= 0) {
-		close(t->fd);
-		t->fd = -1;
-	}
 }
 
 /*
@@ -457,16 +275,8 @@ static const char *
 log_text(const struct dz *d)
 {
 	static char	 buf[8192];
-	ssize_t		 n;
-	int		 fd;
 
-	buf[0] = '\0';
-	if ((fd = open(d->log, O_RDONLY)) < 0)
-		return buf;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
+	return dz_read_file(d->log, buf, sizeof buf);
 }
 
 /* A probe HELLO must be turned away: someone holds the guard. */
@@ -521,7 +331,7 @@ ctx_init_args(struct ctx *c, enum shell_kind kind, bool daemon,
 	memset(c, 0, sizeof *c);
 	c->kind = kind;
 	c->t.fd = -1;
-	if (!find_program(name, c->shell, sizeof c->shell)) {
+	if (!dz_which(name, c->shell, sizeof c->shell)) {
 		dz_skip("%s not found in PATH", name);
 		return false;
 	}
@@ -601,28 +411,9 @@ ctx_rc(struct ctx *c, const char *before, int times, const char *after)
 static void
 term_open(const struct ctx *c, struct term *t)
 {
-	struct winsize	 ws = { .ws_row = 50, .ws_col = 250 };
-	const char	*argv[3];
-	pid_t		 pid;
-	int		 fd, i;
+	const char	*argv[] = { c->shell, "-i", NULL };
 
-	argv[0] = c->shell;
-	argv[1] = "-i";
-	argv[2] = NULL;
-	pid = forkpty(&fd, NULL, NULL, &ws);
-	ck_assert_msg(pid >= 0, "forkpty: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		for (i = 3; i < 256; i++)
-			close(i);
-		signal(SIGPIPE, SIG_DFL);
-		if (chdir(c->home) != 0)
-			_exit(126);
-		execve(argv[0], (char *const *)argv, c->env);
-		_exit(127);
-	}
-	t->pid = pid;
-	t->fd = fd;
+	term_spawn(t, argv, c->env, c->home, 50, 250);
 }
 
 /*
@@ -1871,7 +1662,7 @@ START_TEST(bash_prompt_array)
 	const char *argv[] = { bash, "-c",
 	    "((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
 
-	if (!find_program("bash", bash, sizeof bash)) {
+	if (!dz_which("bash", bash, sizeof bash)) {
 		dz_skip("bash not found in PATH");
 		return;
 	}
@@ -2236,7 +2027,7 @@ mux_start(const struct ctx *c, struct mux *m, pid_t *pane)
 	int		 fd, i;
 
 	memset(m, 0, sizeof *m);
-	if (!find_program("tmux", m->prog, sizeof m->prog)) {
+	if (!dz_which("tmux", m->prog, sizeof m->prog)) {
 		dz_skip("tmux not found in PATH");
 		return false;
 	}
@@ -2495,7 +2286,7 @@ START_TEST(shellcheck_clean)
 
 	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
 	snprintf(rc, sizeof rc, "%.3000s/shell/shellrc.sh", cwd);
-	if (find_program("bash", prog, sizeof prog)) {
+	if (dz_which("bash", prog, sizeof prog)) {
 		argv[0] = prog;
 		argv[1] = "-n";
 		argv[2] = rc;
@@ -2503,7 +2294,7 @@ START_TEST(shellcheck_clean)
 		status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
 		ck_assert_msg(status == 0, "bash -n: %s", out);
 	}
-	if (find_program("zsh", prog, sizeof prog)) {
+	if (dz_which("zsh", prog, sizeof prog)) {
 		argv[0] = prog;
 		argv[1] = "-n";
 		argv[2] = rc;
@@ -2511,7 +2302,7 @@ START_TEST(shellcheck_clean)
 		status = dz_run(argv, out, sizeof out, STEP_TIMEOUT);
 		ck_assert_msg(status == 0, "zsh -n: %s", out);
 	}
-	if (!find_program("shellcheck", prog, sizeof prog)) {
+	if (!dz_which("shellcheck", prog, sizeof prog)) {
 		dz_skip("shellcheck not found in PATH");
 		return;
 	}

@@ -21,6 +21,13 @@
 #define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
 #define CLIENT_ERRLEN		512
 
+/* dazai's exit statuses (dazai(1), EXIT STATUS). */
+#define CLIENT_EXIT_REFUSED	1	/* refused, failed or too slow */
+#define CLIENT_EXIT_USAGE	2
+#define CLIENT_EXIT_NODAEMON	4
+#define CLIENT_EXIT_NOEXEC	126	/* exec: CMD is not executable */
+#define CLIENT_EXIT_NOTFOUND	127	/* exec: CMD is not found */
+
 struct client {
 	int		 fd;
 	int		 timeout_ms;	/* CLIENT_TIMEOUT_MS or DAZAI_TIMEOUT */
@@ -49,6 +56,7 @@ enum client_cancel_result {
 struct client_cancel {
 	char	 reply[CLIENT_REPLY_MAX + 1];	/* the reply to CANCEL */
 	bool	 cancelled;	/* it was CANCELLED */
+	bool	 none_pending;	/* it was ERR no pending panic */
 	bool	 unguarded;	/* cancelled, and STATUS counts no heartbeat
 				 * left (or cannot say) */
 };
@@ -92,6 +100,5 @@ int		 client_status_json(const struct client_status *, char *,
 int		 client_status_text(const struct client_status *, char *,
 		    size_t);
 void		 client_printable(const char *, char *, size_t);
-int		 client_parse_pid(const char *, int *);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dazai/parse.h"
+
 /*
  * dazaid's settings: built-in defaults < config file < command line. Every
  * field starts "unset" (CONFIG_UNSET or NULL) so that a merge copies only
@@ -12,7 +14,7 @@
  */
 
 #define CONFIG_UNSET		(-1)
-#define CONFIG_SECONDS_MAX	1000000.0
+#define CONFIG_SECONDS_MAX	PARSE_SECONDS_MAX
 #define CONFIG_SECRET_MAX	((long long)1 << 30)	/* 1 GiB ceiling */
 #define CONFIG_ERRLEN		512
 #define CONFIG_COUNT_MAX	1000000000LL	/* max_reads ceiling */

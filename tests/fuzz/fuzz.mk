@@ -54,23 +54,24 @@ fuzz-deps: deps
 	fi; \
 	rm -f $(FUZZ_DIR)/probe $(FUZZ_DIR)/probe.c
 
-$(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c src/proto.c $(HDRS)
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c src/proto.c \
-	    $(FUZZ_LDFLAGS)
-
-$(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c \
+$(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c src/proto.c src/parse.c \
     $(HDRS)
 	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_proto.c src/proto.c \
+	    src/parse.c $(FUZZ_LDFLAGS) -lm
+
+$(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c \
+    src/parse.c $(HDRS)
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_config.c \
-	    src/config.c src/log.c $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
+	    src/config.c src/log.c src/parse.c $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
 $(FUZZ_DIR)/fuzz_client: tests/fuzz/fuzz_client.c src/client.c \
-    src/secbuf.c src/sockpath.c $(HDRS)
+    src/parse.c src/secbuf.c src/sockpath.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_client.c \
-	    src/client.c src/secbuf.c src/sockpath.c $(FUZZ_LDFLAGS) \
-	    $(PKG_LIBS)
+	    src/client.c src/parse.c src/secbuf.c src/sockpath.c \
+	    $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
 fuzz-build: $(FUZZERS)
 
