@@ -17,22 +17,13 @@
 #include <unistd.h>
 
 #include "dazai/client.h"
+#include "dazai/log.h"
 #include "dazai/config.h"
 #include "dazai/parse.h"
 #include "dazai/proto.h"
 #include "dazai/sockpath.h"
 
 #define CLIENT_CHUNK	65536	/* how far the secret buffer grows ahead */
-
-/* Milliseconds on the monotonic clock. */
-static long long
-client_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Milliseconds a request may take, connect included: CLIENT_TIMEOUT_MS,
@@ -60,7 +51,7 @@ client_begin(struct client *c)
 	if (c->fresh)
 		c->fresh = false;
 	else
-		c->deadline = client_now() + c->timeout_ms;
+		c->deadline = log_now_ms() + c->timeout_ms;
 }
 
 /*
@@ -75,7 +66,7 @@ client_wait(struct client *c, short events, char *err, size_t errlen)
 	int		 rc, saved;
 
 	for (;;) {
-		left = c->deadline - client_now();
+		left = c->deadline - log_now_ms();
 		if (left <= 0) {
 			snprintf(err, errlen, "the daemon did not answer "
 			    "within %d s", c->timeout_ms / 1000);
@@ -125,7 +116,7 @@ client_connect(const char *path, long long deadline)
 			return fd;
 		if ((e = errno) != EAGAIN && e != EINTR)
 			break;
-		if ((left = deadline - client_now()) <= 0) {
+		if ((left = deadline - log_now_ms()) <= 0) {
 			e = ETIMEDOUT;
 			break;
 		}
@@ -158,7 +149,7 @@ client_open(struct client *c, const char *path, bool is_default, char *err,
 
 	c->fd = -1;
 	c->timeout_ms = client_timeout();
-	c->deadline = client_now() + c->timeout_ms;
+	c->deadline = log_now_ms() + c->timeout_ms;
 	c->fresh = true;
 	if (sockpath_check_length(path, err, errlen) != 0) {
 		errno = ENAMETOOLONG;

@@ -375,16 +375,6 @@ conn_line(struct conn *c, const char *line, size_t len)
 	return conn_finish(c, NULL);
 }
 
-/* Seconds on the monotonic clock. */
-static double
-conn_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * Dispatch the lines already read, one reply at a time: while a reply
  * waits for the peer to read, stop reading from it and wait for the
@@ -412,7 +402,7 @@ conn_process(struct conn *c)
 				    "line");
 			return;
 		case PROTO_FRAME_LINE:
-			c->last_line = conn_mono();
+			c->last_line = log_now();
 			if (!conn_line(c, line, len))
 				return;
 			break;
@@ -607,4 +597,75 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
 	ev_io_start(loop, &c->read_w);
 	ev_timer_start(loop, &c->deadline_w);
 	return c;
+}
+
+/* Keep c in the set; false if it is full. */
+bool
+conn_set_add(struct conn_set *set, struct conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] == NULL) {
+			set->c[i] = c;
+			return true;
+		}
+	return false;
+}
+
+/* Forget c (it is being freed). */
+void
+conn_set_remove(struct conn_set *set, const struct conn *c)
+{
+	int	 i;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] == c)
+			set->c[i] = NULL;
+}
+
+/* Is there no room for another connection? */
+bool
+conn_set_full(const struct conn_set *set)
+{
+	int	 i;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] == NULL)
+			return false;
+	return true;
+}
+
+/* How many connections of that kind are open. */
+int
+conn_set_count(const struct conn_set *set, enum proto_kind kind)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] != NULL && set->c[i]->kind == kind)
+			n++;
+	return n;
+}
+
+/* The secret went away: cut off every LOAD or GET under way (why). */
+void
+conn_set_cancel(struct conn_set *set, const char *why)
+{
+	int	 i;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] != NULL && conn_streaming(set->c[i]))
+			conn_cancel(set->c[i], why);
+}
+
+/* Close every connection (clean shutdown): none is a loss. */
+void
+conn_set_close(struct conn_set *set)
+{
+	int	 i;
+
+	for (i = 0; i < CONN_SET_MAX; i++)
+		if (set->c[i] != NULL)
+			conn_close(set->c[i], false, NULL);
 }

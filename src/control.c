@@ -26,21 +26,13 @@
 #include "dazai/session.h"
 #include "dazai/vault.h"
 
-/* Seconds on the monotonic clock (a heartbeat's idle time). */
-static double
-control_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Set up the verbs' view of the daemon, on loop. */
 void
 control_init(struct control *ctl, struct ev_loop *loop, struct vault *v,
-    struct sessions *s, double ping_timeout, const struct control_ops *ops)
+    struct sessions *s, struct conn_set *conns, double ping_timeout,
+    const struct control_ops *ops)
 {
+	ctl->conns = conns;
 	memset(ctl->proc_w, 0, sizeof ctl->proc_w);
 	ctl->loop = loop;
 	ctl->vault = v;
@@ -174,7 +166,7 @@ control_session(struct control *ctl, struct conn *c,
 	ps.hello_pid = hb->hello_pid;
 	ps.peer_pid = hb->c->peer_pid;
 	ps.since = hb->since;
-	ps.idle = control_mono() - hb->c->last_line;
+	ps.idle = log_now() - hb->c->last_line;
 	if (proto_format_session(line, sizeof line, &ps) < 0)
 		return conn_error(c, "internal error");
 	return conn_send(c, line);
@@ -348,7 +340,8 @@ control_command(struct control *ctl, struct conn *c,
 	size_t	 i;
 
 	if (c->kind == PROTO_KIND_NEW && cmd->verb != PROTO_HELLO) {
-		if (ctl->ops.controls(ctl->ops.arg) >= CONTROL_MAX) {
+		if (conn_set_count(ctl->conns, PROTO_KIND_CONTROL) >=
+		    CONTROL_MAX) {
 			log_info("connection from pid %d: %d control "
 			    "connections open: BUSY", c->peer_pid,
 			    CONTROL_MAX);

@@ -7,10 +7,8 @@
  * secret, session who guards it, policy what an event does.
  */
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,22 +26,8 @@
 #include "dazai/sandbox.h"
 #include "dazai/vault.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open		434
-#endif
-
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
-/* Seconds on the monotonic clock: every deadline is measured on it. */
-static double
-daemon_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Policy action: overwrite the secret; say so only if it was done. */
 static void
@@ -54,11 +38,7 @@ daemon_do_wipe(void *arg)
 	vault_panic_wipe(&d->vault);
 }
 
-/*
- * Log what triggered the event being fed to the policy, once: after the
- * keys are zeroed when it fires at once, so that no log line (a write that
- * a terminal could hold) comes before the secret is unrecoverable.
- */
+/* Log the event's trigger once (a panic's: after the keys are zeroed). */
 static void
 daemon_say_trigger(struct daemon *d)
 {
@@ -85,22 +65,13 @@ daemon_do_unrecoverable(void *arg)
 	daemon_say_trigger(d);
 }
 
-/* Policy action, armed: SIGKILL every registered process. */
+/* Policy action: SIGKILL the registered processes (dry-run: name them). */
 static void
-daemon_do_kill_procs(void *arg)
+daemon_do_kill_procs(void *arg, bool armed)
 {
 	struct daemon	*d = arg;
 
-	control_kill_procs(&d->control, true);
-}
-
-/* Policy action, dry-run: name the registered processes. */
-static void
-daemon_do_would_kill_procs(void *arg)
-{
-	struct daemon	*d = arg;
-
-	control_kill_procs(&d->control, false);
+	control_kill_procs(&d->control, armed);
 }
 
 /*
@@ -115,36 +86,20 @@ daemon_tell_warden(struct daemon *d)
 		log_warn("warden: cannot tell it of the panic");
 }
 
-/* Policy action, armed: the warden's actions, then die now. */
-static void
-daemon_do_kill(void *arg)
-{
-	daemon_tell_warden(arg);
-	kill(getpid(), SIGKILL);
-	_exit(137);
-}
-
-/* Policy action, dry-run: say what armed would do (the warden too). */
-static void
-daemon_do_would_kill(void *arg)
-{
-	daemon_tell_warden(arg);
-	log_info("WOULD SIGKILL (dry-run: exiting 0 instead)");
-}
-
 /*
- * Format a monotonic deadline as the wall-clock time it falls on, for log
- * lines only.
+ * Policy action, last: the warden's actions, then death (armed) or the
+ * word of it (dry-run, which then exits 0).
  */
 static void
-daemon_clock(double mono, char *buf, size_t len)
+daemon_do_kill(void *arg, bool armed)
 {
-	time_t		 s = time(NULL) + (time_t)(mono - daemon_mono() + 0.5);
-	struct tm	 tm;
-
-	if (localtime_r(&s, &tm) == NULL ||
-	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
-		snprintf(buf, len, "%lld", (long long)s);
+	daemon_tell_warden(arg);
+	if (!armed) {
+		log_info("WOULD SIGKILL (dry-run: exiting 0 instead)");
+		return;
+	}
+	kill(getpid(), SIGKILL);
+	_exit(137);
 }
 
 /* Carry out what the policy asked for. */
@@ -162,12 +117,12 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 		log_info("panic requested during the grace window: only CANCEL "
 		    "ends it now, a reconnecting heartbeat does not");
 	if (out->started) {
-		daemon_clock(out->deadline, when, sizeof when);
+		log_clock(out->deadline - log_now(), when, sizeof when);
 		log_info("panic (%s): grace window of %gs, wipe at %s unless "
-		    "cancelled", why, d->grace, when);
+		    "cancelled", why, d->policy.grace, when);
 	}
 	if (out->arm_timer) {
-		double left = out->deadline - daemon_mono();
+		double left = out->deadline - log_now();
 
 		ev_timer_stop(d->loop, &d->grace_w);
 		ev_timer_set(&d->grace_w, left > 0 ? left : 0, 0);
@@ -196,7 +151,7 @@ daemon_event(void *arg, enum policy_event ev, unsigned long src,
 	/* The trigger a panic starts with is its reason (DAZAI_REASON). */
 	if (d->trigger != NULL && !policy_pending(&d->policy))
 		snprintf(d->reason, sizeof d->reason, "%s", why);
-	out = policy_step(&d->policy, ev, src, daemon_mono());
+	out = policy_step(&d->policy, ev, src, log_now());
 	daemon_say_trigger(d);
 	daemon_apply(d, &out, why);
 	return out;
@@ -230,18 +185,6 @@ daemon_session_end(void *arg, int slot, bool lost, const char *why)
 		    "for the next heartbeat");
 		break;
 	}
-}
-
-/* How many connections of that kind are open. */
-static int
-daemon_count(const struct daemon *d, enum proto_kind kind)
-{
-	int	 i, n = 0;
-
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if (d->conns[i] != NULL && d->conns[i]->kind == kind)
-			n++;
-	return n;
 }
 
 /* A command from a connection (conn_ops.command): the verbs' table. */
@@ -282,40 +225,21 @@ daemon_status(void *arg, struct proto_status *st)
 	struct daemon	*d = arg;
 
 	st->armed = emergency_armed();
-	st->grace = d->grace;
+	st->grace = d->policy.grace;
 	st->state = policy_status_state(&d->policy, vault_empty(&d->vault));
-	st->deadline = policy_deadline_left(&d->policy, daemon_mono());
+	st->deadline = policy_deadline_left(&d->policy, log_now());
 	st->warden = d->warden != NULL ? warden_status_name(d->warden) : "off";
 	st->actions = d->nactions;
 }
 
-/*
- * A registration began: the warden gets a pidfd of the same process. Not
- * a copy of ours (SCM_RIGHTS shares the open file): libev watches ours,
- * and a file still open in the warden would keep reporting events after
- * we close it, which makes libev rebuild its epoll set. A second
- * pidfd_open names the same process as long as ours has not seen it
- * exit by then (a pid is not reused while its process lives).
- */
+/* A registration began (control_ops.registered): tell the warden. */
 static void
 daemon_registered(void *arg, int pid, int pidfd)
 {
 	struct daemon	*d = arg;
-	struct pollfd	 pfd;
-	int		 fd;
 
-	if (d->warden == NULL || d->warden->down)
-		return;
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
-	pfd.fd = pidfd;
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (fd < 0 || poll(&pfd, 1, 0) != 0)
-		log_info("warden: pid %d exited before it was handed over", pid);
-	else if (warden_register(d->warden, pid, fd) != 0)
-		log_warn("warden: cannot hand it pid %d", pid);
-	if (fd >= 0)
-		close(fd);
+	if (d->warden != NULL)
+		warden_hand_over(d->warden, pid, pidfd);
 }
 
 /* A registration ended: the warden lets go of its pidfd. */
@@ -379,20 +303,6 @@ daemon_set_warden(struct daemon *d, struct warden *w, int nactions)
 	ev_io_start(d->loop, &d->warden_w);
 }
 
-/* Did a panic run to its end (a dry-run one: the daemon is leaving)? */
-bool
-daemon_panicked(const struct daemon *d)
-{
-	return d->policy.state == POLICY_FIRED;
-}
-
-/* How many control connections are open (control_ops.controls). */
-static int
-daemon_controls(void *arg)
-{
-	return daemon_count(arg, PROTO_KIND_CONTROL);
-}
-
 /* A connection finished or gave up a LOAD (conn_ops.loaded). */
 static void
 daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
@@ -416,12 +326,8 @@ static void
 daemon_cancel_streams(void *arg, const char *why)
 {
 	struct daemon	*d = arg;
-	struct conn	*c;
-	int		 i;
 
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if ((c = d->conns[i]) != NULL && conn_streaming(c))
-			conn_cancel(c, why);
+	conn_set_cancel(&d->conns, why);
 }
 
 /* A WIPE's kills (vault_ops.kill_procs): armed, or named in dry-run. */
@@ -440,9 +346,7 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 	struct daemon	*d = arg;
 	int		 i;
 
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if (d->conns[i] == c)
-			d->conns[i] = NULL;
+	conn_set_remove(&d->conns, c);
 	if ((i = session_of(&d->sessions, c)) >= 0)
 		daemon_session_end(d, i, lost, why);
 }
@@ -455,7 +359,7 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct conn	*c;
 	uid_t		 uid;
 	pid_t		 pid;
-	int		 fd, i;
+	int		 fd;
 
 	(void)revents;
 	fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -479,13 +383,10 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if (d->conns[i] == NULL)
-			break;
-	if (i == DAEMON_CONNS_MAX ||
-	    daemon_count(d, PROTO_KIND_NEW) >= DAEMON_NEW_MAX) {
+	if (conn_set_full(&d->conns) ||
+	    conn_set_count(&d->conns, PROTO_KIND_NEW) >= DAEMON_NEW_MAX) {
 		log_debug("connection from pid %d: %d connections have not "
-		    "said a verb yet: BUSY", (int)pid, daemon_count(d,
+		    "said a verb yet: BUSY", (int)pid, conn_set_count(&d->conns,
 		    PROTO_KIND_NEW));
 		conn_refuse(fd, PROTO_BUSY);
 		return;
@@ -496,7 +397,7 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
-	d->conns[i] = c;
+	conn_set_add(&d->conns, c);
 	log_debug("connection from pid %d", (int)pid);
 }
 
@@ -521,40 +422,29 @@ daemon_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	daemon_event(d, POLICY_EV_TIMER, 0, "grace window ended");
 }
 
-/* SIGUSR1: graceful panic. */
+/*
+ * The signals that go through the loop: SIGUSR1 a graceful panic,
+ * SIGTERM and SIGINT a clean shutdown, SIGHUP noted and ignored.
+ */
 static void
-daemon_sigusr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct daemon	*d = container_of(w, struct daemon, sigusr1_w);
-
-	(void)loop;
-	(void)revents;
-	daemon_event(d, POLICY_EV_PANIC, 0, "SIGUSR1: panic requested");
-}
-
-/* SIGTERM, SIGINT: clean shutdown. */
-static void
-daemon_shutdown_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct daemon	*d = w->signum == SIGTERM ?
-			    container_of(w, struct daemon, sigterm_w) :
-			    container_of(w, struct daemon, sigint_w);
+	struct daemon	*d = w->data;
 
 	(void)revents;
-	log_info("%s: clean shutdown", w->signum == SIGTERM ? "SIGTERM" :
-	    "SIGINT");
-	d->stopping = true;
-	ev_break(loop, EVBREAK_ALL);
-}
-
-/* SIGHUP: note it, do nothing else. */
-static void
-daemon_sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-	log_info("SIGHUP ignored (still guarding)");
+	switch (w->signum) {
+	case SIGUSR1:
+		daemon_event(d, POLICY_EV_PANIC, 0, "SIGUSR1: panic requested");
+		break;
+	case SIGHUP:
+		log_info("SIGHUP ignored (still guarding)");
+		break;
+	default:
+		log_info("%s: clean shutdown", w->signum == SIGTERM ?
+		    "SIGTERM" : "SIGINT");
+		d->stopping = true;
+		ev_break(loop, EVBREAK_ALL);
+	}
 }
 
 /*
@@ -568,36 +458,32 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 {
 	struct policy_ops	 ops = { daemon_do_unrecoverable,
 				    daemon_do_wipe, daemon_do_kill_procs,
-				    daemon_do_would_kill_procs, daemon_do_kill,
-				    daemon_do_would_kill, d };
+				    daemon_do_kill, d };
 	struct vault_ops	 vops = { daemon_cancel_streams,
 				    daemon_wipe_kills, daemon_wiped, d };
+	static const int	 sigs[DAEMON_NSIGNALS] = { SIGUSR1, SIGTERM,
+				    SIGINT, SIGHUP };
+	int			 i;
 	struct control_ops	 cops = { daemon_event,
 				    daemon_session_end, daemon_arm,
 				    daemon_armed, daemon_status,
-				    daemon_controls, daemon_registered,
-				    daemon_unregistered, d };
+				    daemon_registered, daemon_unregistered, d };
 
 	memset(d, 0, sizeof *d);
-	d->grace = grace;
-	d->ping_timeout = ping_timeout;
 	d->listen_fd = -1;
 	session_init(&d->sessions, 1);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		return -1;
 	policy_init(&d->policy, emergency_armed(), grace, &ops);
-	ev_signal_init(&d->sigusr1_w, daemon_sigusr1_cb, SIGUSR1);
-	ev_signal_init(&d->sigterm_w, daemon_shutdown_cb, SIGTERM);
-	ev_signal_init(&d->sigint_w, daemon_shutdown_cb, SIGINT);
-	ev_signal_init(&d->sighup_w, daemon_sighup_cb, SIGHUP);
-	ev_signal_start(d->loop, &d->sigusr1_w);
-	ev_signal_start(d->loop, &d->sigterm_w);
-	ev_signal_start(d->loop, &d->sigint_w);
-	ev_signal_start(d->loop, &d->sighup_w);
+	for (i = 0; i < DAEMON_NSIGNALS; i++) {
+		ev_signal_init(&d->signal_w[i], daemon_signal_cb, sigs[i]);
+		d->signal_w[i].data = d;
+		ev_signal_start(d->loop, &d->signal_w[i]);
+	}
 	ev_init(&d->grace_w, daemon_grace_cb);
 	vault_init(&d->vault, d->loop, &vops);
 	control_init(&d->control, d->loop, &d->vault, &d->sessions,
-	    ping_timeout, &cops);
+	    &d->conns, ping_timeout, &cops);
 	d->conn_ops.command = daemon_command;
 	d->conn_ops.closed = daemon_closed;
 	d->conn_ops.loaded = daemon_loaded;
@@ -617,32 +503,16 @@ daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
 	    lim->max_lifetime, lim->idle_timeout, lim->max_reads);
 }
 
-/* Hand the loaded secret to the daemon, for the wipe action. */
-void
-daemon_set_secret(struct daemon *d, struct secmem *sm)
-{
-	vault_set_secret(&d->vault, sm);
-}
-
 /*
- * Start with the secret vs names (vault_load_startup): done follows when
- * it is read under the loop.
+ * The secure buffer (the daemon's from now on) and the start-up secret vs
+ * names (vault_load_startup): done follows when it is read under the loop.
  */
 enum vault_start_end
-daemon_load_secret(struct daemon *d, const struct vault_start *vs,
-    vault_source_done *done, void *arg)
+daemon_load_secret(struct daemon *d, struct secmem *sm,
+    const struct vault_start *vs, vault_source_done *done, void *arg)
 {
+	vault_set_secret(&d->vault, sm);
 	return vault_load_startup(&d->vault, vs, done, arg);
-}
-
-/*
- * After the loop: was the start-up secret still being read (a shutdown
- * or a panic came first)? Then what was read is wiped now, and said.
- */
-void
-daemon_read_stop(struct daemon *d)
-{
-	vault_source_stop(&d->vault);
 }
 
 /* The listening socket (path): closed and removed by daemon_finish. */
@@ -686,6 +556,8 @@ daemon_run(struct daemon *d)
 {
 	if (!d->stopping)
 		ev_run(d->loop, 0);
+	/* A start-up secret still arriving then: what was read is wiped. */
+	vault_source_stop(&d->vault);
 	return 0;
 }
 
@@ -697,11 +569,9 @@ void
 daemon_finish(struct daemon *d)
 {
 	const char	*why = NULL;
-	int		 i, left = 0;
+	int		 left = 0;
 
-	for (i = 0; i < DAEMON_CONNS_MAX; i++)
-		if (d->conns[i] != NULL)
-			conn_close(d->conns[i], false, NULL);
+	conn_set_close(&d->conns);
 	vault_finish(&d->vault);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
@@ -714,6 +584,9 @@ daemon_finish(struct daemon *d)
 			    "(confined, the daemon may not remove it: %s)",
 			    d->socket_path, why);
 	}
+	/* A clean shutdown, unless a dry-run panic told the warden its own. */
+	if (d->warden != NULL && d->policy.state != POLICY_FIRED)
+		warden_shutdown(d->warden);
 	/* The socket's directory stays open: a hard path may still use it. */
 	log_info("exiting: secret memory zeroed and unmapped, socket %s",
 	    left == 1 ? "left" : "removed");

@@ -493,7 +493,6 @@ load_secret(struct start *st)
 	}
 	/* Every page a LOAD grows into must lock too, or the LOAD fails. */
 	sm->lock_required = cfg->require_lock == 1;
-	daemon_set_secret(st->d, sm);
 	memset(&vs, 0, sizeof vs);
 	vs.fd = fd;
 	vs.src = cfg->secret_file;
@@ -502,7 +501,7 @@ load_secret(struct start *st)
 		vs.src = "secret descriptor";
 	}
 	vs.rehearsal = cfg->empty == 1 ? 0 : (size_t)cfg->secret_size;
-	switch (daemon_load_secret(st->d, &vs, secret_read, st)) {
+	switch (daemon_load_secret(st->d, sm, &vs, secret_read, st)) {
 	case VAULT_START_READY:
 		return go_live(st);
 	case VAULT_START_READING:
@@ -581,7 +580,7 @@ main(int argc, char **argv)
 	char		 err[SOCKPATH_ERRLEN];
 	char		*config_path = NULL;
 	const char	*config_used;
-	int		 check_config = 0, listen_fd, status, is_default, fired;
+	int		 check_config = 0, listen_fd, status, is_default;
 	unsigned	 closed;
 
 	closed = open_std_fds();
@@ -672,7 +671,6 @@ main(int argc, char **argv)
 		status = 1;
 	if (status == 0)
 		status = st.status;
-	daemon_read_stop(&d);
 	if (status != 0) {
 		warden_shutdown(&w);
 		if (status == 1 && st.sm->shield.map != NULL)
@@ -683,12 +681,7 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
-	/* A completed dry-run panic told the warden already; anything else
-	 * that ends here is a clean shutdown. */
-	fired = daemon_panicked(&d);
 	daemon_finish(&d);
-	if (!fired)
-		warden_shutdown(&w);
 	config_free(&cfg);
 	return 0;
 }

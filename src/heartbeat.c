@@ -85,16 +85,6 @@ tell(const char *word)
 		log_info("status=%s", word);
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send one line; false on failure. */
 static int
 send_line(int fd, const char *line)
@@ -399,9 +389,9 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	step = (int)(interval * 1000);
 	if (step < 1)
 		step = 1;
-	next = now_ms() + step;
+	next = log_now_ms() + step;
 	for (;;) {
-		now = now_ms();
+		now = log_now_ms();
 		if (now >= next) {
 			if (!send_line(fd, "PING\n")) {
 				tell("lost");

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dazai/log.h"
@@ -286,4 +287,39 @@ fatalx(int status, const char *fmt, ...)
 	va_end(ap);
 	log_exit_hook(status);
 	_exit(status);
+}
+
+/*
+ * The wall-clock time (HH:MM:SS, local) secs from now, for log lines only
+ * (a deadline is kept on the monotonic clock, never on this one).
+ */
+void
+log_clock(double secs, char *buf, size_t len)
+{
+	time_t		 s = time(NULL) + (time_t)(secs + 0.5);
+	struct tm	 tm;
+
+	if (localtime_r(&s, &tm) == NULL ||
+	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "%lld", (long long)s);
+}
+
+/* Seconds on the monotonic clock: every deadline is measured on it. */
+double
+log_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The same in milliseconds, for the clients' deadlines. */
+long long
+log_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -100,15 +100,9 @@ policy_fire(struct policy *p, struct policy_out *out)
 	p->state = POLICY_FIRED;
 	out->fired = true;
 	p->ops.unrecoverable(p->ops.arg);
-	if (p->armed)
-		p->ops.kill_procs(p->ops.arg);
-	else
-		p->ops.would_kill_procs(p->ops.arg);
+	p->ops.kill_procs(p->ops.arg, p->armed);
 	p->ops.wipe(p->ops.arg);
-	if (p->armed)
-		p->ops.kill(p->ops.arg);
-	else
-		p->ops.would_kill(p->ops.arg);
+	p->ops.kill(p->ops.arg, p->armed);
 }
 
 /* Make a dry-run controller armed from now on (never the reverse). */

@@ -31,16 +31,6 @@
 static void	vault_life_cb(struct ev_loop *, ev_timer *, int);
 static void	vault_source_cb(struct ev_loop *, ev_io *, int);
 
-/* Seconds on the monotonic clock: lifetimes are measured on it. */
-static double
-vault_mono(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* An empty vault on loop; ops are its owner's. */
 void
 vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
@@ -101,7 +91,7 @@ vault_empty(const struct vault *v)
 static void
 vault_life_arm(struct vault *v)
 {
-	double	 left = policy_life_left(&v->life, vault_mono());
+	double	 left = policy_life_left(&v->life, log_now());
 
 	ev_timer_stop(v->loop, &v->life_w);
 	if (left < 0 || v->nstreams > 0)
@@ -345,7 +335,7 @@ void
 vault_start(struct vault *v)
 {
 	if (vault_held(v)) {
-		policy_life_loaded(&v->life, true, vault_mono());
+		policy_life_loaded(&v->life, true, log_now());
 		vault_life_arm(v);
 	}
 }
@@ -407,7 +397,7 @@ vault_panic_wipe(struct vault *v)
 static void
 vault_check_life(struct vault *v)
 {
-	const char	*why = policy_life_expired(&v->life, vault_mono());
+	const char	*why = policy_life_expired(&v->life, log_now());
 	char		 msg[64];
 
 	if (why == NULL || v->nstreams > 0)
@@ -440,7 +430,7 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
 	if (v->sm != NULL)
 		secmem_describe(v->sm->prot, prot, len);
 	st->protections = prot;
-	st->expires = policy_life_left(&v->life, vault_mono());
+	st->expires = policy_life_left(&v->life, log_now());
 	st->reads = v->life.reads;
 }
 
@@ -485,7 +475,7 @@ void
 vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 {
 	if (ok) {
-		policy_life_loaded(&v->life, true, vault_mono());
+		policy_life_loaded(&v->life, true, log_now());
 		log_info("secret loaded: %zu bytes (LOAD from pid %d)",
 		    v->sm->len, c->peer_pid);
 	} else {
@@ -515,7 +505,7 @@ vault_get(struct vault *v, struct conn *c, const char *who)
 		log_info("GET from %s refused: no secret", who);
 		return conn_error(c, "no secret");
 	}
-	policy_life_read(&v->life, vault_mono());
+	policy_life_read(&v->life, log_now());
 	log_info("GET from %s: %zu bytes (read %lu)", who, v->sm->len,
 	    v->life.reads);
 	v->nstreams++;

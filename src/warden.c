@@ -166,6 +166,36 @@ warden_unregister(struct warden *w, pid_t pid)
 }
 
 /*
+ * A registration began: hand the warden a pidfd of the same process. Not
+ * a copy of pidfd (SCM_RIGHTS shares the open file): the daemon's loop
+ * watches that one, and a file still open in the warden would keep
+ * reporting events after the daemon closes it, which makes libev rebuild
+ * its epoll set. A second pidfd_open names the same process as long as
+ * pidfd has not seen it exit by then (a pid is not reused while its
+ * process lives). Says what went wrong; never fails the registration.
+ */
+void
+warden_hand_over(struct warden *w, pid_t pid, int pidfd)
+{
+	struct pollfd	 pfd;
+	int		 fd;
+
+	if (w->down)
+		return;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (fd < 0 || poll(&pfd, 1, 0) != 0)
+		log_info("warden: pid %d exited before it was handed over",
+		    (int)pid);
+	else if (warden_register(w, pid, fd) != 0)
+		log_warn("warden: cannot hand it pid %d", (int)pid);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
  * From a signal handler: tell the warden the daemon is panicking. One
  * send(2) of a record built on the stack. Async-signal-safe.
  */
@@ -292,16 +322,6 @@ struct warden_proc {
 	int			 busy;		/* a list is running */
 	int			 daemon_pidfd;	/* our parent, or -1 */
 };
-
-/* Milliseconds on the monotonic clock. */
-static long long
-warden_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Send a record to the daemon (RESULT, DONE); a failure changes nothing. */
 static void
@@ -520,9 +540,9 @@ warden_run_one(struct warden_proc *wp, const char *cmd, const char *reason,
 	close(p[1]);
 	setpgid(pid, pid);	/* as the child does: no window */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	deadline = warden_ms() + (long long)(wp->cfg.timeout * 1000);
+	deadline = log_now_ms() + (long long)(wp->cfg.timeout * 1000);
 	while (!exited) {
-		left = (int)(deadline - warden_ms());
+		left = (int)(deadline - log_now_ms());
 		if (left <= 0) {
 			*timed_out = true;
 			break;

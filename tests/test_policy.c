@@ -30,15 +30,9 @@ note(struct counts *c, char a)
 }
 
 static void
-fake_kill_procs(void *arg)
+fake_kill_procs(void *arg, bool armed)
 {
-	note(arg, 'P');
-}
-
-static void
-fake_would_procs(void *arg)
-{
-	note(arg, 'p');
+	note(arg, armed ? 'P' : 'p');
 }
 
 static void
@@ -57,23 +51,16 @@ fake_wipe(void *arg)
 }
 
 static void
-fake_kill(void *arg)
+fake_kill(void *arg, bool armed)
 {
 	struct counts	*c = arg;
 
 	c->order = c->wipes > 0;
-	c->kills++;
-	note(c, 'K');
-}
-
-static void
-fake_would(void *arg)
-{
-	struct counts	*c = arg;
-
-	c->order = c->wipes > 0;
-	c->would++;
-	note(c, 'k');
+	if (armed)
+		c->kills++;
+	else
+		c->would++;
+	note(c, armed ? 'K' : 'k');
 }
 
 /* A controller wired to counters. */
@@ -81,8 +68,7 @@ static void
 setup(struct policy *p, struct counts *c, bool armed, double grace)
 {
 	struct policy_ops ops = { fake_unrecoverable, fake_wipe,
-			    fake_kill_procs, fake_would_procs, fake_kill,
-			    fake_would, c };
+			    fake_kill_procs, fake_kill, c };
 
 	memset(c, 0, sizeof *c);
 	policy_init(p, armed, grace, &ops);

@@ -70,8 +70,20 @@ struct conn {
 	char			 out[CONN_OUT_MAX];
 };
 
+/* Every open connection, for its owner. */
+#define CONN_SET_MAX		128	/* closing ones included */
+struct conn_set {
+	struct conn		*c[CONN_SET_MAX];
+};
+
 struct conn	*conn_new(struct ev_loop *, int, int, bool,
 		    const struct conn_ops *);
+bool		 conn_set_add(struct conn_set *, struct conn *);
+void		 conn_set_remove(struct conn_set *, const struct conn *);
+bool		 conn_set_full(const struct conn_set *);
+int		 conn_set_count(const struct conn_set *, enum proto_kind);
+void		 conn_set_cancel(struct conn_set *, const char *);
+void		 conn_set_close(struct conn_set *);
 void		 conn_refuse(int, const char *);
 bool		 conn_send(struct conn *, const char *);
 bool		 conn_error(struct conn *, const char *);

@@ -36,8 +36,6 @@ struct control_ops {
 	bool	(*armed)(void *);
 	/* STATUS: the daemon's own fields (armed, grace, state, deadline). */
 	void	(*status)(void *, struct proto_status *);
-	/* How many control connections are open. */
-	int	(*controls)(void *);
 	/* A registration began (its pidfd, still the caller's) or ended. */
 	void	(*registered)(void *, int, int);
 	void	(*unregistered)(void *, int);
@@ -49,12 +47,14 @@ struct control {
 	ev_io			 proc_w[PROCS_MAX];	/* registered pidfds */
 	struct vault		*vault;
 	struct sessions		*sessions;
+	struct conn_set		*conns;		/* every open connection */
 	double			 ping_timeout;	/* for each new heartbeat */
 	struct control_ops	 ops;
 };
 
 void	control_init(struct control *, struct ev_loop *, struct vault *,
-	    struct sessions *, double, const struct control_ops *);
+	    struct sessions *, struct conn_set *, double,
+	    const struct control_ops *);
 void	control_kill_procs(struct control *, bool);
 bool	control_command(struct control *, struct conn *,
 	    const struct proto_cmd *);

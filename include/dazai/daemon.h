@@ -19,7 +19,7 @@
 
 #define DAEMON_ACCEPT_BACKOFF	1.0	/* seconds after EMFILE */
 #define DAEMON_NEW_MAX		16	/* connections yet to say a verb */
-#define DAEMON_CONNS_MAX	128	/* every connection, closing ones too */
+#define DAEMON_NSIGNALS		4	/* USR1, TERM, INT, HUP */
 
 /* What the control verbs may do with the secret. */
 struct daemon_limits {
@@ -33,15 +33,13 @@ struct daemon_limits {
 
 struct daemon {
 	struct ev_loop	*loop;
-	double		 grace;
-	double		 ping_timeout;
 	const char	*socket_path;
 	int		 listen_fd;
 	struct policy	 policy;
 	struct vault	 vault;		/* the secret */
 	struct control	 control;	/* the verbs */
 	struct conn_ops	 conn_ops;
-	struct conn	*conns[DAEMON_CONNS_MAX];
+	struct conn_set	 conns;		/* every open connection */
 	struct sessions	 sessions;	/* the live heartbeats */
 	const char	*trigger;	/* the event's reason, not yet logged */
 	char		 reason[WARDEN_TEXT_MAX]; /* what started the panic */
@@ -52,20 +50,14 @@ struct daemon {
 	ev_io		 accept_w;
 	ev_timer	 backoff_w;
 	ev_timer	 grace_w;
-	ev_signal	 sigusr1_w;
-	ev_signal	 sigterm_w;
-	ev_signal	 sigint_w;
-	ev_signal	 sighup_w;
+	ev_signal	 signal_w[DAEMON_NSIGNALS]; /* through the loop */
 };
 
 int	daemon_init(struct daemon *, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
-void	daemon_set_secret(struct daemon *, struct secmem *);
 void	daemon_set_warden(struct daemon *, struct warden *, int);
-bool	daemon_panicked(const struct daemon *);
-enum vault_start_end daemon_load_secret(struct daemon *,
+enum vault_start_end daemon_load_secret(struct daemon *, struct secmem *,
 	    const struct vault_start *, vault_source_done *, void *);
-void	daemon_read_stop(struct daemon *);
 void	daemon_set_listener(struct daemon *, int, const char *);
 void	daemon_serve(struct daemon *);
 bool	daemon_stopping(const struct daemon *);

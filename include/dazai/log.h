@@ -25,4 +25,8 @@ void	fatal(int, const char *, ...)
 void	fatalx(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 
+void	log_clock(double, char *, size_t);
+double	log_now(void);
+long long log_now_ms(void);
+
 #endif

@@ -40,10 +40,10 @@ enum policy_reply {
 struct policy_ops {
 	void	(*unrecoverable)(void *); /* zero the key: the secret is gone */
 	void	(*wipe)(void *);	/* overwrite the secret */
-	void	(*kill_procs)(void *);	/* armed: SIGKILL registered ones */
-	void	(*would_kill_procs)(void *); /* dry-run: name them */
-	void	(*kill)(void *);	/* armed: SIGKILL self */
-	void	(*would_kill)(void *);	/* dry-run: say WOULD SIGKILL */
+	/* armed: SIGKILL the registered processes; dry-run: name them */
+	void	(*kill_procs)(void *, bool);
+	/* armed: SIGKILL self; dry-run: say WOULD SIGKILL */
+	void	(*kill)(void *, bool);
 	void	 *arg;
 };
 

@@ -147,6 +147,7 @@ int	 warden_wipe(struct warden *, const char *);
 int	 warden_rehearse(struct warden *);
 int	 warden_arm(struct warden *);
 int	 warden_register(struct warden *, pid_t, int);
+void	 warden_hand_over(struct warden *, pid_t, int);
 int	 warden_unregister(struct warden *, pid_t);
 
 /*
