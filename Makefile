@@ -19,8 +19,10 @@ HARDEN_CFLAGS = -fPIE -fstack-protector-strong -fstack-clash-protection \
 	-fcf-protection -D_FORTIFY_SOURCE=2
 HARDEN_LDFLAGS = -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 PKGS	= libsodium inih libseccomp
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) jansson 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih -lseccomp)
+# JSON, for dazai mcp only: no other binary links it.
+JSON_LIBS = $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 # Debian's libev-dev ships no pkg-config file.
@@ -37,7 +39,8 @@ DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/daemon.c src/sandbox.c
 CLIENT_SRCS = src/client.c src/secbuf.c
-LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
+MCP_SRCS = src/mcp.c src/mcpserver.c
+LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
@@ -47,7 +50,7 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
-	pkg-config
+	libjansson-dev pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
 	openssh-server openssh-client tmux
 
@@ -72,12 +75,12 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
-    $(B)/obj/log.o $(B)/obj/sockpath.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+    $(B)/obj/log.o $(B)/obj/sockpath.o $(B)/obj/mcp.o $(B)/obj/mcpserver.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JSON_LIBS)
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \
-	    $(EV_LIBS) $(PKG_LIBS)
+	    $(EV_LIBS) $(PKG_LIBS) $(JSON_LIBS)
 
 # A test shim (LD_PRELOAD): the clock calls as system calls, no vDSO.
 $(B)/novdso.so: tests/novdso.c

@@ -23,6 +23,7 @@
 #include "dazai/client.h"
 #include "dazai/config.h"
 #include "dazai/log.h"
+#include "dazai/mcp.h"
 #include "dazai/secbuf.h"
 #include "dazai/sockpath.h"
 
@@ -55,6 +56,7 @@ static const char usage_text[] =
 "  wipe                       wipe the secret; the daemon stays up, empty\n"
 "  panic                      a graceful panic, as SIGUSR1\n"
 "  cancel                     abort a pending panic\n"
+"  mcp                        an MCP server for an AI agent (stdio)\n"
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
@@ -836,6 +838,13 @@ cmd_cancel(const struct ctx *x, int argc, char **argv)
 	return rc;
 }
 
+/* mcp: the MCP server on standard input and output. */
+static int
+cmd_mcp(const struct ctx *x, int argc, char **argv)
+{
+	return mcp_main(x->path, x->is_default, argc, argv);
+}
+
 static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "load", cmd_load },
@@ -847,6 +856,7 @@ static const struct command commands[] = {
 	{ "wipe", cmd_verb },
 	{ "panic", cmd_verb },
 	{ "cancel", cmd_cancel },
+	{ "mcp", cmd_mcp },
 };
 
 int

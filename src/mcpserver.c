@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazai mcp's edges: the options, the loop over standard input, the
+ * replies on standard output (nothing else is ever written there), and
+ * the daemon's side of the tools through the client's request functions.
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dazai/client.h"
+#include "dazai/log.h"
+#include "dazai/mcp.h"
+#include "dazai/sockpath.h"
+
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+
+static const char mcp_usage[] =
+"usage: dazai mcp [--socket PATH]\n"
+"\n"
+"A Model Context Protocol server on standard input and output, for an\n"
+"AI agent: the dazai_* tools drive the daemon. Logs go to standard\n"
+"error; standard input's end exits 0.\n"
+"\n"
+"  --socket PATH  daemon socket (as dazai --socket)\n";
+
+/* Where the daemon is. */
+struct mcp_daemon {
+	const char	*path;
+	bool		 is_default;
+};
+
+/* One control request on a connection of its own. */
+static int
+mcp_daemon_request(void *arg, const char *line, char *reply, size_t len,
+    char *err, size_t errlen)
+{
+	struct mcp_daemon	*d = arg;
+	struct client		 c;
+	int			 rc;
+
+	if (client_open(&c, d->path, d->is_default, err, errlen) != 0)
+		return -1;
+	rc = client_request(&c, line, reply, len, err, errlen);
+	client_close(&c);
+	return rc;
+}
+
+/*
+ * SIGUSR2 to the daemon serving the socket: its pid is the socket's
+ * SO_PEERCRED, after client_open's trust checks. A pidfd is opened on it
+ * and then the daemon must still answer PING on the connection, so the
+ * pidfd names the daemon itself and not a process that took its pid.
+ */
+static int
+mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
+{
+	struct mcp_daemon	*d = arg;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1];
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 pidfd;
+
+	if (client_open(&c, d->path, d->is_default, msg, len) != 0)
+		return -1;
+	if (!sockpath_peer_allowed(c.fd, &uid, &pid) || pid <= 0) {
+		snprintf(msg, len, "%s: no peer credentials", d->path);
+		client_close(&c);
+		return -1;
+	}
+	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		snprintf(msg, len, "pidfd_open(%d): %s", (int)pid,
+		    strerror(errno));
+		client_close(&c);
+		return -1;
+	}
+	if (client_request(&c, "PING", reply, sizeof reply, msg, len) != 0 ||
+	    strcmp(reply, "PONG") != 0) {
+		if (strcmp(reply, "PONG") != 0)
+			snprintf(msg, len, "the daemon did not answer PING");
+		close(pidfd);
+		client_close(&c);
+		return -1;
+	}
+	client_close(&c);
+	if (syscall(SYS_pidfd_send_signal, pidfd, SIGUSR2, NULL, 0) != 0) {
+		snprintf(msg, len, "SIGUSR2 to pid %d: %s", (int)pid,
+		    strerror(errno));
+		close(pidfd);
+		return -1;
+	}
+	close(pidfd);
+	snprintf(msg, len, "SIGUSR2 sent to the daemon (pid %d)", (int)pid);
+	log_info("hard panic: SIGUSR2 sent to pid %d", (int)pid);
+	return 0;
+}
+
+static const struct mcp_ops mcp_daemon_ops = {
+	mcp_daemon_request,
+	mcp_daemon_hard_panic,
+};
+
+/* Write all of buf to standard output; false on failure. */
+static bool
+mcp_write(const char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = write(STDOUT_FILENO, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		off += (size_t)n;
+	}
+	return true;
+}
+
+/* Send one reply line (freed here); false if standard output failed. */
+static bool
+mcp_send(char *reply)
+{
+	bool	 ok;
+
+	if (reply == NULL)
+		return true;
+	ok = mcp_write(reply, strlen(reply)) && mcp_write("\n", 1);
+	mcp_free(reply);
+	return ok;
+}
+
+/*
+ * Answer every whole line in the reader (and, at the end of input, the
+ * unterminated rest). Returns false if standard output failed.
+ */
+static bool
+mcp_drain(struct mcp_server *s, struct mcp_reader *rd, bool eof)
+{
+	const char	*line;
+	size_t		 len;
+
+	for (;;) {
+		switch (mcp_next_line(rd, &line, &len)) {
+		case MCP_FRAME_LINE:
+			if (!mcp_send(mcp_handle(s, line, len)))
+				return false;
+			continue;
+		case MCP_FRAME_TOOLONG:
+			log_warnx("mcp: a message over %d bytes; dropped",
+			    MCP_LINE_MAX);
+			if (!mcp_send(mcp_error_line(MCP_INVALID_REQUEST,
+			    "Invalid Request: a message over 65536 bytes")))
+				return false;
+			continue;
+		case MCP_FRAME_MORE:
+			break;
+		}
+		break;
+	}
+	if (eof && rd->len > 0 && !rd->discarding) {
+		len = rd->len;
+		rd->len = 0;
+		return mcp_send(mcp_handle(s, rd->buf, len));
+	}
+	return true;
+}
+
+/* Serve standard input until its end. Returns the exit status. */
+static int
+mcp_serve(struct mcp_daemon *d)
+{
+	static struct mcp_reader rd;
+	struct mcp_server	 s;
+	size_t			 room;
+	ssize_t			 n;
+	char			*space;
+
+	mcp_reader_init(&rd);
+	mcp_server_init(&s, &mcp_daemon_ops, d);
+	for (;;) {
+		space = mcp_reader_space(&rd, &room);
+		if ((n = read(STDIN_FILENO, space, room)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("mcp: standard input");
+			return EXIT_FAILED;
+		}
+		mcp_reader_added(&rd, (size_t)n);
+		if (!mcp_drain(&s, &rd, n == 0)) {
+			log_warn("mcp: standard output");
+			return EXIT_FAILED;
+		}
+		if (n == 0)
+			return 0;
+	}
+}
+
+/*
+ * dazai mcp [--socket PATH]: argv[0] is "mcp"; path is the
+ * socket dazai's own options chose. Returns the exit status.
+ */
+int
+mcp_main(const char *path, bool is_default, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mcp_daemon	 d;
+	char			 sock[PATH_MAX], err[SOCKPATH_ERRLEN];
+	int			 ch;
+
+	memset(&d, 0, sizeof d);
+	d.path = path;
+	d.is_default = is_default;
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (sockpath_resolve(optarg, sock, sizeof sock,
+			    &d.is_default, err, sizeof err) != 0) {
+				log_warnx("mcp: %s", err);
+				return EXIT_USAGE;
+			}
+			d.path = sock;
+			break;
+		case 'h':
+			fputs(mcp_usage, stderr);
+			return 0;
+		case ':':
+			log_warnx("mcp: %s: missing argument (see --help)",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			log_warnx("mcp: %s: unknown option (see --help)",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_warnx("mcp: unexpected argument '%s' (see --help)",
+		    argv[optind]);
+		return EXIT_USAGE;
+	}
+	mcp_json_init();
+	return mcp_serve(&d);
+}
