@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * dazai mcp's edges: the options, the loop over standard input, the
- * replies on standard output (nothing else is ever written there), and
- * the daemon's side of the tools through the client's request functions.
+ * replies on standard output (nothing else is ever written there), the
+ * daemon's side of the tools through the client's request functions, and
+ * --guard's heartbeat.
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -10,10 +11,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dazai/client.h"
@@ -23,21 +26,39 @@
 
 #define EXIT_FAILED	1
 #define EXIT_USAGE	2
+#define EXIT_NODAEMON	4
+#define GUARD_INTERVAL	5000	/* ms between the guard's PINGs */
 
 static const char mcp_usage[] =
-"usage: dazai mcp [--socket PATH]\n"
+"usage: dazai mcp [--socket PATH] [--guard]\n"
 "\n"
 "A Model Context Protocol server on standard input and output, for an\n"
 "AI agent: the dazai_* tools drive the daemon. Logs go to standard\n"
 "error; standard input's end exits 0.\n"
 "\n"
-"  --socket PATH  daemon socket (as dazai --socket)\n";
+"  --socket PATH  daemon socket (as dazai --socket)\n"
+"  --guard        hold a heartbeat while the MCP session lasts: its end\n"
+"                 (standard input closed, this server killed) is a lost\n"
+"                 heartbeat\n";
 
-/* Where the daemon is. */
+/* Where the daemon is, and the guard's heartbeat. */
 struct mcp_daemon {
 	const char	*path;
 	bool		 is_default;
+	struct client	 guard;
+	bool		 guarding;
+	long long	 next_ping;	/* CLOCK_MONOTONIC ms */
 };
+
+/* Milliseconds on the monotonic clock. */
+static long long
+mcp_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* One control request on a connection of its own. */
 static int
@@ -109,6 +130,68 @@ static const struct mcp_ops mcp_daemon_ops = {
 	mcp_daemon_request,
 	mcp_daemon_hard_panic,
 };
+
+/*
+ * --guard: HELLO on a heartbeat connection of our own. Returns 0, or the
+ * exit status after saying why not.
+ */
+static int
+mcp_guard_open(struct mcp_daemon *d)
+{
+	char	 line[64], reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+		 shown[96];
+
+	if (client_open(&d->guard, d->path, d->is_default, err,
+	    sizeof err) != 0) {
+		log_warnx("mcp: --guard: %s", err);
+		return errno == ETIMEDOUT ? EXIT_FAILED : EXIT_NODAEMON;
+	}
+	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
+	if (client_request(&d->guard, line, reply, sizeof reply, err,
+	    sizeof err) != 0) {
+		log_warnx("mcp: --guard: %s", err);
+		client_close(&d->guard);
+		return EXIT_FAILED;
+	}
+	if (strcmp(reply, "WELCOME") != 0) {
+		client_printable(reply, shown, sizeof shown);
+		log_warnx("mcp: --guard: %s", strcmp(reply, "BUSY") == 0 ?
+		    "BUSY: another heartbeat holds the guard" : shown);
+		client_close(&d->guard);
+		return EXIT_FAILED;
+	}
+	d->guarding = true;
+	d->next_ping = mcp_now() + GUARD_INTERVAL;
+	return 0;
+}
+
+/* The guard's heartbeat is gone: say so once; the tools still work. */
+static void
+mcp_guard_lost(struct mcp_daemon *d, const char *why)
+{
+	log_warnx("mcp: --guard: the heartbeat is lost (%s); the MCP "
+	    "session is no longer guarded", why);
+	client_close(&d->guard);
+	d->guarding = false;
+}
+
+/* Time for the guard's PING: send it and expect PONG. */
+static void
+mcp_guard_ping(struct mcp_daemon *d)
+{
+	char	 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+
+	if (client_request(&d->guard, "PING", reply, sizeof reply, err,
+	    sizeof err) != 0) {
+		mcp_guard_lost(d, err);
+		return;
+	}
+	if (strcmp(reply, "PONG") != 0) {
+		mcp_guard_lost(d, "no PONG");
+		return;
+	}
+	d->next_ping = mcp_now() + GUARD_INTERVAL;
+}
 
 /* Write all of buf to standard output; false on failure. */
 static bool
@@ -183,16 +266,41 @@ mcp_serve(struct mcp_daemon *d)
 {
 	static struct mcp_reader rd;
 	struct mcp_server	 s;
+	struct pollfd		 pfd[2];
+	long long		 left;
 	size_t			 room;
 	ssize_t			 n;
 	char			*space;
+	int			 nfd, timeout;
 
 	mcp_reader_init(&rd);
 	mcp_server_init(&s, &mcp_daemon_ops, d);
 	for (;;) {
+		pfd[0] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
+		nfd = 1;
+		timeout = -1;
+		if (d->guarding) {
+			pfd[1] = (struct pollfd){ d->guard.fd, POLLIN, 0 };
+			nfd = 2;
+			left = d->next_ping - mcp_now();
+			timeout = left < 0 ? 0 : left > INT_MAX ? INT_MAX :
+			    (int)left;
+		}
+		if (poll(pfd, (nfds_t)nfd, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warn("mcp: poll");
+			return EXIT_FAILED;
+		}
+		if (d->guarding && pfd[1].revents != 0)
+			mcp_guard_lost(d, "the daemon closed the connection");
+		else if (d->guarding && mcp_now() >= d->next_ping)
+			mcp_guard_ping(d);
+		if (pfd[0].revents == 0)
+			continue;
 		space = mcp_reader_space(&rd, &room);
 		if ((n = read(STDIN_FILENO, space, room)) < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			log_warn("mcp: standard input");
 			return EXIT_FAILED;
@@ -208,7 +316,7 @@ mcp_serve(struct mcp_daemon *d)
 }
 
 /*
- * dazai mcp [--socket PATH]: argv[0] is "mcp"; path is the
+ * dazai mcp [--socket PATH] [--guard]: argv[0] is "mcp"; path is the
  * socket dazai's own options chose. Returns the exit status.
  */
 int
@@ -216,16 +324,19 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "guard", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mcp_daemon	 d;
 	char			 sock[PATH_MAX], err[SOCKPATH_ERRLEN];
-	int			 ch;
+	bool			 guard = false;
+	int			 ch, rc;
 
 	memset(&d, 0, sizeof d);
 	d.path = path;
 	d.is_default = is_default;
+	d.guard.fd = -1;
 	optind = 0;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
@@ -237,6 +348,9 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			d.path = sock;
+			break;
+		case 'g':
+			guard = true;
 			break;
 		case 'h':
 			fputs(mcp_usage, stderr);
@@ -257,5 +371,11 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	mcp_json_init();
-	return mcp_serve(&d);
+	if (guard && (rc = mcp_guard_open(&d)) != 0)
+		return rc;
+	/* At the end no QUIT: with --guard, closing the heartbeat
+	 * without one is what makes the session's end a lost heartbeat. */
+	rc = mcp_serve(&d);
+	client_close(&d.guard);
+	return rc;
 }
