@@ -102,5 +102,6 @@ Suite	*sessions_suite(void);
 Suite	*control_suite(void);
 Suite	*client_suite(void);
 Suite	*sandbox_suite(void);
+Suite	*mcp_suite(void);
 
 #endif

@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * dazai mcp. Its pure part (the framing and the JSON-RPC dispatch) with
+ * a fake daemon behind mcp_ops; then build/dazai mcp over a raw pipe,
+ * for what a well-behaved client never sends, and with --guard against
+ * a real build/dazaid.
+ */
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "dazai/mcp.h"
+#include "helpers.h"
+
+/* What the fake daemon answers, and what it was asked. */
+struct fake {
+	const char	*reply;		/* NULL: unreachable */
+	int		 hard_rc;
+	char		 asked[256];
+	int		 calls;
+};
+
+/* The fake daemon's side of one request. */
+static int
+fake_request(void *arg, const char *line, char *reply, size_t len,
+    char *err, size_t errlen)
+{
+	struct fake	*f = arg;
+
+	f->calls++;
+	snprintf(f->asked, sizeof f->asked, "%s", line);
+	if (f->reply == NULL) {
+		snprintf(err, errlen, "no daemon at the test's socket");
+		return -1;
+	}
+	snprintf(reply, len, "%s", f->reply);
+	return 0;
+}
+
+/* The fake daemon's hard panic. */
+static int
+fake_hard(void *arg, char *msg, size_t len)
+{
+	struct fake	*f = arg;
+
+	f->calls++;
+	snprintf(msg, len, "%s", f->hard_rc == 0 ? "sent" : "no daemon");
+	return f->hard_rc;
+}
+
+static const struct mcp_ops fake_ops = { fake_request, fake_hard };
+
+/* Handle one line through a server on f; the reply parsed (or NULL). */
+static json_t *
+ask(struct mcp_server *s, const char *line)
+{
+	json_t	*j;
+	char	*out;
+
+	if ((out = mcp_handle(s, line, strlen(line))) == NULL)
+		return NULL;
+	ck_assert_msg(strchr(out, '\n') == NULL, "a newline in %s", out);
+	j = json_loads(out, JSON_REJECT_DUPLICATES, NULL);
+	ck_assert_msg(j != NULL, "not JSON: %s", out);
+	mcp_free(out);
+	return j;
+}
+
+/* The error code of a reply, 0 if it is a result. */
+static int
+code_of(json_t *r)
+{
+	return (int)json_integer_value(json_object_get(json_object_get(r,
+	    "error"), "code"));
+}
+
+/* A tools/call of name with arguments (JSON text or NULL). */
+static json_t *
+call(struct mcp_server *s, const char *name, const char *args)
+{
+	char	 line[1024];
+
+	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":7,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"%s%s}}",
+	    name, args != NULL ? ",\"arguments\":" : "",
+	    args != NULL ? args : "");
+	return ask(s, line);
+}
+
+/* The result object of a reply, asserted to be one. */
+static json_t *
+result_of(json_t *r)
+{
+	json_t	*res = json_object_get(r, "result");
+
+	ck_assert_msg(res != NULL, "no result");
+	return res;
+}
+
+/*
+ * A tool result's text block holds exactly its structuredContent; its
+ * isError is as expected.
+ */
+static json_t *
+tool_result(json_t *r, bool failed)
+{
+	json_t		*res = result_of(r), *sc, *text;
+	const char	*t;
+
+	ck_assert(json_is_boolean(json_object_get(res, "isError")));
+	ck_assert_int_eq(json_is_true(json_object_get(res, "isError")),
+	    failed);
+	sc = json_object_get(res, "structuredContent");
+	ck_assert_msg(sc != NULL, "no structuredContent");
+	t = json_string_value(json_object_get(json_array_get(
+	    json_object_get(res, "content"), 0), "text"));
+	ck_assert(t != NULL);
+	text = json_loads(t, 0, NULL);
+	ck_assert(text != NULL);
+	ck_assert(json_equal(text, sc));
+	json_decref(text);
+	return sc;
+}
+
+START_TEST(reader_splits_lines)
+{
+	static struct mcp_reader rd;
+	const char	*line;
+	size_t		 len, room;
+	char		*p;
+
+	mcp_reader_init(&rd);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_MORE);
+	p = mcp_reader_space(&rd, &room);
+	ck_assert_uint_eq(room, MCP_LINE_MAX + 1);
+	memcpy(p, "ab\r\ncd\nef", 9);
+	mcp_reader_added(&rd, 9);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_LINE);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(line, "ab", 2) == 0);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_LINE);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(line, "cd", 2) == 0);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_MORE);
+	p = mcp_reader_space(&rd, &room);
+	memcpy(p, "g\n", 2);
+	mcp_reader_added(&rd, 2);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_LINE);
+	ck_assert_uint_eq(len, 3);
+	ck_assert(memcmp(line, "efg", 3) == 0);
+}
+END_TEST
+
+/* Feed n bytes of ch to the reader, in reads as large as it allows. */
+static int
+feed(struct mcp_reader *rd, int ch, size_t n)
+{
+	const char	*line;
+	size_t		 len, room, k;
+	char		*p;
+	int		 toolong = 0;
+
+	while (n > 0) {
+		p = mcp_reader_space(rd, &room);
+		k = n < room ? n : room;
+		memset(p, ch, k);
+		mcp_reader_added(rd, k);
+		n -= k;
+		if (mcp_next_line(rd, &line, &len) == MCP_FRAME_TOOLONG)
+			toolong++;
+	}
+	return toolong;
+}
+
+START_TEST(reader_line_limit)
+{
+	static struct mcp_reader rd;
+	const char	*line;
+	size_t		 len, room;
+	char		*p;
+
+	/* Exactly MCP_LINE_MAX bytes and a newline: a line. */
+	mcp_reader_init(&rd);
+	ck_assert_int_eq(feed(&rd, 'x', MCP_LINE_MAX), 0);
+	p = mcp_reader_space(&rd, &room);
+	ck_assert_uint_eq(room, 1);
+	*p = '\n';
+	mcp_reader_added(&rd, 1);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_LINE);
+	ck_assert_uint_eq(len, MCP_LINE_MAX);
+	/* One more: too long, once, then dropped to its newline, and the
+	 * next line comes through whole. */
+	mcp_reader_init(&rd);
+	ck_assert_int_eq(feed(&rd, 'y', 3 * MCP_LINE_MAX), 1);
+	p = mcp_reader_space(&rd, &room);
+	memcpy(p, "yy\nok\n", 6);
+	mcp_reader_added(&rd, 6);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_LINE);
+	ck_assert_uint_eq(len, 2);
+	ck_assert(memcmp(line, "ok", 2) == 0);
+	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_MORE);
+}
+END_TEST
+
+START_TEST(initialize_versions)
+{
+	static const char *const asked[] = { "2025-11-25", "2025-06-18",
+	    "2025-03-26", "2024-11-05", "2024-10-07", "2099-01-01" };
+	static const char *const got[] = { "2025-11-25", "2025-06-18",
+	    "2025-03-26", "2024-11-05", "2025-11-25", "2025-11-25" };
+	struct mcp_server	 s;
+	json_t			*r, *res;
+	char			 line[256];
+	size_t			 i;
+
+	for (i = 0; i < sizeof asked / sizeof asked[0]; i++) {
+		mcp_server_init(&s, &fake_ops, NULL);
+		snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":0,"
+		    "\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+		    "\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\","
+		    "\"version\":\"1\"}}}", asked[i]);
+		r = ask(&s, line);
+		ck_assert(r != NULL);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
+		    0);
+		res = result_of(r);
+		ck_assert_str_eq(json_string_value(json_object_get(res,
+		    "protocolVersion")), got[i]);
+		ck_assert(json_object_get(json_object_get(res,
+		    "capabilities"), "tools") != NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_object_get(res, "serverInfo"), "name")), "dazai");
+		json_decref(r);
+	}
+}
+END_TEST
+
+START_TEST(ids_and_errors)
+{
+	struct mcp_server	 s;
+	json_t			*r;
+
+	mcp_server_init(&s, &fake_ops, NULL);
+	/* Notifications, responses and blank lines get no answer. */
+	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/initialized\"}") == NULL);
+	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}") ==
+	    NULL);
+	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}") ==
+	    NULL);
+	ck_assert(ask(&s, "   ") == NULL);
+	/* ids: 0, negative, large, a string; echoed as they came. */
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"ping\"}");
+	ck_assert(json_is_integer(json_object_get(r, "id")));
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 0);
+	ck_assert(json_is_object(json_object_get(r, "result")));
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":-9007199254740991,"
+	    "\"method\":\"ping\"}");
+	ck_assert(json_integer_value(json_object_get(r, "id")) ==
+	    -9007199254740991LL);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u00e9\",\"method\":"
+	    "\"ping\"}");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "id")),
+	    "a\xc3\xa9");
+	json_decref(r);
+	/* Unknown methods, server/discover included. */
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	    "\"server/discover\"}");
+	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	    "\"resources/list\"}");
+	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
+	json_decref(r);
+	/* Not JSON, trailing bytes, a key twice, a NUL: parse errors with
+	 * a null id. */
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",");
+	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
+	ck_assert(json_is_null(json_object_get(r, "id")));
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} x");
+	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":"
+	    "\"ping\"}");
+	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\\u0000\"}");
+	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
+	json_decref(r);
+	/* Batches, a wrong version, a null or object id, a method that is
+	 * not a string, params that are not an object. */
+	r = ask(&s, "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	    "\"params\":[]}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
+	json_decref(r);
+}
+END_TEST
+
+/* Is s a tool name as 2025-11-25 allows: [A-Za-z0-9_.-]{1,128}? */
+static bool
+name_ok(const char *s)
+{
+	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	return n > 0 && n <= 128 && s[n] == '\0';
+}
+
+START_TEST(tools_list)
+{
+	static const char *const names[] = { "dazai_status",
+	    "dazai_register", "dazai_unregister", "dazai_arm", "dazai_panic",
+	    "dazai_hard_panic" };
+	struct mcp_server	 s;
+	json_t			*r, *tools, *t, *a;
+	size_t			 i;
+
+	mcp_server_init(&s, &fake_ops, NULL);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":"
+	    "\"tools/list\",\"params\":{}}");
+	tools = json_object_get(result_of(r), "tools");
+	ck_assert_uint_eq(json_array_size(tools), 6);
+	json_array_foreach(tools, i, t) {
+		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
+		    names[i]);
+		ck_assert(name_ok(names[i]));
+		ck_assert(json_string_value(json_object_get(t,
+		    "description")) != NULL);
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_object_get(t, "inputSchema"), "type")), "object");
+		ck_assert_str_eq(json_string_value(json_object_get(
+		    json_object_get(t, "outputSchema"), "type")), "object");
+		a = json_object_get(t, "annotations");
+		ck_assert(a != NULL);
+		ck_assert_int_eq(json_is_true(json_object_get(a,
+		    "readOnlyHint")), i == 0);
+		ck_assert_int_eq(json_is_true(json_object_get(a,
+		    "destructiveHint")), i >= 4);
+	}
+	/* The pid tools require an integer pid. */
+	t = json_object_get(json_object_get(json_object_get(
+	    json_array_get(tools, 1), "inputSchema"), "properties"), "pid");
+	ck_assert_str_eq(json_string_value(json_object_get(t, "type")),
+	    "integer");
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(tool_status)
+{
+	struct fake		 f = { "STATUS alive=1 armed=1 grace=5 "
+	    "registered=2 state=guarding sessions=1 secret_bytes=32 "
+	    "deadline=- reads=0 sandbox=seccomp,landlock", 0, "", 0 };
+	struct mcp_server	 s;
+	json_t			*r, *sc;
+
+	mcp_server_init(&s, &fake_ops, &f);
+	r = call(&s, "dazai_status", NULL);
+	ck_assert_str_eq(f.asked, "STATUS");
+	sc = tool_result(r, false);
+	ck_assert(json_is_true(json_object_get(sc, "alive")));
+	ck_assert(json_is_true(json_object_get(sc, "armed")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "grace_seconds")), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "registered_pids")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "state")),
+	    "guarding");
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "sessions")), 1);
+	ck_assert(json_is_null(json_object_get(sc, "deadline")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "sandbox")),
+	    "seccomp,landlock");
+	ck_assert(json_object_get(sc, "grace") == NULL);
+	json_decref(r);
+	/* No daemon: alive false, an error, the reason said. */
+	f.reply = NULL;
+	r = call(&s, "dazai_status", "{}");
+	sc = tool_result(r, true);
+	ck_assert(json_is_false(json_object_get(sc, "alive")));
+	ck_assert(strstr(json_string_value(json_object_get(sc, "message")),
+	    "no daemon") != NULL);
+	json_decref(r);
+	/* A daemon that sends garbage is no status. */
+	f.reply = "STATUS armed=1";
+	r = call(&s, "dazai_status", NULL);
+	sc = tool_result(r, true);
+	ck_assert(json_is_false(json_object_get(sc, "alive")));
+	json_decref(r);
+}
+END_TEST
+
+/* A tool error without structured content, saying why. */
+static void
+expect_refusal(json_t *r, const char *why)
+{
+	json_t		*res = result_of(r);
+	const char	*t;
+
+	ck_assert(json_is_true(json_object_get(res, "isError")));
+	t = json_string_value(json_object_get(json_array_get(
+	    json_object_get(res, "content"), 0), "text"));
+	ck_assert_msg(t != NULL && strstr(t, why) != NULL, "%s", t);
+}
+
+START_TEST(tool_register)
+{
+	struct fake		 f = { "OK", 0, "", 0 };
+	struct mcp_server	 s;
+	json_t			*r, *sc;
+
+	mcp_server_init(&s, &fake_ops, &f);
+	r = call(&s, "dazai_register", "{\"pid\":1234}");
+	ck_assert_str_eq(f.asked, "REGISTER pid=1234");
+	sc = tool_result(r, false);
+	ck_assert(json_is_true(json_object_get(sc, "ok")));
+	json_decref(r);
+	r = call(&s, "dazai_unregister", "{\"pid\":2147483647}");
+	ck_assert_str_eq(f.asked, "UNREGISTER pid=2147483647");
+	json_decref(r);
+	/* Refused by the daemon: ok false, its reply as the message. */
+	f.reply = "ERROR invalid pid";
+	r = call(&s, "dazai_register", "{\"pid\":99}");
+	sc = tool_result(r, true);
+	ck_assert(json_is_false(json_object_get(sc, "ok")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "message")),
+	    "ERROR invalid pid");
+	json_decref(r);
+	/* Bad arguments never reach the daemon and are tool errors. */
+	f.calls = 0;
+	r = call(&s, "dazai_register", NULL);
+	expect_refusal(r, "missing argument");
+	json_decref(r);
+	r = call(&s, "dazai_register", "{\"pid\":\"12\"}");
+	expect_refusal(r, "integer");
+	json_decref(r);
+	r = call(&s, "dazai_register", "{\"pid\":1.5}");
+	expect_refusal(r, "integer");
+	json_decref(r);
+	r = call(&s, "dazai_register", "{\"pid\":0}");
+	expect_refusal(r, "from 1");
+	json_decref(r);
+	r = call(&s, "dazai_register", "{\"pid\":2147483648}");
+	expect_refusal(r, "from 1");
+	json_decref(r);
+	r = call(&s, "dazai_unregister", "{\"pid\":-1}");
+	expect_refusal(r, "from 1");
+	json_decref(r);
+	r = call(&s, "dazai_register", "[1]");
+	expect_refusal(r, "object");
+	json_decref(r);
+	ck_assert_int_eq(f.calls, 0);
+	/* A daemon's reply in bytes JSON cannot carry is shown escaped. */
+	f.reply = "ERR \xff\x01";
+	r = call(&s, "dazai_register", "{\"pid\":5}");
+	sc = tool_result(r, true);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "message")),
+	    "ERR \\xff\\x01");
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(tool_arm_and_panics)
+{
+	struct fake		 f = { "ALREADY_ARMED", 0, "", 0 };
+	struct mcp_server	 s;
+	json_t			*r, *sc;
+
+	mcp_server_init(&s, &fake_ops, &f);
+	r = call(&s, "dazai_arm", NULL);
+	ck_assert_str_eq(f.asked, "ARM");
+	sc = tool_result(r, false);
+	ck_assert(json_is_true(json_object_get(sc, "armed")));
+	json_decref(r);
+	f.reply = "OK";
+	r = call(&s, "dazai_panic", "{}");
+	ck_assert_str_eq(f.asked, "PANIC");
+	sc = tool_result(r, false);
+	ck_assert(json_is_true(json_object_get(sc, "triggered")));
+	json_decref(r);
+	f.reply = "ERR not allowed";
+	r = call(&s, "dazai_panic", NULL);
+	sc = tool_result(r, true);
+	ck_assert(json_is_false(json_object_get(sc, "triggered")));
+	json_decref(r);
+	r = call(&s, "dazai_hard_panic", NULL);
+	sc = tool_result(r, false);
+	ck_assert(json_is_true(json_object_get(sc, "triggered")));
+	json_decref(r);
+	f.hard_rc = -1;
+	r = call(&s, "dazai_hard_panic", NULL);
+	sc = tool_result(r, true);
+	ck_assert(json_is_false(json_object_get(sc, "triggered")));
+	json_decref(r);
+	/* An unknown tool or none named: protocol errors. */
+	r = call(&s, "dazai_get", NULL);
+	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+	    "\"params\":{}}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
+	json_decref(r);
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	    "\"tools/call\"}");
+	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
+	json_decref(r);
+}
+END_TEST
+
+/* dazai mcp on pipes: its pid, our ends of its stdin and stdout. */
+struct srv {
+	pid_t	 pid;
+	int	 in;
+	int	 out;
+	char	 log[128];
+};
+
+/* Start build/dazai [--socket sock] mcp [extra...] on pipes. */
+static void
+srv_start(struct srv *v, const char *sock, const char *extra)
+{
+	const char	*argv[8];
+	char		 dir[64];
+	int		 in[2], out[2], fd, n = 0;
+
+	argv[n++] = dz_bin("dazai");
+	if (sock != NULL) {
+		argv[n++] = "--socket";
+		argv[n++] = sock;
+	}
+	argv[n++] = "mcp";
+	if (extra != NULL)
+		argv[n++] = extra;
+	argv[n] = NULL;
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(v->log, sizeof v->log, "%s/mcp.log", dir);
+	ck_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
+	v->pid = fork();
+	ck_assert(v->pid >= 0);
+	if (v->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		if ((fd = open(v->log, O_WRONLY | O_CREAT | O_APPEND,
+		    0600)) >= 0)
+			dup2(fd, STDERR_FILENO);
+		signal(SIGPIPE, SIG_DFL);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	v->in = in[1];
+	v->out = out[0];
+}
+
+/* Send bytes to its standard input. */
+static void
+srv_line(struct srv *v, const char *s)
+{
+	dz_send_bytes(v->in, s, strlen(s));
+}
+
+/* Send a line, read one reply line parsed (or NULL within 5 s). */
+static json_t *
+srv_ask(struct srv *v, const char *line)
+{
+	static char	 buf[65536];
+
+	if (line != NULL)
+		dz_send_bytes(v->in, line, strlen(line));
+	if (dz_readline(v->out, buf, sizeof buf, 5.0) == NULL)
+		return NULL;
+	return json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* Close its standard input; its exit status (within 5 s). */
+static int
+srv_end(struct srv *v)
+{
+	int	 st;
+
+	close(v->in);
+	ck_assert_msg(dz_waitpid(v->pid, &st, 5.0) == 0,
+	    "dazai mcp did not exit at the end of its input");
+	close(v->out);
+	return st;
+}
+
+START_TEST(raw_pipe)
+{
+	struct srv	 v;
+	json_t		*r;
+	char		*big;
+	size_t		 n = 70 * 1024;
+	int		 st;
+
+	srv_start(&v, "/nonexistent/dazai.sock", NULL);
+	/* What real clients send first: initialize with id 0. */
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+	    "\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
+	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":"
+	    "\"1\"}}}\n");
+	ck_assert(r != NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 0);
+	json_decref(r);
+	/* A notification gets nothing: the next reply is the ping's. */
+	srv_line(&v, "{\"jsonrpc\":\"2.0\",\"method\":"
+	    "\"notifications/initialized\"}\n");
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":\"s-1\",\"method\":"
+	    "\"ping\"}\n");
+	ck_assert_str_eq(json_string_value(json_object_get(r, "id")), "s-1");
+	json_decref(r);
+	r = srv_ask(&v, "{not json\n");
+	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
+	json_decref(r);
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
+	    "\"server/discover\"}\n");
+	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
+	json_decref(r);
+	/* 70 KiB in one line: an error, the server still up. */
+	big = malloc(n + 1);
+	ck_assert(big != NULL);
+	memset(big, 'a', n);
+	big[0] = '{';
+	big[n] = '\n';
+	dz_send_bytes(v.in, big, n + 1);
+	free(big);
+	r = srv_ask(&v, NULL);
+	ck_assert(r != NULL);
+	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
+	json_decref(r);
+	/* No daemon: a tool error, and the server stays up. */
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"dazai_arm\"}}\n");
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"dazai_hard_panic\"}}\n");
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}"
+	    "\n");
+	ck_assert(json_is_object(json_object_get(r, "result")));
+	json_decref(r);
+	/* The end of input: exit 0, and nothing else ever on stdout. */
+	srv_line(&v, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
+	    "\"ping\"}");
+	close(v.in);
+	r = srv_ask(&v, NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 9);
+	json_decref(r);
+	ck_assert(dz_eof(v.out, 5.0));
+	ck_assert(dz_waitpid(v.pid, &st, 5.0) == 0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(v.out);
+}
+END_TEST
+
+START_TEST(usage_errors)
+{
+	const char	*bad[] = { dz_bin("dazai"), "mcp", "--bogus", NULL };
+	const char	*extra[] = { dz_bin("dazai"), "mcp", "x", NULL };
+	const char	*nod[] = { dz_bin("dazai"), "--socket",
+	    "/nonexistent/dazai.sock", "mcp", "--guard", NULL };
+	char		 out[4096];
+	int		 st;
+
+	st = dz_run(bad, out, sizeof out, 5.0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	st = dz_run(extra, out, sizeof out, 5.0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	/* --guard without a daemon: exit 4 before serving. */
+	st = dz_run(nod, out, sizeof out, 5.0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "%s", out);
+}
+END_TEST
+
+START_TEST(guard_lost_at_eof)
+{
+	const char	*args[] = { "--dry-run", NULL };
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r;
+	int		 st;
+
+	dz_init(&d, NULL);
+	ck_assert(dz_start(&d, args) == 0);
+	srv_start(&v, d.sock, "--guard");
+	ck_assert(dz_status_wait(&d, "sessions", "1", 5.0));
+	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"dazai_status\"}}\n");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    result_of(r), "structuredContent"), "state")), "guarding");
+	json_decref(r);
+	/* The agent's session ends: no QUIT, a lost heartbeat, a panic. */
+	st = srv_end(&v);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert(dz_log_wait(&d, "heartbeat lost", 5.0));
+	ck_assert(dz_wait(&d, 5.0) == 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+}
+END_TEST
+
+START_TEST(guard_beside_a_shell)
+{
+	const char	*args[] = { "--dry-run", "--sessions", "2", NULL };
+	struct dz	 d;
+	struct srv	 v;
+	int		 shell, st;
+
+	dz_init(&d, NULL);
+	ck_assert(dz_start(&d, args) == 0);
+	shell = dz_hello(d.sock);
+	srv_start(&v, d.sock, "--guard");
+	ck_assert(dz_status_wait(&d, "sessions", "2", 5.0));
+	st = srv_end(&v);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The shell's heartbeat still holds the secret. */
+	ck_assert(dz_status_wait(&d, "sessions", "1", 5.0));
+	ck_assert(dz_alive(&d));
+	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "guarding");
+	close(shell);
+	dz_stop(&d);
+}
+END_TEST
+
+Suite *
+mcp_suite(void)
+{
+	Suite	*s = suite_create("mcp");
+	TCase	*tc = tcase_create("pure");
+	TCase	*io = tcase_create("pipe");
+
+	/* Before any JSON exists, in the runner itself: every block is
+	 * freed as it was allocated, through the zeroing hooks. */
+	tcase_add_unchecked_fixture(tc, mcp_json_init, NULL);
+	tcase_add_test(tc, reader_splits_lines);
+	tcase_add_test(tc, reader_line_limit);
+	tcase_add_test(tc, initialize_versions);
+	tcase_add_test(tc, ids_and_errors);
+	tcase_add_test(tc, tools_list);
+	tcase_add_test(tc, tool_status);
+	tcase_add_test(tc, tool_register);
+	tcase_add_test(tc, tool_arm_and_panics);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(io, 30);
+	tcase_add_test(io, raw_pipe);
+	tcase_add_test(io, usage_errors);
+	tcase_add_test(io, guard_lost_at_eof);
+	tcase_add_test(io, guard_beside_a_shell);
+	suite_add_tcase(s, io);
+	return s;
+}
