@@ -53,8 +53,13 @@ BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
 	libjansson-dev pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
 	openssh-server openssh-client tmux
+# Node and npm for the MCP SDK's client, from the distribution only when
+# the machine has none (a node from elsewhere ships its own npm).
+NODE_PKGS = $(shell command -v node >/dev/null 2>&1 && \
+	command -v npm >/dev/null 2>&1 || echo nodejs npm)
 
-.PHONY: all deps test-deps check test demo clean install uninstall sanitize
+.PHONY: all deps test-deps check test demo clean install uninstall sanitize \
+	mcp-sdk
 
 all: $(B)/dazaid $(B)/dazai-heartbeat $(B)/dazai
 
@@ -87,6 +92,22 @@ $(B)/novdso.so: tests/novdso.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -Wl,-z,relro -Wl,-z,now -o $@ $<
 
+# The official MCP SDK's client, pinned by tests/mcp/package-lock.json,
+# installed with npm ci into $(B)/mcp beside the script that drives it.
+MCP_SDK	= $(B)/mcp/node_modules/@modelcontextprotocol/sdk/package.json
+
+$(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
+	@mkdir -p $(B)/mcp
+	cp tests/mcp/package.json tests/mcp/package-lock.json $(B)/mcp/
+	cd $(B)/mcp && npm ci --no-audit --no-fund --ignore-scripts \
+	    --loglevel=error
+	touch $@
+
+$(B)/mcp/sdk_client.mjs: tests/mcp/sdk_client.mjs $(MCP_SDK)
+	cp tests/mcp/sdk_client.mjs $@
+
+mcp-sdk: $(B)/mcp/sdk_client.mjs
+
 # Install what is missing (apt-get, through sudo unless root).
 define apt_install
 	@missing=""; for p in $(1); do \
@@ -106,13 +127,13 @@ deps:
 	$(call apt_install,$(BUILD_PKGS))
 
 test-deps: deps
-	$(call apt_install,$(TEST_PKGS))
+	$(call apt_install,$(TEST_PKGS) $(NODE_PKGS))
 
 check: test-deps
-	$(MAKE) all $(B)/run_tests
+	$(MAKE) all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests
 
-test: all $(B)/run_tests
+test: all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests
 
 sanitize: test-deps

@@ -3,7 +3,9 @@
  * dazai mcp. Its pure part (the framing and the JSON-RPC dispatch) with
  * a fake daemon behind mcp_ops; then build/dazai mcp over a raw pipe,
  * for what a well-behaved client never sends, and with --guard against
- * a real build/dazaid.
+ * a real build/dazaid; then driven by the official MCP SDK's client
+ * (tests/mcp/sdk_client.mjs, installed with npm ci by make check)
+ * against a real build/dazaid.
  */
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -755,12 +757,256 @@ START_TEST(guard_beside_a_shell)
 }
 END_TEST
 
+/* Is there a node on $PATH? */
+static bool
+have_node(void)
+{
+	const char	*argv[] = { "/usr/bin/env", "node", "--version", NULL };
+	char		 out[256];
+	int		 st;
+
+	st = dz_run(argv, out, sizeof out, 20.0);
+	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/*
+ * Can the SDK's client run here? node, and the SDK that make check
+ * installs (npm ci) into $DAZAI_BUILD/mcp beside the script; a skip says
+ * which is missing.
+ */
+static bool
+sdk_ready(void)
+{
+	if (!have_node()) {
+		dz_skip("mcp sdk: node not installed (make check installs "
+		    "nodejs and npm)");
+		return false;
+	}
+	if (access(dz_bin("mcp/sdk_client.mjs"), R_OK) != 0 ||
+	    access(dz_bin("mcp/node_modules/@modelcontextprotocol/sdk/"
+	    "package.json"), R_OK) != 0) {
+		dz_skip("mcp sdk: the MCP SDK is not installed in %s (make "
+		    "check runs npm ci there)", dz_bin("mcp"));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Run the SDK's client script in mode against the daemon at sock; its
+ * results, one JSON object a line, into steps[] (up to max). Returns how
+ * many; the test fails if the script did not run every step.
+ */
+static size_t
+sdk_run(const char *sock, const char *mode, const char *pid, json_t **steps,
+    size_t max)
+{
+	const char	*argv[10];
+	char		 dir[64], path[128], out[8192], line[65536];
+	size_t		 n = 0;
+	FILE		*fp;
+	int		 st;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/steps", dir);
+	argv[0] = "/usr/bin/env";
+	argv[1] = "node";
+	argv[2] = dz_bin("mcp/sdk_client.mjs");
+	argv[3] = dz_bin("dazai");
+	argv[4] = sock;
+	argv[5] = path;
+	argv[6] = mode;
+	argv[7] = pid;
+	argv[8] = NULL;
+	st = dz_run(argv, out, sizeof out, 60.0);
+	ck_assert_msg((fp = fopen(path, "r")) != NULL, "no results: %s", out);
+	while (n < max && fgets(line, sizeof line, fp) != NULL) {
+		steps[n] = json_loads(line, 0, NULL);
+		ck_assert_msg(steps[n] != NULL, "not JSON: %s", line);
+		n++;
+	}
+	fclose(fp);
+	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the SDK client failed: %s\n%s", n > 0 ? json_string_value(
+	    json_object_get(steps[n - 1], "message")) : "", out);
+	ck_assert_str_eq(json_string_value(json_object_get(steps[n - 1],
+	    "step")), "done");
+	return n;
+}
+
+/* The nth step's name is want; its object. */
+static json_t *
+sdk_step(json_t **steps, size_t n, size_t i, const char *want)
+{
+	ck_assert_msg(i < n, "no step %zu (%s)", i, want);
+	ck_assert_str_eq(json_string_value(json_object_get(steps[i], "step")),
+	    want);
+	return steps[i];
+}
+
+/* initialize and tools/list as the SDK saw them. */
+static void
+sdk_check_start(json_t **steps, size_t n)
+{
+	static const char *const names[] = { "dazai_status",
+	    "dazai_register", "dazai_unregister", "dazai_arm", "dazai_panic",
+	    "dazai_hard_panic" };
+	json_t	*s, *tools, *t;
+	size_t	 i;
+
+	s = sdk_step(steps, n, 0, "initialize");
+	ck_assert_str_eq(json_string_value(json_object_get(s,
+	    "protocolVersion")), MCP_PROTOCOL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(s,
+	    "server"), "name")), "dazai");
+	ck_assert(json_is_true(json_object_get(s, "tools")));
+	tools = json_object_get(sdk_step(steps, n, 1, "tools/list"), "tools");
+	ck_assert_uint_eq(json_array_size(tools), 6);
+	json_array_foreach(tools, i, t) {
+		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
+		    names[i]);
+		ck_assert_str_eq(json_string_value(json_object_get(t, "input")),
+		    "object");
+		ck_assert_str_eq(json_string_value(json_object_get(t,
+		    "output")), "object");
+		ck_assert_int_eq(json_is_true(json_object_get(t, "readOnly")),
+		    i == 0);
+		ck_assert_int_eq(json_is_true(json_object_get(t,
+		    "destructive")), i >= 4);
+	}
+}
+
+/* A structured field as STATUS writes it: 1/0, a decimal, a string, -. */
+static void
+field_text(json_t *v, char *buf, size_t len)
+{
+	if (json_is_boolean(v))
+		snprintf(buf, len, "%d", json_is_true(v) ? 1 : 0);
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		snprintf(buf, len, "%s", json_string_value(v));
+	else if (json_is_null(v))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "?");
+}
+
+/*
+ * dazai_status's structuredContent says what STATUS says: rei's four
+ * under their names, every other field under its own.
+ */
+static void
+sdk_check_status(json_t *sc, const char *status)
+{
+	static const char *const rs[][2] = { { "alive", "alive" },
+	    { "armed", "armed" }, { "grace", "grace_seconds" },
+	    { "registered", "registered_pids" } };
+	char		 line[512], got[256], *tok, *eq, *save;
+	size_t		 i;
+
+	snprintf(line, sizeof line, "%s", status);
+	line[strcspn(line, "\n")] = '\0';
+	ck_assert(strncmp(line, "STATUS ", 7) == 0);
+	for (tok = strtok_r(line + 7, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		ck_assert((eq = strchr(tok, '=')) != NULL);
+		*eq = '\0';
+		for (i = 0; i < 4 && strcmp(rs[i][0], tok) != 0; i++)
+			;
+		field_text(json_object_get(sc, i < 4 ? rs[i][1] : tok), got,
+		    sizeof got);
+		ck_assert_msg(strcmp(got, eq + 1) == 0, "%s: STATUS says %s, "
+		    "the tool %s", tok, eq + 1, got);
+	}
+}
+
+START_TEST(sdk_tour)
+{
+	const char	*args[] = { "--dry-run", NULL };
+	struct dz	 d;
+	json_t		*steps[16], *s;
+	char		 pid[16], status[512];
+	pid_t		 sleeper;
+	size_t		 n, i;
+	int		 st;
+
+	if (!sdk_ready())
+		return;
+	dz_init(&d, NULL);
+	ck_assert(dz_start(&d, args) == 0);
+	sleeper = dz_sleeper();
+	snprintf(pid, sizeof pid, "%d", (int)sleeper);
+	snprintf(status, sizeof status, "%s", dz_status(&d));
+	n = sdk_run(d.sock, "tour", pid, steps, 16);
+	sdk_check_start(steps, n);
+	s = sdk_step(steps, n, 2, "dazai_status");
+	ck_assert(json_is_false(json_object_get(s, "isError")));
+	sdk_check_status(json_object_get(s, "structured"), status);
+	s = sdk_step(steps, n, 3, "dazai_register");
+	ck_assert(json_is_true(json_object_get(json_object_get(s,
+	    "structured"), "ok")));
+	s = sdk_step(steps, n, 4, "dazai_status");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    s, "structured"), "registered_pids")), 1);
+	/* A bad argument: a tool error, not a protocol error (the SDK
+	 * would have thrown). */
+	s = sdk_step(steps, n, 5, "dazai_register");
+	ck_assert(json_is_true(json_object_get(s, "isError")));
+	s = sdk_step(steps, n, 6, "dazai_arm");
+	ck_assert(json_is_true(json_object_get(json_object_get(s,
+	    "structured"), "armed")));
+	s = sdk_step(steps, n, 7, "dazai_panic");
+	ck_assert(json_is_true(json_object_get(json_object_get(s,
+	    "structured"), "triggered")));
+	/* Armed by the agent, its panic SIGKILLs the registered sleeper,
+	 * then the daemon itself. */
+	ck_assert(dz_waitpid(sleeper, &st, 5.0) == 0);
+	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	ck_assert(dz_wait(&d, 5.0) == 0);
+	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
+	ck_assert(dz_log_has(&d, "PANIC from pid"));
+	ck_assert(dz_log_has(&d, "ARMED from now on"));
+	for (i = 0; i < n; i++)
+		json_decref(steps[i]);
+}
+END_TEST
+
+START_TEST(sdk_hard_panic)
+{
+	const char	*args[] = { "--dry-run", NULL };
+	struct dz	 d;
+	json_t		*steps[8], *s;
+	size_t		 n, i;
+
+	if (!sdk_ready())
+		return;
+	dz_init(&d, NULL);
+	ck_assert(dz_start(&d, args) == 0);
+	n = sdk_run(d.sock, "hard", "0", steps, 8);
+	sdk_check_start(steps, n);
+	s = sdk_step(steps, n, 2, "dazai_hard_panic");
+	ck_assert(json_is_false(json_object_get(s, "isError")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s,
+	    "structured"), "triggered")));
+	/* SIGUSR2 reached the daemon found by SO_PEERCRED: dry-run, it
+	 * wipes, says WOULD SIGKILL and exits 0. */
+	ck_assert(dz_wait(&d, 5.0) == 0);
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(dz_log_has(&d, "SIGUSR2"));
+	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
+	for (i = 0; i < n; i++)
+		json_decref(steps[i]);
+}
+END_TEST
+
 Suite *
 mcp_suite(void)
 {
 	Suite	*s = suite_create("mcp");
 	TCase	*tc = tcase_create("pure");
 	TCase	*io = tcase_create("pipe");
+	TCase	*sdk = tcase_create("sdk");
 
 	/* Before any JSON exists, in the runner itself: every block is
 	 * freed as it was allocated, through the zeroing hooks. */
@@ -780,5 +1026,9 @@ mcp_suite(void)
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
 	suite_add_tcase(s, io);
+	tcase_set_timeout(sdk, 120);
+	tcase_add_test(sdk, sdk_tour);
+	tcase_add_test(sdk, sdk_hard_panic);
+	suite_add_tcase(s, sdk);
 	return s;
 }
