@@ -39,7 +39,7 @@ DAEMON_SRCS = src/log.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/daemon.c src/sandbox.c
 CLIENT_SRCS = src/client.c src/secbuf.c
-MCP_SRCS = src/mcp.c src/mcpserver.c
+MCP_SRCS = src/mcp.c src/mcpserver.c src/mcptool.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
@@ -80,8 +80,9 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/client.o $(B)/obj/secbuf.o \
-    $(B)/obj/log.o $(B)/obj/sockpath.o $(B)/obj/mcp.o $(B)/obj/mcpserver.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JSON_LIBS)
+    $(B)/obj/log.o $(B)/obj/sockpath.o $(B)/obj/mcp.o $(B)/obj/mcpserver.o \
+    $(B)/obj/mcptool.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(JSON_LIBS) -lm
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \

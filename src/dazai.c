@@ -56,7 +56,7 @@ static const char usage_text[] =
 "  wipe                       wipe the secret; the daemon stays up, empty\n"
 "  panic                      a graceful panic, as SIGUSR1\n"
 "  cancel                     abort a pending panic\n"
-"  mcp [--guard]              an MCP server for an AI agent (stdio)\n"
+"  mcp [--config P] [--guard] an MCP server for an AI agent (stdio)\n"
 "\n"
 "  --socket PATH  daemon socket (default $DAZAI_SOCKET, else\n"
 "                 $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"

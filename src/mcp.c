@@ -446,6 +446,49 @@ mcp_tool_hard(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 	    "message", msg), rc != 0);
 }
 
+/* Is s a tool name as MCP 2025-11-25 has them: [A-Za-z0-9_.-]{1,128}? */
+bool
+mcp_tool_name_ok(const char *s)
+{
+	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+
+	return n > 0 && n <= MCP_NAME_MAX && s[n] == '\0';
+}
+
+/*
+ * Copy in to out with every occurrence of the secret's bytes replaced by
+ * "[redacted]"; when cut (the output was truncated there), also a tail
+ * that is the start of the secret. Writes at most outlen bytes and
+ * returns how many the whole text needs, so a first call with outlen 0
+ * sizes the buffer. (A plain comparison: what matches is shown to be
+ * redacted anyway, so its timing tells nothing more.)
+ */
+size_t
+mcp_redact(const unsigned char *in, size_t len, const unsigned char *secret,
+    size_t slen, bool cut, char *out, size_t outlen)
+{
+	static const char	 mark[] = MCP_REDACTED;
+	size_t			 i = 0, o = 0, k, m;
+
+	while (i < len) {
+		m = len - i < slen ? len - i : slen;
+		if (slen > 0 && (m == slen || cut) &&
+		    memcmp(in + i, secret, m) == 0) {
+			for (k = 0; k < sizeof mark - 1; k++, o++)
+				if (o < outlen)
+					out[o] = mark[k];
+			i += m;
+			continue;
+		}
+		if (o < outlen)
+			out[o] = (char)in[i];
+		o++;
+		i++;
+	}
+	return o;
+}
+
 #define MCP_NO_ARGS	"{\"type\":\"object\",\"properties\":{}}"
 #define MCP_PID_ARGS	"{\"type\":\"object\",\"properties\":{\"pid\":" \
 	"{\"type\":\"integer\",\"minimum\":1,\"maximum\":2147483647," \
@@ -468,6 +511,18 @@ mcp_tool_hard(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 	"\"message\":{\"type\":\"string\"}}," \
 	"\"required\":[\"alive\",\"armed\",\"grace_seconds\"," \
 	"\"registered_pids\"]}"
+#define MCP_RUN_OUT	"{\"type\":\"object\",\"properties\":{" \
+	"\"exit_status\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"signal\":{\"type\":[\"integer\",\"null\"]}," \
+	"\"stdout\":{\"type\":\"string\"}," \
+	"\"truncated\":{\"type\":\"boolean\"}," \
+	"\"timed_out\":{\"type\":\"boolean\"}," \
+	"\"secret_wiped\":{\"type\":\"boolean\"}," \
+	"\"message\":{\"type\":\"string\"}}," \
+	"\"required\":[\"exit_status\",\"stdout\",\"truncated\"," \
+	"\"timed_out\"]}"
+#define MCP_RUNS	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
+	"\"idempotentHint\":false,\"openWorldHint\":true}"
 #define MCP_READ_ONLY	"{\"readOnlyHint\":true,\"destructiveHint\":false," \
 	"\"idempotentHint\":true,\"openWorldHint\":false}"
 #define MCP_CHANGES	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
@@ -534,10 +589,11 @@ mcp_initialize(struct mcp_server *s, json_t *params)
 
 /* tools/list: every tool, in one page. */
 static json_t *
-mcp_list(void)
+mcp_list(const struct mcp_server *s)
 {
-	json_t	*tools, *t;
-	size_t	 i;
+	const struct mcp_cmdtool	*c;
+	json_t				*tools, *t;
+	size_t				 i;
 
 	if ((tools = json_array()) == NULL)
 		return NULL;
@@ -553,7 +609,90 @@ mcp_list(void)
 			return NULL;
 		}
 	}
+	for (i = 0; i < s->ncmd; i++) {
+		c = &s->cmd[i];
+		t = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", c->name,
+		    "description", c->description != NULL ? c->description :
+		    "a command that uses the secret without showing it",
+		    "inputSchema", mcp_literal(MCP_NO_ARGS),
+		    "outputSchema", mcp_literal(MCP_RUN_OUT),
+		    "annotations", mcp_literal(MCP_RUNS));
+		if (t == NULL || json_array_append_new(tools, t) != 0) {
+			json_decref(tools);
+			return NULL;
+		}
+	}
 	return json_pack("{s:o}", "tools", tools);
+}
+
+/*
+ * A command's output as a JSON string: as it is when it is UTF-8, else
+ * with every byte above 0x7f written as \\xNN.
+ */
+static json_t *
+mcp_output_string(const char *p, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	json_t			*j;
+	char			*a;
+	size_t			 i, o = 0;
+
+	if ((j = json_stringn(p, len)) != NULL)
+		return j;
+	if (len > (SIZE_MAX - 1) / 4 || (a = mcp_alloc(len * 4 + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)p[i] < 0x80) {
+			a[o++] = p[i];
+			continue;
+		}
+		a[o++] = '\\';
+		a[o++] = 'x';
+		a[o++] = hex[(unsigned char)p[i] >> 4];
+		a[o++] = hex[(unsigned char)p[i] & 15];
+	}
+	j = json_stringn(a, o);
+	mcp_release(a);
+	return j;
+}
+
+/*
+ * A command tool: run it through ops->run; its exit status and its
+ * output, already redacted, as the result; an error when it could not
+ * run, timed out or exited other than 0.
+ */
+static json_t *
+mcp_call_command(struct mcp_server *s, size_t n)
+{
+	struct mcp_run	 r;
+	json_t		*out, *text;
+	bool		 failed;
+
+	memset(&r, 0, sizeof r);
+	r.status = -1;
+	if (s->ops == NULL || s->ops->run == NULL) {
+		r.failed = true;
+		snprintf(r.err, sizeof r.err, "command tools cannot run here");
+	} else
+		s->ops->run(s->arg, n, &r);
+	if ((text = mcp_output_string(r.output != NULL ? r.output : "",
+	    r.outlen)) == NULL) {
+		free(r.output);
+		return NULL;
+	}
+	free(r.output);
+	out = json_pack("{s:o, s:o, s:o, s:b, s:b, s:b}",
+	    "exit_status", r.status >= 0 ? json_integer(r.status) : json_null(),
+	    "signal", r.signal > 0 ? json_integer(r.signal) : json_null(),
+	    "stdout", text, "truncated", r.truncated, "timed_out",
+	    r.timed_out, "secret_wiped", r.burnt);
+	if (out != NULL && r.failed) {
+		r.err[sizeof r.err - 1] = '\0';
+		json_object_set_new(out, "message", json_string(r.err));
+	} else if (out != NULL && r.timed_out)
+		json_object_set_new(out, "message", json_string("timed out"));
+	failed = r.failed || r.timed_out || r.status != 0;
+	return mcp_tool_result(out, failed);
 }
 
 /*
@@ -577,6 +716,9 @@ mcp_call(struct mcp_server *s, json_t *params, int *code, const char **why)
 		if (strcmp(name, mcp_tools[i].name) == 0)
 			break;
 	if (i == MCP_NTOOLS) {
+		for (i = 0; i < s->ncmd; i++)
+			if (strcmp(name, s->cmd[i].name) == 0)
+				return mcp_call_command(s, i);
 		*code = MCP_INVALID_PARAMS;
 		*why = "Unknown tool";
 		return NULL;
@@ -610,7 +752,7 @@ mcp_request(struct mcp_server *s, json_t *id, const char *method,
 	if (strcmp(method, "ping") == 0)
 		return mcp_result(id, json_object());
 	if (strcmp(method, "tools/list") == 0)
-		return mcp_result(id, mcp_list());
+		return mcp_result(id, mcp_list(s));
 	if (strcmp(method, "tools/call") == 0) {
 		if (params == NULL)
 			return mcp_error(id, MCP_INVALID_PARAMS,

@@ -5,6 +5,7 @@
  * daemon's side of the tools through the client's request functions, and
  * --guard's heartbeat.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -22,6 +23,7 @@
 #include "dazai/client.h"
 #include "dazai/log.h"
 #include "dazai/mcp.h"
+#include "dazai/mcptool.h"
 #include "dazai/sockpath.h"
 
 #define EXIT_FAILED	1
@@ -30,21 +32,24 @@
 #define GUARD_INTERVAL	5000	/* ms between the guard's PINGs */
 
 static const char mcp_usage[] =
-"usage: dazai mcp [--socket PATH] [--guard]\n"
+"usage: dazai mcp [--socket PATH] [--config PATH] [--guard]\n"
 "\n"
 "A Model Context Protocol server on standard input and output, for an\n"
 "AI agent: the dazai_* tools drive the daemon. Logs go to standard\n"
 "error; standard input's end exits 0.\n"
 "\n"
 "  --socket PATH  daemon socket (as dazai --socket)\n"
+"  --config PATH  the [tool NAME] sections (default\n"
+"                 $XDG_CONFIG_HOME/dazai/dazai.conf, as dazaid)\n"
 "  --guard        hold a heartbeat while the MCP session lasts: its end\n"
 "                 (standard input closed, this server killed) is a lost\n"
 "                 heartbeat\n";
 
-/* Where the daemon is, and the guard's heartbeat. */
+/* Where the daemon is, the command tools, and the guard's heartbeat. */
 struct mcp_daemon {
-	const char	*path;
-	bool		 is_default;
+	const char		*path;
+	bool			 is_default;
+	struct mcptool_set	 tools;
 	struct client	 guard;
 	bool		 guarding;
 	long long	 next_ping;	/* CLOCK_MONOTONIC ms */
@@ -126,10 +131,42 @@ mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 	return 0;
 }
 
+/* One call of command tool n. */
+static void
+mcp_daemon_run(void *arg, size_t n, struct mcp_run *r)
+{
+	struct mcp_daemon	*d = arg;
+
+	if (n < d->tools.n)
+		mcptool_run(d->path, d->is_default, &d->tools.t[n], r);
+}
+
 static const struct mcp_ops mcp_daemon_ops = {
 	mcp_daemon_request,
 	mcp_daemon_hard_panic,
+	mcp_daemon_run,
 };
+
+/*
+ * The default config file, dazaid's: $XDG_CONFIG_HOME/dazai/dazai.conf,
+ * else ~/.config/dazai/dazai.conf. Returns 0, or -1 when neither can be
+ * named (no file, then).
+ */
+static int
+mcp_config_default(char *buf, size_t len)
+{
+	const char	*xdg = getenv("XDG_CONFIG_HOME"),
+			*home = getenv("HOME");
+	int		 n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/dazai/dazai.conf", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, len, "%s/.config/dazai/dazai.conf", home);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
 
 /*
  * --guard: HELLO on a heartbeat connection of our own. Returns 0, or the
@@ -275,6 +312,8 @@ mcp_serve(struct mcp_daemon *d)
 
 	mcp_reader_init(&rd);
 	mcp_server_init(&s, &mcp_daemon_ops, d);
+	s.cmd = d->tools.t;
+	s.ncmd = d->tools.n;
 	for (;;) {
 		pfd[0] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
 		nfd = 1;
@@ -316,20 +355,23 @@ mcp_serve(struct mcp_daemon *d)
 }
 
 /*
- * dazai mcp [--socket PATH] [--guard]: argv[0] is "mcp"; path is the
- * socket dazai's own options chose. Returns the exit status.
+ * dazai mcp [--socket PATH] [--config PATH] [--guard]: argv[0] is "mcp";
+ * path is the socket dazai's own options chose. Returns the exit status.
  */
 int
 mcp_main(const char *path, bool is_default, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "guard", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mcp_daemon	 d;
-	char			 sock[PATH_MAX], err[SOCKPATH_ERRLEN];
+	char			 sock[PATH_MAX], err[SOCKPATH_ERRLEN],
+				 conf[PATH_MAX], why[MCP_ERRLEN];
+	const char		*config = NULL;
 	bool			 guard = false;
 	int			 ch, rc;
 
@@ -348,6 +390,9 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			d.path = sock;
+			break;
+		case 'c':
+			config = optarg;
 			break;
 		case 'g':
 			guard = true;
@@ -370,12 +415,29 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 		    argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (config == NULL && mcp_config_default(conf, sizeof conf) == 0)
+		config = conf;
+	if (config != NULL && mcptool_load(&d.tools, config, config != conf,
+	    why, sizeof why) != 0) {
+		log_warnx("mcp: %s", why);
+		return EXIT_USAGE;
+	}
+	/*
+	 * A command tool holds the secret here for the length of its call:
+	 * while it can, nobody of our uid may ptrace us or read our memory,
+	 * and a crash leaves no core.
+	 */
+	if (d.tools.n > 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		log_warn("mcp: prctl(PR_SET_DUMPABLE)");
 	mcp_json_init();
-	if (guard && (rc = mcp_guard_open(&d)) != 0)
+	if (guard && (rc = mcp_guard_open(&d)) != 0) {
+		mcptool_free(&d.tools);
 		return rc;
+	}
 	/* At the end no QUIT: with --guard, closing the heartbeat
 	 * without one is what makes the session's end a lost heartbeat. */
 	rc = mcp_serve(&d);
 	client_close(&d.guard);
+	mcptool_free(&d.tools);
 	return rc;
 }

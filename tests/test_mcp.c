@@ -8,6 +8,7 @@
  * against a real build/dazaid.
  */
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 #include "dazai/mcp.h"
 #include "helpers.h"
+#include "memscan.h"
 
 /* What the fake daemon answers, and what it was asked. */
 struct fake {
@@ -59,7 +61,22 @@ fake_hard(void *arg, char *msg, size_t len)
 	return f->hard_rc;
 }
 
-static const struct mcp_ops fake_ops = { fake_request, fake_hard };
+/* The fake command tool: prints what f->reply says, exits 3. */
+static void
+fake_run(void *arg, size_t n, struct mcp_run *r)
+{
+	struct fake	*f = arg;
+
+	f->calls++;
+	snprintf(f->asked, sizeof f->asked, "run %zu", n);
+	r->status = 3;
+	r->output = strdup(f->reply != NULL ? f->reply : "");
+	r->outlen = strlen(r->output);
+	r->truncated = true;
+}
+
+static const struct mcp_ops fake_ops = { fake_request, fake_hard,
+    fake_run };
 
 /* Handle one line through a server on f; the reply parsed (or NULL). */
 static json_t *
@@ -327,16 +344,6 @@ START_TEST(ids_and_errors)
 }
 END_TEST
 
-/* Is s a tool name as 2025-11-25 allows: [A-Za-z0-9_.-]{1,128}? */
-static bool
-name_ok(const char *s)
-{
-	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-
-	return n > 0 && n <= 128 && s[n] == '\0';
-}
-
 START_TEST(tools_list)
 {
 	static const char *const names[] = { "dazai_status",
@@ -354,7 +361,7 @@ START_TEST(tools_list)
 	json_array_foreach(tools, i, t) {
 		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
 		    names[i]);
-		ck_assert(name_ok(names[i]));
+		ck_assert(mcp_tool_name_ok(names[i]));
 		ck_assert(json_string_value(json_object_get(t,
 		    "description")) != NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(
@@ -538,6 +545,82 @@ START_TEST(tool_arm_and_panics)
 }
 END_TEST
 
+START_TEST(redact)
+{
+	static const unsigned char sec[] = "s3cr3t";
+	char		 out[256];
+	size_t		 n;
+
+	/* Every occurrence, adjacent ones too; nothing else touched. */
+	n = mcp_redact((const unsigned char *)"a s3cr3ts3cr3t b s3cr3", 22,
+	    sec, 6, false, out, sizeof out);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "a [redacted][redacted] b s3cr3");
+	/* Cut there: the start of the secret at the end is redacted. */
+	n = mcp_redact((const unsigned char *)"x s3cr", 6, sec, 6, true, out,
+	    sizeof out);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "x [redacted]");
+	/* A one-byte secret grows the text; the first call sizes it. */
+	n = mcp_redact((const unsigned char *)"aXbXX", 5,
+	    (const unsigned char *)"X", 1, false, NULL, 0);
+	ck_assert_uint_eq(n, 2 + 3 * 10);
+	n = mcp_redact((const unsigned char *)"aXbXX", 5,
+	    (const unsigned char *)"X", 1, false, out, sizeof out);
+	out[n] = '\0';
+	ck_assert_str_eq(out, "a[redacted]b[redacted][redacted]");
+	/* Binary secrets, NUL bytes included. */
+	n = mcp_redact((const unsigned char *)"\0\1\0\1\2", 5,
+	    (const unsigned char *)"\1\0", 2, false, out, sizeof out);
+	ck_assert_uint_eq(n, 1 + 10 + 2);
+	ck_assert(memcmp(out, "\0[redacted]\1\2", n) == 0);
+	/* Too small a buffer: what fits is written, the need returned. */
+	n = mcp_redact(sec, 6, sec, 6, false, out, 3);
+	ck_assert_uint_eq(n, 10);
+	ck_assert(memcmp(out, "[re", 3) == 0);
+}
+END_TEST
+
+START_TEST(command_tools)
+{
+	struct mcp_cmdtool	 cmd[2];
+	struct fake		 f = { "out\xff", 0, "", 0 };
+	struct mcp_server	 s;
+	json_t			*r, *tools, *sc;
+
+	memset(cmd, 0, sizeof cmd);
+	snprintf(cmd[0].name, sizeof cmd[0].name, "sign");
+	cmd[0].description = "sign with gpg";
+	snprintf(cmd[1].name, sizeof cmd[1].name, "digest");
+	mcp_server_init(&s, &fake_ops, &f);
+	s.cmd = cmd;
+	s.ncmd = 2;
+	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	    "\"tools/list\"}");
+	tools = json_object_get(result_of(r), "tools");
+	ck_assert_uint_eq(json_array_size(tools), 8);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    tools, 6), "name")), "sign");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    tools, 6), "description")), "sign with gpg");
+	ck_assert(json_object_get(json_array_get(tools, 7),
+	    "outputSchema") != NULL);
+	json_decref(r);
+	/* The run's result: exit status, output (non-UTF-8 escaped), an
+	 * error for a non-zero exit. */
+	r = call(&s, "digest", NULL);
+	ck_assert_str_eq(f.asked, "run 1");
+	sc = tool_result(r, true);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "out\\xff");
+	ck_assert(json_is_true(json_object_get(sc, "truncated")));
+	ck_assert(json_is_false(json_object_get(sc, "timed_out")));
+	json_decref(r);
+}
+END_TEST
+
 /* dazai mcp on pipes: its pid, our ends of its stdin and stdout. */
 struct srv {
 	pid_t	 pid;
@@ -546,9 +629,10 @@ struct srv {
 	char	 log[128];
 };
 
-/* Start build/dazai [--socket sock] mcp [extra...] on pipes. */
+/* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
 static void
-srv_start(struct srv *v, const char *sock, const char *extra)
+srv_start2(struct srv *v, const char *sock, const char *extra,
+    const char *more)
 {
 	const char	*argv[8];
 	char		 dir[64];
@@ -562,6 +646,8 @@ srv_start(struct srv *v, const char *sock, const char *extra)
 	argv[n++] = "mcp";
 	if (extra != NULL)
 		argv[n++] = extra;
+	if (more != NULL)
+		argv[n++] = more;
 	argv[n] = NULL;
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(v->log, sizeof v->log, "%s/mcp.log", dir);
@@ -583,6 +669,13 @@ srv_start(struct srv *v, const char *sock, const char *extra)
 	close(out[1]);
 	v->in = in[1];
 	v->out = out[0];
+}
+
+/* Start build/dazai [--socket sock] mcp [extra] on pipes. */
+static void
+srv_start(struct srv *v, const char *sock, const char *extra)
+{
+	srv_start2(v, sock, extra, NULL);
 }
 
 /* Send bytes to its standard input. */
@@ -753,6 +846,227 @@ START_TEST(guard_beside_a_shell)
 	ck_assert(dz_alive(&d));
 	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "guarding");
 	close(shell);
+	dz_stop(&d);
+}
+END_TEST
+
+/* A tools/call of a command tool through the pipe; structuredContent. */
+static json_t *
+srv_call(struct srv *v, const char *name, json_t **reply)
+{
+	char	 line[256];
+
+	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}\n",
+	    name);
+	*reply = srv_ask(v, line);
+	ck_assert_msg(*reply != NULL, "no reply to %s", name);
+	return json_object_get(result_of(*reply), "structuredContent");
+}
+
+/* The hex digest that sha256sum prints for len bytes of p. */
+static void
+sha256_hex(const void *p, size_t len, char *out, size_t outlen)
+{
+	const char	*argv[] = { "/bin/sh", "-c", "sha256sum < \"$0\"",
+	    NULL, NULL };
+	char		 dir[64], path[128];
+	int		 st;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/in", dir);
+	dz_write_file(path, p, len);
+	argv[3] = path;
+	st = dz_run(argv, out, outlen, 10.0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* A daemon holding secret, and dazai mcp with the tools in conf. */
+static void
+tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
+    const char *conf)
+{
+	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
+	char		 path[192], cpath[192];
+
+	dz_init(d, NULL);
+	snprintf(path, sizeof path, "%s/secret", d->dir);
+	dz_write_file(path, secret, len);
+	args[2] = path;
+	ck_assert(dz_start(d, args) == 0);
+	snprintf(cpath, sizeof cpath, "%s/tools.conf", d->dir);
+	dz_write_file(cpath, conf, strlen(conf));
+	srv_start2(v, d->sock, "--config", cpath);
+}
+
+static const char tools_conf[] =
+    "# dazaid's own keys are left to it\n"
+    "grace = 0\n"
+    "\n"
+    "[tool digest]\n"
+    "description = the secret's sha256\n"
+    "command = sha256sum\n"
+    "secret_to = stdin\n"
+    "\n"
+    "[tool leak]\n"
+    "command = printf 'before '; cat; printf ' after'\n"
+    "\n"
+    "[tool twice]\n"
+    "command = wc -c\n"
+    "max_calls = 2\n"
+    "\n"
+    "[tool slow]\n"
+    "command = exec sleep 30\n"
+    "timeout = 0.5\n"
+    "\n"
+    "[tool fails]\n"
+    "command = cat >/dev/null; exit 7\n";
+
+START_TEST(command_tool_runs)
+{
+	static const char secret[] = "correct horse battery staple";
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 want[256];
+	double		 t0;
+
+	tools_start(&d, &v, secret, sizeof secret - 1, tools_conf);
+	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
+	/* The right digest: the command got the secret's exact bytes. */
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	/* Printed back, it is redacted. */
+	sc = srv_call(&v, "leak", &r);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "before [redacted] after");
+	json_decref(r);
+	/* A non-zero exit and a timeout are errors. */
+	sc = srv_call(&v, "fails", &r);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 7);
+	json_decref(r);
+	t0 = dz_now();
+	sc = srv_call(&v, "slow", &r);
+	ck_assert(dz_now() - t0 < 5.0);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	ck_assert(json_is_true(json_object_get(sc, "timed_out")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "signal")),
+	    SIGKILL);
+	json_decref(r);
+	/* Each command was registered, and unregistered after it. */
+	ck_assert(dz_log_count(&d, "REGISTER pid=") >= 4);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	/* max_calls = 2: burnt after the second call. */
+	sc = srv_call(&v, "twice", &r);
+	ck_assert(json_is_false(json_object_get(sc, "secret_wiped")));
+	json_decref(r);
+	sc = srv_call(&v, "twice", &r);
+	ck_assert(json_is_true(json_object_get(sc, "secret_wiped")));
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "0");
+	sc = srv_call(&v, "twice", &r);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	/* Never the secret on the server's standard error. */
+	ck_assert_int_eq(srv_end(&v), 0);
+	{
+		char	 log[8192];
+		int	 fd = open(v.log, O_RDONLY);
+		ssize_t	 n = fd >= 0 ? read(fd, log, sizeof log - 1) : 0;
+
+		if (fd >= 0)
+			close(fd);
+		log[n > 0 ? n : 0] = '\0';
+		ck_assert(strstr(log, "horse") == NULL);
+	}
+	dz_stop(&d);
+}
+END_TEST
+
+START_TEST(command_tool_config)
+{
+	static const char *const bad[] = {
+	    "[tool a b]\ncommand = true\n",
+	    "[tool dazai_x]\ncommand = true\n",
+	    "[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
+	    "[tool t]\ndescription = no command\n",
+	    "[tool t]\ncommand = true\nsecret_to = env:X\n",
+	    "[tool t]\ncommand = true\nsecret = other\n",
+	    "[tool t]\ncommand = true\nmax_calls = 0\n",
+	    "[tool t]\ncommand = true\ntimeout = -1\n",
+	    "[tool t]\ncommand = true\nbogus = 1\n",
+	    "[tool t]\ncommand = echo \\\n    more\n",
+	    "[tool t\ncommand = true\n",
+	    "[tool ]\ncommand = true\n",
+	};
+	const char	*argv[] = { dz_bin("dazai"), "mcp", "--config", NULL,
+	    NULL };
+	char		 dir[64], path[128], out[4096];
+	size_t		 i;
+	int		 st;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/dazai.conf", dir);
+	argv[3] = path;
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		dz_write_file(path, bad[i], strlen(bad[i]));
+		st = dz_run(argv, out, sizeof out, 10.0);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
+		    "accepted: %s", bad[i]);
+		ck_assert_msg(strstr(out, "dazai.conf:") != NULL, "%s", out);
+	}
+	/* A --config that is not there is an error; the default, none. */
+	argv[3] = "/nonexistent/dazai.conf";
+	st = dz_run(argv, out, sizeof out, 10.0);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+}
+END_TEST
+
+START_TEST(command_tool_memory)
+{
+	unsigned char	 marker[32];
+	char		 conf[] = "[tool digest]\ncommand = sha256sum\n"
+	    "[tool leak]\ncommand = cat\n";
+	struct memscan	 ms;
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r;
+
+	if (dz_is_asan_build(dz_bin("dazai"))) {
+		dz_skip_na("command_tool_memory: an AddressSanitizer build; "
+		    "memory scans run on the normal build");
+		return;
+	}
+	if (!dz_is_root()) {
+		dz_skip("command_tool_memory: reading another process's "
+		    "memory needs root");
+		return;
+	}
+	ck_assert(getrandom(marker, sizeof marker, 0) == sizeof marker);
+	tools_start(&d, &v, marker, sizeof marker, conf);
+	(void)srv_call(&v, "digest", &r);
+	json_decref(r);
+	(void)srv_call(&v, "leak", &r);
+	json_decref(r);
+	(void)srv_call(&v, "digest", &r);
+	json_decref(r);
+	/* Between calls the server holds no byte of the secret anywhere:
+	 * its buffer was zeroed and freed, and no copy was made. */
+	ck_assert(memscan_pid(v.pid, marker, sizeof marker, &ms) == 0);
+	ck_assert_int_gt(ms.bytes, 0);
+	ck_assert_msg(ms.hits == 0, "%d copies of the secret in dazai mcp, "
+	    "the first in %s", ms.hits, ms.hit[0].name);
+	ck_assert_int_eq(srv_end(&v), 0);
 	dz_stop(&d);
 }
 END_TEST
@@ -1019,12 +1333,17 @@ mcp_suite(void)
 	tcase_add_test(tc, tool_status);
 	tcase_add_test(tc, tool_register);
 	tcase_add_test(tc, tool_arm_and_panics);
+	tcase_add_test(tc, redact);
+	tcase_add_test(tc, command_tools);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(io, 30);
 	tcase_add_test(io, raw_pipe);
 	tcase_add_test(io, usage_errors);
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
+	tcase_add_test(io, command_tool_runs);
+	tcase_add_test(io, command_tool_config);
+	tcase_add_test(io, command_tool_memory);
 	suite_add_tcase(s, io);
 	tcase_set_timeout(sdk, 120);
 	tcase_add_test(sdk, sdk_tour);

@@ -5,10 +5,13 @@
  * (and, when that byte's high bit is set, preceded by a line over the
  * limit), framed by mcp_next_line and answered by mcp_handle with a fake
  * daemon behind mcp_ops whose replies, well formed or not, come from a
- * fixed list in turn. Besides the sanitizers, it checks what a client
- * relies on: every line handed out fits the limit and holds no newline;
- * every reply is one line of JSON, an object with jsonrpc "2.0" and
- * either a result or an error.
+ * fixed list in turn, and one command tool whose output is the input
+ * itself. Besides the sanitizers, it checks what a client relies on:
+ * every line handed out fits the limit and holds no newline; every reply
+ * is one line of JSON, an object with jsonrpc "2.0" and either a result
+ * or an error. And mcp_redact, with a secret cut from the input: its
+ * sizing call and its writing call agree, and no occurrence of the
+ * secret is left (for a secret that shares no byte with "[redacted]").
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +44,8 @@ static const char *const replies[] = {
 };
 
 static unsigned turn;
+static const uint8_t *input;	/* the command tool's output */
+static size_t input_len;
 
 /* The fake daemon's side of a request. */
 static int
@@ -69,7 +74,47 @@ fake_hard(void *arg, char *msg, size_t len)
 	return turn++ % 2 == 0 ? 0 : -1;
 }
 
-static const struct mcp_ops ops = { fake_request, fake_hard };
+/* The fake command tool: the input as its output, in any bytes. */
+static void
+fake_run(void *arg, size_t n, struct mcp_run *r)
+{
+	(void)arg;
+	CHECK(n == 0);
+	if ((r->output = malloc(input_len + 1)) == NULL)
+		abort();
+	memcpy(r->output, input, input_len);
+	r->outlen = input_len;
+	r->status = (int)(input_len % 3);
+	r->timed_out = input_len % 5 == 0;
+}
+
+static const struct mcp_ops ops = { fake_request, fake_hard, fake_run };
+
+/* Redact a secret cut from the input out of the rest of it. */
+static void
+check_redact(const uint8_t *data, size_t size)
+{
+	static char	 out[4096 * 10];
+	const uint8_t	*sec;
+	size_t		 k, need, n, i;
+
+	if (size < 2)
+		return;
+	k = (size_t)(data[0] % 8) + 1;
+	if (k > size - 1)
+		k = size - 1;
+	sec = data + 1;
+	need = mcp_redact(data, size, sec, k, data[0] & 1, NULL, 0);
+	if (need > sizeof out)
+		return;
+	n = mcp_redact(data, size, sec, k, data[0] & 1, out, sizeof out);
+	CHECK(n == need);
+	for (i = 0; i < k; i++)
+		if (memchr(MCP_REDACTED, sec[i], sizeof MCP_REDACTED - 1) !=
+		    NULL)
+			return;
+	CHECK(memmem(out, n, sec, k) == NULL);
+}
 
 /* Check one reply line, then free it. */
 static void
@@ -81,7 +126,7 @@ check_reply(char *out)
 	if (out == NULL)
 		return;
 	CHECK(strchr(out, '\n') == NULL);
-	j = json_loads(out, JSON_REJECT_DUPLICATES, NULL);
+	j = json_loads(out, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 	CHECK(j != NULL && json_is_object(j));
 	v = json_string_value(json_object_get(j, "jsonrpc"));
 	CHECK(v != NULL && strcmp(v, "2.0") == 0);
@@ -153,6 +198,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct mcp_reader rd;
 	static uint8_t		 filler[MCP_LINE_MAX + 2];
+	static struct mcp_cmdtool cmd = { .name = "cmd" };
 	struct mcp_server	 s;
 	size_t			 chunk;
 
@@ -161,7 +207,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunk = (size_t)(data[0] & 0x7f) + 1;
 	mcp_reader_init(&rd);
 	mcp_server_init(&s, &ops, NULL);
+	s.cmd = &cmd;
+	s.ncmd = 1;
+	input = data;
+	input_len = size;
 	turn = 0;
+	check_redact(data, size);
 	if (data[0] & 0x80) {
 		memset(filler, 'x', sizeof filler);
 		feed(&s, &rd, filler, sizeof filler, sizeof filler);
