@@ -1158,9 +1158,9 @@ sdk_step(json_t **steps, size_t n, size_t i, const char *want)
 	return steps[i];
 }
 
-/* initialize and tools/list as the SDK saw them. */
+/* initialize and tools/list as the SDK saw them: ntools in all. */
 static void
-sdk_check_start(json_t **steps, size_t n)
+sdk_check_start(json_t **steps, size_t n, size_t ntools)
 {
 	static const char *const names[] = { "dazai_status",
 	    "dazai_register", "dazai_unregister", "dazai_arm", "dazai_panic",
@@ -1175,8 +1175,10 @@ sdk_check_start(json_t **steps, size_t n)
 	    "server"), "name")), "dazai");
 	ck_assert(json_is_true(json_object_get(s, "tools")));
 	tools = json_object_get(sdk_step(steps, n, 1, "tools/list"), "tools");
-	ck_assert_uint_eq(json_array_size(tools), 6);
+	ck_assert_uint_eq(json_array_size(tools), ntools);
 	json_array_foreach(tools, i, t) {
+		if (i >= 6)
+			break;
 		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
 		    names[i]);
 		ck_assert_str_eq(json_string_value(json_object_get(t, "input")),
@@ -1253,7 +1255,7 @@ START_TEST(sdk_tour)
 	snprintf(pid, sizeof pid, "%d", (int)sleeper);
 	snprintf(status, sizeof status, "%s", dz_status(&d));
 	n = sdk_run(d.sock, "tour", pid, steps, 16);
-	sdk_check_start(steps, n);
+	sdk_check_start(steps, n, 6);
 	s = sdk_step(steps, n, 2, "dazai_status");
 	ck_assert(json_is_false(json_object_get(s, "isError")));
 	sdk_check_status(json_object_get(s, "structured"), status);
@@ -1298,7 +1300,7 @@ START_TEST(sdk_hard_panic)
 	dz_init(&d, NULL);
 	ck_assert(dz_start(&d, args) == 0);
 	n = sdk_run(d.sock, "hard", "0", steps, 8);
-	sdk_check_start(steps, n);
+	sdk_check_start(steps, n, 6);
 	s = sdk_step(steps, n, 2, "dazai_hard_panic");
 	ck_assert(json_is_false(json_object_get(s, "isError")));
 	ck_assert(json_is_true(json_object_get(json_object_get(s,
@@ -1311,6 +1313,51 @@ START_TEST(sdk_hard_panic)
 	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
 	for (i = 0; i < n; i++)
 		json_decref(steps[i]);
+}
+END_TEST
+
+START_TEST(sdk_command_tools)
+{
+	static const char secret[] = "an SDK-era secret";
+	static const char conf[] = "[tool digest]\ncommand = sha256sum\n"
+	    "max_calls = 2\n[tool leak]\ncommand = printf 'it is '; cat\n";
+	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
+	struct dz	 d;
+	json_t		*steps[8], *s, *sc;
+	char		 path[192], cpath[192], want[256];
+	size_t		 n, i;
+
+	if (!sdk_ready())
+		return;
+	dz_init(&d, NULL);
+	snprintf(path, sizeof path, "%s/secret", d.dir);
+	dz_write_file(path, secret, sizeof secret - 1);
+	args[2] = path;
+	ck_assert(dz_start(&d, args) == 0);
+	snprintf(cpath, sizeof cpath, "%s/tools.conf", d.dir);
+	dz_write_file(cpath, conf, sizeof conf - 1);
+	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
+	n = sdk_run(d.sock, "tools", cpath, steps, 8);
+	sdk_check_start(steps, n, 8);
+	s = sdk_step(steps, n, 2, "digest");
+	ck_assert(json_is_false(json_object_get(s, "isError")));
+	sc = json_object_get(s, "structured");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	s = sdk_step(steps, n, 3, "leak");
+	sc = json_object_get(s, "structured");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "it is [redacted]");
+	ck_assert(strstr(json_string_value(json_object_get(s, "text")),
+	    "SDK-era") == NULL);
+	/* The second digest was its last call: the secret is gone. */
+	s = sdk_step(steps, n, 4, "digest");
+	ck_assert(json_is_true(json_object_get(json_object_get(s,
+	    "structured"), "secret_wiped")));
+	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "0");
+	for (i = 0; i < n; i++)
+		json_decref(steps[i]);
+	dz_stop(&d);
 }
 END_TEST
 
@@ -1348,6 +1395,7 @@ mcp_suite(void)
 	tcase_set_timeout(sdk, 120);
 	tcase_add_test(sdk, sdk_tour);
 	tcase_add_test(sdk, sdk_hard_panic);
+	tcase_add_test(sdk, sdk_command_tools);
 	suite_add_tcase(s, sdk);
 	return s;
 }

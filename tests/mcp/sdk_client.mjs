@@ -8,10 +8,13 @@
 //
 // usage: node sdk_client.mjs DAZAI SOCKET OUT tour SLEEPER_PID
 //        node sdk_client.mjs DAZAI SOCKET OUT hard
+//        node sdk_client.mjs DAZAI SOCKET OUT tools CONFIG
 //
 // tour: initialize, tools/list, dazai_status, dazai_register of the
 // sleeper, dazai_status again, a bad argument, dazai_arm, dazai_panic.
 // hard: initialize, tools/list, dazai_hard_panic.
+// tools: with CONFIG's [tool] sections, initialize, tools/list, then
+// the tools digest, leak and digest again.
 // Exit status: 0 when every step ran (its results are in OUT), 1 when
 // one threw (its error is in OUT too).
 
@@ -20,7 +23,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from
     '@modelcontextprotocol/sdk/client/stdio.js';
 
-const [dazai, socket, out, mode, sleeper] = process.argv.slice(2);
+const [dazai, socket, out, mode, extra] = process.argv.slice(2);
 
 // One line of results.
 function record(step, value) {
@@ -43,7 +46,8 @@ async function main() {
 	writeFileSync(out, '');
 	const transport = new StdioClientTransport({
 		command: dazai,
-		args: ['--socket', socket, 'mcp'],
+		args: ['--socket', socket, 'mcp',
+		    ...(mode === 'tools' ? ['--config', extra] : [])],
 		stderr: 'inherit',
 	});
 	let negotiated = null;
@@ -68,13 +72,17 @@ async function main() {
 	});
 	if (mode === 'tour') {
 		await call(client, 'dazai_status');
-		await call(client, 'dazai_register', { pid: Number(sleeper) });
+		await call(client, 'dazai_register', { pid: Number(extra) });
 		await call(client, 'dazai_status');
 		await call(client, 'dazai_register', { pid: 'not a pid' });
 		await call(client, 'dazai_arm');
 		await call(client, 'dazai_panic');
 	} else if (mode === 'hard') {
 		await call(client, 'dazai_hard_panic');
+	} else if (mode === 'tools') {
+		await call(client, 'digest');
+		await call(client, 'leak');
+		await call(client, 'digest');
 	} else {
 		throw new Error(`unknown mode ${mode}`);
 	}
