@@ -131,21 +131,6 @@ mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 	return 0;
 }
 
-/* One call of command tool n. */
-static void
-mcp_daemon_run(void *arg, size_t n, struct mcp_run *r)
-{
-	struct mcp_daemon	*d = arg;
-
-	if (n < d->tools.n)
-		mcptool_run(d->path, d->is_default, &d->tools.t[n], r);
-}
-
-static const struct mcp_ops mcp_daemon_ops = {
-	mcp_daemon_request,
-	mcp_daemon_hard_panic,
-	mcp_daemon_run,
-};
 
 /*
  * The default config file, dazaid's: $XDG_CONFIG_HOME/dazai/dazai.conf,
@@ -229,6 +214,33 @@ mcp_guard_ping(struct mcp_daemon *d)
 	}
 	d->next_ping = mcp_now() + GUARD_INTERVAL;
 }
+
+/* While a command tool runs: the guard's PING when it is due. */
+static void
+mcp_guard_tick(void *arg)
+{
+	struct mcp_daemon	*d = arg;
+
+	if (d->guarding && mcp_now() >= d->next_ping)
+		mcp_guard_ping(d);
+}
+
+/* One call of command tool n, the guard kept up meanwhile. */
+static void
+mcp_daemon_run(void *arg, size_t n, struct mcp_run *r)
+{
+	struct mcp_daemon	*d = arg;
+
+	if (n < d->tools.n)
+		mcptool_run(d->path, d->is_default, &d->tools.t[n], r,
+		    mcp_guard_tick, d);
+}
+
+static const struct mcp_ops mcp_daemon_ops = {
+	mcp_daemon_request,
+	mcp_daemon_hard_panic,
+	mcp_daemon_run,
+};
 
 /* Write all of buf to standard output; false on failure. */
 static bool

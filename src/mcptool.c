@@ -411,7 +411,7 @@ mcptool_fetch(struct client *c, struct secbuf *b, char *why, size_t len)
  */
 static size_t
 mcptool_capture(int fd, struct secbuf *b, long long deadline,
-    struct mcp_run *r)
+    struct mcp_run *r, void (*tick)(void *), void *arg)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	unsigned char	*base = b->p + b->len,
@@ -426,7 +426,11 @@ mcptool_capture(int fd, struct secbuf *b, long long deadline,
 			r->timed_out = true;
 			return got;
 		}
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		/* At least once a second, so that the caller can keep a
+		 * heartbeat going while a command runs long. */
+		rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (tick != NULL)
+			tick(arg);
 		if (rc < 0 && errno != EINTR)
 			return got;
 		if (rc <= 0)
@@ -470,11 +474,12 @@ mcptool_redact(const struct secbuf *b, size_t got, struct mcp_run *r)
  * secret goes to the command's standard input; then its output is read
  * until its end or the tool's timeout (then it is killed), and it is
  * unregistered and reaped. After the last of max_calls the daemon's
- * secret is wiped.
+ * secret is wiped. tick(arg), if given, is called at least once a
+ * second while the command runs.
  */
 void
 mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
-    struct mcp_run *r)
+    struct mcp_run *r, void (*tick)(void *), void *arg)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
@@ -551,7 +556,7 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	(void)secbuf_write_fd(&b, in[1], why, sizeof why);
 	close(in[1]);
 	in[1] = -1;
-	got = mcptool_capture(out[0], &b, deadline, r);
+	got = mcptool_capture(out[0], &b, deadline, r, tick, arg);
 	st = mcptool_reap(path, is_default, pid, r->timed_out, true);
 	mcptool_redact(&b, got, r);
 	secbuf_free(&b);

@@ -685,7 +685,7 @@ srv_line(struct srv *v, const char *s)
 	dz_send_bytes(v->in, s, strlen(s));
 }
 
-/* Send a line, read one reply line parsed (or NULL within 5 s). */
+/* Send a line, read one reply line parsed (or NULL within 15 s). */
 static json_t *
 srv_ask(struct srv *v, const char *line)
 {
@@ -693,7 +693,7 @@ srv_ask(struct srv *v, const char *line)
 
 	if (line != NULL)
 		dz_send_bytes(v->in, line, strlen(line));
-	if (dz_readline(v->out, buf, sizeof buf, 5.0) == NULL)
+	if (dz_readline(v->out, buf, sizeof buf, 15.0) == NULL)
 		return NULL;
 	return json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
 }
@@ -1071,6 +1071,43 @@ START_TEST(command_tool_memory)
 }
 END_TEST
 
+START_TEST(guard_through_a_long_tool)
+{
+	static const char conf[] = "[tool long]\ncommand = cat >/dev/null; "
+	    "sleep 8\ntimeout = 20\n";
+	const char	*args[] = { "--dry-run", "--ping-timeout", "6",
+	    "--secret-file", NULL, NULL };
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 path[192], copt[224];
+
+	dz_init(&d, NULL);
+	snprintf(path, sizeof path, "%s/secret", d.dir);
+	dz_write_file(path, "s", 1);
+	args[4] = path;
+	ck_assert(dz_start(&d, args) == 0);
+	snprintf(path, sizeof path, "%s/tools.conf", d.dir);
+	dz_write_file(path, conf, sizeof conf - 1);
+	snprintf(copt, sizeof copt, "--config=%s", path);
+	srv_start2(&v, d.sock, "--guard", copt);
+	ck_assert(dz_status_wait(&d, "sessions", "1", 5.0));
+	/* 8 s of command against a 6 s ping timeout: the guard's PINGs go
+	 * on while it runs, so the heartbeat is not lost. */
+	sc = srv_call(&v, "long", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 0);
+	json_decref(r);
+	ck_assert(dz_alive(&d));
+	ck_assert_str_eq(dz_field(dz_status(&d), "sessions"), "1");
+	ck_assert(!dz_log_has(&d, "heartbeat lost"));
+	ck_assert_int_eq(srv_end(&v), 0);
+	ck_assert(dz_log_wait(&d, "heartbeat lost", 5.0));
+	dz_stop(&d);
+}
+END_TEST
+
 /* Is there a node on $PATH? */
 static bool
 have_node(void)
@@ -1391,6 +1428,7 @@ mcp_suite(void)
 	tcase_add_test(io, command_tool_runs);
 	tcase_add_test(io, command_tool_config);
 	tcase_add_test(io, command_tool_memory);
+	tcase_add_test(io, guard_through_a_long_tool);
 	suite_add_tcase(s, io);
 	tcase_set_timeout(sdk, 120);
 	tcase_add_test(sdk, sdk_tour);

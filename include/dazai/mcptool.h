@@ -21,6 +21,6 @@ int	mcptool_load(struct mcptool_set *, const char *, bool, char *,
 	    size_t);
 void	mcptool_free(struct mcptool_set *);
 void	mcptool_run(const char *, bool, struct mcp_cmdtool *,
-	    struct mcp_run *);
+	    struct mcp_run *, void (*)(void *), void *);
 
 #endif
