@@ -9,6 +9,7 @@
  * buffer, zeroed when the call ends; nothing of either reaches stdio, a
  * log line or any other heap block.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -259,22 +260,45 @@ mcptool_load(struct mcptool_set *set, const char *path, bool named,
     char *err, size_t errlen)
 {
 	struct mcptool_parse	 p;
+	struct stat		 st;
 	size_t			 i;
-	int			 line;
+	int			 line, fd;
+	bool			 loose;
 
 	memset(set, 0, sizeof *set);
 	memset(&p, 0, sizeof p);
 	p.set = set;
 	if (strcmp(path, "/dev/null") == 0)
 		return 0;
-	if ((p.fp = fopen(path, "re")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT && !named)
 			return 0;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	/* Its commands get the secret: only we (or root) may write them. */
+	loose = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (st.st_uid != getuid() && st.st_uid != 0);
+	if ((p.fp = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	line = ini_parse_stream(mcptool_reader, &p, mcptool_handler, &p);
 	fclose(p.fp);
+	if (line == 0 && !p.failed && set->n > 0 && loose) {
+		snprintf(err, errlen, "%s: not trusting its [tool] sections: "
+		    "the file is owned by uid %u or writable by group or "
+		    "others, and its commands get the secret (chown, chmod "
+		    "go-w)", path, (unsigned)st.st_uid);
+		mcptool_free(set);
+		return -1;
+	}
 	if (p.failed)
 		line = p.line;
 	if (line != 0) {

@@ -9,6 +9,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -1025,6 +1026,12 @@ START_TEST(command_tool_config)
 		    "accepted: %s", bad[i]);
 		ck_assert_msg(strstr(out, "dazai.conf:") != NULL, "%s", out);
 	}
+	/* Commands others could write are refused. */
+	dz_write_file(path, "[tool t]\ncommand = true\n", 24);
+	ck_assert(chmod(path, 0620) == 0);
+	st = dz_run(argv, out, sizeof out, 10.0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s", out);
+	ck_assert(strstr(out, "not trusting") != NULL);
 	/* A --config that is not there is an error; the default, none. */
 	argv[3] = "/nonexistent/dazai.conf";
 	st = dz_run(argv, out, sizeof out, 10.0);
