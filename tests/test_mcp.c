@@ -1405,6 +1405,7 @@ START_TEST(sdk_command_tools)
 }
 END_TEST
 
+/* The pure part, the server on pipes, and the SDK's client. */
 Suite *
 mcp_suite(void)
 {

@@ -193,6 +193,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* One input: standard input's bytes, read as its first byte says. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
