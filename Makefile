@@ -19,12 +19,16 @@ HARDEN_CFLAGS = -fPIE -fstack-protector-strong -fstack-clash-protection \
 	-fcf-protection -D_FORTIFY_SOURCE=2
 HARDEN_LDFLAGS = -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 PKGS	= libsodium inih libseccomp
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) jansson 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lsodium -linih -lseccomp)
 # The clients link only what they use: no inih, and dazai no libseccomp.
 HEARTBEAT_LIBS = $(shell pkg-config --libs libsodium libseccomp 2>/dev/null || \
 	echo -lsodium -lseccomp)
 CLIENT_LIBS = $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+# JSON, for dazai mcp only: no other binary links it; inih reads its
+# [tool] sections.
+JSON_LIBS = $(shell pkg-config --libs jansson inih 2>/dev/null || \
+	echo -ljansson -linih)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 # Debian's libev-dev ships no pkg-config file.
@@ -42,7 +46,8 @@ DAEMON_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
 	src/sandbox.c src/warden.c
 CLIENT_SRCS = src/client.c src/secbuf.c
-LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS)
+MCP_SRCS = src/mcp.c src/mcpserver.c src/mcptool.c
+LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 TEST_SRCS = $(wildcard tests/test_*.c) tests/helpers.c tests/memscan.c \
@@ -52,11 +57,16 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
-	pkg-config
+	libjansson-dev pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
 	openssh-server openssh-client tmux keyutils
+# Node and npm for the MCP SDK's client, from the distribution only when
+# the machine has none (a node from elsewhere ships its own npm).
+NODE_PKGS = $(shell command -v node >/dev/null 2>&1 && \
+	command -v npm >/dev/null 2>&1 || echo nodejs npm)
 
-.PHONY: all deps test-deps check test demo clean install uninstall sanitize
+.PHONY: all deps test-deps check test demo clean install uninstall sanitize \
+	mcp-sdk
 
 all: $(B)/dazaid $(B)/dazai-heartbeat $(B)/dazai
 
@@ -77,17 +87,34 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HEARTBEAT_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
-    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o \
+    $(B)/obj/mcp.o $(B)/obj/mcpserver.o $(B)/obj/mcptool.o
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(JSON_LIBS) -lm
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \
-	    $(EV_LIBS) $(PKG_LIBS)
+	    $(EV_LIBS) $(PKG_LIBS) $(JSON_LIBS)
 
 # A test shim (LD_PRELOAD): the clock calls as system calls, no vDSO.
 $(B)/novdso.so: tests/novdso.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -Wl,-z,relro -Wl,-z,now -o $@ $<
+
+# The official MCP SDK's client, pinned by tests/mcp/package-lock.json,
+# installed with npm ci into $(B)/mcp beside the script that drives it.
+MCP_SDK	= $(B)/mcp/node_modules/@modelcontextprotocol/sdk/package.json
+
+$(MCP_SDK): tests/mcp/package.json tests/mcp/package-lock.json
+	@mkdir -p $(B)/mcp
+	cp tests/mcp/package.json tests/mcp/package-lock.json $(B)/mcp/
+	cd $(B)/mcp && npm ci --no-audit --no-fund --ignore-scripts \
+	    --loglevel=error
+	touch $@
+
+$(B)/mcp/sdk_client.mjs: tests/mcp/sdk_client.mjs $(MCP_SDK)
+	cp tests/mcp/sdk_client.mjs $@
+
+mcp-sdk: $(B)/mcp/sdk_client.mjs
 
 # Install what is missing (apt-get, through sudo unless root).
 define apt_install
@@ -108,13 +135,13 @@ deps:
 	$(call apt_install,$(BUILD_PKGS))
 
 test-deps: deps
-	$(call apt_install,$(TEST_PKGS))
+	$(call apt_install,$(TEST_PKGS) $(NODE_PKGS))
 
 check: test-deps
-	$(MAKE) all $(B)/run_tests
+	$(MAKE) all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests
 
-test: all $(B)/run_tests
+test: all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests
 
 sanitize: test-deps

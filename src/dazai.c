@@ -23,6 +23,7 @@
 #include "dazai/exec.h"
 #include "dazai/log.h"
 #include "dazai/parse.h"
+#include "dazai/mcp.h"
 #include "dazai/secbuf.h"
 #include "dazai/sockpath.h"
 
@@ -551,6 +552,15 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 	return rc;
 }
 
+/* mcp: the MCP server on standard input and output. */
+static int
+cmd_mcp(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
+{
+	(void)cmd;
+	return mcp_main(x->path, x->is_default, argc, argv);
+}
+
 static const struct command commands[] = {
 	{ "status", "STATUS", 0, 1, "[--json]",
 	    "the daemon's state, for a person or as JSON", NULL,
@@ -585,6 +595,9 @@ static const struct command commands[] = {
 	{ "cancel", NULL, 0, 0, "",
 	    "abort a pending panic", "unexpected argument",
 	    CMD_CONNECT, cmd_cancel },
+	{ "mcp", NULL, 0, -1, "[--config P] [--guard]",
+	    "an MCP server for an AI agent (stdio)", NULL,
+	    CMD_CONNECT | CMD_SECRET, cmd_mcp },
 };
 #define NCOMMANDS	(sizeof commands / sizeof commands[0])
 

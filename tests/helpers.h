@@ -105,5 +105,6 @@ Suite	*control_suite(void);
 Suite	*client_suite(void);
 Suite	*sandbox_suite(void);
 Suite	*warden_suite(void);
+Suite	*mcp_suite(void);
 
 #endif

@@ -35,6 +35,8 @@
 #define SESSIONS_RUNS	50		/* last-loss rounds with 1 and 64 */
 #define PING_RUNS	10000		/* PING round trips per program */
 #define PING_WARMUP	500
+#define MCP_RUNS	2000		/* dazai_status calls through dazai mcp */
+#define MCP_WARMUP	100
 #define IDLE_SECONDS	10
 #define SHIELD_RUNS	50		/* runs per size and trigger */
 #define BIG_SIZE	(64u << 20)
@@ -559,6 +561,131 @@ bench_control(void)
 	}
 	stats_free(&st);
 	stats_free(&pg);
+}
+
+/* Write a whole line to fd; die otherwise. */
+static void
+mcp_write(int fd, const char *s)
+{
+	size_t	 off = 0, len = strlen(s);
+	ssize_t	 n;
+
+	while (off < len) {
+		if ((n = write(fd, s + off, len - off)) < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			bench_die("mcp: write: %s", strerror(errno));
+		off += (size_t)n;
+	}
+}
+
+/*
+ * One dazai_status call on dazai mcp's standard input, microseconds to
+ * its reply line (it must carry structuredContent).
+ */
+static double
+mcp_status_once(int in, int out)
+{
+	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":"
+	    "\"dazai_status\"}}\n";
+	char	 reply[4096];
+	double	 t0, t1;
+
+	t0 = bench_now_us();
+	mcp_write(in, call);
+	if (bench_readline(out, reply, sizeof reply) <= 0 ||
+	    strstr(reply, "\"structuredContent\":{\"alive\":true") == NULL)
+		bench_die("mcp: no dazai_status result");
+	t1 = bench_now_us();
+	return t1 - t0;
+}
+
+/*
+ * dazai_status through dazai mcp on a raw pipe (JSON-RPC in, a fresh
+ * control connection to the daemon with its trust checks, STATUS, JSON
+ * out) against STATUS on an open control connection, interleaved: what
+ * the MCP layer costs an agent per call.
+ */
+static void
+bench_mcp(void)
+{
+	static const char *const empty[] = { "--empty", NULL };
+	static const char init[] = "{\"jsonrpc\":\"2.0\",\"id\":0,"
+	    "\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+	    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":"
+	    "\"bench\",\"version\":\"1\"}}}\n";
+	const char	*argv[24];
+	struct bproc	 p;
+	struct bstats	 mc, st;
+	char		 sock[128], val[24], ref[28], ratio[10], n[8],
+			 line[4096];
+	double		 a, b;
+	int		 fd, in[2], out[2], i, wst;
+	pid_t		 pid;
+
+	fprintf(stderr, "bench: %d dazai_status calls through dazai mcp and "
+	    "STATUS round trips\n", MCP_RUNS);
+	tmp_path(sock, sizeof sock, "m.sock");
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
+	    empty);
+	start(&p, argv, -1, 60);
+	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0)
+		bench_die("mcp: pipe2: %s", strerror(errno));
+	if ((pid = fork()) < 0)
+		bench_die("mcp: fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		execl(ctx.dazai, "dazai", "--socket", sock, "mcp",
+		    "--config", "/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	mcp_write(in[1], init);
+	if (bench_readline(out[0], line, sizeof line) <= 0)
+		bench_die("mcp: no answer to initialize");
+	if ((fd = bench_connect(sock)) < 0)
+		bench_die("mcp bench: connect");
+	stats_init(&mc, MCP_RUNS);
+	stats_init(&st, MCP_RUNS);
+	for (i = 0; i < MCP_WARMUP; i++) {
+		(void)mcp_status_once(in[1], out[0]);
+		(void)control_once(fd, "STATUS\n", "STATUS alive=1 ");
+	}
+	for (i = 0; i < MCP_RUNS; i++) {
+		if (i % 2 == 0) {
+			stats_add(&mc, mcp_status_once(in[1], out[0]));
+			stats_add(&st, control_once(fd, "STATUS\n",
+			    "STATUS alive=1 "));
+		} else {
+			stats_add(&st, control_once(fd, "STATUS\n",
+			    "STATUS alive=1 "));
+			stats_add(&mc, mcp_status_once(in[1], out[0]));
+		}
+	}
+	close(fd);
+	close(in[1]);
+	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+		;
+	close(out[0]);
+	bench_kill(&p);
+	unlink(sock);
+	stats_sort(&mc);
+	stats_sort(&st);
+
+	table_section("dazai mcp (an MCP client's tools/call to its result)");
+	snprintf(n, sizeof n, "%zu", mc.n);
+	a = stats_pct(&mc, 50);
+	b = stats_pct(&st, 50);
+	snprintf(val, sizeof val, "%.1f us", a);
+	snprintf(ref, sizeof ref, "STATUS %.1f us", b);
+	fmt_ratio(ratio, sizeof ratio, a, b);
+	table_row("dazai_status RTT, raw pipe", "p50", n, val, ref, ratio, "",
+	    "");
+	stats_free(&mc);
+	stats_free(&st);
 }
 
 /* The daemon's live heartbeats (STATUS sessions=) on a control conn. */
@@ -1385,7 +1512,8 @@ main(int argc, char **argv)
 		void		(*fn)(void);
 	} sections[] = {
 		{ "latency", bench_latency }, { "ping", bench_ping },
-		{ "control", bench_control }, { "sessions", bench_sessions },
+		{ "control", bench_control }, { "mcp", bench_mcp },
+		{ "sessions", bench_sessions },
 		{ "get", bench_get }, { "getbig", bench_get_big },
 		{ "memory", bench_memory },
 		{ "idle", bench_idle }, { "wipe", bench_wipe },

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
-# libFuzzer harnesses for the protocol parser, the config parser and the
-# client's reply parsers.
+# libFuzzer harnesses for the protocol parser, the config parser, the
+# client's reply parsers and dazai mcp's framing and dispatch.
 # Included by the top-level Makefile (B, ALL_CFLAGS, ALL_LDFLAGS, PKG_LIBS,
 # HDRS and apt_install come from there).
 #
@@ -23,7 +23,7 @@ FUZZ_CFLAGS	= $(ALL_CFLAGS) -U_FORTIFY_SOURCE \
 	-fno-omit-frame-pointer
 FUZZ_LDFLAGS	= $(ALL_LDFLAGS) -fsanitize=fuzzer,address,undefined
 FUZZERS		= $(FUZZ_DIR)/fuzz_proto $(FUZZ_DIR)/fuzz_config \
-	$(FUZZ_DIR)/fuzz_client
+	$(FUZZ_DIR)/fuzz_client $(FUZZ_DIR)/fuzz_mcp
 
 .PHONY: fuzz fuzz-ci fuzz-deps fuzz-build fuzz-run
 
@@ -73,6 +73,13 @@ $(FUZZ_DIR)/fuzz_client: tests/fuzz/fuzz_client.c src/client.c \
 	    src/client.c src/parse.c src/secbuf.c src/sockpath.c \
 	    $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
+$(FUZZ_DIR)/fuzz_mcp: tests/fuzz/fuzz_mcp.c src/mcp.c src/client.c \
+    src/secbuf.c src/sockpath.c $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mcp.c src/mcp.c \
+	    src/client.c src/secbuf.c src/sockpath.c $(FUZZ_LDFLAGS) \
+	    $(PKG_LIBS) $(JSON_LIBS)
+
 fuzz-build: $(FUZZERS)
 
 fuzz-run: $(FUZZERS)
@@ -82,6 +89,8 @@ fuzz-run: $(FUZZERS)
 	    $(FUZZ_DIR)/run/config $(FUZZ_SECONDS) tests/fuzz/config.dict
 	sh tests/fuzz/run.sh $(FUZZ_DIR)/fuzz_client tests/fuzz/corpus/client \
 	    $(FUZZ_DIR)/run/client $(FUZZ_SECONDS) tests/fuzz/client.dict
+	sh tests/fuzz/run.sh $(FUZZ_DIR)/fuzz_mcp tests/fuzz/corpus/mcp \
+	    $(FUZZ_DIR)/run/mcp $(FUZZ_SECONDS) tests/fuzz/mcp.dict
 
 fuzz: fuzz-deps
 	$(MAKE) fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
