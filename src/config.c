@@ -427,12 +427,14 @@ config_reader(char *str, int num, void *arg)
 	}
 	for (p = str; *p == ' ' || *p == '\t'; p++)
 		;
-	if (*p == '[') {
-		str[strcspn(str, "\r\n")] = '\0';
-		char	 msg[256];
+	/* dazai mcp's [tool NAME] sections share the file; no other. */
+	if (*p == '[' && strncmp(p, "[tool ", 6) != 0) {
+		char	 msg[320];
 
+		str[strcspn(str, "\r\n")] = '\0';
 		snprintf(msg, sizeof msg, "unknown section '%.200s' "
-		    "(the file has no sections)", p);
+		    "(dazaid's settings have none; only dazai mcp's [tool "
+		    "NAME])", p);
 		config_file_error(f, msg);
 		return NULL;
 	}
@@ -498,9 +500,11 @@ config_handler(void *arg, const char *section, const char *key,
 	char			 msg[CONFIG_ERRLEN], path[PATH_MAX];
 	size_t			 i;
 
-	(void)section;
 	if (f->failed)
 		return 0;
+	/* A [tool NAME] section's keys are dazai mcp's, not ours. */
+	if (section[0] != '\0')
+		return 1;
 	for (i = 0; i < NKEYS; i++)
 		if (config_table[i].type == T_PATH &&
 		    strcmp(config_table[i].name, key) == 0 &&

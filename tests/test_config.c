@@ -116,6 +116,18 @@ START_TEST(file_errors_name_line)
 	ck_assert_msg(strstr(err, ":2: unknown section '[dazaid]'") != NULL,
 	    "%s", err);
 	config_free(&c);
+	/* dazai mcp's [tool NAME] sections are skipped, keys and all; a
+	 * setting after one is still an error to dazaid if it is not a
+	 * tool's (it belongs to the section). */
+	ck_assert_int_eq(load("grace = 3\n[tool digest]\ncommand = sha256sum"
+	    "\nsecret_to = stdin\n", &c, err, sizeof err), 0);
+	ck_assert(c.grace == 3);
+	config_free(&c);
+	ck_assert_int_eq(load("[tool x]\ncommand = true\n[toolbox]\n", &c,
+	    err, sizeof err), -1);
+	ck_assert_msg(strstr(err, ":3: unknown section '[toolbox]'") != NULL,
+	    "%s", err);
+	config_free(&c);
 	ck_assert_int_eq(load("arm\n", &c, err, sizeof err), -1);
 	ck_assert_msg(strstr(err, ":1: syntax error") != NULL, "%s", err);
 	config_free(&c);
