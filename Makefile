@@ -66,7 +66,7 @@ NODE_PKGS = $(shell command -v node >/dev/null 2>&1 && \
 	command -v npm >/dev/null 2>&1 || echo nodejs npm)
 
 .PHONY: all deps test-deps check test demo clean install uninstall sanitize \
-	mcp-sdk
+	mcp-sdk format-check
 
 all: $(B)/dazaid $(B)/dazai-heartbeat $(B)/dazai
 
@@ -137,9 +137,13 @@ deps:
 test-deps: deps
 	$(call apt_install,$(TEST_PKGS) $(NODE_PKGS))
 
-check: test-deps
+check: test-deps format-check
 	$(MAKE) all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests
+
+# style(9)'s mechanical rules on every C file (see tests/format-check.sh).
+format-check:
+	sh tests/format-check.sh
 
 test: all $(B)/run_tests mcp-sdk
 	DAZAI_BUILD=$(B) ./$(B)/run_tests

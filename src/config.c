@@ -399,7 +399,8 @@ config_strip_comment(char *line)
 	char	*p;
 
 	for (p = line + 1; *p != '\0'; p++) {
-		if ((*p == '#' || *p == ';') && (p[-1] == ' ' || p[-1] == '\t')) {
+		if ((*p == '#' || *p == ';') &&
+		    (p[-1] == ' ' || p[-1] == '\t')) {
 			*p = '\0';
 			break;
 		}

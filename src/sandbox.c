@@ -80,7 +80,8 @@ static const struct sandbox_call {
 	enum sandbox_cond cond;
 	const char	*why;
 } sandbox_allow[] = {
-#define C(call, progs, cond, why)	{ #call, SCMP_SYS(call), progs, cond, why }
+#define C(call, progs, cond, why) \
+	{ #call, SCMP_SYS(call), progs, cond, why }
 C(epoll_wait,      D,  ANY, "libev: wait for the next event"),
 C(epoll_pwait,     D,  ANY, "libev: the same where epoll_wait is absent"),
 C(epoll_ctl,       D,  ANY, "libev: watch and unwatch client sockets"),
@@ -198,7 +199,8 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 	else if (nr >= 0 && nr < SANDBOX_NR_MAX && sandbox_names[nr][0] != '\0')
 		name = sandbox_names[nr];
 	n = sandbox_cat(line, n, sizeof line, sandbox_prefix);
-	n = sandbox_cat(line, n, sizeof line, ": seccomp: refused system call ");
+	n = sandbox_cat(line, n, sizeof line,
+	    ": seccomp: refused system call ");
 	n = sandbox_catnum(line, n, sizeof line, nr);
 	n = sandbox_cat(line, n, sizeof line, " (");
 	n = sandbox_cat(line, n, sizeof line, name);

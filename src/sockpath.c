@@ -361,7 +361,8 @@ sockpath_connect_trusted(const char *path, bool is_default, char *err,
 	if (sockpath_check_dir(path, is_default, why, sizeof why) != 0) {
 		saved = errno;
 		if (saved == ENOENT)
-			snprintf(err, errlen, "no daemon at %s (%s)", path, why);
+			snprintf(err, errlen, "no daemon at %s (%s)", path,
+			    why);
 		else
 			snprintf(err, errlen, "not trusting %s: %s", path, why);
 		errno = saved == ENOENT ? ENOENT : EPERM;

@@ -184,7 +184,8 @@ END_TEST
 /* Refused LOADs keep the old secret; a half LOAD leaves nothing. */
 START_TEST(load_refused)
 {
-	const char	*const args[] = { "--empty", "--secret-max", "16", NULL };
+	const char	*const args[] = { "--empty", "--secret-max", "16",
+			    NULL };
 	struct dz	 d;
 	int		 fd, fd2;
 

@@ -658,7 +658,8 @@ run_heartbeat(const char *const *args, char *out, size_t len)
 START_TEST(client_refuses_squatter)
 {
 	char		 dir[64], sub[128], sock[160], out[2048], env[200];
-	const char	*args[] = { "--socket", sock, "--watch-pid", "1", NULL };
+	const char	*args[] = { "--socket", sock, "--watch-pid", "1",
+			    NULL };
 	const char	*defargs[] = { "--watch-pid", "1", NULL };
 	pid_t		 srv;
 	int		 st;

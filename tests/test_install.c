@@ -118,7 +118,8 @@ START_TEST(unit_file)
 	ck_assert(strstr(out, "ExecStart=@BINDIR@/dazaid --arm") != NULL);
 	/* The unit starts empty: the user loads the secret after login. */
 	{
-		const char	*l = strstr(out, "\nExecStart=@BINDIR@/dazaid ");
+		const char	*l = strstr(out,
+				    "\nExecStart=@BINDIR@/dazaid ");
 		size_t		 len;
 
 		ck_assert_ptr_nonnull(l);
@@ -194,8 +195,8 @@ START_TEST(install_uninstall)
 	/* Already there before install: uninstall must leave it. */
 	snprintf(cmd, sizeof cmd, "mkdir -p %s/usr/share/man", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
-	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install DESTDIR=%s PREFIX=/usr "
-	    "B=%s", dir, b != NULL ? b : "build");
+	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install "
+	    "DESTDIR=%s PREFIX=/usr B=%s", dir, b != NULL ? b : "build");
 	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/usr/%s", dir, files[i]);
@@ -221,8 +222,8 @@ START_TEST(install_uninstall)
 	snprintf(cmd, sizeof cmd, "%s/usr/bin/dazaid --version", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
 	ck_assert(strncmp(out, "dazaid ", 7) == 0);
-	snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall DESTDIR=%s PREFIX=/usr "
-	    "B=%s && find %s -mindepth 1 | sort", dir,
+	snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall "
+	    "DESTDIR=%s PREFIX=/usr B=%s && find %s -mindepth 1 | sort", dir,
 	    b != NULL ? b : "build", dir);
 	ck_assert_int_eq(sh(cmd, 60), 0);
 	/* No file, and no directory that install created, is left. */

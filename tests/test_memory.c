@@ -398,7 +398,8 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
 	    NULL);
 	hb = dz_hello(d.sock);
-	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
+	/* The scan sees what it seeks. */
+	assert_shielded(d.pid, &m, &sh);
 	memscan_shield_targets(&sh, m.bytes, needles, ranges);
 	t.pid = d.pid;
 	t.sig = sig;
@@ -540,7 +541,8 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	make_marker(&m);
 	start_on_marker(&d, &m, "--no-secretmem", mode == VIOLATION_ARMED ?
 	    "--arm" : NULL, NULL);
-	assert_shielded(d.pid, &m, &sh);	/* the scan sees what it seeks */
+	/* The scan sees what it seeks. */
+	assert_shielded(d.pid, &m, &sh);
 	child = dz_sleeper();
 	snprintf(line, sizeof line, "REGISTER pid=%d\n", (int)child);
 	control_request(&d, line, "OK");

@@ -367,7 +367,7 @@ START_TEST(roundtrip_sizes)
 {
 	static const size_t	 sizes[] = { 1, 31, 63, 64, 65, 4095, 4096,
 				    4097, 100003 };
-	const size_t		 max = (1 << 20) + 3;	/* not a page multiple */
+	const size_t		 max = (1 << 20) + 3;	/* no page multiple */
 	struct secmem		 sm;
 	unsigned char		*b = malloc(max), *out, *data;
 	size_t			 i, n;

@@ -1754,7 +1754,8 @@ daemon_later(enum shell_kind kind)
 {
 	static const char *const verbose[] = { "--verbose", NULL };
 	struct ctx	 c;
-	char		 want[PATH_MAX + 256], dir[PATH_MAX], cmd[PATH_MAX + 16];
+	char		 want[PATH_MAX + 256], dir[PATH_MAX];
+	char		 cmd[PATH_MAX + 16];
 
 	if (!ctx_init(&c, kind, false))
 		return;

@@ -59,7 +59,7 @@ struct policy_out {
 
 struct policy {
 	enum policy_state state;
-	bool		 armed;		/* emergency's, handed down: emergency.h */
+	bool		 armed;		/* emergency's, handed down */
 	double		 grace;
 	double		 deadline;
 	unsigned long	 aborter;	/* RESUMED: whose HELLO aborted */

@@ -57,7 +57,7 @@
 #define SECMEM_SECRETMEM	0x40	/* memfd_secret(2) backing */
 #define SECMEM_SHIELDED		0x80	/* encrypted under the prekey */
 
-#define SECMEM_SLOTS		8	/* live mappings at once, two a buffer */
+#define SECMEM_SLOTS		8	/* live mappings, two a buffer */
 #define SECMEM_PREKEY_LEN	16384	/* bytes of random prekey */
 
 /* One secure mapping: a guard page, the usable pages, a guard page. */
@@ -75,7 +75,7 @@ enum secmem_state {
 	SECMEM_EMPTY,			/* nothing held (the prekey is zero) */
 	SECMEM_LOADING,			/* between load_begin and commit */
 	SECMEM_HELD,			/* a committed secret of len bytes */
-	SECMEM_DIRTY			/* a wipe failed: len bytes may remain */
+	SECMEM_DIRTY			/* a wipe failed: len bytes may stay */
 };
 
 struct secmem {

@@ -49,7 +49,7 @@ struct vault_start {
 enum vault_start_end {
 	VAULT_START_READY,		/* held (or empty on purpose) */
 	VAULT_START_READING,		/* read under the loop: done follows */
-	VAULT_START_REFUSED,		/* empty, too big, unreadable (exit 2) */
+	VAULT_START_REFUSED,		/* empty, too big, unreadable: 2 */
 	VAULT_START_FAILED		/* no buffer, no randomness (exit 1) */
 };
 

@@ -35,7 +35,7 @@
 #define SESSIONS_RUNS	50		/* last-loss rounds with 1 and 64 */
 #define PING_RUNS	10000		/* PING round trips per program */
 #define PING_WARMUP	500
-#define MCP_RUNS	2000		/* dazai_status calls through dazai mcp */
+#define MCP_RUNS	2000		/* dazai_status calls via dazai mcp */
 #define MCP_WARMUP	100
 #define IDLE_SECONDS	10
 #define SHIELD_RUNS	50		/* runs per size and trigger */
@@ -152,7 +152,8 @@ table_print(void)
 		}
 		printf(ROW_FMT, r->what, r->stat, r->n,
 		    r->value[0] ? r->value : "-", r->ref[0] ? r->ref : "-",
-		    r->ratio[0] ? r->ratio : "-", r->target[0] ? r->target : "-",
+		    r->ratio[0] ? r->ratio : "-",
+		    r->target[0] ? r->target : "-",
 		    r->verdict[0] ? r->verdict : "-");
 	}
 }

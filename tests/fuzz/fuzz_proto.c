@@ -250,7 +250,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				CHECK(strchr(reply, '\n') ==
 				    reply + strlen(reply) - 1);
 				/* A refused LOAD line closes (its bytes are
-				 * never read as requests), but on a heartbeat. */
+				 * never read as requests), but on a
+				 * heartbeat. */
 				if (len >= 4 && memcmp(line, "LOAD", 4) == 0 &&
 				    kind != PROTO_KIND_HEARTBEAT)
 					open = false;
