@@ -603,6 +603,31 @@ client_parse_session(char *line, struct client_status *se, char *err,
 	return 0;
 }
 
+/*
+ * A reply whose last field, last=, runs to the end of the line (ACTION's
+ * command, RESULT's stderr): the fields before it are parsed as
+ * client_parse_fields does and *tail is the rest (the line is cut
+ * there). Returns as client_parse_fields does, or -1 without last=.
+ */
+int
+client_parse_tail(char *line, const char *verb, const char *last,
+    struct client_status *st, const char **tail, char *err, size_t errlen)
+{
+	char	 key[40], *p;
+
+	snprintf(key, sizeof key, " %s=", last);
+	*tail = "";
+	if (strncmp(line, "ERR ", 4) != 0) {
+		if ((p = strstr(line, key)) == NULL) {
+			snprintf(err, errlen, "%s without %s=", verb, last);
+			return -1;
+		}
+		*p = '\0';
+		*tail = p + strlen(key);
+	}
+	return client_parse_fields(line, verb, st, err, errlen);
+}
+
 /* The value of a STATUS field, or NULL. */
 const char *
 client_status_get(const struct client_status *st, const char *key)

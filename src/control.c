@@ -41,6 +41,14 @@ control_init(struct control *ctl, struct ev_loop *loop, struct vault *v,
 	ctl->ops = *ops;
 }
 
+/* A registration ended: the warden lets go of that process. */
+static void
+control_unregistered(struct control *ctl, int pid)
+{
+	if (ctl->warden != NULL && !ctl->warden->down)
+		warden_unregister(ctl->warden, pid);
+}
+
 /* A registered process exited: its registration ends. */
 static void
 control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -53,7 +61,7 @@ control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_io_stop(loop, w);
 	log_info("registered pid %d exited; registration ended",
 	    (int)procs_pid(slot));
-	ctl->ops.unregistered(ctl->ops.arg, (int)procs_pid(slot));
+	control_unregistered(ctl, (int)procs_pid(slot));
 	procs_remove(slot);
 }
 
@@ -70,8 +78,7 @@ control_kill_procs(struct control *ctl, bool armed)
 		for (i = 0; i < PROCS_MAX; i++) {
 			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
 			if (procs_fd(i) >= 0)
-				ctl->ops.unregistered(ctl->ops.arg,
-				    (int)procs_pid(i));
+				control_unregistered(ctl, (int)procs_pid(i));
 		}
 	procs_kill_all(armed);
 	for (i = 0; i < PROCS_MAX; i++)
@@ -216,7 +223,8 @@ control_register(struct control *ctl, struct conn *c,
 		ctl->proc_w[slot].data = (void *)(intptr_t)slot;
 		ev_io_start(ctl->loop, &ctl->proc_w[slot]);
 	}
-	ctl->ops.registered(ctl->ops.arg, pid, procs_fd(slot));
+	if (ctl->warden != NULL)
+		warden_hand_over(ctl->warden, pid, procs_fd(slot));
 	log_info("REGISTER pid=%d from %s: registered (%s)", pid, c->who,
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
 	    "dry-run: named on a panic");
@@ -235,7 +243,7 @@ control_unregister(struct control *ctl, struct conn *c,
 	for (i = 0; i < PROCS_MAX; i++)
 		if (procs_pid(i) == cmd->pid && procs_fd(i) >= 0) {
 			ev_io_stop(ctl->loop, &ctl->proc_w[i]);
-			ctl->ops.unregistered(ctl->ops.arg, cmd->pid);
+			control_unregistered(ctl, cmd->pid);
 			procs_remove(i);
 			log_info("UNREGISTER pid=%d from pid %d", cmd->pid,
 			    c->peer_pid);
@@ -307,6 +315,57 @@ control_panic(struct control *ctl, struct conn *c,
 	return true;
 }
 
+/* ACTION <i>: one configured action, for dazai actions. */
+static bool
+control_action(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	struct proto_action	 a;
+	char			 line[PROTO_REPLY_MAX];
+
+	a.index = (int)cmd->len;
+	if (ctl->warden == NULL ||
+	    !warden_action(ctl->warden, a.index, &a.on, &a.command))
+		return conn_error(c, "no such action");
+	if (proto_format_action(line, sizeof line, &a) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
+}
+
+/* REHEARSE: the warden runs every action now; RESULT says how each ended. */
+static bool
+control_rehearse(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	const char	*why;
+
+	(void)cmd;
+	if ((why = ctl->warden == NULL ? "no warden" :
+	    warden_start_rehearsal(ctl->warden)) != NULL) {
+		log_info("REHEARSE from %s refused: %s", c->who, why);
+		return conn_error(c, why);
+	}
+	log_info("REHEARSE from %s: the warden runs every action now", c->who);
+	return conn_send(c, PROTO_OK);
+}
+
+/* RESULT <i>: how the i-th rehearsed action ended, or that it is to come. */
+static bool
+control_result(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	struct proto_result	 r;
+	char			 line[PROTO_REPLY_MAX];
+
+	r.index = (int)cmd->len;
+	if (ctl->warden == NULL || !warden_result(ctl->warden, r.index,
+	    &r.done, &r.status, &r.timed_out, &r.stderr_line))
+		return conn_error(c, "no such action");
+	if (proto_format_result(line, sizeof line, &r) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
+}
+
 /* Every verb and what does it. */
 static const struct control_verb {
 	enum proto_verb	 verb;
@@ -326,6 +385,9 @@ static const struct control_verb {
 	{ PROTO_WIPE,		control_wipe },
 	{ PROTO_PANIC,		control_panic },
 	{ PROTO_SESSION,	control_session },
+	{ PROTO_ACTION,		control_action },
+	{ PROTO_REHEARSE,	control_rehearse },
+	{ PROTO_RESULT,		control_result },
 };
 
 /*

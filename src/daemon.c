@@ -229,27 +229,7 @@ daemon_status(void *arg, struct proto_status *st)
 	st->state = policy_status_state(&d->policy, vault_empty(&d->vault));
 	st->deadline = policy_deadline_left(&d->policy, log_now());
 	st->warden = d->warden != NULL ? warden_status_name(d->warden) : "off";
-	st->actions = d->nactions;
-}
-
-/* A registration began (control_ops.registered): tell the warden. */
-static void
-daemon_registered(void *arg, int pid, int pidfd)
-{
-	struct daemon	*d = arg;
-
-	if (d->warden != NULL)
-		warden_hand_over(d->warden, pid, pidfd);
-}
-
-/* A registration ended: the warden lets go of its pidfd. */
-static void
-daemon_unregistered(void *arg, int pid)
-{
-	struct daemon	*d = arg;
-
-	if (d->warden != NULL && !d->warden->down)
-		warden_unregister(d->warden, pid);
+	st->actions = d->warden != NULL ? warden_actions(d->warden) : 0;
 }
 
 /* A WIPE or an expiry (vault_ops.wiped): the warden's on_wipe actions. */
@@ -289,14 +269,14 @@ daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /*
- * The warden, started by main (nactions configured): told of every panic,
- * WIPE, expiry, ARM and registration, watched for its death.
+ * The warden, started by main: told of every panic, WIPE, expiry, ARM
+ * and registration, asked to rehearse, watched for its death.
  */
 void
-daemon_set_warden(struct daemon *d, struct warden *w, int nactions)
+daemon_set_warden(struct daemon *d, struct warden *w)
 {
 	d->warden = w;
-	d->nactions = nactions;
+	d->control.warden = w;
 	if (warden_fd(w) < 0)
 		return;
 	ev_io_init(&d->warden_w, daemon_warden_cb, warden_fd(w), EV_READ);
@@ -466,8 +446,7 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 	int			 i;
 	struct control_ops	 cops = { daemon_event,
 				    daemon_session_end, daemon_arm,
-				    daemon_armed, daemon_status,
-				    daemon_registered, daemon_unregistered, d };
+				    daemon_armed, daemon_status, d };
 
 	memset(d, 0, sizeof *d);
 	d->listen_fd = -1;

@@ -552,6 +552,140 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 	return rc;
 }
 
+/*
+ * One request on c whose reply is "WORD ... last=<rest>": its fields in
+ * *st, the rest in *tail (reply holds them). Returns 0 or the exit
+ * status, having said what went wrong.
+ */
+static int
+tail_request(struct client *c, const char *request, const char *word,
+    const char *last, char *reply, size_t len, struct client_status *st,
+    const char **tail)
+{
+	char	 err[CLIENT_ERRLEN];
+	int	 rc;
+
+	if (client_request(c, request, reply, len, err, sizeof err) != 0 ||
+	    (rc = client_parse_tail(reply, word, last, st, tail, err,
+	    sizeof err)) != 0) {
+		log_warnx("actions: %s", err);
+		return CLIENT_EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/* How a rehearsed action ended, for a person. */
+static void
+say_result(int i, const char *on, const char *cmd, int status,
+    bool timed_out, const char *text)
+{
+	if (timed_out)
+		printf("%d  on %-5s  %s: killed at action_timeout", i, on, cmd);
+	else if (status < 0)
+		printf("%d  on %-5s  %s: could not be started", i, on, cmd);
+	else if (status > 128)
+		printf("%d  on %-5s  %s: killed by signal %d", i, on, cmd,
+		    status - 128);
+	else
+		printf("%d  on %-5s  %s: exit %d", i, on, cmd, status);
+	printf(*text != '\0' ? " (stderr: %s)\n" : "\n", text);
+}
+
+/*
+ * actions [--run]: the configured panic and wipe actions, one per line;
+ * --run has the warden run every one now (a rehearsal: the secret is
+ * untouched) and shows how each ended. Exit 1 if one failed.
+ */
+static int
+cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
+{
+	struct client_status	 st;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1], req[32],
+				 err[CLIENT_ERRLEN];
+	char			 cmds[CLIENT_ACTIONS_MAX][CLIENT_REPLY_MAX + 1];
+	char			 ons[CLIENT_ACTIONS_MAX][8];
+	const char		*v, *tail;
+	bool			 run = argc == 2, failed = false, late;
+	unsigned long long	 n, code;
+	long long		 end;
+	int			 rc, i, status;
+
+	if (argc == 2 && strcmp(argv[1], "--run") != 0) {
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+		return CLIENT_EXIT_USAGE;
+	}
+	if ((rc = connect_or_status(x, &c)) != 0)
+		return rc;
+	err[0] = '\0';
+	v = NULL;
+	if (client_request(&c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0 || client_parse_status(reply, &st, err,
+	    sizeof err) != 0 || (v = client_status_get(&st, "actions")) ==
+	    NULL || parse_decimal(v, CLIENT_ACTIONS_MAX, &n) != 0) {
+		log_warnx("actions: %s", v == NULL && err[0] == '\0' ?
+		    "the daemon reports no actions= (too old a dazaid?)" : err);
+		client_close(&c);
+		return CLIENT_EXIT_REFUSED;
+	}
+	for (i = 0; i < (int)n; i++) {
+		snprintf(req, sizeof req, "ACTION %d", i);
+		if ((rc = tail_request(&c, req, "ACTION", "command", reply,
+		    sizeof reply, &st, &tail)) != 0) {
+			client_close(&c);
+			return rc;
+		}
+		v = client_status_get(&st, "on");
+		snprintf(ons[i], sizeof ons[i], "%s", v != NULL ? v : "?");
+		client_printable(tail, cmds[i], sizeof cmds[i]);
+		if (!run)
+			printf("%d  on %-5s  %s\n", i, ons[i], cmds[i]);
+	}
+	if (!run || n == 0) {
+		if (n == 0)
+			printf("no actions configured (on_panic, on_wipe in "
+			    "dazai.conf)\n");
+		client_close(&c);
+		return 0;
+	}
+	if ((rc = simple_request(&c, "actions --run", "REHEARSE")) != 0) {
+		client_close(&c);
+		return rc;
+	}
+	/* Each action takes at most action_timeout; an hour is plenty. */
+	end = log_now_ms() + 3600 * 1000LL;
+	for (i = 0; i < (int)n && log_now_ms() < end;) {
+		snprintf(req, sizeof req, "RESULT %d", i);
+		if ((rc = tail_request(&c, req, "RESULT", "stderr", reply,
+		    sizeof reply, &st, &tail)) != 0) {
+			client_close(&c);
+			return rc;
+		}
+		v = client_status_get(&st, "state");
+		if (v == NULL || strcmp(v, "done") != 0) {
+			usleep(100000);
+			continue;
+		}
+		v = client_status_get(&st, "status");
+		status = v != NULL && parse_decimal(v, 255, &code) == 0 ?
+		    (int)code : -1;
+		v = client_status_get(&st, "timed_out");
+		late = v != NULL && strcmp(v, "1") == 0;
+		client_printable(tail, err, sizeof err);
+		say_result(i, ons[i], cmds[i], status, late, err);
+		failed |= status != 0 || late;
+		i++;
+	}
+	client_close(&c);
+	if (i < (int)n) {
+		log_warnx("actions: the rehearsal did not end within an hour");
+		return CLIENT_EXIT_REFUSED;
+	}
+	return failed ? CLIENT_EXIT_REFUSED : 0;
+}
+
 /* mcp: the MCP server on standard input and output. */
 static int
 cmd_mcp(const struct ctx *x, const struct command *cmd, int argc,
@@ -595,6 +729,10 @@ static const struct command commands[] = {
 	{ "cancel", NULL, 0, 0, "",
 	    "abort a pending panic", "unexpected argument",
 	    CMD_CONNECT, cmd_cancel },
+	{ "actions", NULL, 0, 1, "[--run]",
+	    "the panic and wipe actions; --run runs them\n"
+	    "now, a rehearsal (the secret is untouched)", NULL,
+	    CMD_CONNECT, cmd_actions },
 	{ "mcp", NULL, 0, -1, "[--config P] [--guard]",
 	    "an MCP server for an AI agent (stdio)", NULL,
 	    CMD_CONNECT | CMD_SECRET, cmd_mcp },

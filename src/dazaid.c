@@ -660,7 +660,7 @@ main(int argc, char **argv)
 	wc.verbose = cfg.verbose == 1;
 	if (warden_start(&w, &wc) != 0)
 		fatal(1, "cannot start the warden");
-	daemon_set_warden(&d, &w, wc.n_panic + wc.n_wipe);
+	daemon_set_warden(&d, &w);
 	emergency_set_notice(warden_panic_signal);
 	emergency_set_socket(cfg.socket);
 	daemon_set_listener(&d, listen_fd, cfg.socket);

@@ -194,6 +194,7 @@ static const struct {
 	{ "GET", PROTO_GET },
 	{ "WIPE", PROTO_WIPE },
 	{ "PANIC", PROTO_PANIC },
+	{ "REHEARSE", PROTO_REHEARSE },
 };
 
 /*
@@ -231,10 +232,14 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 		cmd->pid = proto_parse_pid_arg(arg, alen);
 		return NULL;
 	}
-	if (proto_word_is(line, vlen, "SESSION")) {
-		cmd->verb = PROTO_SESSION;
+	if (proto_word_is(line, vlen, "SESSION") ||
+	    proto_word_is(line, vlen, "ACTION") ||
+	    proto_word_is(line, vlen, "RESULT")) {
+		cmd->verb = line[0] == 'S' ? PROTO_SESSION : line[0] == 'A' ?
+		    PROTO_ACTION : PROTO_RESULT;
 		if (arg == NULL)
-			return "SESSION needs an index";
+			return line[0] == 'S' ? "SESSION needs an index" :
+			    "needs an index";
 		if (proto_parse_len(arg, alen, &cmd->len) != 0 ||
 		    cmd->len >= 1000)
 			return "bad index";
@@ -359,6 +364,62 @@ proto_format_session(char *buf, size_t size, const struct proto_session *s)
 	n = snprintf(buf, size, "SESSION index=%d hello_pid=%d peer_pid=%d "
 	    "since=%lld idle=%s\n", s->index, s->hello_pid, s->peer_pid,
 	    s->since, idle);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Copy text into buf (len bytes) for the end of a reply line: a byte
+ * that is not printable ASCII becomes '?', and what does not fit (past
+ * 300 bytes) is cut with "...".
+ */
+static void
+proto_tail(char *buf, size_t len, const char *text)
+{
+	size_t	 i, max = len < 304 ? len : 304;
+
+	for (i = 0; text != NULL && text[i] != '\0' && i + 4 < max; i++)
+		buf[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
+	if (text != NULL && text[i] != '\0' && i + 4 >= max) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+}
+
+/*
+ * Write one action's line: "ACTION index=<i> on=<panic|wipe>
+ * command=<the rest of the line>"; returns its length or -1.
+ */
+int
+proto_format_action(char *buf, size_t size, const struct proto_action *a)
+{
+	char	 cmd[304];
+	int	 n;
+
+	proto_tail(cmd, sizeof cmd, a->command);
+	n = snprintf(buf, size, "ACTION index=%d on=%s command=%s\n",
+	    a->index, a->on, cmd);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Write one rehearsed action's line: "RESULT index=<i> state=<pending|
+ * done> status=<n> timed_out=<0|1> stderr=<the rest of the line>".
+ */
+int
+proto_format_result(char *buf, size_t size, const struct proto_result *r)
+{
+	char	 err[304];
+	int	 n;
+
+	proto_tail(err, sizeof err, r->stderr_line);
+	n = snprintf(buf, size, "RESULT index=%d state=%s status=%d "
+	    "timed_out=%d stderr=%s\n", r->index, r->done ? "done" :
+	    "pending", r->status, r->timed_out ? 1 : 0, err);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

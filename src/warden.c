@@ -233,6 +233,87 @@ warden_gone(struct warden *w)
 	return WARDEN_READ_DOWN;
 }
 
+/* A rehearsal's record: note how an action ended, or that all did. */
+static void
+warden_note(struct warden *w, const struct warden_msg *m)
+{
+	struct warden_result	*r;
+
+	if (m->type == WARDEN_MSG_DONE)
+		w->rehearsing = false;
+	if (m->type != WARDEN_MSG_RESULT || m->pid < 0 ||
+	    m->pid >= WARDEN_ACTIONS_MAX)
+		return;
+	r = &w->res[m->pid];
+	r->done = true;
+	/* As a shell says it: the exit status, 128 + a signal, or -1. */
+	r->status = m->status < 0 ? -1 : WIFEXITED(m->status) ?
+	    WEXITSTATUS(m->status) : 128 + WTERMSIG(m->status);
+	r->timed_out = (m->flags & WARDEN_TIMED_OUT) != 0;
+	snprintf(r->text, sizeof r->text, "%s", m->text);
+}
+
+/* How many actions are configured (on_panic and on_wipe). */
+int
+warden_actions(const struct warden *w)
+{
+	int	 n;
+
+	if (w->cfg == NULL)
+		return 0;
+	n = w->cfg->n_panic + w->cfg->n_wipe;
+	return n < WARDEN_ACTIONS_MAX ? n : WARDEN_ACTIONS_MAX;
+}
+
+/* The i-th action: on_panic first, then on_wipe; false past the end. */
+bool
+warden_action(const struct warden *w, int i, const char **on,
+    const char **cmd)
+{
+	if (i < 0 || i >= warden_actions(w))
+		return false;
+	if (i < w->cfg->n_panic) {
+		*on = "panic";
+		*cmd = w->cfg->on_panic[i];
+	} else {
+		*on = "wipe";
+		*cmd = w->cfg->on_wipe[i - w->cfg->n_panic];
+	}
+	return true;
+}
+
+/* Ask for a rehearsal of every action; NULL, or why it cannot be. */
+const char *
+warden_start_rehearsal(struct warden *w)
+{
+	int	 i;
+
+	if (w->down || w->fd < 0)
+		return "the warden is down";
+	if (w->rehearsing)
+		return "a rehearsal is under way";
+	for (i = 0; i < WARDEN_ACTIONS_MAX; i++)
+		w->res[i].done = false;
+	if (warden_rehearse(w) != 0)
+		return "the warden is down";
+	w->rehearsing = warden_actions(w) > 0;
+	return NULL;
+}
+
+/* How the i-th rehearsed action ended (done false: not yet). */
+bool
+warden_result(const struct warden *w, int i, bool *done, int *status,
+    bool *timed_out, const char **text)
+{
+	if (i < 0 || i >= warden_actions(w))
+		return false;
+	*done = w->res[i].done;
+	*status = w->res[i].status;
+	*timed_out = w->res[i].timed_out;
+	*text = w->res[i].text;
+	return true;
+}
+
 /* Take one record from the warden, never blocking. */
 int
 warden_read(struct warden *w, struct warden_msg *msg)
@@ -263,6 +344,7 @@ warden_read(struct warden *w, struct warden_msg *msg)
 		if (n != (ssize_t)sizeof *msg)
 			continue;
 		msg->text[sizeof msg->text - 1] = '\0';
+		warden_note(w, msg);
 		return WARDEN_READ_MSG;
 	}
 }
@@ -948,6 +1030,8 @@ warden_start(struct warden *w, const struct warden_config *cfg)
 	w->pid = pid;
 	w->fd = sv[0];
 	w->down = false;
+	w->cfg = cfg;
+	w->rehearsing = false;
 	warden_async_fd = sv[0];
 	return 0;
 }

@@ -485,6 +485,26 @@ START_TEST(status_line)
 	ck_assert_int_eq(proto_format_status(buf, 40, &st), -1);
 	ck_assert_int_eq(proto_format_secret(buf, sizeof buf, 4096), 12);
 	ck_assert_str_eq(buf, "SECRET 4096\n");
+	{
+		struct proto_action	 a = { 1, "wipe", "ssh-add -D\tnow" };
+		struct proto_result	 r = { 1, true, 3, false, "no agent" };
+		struct proto_cmd	 cmd;
+
+		ck_assert_int_gt(proto_format_action(buf, sizeof buf, &a), 0);
+		ck_assert_str_eq(buf, "ACTION index=1 on=wipe command=ssh-add "
+		    "-D?now\n");
+		ck_assert_int_gt(proto_format_result(buf, sizeof buf, &r), 0);
+		ck_assert_str_eq(buf, "RESULT index=1 state=done status=3 "
+		    "timed_out=0 stderr=no agent\n");
+		ck_assert_ptr_null(proto_parse_line("ACTION 2", 8, &cmd));
+		ck_assert(cmd.verb == PROTO_ACTION && cmd.len == 2);
+		ck_assert_ptr_null(proto_parse_line("REHEARSE", 8, &cmd));
+		ck_assert(cmd.verb == PROTO_REHEARSE);
+		ck_assert_str_eq(proto_parse_line("RESULT", 6, &cmd),
+		    "needs an index");
+		ck_assert_str_eq(proto_admit(PROTO_KIND_HEARTBEAT, &cmd),
+		    "not on a heartbeat connection");
+	}
 }
 END_TEST
 

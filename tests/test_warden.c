@@ -871,6 +871,61 @@ START_TEST(warden_death_is_a_panic)
 }
 END_TEST
 
+/* Run build/dazai with args against d; its status, its output in out. */
+static int
+run_client(const struct dz *d, const char *const *args, char *out,
+    size_t len)
+{
+	const char	*argv[8];
+	int		 n = 0, i, st;
+
+	argv[n++] = dz_bin("dazai");
+	argv[n++] = "--socket";
+	argv[n++] = d->sock;
+	for (i = 0; args[i] != NULL && n < 7; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	st = dz_run(argv, out, len, 30);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * dazai actions lists the configured actions; --run has the warden run
+ * every one now (DAZAI_REASON=rehearsal), shows how each ended, exits 1
+ * when one failed, and leaves the secret as it was; a second rehearsal
+ * runs again.
+ */
+START_TEST(actions_rehearsal)
+{
+	static const char *const list[] = { "actions", NULL };
+	static const char *const run[] = { "actions", "--run", NULL };
+	char		 dir[64], conf[128], marker[128], text[512], out[4096];
+	const char	*args[] = { "--config", conf, NULL };
+	struct dz	 d;
+
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(marker, sizeof marker, "%s/marker", dir);
+	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" >> %s; "
+	    "echo said >&2\non_wipe = exit 3\naction_timeout = 5\n", marker);
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	ck_assert_int_eq(run_client(&d, list, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "0  on panic  echo") != NULL &&
+	    strstr(out, "1  on wipe   exit 3\n") != NULL, "%s", out);
+	ck_assert(!exists(marker));
+	ck_assert_int_eq(run_client(&d, run, out, sizeof out), 1);
+	ck_assert_msg(strstr(out, ": exit 0 (stderr: said)") != NULL &&
+	    strstr(out, "exit 3: exit 3\n") != NULL, "%s", out);
+	ck_assert_str_eq(slurp(marker), "rehearsal\n");
+	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "32");
+	ck_assert_int_eq(run_client(&d, run, out, sizeof out), 1);
+	ck_assert_str_eq(slurp(marker), "rehearsal\nrehearsal\n");
+	ck_assert(dz_alive(&d));
+	dz_stop(&d);
+}
+END_TEST
+
 /* Scan pid for needle: how many copies (the scan must read something). */
 static int
 hits(pid_t pid, const void *needle, size_t len)
@@ -1216,6 +1271,7 @@ warden_suite(void)
 	tcase_add_test(tc, every_trigger_runs_actions);
 	tcase_add_test(tc, wipe_and_expiry_run_on_wipe);
 	tcase_add_test(tc, warden_death_is_a_panic);
+	tcase_add_test(tc, actions_rehearsal);
 	tcase_add_test(tc, warden_holds_no_secret);
 	tcase_add_test(tc, ssh_agent_armed);
 	tcase_add_test(tc, ssh_agent_dry_run);

@@ -16,6 +16,7 @@
  */
 
 #define CLIENT_REPLY_MAX	1024	/* longest reply line accepted */
+#define CLIENT_ACTIONS_MAX	32	/* panic and wipe actions listed */
 #define CLIENT_TIMEOUT_MS	10000	/* for a whole request, connect and
 					 * secret bytes included */
 #define CLIENT_FIELDS_MAX	32	/* key=value fields in a STATUS */
@@ -91,6 +92,8 @@ enum client_reply client_classify(const char *, const char **);
 int		 client_parse_secret(const char *, size_t *, char *, size_t);
 int		 client_parse_status(char *, struct client_status *, char *,
 		    size_t);
+int		 client_parse_tail(char *, const char *, const char *,
+		    struct client_status *, const char **, char *, size_t);
 int		 client_parse_session(char *, struct client_status *,
 		    char *, size_t);
 const char	*client_status_get(const struct client_status *,

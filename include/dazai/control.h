@@ -13,13 +13,15 @@
 #include "dazai/proto.h"
 #include "dazai/session.h"
 #include "dazai/vault.h"
+#include "dazai/warden.h"
 
 /*
  * The verbs, heartbeat and control alike, as one table of handlers. Which
  * verb a connection of each kind may send is proto_admit's (the one
- * place); what a verb does is here; what it asks of the policy, the
- * registered processes and the daemon's state goes through struct
- * control_ops.
+ * place); what a verb does is here; what it asks of the policy and the
+ * daemon's state goes through struct control_ops. Registrations and the
+ * rehearsal of the panic actions are told to the warden (control.warden,
+ * set by the daemon once it is started).
  */
 
 #define CONTROL_MAX	16	/* control connections at once */
@@ -36,9 +38,6 @@ struct control_ops {
 	bool	(*armed)(void *);
 	/* STATUS: the daemon's own fields (armed, grace, state, deadline). */
 	void	(*status)(void *, struct proto_status *);
-	/* A registration began (its pidfd, still the caller's) or ended. */
-	void	(*registered)(void *, int, int);
-	void	(*unregistered)(void *, int);
 	void	 *arg;
 };
 
@@ -48,6 +47,7 @@ struct control {
 	struct vault		*vault;
 	struct sessions		*sessions;
 	struct conn_set		*conns;		/* every open connection */
+	struct warden		*warden;	/* NULL: none */
 	double			 ping_timeout;	/* for each new heartbeat */
 	struct control_ops	 ops;
 };

@@ -44,7 +44,6 @@ struct daemon {
 	const char	*trigger;	/* the event's reason, not yet logged */
 	char		 reason[WARDEN_TEXT_MAX]; /* what started the panic */
 	struct warden	*warden;	/* NULL: none */
-	int		 nactions;	/* configured, for STATUS */
 	ev_io		 warden_w;	/* the warden's end of the socketpair */
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
@@ -55,7 +54,7 @@ struct daemon {
 
 int	daemon_init(struct daemon *, double, double);
 void	daemon_set_limits(struct daemon *, const struct daemon_limits *);
-void	daemon_set_warden(struct daemon *, struct warden *, int);
+void	daemon_set_warden(struct daemon *, struct warden *);
 enum vault_start_end daemon_load_secret(struct daemon *, struct secmem *,
 	    const struct vault_start *, vault_source_done *, void *);
 void	daemon_set_listener(struct daemon *, int, const char *);

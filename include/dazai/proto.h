@@ -38,6 +38,9 @@ enum proto_verb {
 	PROTO_WIPE,
 	PROTO_PANIC,
 	PROTO_SESSION,		/* dazai's own: one heartbeat's details */
+	PROTO_ACTION,		/* one configured panic or wipe action */
+	PROTO_REHEARSE,		/* run every action now (a rehearsal) */
+	PROTO_RESULT,		/* how a rehearsed action ended */
 };
 
 /* What a connection is; its first admitted verb decides. */
@@ -51,7 +54,24 @@ struct proto_cmd {
 	enum proto_verb	 verb;
 	int		 pid;	/* HELLO; REGISTER, UNREGISTER (0: invalid) */
 	size_t		 len;	/* LOAD: bytes that follow the line;
-				   SESSION: which heartbeat, from 0 */
+				   SESSION, ACTION, RESULT: which one,
+				   from 0 */
+};
+
+/* What ACTION reports of one configured action. */
+struct proto_action {
+	int		 index;
+	const char	*on;		/* "panic" or "wipe" */
+	const char	*command;	/* last: the rest of the line */
+};
+
+/* What RESULT reports of one rehearsed action. */
+struct proto_result {
+	int		 index;
+	bool		 done;		/* false: still to run, or running */
+	int		 status;	/* exit status, 128 + signal, -1 */
+	bool		 timed_out;	/* action_timeout killed it */
+	const char	*stderr_line;	/* last: its stderr's last line */
 };
 
 /* What SESSION reports of one live heartbeat. */
@@ -108,6 +128,10 @@ const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
 int		 proto_format_error(char *, size_t, const char *);
 int		 proto_format_session(char *, size_t,
 		    const struct proto_session *);
+int		 proto_format_action(char *, size_t,
+		    const struct proto_action *);
+int		 proto_format_result(char *, size_t,
+		    const struct proto_result *);
 int		 proto_format_status(char *, size_t,
 		    const struct proto_status *);
 int		 proto_format_secret(char *, size_t, size_t);

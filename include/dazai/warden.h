@@ -113,11 +113,24 @@ struct warden_config {
 	bool		 verbose;
 };
 
+#define WARDEN_ACTIONS_MAX	32	/* on_panic and on_wipe together */
+
+/* How one rehearsed action ended (RESULT), on the daemon's side. */
+struct warden_result {
+	bool		 done;
+	int		 status;	/* wait status, -1: could not start */
+	bool		 timed_out;
+	char		 text[WARDEN_TEXT_MAX];	/* its stderr's last line */
+};
+
 /* The daemon's side. */
 struct warden {
 	pid_t		 pid;		/* the warden, 0 if never started */
 	int		 fd;		/* our end, -1 once closed */
 	bool		 down;		/* it died (or was never started) */
+	const struct warden_config *cfg; /* the caller's, for ACTION */
+	bool		 rehearsing;	/* RESULT records still to come */
+	struct warden_result res[WARDEN_ACTIONS_MAX];
 };
 
 enum warden_read_result {
@@ -167,6 +180,20 @@ void	 warden_panic_signal(const char *);
  * blocks. warden_status_name gives "up", "down" or "off" for STATUS.
  */
 int	 warden_fd(const struct warden *);
+
+/*
+ * For `dazai actions`: how many actions are configured, the i-th (on
+ * "panic" or "wipe", on_panic first), a rehearsal started (NULL, or why
+ * not: the warden down, one under way) and how the i-th rehearsed action
+ * ended (the records warden_read takes fill it in). cfg must outlive the
+ * warden.
+ */
+int	 warden_actions(const struct warden *);
+bool	 warden_action(const struct warden *, int, const char **,
+	    const char **);
+const char *warden_start_rehearsal(struct warden *);
+bool	 warden_result(const struct warden *, int, bool *, int *, bool *,
+	    const char **);
 int	 warden_read(struct warden *, struct warden_msg *);
 const char *warden_status_name(const struct warden *);
 

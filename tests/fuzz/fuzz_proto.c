@@ -107,10 +107,18 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 	case PROTO_GET:
 	case PROTO_WIPE:
 	case PROTO_PANIC:
+	case PROTO_REHEARSE:
 		CHECK(!hb);
 		CHECK(is(line, len, "STATUS") || is(line, len, "ARM") ||
 		    is(line, len, "GET") || is(line, len, "WIPE") ||
-		    is(line, len, "PANIC"));
+		    is(line, len, "PANIC") || is(line, len, "REHEARSE"));
+		break;
+	case PROTO_ACTION:
+	case PROTO_RESULT:
+		CHECK(!hb);
+		CHECK((len > 7 && memcmp(line, "ACTION ", 7) == 0) ||
+		    (len > 7 && memcmp(line, "RESULT ", 7) == 0));
+		CHECK(cmd->len < 1000);
 		break;
 	case PROTO_REGISTER:
 	case PROTO_UNREGISTER:
@@ -154,6 +162,20 @@ check_replies(const struct proto_cmd *cmd)
 	if (cmd->verb == PROTO_LOAD) {
 		n = proto_format_secret(buf, sizeof buf, cmd->len);
 		CHECK(n > 0 && buf[n - 1] == '\n');
+	}
+	if (cmd->verb == PROTO_ACTION || cmd->verb == PROTO_RESULT) {
+		/* The line itself as the command or stderr text: any bytes,
+		 * one printable line out, however long. */
+		struct proto_action	 pa = { (int)cmd->len, "panic", line };
+		struct proto_result	 pr = { (int)cmd->len, true, -1, true,
+					    line };
+
+		n = proto_format_action(buf, sizeof buf, &pa);
+		CHECK(n > 0 && buf[n - 1] == '\n');
+		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
+		n = proto_format_result(buf, sizeof buf, &pr);
+		CHECK(n > 0 && buf[n - 1] == '\n');
+		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 	}
 	if (cmd->verb == PROTO_SESSION) {
 		struct proto_session	 ps = { (int)cmd->len, 0x7fffffff,
