@@ -1099,11 +1099,12 @@ zeroed_at_us(const char *log)
  * read on, system-wide), *death the time until waitpid returns.
  */
 static void
-run_shielded(const char *file, const char *smax, enum scen sc,
-    double *unrec, double *death)
+run_shielded(const char *file, const char *smax, const char *conf,
+    enum scen sc, double *unrec, double *death)
 {
 	const char *const extra[] = { "--secret-file", file, "--secret-max",
-			    smax, "--verbose", NULL };
+			    smax, "--verbose", "--config", conf != NULL ? conf :
+			    "/dev/null", NULL };
 	const char	*argv[24];
 	struct bproc	 p;
 	char		 sock[128], log[128];
@@ -1181,8 +1182,8 @@ bench_unrecoverable(void)
 			c = (i + k) % (2 * NSZ);
 			z = c / 2;
 			t = c % 2;
-			run_shielded(file[z], smax, t ? S_USR2 : S_LOSS, &u,
-			    &d);
+			run_shielded(file[z], smax, NULL, t ? S_USR2 : S_LOSS,
+			    &u, &d);
 			stats_add(&un[z][t], u);
 			stats_add(&de[z][t], d);
 		}
@@ -1228,6 +1229,74 @@ bench_unrecoverable(void)
 			stats_free(&un[z][t]);
 			stats_free(&de[z][t]);
 		}
+	}
+}
+
+/*
+ * Time to unrecoverable on a heartbeat loss, armed, with three on_panic
+ * actions configured against none, SHIELD_RUNS each, interleaved: the
+ * actions run only once the secret is unrecoverable, so the goal is
+ * within 1.05x.
+ */
+static void
+bench_actions(void)
+{
+	static const char	 three[] = "on_panic = true\non_panic = true\n"
+				    "on_panic = sleep 0.01\n";
+	struct bstats	 un[2], de[2];
+	char		 file[128], conf[2][128], n[8], val[24], ref[28],
+			 ratio[10], what[80];
+	double		 u, d, b;
+	int		 i, k, fd;
+
+	write_random_file(tmp_path(file, sizeof file, "secret.a"), 32);
+	tmp_path(conf[0], sizeof conf[0], "none.conf");
+	tmp_path(conf[1], sizeof conf[1], "three.conf");
+	for (k = 0; k < 2; k++) {
+		if ((fd = open(conf[k], O_WRONLY | O_CREAT | O_TRUNC |
+		    O_CLOEXEC, 0600)) < 0 || (k == 1 && write(fd, three,
+		    sizeof three - 1) != (ssize_t)(sizeof three - 1)))
+			bench_die("%s: %s", conf[k], strerror(errno));
+		close(fd);
+		stats_init(&un[k], SHIELD_RUNS);
+		stats_init(&de[k], SHIELD_RUNS);
+	}
+	fprintf(stderr, "bench: %d heartbeat losses each with 3 actions and "
+	    "none (armed, --verbose)\n", SHIELD_RUNS);
+	for (i = 0; i < SHIELD_RUNS; i++)
+		for (k = 0; k < 2; k++) {
+			run_shielded(file, "4096", conf[(i + k) % 2], S_LOSS,
+			    &u, &d);
+			stats_add(&un[(i + k) % 2], u);
+			stats_add(&de[(i + k) % 2], d);
+		}
+	unlink(file);
+	unlink(conf[0]);
+	unlink(conf[1]);
+	table_section("panic actions (armed, heartbeat loss): 3 on_panic "
+	    "commands against none");
+	snprintf(n, sizeof n, "%d", SHIELD_RUNS);
+	for (k = 0; k < 2; k++) {
+		stats_sort(&un[k]);
+		stats_sort(&de[k]);
+	}
+	b = stats_pct(&un[0], 50);
+	u = stats_pct(&un[1], 50);
+	snprintf(val, sizeof val, "%.1f us", u);
+	snprintf(ref, sizeof ref, "none %.1f us", b);
+	fmt_ratio(ratio, sizeof ratio, u, b);
+	table_row("loss -> unrecoverable, 3 actions", "p50", n, val, ref,
+	    ratio, "<= 1.05x none", verdict(u <= 1.05 * b));
+	b = stats_pct(&de[0], 50);
+	d = stats_pct(&de[1], 50);
+	snprintf(what, sizeof what, "loss -> dazaid's death, 3 actions");
+	snprintf(val, sizeof val, "%.1f us", d);
+	snprintf(ref, sizeof ref, "none %.1f us", b);
+	fmt_ratio(ratio, sizeof ratio, d, b);
+	table_row(what, "p50", n, val, ref, ratio, "", "");
+	for (k = 0; k < 2; k++) {
+		stats_free(&un[k]);
+		stats_free(&de[k]);
 	}
 }
 
@@ -1519,6 +1588,7 @@ main(int argc, char **argv)
 		{ "memory", bench_memory },
 		{ "idle", bench_idle }, { "wipe", bench_wipe },
 		{ "unrecoverable", bench_unrecoverable },
+		{ "actions", bench_actions },
 	};
 	size_t	 i, ran = 0;
 
