@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -675,4 +676,252 @@ config_print(const struct config *c, const char *source, int fd)
 	for (i = 0; i < c->on_wipe.n; i++)
 		dprintf(fd, "on_wipe = %s\n", c->on_wipe.cmd[i]);
 	dprintf(fd, "action_timeout = %g\n", c->action_timeout);
+}
+
+/* dazaid's command line, and the config file layer it names. */
+
+static const char config_usage_text[] =
+"usage: dazaid [--config PATH] [--socket PATH] [--arm | --dry-run]\n"
+"              [--grace SEC] [--ping-timeout SEC]\n"
+"              [--secret-file PATH | --secret-fd N] [--secret-size BYTES]\n"
+"              [--secret-max BYTES] [--require-lock] [--no-secretmem]\n"
+"              [--empty] [--no-get] [--max-lifetime SEC]\n"
+"              [--idle-timeout SEC] [--max-reads N] [--sessions N]\n"
+"              [--no-sandbox] [--ready-fd N] [--check-config] [--verbose]\n"
+"              [--version] [--help]\n"
+"\n"
+"Hold one secret in locked memory while a heartbeat client stays\n"
+"connected; wipe it and die when the heartbeat is lost or on SIGUSR1\n"
+"(graceful) or SIGUSR2 (hard). Control connections (see dazai(1)) load,\n"
+"read and wipe it. Durations are in seconds, fractions allowed.\n"
+"\n"
+"  --config PATH        config file (default\n"
+"                       $XDG_CONFIG_HOME/dazai/dazai.conf)\n"
+"  --socket PATH        heartbeat socket (default\n"
+"                       $XDG_RUNTIME_DIR/dazai/dazai.sock)\n"
+"  --arm                make the final SIGKILL real\n"
+"  --dry-run            wipe but only log WOULD SIGKILL and exit 0 (default)\n"
+"  --grace SEC          cancellable window before a graceful panic (0)\n"
+"  --ping-timeout SEC   lose a heartbeat silent this long (0 = off)\n"
+"  --secret-file PATH   read the secret from this file\n"
+"  --secret-fd N        read the secret from descriptor N until EOF\n"
+"  --secret-size BYTES  size of the random rehearsal secret (32)\n"
+"  --secret-max BYTES   largest secret accepted (4194304)\n"
+"  --require-lock       exit 1 if the secret cannot be mlock'ed\n"
+"  --no-secretmem       do not use memfd_secret(2)\n"
+"  --empty              start with no secret; wait for a LOAD\n"
+"  --no-get             refuse GET (the secret is never handed out)\n"
+"  --max-lifetime SEC   wipe the secret this long after its load (0 = off)\n"
+"  --idle-timeout SEC   wipe it after this long without GET or LOAD (0)\n"
+"  --max-reads N        wipe it after the Nth GET (0 = off)\n"
+"  --sessions N         heartbeats at once, 1 to 64; losing the last is a\n"
+"                       panic (1)\n"
+"  --no-sandbox         do not confine the daemon (seccomp, Landlock);\n"
+"                       for debugging only\n"
+"  --ready-fd N         write a newline to N when ready, then close it\n"
+"  --check-config       print the settings in effect and exit\n"
+"  --verbose            debug logging and the memory protection report\n"
+"  --version            print the version and exit\n"
+"  --help               print this help and exit\n"
+"\n"
+"Exit status: 0 clean shutdown or dry-run panic, 1 runtime failure,\n"
+"2 usage or configuration error. An armed panic ends by SIGKILL.\n";
+
+enum {
+	OPT_CONFIG = 256, OPT_SOCKET, OPT_ARM, OPT_DRY_RUN, OPT_GRACE,
+	OPT_PING_TIMEOUT, OPT_SECRET_FILE, OPT_SECRET_FD, OPT_SECRET_SIZE,
+	OPT_SECRET_MAX, OPT_REQUIRE_LOCK, OPT_NO_SECRETMEM, OPT_READY_FD,
+	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP, OPT_EMPTY,
+	OPT_NO_GET, OPT_MAX_LIFETIME, OPT_IDLE_TIMEOUT, OPT_MAX_READS,
+	OPT_SESSIONS,
+	OPT_NO_SANDBOX,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "arm", no_argument, NULL, OPT_ARM },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "grace", required_argument, NULL, OPT_GRACE },
+	{ "ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT },
+	{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+	{ "secret-fd", required_argument, NULL, OPT_SECRET_FD },
+	{ "secret-size", required_argument, NULL, OPT_SECRET_SIZE },
+	{ "secret-max", required_argument, NULL, OPT_SECRET_MAX },
+	{ "require-lock", no_argument, NULL, OPT_REQUIRE_LOCK },
+	{ "no-secretmem", no_argument, NULL, OPT_NO_SECRETMEM },
+	{ "empty", no_argument, NULL, OPT_EMPTY },
+	{ "no-get", no_argument, NULL, OPT_NO_GET },
+	{ "max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "max-reads", required_argument, NULL, OPT_MAX_READS },
+	{ "sessions", required_argument, NULL, OPT_SESSIONS },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Set a key from an option's argument; -1 with err naming the option. */
+static int
+config_set_option(struct config *cli, const char *opt, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	char	 msg[CONFIG_ERRLEN];
+
+	if (config_set(cli, key, value, msg, sizeof msg) == 0)
+		return 0;
+	snprintf(err, errlen, "--%s: %s", opt, strchr(msg, ':') != NULL ?
+	    strchr(msg, ':') + 2 : msg);
+	return -1;
+}
+
+/*
+ * dazaid's command line into cli (unset where not given), --config into
+ * *config_path and --check-config into *check_config. Returns what main
+ * is to do (CONFIG_ARGS_*), err saying why for CONFIG_ARGS_ERROR.
+ */
+enum config_args
+config_parse_args(int argc, char **argv, struct config *cli,
+    char **config_path, int *check_config, char *err, size_t errlen)
+{
+	const struct option	*o;
+	char			 key[32];
+	size_t			 i;
+	int			 ch;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+		switch (ch) {
+		case OPT_CONFIG:
+			*config_path = optarg;
+			break;
+		case OPT_ARM:
+			cli->arm = 1;
+			break;
+		case OPT_DRY_RUN:
+			cli->arm = 0;
+			break;
+		case OPT_REQUIRE_LOCK:
+			cli->require_lock = 1;
+			break;
+		case OPT_NO_SECRETMEM:
+			cli->no_secretmem = 1;
+			break;
+		case OPT_NO_SANDBOX:
+			cli->no_sandbox = 1;
+			break;
+		case OPT_VERBOSE:
+			cli->verbose = 1;
+			break;
+		case OPT_EMPTY:
+			cli->empty = 1;
+			break;
+		case OPT_NO_GET:
+			cli->allow_get = 0;
+			break;
+		case OPT_CHECK_CONFIG:
+			*check_config = 1;
+			break;
+		case OPT_VERSION:
+			return CONFIG_ARGS_VERSION;
+		case OPT_HELP:
+			return CONFIG_ARGS_HELP;
+		case ':':
+			snprintf(err, errlen, "%s: missing argument (see "
+			    "--help)", argv[optind - 1]);
+			return CONFIG_ARGS_ERROR;
+		case '?':
+			snprintf(err, errlen, "%s: unknown option (see --help)",
+			    argv[optind - 1]);
+			return CONFIG_ARGS_ERROR;
+		default:
+			for (o = long_options; o->name != NULL; o++)
+				if (o->val == ch)
+					break;
+			for (i = 0; o->name[i] != '\0' && i < sizeof key - 1;
+			    i++)
+				key[i] = o->name[i] == '-' ? '_' : o->name[i];
+			key[i] = '\0';
+			if (config_set_option(cli, o->name, key, optarg, err,
+			    errlen) != 0)
+				return CONFIG_ARGS_ERROR;
+			break;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "%s: unexpected argument (see --help)",
+		    argv[optind]);
+		return CONFIG_ARGS_ERROR;
+	}
+	return CONFIG_ARGS_RUN;
+}
+
+/* dazaid --help. */
+const char *
+config_usage(void)
+{
+	return config_usage_text;
+}
+
+/* The default config file exists but we may not read it: say whose it is. */
+static void
+config_unreadable_default(const char *path, char *err, size_t errlen)
+{
+	struct stat	 st;
+
+	if (stat(path, &st) == 0)
+		snprintf(err, errlen, "%s: permission denied: the default "
+		    "config file belongs to uid %u (mode %04o) and dazaid runs "
+		    "as uid %u; make it readable to you, or skip it with "
+		    "--config /dev/null", path, (unsigned)st.st_uid,
+		    (unsigned)(st.st_mode & 07777), (unsigned)getuid());
+	else
+		snprintf(err, errlen, "%s: permission denied: a directory "
+		    "above the default config file is not searchable by uid "
+		    "%u; fix its mode, or skip the file with --config "
+		    "/dev/null", path, (unsigned)getuid());
+}
+
+/*
+ * Load the config file layer into file: --config's (explicit_path) must
+ * exist, the default ($XDG_CONFIG_HOME or ~/.config, dazai/dazai.conf, in
+ * buf) may not. *used is the file read, or NULL. Returns 0, or -1 with
+ * err.
+ */
+int
+config_load_layer(struct config *file, const char *explicit_path,
+    char *buf, size_t len, const char **used, char *err, size_t errlen)
+{
+	const char	*xdg = getenv("XDG_CONFIG_HOME");
+	const char	*home = getenv("HOME");
+	const char	*path = explicit_path;
+	int		 n;
+
+	*used = NULL;
+	if (path == NULL) {
+		if (xdg != NULL && *xdg == '/')
+			n = snprintf(buf, len, "%s/dazai/dazai.conf", xdg);
+		else if (home != NULL && *home == '/')
+			n = snprintf(buf, len, "%s/.config/dazai/dazai.conf",
+			    home);
+		else
+			return 0;
+		if (n < 0 || (size_t)n >= len)
+			return 0;
+		if (access(buf, F_OK) != 0 && errno == ENOENT)
+			return 0;
+		path = buf;
+		if (access(buf, R_OK) != 0 && errno == EACCES) {
+			config_unreadable_default(buf, err, errlen);
+			return -1;
+		}
+	}
+	if (config_load_file(file, path, err, errlen) != 0)
+		return -1;
+	*used = path;
+	return 0;
 }

@@ -53,6 +53,19 @@ struct config {
 	double		 action_timeout; /* seconds, > 0 */
 };
 
+/* What dazaid's command line asks for. */
+enum config_args {
+	CONFIG_ARGS_RUN,		/* run (or --check-config) */
+	CONFIG_ARGS_HELP,		/* print config_usage(), exit 0 */
+	CONFIG_ARGS_VERSION,		/* print the version, exit 0 */
+	CONFIG_ARGS_ERROR		/* say why, exit 2 */
+};
+
+enum config_args config_parse_args(int, char **, struct config *, char **,
+	    int *, char *, size_t);
+const char *config_usage(void);
+int	 config_load_layer(struct config *, const char *, char *, size_t,
+	    const char **, char *, size_t);
 void	 config_init_unset(struct config *);
 void	 config_init_defaults(struct config *);
 void	 config_merge(struct config *, const struct config *);
