@@ -378,6 +378,9 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	conn_set_add(&d->conns, c);
+	/* Confined, only the unconfined warden can name who it is. */
+	if (sandbox_active() && d->warden != NULL)
+		warden_name_peer(d->warden, pid);
 	log_debug("connection from pid %d", (int)pid);
 }
 

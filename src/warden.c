@@ -115,9 +115,9 @@ warden_arm(struct warden *w)
 	return warden_request(w, WARDEN_MSG_ARM, NULL);
 }
 
-/* Hand the warden a duplicate of a registration's pidfd. */
-int
-warden_register(struct warden *w, pid_t pid, int pidfd)
+/* Send a record of type with pid and a pidfd (SCM_RIGHTS). */
+static int
+warden_send_fd(struct warden *w, uint32_t type, pid_t pid, int pidfd)
 {
 	struct warden_msg	 m;
 	struct msghdr		 mh;
@@ -133,7 +133,7 @@ warden_register(struct warden *w, pid_t pid, int pidfd)
 		errno = EPIPE;
 		return -1;
 	}
-	warden_msg_init(&m, WARDEN_MSG_REGISTER, NULL);
+	warden_msg_init(&m, type, NULL);
 	m.pid = (int32_t)pid;
 	iov.iov_base = &m;
 	iov.iov_len = sizeof m;
@@ -152,6 +152,71 @@ warden_register(struct warden *w, pid_t pid, int pidfd)
 		n = sendmsg(w->fd, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	return n == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* Hand the warden a duplicate of a registration's pidfd. */
+int
+warden_register(struct warden *w, pid_t pid, int pidfd)
+{
+	return warden_send_fd(w, WARDEN_MSG_REGISTER, pid, pidfd);
+}
+
+/*
+ * A confined daemon cannot name a peer (Landlock keeps /proc/PID/exe
+ * from it): the warden, unconfined, names it in the log, from a pidfd of
+ * the peer so that a reused pid cannot lie. Nothing if the warden is
+ * down or the peer is gone already.
+ */
+void
+warden_name_peer(struct warden *w, pid_t pid)
+{
+	int	 fd;
+
+	if (w->down || w->fd < 0)
+		return;
+	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+		return;
+	warden_send_fd(w, WARDEN_MSG_PEER, pid, fd);
+	close(fd);
+}
+
+/*
+ * In the warden: log the executable of the process behind pidfd (the
+ * daemon said pid). The pid the pidfd names comes from its fdinfo; the
+ * name counts only if the process is still there after the lookup.
+ */
+static void
+warden_log_peer(pid_t said, int pidfd)
+{
+	char		 path[64], exe[PATH_MAX], line[128];
+	struct pollfd	 pfd;
+	ssize_t		 n;
+	FILE		*fp;
+	long		 pid = -1;
+
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
+	if ((fp = fopen(path, "re")) != NULL) {
+		while (fgets(line, sizeof line, fp) != NULL)
+			if (sscanf(line, "Pid: %ld", &pid) == 1)
+				break;
+		fclose(fp);
+	}
+	if (pid <= 0 || pid != (long)said) {
+		log_info("peer pid %d: gone before it could be named",
+		    (int)said);
+		return;
+	}
+	snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+	n = readlink(path, exe, sizeof exe - 1);
+	pfd.fd = pidfd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (n <= 0 || poll(&pfd, 1, 0) != 0) {
+		log_info("peer pid %ld: executable not readable", pid);
+		return;
+	}
+	exe[n] = '\0';
+	log_info("peer pid %ld is %s", pid, exe);
 }
 
 /* A registration ended: the warden lets go of its pidfd. */
@@ -783,6 +848,11 @@ warden_handle(struct warden_proc *wp, const struct warden_msg *m, int fd)
 	struct warden_msg	 done;
 	int			 i, n;
 
+	if (m->type == WARDEN_MSG_PEER && fd >= 0) {
+		warden_log_peer((pid_t)m->pid, fd);
+		close(fd);
+		return;
+	}
 	if (m->type != WARDEN_MSG_REGISTER && fd >= 0) {
 		close(fd);
 		fd = -1;

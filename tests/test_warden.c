@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -926,6 +927,31 @@ START_TEST(actions_rehearsal)
 }
 END_TEST
 
+/*
+ * Confined, the daemon cannot read a client's /proc/PID/exe (Landlock);
+ * the warden names every client from a pidfd of it, in the log.
+ */
+START_TEST(warden_names_confined_peers)
+{
+	static const char *const st[] = { "status", NULL };
+	char		 out[4096], want[PATH_MAX + 32], exe[PATH_MAX];
+	struct dz	 d;
+
+	if (dz_is_asan_build(dz_bin("dazaid"))) {
+		dz_skip_na("warden_names_confined_peers: a sanitizer build "
+		    "runs unconfined");
+		return;
+	}
+	ck_assert_ptr_nonnull(realpath(dz_bin("dazai"), exe));
+	ck_assert_int_eq(dz_start(&d, NULL), 0);
+	ck_assert_int_eq(run_client(&d, st, out, sizeof out), 0);
+	snprintf(want, sizeof want, " is %s\n", exe);
+	ck_assert_msg(dz_log_wait(&d, "dazaid: warden: peer pid ", 5) &&
+	    dz_log_wait(&d, want, 5), "%s", slurp(d.log));
+	dz_stop(&d);
+}
+END_TEST
+
 /* Scan pid for needle: how many copies (the scan must read something). */
 static int
 hits(pid_t pid, const void *needle, size_t len)
@@ -1272,6 +1298,7 @@ warden_suite(void)
 	tcase_add_test(tc, wipe_and_expiry_run_on_wipe);
 	tcase_add_test(tc, warden_death_is_a_panic);
 	tcase_add_test(tc, actions_rehearsal);
+	tcase_add_test(tc, warden_names_confined_peers);
 	tcase_add_test(tc, warden_holds_no_secret);
 	tcase_add_test(tc, ssh_agent_armed);
 	tcase_add_test(tc, ssh_agent_dry_run);

@@ -38,6 +38,8 @@
  *	REGISTER pid, with a pidfd of that process as SCM_RIGHTS.
  *	UNREGISTER pid: the warden closes that pidfd.
  *	ARM	 the SIGKILLs and the actions are real from now on.
+ *	PEER	 pid, with a pidfd of a client that connected to a confined
+ *		 daemon: the warden logs its executable.
  *   warden -> daemon
  *	RESULT	 pid = the command's index (on_panic first, then on_wipe),
  *		 status = its wait status (-1: it could not be started),
@@ -90,6 +92,7 @@ enum warden_msg_type {
 	WARDEN_MSG_RESULT,
 	WARDEN_MSG_DONE,
 	WARDEN_MSG_READY,
+	WARDEN_MSG_PEER,
 };
 
 /* One record on the socketpair (128 bytes). */
@@ -161,6 +164,7 @@ int	 warden_rehearse(struct warden *);
 int	 warden_arm(struct warden *);
 int	 warden_register(struct warden *, pid_t, int);
 void	 warden_hand_over(struct warden *, pid_t, int);
+void	 warden_name_peer(struct warden *, pid_t);
 int	 warden_unregister(struct warden *, pid_t);
 
 /*
