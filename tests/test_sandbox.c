@@ -1065,6 +1065,45 @@ START_TEST(refuse_openat)
 }
 END_TEST
 
+/*
+ * A seccomp trap is a panic for the warden too: the SIGSYS handler tells
+ * it, with its own reason, once the secret is wiped (dry-run: WOULD RUN).
+ */
+START_TEST(trap_tells_the_warden)
+{
+#ifdef __x86_64__
+	char		 dir[64], conf[128], text[256];
+	const char	*args[] = { "--config", conf, NULL };
+	struct inject	 inj;
+	struct dz	 d;
+
+	if (!can_inject("trap_tells_the_warden"))
+		return;
+	dz_tmpdir(dir, sizeof dir);
+	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
+	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" > "
+	    "%s/marker\n", dir);
+	dz_write_file(conf, text, strlen(text));
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	memset(&inj, 0, sizeof inj);
+	inj.nr = SYS_openat;
+	inj.arg[0] = (unsigned long)(long)AT_FDCWD;
+	inj.str = "/etc/passwd";
+	inj.str_arg = 1;
+	inj.arg[2] = O_RDONLY | O_CLOEXEC;
+	ck_assert(inject_call(d.pid, &inj) == INJ_TRAPPED);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	ck_assert_msg(dz_log_wait(&d, "dazaid: warden: panic (dry-run): "
+	    "seccomp trap: a refused system call", 5), "the warden was not "
+	    "told of the trap");
+	ck_assert(dz_log_wait(&d, "WOULD RUN: echo", 5));
+	dz_stop(&d);
+#else
+	can_inject("trap_tells_the_warden");
+#endif
+}
+END_TEST
+
 /* mmap(2) of executable memory. */
 START_TEST(refuse_mmap_exec)
 {
@@ -1163,6 +1202,7 @@ sandbox_suite(void)
 	tcase_add_test(tc, unlink_shared_dir);
 	tcase_add_test(tc, unlink_own_dir);
 	tcase_add_test(tc, refuse_openat);
+	tcase_add_test(tc, trap_tells_the_warden);
 	tcase_add_test(tc, refuse_mmap_exec);
 	tcase_add_test(tc, refuse_mprotect_exec);
 	tcase_add_test(tc, refuse_execve);
