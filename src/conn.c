@@ -55,6 +55,7 @@ conn_close(struct conn *c, bool lost, const char *why)
 		c->ops->sent(c->ops->arg, c, false);
 	}
 	c->ops->closed(c->ops->arg, c, lost, why);
+	free(c->who);
 	free(c);
 }
 
@@ -579,6 +580,7 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
     const struct conn_ops *ops)
 {
 	struct conn	*c;
+	char		 who[CONN_WHO_MAX];
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
@@ -586,7 +588,11 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
 	c->loop = loop;
 	c->fd = fd;
 	c->peer_pid = peer_pid;
-	sockpath_peer_name(peer_pid, confined, c->who, sizeof c->who);
+	sockpath_peer_name(peer_pid, confined, who, sizeof who);
+	if ((c->who = strdup(who)) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->kind = PROTO_KIND_NEW;
 	proto_reader_init(&c->rd);
 	ev_io_init(&c->read_w, conn_read_cb, fd, EV_READ);

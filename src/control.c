@@ -256,7 +256,6 @@ static bool
 control_arm(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-
 	(void)cmd;
 	if (!ctl->ops.arm(ctl->ops.arg)) {
 		log_info("ARM from %s: already armed", c->who);
@@ -281,7 +280,6 @@ static bool
 control_get(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-
 	(void)cmd;
 	return vault_get(ctl->vault, c, c->who);
 }

@@ -378,7 +378,8 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	conn_set_add(&d->conns, c);
-	/* Confined, only the unconfined warden can name who it is. */
+	/* Confined, only the unconfined warden can name who it is: told
+	 * now, while the client still waits for its first reply. */
 	if (sandbox_active() && d->warden != NULL)
 		warden_name_peer(d->warden, pid);
 	log_debug("connection from pid %d", (int)pid);

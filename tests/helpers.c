@@ -497,10 +497,7 @@ dz_hello(const char *sock)
 bool
 dz_log_has(const struct dz *d, const char *needle)
 {
-	char	 buf[65536];
-
-	dz_read_file(d->log, buf, sizeof buf);
-	return buf[0] != '\0' && strstr(buf, needle) != NULL;
+	return dz_log_count(d, needle) > 0;
 }
 
 /* How many times needle occurs in the daemon's whole log. */

@@ -1203,6 +1203,7 @@ START_TEST(load_during_get_kills_nobody)
 	dz_get_expect(fd, "fresh", 5);
 	close(getter);
 	close(fd);
+	free(big);
 	dz_stop(&d);
 	kill(kid, SIGKILL);
 	dz_waitpid(kid, &st, 5);

@@ -929,7 +929,8 @@ END_TEST
 
 /*
  * Confined, the daemon cannot read a client's /proc/PID/exe (Landlock);
- * the warden names every client from a pidfd of it, in the log.
+ * the warden names each client from a pidfd of it, in the log, told as
+ * it connects.
  */
 START_TEST(warden_names_confined_peers)
 {

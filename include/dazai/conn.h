@@ -48,7 +48,7 @@ struct conn {
 	struct ev_loop		*loop;
 	int			 fd;
 	int			 peer_pid;	/* from SO_PEERCRED */
-	char			 who[CONN_WHO_MAX]; /* its name, for the log */
+	char			*who;		/* its name, for the log */
 	enum proto_kind		 kind;
 	bool			 quitting;	/* close once out is sent */
 	bool			 mute;		/* peer takes no replies */
