@@ -51,6 +51,7 @@ conn_close(struct conn *c, bool lost, const char *why)
 		c->ops->loaded(c->ops->arg, c, false, "the connection closed");
 	}
 	if (c->get_sm != NULL) {
+		c->sent_sm = c->get_sm;
 		c->get_sm = NULL;
 		c->ops->sent(c->ops->arg, c, false);
 	}
@@ -85,6 +86,7 @@ conn_flush_secret(struct conn *c)
 		}
 		c->get_off += (size_t)n;
 		if (c->get_off == sm->len) {
+			c->sent_sm = sm;
 			c->get_sm = NULL;
 			c->ops->sent(c->ops->arg, c, true);
 			return 1;
@@ -268,6 +270,15 @@ bool
 conn_streaming(const struct conn *c)
 {
 	return c->load_sm != NULL || c->get_sm != NULL;
+}
+
+/* Is a LOAD or GET of sm (NULL: of any secret) in progress here? */
+bool
+conn_streaming_of(const struct conn *c, const struct secmem *sm)
+{
+	if (sm == NULL)
+		return conn_streaming(c);
+	return c->load_sm == sm || c->get_sm == sm;
 }
 
 /*

@@ -103,5 +103,6 @@ Suite	*control_suite(void);
 Suite	*client_suite(void);
 Suite	*sandbox_suite(void);
 Suite	*warden_suite(void);
+Suite	*secrets_suite(void);
 
 #endif

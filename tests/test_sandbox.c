@@ -192,14 +192,13 @@ START_TEST(control_plane_confined)
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
 
-	/* STATUS ends with what took effect. */
+	/* STATUS says what took effect (fields after it are appended). */
 	layers = landlock_abi() > 0 ? "seccomp,landlock" : "seccomp";
 	r = ctl_request(&d, "STATUS\n");
 	ck_assert_msg(strncmp(r, "STATUS alive=1 armed=1 grace=0 "
 	    "registered=0 ", 31) == 0, "%s", r);
-	snprintf(want, sizeof want, " sandbox=%s", layers);
-	ck_assert_msg(strlen(r) > strlen(want) && strcmp(r + strlen(r) -
-	    strlen(want), want) == 0, "STATUS does not end in '%s': %s",
+	snprintf(want, sizeof want, " sandbox=%s ", layers);
+	ck_assert_msg(strstr(r, want) != NULL, "STATUS has no '%s': %s",
 	    want, r);
 
 	/* LOAD 1 MiB and GET it back on one connection. */

@@ -14,6 +14,9 @@
 
 #define PROTO_LINE_MAX	256	/* bytes of a line, without "\r\n" */
 #define PROTO_REPLY_MAX	512	/* longest reply line, STATUS included */
+#define PROTO_NAME_MAX	64	/* bytes of a secret's name */
+#define PROTO_NAME_DEFAULT "default" /* the secret a verb names by none */
+#define PROTO_ENTRY_MAX	1000	/* ENTRY's index is below this */
 
 #define PROTO_WELCOME	"WELCOME\n"
 #define PROTO_PONG	"PONG\n"
@@ -38,6 +41,7 @@ enum proto_verb {
 	PROTO_WIPE,
 	PROTO_PANIC,
 	PROTO_SESSION,		/* dazai's own: one heartbeat's details */
+	PROTO_ENTRY,		/* dazai's own: one held secret's details */
 };
 
 /* What a connection is; its first admitted verb decides. */
@@ -51,7 +55,20 @@ struct proto_cmd {
 	enum proto_verb	 verb;
 	int		 pid;	/* HELLO; REGISTER, UNREGISTER (0: invalid) */
 	size_t		 len;	/* LOAD: bytes that follow the line;
-				   SESSION: which heartbeat, from 0 */
+				   SESSION: which heartbeat, from 0;
+				   ENTRY: which secret, from 0 */
+	char		 name[PROTO_NAME_MAX + 1]; /* LOAD, GET, WIPE: the
+				   secret's (PROTO_NAME_DEFAULT if none) */
+	bool		 named;	/* WIPE: a name was given (else: all) */
+};
+
+/* What ENTRY reports of one held secret (never a byte of it). */
+struct proto_entry {
+	int		 index;
+	const char	*name;
+	size_t		 bytes;
+	unsigned long	 reads;
+	double		 expires;	/* seconds to its nearest limit, < 0 */
 };
 
 /* What SESSION reports of one live heartbeat. */
@@ -76,6 +93,7 @@ struct proto_status {
 	double		 expires;	/* seconds to a lifetime limit, < 0 */
 	unsigned long	 reads;
 	const char	*sandbox;	/* layers in effect, or "off" */
+	int		 secrets;	/* how many secrets are held */
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */
@@ -103,6 +121,8 @@ enum proto_frame proto_next_line(struct proto_reader *, const char **,
 		    size_t *);
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
 const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
+bool		 proto_name_valid(const char *, size_t);
+int		 proto_format_entry(char *, size_t, const struct proto_entry *);
 int		 proto_format_error(char *, size_t, const char *);
 int		 proto_format_session(char *, size_t,
 		    const struct proto_session *);
