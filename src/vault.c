@@ -682,23 +682,29 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
 bool
 vault_entry(struct vault *v, int index, struct proto_entry *pe)
 {
-	const struct vault_entry	*e, *best;
-	unsigned long			 after = 0;
+	const struct vault_entry	*best = NULL;
+	long long			 key, after = -1, least;
 	int				 i, k;
 
+	/* Ordered by (seq, slot), so that a secret without a load number
+	 * yet is listed too, never skipped. */
 	if (index < 0)
 		return false;
 	for (k = 0; k <= index; k++) {
 		best = NULL;
+		least = -1;
 		for (i = 0; i < VAULT_SECRETS_MAX; i++) {
-			e = &v->ent[i];
-			if (vault_entry_held(e) && e->seq > after &&
-			    (best == NULL || e->seq < best->seq))
-				best = e;
+			if (!vault_entry_held(&v->ent[i]))
+				continue;
+			key = (long long)v->ent[i].seq * VAULT_SECRETS_MAX + i;
+			if (key > after && (least < 0 || key < least)) {
+				least = key;
+				best = &v->ent[i];
+			}
 		}
 		if (best == NULL)
 			return false;
-		after = best->seq;
+		after = least;
 	}
 	pe->index = index;
 	pe->name = best->name;

@@ -555,6 +555,37 @@ START_TEST(max_lifetime_each)
 END_TEST
 
 /*
+ * idle_timeout counts from each secret's own last LOAD or GET: the one
+ * read every 0.4 s stays, the one left alone expires.
+ */
+START_TEST(idle_timeout_each)
+{
+	const char	*const args[] = { "--empty", "--idle-timeout", "1",
+			    NULL };
+	unsigned char	 s[NSEC][5000];
+	size_t		 len[NSEC];
+	struct dz	 d;
+	int		 fd, i;
+
+	three(s, len);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	fd = dz_ctl(&d);
+	ck_assert_str_eq(load_as(fd, "idle", s[0], len[0]), "OK");
+	ck_assert_str_eq(load_as(fd, "busy", s[1], len[1]), "OK");
+	for (i = 0; i < 5; i++) {
+		usleep(400000);
+		get_as(fd, "busy", s[1], len[1]);
+	}
+	ck_assert(dz_log_has(&d, "expired (idle_timeout reached)"));
+	ck_assert_str_eq(dz_req(fd, "GET idle\n"), "ERR no secret");
+	get_as(fd, "busy", s[1], len[1]);
+	close(fd);
+	ck_assert_str_eq(dz_field(dz_status(&d), "secrets"), "1");
+	dz_stop(&d);
+}
+END_TEST
+
+/*
  * SKIP unless root, and in an AddressSanitizer build (its shadow memory
  * is not scannable; make check scans the normal build).
  */
@@ -763,6 +794,7 @@ secrets_suite(void)
 	tcase_add_test(tc, load_cut_short);
 	tcase_add_test(tc, max_reads_each);
 	tcase_add_test(tc, max_lifetime_each);
+	tcase_add_test(tc, idle_timeout_each);
 	tcase_add_test(tc, scan_three_held);
 	tcase_add_test(tc, death_graceful_panic);
 	tcase_add_test(tc, death_hard_panic);
