@@ -21,7 +21,7 @@
 #include "dazai/parse.h"
 
 enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
-    T_SESSIONS, T_ACTION, T_TIMEOUT };
+    T_SESSIONS, T_SECRETS, T_ACTION, T_TIMEOUT };
 
 static const struct config_key {
 	const char	*name;
@@ -47,6 +47,7 @@ static const struct config_key {
 	{ "idle_timeout", T_SECONDS, offsetof(struct config, idle_timeout) },
 	{ "max_reads", T_COUNT, offsetof(struct config, max_reads) },
 	{ "sessions", T_SESSIONS, offsetof(struct config, sessions) },
+	{ "secrets_max", T_SECRETS, offsetof(struct config, secrets_max) },
 	{ "on_panic", T_ACTION, offsetof(struct config, on_panic) },
 	{ "on_wipe", T_ACTION, offsetof(struct config, on_wipe) },
 	{ "action_timeout", T_TIMEOUT,
@@ -77,6 +78,7 @@ config_init_unset(struct config *c)
 	c->idle_timeout = CONFIG_UNSET;
 	c->max_reads = CONFIG_UNSET;
 	c->sessions = CONFIG_UNSET;
+	c->secrets_max = CONFIG_UNSET;
 	c->on_panic.n = 0;
 	c->on_wipe.n = 0;
 	c->action_timeout = CONFIG_UNSET;
@@ -102,6 +104,7 @@ config_init_defaults(struct config *c)
 	c->idle_timeout = 0;
 	c->max_reads = 0;
 	c->sessions = 1;
+	c->secrets_max = 16;
 	c->action_timeout = CONFIG_ACTION_TIMEOUT;
 }
 
@@ -187,6 +190,7 @@ config_merge(struct config *dst, const struct config *src)
 	M(idle_timeout);
 	M(max_reads);
 	M(sessions);
+	M(secrets_max);
 	M(action_timeout);
 #undef M
 	config_actions_merge(&dst->on_panic, &src->on_panic);
@@ -346,6 +350,15 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		*(long long *)(void *)field = CONFIG_UNSET;
 		snprintf(err, errlen, "%s: '%s' is not a number of sessions "
 		    "between 1 and %d", key, value, CONFIG_SESSIONS_MAX);
+		return -1;
+	case T_SECRETS:
+		if (config_parse_count(value, (long long *)(void *)field) ==
+		    0 && *(long long *)(void *)field >= 1 &&
+		    *(long long *)(void *)field <= CONFIG_SECRETS_MAX)
+			return 0;
+		*(long long *)(void *)field = CONFIG_UNSET;
+		snprintf(err, errlen, "%s: '%s' is not a number of secrets "
+		    "between 1 and %d", key, value, CONFIG_SECRETS_MAX);
 		return -1;
 	case T_ACTION:
 		return config_add_action((struct config_actions *)(void *)field,
@@ -671,6 +684,7 @@ config_print(const struct config *c, const char *source, int fd)
 	dprintf(fd, "idle_timeout = %g\n", c->idle_timeout);
 	dprintf(fd, "max_reads = %lld\n", c->max_reads);
 	dprintf(fd, "sessions = %lld\n", c->sessions);
+	dprintf(fd, "secrets_max = %lld\n", c->secrets_max);
 	for (i = 0; i < c->on_panic.n; i++)
 		dprintf(fd, "on_panic = %s\n", c->on_panic.cmd[i]);
 	for (i = 0; i < c->on_wipe.n; i++)

@@ -51,6 +51,7 @@ conn_close(struct conn *c, bool lost, const char *why)
 		c->ops->loaded(c->ops->arg, c, false, "the connection closed");
 	}
 	if (c->get_sm != NULL) {
+		c->sent_sm = c->get_sm;
 		c->get_sm = NULL;
 		c->ops->sent(c->ops->arg, c, false);
 	}
@@ -86,6 +87,7 @@ conn_flush_secret(struct conn *c)
 		}
 		c->get_off += (size_t)n;
 		if (c->get_off == sm->len) {
+			c->sent_sm = sm;
 			c->get_sm = NULL;
 			c->ops->sent(c->ops->arg, c, true);
 			return 1;
@@ -269,6 +271,15 @@ bool
 conn_streaming(const struct conn *c)
 {
 	return c->load_sm != NULL || c->get_sm != NULL;
+}
+
+/* Is a LOAD or GET of sm (NULL: of any secret) in progress here? */
+bool
+conn_streaming_of(const struct conn *c, const struct secmem *sm)
+{
+	if (sm == NULL)
+		return conn_streaming(c);
+	return c->load_sm == sm || c->get_sm == sm;
 }
 
 /*
@@ -654,14 +665,15 @@ conn_set_count(const struct conn_set *set, enum proto_kind kind)
 	return n;
 }
 
-/* The secret went away: cut off every LOAD or GET under way (why). */
+/* A secret went away: cut off every LOAD or GET of sm under way (why). */
 void
-conn_set_cancel(struct conn_set *set, const char *why)
+conn_set_cancel(struct conn_set *set, const struct secmem *sm,
+    const char *why)
 {
 	int	 i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
-		if (set->c[i] != NULL && conn_streaming(set->c[i]))
+		if (set->c[i] != NULL && conn_streaming_of(set->c[i], sm))
 			conn_cancel(set->c[i], why);
 }
 

@@ -266,36 +266,59 @@ control_arm(struct control *ctl, struct conn *c,
 	return conn_send(c, PROTO_OK);
 }
 
-/* LOAD <n>: the vault's. */
+/* LOAD <n> [name]: the vault's. */
 static bool
 control_load(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-
-	return vault_load(ctl->vault, c, cmd->len, c->who);
+	return vault_load(ctl->vault, c, cmd->len, cmd->name, c->who);
 }
 
-/* GET: the vault's. */
+/* GET [name]: the vault's. */
 static bool
 control_get(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	(void)cmd;
-	return vault_get(ctl->vault, c, c->who);
+	return vault_get(ctl->vault, c, cmd->name, c->who);
 }
 
-/* WIPE: wipe, kill the registered processes, stay up. */
+/*
+ * WIPE [name]: wipe that secret (every one without a name), kill the
+ * registered processes, stay up.
+ */
 static bool
 control_wipe(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	char	 why[CONN_WHO_MAX + 32];
+	char	 why[CONN_WHO_MAX + PROTO_NAME_MAX + 40];
+	int	 rc;
 
-	(void)cmd;
-	snprintf(why, sizeof why, "WIPE from %s; staying up", c->who);
-	if (vault_wipe(ctl->vault, why, true) != 0)
+	if (cmd->named) {
+		snprintf(why, sizeof why, "WIPE %s from %s; staying up",
+		    cmd->name, c->who);
+		rc = vault_wipe_name(ctl->vault, cmd->name, why, true);
+	} else {
+		snprintf(why, sizeof why, "WIPE from %s; staying up", c->who);
+		rc = vault_wipe(ctl->vault, why, true);
+	}
+	if (rc != 0)
 		return conn_error(c, "wipe failed");
 	return conn_send(c, PROTO_OK);
+}
+
+/* ENTRY <i>: the i-th held secret, in load order (never a byte of it). */
+static bool
+control_entry(struct control *ctl, struct conn *c,
+    const struct proto_cmd *cmd)
+{
+	struct proto_entry	 pe;
+	char			 line[PROTO_REPLY_MAX];
+
+	if (!vault_entry(ctl->vault, (int)cmd->len, &pe))
+		return conn_error(c, "no such entry");
+	if (proto_format_entry(line, sizeof line, &pe) < 0)
+		return conn_error(c, "internal error");
+	return conn_send(c, line);
 }
 
 /* PANIC: a graceful panic, exactly as SIGUSR1 (answered first). */
@@ -386,6 +409,7 @@ static const struct control_verb {
 	{ PROTO_ACTION,		control_action },
 	{ PROTO_REHEARSE,	control_rehearse },
 	{ PROTO_RESULT,		control_result },
+	{ PROTO_ENTRY,		control_entry },
 };
 
 /*

@@ -301,13 +301,16 @@ daemon_sent(void *arg, struct conn *c, bool ok)
 	vault_sent(&d->vault, c, ok);
 }
 
-/* Cut off every LOAD or GET under way (vault_ops.cancel_streams). */
+/*
+ * Cut off every LOAD or GET of sm (NULL: of any secret) under way
+ * (vault_ops.cancel_streams).
+ */
 static void
-daemon_cancel_streams(void *arg, const char *why)
+daemon_cancel_streams(void *arg, const struct secmem *sm, const char *why)
 {
 	struct daemon	*d = arg;
 
-	conn_set_cancel(&d->conns, why);
+	conn_set_cancel(&d->conns, sm, why);
 }
 
 /* A WIPE's kills (vault_ops.kill_procs): armed, or named in dry-run. */
@@ -484,6 +487,7 @@ daemon_set_limits(struct daemon *d, const struct daemon_limits *lim)
 	session_init(&d->sessions, lim->sessions);
 	vault_set_limits(&d->vault, lim->secret_max, lim->allow_get,
 	    lim->max_lifetime, lim->idle_timeout, lim->max_reads);
+	vault_set_secrets_max(&d->vault, lim->secrets_max);
 }
 
 /*

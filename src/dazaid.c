@@ -436,6 +436,7 @@ main(int argc, char **argv)
 	lim.idle_timeout = cfg.idle_timeout;
 	lim.max_reads = (unsigned long)cfg.max_reads;
 	lim.sessions = (int)cfg.sessions;
+	lim.secrets_max = (int)cfg.secrets_max;
 	daemon_set_limits(&d, &lim);
 
 	if (sockpath_prepare_dir(cfg.socket, is_default, err,

@@ -181,6 +181,53 @@ proto_parse_len(const char *s, size_t len, size_t *out)
 	return 0;
 }
 
+/*
+ * Is this a secret's name: 1 to PROTO_NAME_MAX bytes of [A-Za-z0-9._-],
+ * the first a letter or digit? (So a name is never an option, a path
+ * or anything a shell or a log line would read otherwise.) The one rule,
+ * for the daemon and the client alike.
+ */
+bool
+proto_name_valid(const char *s, size_t len)
+{
+	size_t	 i;
+	char	 ch;
+
+	if (len == 0 || len > PROTO_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		ch = s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9'))
+			continue;
+		if (i > 0 && (ch == '.' || ch == '_' || ch == '-'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The optional name after a verb (arg NULL: none, the default secret);
+ * NULL once it is in cmd, else the reason.
+ */
+static const char *
+proto_parse_name(const char *arg, size_t alen, struct proto_cmd *cmd)
+{
+	if (arg == NULL) {
+		memcpy(cmd->name, PROTO_NAME_DEFAULT,
+		    sizeof PROTO_NAME_DEFAULT);
+		cmd->named = false;
+		return NULL;
+	}
+	if (!proto_name_valid(arg, alen))
+		return "bad name";
+	memcpy(cmd->name, arg, alen);
+	cmd->name[alen] = '\0';
+	cmd->named = true;
+	return NULL;
+}
+
 /* The verbs that take no argument. */
 static const struct {
 	const char	*word;
@@ -191,8 +238,6 @@ static const struct {
 	{ "QUIT", PROTO_QUIT },
 	{ "STATUS", PROTO_STATUS },
 	{ "ARM", PROTO_ARM },
-	{ "GET", PROTO_GET },
-	{ "WIPE", PROTO_WIPE },
 	{ "PANIC", PROTO_PANIC },
 	{ "REHEARSE", PROTO_REHEARSE },
 };
@@ -218,6 +263,8 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 	}
 	cmd->pid = 0;
 	cmd->len = 0;
+	cmd->name[0] = '\0';
+	cmd->named = false;
 	if (proto_word_is(line, vlen, "HELLO")) {
 		cmd->verb = PROTO_HELLO;
 		if (arg == NULL)
@@ -245,13 +292,33 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 			return "bad index";
 		return NULL;
 	}
+	if (proto_word_is(line, vlen, "ENTRY")) {
+		cmd->verb = PROTO_ENTRY;
+		if (arg == NULL)
+			return "ENTRY needs an index";
+		if (proto_parse_len(arg, alen, &cmd->len) != 0 ||
+		    cmd->len >= PROTO_ENTRY_MAX)
+			return "bad index";
+		return NULL;
+	}
 	if (proto_word_is(line, vlen, "LOAD")) {
 		cmd->verb = PROTO_LOAD;
 		if (arg == NULL)
 			return "LOAD needs a length";
+		if ((sp = memchr(arg, ' ', alen)) != NULL) {
+			i = sp - arg;
+			if (proto_parse_len(arg, i, &cmd->len) != 0)
+				return "bad length";
+			return proto_parse_name(sp + 1, alen - i - 1, cmd);
+		}
 		if (proto_parse_len(arg, alen, &cmd->len) != 0)
 			return "bad length";
-		return NULL;
+		return proto_parse_name(NULL, 0, cmd);
+	}
+	if (proto_word_is(line, vlen, "GET") ||
+	    proto_word_is(line, vlen, "WIPE")) {
+		cmd->verb = line[0] == 'G' ? PROTO_GET : PROTO_WIPE;
+		return proto_parse_name(arg, alen, cmd);
 	}
 	for (i = 0; i < sizeof proto_plain / sizeof proto_plain[0]; i++)
 		if (proto_word_is(line, vlen, proto_plain[i].word))
@@ -339,12 +406,12 @@ proto_format_status(char *buf, size_t size, const struct proto_status *st)
 	n = snprintf(buf, size, "STATUS alive=1 armed=%d grace=%s "
 	    "registered=%d state=%s sessions=%d secret_bytes=%zu "
 	    "protections=%s deadline=%s expires=%s reads=%lu sandbox=%s "
-	    "warden=%s actions=%d\n",
+	    "warden=%s actions=%d secrets=%d\n",
 	    st->armed ? 1 : 0, grace, st->registered,
 	    st->state != NULL ? st->state : "-", st->sessions,
 	    st->secret_bytes, prot, deadline, expires, st->reads,
 	    st->sandbox != NULL ? st->sandbox : "off",
-	    st->warden != NULL ? st->warden : "off", st->actions);
+	    st->warden != NULL ? st->warden : "off", st->actions, st->secrets);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -420,6 +487,24 @@ proto_format_result(char *buf, size_t size, const struct proto_result *r)
 	n = snprintf(buf, size, "RESULT index=%d state=%s status=%d "
 	    "timed_out=%d stderr=%s\n", r->index, r->done ? "done" :
 	    "pending", r->status, r->timed_out ? 1 : 0, err);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+/*
+ * Write one held secret's line: "ENTRY index=<i> name=<name> bytes=<n>
+ * reads=<n> expires=<seconds or ->"; its length or -1.
+ */
+int
+proto_format_entry(char *buf, size_t size, const struct proto_entry *e)
+{
+	char	 expires[24];
+	int	 n;
+
+	proto_seconds(expires, sizeof expires, e->expires);
+	n = snprintf(buf, size, "ENTRY index=%d name=%s bytes=%zu reads=%lu "
+	    "expires=%s\n", e->index, e->name, e->bytes, e->reads, expires);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

@@ -65,23 +65,82 @@ secmem_round(size_t n)
 	return (n + pg - 1) / pg * pg;
 }
 
+/* The buffer whose shield sm is under (itself unless made under one). */
+static struct secmem *
+secmem_root(struct secmem *sm)
+{
+	return sm->root != NULL ? sm->root : sm;
+}
+
+/* The shield sm is under. */
+static struct secmem_region *
+secmem_sh(struct secmem *sm)
+{
+	return &secmem_root(sm)->shield;
+}
+
 /* The shield's parts: prekey pages, the key page, the scratch page. */
 static unsigned char *
 secmem_prekey(struct secmem *sm)
 {
-	return sm->shield.data;
+	return secmem_sh(sm)->data;
 }
 
+/* The page the derived key lives in while an operation runs. */
 static unsigned char *
 secmem_keypage(struct secmem *sm)
 {
-	return sm->shield.data + secmem_round(SECMEM_PREKEY_LEN);
+	return secmem_sh(sm)->data + secmem_round(SECMEM_PREKEY_LEN);
 }
 
+/* The one page plaintext ever passes through. */
 static unsigned char *
 secmem_scratch(struct secmem *sm)
 {
 	return secmem_keypage(sm) + secmem_pagesize();
+}
+
+/*
+ * Zero the vector registers: the last chunk of plaintext may still sit
+ * in them (libsodium's ChaCha20 and memcpy move it through them), and a
+ * signal delivered afterwards has the kernel save them into its frame on
+ * our stack, where the plaintext would outlive every wipe (seen with
+ * three secrets held: the last one read, whole, on the stack at a
+ * panic's last system call). All of them are caller-saved, so nothing
+ * of the compiler's is lost. x86-64 only; elsewhere a no-op.
+ */
+/* Zero vector register n (AVX-512, SSE), for secmem_burn_registers. */
+#define SECMEM_Z(n)	"vpxord %%zmm" #n ", %%zmm" #n ", %%zmm" #n "\n\t"
+#define SECMEM_X(n)	"pxor %%xmm" #n ", %%xmm" #n "\n\t"
+#define SECMEM_XMMS	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
+	"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
+	"xmm14", "xmm15"
+
+static void __attribute__((noinline))
+secmem_burn_registers(void)
+{
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx512f"))
+		__asm__ __volatile__(
+		    SECMEM_Z(0) SECMEM_Z(1) SECMEM_Z(2) SECMEM_Z(3)
+		    SECMEM_Z(4) SECMEM_Z(5) SECMEM_Z(6) SECMEM_Z(7)
+		    SECMEM_Z(8) SECMEM_Z(9) SECMEM_Z(10) SECMEM_Z(11)
+		    SECMEM_Z(12) SECMEM_Z(13) SECMEM_Z(14) SECMEM_Z(15)
+		    SECMEM_Z(16) SECMEM_Z(17) SECMEM_Z(18) SECMEM_Z(19)
+		    SECMEM_Z(20) SECMEM_Z(21) SECMEM_Z(22) SECMEM_Z(23)
+		    SECMEM_Z(24) SECMEM_Z(25) SECMEM_Z(26) SECMEM_Z(27)
+		    SECMEM_Z(28) SECMEM_Z(29) SECMEM_Z(30) SECMEM_Z(31)
+		    "vzeroupper" : : : SECMEM_XMMS);
+	else if (__builtin_cpu_supports("avx"))
+		__asm__ __volatile__("vzeroall" : : : SECMEM_XMMS);
+	else
+		__asm__ __volatile__(
+		    SECMEM_X(0) SECMEM_X(1) SECMEM_X(2) SECMEM_X(3)
+		    SECMEM_X(4) SECMEM_X(5) SECMEM_X(6) SECMEM_X(7)
+		    SECMEM_X(8) SECMEM_X(9) SECMEM_X(10) SECMEM_X(11)
+		    SECMEM_X(12) SECMEM_X(13) SECMEM_X(14) SECMEM_X(15)
+		    : : : SECMEM_XMMS);
+#endif
 }
 
 /*
@@ -95,6 +154,7 @@ secmem_burn_stack(void)
 
 	sodium_memzero(pad, sizeof pad);
 	__asm__ __volatile__("" : : "r"(pad) : "memory");
+	secmem_burn_registers();
 }
 
 /* Record that the keys were zeroed just now. Async-signal-safe. */
@@ -371,6 +431,7 @@ secmem_alloc(struct secmem *sm, size_t max, bool secretmem)
 	sm->buf.fd = sm->shield.fd = -1;
 	sm->buf.slot = sm->shield.slot = -1;
 	sm->secretmem_wanted = secretmem;
+	sm->root = sm;
 	if (max == 0 || (bmax = secmem_round(max)) == 0) {
 		errno = max == 0 ? EINVAL : ENOMEM;
 		return -1;
@@ -395,6 +456,67 @@ fail:
 	secmem_region_free(&sm->shield);
 	errno = saved;
 	return -1;
+}
+
+/* Reserve a buffer of up to max bytes under root's shield. */
+int
+secmem_alloc_under(struct secmem *sm, struct secmem *root, size_t max)
+{
+	size_t	 bmax;
+	int	 saved;
+
+	memset(sm, 0, sizeof *sm);
+	sm->buf.fd = sm->shield.fd = -1;
+	sm->buf.slot = sm->shield.slot = -1;
+	if (root == NULL || root->shield.map == NULL || root->root != root ||
+	    max == 0 || (bmax = secmem_round(max)) == 0) {
+		errno = max == 0 || root == NULL ? EINVAL : ENOMEM;
+		return -1;
+	}
+	sm->root = root;
+	sm->max = max;
+	sm->secretmem_wanted = root->secretmem_wanted;
+	sm->lock_required = root->lock_required;
+	sm->lost = root->lost;
+	sm->prot = root->prot;
+	if (secmem_region_init(sm, &sm->buf, bmax, secmem_pagesize(),
+	    false) != 0) {
+		saved = errno;
+		secmem_region_free(&sm->buf);
+		errno = saved;
+		return -1;
+	}
+	/* What one buffer lost, the report of the shield's owner says. */
+	root->prot &= sm->prot | ~(SECMEM_LOCKED | SECMEM_SECRETMEM |
+	    SECMEM_DONTDUMP | SECMEM_FORK | SECMEM_NOACCESS);
+	root->lost |= sm->lost;
+	sm->next = root->next;
+	root->next = sm;
+	return 0;
+}
+
+/* The label that goes into the key (the secret's name). */
+void
+secmem_set_label(struct secmem *sm, const char *label)
+{
+	size_t	 n = strlen(label);
+
+	if (n > SECMEM_LABEL_MAX)
+		n = SECMEM_LABEL_MAX;
+	memcpy(sm->label, label, n);
+	sm->label[n] = '\0';
+}
+
+/* Does a buffer under sm's shield other than sm hold anything? */
+static bool
+secmem_others_hold(struct secmem *sm)
+{
+	struct secmem	*p;
+
+	for (p = secmem_root(sm); p != NULL; p = p->next)
+		if (p != sm && p->state != SECMEM_EMPTY)
+			return true;
+	return false;
 }
 
 /* Make the buffer hold at least need bytes, doubling in place. */
@@ -449,26 +571,48 @@ secmem_off_key(void)
 static int
 secmem_work_open(struct secmem *sm)
 {
-	return secmem_window(&sm->shield, secmem_off_key(),
+	return secmem_window(secmem_sh(sm), secmem_off_key(),
 	    2 * secmem_pagesize(), PROT_READ | PROT_WRITE);
 }
 
 static void
 secmem_work_close(struct secmem *sm)
 {
-	secmem_shut(sm, &sm->shield, secmem_off_key(), 2 * secmem_pagesize());
+	secmem_shut(sm, secmem_sh(sm), secmem_off_key(),
+	    2 * secmem_pagesize());
 }
 
-/* Derive the stream key from the prekey into the (open) key page. */
+/*
+ * Derive this buffer's stream key into the (open) key page: BLAKE2b of
+ * the prekey, this load's nonce and the label, the hash state kept in
+ * the key page too (never on the stack), and zeroed after.
+ */
 static int
 secmem_derive(struct secmem *sm)
 {
-	if (secmem_window(&sm->shield, 0, SECMEM_PREKEY_LEN, PROT_READ) != 0)
+	unsigned char			*key = secmem_keypage(sm);
+	crypto_generichash_state	*st;
+
+	st = (crypto_generichash_state *)(void *)(key + 256);
+	if (secmem_window(secmem_sh(sm), 0, SECMEM_PREKEY_LEN,
+	    PROT_READ) != 0)
 		return -1;
-	crypto_generichash(secmem_keypage(sm), SECMEM_KEY_LEN,
-	    secmem_prekey(sm), SECMEM_PREKEY_LEN, NULL, 0);
-	secmem_shut(sm, &sm->shield, 0, SECMEM_PREKEY_LEN);
+	crypto_generichash_init(st, NULL, 0, SECMEM_KEY_LEN);
+	crypto_generichash_update(st, secmem_prekey(sm), SECMEM_PREKEY_LEN);
+	crypto_generichash_update(st, sm->nonce, sizeof sm->nonce);
+	crypto_generichash_update(st, (const unsigned char *)sm->label,
+	    strlen(sm->label));
+	crypto_generichash_final(st, key, SECMEM_KEY_LEN);
+	sodium_memzero(st, sizeof *st);
+	secmem_shut(sm, secmem_sh(sm), 0, SECMEM_PREKEY_LEN);
 	return 0;
+}
+
+/* Zero the derived key (and the hash state beside it). */
+static void
+secmem_forget_key(struct secmem *sm)
+{
+	sodium_memzero(secmem_keypage(sm), secmem_pagesize());
 }
 
 /* XOR up to one block's worth (within one block) through the key page. */
@@ -539,23 +683,37 @@ secmem_region_zero(struct secmem *sm, struct secmem_region *r)
 int
 secmem_wipe(struct secmem *sm)
 {
-	int	 rc = 0, saved = 0;
+	struct secmem	*root = secmem_root(sm), *p;
+	int		 rc = 0, saved = 0;
 
 	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return 0;
-	if (secmem_region_zero(sm, &sm->shield) != 0) {
+	/* The shared prekey goes with the last secret under it. */
+	if (secmem_others_hold(sm))
+		;
+	else if (secmem_region_zero(sm, &root->shield) != 0) {
 		saved = errno;
 		rc = -1;
-	} else
+	} else {
 		secmem_mark_zeroed();
+		root->keyed = false;
+	}
 	if (secmem_region_zero(sm, &sm->buf) != 0 && rc == 0) {
 		saved = errno;
 		rc = -1;
 	}
 	/* A window refused: the signal handlers' path, whose own failure
-	 * means the secret may still be there. */
-	if (rc != 0 && secmem_emergency_wipe() == 0)
+	 * means the secret may still be there. It zeroes every buffer,
+	 * so every one under this shield is empty after it. */
+	if (rc != 0 && secmem_emergency_wipe() == 0) {
 		rc = 0;
+		root->keyed = false;
+		for (p = root; p != NULL; p = p->next)
+			if (p != sm && p->state != SECMEM_DIRTY) {
+				p->len = p->done = 0;
+				p->state = SECMEM_EMPTY;
+			}
+	}
 	sm->done = 0;
 	if (rc == 0) {
 		sm->len = 0;
@@ -566,12 +724,47 @@ secmem_wipe(struct secmem *sm)
 	return rc;
 }
 
-/* Wipe, then unmap. The table entries go only after the wipe. */
+/* Zero root's prekey and key: every buffer under it is unrecoverable. */
+int
+secmem_unshield(struct secmem *root)
+{
+	root = secmem_root(root);
+	if (root->shield.map == NULL)
+		return 0;
+	if (secmem_region_zero(root, &root->shield) != 0)
+		return -1;
+	secmem_mark_zeroed();
+	root->keyed = false;
+	return 0;
+}
+
+/*
+ * Wipe, then unmap. The table entries go only after the wipe. A buffer
+ * under another's shield leaves its list; a root takes the buffers
+ * still under it along (shield first).
+ */
 void
 secmem_free(struct secmem *sm)
 {
+	struct secmem	**pp, *p;
+
 	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return;
+	if (sm->root != NULL && sm->root != sm) {
+		secmem_wipe(sm);
+		for (pp = &sm->root->next; *pp != NULL; pp = &(*pp)->next)
+			if (*pp == sm) {
+				*pp = sm->next;
+				break;
+			}
+		sm->next = NULL;
+		secmem_region_free(&sm->buf);
+		return;
+	}
+	if (sm->next != NULL)
+		secmem_unshield(sm);
+	while ((p = sm->next) != NULL)
+		secmem_free(p);
 	secmem_wipe(sm);
 	secmem_region_free(&sm->shield);
 	secmem_region_free(&sm->buf);
@@ -640,21 +833,29 @@ secmem_emergency_shield(void)
 	return failed;
 }
 
-/* Start loading: wipe, fresh prekey and nonce, derive the key. */
+/*
+ * Start loading: wipe, a fresh prekey (unless the shield holds other
+ * secrets) and a fresh nonce, and check that the key can be derived.
+ */
 int
 secmem_load_begin(struct secmem *sm)
 {
-	if (sm->shield.map == NULL) {
+	struct secmem	*root = secmem_root(sm);
+
+	if (secmem_sh(sm)->map == NULL || (sm != root && sm->buf.map == NULL)) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (secmem_wipe(sm) != 0)
 		return -1;
-	if (secmem_window(&sm->shield, 0, SECMEM_PREKEY_LEN,
-	    PROT_READ | PROT_WRITE) != 0)
-		return -1;
-	randombytes_buf(secmem_prekey(sm), SECMEM_PREKEY_LEN);
-	secmem_shut(sm, &sm->shield, 0, SECMEM_PREKEY_LEN);
+	if (!root->keyed) {
+		if (secmem_window(secmem_sh(sm), 0, SECMEM_PREKEY_LEN,
+		    PROT_READ | PROT_WRITE) != 0)
+			return -1;
+		randombytes_buf(secmem_prekey(sm), SECMEM_PREKEY_LEN);
+		secmem_shut(sm, secmem_sh(sm), 0, SECMEM_PREKEY_LEN);
+		root->keyed = true;
+	}
 	randombytes_buf(sm->nonce, sizeof sm->nonce);
 	if (secmem_work_open(sm) != 0) {
 		secmem_wipe(sm);
@@ -665,6 +866,7 @@ secmem_load_begin(struct secmem *sm)
 		secmem_wipe(sm);
 		return -1;
 	}
+	secmem_forget_key(sm);
 	secmem_work_close(sm);
 	secmem_burn_stack();
 	sm->done = 0;
@@ -726,10 +928,13 @@ secmem_load_read(struct secmem *sm, int fd, size_t limit)
 		sodium_memzero(secmem_scratch(sm), (size_t)n);
 		saved = EFBIG;
 		n = -1;
-	} else if (n > 0 && secmem_absorb(sm, (size_t)n) != 0) {
+	} else if (n > 0 && (secmem_derive(sm) != 0 ||
+	    secmem_absorb(sm, (size_t)n) != 0)) {
 		saved = errno;
+		sodium_memzero(secmem_scratch(sm), (size_t)n);
 		n = -1;
 	}
+	secmem_forget_key(sm);
 	secmem_work_close(sm);
 	secmem_burn_stack();
 	if (n >= 0)
@@ -762,7 +967,7 @@ secmem_load_commit(struct secmem *sm)
 		errno = err;
 		return -1;
 	}
-	sodium_memzero(secmem_keypage(sm), secmem_pagesize());
+	secmem_forget_key(sm);
 	secmem_work_close(sm);
 	sm->len = sm->done;
 	sm->done = 0;
@@ -844,12 +1049,15 @@ secmem_fill_random(struct secmem *sm, size_t len)
 		if (secmem_work_open(sm) != 0)
 			goto fail;
 		randombytes_buf(secmem_scratch(sm), n);
-		if (secmem_absorb(sm, n) != 0) {
+		if (secmem_derive(sm) != 0 || secmem_absorb(sm, n) != 0) {
 			saved = errno;
+			sodium_memzero(secmem_scratch(sm), n);
+			secmem_forget_key(sm);
 			secmem_work_close(sm);
 			errno = saved;
 			goto fail;
 		}
+		secmem_forget_key(sm);
 		secmem_work_close(sm);
 	}
 	secmem_burn_stack();

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The held secret's life, from LOAD to wipe: what may be loaded and
+ * The held secrets' life, from LOAD to wipe: what may be loaded and
  * read, when it expires (one timer for the nearest lifetime limit), and
  * how it goes away (WIPE, expiry, replacement, a panic). The bytes move
  * between the socket and the secure buffer in conn; this file decides.
@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,40 +36,90 @@ static void	vault_source_cb(struct ev_loop *, ev_io *, int);
 void
 vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
 {
+	int	 i;
+
+	memset(v->ent, 0, sizeof v->ent);
 	v->loop = loop;
 	v->sm = NULL;
 	v->secret_max = 4 * 1024 * 1024;
+	v->secrets_max = 16;
+	v->seq = 0;
+	v->depth = 0;
 	v->allow_get = true;
-	v->nstreams = 0;
+	v->max_lifetime = v->idle_timeout = 0;
+	v->max_reads = 0;
 	v->ops = *ops;
-	policy_life_init(&v->life, 0, 0, 0);
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		policy_life_init(&v->ent[i].life, 0, 0, 0);
+	snprintf(v->ent[0].name, sizeof v->ent[0].name, "%s",
+	    PROTO_NAME_DEFAULT);
 	ev_init(&v->life_w, vault_life_cb);
 	ev_init(&v->source_w, vault_source_cb);
 	v->source_done = NULL;
 }
 
-/* What LOAD and GET may do, and the lifetimes (0: off for each). */
+/* What LOAD and GET may do, and each secret's lifetimes (0: off). */
 void
 vault_set_limits(struct vault *v, size_t secret_max, bool allow_get,
     double max_lifetime, double idle_timeout, unsigned long max_reads)
 {
+	int	 i;
+
 	v->secret_max = secret_max;
 	v->allow_get = allow_get;
-	policy_life_init(&v->life, max_lifetime, idle_timeout, max_reads);
+	v->max_lifetime = max_lifetime;
+	v->idle_timeout = idle_timeout;
+	v->max_reads = max_reads;
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		policy_life_init(&v->ent[i].life, max_lifetime, idle_timeout,
+		    max_reads);
 }
 
-/* The secure buffer the vault keeps from now on. */
+/* How many secrets may be held at once (1 to VAULT_SECRETS_MAX). */
+void
+vault_set_secrets_max(struct vault *v, int n)
+{
+	if (n < 1)
+		n = 1;
+	if (n > VAULT_SECRETS_MAX)
+		n = VAULT_SECRETS_MAX;
+	v->secrets_max = n;
+}
+
+/* The secure buffer the vault keeps from now on: "default", the shield. */
 void
 vault_set_secret(struct vault *v, struct secmem *sm)
 {
 	v->sm = sm;
+	v->ent[0].sm = sm;
+	if (sm != NULL)
+		secmem_set_label(sm, PROTO_NAME_DEFAULT);
 }
 
-/* Is a secret held (loaded and committed)? */
+/* Does this slot hold anything (a secret, a load, a failed wipe)? */
+static bool
+vault_used(const struct vault_entry *e)
+{
+	return e->sm != NULL && e->sm->state != SECMEM_EMPTY;
+}
+
+/* Does this slot hold a committed secret? */
+static bool
+vault_entry_held(const struct vault_entry *e)
+{
+	return e->sm != NULL && e->sm->state == SECMEM_HELD;
+}
+
+/* Is a secret held (loaded and committed) under any name? */
 bool
 vault_held(const struct vault *v)
 {
-	return v->sm != NULL && v->sm->state == SECMEM_HELD;
+	int	 i;
+
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (vault_entry_held(&v->ent[i]))
+			return true;
+	return false;
 }
 
 /*
@@ -78,26 +129,107 @@ vault_held(const struct vault *v)
 bool
 vault_empty(const struct vault *v)
 {
-	return v->sm == NULL || (v->sm->state != SECMEM_HELD &&
-	    v->sm->state != SECMEM_DIRTY);
+	int	 i;
+
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL &&
+		    (v->ent[i].sm->state == SECMEM_HELD ||
+		    v->ent[i].sm->state == SECMEM_DIRTY))
+			return false;
+	return true;
+}
+
+/* How many secrets are held (a failed wipe's included: not gone). */
+int
+vault_count(const struct vault *v)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL &&
+		    (v->ent[i].sm->state == SECMEM_HELD ||
+		    v->ent[i].sm->state == SECMEM_DIRTY))
+			n++;
+	return n;
 }
 
 /*
- * (Re)start the lifetime timer for the nearest time limit, if any. While
- * a GET is being written no timer runs: a limit that falls due then takes
- * effect when the GET ends or is cut short (vault_sent), and nothing
- * wakes the loop in between.
+ * How the log names a secret after a verb: nothing for the default (the
+ * one-secret daemon's lines stay as they were), else ` "name"`.
+ */
+static const char *
+vault_said(char *buf, size_t len, const char *name)
+{
+	if (strcmp(name, PROTO_NAME_DEFAULT) == 0)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, " \"%s\"", name);
+	return buf;
+}
+
+/* The slot of the secret called name, or NULL. */
+static struct vault_entry *
+vault_find(struct vault *v, const char *name)
+{
+	int	 i;
+
+	if (strcmp(name, PROTO_NAME_DEFAULT) == 0)
+		return v->sm != NULL ? &v->ent[0] : NULL;
+	for (i = 1; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL && strcmp(v->ent[i].name, name) == 0)
+			return &v->ent[i];
+	return NULL;
+}
+
+/*
+ * Give a named slot's buffer back once nothing is in it and nobody uses
+ * it, unless a call that may still use it is under way (depth).
+ */
+static void
+vault_reap(struct vault *v)
+{
+	struct vault_entry	*e;
+	int			 i;
+
+	if (v->depth > 0)
+		return;
+	for (i = 1; i < VAULT_SECRETS_MAX; i++) {
+		e = &v->ent[i];
+		if (e->sm == NULL || e->sm->state != SECMEM_EMPTY ||
+		    e->nstreams > 0 || e->loader != NULL)
+			continue;
+		secmem_free(e->sm);
+		free(e->sm);
+		e->sm = NULL;
+		e->name[0] = '\0';
+		policy_life_wiped(&e->life);
+	}
+}
+
+/*
+ * (Re)start the lifetime timer for the nearest time limit of any secret.
+ * A secret whose GET is being written sets no timer: a limit that falls
+ * due then takes effect when the GET ends or is cut short (vault_sent),
+ * and nothing wakes the loop in between.
  */
 static void
 vault_life_arm(struct vault *v)
 {
-	double	 left = policy_life_left(&v->life, log_now());
+	double	 now = log_now(), left, near = -1;
+	int	 i;
 
 	ev_timer_stop(v->loop, &v->life_w);
-	if (left < 0 || v->nstreams > 0)
+	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
+		if (v->ent[i].sm == NULL || v->ent[i].nstreams > 0)
+			continue;
+		left = policy_life_left(&v->ent[i].life, now);
+		if (left >= 0 && (near < 0 || left < near))
+			near = left;
+	}
+	if (near < 0)
 		return;
 	/* A little past the limit, so the check finds it reached. */
-	ev_timer_set(&v->life_w, left + 0.001, 0);
+	ev_timer_set(&v->life_w, near + 0.001, 0);
 	ev_timer_start(v->loop, &v->life_w);
 }
 
@@ -334,41 +466,106 @@ vault_source_cb(struct ev_loop *loop, ev_io *w, int revents)
 void
 vault_start(struct vault *v)
 {
-	if (vault_held(v)) {
-		policy_life_loaded(&v->life, true, log_now());
+	if (vault_entry_held(&v->ent[0])) {
+		v->ent[0].seq = ++v->seq;
+		policy_life_loaded(&v->ent[0].life, true, log_now());
 		vault_life_arm(v);
 	}
 }
 
 /*
- * The secret goes away while the daemon stays up: a WIPE (kill: the
- * registered processes are then killed, armed, or named, dry-run), an
- * expiry or a new LOAD (nobody is killed). The lifetimes forget it first,
- * so that a GET cut short below finds nothing left to expire (one wipe,
- * one log line); then a LOAD or GET under way is cut off and the buffer
- * zeroed. Returns 0, or -1 if the wipe could not complete: said loudly,
- * the secret's memory left marked dirty (STATUS is not "empty").
+ * One secret goes away while the daemon stays up: its lifetimes forget
+ * it first, so that a GET cut short below finds nothing left to expire
+ * (one wipe, one log line); then a LOAD or GET of it under way is cut
+ * off and its buffer zeroed. Returns 0, or -1 if the wipe could not
+ * complete: said loudly, the memory left marked dirty (not "empty").
+ */
+static int
+vault_entry_wipe(struct vault *v, struct vault_entry *e, const char *why)
+{
+	size_t	 len = e->sm != NULL ? e->sm->len : 0;
+	int	 rc = 0;
+
+	if (e->sm == NULL)
+		return 0;
+	v->depth++;
+	policy_life_wiped(&e->life);
+	v->ops.cancel_streams(v->ops.arg, e->sm, "secret wiped");
+	if (secmem_wipe(e->sm) != 0) {
+		log_warn("WIPE FAILED (%s): the memory of secret \"%s\" could "
+		    "not be made writable; its bytes may still be there", why,
+		    e->name);
+		rc = -1;
+	} else if (len > 0 && e == &v->ent[0])
+		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
+		    len, why);
+	else if (len > 0)
+		log_info("secret \"%s\" wiped (%zu bytes overwritten with "
+		    "zeros): %s", e->name, len, why);
+	v->depth--;
+	return rc;
+}
+
+/*
+ * Every secret goes away while the daemon stays up: a WIPE (kill: the
+ * registered processes are then killed, armed, or named, dry-run) or an
+ * expiry. The one prekey is zeroed first, so that all of them are
+ * unrecoverable at once, then each buffer. Returns 0, or -1 if a wipe
+ * could not complete.
  */
 int
 vault_wipe(struct vault *v, const char *why, bool kill)
 {
-	size_t	 len = v->sm != NULL ? v->sm->len : 0;
-	int	 rc = 0;
+	int	 i, rc = 0, n = vault_count(v);
 
-	policy_life_wiped(&v->life);
+	v->depth++;
 	ev_timer_stop(v->loop, &v->life_w);
-	v->ops.cancel_streams(v->ops.arg, "secret wiped");
-	if (v->sm != NULL && secmem_wipe(v->sm) != 0) {
-		log_warn("WIPE FAILED (%s): the secret memory could not be "
-		    "made writable; its bytes may still be there", why);
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		policy_life_wiped(&v->ent[i].life);
+	v->ops.cancel_streams(v->ops.arg, NULL, "secret wiped");
+	if (v->sm != NULL && secmem_unshield(v->sm) != 0) {
+		log_warn("WIPE: the prekey could not be made writable");
 		rc = -1;
-	} else if (len > 0 || kill)
-		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
-		    len, why);
+	}
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL &&
+		    vault_entry_wipe(v, &v->ent[i], why) != 0)
+			rc = -1;
+	if (rc == 0 && n == 0 && kill)
+		log_info("secret wiped (0 bytes overwritten with zeros): %s",
+		    why);
+	else if (rc == 0 && n > 1)
+		log_info("%d secrets wiped: %s", n, why);
 	if (kill) {
 		v->ops.kill_procs(v->ops.arg);
 		v->ops.wiped(v->ops.arg, why);
 	}
+	v->depth--;
+	vault_reap(v);
+	vault_life_arm(v);
+	return rc;
+}
+
+/*
+ * WIPE NAME: that secret goes, the others stay; registered processes are
+ * killed (or named) as for every WIPE. A name nothing is held under is
+ * wiped already. Returns 0, or -1 if the wipe could not complete.
+ */
+int
+vault_wipe_name(struct vault *v, const char *name, const char *why,
+    bool kill)
+{
+	struct vault_entry	*e = vault_find(v, name);
+	int			 rc = 0;
+
+	if (e != NULL)
+		rc = vault_entry_wipe(v, e, why);
+	if (kill) {
+		v->ops.kill_procs(v->ops.arg);
+		v->ops.wiped(v->ops.arg, why);
+	}
+	vault_reap(v);
+	vault_life_arm(v);
 	return rc;
 }
 
@@ -379,9 +576,19 @@ vault_wipe(struct vault *v, const char *why, bool kill)
 void
 vault_panic_wipe(struct vault *v)
 {
-	size_t	 len = v->sm != NULL ? v->sm->len : 0;
+	size_t	 len = 0;
+	int	 i, failed = 0;
 
-	if (v->sm != NULL && secmem_wipe(v->sm) != 0) {
+	if (v->sm != NULL && secmem_unshield(v->sm) != 0)
+		failed++;
+	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
+		if (v->ent[i].sm == NULL)
+			continue;
+		len += v->ent[i].sm->len;
+		if (secmem_wipe(v->ent[i].sm) != 0)
+			failed++;
+	}
+	if (failed > 0) {
 		log_warn("WIPE FAILED: the secret memory could not be made "
 		    "writable");
 		return;
@@ -391,21 +598,30 @@ vault_panic_wipe(struct vault *v)
 }
 
 /*
- * Expire the secret if a lifetime limit is reached and no GET is being
- * written (the last permitted read is delivered whole first).
+ * Expire each secret whose lifetime limit is reached and of which no GET
+ * is being written (the last permitted read is delivered whole first).
  */
 static void
 vault_check_life(struct vault *v)
 {
-	const char	*why = policy_life_expired(&v->life, log_now());
-	char		 msg[64];
+	struct vault_entry	*e;
+	const char		*why;
+	char			 msg[64];
+	double			 now = log_now();
+	int			 i;
 
-	if (why == NULL || v->nstreams > 0)
-		return;
-	snprintf(msg, sizeof msg, "the secret expired (%s); staying up, "
-	    "empty", why);
-	vault_wipe(v, msg, false);
-	v->ops.wiped(v->ops.arg, msg);
+	v->depth++;
+	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
+		e = &v->ent[i];
+		if (e->sm == NULL || e->nstreams > 0 ||
+		    (why = policy_life_expired(&e->life, now)) == NULL)
+			continue;
+		snprintf(msg, sizeof msg, "the secret expired (%s); staying "
+		    "up", why);
+		vault_entry_wipe(v, e, msg);
+		v->ops.wiped(v->ops.arg, msg);
+	}
+	v->depth--;
 }
 
 /* A lifetime limit is due. */
@@ -417,121 +633,276 @@ vault_life_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	vault_check_life(v);
+	vault_reap(v);
 	vault_life_arm(v);
 }
 
-/* The vault's part of a STATUS line; prot (len bytes) holds the report. */
+/*
+ * The vault's part of a STATUS line; prot (len bytes) holds the report.
+ * Bytes and reads are all secrets' together, expires the nearest limit.
+ */
 void
 vault_status(const struct vault *v, struct proto_status *st, char *prot,
     size_t len)
 {
-	st->secret_bytes = vault_empty(v) ? 0 : v->sm->len;
+	const struct vault_entry	*e;
+	double				 now = log_now(), left;
+	int				 i;
+
+	st->secret_bytes = 0;
+	st->reads = 0;
+	st->expires = -1;
+	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
+		e = &v->ent[i];
+		if (e->sm == NULL)
+			continue;
+		if (e->sm->state == SECMEM_HELD ||
+		    e->sm->state == SECMEM_DIRTY)
+			st->secret_bytes += e->sm->len;
+		st->reads += e->life.reads;
+		left = policy_life_left(&e->life, now);
+		if (left >= 0 && (st->expires < 0 || left < st->expires))
+			st->expires = left;
+	}
+	st->secrets = vault_count(v);
 	prot[0] = '\0';
 	if (v->sm != NULL)
 		secmem_describe(v->sm->prot, prot, len);
 	st->protections = prot;
-	st->expires = policy_life_left(&v->life, log_now());
-	st->reads = v->life.reads;
 }
 
 /*
- * LOAD <n> from c (who names it for the log): the n bytes that follow go
- * into the secure buffer, replacing what is held. False if the
- * connection has been closed.
+ * ENTRY i: the i-th held secret in load order (its name, size, reads and
+ * nearest limit; never a byte). False if there is no such secret.
  */
 bool
-vault_load(struct vault *v, struct conn *c, size_t n, const char *who)
+vault_entry(struct vault *v, int index, struct proto_entry *pe)
 {
-	bool	 loading = v->sm != NULL && v->sm->state == SECMEM_LOADING;
-	bool	 replaced;
+	const struct vault_entry	*best = NULL;
+	long long			 key, after = -1, least;
+	int				 i, k;
 
-	if (n == 0 || n > v->secret_max || loading || v->sm == NULL) {
-		log_info("LOAD of %zu bytes from %s refused", n, who);
-		if (n == 0)
-			return conn_finish(c, "ERR empty secret\n");
-		if (n > v->secret_max)
-			return conn_finish(c, "ERR larger than secret_max\n");
-		if (loading)
-			return conn_finish(c, "ERR another LOAD is in "
-			    "progress\n");
-		return conn_finish(c, "ERR no secure buffer\n");
+	/* Ordered by (seq, slot), so that a secret without a load number
+	 * yet is listed too, never skipped. */
+	if (index < 0)
+		return false;
+	for (k = 0; k <= index; k++) {
+		best = NULL;
+		least = -1;
+		for (i = 0; i < VAULT_SECRETS_MAX; i++) {
+			if (!vault_entry_held(&v->ent[i]))
+				continue;
+			key = (long long)v->ent[i].seq * VAULT_SECRETS_MAX + i;
+			if (key > after && (least < 0 || key < least)) {
+				least = key;
+				best = &v->ent[i];
+			}
+		}
+		if (best == NULL)
+			return false;
+		after = least;
 	}
-	log_info("LOAD of %zu bytes from %s", n, who);
-	replaced = vault_held(v);
-	if (vault_wipe(v, "replaced by a LOAD", false) != 0)
+	pe->index = index;
+	pe->name = best->name;
+	pe->bytes = best->sm->len;
+	pe->reads = best->life.reads;
+	pe->expires = policy_life_left(&best->life, log_now());
+	return true;
+}
+
+/*
+ * A slot for a new secret called name, its buffer made under the
+ * shield; NULL with *why set if there is none (nothing changed).
+ */
+static struct vault_entry *
+vault_new(struct vault *v, const char *name, const char **why)
+{
+	struct vault_entry	*e = NULL;
+	struct secmem		*sm;
+	int			 i;
+
+	for (i = 1; i < VAULT_SECRETS_MAX && e == NULL; i++)
+		if (v->ent[i].sm == NULL)
+			e = &v->ent[i];
+	if (e == NULL) {
+		*why = "ERR too many secrets\n";
+		return NULL;
+	}
+	if ((sm = calloc(1, sizeof *sm)) == NULL ||
+	    secmem_alloc_under(sm, v->sm, v->secret_max) != 0) {
+		log_warn("LOAD \"%s\": cannot make a secure buffer", name);
+		free(sm);
+		*why = "ERR cannot prepare the secure buffer\n";
+		return NULL;
+	}
+	secmem_set_label(sm, name);
+	e->sm = sm;
+	snprintf(e->name, sizeof e->name, "%s", name);
+	e->seq = 0;
+	e->nstreams = 0;
+	e->loader = NULL;
+	policy_life_init(&e->life, v->max_lifetime, v->idle_timeout,
+	    v->max_reads);
+	return e;
+}
+
+/*
+ * LOAD <n> [name] from c (who names it for the log): the n bytes that
+ * follow go into that secret's secure buffer, replacing what is held
+ * under that name. A refusal changes nothing. False if the connection
+ * has been closed.
+ */
+bool
+vault_load(struct vault *v, struct conn *c, size_t n, const char *name,
+    const char *who)
+{
+	struct vault_entry	*e = v->sm != NULL ? vault_find(v, name) : NULL;
+	const char		*why = NULL;
+	char			 as[PROTO_NAME_MAX + 4];
+	bool			 replaced;
+
+	if (n == 0)
+		why = "ERR empty secret\n";
+	else if (n > v->secret_max)
+		why = "ERR larger than secret_max\n";
+	else if (v->sm == NULL)
+		why = "ERR no secure buffer\n";
+	else if (e != NULL && e->sm->state == SECMEM_LOADING)
+		why = "ERR another LOAD is in progress\n";
+	else if ((e == NULL || !vault_used(e)) &&
+	    vault_count(v) >= v->secrets_max)
+		why = "ERR too many secrets\n";
+	else if (e == NULL)
+		e = vault_new(v, name, &why);
+	if (why != NULL) {
+		log_info("LOAD of %zu bytes%s from %s refused: %.*s", n,
+		    vault_said(as, sizeof as, name), who,
+		    (int)strlen(why) - 5, why + 4);
+		return conn_finish(c, why);
+	}
+	log_info("LOAD of %zu bytes%s from %s", n,
+	    vault_said(as, sizeof as, name), who);
+	replaced = vault_entry_held(e);
+	if (vault_entry_wipe(v, e, "replaced by a LOAD") != 0)
 		return conn_finish(c, "ERR wipe failed\n");
-	if (secmem_load_begin(v->sm) != 0) {
+	if (secmem_load_begin(e->sm) != 0) {
 		log_warn("LOAD: cannot prepare the secure buffer%s", replaced ?
 		    " (the secret it replaced was wiped)" : "");
+		vault_reap(v);
+		vault_life_arm(v);
 		return conn_finish(c, replaced ? "ERR cannot prepare the "
 		    "secure buffer; the secret it replaced was wiped\n" :
 		    "ERR cannot prepare the secure buffer\n");
 	}
-	return conn_load(c, v->sm, n, replaced);
+	e->loader = c;
+	vault_life_arm(v);
+	return conn_load(c, e->sm, n, replaced);
 }
 
 /* A connection finished (ok) or gave up a LOAD (conn_ops.loaded). */
 void
 vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 {
+	struct vault_entry	*e = NULL;
+	char			 as[PROTO_NAME_MAX + 4];
+	int			 i;
+
+	for (i = 0; i < VAULT_SECRETS_MAX && e == NULL; i++)
+		if (v->ent[i].sm != NULL && v->ent[i].loader == c)
+			e = &v->ent[i];
+	if (e == NULL)
+		return;
+	e->loader = NULL;
 	if (ok) {
-		policy_life_loaded(&v->life, true, log_now());
-		log_info("secret loaded: %zu bytes (LOAD from pid %d)",
-		    v->sm->len, c->peer_pid);
+		e->seq = ++v->seq;
+		policy_life_loaded(&e->life, true, log_now());
+		log_info("secret loaded: %zu bytes%s (LOAD from pid %d)",
+		    e->sm->len, vault_said(as, sizeof as, e->name),
+		    c->peer_pid);
 	} else {
-		policy_life_wiped(&v->life);
-		log_warnx("LOAD from pid %d failed (%s); the bytes read were "
-		    "wiped%s; empty", c->peer_pid, why != NULL ? why : "?",
-		    c->load_replaced ? ", and so was the secret it replaced" :
-		    "");
+		policy_life_wiped(&e->life);
+		/* A load given up is wiped; the others stay as they were. */
+		if (e->sm->state == SECMEM_LOADING)
+			secmem_load_abort(e->sm);
+		log_warnx("LOAD of \"%s\" from pid %d failed (%s); the bytes "
+		    "read were wiped%s; that name is empty", e->name,
+		    c->peer_pid, why != NULL ? why : "?", c->load_replaced ?
+		    ", and so was the secret it replaced" : "");
 	}
+	vault_reap(v);
 	vault_life_arm(v);
 }
 
 /*
- * GET from c (who names it): the secret, straight from the secure
- * buffer. False if the connection has been closed.
+ * GET [name] from c (who names it): that secret, straight from its
+ * secure buffer. False if the connection has been closed.
  */
 bool
-vault_get(struct vault *v, struct conn *c, const char *who)
+vault_get(struct vault *v, struct conn *c, const char *name, const char *who)
 {
+	struct vault_entry	*e;
+	char			 as[PROTO_NAME_MAX + 4];
+
+	vault_said(as, sizeof as, name);
 	if (!v->allow_get) {
 		log_info("GET from %s refused: get disabled", who);
 		return conn_error(c, "get disabled");
 	}
 	vault_check_life(v);
-	if (!vault_held(v) || (v->life.max_reads > 0 &&
-	    v->life.reads >= v->life.max_reads)) {
-		log_info("GET from %s refused: no secret", who);
+	vault_reap(v);
+	e = vault_find(v, name);
+	if (e == NULL || !vault_entry_held(e) || (e->life.max_reads > 0 &&
+	    e->life.reads >= e->life.max_reads)) {
+		log_info("GET%s from %s refused: no secret", as, who);
+		vault_life_arm(v);
 		return conn_error(c, "no secret");
 	}
-	policy_life_read(&v->life, log_now());
-	log_info("GET from %s: %zu bytes (read %lu)", who, v->sm->len,
-	    v->life.reads);
-	v->nstreams++;
+	policy_life_read(&e->life, log_now());
+	log_info("GET%s from %s: %zu bytes (read %lu)", as, who, e->sm->len,
+	    e->life.reads);
+	e->nstreams++;
 	vault_life_arm(v);
-	return conn_get(c, v->sm);
+	return conn_get(c, e->sm);
 }
 
 /* A GET ended (conn_ops.sent); a limit it reached takes effect now. */
 void
 vault_sent(struct vault *v, struct conn *c, bool ok)
 {
-	if (v->nstreams > 0)
-		v->nstreams--;
+	int	 i;
+
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL && v->ent[i].sm == c->sent_sm &&
+		    v->ent[i].nstreams > 0) {
+			v->ent[i].nstreams--;
+			break;
+		}
+	c->sent_sm = NULL;
 	if (!ok)
 		log_info("GET to pid %d cut short", c->peer_pid);
 	vault_check_life(v);
+	vault_reap(v);
 	vault_life_arm(v);
 }
 
-/* Wipe and free the secret (clean shutdown). */
+/* Wipe and free every secret (clean shutdown), the shield's last. */
 void
 vault_finish(struct vault *v)
 {
+	int	 i;
+
 	ev_timer_stop(v->loop, &v->life_w);
+	if (v->sm != NULL)
+		secmem_unshield(v->sm);
+	for (i = 1; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL) {
+			secmem_free(v->ent[i].sm);
+			free(v->ent[i].sm);
+			v->ent[i].sm = NULL;
+		}
 	if (v->sm != NULL) {
 		secmem_free(v->sm);
 		v->sm = NULL;
+		v->ent[0].sm = NULL;
 	}
 }

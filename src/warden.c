@@ -901,7 +901,8 @@ warden_handle(struct warden_proc *wp, const struct warden_msg *m, int fd)
 		}
 		wp->busy = 1;
 		if (m->type == WARDEN_MSG_WIPE) {
-			log_info("wipe (%s)", m->text);
+			if (wp->cfg.n_wipe > 0)
+				log_info("wipe (%s)", m->text);
 			warden_run_list(wp, wp->cfg.on_wipe, wp->cfg.n_wipe,
 			    m->text, wp->armed, true, false, 0);
 		} else {

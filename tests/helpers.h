@@ -106,5 +106,6 @@ Suite	*client_suite(void);
 Suite	*sandbox_suite(void);
 Suite	*warden_suite(void);
 Suite	*mcp_suite(void);
+Suite	*secrets_suite(void);
 
 #endif

@@ -50,9 +50,11 @@ struct memscan_map {
 
 /*
  * A shielded secret's two mappings, and samples of what they hold: the
- * prekey's first, middle and last 32 bytes, the key derived from the
- * whole prekey (BLAKE2b-256, as secmem derives it; the key page itself
- * is zero while idle) and the first 32 bytes of ciphertext.
+ * prekey's first, middle and last 32 bytes, the BLAKE2b-256 of the whole
+ * prekey (secmem's keys also take the load's nonce and the secret's name,
+ * which a scan from outside does not know, so this is a hash of the
+ * prekey, not the key; the key page itself is zero while idle) and the
+ * first 32 bytes of ciphertext.
  */
 struct memscan_shield {
 	struct memscan_map	 shield;	/* prekey, key and scratch */

@@ -1405,15 +1405,16 @@ commands_in_mode(bool armed)
 	ck_assert_ptr_nonnull(strstr(out, "\"registered\":0,"));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
 	/* The confinement in effect (off in a sanitizer build), then the
-	 * fields appended since, in order: the warden and its actions. */
+	 * fields appended since, in order: the warden, its actions, the
+	 * secrets held. */
 	if (dz_is_asan_build(dz_bin("dazaid")))
 		ck_assert_msg(strstr(out, ",\"sandbox\":\"off\",") != NULL,
 		    "%s", out);
 	else
 		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL,
 		    "%s", out);
-	ck_assert_msg(strstr(out, ",\"warden\":\"up\",\"actions\":0}\n") !=
-	    NULL, "%s", out);
+	ck_assert_msg(strstr(out, ",\"warden\":\"up\",\"actions\":0,"
+	    "\"secrets\":1}\n") != NULL, "%s", out);
 	expect_run(d.sock, 0, "status");
 	ck_assert_msg(strstr(out, dz_is_asan_build(dz_bin("dazaid")) ?
 	    "\nsandbox       off\n" : "\nsandbox       seccomp") != NULL,

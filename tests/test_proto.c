@@ -56,11 +56,12 @@ START_TEST(errors)
 	ck_assert_str_eq(parse("LOAD ", &cmd), "bad length");
 	ck_assert_str_eq(parse("LOAD -1", &cmd), "bad length");
 	ck_assert_str_eq(parse("LOAD +1", &cmd), "bad length");
-	ck_assert_str_eq(parse("LOAD 1 2", &cmd), "bad length");
+	ck_assert_str_eq(parse("LOAD 1x a", &cmd), "bad length");
+	ck_assert_str_eq(parse("LOAD 1 a b", &cmd), "bad name");
 	ck_assert_str_eq(parse("LOAD 0x10", &cmd), "bad length");
 	ck_assert_str_eq(parse("LOAD 99999999999999999999", &cmd),
 	    "bad length");
-	ck_assert_str_eq(parse("GET 1", &cmd), "unexpected argument");
+	ck_assert_str_eq(parse("GET 1 2", &cmd), "bad name");
 	ck_assert_str_eq(parse(" PING", &cmd), "unknown command");
 	ck_assert_str_eq(proto_parse_line("PING\0", 5, &cmd),
 	    "unknown command");
@@ -129,11 +130,11 @@ END_TEST
 
 START_TEST(admit)
 {
-	struct proto_cmd	 hello = { PROTO_HELLO, 1, 0 };
-	struct proto_cmd	 ping = { PROTO_PING, 0, 0 };
-	struct proto_cmd	 cancel = { PROTO_CANCEL, 0, 0 };
-	struct proto_cmd	 status = { PROTO_STATUS, 0, 0 };
-	struct proto_cmd	 load = { PROTO_LOAD, 0, 5 };
+	struct proto_cmd	 hello = { .verb = PROTO_HELLO, .pid = 1 };
+	struct proto_cmd	 ping = { .verb = PROTO_PING };
+	struct proto_cmd	 cancel = { .verb = PROTO_CANCEL };
+	struct proto_cmd	 status = { .verb = PROTO_STATUS };
+	struct proto_cmd	 load = { .verb = PROTO_LOAD, .len = 5 };
 
 	/* The first verb decides: HELLO a heartbeat, the rest control. */
 	ck_assert_ptr_null(proto_admit(PROTO_KIND_NEW, &hello));
@@ -444,7 +445,7 @@ START_TEST(status_line)
 {
 	struct proto_status	 st = { true, 2.5, 3, "guarding", 1, 32,
 				    "locked dontdump secretmem", -1, 12.2,
-				    7, "seccomp,landlock", "up", 3 };
+				    7, "seccomp,landlock", "up", 3, 3 };
 	char			 buf[PROTO_REPLY_MAX];
 	unsigned long long	 grace = 99, reg = 99;
 	int			 alive = 0, armed = 0;
@@ -453,7 +454,7 @@ START_TEST(status_line)
 	ck_assert_str_eq(buf, "STATUS alive=1 armed=1 grace=3 registered=3 "
 	    "state=guarding sessions=1 secret_bytes=32 "
 	    "protections=locked,dontdump,secretmem deadline=- expires=13 "
-	    "reads=7 sandbox=seccomp,landlock warden=up actions=3\n");
+	    "reads=7 sandbox=seccomp,landlock warden=up actions=3 secrets=3\n");
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(alive, 1);
 	ck_assert_int_eq(armed, 1);
@@ -479,8 +480,8 @@ START_TEST(status_line)
 	ck_assert(strstr(buf, " deadline=5 expires=- ") != NULL);
 	/* Unset, the sandbox and the warden say off; the new fields come
 	 * last, in the order they were added. */
-	ck_assert(strstr(buf, " reads=7 sandbox=off warden=off actions=0\n") !=
-	    NULL);
+	ck_assert(strstr(buf, " reads=7 sandbox=off warden=off actions=0 "
+	    "secrets=3\n") != NULL);
 	/* Too small a buffer is an error, never a cut line. */
 	ck_assert_int_eq(proto_format_status(buf, 40, &st), -1);
 	ck_assert_int_eq(proto_format_secret(buf, sizeof buf, 4096), 12);

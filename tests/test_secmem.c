@@ -635,6 +635,90 @@ START_TEST(wipe_keys_first)
 }
 END_TEST
 
+/*
+ * Three buffers under one shield: each round-trips, interleaved with
+ * the others' loads; the prekey is drawn once and stays while any of
+ * them holds a secret; wiping one leaves the others readable; zeroing
+ * the one prekey (secmem_unshield) makes all three unrecoverable with
+ * their ciphertext still in place; the last wipe zeroes the prekey.
+ */
+START_TEST(one_shield_three_buffers)
+{
+	struct secmem	 root, a, b, *all[3] = { &root, &a, &b };
+	unsigned char	 s[3][5000], pre[32], *out;
+	int		 eagains, i;
+
+	ck_assert_int_eq(secmem_alloc(&root, 8192, false), 0);
+	ck_assert_int_eq(secmem_alloc_under(&a, &root, 8192), 0);
+	ck_assert_int_eq(secmem_alloc_under(&b, &root, 8192), 0);
+	secmem_set_label(&root, "default");
+	secmem_set_label(&a, "a");
+	secmem_set_label(&b, "b");
+	for (i = 0; i < 3; i++)
+		pattern(s[i], sizeof s[i], 7);	/* the same bytes thrice */
+	load_pipe(&root, s[0], sizeof s[0]);
+	ck_assert_int_eq(mprotect(root.shield.data, 32, PROT_READ), 0);
+	memcpy(pre, root.shield.data, sizeof pre);
+	ck_assert_int_eq(mprotect(root.shield.data, 32, PROT_NONE), 0);
+	load_pipe(&a, s[1], sizeof s[1]);
+	load_pipe(&b, s[2], sizeof s[2]);
+	ck_assert_int_eq(mprotect(root.shield.data, 32, PROT_READ), 0);
+	ck_assert(memcmp(pre, root.shield.data, sizeof pre) == 0);
+	ck_assert_int_eq(mprotect(root.shield.data, 32, PROT_NONE), 0);
+	for (i = 0; i < 3; i++) {
+		out = get_back(all[i], &eagains);
+		ck_assert(memcmp(out, s[i], sizeof s[i]) == 0);
+		free(out);
+	}
+	/* Each its own key: the same bytes encrypt differently. */
+	ck_assert_int_eq(secmem_open(&a, false), 0);
+	memcpy(pre, a.buf.data, sizeof pre);
+	secmem_close(&a);
+	ck_assert(!buffer_has(&b, pre, sizeof pre));
+	ck_assert(!buffer_has(&root, pre, sizeof pre));
+	/* Wiping one: its buffer zero, the prekey and the others kept. */
+	ck_assert_int_eq(secmem_wipe(&a), 0);
+	ck_assert(region_zero(&a.buf));
+	ck_assert(!region_zero(&root.shield));
+	out = get_back(&b, &eagains);
+	ck_assert(memcmp(out, s[2], sizeof s[2]) == 0);
+	free(out);
+	/* Reloaded: a fresh nonce under the same prekey. */
+	load_pipe(&a, s[1], sizeof s[1]);
+	out = get_back(&a, &eagains);
+	ck_assert(memcmp(out, s[1], sizeof s[1]) == 0);
+	free(out);
+	/* The one prekey zeroed: nothing decrypts, ciphertext intact. */
+	ck_assert_int_eq(secmem_unshield(&root), 0);
+	ck_assert(region_zero(&root.shield));
+	for (i = 0; i < 3; i++) {
+		ck_assert(!region_zero(&all[i]->buf));
+		out = get_back(all[i], &eagains);
+		ck_assert(memmem(out, sizeof s[i], s[i], 8) == NULL);
+		free(out);
+	}
+	ck_assert_int_eq(secmem_wipe(&a), 0);
+	ck_assert_int_eq(secmem_wipe(&b), 0);
+	/* The last one out zeroes the prekey of a new load too. */
+	load_pipe(&b, s[2], sizeof s[2]);
+	ck_assert(!region_zero(&root.shield));
+	ck_assert_int_eq(secmem_wipe(&root), 0);
+	ck_assert(!region_zero(&root.shield));	/* b still holds */
+	ck_assert_int_eq(secmem_wipe(&b), 0);
+	ck_assert(region_zero(&root.shield));
+	/* The emergency path: every shield, then every buffer. */
+	load_pipe(&root, s[0], sizeof s[0]);
+	load_pipe(&a, s[1], sizeof s[1]);
+	ck_assert_int_eq(secmem_emergency_wipe(), 0);
+	ck_assert(region_zero(&root.shield));
+	for (i = 0; i < 3; i++)
+		ck_assert(region_zero(&all[i]->buf));
+	secmem_free(&a);
+	secmem_free(&root);		/* b goes with its root */
+	ck_assert_ptr_null(b.buf.map);
+}
+END_TEST
+
 #define LIMIT_8M	(8UL << 20)
 #define SECRET_4M	(4UL << 20)
 #define NOBODY		65534
@@ -843,6 +927,7 @@ secmem_suite(void)
 	tcase_add_test(tc, interrupted_load);
 	tcase_add_test(tc, useless_without_prekey);
 	tcase_add_test(tc, wipe_keys_first);
+	tcase_add_test(tc, one_shield_three_buffers);
 	tcase_add_test(tc, memlock_4mib_pipe);
 	tcase_add_test(tc, describe);
 	tcase_add_test(tc, wipe_failure_reported);

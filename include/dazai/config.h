@@ -19,6 +19,7 @@
 #define CONFIG_ERRLEN		512
 #define CONFIG_COUNT_MAX	1000000000LL	/* max_reads ceiling */
 #define CONFIG_SESSIONS_MAX	64	/* heartbeats at once */
+#define CONFIG_SECRETS_MAX	64	/* named secrets held at once */
 #define CONFIG_ACTIONS_MAX	16	/* commands per on_panic, on_wipe */
 #define CONFIG_ACTION_TIMEOUT	10.0	/* seconds, by default */
 
@@ -48,6 +49,7 @@ struct config {
 	double		 idle_timeout;	/* seconds, 0: off */
 	long long	 max_reads;	/* 0: off */
 	long long	 sessions;	/* heartbeats at once, 1 to 64 */
+	long long	 secrets_max;	/* secrets held at once, 1 to 64 */
 	struct config_actions on_panic;	/* empty: unset */
 	struct config_actions on_wipe;	/* WIPE and expiry */
 	double		 action_timeout; /* seconds, > 0 */

@@ -65,6 +65,7 @@ struct conn {
 	size_t			 load_left;
 	bool			 load_replaced;	/* it wiped a held one */
 	struct secmem		*get_sm;	/* GET in progress */
+	struct secmem		*sent_sm;	/* the one ops->sent is about */
 	size_t			 get_off;
 	size_t			 outlen;
 	char			 out[CONN_OUT_MAX];
@@ -82,7 +83,8 @@ bool		 conn_set_add(struct conn_set *, struct conn *);
 void		 conn_set_remove(struct conn_set *, const struct conn *);
 bool		 conn_set_full(const struct conn_set *);
 int		 conn_set_count(const struct conn_set *, enum proto_kind);
-void		 conn_set_cancel(struct conn_set *, const char *);
+void		 conn_set_cancel(struct conn_set *, const struct secmem *,
+		    const char *);
 void		 conn_set_close(struct conn_set *);
 void		 conn_refuse(int, const char *);
 bool		 conn_send(struct conn *, const char *);
@@ -93,6 +95,7 @@ bool		 conn_finish(struct conn *, const char *);
 bool		 conn_load(struct conn *, struct secmem *, size_t, bool);
 bool		 conn_get(struct conn *, struct secmem *);
 bool		 conn_streaming(const struct conn *);
+bool		 conn_streaming_of(const struct conn *, const struct secmem *);
 void		 conn_drain(struct conn **);
 void		 conn_cancel(struct conn *, const char *);
 void		 conn_close(struct conn *, bool, const char *);

@@ -29,6 +29,7 @@ struct daemon_limits {
 	double		 idle_timeout;	/* seconds, 0: off */
 	unsigned long	 max_reads;	/* 0: off */
 	int		 sessions;	/* heartbeats at once, 1 to 64 */
+	int		 secrets_max;	/* secrets held at once, 1 to 64 */
 };
 
 struct daemon {

@@ -14,6 +14,9 @@
 
 #define PROTO_LINE_MAX	256	/* bytes of a line, without "\r\n" */
 #define PROTO_REPLY_MAX	512	/* longest reply line, STATUS included */
+#define PROTO_NAME_MAX	64	/* bytes of a secret's name */
+#define PROTO_NAME_DEFAULT "default" /* the secret a verb names by none */
+#define PROTO_ENTRY_MAX	1000	/* ENTRY's index is below this */
 
 #define PROTO_WELCOME	"WELCOME\n"
 #define PROTO_PONG	"PONG\n"
@@ -41,6 +44,7 @@ enum proto_verb {
 	PROTO_ACTION,		/* one configured panic or wipe action */
 	PROTO_REHEARSE,		/* run every action now (a rehearsal) */
 	PROTO_RESULT,		/* how a rehearsed action ended */
+	PROTO_ENTRY,		/* dazai's own: one held secret's details */
 };
 
 /* What a connection is; its first admitted verb decides. */
@@ -55,7 +59,10 @@ struct proto_cmd {
 	int		 pid;	/* HELLO; REGISTER, UNREGISTER (0: invalid) */
 	size_t		 len;	/* LOAD: bytes that follow the line;
 				   SESSION, ACTION, RESULT: which one,
-				   from 0 */
+				   from 0; ENTRY: which secret, from 0 */
+	char		 name[PROTO_NAME_MAX + 1]; /* LOAD, GET, WIPE: the
+				   secret's (PROTO_NAME_DEFAULT if none) */
+	bool		 named;	/* WIPE: a name was given (else: all) */
 };
 
 /* What ACTION reports of one configured action. */
@@ -72,6 +79,16 @@ struct proto_result {
 	int		 status;	/* exit status, 128 + signal, -1 */
 	bool		 timed_out;	/* action_timeout killed it */
 	const char	*stderr_line;	/* last: its stderr's last line */
+};
+
+
+/* What ENTRY reports of one held secret (never a byte of it). */
+struct proto_entry {
+	int		 index;
+	const char	*name;
+	size_t		 bytes;
+	unsigned long	 reads;
+	double		 expires;	/* seconds to its nearest limit, < 0 */
 };
 
 /* What SESSION reports of one live heartbeat. */
@@ -98,6 +115,7 @@ struct proto_status {
 	const char	*sandbox;	/* layers in effect, or "off" */
 	const char	*warden;	/* up, down or off */
 	int		 actions;	/* panic and wipe actions configured */
+	int		 secrets;	/* how many secrets are held */
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */
@@ -125,6 +143,8 @@ enum proto_frame proto_next_line(struct proto_reader *, const char **,
 		    size_t *);
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
 const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
+bool		 proto_name_valid(const char *, size_t);
+int		 proto_format_entry(char *, size_t, const struct proto_entry *);
 int		 proto_format_error(char *, size_t, const char *);
 int		 proto_format_session(char *, size_t,
 		    const struct proto_session *);

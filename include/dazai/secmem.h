@@ -30,6 +30,17 @@
  * Zeroing the prekey makes the secret unrecoverable at once, whatever its
  * size: every wipe zeroes the shield first, then the buffer.
  *
+ * Several buffers may share one shield (named secrets): the first is
+ * made by secmem_alloc, each other by secmem_alloc_under, with only its
+ * own ciphertext mapping. Each buffer's key is derived from the one
+ * prekey, its label (the secret's name) and its own fresh nonce, so that
+ * zeroing that one prekey (secmem_unshield, or the emergency wipe) makes
+ * every secret under it unrecoverable at once, whatever their number and
+ * size. A buffer's wipe zeroes the shared prekey only when no other
+ * buffer under it holds anything; the prekey is drawn again by the next
+ * load. The key is derived for each operation and zeroed after it, so
+ * loads and reads of different buffers may interleave.
+ *
  * Loading is a stream, so that a descriptor read across several event
  * loop callbacks (a LOAD of n bytes from a non-blocking socket) and a
  * blocking one (--secret-file, --secret-fd) share one path:
@@ -57,8 +68,11 @@
 #define SECMEM_SECRETMEM	0x40	/* memfd_secret(2) backing */
 #define SECMEM_SHIELDED		0x80	/* encrypted under the prekey */
 
-#define SECMEM_SLOTS		8	/* live mappings, two a buffer */
+#define SECMEM_SLOTS		72	/* live mappings at once: shields and
+					   buffers (64 named secrets, the
+					   default, one shield, and room) */
 #define SECMEM_PREKEY_LEN	16384	/* bytes of random prekey */
+#define SECMEM_LABEL_MAX	64	/* bytes of a buffer's label (name) */
 
 /* One secure mapping: a guard page, the usable pages, a guard page. */
 struct secmem_region {
@@ -91,6 +105,11 @@ struct secmem {
 	bool			 secretmem_wanted;
 	bool			 lock_required; /* growth unlocked: ENOLCK */
 	unsigned char		 nonce[24]; /* this load's; not secret */
+	struct secmem		*root;	/* whose shield: itself, or the
+					   buffer given to secmem_alloc_under */
+	struct secmem		*next;	/* root's list of buffers under it */
+	bool			 keyed;	/* root: the prekey has been drawn */
+	char			 label[SECMEM_LABEL_MAX + 1]; /* in the key */
 };
 
 /*
@@ -101,11 +120,27 @@ struct secmem {
  * for mlock its errno kept in lock_errno. Returns 0, or -1 with errno.
  */
 int	 secmem_alloc(struct secmem *, size_t max, bool secretmem);
-/* Wipe (shield first), unlock and unmap both mappings. Idempotent. */
+/*
+ * Reserve a buffer of up to max bytes under root's shield (root made by
+ * secmem_alloc, with root's protections asked for). Returns 0 or -1.
+ */
+int	 secmem_alloc_under(struct secmem *, struct secmem *root, size_t max);
+/* The label that goes into the buffer's key (at most SECMEM_LABEL_MAX). */
+void	 secmem_set_label(struct secmem *, const char *);
+/*
+ * Zero root's prekey and derived key: every buffer under it is
+ * unrecoverable from here on (each still to be wiped). Returns 0 or -1.
+ */
+int	 secmem_unshield(struct secmem *root);
+/*
+ * Wipe (shield first), unlock and unmap. Idempotent. A root's buffers
+ * under it are freed with it.
+ */
 void	 secmem_free(struct secmem *);
 /*
- * Zero the prekey and derived key, then the scratch page, then the
- * buffer; the state becomes empty. If a mapping cannot be made writable
+ * Zero the prekey and derived key (if no other buffer under the same
+ * shield holds anything), then the scratch page, then the buffer; the
+ * state becomes empty. If a mapping cannot be made writable
  * the emergency wipe is tried instead. Returns 0 once everything is zero,
  * or -1 with errno if it may not be: the caller must not say it wiped,
  * and the state is SECMEM_DIRTY (len kept) until a wipe succeeds.
@@ -127,8 +162,9 @@ int	 secmem_emergency_shield(void);
 void	 secmem_keys_zeroed_at(struct timespec *);
 
 /*
- * Start loading a secret: wipe whatever is held, draw a fresh prekey and
- * nonce, derive the key. Returns 0, or -1 with errno (nothing held).
+ * Start loading a secret: wipe whatever is held, draw a fresh prekey
+ * (unless other buffers under the shield hold theirs) and nonce. Returns
+ * 0, or -1 with errno (nothing held).
  */
 int	 secmem_load_begin(struct secmem *);
 /*

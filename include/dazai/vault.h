@@ -13,15 +13,21 @@
 #include "dazai/secmem.h"
 
 /*
- * The held secret's life: LOAD (replacing what is held), GET, WIPE, and
- * the lifetimes, with one timer. The vault owns the secure buffer once it
- * is given one; what a WIPE does to registered processes and how
+ * The held secrets' life: LOAD (replacing what is held under that name),
+ * GET, WIPE, and the lifetimes of each, with one timer for the nearest.
+ * The vault owns the secure buffer once it is given one: it holds the
+ * secret named "default" (the start-up secret) and the shield every
+ * other secret's buffer is made under, at its first LOAD, and freed when
+ * it is wiped. What a WIPE does to registered processes and how
  * streaming connections are cut off are its owner's (struct vault_ops).
  */
 
+#define VAULT_SECRETS_MAX	64	/* secrets held at once, at most */
+
 struct vault_ops {
-	/* Cut off every LOAD or GET under way: the secret is going. */
-	void	(*cancel_streams)(void *, const char *);
+	/* Cut off every LOAD or GET of sm (NULL: of any) under way. */
+	void	(*cancel_streams)(void *, const struct secmem *,
+		    const char *);
 	/* A WIPE: kill (armed) or name (dry-run) the registered processes. */
 	void	(*kill_procs)(void *);
 	/* A WIPE or an expiry is done (not a replacement): why. */
@@ -56,14 +62,29 @@ enum vault_start_end {
 /* Told once when the start-up source is read (or failed: all wiped). */
 typedef void	vault_source_done(void *, enum vault_source_end, int);
 
+/* One secret under its name; slot 0 is "default", on the vault's sm. */
+struct vault_entry {
+	struct secmem		*sm;		/* NULL: a free slot */
+	char			 name[PROTO_NAME_MAX + 1];
+	struct policy_life	 life;
+	unsigned long		 seq;		/* load order */
+	int			 nstreams;	/* GETs being written */
+	struct conn		*loader;	/* its LOAD under way */
+};
+
 struct vault {
 	struct ev_loop		*loop;
 	struct secmem		*sm;		/* NULL until given */
-	struct policy_life	 life;
+	struct vault_entry	 ent[VAULT_SECRETS_MAX];
+	int			 secrets_max;	/* held at once */
+	unsigned long		 seq;		/* the last load's number */
+	int			 depth;		/* calls under way, nested */
+	double			 max_lifetime;	/* each secret's limits */
+	double			 idle_timeout;
+	unsigned long		 max_reads;
 	ev_timer		 life_w;	/* the next lifetime limit */
 	size_t			 secret_max;	/* largest LOAD */
 	bool			 allow_get;
-	int			 nstreams;	/* GETs being written */
 	struct vault_ops	 ops;
 	ev_io			 source_w;	/* the start-up source */
 	const char		*source_src;
@@ -74,6 +95,7 @@ struct vault {
 void	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
 void	vault_set_limits(struct vault *, size_t, bool, double, double,
 	    unsigned long);
+void	vault_set_secrets_max(struct vault *, int);
 void	vault_set_secret(struct vault *, struct secmem *);
 int	vault_open_file(const char *, size_t);
 int	vault_check_file(const char *);
@@ -86,11 +108,15 @@ bool	vault_held(const struct vault *);
 bool	vault_empty(const struct vault *);
 void	vault_status(const struct vault *, struct proto_status *, char *,
 	    size_t);
-bool	vault_load(struct vault *, struct conn *, size_t, const char *);
+int	vault_count(const struct vault *);
+bool	vault_load(struct vault *, struct conn *, size_t, const char *,
+	    const char *);
 void	vault_loaded(struct vault *, struct conn *, bool, const char *);
-bool	vault_get(struct vault *, struct conn *, const char *);
+bool	vault_get(struct vault *, struct conn *, const char *, const char *);
 void	vault_sent(struct vault *, struct conn *, bool);
+bool	vault_entry(struct vault *, int, struct proto_entry *);
 int	vault_wipe(struct vault *, const char *, bool);
+int	vault_wipe_name(struct vault *, const char *, const char *, bool);
 void	vault_panic_wipe(struct vault *);
 void	vault_finish(struct vault *);
 

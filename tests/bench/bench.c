@@ -39,6 +39,8 @@
 #define MCP_WARMUP	100
 #define IDLE_SECONDS	10
 #define SHIELD_RUNS	50		/* runs per size and trigger */
+#define NAMED_N		16		/* named secrets of 1 MiB held */
+#define NAMED_RUNS	50		/* runs per case and trigger */
 #define BIG_SIZE	(64u << 20)
 #define MIB_SIZE	(1u << 20)
 #define WIPE_REPS	9
@@ -66,6 +68,11 @@ static const char legend[] =
 "  wipe floor = memset on the same pages while they are writable;\n"
 "  unrecoverable = trigger to the CLOCK_MONOTONIC time dazaid logs under\n"
 "  --verbose once the prekey and key are zero (then the buffer is wiped).\n"
+"  named = the same with 16 secrets of 1 MiB LOADed under 16 names (one\n"
+"  prekey for all) against one 32-byte secret, against 16 of 32 B, and\n"
+"  against one of 32 B LOADed after 16 MiB were LOADed and wiped (the\n"
+"  same history: the caches as cold); locked = VmLck of a daemon\n"
+"  started --empty, then with 16 named secrets of 32 B or of 1 MiB.\n"
 "  GET throughput = fork to waitpid of `dazai get > /dev/null` of a\n"
 "  64 MiB secret against `cat` of the same bytes from /dev/shm; the\n"
 "  ratio there is dazai get's throughput over cat's.\n"
@@ -94,7 +101,7 @@ struct row {
 	bool	 section;	/* a heading line, what only */
 };
 
-static struct row	 rows[96];
+static struct row	 rows[128];
 static size_t		 nrows;
 
 /* Append a heading to the table. */
@@ -1232,6 +1239,289 @@ bench_unrecoverable(void)
 	}
 }
 
+/* LOAD len bytes as name on a control connection; 0 once OK, or -1. */
+static int
+load_named(int fd, const char *name, const unsigned char *buf, size_t len)
+{
+	char	 line[96], reply[128];
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	snprintf(line, sizeof line, "LOAD %zu %s\n", len, name);
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		return -1;
+	while (off < len) {
+		if ((n = write(fd, buf + off, len - off)) <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	if (bench_readline(fd, reply, sizeof reply) < 0 ||
+	    strcmp(reply, "OK") != 0)
+		return -1;
+	return 0;
+}
+
+/* Fill buf with random bytes. */
+static void
+random_fill(unsigned char *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		if ((n = getrandom(buf + off, len - off, 0)) <= 0)
+			bench_die("getrandom: %s", strerror(errno));
+		off += (size_t)n;
+	}
+}
+
+/* LOAD n secrets of len random bytes, named s0, s1, ..., over sock. */
+static void
+load_many(const char *sock, int n, size_t len)
+{
+	unsigned char	*buf = malloc(len);
+	char		 name[16];
+	int		 fd, i;
+
+	if (buf == NULL || (fd = bench_connect(sock)) < 0)
+		bench_die("named bench: cannot connect");
+	for (i = 0; i < n; i++) {
+		random_fill(buf, len);
+		snprintf(name, sizeof name, "s%d", i);
+		if (load_named(fd, name, buf, len) != 0)
+			bench_die("named bench: LOAD %s refused", name);
+	}
+	close(fd);
+	free(buf);
+}
+
+/* What a named-secrets run holds when it is triggered. */
+enum named_case {
+	N_ONE,		/* one 32-byte secret from --secret-file */
+	N_MANY,		/* NAMED_N secrets of 1 MiB, LOADed */
+	N_MANY_SMALL,	/* NAMED_N secrets of 32 B, LOADed */
+	N_ONE_AFTER,	/* one 32 B secret LOADed after N_MANY was wiped */
+	N_NCASES
+};
+
+/* WIPE every secret on a control connection to sock. */
+static void
+wipe_all(const char *sock)
+{
+	char	 reply[64];
+	int	 fd;
+
+	if ((fd = bench_connect(sock)) < 0 ||
+	    bench_request(fd, "WIPE\n", reply, sizeof reply) < 0 ||
+	    strcmp(reply, "OK") != 0)
+		bench_die("named bench: WIPE failed");
+	close(fd);
+}
+
+/*
+ * One armed run, --verbose, holding what case nc says; then trigger
+ * (close the heartbeat, or SIGUSR2): *unrec gets the time to the
+ * prekey's zeroing as the daemon logged it, *death to waitpid.
+ */
+static void
+run_named(const char *file, enum named_case nc, enum scen sc, double *unrec,
+    double *death)
+{
+	const char *const one[] = { "--secret-file", file, "--verbose",
+			    NULL };
+	const char *const many[] = { "--empty", "--verbose", NULL };
+	const char	*argv[24];
+	struct bproc	 p;
+	char		 sock[128], log[128];
+	double		 t0, t1, tz;
+	int		 fd, err;
+
+	tmp_path(sock, sizeof sock, "n.sock");
+	tmp_path(log, sizeof log, "n.log");
+	unlink(sock);
+	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) < 0)
+		bench_die("%s: %s", log, strerror(errno));
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
+	    nc == N_ONE ? one : many);
+	start(&p, argv, err, 60);
+	close(err);
+	if (nc == N_MANY || nc == N_ONE_AFTER)
+		load_many(sock, NAMED_N, MIB_SIZE);
+	if (nc == N_ONE_AFTER) {
+		wipe_all(sock);
+		load_many(sock, 1, 32);
+	}
+	if (nc == N_MANY_SMALL)
+		load_many(sock, NAMED_N, 32);
+	if ((fd = bench_hello(sock)) < 0)
+		bench_die("dazaid: no WELCOME");
+	bench_settle(p.pid);
+
+	t0 = bench_now_us();
+	if (sc == S_USR2)
+		kill(p.pid, SIGUSR2);
+	else
+		close(fd);
+	if (bench_reap(&p, 20) != 0) {
+		bench_kill(&p);
+		bench_die("dazaid did not die");
+	}
+	t1 = bench_now_us();
+	if (sc == S_USR2)
+		close(fd);
+	unlink(sock);
+	if (!WIFSIGNALED(p.status) || WTERMSIG(p.status) != SIGKILL)
+		bench_die("dazaid: unexpected wait status 0x%x", p.status);
+	if ((tz = zeroed_at_us(log)) < 0)
+		bench_die("%s: no \"prekey zeroed at\" line", log);
+	*unrec = tz - t0;
+	*death = t1 - t0;
+}
+
+/*
+ * Locked memory (VmLck, kB) of a daemon started --empty, then holding
+ * n named secrets of len bytes each; extra: its options.
+ */
+static void
+locked_kb(const char *const *extra, int n, size_t len, long *base,
+    long *held)
+{
+	const char	*argv[24];
+	struct bproc	 p;
+	char		 sock[128];
+
+	tmp_path(sock, sizeof sock, "l.sock");
+	unlink(sock);
+	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
+	    extra);
+	start(&p, argv, -1, 60);
+	*base = bench_status_field(p.pid, "VmLck:");
+	load_many(sock, n, len);
+	*held = bench_status_field(p.pid, "VmLck:");
+	kill(p.pid, SIGTERM);
+	if (bench_reap(&p, 20) != 0)
+		bench_kill(&p);
+	unlink(sock);
+}
+
+/* Add the locked-memory rows for one kind of backing. */
+static void
+locked_rows(const char *kind, const char *const *extra)
+{
+	long	 base, small, big, b2;
+	char	 what[96], val[24];
+
+	locked_kb(extra, NAMED_N, 32, &base, &small);
+	locked_kb(extra, NAMED_N, MIB_SIZE, &b2, &big);
+	snprintf(what, sizeof what, "locked, --empty, %s", kind);
+	snprintf(val, sizeof val, "%ld kB", base);
+	table_row(what, "VmLck", "1", val, "", "", "", "");
+	snprintf(what, sizeof what, "locked per extra 32 B secret, %s", kind);
+	snprintf(val, sizeof val, "%.1f kB", (double)(small - base) /
+	    NAMED_N);
+	table_row(what, "VmLck", "16", val, "", "", "", "");
+	snprintf(what, sizeof what, "locked per extra 1 MiB secret, %s",
+	    kind);
+	snprintf(val, sizeof val, "%.1f kB", (double)(big - b2) / NAMED_N);
+	table_row(what, "VmLck", "16", val, "", "", "", "");
+}
+
+/*
+ * Named secrets: time to unrecoverable and to death with 16 secrets of
+ * 1 MiB under one shield against one 32-byte secret, armed, on loss and
+ * SIGUSR2, NAMED_RUNS each, interleaved (the goal: within 1.25x); and
+ * the locked memory each extra secret costs.
+ */
+static void
+bench_named(void)
+{
+	static const char *const sm[] = { "--empty", NULL };
+	static const char *const nosm[] = { "--empty", "--no-secretmem",
+			    NULL };
+	static const char *const trig[] = { "loss", "SIGUSR2" };
+	static const char *const cname[N_NCASES] = { "1 x 32 B",
+			    "16 x 1 MiB", "16 x 32 B",
+			    "1 x 32 B, 16 MiB before" };
+	struct bstats	 un[N_NCASES][2], de[N_NCASES][2];
+	char		 file[128], what[96], val[24], ref[28], ratio[10];
+	char		 n[8];
+	double		 u, d, bu, bd;
+	int		 i, k, c, t;
+
+	fprintf(stderr, "bench: %d runs each of loss and SIGUSR2 with one "
+	    "32 B secret, %d named secrets of 1 MiB and of 32 B, and one "
+	    "32 B after 16 MiB (--verbose)\n", NAMED_RUNS, NAMED_N);
+	write_random_file(tmp_path(file, sizeof file, "named.32"), 32);
+	for (c = 0; c < N_NCASES; c++)
+		for (t = 0; t < 2; t++) {
+			stats_init(&un[c][t], NAMED_RUNS);
+			stats_init(&de[c][t], NAMED_RUNS);
+		}
+	for (i = 0; i < NAMED_RUNS; i++)
+		for (k = 0; k < 2 * N_NCASES; k++) {
+			c = ((i + k) % (2 * N_NCASES)) / 2;
+			t = (i + k) % 2;
+			run_named(file, (enum named_case)c, t ? S_USR2 : S_LOSS,
+			    &u, &d);
+			stats_add(&un[c][t], u);
+			stats_add(&de[c][t], d);
+		}
+	unlink(file);
+
+	table_section("named secrets, armed, --verbose: trigger -> prekey "
+	    "zeroed (logged); -> waitpid()");
+	snprintf(n, sizeof n, "%d", NAMED_RUNS);
+	for (t = 0; t < 2; t++) {
+		for (c = 0; c < N_NCASES; c++) {
+			stats_sort(&un[c][t]);
+			stats_sort(&de[c][t]);
+		}
+		bu = stats_pct(&un[N_ONE][t], 50);
+		bd = stats_pct(&de[N_ONE][t], 50);
+		for (c = 0; c < N_NCASES; c++) {
+			u = stats_pct(&un[c][t], 50);
+			snprintf(what, sizeof what, "%s -> unrecoverable, %s",
+			    trig[t], cname[c]);
+			snprintf(val, sizeof val, "%.1f us", u);
+			/* The same history, one secret: the fair reference. */
+			if (c == N_MANY) {
+				u = stats_pct(&un[N_ONE_AFTER][t], 50);
+				snprintf(ref, sizeof ref, "after 16M %.1f us",
+				    u);
+				fmt_ratio(ratio, sizeof ratio,
+				    stats_pct(&un[c][t], 50), u);
+				table_row(what, "p50", n, val, ref, ratio,
+				    "<= 1.25x 32 B", verdict(stats_pct(
+				    &un[c][t], 50) <= TARGET_RATIO * u));
+			}
+			snprintf(ref, sizeof ref, "1 x 32 B %.1f us", bu);
+			u = stats_pct(&un[c][t], 50);
+			fmt_ratio(ratio, sizeof ratio, u, bu);
+			table_row(what, "p50", n, val, ref, ratio,
+			    c == N_MANY ? "<= 1.25x 32 B" : "",
+			    c == N_MANY ? verdict(u <= TARGET_RATIO * bu) : "");
+		}
+		for (c = 0; c < N_NCASES; c++) {
+			d = stats_pct(&de[c][t], 50);
+			snprintf(what, sizeof what, "%s -> death, %s",
+			    trig[t], cname[c]);
+			snprintf(val, sizeof val, "%.1f us", d);
+			snprintf(ref, sizeof ref, "1 x 32 B %.1f us", bd);
+			fmt_ratio(ratio, sizeof ratio, d, bd);
+			table_row(what, "p50", n, val, ref, ratio, "", "");
+		}
+		for (c = 0; c < N_NCASES; c++) {
+			stats_free(&un[c][t]);
+			stats_free(&de[c][t]);
+		}
+	}
+	fprintf(stderr, "bench: locked memory per named secret\n");
+	table_section("named secrets: locked memory (VmLck), dry-run");
+	locked_rows("secretmem", sm);
+	locked_rows("--no-secretmem", nosm);
+}
+
 /*
  * Time to unrecoverable on a heartbeat loss, armed, with three on_panic
  * actions configured against none, SHIELD_RUNS each, interleaved: the
@@ -1589,6 +1879,7 @@ main(int argc, char **argv)
 		{ "idle", bench_idle }, { "wipe", bench_wipe },
 		{ "unrecoverable", bench_unrecoverable },
 		{ "actions", bench_actions },
+		{ "named", bench_named },
 	};
 	size_t	 i, ran = 0;
 

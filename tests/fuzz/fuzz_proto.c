@@ -11,7 +11,10 @@
  * what the daemon relies on: every line handed out is exactly the next
  * piece of the stream, fits the limit and holds no newline; no byte
  * after a LOAD line ever reaches the line buffer; a HELLO that parses
- * names a positive pid, a REGISTER a pid or 0; every reply fits.
+ * names a positive pid, a REGISTER a pid or 0; a LOAD, GET or WIPE
+ * names a secret by a name that proto_name_valid accepts and that is
+ * exactly the line's last word (or "default" without one); every reply
+ * fits.
  *
  * The first input byte seeds the chunk sizes; the rest is the stream.
  */
@@ -79,6 +82,35 @@ is(const char *line, size_t len, const char *word)
 	return len == strlen(word) && memcmp(line, word, len) == 0;
 }
 
+/*
+ * A verb's secret name: valid by the one rule, NUL-terminated in the
+ * command, and the line's last word if the line names one.
+ */
+static void
+check_name(const char *line, size_t len, const struct proto_cmd *cmd)
+{
+	const char	*sp = memchr(line, ' ', len), *last = line;
+	size_t		 n = strnlen(cmd->name, sizeof cmd->name);
+	size_t		 i;
+
+	CHECK(n < sizeof cmd->name);
+	CHECK(proto_name_valid(cmd->name, n));
+	for (i = 0; i < len; i++)
+		if (line[i] == ' ')
+			last = line + i + 1;
+	if (cmd->verb == PROTO_LOAD && memchr(sp + 1, ' ',
+	    len - (size_t)(sp + 1 - line)) == NULL) {
+		CHECK(strcmp(cmd->name, PROTO_NAME_DEFAULT) == 0);
+		return;
+	}
+	if (cmd->verb != PROTO_LOAD && sp == NULL) {
+		CHECK(strcmp(cmd->name, PROTO_NAME_DEFAULT) == 0);
+		return;
+	}
+	CHECK((size_t)(line + len - last) == n);
+	CHECK(memcmp(last, cmd->name, n) == 0);
+}
+
 /* What a command that parsed and was admitted must look like. */
 static void
 check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
@@ -104,13 +136,10 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 		break;
 	case PROTO_STATUS:
 	case PROTO_ARM:
-	case PROTO_GET:
-	case PROTO_WIPE:
 	case PROTO_PANIC:
 	case PROTO_REHEARSE:
 		CHECK(!hb);
 		CHECK(is(line, len, "STATUS") || is(line, len, "ARM") ||
-		    is(line, len, "GET") || is(line, len, "WIPE") ||
 		    is(line, len, "PANIC") || is(line, len, "REHEARSE"));
 		break;
 	case PROTO_ACTION:
@@ -119,6 +148,15 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 		CHECK((len > 7 && memcmp(line, "ACTION ", 7) == 0) ||
 		    (len > 7 && memcmp(line, "RESULT ", 7) == 0));
 		CHECK(cmd->len < 1000);
+		break;
+	case PROTO_GET:
+	case PROTO_WIPE:
+		CHECK(!hb);
+		CHECK(is(line, len, "GET") || is(line, len, "WIPE") ||
+		    (len > 4 && memcmp(line, "GET ", 4) == 0) ||
+		    (len > 5 && memcmp(line, "WIPE ", 5) == 0));
+		check_name(line, len, cmd);
+		CHECK(cmd->named == (memchr(line, ' ', len) != NULL));
 		break;
 	case PROTO_REGISTER:
 	case PROTO_UNREGISTER:
@@ -130,6 +168,12 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 	case PROTO_LOAD:
 		CHECK(!hb);
 		CHECK(len > 5 && memcmp(line, "LOAD ", 5) == 0);
+		check_name(line, len, cmd);
+		break;
+	case PROTO_ENTRY:
+		CHECK(!hb);
+		CHECK(len > 6 && memcmp(line, "ENTRY ", 6) == 0);
+		CHECK(cmd->len < PROTO_ENTRY_MAX);
 		break;
 	case PROTO_SESSION:
 		CHECK(!hb);
@@ -150,7 +194,7 @@ check_replies(const struct proto_cmd *cmd)
 				    "locked dontdump wipeonfork dontfork "
 				    "guard-pages noaccess-idle secretmem",
 				    1e6, 1e6, (unsigned long)-1,
-				    "seccomp,landlock", "down", 64 };
+				    "seccomp,landlock", "down", 64, 64 };
 	char			 buf[PROTO_REPLY_MAX];
 	int			 n;
 
@@ -174,6 +218,19 @@ check_replies(const struct proto_cmd *cmd)
 		CHECK(n > 0 && buf[n - 1] == '\n');
 		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 		n = proto_format_result(buf, sizeof buf, &pr);
+		CHECK(n > 0 && buf[n - 1] == '\n');
+		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
+	}
+	if (cmd->verb == PROTO_ENTRY) {
+		struct proto_entry	 pe = { (int)cmd->len, NULL,
+					    (size_t)-1, (unsigned long)-1,
+					    1e12 };
+		char			 longest[PROTO_NAME_MAX + 1];
+
+		memset(longest, 'n', PROTO_NAME_MAX);
+		longest[PROTO_NAME_MAX] = '\0';
+		pe.name = longest;
+		n = proto_format_entry(buf, sizeof buf, &pe);
 		CHECK(n > 0 && buf[n - 1] == '\n');
 		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 	}
