@@ -28,6 +28,7 @@
 
 #include "dazai/client.h"
 #include "dazai/mcp.h"
+#include "dazai/proto.h"
 #include "dazai/mcptool.h"
 #include "dazai/secbuf.h"
 
@@ -154,9 +155,13 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 		return 0;
 	}
 	if (strcmp(key, "secret") == 0) {
-		snprintf(p->err, sizeof p->err, "secret = %.100s: the daemon "
-		    "holds one secret, which a tool uses; leave secret out",
-		    value);
+		if (proto_name_valid(value, strlen(value))) {
+			snprintf(t->secret, sizeof t->secret, "%s", value);
+			return 0;
+		}
+		snprintf(p->err, sizeof p->err, "secret = %.100s: not a "
+		    "secret's name (a letter or digit, then up to 63 of "
+		    "letters, digits, '.', '_' and '-')", value);
 		return -1;
 	}
 	if (strcmp(key, "secret_to") == 0) {
@@ -412,12 +417,14 @@ mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
  * with why.
  */
 static int
-mcptool_fetch(struct client *c, struct secbuf *b, char *why, size_t len)
+mcptool_fetch(struct client *c, const char *name, struct secbuf *b,
+    char *why, size_t len)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1];
+	char	 reply[CLIENT_REPLY_MAX + 1], req[80];
 	size_t	 n;
 
-	if (client_request(c, "GET", reply, sizeof reply, why, len) != 0)
+	snprintf(req, sizeof req, "GET%s%s", *name != '\0' ? " " : "", name);
+	if (client_request(c, req, reply, sizeof reply, why, len) != 0)
 		return -1;
 	if (client_parse_secret(reply, &n, why, len) != 0)
 		return -1;
@@ -507,7 +514,7 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
-	char		 why[CLIENT_ERRLEN], line[64],
+	char		 why[CLIENT_ERRLEN], line[64], wipe[80],
 			 reply[CLIENT_REPLY_MAX + 1];
 	int		 go[2], ep[2], in[2], out[2], e, st;
 	long long	 deadline;
@@ -566,7 +573,7 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		mcptool_fail(r, "/bin/sh", strerror(e));
 		goto abandon_registered;
 	}
-	if (mcptool_fetch(&c, &b, why, sizeof why) != 0) {
+	if (mcptool_fetch(&c, t->secret, &b, why, sizeof why) != 0) {
 		mcptool_fail(r, "get", why);
 		goto abandon_registered;
 	}
@@ -608,6 +615,10 @@ burn:
 	close(go[1]);
 	close(ep[0]);
 	close(out[0]);
-	if (t->max_calls > 0 && t->calls >= t->max_calls)
-		r->burnt = mcptool_verb(path, is_default, "WIPE") == 0;
+	/* Burn after N: that secret only, the others stay. */
+	if (t->max_calls > 0 && t->calls >= t->max_calls) {
+		snprintf(wipe, sizeof wipe, "WIPE%s%s", *t->secret != '\0' ?
+		    " " : "", t->secret);
+		r->burnt = mcptool_verb(path, is_default, wipe) == 0;
+	}
 }

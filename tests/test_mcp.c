@@ -923,6 +923,56 @@ static const char tools_conf[] =
     "[tool fails]\n"
     "command = cat >/dev/null; exit 7\n";
 
+static const char named_conf[] =
+    "[tool digest]\n"
+    "command = sha256sum\n"
+    "\n"
+    "[tool other]\n"
+    "description = the sha256 of the secret named other, once\n"
+    "command = sha256sum\n"
+    "secret = other\n"
+    "max_calls = 1\n";
+
+/*
+ * secret = NAME: the tool gets that secret's bytes, and burning it after
+ * max_calls wipes that one only; a bad name is refused with its line.
+ */
+START_TEST(command_tool_named)
+{
+	static const char deflt[] = "the default one";
+	static const char other[] = "another, named";
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 want[256], line[64];
+	int		 fd;
+
+	tools_start(&d, &v, deflt, sizeof deflt - 1, named_conf);
+	fd = dz_ctl(&d);
+	snprintf(line, sizeof line, "LOAD %zu other\n", sizeof other - 1);
+	ck_assert(dz_send(fd, line));
+	dz_send_bytes(fd, other, sizeof other - 1);
+	dz_expect(fd, "OK");
+	close(fd);
+	ck_assert_str_eq(dz_field(dz_status(&d), "secrets"), "2");
+	sha256_hex(other, sizeof other - 1, want, sizeof want);
+	sc = srv_call(&v, "other", &r);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	ck_assert(json_is_true(json_object_get(sc, "secret_wiped")));
+	json_decref(r);
+	/* The default secret is still there, and still served. */
+	ck_assert_str_eq(dz_field(dz_status(&d), "secrets"), "1");
+	sha256_hex(deflt, sizeof deflt - 1, want, sizeof want);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 START_TEST(command_tool_runs)
 {
 	static const char secret[] = "correct horse battery staple";
@@ -1002,7 +1052,7 @@ START_TEST(command_tool_config)
 	    "[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
 	    "[tool t]\ndescription = no command\n",
 	    "[tool t]\ncommand = true\nsecret_to = env:X\n",
-	    "[tool t]\ncommand = true\nsecret = other\n",
+	    "[tool t]\ncommand = true\nsecret = ../x\n",
 	    "[tool t]\ncommand = true\nmax_calls = 0\n",
 	    "[tool t]\ncommand = true\ntimeout = -1\n",
 	    "[tool t]\ncommand = true\nbogus = 1\n",
@@ -1434,6 +1484,7 @@ mcp_suite(void)
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
+	tcase_add_test(io, command_tool_named);
 	tcase_add_test(io, command_tool_config);
 	tcase_add_test(io, command_tool_memory);
 	tcase_add_test(io, guard_through_a_long_tool);

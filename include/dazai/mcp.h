@@ -42,10 +42,14 @@ enum mcp_frame {
 };
 
 /* A [tool NAME] section: a command that uses the secret unseen. */
+#define MCP_SECRET_NAME_MAX	64	/* the daemon's name rule */
+
 struct mcp_cmdtool {
 	char		 name[MCP_NAME_MAX + 1];
 	char		*description;
 	char		*command;	/* run as /bin/sh -c */
+	char		 secret[MCP_SECRET_NAME_MAX + 1]; /* its name, "":
+					   the daemon's default */
 	double		 timeout;	/* seconds */
 	long long	 max_calls;	/* 0: no limit */
 	long long	 calls;		/* made so far */
