@@ -87,7 +87,8 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HEARTBEAT_LIBS)
 
 $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
-    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o \
+    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/proto.o \
+    $(B)/obj/sockpath.o \
     $(B)/obj/mcp.o $(B)/obj/mcpserver.o $(B)/obj/mcptool.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(JSON_LIBS) -lm
 

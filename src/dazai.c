@@ -389,7 +389,8 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		goto out;
-	if (client_load(&c, &b, reply, sizeof reply, err, sizeof err) != 0) {
+	if (client_load(&c, &b, NULL, reply, sizeof reply, err,
+	    sizeof err) != 0) {
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);

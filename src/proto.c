@@ -181,6 +181,32 @@ proto_parse_len(const char *s, size_t len, size_t *out)
 	return 0;
 }
 
+/*
+ * Is this a secret's name: 1 to PROTO_NAME_MAX bytes of [A-Za-z0-9._-],
+ * the first a letter or digit? (So a name is never an option, a path
+ * or anything a shell or a log line would read otherwise.) The one rule,
+ * for the daemon and the client alike.
+ */
+bool
+proto_name_valid(const char *s, size_t len)
+{
+	size_t	 i;
+	char	 ch;
+
+	if (len == 0 || len > PROTO_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		ch = s[i];
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9'))
+			continue;
+		if (i > 0 && (ch == '.' || ch == '_' || ch == '-'))
+			continue;
+		return false;
+	}
+	return true;
+}
+
 /* The verbs that take no argument. */
 static const struct {
 	const char	*word;

@@ -166,6 +166,42 @@ START_TEST(parse_session_line)
 }
 END_TEST
 
+START_TEST(parse_entry_line)
+{
+	static const char *const bad[] = { "ENTRY", "ENTRY ",
+	    "SESSION index=0 name=a bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=1 reads=0",
+	    "ENTRY index=0 name=-a bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=../x bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=- reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=1 reads=x expires=-",
+	    "ENTRY index=99999999999 name=a bytes=1 reads=0 expires=-",
+	    NULL };
+	struct client_entry	 e;
+	char			 line[512], err[CLIENT_ERRLEN];
+	int			 i;
+
+	snprintf(line, sizeof line, "ENTRY index=2 name=gh.token_1-x "
+	    "bytes=399 reads=3 expires=17");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
+	ck_assert_int_eq(e.index, 2);
+	ck_assert_str_eq(e.name, "gh.token_1-x");
+	ck_assert(e.bytes == 399 && e.reads == 3 && e.expires == 17);
+	snprintf(line, sizeof line, "ENTRY index=0 name=default bytes=1 "
+	    "reads=0 expires=-");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
+	ck_assert(e.expires == -1);
+	snprintf(line, sizeof line, "ERR no such entry");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 1);
+	ck_assert_str_eq(err, "no such entry");
+	for (i = 0; bad[i] != NULL; i++) {
+		snprintf(line, sizeof line, "%s", bad[i]);
+		ck_assert_msg(client_parse_entry(line, &e, err,
+		    sizeof err) == -1, "accepted: %s", bad[i]);
+	}
+}
+END_TEST
+
 /* A STATUS line that must be refused as malformed. */
 static void
 status_bad(const char *text)
@@ -1765,6 +1801,7 @@ client_suite(void)
 	tcase_add_test(tc, parse_status_line);
 	tcase_add_test(tc, parse_status_malformed);
 	tcase_add_test(tc, parse_session_line);
+	tcase_add_test(tc, parse_entry_line);
 	tcase_add_test(tc, status_as_json);
 	tcase_add_test(tc, printable_and_pid);
 	tcase_add_test(tc, secbuf_grows_and_reads);

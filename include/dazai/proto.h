@@ -14,6 +14,8 @@
 
 #define PROTO_LINE_MAX	256	/* bytes of a line, without "\r\n" */
 #define PROTO_REPLY_MAX	512	/* longest reply line, STATUS included */
+#define PROTO_NAME_MAX	64	/* bytes of a secret's name */
+#define PROTO_NAME_DEFAULT "default" /* the secret a verb names by none */
 
 #define PROTO_WELCOME	"WELCOME\n"
 #define PROTO_PONG	"PONG\n"
@@ -123,6 +125,7 @@ size_t		 proto_reader_pending(const struct proto_reader *);
 void		 proto_reader_added(struct proto_reader *, size_t);
 enum proto_frame proto_next_line(struct proto_reader *, const char **,
 		    size_t *);
+bool		 proto_name_valid(const char *, size_t);
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
 const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
 int		 proto_format_error(char *, size_t, const char *);
