@@ -281,7 +281,7 @@ exec_run(const struct exec_ctx *x, int argc, char **argv)
 	}
 	/* The command runs, waiting on its pipe; a refused GET kills it
 	 * before it has been given anything. */
-	if ((rc = x->fetch(&c, &b)) != 0) {
+	if ((rc = x->fetch(&c, NULL, &b)) != 0) {
 		client_close(&c);
 		close(sp[1]);
 		abandon_child(x, pid, true);

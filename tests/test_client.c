@@ -792,7 +792,13 @@ START_TEST(usage_errors)
 
 	expect_run("/nonexistent/dazai.sock", 2, "frobnicate");
 	expect_run("/nonexistent/dazai.sock", 2, "status", "--xml");
-	expect_run("/nonexistent/dazai.sock", 2, "get", "extra");
+	expect_run("/nonexistent/dazai.sock", 2, "get", "a", "b");
+	expect_run("/nonexistent/dazai.sock", 2, "get", "../x");
+	expect_run("/nonexistent/dazai.sock", 2, "load", "--name", "-a");
+	expect_run("/nonexistent/dazai.sock", 2, "load", "--name", "a b");
+	expect_run("/nonexistent/dazai.sock", 2, "wipe", "a", "b");
+	expect_run("/nonexistent/dazai.sock", 2, "wipe", ".x");
+	expect_run("/nonexistent/dazai.sock", 2, "list", "--xml");
 	expect_run("/nonexistent/dazai.sock", 2, "register");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "0");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "-1");
@@ -1125,8 +1131,9 @@ START_TEST(tty_prompt_load)
 	ck_assert_msg(strstr(t.out, "s3cret") == NULL, "the secret was "
 	    "echoed: %s", t.out);
 	fake_stop(&f, got, sizeof got);
-	/* Exactly the typed line, without its newline, reached LOAD. */
-	ck_assert_str_eq(got, typed);
+	/* Exactly the typed line, without its newline, reached LOAD (then
+	 * the STATUS that asks whether a heartbeat guards it). */
+	ck_assert_str_eq(got, "typed s3cretSTATUS\n");
 	close(t.fd);
 }
 END_TEST
@@ -1790,6 +1797,137 @@ START_TEST(real_empty_and_burn)
 }
 END_TEST
 
+/* ---- hand-overs: --env, --fifo, several at once; named secrets ---- */
+
+/* LOAD len bytes of data under name (NULL: none) through dazai load. */
+static void
+load_named(const char *sock, const char *name, const void *data,
+    size_t len)
+{
+	const char *const named[] = { "load", "--name", name, NULL };
+	const char *const plain[] = { "load", NULL };
+	char	 out[4096], err[4096], want[128];
+
+	ck_assert_int_eq(run_with_input(sock, name != NULL ? named : plain,
+	    data, len, out, sizeof out, err, sizeof err), 0);
+	snprintf(want, sizeof want, "dazai: loaded %zu bytes as \"%s\"\n",
+	    len, name != NULL ? name : "default");
+	ck_assert_msg(strstr(err, want) != NULL, "no '%s' in: %s", want, err);
+}
+
+/* Does this daemon hold named secrets (STATUS secrets=)? */
+static bool
+daemon_named(const struct dz *d)
+{
+	return strstr(dz_status(d), " secrets=") != NULL;
+}
+
+/*
+ * load says what it stored, and warns when an armed daemon has no
+ * heartbeat to guard it; a dry-run daemon gets no warning.
+ */
+START_TEST(real_load_unguarded)
+{
+	const char *const armed[] = { "--arm", NULL };
+	const char *const dry[] = { "--dry-run", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, armed), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
+	    sizeof out, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "loaded 6 bytes as \"default\"") != NULL,
+	    "%s", err);
+	ck_assert_msg(strstr(err, "WARNING") != NULL &&
+	    strstr(err, "no heartbeat") != NULL, "%s", err);
+	kill(d.pid, SIGTERM);
+	dz_wait(&d, 10);
+	dz_stop(&d);
+	ck_assert_int_eq(dz_start(&d, dry), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
+	    sizeof out, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "WARNING") == NULL, "%s", err);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Named secrets through the client: load --name round-trips bit for bit,
+ * list and list --json show names, sizes, reads and expiry in load order
+ * and never a byte, wipe NAME takes one and wipe all.
+ */
+START_TEST(real_named_list)
+{
+	static const char key[] = "k\0e\ny";
+	static const char json0[] = "{\"secrets\":[{\"index\":0,"
+	    "\"name\":\"gh\",\"bytes\":9,\"reads\":1,\"expires\":";
+	const char *const args[] = { "--dry-run", "--max-lifetime", "600",
+	    NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	if (!daemon_named(&d)) {
+		dz_skip("real_named_list: this dazaid holds no named secrets "
+		    "(no secrets= in STATUS)");
+		kill(d.pid, SIGTERM);
+		dz_wait(&d, 10);
+		dz_stop(&d);
+		return;
+	}
+	expect_run(d.sock, 0, "list");		/* the start-up secret */
+	ck_assert_msg(strstr(out, "\ndefault ") != NULL, "%s", out);
+	expect_run(d.sock, 0, "wipe");
+	expect_run(d.sock, 0, "list");
+	ck_assert_str_eq(out, "no secret held\n");
+	expect_run(d.sock, 0, "list", "--json");
+	ck_assert_str_eq(out, "{\"secrets\":[]}\n");
+	load_named(d.sock, "gh", "ghp_token", 9);
+	load_named(d.sock, "ssh.key", key, sizeof key - 1);
+	load_named(d.sock, NULL, "plain", 5);
+	/* get NAME: the bytes, NUL and newline included. */
+	expect_run(d.sock, 0, "get", "ssh.key");
+	ck_assert(memcmp(out, key, sizeof key - 1) == 0);
+	expect_run(d.sock, 0, "get", "gh");
+	ck_assert_str_eq(out, "ghp_token");
+	expect_run(d.sock, 1, "get", "nothing.here");
+	expect_run(d.sock, 0, "list");
+	ck_assert_msg(strstr(out, "NAME") == out, "%s", out);
+	ck_assert_msg(strstr(out, "\ngh ") != NULL &&
+	    strstr(out, "\nssh.key ") != NULL &&
+	    strstr(out, "\ndefault ") != NULL, "%s", out);
+	ck_assert(strstr(out, "\ngh ") < strstr(out, "\nssh.key ") &&
+	    strstr(out, "\nssh.key ") < strstr(out, "\ndefault "));
+	ck_assert_ptr_null(strstr(out, "ghp_token"));
+	ck_assert_ptr_null(strstr(out, "plain"));
+	expect_run(d.sock, 0, "list", "--json");
+	ck_assert_msg(strncmp(out, json0, sizeof json0 - 1) == 0, "%s", out);
+	ck_assert_msg(strstr(out, ",{\"index\":1,\"name\":\"ssh.key\","
+	    "\"bytes\":5,\"reads\":1,\"expires\":") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, ",{\"index\":2,\"name\":\"default\","
+	    "\"bytes\":5,\"reads\":0,\"expires\":") != NULL, "%s", out);
+	ck_assert_msg(strcmp(out + strlen(out) - 4, "}]}\n") == 0, "%s", out);
+	ck_assert_ptr_null(strstr(out, "ghp_token"));
+	/* wipe NAME: that one; the others stay. */
+	expect_run(d.sock, 0, "wipe", "gh");
+	expect_run(d.sock, 0, "list");
+	ck_assert_ptr_null(strstr(out, "\ngh "));
+	ck_assert_ptr_nonnull(strstr(out, "\nssh.key "));
+	expect_run(d.sock, 0, "get", "ssh.key");
+	ck_assert(memcmp(out, key, sizeof key - 1) == 0);
+	/* wipe: every one. */
+	expect_run(d.sock, 0, "wipe");
+	expect_run(d.sock, 0, "list");
+	ck_assert_str_eq(out, "no secret held\n");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -1841,6 +1979,8 @@ client_suite(void)
 	tcase_add_test(tc, real_empty_and_burn);
 	tcase_add_test(tc, real_exec_failure_spends_no_read);
 	tcase_add_test(tc, real_load_over_secret_max);
+	tcase_add_test(tc, real_load_unguarded);
+	tcase_add_test(tc, real_named_list);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,8 +19,9 @@ struct exec_ctx {
 	int		(*connect)(const struct exec_ctx *, struct client *);
 	int		(*request)(struct client *, const char *,
 			    const char *);	/* answered OK */
-	int		(*fetch)(struct client *, struct secbuf *);
-					/* GET into the buffer */
+	int		(*fetch)(struct client *, const char *,
+			    struct secbuf *);	/* GET [NAME] into the buffer
+						   (NULL: the default) */
 };
 
 int	exec_run(const struct exec_ctx *, int, char **);
