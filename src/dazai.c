@@ -663,7 +663,10 @@ exec_connect(const struct exec_ctx *e, struct client *c)
 	return connect_or_status(&x, c);
 }
 
-/* exec [--fd N] -- CMD ARGS: exec.c's, with this file's exchanges. */
+/*
+ * exec [--fd N[=NAME]] [--env VAR[=NAME]] [--fifo VAR[=NAME]] -- CMD ARGS:
+ * exec.c's, with this file's exchanges.
+ */
 static int
 cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
@@ -884,9 +887,13 @@ static const struct command commands[] = {
 	    "each held secret's name, size, reads and\n"
 	    "expiry (never a byte of it)", NULL,
 	    CMD_CONNECT, cmd_list },
-	{ "exec", NULL, 0, -1, "[--fd N] -- CMD ARGS",
-	    "run CMD with the secret on a pipe at\n"
-	    "descriptor N (0), registered with the daemon", NULL,
+	{ "exec", NULL, 0, -1, "[--fd N]... -- CMD ARGS",
+	    "run CMD, registered with the daemon first,\n"
+	    "with secrets handed over: --fd N[=NAME] on a\n"
+	    "pipe at descriptor N (the default: --fd 0),\n"
+	    "--env VAR[=NAME] in CMD's environment,\n"
+	    "--fifo VAR[=NAME] through a FIFO (its path in\n"
+	    "VAR) served once; several at once", NULL,
 	    CMD_CONNECT | CMD_SECRET, cmd_exec },
 	{ "register", "REGISTER", 1, 1, "PID",
 	    "an armed panic SIGKILLs PID first", "needs one process id",

@@ -799,6 +799,16 @@ START_TEST(usage_errors)
 	expect_run("/nonexistent/dazai.sock", 2, "wipe", "a", "b");
 	expect_run("/nonexistent/dazai.sock", 2, "wipe", ".x");
 	expect_run("/nonexistent/dazai.sock", 2, "list", "--xml");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "1X",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "A",
+	    "--fifo", "A", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3",
+	    "--fd", "3=b", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fifo=K=",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3=a/b",
+	    "true");
 	expect_run("/nonexistent/dazai.sock", 2, "register");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "0");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "-1");
@@ -1822,6 +1832,220 @@ daemon_named(const struct dz *d)
 	return strstr(dz_status(d), " secrets=") != NULL;
 }
 
+/* Run a shell command line (the calling shell); it must exit 0. */
+static void
+run_shell(const char *cmd)
+{
+	const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
+	char	 out[4096];
+
+	ck_assert_int_eq(dz_run(argv, out, sizeof out, RUN_TIMEOUT), 0);
+}
+
+/*
+ * exec --env: the secret is in CMD's environment and nowhere else: not
+ * in dazai's own (/proc/<dazai>/environ), nor in the calling shell's, nor
+ * ours; an existing variable of that name is replaced in CMD only.
+ */
+START_TEST(real_exec_env)
+{
+	static const char secret[] = "env\nsecret value";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 got[4096], cmd[2048], f[4][128];
+	struct dz	 d;
+	int		 i;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	for (i = 0; i < 4; i++)
+		snprintf(f[i], sizeof f[i], "%s/env%d", d.dir, i);
+	/* CMD records its variable, its parent's (dazai's) environment and
+	 * how many TOKEN= it has; the calling shell what it has after. */
+	snprintf(cmd, sizeof cmd, "%s --socket %s exec --env TOKEN -- sh -c "
+	    "'printf %%s \"$TOKEN\" > %s; cat /proc/$PPID/environ > %s "
+	    "2>/dev/null; tr \"\\0\" \"\\n\" < /proc/$$/environ | "
+	    "grep -c ^TOKEN= > %s'; printf %%s \"${TOKEN-unset}\" > %s",
+	    dz_bin("dazai"), d.sock, f[0], f[1], f[2], f[3]);
+	run_shell(cmd);
+	ck_assert_str_eq(dz_read_file(f[0], got, sizeof got), secret);
+	ck_assert_str_eq(dz_read_file(f[2], got, sizeof got), "1\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "unset");
+	/* dazai is not dumpable while it holds secrets: only root reads its
+	 * environment, and it must not hold the variable. */
+	dz_read_file(f[1], got, sizeof got);
+	if (dz_is_root())
+		ck_assert_msg(strstr(got, "PATH=") != NULL, "dazai's "
+		    "environment unread: '%s'", got);
+	ck_assert_ptr_null(strstr(got, "TOKEN="));
+	ck_assert_ptr_null(strstr(got, "secret value"));
+	ck_assert_ptr_null(getenv("TOKEN"));
+	/* A TOKEN the shell has: CMD's is the secret, the shell's stays. */
+	snprintf(cmd, sizeof cmd, "TOKEN=outer; export TOKEN; %s --socket %s "
+	    "exec --env TOKEN -- sh -c 'printf %%s \"$TOKEN\" > %s; "
+	    "tr \"\\0\" \"\\n\" < /proc/$$/environ | grep -c ^TOKEN= > %s'; "
+	    "printf %%s \"$TOKEN\" > %s", dz_bin("dazai"), d.sock, f[0], f[2],
+	    f[3]);
+	run_shell(cmd);
+	ck_assert_str_eq(dz_read_file(f[0], got, sizeof got), secret);
+	ck_assert_str_eq(dz_read_file(f[2], got, sizeof got), "1\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "outer");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* exec --env with a secret holding a NUL byte: refused, CMD never runs. */
+START_TEST(real_exec_env_nul)
+{
+	static const char secret[] = "before\0after";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], cmd[512], file[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	snprintf(file, sizeof file, "%s/ran", d.dir);
+	snprintf(cmd, sizeof cmd, "touch %s", file);
+	expect_run(d.sock, 1, "exec", "--env", "TOKEN", "--", "sh", "-c",
+	    cmd);
+	ck_assert_msg(strstr(err, "NUL byte") != NULL, "%s", err);
+	ck_assert_int_ne(access(file, F_OK), 0);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	/* The same secret on a pipe is fine. */
+	expect_run(d.sock, 0, "exec", "--", "sh", "-c", cmd);
+	ck_assert_int_eq(access(file, F_OK), 0);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* The directory of the FIFO path in file, which must be dazai's. */
+static void
+fifo_dir(const char *file, char *dir, size_t len)
+{
+	char	 got[512], *slash;
+
+	dz_read_file(file, got, sizeof got);
+	got[strcspn(got, "\n")] = '\0';
+	ck_assert_msg((slash = strrchr(got, '/')) != NULL, "path '%s'", got);
+	*slash = '\0';
+	ck_assert_msg(strstr(got, "/dazai-exec.") != NULL, "dir '%s'", got);
+	snprintf(dir, len, "%s", got);
+}
+
+/*
+ * exec --fifo: the bytes (a NUL and a newline among them) through a FIFO
+ * in a 0700 directory, served once (a second open finds nothing), the
+ * directory gone afterwards, however CMD ends.
+ */
+START_TEST(real_exec_fifo)
+{
+	static const char secret[] = "fifo\nsecret\0bytes";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], got[4096], cmd[2048], dir[512],
+			 f[4][128];
+	struct stat	 st;
+	struct dz	 d;
+	int		 i, fd;
+	ssize_t		 n;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	for (i = 0; i < 4; i++)
+		snprintf(f[i], sizeof f[i], "%s/fifo%d", d.dir, i);
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; "
+	    "stat -c %%a \"${KEYFILE%%/*}\" > %s; cat \"$KEYFILE\" > %s; "
+	    "if cat \"$KEYFILE\" 2>/dev/null; then echo again; fi > %s; "
+	    "exit 3", f[0], f[1], f[2], f[3]);
+	expect_run(d.sock, 3, "exec", "--fifo", "KEYFILE", "--", "sh", "-c",
+	    cmd);
+	ck_assert_int_ge(fd = open(f[2], O_RDONLY), 0);
+	n = read(fd, got, sizeof got);
+	close(fd);
+	ck_assert_int_eq(n, (ssize_t)sizeof secret - 1);
+	ck_assert(memcmp(got, secret, sizeof secret - 1) == 0);
+	ck_assert_str_eq(dz_read_file(f[1], got, sizeof got), "700\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "");
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	/* Killed before it opened the FIFO: the directory goes too. */
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; kill -KILL $$",
+	    f[0]);
+	expect_run(d.sock, 128 + SIGKILL, "exec", "--fifo=KEYFILE", "--",
+	    "sh", "-c", cmd);
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	/* Ended without opening it. */
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s", f[0]);
+	expect_run(d.sock, 0, "exec", "--fifo", "KEYFILE", "--", "sh", "-c",
+	    cmd);
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Three hand-overs in one exec: a pipe at 3, a variable, a FIFO. Of one
+ * secret, it is fetched once (one read); of three named ones, each gets
+ * its own.
+ */
+START_TEST(real_exec_three)
+{
+	static const char *const secrets[] = { "on fd 3", "in TOKEN",
+	    "through the fifo" };
+	static const char *const names[] = { "fd.key", "token", "fifo_1" };
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], got[4096], cmd[2048],
+			 f[3][128], h[3][64];
+	struct dz	 d;
+	int		 i;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, "one secret", 10);
+	for (i = 0; i < 3; i++)
+		snprintf(f[i], sizeof f[i], "%s/three%d", d.dir, i);
+	snprintf(cmd, sizeof cmd, "cat <&3 > %s; printf %%s \"$TOKEN\" > %s; "
+	    "cat \"$KEYFILE\" > %s", f[0], f[1], f[2]);
+	expect_run(d.sock, 0, "exec", "--fd", "3", "--env", "TOKEN",
+	    "--fifo", "KEYFILE", "--", "sh", "-c", cmd);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
+		    "one secret");
+	ck_assert_str_eq(dz_field(dz_status(&d), "reads"), "1");
+	if (!daemon_named(&d)) {
+		dz_skip("real_exec_three: this dazaid holds no named "
+		    "secrets (no secrets= in STATUS)");
+		kill(d.pid, SIGTERM);
+		dz_wait(&d, 10);
+		dz_stop(&d);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		load_named(d.sock, names[i], secrets[i], strlen(secrets[i]));
+	snprintf(h[0], sizeof h[0], "3=%s", names[0]);
+	snprintf(h[1], sizeof h[1], "TOKEN=%s", names[1]);
+	snprintf(h[2], sizeof h[2], "KEYFILE=%s", names[2]);
+	expect_run(d.sock, 0, "exec", "--fd", h[0], "--env", h[1],
+	    "--fifo", h[2], "--", "sh", "-c", cmd);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
+		    secrets[i]);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 /*
  * load says what it stored, and warns when an armed daemon has no
  * heartbeat to guard it; a dry-run daemon gets no warning.
@@ -1979,6 +2203,10 @@ client_suite(void)
 	tcase_add_test(tc, real_empty_and_burn);
 	tcase_add_test(tc, real_exec_failure_spends_no_read);
 	tcase_add_test(tc, real_load_over_secret_max);
+	tcase_add_test(tc, real_exec_env);
+	tcase_add_test(tc, real_exec_env_nul);
+	tcase_add_test(tc, real_exec_fifo);
+	tcase_add_test(tc, real_exec_three);
 	tcase_add_test(tc, real_load_unguarded);
 	tcase_add_test(tc, real_named_list);
 	suite_add_tcase(s, tc);
