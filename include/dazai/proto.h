@@ -125,9 +125,9 @@ size_t		 proto_reader_pending(const struct proto_reader *);
 void		 proto_reader_added(struct proto_reader *, size_t);
 enum proto_frame proto_next_line(struct proto_reader *, const char **,
 		    size_t *);
-bool		 proto_name_valid(const char *, size_t);
 const char	*proto_parse_line(const char *, size_t, struct proto_cmd *);
 const char	*proto_admit(enum proto_kind, const struct proto_cmd *);
+bool		 proto_name_valid(const char *, size_t);
 int		 proto_format_error(char *, size_t, const char *);
 int		 proto_format_session(char *, size_t,
 		    const struct proto_session *);
