@@ -1994,6 +1994,60 @@ START_TEST(real_exec_fifo)
 }
 END_TEST
 
+/* Wait until path exists and is not empty; false at the timeout. */
+static bool
+file_wait(const char *path, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	struct stat	 st;
+
+	while (stat(path, &st) != 0 || st.st_size == 0) {
+		if (dz_ms_now() >= end)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/*
+ * SIGTERM to dazai exec while CMD runs: passed on to CMD, which ends by
+ * it; the FIFO's directory is removed and CMD unregistered all the same.
+ */
+START_TEST(real_exec_sigterm)
+{
+	const char *const args[] = { "--dry-run", NULL };
+	char		 cmd[512], dir[512], path[128], log[128];
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
+			    "--fifo", "KEYFILE", "--", "sh", "-c", cmd, NULL };
+	struct stat	 st;
+	struct dz	 d;
+	pid_t		 pid;
+	int		 status;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	argv[2] = d.sock;
+	snprintf(path, sizeof path, "%s/sigterm", d.dir);
+	snprintf(log, sizeof log, "%s/sigterm.log", d.dir);
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; exec sleep 30",
+	    path);
+	pid = dz_spawn(argv, log, -1);
+	ck_assert(file_wait(path, 10));
+	ck_assert(dz_status_wait(&d, "registered", "1", 5));
+	fifo_dir(path, dir, sizeof dir);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(dz_waitpid(pid, &status, 10), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) ==
+	    128 + SIGTERM, "status %d", status);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 /*
  * Three hand-overs in one exec: a pipe at 3, a variable, a FIFO. Of one
  * secret, it is fetched once (one read); of three named ones, each gets
@@ -2206,6 +2260,7 @@ client_suite(void)
 	tcase_add_test(tc, real_exec_env);
 	tcase_add_test(tc, real_exec_env_nul);
 	tcase_add_test(tc, real_exec_fifo);
+	tcase_add_test(tc, real_exec_sigterm);
 	tcase_add_test(tc, real_exec_three);
 	tcase_add_test(tc, real_load_unguarded);
 	tcase_add_test(tc, real_named_list);
