@@ -2049,6 +2049,65 @@ START_TEST(real_exec_sigterm)
 END_TEST
 
 /*
+ * Once exec has handed a secret over three ways (a pipe, the
+ * environment, a FIFO) and CMD still runs, no copy of it is left in
+ * dazai's memory: each was zeroed after its hand-over.
+ */
+START_TEST(real_exec_memory_scan)
+{
+	const char *const args[] = { "--dry-run", NULL };
+	unsigned char	 marker[48];
+	char		 cmd[1024], ready[128], go[128], log[128];
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
+			    "--fd", "3", "--env", "TOKEN", "--fifo", "KEYFILE",
+			    "--", "sh", "-c", cmd, NULL };
+	unsigned long	 at = 0;
+	struct dz	 d;
+	size_t		 i;
+	pid_t		 pid;
+	int		 status, hits;
+
+	if (dz_is_asan_build(dz_bin("dazai"))) {
+		dz_skip_na("real_exec_memory_scan: %s is an AddressSanitizer "
+		    "build; memory scans run on the normal build",
+		    dz_bin("dazai"));
+		return;
+	}
+	if (!dz_is_root()) {
+		dz_skip("real_exec_memory_scan: reading another process's "
+		    "memory needs root");
+		return;
+	}
+	randombytes_buf(marker, sizeof marker);
+	for (i = 0; i < sizeof marker; i++)	/* no NUL, for --env */
+		marker[i] = (unsigned char)('A' + marker[i] % 26);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, marker, sizeof marker);
+	argv[2] = d.sock;
+	snprintf(ready, sizeof ready, "%s/ready", d.dir);
+	snprintf(go, sizeof go, "%s/go", d.dir);
+	snprintf(log, sizeof log, "%s/scan.log", d.dir);
+	snprintf(cmd, sizeof cmd, "cat <&3 > /dev/null; cat \"$KEYFILE\" > "
+	    "/dev/null; echo ok > %s; while [ ! -e %s ]; do sleep 0.05; done",
+	    ready, go);
+	pid = dz_spawn(argv, log, -1);
+	ck_assert(file_wait(ready, 10));
+	usleep(200000);		/* past the last write and its zeroing */
+	hits = scan_marker(pid, marker, sizeof marker, &at);
+	ck_assert_msg(hits == 0, "%d copies in dazai exec, one at %#lx", hits,
+	    at);
+	dz_write_file(go, "", 0);
+	ck_assert_int_eq(dz_waitpid(pid, &status, 10), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %d", status);
+	sodium_memzero(marker, sizeof marker);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
  * Three hand-overs in one exec: a pipe at 3, a variable, a FIFO. Of one
  * secret, it is fetched once (one read); of three named ones, each gets
  * its own.
@@ -2261,6 +2320,7 @@ client_suite(void)
 	tcase_add_test(tc, real_exec_env_nul);
 	tcase_add_test(tc, real_exec_fifo);
 	tcase_add_test(tc, real_exec_sigterm);
+	tcase_add_test(tc, real_exec_memory_scan);
 	tcase_add_test(tc, real_exec_three);
 	tcase_add_test(tc, real_load_unguarded);
 	tcase_add_test(tc, real_named_list);
