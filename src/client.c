@@ -359,21 +359,27 @@ fail:
 }
 
 /*
- * Send "LOAD <n>" and the n bytes straight from the buffer, and read the
- * reply. A daemon that refuses the size answers at once and closes, so
- * the rest of the bytes meet a closed socket (EPIPE, ECONNRESET): its
- * reply is then already waiting and is the answer. Returns 0 with the
+ * Send "LOAD <n>" (or "LOAD <n> <name>" for a name other than NULL) and
+ * the n bytes straight from the buffer, and read the reply. A daemon
+ * that refuses the size (or the name) answers at once and closes, so the
+ * rest of the bytes meet a closed socket (EPIPE, ECONNRESET): its reply
+ * is then already waiting and is the answer. Returns 0 with the
  * reply, or -1 with err.
  */
 int
-client_load(struct client *c, const struct secbuf *b, char *reply,
-    size_t len, char *err, size_t errlen)
+client_load(struct client *c, const struct secbuf *b, const char *name,
+    char *reply, size_t len, char *err, size_t errlen)
 {
-	char	 head[64], why[CLIENT_ERRLEN];
+	char	 head[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
 	int	 n;
 
 	client_begin(c);
-	n = snprintf(head, sizeof head, "LOAD %zu\n", b->len);
+	n = snprintf(head, sizeof head, "LOAD %zu%s%s\n", b->len,
+	    name != NULL ? " " : "", name != NULL ? name : "");
+	if (n < 0 || (size_t)n >= sizeof head) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
 	if (client_send(c, head, (size_t)n, err, errlen) != 0 ||
 	    client_send(c, b->p, b->len, err, errlen) != 0) {
 		if ((errno == EPIPE || errno == ECONNRESET) &&
@@ -600,6 +606,49 @@ client_parse_session(char *line, struct client_status *se, char *err,
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/*
+ * Split an ENTRY reply (one held secret) in place: index, name (a valid
+ * secret name), bytes, reads (decimals) and expires (a decimal or "-",
+ * then -1). Returns as client_parse_status does.
+ */
+int
+client_parse_entry(char *line, struct client_entry *e, char *err,
+    size_t errlen)
+{
+	static const char *const keys[] = { "index", "name", "bytes",
+	    "reads", "expires" };
+	struct client_status	 st;
+	unsigned long long	 v[5];
+	const char		*val[5];
+	size_t			 i;
+	int			 rc;
+
+	if ((rc = client_parse_fields(line, "ENTRY", &st, err, errlen)) != 0)
+		return rc;
+	for (i = 0; i < 5; i++) {
+		val[i] = client_status_get(&st, keys[i]);
+		v[i] = 0;
+		if (val[i] == NULL || (i != 1 && !(i == 4 &&
+		    strcmp(val[i], "-") == 0) &&
+		    client_decimal(val[i], &v[i]) != 0) ||
+		    (i == 1 && !proto_name_valid(val[i], strlen(val[i])))) {
+			snprintf(err, errlen, "ENTRY without a valid %s",
+			    keys[i]);
+			return -1;
+		}
+	}
+	if (v[0] > INT_MAX || v[4] > LLONG_MAX) {
+		snprintf(err, errlen, "ENTRY with a number out of range");
+		return -1;
+	}
+	e->index = (int)v[0];
+	e->name = val[1];
+	e->bytes = v[2];
+	e->reads = v[3];
+	e->expires = strcmp(val[4], "-") == 0 ? -1 : (long long)v[4];
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "dazai/log.h"
 #include "dazai/parse.h"
 #include "dazai/mcp.h"
+#include "dazai/proto.h"
 #include "dazai/secbuf.h"
 #include "dazai/sockpath.h"
 
@@ -368,7 +369,49 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 	return 0;
 }
 
-/* load [FILE]. */
+/*
+ * Is name a secret's name? Says why not, for the command named what;
+ * NULL (no name: the default secret) is one.
+ */
+static int
+name_ok(const char *what, const char *name)
+{
+	if (name == NULL || proto_name_valid(name, strlen(name)))
+		return 1;
+	log_warnx("%s: '%s' is not a secret name (1 to %d of A-Z a-z 0-9 "
+	    ". _ -, starting with a letter or digit)", what, name,
+	    PROTO_NAME_MAX);
+	return 0;
+}
+
+/*
+ * After a LOAD: an armed daemon with no heartbeat connected ends nothing
+ * when the session ends, so the secret it now holds has no guard. Say so
+ * (a STATUS on the same connection; a daemon that cannot say is left).
+ */
+static void
+warn_unguarded(struct client *c)
+{
+	struct client_status	 st;
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
+	const char		*armed, *sessions;
+
+	if (client_request(c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0 ||
+	    client_parse_status(reply, &st, err, sizeof err) != 0)
+		return;
+	armed = client_status_get(&st, "armed");
+	sessions = client_status_get(&st, "sessions");
+	if (armed != NULL && strcmp(armed, "1") == 0 && sessions != NULL &&
+	    strcmp(sessions, "0") == 0)
+		log_warnx("WARNING: the daemon is armed and no heartbeat is "
+		    "connected: nothing wipes this secret when your session "
+		    "ends; start a heartbeat (source shellrc.sh, or run "
+		    "dazai-heartbeat)");
+}
+
+/* load [--name NAME] [FILE]. */
 static int
 cmd_load(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
@@ -376,20 +419,38 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
 	char		 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	const char	*reason;
-	int		 rc;
+	const char	*reason, *name = NULL, *file = NULL;
+	size_t		 len;
+	int		 rc, i;
 
-	(void)cmd;
-	if ((rc = read_secret(x, argc == 2 ? argv[1] : NULL, &b)) != 0)
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc &&
+		    name == NULL)
+			name = argv[++i];
+		else if (strncmp(argv[i], "--name=", 7) == 0 && name == NULL)
+			name = argv[i] + 7;
+		else if (file == NULL && (strncmp(argv[i], "--", 2) != 0 ||
+		    strcmp(argv[i], "-") == 0))
+			file = argv[i];
+		else {
+			log_warnx("%s: unexpected argument '%s' (see --help)",
+			    cmd->name, argv[i]);
+			return CLIENT_EXIT_USAGE;
+		}
+	}
+	if (!name_ok(cmd->name, name))
+		return CLIENT_EXIT_USAGE;
+	if ((rc = read_secret(x, file, &b)) != 0)
 		goto out;
-	if (b.len == 0) {
+	if ((len = b.len) == 0) {
 		log_warnx("load: the secret is empty; nothing sent");
 		rc = CLIENT_EXIT_REFUSED;
 		goto out;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		goto out;
-	if (client_load(&c, &b, reply, sizeof reply, err, sizeof err) != 0) {
+	if (client_load(&c, &b, name, reply, sizeof reply, err,
+	    sizeof err) != 0) {
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);
@@ -397,9 +458,11 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 		goto out;
 	}
 	secbuf_free(&b);
-	client_close(&c);
 	switch (client_classify(reply, &reason)) {
 	case CLIENT_OK:
+		log_info("loaded %zu bytes as \"%s\"", len, name != NULL ?
+		    name : PROTO_NAME_DEFAULT);
+		warn_unguarded(&c);
 		rc = 0;
 		break;
 	case CLIENT_REFUSED:
@@ -413,23 +476,28 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 		rc = CLIENT_EXIT_REFUSED;
 		break;
 	}
+	client_close(&c);
 out:
 	secbuf_free(&b);
 	return rc;
 }
 
 /*
- * GET on an open connection into b. Returns 0, or the exit status after
- * saying what went wrong (b is then empty).
+ * GET (GET NAME for a name other than NULL) on an open connection into
+ * b. Returns 0, or the exit status after saying what went wrong (b is
+ * then empty).
  */
 static int
-fetch_secret(struct client *c, struct secbuf *b)
+fetch_secret(struct client *c, const char *name, struct secbuf *b)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	char	 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+		 request[PROTO_LINE_MAX];
 	size_t	 n;
 	int	 rc;
 
-	if (client_request(c, "GET", reply, sizeof reply, err,
+	snprintf(request, sizeof request, "GET%s%s", name != NULL ? " " : "",
+	    name != NULL ? name : "");
+	if (client_request(c, request, reply, sizeof reply, err,
 	    sizeof err) != 0) {
 		log_warnx("get: %s", err);
 		return CLIENT_EXIT_REFUSED;
@@ -445,7 +513,7 @@ fetch_secret(struct client *c, struct secbuf *b)
 	return 0;
 }
 
-/* get [--tty]. */
+/* get [--tty] [NAME]. */
 static int
 cmd_get(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
@@ -453,16 +521,23 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 	struct secbuf	 b = { NULL, 0, 0 };
 	struct client	 c;
 	char		 err[SECBUF_ERRLEN];
+	const char	*name = NULL;
 	bool		 tty = false;
-	int		 rc;
+	int		 rc, i;
 
-	if (argc == 2 && strcmp(argv[1], "--tty") == 0)
-		tty = true;
-	else if (argc != 1) {
-		log_warnx("%s: unexpected argument '%s' (see --help)",
-		    cmd->name, argv[1]);
-		return CLIENT_EXIT_USAGE;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tty") == 0 && !tty)
+			tty = true;
+		else if (name == NULL && strncmp(argv[i], "--", 2) != 0)
+			name = argv[i];
+		else {
+			log_warnx("%s: unexpected argument '%s' (see --help)",
+			    cmd->name, argv[i]);
+			return CLIENT_EXIT_USAGE;
+		}
 	}
+	if (!name_ok(cmd->name, name))
+		return CLIENT_EXIT_USAGE;
 	if (!tty && isatty(STDOUT_FILENO)) {
 		log_warnx("get: standard output is a terminal; not writing "
 		    "the secret there without --tty");
@@ -470,7 +545,7 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	rc = fetch_secret(&c, &b);
+	rc = fetch_secret(&c, name, &b);
 	client_close(&c);
 	if (rc != 0)
 		return rc;
@@ -482,6 +557,103 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 	return rc;
 }
 
+/* wipe [NAME]: that secret, or every one. */
+static int
+cmd_wipe(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
+{
+	char	 request[PROTO_LINE_MAX];
+
+	if (argc == 1)
+		return one_request(x, cmd->name, cmd->verb);
+	if (!name_ok(cmd->name, argv[1]))
+		return CLIENT_EXIT_USAGE;
+	snprintf(request, sizeof request, "%s %s", cmd->verb, argv[1]);
+	return one_request(x, cmd->name, request);
+}
+
+/* One held secret for list: a line for a person, or a JSON object. */
+static int
+say_entry(const struct client_entry *e, bool json, bool first)
+{
+	char	 expires[32];
+
+	if (e->expires < 0)
+		snprintf(expires, sizeof expires, json ? "null" : "-");
+	else
+		snprintf(expires, sizeof expires, json ? "%lld" : "%llds",
+		    e->expires);
+	if (json)
+		return printf("%s{\"index\":%d,\"name\":\"%s\",\"bytes\":%llu,"
+		    "\"reads\":%llu,\"expires\":%s}", first ? "" : ",",
+		    e->index, e->name, e->bytes, e->reads, expires);
+	return printf("%-24s %10llu %7llu %9s\n", e->name, e->bytes, e->reads,
+	    expires);
+}
+
+/*
+ * list [--json]: each held secret's name, size, reads and expiry (ENTRY
+ * 0, 1, ... up to STATUS secrets=), never a byte of it.
+ */
+static int
+cmd_list(const struct ctx *x, const struct command *cmd, int argc,
+    char **argv)
+{
+	struct client_status	 st;
+	struct client_entry	 e;
+	struct client		 c;
+	char			 reply[CLIENT_REPLY_MAX + 1], req[32],
+				 err[CLIENT_ERRLEN];
+	const char		*v = NULL;
+	unsigned long long	 n, i;
+	bool			 json = false;
+	int			 rc;
+
+	if (argc == 2 && strcmp(argv[1], "--json") == 0)
+		json = true;
+	else if (argc != 1) {
+		log_warnx("%s: unexpected argument '%s' (see --help)",
+		    cmd->name, argv[1]);
+		return CLIENT_EXIT_USAGE;
+	}
+	if ((rc = connect_or_status(x, &c)) != 0)
+		return rc;
+	err[0] = '\0';
+	if (client_request(&c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0 || client_parse_status(reply, &st, err,
+	    sizeof err) != 0 || (v = client_status_get(&st, "secrets")) ==
+	    NULL || parse_decimal(v, 64, &n) != 0) {
+		log_warnx("list: %s", v == NULL && err[0] == '\0' ?
+		    "the daemon reports no secrets= (too old a dazaid?)" :
+		    err[0] != '\0' ? err : "secrets= is not a count");
+		client_close(&c);
+		return CLIENT_EXIT_REFUSED;
+	}
+	if (json)
+		printf("{\"secrets\":[");
+	else if (n > 0)
+		printf("%-24s %10s %7s %9s\n", "NAME", "BYTES", "READS",
+		    "EXPIRES");
+	for (i = 0; i < n; i++) {
+		snprintf(req, sizeof req, "ENTRY %llu", i);
+		if (client_request(&c, req, reply, sizeof reply, err,
+		    sizeof err) != 0) {
+			log_warnx("list: %s", err);
+			client_close(&c);
+			return CLIENT_EXIT_REFUSED;
+		}
+		if (client_parse_entry(reply, &e, err, sizeof err) != 0)
+			break;		/* wiped meanwhile */
+		say_entry(&e, json, i == 0);
+	}
+	client_close(&c);
+	if (json)
+		printf("]}\n");
+	else if (n == 0)
+		printf("no secret held\n");
+	return put_stdout("") ? 0 : CLIENT_EXIT_REFUSED;
+}
+
 /* Connect for exec as for the other commands. */
 static int
 exec_connect(const struct exec_ctx *e, struct client *c)
@@ -491,7 +663,10 @@ exec_connect(const struct exec_ctx *e, struct client *c)
 	return connect_or_status(&x, c);
 }
 
-/* exec [--fd N] -- CMD ARGS: exec.c's, with this file's exchanges. */
+/*
+ * exec [--fd N[=NAME]] [--env VAR[=NAME]] [--fifo VAR[=NAME]] -- CMD ARGS:
+ * exec.c's, with this file's exchanges.
+ */
 static int
 cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
@@ -699,17 +874,26 @@ static const struct command commands[] = {
 	{ "status", "STATUS", 0, 1, "[--json]",
 	    "the daemon's state, for a person or as JSON", NULL,
 	    CMD_CONNECT, cmd_status },
-	{ "load", "LOAD", 0, 1, "[FILE]",
-	    "send a secret: FILE, standard input, or typed\n"
-	    "at the terminal with echo off", "one FILE at most",
+	{ "load", "LOAD", 0, 3, "[--name NAME] [FILE]",
+	    "send a secret (NAME, else default): FILE,\n"
+	    "standard input, or typed at the terminal\n"
+	    "with echo off", "one FILE and one --name NAME at most",
 	    CMD_CONNECT | CMD_SECRET, cmd_load },
-	{ "get", "GET", 0, 1, "[--tty]",
-	    "write the secret to standard output (a\n"
-	    "terminal only with --tty)", NULL,
+	{ "get", "GET", 0, 2, "[--tty] [NAME]",
+	    "write the secret (NAME, else default) to\n"
+	    "standard output (a terminal only with --tty)", NULL,
 	    CMD_CONNECT | CMD_SECRET, cmd_get },
-	{ "exec", NULL, 0, -1, "[--fd N] -- CMD ARGS",
-	    "run CMD with the secret on a pipe at\n"
-	    "descriptor N (0), registered with the daemon", NULL,
+	{ "list", NULL, 0, 1, "[--json]",
+	    "each held secret's name, size, reads and\n"
+	    "expiry (never a byte of it)", NULL,
+	    CMD_CONNECT, cmd_list },
+	{ "exec", NULL, 0, -1, "[--fd N]... -- CMD ARGS",
+	    "run CMD, registered with the daemon first,\n"
+	    "with secrets handed over: --fd N[=NAME] on a\n"
+	    "pipe at descriptor N (the default: --fd 0),\n"
+	    "--env VAR[=NAME] in CMD's environment,\n"
+	    "--fifo VAR[=NAME] through a FIFO (its path in\n"
+	    "VAR) served once; several at once", NULL,
 	    CMD_CONNECT | CMD_SECRET, cmd_exec },
 	{ "register", "REGISTER", 1, 1, "PID",
 	    "an armed panic SIGKILLs PID first", "needs one process id",
@@ -720,9 +904,10 @@ static const struct command commands[] = {
 	{ "arm", "ARM", 0, 0, "",
 	    "make the final SIGKILL real (no way back)", NULL,
 	    CMD_CONNECT, cmd_verb },
-	{ "wipe", "WIPE", 0, 0, "",
-	    "wipe the secret; the daemon stays up, empty", NULL,
-	    CMD_CONNECT, cmd_verb },
+	{ "wipe", "WIPE", 0, 1, "[NAME]",
+	    "wipe secret NAME, or every secret; the\n"
+	    "daemon stays up", "one NAME at most",
+	    CMD_CONNECT, cmd_wipe },
 	{ "panic", "PANIC", 0, 0, "",
 	    "a graceful panic, as SIGUSR1", NULL,
 	    CMD_CONNECT, cmd_verb },
@@ -755,7 +940,7 @@ usage(FILE *f)
 		    *cmd->args != '\0' ? " " : "", cmd->args);
 		for (line = cmd->help; ; line = nl + 1) {
 			nl = strchrnul(line, '\n');
-			fprintf(f, "  %-25s  %.*s\n", line == cmd->help ?
+			fprintf(f, "  %-28s  %.*s\n", line == cmd->help ?
 			    synopsis : "", (int)(nl - line), line);
 			if (*nl == '\0')
 				break;

@@ -166,6 +166,42 @@ START_TEST(parse_session_line)
 }
 END_TEST
 
+START_TEST(parse_entry_line)
+{
+	static const char *const bad[] = { "ENTRY", "ENTRY ",
+	    "SESSION index=0 name=a bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=1 reads=0",
+	    "ENTRY index=0 name=-a bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=../x bytes=1 reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=- reads=0 expires=-",
+	    "ENTRY index=0 name=a bytes=1 reads=x expires=-",
+	    "ENTRY index=99999999999 name=a bytes=1 reads=0 expires=-",
+	    NULL };
+	struct client_entry	 e;
+	char			 line[512], err[CLIENT_ERRLEN];
+	int			 i;
+
+	snprintf(line, sizeof line, "ENTRY index=2 name=gh.token_1-x "
+	    "bytes=399 reads=3 expires=17");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
+	ck_assert_int_eq(e.index, 2);
+	ck_assert_str_eq(e.name, "gh.token_1-x");
+	ck_assert(e.bytes == 399 && e.reads == 3 && e.expires == 17);
+	snprintf(line, sizeof line, "ENTRY index=0 name=default bytes=1 "
+	    "reads=0 expires=-");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
+	ck_assert(e.expires == -1);
+	snprintf(line, sizeof line, "ERR no such entry");
+	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 1);
+	ck_assert_str_eq(err, "no such entry");
+	for (i = 0; bad[i] != NULL; i++) {
+		snprintf(line, sizeof line, "%s", bad[i]);
+		ck_assert_msg(client_parse_entry(line, &e, err,
+		    sizeof err) == -1, "accepted: %s", bad[i]);
+	}
+}
+END_TEST
+
 /* A STATUS line that must be refused as malformed. */
 static void
 status_bad(const char *text)
@@ -756,7 +792,23 @@ START_TEST(usage_errors)
 
 	expect_run("/nonexistent/dazai.sock", 2, "frobnicate");
 	expect_run("/nonexistent/dazai.sock", 2, "status", "--xml");
-	expect_run("/nonexistent/dazai.sock", 2, "get", "extra");
+	expect_run("/nonexistent/dazai.sock", 2, "get", "a", "b");
+	expect_run("/nonexistent/dazai.sock", 2, "get", "../x");
+	expect_run("/nonexistent/dazai.sock", 2, "load", "--name", "-a");
+	expect_run("/nonexistent/dazai.sock", 2, "load", "--name", "a b");
+	expect_run("/nonexistent/dazai.sock", 2, "wipe", "a", "b");
+	expect_run("/nonexistent/dazai.sock", 2, "wipe", ".x");
+	expect_run("/nonexistent/dazai.sock", 2, "list", "--xml");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "1X",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "A",
+	    "--fifo", "A", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3",
+	    "--fd", "3=b", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fifo=K=",
+	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3=a/b",
+	    "true");
 	expect_run("/nonexistent/dazai.sock", 2, "register");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "0");
 	expect_run("/nonexistent/dazai.sock", 2, "register", "-1");
@@ -1089,8 +1141,9 @@ START_TEST(tty_prompt_load)
 	ck_assert_msg(strstr(t.out, "s3cret") == NULL, "the secret was "
 	    "echoed: %s", t.out);
 	fake_stop(&f, got, sizeof got);
-	/* Exactly the typed line, without its newline, reached LOAD. */
-	ck_assert_str_eq(got, typed);
+	/* Exactly the typed line, without its newline, reached LOAD (then
+	 * the STATUS that asks whether a heartbeat guards it). */
+	ck_assert_str_eq(got, "typed s3cretSTATUS\n");
 	close(t.fd);
 }
 END_TEST
@@ -1755,6 +1808,464 @@ START_TEST(real_empty_and_burn)
 }
 END_TEST
 
+/* ---- hand-overs: --env, --fifo, several at once; named secrets ---- */
+
+/* LOAD len bytes of data under name (NULL: none) through dazai load. */
+static void
+load_named(const char *sock, const char *name, const void *data,
+    size_t len)
+{
+	const char *const named[] = { "load", "--name", name, NULL };
+	const char *const plain[] = { "load", NULL };
+	char	 out[4096], err[4096], want[128];
+
+	ck_assert_int_eq(run_with_input(sock, name != NULL ? named : plain,
+	    data, len, out, sizeof out, err, sizeof err), 0);
+	snprintf(want, sizeof want, "dazai: loaded %zu bytes as \"%s\"\n",
+	    len, name != NULL ? name : "default");
+	ck_assert_msg(strstr(err, want) != NULL, "no '%s' in: %s", want, err);
+}
+
+/* Does this daemon hold named secrets (STATUS secrets=)? */
+static bool
+daemon_named(const struct dz *d)
+{
+	return strstr(dz_status(d), " secrets=") != NULL;
+}
+
+/* Run a shell command line (the calling shell); it must exit 0. */
+static void
+run_shell(const char *cmd)
+{
+	const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
+	char	 out[4096];
+
+	ck_assert_int_eq(dz_run(argv, out, sizeof out, RUN_TIMEOUT), 0);
+}
+
+/*
+ * exec --env: the secret is in CMD's environment and nowhere else: not
+ * in dazai's own (/proc/<dazai>/environ), nor in the calling shell's, nor
+ * ours; an existing variable of that name is replaced in CMD only.
+ */
+START_TEST(real_exec_env)
+{
+	static const char secret[] = "env\nsecret value";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 got[4096], cmd[2048], f[4][128];
+	struct dz	 d;
+	int		 i;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	for (i = 0; i < 4; i++)
+		snprintf(f[i], sizeof f[i], "%s/env%d", d.dir, i);
+	/* CMD records its variable, its parent's (dazai's) environment and
+	 * how many TOKEN= it has; the calling shell what it has after. */
+	snprintf(cmd, sizeof cmd, "%s --socket %s exec --env TOKEN -- sh -c "
+	    "'printf %%s \"$TOKEN\" > %s; cat /proc/$PPID/environ > %s "
+	    "2>/dev/null; tr \"\\0\" \"\\n\" < /proc/$$/environ | "
+	    "grep -c ^TOKEN= > %s'; printf %%s \"${TOKEN-unset}\" > %s",
+	    dz_bin("dazai"), d.sock, f[0], f[1], f[2], f[3]);
+	run_shell(cmd);
+	ck_assert_str_eq(dz_read_file(f[0], got, sizeof got), secret);
+	ck_assert_str_eq(dz_read_file(f[2], got, sizeof got), "1\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "unset");
+	/* dazai is not dumpable while it holds secrets: only root reads its
+	 * environment, and it must not hold the variable. */
+	dz_read_file(f[1], got, sizeof got);
+	if (dz_is_root())
+		ck_assert_msg(strstr(got, "PATH=") != NULL, "dazai's "
+		    "environment unread: '%s'", got);
+	ck_assert_ptr_null(strstr(got, "TOKEN="));
+	ck_assert_ptr_null(strstr(got, "secret value"));
+	ck_assert_ptr_null(getenv("TOKEN"));
+	/* A TOKEN the shell has: CMD's is the secret, the shell's stays. */
+	snprintf(cmd, sizeof cmd, "TOKEN=outer; export TOKEN; %s --socket %s "
+	    "exec --env TOKEN -- sh -c 'printf %%s \"$TOKEN\" > %s; "
+	    "tr \"\\0\" \"\\n\" < /proc/$$/environ | grep -c ^TOKEN= > %s'; "
+	    "printf %%s \"$TOKEN\" > %s", dz_bin("dazai"), d.sock, f[0], f[2],
+	    f[3]);
+	run_shell(cmd);
+	ck_assert_str_eq(dz_read_file(f[0], got, sizeof got), secret);
+	ck_assert_str_eq(dz_read_file(f[2], got, sizeof got), "1\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "outer");
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* exec --env with a secret holding a NUL byte: refused, CMD never runs. */
+START_TEST(real_exec_env_nul)
+{
+	static const char secret[] = "before\0after";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], cmd[512], file[128];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	snprintf(file, sizeof file, "%s/ran", d.dir);
+	snprintf(cmd, sizeof cmd, "touch %s", file);
+	expect_run(d.sock, 1, "exec", "--env", "TOKEN", "--", "sh", "-c",
+	    cmd);
+	ck_assert_msg(strstr(err, "NUL byte") != NULL, "%s", err);
+	ck_assert_int_ne(access(file, F_OK), 0);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	/* The same secret on a pipe is fine. */
+	expect_run(d.sock, 0, "exec", "--", "sh", "-c", cmd);
+	ck_assert_int_eq(access(file, F_OK), 0);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* The directory of the FIFO path in file, which must be dazai's. */
+static void
+fifo_dir(const char *file, char *dir, size_t len)
+{
+	char	 got[512], *slash;
+
+	dz_read_file(file, got, sizeof got);
+	got[strcspn(got, "\n")] = '\0';
+	ck_assert_msg((slash = strrchr(got, '/')) != NULL, "path '%s'", got);
+	*slash = '\0';
+	ck_assert_msg(strstr(got, "/dazai-exec.") != NULL, "dir '%s'", got);
+	snprintf(dir, len, "%s", got);
+}
+
+/*
+ * exec --fifo: the bytes (a NUL and a newline among them) through a FIFO
+ * in a 0700 directory, served once (a second open finds nothing), the
+ * directory gone afterwards, however CMD ends.
+ */
+START_TEST(real_exec_fifo)
+{
+	static const char secret[] = "fifo\nsecret\0bytes";
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], got[4096], cmd[2048], dir[512],
+			 f[4][128];
+	struct stat	 st;
+	struct dz	 d;
+	int		 i, fd;
+	ssize_t		 n;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, secret, sizeof secret - 1);
+	for (i = 0; i < 4; i++)
+		snprintf(f[i], sizeof f[i], "%s/fifo%d", d.dir, i);
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; "
+	    "stat -c %%a \"${KEYFILE%%/*}\" > %s; cat \"$KEYFILE\" > %s; "
+	    "if cat \"$KEYFILE\" 2>/dev/null; then echo again; fi > %s; "
+	    "exit 3", f[0], f[1], f[2], f[3]);
+	expect_run(d.sock, 3, "exec", "--fifo", "KEYFILE", "--", "sh", "-c",
+	    cmd);
+	ck_assert_int_ge(fd = open(f[2], O_RDONLY), 0);
+	n = read(fd, got, sizeof got);
+	close(fd);
+	ck_assert_int_eq(n, (ssize_t)sizeof secret - 1);
+	ck_assert(memcmp(got, secret, sizeof secret - 1) == 0);
+	ck_assert_str_eq(dz_read_file(f[1], got, sizeof got), "700\n");
+	ck_assert_str_eq(dz_read_file(f[3], got, sizeof got), "");
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	/* Killed before it opened the FIFO: the directory goes too. */
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; kill -KILL $$",
+	    f[0]);
+	expect_run(d.sock, 128 + SIGKILL, "exec", "--fifo=KEYFILE", "--",
+	    "sh", "-c", cmd);
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	/* Ended without opening it. */
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s", f[0]);
+	expect_run(d.sock, 0, "exec", "--fifo", "KEYFILE", "--", "sh", "-c",
+	    cmd);
+	fifo_dir(f[0], dir, sizeof dir);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/* Wait until path exists and is not empty; false at the timeout. */
+static bool
+file_wait(const char *path, double timeout)
+{
+	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	struct stat	 st;
+
+	while (stat(path, &st) != 0 || st.st_size == 0) {
+		if (dz_ms_now() >= end)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/*
+ * SIGTERM to dazai exec while CMD runs: passed on to CMD, which ends by
+ * it; the FIFO's directory is removed and CMD unregistered all the same.
+ */
+START_TEST(real_exec_sigterm)
+{
+	const char *const args[] = { "--dry-run", NULL };
+	char		 cmd[512], dir[512], path[128], log[128];
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
+			    "--fifo", "KEYFILE", "--", "sh", "-c", cmd, NULL };
+	struct stat	 st;
+	struct dz	 d;
+	pid_t		 pid;
+	int		 status;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	argv[2] = d.sock;
+	snprintf(path, sizeof path, "%s/sigterm", d.dir);
+	snprintf(log, sizeof log, "%s/sigterm.log", d.dir);
+	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; exec sleep 30",
+	    path);
+	pid = dz_spawn(argv, log, -1);
+	ck_assert(file_wait(path, 10));
+	ck_assert(dz_status_wait(&d, "registered", "1", 5));
+	fifo_dir(path, dir, sizeof dir);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(dz_waitpid(pid, &status, 10), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) ==
+	    128 + SIGTERM, "status %d", status);
+	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
+	    dir);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Once exec has handed a secret over three ways (a pipe, the
+ * environment, a FIFO) and CMD still runs, no copy of it is left in
+ * dazai's memory: each was zeroed after its hand-over.
+ */
+START_TEST(real_exec_memory_scan)
+{
+	const char *const args[] = { "--dry-run", NULL };
+	unsigned char	 marker[48];
+	char		 cmd[1024], ready[128], go[128], log[128];
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
+			    "--fd", "3", "--env", "TOKEN", "--fifo", "KEYFILE",
+			    "--", "sh", "-c", cmd, NULL };
+	unsigned long	 at = 0;
+	struct dz	 d;
+	size_t		 i;
+	pid_t		 pid;
+	int		 status, hits;
+
+	if (dz_is_asan_build(dz_bin("dazai"))) {
+		dz_skip_na("real_exec_memory_scan: %s is an AddressSanitizer "
+		    "build; memory scans run on the normal build",
+		    dz_bin("dazai"));
+		return;
+	}
+	if (!dz_is_root()) {
+		dz_skip("real_exec_memory_scan: reading another process's "
+		    "memory needs root");
+		return;
+	}
+	randombytes_buf(marker, sizeof marker);
+	for (i = 0; i < sizeof marker; i++)	/* no NUL, for --env */
+		marker[i] = (unsigned char)('A' + marker[i] % 26);
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, marker, sizeof marker);
+	argv[2] = d.sock;
+	snprintf(ready, sizeof ready, "%s/ready", d.dir);
+	snprintf(go, sizeof go, "%s/go", d.dir);
+	snprintf(log, sizeof log, "%s/scan.log", d.dir);
+	snprintf(cmd, sizeof cmd, "cat <&3 > /dev/null; cat \"$KEYFILE\" > "
+	    "/dev/null; echo ok > %s; while [ ! -e %s ]; do sleep 0.05; done",
+	    ready, go);
+	pid = dz_spawn(argv, log, -1);
+	ck_assert(file_wait(ready, 10));
+	usleep(200000);		/* past the last write and its zeroing */
+	hits = scan_marker(pid, marker, sizeof marker, &at);
+	ck_assert_msg(hits == 0, "%d copies in dazai exec, one at %#lx", hits,
+	    at);
+	dz_write_file(go, "", 0);
+	ck_assert_int_eq(dz_waitpid(pid, &status, 10), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %d", status);
+	sodium_memzero(marker, sizeof marker);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Three hand-overs in one exec: a pipe at 3, a variable, a FIFO. Of one
+ * secret, it is fetched once (one read); of three named ones, each gets
+ * its own.
+ */
+START_TEST(real_exec_three)
+{
+	static const char *const secrets[] = { "on fd 3", "in TOKEN",
+	    "through the fifo" };
+	static const char *const names[] = { "fd.key", "token", "fifo_1" };
+	const char *const args[] = { "--dry-run", NULL };
+	char		 out[4096], err[4096], got[4096], cmd[2048],
+			 f[3][128], h[3][64];
+	struct dz	 d;
+	int		 i;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	load_named(d.sock, NULL, "one secret", 10);
+	for (i = 0; i < 3; i++)
+		snprintf(f[i], sizeof f[i], "%s/three%d", d.dir, i);
+	snprintf(cmd, sizeof cmd, "cat <&3 > %s; printf %%s \"$TOKEN\" > %s; "
+	    "cat \"$KEYFILE\" > %s", f[0], f[1], f[2]);
+	expect_run(d.sock, 0, "exec", "--fd", "3", "--env", "TOKEN",
+	    "--fifo", "KEYFILE", "--", "sh", "-c", cmd);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
+		    "one secret");
+	ck_assert_str_eq(dz_field(dz_status(&d), "reads"), "1");
+	if (!daemon_named(&d)) {
+		dz_skip("real_exec_three: this dazaid holds no named "
+		    "secrets (no secrets= in STATUS)");
+		kill(d.pid, SIGTERM);
+		dz_wait(&d, 10);
+		dz_stop(&d);
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		load_named(d.sock, names[i], secrets[i], strlen(secrets[i]));
+	snprintf(h[0], sizeof h[0], "3=%s", names[0]);
+	snprintf(h[1], sizeof h[1], "TOKEN=%s", names[1]);
+	snprintf(h[2], sizeof h[2], "KEYFILE=%s", names[2]);
+	expect_run(d.sock, 0, "exec", "--fd", h[0], "--env", h[1],
+	    "--fifo", h[2], "--", "sh", "-c", cmd);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
+		    secrets[i]);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * load says what it stored, and warns when an armed daemon has no
+ * heartbeat to guard it; a dry-run daemon gets no warning.
+ */
+START_TEST(real_load_unguarded)
+{
+	const char *const armed[] = { "--arm", NULL };
+	const char *const dry[] = { "--dry-run", NULL };
+	const char *const la[] = { "load", NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, armed), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
+	    sizeof out, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "loaded 6 bytes as \"default\"") != NULL,
+	    "%s", err);
+	ck_assert_msg(strstr(err, "WARNING") != NULL &&
+	    strstr(err, "no heartbeat") != NULL, "%s", err);
+	kill(d.pid, SIGTERM);
+	dz_wait(&d, 10);
+	dz_stop(&d);
+	ck_assert_int_eq(dz_start(&d, dry), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
+	    sizeof out, err, sizeof err), 0);
+	ck_assert_msg(strstr(err, "WARNING") == NULL, "%s", err);
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * Named secrets through the client: load --name round-trips bit for bit,
+ * list and list --json show names, sizes, reads and expiry in load order
+ * and never a byte, wipe NAME takes one and wipe all.
+ */
+START_TEST(real_named_list)
+{
+	static const char key[] = "k\0e\ny";
+	static const char json0[] = "{\"secrets\":[{\"index\":0,"
+	    "\"name\":\"gh\",\"bytes\":9,\"reads\":1,\"expires\":";
+	const char *const args[] = { "--dry-run", "--max-lifetime", "600",
+	    NULL };
+	char		 out[4096], err[4096];
+	struct dz	 d;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	if (!daemon_named(&d)) {
+		dz_skip("real_named_list: this dazaid holds no named secrets "
+		    "(no secrets= in STATUS)");
+		kill(d.pid, SIGTERM);
+		dz_wait(&d, 10);
+		dz_stop(&d);
+		return;
+	}
+	expect_run(d.sock, 0, "list");		/* the start-up secret */
+	ck_assert_msg(strstr(out, "\ndefault ") != NULL, "%s", out);
+	expect_run(d.sock, 0, "wipe");
+	expect_run(d.sock, 0, "list");
+	ck_assert_str_eq(out, "no secret held\n");
+	expect_run(d.sock, 0, "list", "--json");
+	ck_assert_str_eq(out, "{\"secrets\":[]}\n");
+	load_named(d.sock, "gh", "ghp_token", 9);
+	load_named(d.sock, "ssh.key", key, sizeof key - 1);
+	load_named(d.sock, NULL, "plain", 5);
+	/* get NAME: the bytes, NUL and newline included. */
+	expect_run(d.sock, 0, "get", "ssh.key");
+	ck_assert(memcmp(out, key, sizeof key - 1) == 0);
+	expect_run(d.sock, 0, "get", "gh");
+	ck_assert_str_eq(out, "ghp_token");
+	expect_run(d.sock, 1, "get", "nothing.here");
+	expect_run(d.sock, 0, "list");
+	ck_assert_msg(strstr(out, "NAME") == out, "%s", out);
+	ck_assert_msg(strstr(out, "\ngh ") != NULL &&
+	    strstr(out, "\nssh.key ") != NULL &&
+	    strstr(out, "\ndefault ") != NULL, "%s", out);
+	ck_assert(strstr(out, "\ngh ") < strstr(out, "\nssh.key ") &&
+	    strstr(out, "\nssh.key ") < strstr(out, "\ndefault "));
+	ck_assert_ptr_null(strstr(out, "ghp_token"));
+	ck_assert_ptr_null(strstr(out, "plain"));
+	expect_run(d.sock, 0, "list", "--json");
+	ck_assert_msg(strncmp(out, json0, sizeof json0 - 1) == 0, "%s", out);
+	ck_assert_msg(strstr(out, ",{\"index\":1,\"name\":\"ssh.key\","
+	    "\"bytes\":5,\"reads\":1,\"expires\":") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, ",{\"index\":2,\"name\":\"default\","
+	    "\"bytes\":5,\"reads\":0,\"expires\":") != NULL, "%s", out);
+	ck_assert_msg(strcmp(out + strlen(out) - 4, "}]}\n") == 0, "%s", out);
+	ck_assert_ptr_null(strstr(out, "ghp_token"));
+	/* wipe NAME: that one; the others stay. */
+	expect_run(d.sock, 0, "wipe", "gh");
+	expect_run(d.sock, 0, "list");
+	ck_assert_ptr_null(strstr(out, "\ngh "));
+	ck_assert_ptr_nonnull(strstr(out, "\nssh.key "));
+	expect_run(d.sock, 0, "get", "ssh.key");
+	ck_assert(memcmp(out, key, sizeof key - 1) == 0);
+	/* wipe: every one. */
+	expect_run(d.sock, 0, "wipe");
+	expect_run(d.sock, 0, "list");
+	ck_assert_str_eq(out, "no secret held\n");
+	kill(d.pid, SIGTERM);
+	ck_assert_int_eq(dz_wait(&d, 10), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 Suite *
 client_suite(void)
 {
@@ -1766,6 +2277,7 @@ client_suite(void)
 	tcase_add_test(tc, parse_status_line);
 	tcase_add_test(tc, parse_status_malformed);
 	tcase_add_test(tc, parse_session_line);
+	tcase_add_test(tc, parse_entry_line);
 	tcase_add_test(tc, status_as_json);
 	tcase_add_test(tc, printable_and_pid);
 	tcase_add_test(tc, secbuf_grows_and_reads);
@@ -1805,6 +2317,14 @@ client_suite(void)
 	tcase_add_test(tc, real_empty_and_burn);
 	tcase_add_test(tc, real_exec_failure_spends_no_read);
 	tcase_add_test(tc, real_load_over_secret_max);
+	tcase_add_test(tc, real_exec_env);
+	tcase_add_test(tc, real_exec_env_nul);
+	tcase_add_test(tc, real_exec_fifo);
+	tcase_add_test(tc, real_exec_sigterm);
+	tcase_add_test(tc, real_exec_memory_scan);
+	tcase_add_test(tc, real_exec_three);
+	tcase_add_test(tc, real_load_unguarded);
+	tcase_add_test(tc, real_named_list);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -37,6 +37,15 @@ struct client {
 	bool		 fresh;		/* the connect's deadline still runs */
 };
 
+/* One held secret as ENTRY reports it: never a byte of it. */
+struct client_entry {
+	int			 index;
+	const char		*name;		/* points into the line */
+	unsigned long long	 bytes;
+	unsigned long long	 reads;
+	long long		 expires;	/* seconds, or -1: no limit */
+};
+
 /* What a reply line says. */
 enum client_reply {
 	CLIENT_OK,		/* OK */
@@ -85,8 +94,8 @@ int		 client_read_secret(struct client *, struct secbuf *, size_t,
 		    char *, size_t);
 enum client_cancel_result client_cancel(const char *, bool,
 		    struct client_cancel *, char *, size_t);
-int		 client_load(struct client *, const struct secbuf *, char *,
-		    size_t, char *, size_t);
+int		 client_load(struct client *, const struct secbuf *,
+		    const char *, char *, size_t, char *, size_t);
 
 enum client_reply client_classify(const char *, const char **);
 int		 client_parse_secret(const char *, size_t *, char *, size_t);
@@ -96,6 +105,8 @@ int		 client_parse_tail(char *, const char *, const char *,
 		    struct client_status *, const char **, char *, size_t);
 int		 client_parse_session(char *, struct client_status *,
 		    char *, size_t);
+int		 client_parse_entry(char *, struct client_entry *, char *,
+		    size_t);
 const char	*client_status_get(const struct client_status *,
 		    const char *);
 int		 client_status_json(const struct client_status *, char *,

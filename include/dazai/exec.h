@@ -8,8 +8,9 @@
 #include "dazai/secbuf.h"
 
 /*
- * dazai exec: run a command with the secret on a pipe, the command
- * registered with the daemon before the secret is fetched. The exchanges
+ * dazai exec: run a command with secrets on pipes, in its environment or
+ * through FIFOs, the command registered with the daemon before any secret
+ * is fetched. The exchanges
  * it shares with dazai's other commands come in as callbacks; each
  * returns 0, or the exit status after saying what went wrong.
  */
@@ -19,8 +20,9 @@ struct exec_ctx {
 	int		(*connect)(const struct exec_ctx *, struct client *);
 	int		(*request)(struct client *, const char *,
 			    const char *);	/* answered OK */
-	int		(*fetch)(struct client *, struct secbuf *);
-					/* GET into the buffer */
+	int		(*fetch)(struct client *, const char *,
+			    struct secbuf *);	/* GET [NAME] into the buffer
+						   (NULL: the default) */
 };
 
 int	exec_run(const struct exec_ctx *, int, char **);
