@@ -6,6 +6,7 @@
  */
 #include <sys/prctl.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -201,6 +202,43 @@ put_stdout(const char *s)
  * object. A daemon without SESSION (daZai-rs) lists none. Returns 0 or
  * the exit status.
  */
+/*
+ * The process a heartbeat (pid) watches, as dazai-heartbeat does by
+ * default: its parent, the shell; and that shell's terminal, from its
+ * standard input ("" if none is readable). *shell is 0 if unknown.
+ */
+static void
+session_shell(const char *pid, int *shell, char *tty, size_t len)
+{
+	char		 path[64], buf[512], *p;
+	ssize_t		 n;
+	size_t		 i;
+	int		 fd, ppid;
+
+	*shell = 0;
+	tty[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %d",
+	    &ppid) != 1 || ppid <= 1)
+		return;
+	*shell = ppid;
+	snprintf(path, sizeof path, "/proc/%d/fd/0", ppid);
+	if ((n = readlink(path, buf, sizeof buf - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	if (strncmp(buf, "/dev/pts/", 9) != 0 && strncmp(buf, "/dev/tty", 8))
+		return;
+	for (i = 0; buf[i] != '\0' && i + 1 < len; i++)
+		tty[i] = isalnum((unsigned char)buf[i]) || buf[i] == '/' ?
+		    buf[i] : '?';
+	tty[i] = '\0';
+}
+
 static int
 list_sessions(struct client *c, const struct client_status *st, bool json,
     char *out, size_t len)
@@ -208,11 +246,13 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 	struct client_status	 se;
 	const char		*v = client_status_get(st, "sessions");
 	char			 req[32], reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN], one[1024], since[32];
+				 err[CLIENT_ERRLEN], one[1024], since[32],
+				 tty[64], shell[96];
 	size_t			 off = strlen(out);
 	struct tm		 tm;
 	unsigned long long	 n, i, secs;
 	time_t			 when;
+	int			 spid;
 
 	if (v == NULL || parse_decimal(v, LLONG_MAX, &n) != 0)
 		n = 0;
@@ -227,13 +267,16 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 		}
 		if (client_parse_session(reply, &se, err, sizeof err) != 0)
 			break;		/* gone meanwhile, or no SESSION */
+		session_shell(client_status_get(&se, "peer_pid"), &spid, tty,
+		    sizeof tty);
 		if (json) {
 			if (client_status_json(&se, one, sizeof one) < 0)
 				break;
-			one[strlen(one) - 1] = '\0';	/* the newline */
-			if (snprintf(out + off, len - off, "%s%s",
-			    i == 0 ? ",\"heartbeats\":[" : ",", one) >=
-			    (int)(len - off))
+			one[strlen(one) - 2] = '\0';	/* the "}\n" */
+			if (snprintf(out + off, len - off, "%s%s,\"shell_pid\":"
+			    "%d,\"tty\":%s%s%s}", i == 0 ? ",\"heartbeats\":[" :
+			    ",", one, spid, tty[0] != '\0' ? "\"" : "null", tty,
+			    tty[0] != '\0' ? "\"" : "") >= (int)(len - off))
 				break;
 		} else {
 			if (parse_decimal(client_status_get(&se, "since"),
@@ -245,10 +288,16 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 			    &tm) == 0)
 				snprintf(since, sizeof since, "%s",
 				    client_status_get(&se, "since"));
+			if (spid > 0)
+				snprintf(shell, sizeof shell, ", shell pid %d "
+				    "on %s", spid, tty[0] != '\0' ? tty :
+				    "no terminal");
+			else
+				shell[0] = '\0';
 			if (snprintf(out + off, len - off, "heartbeat     "
-			    "pid %s (peer pid %s), since %s, last line %ss "
+			    "pid %s (peer pid %s)%s, since %s, last line %ss "
 			    "ago\n", client_status_get(&se, "hello_pid"),
-			    client_status_get(&se, "peer_pid"), since,
+			    client_status_get(&se, "peer_pid"), shell, since,
 			    client_status_get(&se, "idle")) >=
 			    (int)(len - off))
 				break;

@@ -4,8 +4,10 @@
  * among others only logged, the loss of the last a panic, run against
  * the real daemon.
  */
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +291,10 @@ START_TEST(sessions_dazai_status)
 	ck_assert_msg(strstr(out, "heartbeat     pid 4242 (peer pid ") !=
 	    NULL && strstr(out, "heartbeat     pid 4343 (peer pid ") != NULL,
 	    "%s", out);
+	/* Each names the shell it watches (its peer's parent: here the
+	 * runner) and that shell's terminal, if any. */
+	snprintf(buf, sizeof buf, "), shell pid %d on ", (int)getppid());
+	ck_assert_msg(strstr(out, buf) != NULL, "%s", out);
 	argv[4] = "--json";
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
@@ -297,9 +303,57 @@ START_TEST(sessions_dazai_status)
 	    "\"peer_pid\":") != NULL && strstr(out, "{\"index\":1,"
 	    "\"hello_pid\":4343,") != NULL && strstr(out, "}]}\n") != NULL,
 	    "%s", out);
+	snprintf(buf, sizeof buf, ",\"shell_pid\":%d,\"tty\":", (int)getppid());
+	ck_assert_msg(strstr(out, buf) != NULL, "%s", out);
 	close(a);
 	close(b);
 	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * A real dazai-heartbeat started by a stand-in shell on a pseudo-terminal:
+ * dazai status shows that shell's pid and its terminal, so a user can
+ * tell which window is which.
+ */
+START_TEST(sessions_status_names_the_tty)
+{
+	static const char *const args[] = { "--sessions", "2", NULL };
+	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL,
+			    "status", NULL };
+	char		 tty[64], out[8192], want[128];
+	struct dz	 d;
+	pid_t		 shell, hb;
+	int		 master, slave, st;
+
+	ck_assert_int_eq(dz_start(&d, args), 0);
+	argv[2] = d.sock;
+	ck_assert_int_eq(openpty(&master, &slave, tty, NULL, NULL), 0);
+	shell = fork();
+	ck_assert_int_ge(shell, 0);
+	if (shell == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(slave, STDIN_FILENO);
+		close(master);
+		if ((hb = fork()) == 0) {
+			execl(dz_bin("dazai-heartbeat"), "dazai-heartbeat",
+			    "--socket", d.sock, (char *)NULL);
+			_exit(127);
+		}
+		waitpid(hb, &st, 0);
+		_exit(0);
+	}
+	close(slave);
+	ck_assert(dz_log_wait(&d, "heartbeat connected", 10));
+	st = dz_run(argv, out, sizeof out, 10);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
+	snprintf(want, sizeof want, ", shell pid %d on %s,", (int)shell, tty);
+	ck_assert_msg(strstr(out, want) != NULL, "want '%s' in %s", want,
+	    out);
+	dz_stop(&d);
+	kill(shell, SIGKILL);
+	dz_waitpid(shell, &st, 5);
+	close(master);
 }
 END_TEST
 
@@ -317,6 +371,7 @@ sessions_suite(void)
 	tcase_add_test(tc, sessions_mass_vanish);
 	tcase_add_test(tc, sessions_bad_values);
 	tcase_add_test(tc, sessions_dazai_status);
+	tcase_add_test(tc, sessions_status_names_the_tty);
 	suite_add_tcase(s, tc);
 	return s;
 }
