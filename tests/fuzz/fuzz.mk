@@ -67,17 +67,18 @@ $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c src/config.c src/log.c \
 	    src/config.c src/log.c src/parse.c $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
 $(FUZZ_DIR)/fuzz_client: tests/fuzz/fuzz_client.c src/client.c \
-    src/parse.c src/secbuf.c src/sockpath.c $(HDRS)
+    src/parse.c src/proto.c src/log.c src/secbuf.c src/sockpath.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_client.c \
-	    src/client.c src/parse.c src/secbuf.c src/sockpath.c \
-	    $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
+	    src/client.c src/parse.c src/proto.c src/log.c src/secbuf.c \
+	    src/sockpath.c $(FUZZ_LDFLAGS) $(PKG_LIBS) -lm
 
 $(FUZZ_DIR)/fuzz_mcp: tests/fuzz/fuzz_mcp.c src/mcp.c src/client.c \
-    src/secbuf.c src/sockpath.c $(HDRS)
+    src/parse.c src/proto.c src/log.c src/secbuf.c src/sockpath.c $(HDRS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_mcp.c src/mcp.c \
-	    src/client.c src/secbuf.c src/sockpath.c $(FUZZ_LDFLAGS) \
+	    src/client.c src/parse.c src/proto.c src/log.c src/secbuf.c \
+	    src/sockpath.c $(FUZZ_LDFLAGS) \
 	    $(PKG_LIBS) $(JSON_LIBS)
 
 fuzz-build: $(FUZZERS)

@@ -208,11 +208,16 @@ check_replies(const struct proto_cmd *cmd)
 		CHECK(n > 0 && buf[n - 1] == '\n');
 	}
 	if (cmd->verb == PROTO_ACTION || cmd->verb == PROTO_RESULT) {
-		/* The line itself as the command or stderr text: any bytes,
-		 * one printable line out, however long. */
-		struct proto_action	 pa = { (int)cmd->len, "panic", line };
+		/* A command or stderr text of every byte but NUL, longer
+		 * than a reply: one printable line out all the same. */
+		static char		 text[600];
+		struct proto_action	 pa = { (int)cmd->len, "panic", text };
 		struct proto_result	 pr = { (int)cmd->len, true, -1, true,
-					    line };
+					    text };
+		size_t			 k;
+
+		for (k = 0; k + 1 < sizeof text; k++)
+			text[k] = (char)(1 + k % 255);
 
 		n = proto_format_action(buf, sizeof buf, &pa);
 		CHECK(n > 0 && buf[n - 1] == '\n');
