@@ -568,6 +568,23 @@ conn_drain(struct conn **cp)
 }
 
 /*
+ * The peer's name for the log ("pid N (executable)"), resolved once, the
+ * first time a line needs it, and kept: a connection that never does
+ * anything logged costs no lookup and no memory for it.
+ */
+const char *
+conn_who(struct conn *c)
+{
+	char	 who[CONN_WHO_MAX];
+
+	if (c->who == NULL) {
+		sockpath_peer_name(c->peer_pid, c->confined, who, sizeof who);
+		c->who = strdup(who);
+	}
+	return c->who != NULL ? c->who : "a peer (its name: out of memory)";
+}
+
+/*
  * Turn away a connection that cannot be taken: one try at the reply msg
  * (never waiting for the peer), then close fd.
  */
@@ -591,7 +608,6 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
     const struct conn_ops *ops)
 {
 	struct conn	*c;
-	char		 who[CONN_WHO_MAX];
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
@@ -599,11 +615,7 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
 	c->loop = loop;
 	c->fd = fd;
 	c->peer_pid = peer_pid;
-	sockpath_peer_name(peer_pid, confined, who, sizeof who);
-	if ((c->who = strdup(who)) == NULL) {
-		free(c);
-		return NULL;
-	}
+	c->confined = confined;
 	c->kind = PROTO_KIND_NEW;
 	proto_reader_init(&c->rd);
 	ev_io_init(&c->read_w, conn_read_cb, fd, EV_READ);

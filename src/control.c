@@ -208,11 +208,11 @@ control_register(struct control *ctl, struct conn *c,
 
 	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
 	case PROCS_INVALID:
-		log_info("REGISTER pid=%d from %s: invalid pid", pid, c->who);
+		log_info("REGISTER pid=%d from %s: invalid pid", pid, conn_who(c));
 		return conn_send(c, PROTO_INVALID_PID);
 	case PROCS_FULL:
 		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
-		    c->who, PROCS_MAX);
+		    conn_who(c), PROCS_MAX);
 		return conn_send(c, PROTO_BUSY);
 	case PROCS_OK:
 		break;
@@ -225,7 +225,7 @@ control_register(struct control *ctl, struct conn *c,
 	}
 	if (ctl->warden != NULL)
 		warden_hand_over(ctl->warden, pid, procs_fd(slot));
-	log_info("REGISTER pid=%d from %s: registered (%s)", pid, c->who,
+	log_info("REGISTER pid=%d from %s: registered (%s)", pid, conn_who(c),
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
 	    "dry-run: named on a panic");
 	return conn_send(c, PROTO_OK);
@@ -258,11 +258,11 @@ control_arm(struct control *ctl, struct conn *c,
 {
 	(void)cmd;
 	if (!ctl->ops.arm(ctl->ops.arg)) {
-		log_info("ARM from %s: already armed", c->who);
+		log_info("ARM from %s: already armed", conn_who(c));
 		return conn_send(c, PROTO_ALREADY_ARMED);
 	}
 	log_info("ARM from %s: ARMED from now on (the final SIGKILL is real)",
-	    c->who);
+	    conn_who(c));
 	return conn_send(c, PROTO_OK);
 }
 
@@ -271,7 +271,7 @@ static bool
 control_load(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	return vault_load(ctl->vault, c, cmd->len, cmd->name, c->who);
+	return vault_load(ctl->vault, c, cmd->len, cmd->name, conn_who(c));
 }
 
 /* GET [name]: the vault's. */
@@ -279,7 +279,7 @@ static bool
 control_get(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	return vault_get(ctl->vault, c, cmd->name, c->who);
+	return vault_get(ctl->vault, c, cmd->name, conn_who(c));
 }
 
 /*
@@ -295,10 +295,11 @@ control_wipe(struct control *ctl, struct conn *c,
 
 	if (cmd->named) {
 		snprintf(why, sizeof why, "WIPE %s from %s; staying up",
-		    cmd->name, c->who);
+		    cmd->name, conn_who(c));
 		rc = vault_wipe_name(ctl->vault, cmd->name, why, true);
 	} else {
-		snprintf(why, sizeof why, "WIPE from %s; staying up", c->who);
+		snprintf(why, sizeof why, "WIPE from %s; staying up",
+		    conn_who(c));
 		rc = vault_wipe(ctl->vault, why, true);
 	}
 	if (rc != 0)
@@ -329,7 +330,8 @@ control_panic(struct control *ctl, struct conn *c,
 	char	 why[CONN_WHO_MAX + 32];
 
 	(void)cmd;
-	snprintf(why, sizeof why, "PANIC from %s: panic requested", c->who);
+	snprintf(why, sizeof why, "PANIC from %s: panic requested",
+	    conn_who(c));
 	if (!conn_send(c, PROTO_OK))
 		return false;
 	ctl->ops.event(ctl->ops.arg, POLICY_EV_PANIC, 0, why);
@@ -363,10 +365,11 @@ control_rehearse(struct control *ctl, struct conn *c,
 	(void)cmd;
 	if ((why = ctl->warden == NULL ? "no warden" :
 	    warden_start_rehearsal(ctl->warden)) != NULL) {
-		log_info("REHEARSE from %s refused: %s", c->who, why);
+		log_info("REHEARSE from %s refused: %s", conn_who(c), why);
 		return conn_error(c, why);
 	}
-	log_info("REHEARSE from %s: the warden runs every action now", c->who);
+	log_info("REHEARSE from %s: the warden runs every action now",
+	    conn_who(c));
 	return conn_send(c, PROTO_OK);
 }
 

@@ -48,7 +48,8 @@ struct conn {
 	struct ev_loop		*loop;
 	int			 fd;
 	int			 peer_pid;	/* from SO_PEERCRED */
-	char			*who;		/* its name, for the log */
+	char			*who;		/* conn_who's, or NULL */
+	bool			 confined;	/* when it was accepted */
 	enum proto_kind		 kind;
 	bool			 quitting;	/* close once out is sent */
 	bool			 mute;		/* peer takes no replies */
@@ -87,6 +88,7 @@ void		 conn_set_cancel(struct conn_set *, const struct secmem *,
 		    const char *);
 void		 conn_set_close(struct conn_set *);
 void		 conn_refuse(int, const char *);
+const char	*conn_who(struct conn *);
 bool		 conn_send(struct conn *, const char *);
 bool		 conn_error(struct conn *, const char *);
 bool		 conn_welcome(struct conn *, double);
