@@ -208,7 +208,8 @@ control_register(struct control *ctl, struct conn *c,
 
 	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
 	case PROCS_INVALID:
-		log_info("REGISTER pid=%d from %s: invalid pid", pid, conn_who(c));
+		log_info("REGISTER pid=%d from %s: invalid pid", pid,
+		    conn_who(c));
 		return conn_send(c, PROTO_INVALID_PID);
 	case PROCS_FULL:
 		log_info("REGISTER pid=%d from %s: BUSY (%d registered)", pid,
