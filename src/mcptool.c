@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -135,6 +136,21 @@ mcptool_count(const char *v, long long max, long long *out)
 	return 0;
 }
 
+/* A variable's name: a letter or '_', then letters, digits and '_'. */
+static bool
+mcptool_var_ok(const char *v)
+{
+	size_t	 i;
+
+	if (!(isalpha((unsigned char)v[0]) || v[0] == '_'))
+		return false;
+	for (i = 1; v[i] != '\0'; i++)
+		if (!(isalnum((unsigned char)v[i]) || v[i] == '_') ||
+		    i >= MCP_SECRET_NAME_MAX)
+			return false;
+	return true;
+}
+
 /* One key of a [tool NAME] section. Returns 0 or -1 with p->err. */
 static int
 mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
@@ -165,10 +181,18 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 		return -1;
 	}
 	if (strcmp(key, "secret_to") == 0) {
-		if (strcmp(value, "stdin") == 0)
+		if (strcmp(value, "stdin") == 0) {
+			t->env[0] = '\0';
 			return 0;
-		snprintf(p->err, sizeof p->err, "secret_to = %.100s: only "
-		    "stdin is supported", value);
+		}
+		if (strncmp(value, "env:", 4) == 0 &&
+		    mcptool_var_ok(value + 4)) {
+			snprintf(t->env, sizeof t->env, "%s", value + 4);
+			return 0;
+		}
+		snprintf(p->err, sizeof p->err, "secret_to = %.100s: stdin or "
+		    "env:VAR (a variable's name; fifo: is not supported)",
+		    value);
 		return -1;
 	}
 	if (strcmp(key, "max_calls") == 0) {
@@ -365,13 +389,33 @@ mcptool_verb(const char *path, bool is_default, const char *line)
  * nowhere: it is not redacted), and run the command. Never returns.
  */
 static void __attribute__((noreturn))
-mcptool_child(int go, int errfd, int in, int out, const char *command)
+mcptool_child(int go, int errfd, int in, int out, const char *command,
+    const char *env)
 {
-	char	 c;
-	int	 e, null;
+	struct secbuf	 b = { NULL, 0, 0 };
+	char		 c, err[SECBUF_ERRLEN];
+	size_t		 vlen = strlen(env);
+	int		 e, null;
 
 	if (read(go, &c, 1) != 1)
 		_exit(126);
+	/* secret_to = env:VAR: the secret, read to its end from the pipe
+	 * into a locked buffer of our own, goes into the environment that
+	 * execve(2) copies; standard input is then nothing. */
+	if (vlen > 0) {
+		errno = EINVAL;
+		if (secbuf_read_fd(&b, in, MCP_ENV_MAX, err, sizeof err) != 0 ||
+		    memchr(b.p, '\0', b.len) != NULL ||
+		    secbuf_reserve(&b, b.len + vlen + 2) != 0)
+			goto fail;
+		memmove(b.p + vlen + 1, b.p, b.len);
+		memcpy(b.p, env, vlen);
+		b.p[vlen] = '=';
+		b.p[vlen + 1 + b.len] = '\0';
+		if (putenv((char *)b.p) != 0 ||
+		    (in = open("/dev/null", O_RDONLY)) < 0)
+			goto fail;
+	}
 	if ((null = open("/dev/null", O_WRONLY)) < 0 ||
 	    dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 	    dup2(null, STDERR_FILENO) < 0)
@@ -545,7 +589,13 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	}
 	if (pid == 0) {
 		client_close(&c);
-		mcptool_child(go[0], ep[1], in[0], out[1], t->command);
+		/* Ours are the parent's: env:VAR reads in[0] to its end. */
+		close(go[1]);
+		close(ep[0]);
+		close(in[1]);
+		close(out[0]);
+		mcptool_child(go[0], ep[1], in[0], out[1], t->command,
+		    t->env);
 	}
 	close(go[0]);
 	close(ep[1]);
@@ -562,16 +612,23 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		mcptool_fail(r, "register: refused", why);
 		goto abandon;
 	}
-	/* Registered: let it start; EOF on the error pipe means it runs. */
+	/*
+	 * Registered: let it start; EOF on the error pipe means it runs. On
+	 * standard input the secret is fetched only then; for env:VAR it
+	 * must be in the environment execve(2) is given, so it is fetched
+	 * first and the child reads it before it starts.
+	 */
 	if (write(go[1], "", 1) != 1) {
 		mcptool_fail(r, "starting the command", strerror(errno));
 		goto abandon_registered;
 	}
-	while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
-		;
-	if (n == (ssize_t)sizeof e) {
-		mcptool_fail(r, "/bin/sh", strerror(e));
-		goto abandon_registered;
+	if (t->env[0] == '\0') {
+		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof e) {
+			mcptool_fail(r, "/bin/sh", strerror(e));
+			goto abandon_registered;
+		}
 	}
 	if (mcptool_fetch(&c, t->secret, &b, why, sizeof why) != 0) {
 		mcptool_fail(r, "get", why);
@@ -587,6 +644,19 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	(void)secbuf_write_fd(&b, in[1], why, sizeof why);
 	close(in[1]);
 	in[1] = -1;
+	if (t->env[0] != '\0') {
+		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
+			;
+		if (n == (ssize_t)sizeof e) {
+			mcptool_fail(r, e == EINVAL ? "env: the secret cannot "
+			    "be an environment variable (a NUL byte, or "
+			    "too long)" : "/bin/sh", strerror(e));
+			st = mcptool_reap(path, is_default, pid, true, true);
+			mcptool_redact(&b, 0, r);
+			secbuf_free(&b);
+			goto burn;
+		}
+	}
 	got = mcptool_capture(out[0], &b, deadline, r, tick, arg);
 	st = mcptool_reap(path, is_default, pid, r->timed_out, true);
 	mcptool_redact(&b, got, r);

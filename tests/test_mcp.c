@@ -931,7 +931,12 @@ static const char named_conf[] =
     "description = the sha256 of the secret named other, once\n"
     "command = sha256sum\n"
     "secret = other\n"
-    "max_calls = 1\n";
+    "max_calls = 1\n"
+    "\n"
+    "[tool byenv]\n"
+    "description = the sha256 of the default secret, from $TOKEN\n"
+    "command = test -t 0 || cat; printf %s \"$TOKEN\" | sha256sum\n"
+    "secret_to = env:TOKEN\n";
 
 /*
  * secret = NAME: the tool gets that secret's bytes, and burning it after
@@ -948,6 +953,14 @@ START_TEST(command_tool_named)
 	int		 fd;
 
 	tools_start(&d, &v, deflt, sizeof deflt - 1, named_conf);
+	/* secret_to = env:TOKEN: the bytes in the command's environment
+	 * (and nothing on its standard input). */
+	sha256_hex(deflt, sizeof deflt - 1, want, sizeof want);
+	sc = srv_call(&v, "byenv", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
 	fd = dz_ctl(&d);
 	snprintf(line, sizeof line, "LOAD %zu other\n", sizeof other - 1);
 	ck_assert(dz_send(fd, line));
@@ -1051,7 +1064,8 @@ START_TEST(command_tool_config)
 	    "[tool dazai_x]\ncommand = true\n",
 	    "[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
 	    "[tool t]\ndescription = no command\n",
-	    "[tool t]\ncommand = true\nsecret_to = env:X\n",
+	    "[tool t]\ncommand = true\nsecret_to = env:1X\n",
+	    "[tool t]\ncommand = true\nsecret_to = fifo:X\n",
 	    "[tool t]\ncommand = true\nsecret = ../x\n",
 	    "[tool t]\ncommand = true\nmax_calls = 0\n",
 	    "[tool t]\ncommand = true\ntimeout = -1\n",

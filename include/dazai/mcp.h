@@ -17,6 +17,7 @@
 #define MCP_PROTOCOL	"2025-11-25"	/* the revision we speak */
 #define MCP_ERRLEN	512
 #define MCP_OUTPUT_MAX	65536	/* bytes of a command tool's output kept */
+#define MCP_ENV_MAX	65536	/* a secret handed over in the environment */
 #define MCP_CMDTOOLS_MAX 32	/* [tool NAME] sections */
 #define MCP_NAME_MAX	128	/* a tool name's bytes */
 #define MCP_REDACTED	"[redacted]"
@@ -50,6 +51,8 @@ struct mcp_cmdtool {
 	char		*command;	/* run as /bin/sh -c */
 	char		 secret[MCP_SECRET_NAME_MAX + 1]; /* its name, "":
 					   the daemon's default */
+	char		 env[MCP_SECRET_NAME_MAX + 1]; /* secret_to = env:
+					   this variable; "": stdin */
 	double		 timeout;	/* seconds */
 	long long	 max_calls;	/* 0: no limit */
 	long long	 calls;		/* made so far */
