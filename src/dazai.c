@@ -641,6 +641,37 @@ say_entry(const struct client_entry *e, bool json, bool first)
 }
 
 /*
+ * A count the daemon's STATUS reports as key= (at most max), for a
+ * command that walks that many entries (list: secrets=, actions:
+ * actions=). Returns 0, or the exit status having said why not (who
+ * names the command).
+ */
+static int
+status_count(struct client *c, const char *who, const char *key,
+    unsigned long long max, unsigned long long *n)
+{
+	struct client_status	 st;
+	char			 reply[CLIENT_REPLY_MAX + 1],
+				 err[CLIENT_ERRLEN];
+	const char		*v = NULL;
+
+	err[0] = '\0';
+	if (client_request(c, "STATUS", reply, sizeof reply, err,
+	    sizeof err) != 0 || client_parse_status(reply, &st, err,
+	    sizeof err) != 0 || (v = client_status_get(&st, key)) == NULL ||
+	    parse_decimal(v, max, n) != 0) {
+		if (v == NULL && err[0] == '\0')
+			log_warnx("%s: the daemon reports no %s= (too old a "
+			    "dazaid?)", who, key);
+		else
+			log_warnx("%s: %s", who, err[0] != '\0' ? err :
+			    "the daemon's count is not a number");
+		return CLIENT_EXIT_REFUSED;
+	}
+	return 0;
+}
+
+/*
  * list [--json]: each held secret's name, size, reads and expiry (ENTRY
  * 0, 1, ... up to STATUS secrets=), never a byte of it.
  */
@@ -648,12 +679,10 @@ static int
 cmd_list(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	struct client_status	 st;
 	struct client_entry	 e;
 	struct client		 c;
 	char			 reply[CLIENT_REPLY_MAX + 1], req[32],
 				 err[CLIENT_ERRLEN];
-	const char		*v = NULL;
 	unsigned long long	 n, i;
 	bool			 json = false;
 	int			 rc;
@@ -667,16 +696,9 @@ cmd_list(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	err[0] = '\0';
-	if (client_request(&c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0 || client_parse_status(reply, &st, err,
-	    sizeof err) != 0 || (v = client_status_get(&st, "secrets")) ==
-	    NULL || parse_decimal(v, 64, &n) != 0) {
-		log_warnx("list: %s", v == NULL && err[0] == '\0' ?
-		    "the daemon reports no secrets= (too old a dazaid?)" :
-		    err[0] != '\0' ? err : "secrets= is not a count");
+	if ((rc = status_count(&c, "list", "secrets", 64, &n)) != 0) {
 		client_close(&c);
-		return CLIENT_EXIT_REFUSED;
+		return rc;
 	}
 	if (json)
 		printf("{\"secrets\":[");
@@ -843,16 +865,10 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	err[0] = '\0';
-	v = NULL;
-	if (client_request(&c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0 || client_parse_status(reply, &st, err,
-	    sizeof err) != 0 || (v = client_status_get(&st, "actions")) ==
-	    NULL || parse_decimal(v, CLIENT_ACTIONS_MAX, &n) != 0) {
-		log_warnx("actions: %s", v == NULL && err[0] == '\0' ?
-		    "the daemon reports no actions= (too old a dazaid?)" : err);
+	if ((rc = status_count(&c, "actions", "actions", CLIENT_ACTIONS_MAX,
+	    &n)) != 0) {
 		client_close(&c);
-		return CLIENT_EXIT_REFUSED;
+		return rc;
 	}
 	for (i = 0; i < (int)n; i++) {
 		snprintf(req, sizeof req, "ACTION %d", i);
