@@ -880,9 +880,23 @@ START_TEST(tostop_background_panic)
 			break;
 		}
 	}
-	while (got < sizeof out - 1 &&
-	    (n = read(master, out + got, sizeof out - 1 - got)) > 0)
-		got += (size_t)n;
+	/*
+	 * Drain to the end: the terminal hands written bytes to its reader
+	 * asynchronously, so the last line may arrive after the leader's
+	 * exit. Every writer is gone once it exits: read until EIO or EOF.
+	 */
+	pfd.fd = master;
+	pfd.events = POLLIN;
+	for (end = dz_now() + 5; code != -1 && got < sizeof out - 1 &&
+	    dz_now() < end;) {
+		n = read(master, out + got, sizeof out - 1 - got);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n == 0 || errno != EAGAIN)
+			break;
+		else
+			(void)poll(&pfd, 1, 100);
+	}
 	out[got] = '\0';
 	close(master);
 	if (code == -1) {
