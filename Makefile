@@ -44,7 +44,7 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 DAEMON_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
-	src/sandbox.c src/warden.c
+	src/sandbox.c src/warden.c src/btimer.c
 CLIENT_SRCS = src/client.c src/secbuf.c
 MCP_SRCS = src/mcp.c src/mcpserver.c src/mcptool.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)

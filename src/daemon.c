@@ -18,6 +18,7 @@
 
 #include <ev.h>
 
+#include "dazai/btimer.h"
 #include "dazai/conn.h"
 #include "dazai/control.h"
 #include "dazai/daemon.h"
@@ -109,7 +110,7 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 	char	 when[32];
 
 	if (out->aborted) {
-		ev_timer_stop(d->loop, &d->grace_w);
+		btimer_stop(&d->grace_w, d->loop);
 		log_info("pending panic aborted (%s); now %s", why,
 		    policy_state_name(d->policy.state));
 	}
@@ -117,16 +118,14 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 		log_info("panic requested during the grace window: only CANCEL "
 		    "ends it now, a reconnecting heartbeat does not");
 	if (out->started) {
-		log_clock(out->deadline - log_now(), when, sizeof when);
+		log_clock(out->deadline - btimer_now(), when, sizeof when);
 		log_info("panic (%s): grace window of %gs, wipe at %s unless "
 		    "cancelled", why, d->policy.grace, when);
 	}
 	if (out->arm_timer) {
-		double left = out->deadline - log_now();
-
-		ev_timer_stop(d->loop, &d->grace_w);
-		ev_timer_set(&d->grace_w, left > 0 ? left : 0, 0);
-		ev_timer_start(d->loop, &d->grace_w);
+		btimer_stop(&d->grace_w, d->loop);
+		btimer_start(&d->grace_w, d->loop, out->deadline -
+		    btimer_now());
 	}
 	if (out->fired) {
 		d->stopping = true;
@@ -151,7 +150,7 @@ daemon_event(void *arg, enum policy_event ev, unsigned long src,
 	/* The trigger a panic starts with is its reason (DAZAI_REASON). */
 	if (d->trigger != NULL && !policy_pending(&d->policy))
 		snprintf(d->reason, sizeof d->reason, "%s", why);
-	out = policy_step(&d->policy, ev, src, log_now());
+	out = policy_step(&d->policy, ev, src, btimer_now());
 	daemon_say_trigger(d);
 	daemon_apply(d, &out, why);
 	return out;
@@ -227,7 +226,7 @@ daemon_status(void *arg, struct proto_status *st)
 	st->armed = emergency_armed();
 	st->grace = d->policy.grace;
 	st->state = policy_status_state(&d->policy, vault_empty(&d->vault));
-	st->deadline = policy_deadline_left(&d->policy, log_now());
+	st->deadline = policy_deadline_left(&d->policy, btimer_now());
 	st->warden = d->warden != NULL ? warden_status_name(d->warden) : "off";
 	st->actions = d->warden != NULL ? warden_actions(d->warden) : 0;
 }
@@ -400,12 +399,10 @@ daemon_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* The grace window ended (or the timer fired early: the policy knows). */
 static void
-daemon_grace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+daemon_grace_cb(struct btimer *t)
 {
-	struct daemon	*d = container_of(w, struct daemon, grace_w);
+	struct daemon	*d = container_of(t, struct daemon, grace_w);
 
-	(void)loop;
-	(void)revents;
 	daemon_event(d, POLICY_EV_TIMER, 0, "grace window ended");
 }
 
@@ -466,8 +463,9 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 		d->signal_w[i].data = d;
 		ev_signal_start(d->loop, &d->signal_w[i]);
 	}
-	ev_init(&d->grace_w, daemon_grace_cb);
-	vault_init(&d->vault, d->loop, &vops);
+	if (btimer_init(&d->grace_w, daemon_grace_cb) != 0 ||
+	    vault_init(&d->vault, d->loop, &vops) != 0)
+		return -1;
 	control_init(&d->control, d->loop, &d->vault, &d->sessions,
 	    &d->conns, ping_timeout, &cops);
 	d->conn_ops.command = daemon_command;
@@ -559,6 +557,7 @@ daemon_finish(struct daemon *d)
 	int		 left = 0;
 
 	conn_set_close(&d->conns);
+	btimer_close(&d->grace_w, d->loop);
 	vault_finish(&d->vault);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);

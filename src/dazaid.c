@@ -429,7 +429,7 @@ main(int argc, char **argv)
 		fatalx(1, "libsodium failed to initialise");
 	emergency_install(cfg.arm == 1);
 	if (daemon_init(&d, cfg.grace, cfg.ping_timeout) != 0)
-		fatalx(1, "cannot create the event loop");
+		fatal(1, "cannot create the event loop or its timers");
 	lim.secret_max = (size_t)cfg.secret_max;
 	lim.allow_get = cfg.allow_get == 1;
 	lim.max_lifetime = cfg.max_lifetime;

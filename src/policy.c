@@ -15,6 +15,7 @@ enum policy_action {
 	ACT_CANCEL0,	/* CANCEL with nothing pending */
 	ACT_ESCALATE,	/* a panic request: only CANCEL ends the window */
 	ACT_CLAIM,	/* CANCEL: the aborting heartbeat's own, or nothing */
+	ACT_FIRE,	/* fire now, whatever the grace (on_sleep = panic) */
 };
 
 struct transition {
@@ -28,6 +29,7 @@ struct transition {
  * Rows are states, columns events:
  *          HELLO            QUIT             LOST
  *          PANIC            CANCEL           TIMER
+ *          SLEEP
  * A reconnect aborts only a window that a loss started; a SIGUSR1 window
  * ends only by CANCEL or by firing, and a SIGUSR1 during a loss window
  * turns it into one (same deadline). A reconnect that aborted a loss
@@ -35,42 +37,51 @@ struct transition {
  * the heartbeat whose HELLO aborted it (its source) is told CANCELLED and
  * one from any other source is told that nothing is pending. Events that
  * cannot happen in a state (QUIT with no heartbeat) leave it unchanged.
+ * SLEEP (the machine is about to suspend, on_sleep = panic) fires at once
+ * from every state: no grace window can outlast the suspend.
  */
 static const struct transition transitions[POLICY_NSTATES][POLICY_NEVENTS] = {
 	[POLICY_WAITING] = {
 		T(GUARDING, NONE),	T(WAITING, NONE),
 		T(WAITING, NONE),	T(GRACE_SIG, START),
 		T(WAITING, CANCEL0),	T(WAITING, NONE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_GUARDING] = {
 		T(GUARDING, NONE),	T(WAITING, NONE),
 		T(GRACE_LOST, START),	T(GRACE_SIG_HB, START),
 		T(GUARDING, CANCEL0),	T(GUARDING, NONE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_RESUMED] = {
 		T(RESUMED, NONE),	T(WAITING, NONE),
 		T(GRACE_LOST, START),	T(GRACE_SIG_HB, START),
 		T(RESUMED, CLAIM),	T(RESUMED, NONE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_GRACE_LOST] = {
 		T(RESUMED, ABORT),	T(GRACE_LOST, NONE),
 		T(GRACE_LOST, NONE),	T(GRACE_SIG, ESCALATE),
 		T(WAITING, ABORT),	T(GRACE_LOST, EXPIRE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_GRACE_SIG] = {
 		T(GRACE_SIG_HB, NONE),	T(GRACE_SIG, NONE),
 		T(GRACE_SIG, NONE),	T(GRACE_SIG, NONE),
 		T(WAITING, ABORT),	T(GRACE_SIG, EXPIRE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_GRACE_SIG_HB] = {
 		T(GRACE_SIG_HB, NONE),	T(GRACE_SIG, NONE),
 		T(GRACE_SIG, NONE),	T(GRACE_SIG_HB, NONE),
 		T(GUARDING, ABORT),	T(GRACE_SIG_HB, EXPIRE),
+		T(FIRED, FIRE),
 	},
 	[POLICY_FIRED] = {
 		T(FIRED, NONE),		T(FIRED, NONE),
 		T(FIRED, NONE),		T(FIRED, NONE),
 		T(FIRED, NONE),		T(FIRED, NONE),
+		T(FIRED, NONE),
 	},
 };
 
@@ -164,6 +175,9 @@ policy_step(struct policy *p, enum policy_event ev, unsigned long src,
 		break;
 	case ACT_CANCEL0:
 		out.reply = POLICY_REPLY_NO_PENDING;
+		break;
+	case ACT_FIRE:
+		policy_fire(p, &out);
 		break;
 	case ACT_CLAIM:
 		/* The HELLO of this very heartbeat already cancelled. */

@@ -20,6 +20,7 @@
 #include <ev.h>
 
 #include "dazai/conn.h"
+#include "dazai/btimer.h"
 #include "dazai/log.h"
 #include "dazai/policy.h"
 #include "dazai/proto.h"
@@ -29,11 +30,14 @@
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
-static void	vault_life_cb(struct ev_loop *, ev_timer *, int);
+static void	vault_life_cb(struct btimer *);
 static void	vault_source_cb(struct ev_loop *, ev_io *, int);
 
-/* An empty vault on loop; ops are its owner's. */
-void
+/*
+ * An empty vault on loop; ops are its owner's. Returns 0, or -1 with
+ * errno if its lifetime timer cannot be made.
+ */
+int
 vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
 {
 	int	 i;
@@ -53,9 +57,9 @@ vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
 		policy_life_init(&v->ent[i].life, 0, 0, 0);
 	snprintf(v->ent[0].name, sizeof v->ent[0].name, "%s",
 	    PROTO_NAME_DEFAULT);
-	ev_init(&v->life_w, vault_life_cb);
 	ev_init(&v->source_w, vault_source_cb);
 	v->source_done = NULL;
+	return btimer_init(&v->life_w, vault_life_cb);
 }
 
 /* What LOAD and GET may do, and each secret's lifetimes (0: off). */
@@ -215,10 +219,10 @@ vault_reap(struct vault *v)
 static void
 vault_life_arm(struct vault *v)
 {
-	double	 now = log_now(), left, near = -1;
+	double	 now = btimer_now(), left, near = -1;
 	int	 i;
 
-	ev_timer_stop(v->loop, &v->life_w);
+	btimer_stop(&v->life_w, v->loop);
 	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
 		if (v->ent[i].sm == NULL || v->ent[i].nstreams > 0)
 			continue;
@@ -229,8 +233,7 @@ vault_life_arm(struct vault *v)
 	if (near < 0)
 		return;
 	/* A little past the limit, so the check finds it reached. */
-	ev_timer_set(&v->life_w, near + 0.001, 0);
-	ev_timer_start(v->loop, &v->life_w);
+	btimer_start(&v->life_w, v->loop, near + 0.001);
 }
 
 /*
@@ -468,7 +471,7 @@ vault_start(struct vault *v)
 {
 	if (vault_entry_held(&v->ent[0])) {
 		v->ent[0].seq = ++v->seq;
-		policy_life_loaded(&v->ent[0].life, true, log_now());
+		policy_life_loaded(&v->ent[0].life, true, btimer_now());
 		vault_life_arm(v);
 	}
 }
@@ -519,7 +522,7 @@ vault_wipe(struct vault *v, const char *why, bool kill)
 	int	 i, rc = 0, n = vault_count(v);
 
 	v->depth++;
-	ev_timer_stop(v->loop, &v->life_w);
+	btimer_stop(&v->life_w, v->loop);
 	for (i = 0; i < VAULT_SECRETS_MAX; i++)
 		policy_life_wiped(&v->ent[i].life);
 	v->ops.cancel_streams(v->ops.arg, NULL, "secret wiped");
@@ -607,7 +610,7 @@ vault_check_life(struct vault *v)
 	struct vault_entry	*e;
 	const char		*why;
 	char			 msg[64];
-	double			 now = log_now();
+	double			 now = btimer_now();
 	int			 i;
 
 	v->depth++;
@@ -626,12 +629,10 @@ vault_check_life(struct vault *v)
 
 /* A lifetime limit is due. */
 static void
-vault_life_cb(struct ev_loop *loop, ev_timer *w, int revents)
+vault_life_cb(struct btimer *t)
 {
-	struct vault	*v = container_of(w, struct vault, life_w);
+	struct vault	*v = container_of(t, struct vault, life_w);
 
-	(void)loop;
-	(void)revents;
 	vault_check_life(v);
 	vault_reap(v);
 	vault_life_arm(v);
@@ -646,7 +647,7 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
     size_t len)
 {
 	const struct vault_entry	*e;
-	double				 now = log_now(), left;
+	double				 now = btimer_now(), left;
 	int				 i;
 
 	st->secret_bytes = 0;
@@ -706,7 +707,7 @@ vault_entry(struct vault *v, int index, struct proto_entry *pe)
 	pe->name = best->name;
 	pe->bytes = best->sm->len;
 	pe->reads = best->life.reads;
-	pe->expires = policy_life_left(&best->life, log_now());
+	pe->expires = policy_life_left(&best->life, btimer_now());
 	return true;
 }
 
@@ -815,7 +816,7 @@ vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 	e->loader = NULL;
 	if (ok) {
 		e->seq = ++v->seq;
-		policy_life_loaded(&e->life, true, log_now());
+		policy_life_loaded(&e->life, true, btimer_now());
 		log_info("secret loaded: %zu bytes%s (LOAD from pid %d)",
 		    e->sm->len, vault_said(as, sizeof as, e->name),
 		    c->peer_pid);
@@ -857,7 +858,7 @@ vault_get(struct vault *v, struct conn *c, const char *name, const char *who)
 		vault_life_arm(v);
 		return conn_error(c, "no secret");
 	}
-	policy_life_read(&e->life, log_now());
+	policy_life_read(&e->life, btimer_now());
 	log_info("GET%s from %s: %zu bytes (read %lu)", as, who, e->sm->len,
 	    e->life.reads);
 	e->nstreams++;
@@ -891,7 +892,7 @@ vault_finish(struct vault *v)
 {
 	int	 i;
 
-	ev_timer_stop(v->loop, &v->life_w);
+	btimer_close(&v->life_w, v->loop);
 	if (v->sm != NULL)
 		secmem_unshield(v->sm);
 	for (i = 1; i < VAULT_SECRETS_MAX; i++)

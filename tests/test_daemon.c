@@ -12,8 +12,12 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
+
+#include "dazai/btimer.h"
 #include "helpers.h"
 
 static const char *const DRY[] = { NULL };
@@ -530,6 +534,63 @@ START_TEST(secret_sources)
 }
 END_TEST
 
+/* A boot-clock timer's expiries, counted. */
+static int	 btimer_fires;
+
+static void
+btimer_fired(struct btimer *t)
+{
+	(void)t;
+	btimer_fires++;
+}
+
+/*
+ * The timers lifetimes and grace windows run on: a timerfd on
+ * CLOCK_BOOTTIME in the loop fires once, after its time, and not once
+ * stopped; its clock is the boot clock (never behind the monotonic one,
+ * ahead of it by the time this machine has spent suspended).
+ */
+START_TEST(boot_clock_timer)
+{
+	struct btimer		 bt;
+	struct timespec		 mono;
+	struct ev_loop		*loop = ev_loop_new(EVFLAG_AUTO);
+	double			 t0, m;
+
+	ck_assert_ptr_nonnull(loop);
+	ck_assert_int_eq(btimer_init(&bt, btimer_fired), 0);
+	btimer_fires = 0;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	m = (double)mono.tv_sec + (double)mono.tv_nsec / 1e9;
+	ck_assert(btimer_now() >= m - 0.001);
+	clock_gettime(CLOCK_BOOTTIME, &mono);
+	m = (double)mono.tv_sec + (double)mono.tv_nsec / 1e9;
+	ck_assert(btimer_now() - m >= 0 && btimer_now() - m < 1);
+	t0 = btimer_now();
+	btimer_start(&bt, loop, 0.2);
+	ck_assert(btimer_active(&bt));
+	ev_run(loop, 0);
+	ck_assert_int_eq(btimer_fires, 1);
+	ck_assert(btimer_now() - t0 >= 0.2 - 0.001);
+	ck_assert(!btimer_active(&bt));
+	/* Stopped before its time: nothing fires, the loop has no work. */
+	btimer_start(&bt, loop, 0.05);
+	btimer_stop(&bt, loop);
+	usleep(100 * 1000);
+	ev_run(loop, EVRUN_NOWAIT);
+	ck_assert_int_eq(btimer_fires, 1);
+	/* Restarted: the later time wins. */
+	btimer_start(&bt, loop, 0.01);
+	btimer_start(&bt, loop, 0.1);
+	t0 = btimer_now();
+	ev_run(loop, 0);
+	ck_assert_int_eq(btimer_fires, 2);
+	ck_assert(btimer_now() - t0 >= 0.1 - 0.02);
+	btimer_close(&bt, loop);
+	ev_loop_destroy(loop);
+}
+END_TEST
+
 Suite *
 daemon_suite(void)
 {
@@ -555,6 +616,7 @@ daemon_suite(void)
 	tcase_add_test(tc, not_a_socket);
 	tcase_add_test(tc, socket_mode);
 	tcase_add_test(tc, secret_sources);
+	tcase_add_test(tc, boot_clock_timer);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("race");

@@ -394,6 +394,73 @@ START_TEST(arm_once)
 }
 END_TEST
 
+/*
+ * on_sleep = panic: the machine is about to suspend, so the panic fires
+ * at once from every state, a grace window's included (none could run
+ * out while the machine sleeps), and armed or not only the last step
+ * differs.
+ */
+START_TEST(sleep_fires_at_once)
+{
+	struct policy		 p;
+	struct counts		 c;
+	struct policy_out	 o;
+
+	setup(&p, &c, true, 30);
+	o = policy_step(&p, POLICY_EV_SLEEP, 0, 5);
+	ck_assert(o.fired);
+	ck_assert_str_eq(c.seq, "UPWK");
+	setup(&p, &c, false, 30);
+	policy_step(&p, POLICY_EV_HELLO, 0, 0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, 1);
+	ck_assert(o.started && !o.fired);
+	o = policy_step(&p, POLICY_EV_SLEEP, 0, 2);
+	ck_assert(o.fired);
+	ck_assert_int_eq(c.wipes, 1);
+	ck_assert_int_eq(c.kills, 0);
+	ck_assert_int_eq(c.would, 1);
+	o = policy_step(&p, POLICY_EV_SLEEP, 0, 3);
+	ck_assert(!o.fired);
+	ck_assert_int_eq(c.wipes, 1);
+}
+END_TEST
+
+/*
+ * Suspended time counts: the clock passed in is CLOCK_BOOTTIME, which a
+ * suspend advances while CLOCK_MONOTONIC stands still. Here a night's
+ * suspend: the monotonic clock moved 2 s, the boot clock 8 hours. The
+ * lifetimes and the grace window, fed the boot clock, are due at once.
+ */
+START_TEST(suspended_time_counts)
+{
+	const double		 boot0 = 1000, night = 8 * 3600;
+	const double		 mono0 = 400, mono1 = mono0 + 2;
+	struct policy_life	 l;
+	struct policy		 p;
+	struct counts		 c;
+	struct policy_out	 o;
+
+	policy_life_init(&l, 3600, 0, 0);
+	policy_life_loaded(&l, true, boot0);
+	/* What a monotonic clock would have said: not yet. */
+	ck_assert_ptr_null(policy_life_expired(&l, boot0 + (mono1 - mono0)));
+	ck_assert_str_eq(policy_life_expired(&l, boot0 + night),
+	    "max_lifetime reached");
+	policy_life_init(&l, 0, 600, 0);
+	policy_life_loaded(&l, true, boot0);
+	ck_assert_ptr_nonnull(policy_life_expired(&l, boot0 + night));
+	ck_assert(policy_life_left(&l, boot0 + night) == 0);
+	/* A grace window opened just before the lid closed. */
+	setup(&p, &c, true, 60);
+	policy_step(&p, POLICY_EV_HELLO, 0, boot0);
+	o = policy_step(&p, POLICY_EV_LOST, 0, boot0 + 1);
+	ck_assert(o.started);
+	o = policy_step(&p, POLICY_EV_TIMER, 0, boot0 + night);
+	ck_assert(o.fired);
+	ck_assert(policy_deadline_left(&p, boot0 + night) <= 0);
+}
+END_TEST
+
 /* Lifetimes: pure, the time passed in. */
 START_TEST(life_max_lifetime)
 {
@@ -489,6 +556,8 @@ policy_suite(void)
 	tcase_add_test(tc, quit_stands_down);
 	tcase_add_test(tc, nothing_before_first_heartbeat);
 	tcase_add_test(tc, arm_once);
+	tcase_add_test(tc, sleep_fires_at_once);
+	tcase_add_test(tc, suspended_time_counts);
 	tcase_add_test(tc, life_max_lifetime);
 	tcase_add_test(tc, life_idle_timeout);
 	tcase_add_test(tc, life_nearest_limit);

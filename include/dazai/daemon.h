@@ -49,7 +49,7 @@ struct daemon {
 	bool		 stopping;	/* shut down or dry-run panic done */
 	ev_io		 accept_w;
 	ev_timer	 backoff_w;
-	ev_timer	 grace_w;
+	struct btimer	 grace_w;	/* CLOCK_BOOTTIME */
 	ev_signal	 signal_w[DAEMON_NSIGNALS]; /* through the loop */
 };
 

@@ -28,6 +28,7 @@ enum policy_event {
 	POLICY_EV_PANIC,	/* SIGUSR1 */
 	POLICY_EV_CANCEL,	/* CANCEL from the heartbeat */
 	POLICY_EV_TIMER,	/* the grace timer expired */
+	POLICY_EV_SLEEP,	/* the machine sleeps now (on_sleep = panic) */
 	POLICY_NEVENTS
 };
 
@@ -69,7 +70,8 @@ struct policy {
 /*
  * Lifetimes of a loaded secret (0 = off for each): seconds since the
  * load, seconds since the last LOAD or GET, and GETs. Pure: the times are
- * monotonic seconds passed in.
+ * seconds on CLOCK_BOOTTIME (btimer_now), passed in, so suspended time
+ * counts.
  */
 struct policy_life {
 	double		 max_lifetime;

@@ -7,6 +7,7 @@
 
 #include <ev.h>
 
+#include "dazai/btimer.h"
 #include "dazai/conn.h"
 #include "dazai/policy.h"
 #include "dazai/proto.h"
@@ -82,7 +83,7 @@ struct vault {
 	double			 max_lifetime;	/* each secret's limits */
 	double			 idle_timeout;
 	unsigned long		 max_reads;
-	ev_timer		 life_w;	/* the next lifetime limit */
+	struct btimer		 life_w;	/* the next lifetime limit */
 	size_t			 secret_max;	/* largest LOAD */
 	bool			 allow_get;
 	struct vault_ops	 ops;
@@ -92,7 +93,7 @@ struct vault {
 	void			*source_arg;
 };
 
-void	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
+int	vault_init(struct vault *, struct ev_loop *, const struct vault_ops *);
 void	vault_set_limits(struct vault *, size_t, bool, double, double,
 	    unsigned long);
 void	vault_set_secrets_max(struct vault *, int);
