@@ -29,6 +29,8 @@ CLIENT_LIBS = $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 # [tool] sections.
 JSON_LIBS = $(shell pkg-config --libs jansson inih 2>/dev/null || \
 	echo -ljansson -linih)
+# sd-bus, for the warden's logind link (on_sleep): only dazaid links it.
+BUS_LIBS = $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 # Debian's libev-dev ships no pkg-config file.
@@ -44,7 +46,7 @@ ALL_LDFLAGS = $(HARDEN_LDFLAGS) $(LDFLAGS) $(EXTRA_LDFLAGS)
 DAEMON_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
-	src/sandbox.c src/warden.c src/btimer.c
+	src/sandbox.c src/warden.c src/logind.c src/btimer.c
 CLIENT_SRCS = src/client.c src/secbuf.c
 MCP_SRCS = src/mcp.c src/mcpserver.c src/mcptool.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)
@@ -57,9 +59,9 @@ HDRS	= $(wildcard include/dazai/*.h) $(wildcard tests/*.h)
 
 # Packages: build dependencies, and what the tests drive for real.
 BUILD_PKGS = libev-dev libsodium-dev libinih-dev libseccomp-dev check \
-	libjansson-dev pkg-config
+	libjansson-dev libsystemd-dev pkg-config
 TEST_PKGS = zsh mandoc shellcheck gdb valgrind binutils systemd libfaketime \
-	openssh-server openssh-client tmux keyutils
+	openssh-server openssh-client tmux keyutils dbus-daemon
 # Node and npm for the MCP SDK's client, from the distribution only when
 # the machine has none (a node from elsewhere ships its own npm).
 NODE_PKGS = $(shell command -v node >/dev/null 2>&1 && \
@@ -79,7 +81,7 @@ $(B)/obj/tests/%.o: tests/%.c $(HDRS)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(B)/dazaid: $(B)/obj/dazaid.o $(DAEMON_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(EV_LIBS) $(PKG_LIBS) $(BUS_LIBS)
 
 $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
     $(B)/obj/parse.o $(B)/obj/proto.o $(B)/obj/sockpath.o \
@@ -92,9 +94,14 @@ $(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
     $(B)/obj/mcptool.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(JSON_LIBS) -lm
 
-$(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so
+$(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so $(B)/logind-standin
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LIB_OBJS) $(CHECK_LIBS) \
-	    $(EV_LIBS) $(PKG_LIBS) $(JSON_LIBS)
+	    $(EV_LIBS) $(PKG_LIBS) $(JSON_LIBS) $(BUS_LIBS)
+
+# The sleep tests' stand-in for logind's Manager (logind cannot run here).
+$(B)/logind-standin: tests/logind_standin.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUS_LIBS)
 
 # A test shim (LD_PRELOAD): the clock calls as system calls, no vDSO.
 $(B)/novdso.so: tests/novdso.c

@@ -21,7 +21,7 @@
 #include "dazai/parse.h"
 
 enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
-    T_SESSIONS, T_SECRETS, T_ACTION, T_TIMEOUT };
+    T_SESSIONS, T_SECRETS, T_ACTION, T_TIMEOUT, T_SLEEP };
 
 static const struct config_key {
 	const char	*name;
@@ -52,7 +52,11 @@ static const struct config_key {
 	{ "on_wipe", T_ACTION, offsetof(struct config, on_wipe) },
 	{ "action_timeout", T_TIMEOUT,
 	    offsetof(struct config, action_timeout) },
+	{ "on_sleep", T_SLEEP, offsetof(struct config, on_sleep) },
 };
+
+/* on_sleep's words, by enum config_sleep. */
+static const char *const config_sleep_words[] = { "keep", "wipe", "panic" };
 #define NKEYS	(sizeof config_table / sizeof config_table[0])
 
 /* Every field unset. */
@@ -82,6 +86,7 @@ config_init_unset(struct config *c)
 	c->on_panic.n = 0;
 	c->on_wipe.n = 0;
 	c->action_timeout = CONFIG_UNSET;
+	c->on_sleep = CONFIG_UNSET;
 }
 
 /* The built-in defaults (the socket path is computed later). */
@@ -106,6 +111,7 @@ config_init_defaults(struct config *c)
 	c->sessions = 1;
 	c->secrets_max = 16;
 	c->action_timeout = CONFIG_ACTION_TIMEOUT;
+	c->on_sleep = CONFIG_SLEEP_KEEP;
 }
 
 /* Replace a string field. */
@@ -192,6 +198,7 @@ config_merge(struct config *dst, const struct config *src)
 	M(sessions);
 	M(secrets_max);
 	M(action_timeout);
+	M(on_sleep);
 #undef M
 	config_actions_merge(&dst->on_panic, &src->on_panic);
 	config_actions_merge(&dst->on_wipe, &src->on_wipe);
@@ -219,6 +226,16 @@ config_keys(void)
 		keys[i] = config_table[i].name;
 	keys[NKEYS] = NULL;
 	return keys;
+}
+
+/* on_sleep's word for a mode ("keep", "wipe", "panic"). */
+const char *
+config_sleep_name(int mode)
+{
+	if (mode < 0 || (size_t)mode >= sizeof config_sleep_words /
+	    sizeof config_sleep_words[0])
+		return "keep";
+	return config_sleep_words[mode];
 }
 
 /* The config file's switches: parse_bool's words. */
@@ -371,6 +388,16 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		snprintf(err, errlen, "%s: '%s' is not a number of seconds "
 		    "above 0 and at most %.0f", key, value,
 		    CONFIG_SECONDS_MAX);
+		return -1;
+	case T_SLEEP:
+		for (i = 0; i < sizeof config_sleep_words /
+		    sizeof config_sleep_words[0]; i++)
+			if (strcmp(value, config_sleep_words[i]) == 0) {
+				*(int *)(void *)field = (int)i;
+				return 0;
+			}
+		snprintf(err, errlen, "%s: '%s' is not one of keep, wipe, "
+		    "panic", key, value);
 		return -1;
 	case T_FD:
 		if (config_parse_fd(value, (int *)(void *)field) == 0)
@@ -690,6 +717,7 @@ config_print(const struct config *c, const char *source, int fd)
 	for (i = 0; i < c->on_wipe.n; i++)
 		dprintf(fd, "on_wipe = %s\n", c->on_wipe.cmd[i]);
 	dprintf(fd, "action_timeout = %g\n", c->action_timeout);
+	dprintf(fd, "on_sleep = %s\n", config_sleep_name(c->on_sleep));
 }
 
 /* dazaid's command line, and the config file layer it names. */

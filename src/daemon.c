@@ -145,8 +145,8 @@ daemon_event(void *arg, enum policy_event ev, unsigned long src,
 	struct daemon		*d = arg;
 	struct policy_out	 out;
 
-	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ? why :
-	    NULL;
+	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ||
+	    ev == POLICY_EV_SLEEP ? why : NULL;
 	/* The trigger a panic starts with is its reason (DAZAI_REASON). */
 	if (d->trigger != NULL && !policy_pending(&d->policy))
 		snprintf(d->reason, sizeof d->reason, "%s", why);
@@ -229,6 +229,7 @@ daemon_status(void *arg, struct proto_status *st)
 	st->deadline = policy_deadline_left(&d->policy, btimer_now());
 	st->warden = d->warden != NULL ? warden_status_name(d->warden) : "off";
 	st->actions = d->warden != NULL ? warden_actions(d->warden) : 0;
+	st->sleep = d->warden != NULL ? warden_sleep_name(d->warden) : "keep";
 }
 
 /* A WIPE or an expiry (vault_ops.wiped): the warden's on_wipe actions. */
@@ -240,6 +241,34 @@ daemon_wiped(void *arg, const char *why)
 	if (d->warden != NULL && !d->warden->down &&
 	    warden_wipe(d->warden, why) != 0)
 		log_warn("warden: cannot tell it of the wipe");
+}
+
+/*
+ * The machine is about to sleep (the warden holds logind's delay lock
+ * until we answer): wipe every secret as WIPE does (the registered
+ * processes killed, the on_wipe actions run) and say SLEPT, or panic at
+ * once (the panic's own word to the warden, or our end, is the answer).
+ */
+static void
+daemon_sleep(struct daemon *d, int mode)
+{
+	static const char	 wipe_why[] = "the machine is going to sleep "
+				    "(on_sleep = wipe); staying up";
+	static const char	 panic_why[] = "the machine is going to sleep "
+				    "(on_sleep = panic)";
+	int			 rc;
+
+	if (mode == CONFIG_SLEEP_PANIC) {
+		daemon_event(d, POLICY_EV_SLEEP, 0, panic_why);
+		return;
+	}
+	if (mode != CONFIG_SLEEP_WIPE)
+		return;
+	rc = vault_wipe(&d->vault, wipe_why, true);
+	if (rc != 0)
+		log_warnx("WIPE FAILED before sleep");
+	if (warden_slept(d->warden, rc) != 0)
+		log_warn("warden: cannot answer its sleep notice");
 }
 
 /*
@@ -256,7 +285,8 @@ daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	while ((r = warden_read(d->warden, &msg)) == WARDEN_READ_MSG)
-		;
+		if (msg.type == WARDEN_MSG_SLEEPING && !d->stopping)
+			daemon_sleep(d, (int)msg.status);
 	if (r != WARDEN_READ_DOWN)
 		return;
 	ev_io_stop(loop, w);

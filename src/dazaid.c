@@ -325,6 +325,12 @@ go_live(struct start *st)
 	secmem_describe(st->sm->prot, prot, sizeof prot);
 	log_debug("memory protections: %s%s", prot,
 	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? " nondumpable" : "");
+	if (st->sm->prot & SECMEM_SECRETMEM)
+		log_debug("hibernation is blocked while dazaid runs: the "
+		    "kernel refuses to hibernate while a memfd_secret region "
+		    "exists; --no-secretmem restores it, at the price of the "
+		    "secret's pages (with shielding: the ciphertext and the "
+		    "prekey both) in the hibernation image");
 	notify_open(&st->nt);
 	if (cfg->no_sandbox == 1)
 		log_warnx("WARNING: --no-sandbox: the daemon runs UNCONFINED "
@@ -454,6 +460,7 @@ main(int argc, char **argv)
 	wc.socket = cfg.socket;
 	wc.armed = cfg.arm == 1;
 	wc.verbose = cfg.verbose == 1;
+	wc.on_sleep = cfg.on_sleep;
 	if (warden_start(&w, &wc) != 0)
 		fatal(1, "cannot start the warden");
 	daemon_set_warden(&d, &w);

@@ -406,12 +406,14 @@ proto_format_status(char *buf, size_t size, const struct proto_status *st)
 	n = snprintf(buf, size, "STATUS alive=1 armed=%d grace=%s "
 	    "registered=%d state=%s sessions=%d secret_bytes=%zu "
 	    "protections=%s deadline=%s expires=%s reads=%lu sandbox=%s "
-	    "warden=%s actions=%d secrets=%d\n",
+	    "warden=%s actions=%d secrets=%d hibernate=%s sleep=%s\n",
 	    st->armed ? 1 : 0, grace, st->registered,
 	    st->state != NULL ? st->state : "-", st->sessions,
 	    st->secret_bytes, prot, deadline, expires, st->reads,
 	    st->sandbox != NULL ? st->sandbox : "off",
-	    st->warden != NULL ? st->warden : "off", st->actions, st->secrets);
+	    st->warden != NULL ? st->warden : "off", st->actions, st->secrets,
+	    st->hibernate != NULL ? st->hibernate : "possible",
+	    st->sleep != NULL ? st->sleep : "keep");
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

@@ -666,6 +666,12 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
 			st->expires = left;
 	}
 	st->secrets = vault_count(v);
+	/* The kernel will not hibernate while a memfd_secret region exists. */
+	st->hibernate = "possible";
+	for (i = 0; i < VAULT_SECRETS_MAX; i++)
+		if (v->ent[i].sm != NULL &&
+		    (v->ent[i].sm->prot & SECMEM_SECRETMEM))
+			st->hibernate = "blocked";
 	prot[0] = '\0';
 	if (v->sm != NULL)
 		secmem_describe(v->sm->prot, prot, len);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "dazai/log.h"
+#include "dazai/logind.h"
 #include "dazai/warden.h"
 
 #ifndef SYS_pidfd_open
@@ -36,6 +37,8 @@
 #define WARDEN_SHUTDOWN_MS	1000	/* warden_shutdown's wait */
 #define WARDEN_READY_MS		5000	/* warden_start's wait */
 #define WARDEN_DEATH_MS		250	/* a panic's wait for the daemon */
+#define WARDEN_SLEEP_MS		4000	/* SLEEPING's wait for SLEPT (under
+					   logind's 5 s InhibitDelayMaxSec) */
 
 /* The daemon's end, for warden_panic_signal. */
 static volatile int	 warden_async_fd = -1;
@@ -113,6 +116,17 @@ int
 warden_arm(struct warden *w)
 {
 	return warden_request(w, WARDEN_MSG_ARM, NULL);
+}
+
+/* The before-sleep wipe is done (rc 0) or failed (-1): SLEPT. */
+int
+warden_slept(struct warden *w, int rc)
+{
+	struct warden_msg	 m;
+
+	warden_msg_init(&m, WARDEN_MSG_SLEPT, NULL);
+	m.status = rc;
+	return warden_send(w, &m);
 }
 
 /* Send a record of type with pid and a pidfd (SCM_RIGHTS). */
@@ -306,6 +320,8 @@ warden_note(struct warden *w, const struct warden_msg *m)
 
 	if (m->type == WARDEN_MSG_DONE)
 		w->rehearsing = false;
+	if (m->type == WARDEN_MSG_SLEEP)
+		w->sleep_watched = m->status != 0;
 	if (m->type != WARDEN_MSG_RESULT || m->pid < 0 ||
 	    m->pid >= WARDEN_ACTIONS_MAX)
 		return;
@@ -423,6 +439,19 @@ warden_status_name(const struct warden *w)
 	return w->down ? "down" : "up";
 }
 
+/* STATUS's sleep=: the mode while it is watched, else unavailable. */
+const char *
+warden_sleep_name(const struct warden *w)
+{
+	int	 mode = w->cfg != NULL ? w->cfg->on_sleep : CONFIG_SLEEP_KEEP;
+
+	if (mode == CONFIG_SLEEP_KEEP)
+		return "keep";
+	if (w->down || !w->sleep_watched)
+		return "unavailable";
+	return config_sleep_name(mode);
+}
+
 /* Clean shutdown: the warden runs nothing; wait for it to leave. */
 void
 warden_shutdown(struct warden *w)
@@ -468,6 +497,10 @@ struct warden_proc {
 	char			 reason[WARDEN_TEXT_MAX];
 	int			 busy;		/* a list is running */
 	int			 daemon_pidfd;	/* our parent, or -1 */
+	struct logind		*logind;	/* on_sleep's link, or NULL */
+	bool			 sleep_asked;	/* SLEEPING sent, no SLEPT */
+	int			 slept;		/* SLEPT: 1 wiped, -1 failed */
+	long long		 sleep_deadline; /* ms, for SLEPT */
 };
 
 /* Send a record to the daemon (RESULT, DONE); a failure changes nothing. */
@@ -882,6 +915,12 @@ warden_handle(struct warden_proc *wp, const struct warden_msg *m, int fd)
 		}
 		warden_add_proc(wp, (pid_t)m->pid, fd);
 		break;
+	case WARDEN_MSG_SLEPT:
+		/* Let go in the loop, once the on_wipe actions are done
+		 * (this record may come while they run). */
+		if (wp->sleep_asked)
+			wp->slept = m->status == 0 ? 1 : -1;
+		break;
 	case WARDEN_MSG_UNREGISTER:
 		for (i = 0; i < WARDEN_PROCS_MAX; i++)
 			if (wp->pidfd[i] >= 0 && wp->pid[i] == m->pid)
@@ -994,20 +1033,139 @@ warden_wait_ready(int fd)
 	return 0;
 }
 
+/* Tell the daemon whether sleep is watched (SLEEP), with why not. */
+static void
+warden_tell_sleep(bool watched, const char *why)
+{
+	struct warden_msg	 m;
+
+	warden_msg_init(&m, WARDEN_MSG_SLEEP, why);
+	m.status = watched ? 1 : 0;
+	warden_reply(&m);
+}
+
+/* The bus is gone or refused a lock: sleep is no longer watched. */
+static void
+warden_sleep_lost(struct warden_proc *wp, const char *why)
+{
+	log_warnx("sleep is not watched any more (on_sleep = %s has no "
+	    "effect): %s", config_sleep_name(wp->cfg.on_sleep), why);
+	logind_close(wp->logind);
+	wp->logind = NULL;
+	wp->sleep_asked = false;
+	warden_tell_sleep(false, why);
+}
+
 /*
- * The warden's loop: the daemon's records, and the registered processes
- * (a pidfd that turns readable is a process gone: let it go).
+ * on_sleep = wipe or panic: connect to logind and take the delay lock.
+ * Without a bus or logind the daemon runs on, told so (sleep=unavailable).
+ */
+static void
+warden_sleep_open(struct warden_proc *wp)
+{
+	char	 why[WARDEN_TEXT_MAX];
+	char	 what[64];
+
+	if (wp->cfg.on_sleep == CONFIG_SLEEP_KEEP)
+		return;
+	snprintf(what, sizeof what, "%s the secrets before sleep",
+	    wp->cfg.on_sleep == CONFIG_SLEEP_WIPE ? "wipe" : "panic and "
+	    "destroy");
+	if (logind_open(&wp->logind, what, why, sizeof why) != 0) {
+		log_warnx("on_sleep = %s has no effect: %s",
+		    config_sleep_name(wp->cfg.on_sleep), why);
+		warden_tell_sleep(false, why);
+		return;
+	}
+	log_debug("on_sleep = %s: holding logind's delay lock",
+	    config_sleep_name(wp->cfg.on_sleep));
+	warden_tell_sleep(true, NULL);
+}
+
+/* What logind said: the machine is about to sleep, or woke. */
+static void
+warden_sleep_event(struct warden_proc *wp)
+{
+	struct warden_msg	 m;
+	char			 why[WARDEN_TEXT_MAX];
+
+	switch (logind_process(wp->logind)) {
+	case LOGIND_NONE:
+		break;
+	case LOGIND_LOST:
+		warden_sleep_lost(wp, "the system bus went away");
+		break;
+	case LOGIND_BEFORE:
+		if (!logind_locked(wp->logind)) {
+			log_warnx("the machine sleeps without our lock: "
+			    "nothing could be done before");
+			break;
+		}
+		log_info("the machine is about to sleep: on_sleep = %s",
+		    config_sleep_name(wp->cfg.on_sleep));
+		warden_msg_init(&m, WARDEN_MSG_SLEEPING, NULL);
+		m.status = wp->cfg.on_sleep;
+		if (send(WARDEN_FD, &m, sizeof m, MSG_NOSIGNAL) < 0) {
+			log_warn("cannot tell the daemon");
+			logind_release(wp->logind);
+			break;
+		}
+		wp->sleep_asked = true;
+		wp->slept = 0;
+		wp->sleep_deadline = log_now_ms() + WARDEN_SLEEP_MS;
+		break;
+	case LOGIND_AFTER:
+		if (wp->sleep_asked) {
+			wp->sleep_asked = false;
+			logind_release(wp->logind);
+		}
+		if (logind_inhibit(wp->logind, why, sizeof why) != 0) {
+			warden_sleep_lost(wp, why);
+			break;
+		}
+		log_info("the machine woke: delay lock taken again");
+		break;
+	}
+}
+
+/* Milliseconds poll may wait: the bus's timeout and SLEPT's deadline. */
+static int
+warden_poll_timeout(const struct warden_proc *wp)
+{
+	long long	 left;
+	int		 t = -1;
+
+	if (wp->logind == NULL)
+		return -1;
+	t = logind_timeout_ms(wp->logind);
+	if (wp->sleep_asked && wp->slept != 0)
+		return 0;
+	if (wp->sleep_asked) {
+		left = wp->sleep_deadline - log_now_ms();
+		if (left < 0)
+			left = 0;
+		if (t < 0 || left < t)
+			t = (int)left;
+	}
+	return t;
+}
+
+/*
+ * The warden's loop: the daemon's records, the registered processes (a
+ * pidfd that turns readable is a process gone: let it go) and, with
+ * on_sleep, the system bus.
  */
 static void __attribute__((noreturn))
 warden_main(struct warden_proc *wp)
 {
-	struct pollfd	 pfd[1 + WARDEN_PROCS_MAX];
-	int		 slot[1 + WARDEN_PROCS_MAX];
-	int		 i, n;
+	struct pollfd	 pfd[2 + WARDEN_PROCS_MAX];
+	int		 slot[2 + WARDEN_PROCS_MAX];
+	int		 i, n, bus;
 
 	log_debug("started (pid %d, %d on_panic, %d on_wipe, %s)",
 	    (int)getpid(), wp->cfg.n_panic, wp->cfg.n_wipe,
 	    wp->armed ? "armed" : "dry-run");
+	warden_sleep_open(wp);
 	for (;;) {
 		if (wp->panic)
 			warden_do_panic(wp, false);
@@ -1021,21 +1179,43 @@ warden_main(struct warden_proc *wp)
 		pfd[n].fd = WARDEN_FD;
 		pfd[n].events = POLLIN;
 		slot[n++] = -1;
+		bus = -1;
+		if (wp->logind != NULL && logind_fd(wp->logind) >= 0) {
+			bus = n;
+			pfd[n].fd = logind_fd(wp->logind);
+			pfd[n].events = logind_events(wp->logind);
+			slot[n++] = -1;
+		}
 		for (i = 0; i < WARDEN_PROCS_MAX; i++)
 			if (wp->pidfd[i] >= 0) {
 				pfd[n].fd = wp->pidfd[i];
 				pfd[n].events = POLLIN;
 				slot[n++] = i;
 			}
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		if (poll(pfd, (nfds_t)n, warden_poll_timeout(wp)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll");
 			wp->eof = true;
 			continue;
 		}
+		if (wp->sleep_asked && wp->slept != 0) {
+			log_info("before sleep: %s; letting the machine sleep",
+			    wp->slept > 0 ? "every secret wiped" :
+			    "the wipe FAILED");
+			wp->sleep_asked = false;
+			logind_release(wp->logind);
+		}
+		if (wp->sleep_asked && log_now_ms() >= wp->sleep_deadline) {
+			log_warnx("the daemon did not answer within %d ms: "
+			    "letting the machine sleep", WARDEN_SLEEP_MS);
+			wp->sleep_asked = false;
+			logind_release(wp->logind);
+		}
+		if (wp->logind != NULL)
+			warden_sleep_event(wp);
 		for (i = 1; i < n; i++)
-			if (pfd[i].revents != 0) {
+			if (i != bus && pfd[i].revents != 0) {
 				log_debug("pid %d ended",
 				    (int)wp->pid[slot[i]]);
 				warden_drop_proc(wp, slot[i]);
@@ -1103,6 +1283,7 @@ warden_start(struct warden *w, const struct warden_config *cfg)
 	w->down = false;
 	w->cfg = cfg;
 	w->rehearsing = false;
+	w->sleep_watched = false;
 	warden_async_fd = sv[0];
 	return 0;
 }

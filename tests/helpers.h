@@ -107,5 +107,6 @@ Suite	*sandbox_suite(void);
 Suite	*warden_suite(void);
 Suite	*mcp_suite(void);
 Suite	*secrets_suite(void);
+Suite	*sleep_suite(void);
 
 #endif

@@ -85,6 +85,7 @@ main(void)
 	srunner_add_suite(sr, warden_suite());
 	srunner_add_suite(sr, mcp_suite());
 	srunner_add_suite(sr, secrets_suite());
+	srunner_add_suite(sr, sleep_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	total = srunner_ntests_run(sr);

@@ -445,7 +445,8 @@ START_TEST(status_line)
 {
 	struct proto_status	 st = { true, 2.5, 3, "guarding", 1, 32,
 				    "locked dontdump secretmem", -1, 12.2,
-				    7, "seccomp,landlock", "up", 3, 3 };
+				    7, "seccomp,landlock", "up", 3, 3, "blocked",
+				    "wipe" };
 	char			 buf[PROTO_REPLY_MAX];
 	unsigned long long	 grace = 99, reg = 99;
 	int			 alive = 0, armed = 0;
@@ -454,7 +455,8 @@ START_TEST(status_line)
 	ck_assert_str_eq(buf, "STATUS alive=1 armed=1 grace=3 registered=3 "
 	    "state=guarding sessions=1 secret_bytes=32 "
 	    "protections=locked,dontdump,secretmem deadline=- expires=13 "
-	    "reads=7 sandbox=seccomp,landlock warden=up actions=3 secrets=3\n");
+	    "reads=7 sandbox=seccomp,landlock warden=up actions=3 secrets=3 "
+	    "hibernate=blocked sleep=wipe\n");
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(alive, 1);
 	ck_assert_int_eq(armed, 1);
@@ -470,6 +472,8 @@ START_TEST(status_line)
 	st.sandbox = NULL;
 	st.warden = NULL;
 	st.actions = 0;
+	st.hibernate = NULL;
+	st.sleep = NULL;
 	ck_assert_int_gt(proto_format_status(buf, sizeof buf, &st), 0);
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(armed, 0);
@@ -478,10 +482,11 @@ START_TEST(status_line)
 	ck_assert(strstr(buf, " state=empty ") != NULL);
 	ck_assert(strstr(buf, " protections=none ") != NULL);
 	ck_assert(strstr(buf, " deadline=5 expires=- ") != NULL);
-	/* Unset, the sandbox and the warden say off; the new fields come
-	 * last, in the order they were added. */
+	/* Unset, the sandbox and the warden say off, hibernation possible
+	 * and sleep keep; the new fields come last, in the order they were
+	 * added. */
 	ck_assert(strstr(buf, " reads=7 sandbox=off warden=off actions=0 "
-	    "secrets=3\n") != NULL);
+	    "secrets=3 hibernate=possible sleep=keep\n") != NULL);
 	/* Too small a buffer is an error, never a cut line. */
 	ck_assert_int_eq(proto_format_status(buf, 40, &st), -1);
 	ck_assert_int_eq(proto_format_secret(buf, sizeof buf, 4096), 12);

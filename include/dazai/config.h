@@ -23,6 +23,13 @@
 #define CONFIG_ACTIONS_MAX	16	/* commands per on_panic, on_wipe */
 #define CONFIG_ACTION_TIMEOUT	10.0	/* seconds, by default */
 
+/* on_sleep: what happens before the machine suspends or hibernates. */
+enum config_sleep {
+	CONFIG_SLEEP_KEEP,		/* nothing (the default) */
+	CONFIG_SLEEP_WIPE,		/* wipe every secret, as WIPE */
+	CONFIG_SLEEP_PANIC		/* a panic, at once */
+};
+
 /* Commands for the warden to run, in the order the file gives them. */
 struct config_actions {
 	char		*cmd[CONFIG_ACTIONS_MAX];
@@ -53,6 +60,7 @@ struct config {
 	struct config_actions on_panic;	/* empty: unset */
 	struct config_actions on_wipe;	/* WIPE and expiry */
 	double		 action_timeout; /* seconds, > 0 */
+	int		 on_sleep;	/* enum config_sleep */
 };
 
 /* What dazaid's command line asks for. */
@@ -78,6 +86,7 @@ int	 config_load_file(struct config *, const char *, char *, size_t);
 int	 config_validate(const struct config *, char *, size_t);
 void	 config_print(const struct config *, const char *, int);
 const char *const *config_keys(void);
+const char *config_sleep_name(int);
 
 int	 config_parse_bool(const char *, int *);
 int	 config_parse_seconds(const char *, double *);

@@ -116,6 +116,8 @@ struct proto_status {
 	const char	*warden;	/* up, down or off */
 	int		 actions;	/* panic and wipe actions configured */
 	int		 secrets;	/* how many secrets are held */
+	const char	*hibernate;	/* blocked (memfd_secret) or possible */
+	const char	*sleep;		/* keep, wipe, panic or unavailable */
 };
 
 /* Line framer: bytes are appended at buf + len by the caller's read(2). */

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dazai/config.h"
+
 /*
  * The warden: a small secret-free process dazaid forks at start, before
  * any secret byte exists and before confinement, so that it never holds
@@ -40,6 +42,8 @@
  *	ARM	 the SIGKILLs and the actions are real from now on.
  *	PEER	 pid, with a pidfd of a client that connected to a confined
  *		 daemon: the warden logs its executable.
+ *	SLEPT	 the before-sleep wipe asked for by SLEEPING is done (status
+ *		 0, or -1: it failed); the warden lets the machine sleep.
  *   warden -> daemon
  *	RESULT	 pid = the command's index (on_panic first, then on_wipe),
  *		 status = its wait status (-1: it could not be started),
@@ -48,6 +52,20 @@
  *	DONE	 pid = how many commands were run.
  *	READY	 sent once at start, when the warden holds none of the
  *		 daemon's descriptors any more; warden_start waits for it.
+ *	SLEEP	 with on_sleep wipe or panic: status 1 once logind's delay
+ *		 lock is held (sleep is watched), 0 when it cannot be (no
+ *		 bus, no logind, the bus lost; text = why).
+ *	SLEEPING the machine is about to sleep (PrepareForSleep(true)):
+ *		 status = the on_sleep mode to carry out now. After a wipe
+ *		 the daemon answers SLEPT (its WIPE record first, so the
+ *		 on_wipe actions run before the lock goes); after a panic
+ *		 its PANIC record or its end is the answer. Without an
+ *		 answer within WARDEN_SLEEP_MS the lock is let go anyway.
+ *
+ * Sleep (on_sleep = wipe or panic) is the warden's because it needs the
+ * system bus: it holds a logind delay inhibitor lock (logind.h), asks the
+ * daemon at PrepareForSleep(true) and lets the lock go once answered, and
+ * takes a new one at PrepareForSleep(false).
  *
  * The socketpair's end (EOF) without CLEAN first is a panic: the warden
  * SIGKILLs (armed) every registered process it holds (dry-run: logs
@@ -58,23 +76,13 @@
  * status. When the shell exits, or action_timeout after it started, its
  * whole process group is SIGKILLed; then the next command runs.
  *
- * Wiring, as dazaid.c does it today and as the daemon is meant to:
- *   - main: warden_start once the socket listens, before the secret is
- *     loaded; warden_shutdown on every exit that is not a panic (SIGTERM,
- *     SIGINT, a failed load or confinement); warden_panic after a
- *     completed dry-run panic. Every other end of dazaid (an armed
- *     panic's SIGKILL, SIGUSR2, a fatal signal, a seccomp trap, kill -9)
- *     reaches the warden as the socketpair's end.
- *   - still to do in the daemon: warden_arm at ARM; warden_register and
- *     warden_unregister with each registration (and when one ends by
- *     itself); warden_panic in the kill step of a graceful panic, after
- *     the wipe and the kills (a later PANIC is ignored, so main's stays
- *     harmless); warden_panic_signal in the hard paths after their wipe;
- *     warden_wipe at WIPE and expiry; warden_rehearse and the RESULT
- *     records for `dazai actions --run`; warden_fd in the loop, a
- *     WARDEN_READ_DOWN logged and treated as a lost guard (a graceful
- *     panic), warden_status_name as STATUS's warden=. The confined
- *     daemon's allowlist needs sendmsg for warden_register.
+ * Wiring: main starts the warden once the socket listens, before the
+ * secret is loaded, and calls warden_shutdown on every exit that is not a
+ * panic; the daemon tells it of ARM, every registration, every panic
+ * (after the wipe and the kills), WIPE and expiry, asks it to rehearse,
+ * and watches warden_fd. Every other end of dazaid (an armed panic's
+ * SIGKILL, SIGUSR2, a fatal signal, a seccomp trap, kill -9) reaches the
+ * warden as the socketpair's end.
  */
 
 #define WARDEN_TEXT_MAX		112	/* text bytes, NUL included */
@@ -93,6 +101,9 @@ enum warden_msg_type {
 	WARDEN_MSG_DONE,
 	WARDEN_MSG_READY,
 	WARDEN_MSG_PEER,
+	WARDEN_MSG_SLEEP,
+	WARDEN_MSG_SLEEPING,
+	WARDEN_MSG_SLEPT,
 };
 
 /* One record on the socketpair (128 bytes). */
@@ -114,6 +125,7 @@ struct warden_config {
 	const char	*socket;	/* DAZAI_SOCKET */
 	bool		 armed;
 	bool		 verbose;
+	int		 on_sleep;	/* enum config_sleep */
 };
 
 #define WARDEN_ACTIONS_MAX	32	/* on_panic and on_wipe together */
@@ -134,6 +146,7 @@ struct warden {
 	const struct warden_config *cfg; /* the caller's, for ACTION */
 	bool		 rehearsing;	/* RESULT records still to come */
 	struct warden_result res[WARDEN_ACTIONS_MAX];
+	bool		 sleep_watched;	/* SLEEP said the lock is held */
 };
 
 enum warden_read_result {
@@ -166,6 +179,7 @@ int	 warden_register(struct warden *, pid_t, int);
 void	 warden_hand_over(struct warden *, pid_t, int);
 void	 warden_name_peer(struct warden *, pid_t);
 int	 warden_unregister(struct warden *, pid_t);
+int	 warden_slept(struct warden *, int);
 
 /*
  * The hard paths' notice (SIGUSR2, fatal signals, the SIGSYS trap), from
@@ -200,6 +214,13 @@ bool	 warden_result(const struct warden *, int, bool *, int *, bool *,
 	    const char **);
 int	 warden_read(struct warden *, struct warden_msg *);
 const char *warden_status_name(const struct warden *);
+
+/*
+ * STATUS's sleep=: keep; wipe or panic while the warden holds logind's
+ * delay lock; unavailable when it does not (yet, or any more: no bus, no
+ * logind, the warden down).
+ */
+const char *warden_sleep_name(const struct warden *);
 
 /*
  * Clean shutdown (SIGTERM, SIGINT, a start-up failure): tell the warden
