@@ -445,8 +445,8 @@ START_TEST(status_line)
 {
 	struct proto_status	 st = { true, 2.5, 3, "guarding", 1, 32,
 				    "locked dontdump secretmem", -1, 12.2,
-				    7, "seccomp,landlock", "up", 3, 3, "blocked",
-				    "wipe" };
+				    7, "seccomp,landlock", "up", 3, 3,
+				    "blocked", "wipe" };
 	char			 buf[PROTO_REPLY_MAX];
 	unsigned long long	 grace = 99, reg = 99;
 	int			 alive = 0, armed = 0;

@@ -189,11 +189,12 @@ hits(pid_t pid, const void *needle, size_t len)
 }
 
 /*
- * on_sleep = wipe, armed (so the action runs): the delay lock (what=sleep, mode=delay) is taken at
- * start; at PrepareForSleep(true) every secret is wiped, the on_wipe
- * action has run and the prekey and the ciphertext are gone from the
- * daemon's memory (a scan from outside) by the time the lock is let go;
- * the daemon stays up, and PrepareForSleep(false) takes a new lock.
+ * on_sleep = wipe, armed (so the action runs): the delay lock
+ * (what=sleep, mode=delay) is taken at start; at PrepareForSleep(true)
+ * every secret is wiped, the on_wipe action has run and the prekey and
+ * the ciphertext are gone from the daemon's memory (a scan from outside)
+ * by the time the lock is let go; the daemon stays up, and
+ * PrepareForSleep(false) takes a new lock.
  */
 START_TEST(sleep_wipe)
 {
