@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "memscan.h"
 
 #define MAX_TMPDIRS	16
 
@@ -777,4 +778,19 @@ dz_reg(const struct dz *d, long pid)
 	snprintf(reply, sizeof reply, "%s", dz_req(fd, line));
 	close(fd);
 	return reply;
+}
+
+/*
+ * How many copies of needle pid's memory holds, scanned from outside
+ * (memscan_pid); the scan must read something.
+ */
+int
+dz_mem_hits(pid_t pid, const void *needle, size_t len)
+{
+	struct memscan	 ms;
+
+	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0, "cannot read "
+	    "/proc/%d/mem: %s", (int)pid, strerror(errno));
+	ck_assert_int_gt(ms.bytes, 0);
+	return ms.hits;
 }

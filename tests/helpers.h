@@ -67,6 +67,7 @@ bool		 dz_status_wait(const struct dz *, const char *, const char *,
 		    double);
 bool		 dz_child_running(pid_t, int *);
 const char	*dz_reg(const struct dz *, long);
+int		 dz_mem_hits(pid_t, const void *, size_t);
 
 /*
  * A test (or the part of it) that cannot run here says so with dz_skip:

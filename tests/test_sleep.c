@@ -176,18 +176,6 @@ write_conf(const char *dir, char *conf, size_t conflen, const char *text)
 	dz_write_file(conf, text, strlen(text));
 }
 
-/* How many copies of needle pid's memory holds. */
-static int
-hits(pid_t pid, const void *needle, size_t len)
-{
-	struct memscan	 ms;
-
-	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0, "cannot read "
-	    "/proc/%d/mem: %s", (int)pid, strerror(errno));
-	ck_assert_int_gt(ms.bytes, 0);
-	return ms.hits;
-}
-
 /*
  * on_sleep = wipe, armed (so the action runs): the delay lock
  * (what=sleep, mode=delay) is taken at start; at PrepareForSleep(true)
@@ -229,8 +217,9 @@ START_TEST(sleep_wipe)
 	ck_assert(dz_status_wait(&d, "sleep", "wipe", 5));
 	if (scan) {
 		ck_assert_int_eq(memscan_shield(d.pid, &sh), 0);
-		ck_assert_int_ge(hits(d.pid, sh.prekey, sizeof sh.prekey), 1);
-		ck_assert_int_ge(hits(d.pid, sh.ct, sizeof sh.ct), 1);
+		ck_assert_int_ge(dz_mem_hits(d.pid, sh.prekey,
+		    sizeof sh.prekey), 1);
+		ck_assert_int_ge(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 1);
 	}
 	standin_say(&b, "sleep");
 	ck_assert_msg(standin_wait(&b, "released n=1\n", 10), "the lock was "
@@ -244,10 +233,11 @@ START_TEST(sleep_wipe)
 	close(fd);
 	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	if (scan) {
-		ck_assert_int_eq(hits(d.pid, sh.prekey, sizeof sh.prekey), 0);
-		ck_assert_int_eq(hits(d.pid, sh.prekey_end,
+		ck_assert_int_eq(dz_mem_hits(d.pid, sh.prekey,
+		    sizeof sh.prekey), 0);
+		ck_assert_int_eq(dz_mem_hits(d.pid, sh.prekey_end,
 		    sizeof sh.prekey_end), 0);
-		ck_assert_int_eq(hits(d.pid, sh.ct, sizeof sh.ct), 0);
+		ck_assert_int_eq(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 0);
 	} else
 		dz_skip_na("sleep_wipe: the memory scan needs root and a "
 		    "build without AddressSanitizer (the rest ran)");

@@ -953,18 +953,6 @@ START_TEST(warden_names_confined_peers)
 }
 END_TEST
 
-/* Scan pid for needle: how many copies (the scan must read something). */
-static int
-hits(pid_t pid, const void *needle, size_t len)
-{
-	struct memscan	 ms;
-
-	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0, "cannot read "
-	    "/proc/%d/mem: %s", (int)pid, strerror(errno));
-	ck_assert_int_gt(ms.bytes, 0);
-	return ms.hits;
-}
-
 /*
  * pid's anonymous mappings excluded from core dumps (VmFlags dd), the
  * mark of a secure buffer: a forked child keeps that flag, not the lock.
@@ -1045,14 +1033,16 @@ START_TEST(warden_holds_no_secret)
 		ck_assert_msg(memscan_shield(d.pid, &sh) == 0, "round %d: "
 		    "the daemon's shield: %s (%d secure maps)", round,
 		    strerror(errno), memscan_secure_maps(d.pid, maps, 4));
-		ck_assert_int_ge(hits(d.pid, sh.prekey, sizeof sh.prekey), 1);
-		ck_assert_int_ge(hits(d.pid, sh.ct, sizeof sh.ct), 1);
+		ck_assert_int_ge(dz_mem_hits(d.pid, sh.prekey,
+		    sizeof sh.prekey), 1);
+		ck_assert_int_ge(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 1);
 		ck_assert_int_eq(memscan_secure_maps(wpid, maps, 4), 0);
 		ck_assert_int_ge(dontdump_maps(d.pid), 2);
 		ck_assert_int_eq(dontdump_maps(wpid), 0);
-		ck_assert_int_eq(hits(wpid, marker, sizeof marker), 0);
-		ck_assert_int_eq(hits(wpid, sh.prekey, sizeof sh.prekey), 0);
-		ck_assert_int_eq(hits(wpid, sh.ct, sizeof sh.ct), 0);
+		ck_assert_int_eq(dz_mem_hits(wpid, marker, sizeof marker), 0);
+		ck_assert_int_eq(dz_mem_hits(wpid, sh.prekey,
+		    sizeof sh.prekey), 0);
+		ck_assert_int_eq(dz_mem_hits(wpid, sh.ct, sizeof sh.ct), 0);
 	}
 	dz_stop(&d);
 }
