@@ -1459,7 +1459,8 @@ commands_in_mode(bool armed)
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
 	/* The confinement in effect (off in a sanitizer build), then the
 	 * fields appended since, in order: the warden, its actions, the
-	 * secrets held. */
+	 * secrets held, hibernation (blocked where memfd_secret is in use)
+	 * and on_sleep. */
 	if (dz_is_asan_build(dz_bin("dazaid")))
 		ck_assert_msg(strstr(out, ",\"sandbox\":\"off\",") != NULL,
 		    "%s", out);
@@ -1467,7 +1468,11 @@ commands_in_mode(bool armed)
 		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL,
 		    "%s", out);
 	ck_assert_msg(strstr(out, ",\"warden\":\"up\",\"actions\":0,"
-	    "\"secrets\":1}\n") != NULL, "%s", out);
+	    "\"secrets\":1,\"hibernate\":\"") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, strstr(out, "secretmem") != NULL ?
+	    "\"hibernate\":\"blocked\",\"sleep\":\"keep\"}\n" :
+	    "\"hibernate\":\"possible\",\"sleep\":\"keep\"}\n") != NULL,
+	    "%s", out);
 	expect_run(d.sock, 0, "status");
 	ck_assert_msg(strstr(out, dz_is_asan_build(dz_bin("dazaid")) ?
 	    "\nsandbox       off\n" : "\nsandbox       seccomp") != NULL,
