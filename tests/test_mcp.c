@@ -1265,7 +1265,9 @@ START_TEST(command_tool_memory)
 {
 	unsigned char	 marker[32];
 	char		 conf[] = "[tool digest]\ncommand = sha256sum\n"
-	    "[tool leak]\ncommand = cat\n";
+	    "[tool leak]\ncommand = cat\n"
+	    "[tool byfifo]\ncommand = sha256sum < \"$K\"\n"
+	    "secret_to = fifo:K\n";
 	struct memscan	 ms;
 	struct dz	 d;
 	struct srv	 v;
@@ -1286,6 +1288,8 @@ START_TEST(command_tool_memory)
 	(void)srv_call(&v, "digest", &r);
 	json_decref(r);
 	(void)srv_call(&v, "leak", &r);
+	json_decref(r);
+	(void)srv_call(&v, "byfifo", &r);
 	json_decref(r);
 	(void)srv_call(&v, "digest", &r);
 	json_decref(r);
