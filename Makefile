@@ -47,7 +47,7 @@ DAEMON_SRCS = src/log.c src/parse.c src/proto.c src/policy.c src/config.c \
 	src/sockpath.c src/secmem.c src/procs.c src/conn.c src/session.c \
 	src/vault.c src/control.c src/emergency.c src/daemon.c \
 	src/sandbox.c src/warden.c src/logind.c src/btimer.c
-CLIENT_SRCS = src/client.c src/secbuf.c
+CLIENT_SRCS = src/client.c src/secbuf.c src/handover.c
 MCP_SRCS = src/mcp.c src/mcpserver.c src/mcptool.c
 LIB_SRCS = $(DAEMON_SRCS) $(CLIENT_SRCS) $(MCP_SRCS)
 DAEMON_OBJS = $(DAEMON_SRCS:src/%.c=$(B)/obj/%.o)
@@ -88,10 +88,10 @@ $(B)/dazai-heartbeat: $(B)/obj/heartbeat.o $(B)/obj/log.o \
     $(B)/obj/sandbox.o $(B)/obj/client.o $(B)/obj/secbuf.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(HEARTBEAT_LIBS)
 
-$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/client.o \
-    $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o $(B)/obj/sockpath.o \
-    $(B)/obj/proto.o $(B)/obj/mcp.o $(B)/obj/mcpserver.o \
-    $(B)/obj/mcptool.o
+$(B)/dazai: $(B)/obj/dazai.o $(B)/obj/exec.o $(B)/obj/handover.o \
+    $(B)/obj/client.o $(B)/obj/secbuf.o $(B)/obj/log.o $(B)/obj/parse.o \
+    $(B)/obj/sockpath.o $(B)/obj/proto.o $(B)/obj/mcp.o \
+    $(B)/obj/mcpserver.o $(B)/obj/mcptool.o
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(JSON_LIBS) -lm
 
 $(B)/run_tests: $(TEST_OBJS) $(LIB_OBJS) $(B)/novdso.so $(B)/logind-standin

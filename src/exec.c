@@ -25,13 +25,13 @@
 
 #include "dazai/client.h"
 #include "dazai/exec.h"
+#include "dazai/handover.h"
 #include "dazai/log.h"
 #include "dazai/parse.h"
 #include "dazai/proto.h"
 #include "dazai/secbuf.h"
 
 #define EXEC_MAX	16	/* hand-overs in one call */
-#define EXEC_VAR_MAX	128	/* bytes of a variable's name */
 #define EXEC_FIFO_MS	10	/* how often a FIFO is tried for a reader */
 
 extern char	**environ;
@@ -51,7 +51,7 @@ struct handover {
 	const char	*name;		/* the secret's; NULL: the default */
 	int		 buf;		/* its secret in plan.b[buf] */
 	int		 pipe[2];	/* EXEC_FD: read end CMD's, -1 closed */
-	char		 path[PATH_MAX]; /* EXEC_FIFO: the FIFO */
+	struct handover_fifo fifo;	/* EXEC_FIFO */
 	bool		 done;
 };
 
@@ -119,46 +119,6 @@ find_command(const char *cmd, char *buf, size_t len)
 	return CLIENT_EXIT_NOTFOUND;
 }
 
-/* Read exactly len bytes from fd; false at EOF or on an error. */
-static bool
-read_exact(int fd, void *buf, size_t len)
-{
-	unsigned char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/*
- * In the child: read "VAR=<the secret>" for an --env hand-over from the
- * go pipe (its length first) into a locked buffer of its own, which
- * execve(2) copies into the new program's environment. NULL on failure.
- */
-static char *
-child_env_entry(int gofd, const struct handover *h, struct secbuf *b)
-{
-	size_t	 len;
-
-	if (!read_exact(gofd, &len, sizeof len) || len > SIZE_MAX / 2 ||
-	    secbuf_reserve(b, h->varlen + len + 2) != 0)
-		return NULL;
-	memcpy(b->p, h->var, h->varlen);
-	b->p[h->varlen] = '=';
-	if (!read_exact(gofd, b->p + h->varlen + 1, len))
-		return NULL;
-	b->p[h->varlen + 1 + len] = '\0';
-	b->len = h->varlen + len + 2;
-	return (char *)b->p;
-}
-
 /*
  * In the child: the environment CMD gets, ours with each --fifo VAR set
  * to its FIFO's path and each --env VAR=<secret> from the go pipe. NULL
@@ -173,7 +133,7 @@ child_environment(int gofd, struct plan *pl, struct secbuf *env)
 
 	for (k = 0; k < pl->n; k++)
 		if (pl->h[k].kind == EXEC_FIFO &&
-		    setenv(pl->h[k].var, pl->h[k].path, 1) != 0)
+		    setenv(pl->h[k].var, pl->h[k].fifo.path, 1) != 0)
 			return NULL;
 		else if (pl->h[k].kind == EXEC_ENV) {
 			unsetenv(pl->h[k].var);
@@ -188,7 +148,8 @@ child_environment(int gofd, struct plan *pl, struct secbuf *env)
 	for (k = 0; k < pl->n; k++) {
 		if (pl->h[k].kind != EXEC_ENV)
 			continue;
-		if ((entry = child_env_entry(gofd, &pl->h[k], env++)) == NULL)
+		if ((entry = handover_env_entry(gofd, pl->h[k].var,
+		    SIZE_MAX, env++)) == NULL)
 			return NULL;
 		envp[i++] = entry;
 	}
@@ -284,22 +245,6 @@ abandon_child(const struct exec_ctx *x, pid_t pid, bool registered)
 		;
 }
 
-/* Is var an environment variable's name ([A-Za-z_][A-Za-z0-9_]*)? */
-static bool
-var_ok(const char *var, size_t len)
-{
-	size_t	 i;
-
-	if (len == 0 || len > EXEC_VAR_MAX || (var[0] >= '0' && var[0] <= '9'))
-		return false;
-	for (i = 0; i < len; i++)
-		if (!((var[i] >= 'a' && var[i] <= 'z') ||
-		    (var[i] >= 'A' && var[i] <= 'Z') ||
-		    (var[i] >= '0' && var[i] <= '9') || var[i] == '_'))
-			return false;
-	return true;
-}
-
 /*
  * One hand-over from its option's value, "N[=NAME]" or "VAR[=NAME]",
  * checked against those before it. Returns 0, or -1 after saying why.
@@ -319,6 +264,7 @@ exec_handover(struct plan *pl, enum exec_kind kind, const char *opt,
 	memset(h, 0, sizeof *h);
 	h->kind = kind;
 	h->pipe[0] = h->pipe[1] = -1;
+	h->fifo.fd = -1;
 	if ((eq = strchr(val, '=')) != NULL) {
 		*eq = '\0';
 		h->name = eq + 1;
@@ -334,7 +280,7 @@ exec_handover(struct plan *pl, enum exec_kind kind, const char *opt,
 			    "(0 to 1023)", opt, val);
 			return -1;
 		}
-	} else if (!var_ok(val, strlen(val))) {
+	} else if (!handover_var_ok(val, strlen(val))) {
 		log_warnx("exec: %s: '%s' is not a variable name", opt, val);
 		return -1;
 	} else {
@@ -439,42 +385,30 @@ plan_release(struct plan *pl, struct handover *h)
 }
 
 /*
- * The FIFOs' private directory under $XDG_RUNTIME_DIR (else /tmp), mode
- * 0700, and a FIFO in it for each --fifo, named for its variable.
- * Returns 0, or -1 after saying why.
+ * The FIFOs' private directory and a FIFO in it for each --fifo, named
+ * for its variable. Returns 0, or -1 after saying why.
  */
 static int
 plan_fifos(struct plan *pl)
 {
-	struct stat	 st;
-	const char	*base = getenv("XDG_RUNTIME_DIR");
-	int		 k, n;
+	int	 k;
 
 	for (k = 0; k < pl->n && pl->h[k].kind != EXEC_FIFO; k++)
 		;
 	if (k == pl->n)
 		return 0;
-	if (base == NULL || base[0] != '/' || stat(base, &st) != 0 ||
-	    !S_ISDIR(st.st_mode))
-		base = "/tmp";
-	n = snprintf(pl->dir, sizeof pl->dir, "%s/dazai-exec.XXXXXX", base);
-	if (n < 0 || (size_t)n >= sizeof pl->dir ||
-	    mkdtemp(pl->dir) == NULL) {
-		log_warn("exec: a directory for the FIFOs in %s", base);
-		pl->dir[0] = '\0';
+	if (handover_dir_make(pl->dir, sizeof pl->dir, "dazai-exec") != 0) {
+		log_warn("exec: a directory for the FIFOs");
 		return -1;
 	}
-	for (k = 0; k < pl->n; k++) {
-		if (pl->h[k].kind != EXEC_FIFO)
-			continue;
-		n = snprintf(pl->h[k].path, sizeof pl->h[k].path, "%s/%s",
-		    pl->dir, pl->h[k].var);
-		if (n < 0 || (size_t)n >= sizeof pl->h[k].path ||
-		    mkfifo(pl->h[k].path, 0600) != 0) {
-			log_warn("exec: mkfifo %s", pl->h[k].path);
+	for (k = 0; k < pl->n; k++)
+		if (pl->h[k].kind == EXEC_FIFO &&
+		    handover_fifo_make(&pl->h[k].fifo, pl->dir,
+		    pl->h[k].var) != 0) {
+			log_warn("exec: --fifo %s: mkfifo in %s", pl->h[k].var,
+			    pl->dir);
 			return -1;
 		}
-	}
 	return 0;
 }
 
@@ -485,20 +419,21 @@ plan_fifos(struct plan *pl)
 static void
 plan_finish(struct plan *pl)
 {
+	char	 dir[PATH_MAX];
 	int	 k;
 
 	for (k = 0; k < pl->n; k++) {
 		if (pl->h[k].pipe[1] >= 0)
 			close(pl->h[k].pipe[1]);
 		pl->h[k].pipe[1] = -1;
-		if (pl->h[k].kind == EXEC_FIFO && pl->h[k].path[0] != '\0')
-			(void)unlink(pl->h[k].path);
+		if (pl->h[k].kind == EXEC_FIFO)
+			handover_fifo_finish(&pl->h[k].fifo);
 	}
 	for (k = 0; k < pl->nb; k++)
 		secbuf_free(&pl->b[k]);
-	if (pl->dir[0] != '\0' && rmdir(pl->dir) != 0)
-		log_warn("exec: rmdir %s", pl->dir);
-	pl->dir[0] = '\0';
+	snprintf(dir, sizeof dir, "%s", pl->dir);
+	if (handover_dir_remove(pl->dir) != 0)
+		log_warn("exec: rmdir %s", dir);
 }
 
 /*
@@ -533,7 +468,6 @@ send_go(int gofd, struct plan *pl)
 {
 	struct handover	*h;
 	struct secbuf	*b;
-	char		 err[SECBUF_ERRLEN];
 	int		 k;
 
 	for (k = 0; k < pl->n; k++) {
@@ -556,9 +490,7 @@ send_go(int gofd, struct plan *pl)
 		b = &pl->b[h->buf];
 		if (h->kind != EXEC_ENV)
 			continue;
-		if (write(gofd, &b->len, sizeof b->len) !=
-		    (ssize_t)sizeof b->len ||
-		    secbuf_write_fd(b, gofd, err, sizeof err) != 0) {
+		if (handover_env_send(gofd, b) != 0) {
 			log_warnx("exec: handing over --env %s failed", h->var);
 			return CLIENT_EXIT_REFUSED;
 		}
@@ -606,9 +538,8 @@ static void
 serve_fifos(struct plan *pl, pid_t pid)
 {
 	struct handover	*h;
-	char		 err[SECBUF_ERRLEN];
 	siginfo_t	 si;
-	int		 k, fd, left;
+	int		 k, left, rc;
 
 	for (;;) {
 		left = 0;
@@ -616,22 +547,13 @@ serve_fifos(struct plan *pl, pid_t pid)
 			h = &pl->h[k];
 			if (h->kind != EXEC_FIFO || h->done)
 				continue;
-			fd = open(h->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-			if (fd < 0 && (errno == ENXIO || errno == EINTR)) {
-				left++;		/* no reader yet */
+			if ((rc = handover_fifo_serve(&h->fifo,
+			    &pl->b[h->buf])) == 0) {
+				left++;		/* no reader or room yet */
 				continue;
 			}
-			(void)unlink(h->path);
-			if (fd < 0)
-				log_warn("exec: %s", h->path);
-			else {
-				(void)fcntl(fd, F_SETFL, 0);
-				if (secbuf_write_fd(&pl->b[h->buf], fd, err,
-				    sizeof err) != 0 && errno != EPIPE)
-					log_warnx("exec: writing to %s: %s",
-					    h->path, err);
-				close(fd);
-			}
+			if (rc < 0)
+				log_warn("exec: --fifo %s", h->var);
 			plan_release(pl, h);
 		}
 		if (left == 0)

@@ -43,7 +43,14 @@ static const char mcp_usage[] =
 "                 $XDG_CONFIG_HOME/dazai/dazai.conf, as dazaid)\n"
 "  --guard        hold a heartbeat while the MCP session lasts: its end\n"
 "                 (standard input closed, this server killed) is a lost\n"
-"                 heartbeat\n";
+"                 heartbeat\n"
+"\n"
+"A [tool NAME] section's secret_to hands its command the secret:\n"
+"  stdin          on its standard input (the default)\n"
+"  env:VAR        in its environment variable VAR (no NUL byte)\n"
+"  fifo:VAR       through a FIFO in a private directory, its path in VAR:\n"
+"                 one open, read once; never opened, never sent; removed\n"
+"                 when the call ends (the timeout holds meanwhile)\n";
 
 /* Where the daemon is, the command tools, and the guard's heartbeat. */
 struct mcp_daemon {

@@ -3,16 +3,16 @@
  * dazai mcp's command tools: the [tool NAME] sections of dazai.conf, read
  * with inih, and one call of such a tool: the command started under
  * /bin/sh -c and registered with the daemon, the secret fetched only
- * once it runs and written to its standard input, its standard output
- * captured (64 KiB at most) and every occurrence of the secret in it
- * redacted. The secret and the raw output share one sodium_malloc
- * buffer, zeroed when the call ends; nothing of either reaches stdio, a
- * log line or any other heap block.
+ * once it runs (for env:VAR just before) and handed over as dazai exec
+ * does (on its standard input, in its environment, or through a FIFO
+ * served once), its standard output captured (64 KiB at most) and every
+ * occurrence of the secret in it redacted. The secret and the raw output
+ * share one sodium_malloc buffer, zeroed when the call ends; nothing of
+ * either reaches stdio, a log line or any other heap block.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +28,7 @@
 #include <ini.h>
 
 #include "dazai/client.h"
+#include "dazai/handover.h"
 #include "dazai/mcp.h"
 #include "dazai/proto.h"
 #include "dazai/mcptool.h"
@@ -38,6 +39,8 @@
 #define MCP_CALLS_MAX		1000000000LL
 #define MCP_SCRATCH		4096	/* where output past the cap is read
 					 * and dropped, inside the buffer */
+#define MCP_FIFO_MS		10	/* how often a FIFO is tried for a
+					 * reader */
 
 /* inih's state while it reads the file. */
 struct mcptool_parse {
@@ -136,26 +139,12 @@ mcptool_count(const char *v, long long max, long long *out)
 	return 0;
 }
 
-/* A variable's name: a letter or '_', then letters, digits and '_'. */
-static bool
-mcptool_var_ok(const char *v)
-{
-	size_t	 i;
-
-	if (!(isalpha((unsigned char)v[0]) || v[0] == '_'))
-		return false;
-	for (i = 1; v[i] != '\0'; i++)
-		if (!(isalnum((unsigned char)v[i]) || v[i] == '_') ||
-		    i >= MCP_SECRET_NAME_MAX)
-			return false;
-	return true;
-}
-
 /* One key of a [tool NAME] section. Returns 0 or -1 with p->err. */
 static int
 mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 {
 	struct mcp_cmdtool	*t = p->cur;
+	const char		*var;
 	char			**dst = NULL;
 
 	if (strcmp(key, "description") == 0)
@@ -181,18 +170,27 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 		return -1;
 	}
 	if (strcmp(key, "secret_to") == 0) {
+		t->var[0] = '\0';
 		if (strcmp(value, "stdin") == 0) {
-			t->env[0] = '\0';
+			t->to = MCP_TO_STDIN;
 			return 0;
 		}
-		if (strncmp(value, "env:", 4) == 0 &&
-		    mcptool_var_ok(value + 4)) {
-			snprintf(t->env, sizeof t->env, "%s", value + 4);
+		t->to = MCP_TO_STDIN;
+		var = value;
+		if (strncmp(value, "env:", 4) == 0) {
+			t->to = MCP_TO_ENV;
+			var += 4;
+		} else if (strncmp(value, "fifo:", 5) == 0) {
+			t->to = MCP_TO_FIFO;
+			var += 5;
+		}
+		if (t->to != MCP_TO_STDIN &&
+		    handover_var_ok(var, strlen(var))) {
+			snprintf(t->var, sizeof t->var, "%s", var);
 			return 0;
 		}
-		snprintf(p->err, sizeof p->err, "secret_to = %.100s: stdin or "
-		    "env:VAR (a variable's name; fifo: is not supported)",
-		    value);
+		snprintf(p->err, sizeof p->err, "secret_to = %.100s: stdin, "
+		    "env:VAR or fifo:VAR (a variable's name)", value);
 		return -1;
 	}
 	if (strcmp(key, "max_calls") == 0) {
@@ -385,37 +383,31 @@ mcptool_verb(const char *path, bool is_default, const char *line)
 
 /*
  * In the child: wait for the go byte, take the secret's pipe as standard
- * input and the capture pipe as standard output (standard error goes
- * nowhere: it is not redacted), and run the command. Never returns.
+ * input (for env:VAR and fifo:VAR standard input is nothing) and the
+ * capture pipe as standard output (standard error goes nowhere: it is
+ * not redacted), and run the command. Never returns.
  */
 static void __attribute__((noreturn))
-mcptool_child(int go, int errfd, int in, int out, const char *command,
-    const char *env)
+mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
+    const char *fifo)
 {
 	struct secbuf	 b = { NULL, 0, 0 };
-	char		 c, err[SECBUF_ERRLEN];
-	size_t		 vlen = strlen(env);
+	char		 c, *entry;
 	int		 e, null;
 
 	if (read(go, &c, 1) != 1)
 		_exit(126);
-	/* secret_to = env:VAR: the secret, read to its end from the pipe
-	 * into a locked buffer of our own, goes into the environment that
-	 * execve(2) copies; standard input is then nothing. */
-	if (vlen > 0) {
-		errno = EINVAL;
-		if (secbuf_read_fd(&b, in, MCP_ENV_MAX, err, sizeof err) != 0 ||
-		    memchr(b.p, '\0', b.len) != NULL ||
-		    secbuf_reserve(&b, b.len + vlen + 2) != 0)
+	/* env:VAR: the secret, read from its pipe (its length first) into
+	 * a locked buffer of our own, goes into the environment that
+	 * execve(2) copies. fifo:VAR: the FIFO's path, never the secret. */
+	if (t->to == MCP_TO_ENV) {
+		if ((entry = handover_env_entry(in, t->var, MCP_ENV_MAX,
+		    &b)) == NULL || putenv(entry) != 0)
 			goto fail;
-		memmove(b.p + vlen + 1, b.p, b.len);
-		memcpy(b.p, env, vlen);
-		b.p[vlen] = '=';
-		b.p[vlen + 1 + b.len] = '\0';
-		if (putenv((char *)b.p) != 0 ||
-		    (in = open("/dev/null", O_RDONLY)) < 0)
-			goto fail;
-	}
+	} else if (t->to == MCP_TO_FIFO && setenv(t->var, fifo, 1) != 0)
+		goto fail;
+	if (t->to != MCP_TO_STDIN && (in = open("/dev/null", O_RDONLY)) < 0)
+		goto fail;
 	if ((null = open("/dev/null", O_WRONLY)) < 0 ||
 	    dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
 	    dup2(null, STDERR_FILENO) < 0)
@@ -423,7 +415,7 @@ mcptool_child(int go, int errfd, int in, int out, const char *command,
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGQUIT, SIG_DFL);
-	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+	execl("/bin/sh", "sh", "-c", t->command, (char *)NULL);
 fail:
 	e = errno;
 	if (write(errfd, &e, sizeof e) < 0) {
@@ -479,14 +471,28 @@ mcptool_fetch(struct client *c, const char *name, struct secbuf *b,
 	return client_read_secret(c, b, n, why, len);
 }
 
+/* Has process pid ended (it is left a zombie, to be reaped)? */
+static bool
+mcptool_ended(pid_t pid)
+{
+	siginfo_t	 si;
+
+	memset(&si, 0, sizeof si);
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG |
+	    WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 /*
  * Capture the command's standard output after the secret in b (up to
  * MCP_OUTPUT_MAX bytes; more is read into the scratch space and dropped)
- * until its end or the deadline. Returns the bytes kept.
+ * until its end or the deadline, serving the FIFO f (if any) the secret
+ * meanwhile: after the output's end too, while the command still runs
+ * and has not opened it. Returns the bytes kept.
  */
 static size_t
-mcptool_capture(int fd, struct secbuf *b, long long deadline,
-    struct mcp_run *r, void (*tick)(void *), void *arg)
+mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
+    pid_t pid, long long deadline, struct mcp_run *r,
+    void (*tick)(void *), void *arg)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	unsigned char	*base = b->p + b->len,
@@ -494,16 +500,24 @@ mcptool_capture(int fd, struct secbuf *b, long long deadline,
 	size_t		 got = 0;
 	long long	 left;
 	ssize_t		 n;
-	int		 rc;
+	int		 rc, wait;
 
 	for (;;) {
+		if (f != NULL && !f->done)
+			(void)handover_fifo_serve(f, b);
+		if (pfd.fd < 0 && (f == NULL || f->done || mcptool_ended(pid)))
+			return got;
 		if ((left = deadline - mcptool_now()) <= 0) {
 			r->timed_out = true;
 			return got;
 		}
 		/* At least once a second, so that the caller can keep a
-		 * heartbeat going while a command runs long. */
-		rc = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		 * heartbeat going while a command runs long; a FIFO not yet
+		 * served is tried more often. */
+		wait = left > 1000 ? 1000 : (int)left;
+		if (f != NULL && !f->done && wait > MCP_FIFO_MS)
+			wait = MCP_FIFO_MS;
+		rc = poll(&pfd, 1, wait);
 		if (tick != NULL)
 			tick(arg);
 		if (rc < 0 && errno != EINTR)
@@ -516,8 +530,10 @@ mcptool_capture(int fd, struct secbuf *b, long long deadline,
 			n = read(fd, scratch, MCP_SCRATCH);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0)
-			return got;
+		if (n <= 0) {
+			pfd.fd = -1;	/* its end: poll ignores it now */
+			continue;
+		}
 		if (got < MCP_OUTPUT_MAX)
 			got += (size_t)n;
 		else
@@ -542,15 +558,24 @@ mcptool_redact(const struct secbuf *b, size_t got, struct mcp_run *r)
 	r->output[r->outlen] = '\0';
 }
 
+/* The FIFO (if it is still there) and its directory (if any) removed. */
+static void
+mcptool_fifo_end(struct handover_fifo *f, char *dir)
+{
+	handover_fifo_finish(f);
+	(void)handover_dir_remove(dir);
+}
+
 /*
  * One call of tool t against the daemon at path, in the order dazai exec
  * keeps: the command is forked and registered before the secret exists
- * here, and the secret is fetched only once execve(2) succeeded. The
- * secret goes to the command's standard input; then its output is read
- * until its end or the tool's timeout (then it is killed), and it is
- * unregistered and reaped. After the last of max_calls the daemon's
- * secret is wiped. tick(arg), if given, is called at least once a
- * second while the command runs.
+ * here, and the secret is fetched only once execve(2) succeeded (for
+ * env:VAR, just before). The secret goes to the command's standard
+ * input, its environment or a FIFO; then its output is read until its
+ * end or the tool's timeout (then it is killed), and it is unregistered
+ * and reaped; the FIFO and its directory are removed. After the last of
+ * max_calls the daemon's secret is wiped. tick(arg), if given, is called
+ * at least once a second while the command runs.
  */
 void
 mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
@@ -560,6 +585,8 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	struct client	 c;
 	char		 why[CLIENT_ERRLEN], line[64], wipe[80],
 			 reply[CLIENT_REPLY_MAX + 1];
+	struct handover_fifo fifo = { .fd = -1 };
+	char		 dir[PATH_MAX] = "";
 	int		 go[2], ep[2], in[2], out[2], e, st;
 	long long	 deadline;
 	size_t		 got;
@@ -575,27 +602,38 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		mcptool_fail(r, why, "");
 		return;
 	}
+	/* fifo:VAR: a FIFO in a private directory, its path in VAR. */
+	if (t->to == MCP_TO_FIFO && (handover_dir_make(dir, sizeof dir,
+	    "dazai-mcp") != 0 || handover_fifo_make(&fifo, dir,
+	    t->var) != 0)) {
+		mcptool_fail(r, "fifo: a FIFO in a private directory",
+		    strerror(errno));
+		client_close(&c);
+		mcptool_fifo_end(&fifo, dir);
+		return;
+	}
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
 		mcptool_fail(r, "pipe", strerror(errno));
 		client_close(&c);
+		mcptool_fifo_end(&fifo, dir);
 		return;
 	}
 	/* Fork before the secret exists, so no copy of it is forked. */
 	if ((pid = fork()) < 0) {
 		mcptool_fail(r, "fork", strerror(errno));
 		client_close(&c);
+		mcptool_fifo_end(&fifo, dir);
 		return;
 	}
 	if (pid == 0) {
 		client_close(&c);
-		/* Ours are the parent's: env:VAR reads in[0] to its end. */
+		/* Ours are the parent's: env:VAR reads in[0]. */
 		close(go[1]);
 		close(ep[0]);
 		close(in[1]);
 		close(out[0]);
-		mcptool_child(go[0], ep[1], in[0], out[1], t->command,
-		    t->env);
+		mcptool_child(go[0], ep[1], in[0], out[1], t, fifo.path);
 	}
 	close(go[0]);
 	close(ep[1]);
@@ -614,15 +652,16 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	}
 	/*
 	 * Registered: let it start; EOF on the error pipe means it runs. On
-	 * standard input the secret is fetched only then; for env:VAR it
-	 * must be in the environment execve(2) is given, so it is fetched
-	 * first and the child reads it before it starts.
+	 * standard input and through a FIFO the secret is fetched only
+	 * then; for env:VAR it must be in the environment execve(2) is
+	 * given, so it is fetched first and the child reads it before it
+	 * starts.
 	 */
 	if (write(go[1], "", 1) != 1) {
 		mcptool_fail(r, "starting the command", strerror(errno));
 		goto abandon_registered;
 	}
-	if (t->env[0] == '\0') {
+	if (t->to != MCP_TO_ENV) {
 		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof e) {
@@ -637,14 +676,17 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	client_close(&c);
 	t->calls++;
 	/* A pipe as big as the secret takes it at once. */
-	if (b.len > 4096)
+	if (b.len > 4096 && t->to != MCP_TO_FIFO)
 		(void)fcntl(in[1], F_SETPIPE_SZ, (int)(b.len > INT_MAX ?
 		    INT_MAX : b.len));
 	deadline = mcptool_now() + (long long)(t->timeout * 1000);
-	(void)secbuf_write_fd(&b, in[1], why, sizeof why);
+	if (t->to == MCP_TO_STDIN)
+		(void)secbuf_write_fd(&b, in[1], why, sizeof why);
+	else if (t->to == MCP_TO_ENV)
+		(void)handover_env_send(in[1], &b);
 	close(in[1]);
 	in[1] = -1;
-	if (t->env[0] != '\0') {
+	if (t->to == MCP_TO_ENV) {
 		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof e) {
@@ -657,7 +699,8 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 			goto burn;
 		}
 	}
-	got = mcptool_capture(out[0], &b, deadline, r, tick, arg);
+	got = mcptool_capture(out[0], &b, t->to == MCP_TO_FIFO ? &fifo : NULL,
+	    pid, deadline, r, tick, arg);
 	st = mcptool_reap(path, is_default, pid, r->timed_out, true);
 	mcptool_redact(&b, got, r);
 	secbuf_free(&b);
@@ -680,11 +723,13 @@ close_pipes:
 	close(ep[0]);
 	close(in[1]);
 	close(out[0]);
+	mcptool_fifo_end(&fifo, dir);
 	return;
 burn:
 	close(go[1]);
 	close(ep[0]);
 	close(out[0]);
+	mcptool_fifo_end(&fifo, dir);
 	/* Burn after N: that secret only, the others stay. */
 	if (t->max_calls > 0 && t->calls >= t->max_calls) {
 		snprintf(wipe, sizeof wipe, "WIPE%s%s", *t->secret != '\0' ?

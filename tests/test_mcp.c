@@ -986,6 +986,162 @@ START_TEST(command_tool_named)
 }
 END_TEST
 
+/*
+ * Call tool name; its reply parsed into *reply, after checking that the
+ * raw line on the server's standard output holds no byte string of
+ * secret. Returns its structuredContent.
+ */
+static json_t *
+srv_call_clean(struct srv *v, const char *name, const char *secret,
+    json_t **reply)
+{
+	static char	 buf[65536];
+	char		 line[256];
+
+	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}\n",
+	    name);
+	srv_line(v, line);
+	ck_assert_msg(dz_readline(v->out, buf, sizeof buf, 15.0) != NULL,
+	    "no reply to %s", name);
+	ck_assert_msg(strstr(buf, secret) == NULL, "the secret in %s", buf);
+	*reply = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+	ck_assert(*reply != NULL);
+	return json_object_get(result_of(*reply), "structuredContent");
+}
+
+/* Neither path nor its directory is there any more. */
+static void
+assert_fifo_gone(const char *path)
+{
+	char	 dir[256], *slash;
+
+	ck_assert_msg(strstr(path, "/dazai-mcp.") != NULL, "path '%s'", path);
+	snprintf(dir, sizeof dir, "%s", path);
+	ck_assert((slash = strrchr(dir, '/')) != NULL);
+	*slash = '\0';
+	ck_assert_msg(access(path, F_OK) != 0 && errno == ENOENT,
+	    "%s is still there", path);
+	ck_assert_msg(access(dir, F_OK) != 0 && errno == ENOENT,
+	    "%s is still there", dir);
+}
+
+/*
+ * secret_to = fifo:VAR: the command reads the secret from the FIFO whose
+ * path is in $VAR (once), the result carries no byte of it, and the FIFO
+ * and its directory are gone after the call, whether it was read, never
+ * opened, read after the output's end, or the call timed out.
+ */
+START_TEST(command_tool_fifo)
+{
+	static const char secret[] = "fifo-borne secret 7f3a9c";
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 conf[2048], want[256], got[512], path[256], tdir[64],
+			 digest[128];
+	const char	*out, *nl;
+	int		 fd;
+	ssize_t		 n;
+	double		 t0;
+
+	dz_tmpdir(tdir, sizeof tdir);
+	snprintf(digest, sizeof digest, "%s/late.sha", tdir);
+	snprintf(conf, sizeof conf,
+	    "[tool byfifo]\n"
+	    "command = echo \"$KEY\"; test -p \"$KEY\" && "
+	    "cat \"$KEY\" | sha256sum\n"
+	    "secret_to = fifo:KEY\n"
+	    "\n"
+	    "[tool fifoleak]\n"
+	    "command = cat \"$KEY\"; cat \"$KEY\" 2>/dev/null; echo \" $?\"\n"
+	    "secret_to = fifo:KEY\n"
+	    "\n"
+	    "[tool unread]\n"
+	    "command = echo \"$KEY\"; test -t 0 || cat\n"
+	    "secret_to = fifo:KEY\n"
+	    "\n"
+	    "[tool late]\n"
+	    "command = echo \"$KEY\"; exec >&-; sleep 0.3; "
+	    "sha256sum < \"$KEY\" > %s\n"
+	    "secret_to = fifo:KEY\n"
+	    "\n"
+	    "[tool stuck]\n"
+	    "command = echo \"$KEY\"; exec sleep 30\n"
+	    "secret_to = fifo:KEY\n"
+	    "timeout = 0.5\n", digest);
+	tools_start(&d, &v, secret, sizeof secret - 1, conf);
+	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
+
+	/* The command reads the secret's exact bytes from $KEY. */
+	sc = srv_call_clean(&v, "byfifo", secret, &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	out = json_string_value(json_object_get(sc, "stdout"));
+	ck_assert(out != NULL && (nl = strchr(out, '\n')) != NULL);
+	snprintf(path, sizeof path, "%.*s", (int)(nl - out), out);
+	ck_assert_str_eq(nl + 1, want);
+	assert_fifo_gone(path);
+	json_decref(r);
+
+	/* Printed back it is redacted; a second open finds nothing. */
+	sc = srv_call_clean(&v, "fifoleak", secret, &r);
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "[redacted] 1\n");
+	json_decref(r);
+
+	/* A command that never opens it: the FIFO goes all the same. */
+	sc = srv_call_clean(&v, "unread", secret, &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	out = json_string_value(json_object_get(sc, "stdout"));
+	ck_assert(out != NULL && (nl = strchr(out, '\n')) != NULL);
+	ck_assert_str_eq(nl + 1, "");
+	snprintf(path, sizeof path, "%.*s", (int)(nl - out), out);
+	assert_fifo_gone(path);
+	json_decref(r);
+
+	/* Served after the command closed its standard output too. */
+	sc = srv_call_clean(&v, "late", secret, &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	out = json_string_value(json_object_get(sc, "stdout"));
+	ck_assert(out != NULL && (nl = strchr(out, '\n')) != NULL);
+	snprintf(path, sizeof path, "%.*s", (int)(nl - out), out);
+	assert_fifo_gone(path);
+	json_decref(r);
+	ck_assert((fd = open(digest, O_RDONLY)) >= 0);
+	n = read(fd, got, sizeof got - 1);
+	close(fd);
+	got[n > 0 ? n : 0] = '\0';
+	ck_assert_str_eq(got, want);
+
+	/* Its timeout holds while the FIFO waits for a reader. */
+	t0 = dz_now();
+	sc = srv_call_clean(&v, "stuck", secret, &r);
+	ck_assert(dz_now() - t0 < 5.0);
+	ck_assert(json_is_true(json_object_get(sc, "timed_out")));
+	out = json_string_value(json_object_get(sc, "stdout"));
+	ck_assert(out != NULL && (nl = strchr(out, '\n')) != NULL);
+	snprintf(path, sizeof path, "%.*s", (int)(nl - out), out);
+	assert_fifo_gone(path);
+	json_decref(r);
+
+	/* Each was registered and unregistered; nothing on standard error. */
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	{
+		char	 log[8192];
+		ssize_t	 m;
+
+		fd = open(v.log, O_RDONLY);
+		m = fd >= 0 ? read(fd, log, sizeof log - 1) : 0;
+		if (fd >= 0)
+			close(fd);
+		log[m > 0 ? m : 0] = '\0';
+		ck_assert(strstr(log, "7f3a9c") == NULL);
+	}
+	dz_stop(&d);
+}
+END_TEST
+
 START_TEST(command_tool_runs)
 {
 	static const char secret[] = "correct horse battery staple";
@@ -1065,7 +1221,9 @@ START_TEST(command_tool_config)
 	    "[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
 	    "[tool t]\ndescription = no command\n",
 	    "[tool t]\ncommand = true\nsecret_to = env:1X\n",
-	    "[tool t]\ncommand = true\nsecret_to = fifo:X\n",
+	    "[tool t]\ncommand = true\nsecret_to = fifo:\n",
+	    "[tool t]\ncommand = true\nsecret_to = fifo:A-B\n",
+	    "[tool t]\ncommand = true\nsecret_to = pipe:X\n",
 	    "[tool t]\ncommand = true\nsecret = ../x\n",
 	    "[tool t]\ncommand = true\nmax_calls = 0\n",
 	    "[tool t]\ncommand = true\ntimeout = -1\n",
@@ -1107,7 +1265,9 @@ START_TEST(command_tool_memory)
 {
 	unsigned char	 marker[32];
 	char		 conf[] = "[tool digest]\ncommand = sha256sum\n"
-	    "[tool leak]\ncommand = cat\n";
+	    "[tool leak]\ncommand = cat\n"
+	    "[tool byfifo]\ncommand = sha256sum < \"$K\"\n"
+	    "secret_to = fifo:K\n";
 	struct memscan	 ms;
 	struct dz	 d;
 	struct srv	 v;
@@ -1128,6 +1288,8 @@ START_TEST(command_tool_memory)
 	(void)srv_call(&v, "digest", &r);
 	json_decref(r);
 	(void)srv_call(&v, "leak", &r);
+	json_decref(r);
+	(void)srv_call(&v, "byfifo", &r);
 	json_decref(r);
 	(void)srv_call(&v, "digest", &r);
 	json_decref(r);
@@ -1499,6 +1661,7 @@ mcp_suite(void)
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
 	tcase_add_test(io, command_tool_named);
+	tcase_add_test(io, command_tool_fifo);
 	tcase_add_test(io, command_tool_config);
 	tcase_add_test(io, command_tool_memory);
 	tcase_add_test(io, guard_through_a_long_tool);

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "dazai/handover.h"
+
 /*
  * dazai mcp: a Model Context Protocol server on standard input and
  * output. The framing (bytes in, lines out) and the dispatch (one
@@ -51,8 +53,12 @@ struct mcp_cmdtool {
 	char		*command;	/* run as /bin/sh -c */
 	char		 secret[MCP_SECRET_NAME_MAX + 1]; /* its name, "":
 					   the daemon's default */
-	char		 env[MCP_SECRET_NAME_MAX + 1]; /* secret_to = env:
-					   this variable; "": stdin */
+	enum mcp_secret_to {
+		MCP_TO_STDIN,		/* secret_to = stdin */
+		MCP_TO_ENV,		/* env:VAR */
+		MCP_TO_FIFO,		/* fifo:VAR */
+	}		 to;
+	char		 var[HANDOVER_VAR_MAX + 1]; /* env: and fifo:'s */
 	double		 timeout;	/* seconds */
 	long long	 max_calls;	/* 0: no limit */
 	long long	 calls;		/* made so far */
