@@ -16,6 +16,7 @@
 
 #include <ev.h>
 
+#include "dazai/config.h"
 #include "dazai/conn.h"
 #include "dazai/control.h"
 #include "dazai/log.h"
@@ -25,6 +26,7 @@
 #include "dazai/sandbox.h"
 #include "dazai/session.h"
 #include "dazai/vault.h"
+#include "dazai/warden.h"
 
 /* Set up the verbs' view of the daemon, on loop. */
 void
@@ -354,6 +356,34 @@ control_action(struct control *ctl, struct conn *c,
 	if (proto_format_action(line, sizeof line, &a) < 0)
 		return conn_error(c, "internal error");
 	return conn_send(c, line);
+}
+
+/*
+ * The warden's SLEEPING: the machine is about to sleep, and the warden
+ * holds logind's delay lock until it is answered. on_sleep = wipe: every
+ * secret wiped as WIPE does (the registered processes killed, the on_wipe
+ * actions run), then SLEPT; panic: a panic at once, whose own word to the
+ * warden (or the daemon's end) is the answer.
+ */
+void
+control_sleep(struct control *ctl, int mode)
+{
+	static const char	 wipe_why[] = "the machine is going to sleep "
+				    "(on_sleep = wipe); staying up";
+	static const char	 panic_why[] = "the machine is going to sleep "
+				    "(on_sleep = panic)";
+	int			 rc;
+
+	if (mode == CONFIG_SLEEP_PANIC) {
+		ctl->ops.event(ctl->ops.arg, POLICY_EV_SLEEP, 0, panic_why);
+		return;
+	}
+	if (mode != CONFIG_SLEEP_WIPE || ctl->warden == NULL)
+		return;
+	if ((rc = vault_wipe(ctl->vault, wipe_why, true)) != 0)
+		log_warnx("WIPE FAILED before sleep");
+	if (warden_slept(ctl->warden, rc) != 0)
+		log_warn("warden: cannot answer its sleep notice");
 }
 
 /* REHEARSE: the warden runs every action now; RESULT says how each ended. */

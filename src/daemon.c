@@ -244,34 +244,6 @@ daemon_wiped(void *arg, const char *why)
 }
 
 /*
- * The machine is about to sleep (the warden holds logind's delay lock
- * until we answer): wipe every secret as WIPE does (the registered
- * processes killed, the on_wipe actions run) and say SLEPT, or panic at
- * once (the panic's own word to the warden, or our end, is the answer).
- */
-static void
-daemon_sleep(struct daemon *d, int mode)
-{
-	static const char	 wipe_why[] = "the machine is going to sleep "
-				    "(on_sleep = wipe); staying up";
-	static const char	 panic_why[] = "the machine is going to sleep "
-				    "(on_sleep = panic)";
-	int			 rc;
-
-	if (mode == CONFIG_SLEEP_PANIC) {
-		daemon_event(d, POLICY_EV_SLEEP, 0, panic_why);
-		return;
-	}
-	if (mode != CONFIG_SLEEP_WIPE)
-		return;
-	rc = vault_wipe(&d->vault, wipe_why, true);
-	if (rc != 0)
-		log_warnx("WIPE FAILED before sleep");
-	if (warden_slept(d->warden, rc) != 0)
-		log_warn("warden: cannot answer its sleep notice");
-}
-
-/*
  * The warden spoke, or died. Its death is a lost guard: nothing would run
  * the actions or kill the registered processes after ours, so a graceful
  * panic follows (fail closed).
@@ -286,7 +258,7 @@ daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	while ((r = warden_read(d->warden, &msg)) == WARDEN_READ_MSG)
 		if (msg.type == WARDEN_MSG_SLEEPING && !d->stopping)
-			daemon_sleep(d, (int)msg.status);
+			control_sleep(&d->control, (int)msg.status);
 	if (r != WARDEN_READ_DOWN)
 		return;
 	ev_io_stop(loop, w);

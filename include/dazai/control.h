@@ -21,7 +21,8 @@
  * place); what a verb does is here; what it asks of the policy and the
  * daemon's state goes through struct control_ops. Registrations and the
  * rehearsal of the panic actions are told to the warden (control.warden,
- * set by the daemon once it is started).
+ * set by the daemon once it is started), and control_sleep carries out
+ * the warden's before-sleep request (on_sleep) as WIPE or PANIC would.
  */
 
 #define CONTROL_MAX	16	/* control connections at once */
@@ -56,6 +57,7 @@ void	control_init(struct control *, struct ev_loop *, struct vault *,
 	    struct sessions *, struct conn_set *, double,
 	    const struct control_ops *);
 void	control_kill_procs(struct control *, bool);
+void	control_sleep(struct control *, int);
 bool	control_command(struct control *, struct conn *,
 	    const struct proto_cmd *);
 
