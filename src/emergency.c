@@ -52,17 +52,20 @@ static const char *hard_leave_why;	/* why it is left */
 
 /*
  * The part of every hard path that must happen before the process ends:
- * zero the secret (secmem_emergency_wipe: mprotect and memset), then
- * remove the socket (emergency_remove_socket; where the sandbox grants no
- * removal it is left, said: the next start replaces a dead socket).
- * Returns 0, or -1 if the wipe failed (said). Async-signal-safe.
+ * zero the secret (mprotect and memset: the buffers only once every
+ * shield is zero, so the logged moment stays the shields' first zeroing;
+ * shields and buffers if a shield was refused), then remove the socket
+ * (emergency_remove_socket; where the sandbox grants no removal it is
+ * left, said: the next start replaces a dead socket). Returns 0, or -1 if
+ * the wipe failed (said). Async-signal-safe.
  */
 static int
-hard_wipe(void)
+hard_wipe(bool shields_zero)
 {
 	int	 rc = 0;
 
-	if (secmem_emergency_wipe() != 0) {
+	if ((shields_zero ? secmem_emergency_wipe_buffers() :
+	    secmem_emergency_wipe()) != 0) {
 		HARD_SAY("dazaid: WIPE FAILED: the secret memory could not be "
 		    "made writable\n");
 		rc = -1;
@@ -126,7 +129,7 @@ hard_sequence(const char *who, const char *why)
 
 	shielded = secmem_emergency_shield();
 	procs_emergency(hard_armed);
-	wiped = hard_wipe();
+	wiped = hard_wipe(shielded == 0);
 	if (hard_notice != NULL)
 		hard_notice(why);
 	if (wiped != 0 || shielded != 0)

@@ -818,9 +818,21 @@ secmem_emergency_wipe(void)
 }
 
 /*
+ * From a signal handler, once secmem_emergency_shield has zeroed every
+ * shield: zero the buffers only, so that the time the keys were zeroed
+ * stays that of the shield pass. Returns the number of buffers that could
+ * not be made writable. Async-signal-safe as secmem_emergency_wipe.
+ */
+int
+secmem_emergency_wipe_buffers(void)
+{
+	return secmem_emergency_pass(0);
+}
+
+/*
  * From a signal handler: make every live secret unrecoverable by zeroing
- * its shield (prekey and key) only; secmem_emergency_wipe zeroes the
- * buffers after. Returns the number of shields that could not be made
+ * its shield (prekey and key) only; secmem_emergency_wipe_buffers zeroes
+ * the buffers after. Returns the number of shields that could not be made
  * writable. Async-signal-safe as secmem_emergency_wipe.
  */
 int

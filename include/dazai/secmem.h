@@ -54,8 +54,8 @@
  *
  *	n = secmem_write_fd(sm, fd, off);	(off += n; EAGAIN: wait)
  *
- * None of these functions is async-signal-safe except
- * secmem_emergency_wipe and secmem_keys_zeroed_at.
+ * None of these functions is async-signal-safe except the
+ * secmem_emergency_ ones and secmem_keys_zeroed_at.
  */
 
 /* Which protections took effect (secmem.prot); each holds for both mappings. */
@@ -155,6 +155,8 @@ int	 secmem_wipe(struct secmem *);
 int	 secmem_emergency_wipe(void);
 /* From a signal handler: zero only the shields (unrecoverable at once). */
 int	 secmem_emergency_shield(void);
+/* Then the buffers only (the keys' zeroing time stays the shields'). */
+int	 secmem_emergency_wipe_buffers(void);
 /*
  * When the last wipe (either kind) finished zeroing the keys, on
  * CLOCK_MONOTONIC; zero if none. Async-signal-safe.

@@ -41,6 +41,7 @@
 #define SHIELD_RUNS	50		/* runs per size and trigger */
 #define NAMED_N		16		/* named secrets of 1 MiB held */
 #define NAMED_RUNS	50		/* runs per case and trigger */
+#define NAMED_PINGS	20		/* warm-up PINGs before each trigger */
 #define BIG_SIZE	(64u << 20)
 #define MIB_SIZE	(1u << 20)
 #define WIPE_REPS	9
@@ -68,11 +69,14 @@ static const char legend[] =
 "  wipe floor = memset on the same pages while they are writable;\n"
 "  unrecoverable = trigger to the CLOCK_MONOTONIC time dazaid logs under\n"
 "  --verbose once the prekey and key are zero (then the buffer is wiped).\n"
-"  named = the same with 16 secrets of 1 MiB LOADed under 16 names (one\n"
-"  prekey for all) against one 32-byte secret, against 16 of 32 B, and\n"
-"  against one of 32 B LOADed after 16 MiB were LOADed and wiped (the\n"
-"  same history: the caches as cold); locked = VmLck of a daemon\n"
-"  started --empty, then with 16 named secrets of 32 B or of 1 MiB.\n"
+"  named = the same, every daemon started --empty, with 16 secrets of\n"
+"  1 MiB LOADed under 16 names (one prekey for all) against one 32-byte\n"
+"  secret LOADed, against 16 of 32 B, and against one of 32 B LOADed\n"
+"  after 16 MiB were LOADed and wiped; before each trigger the caches\n"
+"  are evicted (2x L3) and warmed alike (a throwaway 1 x 32 B run\n"
+"  triggered the same way, 20 PINGs), so the LOADs' traffic is not\n"
+"  what is timed; round 1 is a warm-up, not kept; locked = VmLck of a\n"
+"  daemon started --empty, then with 16 named secrets of 32 B or 1 MiB.\n"
 "  GET throughput = fork to waitpid of `dazai get > /dev/null` of a\n"
 "  64 MiB secret against `cat` of the same bytes from /dev/shm; the\n"
 "  ratio there is dazai get's throughput over cat's.\n"
@@ -1297,7 +1301,7 @@ load_many(const char *sock, int n, size_t len)
 
 /* What a named-secrets run holds when it is triggered. */
 enum named_case {
-	N_ONE,		/* one 32-byte secret from --secret-file */
+	N_ONE,		/* one 32-byte secret, LOADed */
 	N_MANY,		/* NAMED_N secrets of 1 MiB, LOADed */
 	N_MANY_SMALL,	/* NAMED_N secrets of 32 B, LOADed */
 	N_ONE_AFTER,	/* one 32 B secret LOADed after N_MANY was wiped */
@@ -1319,43 +1323,99 @@ wipe_all(const char *sock)
 }
 
 /*
- * One armed run, --verbose, holding what case nc says; then trigger
- * (close the heartbeat, or SIGUSR2): *unrec gets the time to the
- * prekey's zeroing as the daemon logged it, *death to waitpid.
+ * Evict the CPU caches: write and read back a buffer twice the size of
+ * the last-level cache (at least 32 MiB). Run before every named trigger,
+ * so that none finds the caches emptied by its own LOADs (16 MiB is the
+ * whole L3 of some machines) while another finds them warm.
  */
 static void
-run_named(const char *file, enum named_case nc, enum scen sc, double *unrec,
+evict_caches(void)
+{
+	static unsigned char	*buf;
+	static size_t		 len;
+	static unsigned char	 fill;
+	volatile unsigned char	 sink = 0;
+	long			 l3;
+	size_t			 i;
+
+	if (buf == NULL) {
+		l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+		len = l3 > 0 && (size_t)l3 > (16u << 20) ? 2 * (size_t)l3 :
+		    32u << 20;
+		if ((buf = malloc(len)) == NULL)
+			bench_die("evict: %s", strerror(errno));
+	}
+	memset(buf, ++fill, len);
+	for (i = 0; i < len; i += 64)
+		sink ^= buf[i];
+	(void)sink;
+}
+
+static void	run_named_once(enum named_case, enum scen, bool, double *,
+		    double *);
+
+/*
+ * Bring every named run to the same state before its trigger, whatever
+ * it LOADed: the caches evicted, then warmed the same way, by one
+ * throwaway run of the 1 x 32 B case triggered as this one will be (the
+ * kernel's and the programs' code on that path) and PINGs on the
+ * heartbeat fd (the daemon's own loop).
+ */
+static void
+named_prepare(enum scen sc, int fd)
+{
+	char	 reply[64];
+	double	 u, d;
+	int	 i;
+
+	evict_caches();
+	run_named_once(N_ONE, sc, false, &u, &d);
+	for (i = 0; i < NAMED_PINGS; i++)
+		if (bench_request(fd, "PING\n", reply, sizeof reply) < 0 ||
+		    strcmp(reply, "PONG") != 0)
+			bench_die("dazaid: no PONG");
+}
+
+/*
+ * One armed run, --verbose, started --empty and holding what case nc
+ * says, every secret LOADed; prepared (named_prepare) unless told not;
+ * then trigger (close the heartbeat, or SIGUSR2): *unrec gets the time
+ * to the prekey's zeroing as the daemon logged it, *death to waitpid.
+ */
+static void
+run_named_once(enum named_case nc, enum scen sc, bool prepare, double *unrec,
     double *death)
 {
-	const char *const one[] = { "--secret-file", file, "--verbose",
-			    NULL };
-	const char *const many[] = { "--empty", "--verbose", NULL };
+	const char *const extra[] = { "--empty", "--verbose", "--config",
+			    "/dev/null", NULL };
 	const char	*argv[24];
 	struct bproc	 p;
 	char		 sock[128], log[128];
 	double		 t0, t1, tz;
 	int		 fd, err;
 
-	tmp_path(sock, sizeof sock, "n.sock");
-	tmp_path(log, sizeof log, "n.log");
+	tmp_path(sock, sizeof sock, prepare ? "n.sock" : "w.sock");
+	tmp_path(log, sizeof log, prepare ? "n.log" : "w.log");
 	unlink(sock);
 	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) < 0)
 		bench_die("%s: %s", log, strerror(errno));
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
-	    nc == N_ONE ? one : many);
+	    extra);
 	start(&p, argv, err, 60);
 	close(err);
 	if (nc == N_MANY || nc == N_ONE_AFTER)
 		load_many(sock, NAMED_N, MIB_SIZE);
-	if (nc == N_ONE_AFTER) {
+	if (nc == N_ONE_AFTER)
 		wipe_all(sock);
+	if (nc == N_ONE || nc == N_ONE_AFTER)
 		load_many(sock, 1, 32);
-	}
 	if (nc == N_MANY_SMALL)
 		load_many(sock, NAMED_N, 32);
 	if ((fd = bench_hello(sock)) < 0)
 		bench_die("dazaid: no WELCOME");
+	if (prepare)
+		named_prepare(sc, fd);
 	bench_settle(p.pid);
 
 	t0 = bench_now_us();
@@ -1444,7 +1504,7 @@ bench_named(void)
 			    "16 x 1 MiB", "16 x 32 B",
 			    "1 x 32 B, 16 MiB before" };
 	struct bstats	 un[N_NCASES][2], de[N_NCASES][2];
-	char		 file[128], what[96], val[24], ref[28], ratio[10];
+	char		 what[96], val[24], ref[28], ratio[10];
 	char		 n[8];
 	double		 u, d, bu, bd;
 	int		 i, k, c, t;
@@ -1452,22 +1512,23 @@ bench_named(void)
 	fprintf(stderr, "bench: %d runs each of loss and SIGUSR2 with one "
 	    "32 B secret, %d named secrets of 1 MiB and of 32 B, and one "
 	    "32 B after 16 MiB (--verbose)\n", NAMED_RUNS, NAMED_N);
-	write_random_file(tmp_path(file, sizeof file, "named.32"), 32);
 	for (c = 0; c < N_NCASES; c++)
 		for (t = 0; t < 2; t++) {
 			stats_init(&un[c][t], NAMED_RUNS);
 			stats_init(&de[c][t], NAMED_RUNS);
 		}
-	for (i = 0; i < NAMED_RUNS; i++)
+	/* Round -1 warms up (the binaries' pages, the allocator): not kept. */
+	for (i = -1; i < NAMED_RUNS; i++)
 		for (k = 0; k < 2 * N_NCASES; k++) {
-			c = ((i + k) % (2 * N_NCASES)) / 2;
-			t = (i + k) % 2;
-			run_named(file, (enum named_case)c, t ? S_USR2 : S_LOSS,
-			    &u, &d);
+			c = ((i + 1 + k) % (2 * N_NCASES)) / 2;
+			t = (i + 1 + k) % 2;
+			run_named_once((enum named_case)c, t ? S_USR2 : S_LOSS,
+			    true, &u, &d);
+			if (i < 0)
+				continue;
 			stats_add(&un[c][t], u);
 			stats_add(&de[c][t], d);
 		}
-	unlink(file);
 
 	table_section("named secrets, armed, --verbose: trigger -> prekey "
 	    "zeroed (logged); -> waitpid()");
