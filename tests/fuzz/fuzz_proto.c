@@ -194,7 +194,8 @@ check_replies(const struct proto_cmd *cmd)
 				    "locked dontdump wipeonfork dontfork "
 				    "guard-pages noaccess-idle secretmem",
 				    1e6, 1e6, (unsigned long)-1,
-				    "seccomp,landlock", "down", 64, 64 };
+				    "seccomp,landlock", "down", 64, 64,
+				    "possible", "unavailable" };
 	char			 buf[PROTO_REPLY_MAX];
 	int			 n;
 
