@@ -558,6 +558,15 @@ mcptool_redact(const struct secbuf *b, size_t got, struct mcp_run *r)
 	r->output[r->outlen] = '\0';
 }
 
+/* Close *fd if it is open; it is -1 then. */
+static void
+mcptool_closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /* The FIFO (if it is still there) and its directory (if any) removed. */
 static void
 mcptool_fifo_end(struct handover_fifo *f, char *dir)
@@ -587,7 +596,8 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 			 reply[CLIENT_REPLY_MAX + 1];
 	struct handover_fifo fifo = { .fd = -1 };
 	char		 dir[PATH_MAX] = "";
-	int		 go[2], ep[2], in[2], out[2], e, st;
+	int		 go[2] = { -1, -1 }, ep[2] = { -1, -1 },
+			 in[2] = { -1, -1 }, out[2] = { -1, -1 }, e, st;
 	long long	 deadline;
 	size_t		 got;
 	ssize_t		 n;
@@ -615,16 +625,12 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
 		mcptool_fail(r, "pipe", strerror(errno));
-		client_close(&c);
-		mcptool_fifo_end(&fifo, dir);
-		return;
+		goto unstarted;
 	}
 	/* Fork before the secret exists, so no copy of it is forked. */
 	if ((pid = fork()) < 0) {
 		mcptool_fail(r, "fork", strerror(errno));
-		client_close(&c);
-		mcptool_fifo_end(&fifo, dir);
-		return;
+		goto unstarted;
 	}
 	if (pid == 0) {
 		client_close(&c);
@@ -635,10 +641,10 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		close(out[0]);
 		mcptool_child(go[0], ep[1], in[0], out[1], t, fifo.path);
 	}
-	close(go[0]);
-	close(ep[1]);
-	close(in[0]);
-	close(out[1]);
+	mcptool_closefd(&go[0]);
+	mcptool_closefd(&ep[1]);
+	mcptool_closefd(&in[0]);
+	mcptool_closefd(&out[1]);
 	snprintf(line, sizeof line, "REGISTER pid=%d", (int)pid);
 	if (client_request(&c, line, reply, sizeof reply, why,
 	    sizeof why) != 0) {
@@ -684,8 +690,7 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		(void)secbuf_write_fd(&b, in[1], why, sizeof why);
 	else if (t->to == MCP_TO_ENV)
 		(void)handover_env_send(in[1], &b);
-	close(in[1]);
-	in[1] = -1;
+	mcptool_closefd(&in[1]);
 	if (t->to == MCP_TO_ENV) {
 		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
@@ -718,17 +723,27 @@ abandon_registered:
 abandon:
 	client_close(&c);
 	(void)mcptool_reap(path, is_default, pid, true, false);
+	goto close_pipes;
+unstarted:
+	/* No command, no secret yet: what was opened for it goes. */
+	client_close(&c);
+	secbuf_free(&b);
+	mcptool_closefd(&go[0]);
+	mcptool_closefd(&ep[1]);
+	mcptool_closefd(&in[0]);
+	mcptool_closefd(&out[1]);
 close_pipes:
-	close(go[1]);
-	close(ep[0]);
-	close(in[1]);
-	close(out[0]);
+	mcptool_closefd(&go[1]);
+	mcptool_closefd(&ep[0]);
+	mcptool_closefd(&in[1]);
+	mcptool_closefd(&out[0]);
 	mcptool_fifo_end(&fifo, dir);
 	return;
 burn:
-	close(go[1]);
-	close(ep[0]);
-	close(out[0]);
+	mcptool_closefd(&go[1]);
+	mcptool_closefd(&ep[0]);
+	mcptool_closefd(&in[1]);
+	mcptool_closefd(&out[0]);
 	mcptool_fifo_end(&fifo, dir);
 	/* Burn after N: that secret only, the others stay. */
 	if (t->max_calls > 0 && t->calls >= t->max_calls) {

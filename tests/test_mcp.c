@@ -9,6 +9,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -1213,6 +1214,59 @@ START_TEST(command_tool_runs)
 }
 END_TEST
 
+/*
+ * A call that fails for want of a descriptor (a pipe) leaves none of
+ * its own open: with the limit one above it, the next call runs.
+ */
+START_TEST(command_tool_fd_leak)
+{
+	static const char secret[] = "held in no descriptor";
+	static const char conf[] = "[tool digest]\ncommand = sha256sum\n";
+	struct rlimit	 rl;
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	const char	*msg;
+	char		 want[256];
+	rlim_t		 lim;
+
+	tools_start(&d, &v, secret, sizeof secret - 1, conf);
+	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
+	ck_assert(prlimit(v.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	/* The limit lowered until a call's last pipe finds no room. */
+	for (lim = 64; lim > 3; lim--) {
+		rl.rlim_cur = lim;
+		ck_assert(prlimit(v.pid, RLIMIT_NOFILE, &rl, NULL) == 0);
+		sc = srv_call(&v, "digest", &r);
+		if (json_is_true(json_object_get(result_of(r), "isError")))
+			break;
+		ck_assert_str_eq(json_string_value(json_object_get(sc,
+		    "stdout")), want);
+		json_decref(r);
+	}
+	ck_assert(lim > 3);
+	msg = json_string_value(json_object_get(sc, "message"));
+	ck_assert_msg(msg != NULL && strncmp(msg, "pipe", 4) == 0, "%s",
+	    msg != NULL ? msg : "no message");
+	json_decref(r);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	rl.rlim_cur = lim + 1;
+	ck_assert(prlimit(v.pid, RLIMIT_NOFILE, &rl, NULL) == 0);
+	sc = srv_call(&v, "digest", &r);
+	msg = json_string_value(json_object_get(sc, "message"));
+	ck_assert_msg(json_is_false(json_object_get(result_of(r), "isError")),
+	    "with %d descriptors: %s", (int)lim + 1, msg != NULL ? msg : "");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 START_TEST(command_tool_config)
 {
 	static const char *const bad[] = {
@@ -1660,6 +1714,7 @@ mcp_suite(void)
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
+	tcase_add_test(io, command_tool_fd_leak);
 	tcase_add_test(io, command_tool_named);
 	tcase_add_test(io, command_tool_fifo);
 	tcase_add_test(io, command_tool_config);
