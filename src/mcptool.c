@@ -40,7 +40,8 @@
 #define MCP_SCRATCH		4096	/* where output past the cap is read
 					 * and dropped, inside the buffer */
 #define MCP_FIFO_MS		10	/* how often a FIFO is tried for a
-					 * reader */
+					 * reader, or a command whose output
+					 * ended looked at for its end */
 
 /* inih's state while it reads the file. */
 struct mcptool_parse {
@@ -395,6 +396,9 @@ mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
 	char		 c, *entry;
 	int		 e, null;
 
+	/* A group of its own, for the parent to kill whole (it does so
+	 * too: whichever comes first). */
+	(void)setpgid(0, 0);
 	if (read(go, &c, 1) != 1)
 		_exit(126);
 	/* env:VAR: the secret, read from its pipe (its length first) into
@@ -424,7 +428,10 @@ fail:
 	_exit(127);
 }
 
-/* Kill the child, unregister it (if it was) while a zombie, reap it. */
+/*
+ * Kill the child and its process group (what it started goes with it),
+ * unregister it (if it was) while a zombie, reap it.
+ */
 static int
 mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
     bool registered)
@@ -433,7 +440,7 @@ mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
 	siginfo_t	 si;
 	int		 st = 0;
 
-	if (kill_it)
+	if (kill_it && kill(-pid, SIGKILL) != 0)
 		kill(pid, SIGKILL);
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
 	    errno == EINTR)
@@ -485,9 +492,10 @@ mcptool_ended(pid_t pid)
 /*
  * Capture the command's standard output after the secret in b (up to
  * MCP_OUTPUT_MAX bytes; more is read into the scratch space and dropped)
- * until its end or the deadline, serving the FIFO f (if any) the secret
- * meanwhile: after the output's end too, while the command still runs
- * and has not opened it. Returns the bytes kept.
+ * until both its end and the command's, or the deadline, serving the
+ * FIFO f (if any) the secret meanwhile: after the output's end too,
+ * while the command still runs and has not opened it. Returns the bytes
+ * kept.
  */
 static size_t
 mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
@@ -501,11 +509,14 @@ mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
 	long long	 left;
 	ssize_t		 n;
 	int		 rc, wait;
+	bool		 ended = false;
 
 	for (;;) {
 		if (f != NULL && !f->done)
 			(void)handover_fifo_serve(f, b);
-		if (pfd.fd < 0 && (f == NULL || f->done || mcptool_ended(pid)))
+		if (!ended)
+			ended = mcptool_ended(pid);
+		if (pfd.fd < 0 && ended)
 			return got;
 		if ((left = deadline - mcptool_now()) <= 0) {
 			r->timed_out = true;
@@ -513,9 +524,11 @@ mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
 		}
 		/* At least once a second, so that the caller can keep a
 		 * heartbeat going while a command runs long; a FIFO not yet
-		 * served is tried more often. */
+		 * served, or the end of a command whose output ended (no
+		 * descriptor tells of it), is looked for more often. */
 		wait = left > 1000 ? 1000 : (int)left;
-		if (f != NULL && !f->done && wait > MCP_FIFO_MS)
+		if (((f != NULL && !f->done) || pfd.fd < 0) &&
+		    wait > MCP_FIFO_MS)
 			wait = MCP_FIFO_MS;
 		rc = poll(&pfd, 1, wait);
 		if (tick != NULL)
@@ -641,6 +654,7 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		close(out[0]);
 		mcptool_child(go[0], ep[1], in[0], out[1], t, fifo.path);
 	}
+	(void)setpgid(pid, pid);	/* as the child does: mcptool_reap */
 	mcptool_closefd(&go[0]);
 	mcptool_closefd(&ep[1]);
 	mcptool_closefd(&in[0]);
@@ -706,7 +720,9 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	}
 	got = mcptool_capture(out[0], &b, t->to == MCP_TO_FIFO ? &fifo : NULL,
 	    pid, deadline, r, tick, arg);
-	st = mcptool_reap(path, is_default, pid, r->timed_out, true);
+	/* Timed out, or the loop gave up on poll(2): never wait on it. */
+	st = mcptool_reap(path, is_default, pid, r->timed_out ||
+	    !mcptool_ended(pid), true);
 	mcptool_redact(&b, got, r);
 	secbuf_free(&b);
 	if (WIFEXITED(st) && !r->timed_out)

@@ -1214,6 +1214,108 @@ START_TEST(command_tool_runs)
 }
 END_TEST
 
+/* Has process pid ended within secs (gone, or a zombie nobody reaps)? */
+static bool
+pid_ended(pid_t pid, double secs)
+{
+	char	 path[64], buf[512], *p;
+	double	 t0 = dz_now();
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	for (;;) {
+		if (dz_read_file(path, buf, sizeof buf)[0] == '\0')
+			return true;
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+		    p[2] == 'Z')
+			return true;
+		if (dz_now() - t0 > secs)
+			return false;
+		usleep(20000);
+	}
+}
+
+/* Call tool name and see it killed at its timeout (0.5 s) in time. */
+static void
+assert_call_times_out(struct srv *v, const char *name)
+{
+	json_t	*r, *sc;
+	double	 t0 = dz_now();
+
+	sc = srv_call(v, name, &r);
+	ck_assert_msg(dz_now() - t0 < 5.0, "%s took %.1f s", name,
+	    dz_now() - t0);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	ck_assert_msg(json_is_true(json_object_get(sc, "timed_out")),
+	    "%s did not time out", name);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "signal")),
+	    SIGKILL);
+	json_decref(r);
+}
+
+/*
+ * A command that closes its standard output and runs on is still held
+ * to its timeout, whichever way it got the secret, and then its whole
+ * process group is killed; one that closes it and exits soon after
+ * gives its exit status.
+ */
+START_TEST(command_tool_closes_stdout)
+{
+	static const char secret[] = "a secret for the quiet ones";
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 conf[1024], tdir[64], pidfile[128], buf[64];
+	double		 t0;
+	long		 pid;
+
+	dz_tmpdir(tdir, sizeof tdir);
+	snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", tdir);
+	snprintf(conf, sizeof conf,
+	    "[tool bystdin]\n"
+	    "command = exec >&-; sleep 60\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool byenv]\n"
+	    "command = exec >&-; sleep 60\n"
+	    "secret_to = env:TOKEN\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool byfifo]\n"
+	    "command = cat \"$K\" >/dev/null; exec >&-; sleep 60\n"
+	    "secret_to = fifo:K\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool group]\n"
+	    "command = exec >&-; sleep 60 & echo $! > %s; wait\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool soon]\n"
+	    "command = exec >&-; sleep 0.3; exit 3\n"
+	    "timeout = 10\n", pidfile);
+	tools_start(&d, &v, secret, sizeof secret - 1, conf);
+	assert_call_times_out(&v, "bystdin");
+	assert_call_times_out(&v, "byenv");
+	assert_call_times_out(&v, "byfifo");
+	/* The shell's own child goes with it. */
+	assert_call_times_out(&v, "group");
+	ck_assert(dz_read_file(pidfile, buf, sizeof buf)[0] != '\0');
+	pid = strtol(buf, NULL, 10);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_msg(pid_ended((pid_t)pid, 5.0), "sleep %ld outlived the "
+	    "call", pid);
+	t0 = dz_now();
+	sc = srv_call(&v, "soon", &r);
+	ck_assert(dz_now() - t0 < 5.0);
+	ck_assert(json_is_false(json_object_get(sc, "timed_out")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 3);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+}
+END_TEST
+
 /*
  * A call that fails for want of a descriptor (a pipe) leaves none of
  * its own open: with the limit one above it, the next call runs.
@@ -1714,6 +1816,7 @@ mcp_suite(void)
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
+	tcase_add_test(io, command_tool_closes_stdout);
 	tcase_add_test(io, command_tool_fd_leak);
 	tcase_add_test(io, command_tool_named);
 	tcase_add_test(io, command_tool_fifo);
