@@ -16,12 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <linux/capability.h>
 
 #include "dazai/mcp.h"
 #include "helpers.h"
@@ -631,10 +633,16 @@ struct srv {
 	char	 log[128];
 };
 
-/* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
+#define SRV_NO_SYS_RESOURCE	0x1	/* it runs without CAP_SYS_RESOURCE */
+
+/*
+ * Start build/dazai [--socket sock] mcp [extra] [more] on pipes; with
+ * SRV_NO_SYS_RESOURCE in flags a root server is held to pipe-max-size
+ * like anyone else (the capability dropped from its bounding set).
+ */
 static void
-srv_start2(struct srv *v, const char *sock, const char *extra,
-    const char *more)
+srv_spawn(struct srv *v, const char *sock, const char *extra,
+    const char *more, int flags)
 {
 	const char	*argv[8];
 	char		 dir[64];
@@ -658,6 +666,10 @@ srv_start2(struct srv *v, const char *sock, const char *extra,
 	ck_assert(v->pid >= 0);
 	if (v->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((flags & SRV_NO_SYS_RESOURCE) != 0 &&
+		    prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) != 0 &&
+		    geteuid() == 0)
+			_exit(123);
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		if ((fd = open(v->log, O_WRONLY | O_CREAT | O_APPEND,
@@ -671,6 +683,14 @@ srv_start2(struct srv *v, const char *sock, const char *extra,
 	close(out[1]);
 	v->in = in[1];
 	v->out = out[0];
+}
+
+/* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
+static void
+srv_start2(struct srv *v, const char *sock, const char *extra,
+    const char *more)
+{
+	srv_spawn(v, sock, extra, more, 0);
 }
 
 /* Start build/dazai [--socket sock] mcp [extra] on pipes. */
@@ -883,10 +903,13 @@ sha256_hex(const void *p, size_t len, char *out, size_t outlen)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* A daemon holding secret, and dazai mcp with the tools in conf. */
+/*
+ * A daemon holding secret, and dazai mcp with the tools in conf, started
+ * with flags (SRV_*).
+ */
 static void
-tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
-    const char *conf)
+tools_spawn(struct dz *d, struct srv *v, const void *secret, size_t len,
+    const char *conf, int flags)
 {
 	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
 	char		 path[192], cpath[192];
@@ -898,7 +921,15 @@ tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
 	ck_assert(dz_start(d, args) == 0);
 	snprintf(cpath, sizeof cpath, "%s/tools.conf", d->dir);
 	dz_write_file(cpath, conf, strlen(conf));
-	srv_start2(v, d->sock, "--config", cpath);
+	srv_spawn(v, d->sock, "--config", cpath, flags);
+}
+
+/* A daemon holding secret, and dazai mcp with the tools in conf. */
+static void
+tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
+    const char *conf)
+{
+	tools_spawn(d, v, secret, len, conf, 0);
 }
 
 static const char tools_conf[] =
@@ -1313,6 +1344,67 @@ START_TEST(command_tool_closes_stdout)
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
 	ck_assert_int_eq(srv_end(&v), 0);
 	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * secret_to = stdin with a secret bigger than any pipe the server may
+ * make (2 MiB, over pipe-max-size, the server without CAP_SYS_RESOURCE):
+ * a command that never reads is still killed at its timeout, one that
+ * closes its standard input or exits unread is no error of ours, and
+ * one that reads gets every byte.
+ */
+START_TEST(command_tool_unread_stdin)
+{
+	static const char conf[] =
+	    "[tool deaf]\n"
+	    "command = exec sleep 60\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool shut]\n"
+	    "command = exec <&-; sleep 0.2; echo shut\n"
+	    "\n"
+	    "[tool quick]\n"
+	    "command = exit 0\n"
+	    "\n"
+	    "[tool digest]\n"
+	    "command = sha256sum\n";
+	const size_t	 len = 2 * 1024 * 1024;
+	unsigned char	*secret;
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 want[256];
+	uint32_t	 x = 2463534242u;
+	size_t		 i;
+
+	ck_assert((secret = malloc(len)) != NULL);
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		secret[i] = (unsigned char)x;
+	}
+	tools_spawn(&d, &v, secret, len, conf, SRV_NO_SYS_RESOURCE);
+	sha256_hex(secret, len, want, sizeof want);
+	assert_call_times_out(&v, "deaf");
+	sc = srv_call(&v, "shut", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "shut\n");
+	json_decref(r);
+	sc = srv_call(&v, "quick", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+	free(secret);
 }
 END_TEST
 
@@ -1817,6 +1909,7 @@ mcp_suite(void)
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
 	tcase_add_test(io, command_tool_closes_stdout);
+	tcase_add_test(io, command_tool_unread_stdin);
 	tcase_add_test(io, command_tool_fd_leak);
 	tcase_add_test(io, command_tool_named);
 	tcase_add_test(io, command_tool_fifo);
