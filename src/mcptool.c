@@ -40,7 +40,8 @@
 #define MCP_SCRATCH		4096	/* where output past the cap is read
 					 * and dropped, inside the buffer */
 #define MCP_FIFO_MS		10	/* how often a FIFO is tried for a
-					 * reader */
+					 * reader, or a command whose output
+					 * ended looked at for its end */
 
 /* inih's state while it reads the file. */
 struct mcptool_parse {
@@ -395,6 +396,9 @@ mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
 	char		 c, *entry;
 	int		 e, null;
 
+	/* A group of its own, for the parent to kill whole (it does so
+	 * too: whichever comes first). */
+	(void)setpgid(0, 0);
 	if (read(go, &c, 1) != 1)
 		_exit(126);
 	/* env:VAR: the secret, read from its pipe (its length first) into
@@ -424,7 +428,10 @@ fail:
 	_exit(127);
 }
 
-/* Kill the child, unregister it (if it was) while a zombie, reap it. */
+/*
+ * Kill the child and its process group (what it started goes with it),
+ * unregister it (if it was) while a zombie, reap it.
+ */
 static int
 mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
     bool registered)
@@ -433,7 +440,7 @@ mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
 	siginfo_t	 si;
 	int		 st = 0;
 
-	if (kill_it)
+	if (kill_it && kill(-pid, SIGKILL) != 0)
 		kill(pid, SIGKILL);
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
 	    errno == EINTR)
@@ -482,30 +489,49 @@ mcptool_ended(pid_t pid)
 	    WNOWAIT) == 0 && si.si_pid == pid;
 }
 
+/* Close *fd if it is open; it is -1 then. */
+static void
+mcptool_closefd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
 /*
- * Capture the command's standard output after the secret in b (up to
- * MCP_OUTPUT_MAX bytes; more is read into the scratch space and dropped)
- * until its end or the deadline, serving the FIFO f (if any) the secret
- * meanwhile: after the output's end too, while the command still runs
- * and has not opened it. Returns the bytes kept.
+ * The command's side of a call, until both its output and the command
+ * have ended, or the deadline. Its standard output is captured after the
+ * secret in b (up to MCP_OUTPUT_MAX bytes; more is read into the scratch
+ * space and dropped). A stdin tool's secret is written to *in (the pipe
+ * to its standard input, non-blocking) as the pipe takes it, and the
+ * pipe closed once the secret is in, the command closed its end or it
+ * ended. The FIFO f (if any) is served the secret meanwhile: after the
+ * output's end too, while the command still runs and has not opened it.
+ * Returns the bytes kept.
  */
 static size_t
-mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
+mcptool_capture(int fd, int *in, struct secbuf *b, struct handover_fifo *f,
     pid_t pid, long long deadline, struct mcp_run *r,
     void (*tick)(void *), void *arg)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct pollfd	 pfd[2] = { { fd, POLLIN, 0 }, { *in, POLLOUT, 0 } };
 	unsigned char	*base = b->p + b->len,
 			*scratch = base + MCP_OUTPUT_MAX;
-	size_t		 got = 0;
+	size_t		 got = 0, off = 0;
 	long long	 left;
 	ssize_t		 n;
 	int		 rc, wait;
+	bool		 ended = false;
 
 	for (;;) {
 		if (f != NULL && !f->done)
 			(void)handover_fifo_serve(f, b);
-		if (pfd.fd < 0 && (f == NULL || f->done || mcptool_ended(pid)))
+		if (!ended)
+			ended = mcptool_ended(pid);
+		if (*in >= 0 && (off == b->len || ended))
+			mcptool_closefd(in);
+		pfd[1].fd = *in;
+		if (pfd[0].fd < 0 && ended)
 			return got;
 		if ((left = deadline - mcptool_now()) <= 0) {
 			r->timed_out = true;
@@ -513,16 +539,28 @@ mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
 		}
 		/* At least once a second, so that the caller can keep a
 		 * heartbeat going while a command runs long; a FIFO not yet
-		 * served is tried more often. */
+		 * served, or the end of a command whose output ended (no
+		 * descriptor tells of it), is looked for more often. */
 		wait = left > 1000 ? 1000 : (int)left;
-		if (f != NULL && !f->done && wait > MCP_FIFO_MS)
+		if (((f != NULL && !f->done) || pfd[0].fd < 0) &&
+		    wait > MCP_FIFO_MS)
 			wait = MCP_FIFO_MS;
-		rc = poll(&pfd, 1, wait);
+		rc = poll(pfd, 2, wait);
 		if (tick != NULL)
 			tick(arg);
 		if (rc < 0 && errno != EINTR)
 			return got;
 		if (rc <= 0)
+			continue;
+		if (pfd[1].fd >= 0 && pfd[1].revents != 0) {
+			n = write(*in, b->p + off, b->len - off);
+			if (n > 0)
+				off += (size_t)n;
+			else if (errno != EINTR && errno != EAGAIN)
+				mcptool_closefd(in);	/* EPIPE: it will
+							 * not read it */
+		}
+		if (pfd[0].fd < 0 || pfd[0].revents == 0)
 			continue;
 		if (got < MCP_OUTPUT_MAX)
 			n = read(fd, base + got, MCP_OUTPUT_MAX - got);
@@ -530,11 +568,9 @@ mcptool_capture(int fd, struct secbuf *b, struct handover_fifo *f,
 			n = read(fd, scratch, MCP_SCRATCH);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n <= 0) {
-			pfd.fd = -1;	/* its end: poll ignores it now */
-			continue;
-		}
-		if (got < MCP_OUTPUT_MAX)
+		if (n <= 0)
+			pfd[0].fd = -1;	/* its end: poll ignores it now */
+		else if (got < MCP_OUTPUT_MAX)
 			got += (size_t)n;
 		else
 			r->truncated = true;
@@ -570,10 +606,12 @@ mcptool_fifo_end(struct handover_fifo *f, char *dir)
  * One call of tool t against the daemon at path, in the order dazai exec
  * keeps: the command is forked and registered before the secret exists
  * here, and the secret is fetched only once execve(2) succeeded (for
- * env:VAR, just before). The secret goes to the command's standard
- * input, its environment or a FIFO; then its output is read until its
- * end or the tool's timeout (then it is killed), and it is unregistered
- * and reaped; the FIFO and its directory are removed. After the last of
+ * env:VAR, just before). The secret goes into its environment before
+ * it starts, or to its standard input or a FIFO as it reads, while its
+ * output is read, until both the output and the command have ended or
+ * the tool's timeout (then its process group is killed); it is
+ * unregistered and reaped; the FIFO and its directory are removed.
+ * The timeout bounds all that the command does. After the last of
  * max_calls the daemon's secret is wiped. tick(arg), if given, is called
  * at least once a second while the command runs.
  */
@@ -587,7 +625,8 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 			 reply[CLIENT_REPLY_MAX + 1];
 	struct handover_fifo fifo = { .fd = -1 };
 	char		 dir[PATH_MAX] = "";
-	int		 go[2], ep[2], in[2], out[2], e, st;
+	int		 go[2] = { -1, -1 }, ep[2] = { -1, -1 },
+			 in[2] = { -1, -1 }, out[2] = { -1, -1 }, e, st;
 	long long	 deadline;
 	size_t		 got;
 	ssize_t		 n;
@@ -615,16 +654,19 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0 ||
 	    pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
 		mcptool_fail(r, "pipe", strerror(errno));
-		client_close(&c);
-		mcptool_fifo_end(&fifo, dir);
-		return;
+		goto unstarted;
+	}
+	/* On standard input the secret goes as the command takes it, in
+	 * the loop that reads its output, so that neither waits on the
+	 * other and the timeout holds. */
+	if (t->to == MCP_TO_STDIN && fcntl(in[1], F_SETFL, O_NONBLOCK) != 0) {
+		mcptool_fail(r, "pipe", strerror(errno));
+		goto unstarted;
 	}
 	/* Fork before the secret exists, so no copy of it is forked. */
 	if ((pid = fork()) < 0) {
 		mcptool_fail(r, "fork", strerror(errno));
-		client_close(&c);
-		mcptool_fifo_end(&fifo, dir);
-		return;
+		goto unstarted;
 	}
 	if (pid == 0) {
 		client_close(&c);
@@ -635,10 +677,11 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		close(out[0]);
 		mcptool_child(go[0], ep[1], in[0], out[1], t, fifo.path);
 	}
-	close(go[0]);
-	close(ep[1]);
-	close(in[0]);
-	close(out[1]);
+	(void)setpgid(pid, pid);	/* as the child does: mcptool_reap */
+	mcptool_closefd(&go[0]);
+	mcptool_closefd(&ep[1]);
+	mcptool_closefd(&in[0]);
+	mcptool_closefd(&out[1]);
 	snprintf(line, sizeof line, "REGISTER pid=%d", (int)pid);
 	if (client_request(&c, line, reply, sizeof reply, why,
 	    sizeof why) != 0) {
@@ -680,12 +723,10 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		(void)fcntl(in[1], F_SETPIPE_SZ, (int)(b.len > INT_MAX ?
 		    INT_MAX : b.len));
 	deadline = mcptool_now() + (long long)(t->timeout * 1000);
-	if (t->to == MCP_TO_STDIN)
-		(void)secbuf_write_fd(&b, in[1], why, sizeof why);
-	else if (t->to == MCP_TO_ENV)
+	if (t->to == MCP_TO_ENV)
 		(void)handover_env_send(in[1], &b);
-	close(in[1]);
-	in[1] = -1;
+	if (t->to != MCP_TO_STDIN)
+		mcptool_closefd(&in[1]);
 	if (t->to == MCP_TO_ENV) {
 		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
@@ -699,9 +740,11 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 			goto burn;
 		}
 	}
-	got = mcptool_capture(out[0], &b, t->to == MCP_TO_FIFO ? &fifo : NULL,
-	    pid, deadline, r, tick, arg);
-	st = mcptool_reap(path, is_default, pid, r->timed_out, true);
+	got = mcptool_capture(out[0], &in[1], &b, t->to == MCP_TO_FIFO ?
+	    &fifo : NULL, pid, deadline, r, tick, arg);
+	/* Timed out, or the loop gave up on poll(2): never wait on it. */
+	st = mcptool_reap(path, is_default, pid, r->timed_out ||
+	    !mcptool_ended(pid), true);
 	mcptool_redact(&b, got, r);
 	secbuf_free(&b);
 	if (WIFEXITED(st) && !r->timed_out)
@@ -718,17 +761,27 @@ abandon_registered:
 abandon:
 	client_close(&c);
 	(void)mcptool_reap(path, is_default, pid, true, false);
+	goto close_pipes;
+unstarted:
+	/* No command, no secret yet: what was opened for it goes. */
+	client_close(&c);
+	secbuf_free(&b);
+	mcptool_closefd(&go[0]);
+	mcptool_closefd(&ep[1]);
+	mcptool_closefd(&in[0]);
+	mcptool_closefd(&out[1]);
 close_pipes:
-	close(go[1]);
-	close(ep[0]);
-	close(in[1]);
-	close(out[0]);
+	mcptool_closefd(&go[1]);
+	mcptool_closefd(&ep[0]);
+	mcptool_closefd(&in[1]);
+	mcptool_closefd(&out[0]);
 	mcptool_fifo_end(&fifo, dir);
 	return;
 burn:
-	close(go[1]);
-	close(ep[0]);
-	close(out[0]);
+	mcptool_closefd(&go[1]);
+	mcptool_closefd(&ep[0]);
+	mcptool_closefd(&in[1]);
+	mcptool_closefd(&out[0]);
 	mcptool_fifo_end(&fifo, dir);
 	/* Burn after N: that secret only, the others stay. */
 	if (t->max_calls > 0 && t->calls >= t->max_calls) {

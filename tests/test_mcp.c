@@ -9,18 +9,21 @@
  */
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <linux/capability.h>
 
 #include "dazai/mcp.h"
 #include "helpers.h"
@@ -630,10 +633,16 @@ struct srv {
 	char	 log[128];
 };
 
-/* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
+#define SRV_NO_SYS_RESOURCE	0x1	/* it runs without CAP_SYS_RESOURCE */
+
+/*
+ * Start build/dazai [--socket sock] mcp [extra] [more] on pipes; with
+ * SRV_NO_SYS_RESOURCE in flags a root server is held to pipe-max-size
+ * like anyone else (the capability dropped from its bounding set).
+ */
 static void
-srv_start2(struct srv *v, const char *sock, const char *extra,
-    const char *more)
+srv_spawn(struct srv *v, const char *sock, const char *extra,
+    const char *more, int flags)
 {
 	const char	*argv[8];
 	char		 dir[64];
@@ -657,6 +666,10 @@ srv_start2(struct srv *v, const char *sock, const char *extra,
 	ck_assert(v->pid >= 0);
 	if (v->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if ((flags & SRV_NO_SYS_RESOURCE) != 0 &&
+		    prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0) != 0 &&
+		    geteuid() == 0)
+			_exit(123);
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
 		if ((fd = open(v->log, O_WRONLY | O_CREAT | O_APPEND,
@@ -670,6 +683,14 @@ srv_start2(struct srv *v, const char *sock, const char *extra,
 	close(out[1]);
 	v->in = in[1];
 	v->out = out[0];
+}
+
+/* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
+static void
+srv_start2(struct srv *v, const char *sock, const char *extra,
+    const char *more)
+{
+	srv_spawn(v, sock, extra, more, 0);
 }
 
 /* Start build/dazai [--socket sock] mcp [extra] on pipes. */
@@ -882,10 +903,13 @@ sha256_hex(const void *p, size_t len, char *out, size_t outlen)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* A daemon holding secret, and dazai mcp with the tools in conf. */
+/*
+ * A daemon holding secret, and dazai mcp with the tools in conf, started
+ * with flags (SRV_*).
+ */
 static void
-tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
-    const char *conf)
+tools_spawn(struct dz *d, struct srv *v, const void *secret, size_t len,
+    const char *conf, int flags)
 {
 	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
 	char		 path[192], cpath[192];
@@ -897,7 +921,15 @@ tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
 	ck_assert(dz_start(d, args) == 0);
 	snprintf(cpath, sizeof cpath, "%s/tools.conf", d->dir);
 	dz_write_file(cpath, conf, strlen(conf));
-	srv_start2(v, d->sock, "--config", cpath);
+	srv_spawn(v, d->sock, "--config", cpath, flags);
+}
+
+/* A daemon holding secret, and dazai mcp with the tools in conf. */
+static void
+tools_start(struct dz *d, struct srv *v, const void *secret, size_t len,
+    const char *conf)
+{
+	tools_spawn(d, v, secret, len, conf, 0);
 }
 
 static const char tools_conf[] =
@@ -1209,6 +1241,222 @@ START_TEST(command_tool_runs)
 		log[n > 0 ? n : 0] = '\0';
 		ck_assert(strstr(log, "horse") == NULL);
 	}
+	dz_stop(&d);
+}
+END_TEST
+
+/* Has process pid ended within secs (gone, or a zombie nobody reaps)? */
+static bool
+pid_ended(pid_t pid, double secs)
+{
+	char	 path[64], buf[512], *p;
+	double	 t0 = dz_now();
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	for (;;) {
+		if (dz_read_file(path, buf, sizeof buf)[0] == '\0')
+			return true;
+		if ((p = strrchr(buf, ')')) != NULL && p[1] == ' ' &&
+		    p[2] == 'Z')
+			return true;
+		if (dz_now() - t0 > secs)
+			return false;
+		usleep(20000);
+	}
+}
+
+/* Call tool name and see it killed at its timeout (0.5 s) in time. */
+static void
+assert_call_times_out(struct srv *v, const char *name)
+{
+	json_t	*r, *sc;
+	double	 t0 = dz_now();
+
+	sc = srv_call(v, name, &r);
+	ck_assert_msg(dz_now() - t0 < 5.0, "%s took %.1f s", name,
+	    dz_now() - t0);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	ck_assert_msg(json_is_true(json_object_get(sc, "timed_out")),
+	    "%s did not time out", name);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "signal")),
+	    SIGKILL);
+	json_decref(r);
+}
+
+/*
+ * A command that closes its standard output and runs on is still held
+ * to its timeout, whichever way it got the secret, and then its whole
+ * process group is killed; one that closes it and exits soon after
+ * gives its exit status.
+ */
+START_TEST(command_tool_closes_stdout)
+{
+	static const char secret[] = "a secret for the quiet ones";
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 conf[1024], tdir[64], pidfile[128], buf[64];
+	double		 t0;
+	long		 pid;
+
+	dz_tmpdir(tdir, sizeof tdir);
+	snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", tdir);
+	snprintf(conf, sizeof conf,
+	    "[tool bystdin]\n"
+	    "command = exec >&-; sleep 60\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool byenv]\n"
+	    "command = exec >&-; sleep 60\n"
+	    "secret_to = env:TOKEN\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool byfifo]\n"
+	    "command = cat \"$K\" >/dev/null; exec >&-; sleep 60\n"
+	    "secret_to = fifo:K\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool group]\n"
+	    "command = exec >&-; sleep 60 & echo $! > %s; wait\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool soon]\n"
+	    "command = exec >&-; sleep 0.3; exit 3\n"
+	    "timeout = 10\n", pidfile);
+	tools_start(&d, &v, secret, sizeof secret - 1, conf);
+	assert_call_times_out(&v, "bystdin");
+	assert_call_times_out(&v, "byenv");
+	assert_call_times_out(&v, "byfifo");
+	/* The shell's own child goes with it. */
+	assert_call_times_out(&v, "group");
+	ck_assert(dz_read_file(pidfile, buf, sizeof buf)[0] != '\0');
+	pid = strtol(buf, NULL, 10);
+	ck_assert_int_gt(pid, 1);
+	ck_assert_msg(pid_ended((pid_t)pid, 5.0), "sleep %ld outlived the "
+	    "call", pid);
+	t0 = dz_now();
+	sc = srv_call(&v, "soon", &r);
+	ck_assert(dz_now() - t0 < 5.0);
+	ck_assert(json_is_false(json_object_get(sc, "timed_out")));
+	ck_assert_int_eq(json_integer_value(json_object_get(sc,
+	    "exit_status")), 3);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+}
+END_TEST
+
+/*
+ * secret_to = stdin with a secret bigger than any pipe the server may
+ * make (2 MiB, over pipe-max-size, the server without CAP_SYS_RESOURCE):
+ * a command that never reads is still killed at its timeout, one that
+ * closes its standard input or exits unread is no error of ours, and
+ * one that reads gets every byte.
+ */
+START_TEST(command_tool_unread_stdin)
+{
+	static const char conf[] =
+	    "[tool deaf]\n"
+	    "command = exec sleep 60\n"
+	    "timeout = 0.5\n"
+	    "\n"
+	    "[tool shut]\n"
+	    "command = exec <&-; sleep 0.2; echo shut\n"
+	    "\n"
+	    "[tool quick]\n"
+	    "command = exit 0\n"
+	    "\n"
+	    "[tool digest]\n"
+	    "command = sha256sum\n";
+	const size_t	 len = 2 * 1024 * 1024;
+	unsigned char	*secret;
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	char		 want[256];
+	uint32_t	 x = 2463534242u;
+	size_t		 i;
+
+	ck_assert((secret = malloc(len)) != NULL);
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		secret[i] = (unsigned char)x;
+	}
+	tools_spawn(&d, &v, secret, len, conf, SRV_NO_SYS_RESOURCE);
+	sha256_hex(secret, len, want, sizeof want);
+	assert_call_times_out(&v, "deaf");
+	sc = srv_call(&v, "shut", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    "shut\n");
+	json_decref(r);
+	sc = srv_call(&v, "quick", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
+	dz_stop(&d);
+	free(secret);
+}
+END_TEST
+
+/*
+ * A call that fails for want of a descriptor (a pipe) leaves none of
+ * its own open: with the limit one above it, the next call runs.
+ */
+START_TEST(command_tool_fd_leak)
+{
+	static const char secret[] = "held in no descriptor";
+	static const char conf[] = "[tool digest]\ncommand = sha256sum\n";
+	struct rlimit	 rl;
+	struct dz	 d;
+	struct srv	 v;
+	json_t		*r, *sc;
+	const char	*msg;
+	char		 want[256];
+	rlim_t		 lim;
+
+	tools_start(&d, &v, secret, sizeof secret - 1, conf);
+	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
+	ck_assert(prlimit(v.pid, RLIMIT_NOFILE, NULL, &rl) == 0);
+	/* The limit lowered until a call's last pipe finds no room. */
+	for (lim = 64; lim > 3; lim--) {
+		rl.rlim_cur = lim;
+		ck_assert(prlimit(v.pid, RLIMIT_NOFILE, &rl, NULL) == 0);
+		sc = srv_call(&v, "digest", &r);
+		if (json_is_true(json_object_get(result_of(r), "isError")))
+			break;
+		ck_assert_str_eq(json_string_value(json_object_get(sc,
+		    "stdout")), want);
+		json_decref(r);
+	}
+	ck_assert(lim > 3);
+	msg = json_string_value(json_object_get(sc, "message"));
+	ck_assert_msg(msg != NULL && strncmp(msg, "pipe", 4) == 0, "%s",
+	    msg != NULL ? msg : "no message");
+	json_decref(r);
+	sc = srv_call(&v, "digest", &r);
+	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
+	json_decref(r);
+	rl.rlim_cur = lim + 1;
+	ck_assert(prlimit(v.pid, RLIMIT_NOFILE, &rl, NULL) == 0);
+	sc = srv_call(&v, "digest", &r);
+	msg = json_string_value(json_object_get(sc, "message"));
+	ck_assert_msg(json_is_false(json_object_get(result_of(r), "isError")),
+	    "with %d descriptors: %s", (int)lim + 1, msg != NULL ? msg : "");
+	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
+	    want);
+	json_decref(r);
+	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
+	ck_assert_int_eq(srv_end(&v), 0);
 	dz_stop(&d);
 }
 END_TEST
@@ -1660,6 +1908,9 @@ mcp_suite(void)
 	tcase_add_test(io, guard_lost_at_eof);
 	tcase_add_test(io, guard_beside_a_shell);
 	tcase_add_test(io, command_tool_runs);
+	tcase_add_test(io, command_tool_closes_stdout);
+	tcase_add_test(io, command_tool_unread_stdin);
+	tcase_add_test(io, command_tool_fd_leak);
 	tcase_add_test(io, command_tool_named);
 	tcase_add_test(io, command_tool_fifo);
 	tcase_add_test(io, command_tool_config);
