@@ -5,7 +5,6 @@
  */
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +21,7 @@
 #include "dazai/client.h"
 #include "dazai/log.h"
 #include "dazai/parse.h"
+#include "dazai/pidfd.h"
 #include "dazai/proto.h"
 #include "dazai/sandbox.h"
 #include "dazai/sockpath.h"
@@ -249,19 +249,6 @@ do_cancel(const char *path, bool is_default)
 	return 0;
 }
 
-/* Open a pidfd for pid, or -1 where the kernel has none. */
-static int
-open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-	(void)pid;
-	errno = ENOSYS;
-	return -1;
-#endif
-}
-
 /* Without a pidfd: is the watched process gone? */
 static int
 watched_gone(pid_t pid, int is_parent)
@@ -356,7 +343,7 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	 * drop the connection, which the daemon sees as a loss. Never exit
 	 * without connecting: that would guard nothing and say nothing.
 	 */
-	pidfd = open_pidfd(watch);
+	pidfd = sys_pidfd_open(watch);
 	gone = (pidfd < 0 && errno == ESRCH) ||
 	    watched_gone(watch, is_parent);
 	fd = handshake(path, is_default, &rd);

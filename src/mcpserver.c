@@ -7,7 +7,6 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +23,7 @@
 #include "dazai/log.h"
 #include "dazai/mcp.h"
 #include "dazai/mcptool.h"
+#include "dazai/pidfd.h"
 #include "dazai/sockpath.h"
 
 #define EXIT_FAILED	1
@@ -111,7 +111,7 @@ mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 		client_close(&c);
 		return -1;
 	}
-	if ((pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+	if ((pidfd = sys_pidfd_open(pid)) < 0) {
 		snprintf(msg, len, "pidfd_open(%d): %s", (int)pid,
 		    strerror(errno));
 		client_close(&c);
@@ -126,7 +126,7 @@ mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 		return -1;
 	}
 	client_close(&c);
-	if (syscall(SYS_pidfd_send_signal, pidfd, SIGUSR2, NULL, 0) != 0) {
+	if (sys_pidfd_send_signal(pidfd, SIGUSR2) != 0) {
 		snprintf(msg, len, "SIGUSR2 to pid %d: %s", (int)pid,
 		    strerror(errno));
 		close(pidfd);

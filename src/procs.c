@@ -4,7 +4,6 @@
  * pidfd_send_signal(2)): a pidfd names one process, not a number the
  * kernel recycles.
  */
-#include <sys/syscall.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -13,14 +12,8 @@
 #include <unistd.h>
 
 #include "dazai/log.h"
+#include "dazai/pidfd.h"
 #include "dazai/procs.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open		434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal	424
-#endif
 
 /*
  * The registrations: a pidfd (-1: free slot) and the pid it was opened
@@ -37,7 +30,7 @@ static struct {
 static int
 procs_signal(int fd, int sig)
 {
-	return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+	return sys_pidfd_send_signal(fd, sig);
 }
 
 /* Has the process behind a pidfd exited (the pidfd is readable)? */
@@ -69,7 +62,7 @@ procs_register(pid_t pid, int *slot)
 		if (procs_table[i].fd < 0 && free_slot < 0)
 			free_slot = i;
 	}
-	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+	if ((fd = sys_pidfd_open(pid)) < 0)
 		return PROCS_INVALID;
 	/* A zombie has a pidfd but is dead; one we may not signal (signal
 	 * 0 checks the permission) could never be killed. */

@@ -23,14 +23,8 @@
 
 #include "dazai/log.h"
 #include "dazai/logind.h"
+#include "dazai/pidfd.h"
 #include "dazai/warden.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open		434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal	424
-#endif
 
 #define WARDEN_FD		3	/* the warden's end, in the warden */
 #define WARDEN_LINE_MAX		200	/* an action's stderr line, logged */
@@ -188,7 +182,7 @@ warden_name_peer(struct warden *w, pid_t pid)
 
 	if (w->down || w->fd < 0)
 		return;
-	if ((fd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0)
+	if ((fd = sys_pidfd_open(pid)) < 0)
 		return;
 	warden_send_fd(w, WARDEN_MSG_PEER, pid, fd);
 	close(fd);
@@ -261,7 +255,7 @@ warden_hand_over(struct warden *w, pid_t pid, int pidfd)
 
 	if (w->down)
 		return;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	fd = sys_pidfd_open(pid);
 	pfd.fd = pidfd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
@@ -562,8 +556,7 @@ warden_kill_procs(struct warden_proc *wp, bool quiet)
 			if (!quiet)
 				log_info("WOULD SIGKILL pid %d",
 				    (int)wp->pid[i]);
-		} else if (syscall(SYS_pidfd_send_signal, wp->pidfd[i],
-		    SIGKILL, NULL, 0) == 0)
+		} else if (sys_pidfd_send_signal(wp->pidfd[i], SIGKILL) == 0)
 			log_info("SIGKILL pid %d", (int)wp->pid[i]);
 		else if (errno != ESRCH)
 			log_warn("SIGKILL pid %d", (int)wp->pid[i]);
@@ -719,7 +712,7 @@ warden_run_one(struct warden_proc *wp, const char *cmd, const char *reason,
 	}
 	close(p[1]);
 	setpgid(pid, pid);	/* as the child does: no window */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	pidfd = sys_pidfd_open(pid);
 	deadline = log_now_ms() + (long long)(wp->cfg.timeout * 1000);
 	while (!exited) {
 		left = (int)(deadline - log_now_ms());
@@ -1261,7 +1254,7 @@ warden_start(struct warden *w, const struct warden_config *cfg)
 		for (i = 0; i < WARDEN_PROCS_MAX; i++)
 			wp.pidfd[i] = -1;
 		warden_setup(sv[1], cfg->verbose);
-		wp.daemon_pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+		wp.daemon_pidfd = sys_pidfd_open(getppid());
 		if (cfg->socket != NULL)
 			setenv("DAZAI_SOCKET", cfg->socket, 1);
 		warden_msg_init(&m, WARDEN_MSG_READY, NULL);
