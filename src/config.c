@@ -722,6 +722,7 @@ config_print(const struct config *c, const char *source, int fd)
 
 /* dazaid's command line, and the config file layer it names. */
 
+/* clang-format off */
 static const char config_usage_text[] =
 "usage: dazaid [--config PATH] [--socket PATH] [--arm | --dry-run]\n"
 "              [--grace SEC] [--ping-timeout SEC]\n"
@@ -768,6 +769,7 @@ static const char config_usage_text[] =
 "\n"
 "Exit status: 0 clean shutdown or dry-run panic, 1 runtime failure,\n"
 "2 usage or configuration error. An armed panic ends by SIGKILL.\n";
+/* clang-format on */
 
 enum {
 	OPT_CONFIG = 256, OPT_SOCKET, OPT_ARM, OPT_DRY_RUN, OPT_GRACE,

@@ -24,8 +24,10 @@
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
 
+/* clang-format off */
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* clang-format on */
 
 static void	conn_process(struct conn *);
 
@@ -338,11 +340,12 @@ conn_load_more(struct conn *c)
 		    "is required" : strerror(errno);
 		c->ops->loaded(c->ops->arg, c, false, why);
 		if (conn_finish(c, NULL) && conn_send(c, lock ?
-		    (c->load_replaced ? "ERR cannot lock the secret; the "
-		    "secret it replaced was wiped\n" : "ERR cannot lock the "
-		    "secret\n") : (c->load_replaced ? "ERR cannot store the "
-		    "secret; the secret it replaced was wiped\n" : "ERR cannot "
-		    "store the secret\n")))
+		    (c->load_replaced ? "ERR cannot lock the secret; "
+		    "the secret it replaced was wiped\n" :
+		    "ERR cannot lock the secret\n") : (c->load_replaced ?
+		    "ERR cannot store the secret; "
+		    "the secret it replaced was wiped\n" :
+		    "ERR cannot store the secret\n")))
 			conn_process(c);
 		return;
 	}

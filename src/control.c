@@ -422,6 +422,7 @@ control_result(struct control *ctl, struct conn *c,
 }
 
 /* Every verb and what does it. */
+/* clang-format off */
 static const struct control_verb {
 	enum proto_verb	 verb;
 	bool		(*handler)(struct control *, struct conn *,
@@ -445,6 +446,7 @@ static const struct control_verb {
 	{ PROTO_RESULT,		control_result },
 	{ PROTO_ENTRY,		control_entry },
 };
+/* clang-format on */
 
 /*
  * A command that parsed and that proto_admit allowed on c's kind

@@ -27,8 +27,10 @@
 #include "dazai/sandbox.h"
 #include "dazai/vault.h"
 
+/* clang-format off */
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* clang-format on */
 
 /* Policy action: overwrite the secret; say so only if it was done. */
 static void

@@ -36,6 +36,7 @@
 #define STATUS_OUT_MAX	8192
 
 /* The help's lines before and after the commands. */
+/* clang-format off */
 static const char usage_head[] =
 "usage: dazai [--socket PATH] COMMAND [ARGS]\n"
 "\n"
@@ -53,6 +54,7 @@ static const char usage_tail[] =
 "Exit status: 0 done; 1 refused, failed or too slow; 2 usage; 4 no\n"
 "daemon. exec exits with CMD's status (127 not found, 126 not\n"
 "executable).\n";
+/* clang-format on */
 
 /* Where the daemon is. */
 struct ctx {
@@ -295,8 +297,9 @@ list_sessions(struct client *c, const struct client_status *st, bool json,
 			else
 				shell[0] = '\0';
 			if (snprintf(out + off, len - off, "heartbeat     "
-			    "pid %s (peer pid %s)%s, since %s, last line %ss "
-			    "ago\n", client_status_get(&se, "hello_pid"),
+			    "pid %s (peer pid %s)%s, since %s, "
+			    "last line %ss ago\n",
+			    client_status_get(&se, "hello_pid"),
 			    client_status_get(&se, "peer_pid"), shell, since,
 			    client_status_get(&se, "idle")) >=
 			    (int)(len - off))
@@ -935,6 +938,7 @@ cmd_mcp(const struct ctx *x, const struct command *cmd, int argc,
 	return mcp_main(x->path, x->is_default, argc, argv);
 }
 
+/* clang-format off */
 static const struct command commands[] = {
 	{ "status", "STATUS", 0, 1, "[--json]",
 	    "the daemon's state, for a person or as JSON", NULL,
@@ -987,6 +991,7 @@ static const struct command commands[] = {
 	    "an MCP server for an AI agent (stdio)", NULL,
 	    CMD_CONNECT | CMD_SECRET, cmd_mcp },
 };
+/* clang-format on */
 #define NCOMMANDS	(sizeof commands / sizeof commands[0])
 
 /* --help: the fixed lines around one usage line per command row. */

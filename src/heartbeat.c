@@ -42,6 +42,7 @@
 #define READ_TOOLONG	(-3)	/* a line over PROTO_LINE_MAX: a protocol
 				 * error, never read past (it would spin) */
 
+/* clang-format off */
 static const char usage_text[] =
 "usage: dazai-heartbeat [--socket PATH] [--interval SEC] [--watch-pid PID]\n"
 "                       [--cancel] [--quiet] [--status-lines] [--version]\n"
@@ -69,6 +70,7 @@ static const char usage_text[] =
 "daemon, no answer to HELLO within 10 s, or a protocol error (a reply\n"
 "line over 256 bytes); 2 usage; 3 BUSY (another heartbeat holds the\n"
 "guard); 4 no daemon.\n";
+/* clang-format on */
 
 static int quiet;
 static int status_lines;
@@ -149,8 +151,10 @@ read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
 }
 
 /* A reply line over the protocol's limit: give up, saying so. */
+/* clang-format off */
 static void __attribute__((noreturn))
 too_long(const char *path)
+/* clang-format on */
 {
 	fatalx(EXIT_LOST, "%s: protocol error: a reply line longer than %d "
 	    "bytes; giving up", path, PROTO_LINE_MAX);

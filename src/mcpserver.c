@@ -31,6 +31,7 @@
 #define EXIT_NODAEMON	4
 #define GUARD_INTERVAL	5000	/* ms between the guard's PINGs */
 
+/* clang-format off */
 static const char mcp_usage[] =
 "usage: dazai mcp [--socket PATH] [--config PATH] [--guard]\n"
 "\n"
@@ -51,6 +52,7 @@ static const char mcp_usage[] =
 "  fifo:VAR       through a FIFO in a private directory, its path in VAR:\n"
 "                 one open, read once; never opened, never sent; removed\n"
 "                 when the call ends (the timeout holds meanwhile)\n";
+/* clang-format on */
 
 /* Where the daemon is, the command tools, and the guard's heartbeat. */
 struct mcp_daemon {

@@ -388,9 +388,11 @@ mcptool_verb(const char *path, bool is_default, const char *line)
  * capture pipe as standard output (standard error goes nowhere: it is
  * not redacted), and run the command. Never returns.
  */
+/* clang-format off */
 static void __attribute__((noreturn))
 mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
     const char *fifo)
+/* clang-format on */
 {
 	struct secbuf	 b = { NULL, 0, 0 };
 	char		 c, *entry;

@@ -116,6 +116,7 @@ secmem_scratch(struct secmem *sm)
 	"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
 	"xmm14", "xmm15"
 
+/* clang-format off */
 static void __attribute__((noinline))
 secmem_burn_registers(void)
 {
@@ -142,13 +143,16 @@ secmem_burn_registers(void)
 		    : : : SECMEM_XMMS);
 #endif
 }
+/* clang-format on */
 
 /*
  * Zero the stack below the caller: libsodium's stream and hash functions
  * leave key schedules and keystream in their frames.
  */
+/* clang-format off */
 static void __attribute__((noinline))
 secmem_burn_stack(void)
+/* clang-format on */
 {
 	unsigned char	 pad[8192];
 

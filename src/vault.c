@@ -27,8 +27,10 @@
 #include "dazai/secmem.h"
 #include "dazai/vault.h"
 
+/* clang-format off */
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
+/* clang-format on */
 
 static void	vault_life_cb(struct btimer *);
 static void	vault_source_cb(struct ev_loop *, ev_io *, int);

@@ -851,8 +851,10 @@ warden_wait_daemon(struct warden_proc *wp)
  * first when it could say PANIC; after its death ours are the only
  * ones), then the on_panic actions. The warden exits after.
  */
+/* clang-format off */
 static void __attribute__((noreturn))
 warden_do_panic(struct warden_proc *wp, bool by_eof)
+/* clang-format on */
 {
 	if (by_eof)
 		log_info("the daemon ended without a clean shutdown: panic "
@@ -1148,8 +1150,10 @@ warden_poll_timeout(const struct warden_proc *wp)
  * pidfd that turns readable is a process gone: let it go) and, with
  * on_sleep, the system bus.
  */
+/* clang-format off */
 static void __attribute__((noreturn))
 warden_main(struct warden_proc *wp)
+/* clang-format on */
 {
 	struct pollfd	 pfd[2 + WARDEN_PROCS_MAX];
 	int		 slot[2 + WARDEN_PROCS_MAX];

@@ -302,9 +302,9 @@ START_TEST(ping_timeout_warning)
 	snprintf(pt, sizeof pt, "5");
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "WARNING: ping timeout 5s is under twice "
-	    "the heartbeat's default interval (5s): a default client is lost "
-	    "between two PINGs; start clients with --interval 2.5 or less")
-	    != NULL, "%s", out);
+	    "the heartbeat's default interval (5s): a default client "
+	    "is lost between two PINGs; start clients with --interval "
+	    "2.5 or less") != NULL, "%s", out);
 	snprintf(pt, sizeof pt, "8");
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "lost to one late PING") != NULL, "%s", out);

@@ -2061,6 +2061,7 @@ END_TEST
  */
 START_TEST(real_exec_memory_scan)
 {
+	/* clang-format off */
 	const char *const args[] = { "--dry-run", NULL };
 	unsigned char	 marker[48];
 	char		 cmd[1024], ready[128], go[128], log[128];
@@ -2072,6 +2073,7 @@ START_TEST(real_exec_memory_scan)
 	size_t		 i;
 	pid_t		 pid;
 	int		 status, hits;
+	/* clang-format on */
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
 		dz_skip_na("real_exec_memory_scan: %s is an AddressSanitizer "

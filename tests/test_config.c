@@ -145,7 +145,8 @@ START_TEST(file_comments_and_indent)
 	char		 err[CONFIG_ERRLEN];
 
 	ck_assert_int_eq(load("grace = 5   # five seconds\n"
-	    "ping_timeout = 12 ; twelve\n# whole line\n  ; indented comment\n"
+	    "ping_timeout = 12 ; twelve\n# whole line\n"
+	    "  ; indented comment\n"
 	    "socket = /run/a#b\n  arm = true\t# indented key\n", &c, err,
 	    sizeof err), 0);
 	ck_assert(c.grace == 5);

@@ -315,6 +315,7 @@ START_TEST(wall_clock_step)
 {
 	/* libfaketime reads its timestamp file at every clock call, from
 	 * inside the daemon: a file the sandbox would not let it open. */
+	/* clang-format off */
 	static const char *const args[] = { "--grace", "2", "--no-sandbox",
 	    NULL };
 	char		 file[128], env_file[160];
@@ -325,6 +326,7 @@ START_TEST(wall_clock_step)
 	struct dz	 d;
 	double		 t0;
 	int		 hb;
+	/* clang-format on */
 
 	if (access(FAKETIME_LIB, R_OK) != 0) {
 		dz_skip("wall_clock_step: libfaketime is not installed");

@@ -60,6 +60,7 @@ enum scen { S_LOSS, S_DRY, S_USR2, S_NSCENS };
 static const char *const prog_names[P_NPROGS] = { "dazaid", "floor",
     "dazaid --no-secretmem" };
 
+/* clang-format off */
 static const char legend[] =
 "notes: latency = trigger (the client's close(), or kill(SIGUSR2)) to the\n"
 "  parent's waitpid() returning, start-up excluded, process asleep in\n"
@@ -77,6 +78,7 @@ static const char legend[] =
 "  triggered the same way, 20 PINGs), so the LOADs' traffic is not\n"
 "  what is timed; round 1 is a warm-up, not kept; locked = VmLck of a\n"
 "  daemon started --empty, then with 16 named secrets of 32 B or 1 MiB.\n"
+/* clang-format on */
 "  GET throughput = fork to waitpid of `dazai get > /dev/null` of a\n"
 "  64 MiB secret against `cat` of the same bytes from /dev/shm; the\n"
 "  ratio there is dazai get's throughput over cat's.\n"
