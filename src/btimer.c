@@ -14,10 +14,8 @@
 #include <ev.h>
 
 #include "dazai/btimer.h"
+#include "dazai/container.h"
 #include "dazai/log.h"
-
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 /* The timerfd is readable: the time has come (or came while asleep). */
 static void

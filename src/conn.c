@@ -19,15 +19,11 @@
 #include <ev.h>
 
 #include "dazai/conn.h"
+#include "dazai/container.h"
 #include "dazai/log.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
-
-/* clang-format off */
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-/* clang-format on */
 
 static void	conn_process(struct conn *);
 

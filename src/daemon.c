@@ -20,17 +20,13 @@
 
 #include "dazai/btimer.h"
 #include "dazai/conn.h"
+#include "dazai/container.h"
 #include "dazai/control.h"
 #include "dazai/daemon.h"
 #include "dazai/emergency.h"
 #include "dazai/log.h"
 #include "dazai/sandbox.h"
 #include "dazai/vault.h"
-
-/* clang-format off */
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-/* clang-format on */
 
 /* Policy action: overwrite the secret; say so only if it was done. */
 static void

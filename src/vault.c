@@ -21,16 +21,12 @@
 
 #include "dazai/conn.h"
 #include "dazai/btimer.h"
+#include "dazai/container.h"
 #include "dazai/log.h"
 #include "dazai/policy.h"
 #include "dazai/proto.h"
 #include "dazai/secmem.h"
 #include "dazai/vault.h"
-
-/* clang-format off */
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-/* clang-format on */
 
 static void	vault_life_cb(struct btimer *);
 static void	vault_source_cb(struct ev_loop *, ev_io *, int);
