@@ -21,13 +21,12 @@
 static void
 btimer_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct btimer	*t = container_of(w, struct btimer, io);
-	uint64_t	 n;
+	struct btimer *t = container_of(w, struct btimer, io);
+	uint64_t       n;
 
 	(void)revents;
-	if (read(t->fd, &n, sizeof n) != (ssize_t)sizeof n &&
-	    errno == EAGAIN)
-		return;		/* stopped and started again meanwhile */
+	if (read(t->fd, &n, sizeof n) != (ssize_t)sizeof n && errno == EAGAIN)
+		return; /* stopped and started again meanwhile */
 	ev_io_stop(loop, w);
 	t->cb(t);
 }
@@ -48,14 +47,14 @@ btimer_init(struct btimer *t, void (*cb)(struct btimer *))
 void
 btimer_start(struct btimer *t, struct ev_loop *loop, double secs)
 {
-	struct itimerspec	 its = { { 0, 0 }, { 0, 0 } };
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
 	if (t->fd < 0)
 		return;
 	if (secs > 0) {
 		its.it_value.tv_sec = (time_t)secs;
-		its.it_value.tv_nsec = (long)((secs -
-		    (double)its.it_value.tv_sec) * 1e9);
+		its.it_value.tv_nsec =
+		    (long)((secs - (double)its.it_value.tv_sec) * 1e9);
 	}
 	/* A zero it_value would disarm the timer: 1 ns is "now". */
 	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
@@ -71,7 +70,7 @@ btimer_start(struct btimer *t, struct ev_loop *loop, double secs)
 void
 btimer_stop(struct btimer *t, struct ev_loop *loop)
 {
-	struct itimerspec	 its = { { 0, 0 }, { 0, 0 } };
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
 
 	/* Not watched: never started, stopped, or fired (and disarmed). */
 	if (t->fd < 0 || !ev_is_active(&t->io))
@@ -103,7 +102,7 @@ btimer_close(struct btimer *t, struct ev_loop *loop)
 double
 btimer_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;

@@ -23,7 +23,7 @@
 #include "dazai/proto.h"
 #include "dazai/sockpath.h"
 
-#define CLIENT_CHUNK	65536	/* how far the secret buffer grows ahead */
+#define CLIENT_CHUNK 65536 /* how far the secret buffer grows ahead */
 
 /*
  * Milliseconds a request may take, connect included: CLIENT_TIMEOUT_MS,
@@ -32,8 +32,8 @@
 static int
 client_timeout(void)
 {
-	const char		*v = getenv("DAZAI_TIMEOUT");
-	unsigned long long	 n;
+	const char	  *v = getenv("DAZAI_TIMEOUT");
+	unsigned long long n;
 
 	if (v == NULL || parse_decimal(v, 3600, &n) != 0 || n < 1)
 		return CLIENT_TIMEOUT_MS;
@@ -61,15 +61,17 @@ client_begin(struct client *c)
 static int
 client_wait(struct client *c, short events, char *err, size_t errlen)
 {
-	struct pollfd	 pfd = { c->fd, events, 0 };
-	long long	 left;
-	int		 rc, saved;
+	struct pollfd pfd = { c->fd, events, 0 };
+	long long     left;
+	int	      rc, saved;
 
 	for (;;) {
 		left = c->deadline - log_now_ms();
 		if (left <= 0) {
-			snprintf(err, errlen, "the daemon did not answer "
-			    "within %d s", c->timeout_ms / 1000);
+			snprintf(err, errlen,
+			    "the daemon did not answer "
+			    "within %d s",
+			    c->timeout_ms / 1000);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -97,9 +99,9 @@ client_wait(struct client *c, short events, char *err, size_t errlen)
 static int
 client_connect(const char *path, long long deadline)
 {
-	struct sockaddr_un	 sun;
-	long long		 left;
-	int			 fd, e, wait_ms = 2;
+	struct sockaddr_un sun;
+	long long	   left;
+	int		   fd, e, wait_ms = 2;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
 		errno = ENAMETOOLONG;
@@ -109,7 +111,7 @@ client_connect(const char *path, long long deadline)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0)
+		 0)) < 0)
 		return -1;
 	for (;;) {
 		if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0)
@@ -121,8 +123,8 @@ client_connect(const char *path, long long deadline)
 			break;
 		}
 		if (e == EAGAIN) {
-			(void)poll(NULL, 0, left < wait_ms ? (int)left :
-			    wait_ms);
+			(void)poll(NULL, 0,
+			    left < wait_ms ? (int)left : wait_ms);
 			if (wait_ms < 50)
 				wait_ms *= 2;
 		}
@@ -142,10 +144,10 @@ int
 client_open(struct client *c, const char *path, bool is_default, char *err,
     size_t errlen)
 {
-	char	 why[SOCKPATH_ERRLEN];
-	uid_t	 uid;
-	pid_t	 pid;
-	int	 saved;
+	char  why[SOCKPATH_ERRLEN];
+	uid_t uid;
+	pid_t pid;
+	int   saved;
 
 	c->fd = -1;
 	c->timeout_ms = client_timeout();
@@ -161,15 +163,15 @@ client_open(struct client *c, const char *path, bool is_default, char *err,
 			snprintf(err, errlen, "no daemon at %s (%s)", path,
 			    why);
 		else
-			snprintf(err, errlen, "not trusting %s: %s", path,
-			    why);
+			snprintf(err, errlen, "not trusting %s: %s", path, why);
 		errno = saved == ENOENT ? ENOENT : EPERM;
 		return -1;
 	}
 	if ((c->fd = client_connect(path, c->deadline)) < 0) {
 		saved = errno;
 		if (saved == ETIMEDOUT)
-			snprintf(err, errlen, "the daemon at %s did not take "
+			snprintf(err, errlen,
+			    "the daemon at %s did not take "
 			    "the connection within %d s (stopped, or busy)",
 			    path, c->timeout_ms / 1000);
 		else
@@ -179,9 +181,10 @@ client_open(struct client *c, const char *path, bool is_default, char *err,
 		return -1;
 	}
 	if (!sockpath_peer_allowed(c->fd, &uid, &pid)) {
-		snprintf(err, errlen, "not trusting %s: it is served by uid %d "
-		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
-		    (int)pid, (unsigned)getuid());
+		snprintf(err, errlen,
+		    "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root",
+		    path, (int)uid, (int)pid, (unsigned)getuid());
 		close(c->fd);
 		c->fd = -1;
 		errno = EPERM;
@@ -207,10 +210,10 @@ int
 client_send(struct client *c, const void *buf, size_t len, char *err,
     size_t errlen)
 {
-	const char	*p = buf;
-	size_t		 off = 0;
-	ssize_t		 n;
-	int		 saved;
+	const char *p = buf;
+	size_t	    off = 0;
+	ssize_t	    n;
+	int	    saved;
 
 	while (off < len) {
 		if (client_wait(c, POLLOUT, err, errlen) != 0)
@@ -221,8 +224,10 @@ client_send(struct client *c, const void *buf, size_t len, char *err,
 			continue;
 		if (n < 0) {
 			saved = errno;
-			snprintf(err, errlen, "the daemon closed the "
-			    "connection (%s)", strerror(saved));
+			snprintf(err, errlen,
+			    "the daemon closed the "
+			    "connection (%s)",
+			    strerror(saved));
 			errno = saved;
 			return -1;
 		}
@@ -242,9 +247,9 @@ int
 client_read_line(struct client *c, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	size_t		 got = 0, max = len - 1;
-	ssize_t		 n;
-	char		 ch;
+	size_t	got = 0, max = len - 1;
+	ssize_t n;
+	char	ch;
 
 	if (max > CLIENT_REPLY_MAX)
 		max = CLIENT_REPLY_MAX;
@@ -260,21 +265,26 @@ client_read_line(struct client *c, char *buf, size_t len, char *err,
 			return -1;
 		}
 		if (n == 0) {
-			snprintf(err, errlen, "the daemon closed the "
-			    "connection %s", got == 0 ? "without a reply" :
-			    "in the middle of a reply");
+			snprintf(err, errlen,
+			    "the daemon closed the "
+			    "connection %s",
+			    got == 0 ? "without a reply" :
+				       "in the middle of a reply");
 			return -1;
 		}
 		if (ch == '\n')
 			break;
 		if (ch == '\0') {
-			snprintf(err, errlen, "the daemon sent a NUL byte in "
+			snprintf(err, errlen,
+			    "the daemon sent a NUL byte in "
 			    "a reply line");
 			return -1;
 		}
 		if (got == max) {
-			snprintf(err, errlen, "the daemon sent a reply line "
-			    "longer than %zu bytes", max);
+			snprintf(err, errlen,
+			    "the daemon sent a reply line "
+			    "longer than %zu bytes",
+			    max);
 			return -1;
 		}
 		buf[got++] = ch;
@@ -287,11 +297,11 @@ client_read_line(struct client *c, char *buf, size_t len, char *err,
 
 /* Send one request line (the newline is added) and read the reply. */
 int
-client_request(struct client *c, const char *line, char *reply,
-    size_t len, char *err, size_t errlen)
+client_request(struct client *c, const char *line, char *reply, size_t len,
+    char *err, size_t errlen)
 {
-	char	 out[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
-	int	 n;
+	char out[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
+	int  n;
 
 	client_begin(c);
 	n = snprintf(out, sizeof out, "%s\n", line);
@@ -319,8 +329,8 @@ int
 client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
     size_t errlen)
 {
-	size_t	 ahead;
-	ssize_t	 r;
+	size_t	ahead;
+	ssize_t r;
 
 	b->len = 0;
 	while (b->len < n) {
@@ -329,8 +339,10 @@ client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
 			if (ahead > n - b->len)
 				ahead = n - b->len;
 			if (secbuf_reserve(b, b->len + ahead) != 0) {
-				snprintf(err, errlen, "a secret of %zu bytes: "
-				    "%s", n, secbuf_error());
+				snprintf(err, errlen,
+				    "a secret of %zu bytes: "
+				    "%s",
+				    n, secbuf_error());
 				goto fail;
 			}
 		}
@@ -345,9 +357,11 @@ client_read_secret(struct client *c, struct secbuf *b, size_t n, char *err,
 			goto fail;
 		}
 		if (r == 0) {
-			snprintf(err, errlen, "the daemon closed the "
+			snprintf(err, errlen,
+			    "the daemon closed the "
 			    "connection after %zu of the %zu bytes it "
-			    "announced", b->len, n);
+			    "announced",
+			    b->len, n);
 			goto fail;
 		}
 		b->len += (size_t)r;
@@ -370,8 +384,8 @@ int
 client_load(struct client *c, const struct secbuf *b, const char *name,
     char *reply, size_t len, char *err, size_t errlen)
 {
-	char	 head[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
-	int	 n;
+	char head[PROTO_LINE_MAX + 2], why[CLIENT_ERRLEN];
+	int  n;
 
 	client_begin(c);
 	n = snprintf(head, sizeof head, "LOAD %zu%s%s\n", b->len,
@@ -394,7 +408,7 @@ client_load(struct client *c, const struct secbuf *b, const char *name,
 static const char *
 client_word(const char *line, const char *word)
 {
-	size_t	 n = strlen(word);
+	size_t n = strlen(word);
 
 	if (strncmp(line, word, n) != 0)
 		return NULL;
@@ -413,7 +427,7 @@ client_word(const char *line, const char *word)
 enum client_reply
 client_classify(const char *line, const char **reason)
 {
-	const char	*r;
+	const char *r;
 
 	*reason = "";
 	if (strcmp(line, "OK") == 0)
@@ -449,9 +463,9 @@ client_decimal(const char *s, unsigned long long *v)
 int
 client_parse_secret(const char *line, size_t *n, char *err, size_t errlen)
 {
-	unsigned long long	 v;
-	const char		*arg, *reason;
-	char			 shown[96];
+	unsigned long long v;
+	const char	  *arg, *reason;
+	char		   shown[96];
 
 	if (client_classify(line, &reason) == CLIENT_REFUSED) {
 		client_printable(reason, err, errlen);
@@ -464,8 +478,10 @@ client_parse_secret(const char *line, size_t *n, char *err, size_t errlen)
 		return -1;
 	}
 	if (v == 0 || v > (unsigned long long)CONFIG_SECRET_MAX) {
-		snprintf(err, errlen, "the daemon announced a secret of %s "
-		    "bytes; the limit is %lld", arg, CONFIG_SECRET_MAX);
+		snprintf(err, errlen,
+		    "the daemon announced a secret of %s "
+		    "bytes; the limit is %lld",
+		    arg, CONFIG_SECRET_MAX);
 		return -1;
 	}
 	*n = (size_t)v;
@@ -476,13 +492,13 @@ client_parse_secret(const char *line, size_t *n, char *err, size_t errlen)
 static int
 client_key_ok(const char *k, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	if (len == 0 || len > 31)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!((k[i] >= 'a' && k[i] <= 'z') ||
-		    (k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
+			(k[i] >= '0' && k[i] <= '9') || k[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -508,10 +524,10 @@ static int
 client_parse_fields(char *line, const char *word, struct client_status *st,
     char *err, size_t errlen)
 {
-	const char	*reason;
-	char		 shown[96];
-	char		*p, *tok, *eq;
-	size_t		 wl = strlen(word);
+	const char *reason;
+	char	    shown[96];
+	char	   *p, *tok, *eq;
+	size_t	    wl = strlen(word);
 
 	st->n = 0;
 	if (client_classify(line, &reason) == CLIENT_REFUSED) {
@@ -524,15 +540,15 @@ client_parse_fields(char *line, const char *word, struct client_status *st,
 		    shown);
 		return -1;
 	}
-	for (p = line + wl + 1; p != NULL; ) {
+	for (p = line + wl + 1; p != NULL;) {
 		tok = p;
 		if ((p = strchr(p, ' ')) != NULL)
 			*p++ = '\0';
 		if ((eq = strchr(tok, '=')) == NULL ||
 		    !client_key_ok(tok, (size_t)(eq - tok)) ||
 		    !client_value_ok(eq + 1)) {
-			snprintf(err, errlen, "malformed %s field in: %s",
-			    word, shown);
+			snprintf(err, errlen, "malformed %s field in: %s", word,
+			    shown);
 			return -1;
 		}
 		if (st->n == CLIENT_FIELDS_MAX) {
@@ -559,7 +575,7 @@ client_parse_status(char *line, struct client_status *st, char *err,
     size_t errlen)
 {
 	static const char *const first[] = { "alive", "armed", "grace",
-	    "registered" };
+		"registered" };
 	unsigned long long	 v;
 	char			 shown[96];
 	size_t			 i;
@@ -571,8 +587,10 @@ client_parse_status(char *line, struct client_status *st, char *err,
 	for (i = 0; i < 4; i++)
 		if (st->n <= i || strcmp(st->key[i], first[i]) != 0 ||
 		    client_decimal(st->value[i], &v) != 0) {
-			snprintf(err, errlen, "STATUS without %s as field %zu: "
-			    "%s", first[i], i + 1, shown);
+			snprintf(err, errlen,
+			    "STATUS without %s as field %zu: "
+			    "%s",
+			    first[i], i + 1, shown);
 			return -1;
 		}
 	return 0;
@@ -587,22 +605,23 @@ int
 client_parse_session(char *line, struct client_status *se, char *err,
     size_t errlen)
 {
-	static const char *const keys[] = { "index", "hello_pid",
-	    "peer_pid", "since", "idle" };
+	static const char *const keys[] = { "index", "hello_pid", "peer_pid",
+		"since", "idle" };
 	unsigned long long	 v;
 	const char		*val;
 	size_t			 i;
 	int			 rc;
 
-	if ((rc = client_parse_fields(line, "SESSION", se, err,
-	    errlen)) != 0)
+	if ((rc = client_parse_fields(line, "SESSION", se, err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		val = client_status_get(se, keys[i]);
-		if (val == NULL || (strcmp(val, "-") != 0 &&
-		    client_decimal(val, &v) != 0)) {
-			snprintf(err, errlen, "SESSION without a number for "
-			    "%s", keys[i]);
+		if (val == NULL ||
+		    (strcmp(val, "-") != 0 && client_decimal(val, &v) != 0)) {
+			snprintf(err, errlen,
+			    "SESSION without a number for "
+			    "%s",
+			    keys[i]);
 			return -1;
 		}
 	}
@@ -615,11 +634,10 @@ client_parse_session(char *line, struct client_status *se, char *err,
  * then -1). Returns as client_parse_status does.
  */
 int
-client_parse_entry(char *line, struct client_entry *e, char *err,
-    size_t errlen)
+client_parse_entry(char *line, struct client_entry *e, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "index", "name", "bytes",
-	    "reads", "expires" };
+	static const char *const keys[] = { "index", "name", "bytes", "reads",
+		"expires" };
 	struct client_status	 st;
 	unsigned long long	 v[5];
 	const char		*val[5];
@@ -631,9 +649,9 @@ client_parse_entry(char *line, struct client_entry *e, char *err,
 	for (i = 0; i < 5; i++) {
 		val[i] = client_status_get(&st, keys[i]);
 		v[i] = 0;
-		if (val[i] == NULL || (i != 1 && !(i == 4 &&
-		    strcmp(val[i], "-") == 0) &&
-		    client_decimal(val[i], &v[i]) != 0) ||
+		if (val[i] == NULL ||
+		    (i != 1 && !(i == 4 && strcmp(val[i], "-") == 0) &&
+			client_decimal(val[i], &v[i]) != 0) ||
 		    (i == 1 && !proto_name_valid(val[i], strlen(val[i])))) {
 			snprintf(err, errlen, "ENTRY without a valid %s",
 			    keys[i]);
@@ -662,7 +680,7 @@ int
 client_parse_tail(char *line, const char *verb, const char *last,
     struct client_status *st, const char **tail, char *err, size_t errlen)
 {
-	char	 key[40], *p;
+	char key[40], *p;
 
 	snprintf(key, sizeof key, " %s=", last);
 	*tail = "";
@@ -681,7 +699,7 @@ client_parse_tail(char *line, const char *verb, const char *last,
 const char *
 client_status_get(const struct client_status *st, const char *key)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < st->n; i++)
 		if (strcmp(st->key[i], key) == 0)
@@ -693,7 +711,7 @@ client_status_get(const struct client_status *st, const char *key)
 static int
 client_is_number(const char *v)
 {
-	const char	*p = v;
+	const char *p = v;
 
 	if (*p == '-')
 		p++;
@@ -717,7 +735,7 @@ client_is_number(const char *v)
 static int
 client_append(char *buf, size_t len, size_t *off, const char *s)
 {
-	size_t	 n = strlen(s);
+	size_t n = strlen(s);
 
 	if (*off + n >= len)
 		return 0;
@@ -734,9 +752,9 @@ client_append(char *buf, size_t len, size_t *off, const char *s)
 int
 client_status_json(const struct client_status *st, char *buf, size_t len)
 {
-	size_t		 off = 0, i;
-	const char	*v;
-	char		 esc[3] = { '\\', 0, 0 }, one[2] = { 0, 0 };
+	size_t	    off = 0, i;
+	const char *v;
+	char	    esc[3] = { '\\', 0, 0 }, one[2] = { 0, 0 };
 
 	if (!client_append(buf, len, &off, "{"))
 		return -1;
@@ -762,7 +780,7 @@ client_status_json(const struct client_status *st, char *buf, size_t len)
 		for (; *v != '\0'; v++) {
 			one[0] = esc[1] = *v;
 			if (!client_append(buf, len, &off,
-			    *v == '"' || *v == '\\' ? esc : one))
+				*v == '"' || *v == '\\' ? esc : one))
 				return -1;
 		}
 		if (!client_append(buf, len, &off, "\""))
@@ -780,8 +798,8 @@ client_status_json(const struct client_status *st, char *buf, size_t len)
 int
 client_status_text(const struct client_status *st, char *buf, size_t len)
 {
-	size_t	 off = 0, i;
-	int	 n;
+	size_t off = 0, i;
+	int    n;
 
 	buf[0] = '\0';
 	for (i = 0; i < st->n; i++) {
@@ -802,8 +820,8 @@ void
 client_printable(const char *in, char *out, size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t		 o = 0, need;
-	unsigned char	 ch;
+	size_t		  o = 0, need;
+	unsigned char	  ch;
 
 	if (outlen == 0)
 		return;
@@ -837,18 +855,17 @@ client_printable(const char *in, char *out, size_t outlen)
 static long
 client_sessions(const char *path, bool is_default)
 {
-	struct client_status	 st;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	unsigned long long	 v;
-	const char		*s;
-	long			 n = -1;
+	struct client_status st;
+	struct client	     c;
+	char		     reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	unsigned long long   v;
+	const char	    *s;
+	long		     n = -1;
 
 	if (client_open(&c, path, is_default, err, sizeof err) != 0)
 		return -1;
 	if (client_request(&c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) == 0 &&
+		sizeof err) == 0 &&
 	    client_parse_status(reply, &st, err, sizeof err) == 0 &&
 	    (s = client_status_get(&st, "sessions")) != NULL &&
 	    client_decimal(s, &v) == 0 && v <= LONG_MAX)
@@ -870,13 +887,12 @@ enum client_cancel_result
 client_cancel(const char *path, bool is_default, struct client_cancel *cc,
     char *err, size_t errlen)
 {
-	enum client_cancel_result	 rc = CLIENT_CANCEL_FAILED;
-	struct client			 c;
-	sigset_t			 set, old;
-	char				 line[64], reply[CLIENT_REPLY_MAX + 1],
-					 shown[96];
-	long				 n;
-	int				 saved;
+	enum client_cancel_result rc = CLIENT_CANCEL_FAILED;
+	struct client		  c;
+	sigset_t		  set, old;
+	char line[64], reply[CLIENT_REPLY_MAX + 1], shown[96];
+	long n;
+	int  saved;
 
 	memset(cc, 0, sizeof *cc);
 	sigemptyset(&set);
@@ -892,13 +908,14 @@ client_cancel(const char *path, bool is_default, struct client_cancel *cc,
 		/* A daemon that did not take the connection in time is
 		 * there: a failure, not "no daemon". */
 		return saved == ETIMEDOUT ? CLIENT_CANCEL_FAILED :
-		    CLIENT_CANCEL_NODAEMON;
+					    CLIENT_CANCEL_NODAEMON;
 	}
 	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
 	if (client_request(&c, line, reply, sizeof reply, err, errlen) != 0)
 		goto out;
 	if (strcmp(reply, "BUSY") == 0) {
-		snprintf(err, errlen, "BUSY: another heartbeat holds the "
+		snprintf(err, errlen,
+		    "BUSY: another heartbeat holds the "
 		    "guard");
 		rc = CLIENT_CANCEL_BUSY;
 		goto out;
@@ -909,12 +926,11 @@ client_cancel(const char *path, bool is_default, struct client_cancel *cc,
 		goto out;
 	}
 	if (client_request(&c, "CANCEL", cc->reply, sizeof cc->reply, err,
-	    errlen) != 0)
+		errlen) != 0)
 		goto out;
 	cc->cancelled = strcmp(cc->reply, "CANCELLED") == 0;
 	cc->none_pending = strcmp(cc->reply, "ERR no pending panic") == 0;
-	if (client_request(&c, "QUIT", reply, sizeof reply, err,
-	    errlen) != 0)
+	if (client_request(&c, "QUIT", reply, sizeof reply, err, errlen) != 0)
 		goto out;
 	if (strcmp(reply, "BYE") != 0) {
 		client_printable(reply, shown, sizeof shown);

@@ -20,8 +20,19 @@
 #include "dazai/log.h"
 #include "dazai/parse.h"
 
-enum config_type { T_PATH, T_BOOL, T_SECONDS, T_SIZE, T_FD, T_COUNT,
-    T_SESSIONS, T_SECRETS, T_ACTION, T_TIMEOUT, T_SLEEP };
+enum config_type {
+	T_PATH,
+	T_BOOL,
+	T_SECONDS,
+	T_SIZE,
+	T_FD,
+	T_COUNT,
+	T_SESSIONS,
+	T_SECRETS,
+	T_ACTION,
+	T_TIMEOUT,
+	T_SLEEP
+};
 
 static const struct config_key {
 	const char	*name;
@@ -57,7 +68,7 @@ static const struct config_key {
 
 /* on_sleep's words, by enum config_sleep. */
 static const char *const config_sleep_words[] = { "keep", "wipe", "panic" };
-#define NKEYS	(sizeof config_table / sizeof config_table[0])
+#define NKEYS (sizeof config_table / sizeof config_table[0])
 
 /* Every field unset. */
 void
@@ -128,7 +139,7 @@ config_set_str(char **dst, const char *src)
 static void
 config_actions_free(struct config_actions *a)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < a->n; i++)
 		free(a->cmd[i]);
@@ -141,9 +152,9 @@ config_actions_free(struct config_actions *a)
  */
 static void
 config_actions_merge(struct config_actions *dst,
-    const struct config_actions *src)
+    const struct config_actions		   *src)
 {
-	int	 i;
+	int i;
 
 	if (src->n == 0)
 		return;
@@ -179,7 +190,11 @@ config_merge(struct config *dst, const struct config *src)
 		config_set_str(&dst->secret_file, NULL);
 		dst->secret_fd = CONFIG_UNSET;
 	}
-#define M(f)	do { if (src->f != CONFIG_UNSET) dst->f = src->f; } while (0)
+#define M(f) \
+	do { \
+		if (src->f != CONFIG_UNSET) \
+			dst->f = src->f; \
+	} while (0)
 	M(arm);
 	M(grace);
 	M(ping_timeout);
@@ -219,8 +234,8 @@ config_free(struct config *c)
 const char *const *
 config_keys(void)
 {
-	static const char	*keys[NKEYS + 1];
-	size_t			 i;
+	static const char *keys[NKEYS + 1];
+	size_t		   i;
 
 	for (i = 0; i < NKEYS; i++)
 		keys[i] = config_table[i].name;
@@ -232,8 +247,9 @@ config_keys(void)
 const char *
 config_sleep_name(int mode)
 {
-	if (mode < 0 || (size_t)mode >= sizeof config_sleep_words /
-	    sizeof config_sleep_words[0])
+	if (mode < 0 ||
+	    (size_t)mode >=
+		sizeof config_sleep_words / sizeof config_sleep_words[0])
 		return "keep";
 	return config_sleep_words[mode];
 }
@@ -256,7 +272,7 @@ config_parse_seconds(const char *s, double *out)
 int
 config_parse_size(const char *s, long long *out)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (parse_decimal(s, CONFIG_SECRET_MAX, &v) != 0 || v == 0)
 		return -1;
@@ -275,7 +291,7 @@ config_parse_fd(const char *s, int *out)
 int
 config_parse_count(const char *s, long long *out)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (parse_decimal(s, CONFIG_COUNT_MAX, &v) != 0)
 		return -1;
@@ -285,10 +301,10 @@ config_parse_count(const char *s, long long *out)
 
 /* Append one command to a list of actions, or say why not. */
 static int
-config_add_action(struct config_actions *a, const char *key,
-    const char *value, char *err, size_t errlen)
+config_add_action(struct config_actions *a, const char *key, const char *value,
+    char *err, size_t errlen)
 {
-	const char	*p;
+	const char *p;
 
 	for (p = value; *p == ' ' || *p == '\t'; p++)
 		;
@@ -315,7 +331,7 @@ int
 config_set(struct config *c, const char *key, const char *value, char *err,
     size_t errlen)
 {
-	const struct config_key	*k = NULL;
+	const struct config_key *k = NULL;
 	char			*field;
 	size_t			 i;
 
@@ -338,86 +354,106 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	case T_BOOL:
 		if (config_parse_bool(value, (int *)(void *)field) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: '%s' is not a boolean "
-		    "(true/false, yes/no, on/off, 1/0)", key, value);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a boolean "
+		    "(true/false, yes/no, on/off, 1/0)",
+		    key, value);
 		return -1;
 	case T_SECONDS:
 		if (config_parse_seconds(value, (double *)(void *)field) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: '%s' is not a number of seconds "
-		    "between 0 and %.0f", key, value, CONFIG_SECONDS_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a number of seconds "
+		    "between 0 and %.0f",
+		    key, value, CONFIG_SECONDS_MAX);
 		return -1;
 	case T_SIZE:
 		if (config_parse_size(value, (long long *)(void *)field) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: '%s' is not a byte count between "
-		    "1 and %lld", key, value, CONFIG_SECRET_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a byte count between "
+		    "1 and %lld",
+		    key, value, CONFIG_SECRET_MAX);
 		return -1;
 	case T_COUNT:
 		if (config_parse_count(value, (long long *)(void *)field) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: '%s' is not a count between 0 and "
-		    "%lld", key, value, CONFIG_COUNT_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a count between 0 and "
+		    "%lld",
+		    key, value, CONFIG_COUNT_MAX);
 		return -1;
 	case T_SESSIONS:
 		if (config_parse_count(value, (long long *)(void *)field) ==
-		    0 && *(long long *)(void *)field >= 1 &&
+			0 &&
+		    *(long long *)(void *)field >= 1 &&
 		    *(long long *)(void *)field <= CONFIG_SESSIONS_MAX)
 			return 0;
 		*(long long *)(void *)field = CONFIG_UNSET;
-		snprintf(err, errlen, "%s: '%s' is not a number of sessions "
-		    "between 1 and %d", key, value, CONFIG_SESSIONS_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a number of sessions "
+		    "between 1 and %d",
+		    key, value, CONFIG_SESSIONS_MAX);
 		return -1;
 	case T_SECRETS:
 		if (config_parse_count(value, (long long *)(void *)field) ==
-		    0 && *(long long *)(void *)field >= 1 &&
+			0 &&
+		    *(long long *)(void *)field >= 1 &&
 		    *(long long *)(void *)field <= CONFIG_SECRETS_MAX)
 			return 0;
 		*(long long *)(void *)field = CONFIG_UNSET;
-		snprintf(err, errlen, "%s: '%s' is not a number of secrets "
-		    "between 1 and %d", key, value, CONFIG_SECRETS_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a number of secrets "
+		    "between 1 and %d",
+		    key, value, CONFIG_SECRETS_MAX);
 		return -1;
 	case T_ACTION:
 		return config_add_action((struct config_actions *)(void *)field,
 		    key, value, err, errlen);
 	case T_TIMEOUT:
-		if (config_parse_seconds(value, (double *)(void *)field) ==
-		    0 && *(double *)(void *)field > 0)
+		if (config_parse_seconds(value, (double *)(void *)field) == 0 &&
+		    *(double *)(void *)field > 0)
 			return 0;
 		*(double *)(void *)field = CONFIG_UNSET;
-		snprintf(err, errlen, "%s: '%s' is not a number of seconds "
-		    "above 0 and at most %.0f", key, value,
-		    CONFIG_SECONDS_MAX);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a number of seconds "
+		    "above 0 and at most %.0f",
+		    key, value, CONFIG_SECONDS_MAX);
 		return -1;
 	case T_SLEEP:
-		for (i = 0; i < sizeof config_sleep_words /
-		    sizeof config_sleep_words[0]; i++)
+		for (i = 0; i <
+		     sizeof config_sleep_words / sizeof config_sleep_words[0];
+		     i++)
 			if (strcmp(value, config_sleep_words[i]) == 0) {
 				*(int *)(void *)field = (int)i;
 				return 0;
 			}
-		snprintf(err, errlen, "%s: '%s' is not one of keep, wipe, "
-		    "panic", key, value);
+		snprintf(err, errlen,
+		    "%s: '%s' is not one of keep, wipe, "
+		    "panic",
+		    key, value);
 		return -1;
 	case T_FD:
 		if (config_parse_fd(value, (int *)(void *)field) == 0)
 			return 0;
-		snprintf(err, errlen, "%s: '%s' is not a file descriptor "
-		    "number", key, value);
+		snprintf(err, errlen,
+		    "%s: '%s' is not a file descriptor "
+		    "number",
+		    key, value);
 		return -1;
 	}
 	return -1;
 }
 
 struct config_file {
-	FILE		*fp;
-	struct config	*cfg;
-	int		 line;
-	int		 failed;
-	char		*err;
-	size_t		 errlen;
-	const char	*path;
-	int		 action_line;	/* the first on_panic or on_wipe */
+	FILE	      *fp;
+	struct config *cfg;
+	int	       line;
+	int	       failed;
+	char	      *err;
+	size_t	       errlen;
+	const char    *path;
+	int	       action_line; /* the first on_panic or on_wipe */
 };
 
 /* Record the first error of the file, with its line. */
@@ -437,7 +473,7 @@ config_file_error(struct config_file *f, const char *msg)
 static void
 config_strip_comment(char *line)
 {
-	char	*p;
+	char *p;
 
 	for (p = line + 1; *p != '\0'; p++) {
 		if ((*p == '#' || *p == ';') &&
@@ -446,8 +482,9 @@ config_strip_comment(char *line)
 			break;
 		}
 	}
-	for (p = line + strlen(line); p > line && (p[-1] == ' ' ||
-	    p[-1] == '\t' || p[-1] == '\r' || p[-1] == '\n'); p--)
+	for (p = line + strlen(line); p > line &&
+	     (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\r' || p[-1] == '\n');
+	     p--)
 		p[-1] = '\0';
 }
 
@@ -455,9 +492,9 @@ config_strip_comment(char *line)
 static char *
 config_reader(char *str, int num, void *arg)
 {
-	struct config_file	*f = arg;
-	char			*p;
-	size_t			 len;
+	struct config_file *f = arg;
+	char		   *p;
+	size_t		    len;
 
 	if (f->failed || fgets(str, num, f->fp) == NULL)
 		return NULL;
@@ -471,12 +508,14 @@ config_reader(char *str, int num, void *arg)
 		;
 	/* dazai mcp's [tool NAME] sections share the file; no other. */
 	if (*p == '[' && strncmp(p, "[tool ", 6) != 0) {
-		char	 msg[320];
+		char msg[320];
 
 		str[strcspn(str, "\r\n")] = '\0';
-		snprintf(msg, sizeof msg, "unknown section '%.200s' "
+		snprintf(msg, sizeof msg,
+		    "unknown section '%.200s' "
 		    "(dazaid's settings have none; only dazai mcp's [tool "
-		    "NAME])", p);
+		    "NAME])",
+		    p);
 		config_file_error(f, msg);
 		return NULL;
 	}
@@ -490,7 +529,8 @@ config_reader(char *str, int num, void *arg)
 	 */
 	if (p != str) {
 		if (strpbrk(p, "=:") == NULL) {
-			config_file_error(f, "indented line without '=': "
+			config_file_error(f,
+			    "indented line without '=': "
 			    "values cannot continue on the next line "
 			    "(see dazai.conf(5))");
 			return NULL;
@@ -505,29 +545,35 @@ config_reader(char *str, int num, void *arg)
  * ssh_config does. Returns value itself, buf, or NULL with a message.
  */
 static const char *
-config_expand_home(const char *key, const char *value, char *buf,
-    size_t len, char *err, size_t errlen)
+config_expand_home(const char *key, const char *value, char *buf, size_t len,
+    char *err, size_t errlen)
 {
-	const char	*home = getenv("HOME");
-	int		 n;
+	const char *home = getenv("HOME");
+	int	    n;
 
 	if (value[0] != '~')
 		return value;
 	if (value[1] != '/' && value[1] != '\0') {
-		snprintf(err, errlen, "%s: '%.200s': only a leading ~/ is "
-		    "expanded (not ~user)", key, value);
+		snprintf(err, errlen,
+		    "%s: '%.200s': only a leading ~/ is "
+		    "expanded (not ~user)",
+		    key, value);
 		return NULL;
 	}
 	if (home == NULL || home[0] != '/') {
-		snprintf(err, errlen, "%s: '%.200s': HOME is not an absolute "
-		    "path, so ~ cannot be expanded", key, value);
+		snprintf(err, errlen,
+		    "%s: '%.200s': HOME is not an absolute "
+		    "path, so ~ cannot be expanded",
+		    key, value);
 		return NULL;
 	}
-	n = snprintf(buf, len, "%s%s", strcmp(home, "/") == 0 &&
-	    value[1] == '/' ? "" : home, value + 1);
+	n = snprintf(buf, len, "%s%s",
+	    strcmp(home, "/") == 0 && value[1] == '/' ? "" : home, value + 1);
 	if (n < 0 || (size_t)n >= len) {
-		snprintf(err, errlen, "%s: '%.200s': too long once ~ is "
-		    "expanded", key, value);
+		snprintf(err, errlen,
+		    "%s: '%.200s': too long once ~ is "
+		    "expanded",
+		    key, value);
 		return NULL;
 	}
 	return buf;
@@ -538,9 +584,9 @@ static int
 config_handler(void *arg, const char *section, const char *key,
     const char *value)
 {
-	struct config_file	*f = arg;
-	char			 msg[CONFIG_ERRLEN], path[PATH_MAX];
-	size_t			 i;
+	struct config_file *f = arg;
+	char		    msg[CONFIG_ERRLEN], path[PATH_MAX];
+	size_t		    i;
 
 	if (f->failed)
 		return 0;
@@ -551,7 +597,7 @@ config_handler(void *arg, const char *section, const char *key,
 		if (config_table[i].type == T_PATH &&
 		    strcmp(config_table[i].name, key) == 0 &&
 		    (value = config_expand_home(key, value, path, sizeof path,
-		    msg, sizeof msg)) == NULL) {
+			 msg, sizeof msg)) == NULL) {
 			config_file_error(f, msg);
 			return 0;
 		}
@@ -559,8 +605,8 @@ config_handler(void *arg, const char *section, const char *key,
 		config_file_error(f, msg);
 		return 0;
 	}
-	if (f->action_line == 0 && (strcmp(key, "on_panic") == 0 ||
-	    strcmp(key, "on_wipe") == 0))
+	if (f->action_line == 0 &&
+	    (strcmp(key, "on_panic") == 0 || strcmp(key, "on_wipe") == 0))
 		f->action_line = f->line;
 	return 1;
 }
@@ -571,24 +617,28 @@ config_handler(void *arg, const char *section, const char *key,
  * with a message naming the file and why.
  */
 static int
-config_check_owner(const char *path, int line, const struct stat *st,
-    char *err, size_t errlen)
+config_check_owner(const char *path, int line, const struct stat *st, char *err,
+    size_t errlen)
 {
 	if (st->st_uid != getuid() && st->st_uid != 0) {
-		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		snprintf(err, errlen,
+		    "%s:%d: names panic actions but the file "
 		    "belongs to uid %u, not to you (uid %u) or root: whoever "
-		    "owns it chooses the commands dazaid runs", path, line,
-		    (unsigned)st->st_uid, (unsigned)getuid());
+		    "owns it chooses the commands dazaid runs",
+		    path, line, (unsigned)st->st_uid, (unsigned)getuid());
 		return -1;
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s:%d: names panic actions but the file "
+		snprintf(err, errlen,
+		    "%s:%d: names panic actions but the file "
 		    "is writable by %s (mode %04o): anyone who can edit it "
-		    "chooses the commands dazaid runs (chmod go-w %s)", path,
-		    line,
+		    "chooses the commands dazaid runs (chmod go-w %s)",
+		    path, line,
 		    (st->st_mode & S_IWGRP) && (st->st_mode & S_IWOTH) ?
-		    "group and others" : st->st_mode & S_IWGRP ? "group" :
-		    "others", (unsigned)(st->st_mode & 07777), path);
+			"group and others" :
+			st->st_mode & S_IWGRP ? "group" :
+						"others",
+		    (unsigned)(st->st_mode & 07777), path);
 		return -1;
 	}
 	return 0;
@@ -601,9 +651,9 @@ config_check_owner(const char *path, int line, const struct stat *st,
 int
 config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct config_file	 f;
-	struct stat		 st;
-	int			 rc, fd, nactions;
+	struct config_file f;
+	struct stat	   st;
+	int		   rc, fd, nactions;
 
 	/* As with ssh -F /dev/null: no file at all. */
 	if (strcmp(path, "/dev/null") == 0)
@@ -620,7 +670,8 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	nactions = c->on_panic.n + c->on_wipe.n;
 	if (st.st_mode & (S_IWGRP | S_IWOTH))
 		log_warnx("%s: writable by group or others: anyone who can "
-		    "edit it can disarm the daemon (chmod go-w)", path);
+			  "edit it can disarm the daemon (chmod go-w)",
+		    path);
 	if ((f.fp = fdopen(fd, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
@@ -638,8 +689,10 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 	if (f.failed)
 		return -1;
 	if (rc != 0) {
-		snprintf(err, errlen, "%s:%d: syntax error (expected "
-		    "key = value)", path, rc > 0 ? rc : f.line);
+		snprintf(err, errlen,
+		    "%s:%d: syntax error (expected "
+		    "key = value)",
+		    path, rc > 0 ? rc : f.line);
 		return -1;
 	}
 	if (c->on_panic.n + c->on_wipe.n > nactions &&
@@ -653,25 +706,30 @@ int
 config_validate(const struct config *c, char *err, size_t errlen)
 {
 	if (c->secret_file != NULL && c->secret_fd != CONFIG_UNSET) {
-		snprintf(err, errlen, "secret_file and secret_fd are "
+		snprintf(err, errlen,
+		    "secret_file and secret_fd are "
 		    "mutually exclusive");
 		return -1;
 	}
 	if (c->secret_file == NULL && c->secret_fd == CONFIG_UNSET &&
 	    c->empty != 1 && c->secret_size > c->secret_max) {
-		snprintf(err, errlen, "secret_size %lld exceeds secret_max "
-		    "%lld", c->secret_size, c->secret_max);
+		snprintf(err, errlen,
+		    "secret_size %lld exceeds secret_max "
+		    "%lld",
+		    c->secret_size, c->secret_max);
 		return -1;
 	}
-	if (c->empty == 1 && (c->secret_file != NULL ||
-	    c->secret_fd != CONFIG_UNSET)) {
-		snprintf(err, errlen, "empty and a secret source (%s) are "
-		    "mutually exclusive", c->secret_file != NULL ?
-		    "secret_file" : "secret_fd");
+	if (c->empty == 1 &&
+	    (c->secret_file != NULL || c->secret_fd != CONFIG_UNSET)) {
+		snprintf(err, errlen,
+		    "empty and a secret source (%s) are "
+		    "mutually exclusive",
+		    c->secret_file != NULL ? "secret_file" : "secret_fd");
 		return -1;
 	}
 	if (c->ready_fd != CONFIG_UNSET && c->ready_fd == c->secret_fd) {
-		snprintf(err, errlen, "ready_fd and secret_fd are the same "
+		snprintf(err, errlen,
+		    "ready_fd and secret_fd are the same "
 		    "descriptor");
 		return -1;
 	}
@@ -682,7 +740,7 @@ config_validate(const struct config *c, char *err, size_t errlen)
 void
 config_print(const struct config *c, const char *source, int fd)
 {
-	int	 i;
+	int i;
 
 	dprintf(fd, "# settings in effect (config file: %s)\n",
 	    source != NULL ? source : "none");
@@ -700,8 +758,7 @@ config_print(const struct config *c, const char *source, int fd)
 	    c->require_lock == 1 ? "true" : "false");
 	dprintf(fd, "no_secretmem = %s\n",
 	    c->no_secretmem == 1 ? "true" : "false");
-	dprintf(fd, "no_sandbox = %s\n",
-	    c->no_sandbox == 1 ? "true" : "false");
+	dprintf(fd, "no_sandbox = %s\n", c->no_sandbox == 1 ? "true" : "false");
 	if (c->ready_fd != CONFIG_UNSET)
 		dprintf(fd, "ready_fd = %d\n", c->ready_fd);
 	dprintf(fd, "verbose = %s\n", c->verbose == 1 ? "true" : "false");
@@ -772,11 +829,28 @@ static const char config_usage_text[] =
 /* clang-format on */
 
 enum {
-	OPT_CONFIG = 256, OPT_SOCKET, OPT_ARM, OPT_DRY_RUN, OPT_GRACE,
-	OPT_PING_TIMEOUT, OPT_SECRET_FILE, OPT_SECRET_FD, OPT_SECRET_SIZE,
-	OPT_SECRET_MAX, OPT_REQUIRE_LOCK, OPT_NO_SECRETMEM, OPT_READY_FD,
-	OPT_CHECK_CONFIG, OPT_VERBOSE, OPT_VERSION, OPT_HELP, OPT_EMPTY,
-	OPT_NO_GET, OPT_MAX_LIFETIME, OPT_IDLE_TIMEOUT, OPT_MAX_READS,
+	OPT_CONFIG = 256,
+	OPT_SOCKET,
+	OPT_ARM,
+	OPT_DRY_RUN,
+	OPT_GRACE,
+	OPT_PING_TIMEOUT,
+	OPT_SECRET_FILE,
+	OPT_SECRET_FD,
+	OPT_SECRET_SIZE,
+	OPT_SECRET_MAX,
+	OPT_REQUIRE_LOCK,
+	OPT_NO_SECRETMEM,
+	OPT_READY_FD,
+	OPT_CHECK_CONFIG,
+	OPT_VERBOSE,
+	OPT_VERSION,
+	OPT_HELP,
+	OPT_EMPTY,
+	OPT_NO_GET,
+	OPT_MAX_LIFETIME,
+	OPT_IDLE_TIMEOUT,
+	OPT_MAX_READS,
 	OPT_SESSIONS,
 	OPT_NO_SANDBOX,
 };
@@ -814,12 +888,12 @@ static int
 config_set_option(struct config *cli, const char *opt, const char *key,
     const char *value, char *err, size_t errlen)
 {
-	char	 msg[CONFIG_ERRLEN];
+	char msg[CONFIG_ERRLEN];
 
 	if (config_set(cli, key, value, msg, sizeof msg) == 0)
 		return 0;
-	snprintf(err, errlen, "--%s: %s", opt, strchr(msg, ':') != NULL ?
-	    strchr(msg, ':') + 2 : msg);
+	snprintf(err, errlen, "--%s: %s", opt,
+	    strchr(msg, ':') != NULL ? strchr(msg, ':') + 2 : msg);
 	return -1;
 }
 
@@ -829,13 +903,13 @@ config_set_option(struct config *cli, const char *opt, const char *key,
  * is to do (CONFIG_ARGS_*), err saying why for CONFIG_ARGS_ERROR.
  */
 enum config_args
-config_parse_args(int argc, char **argv, struct config *cli,
-    char **config_path, int *check_config, char *err, size_t errlen)
+config_parse_args(int argc, char **argv, struct config *cli, char **config_path,
+    int *check_config, char *err, size_t errlen)
 {
-	const struct option	*o;
-	char			 key[32];
-	size_t			 i;
-	int			 ch;
+	const struct option *o;
+	char		     key[32];
+	size_t		     i;
+	int		     ch;
 
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
@@ -875,8 +949,10 @@ config_parse_args(int argc, char **argv, struct config *cli,
 		case OPT_HELP:
 			return CONFIG_ARGS_HELP;
 		case ':':
-			snprintf(err, errlen, "%s: missing argument (see "
-			    "--help)", argv[optind - 1]);
+			snprintf(err, errlen,
+			    "%s: missing argument (see "
+			    "--help)",
+			    argv[optind - 1]);
 			return CONFIG_ARGS_ERROR;
 		case '?':
 			snprintf(err, errlen, "%s: unknown option (see --help)",
@@ -887,11 +963,11 @@ config_parse_args(int argc, char **argv, struct config *cli,
 				if (o->val == ch)
 					break;
 			for (i = 0; o->name[i] != '\0' && i < sizeof key - 1;
-			    i++)
+			     i++)
 				key[i] = o->name[i] == '-' ? '_' : o->name[i];
 			key[i] = '\0';
 			if (config_set_option(cli, o->name, key, optarg, err,
-			    errlen) != 0)
+				errlen) != 0)
 				return CONFIG_ARGS_ERROR;
 			break;
 		}
@@ -915,19 +991,23 @@ config_usage(void)
 static void
 config_unreadable_default(const char *path, char *err, size_t errlen)
 {
-	struct stat	 st;
+	struct stat st;
 
 	if (stat(path, &st) == 0)
-		snprintf(err, errlen, "%s: permission denied: the default "
+		snprintf(err, errlen,
+		    "%s: permission denied: the default "
 		    "config file belongs to uid %u (mode %04o) and dazaid runs "
 		    "as uid %u; make it readable to you, or skip it with "
-		    "--config /dev/null", path, (unsigned)st.st_uid,
-		    (unsigned)(st.st_mode & 07777), (unsigned)getuid());
+		    "--config /dev/null",
+		    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+		    (unsigned)getuid());
 	else
-		snprintf(err, errlen, "%s: permission denied: a directory "
+		snprintf(err, errlen,
+		    "%s: permission denied: a directory "
 		    "above the default config file is not searchable by uid "
 		    "%u; fix its mode, or skip the file with --config "
-		    "/dev/null", path, (unsigned)getuid());
+		    "/dev/null",
+		    path, (unsigned)getuid());
 }
 
 /*
@@ -937,13 +1017,13 @@ config_unreadable_default(const char *path, char *err, size_t errlen)
  * err.
  */
 int
-config_load_layer(struct config *file, const char *explicit_path,
-    char *buf, size_t len, const char **used, char *err, size_t errlen)
+config_load_layer(struct config *file, const char *explicit_path, char *buf,
+    size_t len, const char **used, char *err, size_t errlen)
 {
-	const char	*xdg = getenv("XDG_CONFIG_HOME");
-	const char	*home = getenv("HOME");
-	const char	*path = explicit_path;
-	int		 n;
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	const char *path = explicit_path;
+	int	    n;
 
 	*used = NULL;
 	if (path == NULL) {

@@ -25,7 +25,7 @@
 #include "dazai/secmem.h"
 #include "dazai/sockpath.h"
 
-static void	conn_process(struct conn *);
+static void conn_process(struct conn *);
 
 /*
  * Close the connection and free it; lost says whether that loses the
@@ -35,7 +35,7 @@ static void	conn_process(struct conn *);
 void
 conn_close(struct conn *c, bool lost, const char *why)
 {
-	struct secmem	*sm;
+	struct secmem *sm;
 
 	ev_io_stop(c->loop, &c->read_w);
 	ev_io_stop(c->loop, &c->write_w);
@@ -67,8 +67,8 @@ conn_close(struct conn *c, bool lost, const char *why)
 static int
 conn_flush_secret(struct conn *c)
 {
-	struct secmem	*sm = c->get_sm;
-	ssize_t		 n;
+	struct secmem *sm = c->get_sm;
+	ssize_t	       n;
 
 	while (sm != NULL) {
 		n = secmem_write_fd(sm, c->fd, c->get_off);
@@ -78,7 +78,8 @@ conn_flush_secret(struct conn *c)
 			return 0;
 		if (n <= 0) {
 			log_info("connection from pid %d: GET ended after %zu "
-			    "bytes (%s)", c->peer_pid, c->get_off,
+				 "bytes (%s)",
+			    c->peer_pid, c->get_off,
 			    n < 0 ? strerror(errno) : "nothing left");
 			conn_close(c, false, NULL);
 			return -1;
@@ -103,11 +104,10 @@ conn_flush_secret(struct conn *c)
 static int
 conn_flush(struct conn *c)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	while (c->outlen > 0) {
-		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
+		n = send(c->fd, c->out, c->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -126,7 +126,8 @@ conn_flush(struct conn *c)
 			 * honoured as a stand-down.
 			 */
 			log_debug("connection from pid %d: cannot write to it; "
-			    "reading what it sent", c->peer_pid);
+				  "reading what it sent",
+			    c->peer_pid);
 			c->mute = true;
 			c->outlen = 0;
 			return 1;
@@ -148,13 +149,13 @@ conn_flush(struct conn *c)
 bool
 conn_send(struct conn *c, const char *msg)
 {
-	size_t	 len = strlen(msg);
+	size_t len = strlen(msg);
 
 	if (c->mute)
 		return true;
 	if (len > sizeof c->out - c->outlen)
-		fatalx(1, "reply queue overflow (%zu + %zu bytes)",
-		    c->outlen, len);
+		fatalx(1, "reply queue overflow (%zu + %zu bytes)", c->outlen,
+		    len);
 	memcpy(c->out + c->outlen, msg, len);
 	c->outlen += len;
 	return conn_flush(c) >= 0;
@@ -164,7 +165,7 @@ conn_send(struct conn *c, const char *msg)
 bool
 conn_error(struct conn *c, const char *reason)
 {
-	char	 buf[128];
+	char buf[128];
 
 	if (proto_format_error(buf, sizeof buf, reason) < 0)
 		return false;
@@ -205,7 +206,8 @@ conn_welcome(struct conn *c, double ping_timeout)
 		return false;
 	if (c->mute) {
 		log_info("connection from pid %d: HELLO, but it left before "
-		    "WELCOME; never a heartbeat", c->peer_pid);
+			 "WELCOME; never a heartbeat",
+		    c->peer_pid);
 		conn_close(c, false, NULL);
 		return false;
 	}
@@ -255,7 +257,7 @@ conn_load(struct conn *c, struct secmem *sm, size_t n, bool replaced)
 bool
 conn_get(struct conn *c, struct secmem *sm)
 {
-	char	 hdr[48];
+	char hdr[48];
 
 	if (proto_format_secret(hdr, sizeof hdr, sm->len) < 0)
 		return conn_error(c, "internal error");
@@ -288,7 +290,7 @@ conn_streaming_of(const struct conn *c, const struct secmem *sm)
 void
 conn_cancel(struct conn *c, const char *why)
 {
-	char	 buf[128];
+	char buf[128];
 
 	if (c->get_sm != NULL) {
 		conn_close(c, false, NULL);
@@ -311,19 +313,20 @@ conn_cancel(struct conn *c, const char *why)
 static void
 conn_load_more(struct conn *c)
 {
-	struct secmem	*sm = c->load_sm;
-	const char	*why;
-	ssize_t		 n;
-	bool		 lock;
+	struct secmem *sm = c->load_sm;
+	const char    *why;
+	ssize_t	       n;
+	bool	       lock;
 
 	n = secmem_load_read(sm, c->fd, c->load_left);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n == 0) {
 		c->load_sm = NULL;
 		secmem_load_abort(sm);
-		c->ops->loaded(c->ops->arg, c, false, "the peer closed before "
+		c->ops->loaded(c->ops->arg, c, false,
+		    "the peer closed before "
 		    "sending every byte");
 		conn_close(c, false, NULL);
 		return;
@@ -333,15 +336,19 @@ conn_load_more(struct conn *c)
 		c->load_sm = NULL;
 		lock = errno == ENOLCK;
 		why = lock ? "the secret cannot be locked in memory and a lock "
-		    "is required" : strerror(errno);
+			     "is required" :
+			     strerror(errno);
 		c->ops->loaded(c->ops->arg, c, false, why);
-		if (conn_finish(c, NULL) && conn_send(c, lock ?
-		    (c->load_replaced ? "ERR cannot lock the secret; "
-		    "the secret it replaced was wiped\n" :
-		    "ERR cannot lock the secret\n") : (c->load_replaced ?
-		    "ERR cannot store the secret; "
-		    "the secret it replaced was wiped\n" :
-		    "ERR cannot store the secret\n")))
+		if (conn_finish(c, NULL) &&
+		    conn_send(c,
+			lock ? (c->load_replaced ?
+				       "ERR cannot lock the secret; "
+				       "the secret it replaced was wiped\n" :
+				       "ERR cannot lock the secret\n") :
+			       (c->load_replaced ?
+				       "ERR cannot store the secret; "
+				       "the secret it replaced was wiped\n" :
+				       "ERR cannot store the secret\n")))
 			conn_process(c);
 		return;
 	}
@@ -365,8 +372,8 @@ conn_load_more(struct conn *c)
 static bool
 conn_line(struct conn *c, const char *line, size_t len)
 {
-	struct proto_cmd	 cmd;
-	const char		*err;
+	struct proto_cmd cmd;
+	const char	*err;
 
 	if (c->kind == PROTO_KIND_HEARTBEAT && c->ping_timeout > 0)
 		ev_timer_again(c->loop, &c->ping_w);
@@ -396,8 +403,8 @@ conn_line(struct conn *c, const char *line, size_t len)
 static void
 conn_process(struct conn *c)
 {
-	const char	*line;
-	size_t		 len;
+	const char *line;
+	size_t	    len;
 
 	while (c->outlen == 0 && c->get_sm == NULL && c->load_sm == NULL &&
 	    !c->quitting) {
@@ -424,7 +431,7 @@ conn_process(struct conn *c)
 		ev_io_start(c->loop, &c->read_w);
 		return;
 	}
-	if (c->outlen == 0 && c->get_sm == NULL) {	/* final reply sent */
+	if (c->outlen == 0 && c->get_sm == NULL) { /* final reply sent */
 		conn_close(c, false, NULL);
 		return;
 	}
@@ -443,10 +450,10 @@ conn_process(struct conn *c)
 static void
 conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct conn	*c = container_of(w, struct conn, read_w);
-	size_t		 room;
-	ssize_t		 n;
-	char		*space;
+	struct conn *c = container_of(w, struct conn, read_w);
+	size_t	     room;
+	ssize_t	     n;
+	char	    *space;
 
 	(void)loop;
 	(void)revents;
@@ -463,7 +470,8 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(c, c->kind == PROTO_KIND_HEARTBEAT, "heartbeat "
+		conn_close(c, c->kind == PROTO_KIND_HEARTBEAT,
+		    "heartbeat "
 		    "lost: connection closed without QUIT");
 		return;
 	}
@@ -475,7 +483,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct conn	*c = container_of(w, struct conn, write_w);
+	struct conn *c = container_of(w, struct conn, write_w);
 
 	(void)loop;
 	(void)revents;
@@ -489,24 +497,26 @@ conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct conn	*c = container_of(w, struct conn, deadline_w);
+	struct conn *c = container_of(w, struct conn, deadline_w);
 
 	(void)loop;
 	(void)revents;
 	if (c->quitting && c->final != NULL)
 		log_info("connection from pid %d closed: %.*s not read "
-		    "within %gs", c->peer_pid, (int)strcspn(c->final, "\n"),
-		    c->final, CONN_HELLO_TIMEOUT);
+			 "within %gs",
+		    c->peer_pid, (int)strcspn(c->final, "\n"), c->final,
+		    CONN_HELLO_TIMEOUT);
 	else if (c->quitting)
 		log_info("connection from pid %d closed: its peer did not "
-		    "take the last reply within %gs", c->peer_pid,
-		    CONN_HELLO_TIMEOUT);
+			 "take the last reply within %gs",
+		    c->peer_pid, CONN_HELLO_TIMEOUT);
 	else if (c->kind == PROTO_KIND_CONTROL)
 		log_info("connection from pid %d closed: idle for %gs",
 		    c->peer_pid, CONN_IDLE_TIMEOUT);
 	else
 		log_info("connection from pid %d closed: no request within "
-		    "%gs", c->peer_pid, CONN_HELLO_TIMEOUT);
+			 "%gs",
+		    c->peer_pid, CONN_HELLO_TIMEOUT);
 	conn_close(c, false, NULL);
 }
 
@@ -514,8 +524,8 @@ conn_deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct conn	*c = container_of(w, struct conn, ping_w);
-	int		 pending;
+	struct conn *c = container_of(w, struct conn, ping_w);
+	int	     pending;
 
 	(void)revents;
 	/*
@@ -533,7 +543,8 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_timer_again(loop, w);
 		return;
 	}
-	conn_close(c, true, "heartbeat lost: no line within the ping "
+	conn_close(c, true,
+	    "heartbeat lost: no line within the ping "
 	    "timeout");
 }
 
@@ -548,9 +559,9 @@ conn_ping_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 conn_drain(struct conn **cp)
 {
-	struct conn	*c = *cp;
-	struct pollfd	 pfd;
-	int		 i;
+	struct conn  *c = *cp;
+	struct pollfd pfd;
+	int	      i;
 
 	for (i = 0; i < 64 && c != NULL && *cp == c; i++) {
 		if (c->outlen > 0 && conn_flush(c) == 1)
@@ -574,7 +585,7 @@ conn_drain(struct conn **cp)
 const char *
 conn_who(struct conn *c)
 {
-	char	 who[CONN_WHO_MAX];
+	char who[CONN_WHO_MAX];
 
 	if (c->who == NULL) {
 		sockpath_peer_name(c->peer_pid, c->confined, who, sizeof who);
@@ -590,7 +601,7 @@ conn_who(struct conn *c)
 void
 conn_refuse(int fd, const char *msg)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;
@@ -606,7 +617,7 @@ struct conn *
 conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
     const struct conn_ops *ops)
 {
-	struct conn	*c;
+	struct conn *c;
 
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return NULL;
@@ -619,8 +630,7 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
 	proto_reader_init(&c->rd);
 	ev_io_init(&c->read_w, conn_read_cb, fd, EV_READ);
 	ev_io_init(&c->write_w, conn_write_cb, fd, EV_WRITE);
-	ev_timer_init(&c->deadline_w, conn_deadline_cb, CONN_HELLO_TIMEOUT,
-	    0);
+	ev_timer_init(&c->deadline_w, conn_deadline_cb, CONN_HELLO_TIMEOUT, 0);
 	ev_init(&c->ping_w, conn_ping_cb);
 	ev_io_start(loop, &c->read_w);
 	ev_timer_start(loop, &c->deadline_w);
@@ -631,7 +641,7 @@ conn_new(struct ev_loop *loop, int fd, int peer_pid, bool confined,
 bool
 conn_set_add(struct conn_set *set, struct conn *c)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] == NULL) {
@@ -645,7 +655,7 @@ conn_set_add(struct conn_set *set, struct conn *c)
 void
 conn_set_remove(struct conn_set *set, const struct conn *c)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] == c)
@@ -656,7 +666,7 @@ conn_set_remove(struct conn_set *set, const struct conn *c)
 bool
 conn_set_full(const struct conn_set *set)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] == NULL)
@@ -668,7 +678,7 @@ conn_set_full(const struct conn_set *set)
 int
 conn_set_count(const struct conn_set *set, enum proto_kind kind)
 {
-	int	 i, n = 0;
+	int i, n = 0;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] != NULL && set->c[i]->kind == kind)
@@ -678,10 +688,9 @@ conn_set_count(const struct conn_set *set, enum proto_kind kind)
 
 /* A secret went away: cut off every LOAD or GET of sm under way (why). */
 void
-conn_set_cancel(struct conn_set *set, const struct secmem *sm,
-    const char *why)
+conn_set_cancel(struct conn_set *set, const struct secmem *sm, const char *why)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] != NULL && conn_streaming_of(set->c[i], sm))
@@ -692,7 +701,7 @@ conn_set_cancel(struct conn_set *set, const struct secmem *sm,
 void
 conn_set_close(struct conn_set *set)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < CONN_SET_MAX; i++)
 		if (set->c[i] != NULL)

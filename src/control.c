@@ -55,9 +55,9 @@ control_unregistered(struct control *ctl, int pid)
 static void
 control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	int		 slot = (int)(intptr_t)w->data;
-	struct control	*ctl = (struct control *)(void *)((char *)(w - slot) -
-			    offsetof(struct control, proc_w));
+	int		slot = (int)(intptr_t)w->data;
+	struct control *ctl = (struct control *)(void *)((char *)(w - slot) -
+	    offsetof(struct control, proc_w));
 
 	(void)revents;
 	ev_io_stop(loop, w);
@@ -74,7 +74,7 @@ control_proc_cb(struct ev_loop *loop, ev_io *w, int revents)
 void
 control_kill_procs(struct control *ctl, bool armed)
 {
-	int	 i;
+	int i;
 
 	if (armed)
 		for (i = 0; i < PROCS_MAX; i++) {
@@ -90,17 +90,16 @@ control_kill_procs(struct control *ctl, bool armed)
 
 /* HELLO <pid>: a heartbeat, unless every session is held (BUSY). */
 static bool
-control_hello(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_hello(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	const struct session	*hb;
-	int			 n;
+	const struct session *hb;
+	int		      n;
 
 	if (session_full(ctl->sessions)) {
 		n = ctl->sessions->n;
 		log_debug("HELLO %d from pid %d while %d heartbeat%s held: "
-		    "BUSY", cmd->pid, c->peer_pid, n, n == 1 ? " is" :
-		    "s are");
+			  "BUSY",
+		    cmd->pid, c->peer_pid, n, n == 1 ? " is" : "s are");
 		return conn_finish(c, PROTO_BUSY);
 	}
 	if (!conn_welcome(c, ctl->ping_timeout))
@@ -109,8 +108,8 @@ control_hello(struct control *ctl, struct conn *c,
 	n = ctl->sessions->n;
 	if (ctl->sessions->max > 1)
 		log_info("heartbeat connected: HELLO %d (peer pid %d); %d of "
-		    "%d sessions", cmd->pid, c->peer_pid, n,
-		    ctl->sessions->max);
+			 "%d sessions",
+		    cmd->pid, c->peer_pid, n, ctl->sessions->max);
 	else
 		log_info("heartbeat connected: HELLO %d (peer pid %d)",
 		    cmd->pid, c->peer_pid);
@@ -122,8 +121,7 @@ control_hello(struct control *ctl, struct conn *c,
 
 /* PING: PONG, on either kind of connection. */
 static bool
-control_ping(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_ping(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
 	(void)ctl;
 	(void)cmd;
@@ -132,15 +130,14 @@ control_ping(struct control *ctl, struct conn *c,
 
 /* CANCEL: abort a pending panic (a heartbeat's verb). */
 static bool
-control_cancel(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_cancel(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct policy_out	 out;
-	int			 slot = session_of(ctl->sessions, c);
+	struct policy_out out;
+	int		  slot = session_of(ctl->sessions, c);
 
 	(void)cmd;
-	out = ctl->ops.event(ctl->ops.arg, POLICY_EV_CANCEL, slot >= 0 ?
-	    ctl->sessions->slot[slot].id : 0, "CANCEL");
+	out = ctl->ops.event(ctl->ops.arg, POLICY_EV_CANCEL,
+	    slot >= 0 ? ctl->sessions->slot[slot].id : 0, "CANCEL");
 	if (out.reply == POLICY_REPLY_CANCELLED)
 		return conn_send(c, PROTO_CANCELLED);
 	return conn_error(c, "no pending panic");
@@ -148,10 +145,9 @@ control_cancel(struct control *ctl, struct conn *c,
 
 /* QUIT: a heartbeat stands down; any connection gets BYE and closes. */
 static bool
-control_quit(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_quit(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	int	 slot = session_of(ctl->sessions, c);
+	int slot = session_of(ctl->sessions, c);
 
 	(void)cmd;
 	if (slot >= 0)
@@ -164,10 +160,9 @@ static bool
 control_session(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	const struct session	*hb = session_nth(ctl->sessions,
-				    (int)cmd->len);
-	struct proto_session	 ps;
-	char			 line[PROTO_REPLY_MAX];
+	const struct session *hb = session_nth(ctl->sessions, (int)cmd->len);
+	struct proto_session  ps;
+	char		      line[PROTO_REPLY_MAX];
 
 	if (hb == NULL)
 		return conn_error(c, "no such session");
@@ -183,11 +178,10 @@ control_session(struct control *ctl, struct conn *c,
 
 /* STATUS: the daemon's fields, the vault's, the sandbox's. */
 static bool
-control_status(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_status(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct proto_status	 st;
-	char			 prot[160], line[PROTO_REPLY_MAX];
+	struct proto_status st;
+	char		    prot[160], line[PROTO_REPLY_MAX];
 
 	(void)cmd;
 	memset(&st, 0, sizeof st);
@@ -206,7 +200,7 @@ static bool
 control_register(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	int	 pid = cmd->pid, slot;
+	int pid = cmd->pid, slot;
 
 	switch (pid > 0 ? procs_register(pid, &slot) : PROCS_INVALID) {
 	case PROCS_INVALID:
@@ -230,7 +224,7 @@ control_register(struct control *ctl, struct conn *c,
 		warden_hand_over(ctl->warden, pid, procs_fd(slot));
 	log_info("REGISTER pid=%d from %s: registered (%s)", pid, conn_who(c),
 	    ctl->ops.armed(ctl->ops.arg) ? "SIGKILLed on a panic" :
-	    "dry-run: named on a panic");
+					   "dry-run: named on a panic");
 	return conn_send(c, PROTO_OK);
 }
 
@@ -239,7 +233,7 @@ static bool
 control_unregister(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	int	 i;
+	int i;
 
 	if (cmd->pid <= 0)
 		return conn_send(c, PROTO_INVALID_PID);
@@ -256,8 +250,7 @@ control_unregister(struct control *ctl, struct conn *c,
 
 /* ARM: dry-run becomes armed from now on, never the reverse. */
 static bool
-control_arm(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_arm(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
 	(void)cmd;
 	if (!ctl->ops.arm(ctl->ops.arg)) {
@@ -271,16 +264,14 @@ control_arm(struct control *ctl, struct conn *c,
 
 /* LOAD <n> [name]: the vault's. */
 static bool
-control_load(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_load(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
 	return vault_load(ctl->vault, c, cmd->len, cmd->name, conn_who(c));
 }
 
 /* GET [name]: the vault's. */
 static bool
-control_get(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_get(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
 	return vault_get(ctl->vault, c, cmd->name, conn_who(c));
 }
@@ -290,11 +281,10 @@ control_get(struct control *ctl, struct conn *c,
  * registered processes, stay up.
  */
 static bool
-control_wipe(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_wipe(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	char	 why[CONN_WHO_MAX + PROTO_NAME_MAX + 40];
-	int	 rc;
+	char why[CONN_WHO_MAX + PROTO_NAME_MAX + 40];
+	int  rc;
 
 	if (cmd->named) {
 		snprintf(why, sizeof why, "WIPE %s from %s; staying up",
@@ -312,11 +302,10 @@ control_wipe(struct control *ctl, struct conn *c,
 
 /* ENTRY <i>: the i-th held secret, in load order (never a byte of it). */
 static bool
-control_entry(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_entry(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct proto_entry	 pe;
-	char			 line[PROTO_REPLY_MAX];
+	struct proto_entry pe;
+	char		   line[PROTO_REPLY_MAX];
 
 	if (!vault_entry(ctl->vault, (int)cmd->len, &pe))
 		return conn_error(c, "no such entry");
@@ -327,10 +316,9 @@ control_entry(struct control *ctl, struct conn *c,
 
 /* PANIC: a graceful panic, exactly as SIGUSR1 (answered first). */
 static bool
-control_panic(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_panic(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	char	 why[CONN_WHO_MAX + 32];
+	char why[CONN_WHO_MAX + 32];
 
 	(void)cmd;
 	snprintf(why, sizeof why, "PANIC from %s: panic requested",
@@ -343,11 +331,10 @@ control_panic(struct control *ctl, struct conn *c,
 
 /* ACTION <i>: one configured action, for dazai actions. */
 static bool
-control_action(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_action(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct proto_action	 a;
-	char			 line[PROTO_REPLY_MAX];
+	struct proto_action a;
+	char		    line[PROTO_REPLY_MAX];
 
 	a.index = (int)cmd->len;
 	if (ctl->warden == NULL ||
@@ -368,11 +355,11 @@ control_action(struct control *ctl, struct conn *c,
 void
 control_sleep(struct control *ctl, int mode)
 {
-	static const char	 wipe_why[] = "the machine is going to sleep "
-				    "(on_sleep = wipe); staying up";
-	static const char	 panic_why[] = "the machine is going to sleep "
-				    "(on_sleep = panic)";
-	int			 rc;
+	static const char wipe_why[] = "the machine is going to sleep "
+				       "(on_sleep = wipe); staying up";
+	static const char panic_why[] = "the machine is going to sleep "
+					"(on_sleep = panic)";
+	int		  rc;
 
 	if (mode == CONFIG_SLEEP_PANIC) {
 		ctl->ops.event(ctl->ops.arg, POLICY_EV_SLEEP, 0, panic_why);
@@ -391,11 +378,12 @@ static bool
 control_rehearse(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	const char	*why;
+	const char *why;
 
 	(void)cmd;
-	if ((why = ctl->warden == NULL ? "no warden" :
-	    warden_start_rehearsal(ctl->warden)) != NULL) {
+	if ((why = ctl->warden == NULL ?
+		    "no warden" :
+		    warden_start_rehearsal(ctl->warden)) != NULL) {
 		log_info("REHEARSE from %s refused: %s", conn_who(c), why);
 		return conn_error(c, why);
 	}
@@ -406,15 +394,15 @@ control_rehearse(struct control *ctl, struct conn *c,
 
 /* RESULT <i>: how the i-th rehearsed action ended, or that it is to come. */
 static bool
-control_result(struct control *ctl, struct conn *c,
-    const struct proto_cmd *cmd)
+control_result(struct control *ctl, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct proto_result	 r;
-	char			 line[PROTO_REPLY_MAX];
+	struct proto_result r;
+	char		    line[PROTO_REPLY_MAX];
 
 	r.index = (int)cmd->len;
-	if (ctl->warden == NULL || !warden_result(ctl->warden, r.index,
-	    &r.done, &r.status, &r.timed_out, &r.stderr_line))
+	if (ctl->warden == NULL ||
+	    !warden_result(ctl->warden, r.index, &r.done, &r.status,
+		&r.timed_out, &r.stderr_line))
 		return conn_error(c, "no such action");
 	if (proto_format_result(line, sizeof line, &r) < 0)
 		return conn_error(c, "internal error");
@@ -457,14 +445,14 @@ bool
 control_command(struct control *ctl, struct conn *c,
     const struct proto_cmd *cmd)
 {
-	size_t	 i;
+	size_t i;
 
 	if (c->kind == PROTO_KIND_NEW && cmd->verb != PROTO_HELLO) {
 		if (conn_set_count(ctl->conns, PROTO_KIND_CONTROL) >=
 		    CONTROL_MAX) {
 			log_info("connection from pid %d: %d control "
-			    "connections open: BUSY", c->peer_pid,
-			    CONTROL_MAX);
+				 "connections open: BUSY",
+			    c->peer_pid, CONTROL_MAX);
 			return conn_finish(c, PROTO_BUSY);
 		}
 		conn_control(c);

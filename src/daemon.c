@@ -32,7 +32,7 @@
 static void
 daemon_do_wipe(void *arg)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	vault_panic_wipe(&d->vault);
 }
@@ -54,8 +54,8 @@ daemon_say_trigger(struct daemon *d)
 static void
 daemon_do_unrecoverable(void *arg)
 {
-	struct daemon	*d = arg;
-	int		 failed = secmem_emergency_shield();
+	struct daemon *d = arg;
+	int	       failed = secmem_emergency_shield();
 
 	if (failed != 0)
 		log_warnx("WIPE FAILED: the prekey could not be made writable");
@@ -68,7 +68,7 @@ daemon_do_unrecoverable(void *arg)
 static void
 daemon_do_kill_procs(void *arg, bool armed)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	control_kill_procs(&d->control, armed);
 }
@@ -80,8 +80,10 @@ daemon_do_kill_procs(void *arg, bool armed)
 static void
 daemon_tell_warden(struct daemon *d)
 {
-	if (d->warden != NULL && warden_panic(d->warden, d->reason[0] !=
-	    '\0' ? d->reason : "panic") != 0 && !d->warden->down)
+	if (d->warden != NULL &&
+	    warden_panic(d->warden,
+		d->reason[0] != '\0' ? d->reason : "panic") != 0 &&
+	    !d->warden->down)
 		log_warn("warden: cannot tell it of the panic");
 }
 
@@ -105,7 +107,7 @@ daemon_do_kill(void *arg, bool armed)
 static void
 daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 {
-	char	 when[32];
+	char when[32];
 
 	if (out->aborted) {
 		btimer_stop(&d->grace_w, d->loop);
@@ -114,16 +116,17 @@ daemon_apply(struct daemon *d, const struct policy_out *out, const char *why)
 	}
 	if (out->escalated)
 		log_info("panic requested during the grace window: only CANCEL "
-		    "ends it now, a reconnecting heartbeat does not");
+			 "ends it now, a reconnecting heartbeat does not");
 	if (out->started) {
 		log_clock(out->deadline - btimer_now(), when, sizeof when);
 		log_info("panic (%s): grace window of %gs, wipe at %s unless "
-		    "cancelled", why, d->policy.grace, when);
+			 "cancelled",
+		    why, d->policy.grace, when);
 	}
 	if (out->arm_timer) {
 		btimer_stop(&d->grace_w, d->loop);
-		btimer_start(&d->grace_w, d->loop, out->deadline -
-		    btimer_now());
+		btimer_start(&d->grace_w, d->loop,
+		    out->deadline - btimer_now());
 	}
 	if (out->fired) {
 		d->stopping = true;
@@ -140,11 +143,13 @@ static struct policy_out
 daemon_event(void *arg, enum policy_event ev, unsigned long src,
     const char *why)
 {
-	struct daemon		*d = arg;
-	struct policy_out	 out;
+	struct daemon	 *d = arg;
+	struct policy_out out;
 
 	d->trigger = ev == POLICY_EV_LOST || ev == POLICY_EV_PANIC ||
-	    ev == POLICY_EV_SLEEP ? why : NULL;
+		ev == POLICY_EV_SLEEP ?
+	    why :
+	    NULL;
 	/* The trigger a panic starts with is its reason (DAZAI_REASON). */
 	if (d->trigger != NULL && !policy_pending(&d->policy))
 		snprintf(d->reason, sizeof d->reason, "%s", why);
@@ -162,9 +167,9 @@ daemon_event(void *arg, enum policy_event ev, unsigned long src,
 static void
 daemon_session_end(void *arg, int slot, bool lost, const char *why)
 {
-	struct daemon	*d = arg;
-	struct session	 gone;
-	int		 n;
+	struct daemon *d = arg;
+	struct session gone;
+	int	       n;
 
 	switch (session_end(&d->sessions, slot, lost, &gone)) {
 	case SESSION_OTHERS_LEFT:
@@ -179,7 +184,7 @@ daemon_session_end(void *arg, int slot, bool lost, const char *why)
 	case SESSION_LAST_QUIT:
 		daemon_event(d, POLICY_EV_QUIT, gone.id, "QUIT");
 		log_info("heartbeat stood down (QUIT); secret kept, waiting "
-		    "for the next heartbeat");
+			 "for the next heartbeat");
 		break;
 	}
 }
@@ -188,7 +193,7 @@ daemon_session_end(void *arg, int slot, bool lost, const char *why)
 static bool
 daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	return control_command(&d->control, c, cmd);
 }
@@ -197,7 +202,7 @@ daemon_command(void *arg, struct conn *c, const struct proto_cmd *cmd)
 static bool
 daemon_arm(void *arg)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	if (!policy_arm(&d->policy))
 		return false;
@@ -219,7 +224,7 @@ daemon_armed(void *arg)
 static void
 daemon_status(void *arg, struct proto_status *st)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	st->armed = emergency_armed();
 	st->grace = d->policy.grace;
@@ -234,7 +239,7 @@ daemon_status(void *arg, struct proto_status *st)
 static void
 daemon_wiped(void *arg, const char *why)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	if (d->warden != NULL && !d->warden->down &&
 	    warden_wipe(d->warden, why) != 0)
@@ -249,9 +254,9 @@ daemon_wiped(void *arg, const char *why)
 static void
 daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct daemon		*d = container_of(w, struct daemon, warden_w);
-	struct warden_msg	 msg;
-	int			 r;
+	struct daemon	 *d = container_of(w, struct daemon, warden_w);
+	struct warden_msg msg;
+	int		  r;
 
 	(void)revents;
 	while ((r = warden_read(d->warden, &msg)) == WARDEN_READ_MSG)
@@ -261,9 +266,10 @@ daemon_warden_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	ev_io_stop(loop, w);
 	log_warnx("the warden died (pid %d): no one would run the panic "
-	    "actions or kill the registered processes after dazaid",
+		  "actions or kill the registered processes after dazaid",
 	    (int)d->warden->pid);
-	daemon_event(d, POLICY_EV_PANIC, 0, "the warden died: panic (fail "
+	daemon_event(d, POLICY_EV_PANIC, 0,
+	    "the warden died: panic (fail "
 	    "closed)");
 }
 
@@ -286,7 +292,7 @@ daemon_set_warden(struct daemon *d, struct warden *w)
 static void
 daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	vault_loaded(&d->vault, c, ok, why);
 }
@@ -295,7 +301,7 @@ daemon_loaded(void *arg, struct conn *c, bool ok, const char *why)
 static void
 daemon_sent(void *arg, struct conn *c, bool ok)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	vault_sent(&d->vault, c, ok);
 }
@@ -307,7 +313,7 @@ daemon_sent(void *arg, struct conn *c, bool ok)
 static void
 daemon_cancel_streams(void *arg, const struct secmem *sm, const char *why)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	conn_set_cancel(&d->conns, sm, why);
 }
@@ -316,7 +322,7 @@ daemon_cancel_streams(void *arg, const struct secmem *sm, const char *why)
 static void
 daemon_wipe_kills(void *arg)
 {
-	struct daemon	*d = arg;
+	struct daemon *d = arg;
 
 	control_kill_procs(&d->control, emergency_armed());
 }
@@ -325,8 +331,8 @@ daemon_wipe_kills(void *arg)
 static void
 daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 {
-	struct daemon	*d = arg;
-	int		 i;
+	struct daemon *d = arg;
+	int	       i;
 
 	conn_set_remove(&d->conns, c);
 	if ((i = session_of(&d->sessions, c)) >= 0)
@@ -337,11 +343,11 @@ daemon_closed(void *arg, struct conn *c, bool lost, const char *why)
 static void
 daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct daemon	*d = container_of(w, struct daemon, accept_w);
-	struct conn	*c;
-	uid_t		 uid;
-	pid_t		 pid;
-	int		 fd;
+	struct daemon *d = container_of(w, struct daemon, accept_w);
+	struct conn   *c;
+	uid_t	       uid;
+	pid_t	       pid;
+	int	       fd;
 
 	(void)revents;
 	fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -360,21 +366,21 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (!sockpath_peer_allowed(fd, &uid, &pid)) {
 		log_warnx("refused connection from uid %d (pid %d): only "
-		    "uid %u and root may connect", (int)uid, (int)pid,
-		    (unsigned)getuid());
+			  "uid %u and root may connect",
+		    (int)uid, (int)pid, (unsigned)getuid());
 		close(fd);
 		return;
 	}
 	if (conn_set_full(&d->conns) ||
 	    conn_set_count(&d->conns, PROTO_KIND_NEW) >= DAEMON_NEW_MAX) {
 		log_debug("connection from pid %d: %d connections have not "
-		    "said a verb yet: BUSY", (int)pid, conn_set_count(&d->conns,
-		    PROTO_KIND_NEW));
+			  "said a verb yet: BUSY",
+		    (int)pid, conn_set_count(&d->conns, PROTO_KIND_NEW));
 		conn_refuse(fd, PROTO_BUSY);
 		return;
 	}
 	if ((c = conn_new(loop, fd, (int)pid, sandbox_active(),
-	    &d->conn_ops)) == NULL) {
+		 &d->conn_ops)) == NULL) {
 		log_warn("calloc");
 		close(fd);
 		return;
@@ -391,7 +397,7 @@ daemon_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void
 daemon_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct daemon	*d = container_of(w, struct daemon, backoff_w);
+	struct daemon *d = container_of(w, struct daemon, backoff_w);
 
 	(void)revents;
 	ev_io_start(loop, &d->accept_w);
@@ -401,7 +407,7 @@ daemon_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 daemon_grace_cb(struct btimer *t)
 {
-	struct daemon	*d = container_of(t, struct daemon, grace_w);
+	struct daemon *d = container_of(t, struct daemon, grace_w);
 
 	daemon_event(d, POLICY_EV_TIMER, 0, "grace window ended");
 }
@@ -413,7 +419,7 @@ daemon_grace_cb(struct btimer *t)
 static void
 daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-	struct daemon	*d = w->data;
+	struct daemon *d = w->data;
 
 	(void)revents;
 	switch (w->signum) {
@@ -424,8 +430,8 @@ daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		log_info("SIGHUP ignored (still guarding)");
 		break;
 	default:
-		log_info("%s: clean shutdown", w->signum == SIGTERM ?
-		    "SIGTERM" : "SIGINT");
+		log_info("%s: clean shutdown",
+		    w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		d->stopping = true;
 		ev_break(loop, EVBREAK_ALL);
 	}
@@ -440,17 +446,15 @@ daemon_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 int
 daemon_init(struct daemon *d, double grace, double ping_timeout)
 {
-	struct policy_ops	 ops = { daemon_do_unrecoverable,
-				    daemon_do_wipe, daemon_do_kill_procs,
-				    daemon_do_kill, d };
-	struct vault_ops	 vops = { daemon_cancel_streams,
-				    daemon_wipe_kills, daemon_wiped, d };
-	static const int	 sigs[DAEMON_NSIGNALS] = { SIGUSR1, SIGTERM,
-				    SIGINT, SIGHUP };
-	int			 i;
-	struct control_ops	 cops = { daemon_event,
-				    daemon_session_end, daemon_arm,
-				    daemon_armed, daemon_status, d };
+	struct policy_ops  ops = { daemon_do_unrecoverable, daemon_do_wipe,
+		 daemon_do_kill_procs, daemon_do_kill, d };
+	struct vault_ops   vops = { daemon_cancel_streams, daemon_wipe_kills,
+		  daemon_wiped, d };
+	static const int   sigs[DAEMON_NSIGNALS] = { SIGUSR1, SIGTERM, SIGINT,
+		  SIGHUP };
+	int		   i;
+	struct control_ops cops = { daemon_event, daemon_session_end,
+		daemon_arm, daemon_armed, daemon_status, d };
 
 	memset(d, 0, sizeof *d);
 	d->listen_fd = -1;
@@ -466,15 +470,15 @@ daemon_init(struct daemon *d, double grace, double ping_timeout)
 	if (btimer_init(&d->grace_w, daemon_grace_cb) != 0 ||
 	    vault_init(&d->vault, d->loop, &vops) != 0)
 		return -1;
-	control_init(&d->control, d->loop, &d->vault, &d->sessions,
-	    &d->conns, ping_timeout, &cops);
+	control_init(&d->control, d->loop, &d->vault, &d->sessions, &d->conns,
+	    ping_timeout, &cops);
 	d->conn_ops.command = daemon_command;
 	d->conn_ops.closed = daemon_closed;
 	d->conn_ops.loaded = daemon_loaded;
 	d->conn_ops.sent = daemon_sent;
 	d->conn_ops.arg = d;
-	ev_timer_init(&d->backoff_w, daemon_backoff_cb,
-	    DAEMON_ACCEPT_BACKOFF, 0);
+	ev_timer_init(&d->backoff_w, daemon_backoff_cb, DAEMON_ACCEPT_BACKOFF,
+	    0);
 	return 0;
 }
 
@@ -553,8 +557,8 @@ daemon_run(struct daemon *d)
 void
 daemon_finish(struct daemon *d)
 {
-	const char	*why = NULL;
-	int		 left = 0;
+	const char *why = NULL;
+	int	    left = 0;
 
 	conn_set_close(&d->conns);
 	btimer_close(&d->grace_w, d->loop);
@@ -567,7 +571,7 @@ daemon_finish(struct daemon *d)
 			log_warn("%s: unlink", d->socket_path);
 		else if (left == 1)
 			log_info("%s: left for the next start to replace "
-			    "(confined, the daemon may not remove it: %s)",
+				 "(confined, the daemon may not remove it: %s)",
 			    d->socket_path, why);
 	}
 	/* A clean shutdown, unless a dry-run panic told the warden its own. */

@@ -30,10 +30,10 @@
 #include "dazai/sockpath.h"
 
 #ifndef DAZAI_VERSION
-#define DAZAI_VERSION	"0.1.0"
+#define DAZAI_VERSION "0.1.0"
 #endif
 
-#define STATUS_OUT_MAX	8192
+#define STATUS_OUT_MAX 8192
 
 /* The help's lines before and after the commands. */
 /* clang-format off */
@@ -58,16 +58,16 @@ static const char usage_tail[] =
 
 /* Where the daemon is. */
 struct ctx {
-	const char	*path;
-	bool		 is_default;
+	const char *path;
+	bool	    is_default;
 };
 
 struct command;
-typedef int	(*command_fn)(const struct ctx *, const struct command *, int,
-		    char **);
+typedef int (*command_fn)(const struct ctx *, const struct command *, int,
+    char **);
 
-#define CMD_CONNECT	0x1	/* talks to the daemon at --socket */
-#define CMD_SECRET	0x2	/* may hold secret bytes: hardened first */
+#define CMD_CONNECT 0x1 /* talks to the daemon at --socket */
+#define CMD_SECRET  0x2 /* may hold secret bytes: hardened first */
 
 /*
  * One command, the whole of it: its name, the wire verb that carries it
@@ -76,14 +76,14 @@ typedef int	(*command_fn)(const struct ctx *, const struct command *, int,
  * name the first argument), its flags and what runs it.
  */
 struct command {
-	const char	*name;
-	const char	*verb;
-	int		 min, max;
-	const char	*args;
-	const char	*help;
-	const char	*bad;
-	int		 flags;
-	command_fn	 run;
+	const char *name;
+	const char *verb;
+	int	    min, max;
+	const char *args;
+	const char *help;
+	const char *bad;
+	int	    flags;
+	command_fn  run;
 };
 
 /*
@@ -102,14 +102,14 @@ harden(void)
 static int
 connect_or_status(const struct ctx *x, struct client *c)
 {
-	char	 err[CLIENT_ERRLEN];
-	int	 saved;
+	char err[CLIENT_ERRLEN];
+	int  saved;
 
 	if (client_open(c, x->path, x->is_default, err, sizeof err) == 0)
 		return 0;
 	saved = errno;
 	log_warnx("%s", err);
-	if (saved == ETIMEDOUT)		/* someone there, too slow */
+	if (saved == ETIMEDOUT) /* someone there, too slow */
 		return CLIENT_EXIT_REFUSED;
 	return saved == ENAMETOOLONG ? CLIENT_EXIT_USAGE : CLIENT_EXIT_NODAEMON;
 }
@@ -121,11 +121,11 @@ connect_or_status(const struct ctx *x, struct client *c)
 static int
 simple_request(struct client *c, const char *verb, const char *request)
 {
-	char		 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	const char	*reason;
+	char	    reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char *reason;
 
-	if (client_request(c, request, reply, sizeof reply, err,
-	    sizeof err) != 0) {
+	if (client_request(c, request, reply, sizeof reply, err, sizeof err) !=
+	    0) {
 		log_warnx("%s: %s", verb, err);
 		return CLIENT_EXIT_REFUSED;
 	}
@@ -150,8 +150,8 @@ simple_request(struct client *c, const char *verb, const char *request)
 static int
 one_request(const struct ctx *x, const char *verb, const char *request)
 {
-	struct client	 c;
-	int		 rc;
+	struct client c;
+	int	      rc;
 
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
@@ -162,8 +162,7 @@ one_request(const struct ctx *x, const char *verb, const char *request)
 
 /* arm, wipe, panic: the row's verb, without arguments. */
 static int
-cmd_verb(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_verb(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
@@ -172,11 +171,10 @@ cmd_verb(const struct ctx *x, const struct command *cmd, int argc,
 
 /* register PID, unregister PID: the row's verb with pid=PID. */
 static int
-cmd_pid(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_pid(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	char	 request[64];
-	int	 pid;
+	char request[64];
+	int  pid;
 
 	(void)argc;
 	if (parse_pid(argv[1], &pid) != 0) {
@@ -212,10 +210,10 @@ put_stdout(const char *s)
 static void
 session_shell(const char *pid, int *shell, char *tty, size_t len)
 {
-	char		 path[64], buf[512], *p;
-	ssize_t		 n;
-	size_t		 i;
-	int		 fd, ppid;
+	char	path[64], buf[512], *p;
+	ssize_t n;
+	size_t	i;
+	int	fd, ppid;
 
 	*shell = 0;
 	tty[0] = '\0';
@@ -225,8 +223,8 @@ session_shell(const char *pid, int *shell, char *tty, size_t len)
 	n = read(fd, buf, sizeof buf - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %d",
-	    &ppid) != 1 || ppid <= 1)
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %d", &ppid) != 1 || ppid <= 1)
 		return;
 	*shell = ppid;
 	snprintf(path, sizeof path, "/proc/%d/fd/0", ppid);
@@ -237,7 +235,8 @@ session_shell(const char *pid, int *shell, char *tty, size_t len)
 		return;
 	for (i = 0; buf[i] != '\0' && i + 1 < len; i++)
 		tty[i] = isalnum((unsigned char)buf[i]) || buf[i] == '/' ?
-		    buf[i] : '?';
+		    buf[i] :
+		    '?';
 	tty[i] = '\0';
 }
 
@@ -245,63 +244,66 @@ static int
 list_sessions(struct client *c, const struct client_status *st, bool json,
     char *out, size_t len)
 {
-	struct client_status	 se;
-	const char		*v = client_status_get(st, "sessions");
-	char			 req[32], reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN], one[1024], since[32],
-				 tty[64], shell[96];
-	size_t			 off = strlen(out);
-	struct tm		 tm;
-	unsigned long long	 n, i, secs;
-	time_t			 when;
-	int			 spid;
+	struct client_status se;
+	const char	    *v = client_status_get(st, "sessions");
+	char req[32], reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+	    one[1024], since[32], tty[64], shell[96];
+	size_t		   off = strlen(out);
+	struct tm	   tm;
+	unsigned long long n, i, secs;
+	time_t		   when;
+	int		   spid;
 
 	if (v == NULL || parse_decimal(v, LLONG_MAX, &n) != 0)
 		n = 0;
-	if (json && off >= 2)		/* reopen the object: drop "}\n" */
+	if (json && off >= 2) /* reopen the object: drop "}\n" */
 		off -= 2;
 	for (i = 0; i < n && i < 64; i++) {
 		snprintf(req, sizeof req, "SESSION %llu", i);
 		if (client_request(c, req, reply, sizeof reply, err,
-		    sizeof err) != 0) {
+			sizeof err) != 0) {
 			log_warnx("status: %s", err);
 			return CLIENT_EXIT_REFUSED;
 		}
 		if (client_parse_session(reply, &se, err, sizeof err) != 0)
-			break;		/* gone meanwhile, or no SESSION */
+			break; /* gone meanwhile, or no SESSION */
 		session_shell(client_status_get(&se, "peer_pid"), &spid, tty,
 		    sizeof tty);
 		if (json) {
 			if (client_status_json(&se, one, sizeof one) < 0)
 				break;
-			one[strlen(one) - 2] = '\0';	/* the "}\n" */
-			if (snprintf(out + off, len - off, "%s%s,\"shell_pid\":"
-			    "%d,\"tty\":%s%s%s}", i == 0 ? ",\"heartbeats\":[" :
-			    ",", one, spid, tty[0] != '\0' ? "\"" : "null", tty,
-			    tty[0] != '\0' ? "\"" : "") >= (int)(len - off))
+			one[strlen(one) - 2] = '\0'; /* the "}\n" */
+			if (snprintf(out + off, len - off,
+				"%s%s,\"shell_pid\":"
+				"%d,\"tty\":%s%s%s}",
+				i == 0 ? ",\"heartbeats\":[" : ",", one, spid,
+				tty[0] != '\0' ? "\"" : "null", tty,
+				tty[0] != '\0' ? "\"" : "") >= (int)(len - off))
 				break;
 		} else {
 			if (parse_decimal(client_status_get(&se, "since"),
-			    LLONG_MAX, &secs) != 0)
+				LLONG_MAX, &secs) != 0)
 				secs = 0;
 			when = (time_t)secs;
 			if (localtime_r(&when, &tm) == NULL ||
 			    strftime(since, sizeof since, "%Y-%m-%d %H:%M:%S",
-			    &tm) == 0)
+				&tm) == 0)
 				snprintf(since, sizeof since, "%s",
 				    client_status_get(&se, "since"));
 			if (spid > 0)
-				snprintf(shell, sizeof shell, ", shell pid %d "
-				    "on %s", spid, tty[0] != '\0' ? tty :
-				    "no terminal");
+				snprintf(shell, sizeof shell,
+				    ", shell pid %d "
+				    "on %s",
+				    spid, tty[0] != '\0' ? tty : "no terminal");
 			else
 				shell[0] = '\0';
-			if (snprintf(out + off, len - off, "heartbeat     "
-			    "pid %s (peer pid %s)%s, since %s, "
-			    "last line %ss ago\n",
-			    client_status_get(&se, "hello_pid"),
-			    client_status_get(&se, "peer_pid"), shell, since,
-			    client_status_get(&se, "idle")) >=
+			if (snprintf(out + off, len - off,
+				"heartbeat     "
+				"pid %s (peer pid %s)%s, since %s, "
+				"last line %ss ago\n",
+				client_status_get(&se, "hello_pid"),
+				client_status_get(&se, "peer_pid"), shell,
+				since, client_status_get(&se, "idle")) >=
 			    (int)(len - off))
 				break;
 		}
@@ -317,12 +319,12 @@ static int
 cmd_status(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	struct client_status	 st;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN], out[STATUS_OUT_MAX];
-	bool			 json = false;
-	int			 rc;
+	struct client_status st;
+	struct client	     c;
+	char		     reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+	    out[STATUS_OUT_MAX];
+	bool json = false;
+	int  rc;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = true;
@@ -333,8 +335,8 @@ cmd_status(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
-	rc = client_request(&c, cmd->verb, reply, sizeof reply, err,
-	    sizeof err);
+	rc =
+	    client_request(&c, cmd->verb, reply, sizeof reply, err, sizeof err);
 	if (rc != 0) {
 		client_close(&c);
 		log_warnx("status: %s", err);
@@ -346,7 +348,7 @@ cmd_status(const struct ctx *x, const struct command *cmd, int argc,
 		return CLIENT_EXIT_REFUSED;
 	}
 	if ((json ? client_status_json(&st, out, sizeof out) :
-	    client_status_text(&st, out, sizeof out)) < 0) {
+		    client_status_text(&st, out, sizeof out)) < 0) {
 		client_close(&c);
 		log_warnx("status: the reply does not fit %d bytes",
 		    STATUS_OUT_MAX);
@@ -366,9 +368,9 @@ cmd_status(const struct ctx *x, const struct command *cmd, int argc,
 static int
 check_daemon(const struct ctx *x)
 {
-	struct client	 c;
-	char		 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	int		 rc;
+	struct client c;
+	char	      reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	int	      rc;
 
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
@@ -390,15 +392,15 @@ check_daemon(const struct ctx *x)
 static int
 read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 {
-	char		 err[SECBUF_ERRLEN];
-	const char	*what = file;
-	int		 fd = STDIN_FILENO, rc;
+	char	    err[SECBUF_ERRLEN];
+	const char *what = file;
+	int	    fd = STDIN_FILENO, rc;
 
 	if (file == NULL && isatty(STDIN_FILENO)) {
 		if ((rc = check_daemon(x)) != 0)
 			return rc;
 		if (secbuf_read_tty(b, STDIN_FILENO, STDERR_FILENO,
-		    "dazai: secret (not echoed): ", err, sizeof err) != 0) {
+			"dazai: secret (not echoed): ", err, sizeof err) != 0) {
 			log_warnx("load: terminal: %s", err);
 			return CLIENT_EXIT_REFUSED;
 		}
@@ -410,8 +412,7 @@ read_secret(const struct ctx *x, const char *file, struct secbuf *b)
 		log_warn("load: %s", file);
 		return CLIENT_EXIT_REFUSED;
 	}
-	rc = secbuf_read_fd(b, fd, (size_t)CONFIG_SECRET_MAX, err,
-	    sizeof err);
+	rc = secbuf_read_fd(b, fd, (size_t)CONFIG_SECRET_MAX, err, sizeof err);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	if (rc != 0) {
@@ -431,8 +432,8 @@ name_ok(const char *what, const char *name)
 	if (name == NULL || proto_name_valid(name, strlen(name)))
 		return 1;
 	log_warnx("%s: '%s' is not a secret name (1 to %d of A-Z a-z 0-9 "
-	    ". _ -, starting with a letter or digit)", what, name,
-	    PROTO_NAME_MAX);
+		  ". _ -, starting with a letter or digit)",
+	    what, name, PROTO_NAME_MAX);
 	return 0;
 }
 
@@ -444,20 +445,20 @@ name_ok(const char *what, const char *name)
 static void
 warn_unguarded(struct client *c)
 {
-	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	const char		*armed, *sessions;
+	struct client_status st;
+	char		     reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char	    *armed, *sessions;
 
-	if (client_request(c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0 ||
+	if (client_request(c, "STATUS", reply, sizeof reply, err, sizeof err) !=
+		0 ||
 	    client_parse_status(reply, &st, err, sizeof err) != 0)
 		return;
 	armed = client_status_get(&st, "armed");
 	sessions = client_status_get(&st, "sessions");
 	if (armed != NULL && strcmp(armed, "1") == 0 && sessions != NULL &&
 	    strcmp(sessions, "0") == 0)
-		log_warnx("WARNING: the daemon is armed and no heartbeat is "
+		log_warnx(
+		    "WARNING: the daemon is armed and no heartbeat is "
 		    "connected: nothing wipes this secret when your session "
 		    "ends; start a heartbeat (source shellrc.sh, or run "
 		    "dazai-heartbeat)");
@@ -465,15 +466,14 @@ warn_unguarded(struct client *c)
 
 /* load [--name NAME] [FILE]. */
 static int
-cmd_load(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_load(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	struct client	 c;
-	char		 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	const char	*reason, *name = NULL, *file = NULL;
-	size_t		 len;
-	int		 rc, i;
+	struct secbuf b = { NULL, 0, 0 };
+	struct client c;
+	char	      reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char   *reason, *name = NULL, *file = NULL;
+	size_t	      len;
+	int	      rc, i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc &&
@@ -481,8 +481,9 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 			name = argv[++i];
 		else if (strncmp(argv[i], "--name=", 7) == 0 && name == NULL)
 			name = argv[i] + 7;
-		else if (file == NULL && (strncmp(argv[i], "--", 2) != 0 ||
-		    strcmp(argv[i], "-") == 0))
+		else if (file == NULL &&
+		    (strncmp(argv[i], "--", 2) != 0 ||
+			strcmp(argv[i], "-") == 0))
 			file = argv[i];
 		else {
 			log_warnx("%s: unexpected argument '%s' (see --help)",
@@ -501,8 +502,8 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
 		goto out;
-	if (client_load(&c, &b, name, reply, sizeof reply, err,
-	    sizeof err) != 0) {
+	if (client_load(&c, &b, name, reply, sizeof reply, err, sizeof err) !=
+	    0) {
 		secbuf_free(&b);
 		client_close(&c);
 		log_warnx("load: %s", err);
@@ -512,8 +513,8 @@ cmd_load(const struct ctx *x, const struct command *cmd, int argc,
 	secbuf_free(&b);
 	switch (client_classify(reply, &reason)) {
 	case CLIENT_OK:
-		log_info("loaded %zu bytes as \"%s\"", len, name != NULL ?
-		    name : PROTO_NAME_DEFAULT);
+		log_info("loaded %zu bytes as \"%s\"", len,
+		    name != NULL ? name : PROTO_NAME_DEFAULT);
 		warn_unguarded(&c);
 		rc = 0;
 		break;
@@ -542,15 +543,15 @@ out:
 static int
 fetch_secret(struct client *c, const char *name, struct secbuf *b)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
-		 request[PROTO_LINE_MAX];
-	size_t	 n;
-	int	 rc;
+	char reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+	    request[PROTO_LINE_MAX];
+	size_t n;
+	int    rc;
 
 	snprintf(request, sizeof request, "GET%s%s", name != NULL ? " " : "",
 	    name != NULL ? name : "");
-	if (client_request(c, request, reply, sizeof reply, err,
-	    sizeof err) != 0) {
+	if (client_request(c, request, reply, sizeof reply, err, sizeof err) !=
+	    0) {
 		log_warnx("get: %s", err);
 		return CLIENT_EXIT_REFUSED;
 	}
@@ -567,15 +568,14 @@ fetch_secret(struct client *c, const char *name, struct secbuf *b)
 
 /* get [--tty] [NAME]. */
 static int
-cmd_get(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_get(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	struct client	 c;
-	char		 err[SECBUF_ERRLEN];
-	const char	*name = NULL;
-	bool		 tty = false;
-	int		 rc, i;
+	struct secbuf b = { NULL, 0, 0 };
+	struct client c;
+	char	      err[SECBUF_ERRLEN];
+	const char   *name = NULL;
+	bool	      tty = false;
+	int	      rc, i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--tty") == 0 && !tty)
@@ -592,7 +592,7 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 		return CLIENT_EXIT_USAGE;
 	if (!tty && isatty(STDOUT_FILENO)) {
 		log_warnx("get: standard output is a terminal; not writing "
-		    "the secret there without --tty");
+			  "the secret there without --tty");
 		return CLIENT_EXIT_REFUSED;
 	}
 	if ((rc = connect_or_status(x, &c)) != 0)
@@ -611,10 +611,9 @@ cmd_get(const struct ctx *x, const struct command *cmd, int argc,
 
 /* wipe [NAME]: that secret, or every one. */
 static int
-cmd_wipe(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_wipe(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	char	 request[PROTO_LINE_MAX];
+	char request[PROTO_LINE_MAX];
 
 	if (argc == 1)
 		return one_request(x, cmd->name, cmd->verb);
@@ -628,7 +627,7 @@ cmd_wipe(const struct ctx *x, const struct command *cmd, int argc,
 static int
 say_entry(const struct client_entry *e, bool json, bool first)
 {
-	char	 expires[32];
+	char expires[32];
 
 	if (e->expires < 0)
 		snprintf(expires, sizeof expires, json ? "null" : "-");
@@ -637,8 +636,9 @@ say_entry(const struct client_entry *e, bool json, bool first)
 		    e->expires);
 	if (json)
 		return printf("%s{\"index\":%d,\"name\":\"%s\",\"bytes\":%llu,"
-		    "\"reads\":%llu,\"expires\":%s}", first ? "" : ",",
-		    e->index, e->name, e->bytes, e->reads, expires);
+			      "\"reads\":%llu,\"expires\":%s}",
+		    first ? "" : ",", e->index, e->name, e->bytes, e->reads,
+		    expires);
 	return printf("%-24s %10llu %7llu %9s\n", e->name, e->bytes, e->reads,
 	    expires);
 }
@@ -653,22 +653,25 @@ static int
 status_count(struct client *c, const char *who, const char *key,
     unsigned long long max, unsigned long long *n)
 {
-	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	const char		*v = NULL;
+	struct client_status st;
+	char		     reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char	    *v = NULL;
 
 	err[0] = '\0';
-	if (client_request(c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0 || client_parse_status(reply, &st, err,
-	    sizeof err) != 0 || (v = client_status_get(&st, key)) == NULL ||
+	if (client_request(c, "STATUS", reply, sizeof reply, err, sizeof err) !=
+		0 ||
+	    client_parse_status(reply, &st, err, sizeof err) != 0 ||
+	    (v = client_status_get(&st, key)) == NULL ||
 	    parse_decimal(v, max, n) != 0) {
 		if (v == NULL && err[0] == '\0')
 			log_warnx("%s: the daemon reports no %s= (too old a "
-			    "dazaid?)", who, key);
+				  "dazaid?)",
+			    who, key);
 		else
-			log_warnx("%s: %s", who, err[0] != '\0' ? err :
-			    "the daemon's count is not a number");
+			log_warnx("%s: %s", who,
+			    err[0] != '\0' ?
+				err :
+				"the daemon's count is not a number");
 		return CLIENT_EXIT_REFUSED;
 	}
 	return 0;
@@ -679,16 +682,14 @@ status_count(struct client *c, const char *who, const char *key,
  * 0, 1, ... up to STATUS secrets=), never a byte of it.
  */
 static int
-cmd_list(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_list(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	struct client_entry	 e;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1], req[32],
-				 err[CLIENT_ERRLEN];
-	unsigned long long	 n, i;
-	bool			 json = false;
-	int			 rc;
+	struct client_entry e;
+	struct client	    c;
+	char reply[CLIENT_REPLY_MAX + 1], req[32], err[CLIENT_ERRLEN];
+	unsigned long long n, i;
+	bool		   json = false;
+	int		   rc;
 
 	if (argc == 2 && strcmp(argv[1], "--json") == 0)
 		json = true;
@@ -711,13 +712,13 @@ cmd_list(const struct ctx *x, const struct command *cmd, int argc,
 	for (i = 0; i < n; i++) {
 		snprintf(req, sizeof req, "ENTRY %llu", i);
 		if (client_request(&c, req, reply, sizeof reply, err,
-		    sizeof err) != 0) {
+			sizeof err) != 0) {
 			log_warnx("list: %s", err);
 			client_close(&c);
 			return CLIENT_EXIT_REFUSED;
 		}
 		if (client_parse_entry(reply, &e, err, sizeof err) != 0)
-			break;		/* wiped meanwhile */
+			break; /* wiped meanwhile */
 		say_entry(&e, json, i == 0);
 	}
 	client_close(&c);
@@ -732,7 +733,7 @@ cmd_list(const struct ctx *x, const struct command *cmd, int argc,
 static int
 exec_connect(const struct exec_ctx *e, struct client *c)
 {
-	const struct ctx	 x = { e->path, e->is_default };
+	const struct ctx x = { e->path, e->is_default };
 
 	return connect_or_status(&x, c);
 }
@@ -742,11 +743,10 @@ exec_connect(const struct exec_ctx *e, struct client *c)
  * exec.c's, with this file's exchanges.
  */
 static int
-cmd_exec(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_exec(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
-	const struct exec_ctx	 e = { x->path, x->is_default, exec_connect,
-				    simple_request, fetch_secret };
+	const struct exec_ctx e = { x->path, x->is_default, exec_connect,
+		simple_request, fetch_secret };
 
 	(void)cmd;
 	return exec_run(&e, argc, argv);
@@ -757,9 +757,9 @@ static int
 cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	struct client_cancel	 cc;
-	char			 err[CLIENT_ERRLEN];
-	int			 rc;
+	struct client_cancel cc;
+	char		     err[CLIENT_ERRLEN];
+	int		     rc;
 
 	(void)cmd;
 	(void)argc;
@@ -769,11 +769,11 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 		rc = errno;
 		log_warnx("%s", err);
 		return rc == ENAMETOOLONG ? CLIENT_EXIT_USAGE :
-		    CLIENT_EXIT_NODAEMON;
+					    CLIENT_EXIT_NODAEMON;
 	case CLIENT_CANCEL_BUSY:
 		log_warnx("cancel: BUSY: another heartbeat holds the guard; "
-		    "send that dazai-heartbeat SIGUSR1 (it stands down "
-		    "without a panic), then cancel again");
+			  "send that dazai-heartbeat SIGUSR1 (it stands down "
+			  "without a panic), then cancel again");
 		return CLIENT_EXIT_REFUSED;
 	case CLIENT_CANCEL_FAILED:
 		log_warnx("cancel: %s", err);
@@ -793,7 +793,8 @@ cmd_cancel(const struct ctx *x, const struct command *cmd, int argc,
 		rc = CLIENT_EXIT_REFUSED;
 	}
 	if (cc.unguarded)
-		log_warnx("WARNING: panic cancelled, and no heartbeat is "
+		log_warnx(
+		    "WARNING: panic cancelled, and no heartbeat is "
 		    "connected: the daemon still holds the secret and nothing "
 		    "ends it when your session ends; start a heartbeat "
 		    "(source shellrc.sh again, or run dazai-heartbeat) or "
@@ -811,12 +812,12 @@ tail_request(struct client *c, const char *request, const char *word,
     const char *last, char *reply, size_t len, struct client_status *st,
     const char **tail)
 {
-	char	 err[CLIENT_ERRLEN];
-	int	 rc;
+	char err[CLIENT_ERRLEN];
+	int  rc;
 
 	if (client_request(c, request, reply, len, err, sizeof err) != 0 ||
 	    (rc = client_parse_tail(reply, word, last, st, tail, err,
-	    sizeof err)) != 0) {
+		 sizeof err)) != 0) {
 		log_warnx("actions: %s", err);
 		return CLIENT_EXIT_REFUSED;
 	}
@@ -825,8 +826,8 @@ tail_request(struct client *c, const char *request, const char *word,
 
 /* How a rehearsed action ended, for a person. */
 static void
-say_result(int i, const char *on, const char *cmd, int status,
-    bool timed_out, const char *text)
+say_result(int i, const char *on, const char *cmd, int status, bool timed_out,
+    const char *text)
 {
 	if (timed_out)
 		printf("%d  on %-5s  %s: killed at action_timeout", i, on, cmd);
@@ -849,17 +850,16 @@ static int
 cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
     char **argv)
 {
-	struct client_status	 st;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1], req[32],
-				 err[CLIENT_ERRLEN];
-	char			 cmds[CLIENT_ACTIONS_MAX][CLIENT_REPLY_MAX + 1];
-	char			 ons[CLIENT_ACTIONS_MAX][8];
-	const char		*v, *tail;
-	bool			 run = argc == 2, failed = false, late;
-	unsigned long long	 n, code;
-	long long		 end;
-	int			 rc, i, status;
+	struct client_status st;
+	struct client	     c;
+	char	    reply[CLIENT_REPLY_MAX + 1], req[32], err[CLIENT_ERRLEN];
+	char	    cmds[CLIENT_ACTIONS_MAX][CLIENT_REPLY_MAX + 1];
+	char	    ons[CLIENT_ACTIONS_MAX][8];
+	const char *v, *tail;
+	bool	    run = argc == 2, failed = false, late;
+	unsigned long long n, code;
+	long long	   end;
+	int		   rc, i, status;
 
 	if (argc == 2 && strcmp(argv[1], "--run") != 0) {
 		log_warnx("%s: unexpected argument '%s' (see --help)",
@@ -869,14 +869,14 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 	if ((rc = connect_or_status(x, &c)) != 0)
 		return rc;
 	if ((rc = status_count(&c, "actions", "actions", CLIENT_ACTIONS_MAX,
-	    &n)) != 0) {
+		 &n)) != 0) {
 		client_close(&c);
 		return rc;
 	}
 	for (i = 0; i < (int)n; i++) {
 		snprintf(req, sizeof req, "ACTION %d", i);
 		if ((rc = tail_request(&c, req, "ACTION", "command", reply,
-		    sizeof reply, &st, &tail)) != 0) {
+			 sizeof reply, &st, &tail)) != 0) {
 			client_close(&c);
 			return rc;
 		}
@@ -889,7 +889,7 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 	if (!run || n == 0) {
 		if (n == 0)
 			printf("no actions configured (on_panic, on_wipe in "
-			    "dazai.conf)\n");
+			       "dazai.conf)\n");
 		client_close(&c);
 		return 0;
 	}
@@ -902,7 +902,7 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 	for (i = 0; i < (int)n && log_now_ms() < end;) {
 		snprintf(req, sizeof req, "RESULT %d", i);
 		if ((rc = tail_request(&c, req, "RESULT", "stderr", reply,
-		    sizeof reply, &st, &tail)) != 0) {
+			 sizeof reply, &st, &tail)) != 0) {
 			client_close(&c);
 			return rc;
 		}
@@ -913,7 +913,8 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 		}
 		v = client_status_get(&st, "status");
 		status = v != NULL && parse_decimal(v, 255, &code) == 0 ?
-		    (int)code : -1;
+		    (int)code :
+		    -1;
 		v = client_status_get(&st, "timed_out");
 		late = v != NULL && strcmp(v, "1") == 0;
 		client_printable(tail, err, sizeof err);
@@ -931,8 +932,7 @@ cmd_actions(const struct ctx *x, const struct command *cmd, int argc,
 
 /* mcp: the MCP server on standard input and output. */
 static int
-cmd_mcp(const struct ctx *x, const struct command *cmd, int argc,
-    char **argv)
+cmd_mcp(const struct ctx *x, const struct command *cmd, int argc, char **argv)
 {
 	(void)cmd;
 	return mcp_main(x->path, x->is_default, argc, argv);
@@ -992,26 +992,27 @@ static const struct command commands[] = {
 	    CMD_CONNECT | CMD_SECRET, cmd_mcp },
 };
 /* clang-format on */
-#define NCOMMANDS	(sizeof commands / sizeof commands[0])
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 /* --help: the fixed lines around one usage line per command row. */
 static void
 usage(FILE *f)
 {
-	const struct command	*cmd;
-	const char		*line, *nl;
-	char			 synopsis[64];
-	size_t			 i;
+	const struct command *cmd;
+	const char	     *line, *nl;
+	char		      synopsis[64];
+	size_t		      i;
 
 	fputs(usage_head, f);
 	for (i = 0; i < NCOMMANDS; i++) {
 		cmd = &commands[i];
 		snprintf(synopsis, sizeof synopsis, "%s%s%s", cmd->name,
 		    *cmd->args != '\0' ? " " : "", cmd->args);
-		for (line = cmd->help; ; line = nl + 1) {
+		for (line = cmd->help;; line = nl + 1) {
 			nl = strchrnul(line, '\n');
-			fprintf(f, "  %-28s  %.*s\n", line == cmd->help ?
-			    synopsis : "", (int)(nl - line), line);
+			fprintf(f, "  %-28s  %.*s\n",
+			    line == cmd->help ? synopsis : "", (int)(nl - line),
+			    line);
 			if (*nl == '\0')
 				break;
 		}
@@ -1023,7 +1024,7 @@ usage(FILE *f)
 static const struct command *
 command_find(const char *name)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(name, commands[i].name) == 0)
@@ -1035,7 +1036,7 @@ command_find(const char *name)
 static int
 command_fits(const struct command *cmd, int argc, char **argv)
 {
-	int	 n = argc - 1;
+	int n = argc - 1;
 
 	if (n >= cmd->min && (cmd->max < 0 || n <= cmd->max))
 		return 1;
@@ -1057,11 +1058,11 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char			 path[PATH_MAX], err[SOCKPATH_ERRLEN];
-	const struct command	*cmd;
-	const char		*sock = NULL;
-	struct ctx		 x = { NULL, false };
-	int			 ch;
+	char		      path[PATH_MAX], err[SOCKPATH_ERRLEN];
+	const struct command *cmd;
+	const char	     *sock = NULL;
+	struct ctx	      x = { NULL, false };
+	int		      ch;
 
 	log_init("dazai", 0);
 	opterr = 0;
@@ -1098,7 +1099,7 @@ main(int argc, char **argv)
 		return CLIENT_EXIT_USAGE;
 	if (cmd->flags & CMD_CONNECT) {
 		if (sockpath_resolve(sock, path, sizeof path, &x.is_default,
-		    err, sizeof err) != 0) {
+			err, sizeof err) != 0) {
 			log_warnx("%s", err);
 			return CLIENT_EXIT_USAGE;
 		}

@@ -29,10 +29,10 @@
 #include "dazai/sockpath.h"
 #include "dazai/warden.h"
 
-#define HEARTBEAT_INTERVAL	5	/* dazai-heartbeat's default, s */
+#define HEARTBEAT_INTERVAL 5 /* dazai-heartbeat's default, s */
 
 #ifndef DAZAI_VERSION
-#define DAZAI_VERSION	"0.1.0"
+#define DAZAI_VERSION "0.1.0"
 #endif
 
 /*
@@ -44,7 +44,7 @@
 static void
 harden(void)
 {
-	struct rlimit	 rl = { 0, 0 };
+	struct rlimit rl = { 0, 0 };
 
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		log_warn("prctl(PR_SET_DUMPABLE)");
@@ -65,8 +65,8 @@ harden(void)
 static unsigned
 open_std_fds(void)
 {
-	unsigned	 closed = 0;
-	int		 fd;
+	unsigned closed = 0;
+	int	 fd;
 
 	for (fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0)
@@ -87,8 +87,10 @@ check_fd(const char *what, int fd, unsigned closed)
 	if ((fd <= 2 && (closed & (1u << fd))) || fcntl(fd, F_GETFD) < 0)
 		fatalx(2, "%s %d: not an open descriptor", what, fd);
 	if (fd == STDERR_FILENO)
-		fatalx(2, "%s 2: descriptor 2 is standard error, where dazaid "
-		    "logs; pass another descriptor", what);
+		fatalx(2,
+		    "%s 2: descriptor 2 is standard error, where dazaid "
+		    "logs; pass another descriptor",
+		    what);
 }
 
 /*
@@ -102,19 +104,20 @@ warn_ping_timeout(double ping_timeout)
 	if (ping_timeout <= 0 || ping_timeout >= 2 * HEARTBEAT_INTERVAL)
 		return;
 	log_warnx("WARNING: ping timeout %gs is under twice the heartbeat's "
-	    "default interval (%ds): a default client is lost %s; start "
-	    "clients with --interval %g or less (DAZAI_INTERVAL for "
-	    "shellrc.sh), or raise --ping-timeout to %ds", ping_timeout,
-	    HEARTBEAT_INTERVAL, ping_timeout <= HEARTBEAT_INTERVAL ?
-	    "between two PINGs" : "to one late PING", ping_timeout / 2,
-	    2 * HEARTBEAT_INTERVAL);
+		  "default interval (%ds): a default client is lost %s; start "
+		  "clients with --interval %g or less (DAZAI_INTERVAL for "
+		  "shellrc.sh), or raise --ping-timeout to %ds",
+	    ping_timeout, HEARTBEAT_INTERVAL,
+	    ping_timeout <= HEARTBEAT_INTERVAL ? "between two PINGs" :
+						 "to one late PING",
+	    ping_timeout / 2, 2 * HEARTBEAT_INTERVAL);
 }
 
 /* Where to tell systemd (Type=notify) that we are ready. */
 struct notify {
-	int			 fd;
-	struct sockaddr_un	 sun;
-	socklen_t		 len;
+	int		   fd;
+	struct sockaddr_un sun;
+	socklen_t	   len;
 };
 
 /*
@@ -124,8 +127,8 @@ struct notify {
 static void
 notify_open(struct notify *nt)
 {
-	const char	*ns = getenv("NOTIFY_SOCKET");
-	size_t		 n;
+	const char *ns = getenv("NOTIFY_SOCKET");
+	size_t	    n;
 
 	nt->fd = -1;
 	if (ns == NULL || (ns[0] != '/' && ns[0] != '@') ||
@@ -145,7 +148,7 @@ notify_open(struct notify *nt)
 static void
 announce_ready(int ready_fd, struct notify *nt)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	if (ready_fd != CONFIG_UNSET) {
 		do
@@ -157,7 +160,7 @@ announce_ready(int ready_fd, struct notify *nt)
 	}
 	if (nt->fd >= 0) {
 		if (sendto(nt->fd, "READY=1", 7, MSG_NOSIGNAL,
-		    (struct sockaddr *)&nt->sun, nt->len) < 0)
+			(struct sockaddr *)&nt->sun, nt->len) < 0)
 			log_warn("NOTIFY_SOCKET %s", getenv("NOTIFY_SOCKET"));
 		close(nt->fd);
 		nt->fd = -1;
@@ -177,9 +180,9 @@ announce_ready(int ready_fd, struct notify *nt)
 static int
 confine(const struct config *cfg, struct sandbox *sb)
 {
-	char	 err[256], desc[256];
+	char	    err[256], desc[256];
 	const char *why;
-	int	 dirfd, alone;
+	int	    dirfd, alone;
 
 	if ((dirfd = sockpath_open_dir(cfg->socket)) < 0) {
 		log_warn("cannot confine the daemon: %s: directory",
@@ -189,47 +192,49 @@ confine(const struct config *cfg, struct sandbox *sb)
 	alone = sockpath_dir_alone(cfg->socket);
 	emergency_set_socket_dir(dirfd);
 	sandbox_init(sb, SANDBOX_DAZAID, "dazaid", emergency_armed,
-	    emergency_sigsys, dirfd, alone == 1 ? emergency_socket_name() :
-	    NULL);
+	    emergency_sigsys, dirfd,
+	    alone == 1 ? emergency_socket_name() : NULL);
 	if (sandbox_confine(sb, err, sizeof err) != 0) {
 		log_warnx("cannot confine the daemon: %s; refusing to hold "
-		    "the secret unconfined (--no-sandbox runs without "
-		    "confinement)", err);
+			  "the secret unconfined (--no-sandbox runs without "
+			  "confinement)",
+		    err);
 		return -1;
 	}
 	if (alone == 0)
 		why = "its directory holds other entries, which Landlock "
-		    "could not keep from it";
+		      "could not keep from it";
 	else if (alone < 0)
 		why = "its directory could not be read";
 	else
 		why = "without Landlock the kernel cannot hold a removal to "
-		    "the socket";
+		      "the socket";
 	emergency_socket_removal(!(sb->layers & SANDBOX_SECCOMP), sb->unlink_ok,
 	    why);
 	if ((sb->layers & SANDBOX_SECCOMP) && !sb->unlink_ok)
 		log_debug("sandbox: %s will be left at exit for the next "
-		    "start to replace: %s", cfg->socket, why);
+			  "start to replace: %s",
+		    cfg->socket, why);
 	if (!(sb->layers & SANDBOX_LANDLOCK))
-		log_warnx("sandbox: %s", sandbox_describe(sb, desc,
-		    sizeof desc));
+		log_warnx("sandbox: %s",
+		    sandbox_describe(sb, desc, sizeof desc));
 	else
-		log_debug("sandbox: %s", sandbox_describe(sb, desc,
-		    sizeof desc));
+		log_debug("sandbox: %s",
+		    sandbox_describe(sb, desc, sizeof desc));
 	return 0;
 }
 
 /* What start-up keeps between the steps that may run in the loop. */
 struct start {
-	struct config	*cfg;
-	struct daemon	*d;
-	struct secmem	*sm;
-	struct sandbox	 sb;
-	struct notify	 nt;
-	int		 status;	/* a failure's exit status, or 0 */
+	struct config *cfg;
+	struct daemon *d;
+	struct secmem *sm;
+	struct sandbox sb;
+	struct notify  nt;
+	int	       status; /* a failure's exit status, or 0 */
 };
 
-static int	go_live(struct start *);
+static int go_live(struct start *);
 
 /*
  * The start-up source, read under the loop, ended (vault_source_done;
@@ -238,7 +243,7 @@ static int	go_live(struct start *);
 static void
 secret_read(void *arg, enum vault_source_end end, int err)
 {
-	struct start	*st = arg;
+	struct start *st = arg;
 
 	(void)err;
 	st->status = end == VAULT_SOURCE_LOADED ? go_live(st) : 2;
@@ -255,20 +260,20 @@ secret_read(void *arg, enum vault_source_end end, int err)
 static int
 load_secret(struct start *st)
 {
-	const struct config	*cfg = st->cfg;
-	struct secmem		*sm = st->sm;
-	struct vault_start	 vs;
-	int			 fd = -1;
+	const struct config *cfg = st->cfg;
+	struct secmem	    *sm = st->sm;
+	struct vault_start   vs;
+	int		     fd = -1;
 
 	if (cfg->secret_file != NULL &&
-	    (fd = vault_open_file(cfg->secret_file,
-	    (size_t)cfg->secret_max)) < 0)
+	    (fd = vault_open_file(cfg->secret_file, (size_t)cfg->secret_max)) <
+		0)
 		return 2;
 	/* Address space for the largest secret, whatever the start-up one
 	 * (a LOAD may replace it with up to secret_max); pages as it
 	 * arrives. */
-	if (secmem_alloc(sm, (size_t)cfg->secret_max,
-	    !cfg->no_secretmem) != 0) {
+	if (secmem_alloc(sm, (size_t)cfg->secret_max, !cfg->no_secretmem) !=
+	    0) {
 		log_warn("cannot allocate the secure buffer");
 		if (fd >= 0)
 			close(fd);
@@ -306,8 +311,8 @@ load_secret(struct start *st)
 static int
 go_live(struct start *st)
 {
-	const struct config	*cfg = st->cfg;
-	char			 prot[160], pt[32];
+	const struct config *cfg = st->cfg;
+	char		     prot[160], pt[32];
 
 	if (daemon_stopping(st->d))
 		return 0;
@@ -315,25 +320,27 @@ go_live(struct start *st)
 		errno = st->sm->lock_errno;
 		if (cfg->require_lock == 1) {
 			log_warn("cannot lock the secret in memory and "
-			    "--require-lock is set");
+				 "--require-lock is set");
 			return 1;
 		}
 		log_warn("WARNING: the secret is NOT locked in memory and may "
-		    "be swapped to disk; raise the limit (ulimit -l, "
-		    "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
+			 "be swapped to disk; raise the limit (ulimit -l, "
+			 "LimitMEMLOCK= in the unit) or grant CAP_IPC_LOCK");
 	}
 	secmem_describe(st->sm->prot, prot, sizeof prot);
 	log_debug("memory protections: %s%s", prot,
 	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ? " nondumpable" : "");
 	if (st->sm->prot & SECMEM_SECRETMEM)
-		log_debug("hibernation is blocked while dazaid runs: the "
+		log_debug(
+		    "hibernation is blocked while dazaid runs: the "
 		    "kernel refuses to hibernate while a memfd_secret region "
 		    "exists; --no-secretmem restores it, at the price of the "
 		    "secret's pages (with shielding: the ciphertext and the "
 		    "prekey both) in the hibernation image");
 	notify_open(&st->nt);
 	if (cfg->no_sandbox == 1)
-		log_warnx("WARNING: --no-sandbox: the daemon runs UNCONFINED "
+		log_warnx(
+		    "WARNING: --no-sandbox: the daemon runs UNCONFINED "
 		    "(no seccomp, no Landlock, no no_new_privs); a compromised "
 		    "daemon can do anything our uid can");
 	else if (confine(cfg, &st->sb) != 0)
@@ -358,19 +365,19 @@ go_live(struct start *st)
 int
 main(int argc, char **argv)
 {
-	struct config	 cfg, file, cli;
-	struct daemon	 d;
+	struct config	     cfg, file, cli;
+	struct daemon	     d;
 	struct daemon_limits lim;
-	struct secmem	 sm;
-	struct start	 st;
-	struct warden	 w;
+	struct secmem	     sm;
+	struct start	     st;
+	struct warden	     w;
 	struct warden_config wc;
-	char		 conf_buf[PATH_MAX], sock_buf[PATH_MAX];
-	char		 err[SOCKPATH_ERRLEN];
-	char		*config_path = NULL;
-	const char	*config_used;
-	int		 check_config = 0, listen_fd, status, is_default;
-	unsigned	 closed;
+	char		     conf_buf[PATH_MAX], sock_buf[PATH_MAX];
+	char		     err[SOCKPATH_ERRLEN];
+	char		    *config_path = NULL;
+	const char	    *config_used;
+	int		     check_config = 0, listen_fd, status, is_default;
+	unsigned	     closed;
 
 	closed = open_std_fds();
 	log_init("dazaid", 0);
@@ -378,8 +385,8 @@ main(int argc, char **argv)
 	memset(&sm, 0, sizeof sm);
 	config_init_unset(&cli);
 	config_init_unset(&file);
-	switch (config_parse_args(argc, argv, &cli, &config_path,
-	    &check_config, err, sizeof err)) {
+	switch (config_parse_args(argc, argv, &cli, &config_path, &check_config,
+	    err, sizeof err)) {
 	case CONFIG_ARGS_HELP:
 		fputs(config_usage(), stdout);
 		return 0;
@@ -392,7 +399,7 @@ main(int argc, char **argv)
 		break;
 	}
 	if (config_load_layer(&file, config_path, conf_buf, sizeof conf_buf,
-	    &config_used, err, sizeof err) != 0)
+		&config_used, err, sizeof err) != 0)
 		fatalx(2, "%s", err);
 	config_init_defaults(&cfg);
 	config_merge(&cfg, &file);
@@ -404,7 +411,7 @@ main(int argc, char **argv)
 	is_default = cfg.socket == NULL;
 	if (is_default) {
 		if (sockpath_default(sock_buf, sizeof sock_buf, err,
-		    sizeof err) != 0)
+			sizeof err) != 0)
 			fatalx(2, "%s", err);
 		cfg.socket = strdup(sock_buf);
 		if (cfg.socket == NULL)
@@ -445,8 +452,7 @@ main(int argc, char **argv)
 	lim.secrets_max = (int)cfg.secrets_max;
 	daemon_set_limits(&d, &lim);
 
-	if (sockpath_prepare_dir(cfg.socket, is_default, err,
-	    sizeof err) != 0)
+	if (sockpath_prepare_dir(cfg.socket, is_default, err, sizeof err) != 0)
 		fatalx(1, "%s", err);
 	if ((listen_fd = sockpath_listen(cfg.socket, err, sizeof err)) < 0)
 		fatalx(1, "%s", err);

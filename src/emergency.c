@@ -29,9 +29,9 @@
  * exists: whether the final SIGKILL is real, and the socket to remove.
  */
 static volatile sig_atomic_t hard_armed;
-static void	(*volatile hard_notice)(const char *);	/* the warden's */
-static char hard_socket[SOCKPATH_MAX + 1];
-static volatile int hard_dirfd = -1;	/* the socket's directory, once held */
+static void (*volatile hard_notice)(const char *); /* the warden's */
+static char	    hard_socket[SOCKPATH_MAX + 1];
+static volatile int hard_dirfd = -1; /* the socket's directory, once held */
 /* The socket's name in it: the one buffer every unlinkat passes (the
  * seccomp filter compares this address), a read-only page of its own
  * once emergency_set_socket_dir has filled it (else hard_name_buf). */
@@ -40,15 +40,15 @@ static const char *volatile hard_name = hard_name_buf;
 
 /* How the socket is removed at exit and on the hard paths. */
 enum hard_unlink {
-	HARD_UNLINK_PATH,	/* unconfined: unlink(2) by path */
-	HARD_UNLINK_OWN,	/* confined: unlinkat(dirfd, hard_name, 0) */
-	HARD_UNLINK_LEAVE,	/* confined, removal not granted: leave it */
+	HARD_UNLINK_PATH,  /* unconfined: unlink(2) by path */
+	HARD_UNLINK_OWN,   /* confined: unlinkat(dirfd, hard_name, 0) */
+	HARD_UNLINK_LEAVE, /* confined, removal not granted: leave it */
 };
 static volatile sig_atomic_t hard_unlink = HARD_UNLINK_PATH;
-static const char *hard_leave_why;	/* why it is left */
+static const char	    *hard_leave_why; /* why it is left */
 
 /* Write a constant message from a handler (async-signal-safe). */
-#define HARD_SAY(msg)	log_raw((msg), sizeof (msg) - 1)
+#define HARD_SAY(msg) log_raw((msg), sizeof(msg) - 1)
 
 /*
  * The part of every hard path that must happen before the process ends:
@@ -62,17 +62,17 @@ static const char *hard_leave_why;	/* why it is left */
 static int
 hard_wipe(bool shields_zero)
 {
-	int	 rc = 0;
+	int rc = 0;
 
 	if ((shields_zero ? secmem_emergency_wipe_buffers() :
-	    secmem_emergency_wipe()) != 0) {
+			    secmem_emergency_wipe()) != 0) {
 		HARD_SAY("dazaid: WIPE FAILED: the secret memory could not be "
-		    "made writable\n");
+			 "made writable\n");
 		rc = -1;
 	}
 	if (emergency_remove_socket(NULL) == 1)
 		HARD_SAY("dazaid: socket left for the next start to "
-		    "replace\n");
+			 "replace\n");
 	return rc;
 }
 
@@ -85,20 +85,21 @@ hard_wipe(bool shields_zero)
 void
 emergency_log_zeroed(const char *who)
 {
-	static const char	 tail[] = " (CLOCK_MONOTONIC)\n";
-	struct timespec		 ts;
-	char			 line[128];
-	size_t			 off = 0;
+	static const char tail[] = " (CLOCK_MONOTONIC)\n";
+	struct timespec	  ts;
+	char		  line[128];
+	size_t		  off = 0;
 
 	if (!log_verbose())
 		return;
 	secmem_keys_zeroed_at(&ts);
-#define HARD_PUT(s, l) do {						\
-	if (off + (l) < sizeof line) {					\
-		memcpy(line + off, (s), (l));				\
-		off += (l);						\
-	}								\
-} while (0)
+#define HARD_PUT(s, l) \
+	do { \
+		if (off + (l) < sizeof line) { \
+			memcpy(line + off, (s), (l)); \
+			off += (l); \
+		} \
+	} while (0)
 	HARD_PUT("dazaid: ", 8);
 	HARD_PUT(who, strlen(who));
 	HARD_PUT("prekey zeroed at ", 17);
@@ -125,7 +126,7 @@ emergency_log_zeroed(const char *who)
 static int
 hard_sequence(const char *who, const char *why)
 {
-	int	 shielded, wiped;
+	int shielded, wiped;
 
 	shielded = secmem_emergency_shield();
 	procs_emergency(hard_armed);
@@ -222,13 +223,12 @@ hard_fatal_exit(int status)
 void
 emergency_install(bool armed)
 {
-	static const int	 fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL,
-				    SIGFPE, SIGABRT, SIGQUIT, SIGALRM, SIGSYS,
-				    SIGTRAP, SIGXCPU, SIGXFSZ, SIGVTALRM,
-				    SIGPROF, SIGPWR, SIGSTKFLT, SIGIO };
-	struct sigaction	 sa;
-	size_t			 i;
-	int			 sig;
+	static const int fatal_sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+		SIGABRT, SIGQUIT, SIGALRM, SIGSYS, SIGTRAP, SIGXCPU, SIGXFSZ,
+		SIGVTALRM, SIGPROF, SIGPWR, SIGSTKFLT, SIGIO };
+	struct sigaction sa;
+	size_t		 i;
+	int		 sig;
 
 	hard_armed = armed;
 	log_set_exit_hook(hard_fatal_exit);
@@ -268,7 +268,7 @@ emergency_install(bool armed)
 void
 emergency_set_socket(const char *path)
 {
-	size_t	 n = strlen(path);
+	size_t n = strlen(path);
 
 	if (n >= sizeof hard_socket)
 		n = 0;
@@ -287,10 +287,10 @@ emergency_set_socket(const char *path)
 void
 emergency_set_socket_dir(int dirfd)
 {
-	const char	*slash = strrchr(hard_socket, '/');
-	const char	*base = slash != NULL ? slash + 1 : hard_socket;
-	size_t		 pg = (size_t)sysconf(_SC_PAGESIZE);
-	char		*p;
+	const char *slash = strrchr(hard_socket, '/');
+	const char *base = slash != NULL ? slash + 1 : hard_socket;
+	size_t	    pg = (size_t)sysconf(_SC_PAGESIZE);
+	char	   *p;
 
 	snprintf(hard_name_buf, sizeof hard_name_buf, "%s", base);
 	/* A page of its own, read-only: a stray or hostile write to the

@@ -31,44 +31,44 @@
 #include "dazai/proto.h"
 #include "dazai/secbuf.h"
 
-#define EXEC_MAX	16	/* hand-overs in one call */
-#define EXEC_FIFO_MS	10	/* how often a FIFO is tried for a reader */
+#define EXEC_MAX     16 /* hand-overs in one call */
+#define EXEC_FIFO_MS 10 /* how often a FIFO is tried for a reader */
 
-extern char	**environ;
+extern char **environ;
 
 enum exec_kind {
-	EXEC_FD,		/* --fd N: a pipe at descriptor N */
-	EXEC_ENV,		/* --env VAR: in CMD's environment */
-	EXEC_FIFO,		/* --fifo VAR: a FIFO, its path in VAR */
+	EXEC_FD,   /* --fd N: a pipe at descriptor N */
+	EXEC_ENV,  /* --env VAR: in CMD's environment */
+	EXEC_FIFO, /* --fifo VAR: a FIFO, its path in VAR */
 };
 
 /* One hand-over of one secret to the command. */
 struct handover {
-	enum exec_kind	 kind;
-	int		 fd;		/* EXEC_FD: the descriptor in CMD */
-	const char	*var;		/* EXEC_ENV, EXEC_FIFO */
-	size_t		 varlen;
-	const char	*name;		/* the secret's; NULL: the default */
-	int		 buf;		/* its secret in plan.b[buf] */
-	int		 pipe[2];	/* EXEC_FD: read end CMD's, -1 closed */
-	struct handover_fifo fifo;	/* EXEC_FIFO */
-	bool		 done;
+	enum exec_kind	     kind;
+	int		     fd;  /* EXEC_FD: the descriptor in CMD */
+	const char	    *var; /* EXEC_ENV, EXEC_FIFO */
+	size_t		     varlen;
+	const char	    *name;    /* the secret's; NULL: the default */
+	int		     buf;     /* its secret in plan.b[buf] */
+	int		     pipe[2]; /* EXEC_FD: read end CMD's, -1 closed */
+	struct handover_fifo fifo;    /* EXEC_FIFO */
+	bool		     done;
 };
 
 /* Every hand-over of one call, and each secret they need, fetched once. */
 struct plan {
-	struct handover	 h[EXEC_MAX];
-	int		 n;
-	struct secbuf	 b[EXEC_MAX];	/* one per distinct name */
-	const char	*bname[EXEC_MAX];
-	int		 users[EXEC_MAX];	/* hand-overs still to serve */
-	bool		 fetched[EXEC_MAX];
-	int		 nb;
-	char		 dir[PATH_MAX];	/* the FIFOs' directory, or "" */
+	struct handover h[EXEC_MAX];
+	int		n;
+	struct secbuf	b[EXEC_MAX]; /* one per distinct name */
+	const char     *bname[EXEC_MAX];
+	int		users[EXEC_MAX]; /* hand-overs still to serve */
+	bool		fetched[EXEC_MAX];
+	int		nb;
+	char		dir[PATH_MAX]; /* the FIFOs' directory, or "" */
 };
 
 /* The command, for the signals dazai passes on to it. */
-static volatile pid_t	 exec_child;
+static volatile pid_t exec_child;
 
 /*
  * Find cmd as execvp would (a name with a slash as it is, else along
@@ -79,10 +79,10 @@ static volatile pid_t	 exec_child;
 static int
 find_command(const char *cmd, char *buf, size_t len)
 {
-	struct stat	 st;
-	const char	*path, *p, *end;
-	bool		 denied = false;
-	int		 n;
+	struct stat st;
+	const char *path, *p, *end;
+	bool	    denied = false;
+	int	    n;
 
 	if (strchr(cmd, '/') != NULL) {
 		snprintf(buf, len, "%s", cmd);
@@ -98,7 +98,7 @@ find_command(const char *cmd, char *buf, size_t len)
 	}
 	if ((path = getenv("PATH")) == NULL || *path == '\0')
 		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; ; p = end + 1) {
+	for (p = path;; p = end + 1) {
 		end = strchrnul(p, ':');
 		n = snprintf(buf, len, "%.*s%s%s", (int)(end - p), p,
 		    end == p ? "" : "/", cmd);
@@ -127,9 +127,9 @@ find_command(const char *cmd, char *buf, size_t len)
 static char **
 child_environment(int gofd, struct plan *pl, struct secbuf *env)
 {
-	char	**envp, *entry;
-	size_t	 n = 0, i;
-	int	 k, nenv = 0;
+	char **envp, *entry;
+	size_t n = 0, i;
+	int    k, nenv = 0;
 
 	for (k = 0; k < pl->n; k++)
 		if (pl->h[k].kind == EXEC_FIFO &&
@@ -148,8 +148,8 @@ child_environment(int gofd, struct plan *pl, struct secbuf *env)
 	for (k = 0; k < pl->n; k++) {
 		if (pl->h[k].kind != EXEC_ENV)
 			continue;
-		if ((entry = handover_env_entry(gofd, pl->h[k].var,
-		    SIZE_MAX, env++)) == NULL)
+		if ((entry = handover_env_entry(gofd, pl->h[k].var, SIZE_MAX,
+			 env++)) == NULL)
 			return NULL;
 		envp[i++] = entry;
 	}
@@ -165,17 +165,16 @@ child_environment(int gofd, struct plan *pl, struct secbuf *env)
  * (close-on-exec, so a successful exec closes it empty). Never returns.
  */
 static void __attribute__((noreturn))
-child_exec(int gofd, int errfd, struct plan *pl, const char *path,
-    char **argv)
+child_exec(int gofd, int errfd, struct plan *pl, const char *path, char **argv)
 {
-	struct secbuf	 env[EXEC_MAX];
-	char		**envp;
-	char		 c;
-	int		 e, k, top = 2, fd;
+	struct secbuf env[EXEC_MAX];
+	char	    **envp;
+	char	      c;
+	int	      e, k, top = 2, fd;
 
 	memset(env, 0, sizeof env);
 	if (read(gofd, &c, 1) != 1)
-		_exit(CLIENT_EXIT_NOEXEC);	/* the parent gave up */
+		_exit(CLIENT_EXIT_NOEXEC); /* the parent gave up */
 	if ((envp = child_environment(gofd, pl, env)) == NULL)
 		_exit(CLIENT_EXIT_NOEXEC);
 	close(gofd);
@@ -189,8 +188,8 @@ child_exec(int gofd, int errfd, struct plan *pl, const char *path,
 	for (k = 0; k < pl->n; k++) {
 		if (pl->h[k].kind != EXEC_FD)
 			continue;
-		if ((fd = fcntl(pl->h[k].pipe[0], F_DUPFD_CLOEXEC,
-		    top + 1)) < 0)
+		if ((fd = fcntl(pl->h[k].pipe[0], F_DUPFD_CLOEXEC, top + 1)) <
+		    0)
 			goto fail;
 		close(pl->h[k].pipe[0]);
 		pl->h[k].pipe[0] = fd;
@@ -213,15 +212,13 @@ fail:
 static void
 unregister_quietly(const struct exec_ctx *x, pid_t pid)
 {
-	struct client	 c;
-	char		 request[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[CLIENT_ERRLEN];
+	struct client c;
+	char request[64], reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
 
 	if (client_open(&c, x->path, x->is_default, err, sizeof err) != 0)
 		return;
 	snprintf(request, sizeof request, "UNREGISTER pid=%d", (int)pid);
-	(void)client_request(&c, request, reply, sizeof reply, err,
-	    sizeof err);
+	(void)client_request(&c, request, reply, sizeof reply, err, sizeof err);
 	client_close(&c);
 }
 
@@ -232,8 +229,8 @@ unregister_quietly(const struct exec_ctx *x, pid_t pid)
 static void
 abandon_child(const struct exec_ctx *x, pid_t pid, bool registered)
 {
-	siginfo_t	 si;
-	int		 st;
+	siginfo_t si;
+	int	  st;
 
 	kill(pid, SIGKILL);
 	while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) != 0 &&
@@ -250,10 +247,9 @@ abandon_child(const struct exec_ctx *x, pid_t pid, bool registered)
  * checked against those before it. Returns 0, or -1 after saying why.
  */
 static int
-exec_handover(struct plan *pl, enum exec_kind kind, const char *opt,
-    char *val)
+exec_handover(struct plan *pl, enum exec_kind kind, const char *opt, char *val)
 {
-	struct handover	*h = &pl->h[pl->n];
+	struct handover *h = &pl->h[pl->n];
 	char		*eq;
 	int		 k;
 
@@ -277,7 +273,8 @@ exec_handover(struct plan *pl, enum exec_kind kind, const char *opt,
 	if (kind == EXEC_FD) {
 		if (parse_fd(val, 1023, &h->fd) != 0) {
 			log_warnx("exec: %s: '%s' is not a descriptor number "
-			    "(0 to 1023)", opt, val);
+				  "(0 to 1023)",
+			    opt, val);
 			return -1;
 		}
 	} else if (!handover_var_ok(val, strlen(val))) {
@@ -289,9 +286,9 @@ exec_handover(struct plan *pl, enum exec_kind kind, const char *opt,
 	}
 	for (k = 0; k < pl->n; k++)
 		if ((kind == EXEC_FD && pl->h[k].kind == EXEC_FD &&
-		    pl->h[k].fd == h->fd) || (kind != EXEC_FD &&
-		    pl->h[k].kind != EXEC_FD &&
-		    strcmp(pl->h[k].var, h->var) == 0)) {
+			pl->h[k].fd == h->fd) ||
+		    (kind != EXEC_FD && pl->h[k].kind != EXEC_FD &&
+			strcmp(pl->h[k].var, h->var) == 0)) {
 			log_warnx("exec: %s: %s handed over twice", opt, val);
 			return -1;
 		}
@@ -307,15 +304,16 @@ static int
 exec_options(int argc, char **argv, struct plan *pl)
 {
 	static const struct {
-		const char	*opt;
-		enum exec_kind	 kind;
+		const char    *opt;
+		enum exec_kind kind;
 	} opts[] = {
-		{ "--fd", EXEC_FD }, { "--env", EXEC_ENV },
+		{ "--fd", EXEC_FD },
+		{ "--env", EXEC_ENV },
 		{ "--fifo", EXEC_FIFO },
 	};
-	size_t	 j, len;
-	char	*val;
-	int	 i = 1;
+	size_t j, len;
+	char  *val;
+	int    i = 1;
 
 	while (i < argc && strncmp(argv[i], "--", 2) == 0) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -356,7 +354,7 @@ exec_options(int argc, char **argv, struct plan *pl)
 static void
 plan_buffers(struct plan *pl)
 {
-	struct handover	*h;
+	struct handover *h;
 	int		 k, j;
 
 	for (k = 0; k < pl->n; k++) {
@@ -364,7 +362,7 @@ plan_buffers(struct plan *pl)
 		for (j = 0; j < pl->nb; j++)
 			if ((h->name == NULL && pl->bname[j] == NULL) ||
 			    (h->name != NULL && pl->bname[j] != NULL &&
-			    strcmp(h->name, pl->bname[j]) == 0))
+				strcmp(h->name, pl->bname[j]) == 0))
 				break;
 		if (j == pl->nb)
 			pl->bname[pl->nb++] = h->name;
@@ -391,7 +389,7 @@ plan_release(struct plan *pl, struct handover *h)
 static int
 plan_fifos(struct plan *pl)
 {
-	int	 k;
+	int k;
 
 	for (k = 0; k < pl->n && pl->h[k].kind != EXEC_FIFO; k++)
 		;
@@ -403,8 +401,8 @@ plan_fifos(struct plan *pl)
 	}
 	for (k = 0; k < pl->n; k++)
 		if (pl->h[k].kind == EXEC_FIFO &&
-		    handover_fifo_make(&pl->h[k].fifo, pl->dir,
-		    pl->h[k].var) != 0) {
+		    handover_fifo_make(&pl->h[k].fifo, pl->dir, pl->h[k].var) !=
+			0) {
 			log_warn("exec: --fifo %s: mkfifo in %s", pl->h[k].var,
 			    pl->dir);
 			return -1;
@@ -419,8 +417,8 @@ plan_fifos(struct plan *pl)
 static void
 plan_finish(struct plan *pl)
 {
-	char	 dir[PATH_MAX];
-	int	 k;
+	char dir[PATH_MAX];
+	int  k;
 
 	for (k = 0; k < pl->n; k++) {
 		if (pl->h[k].pipe[1] >= 0)
@@ -444,14 +442,14 @@ static int
 plan_fetch(const struct exec_ctx *x, struct client *c, struct plan *pl,
     int kind)
 {
-	int	 k, rc;
+	int k, rc;
 
 	for (k = 0; k < pl->n; k++) {
 		if ((kind >= 0 && (int)pl->h[k].kind != kind) ||
 		    pl->fetched[pl->h[k].buf])
 			continue;
-		if ((rc = x->fetch(c, pl->h[k].name,
-		    &pl->b[pl->h[k].buf])) != 0)
+		if ((rc = x->fetch(c, pl->h[k].name, &pl->b[pl->h[k].buf])) !=
+		    0)
 			return rc;
 		pl->fetched[pl->h[k].buf] = true;
 	}
@@ -466,7 +464,7 @@ plan_fetch(const struct exec_ctx *x, struct client *c, struct plan *pl,
 static int
 send_go(int gofd, struct plan *pl)
 {
-	struct handover	*h;
+	struct handover *h;
 	struct secbuf	*b;
 	int		 k;
 
@@ -474,10 +472,12 @@ send_go(int gofd, struct plan *pl)
 		h = &pl->h[k];
 		b = &pl->b[h->buf];
 		if (h->kind == EXEC_ENV && memchr(b->p, '\0', b->len) != NULL) {
-			log_warnx("exec: --env %s: the secret %s%s%s holds a "
+			log_warnx(
+			    "exec: --env %s: the secret %s%s%s holds a "
 			    "NUL byte, which an environment variable cannot; "
-			    "use --fd or --fifo", h->var, h->name ? "\"" : "",
-			    h->name ? h->name : "", h->name ? "\"" : "");
+			    "use --fd or --fifo",
+			    h->var, h->name ? "\"" : "", h->name ? h->name : "",
+			    h->name ? "\"" : "");
 			return CLIENT_EXIT_REFUSED;
 		}
 	}
@@ -503,7 +503,7 @@ send_go(int gofd, struct plan *pl)
 static void
 serve_pipes(struct plan *pl, const char *path)
 {
-	struct handover	*h;
+	struct handover *h;
 	struct secbuf	*b;
 	char		 err[SECBUF_ERRLEN];
 	int		 k;
@@ -517,12 +517,13 @@ serve_pipes(struct plan *pl, const char *path)
 		 * leaves our memory at once even before the command reads
 		 * it. */
 		if (b->len > 4096)
-			(void)fcntl(h->pipe[1], F_SETPIPE_SZ, (int)(b->len >
-			    INT_MAX ? INT_MAX : b->len));
+			(void)fcntl(h->pipe[1], F_SETPIPE_SZ,
+			    (int)(b->len > INT_MAX ? INT_MAX : b->len));
 		if (secbuf_write_fd(b, h->pipe[1], err, sizeof err) != 0 &&
 		    errno != EPIPE)
 			log_warnx("exec: writing the secret to %s (fd %d): "
-			    "%s", path, h->fd, err);
+				  "%s",
+			    path, h->fd, err);
 		close(h->pipe[1]);
 		h->pipe[1] = -1;
 		plan_release(pl, h);
@@ -537,7 +538,7 @@ serve_pipes(struct plan *pl, const char *path)
 static void
 serve_fifos(struct plan *pl, pid_t pid)
 {
-	struct handover	*h;
+	struct handover *h;
 	siginfo_t	 si;
 	int		 k, left, rc;
 
@@ -548,8 +549,8 @@ serve_fifos(struct plan *pl, pid_t pid)
 			if (h->kind != EXEC_FIFO || h->done)
 				continue;
 			if ((rc = handover_fifo_serve(&h->fifo,
-			    &pl->b[h->buf])) == 0) {
-				left++;		/* no reader or room yet */
+				 &pl->b[h->buf])) == 0) {
+				left++; /* no reader or room yet */
 				continue;
 			}
 			if (rc < 0)
@@ -559,8 +560,9 @@ serve_fifos(struct plan *pl, pid_t pid)
 		if (left == 0)
 			return;
 		memset(&si, 0, sizeof si);
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG |
-		    WNOWAIT) == 0 && si.si_pid == pid)
+		if (waitid(P_PID, (id_t)pid, &si,
+			WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
 			return;
 		(void)poll(NULL, 0, EXEC_FIFO_MS);
 	}
@@ -586,14 +588,13 @@ forward_signal(int sig)
 static int
 secret_held(struct client *c)
 {
-	struct client_status	 st;
-	char			 reply[CLIENT_REPLY_MAX + 1],
-				 err[CLIENT_ERRLEN];
-	const char		*v;
-	int			 rc;
+	struct client_status st;
+	char		     reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	const char	    *v;
+	int		     rc;
 
-	if (client_request(c, "STATUS", reply, sizeof reply, err,
-	    sizeof err) != 0) {
+	if (client_request(c, "STATUS", reply, sizeof reply, err, sizeof err) !=
+	    0) {
 		log_warnx("exec: %s", err);
 		return CLIENT_EXIT_REFUSED;
 	}
@@ -621,14 +622,14 @@ secret_held(struct client *c)
 int
 exec_run(const struct exec_ctx *x, int argc, char **argv)
 {
-	static struct plan	 pl;
-	struct sigaction	 sa;
-	struct client		 c;
-	char			 path[PATH_MAX], request[64];
-	int			 go[2], ep[2], first, rc, e, st, k;
-	siginfo_t		 si;
-	ssize_t			 n;
-	pid_t			 pid;
+	static struct plan pl;
+	struct sigaction   sa;
+	struct client	   c;
+	char		   path[PATH_MAX], request[64];
+	int		   go[2], ep[2], first, rc, e, st, k;
+	siginfo_t	   si;
+	ssize_t		   n;
+	pid_t		   pid;
 
 	memset(&pl, 0, sizeof pl);
 	if ((first = exec_options(argc, argv, &pl)) < 0)

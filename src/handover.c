@@ -28,15 +28,15 @@
 bool
 handover_var_ok(const char *var, size_t len)
 {
-	size_t	 i;
+	size_t i;
 
 	if (len == 0 || len > HANDOVER_VAR_MAX ||
 	    (var[0] >= '0' && var[0] <= '9'))
 		return false;
 	for (i = 0; i < len; i++)
 		if (!((var[i] >= 'a' && var[i] <= 'z') ||
-		    (var[i] >= 'A' && var[i] <= 'Z') ||
-		    (var[i] >= '0' && var[i] <= '9') || var[i] == '_'))
+			(var[i] >= 'A' && var[i] <= 'Z') ||
+			(var[i] >= '0' && var[i] <= '9') || var[i] == '_'))
 			return false;
 	return true;
 }
@@ -45,8 +45,8 @@ handover_var_ok(const char *var, size_t len)
 static bool
 read_exact(int fd, void *buf, size_t len)
 {
-	unsigned char	*p = buf;
-	ssize_t		 n;
+	unsigned char *p = buf;
+	ssize_t	       n;
 
 	while (len > 0) {
 		if ((n = read(fd, p, len)) < 0 && errno == EINTR)
@@ -69,8 +69,8 @@ read_exact(int fd, void *buf, size_t len)
 int
 handover_env_send(int fd, const struct secbuf *b)
 {
-	char	 err[SECBUF_ERRLEN];
-	ssize_t	 n;
+	char	err[SECBUF_ERRLEN];
+	ssize_t n;
 
 	while ((n = write(fd, &b->len, sizeof b->len)) < 0 && errno == EINTR)
 		;
@@ -91,7 +91,7 @@ handover_env_send(int fd, const struct secbuf *b)
 char *
 handover_env_entry(int fd, const char *var, size_t max, struct secbuf *b)
 {
-	size_t	 len, varlen = strlen(var);
+	size_t len, varlen = strlen(var);
 
 	if (!read_exact(fd, &len, sizeof len))
 		return NULL;
@@ -125,9 +125,9 @@ handover_env_entry(int fd, const char *var, size_t max, struct secbuf *b)
 int
 handover_dir_make(char *dir, size_t len, const char *prefix)
 {
-	struct stat	 st;
-	const char	*base = getenv("XDG_RUNTIME_DIR");
-	int		 n;
+	struct stat st;
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	int	    n;
 
 	if (base == NULL || base[0] != '/' || stat(base, &st) != 0 ||
 	    !S_ISDIR(st.st_mode))
@@ -152,7 +152,7 @@ handover_dir_make(char *dir, size_t len, const char *prefix)
 int
 handover_dir_remove(char *dir)
 {
-	int	 rc = 0;
+	int rc = 0;
 
 	if (dir[0] != '\0' && rmdir(dir) != 0)
 		rc = -1;
@@ -167,7 +167,7 @@ handover_dir_remove(char *dir)
 int
 handover_fifo_make(struct handover_fifo *f, const char *dir, const char *var)
 {
-	int	 n;
+	int n;
 
 	memset(f, 0, sizeof *f);
 	f->fd = -1;
@@ -194,15 +194,15 @@ handover_fifo_make(struct handover_fifo *f, const char *dir, const char *var)
 int
 handover_fifo_serve(struct handover_fifo *f, const struct secbuf *b)
 {
-	ssize_t	 n;
-	int	 e;
+	ssize_t n;
+	int	e;
 
 	if (f->done)
 		return 1;
 	if (f->fd < 0) {
 		f->fd = open(f->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 		if (f->fd < 0 && (errno == ENXIO || errno == EINTR))
-			return 0;	/* no reader yet */
+			return 0; /* no reader yet */
 		e = errno;
 		(void)unlink(f->path);
 		f->path[0] = '\0';
@@ -212,8 +212,8 @@ handover_fifo_serve(struct handover_fifo *f, const struct secbuf *b)
 			return -1;
 		}
 		if (b->len > 4096)
-			(void)fcntl(f->fd, F_SETPIPE_SZ, (int)(b->len >
-			    INT_MAX ? INT_MAX : b->len));
+			(void)fcntl(f->fd, F_SETPIPE_SZ,
+			    (int)(b->len > INT_MAX ? INT_MAX : b->len));
 	}
 	while (f->off < b->len) {
 		n = write(f->fd, b->p + f->off, b->len - f->off);

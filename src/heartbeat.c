@@ -27,19 +27,20 @@
 #include "dazai/sockpath.h"
 
 #ifndef DAZAI_VERSION
-#define DAZAI_VERSION	"0.1.0"
+#define DAZAI_VERSION "0.1.0"
 #endif
 
-#define EXIT_LOST	1
-#define EXIT_USAGE	2
-#define EXIT_BUSY	3
-#define EXIT_NODAEMON	4
-#define REPLY_TIMEOUT	10000	/* ms to wait for a reply */
+#define EXIT_LOST     1
+#define EXIT_USAGE    2
+#define EXIT_BUSY     3
+#define EXIT_NODAEMON 4
+#define REPLY_TIMEOUT 10000 /* ms to wait for a reply */
 
 /* What read_line returns besides 1 (a line) and 0 (end of file). */
-#define READ_ERROR	(-1)	/* poll(2) or read(2) failed: errno says */
-#define READ_TIMEOUT	(-2)	/* no line within the timeout */
-#define READ_TOOLONG	(-3)	/* a line over PROTO_LINE_MAX: a protocol
+#define READ_ERROR   (-1) /* poll(2) or read(2) failed: errno says */
+#define READ_TIMEOUT (-2) /* no line within the timeout */
+#define READ_TOOLONG \
+	(-3) /* a line over PROTO_LINE_MAX: a protocol
 				 * error, never read past (it would spin) */
 
 /* clang-format off */
@@ -91,8 +92,8 @@ tell(const char *word)
 static int
 send_line(int fd, const char *line)
 {
-	size_t	 len = strlen(line), off = 0;
-	ssize_t	 n;
+	size_t	len = strlen(line), off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
@@ -113,11 +114,11 @@ static int
 read_line(int fd, struct proto_reader *rd, char *out, size_t outlen,
     int timeout)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	const char	*line;
-	size_t		 len, room;
-	ssize_t		 n;
-	char		*space;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	const char   *line;
+	size_t	      len, room;
+	ssize_t	      n;
+	char	     *space;
 
 	for (;;) {
 		switch (proto_next_line(rd, &line, &len)) {
@@ -156,8 +157,10 @@ static void __attribute__((noreturn))
 too_long(const char *path)
 /* clang-format on */
 {
-	fatalx(EXIT_LOST, "%s: protocol error: a reply line longer than %d "
-	    "bytes; giving up", path, PROTO_LINE_MAX);
+	fatalx(EXIT_LOST,
+	    "%s: protocol error: a reply line longer than %d "
+	    "bytes; giving up",
+	    path, PROTO_LINE_MAX);
 }
 
 /* Connect through the shared trust checks; exits with the documented
@@ -165,14 +168,14 @@ too_long(const char *path)
 static int
 connect_trusted(const char *path, bool is_default)
 {
-	char	 err[SOCKPATH_ERRLEN];
-	int	 fd;
+	char err[SOCKPATH_ERRLEN];
+	int  fd;
 
-	if ((fd = sockpath_connect_trusted(path, is_default, err,
-	    sizeof err)) < 0) {
+	if ((fd = sockpath_connect_trusted(path, is_default, err, sizeof err)) <
+	    0) {
 		if (errno == ENAMETOOLONG)
 			fatalx(EXIT_USAGE, "%s", err);
-		if (errno != EPERM)	/* EPERM: one not to be trusted */
+		if (errno != EPERM) /* EPERM: one not to be trusted */
 			tell("nodaemon");
 		fatalx(EXIT_NODAEMON, "%s", err);
 	}
@@ -183,8 +186,8 @@ connect_trusted(const char *path, bool is_default)
 static int
 handshake(const char *path, bool is_default, struct proto_reader *rd)
 {
-	char	 line[PROTO_LINE_MAX + 1];
-	int	 fd, rc, sent, send_errno;
+	char line[PROTO_LINE_MAX + 1];
+	int  fd, rc, sent, send_errno;
 
 	fd = connect_trusted(path, is_default);
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
@@ -198,25 +201,30 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 		return fd;
 	if (rc == 1 && strcmp(line, "BUSY") == 0) {
 		tell("busy");
-		fatalx(EXIT_BUSY, "%s: BUSY: another heartbeat holds the "
-		    "guard", path);
+		fatalx(EXIT_BUSY,
+		    "%s: BUSY: another heartbeat holds the "
+		    "guard",
+		    path);
 	}
 	if (rc == 1)
-		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s",
-		    path, line);
+		fatalx(EXIT_LOST, "%s: unexpected reply to HELLO: %.64s", path,
+		    line);
 	if (rc == READ_TOOLONG)
 		too_long(path);
 	if (rc == READ_TIMEOUT && !sent)
 		fatalx(EXIT_LOST, "%s: cannot send HELLO: %s", path,
 		    strerror(send_errno));
 	if (rc == READ_TIMEOUT)
-		fatalx(EXIT_LOST, "%s: no answer to HELLO within %d s (a "
-		    "stopped or hung daemon?); giving up", path,
-		    REPLY_TIMEOUT / 1000);
+		fatalx(EXIT_LOST,
+		    "%s: no answer to HELLO within %d s (a "
+		    "stopped or hung daemon?); giving up",
+		    path, REPLY_TIMEOUT / 1000);
 	if (rc == READ_ERROR)
 		fatal(EXIT_LOST, "%s: reading the reply to HELLO", path);
-	fatalx(EXIT_LOST, "%s: the daemon closed the connection without "
-	    "WELCOME", path);
+	fatalx(EXIT_LOST,
+	    "%s: the daemon closed the connection without "
+	    "WELCOME",
+	    path);
 }
 
 /*
@@ -226,13 +234,13 @@ handshake(const char *path, bool is_default, struct proto_reader *rd)
 static int
 do_cancel(const char *path, bool is_default)
 {
-	struct client_cancel	 cc;
-	char			 err[CLIENT_ERRLEN], shown[CLIENT_ERRLEN];
+	struct client_cancel cc;
+	char		     err[CLIENT_ERRLEN], shown[CLIENT_ERRLEN];
 
 	switch (client_cancel(path, is_default, &cc, err, sizeof err)) {
 	case CLIENT_CANCEL_NODAEMON:
-		fatalx(errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON,
-		    "%s", err);
+		fatalx(errno == ENAMETOOLONG ? EXIT_USAGE : EXIT_NODAEMON, "%s",
+		    err);
 	case CLIENT_CANCEL_BUSY:
 		fatalx(EXIT_BUSY, "%s: %s", path, err);
 	case CLIENT_CANCEL_FAILED:
@@ -244,12 +252,14 @@ do_cancel(const char *path, bool is_default)
 	printf("%s\n", shown);
 	fflush(stdout);
 	if (cc.unguarded)
-		log_warnx("WARNING: panic cancelled, and no heartbeat is "
+		log_warnx(
+		    "WARNING: panic cancelled, and no heartbeat is "
 		    "connected: the daemon at %s still holds the secret and "
 		    "nothing ends it when your session ends; start a "
 		    "heartbeat (source shellrc.sh again, or run "
 		    "dazai-heartbeat) or stop the daemon (SIGTERM) to wipe "
-		    "it", path);
+		    "it",
+		    path);
 	return 0;
 }
 
@@ -272,31 +282,32 @@ watched_gone(pid_t pid, int is_parent)
 static void
 confine(void)
 {
-	struct sandbox	 sb;
-	char		 err[256];
+	struct sandbox sb;
+	char	       err[256];
 
-	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", NULL, NULL,
-	    -1, NULL);
+	sandbox_init(&sb, SANDBOX_HEARTBEAT, "dazai-heartbeat", NULL, NULL, -1,
+	    NULL);
 	if (sandbox_confine(&sb, err, sizeof err) != 0)
 		log_warnx("WARNING: running unconfined: %s", err);
 	else if (log_verbose())
-		log_debug("sandbox: %s", sandbox_describe(&sb, err,
-		    sizeof err));
+		log_debug("sandbox: %s",
+		    sandbox_describe(&sb, err, sizeof err));
 }
 
 /* Stand down: QUIT, wait for BYE; returns the exit status. */
 static int
 stand_down(int fd, struct proto_reader *rd)
 {
-	char	 line[PROTO_LINE_MAX + 1];
-	int	 rc;
+	char line[PROTO_LINE_MAX + 1];
+	int  rc;
 
 	if (!send_line(fd, "QUIT\n")) {
 		tell("lost");
 		fatalx(EXIT_LOST, "lost the daemon");
 	}
 	while ((rc = read_line(fd, rd, line, sizeof line, REPLY_TIMEOUT)) ==
-	    1 && strcmp(line, "BYE") != 0)
+		1 &&
+	    strcmp(line, "BYE") != 0)
 		;
 	if (rc != 1)
 		fatalx(EXIT_LOST, "no BYE after QUIT");
@@ -314,12 +325,12 @@ stand_down(int fd, struct proto_reader *rd)
 static int
 early_signal(int sfd)
 {
-	struct pollfd		 pfd = { sfd, POLLIN, 0 };
-	struct signalfd_siginfo	 si;
-	int			 sig = 0;
+	struct pollfd		pfd = { sfd, POLLIN, 0 };
+	struct signalfd_siginfo si;
+	int			sig = 0;
 
-	while (poll(&pfd, 1, 0) == 1 && read(sfd, &si, sizeof si) ==
-	    sizeof si) {
+	while (poll(&pfd, 1, 0) == 1 &&
+	    read(sfd, &si, sizeof si) == sizeof si) {
 		if (si.ssi_signo == SIGUSR1)
 			return SIGUSR1;
 		if (sig == 0)
@@ -333,13 +344,13 @@ static int
 hold(const char *path, bool is_default, double interval, pid_t watch,
     int is_parent, int sfd)
 {
-	struct proto_reader	 rd;
-	struct pollfd		 pfd[3];
-	struct signalfd_siginfo	 si;
-	char			 line[PROTO_LINE_MAX + 1];
-	long long		 next, now;
-	int			 fd, pidfd, rc, timeout, step;
-	bool			 gone;
+	struct proto_reader	rd;
+	struct pollfd		pfd[3];
+	struct signalfd_siginfo si;
+	char			line[PROTO_LINE_MAX + 1];
+	long long		next, now;
+	int			fd, pidfd, rc, timeout, step;
+	bool			gone;
 
 	/*
 	 * A watched process that is already gone (or a zombie) ends the
@@ -348,8 +359,7 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	 * without connecting: that would guard nothing and say nothing.
 	 */
 	pidfd = sys_pidfd_open(watch);
-	gone = (pidfd < 0 && errno == ESRCH) ||
-	    watched_gone(watch, is_parent);
+	gone = (pidfd < 0 && errno == ESRCH) || watched_gone(watch, is_parent);
 	fd = handshake(path, is_default, &rd);
 	/*
 	 * Told to stand down while the WELCOME was on its way (a shell that
@@ -363,12 +373,13 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 	case SIGUSR1:
 		return stand_down(fd, &rd);
 	default:
-		close(fd);	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+		close(fd); /* SIGTERM, SIGHUP, SIGINT: no QUIT */
 		return 0;
 	}
 	if (gone) {
 		log_warnx("watched process %d is already gone; dropping the "
-		    "heartbeat at once", (int)watch);
+			  "heartbeat at once",
+		    (int)watch);
 		close(fd);
 		return 0;
 	}
@@ -407,29 +418,33 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 				continue;
 			if (si.ssi_signo == SIGUSR1)
 				return stand_down(fd, &rd);
-			return 0;	/* SIGTERM, SIGHUP, SIGINT: no QUIT */
+			return 0; /* SIGTERM, SIGHUP, SIGINT: no QUIT */
 		}
 		if (pidfd >= 0 && (pfd[2].revents & POLLIN)) {
 			if (!quiet)
 				log_info("watched process %d exited; "
-				    "dropping the heartbeat", (int)watch);
+					 "dropping the heartbeat",
+				    (int)watch);
 			return 0;
 		}
 		if (pidfd < 0 && watched_gone(watch, is_parent)) {
 			if (!quiet)
 				log_info("watched process %d exited; "
-				    "dropping the heartbeat", (int)watch);
+					 "dropping the heartbeat",
+				    (int)watch);
 			return 0;
 		}
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			rc = read_line(fd, &rd, line, sizeof line, 0);
 			if (rc == READ_TOOLONG)
 				too_long(path);
-			if (rc == 0 || (pfd[0].revents & (POLLHUP | POLLERR) &&
-			    rc != 1)) {
+			if (rc == 0 ||
+			    (pfd[0].revents & (POLLHUP | POLLERR) && rc != 1)) {
 				tell("lost");
-				fatalx(EXIT_LOST, "lost the daemon at %s "
-				    "(connection closed)", path);
+				fatalx(EXIT_LOST,
+				    "lost the daemon at %s "
+				    "(connection closed)",
+				    path);
 			}
 			if (rc == 1 && strcmp(line, "PONG") != 0)
 				log_warnx("unexpected reply: %.64s", line);
@@ -441,7 +456,7 @@ hold(const char *path, bool is_default, double interval, pid_t watch,
 static void
 add_unless_ignored(sigset_t *set, int sig)
 {
-	struct sigaction	 sa;
+	struct sigaction sa;
 
 	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
 		return;
@@ -463,13 +478,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char		 defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
-	const char	*path = NULL;
-	double		 interval = 5;
-	pid_t		 watch = 0;
-	sigset_t	 set;
-	int		 ch, cancel = 0, sfd, pid;
-	bool		 is_default;
+	char	    defpath[PATH_MAX], err[SOCKPATH_ERRLEN];
+	const char *path = NULL;
+	double	    interval = 5;
+	pid_t	    watch = 0;
+	sigset_t    set;
+	int	    ch, cancel = 0, sfd, pid;
+	bool	    is_default;
 
 	log_init("dazai-heartbeat", 0);
 	opterr = 0;
@@ -481,13 +496,17 @@ main(int argc, char **argv)
 		case 'i':
 			if (parse_seconds(optarg, &interval) != 0 ||
 			    interval <= 0)
-				fatalx(EXIT_USAGE, "--interval: '%s' is not a "
-				    "positive number of seconds", optarg);
+				fatalx(EXIT_USAGE,
+				    "--interval: '%s' is not a "
+				    "positive number of seconds",
+				    optarg);
 			break;
 		case 'w':
 			if (parse_pid(optarg, &pid) != 0)
-				fatalx(EXIT_USAGE, "--watch-pid: '%s' is not a "
-				    "process id", optarg);
+				fatalx(EXIT_USAGE,
+				    "--watch-pid: '%s' is not a "
+				    "process id",
+				    optarg);
 			watch = (pid_t)pid;
 			break;
 		case 'c':
@@ -517,7 +536,7 @@ main(int argc, char **argv)
 		fatalx(EXIT_USAGE, "%s: unexpected argument (see --help)",
 		    argv[optind]);
 	if (sockpath_resolve(path, defpath, sizeof defpath, &is_default, err,
-	    sizeof err) != 0)
+		sizeof err) != 0)
 		fatalx(EXIT_USAGE, "%s", err);
 	path = defpath;
 	signal(SIGPIPE, SIG_IGN);

@@ -25,17 +25,17 @@
 #include "dazai/log.h"
 
 enum log_sink {
-	LOG_BLOCKING,	/* fd 2 as inherited (regular files, before setup) */
-	LOG_SEND,	/* a socket: send(2) with MSG_DONTWAIT */
-	LOG_OWN_FD,	/* our own non-blocking description of fd 2 */
-	LOG_POLL,	/* shared description: write only when poll says so */
+	LOG_BLOCKING, /* fd 2 as inherited (regular files, before setup) */
+	LOG_SEND,     /* a socket: send(2) with MSG_DONTWAIT */
+	LOG_OWN_FD,   /* our own non-blocking description of fd 2 */
+	LOG_POLL,     /* shared description: write only when poll says so */
 };
 
-static const char *log_prog = "dazai";
-static int log_verbosity;
-static log_exit_fn log_exit_hook = exit;
-static enum log_sink log_sink = LOG_BLOCKING;
-static int log_fd = STDERR_FILENO;
+static const char	     *log_prog = "dazai";
+static int		      log_verbosity;
+static log_exit_fn	      log_exit_hook = exit;
+static enum log_sink	      log_sink = LOG_BLOCKING;
+static int		      log_fd = STDERR_FILENO;
 static volatile unsigned long log_dropped;
 
 /*
@@ -50,8 +50,8 @@ static volatile unsigned long log_dropped;
 void
 log_nonblocking(void)
 {
-	struct stat	 st;
-	int		 fd;
+	struct stat st;
+	int	    fd;
 
 	if (fstat(STDERR_FILENO, &st) != 0)
 		return;
@@ -61,8 +61,8 @@ log_nonblocking(void)
 		log_sink = LOG_SEND;
 		return;
 	}
-	fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY |
-	    O_CLOEXEC);
+	fd = open("/proc/self/fd/2",
+	    O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd >= 0) {
 		log_fd = fd;
 		log_sink = LOG_OWN_FD;
@@ -78,14 +78,14 @@ log_nonblocking(void)
 static bool
 log_put(const char *buf, size_t len)
 {
-	struct pollfd	 pfd = { STDERR_FILENO, POLLOUT, 0 };
-	ssize_t		 n;
+	struct pollfd pfd = { STDERR_FILENO, POLLOUT, 0 };
+	ssize_t	      n;
 
 	for (;;) {
 		switch (log_sink) {
 		case LOG_SEND:
-			n = send(STDERR_FILENO, buf, len, MSG_DONTWAIT |
-			    MSG_NOSIGNAL);
+			n = send(STDERR_FILENO, buf, len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
 			break;
 		case LOG_POLL:
 			if (poll(&pfd, 1, 0) != 1 ||
@@ -112,8 +112,8 @@ log_put(const char *buf, size_t len)
 size_t
 log_format_ull(char *buf, size_t len, unsigned long long v, size_t width)
 {
-	unsigned long long	 t = v;
-	size_t			 n = 1, i;
+	unsigned long long t = v;
+	size_t		   n = 1, i;
 
 	while ((t /= 10) != 0)
 		n++;
@@ -133,19 +133,19 @@ log_format_ull(char *buf, size_t len, unsigned long long v, size_t width)
 void
 log_raw(const char *line, size_t len)
 {
-	char		 note[96];
-	unsigned long	 n = log_dropped;
-	size_t		 off, nd;
+	char		  note[96];
+	unsigned long	  n = log_dropped;
+	size_t		  off, nd;
 	static const char tail[] = " log line(s) dropped: stderr was not "
-	    "accepting output\n";
+				   "accepting output\n";
 
 	off = strlen(log_prog);
 	if (n > 0 && off + 2 + sizeof tail < sizeof note) {
 		memcpy(note, log_prog, off);
 		memcpy(note + off, ": ", 2);
 		off += 2;
-		nd = log_format_ull(note + off, sizeof note - off -
-		    sizeof tail, n, 0);
+		nd = log_format_ull(note + off, sizeof note - off - sizeof tail,
+		    n, 0);
 		if (nd > 0) {
 			off += nd;
 			memcpy(note + off, tail, sizeof tail - 1);
@@ -187,16 +187,16 @@ log_set_exit_hook(log_exit_fn fn)
 	log_exit_hook = fn != NULL ? fn : exit;
 }
 
-static void	log_vline(int, const char *, va_list)
-		    __attribute__((format(printf, 2, 0)));
+static void log_vline(int, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
 
 /* Format one line, append strerror(errnum) when errnum >= 0, write it. */
 static void
 log_vline(int errnum, const char *fmt, va_list ap)
 {
-	char	 line[1024];
-	int	 n, m;
-	size_t	 len;
+	char   line[1024];
+	int    n, m;
+	size_t len;
 
 	n = snprintf(line, sizeof line, "%s: ", log_prog);
 	if (n < 0)
@@ -218,8 +218,8 @@ log_vline(int errnum, const char *fmt, va_list ap)
 void
 log_warn(const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 saved = errno;
+	va_list ap;
+	int	saved = errno;
 
 	va_start(ap, fmt);
 	log_vline(saved, fmt, ap);
@@ -231,7 +231,7 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vline(-1, fmt, ap);
@@ -242,7 +242,7 @@ log_warnx(const char *fmt, ...)
 void
 log_info(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vline(-1, fmt, ap);
@@ -253,7 +253,7 @@ log_info(const char *fmt, ...)
 void
 log_debug(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	if (!log_verbosity)
 		return;
@@ -266,8 +266,8 @@ log_debug(const char *fmt, ...)
 void
 fatal(int status, const char *fmt, ...)
 {
-	va_list	 ap;
-	int	 saved = errno;
+	va_list ap;
+	int	saved = errno;
 
 	va_start(ap, fmt);
 	log_vline(saved, fmt, ap);
@@ -280,7 +280,7 @@ fatal(int status, const char *fmt, ...)
 void
 fatalx(int status, const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	log_vline(-1, fmt, ap);
@@ -296,8 +296,8 @@ fatalx(int status, const char *fmt, ...)
 void
 log_clock(double secs, char *buf, size_t len)
 {
-	time_t		 s = time(NULL) + (time_t)(secs + 0.5);
-	struct tm	 tm;
+	time_t	  s = time(NULL) + (time_t)(secs + 0.5);
+	struct tm tm;
 
 	if (localtime_r(&s, &tm) == NULL ||
 	    strftime(buf, len, "%H:%M:%S", &tm) == 0)
@@ -308,7 +308,7 @@ log_clock(double secs, char *buf, size_t len)
 double
 log_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -318,7 +318,7 @@ log_now(void)
 long long
 log_now_ms(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -18,24 +18,24 @@
 #include "dazai/log.h"
 #include "dazai/logind.h"
 
-#define LOGIND_DEST	"org.freedesktop.login1"
-#define LOGIND_PATH	"/org/freedesktop/login1"
-#define LOGIND_IFACE	"org.freedesktop.login1.Manager"
+#define LOGIND_DEST  "org.freedesktop.login1"
+#define LOGIND_PATH  "/org/freedesktop/login1"
+#define LOGIND_IFACE "org.freedesktop.login1.Manager"
 
 struct logind {
-	sd_bus		*bus;
-	sd_bus_slot	*slot;		/* the PrepareForSleep match */
-	int		 lock;		/* the inhibitor's descriptor, or -1 */
-	char		 why[96];	/* Inhibit's why */
-	enum logind_event pending;	/* what the match saw, not yet told */
+	sd_bus		 *bus;
+	sd_bus_slot	 *slot;	   /* the PrepareForSleep match */
+	int		  lock;	   /* the inhibitor's descriptor, or -1 */
+	char		  why[96]; /* Inhibit's why */
+	enum logind_event pending; /* what the match saw, not yet told */
 };
 
 /* PrepareForSleep(b): true before the machine sleeps, false after. */
 static int
 logind_signal_cb(sd_bus_message *m, void *arg, sd_bus_error *err)
 {
-	struct logind	*l = arg;
-	int		 before = 0, r;
+	struct logind *l = arg;
+	int	       before = 0, r;
 
 	(void)err;
 	if ((r = sd_bus_message_read(m, "b", &before)) < 0) {
@@ -51,17 +51,17 @@ static void
 logind_err(char *buf, size_t len, const char *what, const sd_bus_error *e,
     int r)
 {
-	snprintf(buf, len, "%s: %s", what, e != NULL && e->message != NULL ?
-	    e->message : strerror(-r));
+	snprintf(buf, len, "%s: %s", what,
+	    e != NULL && e->message != NULL ? e->message : strerror(-r));
 }
 
 /* Take the delay lock unless it is held. */
 int
 logind_inhibit(struct logind *l, char *why, size_t len)
 {
-	sd_bus_error	 e = SD_BUS_ERROR_NULL;
-	sd_bus_message	*reply = NULL;
-	int		 fd = -1, r;
+	sd_bus_error	e = SD_BUS_ERROR_NULL;
+	sd_bus_message *reply = NULL;
+	int		fd = -1, r;
 
 	if (l->lock >= 0)
 		return 0;
@@ -85,8 +85,8 @@ logind_inhibit(struct logind *l, char *why, size_t len)
 int
 logind_open(struct logind **out, const char *what, char *why, size_t len)
 {
-	struct logind	*l;
-	int		 r;
+	struct logind *l;
+	int	       r;
 
 	*out = NULL;
 	if ((l = calloc(1, sizeof *l)) == NULL) {
@@ -99,13 +99,11 @@ logind_open(struct logind **out, const char *what, char *why, size_t len)
 		logind_err(why, len, "no system bus", NULL, r);
 		goto fail;
 	}
-	sd_bus_set_method_call_timeout(l->bus,
-	    (uint64_t)LOGIND_CALL_MS * 1000);
+	sd_bus_set_method_call_timeout(l->bus, (uint64_t)LOGIND_CALL_MS * 1000);
 	r = sd_bus_match_signal(l->bus, &l->slot, LOGIND_DEST, LOGIND_PATH,
 	    LOGIND_IFACE, "PrepareForSleep", logind_signal_cb, l);
 	if (r < 0) {
-		logind_err(why, len, "the system bus refused a match", NULL,
-		    r);
+		logind_err(why, len, "the system bus refused a match", NULL, r);
 		goto fail;
 	}
 	if (logind_inhibit(l, why, len) != 0)
@@ -121,7 +119,7 @@ fail:
 int
 logind_fd(const struct logind *l)
 {
-	int	 fd = sd_bus_get_fd(l->bus);
+	int fd = sd_bus_get_fd(l->bus);
 
 	return fd >= 0 ? fd : -1;
 }
@@ -130,7 +128,7 @@ logind_fd(const struct logind *l)
 short
 logind_events(const struct logind *l)
 {
-	int	 ev = sd_bus_get_events(l->bus);
+	int ev = sd_bus_get_events(l->bus);
 
 	return ev > 0 ? (short)ev : POLLIN;
 }
@@ -139,8 +137,8 @@ logind_events(const struct logind *l)
 int
 logind_timeout_ms(const struct logind *l)
 {
-	struct timespec	 ts;
-	uint64_t	 when, now;
+	struct timespec ts;
+	uint64_t	when, now;
 
 	if (l->pending != LOGIND_NONE)
 		return 0;
@@ -150,16 +148,15 @@ logind_timeout_ms(const struct logind *l)
 	now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	if (when <= now)
 		return 0;
-	return when - now > 60000000 ? 60000 : (int)((when - now + 999) /
-	    1000);
+	return when - now > 60000000 ? 60000 : (int)((when - now + 999) / 1000);
 }
 
 /* Handle what came; tell one sleep event at a time. */
 enum logind_event
 logind_process(struct logind *l)
 {
-	enum logind_event	 ev;
-	int			 r;
+	enum logind_event ev;
+	int		  r;
 
 	while (l->pending == LOGIND_NONE) {
 		if ((r = sd_bus_process(l->bus, NULL)) < 0) {

@@ -18,33 +18,37 @@
 #include "dazai/mcp.h"
 
 #ifndef DAZAI_VERSION
-#define DAZAI_VERSION	"0.1.0"
+#define DAZAI_VERSION "0.1.0"
 #endif
 
-#define MCP_HEAD	16	/* the size in front of each allocation; keeps
+#define MCP_HEAD \
+	16 /* the size in front of each allocation; keeps
 				 * malloc's alignment */
-#define MCP_STATUS_JSON	4096
+#define MCP_STATUS_JSON 4096
 
 /* What one tool does with its (checked) arguments. */
 struct mcp_tool;
-typedef json_t	*(*mcp_tool_fn)(struct mcp_server *, const struct mcp_tool *,
-		    json_t *);
+typedef json_t *(*mcp_tool_fn)(struct mcp_server *, const struct mcp_tool *,
+    json_t *);
 
 /* One tool as tools/list shows it, and the function behind it. */
 struct mcp_tool {
-	const char	*name;
-	const char	*title;
-	const char	*description;
-	const char	*input;		/* inputSchema, as JSON */
-	const char	*output;	/* outputSchema, as JSON */
-	const char	*annotations;	/* as JSON */
-	const char	*verb;		/* the wire verb, if one */
-	mcp_tool_fn	 fn;
+	const char *name;
+	const char *title;
+	const char *description;
+	const char *input;	 /* inputSchema, as JSON */
+	const char *output;	 /* outputSchema, as JSON */
+	const char *annotations; /* as JSON */
+	const char *verb;	 /* the wire verb, if one */
+	mcp_tool_fn fn;
 };
 
 /* The protocol revisions we answer with, newest first. */
 static const char *const mcp_versions[] = {
-	MCP_PROTOCOL, "2025-06-18", "2025-03-26", "2024-11-05",
+	MCP_PROTOCOL,
+	"2025-06-18",
+	"2025-03-26",
+	"2024-11-05",
 };
 
 /*
@@ -55,7 +59,7 @@ static const char *const mcp_versions[] = {
 static void *
 mcp_alloc(size_t n)
 {
-	unsigned char	*p;
+	unsigned char *p;
 
 	if (n > SIZE_MAX - MCP_HEAD || (p = malloc(n + MCP_HEAD)) == NULL)
 		return NULL;
@@ -67,8 +71,8 @@ mcp_alloc(size_t n)
 static void
 mcp_release(void *q)
 {
-	unsigned char	*p;
-	size_t		 n;
+	unsigned char *p;
+	size_t	       n;
 
 	if (q == NULL)
 		return;
@@ -136,8 +140,8 @@ mcp_reader_added(struct mcp_reader *rd, size_t n)
 enum mcp_frame
 mcp_next_line(struct mcp_reader *rd, const char **line, size_t *len)
 {
-	char	*nl;
-	size_t	 n;
+	char  *nl;
+	size_t n;
 
 	mcp_reader_compact(rd);
 	if (rd->discarding) {
@@ -179,7 +183,7 @@ mcp_server_init(struct mcp_server *s, const struct mcp_ops *ops, void *arg)
 static char *
 mcp_dump(json_t *msg)
 {
-	char	*s;
+	char *s;
 
 	if (msg == NULL)
 		return NULL;
@@ -192,8 +196,8 @@ mcp_dump(json_t *msg)
 static char *
 mcp_error(json_t *id, int code, const char *message)
 {
-	return mcp_dump(json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc",
-	    "2.0", "id", id != NULL ? id : json_null(), "error", "code", code,
+	return mcp_dump(json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0",
+	    "id", id != NULL ? id : json_null(), "error", "code", code,
 	    "message", message));
 }
 
@@ -210,8 +214,8 @@ mcp_result(json_t *id, json_t *result)
 {
 	if (result == NULL)
 		return mcp_error(id, -32603, "Internal error");
-	return mcp_dump(json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
-	    id, "result", result));
+	return mcp_dump(json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id,
+	    "result", result));
 }
 
 /* Parse a schema or annotation literal of ours. */
@@ -228,8 +232,8 @@ mcp_literal(const char *s)
 static json_t *
 mcp_tool_result(json_t *structured, bool failed)
 {
-	json_t	*r;
-	char	*text;
+	json_t *r;
+	char   *text;
 
 	if (structured == NULL)
 		return NULL;
@@ -260,15 +264,15 @@ static int
 mcp_ask(struct mcp_server *s, const char *line, char *reply, size_t len,
     char *err, size_t errlen)
 {
-	char	 raw[CLIENT_REPLY_MAX + 1], why[MCP_ERRLEN];
+	char raw[CLIENT_REPLY_MAX + 1], why[MCP_ERRLEN];
 
 	why[0] = '\0';
 	if (s->ops == NULL || s->ops->request == NULL) {
 		snprintf(err, errlen, "no daemon");
 		return -1;
 	}
-	if (s->ops->request(s->arg, line, raw, sizeof raw, why,
-	    sizeof why) != 0) {
+	if (s->ops->request(s->arg, line, raw, sizeof raw, why, sizeof why) !=
+	    0) {
 		why[sizeof why - 1] = '\0';
 		client_printable(why, err, errlen);
 		return -1;
@@ -287,7 +291,7 @@ static json_t *
 mcp_status_object(char *reply, char *err, size_t errlen)
 {
 	static const char *const rs[] = { "alive", "armed", "grace",
-	    "registered" };
+		"registered" };
 	struct client_status	 st;
 	json_t			*all, *out, *v;
 	const char		*k;
@@ -304,19 +308,20 @@ mcp_status_object(char *reply, char *err, size_t errlen)
 		snprintf(err, errlen, "STATUS with a field named twice");
 		return NULL;
 	}
-	out = json_pack("{s:b, s:b, s:I, s:I}",
-	    "alive", json_integer_value(json_object_get(all, "alive")) == 1,
-	    "armed", json_integer_value(json_object_get(all, "armed")) == 1,
-	    "grace_seconds", (json_int_t)json_integer_value(
-	    json_object_get(all, "grace")),
-	    "registered_pids", (json_int_t)json_integer_value(
-	    json_object_get(all, "registered")));
+	out = json_pack("{s:b, s:b, s:I, s:I}", "alive",
+	    json_integer_value(json_object_get(all, "alive")) == 1, "armed",
+	    json_integer_value(json_object_get(all, "armed")) == 1,
+	    "grace_seconds",
+	    (json_int_t)json_integer_value(json_object_get(all, "grace")),
+	    "registered_pids",
+	    (json_int_t)json_integer_value(json_object_get(all, "registered")));
 	if (out == NULL) {
 		json_decref(all);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	json_object_foreach(all, k, v) {
+	json_object_foreach(all, k, v)
+	{
 		for (i = 0; i < sizeof rs / sizeof rs[0]; i++)
 			if (strcmp(k, rs[i]) == 0)
 				break;
@@ -332,17 +337,18 @@ mcp_status_object(char *reply, char *err, size_t errlen)
 static json_t *
 mcp_tool_status(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
-	json_t	*out;
+	char	reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
+	json_t *out;
 
 	(void)t;
 	(void)args;
 	if (mcp_ask(s, "STATUS", reply, sizeof reply, err, sizeof err) == 0 &&
 	    (out = mcp_status_object(reply, err, sizeof err)) != NULL)
 		return mcp_tool_result(out, false);
-	return mcp_tool_result(json_pack("{s:b, s:b, s:i, s:i, s:s}",
-	    "alive", 0, "armed", 0, "grace_seconds", 0, "registered_pids", 0,
-	    "message", err), true);
+	return mcp_tool_result(json_pack("{s:b, s:b, s:i, s:i, s:s}", "alive",
+				   0, "armed", 0, "grace_seconds", 0,
+				   "registered_pids", 0, "message", err),
+	    true);
 }
 
 /*
@@ -352,8 +358,8 @@ mcp_tool_status(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 static int
 mcp_pid_arg(json_t *args, char *why, size_t len)
 {
-	json_t		*v;
-	json_int_t	 n;
+	json_t	  *v;
+	json_int_t n;
 
 	if ((v = json_object_get(args, "pid")) == NULL) {
 		snprintf(why, len, "missing argument: pid (an integer)");
@@ -375,39 +381,43 @@ mcp_pid_arg(json_t *args, char *why, size_t len)
 static json_t *
 mcp_tool_pid(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 {
-	char		 line[64], reply[CLIENT_REPLY_MAX + 1],
-			 err[MCP_ERRLEN];
-	const char	*reason;
-	int		 pid;
+	char	    line[64], reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
+	const char *reason;
+	int	    pid;
 
 	if ((pid = mcp_pid_arg(args, err, sizeof err)) == 0)
 		return mcp_tool_refusal(err);
 	snprintf(line, sizeof line, "%s pid=%d", t->verb, pid);
 	if (mcp_ask(s, line, reply, sizeof reply, err, sizeof err) != 0)
 		return mcp_tool_result(json_pack("{s:b, s:s}", "ok", 0,
-		    "message", err), true);
+					   "message", err),
+		    true);
 	if (client_classify(reply, &reason) == CLIENT_OK)
 		return mcp_tool_result(json_pack("{s:b, s:s}", "ok", 1,
-		    "message", reply), false);
+					   "message", reply),
+		    false);
 	return mcp_tool_result(json_pack("{s:b, s:s}", "ok", 0, "message",
-	    reply), true);
+				   reply),
+	    true);
 }
 
 /* dazai_arm: {armed, message}; already armed is armed. */
 static json_t *
 mcp_tool_arm(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 {
-	char			 reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
-	const char		*reason;
-	enum client_reply	 r;
+	char		  reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
+	const char	 *reason;
+	enum client_reply r;
 
 	(void)args;
 	if (mcp_ask(s, t->verb, reply, sizeof reply, err, sizeof err) != 0)
 		return mcp_tool_result(json_pack("{s:b, s:s}", "armed", 0,
-		    "message", err), true);
+					   "message", err),
+		    true);
 	r = client_classify(reply, &reason);
 	return mcp_tool_result(json_pack("{s:b, s:s}", "armed",
-	    r == CLIENT_OK || r == CLIENT_ALREADY, "message", reply),
+				   r == CLIENT_OK || r == CLIENT_ALREADY,
+				   "message", reply),
 	    r != CLIENT_OK && r != CLIENT_ALREADY);
 }
 
@@ -415,25 +425,27 @@ mcp_tool_arm(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 static json_t *
 mcp_tool_panic(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 {
-	char		 reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
-	const char	*reason;
-	bool		 ok;
+	char	    reply[CLIENT_REPLY_MAX + 1], err[MCP_ERRLEN];
+	const char *reason;
+	bool	    ok;
 
 	(void)args;
 	if (mcp_ask(s, t->verb, reply, sizeof reply, err, sizeof err) != 0)
 		return mcp_tool_result(json_pack("{s:b, s:s}", "triggered", 0,
-		    "message", err), true);
+					   "message", err),
+		    true);
 	ok = client_classify(reply, &reason) == CLIENT_OK;
 	return mcp_tool_result(json_pack("{s:b, s:s}", "triggered", ok,
-	    "message", reply), !ok);
+				   "message", reply),
+	    !ok);
 }
 
 /* dazai_hard_panic: SIGUSR2 to the daemon; {triggered, message}. */
 static json_t *
 mcp_tool_hard(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 {
-	char	 raw[MCP_ERRLEN], msg[MCP_ERRLEN];
-	int	 rc = -1;
+	char raw[MCP_ERRLEN], msg[MCP_ERRLEN];
+	int  rc = -1;
 
 	(void)t;
 	(void)args;
@@ -443,14 +455,16 @@ mcp_tool_hard(struct mcp_server *s, const struct mcp_tool *t, json_t *args)
 	raw[sizeof raw - 1] = '\0';
 	client_printable(raw, msg, sizeof msg);
 	return mcp_tool_result(json_pack("{s:b, s:s}", "triggered", rc == 0,
-	    "message", msg), rc != 0);
+				   "message", msg),
+	    rc != 0);
 }
 
 /* Is s a tool name as MCP 2025-11-25 has them: [A-Za-z0-9_.-]{1,128}? */
 bool
 mcp_tool_name_ok(const char *s)
 {
-	size_t	 n = strspn(s, "abcdefghijklmnopqrstuvwxyz"
+	size_t n = strspn(s,
+	    "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
 
 	return n > 0 && n <= MCP_NAME_MAX && s[n] == '\0';
@@ -468,8 +482,8 @@ size_t
 mcp_redact(const unsigned char *in, size_t len, const unsigned char *secret,
     size_t slen, bool cut, char *out, size_t outlen)
 {
-	static const char	 mark[] = MCP_REDACTED;
-	size_t			 i = 0, o = 0, k, m;
+	static const char mark[] = MCP_REDACTED;
+	size_t		  i = 0, o = 0, k, m;
 
 	while (i < len) {
 		m = len - i < slen ? len - i : slen;
@@ -489,20 +503,25 @@ mcp_redact(const unsigned char *in, size_t len, const unsigned char *secret,
 	return o;
 }
 
-#define MCP_NO_ARGS	"{\"type\":\"object\",\"properties\":{}}"
-#define MCP_PID_ARGS	"{\"type\":\"object\",\"properties\":{\"pid\":" \
+#define MCP_NO_ARGS "{\"type\":\"object\",\"properties\":{}}"
+#define MCP_PID_ARGS \
+	"{\"type\":\"object\",\"properties\":{\"pid\":" \
 	"{\"type\":\"integer\",\"minimum\":1,\"maximum\":2147483647," \
 	"\"description\":\"a process id\"}},\"required\":[\"pid\"]}"
-#define MCP_OK_OUT	"{\"type\":\"object\",\"properties\":{" \
+#define MCP_OK_OUT \
+	"{\"type\":\"object\",\"properties\":{" \
 	"\"ok\":{\"type\":\"boolean\"},\"message\":{\"type\":\"string\"}}," \
 	"\"required\":[\"ok\",\"message\"]}"
-#define MCP_ARM_OUT	"{\"type\":\"object\",\"properties\":{" \
+#define MCP_ARM_OUT \
+	"{\"type\":\"object\",\"properties\":{" \
 	"\"armed\":{\"type\":\"boolean\"},\"message\":{\"type\":\"string\"}}," \
 	"\"required\":[\"armed\",\"message\"]}"
-#define MCP_PANIC_OUT	"{\"type\":\"object\",\"properties\":{" \
+#define MCP_PANIC_OUT \
+	"{\"type\":\"object\",\"properties\":{" \
 	"\"triggered\":{\"type\":\"boolean\"}," \
 	"\"message\":{\"type\":\"string\"}},\"required\":[\"triggered\"]}"
-#define MCP_STATUS_OUT	"{\"type\":\"object\",\"properties\":{" \
+#define MCP_STATUS_OUT \
+	"{\"type\":\"object\",\"properties\":{" \
 	"\"alive\":{\"type\":\"boolean\"},\"armed\":{\"type\":\"boolean\"}," \
 	"\"grace_seconds\":{\"type\":\"integer\",\"minimum\":0}," \
 	"\"registered_pids\":{\"type\":\"integer\",\"minimum\":0}," \
@@ -511,7 +530,8 @@ mcp_redact(const unsigned char *in, size_t len, const unsigned char *secret,
 	"\"message\":{\"type\":\"string\"}}," \
 	"\"required\":[\"alive\",\"armed\",\"grace_seconds\"," \
 	"\"registered_pids\"]}"
-#define MCP_RUN_OUT	"{\"type\":\"object\",\"properties\":{" \
+#define MCP_RUN_OUT \
+	"{\"type\":\"object\",\"properties\":{" \
 	"\"exit_status\":{\"type\":[\"integer\",\"null\"]}," \
 	"\"signal\":{\"type\":[\"integer\",\"null\"]}," \
 	"\"stdout\":{\"type\":\"string\"}," \
@@ -521,67 +541,71 @@ mcp_redact(const unsigned char *in, size_t len, const unsigned char *secret,
 	"\"message\":{\"type\":\"string\"}}," \
 	"\"required\":[\"exit_status\",\"stdout\",\"truncated\"," \
 	"\"timed_out\"]}"
-#define MCP_RUNS	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
+#define MCP_RUNS \
+	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
 	"\"idempotentHint\":false,\"openWorldHint\":true}"
-#define MCP_READ_ONLY	"{\"readOnlyHint\":true,\"destructiveHint\":false," \
+#define MCP_READ_ONLY \
+	"{\"readOnlyHint\":true,\"destructiveHint\":false," \
 	"\"idempotentHint\":true,\"openWorldHint\":false}"
-#define MCP_CHANGES	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
+#define MCP_CHANGES \
+	"{\"readOnlyHint\":false,\"destructiveHint\":false," \
 	"\"idempotentHint\":true,\"openWorldHint\":false}"
-#define MCP_DESTROYS	"{\"readOnlyHint\":false,\"destructiveHint\":true," \
+#define MCP_DESTROYS \
+	"{\"readOnlyHint\":false,\"destructiveHint\":true," \
 	"\"idempotentHint\":false,\"openWorldHint\":false}"
 
 /* rei's six tools, with its names and argument shapes. */
 static const struct mcp_tool mcp_tools[] = {
 	{ "dazai_status", "dazai status",
-	  "Whether the dazai daemon is alive and armed, its grace window in "
-	  "seconds, how many processes are registered, and the rest of its "
-	  "STATUS (state, sessions, secret_bytes, ...). An unreachable "
-	  "daemon reports alive=false.",
-	  MCP_NO_ARGS, MCP_STATUS_OUT, MCP_READ_ONLY, NULL, mcp_tool_status },
+	    "Whether the dazai daemon is alive and armed, its grace window in "
+	    "seconds, how many processes are registered, and the rest of its "
+	    "STATUS (state, sessions, secret_bytes, ...). An unreachable "
+	    "daemon reports alive=false.",
+	    MCP_NO_ARGS, MCP_STATUS_OUT, MCP_READ_ONLY, NULL, mcp_tool_status },
 	{ "dazai_register", "register a process",
-	  "Register a process id with the daemon: a panic SIGKILLs it "
-	  "first when the daemon is armed.",
-	  MCP_PID_ARGS, MCP_OK_OUT, MCP_CHANGES, "REGISTER", mcp_tool_pid },
+	    "Register a process id with the daemon: a panic SIGKILLs it "
+	    "first when the daemon is armed.",
+	    MCP_PID_ARGS, MCP_OK_OUT, MCP_CHANGES, "REGISTER", mcp_tool_pid },
 	{ "dazai_unregister", "unregister a process",
-	  "Forget a registered process id.",
-	  MCP_PID_ARGS, MCP_OK_OUT, MCP_CHANGES, "UNREGISTER", mcp_tool_pid },
+	    "Forget a registered process id.", MCP_PID_ARGS, MCP_OK_OUT,
+	    MCP_CHANGES, "UNREGISTER", mcp_tool_pid },
 	{ "dazai_arm", "arm the daemon",
-	  "Make the daemon's final SIGKILL real (dry-run to armed; there is "
-	  "no way back). Already armed reports armed=true.",
-	  MCP_NO_ARGS, MCP_ARM_OUT, MCP_CHANGES, "ARM", mcp_tool_arm },
+	    "Make the daemon's final SIGKILL real (dry-run to armed; there is "
+	    "no way back). Already armed reports armed=true.",
+	    MCP_NO_ARGS, MCP_ARM_OUT, MCP_CHANGES, "ARM", mcp_tool_arm },
 	{ "dazai_panic", "graceful panic",
-	  "A graceful panic: the daemon wipes its secrets and, armed, "
-	  "SIGKILLs the registered processes and itself once its grace "
-	  "window ends (a heartbeat may cancel it meanwhile).",
-	  MCP_NO_ARGS, MCP_PANIC_OUT, MCP_DESTROYS, "PANIC", mcp_tool_panic },
+	    "A graceful panic: the daemon wipes its secrets and, armed, "
+	    "SIGKILLs the registered processes and itself once its grace "
+	    "window ends (a heartbeat may cancel it meanwhile).",
+	    MCP_NO_ARGS, MCP_PANIC_OUT, MCP_DESTROYS, "PANIC", mcp_tool_panic },
 	{ "dazai_hard_panic", "hard panic",
-	  "A hard panic (SIGUSR2 to the daemon): wipe and, armed, SIGKILL "
-	  "at once, with no grace window and no cancel.",
-	  MCP_NO_ARGS, MCP_PANIC_OUT, MCP_DESTROYS, NULL, mcp_tool_hard },
+	    "A hard panic (SIGUSR2 to the daemon): wipe and, armed, SIGKILL "
+	    "at once, with no grace window and no cancel.",
+	    MCP_NO_ARGS, MCP_PANIC_OUT, MCP_DESTROYS, NULL, mcp_tool_hard },
 };
 
-#define MCP_NTOOLS	(sizeof mcp_tools / sizeof mcp_tools[0])
+#define MCP_NTOOLS (sizeof mcp_tools / sizeof mcp_tools[0])
 
 /* initialize: the client's revision if we speak it, else ours. */
 static json_t *
 mcp_initialize(struct mcp_server *s, json_t *params)
 {
-	const char	*want;
-	size_t		 i;
+	const char *want;
+	size_t	    i;
 
 	want = json_string_value(json_object_get(params, "protocolVersion"));
 	snprintf(s->version, sizeof s->version, "%s", MCP_PROTOCOL);
-	for (i = 0; want != NULL && i < sizeof mcp_versions /
-	    sizeof mcp_versions[0]; i++)
+	for (i = 0;
+	     want != NULL && i < sizeof mcp_versions / sizeof mcp_versions[0];
+	     i++)
 		if (strcmp(want, mcp_versions[i]) == 0)
 			snprintf(s->version, sizeof s->version, "%s", want);
 	s->initialized = true;
 	return json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
-	    "protocolVersion", s->version,
-	    "capabilities", "tools", "listChanged", 0,
-	    "serverInfo", "name", "dazai", "title", "dazai", "version",
-	    DAZAI_VERSION,
-	    "instructions", "Controls for dazaid, a dead-man's switch that "
+	    "protocolVersion", s->version, "capabilities", "tools",
+	    "listChanged", 0, "serverInfo", "name", "dazai", "title", "dazai",
+	    "version", DAZAI_VERSION, "instructions",
+	    "Controls for dazaid, a dead-man's switch that "
 	    "holds a secret for as long as its owner's session lasts. "
 	    "Register your own process id with dazai_register so that a "
 	    "panic ends you too.");
@@ -591,19 +615,19 @@ mcp_initialize(struct mcp_server *s, json_t *params)
 static json_t *
 mcp_list(const struct mcp_server *s)
 {
-	const struct mcp_cmdtool	*c;
-	json_t				*tools, *t;
-	size_t				 i;
+	const struct mcp_cmdtool *c;
+	json_t			 *tools, *t;
+	size_t			  i;
 
 	if ((tools = json_array()) == NULL)
 		return NULL;
 	for (i = 0; i < MCP_NTOOLS; i++) {
-		t = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}",
-		    "name", mcp_tools[i].name, "title", mcp_tools[i].title,
-		    "description", mcp_tools[i].description,
-		    "inputSchema", mcp_literal(mcp_tools[i].input),
-		    "outputSchema", mcp_literal(mcp_tools[i].output),
-		    "annotations", mcp_literal(mcp_tools[i].annotations));
+		t = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name",
+		    mcp_tools[i].name, "title", mcp_tools[i].title,
+		    "description", mcp_tools[i].description, "inputSchema",
+		    mcp_literal(mcp_tools[i].input), "outputSchema",
+		    mcp_literal(mcp_tools[i].output), "annotations",
+		    mcp_literal(mcp_tools[i].annotations));
 		if (t == NULL || json_array_append_new(tools, t) != 0) {
 			json_decref(tools);
 			return NULL;
@@ -612,11 +636,13 @@ mcp_list(const struct mcp_server *s)
 	for (i = 0; i < s->ncmd; i++) {
 		c = &s->cmd[i];
 		t = json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", c->name,
-		    "description", c->description != NULL ? c->description :
-		    "a command that uses the secret without showing it",
-		    "inputSchema", mcp_literal(MCP_NO_ARGS),
-		    "outputSchema", mcp_literal(MCP_RUN_OUT),
-		    "annotations", mcp_literal(MCP_RUNS));
+		    "description",
+		    c->description != NULL ?
+			c->description :
+			"a command that uses the secret without showing it",
+		    "inputSchema", mcp_literal(MCP_NO_ARGS), "outputSchema",
+		    mcp_literal(MCP_RUN_OUT), "annotations",
+		    mcp_literal(MCP_RUNS));
 		if (t == NULL || json_array_append_new(tools, t) != 0) {
 			json_decref(tools);
 			return NULL;
@@ -632,10 +658,10 @@ mcp_list(const struct mcp_server *s)
 static json_t *
 mcp_output_string(const char *p, size_t len)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	json_t			*j;
-	char			*a;
-	size_t			 i, o = 0;
+	static const char hex[] = "0123456789abcdef";
+	json_t		 *j;
+	char		 *a;
+	size_t		  i, o = 0;
 
 	if ((j = json_stringn(p, len)) != NULL)
 		return j;
@@ -664,9 +690,9 @@ mcp_output_string(const char *p, size_t len)
 static json_t *
 mcp_call_command(struct mcp_server *s, size_t n)
 {
-	struct mcp_run	 r;
-	json_t		*out, *text;
-	bool		 failed;
+	struct mcp_run r;
+	json_t	      *out, *text;
+	bool	       failed;
 
 	memset(&r, 0, sizeof r);
 	r.status = -1;
@@ -676,16 +702,16 @@ mcp_call_command(struct mcp_server *s, size_t n)
 	} else
 		s->ops->run(s->arg, n, &r);
 	if ((text = mcp_output_string(r.output != NULL ? r.output : "",
-	    r.outlen)) == NULL) {
+		 r.outlen)) == NULL) {
 		free(r.output);
 		return NULL;
 	}
 	free(r.output);
-	out = json_pack("{s:o, s:o, s:o, s:b, s:b, s:b}",
-	    "exit_status", r.status >= 0 ? json_integer(r.status) : json_null(),
-	    "signal", r.signal > 0 ? json_integer(r.signal) : json_null(),
-	    "stdout", text, "truncated", r.truncated, "timed_out",
-	    r.timed_out, "secret_wiped", r.burnt);
+	out = json_pack("{s:o, s:o, s:o, s:b, s:b, s:b}", "exit_status",
+	    r.status >= 0 ? json_integer(r.status) : json_null(), "signal",
+	    r.signal > 0 ? json_integer(r.signal) : json_null(), "stdout", text,
+	    "truncated", r.truncated, "timed_out", r.timed_out, "secret_wiped",
+	    r.burnt);
 	if (out != NULL && r.failed) {
 		r.err[sizeof r.err - 1] = '\0';
 		json_object_set_new(out, "message", json_string(r.err));
@@ -702,9 +728,9 @@ mcp_call_command(struct mcp_server *s, size_t n)
 static json_t *
 mcp_call(struct mcp_server *s, json_t *params, int *code, const char **why)
 {
-	const char	*name;
-	json_t		*args, *none, *r;
-	size_t		 i;
+	const char *name;
+	json_t	   *args, *none, *r;
+	size_t	    i;
 
 	if ((name = json_string_value(json_object_get(params, "name"))) ==
 	    NULL) {
@@ -740,9 +766,9 @@ static char *
 mcp_request(struct mcp_server *s, json_t *id, const char *method,
     json_t *params)
 {
-	const char	*why = "Invalid params";
-	json_t		*r;
-	int		 code = -32603;
+	const char *why = "Invalid params";
+	json_t	   *r;
+	int	    code = -32603;
 
 	if (params != NULL && !json_is_object(params))
 		return mcp_error(id, MCP_INVALID_PARAMS,
@@ -772,11 +798,11 @@ mcp_request(struct mcp_server *s, json_t *id, const char *method,
 char *
 mcp_handle(struct mcp_server *s, const char *line, size_t len)
 {
-	json_error_t	 jerr;
-	json_t		*msg, *id, *method, *params;
-	const char	*v;
-	char		*out;
-	size_t		 i;
+	json_error_t jerr;
+	json_t	    *msg, *id, *method, *params;
+	const char  *v;
+	char	    *out;
+	size_t	     i;
 
 	for (i = 0; i < len && (line[i] == ' ' || line[i] == '\t'); i++)
 		;
@@ -787,7 +813,8 @@ mcp_handle(struct mcp_server *s, const char *line, size_t len)
 		return mcp_error(NULL, MCP_PARSE_ERROR, "Parse error");
 	if (!json_is_object(msg)) {
 		json_decref(msg);
-		return mcp_error(NULL, MCP_INVALID_REQUEST, "Invalid Request: "
+		return mcp_error(NULL, MCP_INVALID_REQUEST,
+		    "Invalid Request: "
 		    "one JSON-RPC object per line (no batches)");
 	}
 	id = json_object_get(msg, "id");
@@ -796,17 +823,18 @@ mcp_handle(struct mcp_server *s, const char *line, size_t len)
 	if (id != NULL && !json_is_string(id) && !json_is_number(id))
 		id = NULL;
 	v = json_string_value(json_object_get(msg, "jsonrpc"));
-	if (v == NULL || strcmp(v, "2.0") != 0 || (method != NULL &&
-	    !json_is_string(method)) || (json_object_get(msg, "id") != NULL &&
-	    id == NULL)) {
+	if (v == NULL || strcmp(v, "2.0") != 0 ||
+	    (method != NULL && !json_is_string(method)) ||
+	    (json_object_get(msg, "id") != NULL && id == NULL)) {
 		out = mcp_error(id, MCP_INVALID_REQUEST, "Invalid Request");
 	} else if (method == NULL) {
 		/* A response: we send no requests, so it answers nothing. */
 		out = json_object_get(msg, "result") != NULL ||
-		    json_object_get(msg, "error") != NULL ? NULL :
+			json_object_get(msg, "error") != NULL ?
+		    NULL :
 		    mcp_error(id, MCP_INVALID_REQUEST, "Invalid Request");
 	} else if (id == NULL)
-		out = NULL;	/* a notification: never answered */
+		out = NULL; /* a notification: never answered */
 	else
 		out = mcp_request(s, id, json_string_value(method), params);
 	json_decref(msg);

@@ -26,10 +26,10 @@
 #include "dazai/pidfd.h"
 #include "dazai/sockpath.h"
 
-#define EXIT_FAILED	1
-#define EXIT_USAGE	2
-#define EXIT_NODAEMON	4
-#define GUARD_INTERVAL	5000	/* ms between the guard's PINGs */
+#define EXIT_FAILED    1
+#define EXIT_USAGE     2
+#define EXIT_NODAEMON  4
+#define GUARD_INTERVAL 5000 /* ms between the guard's PINGs */
 
 /* clang-format off */
 static const char mcp_usage[] =
@@ -56,19 +56,19 @@ static const char mcp_usage[] =
 
 /* Where the daemon is, the command tools, and the guard's heartbeat. */
 struct mcp_daemon {
-	const char		*path;
-	bool			 is_default;
-	struct mcptool_set	 tools;
-	struct client	 guard;
-	bool		 guarding;
-	long long	 next_ping;	/* CLOCK_MONOTONIC ms */
+	const char	  *path;
+	bool		   is_default;
+	struct mcptool_set tools;
+	struct client	   guard;
+	bool		   guarding;
+	long long	   next_ping; /* CLOCK_MONOTONIC ms */
 };
 
 /* Milliseconds on the monotonic clock. */
 static long long
 mcp_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -79,9 +79,9 @@ static int
 mcp_daemon_request(void *arg, const char *line, char *reply, size_t len,
     char *err, size_t errlen)
 {
-	struct mcp_daemon	*d = arg;
-	struct client		 c;
-	int			 rc;
+	struct mcp_daemon *d = arg;
+	struct client	   c;
+	int		   rc;
 
 	if (client_open(&c, d->path, d->is_default, err, errlen) != 0)
 		return -1;
@@ -99,12 +99,12 @@ mcp_daemon_request(void *arg, const char *line, char *reply, size_t len,
 static int
 mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 {
-	struct mcp_daemon	*d = arg;
-	struct client		 c;
-	char			 reply[CLIENT_REPLY_MAX + 1];
-	uid_t			 uid;
-	pid_t			 pid;
-	int			 pidfd;
+	struct mcp_daemon *d = arg;
+	struct client	   c;
+	char		   reply[CLIENT_REPLY_MAX + 1];
+	uid_t		   uid;
+	pid_t		   pid;
+	int		   pidfd;
 
 	if (client_open(&c, d->path, d->is_default, msg, len) != 0)
 		return -1;
@@ -149,9 +149,8 @@ mcp_daemon_hard_panic(void *arg, char *msg, size_t len)
 static int
 mcp_config_default(char *buf, size_t len)
 {
-	const char	*xdg = getenv("XDG_CONFIG_HOME"),
-			*home = getenv("HOME");
-	int		 n;
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	int	    n;
 
 	if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(buf, len, "%s/dazai/dazai.conf", xdg);
@@ -169,25 +168,27 @@ mcp_config_default(char *buf, size_t len)
 static int
 mcp_guard_open(struct mcp_daemon *d)
 {
-	char	 line[64], reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
-		 shown[96];
+	char line[64], reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
+	    shown[96];
 
-	if (client_open(&d->guard, d->path, d->is_default, err,
-	    sizeof err) != 0) {
+	if (client_open(&d->guard, d->path, d->is_default, err, sizeof err) !=
+	    0) {
 		log_warnx("mcp: --guard: %s", err);
 		return errno == ETIMEDOUT ? EXIT_FAILED : EXIT_NODAEMON;
 	}
 	snprintf(line, sizeof line, "HELLO %d", (int)getpid());
 	if (client_request(&d->guard, line, reply, sizeof reply, err,
-	    sizeof err) != 0) {
+		sizeof err) != 0) {
 		log_warnx("mcp: --guard: %s", err);
 		client_close(&d->guard);
 		return EXIT_FAILED;
 	}
 	if (strcmp(reply, "WELCOME") != 0) {
 		client_printable(reply, shown, sizeof shown);
-		log_warnx("mcp: --guard: %s", strcmp(reply, "BUSY") == 0 ?
-		    "BUSY: another heartbeat holds the guard" : shown);
+		log_warnx("mcp: --guard: %s",
+		    strcmp(reply, "BUSY") == 0 ?
+			"BUSY: another heartbeat holds the guard" :
+			shown);
 		client_close(&d->guard);
 		return EXIT_FAILED;
 	}
@@ -201,7 +202,8 @@ static void
 mcp_guard_lost(struct mcp_daemon *d, const char *why)
 {
 	log_warnx("mcp: --guard: the heartbeat is lost (%s); the MCP "
-	    "session is no longer guarded", why);
+		  "session is no longer guarded",
+	    why);
 	client_close(&d->guard);
 	d->guarding = false;
 }
@@ -210,10 +212,10 @@ mcp_guard_lost(struct mcp_daemon *d, const char *why)
 static void
 mcp_guard_ping(struct mcp_daemon *d)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	char reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
 
 	if (client_request(&d->guard, "PING", reply, sizeof reply, err,
-	    sizeof err) != 0) {
+		sizeof err) != 0) {
 		mcp_guard_lost(d, err);
 		return;
 	}
@@ -228,7 +230,7 @@ mcp_guard_ping(struct mcp_daemon *d)
 static void
 mcp_guard_tick(void *arg)
 {
-	struct mcp_daemon	*d = arg;
+	struct mcp_daemon *d = arg;
 
 	if (d->guarding && mcp_now() >= d->next_ping)
 		mcp_guard_ping(d);
@@ -238,7 +240,7 @@ mcp_guard_tick(void *arg)
 static void
 mcp_daemon_run(void *arg, size_t n, struct mcp_run *r)
 {
-	struct mcp_daemon	*d = arg;
+	struct mcp_daemon *d = arg;
 
 	if (n < d->tools.n)
 		mcptool_run(d->path, d->is_default, &d->tools.t[n], r,
@@ -255,8 +257,8 @@ static const struct mcp_ops mcp_daemon_ops = {
 static bool
 mcp_write(const char *buf, size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	size_t	off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		n = write(STDOUT_FILENO, buf + off, len - off);
@@ -273,7 +275,7 @@ mcp_write(const char *buf, size_t len)
 static bool
 mcp_send(char *reply)
 {
-	bool	 ok;
+	bool ok;
 
 	if (reply == NULL)
 		return true;
@@ -289,8 +291,8 @@ mcp_send(char *reply)
 static bool
 mcp_drain(struct mcp_server *s, struct mcp_reader *rd, bool eof)
 {
-	const char	*line;
-	size_t		 len;
+	const char *line;
+	size_t	    len;
 
 	for (;;) {
 		switch (mcp_next_line(rd, &line, &len)) {
@@ -302,7 +304,7 @@ mcp_drain(struct mcp_server *s, struct mcp_reader *rd, bool eof)
 			log_warnx("mcp: a message over %d bytes; dropped",
 			    MCP_LINE_MAX);
 			if (!mcp_send(mcp_error_line(MCP_INVALID_REQUEST,
-			    "Invalid Request: a message over 65536 bytes")))
+				"Invalid Request: a message over 65536 bytes")))
 				return false;
 			continue;
 		case MCP_FRAME_MORE:
@@ -343,8 +345,9 @@ mcp_serve(struct mcp_daemon *d)
 			pfd[1] = (struct pollfd){ d->guard.fd, POLLIN, 0 };
 			nfd = 2;
 			left = d->next_ping - mcp_now();
-			timeout = left < 0 ? 0 : left > INT_MAX ? INT_MAX :
-			    (int)left;
+			timeout = left < 0 ? 0 :
+			    left > INT_MAX ? INT_MAX :
+					     (int)left;
 		}
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0) {
 			if (errno == EINTR)
@@ -389,12 +392,12 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mcp_daemon	 d;
-	char			 sock[PATH_MAX], err[SOCKPATH_ERRLEN],
-				 conf[PATH_MAX], why[MCP_ERRLEN];
-	const char		*config = NULL;
-	bool			 guard = false;
-	int			 ch, rc;
+	struct mcp_daemon d;
+	char		  sock[PATH_MAX], err[SOCKPATH_ERRLEN], conf[PATH_MAX],
+	    why[MCP_ERRLEN];
+	const char *config = NULL;
+	bool	    guard = false;
+	int	    ch, rc;
 
 	memset(&d, 0, sizeof d);
 	d.path = path;
@@ -406,7 +409,7 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 		switch (ch) {
 		case 's':
 			if (sockpath_resolve(optarg, sock, sizeof sock,
-			    &d.is_default, err, sizeof err) != 0) {
+				&d.is_default, err, sizeof err) != 0) {
 				log_warnx("mcp: %s", err);
 				return EXIT_USAGE;
 			}
@@ -438,8 +441,9 @@ mcp_main(const char *path, bool is_default, int argc, char **argv)
 	}
 	if (config == NULL && mcp_config_default(conf, sizeof conf) == 0)
 		config = conf;
-	if (config != NULL && mcptool_load(&d.tools, config, config != conf,
-	    why, sizeof why) != 0) {
+	if (config != NULL &&
+	    mcptool_load(&d.tools, config, config != conf, why, sizeof why) !=
+		0) {
 		log_warnx("mcp: %s", why);
 		return EXIT_USAGE;
 	}

@@ -34,30 +34,32 @@
 #include "dazai/mcptool.h"
 #include "dazai/secbuf.h"
 
-#define MCP_TIMEOUT_DEFAULT	30.0	/* seconds a command may run */
-#define MCP_TIMEOUT_MAX		86400.0
-#define MCP_CALLS_MAX		1000000000LL
-#define MCP_SCRATCH		4096	/* where output past the cap is read
+#define MCP_TIMEOUT_DEFAULT 30.0 /* seconds a command may run */
+#define MCP_TIMEOUT_MAX	    86400.0
+#define MCP_CALLS_MAX	    1000000000LL
+#define MCP_SCRATCH \
+	4096 /* where output past the cap is read
 					 * and dropped, inside the buffer */
-#define MCP_FIFO_MS		10	/* how often a FIFO is tried for a
+#define MCP_FIFO_MS \
+	10 /* how often a FIFO is tried for a
 					 * reader, or a command whose output
 					 * ended looked at for its end */
 
 /* inih's state while it reads the file. */
 struct mcptool_parse {
-	struct mcptool_set	*set;
-	FILE			*fp;
-	int			 line;
-	bool			 failed;	/* the reader stopped on line */
-	struct mcp_cmdtool	*cur;	/* the [tool NAME] being read */
-	char			 err[MCP_ERRLEN];
+	struct mcptool_set *set;
+	FILE		   *fp;
+	int		    line;
+	bool		    failed; /* the reader stopped on line */
+	struct mcp_cmdtool *cur;    /* the [tool NAME] being read */
+	char		    err[MCP_ERRLEN];
 };
 
 /* Free what a set holds. */
 void
 mcptool_free(struct mcptool_set *set)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < set->n; i++) {
 		free(set->t[i].description);
@@ -70,29 +72,34 @@ mcptool_free(struct mcptool_set *set)
 static int
 mcptool_section(struct mcptool_parse *p, const char *section)
 {
-	const char	*name;
-	size_t		 i;
+	const char *name;
+	size_t	    i;
 
 	p->cur = NULL;
 	if (strncmp(section, "tool ", 5) != 0)
-		return 0;	/* not ours */
+		return 0; /* not ours */
 	for (name = section + 5; *name == ' '; name++)
 		;
 	if (!mcp_tool_name_ok(name)) {
-		snprintf(p->err, sizeof p->err, "[%.150s]: a tool name is 1 to "
-		    "%d letters, digits, '_', '.' or '-'", section,
-		    MCP_NAME_MAX);
+		snprintf(p->err, sizeof p->err,
+		    "[%.150s]: a tool name is 1 to "
+		    "%d letters, digits, '_', '.' or '-'",
+		    section, MCP_NAME_MAX);
 		return -1;
 	}
 	if (strncmp(name, "dazai_", 6) == 0) {
-		snprintf(p->err, sizeof p->err, "[%.150s]: names starting "
-		    "with dazai_ are dazai's own tools", section);
+		snprintf(p->err, sizeof p->err,
+		    "[%.150s]: names starting "
+		    "with dazai_ are dazai's own tools",
+		    section);
 		return -1;
 	}
 	for (i = 0; i < p->set->n; i++)
 		if (strcmp(p->set->t[i].name, name) == 0) {
-			snprintf(p->err, sizeof p->err, "[%.150s]: a second "
-			    "tool of that name", section);
+			snprintf(p->err, sizeof p->err,
+			    "[%.150s]: a second "
+			    "tool of that name",
+			    section);
 			return -1;
 		}
 	if (p->set->n == MCP_CMDTOOLS_MAX) {
@@ -111,13 +118,13 @@ mcptool_section(struct mcptool_parse *p, const char *section)
 static int
 mcptool_seconds(const char *v, double max, double *out)
 {
-	char	*end;
-	double	 d;
+	char  *end;
+	double d;
 
 	errno = 0;
 	d = strtod(v, &end);
-	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) ||
-	    d <= 0 || d > max)
+	if (errno != 0 || end == v || *end != '\0' || !isfinite(d) || d <= 0 ||
+	    d > max)
 		return -1;
 	*out = d;
 	return 0;
@@ -127,8 +134,8 @@ mcptool_seconds(const char *v, double max, double *out)
 static int
 mcptool_count(const char *v, long long max, long long *out)
 {
-	char		*end;
-	long long	 n;
+	char	 *end;
+	long long n;
 
 	if (*v < '0' || *v > '9')
 		return -1;
@@ -144,9 +151,9 @@ mcptool_count(const char *v, long long max, long long *out)
 static int
 mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 {
-	struct mcp_cmdtool	*t = p->cur;
-	const char		*var;
-	char			**dst = NULL;
+	struct mcp_cmdtool *t = p->cur;
+	const char	   *var;
+	char		  **dst = NULL;
 
 	if (strcmp(key, "description") == 0)
 		dst = &t->description;
@@ -165,9 +172,11 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 			snprintf(t->secret, sizeof t->secret, "%s", value);
 			return 0;
 		}
-		snprintf(p->err, sizeof p->err, "secret = %.100s: not a "
+		snprintf(p->err, sizeof p->err,
+		    "secret = %.100s: not a "
 		    "secret's name (a letter or digit, then up to 63 of "
-		    "letters, digits, '.', '_' and '-')", value);
+		    "letters, digits, '.', '_' and '-')",
+		    value);
 		return -1;
 	}
 	if (strcmp(key, "secret_to") == 0) {
@@ -190,26 +199,34 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 			snprintf(t->var, sizeof t->var, "%s", var);
 			return 0;
 		}
-		snprintf(p->err, sizeof p->err, "secret_to = %.100s: stdin, "
-		    "env:VAR or fifo:VAR (a variable's name)", value);
+		snprintf(p->err, sizeof p->err,
+		    "secret_to = %.100s: stdin, "
+		    "env:VAR or fifo:VAR (a variable's name)",
+		    value);
 		return -1;
 	}
 	if (strcmp(key, "max_calls") == 0) {
 		if (mcptool_count(value, MCP_CALLS_MAX, &t->max_calls) == 0)
 			return 0;
-		snprintf(p->err, sizeof p->err, "max_calls = %.100s: a count "
-		    "from 1 to %lld", value, MCP_CALLS_MAX);
+		snprintf(p->err, sizeof p->err,
+		    "max_calls = %.100s: a count "
+		    "from 1 to %lld",
+		    value, MCP_CALLS_MAX);
 		return -1;
 	}
 	if (strcmp(key, "timeout") == 0) {
 		if (mcptool_seconds(value, MCP_TIMEOUT_MAX, &t->timeout) == 0)
 			return 0;
-		snprintf(p->err, sizeof p->err, "timeout = %.100s: seconds, "
-		    "above 0 and at most %.0f", value, MCP_TIMEOUT_MAX);
+		snprintf(p->err, sizeof p->err,
+		    "timeout = %.100s: seconds, "
+		    "above 0 and at most %.0f",
+		    value, MCP_TIMEOUT_MAX);
 		return -1;
 	}
-	snprintf(p->err, sizeof p->err, "unknown key '%.100s' in a [tool] "
-	    "section", key);
+	snprintf(p->err, sizeof p->err,
+	    "unknown key '%.100s' in a [tool] "
+	    "section",
+	    key);
 	return -1;
 }
 
@@ -221,9 +238,9 @@ mcptool_key(struct mcptool_parse *p, const char *key, const char *value)
 static char *
 mcptool_reader(char *str, int num, void *arg)
 {
-	struct mcptool_parse	*p = arg;
-	char			 name[MCP_NAME_MAX + 16];
-	char			*s, *end;
+	struct mcptool_parse *p = arg;
+	char		      name[MCP_NAME_MAX + 16];
+	char		     *s, *end;
 
 	if (p->failed || fgets(str, num, p->fp) == NULL)
 		return NULL;
@@ -235,10 +252,11 @@ mcptool_reader(char *str, int num, void *arg)
 	 * previous value and hand it over as that key again: here, as in
 	 * dazaid's keys, a line is a line.
 	 */
-	if (s != str && *s != '\0' && *s != '\n' && *s != '\r' &&
-	    *s != '#' && *s != ';') {
+	if (s != str && *s != '\0' && *s != '\n' && *s != '\r' && *s != '#' &&
+	    *s != ';') {
 		if (p->cur != NULL && strpbrk(s, "=:") == NULL) {
-			snprintf(p->err, sizeof p->err, "indented line "
+			snprintf(p->err, sizeof p->err,
+			    "indented line "
 			    "without '=': values cannot continue on the next "
 			    "line");
 			p->failed = true;
@@ -251,7 +269,8 @@ mcptool_reader(char *str, int num, void *arg)
 		return str;
 	if ((end = strchr(s, ']')) == NULL ||
 	    (size_t)(end - s - 1) >= sizeof name) {
-		snprintf(p->err, sizeof p->err, "a section header without "
+		snprintf(p->err, sizeof p->err,
+		    "a section header without "
 		    "its ']'");
 		p->failed = true;
 		return NULL;
@@ -270,7 +289,7 @@ static int
 mcptool_handler(void *arg, const char *section, const char *key,
     const char *value)
 {
-	struct mcptool_parse	*p = arg;
+	struct mcptool_parse *p = arg;
 
 	(void)section;
 	if (p->cur == NULL)
@@ -284,14 +303,14 @@ mcptool_handler(void *arg, const char *section, const char *key,
  * "path:line: reason" in err.
  */
 int
-mcptool_load(struct mcptool_set *set, const char *path, bool named,
-    char *err, size_t errlen)
+mcptool_load(struct mcptool_set *set, const char *path, bool named, char *err,
+    size_t errlen)
 {
-	struct mcptool_parse	 p;
-	struct stat		 st;
-	size_t			 i;
-	int			 line, fd;
-	bool			 loose;
+	struct mcptool_parse p;
+	struct stat	     st;
+	size_t		     i;
+	int		     line, fd;
+	bool		     loose;
 
 	memset(set, 0, sizeof *set);
 	memset(&p, 0, sizeof p);
@@ -320,10 +339,12 @@ mcptool_load(struct mcptool_set *set, const char *path, bool named,
 	line = ini_parse_stream(mcptool_reader, &p, mcptool_handler, &p);
 	fclose(p.fp);
 	if (line == 0 && !p.failed && set->n > 0 && loose) {
-		snprintf(err, errlen, "%s: not trusting its [tool] sections: "
+		snprintf(err, errlen,
+		    "%s: not trusting its [tool] sections: "
 		    "the file is owned by uid %u or writable by group or "
 		    "others, and its commands get the secret (chown, chmod "
-		    "go-w)", path, (unsigned)st.st_uid);
+		    "go-w)",
+		    path, (unsigned)st.st_uid);
 		mcptool_free(set);
 		return -1;
 	}
@@ -337,8 +358,8 @@ mcptool_load(struct mcptool_set *set, const char *path, bool named,
 	}
 	for (i = 0; i < set->n; i++)
 		if (set->t[i].command == NULL || set->t[i].command[0] == '\0') {
-			snprintf(err, errlen, "%s: [tool %s]: no command",
-			    path, set->t[i].name);
+			snprintf(err, errlen, "%s: [tool %s]: no command", path,
+			    set->t[i].name);
 			mcptool_free(set);
 			return -1;
 		}
@@ -349,7 +370,7 @@ mcptool_load(struct mcptool_set *set, const char *path, bool named,
 static long long
 mcptool_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -359,7 +380,7 @@ mcptool_now(void)
 static void
 mcptool_fail(struct mcp_run *r, const char *what, const char *why)
 {
-	int	 n;
+	int n;
 
 	r->failed = true;
 	n = snprintf(r->err, sizeof r->err, "%s", what);
@@ -371,9 +392,9 @@ mcptool_fail(struct mcp_run *r, const char *what, const char *why)
 static int
 mcptool_verb(const char *path, bool is_default, const char *line)
 {
-	struct client	 c;
-	char		 reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
-	int		 rc;
+	struct client c;
+	char	      reply[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN];
+	int	      rc;
 
 	if (client_open(&c, path, is_default, err, sizeof err) != 0)
 		return -1;
@@ -394,9 +415,9 @@ mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
     const char *fifo)
 /* clang-format on */
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	char		 c, *entry;
-	int		 e, null;
+	struct secbuf b = { NULL, 0, 0 };
+	char	      c, *entry;
+	int	      e, null;
 
 	/* A group of its own, for the parent to kill whole (it does so
 	 * too: whichever comes first). */
@@ -407,8 +428,9 @@ mcptool_child(int go, int errfd, int in, int out, const struct mcp_cmdtool *t,
 	 * a locked buffer of our own, goes into the environment that
 	 * execve(2) copies. fifo:VAR: the FIFO's path, never the secret. */
 	if (t->to == MCP_TO_ENV) {
-		if ((entry = handover_env_entry(in, t->var, MCP_ENV_MAX,
-		    &b)) == NULL || putenv(entry) != 0)
+		if ((entry = handover_env_entry(in, t->var, MCP_ENV_MAX, &b)) ==
+			NULL ||
+		    putenv(entry) != 0)
 			goto fail;
 	} else if (t->to == MCP_TO_FIFO && setenv(t->var, fifo, 1) != 0)
 		goto fail;
@@ -438,9 +460,9 @@ static int
 mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
     bool registered)
 {
-	char		 line[64];
-	siginfo_t	 si;
-	int		 st = 0;
+	char	  line[64];
+	siginfo_t si;
+	int	  st = 0;
 
 	if (kill_it && kill(-pid, SIGKILL) != 0)
 		kill(pid, SIGKILL);
@@ -462,11 +484,11 @@ mcptool_reap(const char *path, bool is_default, pid_t pid, bool kill_it,
  * with why.
  */
 static int
-mcptool_fetch(struct client *c, const char *name, struct secbuf *b,
-    char *why, size_t len)
+mcptool_fetch(struct client *c, const char *name, struct secbuf *b, char *why,
+    size_t len)
 {
-	char	 reply[CLIENT_REPLY_MAX + 1], req[80];
-	size_t	 n;
+	char   reply[CLIENT_REPLY_MAX + 1], req[80];
+	size_t n;
 
 	snprintf(req, sizeof req, "GET%s%s", *name != '\0' ? " " : "", name);
 	if (client_request(c, req, reply, sizeof reply, why, len) != 0)
@@ -484,11 +506,12 @@ mcptool_fetch(struct client *c, const char *name, struct secbuf *b,
 static bool
 mcptool_ended(pid_t pid)
 {
-	siginfo_t	 si;
+	siginfo_t si;
 
 	memset(&si, 0, sizeof si);
-	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG |
-	    WNOWAIT) == 0 && si.si_pid == pid;
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+	    0 &&
+	    si.si_pid == pid;
 }
 
 /* Close *fd if it is open; it is -1 then. */
@@ -513,17 +536,16 @@ mcptool_closefd(int *fd)
  */
 static size_t
 mcptool_capture(int fd, int *in, struct secbuf *b, struct handover_fifo *f,
-    pid_t pid, long long deadline, struct mcp_run *r,
-    void (*tick)(void *), void *arg)
+    pid_t pid, long long deadline, struct mcp_run *r, void (*tick)(void *),
+    void *arg)
 {
-	struct pollfd	 pfd[2] = { { fd, POLLIN, 0 }, { *in, POLLOUT, 0 } };
-	unsigned char	*base = b->p + b->len,
-			*scratch = base + MCP_OUTPUT_MAX;
-	size_t		 got = 0, off = 0;
-	long long	 left;
-	ssize_t		 n;
-	int		 rc, wait;
-	bool		 ended = false;
+	struct pollfd  pfd[2] = { { fd, POLLIN, 0 }, { *in, POLLOUT, 0 } };
+	unsigned char *base = b->p + b->len, *scratch = base + MCP_OUTPUT_MAX;
+	size_t	       got = 0, off = 0;
+	long long      left;
+	ssize_t	       n;
+	int	       rc, wait;
+	bool	       ended = false;
 
 	for (;;) {
 		if (f != NULL && !f->done)
@@ -559,7 +581,7 @@ mcptool_capture(int fd, int *in, struct secbuf *b, struct handover_fifo *f,
 			if (n > 0)
 				off += (size_t)n;
 			else if (errno != EINTR && errno != EAGAIN)
-				mcptool_closefd(in);	/* EPIPE: it will
+				mcptool_closefd(in); /* EPIPE: it will
 							 * not read it */
 		}
 		if (pfd[0].fd < 0 || pfd[0].revents == 0)
@@ -571,7 +593,7 @@ mcptool_capture(int fd, int *in, struct secbuf *b, struct handover_fifo *f,
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
-			pfd[0].fd = -1;	/* its end: poll ignores it now */
+			pfd[0].fd = -1; /* its end: poll ignores it now */
 		else if (got < MCP_OUTPUT_MAX)
 			got += (size_t)n;
 		else
@@ -583,16 +605,16 @@ mcptool_capture(int fd, int *in, struct secbuf *b, struct handover_fifo *f,
 static void
 mcptool_redact(const struct secbuf *b, size_t got, struct mcp_run *r)
 {
-	const unsigned char	*out = b->p + b->len;
-	size_t			 need;
+	const unsigned char *out = b->p + b->len;
+	size_t		     need;
 
 	need = mcp_redact(out, got, b->p, b->len, r->truncated, NULL, 0);
 	if ((r->output = malloc(need + 1)) == NULL) {
 		mcptool_fail(r, "the output", strerror(ENOMEM));
 		return;
 	}
-	r->outlen = mcp_redact(out, got, b->p, b->len, r->truncated,
-	    r->output, need);
+	r->outlen =
+	    mcp_redact(out, got, b->p, b->len, r->truncated, r->output, need);
 	r->output[r->outlen] = '\0';
 }
 
@@ -621,22 +643,24 @@ void
 mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
     struct mcp_run *r, void (*tick)(void *), void *arg)
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	struct client	 c;
-	char		 why[CLIENT_ERRLEN], line[64], wipe[80],
-			 reply[CLIENT_REPLY_MAX + 1];
+	struct secbuf b = { NULL, 0, 0 };
+	struct client c;
+	char	      why[CLIENT_ERRLEN], line[64], wipe[80],
+	    reply[CLIENT_REPLY_MAX + 1];
 	struct handover_fifo fifo = { .fd = -1 };
-	char		 dir[PATH_MAX] = "";
-	int		 go[2] = { -1, -1 }, ep[2] = { -1, -1 },
-			 in[2] = { -1, -1 }, out[2] = { -1, -1 }, e, st;
-	long long	 deadline;
-	size_t		 got;
-	ssize_t		 n;
-	pid_t		 pid;
+	char		     dir[PATH_MAX] = "";
+	int go[2] = { -1, -1 }, ep[2] = { -1, -1 }, in[2] = { -1, -1 },
+	    out[2] = { -1, -1 }, e, st;
+	long long deadline;
+	size_t	  got;
+	ssize_t	  n;
+	pid_t	  pid;
 
 	if (t->max_calls > 0 && t->calls >= t->max_calls) {
-		mcptool_fail(r, "this tool's calls are spent (max_calls); its "
-		    "secret was wiped", "");
+		mcptool_fail(r,
+		    "this tool's calls are spent (max_calls); its "
+		    "secret was wiped",
+		    "");
 		return;
 	}
 	if (client_open(&c, path, is_default, why, sizeof why) != 0) {
@@ -644,9 +668,9 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		return;
 	}
 	/* fifo:VAR: a FIFO in a private directory, its path in VAR. */
-	if (t->to == MCP_TO_FIFO && (handover_dir_make(dir, sizeof dir,
-	    "dazai-mcp") != 0 || handover_fifo_make(&fifo, dir,
-	    t->var) != 0)) {
+	if (t->to == MCP_TO_FIFO &&
+	    (handover_dir_make(dir, sizeof dir, "dazai-mcp") != 0 ||
+		handover_fifo_make(&fifo, dir, t->var) != 0)) {
 		mcptool_fail(r, "fifo: a FIFO in a private directory",
 		    strerror(errno));
 		client_close(&c);
@@ -679,14 +703,14 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		close(out[0]);
 		mcptool_child(go[0], ep[1], in[0], out[1], t, fifo.path);
 	}
-	(void)setpgid(pid, pid);	/* as the child does: mcptool_reap */
+	(void)setpgid(pid, pid); /* as the child does: mcptool_reap */
 	mcptool_closefd(&go[0]);
 	mcptool_closefd(&ep[1]);
 	mcptool_closefd(&in[0]);
 	mcptool_closefd(&out[1]);
 	snprintf(line, sizeof line, "REGISTER pid=%d", (int)pid);
-	if (client_request(&c, line, reply, sizeof reply, why,
-	    sizeof why) != 0) {
+	if (client_request(&c, line, reply, sizeof reply, why, sizeof why) !=
+	    0) {
 		mcptool_fail(r, "register", why);
 		goto abandon;
 	}
@@ -722,8 +746,8 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 	t->calls++;
 	/* A pipe as big as the secret takes it at once. */
 	if (b.len > 4096 && t->to != MCP_TO_FIFO)
-		(void)fcntl(in[1], F_SETPIPE_SZ, (int)(b.len > INT_MAX ?
-		    INT_MAX : b.len));
+		(void)fcntl(in[1], F_SETPIPE_SZ,
+		    (int)(b.len > INT_MAX ? INT_MAX : b.len));
 	deadline = mcptool_now() + (long long)(t->timeout * 1000);
 	if (t->to == MCP_TO_ENV)
 		(void)handover_env_send(in[1], &b);
@@ -733,20 +757,24 @@ mcptool_run(const char *path, bool is_default, struct mcp_cmdtool *t,
 		while ((n = read(ep[0], &e, sizeof e)) < 0 && errno == EINTR)
 			;
 		if (n == (ssize_t)sizeof e) {
-			mcptool_fail(r, e == EINVAL ? "env: the secret cannot "
-			    "be an environment variable (a NUL byte, or "
-			    "too long)" : "/bin/sh", strerror(e));
+			mcptool_fail(r,
+			    e == EINVAL ?
+				"env: the secret cannot "
+				"be an environment variable (a NUL byte, or "
+				"too long)" :
+				"/bin/sh",
+			    strerror(e));
 			st = mcptool_reap(path, is_default, pid, true, true);
 			mcptool_redact(&b, 0, r);
 			secbuf_free(&b);
 			goto burn;
 		}
 	}
-	got = mcptool_capture(out[0], &in[1], &b, t->to == MCP_TO_FIFO ?
-	    &fifo : NULL, pid, deadline, r, tick, arg);
+	got = mcptool_capture(out[0], &in[1], &b,
+	    t->to == MCP_TO_FIFO ? &fifo : NULL, pid, deadline, r, tick, arg);
 	/* Timed out, or the loop gave up on poll(2): never wait on it. */
-	st = mcptool_reap(path, is_default, pid, r->timed_out ||
-	    !mcptool_ended(pid), true);
+	st = mcptool_reap(path, is_default, pid,
+	    r->timed_out || !mcptool_ended(pid), true);
 	mcptool_redact(&b, got, r);
 	secbuf_free(&b);
 	if (WIFEXITED(st) && !r->timed_out)
@@ -787,8 +815,8 @@ burn:
 	mcptool_fifo_end(&fifo, dir);
 	/* Burn after N: that secret only, the others stay. */
 	if (t->max_calls > 0 && t->calls >= t->max_calls) {
-		snprintf(wipe, sizeof wipe, "WIPE%s%s", *t->secret != '\0' ?
-		    " " : "", t->secret);
+		snprintf(wipe, sizeof wipe, "WIPE%s%s",
+		    *t->secret != '\0' ? " " : "", t->secret);
 		r->burnt = mcptool_verb(path, is_default, wipe) == 0;
 	}
 }

@@ -21,8 +21,8 @@ int
 parse_number(const char *s, size_t len, unsigned long long max,
     unsigned long long *out)
 {
-	unsigned long long	 v = 0, d;
-	size_t			 i;
+	unsigned long long v = 0, d;
+	size_t		   i;
 
 	if (len == 0)
 		return -1;
@@ -49,7 +49,7 @@ parse_decimal(const char *s, unsigned long long max, unsigned long long *out)
 int
 parse_pid(const char *s, int *out)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (parse_decimal(s, INT_MAX, &v) != 0 || v == 0)
 		return -1;
@@ -61,7 +61,7 @@ parse_pid(const char *s, int *out)
 int
 parse_fd(const char *s, int max, int *out)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (max < 0 || parse_decimal(s, (unsigned long long)max, &v) != 0)
 		return -1;
@@ -76,10 +76,10 @@ parse_fd(const char *s, int max, int *out)
 int
 parse_seconds(const char *s, double *out)
 {
-	const char	*p;
-	char		*end;
-	double		 v;
-	int		 digits = 0, dot = 0;
+	const char *p;
+	char	   *end;
+	double	    v;
+	int	    digits = 0, dot = 0;
 
 	for (p = s; *p != '\0'; p++) {
 		if (*p >= '0' && *p <= '9')
@@ -106,7 +106,7 @@ parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
 	static const char *const no[] = { "false", "no", "off", "0" };
-	size_t	 i;
+	size_t			 i;
 
 	for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
 		if (strcasecmp(s, yes[i]) == 0) {

@@ -9,21 +9,24 @@
 
 enum policy_action {
 	ACT_NONE,
-	ACT_START,	/* start a graceful panic (grace window or fire) */
-	ACT_ABORT,	/* abort the grace window */
-	ACT_EXPIRE,	/* the grace timer went off: fire if it is time */
-	ACT_CANCEL0,	/* CANCEL with nothing pending */
-	ACT_ESCALATE,	/* a panic request: only CANCEL ends the window */
-	ACT_CLAIM,	/* CANCEL: the aborting heartbeat's own, or nothing */
-	ACT_FIRE,	/* fire now, whatever the grace (on_sleep = panic) */
+	ACT_START,    /* start a graceful panic (grace window or fire) */
+	ACT_ABORT,    /* abort the grace window */
+	ACT_EXPIRE,   /* the grace timer went off: fire if it is time */
+	ACT_CANCEL0,  /* CANCEL with nothing pending */
+	ACT_ESCALATE, /* a panic request: only CANCEL ends the window */
+	ACT_CLAIM,    /* CANCEL: the aborting heartbeat's own, or nothing */
+	ACT_FIRE,     /* fire now, whatever the grace (on_sleep = panic) */
 };
 
 struct transition {
-	enum policy_state	next;
-	enum policy_action	action;
+	enum policy_state  next;
+	enum policy_action action;
 };
 
-#define T(s, a)	{ POLICY_##s, ACT_##a }
+#define T(s, a) \
+	{ \
+		POLICY_##s, ACT_##a \
+	}
 
 /*
  * Rows are states, columns events:
@@ -134,9 +137,9 @@ struct policy_out
 policy_step(struct policy *p, enum policy_event ev, unsigned long src,
     double now)
 {
-	struct policy_out	 out = { POLICY_REPLY_NONE, false, false, false,
-				    false, false, 0 };
-	const struct transition	*t;
+	struct policy_out out = { POLICY_REPLY_NONE, false, false, false, false,
+		false, 0 };
+	const struct transition *t;
 
 	if ((unsigned)p->state >= POLICY_NSTATES ||
 	    (unsigned)ev >= POLICY_NEVENTS)
@@ -227,7 +230,7 @@ policy_status_state(const struct policy *p, bool empty)
 double
 policy_deadline_left(const struct policy *p, double now)
 {
-	double	 left;
+	double left;
 
 	if (!policy_pending(p))
 		return -1;
@@ -242,8 +245,12 @@ const char *
 policy_state_name(enum policy_state s)
 {
 	static const char *const names[POLICY_NSTATES] = {
-		"waiting", "guarding", "guarding", "grace (heartbeat lost)",
-		"grace (SIGUSR1)", "grace (SIGUSR1, heartbeat connected)",
+		"waiting",
+		"guarding",
+		"guarding",
+		"grace (heartbeat lost)",
+		"grace (SIGUSR1)",
+		"grace (SIGUSR1, heartbeat connected)",
 		"fired",
 	};
 
@@ -313,8 +320,8 @@ policy_life_expired(const struct policy_life *l, double now)
 double
 policy_life_left(const struct policy_life *l, double now)
 {
-	double	 left = 0, t;
-	bool	 any = false;
+	double left = 0, t;
+	bool   any = false;
 
 	if (!l->held)
 		return -1;

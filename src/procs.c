@@ -20,8 +20,8 @@
  * for (for logs). Read by the signal handlers with plain loads.
  */
 static struct {
-	volatile int	 fd;
-	volatile pid_t	 pid;
+	volatile int   fd;
+	volatile pid_t pid;
 } procs_table[PROCS_MAX] = {
 	[0 ... PROCS_MAX - 1] = { -1, 0 },
 };
@@ -37,7 +37,7 @@ procs_signal(int fd, int sig)
 static bool
 procs_exited(int fd)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	struct pollfd pfd = { fd, POLLIN, 0 };
 
 	return poll(&pfd, 1, 0) == 1;
 }
@@ -49,7 +49,7 @@ procs_exited(int fd)
 enum procs_result
 procs_register(pid_t pid, int *slot)
 {
-	int	 i, fd, free_slot = -1;
+	int i, fd, free_slot = -1;
 
 	if (pid <= 0 || pid == getpid())
 		return PROCS_INVALID;
@@ -85,7 +85,7 @@ procs_register(pid_t pid, int *slot)
 void
 procs_remove(int slot)
 {
-	int	 fd;
+	int fd;
 
 	if (slot < 0 || slot >= PROCS_MAX || (fd = procs_table[slot].fd) < 0)
 		return;
@@ -98,7 +98,7 @@ procs_remove(int slot)
 int
 procs_count(void)
 {
-	int	 i, n = 0;
+	int i, n = 0;
 
 	for (i = 0; i < PROCS_MAX; i++)
 		if (procs_table[i].fd >= 0)
@@ -128,8 +128,8 @@ procs_pid(int slot)
 int
 procs_kill_all(bool armed)
 {
-	int	 i, fd, n = 0;
-	pid_t	 pid;
+	int   i, fd, n = 0;
+	pid_t pid;
 
 	for (i = 0; i < PROCS_MAX; i++) {
 		if ((fd = procs_table[i].fd) < 0)
@@ -161,10 +161,10 @@ procs_kill_all(bool armed)
 void
 procs_emergency(bool armed)
 {
-	static const char	 would[] = "dazaid: WOULD SIGKILL pid ";
-	char			 line[64];
-	size_t			 off;
-	int			 i, fd;
+	static const char would[] = "dazaid: WOULD SIGKILL pid ";
+	char		  line[64];
+	size_t		  off;
+	int		  i, fd;
 
 	for (i = 0; i < PROCS_MAX; i++) {
 		if ((fd = procs_table[i].fd) < 0)

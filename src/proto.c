@@ -51,8 +51,8 @@ proto_reader_space(struct proto_reader *r, size_t *room)
 size_t
 proto_reader_safe(const struct proto_reader *r)
 {
-	const char	*p = r->buf + r->consumed;
-	size_t		 n = r->len - r->consumed;
+	const char *p = r->buf + r->consumed;
+	size_t	    n = r->len - r->consumed;
 
 	if (memchr(p, '\n', n) != NULL)
 		return 0;
@@ -68,11 +68,10 @@ proto_reader_safe(const struct proto_reader *r)
  * 0 means take the waiting line first.
  */
 char *
-proto_reader_next(struct proto_reader *r, enum proto_kind kind,
-    size_t *room)
+proto_reader_next(struct proto_reader *r, enum proto_kind kind, size_t *room)
 {
-	char	*space = proto_reader_space(r, room);
-	size_t	 safe;
+	char  *space = proto_reader_space(r, room);
+	size_t safe;
 
 	if (kind != PROTO_KIND_HEARTBEAT &&
 	    (safe = proto_reader_safe(r)) < *room)
@@ -113,14 +112,14 @@ proto_reader_added(struct proto_reader *r, size_t n)
 enum proto_frame
 proto_next_line(struct proto_reader *r, const char **line, size_t *len)
 {
-	const char	*nl;
-	size_t		 n;
+	const char *nl;
+	size_t	    n;
 
 	proto_reader_compact(r);
 	nl = memchr(r->buf, '\n', r->len);
 	if (nl == NULL)
 		return r->len >= sizeof r->buf ? PROTO_FRAME_TOOLONG :
-		    PROTO_FRAME_MORE;
+						 PROTO_FRAME_MORE;
 	n = nl - r->buf;
 	r->consumed = n + 1;
 	if (n > 0 && r->buf[n - 1] == '\r')
@@ -139,7 +138,7 @@ proto_next_line(struct proto_reader *r, const char **line, size_t *len)
 static int
 proto_parse_pid(const char *s, size_t len)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (len == 0 || len > 10 || s[0] == '0' ||
 	    parse_number(s, len, 0x7fffffff, &v) != 0)
@@ -161,7 +160,7 @@ proto_word_is(const char *w, size_t len, const char *verb)
 static int
 proto_parse_pid_arg(const char *arg, size_t alen)
 {
-	int	 pid;
+	int pid;
 
 	if (arg == NULL || alen < 4 || memcmp(arg, "pid=", 4) != 0)
 		return 0;
@@ -173,7 +172,7 @@ proto_parse_pid_arg(const char *arg, size_t alen)
 static int
 proto_parse_len(const char *s, size_t len, size_t *out)
 {
-	unsigned long long	 v;
+	unsigned long long v;
 
 	if (len > 19 || parse_number(s, len, SIZE_MAX, &v) != 0)
 		return -1;
@@ -190,8 +189,8 @@ proto_parse_len(const char *s, size_t len, size_t *out)
 bool
 proto_name_valid(const char *s, size_t len)
 {
-	size_t	 i;
-	char	 ch;
+	size_t i;
+	char   ch;
 
 	if (len == 0 || len > PROTO_NAME_MAX)
 		return false;
@@ -230,8 +229,8 @@ proto_parse_name(const char *arg, size_t alen, struct proto_cmd *cmd)
 
 /* The verbs that take no argument. */
 static const struct {
-	const char	*word;
-	enum proto_verb	 verb;
+	const char     *word;
+	enum proto_verb verb;
 } proto_plain[] = {
 	{ "PING", PROTO_PING },
 	{ "CANCEL", PROTO_CANCEL },
@@ -251,8 +250,8 @@ static const struct {
 const char *
 proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 {
-	const char	*sp, *arg = NULL;
-	size_t		 vlen = len, alen = 0, i;
+	const char *sp, *arg = NULL;
+	size_t	    vlen = len, alen = 0, i;
 
 	if (len == 0)
 		return "empty line";
@@ -282,11 +281,12 @@ proto_parse_line(const char *line, size_t len, struct proto_cmd *cmd)
 	if (proto_word_is(line, vlen, "SESSION") ||
 	    proto_word_is(line, vlen, "ACTION") ||
 	    proto_word_is(line, vlen, "RESULT")) {
-		cmd->verb = line[0] == 'S' ? PROTO_SESSION : line[0] == 'A' ?
-		    PROTO_ACTION : PROTO_RESULT;
+		cmd->verb = line[0] == 'S' ? PROTO_SESSION :
+		    line[0] == 'A'	   ? PROTO_ACTION :
+					     PROTO_RESULT;
 		if (arg == NULL)
 			return line[0] == 'S' ? "SESSION needs an index" :
-			    "needs an index";
+						"needs an index";
 		if (proto_parse_len(arg, alen, &cmd->len) != 0 ||
 		    cmd->len >= 1000)
 			return "bad index";
@@ -365,7 +365,7 @@ proto_admit(enum proto_kind kind, const struct proto_cmd *cmd)
 int
 proto_format_error(char *buf, size_t size, const char *reason)
 {
-	int	 n;
+	int n;
 
 	n = snprintf(buf, size, "ERR %s\n", reason);
 	if (n < 0 || (size_t)n >= size)
@@ -391,25 +391,28 @@ proto_seconds(char *buf, size_t size, double v)
 int
 proto_format_status(char *buf, size_t size, const struct proto_status *st)
 {
-	char	 grace[24], deadline[24], expires[24], prot[160];
-	size_t	 i;
-	int	 n;
+	char   grace[24], deadline[24], expires[24], prot[160];
+	size_t i;
+	int    n;
 
 	proto_seconds(grace, sizeof grace, st->grace);
 	proto_seconds(deadline, sizeof deadline, st->deadline);
 	proto_seconds(expires, sizeof expires, st->expires);
-	snprintf(prot, sizeof prot, "%s", st->protections != NULL &&
-	    st->protections[0] != '\0' ? st->protections : "none");
+	snprintf(prot, sizeof prot, "%s",
+	    st->protections != NULL && st->protections[0] != '\0' ?
+		st->protections :
+		"none");
 	for (i = 0; prot[i] != '\0'; i++)
 		if (prot[i] == ' ' || prot[i] == '\n')
 			prot[i] = ',';
-	n = snprintf(buf, size, "STATUS alive=1 armed=%d grace=%s "
+	n = snprintf(buf, size,
+	    "STATUS alive=1 armed=%d grace=%s "
 	    "registered=%d state=%s sessions=%d secret_bytes=%zu "
 	    "protections=%s deadline=%s expires=%s reads=%lu sandbox=%s "
 	    "warden=%s actions=%d secrets=%d hibernate=%s sleep=%s\n",
 	    st->armed ? 1 : 0, grace, st->registered,
-	    st->state != NULL ? st->state : "-", st->sessions,
-	    st->secret_bytes, prot, deadline, expires, st->reads,
+	    st->state != NULL ? st->state : "-", st->sessions, st->secret_bytes,
+	    prot, deadline, expires, st->reads,
 	    st->sandbox != NULL ? st->sandbox : "off",
 	    st->warden != NULL ? st->warden : "off", st->actions, st->secrets,
 	    st->hibernate != NULL ? st->hibernate : "possible",
@@ -426,13 +429,14 @@ proto_format_status(char *buf, size_t size, const struct proto_status *st)
 int
 proto_format_session(char *buf, size_t size, const struct proto_session *s)
 {
-	char	 idle[24];
-	int	 n;
+	char idle[24];
+	int  n;
 
 	proto_seconds(idle, sizeof idle, s->idle);
-	n = snprintf(buf, size, "SESSION index=%d hello_pid=%d peer_pid=%d "
-	    "since=%lld idle=%s\n", s->index, s->hello_pid, s->peer_pid,
-	    s->since, idle);
+	n = snprintf(buf, size,
+	    "SESSION index=%d hello_pid=%d peer_pid=%d "
+	    "since=%lld idle=%s\n",
+	    s->index, s->hello_pid, s->peer_pid, s->since, idle);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -446,7 +450,7 @@ proto_format_session(char *buf, size_t size, const struct proto_session *s)
 static void
 proto_tail(char *buf, size_t len, const char *text)
 {
-	size_t	 i, max = len < 304 ? len : 304;
+	size_t i, max = len < 304 ? len : 304;
 
 	for (i = 0; text != NULL && text[i] != '\0' && i + 4 < max; i++)
 		buf[i] = text[i] >= 0x20 && text[i] < 0x7f ? text[i] : '?';
@@ -464,12 +468,12 @@ proto_tail(char *buf, size_t len, const char *text)
 int
 proto_format_action(char *buf, size_t size, const struct proto_action *a)
 {
-	char	 cmd[304];
-	int	 n;
+	char cmd[304];
+	int  n;
 
 	proto_tail(cmd, sizeof cmd, a->command);
-	n = snprintf(buf, size, "ACTION index=%d on=%s command=%s\n",
-	    a->index, a->on, cmd);
+	n = snprintf(buf, size, "ACTION index=%d on=%s command=%s\n", a->index,
+	    a->on, cmd);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -482,13 +486,15 @@ proto_format_action(char *buf, size_t size, const struct proto_action *a)
 int
 proto_format_result(char *buf, size_t size, const struct proto_result *r)
 {
-	char	 err[304];
-	int	 n;
+	char err[304];
+	int  n;
 
 	proto_tail(err, sizeof err, r->stderr_line);
-	n = snprintf(buf, size, "RESULT index=%d state=%s status=%d "
-	    "timed_out=%d stderr=%s\n", r->index, r->done ? "done" :
-	    "pending", r->status, r->timed_out ? 1 : 0, err);
+	n = snprintf(buf, size,
+	    "RESULT index=%d state=%s status=%d "
+	    "timed_out=%d stderr=%s\n",
+	    r->index, r->done ? "done" : "pending", r->status,
+	    r->timed_out ? 1 : 0, err);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -501,12 +507,14 @@ proto_format_result(char *buf, size_t size, const struct proto_result *r)
 int
 proto_format_entry(char *buf, size_t size, const struct proto_entry *e)
 {
-	char	 expires[24];
-	int	 n;
+	char expires[24];
+	int  n;
 
 	proto_seconds(expires, sizeof expires, e->expires);
-	n = snprintf(buf, size, "ENTRY index=%d name=%s bytes=%zu reads=%lu "
-	    "expires=%s\n", e->index, e->name, e->bytes, e->reads, expires);
+	n = snprintf(buf, size,
+	    "ENTRY index=%d name=%s bytes=%zu reads=%lu "
+	    "expires=%s\n",
+	    e->index, e->name, e->bytes, e->reads, expires);
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;
@@ -516,7 +524,7 @@ proto_format_entry(char *buf, size_t size, const struct proto_entry *e)
 int
 proto_format_secret(char *buf, size_t size, size_t len)
 {
-	int	 n;
+	int n;
 
 	n = snprintf(buf, size, "SECRET %zu\n", len);
 	if (n < 0 || (size_t)n >= size)

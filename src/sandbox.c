@@ -32,39 +32,39 @@
 #include "dazai/sandbox.h"
 
 #ifndef SYS_SECCOMP
-#define SYS_SECCOMP	1	/* si_code of a seccomp trap */
+#define SYS_SECCOMP 1 /* si_code of a seccomp trap */
 #endif
 
 /* Landlock rights newer than the oldest headers we build with. */
 #ifndef LANDLOCK_ACCESS_FS_REFER
-#define LANDLOCK_ACCESS_FS_REFER	(1ULL << 13)	/* ABI 2 */
+#define LANDLOCK_ACCESS_FS_REFER (1ULL << 13) /* ABI 2 */
 #endif
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
-#define LANDLOCK_ACCESS_FS_TRUNCATE	(1ULL << 14)	/* ABI 3 */
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14) /* ABI 3 */
 #endif
 #ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
-#define LANDLOCK_ACCESS_FS_IOCTL_DEV	(1ULL << 15)	/* ABI 5 */
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15) /* ABI 5 */
 #endif
 #ifndef LANDLOCK_ACCESS_NET_BIND_TCP
-#define LANDLOCK_ACCESS_NET_BIND_TCP	(1ULL << 0)	/* ABI 4 */
-#define LANDLOCK_ACCESS_NET_CONNECT_TCP	(1ULL << 1)
+#define LANDLOCK_ACCESS_NET_BIND_TCP	(1ULL << 0) /* ABI 4 */
+#define LANDLOCK_ACCESS_NET_CONNECT_TCP (1ULL << 1)
 #endif
 
 /* struct landlock_ruleset_attr as of ABI 4 (old headers stop at fs). */
 struct sandbox_ll_attr {
-	uint64_t	 handled_access_fs;
-	uint64_t	 handled_access_net;
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
 };
 
-#define D	SANDBOX_DAZAID
-#define H	SANDBOX_HEARTBEAT
-#define DH	(SANDBOX_DAZAID | SANDBOX_HEARTBEAT)
+#define D  SANDBOX_DAZAID
+#define H  SANDBOX_HEARTBEAT
+#define DH (SANDBOX_DAZAID | SANDBOX_HEARTBEAT)
 /* Conditions on a call's arguments. */
 enum sandbox_cond {
-	ANY,		/* any arguments */
-	UNLINK_OWN,	/* unlinkat(socket's directory, its name buffer, 0) */
-	A1_FIONREAD,	/* ioctl(fd, FIONREAD, ...) only */
-	A2_NOEXEC,	/* mmap, mprotect: never PROT_EXEC */
+	ANY,	     /* any arguments */
+	UNLINK_OWN,  /* unlinkat(socket's directory, its name buffer, 0) */
+	A1_FIONREAD, /* ioctl(fd, FIONREAD, ...) only */
+	A2_NOEXEC,   /* mmap, mprotect: never PROT_EXEC */
 };
 
 /*
@@ -74,74 +74,79 @@ enum sandbox_cond {
  * skipped there; their replacements are listed beside them.
  */
 static const struct sandbox_call {
-	const char	*name;
-	int		 nr;
-	unsigned	 progs;
+	const char	 *name;
+	int		  nr;
+	unsigned	  progs;
 	enum sandbox_cond cond;
-	const char	*why;
+	const char	 *why;
 } sandbox_allow[] = {
 #define C(call, progs, cond, why) \
-	{ #call, SCMP_SYS(call), progs, cond, why }
-C(epoll_wait,      D,  ANY, "libev: wait for the next event"),
-C(epoll_pwait,     D,  ANY, "libev: the same where epoll_wait is absent"),
-C(epoll_ctl,       D,  ANY, "libev: watch and unwatch client sockets"),
-C(poll,            DH, ANY, "a client before BUSY; pidfd exited?; heartbeat"),
-C(ppoll,           DH, ANY, "poll(3) where the poll call is absent"),
-C(restart_syscall, DH, ANY, "resume a wait interrupted by a stop"),
-C(read,            DH, ANY, "request lines; libev's wake-up eventfd; signalfd"),
-C(write,           DH, ANY, "log lines; libev's wake-up; --ready-fd"),
-C(sendto,          DH, ANY, "replies and PINGs (send); systemd READY=1"),
-C(sendmsg,         D,  ANY, "REGISTER: a pidfd for the warden (SCM_RIGHTS)"),
-C(wait4,           D,  ANY, "libev's SIGCHLD handler reaps a dead warden"),
-C(accept4,         D,  ANY, "take the next connection"),
-C(getsockopt,      D,  ANY, "SO_PEERCRED: who is connecting"),
-C(ioctl,           D,  A1_FIONREAD, "how much a stalled client sent"),
-C(timerfd_settime, D,  ANY, "lifetimes, grace: timers on CLOCK_BOOTTIME"),
-C(close,           DH, ANY, "close clients, pidfds, the ready descriptor"),
-C(clock_gettime,   DH, ANY, "timers, where the vDSO falls back"),
-C(gettimeofday,    D,  ANY, "libev's ev_time, where the vDSO falls back"),
-C(time,            D,  ANY, "time(3): HELLO's stamp, where the vDSO is absent"),
-C(getuid,          D,  ANY, "name our uid when refusing a peer"),
-C(getpid,          DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
-C(getppid,         H,  ANY, "is the watched parent still ours"),
-C(gettid,          D,  ANY, "raise(3): re-raise a fatal signal"),
-C(tgkill,          D,  ANY, "raise(3): re-raise a fatal signal"),
-C(kill,            DH, ANY, "SIGKILL self (armed); is the watched pid alive"),
-C(rt_sigprocmask,  D,  ANY, "libev and raise(3) mask signals briefly"),
-C(rt_sigreturn,    D,  ANY, "return from libev's signal handlers"),
-C(brk,             D,  ANY, "malloc: client objects"),
-C(mmap,            D,  A2_NOEXEC, "malloc; LOAD: grow the buffer in place"),
-C(munmap,          D,  ANY, "free; unmap the secure buffer at exit"),
-C(madvise,         D,  ANY, "free; LOAD: growth is DONTDUMP, WIPEONFORK"),
-C(mprotect,        D,  A2_NOEXEC, "open and close the secure buffer; wipe"),
-C(munlock,         D,  ANY, "unlock the secure buffer before unmapping it"),
-C(unlinkat,        D,  UNLINK_OWN, "remove our socket: clean exit, hard paths"),
-C(pidfd_open,      D,  ANY, "REGISTER: hold the process as a pidfd"),
-C(pidfd_send_signal, D, ANY, "REGISTER's check; SIGKILL registered ones"),
-C(mlock,           D,  ANY, "LOAD: lock growth (memfd_secret locks its own)"),
-C(memfd_secret,    D,  ANY, "LOAD NAME: a new secret's own secretmem region"),
-C(ftruncate,       D,  ANY, "LOAD NAME: size that region, once"),
-C(getrandom,       D,  ANY, "LOAD: a fresh prekey and nonce (libsodium)"),
-C(readlink,        D,  ANY, "log a peer's executable (/proc/PID/exe)"),
-C(readlinkat,      D,  ANY, "readlink(2) where the readlink call is absent"),
-C(exit_group,      DH, ANY, "exit"),
+	{ \
+#call, SCMP_SYS(call), progs, cond, why \
+	}
+	C(epoll_wait, D, ANY, "libev: wait for the next event"),
+	C(epoll_pwait, D, ANY, "libev: the same where epoll_wait is absent"),
+	C(epoll_ctl, D, ANY, "libev: watch and unwatch client sockets"),
+	C(poll, DH, ANY, "a client before BUSY; pidfd exited?; heartbeat"),
+	C(ppoll, DH, ANY, "poll(3) where the poll call is absent"),
+	C(restart_syscall, DH, ANY, "resume a wait interrupted by a stop"),
+	C(read, DH, ANY, "request lines; libev's wake-up eventfd; signalfd"),
+	C(write, DH, ANY, "log lines; libev's wake-up; --ready-fd"),
+	C(sendto, DH, ANY, "replies and PINGs (send); systemd READY=1"),
+	C(sendmsg, D, ANY, "REGISTER: a pidfd for the warden (SCM_RIGHTS)"),
+	C(wait4, D, ANY, "libev's SIGCHLD handler reaps a dead warden"),
+	C(accept4, D, ANY, "take the next connection"),
+	C(getsockopt, D, ANY, "SO_PEERCRED: who is connecting"),
+	C(ioctl, D, A1_FIONREAD, "how much a stalled client sent"),
+	C(timerfd_settime, D, ANY,
+	    "lifetimes, grace: timers on CLOCK_BOOTTIME"),
+	C(close, DH, ANY, "close clients, pidfds, the ready descriptor"),
+	C(clock_gettime, DH, ANY, "timers, where the vDSO falls back"),
+	C(gettimeofday, D, ANY, "libev's ev_time, where the vDSO falls back"),
+	C(time, D, ANY, "time(3): HELLO's stamp, where the vDSO is absent"),
+	C(getuid, D, ANY, "name our uid when refusing a peer"),
+	C(getpid, DH, ANY, "kill(getpid(), SIGKILL) after a panic"),
+	C(getppid, H, ANY, "is the watched parent still ours"),
+	C(gettid, D, ANY, "raise(3): re-raise a fatal signal"),
+	C(tgkill, D, ANY, "raise(3): re-raise a fatal signal"),
+	C(kill, DH, ANY, "SIGKILL self (armed); is the watched pid alive"),
+	C(rt_sigprocmask, D, ANY, "libev and raise(3) mask signals briefly"),
+	C(rt_sigreturn, D, ANY, "return from libev's signal handlers"),
+	C(brk, D, ANY, "malloc: client objects"),
+	C(mmap, D, A2_NOEXEC, "malloc; LOAD: grow the buffer in place"),
+	C(munmap, D, ANY, "free; unmap the secure buffer at exit"),
+	C(madvise, D, ANY, "free; LOAD: growth is DONTDUMP, WIPEONFORK"),
+	C(mprotect, D, A2_NOEXEC, "open and close the secure buffer; wipe"),
+	C(munlock, D, ANY, "unlock the secure buffer before unmapping it"),
+	C(unlinkat, D, UNLINK_OWN, "remove our socket: clean exit, hard paths"),
+	C(pidfd_open, D, ANY, "REGISTER: hold the process as a pidfd"),
+	C(pidfd_send_signal, D, ANY,
+	    "REGISTER's check; SIGKILL registered ones"),
+	C(mlock, D, ANY, "LOAD: lock growth (memfd_secret locks its own)"),
+	C(memfd_secret, D, ANY,
+	    "LOAD NAME: a new secret's own secretmem region"),
+	C(ftruncate, D, ANY, "LOAD NAME: size that region, once"),
+	C(getrandom, D, ANY, "LOAD: a fresh prekey and nonce (libsodium)"),
+	C(readlink, D, ANY, "log a peer's executable (/proc/PID/exe)"),
+	C(readlinkat, D, ANY, "readlink(2) where the readlink call is absent"),
+	C(exit_group, DH, ANY, "exit"),
 #undef C
 };
-#define NALLOW	(sizeof sandbox_allow / sizeof sandbox_allow[0])
+#define NALLOW (sizeof sandbox_allow / sizeof sandbox_allow[0])
 
 /* System call names by number, filled before confinement. */
-#define SANDBOX_NR_MAX	512
-#define SANDBOX_NAME	24
-static char		 sandbox_names[SANDBOX_NR_MAX][SANDBOX_NAME];
-static uint32_t		 sandbox_arch;
+#define SANDBOX_NR_MAX 512
+#define SANDBOX_NAME   24
+static char	sandbox_names[SANDBOX_NR_MAX][SANDBOX_NAME];
+static uint32_t sandbox_arch;
 
 /* What the SIGSYS handler needs, set before the filter is loaded. */
-static const char	*volatile sandbox_prefix = "dazai";
-static int		(*volatile sandbox_wipe_fn)(void);
-static bool		(*volatile sandbox_armed_fn)(void);
+static const char *volatile sandbox_prefix = "dazai";
+static int (*volatile sandbox_wipe_fn)(void);
+static bool (*volatile sandbox_armed_fn)(void);
 
 /* The layers that took effect in this process (sandbox_layers). */
-static unsigned		 sandbox_taken;
+static unsigned sandbox_taken;
 
 /* Append s to buf (async-signal-safe). */
 static size_t
@@ -157,7 +162,7 @@ sandbox_cat(char *buf, size_t n, size_t len, const char *s)
 static size_t
 sandbox_catnum(char *buf, size_t n, size_t len, long v)
 {
-	unsigned long	 u = v < 0 ? -(unsigned long)v : (unsigned long)v;
+	unsigned long u = v < 0 ? -(unsigned long)v : (unsigned long)v;
 
 	if (v < 0)
 		n = sandbox_cat(buf, n, len, "-");
@@ -181,13 +186,13 @@ sandbox_catnum(char *buf, size_t n, size_t len, long v)
 static void
 sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 {
-	int		(*wipe)(void) = sandbox_wipe_fn;
-	bool		(*armed_fn)(void) = sandbox_armed_fn;
-	char		 line[256];
-	const char	*name = "unknown";
-	size_t		 n = 0;
-	int		 nr, wiped = -1;
-	bool		 armed;
+	int (*wipe)(void) = sandbox_wipe_fn;
+	bool (*armed_fn)(void) = sandbox_armed_fn;
+	char	    line[256];
+	const char *name = "unknown";
+	size_t	    n = 0;
+	int	    nr, wiped = -1;
+	bool	    armed;
 
 	(void)uctx;
 	if (wipe != NULL)
@@ -209,11 +214,12 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uctx)
 	n = sandbox_cat(line, n, sizeof line, name);
 	n = sandbox_cat(line, n, sizeof line, "); ");
 	if (wipe != NULL)
-		n = sandbox_cat(line, n, sizeof line, wiped == 0 ?
-		    "secret wiped; " : "WIPE FAILED; ");
+		n = sandbox_cat(line, n, sizeof line,
+		    wiped == 0 ? "secret wiped; " : "WIPE FAILED; ");
 	armed = armed_fn == NULL || armed_fn();
-	n = sandbox_cat(line, n, sizeof line, armed ? "SIGKILL\n" :
-	    "WOULD SIGKILL (dry-run: exiting 0 instead)\n");
+	n = sandbox_cat(line, n, sizeof line,
+	    armed ? "SIGKILL\n" :
+		    "WOULD SIGKILL (dry-run: exiting 0 instead)\n");
 	log_raw(line, n);
 	if (armed) {
 		kill(getpid(), SIGKILL);
@@ -247,17 +253,17 @@ sandbox_init(struct sandbox *sb, enum sandbox_prog prog, const char *name,
 static void
 sandbox_note(struct sandbox *sb, const char *what, int err)
 {
-	size_t	 n = strlen(sb->why);
+	size_t n = strlen(sb->why);
 
-	snprintf(sb->why + n, sizeof sb->why - n, "%s%s: %s",
-	    n > 0 ? "; " : "", what, strerror(err));
+	snprintf(sb->why + n, sizeof sb->why - n, "%s%s: %s", n > 0 ? "; " : "",
+	    what, strerror(err));
 }
 
 /* Every filesystem right the kernel's Landlock ABI knows. */
 static uint64_t
 sandbox_ll_fs(int abi)
 {
-	uint64_t	 fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
+	uint64_t fs = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
 
 	if (abi >= 2)
 		fs |= LANDLOCK_ACCESS_FS_REFER;
@@ -278,10 +284,10 @@ sandbox_ll_fs(int abi)
 static int
 sandbox_landlock(struct sandbox *sb)
 {
-	struct sandbox_ll_attr			 attr;
-	struct landlock_path_beneath_attr	 pb;
-	long					 abi;
-	int					 fd, saved;
+	struct sandbox_ll_attr		  attr;
+	struct landlock_path_beneath_attr pb;
+	long				  abi;
+	int				  fd, saved;
 
 	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
 	    LANDLOCK_CREATE_RULESET_VERSION);
@@ -302,7 +308,7 @@ sandbox_landlock(struct sandbox *sb)
 		pb.allowed_access = LANDLOCK_ACCESS_FS_REMOVE_FILE;
 		pb.parent_fd = sb->unlink_dirfd;
 		if (syscall(SYS_landlock_add_rule, fd,
-		    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) != 0)
+			LANDLOCK_RULE_PATH_BENEATH, &pb, 0) != 0)
 			goto fail;
 	}
 	if (syscall(SYS_landlock_restrict_self, fd, 0) != 0)
@@ -320,8 +326,8 @@ fail:
 static void
 sandbox_fill_names(void)
 {
-	char	*s;
-	int	 nr;
+	char *s;
+	int   nr;
 
 	sandbox_arch = seccomp_arch_native();
 	for (nr = 0; nr < SANDBOX_NR_MAX; nr++) {
@@ -337,10 +343,10 @@ sandbox_fill_names(void)
 static int
 sandbox_seccomp(struct sandbox *sb, const char **failed)
 {
-	const struct sandbox_call	*c;
-	scmp_filter_ctx			 ctx;
-	size_t				 i;
-	int				 rc = 0;
+	const struct sandbox_call *c;
+	scmp_filter_ctx		   ctx;
+	size_t			   i;
+	int			   rc = 0;
 
 	*failed = "seccomp_init";
 	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
@@ -349,7 +355,7 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 	(void)seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	/* A call through another ABI (int 0x80) traps too, not kills. */
 	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-	    SCMP_ACT_TRAP)) != 0)
+		 SCMP_ACT_TRAP)) != 0)
 		goto out;
 	for (i = 0; i < NALLOW; i++) {
 		c = &sandbox_allow[i];
@@ -357,7 +363,7 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 			continue;
 		*failed = c->name;
 		if (c->nr < 0 && seccomp_syscall_resolve_name(c->name) < 0)
-			continue;	/* not on this architecture */
+			continue; /* not on this architecture */
 		switch (c->cond) {
 		case ANY:
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 0);
@@ -369,10 +375,10 @@ sandbox_seccomp(struct sandbox *sb, const char **failed)
 			if (!sb->unlink_ok)
 				continue;
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, c->nr, 3,
-			    SCMP_A0_32(SCMP_CMP_EQ,
-			    (uint32_t)sb->unlink_dirfd, 0),
+			    SCMP_A0_32(SCMP_CMP_EQ, (uint32_t)sb->unlink_dirfd,
+				0),
 			    SCMP_A1_64(SCMP_CMP_EQ,
-			    (uint64_t)(uintptr_t)sb->unlink_name, 0),
+				(uint64_t)(uintptr_t)sb->unlink_name, 0),
 			    SCMP_A2_32(SCMP_CMP_EQ, 0, 0));
 			break;
 		case A1_FIONREAD:
@@ -404,9 +410,9 @@ out:
 int
 sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 {
-	struct sigaction	 sa;
-	const char		*failed;
-	int			 rc;
+	struct sigaction sa;
+	const char	*failed;
+	int		 rc;
 
 #ifdef DAZAI_SANITIZER
 	/*
@@ -414,7 +420,8 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 	 * leaks at exit from a thread that ptraces the process and reads
 	 * /proc/self, which neither the allowlist nor Landlock allow.
 	 */
-	snprintf(sb->why, sizeof sb->why, "this is a sanitizer build, whose "
+	snprintf(sb->why, sizeof sb->why,
+	    "this is a sanitizer build, whose "
 	    "leak check at exit needs ptrace and /proc");
 	return 0;
 #endif
@@ -462,8 +469,7 @@ sandbox_confine(struct sandbox *sb, char *err, size_t errlen)
 		sandbox_note(sb, "landlock refused", errno);
 
 	if ((rc = sandbox_seccomp(sb, &failed)) != 0) {
-		snprintf(err, errlen, "seccomp: %s: %s", failed,
-		    strerror(-rc));
+		snprintf(err, errlen, "seccomp: %s: %s", failed, strerror(-rc));
 		return -1;
 	}
 	sb->layers |= SANDBOX_SECCOMP;
@@ -508,7 +514,7 @@ sandbox_layers(void)
 const char *
 sandbox_describe(const struct sandbox *sb, char *buf, size_t len)
 {
-	const char	*layers = sandbox_layer_name(sb->layers);
+	const char *layers = sandbox_layer_name(sb->layers);
 
 	if (sb->why[0] != '\0')
 		snprintf(buf, len, "%s (%s)", layers, sb->why);

@@ -22,25 +22,25 @@
 #include "dazai/secbuf.h"
 
 #define SECBUF_STEP	4096
-#define SECBUF_TTY_MAX	65536	/* a typed line is far shorter */
-#define SECBUF_PASTE_MS	100	/* how long the rest of a paste may lag */
+#define SECBUF_TTY_MAX	65536 /* a typed line is far shorter */
+#define SECBUF_PASTE_MS 100   /* how long the rest of a paste may lag */
 
 /* The prompt's state, for the signal handler that restores the terminal. */
-static volatile sig_atomic_t	 tty_active;
-static int			 tty_fd = -1;
-static int			 tty_out = -1;
-static struct termios		 tty_saved;
-static struct secbuf		*tty_buf;
+static volatile sig_atomic_t tty_active;
+static int		     tty_fd = -1;
+static int		     tty_out = -1;
+static struct termios	     tty_saved;
+static struct secbuf	    *tty_buf;
 
 /* The signals that end us at the prompt, and those ignored during it. */
 static const int tty_fatal_sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-    SIGALRM };
+	SIGALRM };
 static const int tty_stop_sigs[] = { SIGTSTP, SIGTTIN, SIGTTOU };
-#define NFATAL	(sizeof tty_fatal_sigs / sizeof tty_fatal_sigs[0])
-#define NSTOP	(sizeof tty_stop_sigs / sizeof tty_stop_sigs[0])
+#define NFATAL (sizeof tty_fatal_sigs / sizeof tty_fatal_sigs[0])
+#define NSTOP  (sizeof tty_stop_sigs / sizeof tty_stop_sigs[0])
 
 /* Why the last secbuf_reserve failed, for the caller's message. */
-static char	 secbuf_reason[SECBUF_ERRLEN];
+static char secbuf_reason[SECBUF_ERRLEN];
 
 /*
  * Initialise libsodium; -1 if it cannot run here. The soft
@@ -52,11 +52,11 @@ static char	 secbuf_reason[SECBUF_ERRLEN];
 int
 secbuf_init(void)
 {
-	struct rlimit	 rl;
+	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_MEMLOCK, &rl);	/* checked by mlock */
+		(void)setrlimit(RLIMIT_MEMLOCK, &rl); /* checked by mlock */
 	}
 	return sodium_init() < 0 ? -1 : 0;
 }
@@ -80,10 +80,10 @@ secbuf_error(void)
 int
 secbuf_reserve(struct secbuf *b, size_t need)
 {
-	struct rlimit	 rl;
-	unsigned char	*p;
-	size_t		 cap;
-	int		 saved;
+	struct rlimit  rl;
+	unsigned char *p;
+	size_t	       cap;
+	int	       saved;
 
 	if (need <= b->cap)
 		return 0;
@@ -105,18 +105,21 @@ secbuf_reserve(struct secbuf *b, size_t need)
 		sodium_free(p);
 		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
 		    rl.rlim_cur != RLIM_INFINITY)
-			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			snprintf(secbuf_reason, sizeof secbuf_reason,
+			    "cannot "
 			    "lock %zu bytes in memory for the secret (%s; "
 			    "RLIMIT_MEMLOCK is %llu bytes, %zu held already): "
 			    "refusing to hold it where it could be swapped "
-			    "out; raise the limit (ulimit -l)", cap,
-			    strerror(saved), (unsigned long long)rl.rlim_cur,
-			    b->cap);
+			    "out; raise the limit (ulimit -l)",
+			    cap, strerror(saved),
+			    (unsigned long long)rl.rlim_cur, b->cap);
 		else
-			snprintf(secbuf_reason, sizeof secbuf_reason, "cannot "
+			snprintf(secbuf_reason, sizeof secbuf_reason,
+			    "cannot "
 			    "lock %zu bytes in memory for the secret (%s): "
 			    "refusing to hold it where it could be swapped "
-			    "out", cap, strerror(saved));
+			    "out",
+			    cap, strerror(saved));
 		errno = ENOMEM;
 		return -1;
 	}
@@ -145,7 +148,7 @@ secbuf_free(struct secbuf *b)
 static int
 secbuf_wait(int fd, short events)
 {
-	struct pollfd	 pfd = { fd, events, 0 };
+	struct pollfd pfd = { fd, events, 0 };
 
 	while (poll(&pfd, 1, -1) < 0)
 		if (errno != EINTR)
@@ -158,12 +161,11 @@ secbuf_wait(int fd, short events)
  * an error). Returns 0, or -1 with err.
  */
 int
-secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
-    size_t errlen)
+secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err, size_t errlen)
 {
-	struct stat	 st;
-	size_t		 want;
-	ssize_t		 n;
+	struct stat st;
+	size_t	    want;
+	ssize_t	    n;
 
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		if ((unsigned long long)st.st_size > max) {
@@ -180,9 +182,11 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 	}
 	for (;;) {
 		/* Of unknown size: double, up to one byte over max. */
-		if (b->len == b->cap && secbuf_reserve(b, b->cap == 0 ?
-		    SECBUF_STEP : b->cap > max / 2 ? max + 1 : b->cap * 2) !=
-		    0) {
+		if (b->len == b->cap &&
+		    secbuf_reserve(b,
+			b->cap == 0	     ? SECBUF_STEP :
+			    b->cap > max / 2 ? max + 1 :
+					       b->cap * 2) != 0) {
 			snprintf(err, errlen, "%s", secbuf_error());
 			return -1;
 		}
@@ -224,8 +228,8 @@ secbuf_read_fd(struct secbuf *b, int fd, size_t max, char *err,
 static void
 secbuf_tty_signal(int sig)
 {
-	volatile unsigned char	*p;
-	size_t			 i;
+	volatile unsigned char *p;
+	size_t			i;
 
 	if (tty_active) {
 		tcflush(tty_fd, TCIFLUSH);
@@ -251,9 +255,9 @@ secbuf_tty_signal(int sig)
 static bool
 secbuf_tty_more(int fd, const struct termios *quiet)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	struct termios	 raw = *quiet;
-	int		 rc;
+	struct pollfd  pfd = { fd, POLLIN, 0 };
+	struct termios raw = *quiet;
+	int	       rc;
 
 	raw.c_lflag &= ~(tcflag_t)ICANON;
 	raw.c_cc[VMIN] = 0;
@@ -280,11 +284,11 @@ int
 secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
     char *err, size_t errlen)
 {
-	struct sigaction	 sa, old_fatal[NFATAL], old_stop[NSTOP];
-	struct termios		 quiet;
-	ssize_t			 n;
-	size_t			 i;
-	int			 rc = -1, saved;
+	struct sigaction sa, old_fatal[NFATAL], old_stop[NSTOP];
+	struct termios	 quiet;
+	ssize_t		 n;
+	size_t		 i;
+	int		 rc = -1, saved;
 
 	if (tcgetattr(infd, &tty_saved) != 0) {
 		snprintf(err, errlen, "not a terminal: %s", strerror(errno));
@@ -321,8 +325,10 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 	for (;;) {
 		if (b->len == b->cap) {
 			if (b->cap >= SECBUF_TTY_MAX) {
-				snprintf(err, errlen, "typed line longer than "
-				    "%d bytes", SECBUF_TTY_MAX);
+				snprintf(err, errlen,
+				    "typed line longer than "
+				    "%d bytes",
+				    SECBUF_TTY_MAX);
 				goto out;
 			}
 			if (secbuf_reserve(b, b->cap + 1) != 0) {
@@ -346,7 +352,8 @@ secbuf_read_tty(struct secbuf *b, int infd, int outfd, const char *prompt,
 		}
 	}
 	if (secbuf_tty_more(infd, &quiet)) {
-		snprintf(err, errlen, "more than one line came in (a paste?); "
+		snprintf(err, errlen,
+		    "more than one line came in (a paste?); "
 		    "nothing sent, and the rest is discarded: load a secret of "
 		    "several lines from a file or a pipe");
 		errno = EINVAL;
@@ -377,8 +384,8 @@ out:
 int
 secbuf_write_fd(const struct secbuf *b, int fd, char *err, size_t errlen)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	size_t	off = 0;
+	ssize_t n;
 
 	while (off < b->len) {
 		n = write(fd, b->p + off, b->len - off);
@@ -393,8 +400,8 @@ secbuf_write_fd(const struct secbuf *b, int fd, char *err, size_t errlen)
 			continue;
 		}
 		if (n <= 0) {
-			snprintf(err, errlen, "%s", n < 0 ? strerror(errno) :
-			    "short write");
+			snprintf(err, errlen, "%s",
+			    n < 0 ? strerror(errno) : "short write");
 			return -1;
 		}
 		off += (size_t)n;

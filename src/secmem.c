@@ -21,12 +21,12 @@
 #include "dazai/secmem.h"
 
 #ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK	18
+#define MADV_WIPEONFORK 18
 #endif
 
-#define SECMEM_KEY_LEN	crypto_stream_xchacha20_KEYBYTES
-#define SECMEM_BLOCK	64		/* ChaCha20 block: the counter's unit */
-#define SECMEM_FORK	(SECMEM_WIPEONFORK | SECMEM_DONTFORK)
+#define SECMEM_KEY_LEN crypto_stream_xchacha20_KEYBYTES
+#define SECMEM_BLOCK   64 /* ChaCha20 block: the counter's unit */
+#define SECMEM_FORK    (SECMEM_WIPEONFORK | SECMEM_DONTFORK)
 
 /*
  * Every live mapping's usable pages, so that a signal handler can wipe
@@ -34,20 +34,20 @@
  * loads). Shields are wiped before buffers.
  */
 static struct {
-	unsigned char *volatile	data;
-	volatile size_t		cap;
-	volatile sig_atomic_t	shield;
+	unsigned char *volatile data;
+	volatile size_t	      cap;
+	volatile sig_atomic_t shield;
 } secmem_table[SECMEM_SLOTS];
 
 /* When the keys were last zeroed (CLOCK_MONOTONIC), for the logs. */
-static volatile time_t	secmem_zeroed_sec;
-static volatile long	secmem_zeroed_nsec;
+static volatile time_t secmem_zeroed_sec;
+static volatile long   secmem_zeroed_nsec;
 
 /* Size of a page. */
 static size_t
 secmem_pagesize(void)
 {
-	long	 p = sysconf(_SC_PAGESIZE);
+	long p = sysconf(_SC_PAGESIZE);
 
 	return p > 0 ? (size_t)p : 4096;
 }
@@ -56,7 +56,7 @@ secmem_pagesize(void)
 static size_t
 secmem_round(size_t n)
 {
-	size_t	 pg = secmem_pagesize();
+	size_t pg = secmem_pagesize();
 
 	if (n == 0)
 		n = 1;
@@ -110,11 +110,12 @@ secmem_scratch(struct secmem *sm)
  * of the compiler's is lost. x86-64 only; elsewhere a no-op.
  */
 /* Zero vector register n (AVX-512, SSE), for secmem_burn_registers. */
-#define SECMEM_Z(n)	"vpxord %%zmm" #n ", %%zmm" #n ", %%zmm" #n "\n\t"
-#define SECMEM_X(n)	"pxor %%xmm" #n ", %%xmm" #n "\n\t"
-#define SECMEM_XMMS	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", \
-	"xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", \
-	"xmm14", "xmm15"
+#define SECMEM_Z(n) "vpxord %%zmm" #n ", %%zmm" #n ", %%zmm" #n "\n\t"
+#define SECMEM_X(n) "pxor %%xmm" #n ", %%xmm" #n "\n\t"
+#define SECMEM_XMMS \
+	"xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+	    "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", \
+	    "xmm15"
 
 /* clang-format off */
 static void __attribute__((noinline))
@@ -154,7 +155,7 @@ static void __attribute__((noinline))
 secmem_burn_stack(void)
 /* clang-format on */
 {
-	unsigned char	 pad[8192];
+	unsigned char pad[8192];
 
 	sodium_memzero(pad, sizeof pad);
 	__asm__ __volatile__("" : : "r"(pad) : "memory");
@@ -165,7 +166,7 @@ secmem_burn_stack(void)
 static void
 secmem_mark_zeroed(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0) {
 		secmem_zeroed_sec = ts.tv_sec;
@@ -190,7 +191,7 @@ static void
 secmem_lose(struct secmem *sm, unsigned bits, int err, const char *what,
     const char *meaning)
 {
-	bool	 told = (sm->lost & bits) == bits;
+	bool told = (sm->lost & bits) == bits;
 
 	sm->prot &= ~bits;
 	sm->lost |= bits;
@@ -199,8 +200,7 @@ secmem_lose(struct secmem *sm, unsigned bits, int err, const char *what,
 	if (told)
 		return;
 	if (err == ENOSYS)
-		log_debug("secure memory: %s not offered by this kernel",
-		    what);
+		log_debug("secure memory: %s not offered by this kernel", what);
 	else
 		log_warnx("secure memory: %s failed (%s): %s", what,
 		    strerror(err), meaning);
@@ -236,8 +236,8 @@ static int
 secmem_map_secret(struct secmem_region *r, size_t off, size_t n)
 {
 #ifdef SYS_memfd_secret
-	void	*p;
-	int	 fd, saved;
+	void *p;
+	int   fd, saved;
 
 	if (r->fd < 0) {
 		fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
@@ -260,8 +260,9 @@ secmem_map_secret(struct secmem_region *r, size_t off, size_t n)
 	saved = errno;
 	/* A refused MAP_FIXED may have unmapped the range (for instance
 	 * when RLIMIT_MEMLOCK is too small): restore the reservation. */
-	if (mmap(r->data + off, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-	    MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+	if (mmap(r->data + off, n, PROT_NONE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		0) == MAP_FAILED)
 		return -2;
 	errno = saved;
 	return -1;
@@ -279,7 +280,7 @@ bool
 secmem_secretmem_available(void)
 {
 #ifdef SYS_memfd_secret
-	int	 fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
+	int fd = (int)syscall(SYS_memfd_secret, O_CLOEXEC);
 
 	if (fd < 0)
 		return false;
@@ -299,8 +300,8 @@ static int
 secmem_region_map(struct secmem *sm, struct secmem_region *r, size_t off,
     size_t n)
 {
-	unsigned char	*p = r->data + off;
-	bool		 secret = false;
+	unsigned char *p = r->data + off;
+	bool	       secret = false;
 
 	if (sm->secretmem_wanted && !(sm->lost & SECMEM_SECRETMEM)) {
 		switch (secmem_map_secret(r, off, n)) {
@@ -311,7 +312,8 @@ secmem_region_map(struct secmem *sm, struct secmem_region *r, size_t off,
 			return -1;
 		default:
 			secmem_lose(sm, SECMEM_SECRETMEM, errno,
-			    "memfd_secret(2)", "the secret stays in the "
+			    "memfd_secret(2)",
+			    "the secret stays in the "
 			    "kernel's direct map");
 			if (r->fd >= 0) {
 				close(r->fd);
@@ -364,8 +366,8 @@ static int
 secmem_region_init(struct secmem *sm, struct secmem_region *r, size_t max,
     size_t initial, bool shield)
 {
-	size_t	 pg = secmem_pagesize();
-	int	 i;
+	size_t pg = secmem_pagesize();
+	int    i;
 
 	r->fd = -1;
 	r->slot = -1;
@@ -428,8 +430,8 @@ secmem_region_free(struct secmem_region *r)
 int
 secmem_alloc(struct secmem *sm, size_t max, bool secretmem)
 {
-	size_t	 pg = secmem_pagesize(), shield, bmax;
-	int	 saved;
+	size_t pg = secmem_pagesize(), shield, bmax;
+	int    saved;
 
 	memset(sm, 0, sizeof *sm);
 	sm->buf.fd = sm->shield.fd = -1;
@@ -466,8 +468,8 @@ fail:
 int
 secmem_alloc_under(struct secmem *sm, struct secmem *root, size_t max)
 {
-	size_t	 bmax;
-	int	 saved;
+	size_t bmax;
+	int    saved;
 
 	memset(sm, 0, sizeof *sm);
 	sm->buf.fd = sm->shield.fd = -1;
@@ -483,16 +485,17 @@ secmem_alloc_under(struct secmem *sm, struct secmem *root, size_t max)
 	sm->lock_required = root->lock_required;
 	sm->lost = root->lost;
 	sm->prot = root->prot;
-	if (secmem_region_init(sm, &sm->buf, bmax, secmem_pagesize(),
-	    false) != 0) {
+	if (secmem_region_init(sm, &sm->buf, bmax, secmem_pagesize(), false) !=
+	    0) {
 		saved = errno;
 		secmem_region_free(&sm->buf);
 		errno = saved;
 		return -1;
 	}
 	/* What one buffer lost, the report of the shield's owner says. */
-	root->prot &= sm->prot | ~(SECMEM_LOCKED | SECMEM_SECRETMEM |
-	    SECMEM_DONTDUMP | SECMEM_FORK | SECMEM_NOACCESS);
+	root->prot &= sm->prot |
+	    ~(SECMEM_LOCKED | SECMEM_SECRETMEM | SECMEM_DONTDUMP | SECMEM_FORK |
+		SECMEM_NOACCESS);
 	root->lost |= sm->lost;
 	sm->next = root->next;
 	root->next = sm;
@@ -503,7 +506,7 @@ secmem_alloc_under(struct secmem *sm, struct secmem *root, size_t max)
 void
 secmem_set_label(struct secmem *sm, const char *label)
 {
-	size_t	 n = strlen(label);
+	size_t n = strlen(label);
 
 	if (n > SECMEM_LABEL_MAX)
 		n = SECMEM_LABEL_MAX;
@@ -515,7 +518,7 @@ secmem_set_label(struct secmem *sm, const char *label)
 static bool
 secmem_others_hold(struct secmem *sm)
 {
-	struct secmem	*p;
+	struct secmem *p;
 
 	for (p = secmem_root(sm); p != NULL; p = p->next)
 		if (p != sm && p->state != SECMEM_EMPTY)
@@ -527,8 +530,8 @@ secmem_others_hold(struct secmem *sm)
 static int
 secmem_reserve(struct secmem *sm, size_t need)
 {
-	struct secmem_region	*r = &sm->buf;
-	size_t			 ncap;
+	struct secmem_region *r = &sm->buf;
+	size_t		      ncap;
 
 	if (need <= r->cap)
 		return 0;
@@ -547,8 +550,8 @@ secmem_reserve(struct secmem *sm, size_t need)
 static int
 secmem_window(struct secmem_region *r, size_t off, size_t n, int prot)
 {
-	size_t	 pg = secmem_pagesize();
-	size_t	 lo = off / pg * pg, hi;
+	size_t pg = secmem_pagesize();
+	size_t lo = off / pg * pg, hi;
 
 	if (n == 0)
 		return 0;
@@ -582,8 +585,7 @@ secmem_work_open(struct secmem *sm)
 static void
 secmem_work_close(struct secmem *sm)
 {
-	secmem_shut(sm, secmem_sh(sm), secmem_off_key(),
-	    2 * secmem_pagesize());
+	secmem_shut(sm, secmem_sh(sm), secmem_off_key(), 2 * secmem_pagesize());
 }
 
 /*
@@ -594,12 +596,11 @@ secmem_work_close(struct secmem *sm)
 static int
 secmem_derive(struct secmem *sm)
 {
-	unsigned char			*key = secmem_keypage(sm);
-	crypto_generichash_state	*st;
+	unsigned char		 *key = secmem_keypage(sm);
+	crypto_generichash_state *st;
 
 	st = (crypto_generichash_state *)(void *)(key + 256);
-	if (secmem_window(secmem_sh(sm), 0, SECMEM_PREKEY_LEN,
-	    PROT_READ) != 0)
+	if (secmem_window(secmem_sh(sm), 0, SECMEM_PREKEY_LEN, PROT_READ) != 0)
 		return -1;
 	crypto_generichash_init(st, NULL, 0, SECMEM_KEY_LEN);
 	crypto_generichash_update(st, secmem_prekey(sm), SECMEM_PREKEY_LEN);
@@ -624,9 +625,9 @@ static void
 secmem_xor_partial(struct secmem *sm, unsigned char *out,
     const unsigned char *in, size_t n, size_t off)
 {
-	unsigned char	*key = secmem_keypage(sm);
-	unsigned char	*blk = key + SECMEM_BLOCK;
-	size_t		 skip = off % SECMEM_BLOCK;
+	unsigned char *key = secmem_keypage(sm);
+	unsigned char *blk = key + SECMEM_BLOCK;
+	size_t	       skip = off % SECMEM_BLOCK;
 
 	memset(blk, 0, SECMEM_BLOCK);
 	memcpy(blk + skip, in, n);
@@ -646,7 +647,7 @@ static void
 secmem_xor(struct secmem *sm, unsigned char *out, const unsigned char *in,
     size_t n, size_t off)
 {
-	size_t	 take, full;
+	size_t take, full;
 
 	if (off % SECMEM_BLOCK != 0) {
 		take = SECMEM_BLOCK - off % SECMEM_BLOCK;
@@ -687,8 +688,8 @@ secmem_region_zero(struct secmem *sm, struct secmem_region *r)
 int
 secmem_wipe(struct secmem *sm)
 {
-	struct secmem	*root = secmem_root(sm), *p;
-	int		 rc = 0, saved = 0;
+	struct secmem *root = secmem_root(sm), *p;
+	int	       rc = 0, saved = 0;
 
 	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return 0;
@@ -750,7 +751,7 @@ secmem_unshield(struct secmem *root)
 void
 secmem_free(struct secmem *sm)
 {
-	struct secmem	**pp, *p;
+	struct secmem **pp, *p;
 
 	if (sm->shield.map == NULL && sm->buf.map == NULL)
 		return;
@@ -781,9 +782,9 @@ secmem_free(struct secmem *sm)
 static int
 secmem_emergency_pass(int shield)
 {
-	unsigned char	*p;
-	size_t		 n;
-	int		 i, failed = 0;
+	unsigned char *p;
+	size_t	       n;
+	int	       i, failed = 0;
 
 	for (i = 0; i < SECMEM_SLOTS; i++) {
 		p = secmem_table[i].data;
@@ -814,7 +815,7 @@ secmem_emergency_pass(int shield)
 int
 secmem_emergency_wipe(void)
 {
-	int	 failed;
+	int failed;
 
 	if ((failed = secmem_emergency_pass(1)) == 0)
 		secmem_mark_zeroed();
@@ -842,7 +843,7 @@ secmem_emergency_wipe_buffers(void)
 int
 secmem_emergency_shield(void)
 {
-	int	 failed;
+	int failed;
 
 	if ((failed = secmem_emergency_pass(1)) == 0)
 		secmem_mark_zeroed();
@@ -856,7 +857,7 @@ secmem_emergency_shield(void)
 int
 secmem_load_begin(struct secmem *sm)
 {
-	struct secmem	*root = secmem_root(sm);
+	struct secmem *root = secmem_root(sm);
 
 	if (secmem_sh(sm)->map == NULL || (sm != root && sm->buf.map == NULL)) {
 		errno = EINVAL;
@@ -866,7 +867,7 @@ secmem_load_begin(struct secmem *sm)
 		return -1;
 	if (!root->keyed) {
 		if (secmem_window(secmem_sh(sm), 0, SECMEM_PREKEY_LEN,
-		    PROT_READ | PROT_WRITE) != 0)
+			PROT_READ | PROT_WRITE) != 0)
 			return -1;
 		randombytes_buf(secmem_prekey(sm), SECMEM_PREKEY_LEN);
 		secmem_shut(sm, secmem_sh(sm), 0, SECMEM_PREKEY_LEN);
@@ -897,12 +898,11 @@ secmem_load_begin(struct secmem *sm)
 static int
 secmem_absorb(struct secmem *sm, size_t n)
 {
-	unsigned char	*scratch = secmem_scratch(sm);
-	int		 saved;
+	unsigned char *scratch = secmem_scratch(sm);
+	int	       saved;
 
 	if (secmem_reserve(sm, sm->done + n) != 0 ||
-	    secmem_window(&sm->buf, sm->done, n,
-	    PROT_READ | PROT_WRITE) != 0) {
+	    secmem_window(&sm->buf, sm->done, n, PROT_READ | PROT_WRITE) != 0) {
 		saved = errno;
 		sodium_memzero(scratch, n);
 		errno = saved;
@@ -919,9 +919,9 @@ secmem_absorb(struct secmem *sm, size_t n)
 ssize_t
 secmem_load_read(struct secmem *sm, int fd, size_t limit)
 {
-	size_t	 want = secmem_pagesize();
-	ssize_t	 n;
-	int	 saved;
+	size_t	want = secmem_pagesize();
+	ssize_t n;
+	int	saved;
 
 	if (sm->state != SECMEM_LOADING) {
 		errno = ECANCELED;
@@ -944,8 +944,8 @@ secmem_load_read(struct secmem *sm, int fd, size_t limit)
 		sodium_memzero(secmem_scratch(sm), (size_t)n);
 		saved = EFBIG;
 		n = -1;
-	} else if (n > 0 && (secmem_derive(sm) != 0 ||
-	    secmem_absorb(sm, (size_t)n) != 0)) {
+	} else if (n > 0 &&
+	    (secmem_derive(sm) != 0 || secmem_absorb(sm, (size_t)n) != 0)) {
 		saved = errno;
 		sodium_memzero(secmem_scratch(sm), (size_t)n);
 		n = -1;
@@ -969,7 +969,7 @@ fail:
 int
 secmem_load_commit(struct secmem *sm)
 {
-	int	 err;
+	int err;
 
 	if (sm->state != SECMEM_LOADING || sm->done == 0) {
 		err = sm->state != SECMEM_LOADING ? ECANCELED : ENODATA;
@@ -1003,8 +1003,8 @@ int
 secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why,
     bool (*wait)(void *, int), void *arg)
 {
-	ssize_t	 n;
-	int	 saved;
+	ssize_t n;
+	int	saved;
 
 	*why = NULL;
 	if (secmem_load_begin(sm) != 0)
@@ -1014,8 +1014,8 @@ secmem_read_fd(struct secmem *sm, int fd, size_t max, const char **why,
 			*why = "interrupted";
 			goto fail;
 		}
-		n = secmem_load_read(sm, fd, max - sm->done < SIZE_MAX ?
-		    max - sm->done + 1 : SIZE_MAX);
+		n = secmem_load_read(sm, fd,
+		    max - sm->done < SIZE_MAX ? max - sm->done + 1 : SIZE_MAX);
 		if (n > 0 && sm->done > max) {
 			*why = "larger than the maximum";
 			goto fail;
@@ -1051,8 +1051,8 @@ fail:
 int
 secmem_fill_random(struct secmem *sm, size_t len)
 {
-	size_t	 pg = secmem_pagesize(), n;
-	int	 saved;
+	size_t pg = secmem_pagesize(), n;
+	int    saved;
 
 	if (len == 0 || len > sm->max) {
 		errno = EINVAL;
@@ -1089,10 +1089,10 @@ fail:
 ssize_t
 secmem_write_fd(struct secmem *sm, int fd, size_t off)
 {
-	unsigned char	*scratch;
-	size_t		 pg = secmem_pagesize(), n, start = off, total = 0;
-	ssize_t		 w = 0;
-	int		 saved = 0;
+	unsigned char *scratch;
+	size_t	       pg = secmem_pagesize(), n, start = off, total = 0;
+	ssize_t	       w = 0;
+	int	       saved = 0;
 
 	if (sm->state != SECMEM_HELD || off > sm->len) {
 		errno = EINVAL;
@@ -1154,8 +1154,8 @@ void
 secmem_describe(unsigned prot, char *buf, size_t size)
 {
 	static const struct {
-		unsigned	 bit;
-		const char	*name;
+		unsigned    bit;
+		const char *name;
 	} names[] = {
 		{ SECMEM_LOCKED, "locked" },
 		{ SECMEM_DONTDUMP, "dontdump" },
@@ -1166,14 +1166,14 @@ secmem_describe(unsigned prot, char *buf, size_t size)
 		{ SECMEM_SECRETMEM, "secretmem" },
 		{ SECMEM_SHIELDED, "shielded" },
 	};
-	size_t	 i, off = 0;
+	size_t i, off = 0;
 
 	if (size == 0)
 		return;
 	buf[0] = '\0';
 	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
 		const char *n = (prot & names[i].bit) ? names[i].name : NULL;
-		size_t	 l;
+		size_t	    l;
 
 		if (n == NULL)
 			continue;

@@ -21,7 +21,7 @@ session_init(struct sessions *s, int max)
 int
 session_of(const struct sessions *s, const struct conn *c)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < SESSION_MAX && c != NULL; i++)
 		if (s->slot[i].c == c)
@@ -37,8 +37,8 @@ session_of(const struct sessions *s, const struct conn *c)
 bool
 session_full(struct sessions *s)
 {
-	struct conn	*held[SESSION_MAX];
-	int		 i, n = 0, slot;
+	struct conn *held[SESSION_MAX];
+	int	     i, n = 0, slot;
 
 	if (s->n < s->max)
 		return false;
@@ -58,7 +58,7 @@ session_full(struct sessions *s)
 const struct session *
 session_add(struct sessions *s, struct conn *c, int pid, long long now)
 {
-	int	 i;
+	int i;
 
 	if (s->n >= s->max)
 		return NULL;
@@ -92,7 +92,7 @@ session_end(struct sessions *s, int slot, bool lost, struct session *gone)
 const struct session *
 session_nth(const struct sessions *s, int index)
 {
-	int	 i, n = 0;
+	int i, n = 0;
 
 	for (i = 0; i < SESSION_MAX; i++)
 		if (s->slot[i].c != NULL && n++ == index)

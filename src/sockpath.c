@@ -25,8 +25,8 @@
 int
 sockpath_default(char *buf, size_t len, char *err, size_t errlen)
 {
-	const char	*xdg = getenv("XDG_RUNTIME_DIR");
-	int		 n;
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int	    n;
 
 	if (xdg != NULL && *xdg == '/')
 		n = snprintf(buf, len, "%s/dazai/dazai.sock", xdg);
@@ -34,8 +34,10 @@ sockpath_default(char *buf, size_t len, char *err, size_t errlen)
 		n = snprintf(buf, len, "/tmp/dazai-%u/dazai.sock",
 		    (unsigned)getuid());
 	if (n < 0 || (size_t)n >= len) {
-		snprintf(err, errlen, "default socket path too long "
-		    "(XDG_RUNTIME_DIR is %zu bytes)", xdg ? strlen(xdg) : 0);
+		snprintf(err, errlen,
+		    "default socket path too long "
+		    "(XDG_RUNTIME_DIR is %zu bytes)",
+		    xdg ? strlen(xdg) : 0);
 		return -1;
 	}
 	return 0;
@@ -45,15 +47,15 @@ sockpath_default(char *buf, size_t len, char *err, size_t errlen)
 int
 sockpath_check_length(const char *path, char *err, size_t errlen)
 {
-	size_t	 n = strlen(path);
+	size_t n = strlen(path);
 
 	if (n == 0) {
 		snprintf(err, errlen, "empty socket path");
 		return -1;
 	}
 	if (n > SOCKPATH_MAX) {
-		snprintf(err, errlen, "%s: %zu bytes, the limit is %d", path,
-		    n, SOCKPATH_MAX);
+		snprintf(err, errlen, "%s: %zu bytes, the limit is %d", path, n,
+		    SOCKPATH_MAX);
 		return -1;
 	}
 	return 0;
@@ -63,8 +65,8 @@ sockpath_check_length(const char *path, char *err, size_t errlen)
 static int
 sockpath_dirname(const char *path, char *dir, size_t len)
 {
-	const char	*slash = strrchr(path, '/');
-	size_t		 n;
+	const char *slash = strrchr(path, '/');
+	size_t	    n;
 
 	if (slash == NULL) {
 		snprintf(dir, len, ".");
@@ -88,7 +90,7 @@ int
 sockpath_prepare_dir(const char *path, bool is_default, char *err,
     size_t errlen)
 {
-	char		 dir[PATH_MAX];
+	char dir[PATH_MAX];
 
 	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
 		snprintf(err, errlen, "%s: directory name too long", path);
@@ -109,12 +111,11 @@ sockpath_prepare_dir(const char *path, bool is_default, char *err,
  * makes them before it trusts what listens at path.
  */
 int
-sockpath_check_dir(const char *path, bool is_default, char *err,
-    size_t errlen)
+sockpath_check_dir(const char *path, bool is_default, char *err, size_t errlen)
 {
-	char		 dir[PATH_MAX];
-	struct stat	 st;
-	uid_t		 uid = getuid();
+	char	    dir[PATH_MAX];
+	struct stat st;
+	uid_t	    uid = getuid();
 
 	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
 		snprintf(err, errlen, "%s: directory name too long", path);
@@ -131,28 +132,33 @@ sockpath_check_dir(const char *path, bool is_default, char *err,
 	}
 	if (is_default) {
 		if (st.st_uid != uid) {
-			snprintf(err, errlen, "%s: owned by uid %u, not by "
-			    "us (uid %u)", dir, (unsigned)st.st_uid,
-			    (unsigned)uid);
+			snprintf(err, errlen,
+			    "%s: owned by uid %u, not by "
+			    "us (uid %u)",
+			    dir, (unsigned)st.st_uid, (unsigned)uid);
 			return -1;
 		}
 		if (st.st_mode & 077) {
-			snprintf(err, errlen, "%s: mode %04o gives group or "
-			    "others access; expected 0700", dir,
-			    (unsigned)(st.st_mode & 07777));
+			snprintf(err, errlen,
+			    "%s: mode %04o gives group or "
+			    "others access; expected 0700",
+			    dir, (unsigned)(st.st_mode & 07777));
 			return -1;
 		}
 		return 0;
 	}
 	if (st.st_uid != uid && st.st_uid != 0) {
-		snprintf(err, errlen, "%s: owned by uid %u, neither us (uid "
-		    "%u) nor root", dir, (unsigned)st.st_uid, (unsigned)uid);
+		snprintf(err, errlen,
+		    "%s: owned by uid %u, neither us (uid "
+		    "%u) nor root",
+		    dir, (unsigned)st.st_uid, (unsigned)uid);
 		return -1;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen, "%s: mode %04o is writable by group or "
-		    "others, who could replace the socket", dir,
-		    (unsigned)(st.st_mode & 07777));
+		snprintf(err, errlen,
+		    "%s: mode %04o is writable by group or "
+		    "others, who could replace the socket",
+		    dir, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -171,8 +177,8 @@ sockpath_addr(struct sockaddr_un *sun, const char *path)
 int
 sockpath_connect(const char *path)
 {
-	struct sockaddr_un	 sun;
-	int			 fd, saved;
+	struct sockaddr_un sun;
+	int		   fd, saved;
 
 	if (strlen(path) > SOCKPATH_MAX) {
 		errno = ENAMETOOLONG;
@@ -197,9 +203,9 @@ sockpath_connect(const char *path)
 static int
 sockpath_clear(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun;
-	struct stat		 st;
-	int			 fd, rc;
+	struct sockaddr_un sun;
+	struct stat	   st;
+	int		   fd, rc;
 
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT)
@@ -208,21 +214,25 @@ sockpath_clear(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s: exists and is not a socket; "
-		    "refusing to replace it", path);
+		snprintf(err, errlen,
+		    "%s: exists and is not a socket; "
+		    "refusing to replace it",
+		    path);
 		return -1;
 	}
 	sockpath_addr(&sun, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) < 0) {
+		 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
 	if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS) {
 		close(fd);
-		snprintf(err, errlen, "%s: already running (a daemon answers "
-		    "there)", path);
+		snprintf(err, errlen,
+		    "%s: already running (a daemon answers "
+		    "there)",
+		    path);
 		return -1;
 	}
 	close(fd);
@@ -246,15 +256,15 @@ sockpath_clear(const char *path, char *err, size_t errlen)
 static int
 sockpath_bind_listen(const char *path, char *err, size_t errlen)
 {
-	struct sockaddr_un	 sun;
-	mode_t			 old;
-	int			 fd, rc, saved;
+	struct sockaddr_un sun;
+	mode_t		   old;
+	int		   fd, rc, saved;
 
 	if (sockpath_clear(path, err, errlen) != 0)
 		return -1;
 	sockpath_addr(&sun, path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) < 0) {
+		 0)) < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
@@ -268,8 +278,7 @@ sockpath_bind_listen(const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (listen(fd, 16) != 0) {
-		snprintf(err, errlen, "%s: listen: %s", path,
-		    strerror(errno));
+		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
 		close(fd);
 		unlink(path);
 		return -1;
@@ -281,8 +290,8 @@ sockpath_bind_listen(const char *path, char *err, size_t errlen)
 int
 sockpath_listen(const char *path, char *err, size_t errlen)
 {
-	char	 dir[PATH_MAX];
-	int	 dfd, fd;
+	char dir[PATH_MAX];
+	int  dfd, fd;
 
 	/*
 	 * Hold a lock on the socket's directory from the liveness check to
@@ -317,10 +326,10 @@ sockpath_listen(const char *path, char *err, size_t errlen)
  * stricter directory checks). The chosen path is copied into buf.
  */
 int
-sockpath_resolve(const char *explicit, char *buf, size_t len,
-    bool *is_default, char *err, size_t errlen)
+sockpath_resolve(const char *explicit, char *buf, size_t len, bool *is_default,
+    char *err, size_t errlen)
 {
-	const char	*env = getenv("DAZAI_SOCKET");
+	const char *env = getenv("DAZAI_SOCKET");
 
 	*is_default = false;
 	if (explicit == NULL && env != NULL && *env != '\0')
@@ -349,10 +358,10 @@ int
 sockpath_connect_trusted(const char *path, bool is_default, char *err,
     size_t errlen)
 {
-	char	 why[SOCKPATH_ERRLEN];
-	uid_t	 uid;
-	pid_t	 pid;
-	int	 fd, saved;
+	char  why[SOCKPATH_ERRLEN];
+	uid_t uid;
+	pid_t pid;
+	int   fd, saved;
 
 	if (sockpath_check_length(path, err, errlen) != 0) {
 		errno = ENAMETOOLONG;
@@ -376,9 +385,10 @@ sockpath_connect_trusted(const char *path, bool is_default, char *err,
 		return -1;
 	}
 	if (!sockpath_peer_allowed(fd, &uid, &pid)) {
-		snprintf(err, errlen, "not trusting %s: it is served by uid %d "
-		    "(pid %d), neither us (uid %u) nor root", path, (int)uid,
-		    (int)pid, (unsigned)getuid());
+		snprintf(err, errlen,
+		    "not trusting %s: it is served by uid %d "
+		    "(pid %d), neither us (uid %u) nor root",
+		    path, (int)uid, (int)pid, (unsigned)getuid());
 		close(fd);
 		errno = EPERM;
 		return -1;
@@ -394,7 +404,7 @@ sockpath_connect_trusted(const char *path, bool is_default, char *err,
 int
 sockpath_open_dir(const char *path)
 {
-	char	 dir[PATH_MAX];
+	char dir[PATH_MAX];
 
 	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
 		errno = ENAMETOOLONG;
@@ -410,11 +420,11 @@ sockpath_open_dir(const char *path)
 int
 sockpath_dir_alone(const char *path)
 {
-	char		 dir[PATH_MAX];
-	const char	*base = strrchr(path, '/');
-	struct dirent	*de;
-	DIR		*dp;
-	int		 alone = 1;
+	char	       dir[PATH_MAX];
+	const char    *base = strrchr(path, '/');
+	struct dirent *de;
+	DIR	      *dp;
+	int	       alone = 1;
 
 	base = base != NULL ? base + 1 : path;
 	if (sockpath_dirname(path, dir, sizeof dir) != 0) {
@@ -439,8 +449,8 @@ sockpath_dir_alone(const char *path)
 bool
 sockpath_peer_allowed(int fd, uid_t *uid, pid_t *pid)
 {
-	struct ucred	 cred;
-	socklen_t	 len = sizeof cred;
+	struct ucred cred;
+	socklen_t    len = sizeof cred;
 
 	*uid = (uid_t)-1;
 	*pid = 0;
@@ -465,9 +475,9 @@ sockpath_peer_allowed(int fd, uid_t *uid, pid_t *pid)
 void
 sockpath_peer_name(int pid, bool confined, char *buf, size_t size)
 {
-	char	 path[64], exe[PATH_MAX], comm[32];
-	ssize_t	 n;
-	int	 fd;
+	char	path[64], exe[PATH_MAX], comm[32];
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%d/exe", pid);
 	if ((n = readlink(path, exe, sizeof exe - 1)) > 0) {
@@ -476,8 +486,10 @@ sockpath_peer_name(int pid, bool confined, char *buf, size_t size)
 		return;
 	}
 	if (confined) {
-		snprintf(buf, size, "pid %d (executable unknown: confined, "
-		    "%s)", pid, strerror(errno));
+		snprintf(buf, size,
+		    "pid %d (executable unknown: confined, "
+		    "%s)",
+		    pid, strerror(errno));
 		return;
 	}
 	snprintf(path, sizeof path, "/proc/%d/comm", pid);
@@ -489,8 +501,8 @@ sockpath_peer_name(int pid, bool confined, char *buf, size_t size)
 	if (n > 0) {
 		comm[n] = '\0';
 		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(buf, size, "pid %d (%s, executable not readable)",
-		    pid, comm);
+		snprintf(buf, size, "pid %d (%s, executable not readable)", pid,
+		    comm);
 	} else
 		snprintf(buf, size, "pid %d (executable unknown)", pid);
 }

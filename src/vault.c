@@ -28,8 +28,8 @@
 #include "dazai/secmem.h"
 #include "dazai/vault.h"
 
-static void	vault_life_cb(struct btimer *);
-static void	vault_source_cb(struct ev_loop *, ev_io *, int);
+static void vault_life_cb(struct btimer *);
+static void vault_source_cb(struct ev_loop *, ev_io *, int);
 
 /*
  * An empty vault on loop; ops are its owner's. Returns 0, or -1 with
@@ -38,7 +38,7 @@ static void	vault_source_cb(struct ev_loop *, ev_io *, int);
 int
 vault_init(struct vault *v, struct ev_loop *loop, const struct vault_ops *ops)
 {
-	int	 i;
+	int i;
 
 	memset(v->ent, 0, sizeof v->ent);
 	v->loop = loop;
@@ -65,7 +65,7 @@ void
 vault_set_limits(struct vault *v, size_t secret_max, bool allow_get,
     double max_lifetime, double idle_timeout, unsigned long max_reads)
 {
-	int	 i;
+	int i;
 
 	v->secret_max = secret_max;
 	v->allow_get = allow_get;
@@ -116,7 +116,7 @@ vault_entry_held(const struct vault_entry *e)
 bool
 vault_held(const struct vault *v)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < VAULT_SECRETS_MAX; i++)
 		if (vault_entry_held(&v->ent[i]))
@@ -131,12 +131,12 @@ vault_held(const struct vault *v)
 bool
 vault_empty(const struct vault *v)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < VAULT_SECRETS_MAX; i++)
 		if (v->ent[i].sm != NULL &&
 		    (v->ent[i].sm->state == SECMEM_HELD ||
-		    v->ent[i].sm->state == SECMEM_DIRTY))
+			v->ent[i].sm->state == SECMEM_DIRTY))
 			return false;
 	return true;
 }
@@ -145,12 +145,12 @@ vault_empty(const struct vault *v)
 int
 vault_count(const struct vault *v)
 {
-	int	 i, n = 0;
+	int i, n = 0;
 
 	for (i = 0; i < VAULT_SECRETS_MAX; i++)
 		if (v->ent[i].sm != NULL &&
 		    (v->ent[i].sm->state == SECMEM_HELD ||
-		    v->ent[i].sm->state == SECMEM_DIRTY))
+			v->ent[i].sm->state == SECMEM_DIRTY))
 			n++;
 	return n;
 }
@@ -173,7 +173,7 @@ vault_said(char *buf, size_t len, const char *name)
 static struct vault_entry *
 vault_find(struct vault *v, const char *name)
 {
-	int	 i;
+	int i;
 
 	if (strcmp(name, PROTO_NAME_DEFAULT) == 0)
 		return v->sm != NULL ? &v->ent[0] : NULL;
@@ -190,8 +190,8 @@ vault_find(struct vault *v, const char *name)
 static void
 vault_reap(struct vault *v)
 {
-	struct vault_entry	*e;
-	int			 i;
+	struct vault_entry *e;
+	int		    i;
 
 	if (v->depth > 0)
 		return;
@@ -217,8 +217,8 @@ vault_reap(struct vault *v)
 static void
 vault_life_arm(struct vault *v)
 {
-	double	 now = btimer_now(), left, near = -1;
-	int	 i;
+	double now = btimer_now(), left, near = -1;
+	int    i;
 
 	btimer_stop(&v->life_w, v->loop);
 	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
@@ -242,22 +242,24 @@ vault_life_arm(struct vault *v)
 static void
 vault_file_hygiene(const char *path, const struct stat *st)
 {
-	struct stat	 dst;
-	char		 dir[PATH_MAX], *slash;
+	struct stat dst;
+	char	    dir[PATH_MAX], *slash;
 
 	if (!S_ISREG(st->st_mode))
 		return;
 	if (st->st_mode & (S_IRGRP | S_IROTH))
 		log_warnx("WARNING: secret file %s is readable by group or "
-		    "others (mode %04o): chmod 600 it, and consider the "
-		    "secret seen", path, (unsigned)(st->st_mode & 07777));
+			  "others (mode %04o): chmod 600 it, and consider the "
+			  "secret seen",
+		    path, (unsigned)(st->st_mode & 07777));
 	else if (st->st_mode & (S_IWGRP | S_IWOTH))
 		log_warnx("WARNING: secret file %s is writable by group or "
-		    "others (mode %04o): chmod 600 it", path,
-		    (unsigned)(st->st_mode & 07777));
+			  "others (mode %04o): chmod 600 it",
+		    path, (unsigned)(st->st_mode & 07777));
 	if (st->st_uid != getuid() && st->st_uid != 0)
 		log_warnx("WARNING: secret file %s belongs to uid %u, not to "
-		    "you", path, (unsigned)st->st_uid);
+			  "you",
+		    path, (unsigned)st->st_uid);
 	snprintf(dir, sizeof dir, "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL)
 		snprintf(dir, sizeof dir, ".");
@@ -267,9 +269,11 @@ vault_file_hygiene(const char *path, const struct stat *st)
 		*slash = '\0';
 	if (stat(dir, &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH)) &&
 	    !(dst.st_mode & S_ISVTX))
-		log_warnx("WARNING: secret file %s is in %s, which group or "
+		log_warnx(
+		    "WARNING: secret file %s is in %s, which group or "
 		    "others can write: they can replace the file (chmod go-w "
-		    "%s)", path, dir, dir);
+		    "%s)",
+		    path, dir, dir);
 }
 
 /*
@@ -282,11 +286,11 @@ vault_file_hygiene(const char *path, const struct stat *st)
 int
 vault_open_file(const char *path, size_t max)
 {
-	struct stat	 st;
-	int		 fd;
+	struct stat st;
+	int	    fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) <
+	    0) {
 		log_warn("secret file %s", path);
 		return -1;
 	}
@@ -298,7 +302,8 @@ vault_open_file(const char *path, size_t max)
 	vault_file_hygiene(path, &st);
 	if (max > 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)max) {
 		log_warnx("secret file %s: %lld bytes, larger than "
-		    "secret_max (%zu)", path, (long long)st.st_size, max);
+			  "secret_max (%zu)",
+		    path, (long long)st.st_size, max);
 		close(fd);
 		return -1;
 	}
@@ -312,7 +317,7 @@ vault_open_file(const char *path, size_t max)
 int
 vault_check_file(const char *path)
 {
-	int	 fd = vault_open_file(path, 0);
+	int fd = vault_open_file(path, 0);
 
 	if (fd < 0)
 		return -1;
@@ -335,7 +340,8 @@ vault_source_said(const char *src, enum vault_source_end end, int err,
 		break;
 	case VAULT_SOURCE_TOO_BIG:
 		log_warnx("%s: secret is larger than the maximum "
-		    "(secret_max)", src);
+			  "(secret_max)",
+		    src);
 		break;
 	case VAULT_SOURCE_FAILED:
 		log_warn("%s: read", src);
@@ -354,9 +360,9 @@ enum vault_start_end
 vault_load_startup(struct vault *v, const struct vault_start *vs,
     vault_source_done *done, void *arg)
 {
-	struct stat	 st;
-	const char	*why;
-	int		 err;
+	struct stat st;
+	const char *why;
+	int	    err;
 
 	if (vs->fd < 0 && vs->rehearsal == 0) {
 		log_info("started empty: waiting for a LOAD (dazai load)");
@@ -368,7 +374,7 @@ vault_load_startup(struct vault *v, const struct vault_start *vs,
 			return VAULT_START_FAILED;
 		}
 		log_info("synthetic secret: %zu random bytes (rehearsal; use "
-		    "--secret-file or --secret-fd for a real one)",
+			 "--secret-file or --secret-fd for a real one)",
 		    vs->rehearsal);
 		return VAULT_START_READY;
 	}
@@ -386,12 +392,14 @@ vault_load_startup(struct vault *v, const struct vault_start *vs,
 		ev_io_start(v->loop, &v->source_w);
 		return VAULT_START_READING;
 	}
-	if (secmem_read_fd(v->sm, vs->fd, v->secret_max, &why, NULL,
-	    NULL) != 0) {
+	if (secmem_read_fd(v->sm, vs->fd, v->secret_max, &why, NULL, NULL) !=
+	    0) {
 		err = errno;
 		close(vs->fd);
-		vault_source_said(vs->src, why == NULL ? VAULT_SOURCE_FAILED :
-		    err == EFBIG ? VAULT_SOURCE_TOO_BIG : VAULT_SOURCE_EMPTY,
+		vault_source_said(vs->src,
+		    why == NULL	     ? VAULT_SOURCE_FAILED :
+			err == EFBIG ? VAULT_SOURCE_TOO_BIG :
+				       VAULT_SOURCE_EMPTY,
 		    err, 0);
 		return VAULT_START_REFUSED;
 	}
@@ -439,25 +447,27 @@ vault_source_end(struct vault *v, enum vault_source_end end, int err)
 static void
 vault_source_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct vault	*v = container_of(w, struct vault, source_w);
-	ssize_t		 n;
+	struct vault *v = container_of(w, struct vault, source_w);
+	ssize_t	      n;
 
 	(void)loop;
 	(void)revents;
 	n = secmem_load_read(v->sm, w->fd, v->secret_max - v->sm->done + 1);
 	if (n > 0)
 		return;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n < 0) {
-		vault_source_end(v, errno == EFBIG ? VAULT_SOURCE_TOO_BIG :
-		    VAULT_SOURCE_FAILED, errno);
+		vault_source_end(v,
+		    errno == EFBIG ? VAULT_SOURCE_TOO_BIG : VAULT_SOURCE_FAILED,
+		    errno);
 		return;
 	}
 	if (secmem_load_commit(v->sm) != 0) {
-		vault_source_end(v, errno == ENODATA ? VAULT_SOURCE_EMPTY :
-		    VAULT_SOURCE_FAILED, errno);
+		vault_source_end(v,
+		    errno == ENODATA ? VAULT_SOURCE_EMPTY : VAULT_SOURCE_FAILED,
+		    errno);
 		return;
 	}
 	vault_source_end(v, VAULT_SOURCE_LOADED, 0);
@@ -484,8 +494,8 @@ vault_start(struct vault *v)
 static int
 vault_entry_wipe(struct vault *v, struct vault_entry *e, const char *why)
 {
-	size_t	 len = e->sm != NULL ? e->sm->len : 0;
-	int	 rc = 0;
+	size_t len = e->sm != NULL ? e->sm->len : 0;
+	int    rc = 0;
 
 	if (e->sm == NULL)
 		return 0;
@@ -494,15 +504,16 @@ vault_entry_wipe(struct vault *v, struct vault_entry *e, const char *why)
 	v->ops.cancel_streams(v->ops.arg, e->sm, "secret wiped");
 	if (secmem_wipe(e->sm) != 0) {
 		log_warn("WIPE FAILED (%s): the memory of secret \"%s\" could "
-		    "not be made writable; its bytes may still be there", why,
-		    e->name);
+			 "not be made writable; its bytes may still be there",
+		    why, e->name);
 		rc = -1;
 	} else if (len > 0 && e == &v->ent[0])
 		log_info("secret wiped (%zu bytes overwritten with zeros): %s",
 		    len, why);
 	else if (len > 0)
 		log_info("secret \"%s\" wiped (%zu bytes overwritten with "
-		    "zeros): %s", e->name, len, why);
+			 "zeros): %s",
+		    e->name, len, why);
 	v->depth--;
 	return rc;
 }
@@ -517,7 +528,7 @@ vault_entry_wipe(struct vault *v, struct vault_entry *e, const char *why)
 int
 vault_wipe(struct vault *v, const char *why, bool kill)
 {
-	int	 i, rc = 0, n = vault_count(v);
+	int i, rc = 0, n = vault_count(v);
 
 	v->depth++;
 	btimer_stop(&v->life_w, v->loop);
@@ -553,11 +564,10 @@ vault_wipe(struct vault *v, const char *why, bool kill)
  * wiped already. Returns 0, or -1 if the wipe could not complete.
  */
 int
-vault_wipe_name(struct vault *v, const char *name, const char *why,
-    bool kill)
+vault_wipe_name(struct vault *v, const char *name, const char *why, bool kill)
 {
-	struct vault_entry	*e = vault_find(v, name);
-	int			 rc = 0;
+	struct vault_entry *e = vault_find(v, name);
+	int		    rc = 0;
 
 	if (e != NULL)
 		rc = vault_entry_wipe(v, e, why);
@@ -577,8 +587,8 @@ vault_wipe_name(struct vault *v, const char *name, const char *why,
 void
 vault_panic_wipe(struct vault *v)
 {
-	size_t	 len = 0;
-	int	 i, failed = 0;
+	size_t len = 0;
+	int    i, failed = 0;
 
 	if (v->sm != NULL && secmem_unshield(v->sm) != 0)
 		failed++;
@@ -591,11 +601,12 @@ vault_panic_wipe(struct vault *v)
 	}
 	if (failed > 0) {
 		log_warn("WIPE FAILED: the secret memory could not be made "
-		    "writable");
+			 "writable");
 		return;
 	}
 	log_info("secret wiped (%zu bytes overwritten with zeros, after the "
-	    "prekey and key)", len);
+		 "prekey and key)",
+	    len);
 }
 
 /*
@@ -605,11 +616,11 @@ vault_panic_wipe(struct vault *v)
 static void
 vault_check_life(struct vault *v)
 {
-	struct vault_entry	*e;
-	const char		*why;
-	char			 msg[64];
-	double			 now = btimer_now();
-	int			 i;
+	struct vault_entry *e;
+	const char	   *why;
+	char		    msg[64];
+	double		    now = btimer_now();
+	int		    i;
 
 	v->depth++;
 	for (i = 0; i < VAULT_SECRETS_MAX; i++) {
@@ -617,8 +628,10 @@ vault_check_life(struct vault *v)
 		if (e->sm == NULL || e->nstreams > 0 ||
 		    (why = policy_life_expired(&e->life, now)) == NULL)
 			continue;
-		snprintf(msg, sizeof msg, "the secret expired (%s); staying "
-		    "up", why);
+		snprintf(msg, sizeof msg,
+		    "the secret expired (%s); staying "
+		    "up",
+		    why);
 		vault_entry_wipe(v, e, msg);
 		v->ops.wiped(v->ops.arg, msg);
 	}
@@ -629,7 +642,7 @@ vault_check_life(struct vault *v)
 static void
 vault_life_cb(struct btimer *t)
 {
-	struct vault	*v = container_of(t, struct vault, life_w);
+	struct vault *v = container_of(t, struct vault, life_w);
 
 	vault_check_life(v);
 	vault_reap(v);
@@ -644,9 +657,9 @@ void
 vault_status(const struct vault *v, struct proto_status *st, char *prot,
     size_t len)
 {
-	const struct vault_entry	*e;
-	double				 now = btimer_now(), left;
-	int				 i;
+	const struct vault_entry *e;
+	double			  now = btimer_now(), left;
+	int			  i;
 
 	st->secret_bytes = 0;
 	st->reads = 0;
@@ -655,8 +668,7 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
 		e = &v->ent[i];
 		if (e->sm == NULL)
 			continue;
-		if (e->sm->state == SECMEM_HELD ||
-		    e->sm->state == SECMEM_DIRTY)
+		if (e->sm->state == SECMEM_HELD || e->sm->state == SECMEM_DIRTY)
 			st->secret_bytes += e->sm->len;
 		st->reads += e->life.reads;
 		left = policy_life_left(&e->life, now);
@@ -683,9 +695,9 @@ vault_status(const struct vault *v, struct proto_status *st, char *prot,
 bool
 vault_entry(struct vault *v, int index, struct proto_entry *pe)
 {
-	const struct vault_entry	*best = NULL;
-	long long			 key, after = -1, least;
-	int				 i, k;
+	const struct vault_entry *best = NULL;
+	long long		  key, after = -1, least;
+	int			  i, k;
 
 	/* Ordered by (seq, slot), so that a secret without a load number
 	 * yet is listed too, never skipped. */
@@ -722,9 +734,9 @@ vault_entry(struct vault *v, int index, struct proto_entry *pe)
 static struct vault_entry *
 vault_new(struct vault *v, const char *name, const char **why)
 {
-	struct vault_entry	*e = NULL;
-	struct secmem		*sm;
-	int			 i;
+	struct vault_entry *e = NULL;
+	struct secmem	   *sm;
+	int		    i;
 
 	for (i = 1; i < VAULT_SECRETS_MAX && e == NULL; i++)
 		if (v->ent[i].sm == NULL)
@@ -761,10 +773,10 @@ bool
 vault_load(struct vault *v, struct conn *c, size_t n, const char *name,
     const char *who)
 {
-	struct vault_entry	*e = v->sm != NULL ? vault_find(v, name) : NULL;
-	const char		*why = NULL;
-	char			 as[PROTO_NAME_MAX + 4];
-	bool			 replaced;
+	struct vault_entry *e = v->sm != NULL ? vault_find(v, name) : NULL;
+	const char	   *why = NULL;
+	char		    as[PROTO_NAME_MAX + 4];
+	bool		    replaced;
 
 	if (n == 0)
 		why = "ERR empty secret\n";
@@ -781,8 +793,8 @@ vault_load(struct vault *v, struct conn *c, size_t n, const char *name,
 		e = vault_new(v, name, &why);
 	if (why != NULL) {
 		log_info("LOAD of %zu bytes%s from %s refused: %.*s", n,
-		    vault_said(as, sizeof as, name), who,
-		    (int)strlen(why) - 5, why + 4);
+		    vault_said(as, sizeof as, name), who, (int)strlen(why) - 5,
+		    why + 4);
 		return conn_finish(c, why);
 	}
 	log_info("LOAD of %zu bytes%s from %s", n,
@@ -791,13 +803,15 @@ vault_load(struct vault *v, struct conn *c, size_t n, const char *name,
 	if (vault_entry_wipe(v, e, "replaced by a LOAD") != 0)
 		return conn_finish(c, "ERR wipe failed\n");
 	if (secmem_load_begin(e->sm) != 0) {
-		log_warn("LOAD: cannot prepare the secure buffer%s", replaced ?
-		    " (the secret it replaced was wiped)" : "");
+		log_warn("LOAD: cannot prepare the secure buffer%s",
+		    replaced ? " (the secret it replaced was wiped)" : "");
 		vault_reap(v);
 		vault_life_arm(v);
-		return conn_finish(c, replaced ? "ERR cannot prepare the "
-		    "secure buffer; the secret it replaced was wiped\n" :
-		    "ERR cannot prepare the secure buffer\n");
+		return conn_finish(c,
+		    replaced ?
+			"ERR cannot prepare the "
+			"secure buffer; the secret it replaced was wiped\n" :
+			"ERR cannot prepare the secure buffer\n");
 	}
 	e->loader = c;
 	vault_life_arm(v);
@@ -808,9 +822,9 @@ vault_load(struct vault *v, struct conn *c, size_t n, const char *name,
 void
 vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 {
-	struct vault_entry	*e = NULL;
-	char			 as[PROTO_NAME_MAX + 4];
-	int			 i;
+	struct vault_entry *e = NULL;
+	char		    as[PROTO_NAME_MAX + 4];
+	int		    i;
 
 	for (i = 0; i < VAULT_SECRETS_MAX && e == NULL; i++)
 		if (v->ent[i].sm != NULL && v->ent[i].loader == c)
@@ -830,9 +844,10 @@ vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 		if (e->sm->state == SECMEM_LOADING)
 			secmem_load_abort(e->sm);
 		log_warnx("LOAD of \"%s\" from pid %d failed (%s); the bytes "
-		    "read were wiped%s; that name is empty", e->name,
-		    c->peer_pid, why != NULL ? why : "?", c->load_replaced ?
-		    ", and so was the secret it replaced" : "");
+			  "read were wiped%s; that name is empty",
+		    e->name, c->peer_pid, why != NULL ? why : "?",
+		    c->load_replaced ? ", and so was the secret it replaced" :
+				       "");
 	}
 	vault_reap(v);
 	vault_life_arm(v);
@@ -845,8 +860,8 @@ vault_loaded(struct vault *v, struct conn *c, bool ok, const char *why)
 bool
 vault_get(struct vault *v, struct conn *c, const char *name, const char *who)
 {
-	struct vault_entry	*e;
-	char			 as[PROTO_NAME_MAX + 4];
+	struct vault_entry *e;
+	char		    as[PROTO_NAME_MAX + 4];
 
 	vault_said(as, sizeof as, name);
 	if (!v->allow_get) {
@@ -856,8 +871,8 @@ vault_get(struct vault *v, struct conn *c, const char *name, const char *who)
 	vault_check_life(v);
 	vault_reap(v);
 	e = vault_find(v, name);
-	if (e == NULL || !vault_entry_held(e) || (e->life.max_reads > 0 &&
-	    e->life.reads >= e->life.max_reads)) {
+	if (e == NULL || !vault_entry_held(e) ||
+	    (e->life.max_reads > 0 && e->life.reads >= e->life.max_reads)) {
 		log_info("GET%s from %s refused: no secret", as, who);
 		vault_life_arm(v);
 		return conn_error(c, "no secret");
@@ -874,7 +889,7 @@ vault_get(struct vault *v, struct conn *c, const char *name, const char *who)
 void
 vault_sent(struct vault *v, struct conn *c, bool ok)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < VAULT_SECRETS_MAX; i++)
 		if (v->ent[i].sm != NULL && v->ent[i].sm == c->sent_sm &&
@@ -894,7 +909,7 @@ vault_sent(struct vault *v, struct conn *c, bool ok)
 void
 vault_finish(struct vault *v)
 {
-	int	 i;
+	int i;
 
 	btimer_close(&v->life_w, v->loop);
 	if (v->sm != NULL)

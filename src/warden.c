@@ -26,30 +26,31 @@
 #include "dazai/pidfd.h"
 #include "dazai/warden.h"
 
-#define WARDEN_FD		3	/* the warden's end, in the warden */
-#define WARDEN_LINE_MAX		200	/* an action's stderr line, logged */
-#define WARDEN_SHUTDOWN_MS	1000	/* warden_shutdown's wait */
-#define WARDEN_READY_MS		5000	/* warden_start's wait */
-#define WARDEN_DEATH_MS		250	/* a panic's wait for the daemon */
-#define WARDEN_SLEEP_MS		4000	/* SLEEPING's wait for SLEPT (under
+#define WARDEN_FD	   3	/* the warden's end, in the warden */
+#define WARDEN_LINE_MAX	   200	/* an action's stderr line, logged */
+#define WARDEN_SHUTDOWN_MS 1000 /* warden_shutdown's wait */
+#define WARDEN_READY_MS	   5000 /* warden_start's wait */
+#define WARDEN_DEATH_MS	   250	/* a panic's wait for the daemon */
+#define WARDEN_SLEEP_MS \
+	4000 /* SLEEPING's wait for SLEPT (under
 					   logind's 5 s InhibitDelayMaxSec) */
 
 /* The daemon's end, for warden_panic_signal. */
-static volatile int	 warden_async_fd = -1;
+static volatile int warden_async_fd = -1;
 
 /* Copy a reason into a record's text, cut to fit. Async-signal-safe. */
 static void
 warden_msg_init(struct warden_msg *m, enum warden_msg_type type,
     const char *text)
 {
-	size_t	 i;
-	char	*p = (char *)m;
+	size_t i;
+	char  *p = (char *)m;
 
 	for (i = 0; i < sizeof *m; i++)
 		p[i] = 0;
 	m->type = (uint32_t)type;
-	for (i = 0; text != NULL && text[i] != '\0' &&
-	    i < sizeof m->text - 1; i++)
+	for (i = 0; text != NULL && text[i] != '\0' && i < sizeof m->text - 1;
+	     i++)
 		m->text[i] = text[i];
 }
 
@@ -57,7 +58,7 @@ warden_msg_init(struct warden_msg *m, enum warden_msg_type type,
 static int
 warden_send(struct warden *w, const struct warden_msg *m)
 {
-	ssize_t	 n;
+	ssize_t n;
 
 	if (w->fd < 0) {
 		errno = EPIPE;
@@ -78,7 +79,7 @@ warden_send(struct warden *w, const struct warden_msg *m)
 static int
 warden_request(struct warden *w, enum warden_msg_type type, const char *text)
 {
-	struct warden_msg	 m;
+	struct warden_msg m;
 
 	warden_msg_init(&m, type, text);
 	return warden_send(w, &m);
@@ -116,7 +117,7 @@ warden_arm(struct warden *w)
 int
 warden_slept(struct warden *w, int rc)
 {
-	struct warden_msg	 m;
+	struct warden_msg m;
 
 	warden_msg_init(&m, WARDEN_MSG_SLEPT, NULL);
 	m.status = rc;
@@ -127,15 +128,15 @@ warden_slept(struct warden *w, int rc)
 static int
 warden_send_fd(struct warden *w, uint32_t type, pid_t pid, int pidfd)
 {
-	struct warden_msg	 m;
-	struct msghdr		 mh;
-	struct iovec		 iov;
-	struct cmsghdr		*cm;
+	struct warden_msg m;
+	struct msghdr	  mh;
+	struct iovec	  iov;
+	struct cmsghdr	 *cm;
 	union {
-		char		 buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	 align;
+		char	       buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
 	} u;
-	ssize_t			 n;
+	ssize_t n;
 
 	if (w->fd < 0) {
 		errno = EPIPE;
@@ -178,7 +179,7 @@ warden_register(struct warden *w, pid_t pid, int pidfd)
 void
 warden_name_peer(struct warden *w, pid_t pid)
 {
-	int	 fd;
+	int fd;
 
 	if (w->down || w->fd < 0)
 		return;
@@ -196,11 +197,11 @@ warden_name_peer(struct warden *w, pid_t pid)
 static void
 warden_log_peer(pid_t said, int pidfd)
 {
-	char		 path[64], exe[PATH_MAX], line[128];
-	struct pollfd	 pfd;
-	ssize_t		 n;
-	FILE		*fp;
-	long		 pid = -1;
+	char	      path[64], exe[PATH_MAX], line[128];
+	struct pollfd pfd;
+	ssize_t	      n;
+	FILE	     *fp;
+	long	      pid = -1;
 
 	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", pidfd);
 	if ((fp = fopen(path, "re")) != NULL) {
@@ -231,7 +232,7 @@ warden_log_peer(pid_t said, int pidfd)
 int
 warden_unregister(struct warden *w, pid_t pid)
 {
-	struct warden_msg	 m;
+	struct warden_msg m;
 
 	warden_msg_init(&m, WARDEN_MSG_UNREGISTER, NULL);
 	m.pid = (int32_t)pid;
@@ -250,8 +251,8 @@ warden_unregister(struct warden *w, pid_t pid)
 void
 warden_hand_over(struct warden *w, pid_t pid, int pidfd)
 {
-	struct pollfd	 pfd;
-	int		 fd;
+	struct pollfd pfd;
+	int	      fd;
 
 	if (w->down)
 		return;
@@ -275,9 +276,9 @@ warden_hand_over(struct warden *w, pid_t pid, int pidfd)
 void
 warden_panic_signal(const char *reason)
 {
-	struct warden_msg	 m;
-	int			 fd = warden_async_fd;
-	int			 saved = errno;
+	struct warden_msg m;
+	int		  fd = warden_async_fd;
+	int		  saved = errno;
 
 	if (fd < 0)
 		return;
@@ -310,7 +311,7 @@ warden_gone(struct warden *w)
 static void
 warden_note(struct warden *w, const struct warden_msg *m)
 {
-	struct warden_result	*r;
+	struct warden_result *r;
 
 	if (m->type == WARDEN_MSG_DONE)
 		w->rehearsing = false;
@@ -322,8 +323,9 @@ warden_note(struct warden *w, const struct warden_msg *m)
 	r = &w->res[m->pid];
 	r->done = true;
 	/* As a shell says it: the exit status, 128 + a signal, or -1. */
-	r->status = m->status < 0 ? -1 : WIFEXITED(m->status) ?
-	    WEXITSTATUS(m->status) : 128 + WTERMSIG(m->status);
+	r->status = m->status < 0 ? -1 :
+	    WIFEXITED(m->status)  ? WEXITSTATUS(m->status) :
+				    128 + WTERMSIG(m->status);
 	r->timed_out = (m->flags & WARDEN_TIMED_OUT) != 0;
 	snprintf(r->text, sizeof r->text, "%s", m->text);
 }
@@ -332,7 +334,7 @@ warden_note(struct warden *w, const struct warden_msg *m)
 int
 warden_actions(const struct warden *w)
 {
-	int	 n;
+	int n;
 
 	if (w->cfg == NULL)
 		return 0;
@@ -342,8 +344,7 @@ warden_actions(const struct warden *w)
 
 /* The i-th action: on_panic first, then on_wipe; false past the end. */
 bool
-warden_action(const struct warden *w, int i, const char **on,
-    const char **cmd)
+warden_action(const struct warden *w, int i, const char **on, const char **cmd)
 {
 	if (i < 0 || i >= warden_actions(w))
 		return false;
@@ -361,7 +362,7 @@ warden_action(const struct warden *w, int i, const char **on,
 const char *
 warden_start_rehearsal(struct warden *w)
 {
-	int	 i;
+	int i;
 
 	if (w->down || w->fd < 0)
 		return "the warden is down";
@@ -393,8 +394,8 @@ warden_result(const struct warden *w, int i, bool *done, int *status,
 int
 warden_read(struct warden *w, struct warden_msg *msg)
 {
-	struct pollfd	 pfd;
-	ssize_t		 n;
+	struct pollfd pfd;
+	ssize_t	      n;
 
 	if (w->fd < 0)
 		return w->down ? WARDEN_READ_DOWN : WARDEN_READ_NONE;
@@ -437,7 +438,7 @@ warden_status_name(const struct warden *w)
 const char *
 warden_sleep_name(const struct warden *w)
 {
-	int	 mode = w->cfg != NULL ? w->cfg->on_sleep : CONFIG_SLEEP_KEEP;
+	int mode = w->cfg != NULL ? w->cfg->on_sleep : CONFIG_SLEEP_KEEP;
 
 	if (mode == CONFIG_SLEEP_KEEP)
 		return "keep";
@@ -450,9 +451,9 @@ warden_sleep_name(const struct warden *w)
 void
 warden_shutdown(struct warden *w)
 {
-	struct warden_msg	 m;
-	struct pollfd		 pfd;
-	int			 left = WARDEN_SHUTDOWN_MS, rc;
+	struct warden_msg m;
+	struct pollfd	  pfd;
+	int		  left = WARDEN_SHUTDOWN_MS, rc;
 
 	if (w->fd < 0)
 		return;
@@ -481,20 +482,20 @@ warden_shutdown(struct warden *w)
 
 /* The warden's state; it lives only in the warden. */
 struct warden_proc {
-	struct warden_config	 cfg;
-	int			 pidfd[WARDEN_PROCS_MAX];
-	pid_t			 pid[WARDEN_PROCS_MAX];
-	bool			 armed;
-	bool			 eof;		/* the daemon's end is gone */
-	bool			 clean;		/* CLEAN came */
-	bool			 panic;		/* a panic is due */
-	char			 reason[WARDEN_TEXT_MAX];
-	int			 busy;		/* a list is running */
-	int			 daemon_pidfd;	/* our parent, or -1 */
-	struct logind		*logind;	/* on_sleep's link, or NULL */
-	bool			 sleep_asked;	/* SLEEPING sent, no SLEPT */
-	int			 slept;		/* SLEPT: 1 wiped, -1 failed */
-	long long		 sleep_deadline; /* ms, for SLEPT */
+	struct warden_config cfg;
+	int		     pidfd[WARDEN_PROCS_MAX];
+	pid_t		     pid[WARDEN_PROCS_MAX];
+	bool		     armed;
+	bool		     eof;   /* the daemon's end is gone */
+	bool		     clean; /* CLEAN came */
+	bool		     panic; /* a panic is due */
+	char		     reason[WARDEN_TEXT_MAX];
+	int		     busy;	     /* a list is running */
+	int		     daemon_pidfd;   /* our parent, or -1 */
+	struct logind	    *logind;	     /* on_sleep's link, or NULL */
+	bool		     sleep_asked;    /* SLEEPING sent, no SLEPT */
+	int		     slept;	     /* SLEPT: 1 wiped, -1 failed */
+	long long	     sleep_deadline; /* ms, for SLEPT */
 };
 
 /* Send a record to the daemon (RESULT, DONE); a failure changes nothing. */
@@ -509,7 +510,7 @@ warden_reply(const struct warden_msg *m)
 static void
 warden_add_proc(struct warden_proc *wp, pid_t pid, int fd)
 {
-	int	 i, free_slot = -1;
+	int i, free_slot = -1;
 
 	for (i = 0; i < WARDEN_PROCS_MAX; i++) {
 		if (wp->pidfd[i] >= 0 && wp->pid[i] == pid) {
@@ -521,7 +522,8 @@ warden_add_proc(struct warden_proc *wp, pid_t pid, int fd)
 	}
 	if (free_slot < 0) {
 		log_warnx("more than %d registered processes: pid %d is not "
-		    "held", WARDEN_PROCS_MAX, (int)pid);
+			  "held",
+		    WARDEN_PROCS_MAX, (int)pid);
 		close(fd);
 		return;
 	}
@@ -547,7 +549,7 @@ warden_drop_proc(struct warden_proc *wp, int i)
 static void
 warden_kill_procs(struct warden_proc *wp, bool quiet)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < WARDEN_PROCS_MAX; i++) {
 		if (wp->pidfd[i] < 0)
@@ -564,8 +566,7 @@ warden_kill_procs(struct warden_proc *wp, bool quiet)
 	}
 }
 
-static void	warden_handle(struct warden_proc *, const struct warden_msg *,
-		    int);
+static void warden_handle(struct warden_proc *, const struct warden_msg *, int);
 
 /*
  * Take one record (and a pidfd with it) from the daemon; at EOF note
@@ -575,16 +576,16 @@ static void	warden_handle(struct warden_proc *, const struct warden_msg *,
 static int
 warden_receive(struct warden_proc *wp)
 {
-	struct warden_msg	 m;
-	struct msghdr		 mh;
-	struct iovec		 iov;
-	struct cmsghdr		*cm;
+	struct warden_msg m;
+	struct msghdr	  mh;
+	struct iovec	  iov;
+	struct cmsghdr	 *cm;
 	union {
-		char		 buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr	 align;
+		char	       buf[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
 	} u;
-	ssize_t			 n;
-	int			 fds[4], nfd = 0, i;
+	ssize_t n;
+	int	fds[4], nfd = 0, i;
 
 	iov.iov_base = &m;
 	iov.iov_len = sizeof m;
@@ -604,12 +605,14 @@ warden_receive(struct warden_proc *wp)
 		return -1;
 	}
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS)
-			for (i = 0; (size_t)i < (cm->cmsg_len - CMSG_LEN(0)) /
-			    sizeof(int) && nfd < 4; i++)
-				memcpy(&fds[nfd++], CMSG_DATA(cm) +
-				    i * sizeof(int), sizeof(int));
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			for (i = 0; (size_t)i <
+				 (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int) &&
+			     nfd < 4;
+			     i++)
+				memcpy(&fds[nfd++],
+				    CMSG_DATA(cm) + i * sizeof(int),
+				    sizeof(int));
 	if (n == 0) {
 		wp->eof = true;
 		for (i = 0; i < nfd; i++)
@@ -631,8 +634,8 @@ warden_receive(struct warden_proc *wp)
 static void
 warden_read_err(int fd, char *cur, size_t *curlen, char *last)
 {
-	char	 buf[512];
-	ssize_t	 n, i;
+	char	buf[512];
+	ssize_t n, i;
 
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		for (i = 0; i < n; i++) {
@@ -643,8 +646,9 @@ warden_read_err(int fd, char *cur, size_t *curlen, char *last)
 				}
 				*curlen = 0;
 			} else if (*curlen < WARDEN_LINE_MAX)
-				cur[(*curlen)++] = buf[i] == '\r' ||
-				    buf[i] == '\t' ? ' ' : buf[i];
+				cur[(*curlen)++] =
+				    buf[i] == '\r' || buf[i] == '\t' ? ' ' :
+								       buf[i];
 		}
 	}
 }
@@ -653,8 +657,8 @@ warden_read_err(int fd, char *cur, size_t *curlen, char *last)
 static void
 warden_exec(const char *cmd, const char *reason, int errfd)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-	    SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP,
+		SIGTTIN, SIGTTOU, SIGPIPE };
 	size_t		 i;
 	int		 null;
 
@@ -683,14 +687,14 @@ static void
 warden_run_one(struct warden_proc *wp, const char *cmd, const char *reason,
     bool watch, int *status, bool *timed_out, char *last)
 {
-	struct pollfd	 pfd[3];
-	char		 cur[WARDEN_LINE_MAX + 1];
-	size_t		 curlen = 0;
-	long long	 deadline;
-	siginfo_t	 si;
-	int		 p[2], pidfd, n, left;
-	bool		 exited = false, erropen = true;
-	pid_t		 pid;
+	struct pollfd pfd[3];
+	char	      cur[WARDEN_LINE_MAX + 1];
+	size_t	      curlen = 0;
+	long long     deadline;
+	siginfo_t     si;
+	int	      p[2], pidfd, n, left;
+	bool	      exited = false, erropen = true;
+	pid_t	      pid;
 
 	*status = -1;
 	*timed_out = false;
@@ -711,7 +715,7 @@ warden_run_one(struct warden_proc *wp, const char *cmd, const char *reason,
 		warden_exec(cmd, reason, p[1]);
 	}
 	close(p[1]);
-	setpgid(pid, pid);	/* as the child does: no window */
+	setpgid(pid, pid); /* as the child does: no window */
 	pidfd = sys_pidfd_open(pid);
 	deadline = log_now_ms() + (long long)(wp->cfg.timeout * 1000);
 	while (!exited) {
@@ -729,21 +733,23 @@ warden_run_one(struct warden_proc *wp, const char *cmd, const char *reason,
 			pfd[n].fd = WARDEN_FD;
 			pfd[n++].events = POLLIN;
 		}
-		if (poll(pfd, (nfds_t)n, pidfd < 0 && left > 50 ? 50 :
-		    left) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)n, pidfd < 0 && left > 50 ? 50 : left) <
+			0 &&
+		    errno != EINTR)
 			break;
 		if (pfd[1].revents & (POLLIN | POLLHUP)) {
 			warden_read_err(p[0], cur, &curlen, last);
-			if (pfd[1].revents & POLLHUP && !(pfd[1].revents &
-			    POLLIN))
+			if (pfd[1].revents & POLLHUP &&
+			    !(pfd[1].revents & POLLIN))
 				erropen = false;
 		}
 		if (n == 3 && pfd[2].revents != 0)
 			warden_receive(wp);
 		si.si_pid = 0;
-		if (pidfd >= 0 ? pfd[0].revents != 0 : waitid(P_PID,
-		    (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-		    si.si_pid == pid)
+		if (pidfd >= 0 ? pfd[0].revents != 0 :
+				 waitid(P_PID, (id_t)pid, &si,
+				     WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == pid)
 			exited = true;
 		if (watch && (wp->panic || wp->eof || wp->clean))
 			break;
@@ -770,8 +776,10 @@ warden_describe(int status, bool timed_out, double timeout, char *buf,
 	if (status == -1)
 		snprintf(buf, len, "could not be started");
 	else if (timed_out)
-		snprintf(buf, len, "killed (with its process group) after "
-		    "the %gs timeout", timeout);
+		snprintf(buf, len,
+		    "killed (with its process group) after "
+		    "the %gs timeout",
+		    timeout);
 	else if (WIFEXITED(status))
 		snprintf(buf, len, "exited %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
@@ -789,10 +797,10 @@ static int
 warden_run_list(struct warden_proc *wp, const char *const *cmds, int n,
     const char *reason, bool real, bool watch, bool report, int first)
 {
-	struct warden_msg	 m;
-	char			 last[WARDEN_LINE_MAX + 1], how[96];
-	int			 i, status;
-	bool			 timed_out;
+	struct warden_msg m;
+	char		  last[WARDEN_LINE_MAX + 1], how[96];
+	int		  i, status;
+	bool		  timed_out;
 
 	for (i = 0; i < n; i++) {
 		if (!real) {
@@ -805,8 +813,8 @@ warden_run_list(struct warden_proc *wp, const char *const *cmds, int n,
 			return i;
 		}
 		log_info("running: %s", cmds[i]);
-		warden_run_one(wp, cmds[i], reason, watch, &status,
-		    &timed_out, last);
+		warden_run_one(wp, cmds[i], reason, watch, &status, &timed_out,
+		    last);
 		warden_describe(status, timed_out, wp->cfg.timeout, how,
 		    sizeof how);
 		if (last[0] != '\0')
@@ -834,7 +842,7 @@ warden_run_list(struct warden_proc *wp, const char *const *cmds, int n,
 static void
 warden_wait_daemon(struct warden_proc *wp)
 {
-	struct pollfd	 pfd;
+	struct pollfd pfd;
 
 	if (wp->daemon_pidfd < 0)
 		return;
@@ -843,7 +851,8 @@ warden_wait_daemon(struct warden_proc *wp)
 	pfd.revents = 0;
 	if (poll(&pfd, 1, WARDEN_DEATH_MS) == 0)
 		log_debug("the daemon is still there after %d ms: acting "
-		    "anyway", WARDEN_DEATH_MS);
+			  "anyway",
+		    WARDEN_DEATH_MS);
 }
 
 /*
@@ -858,14 +867,15 @@ warden_do_panic(struct warden_proc *wp, bool by_eof)
 {
 	if (by_eof)
 		log_info("the daemon ended without a clean shutdown: panic "
-		    "(%s)", wp->armed ? "armed" : "dry-run");
+			 "(%s)",
+		    wp->armed ? "armed" : "dry-run");
 	else
 		log_info("panic (%s): %s", wp->armed ? "armed" : "dry-run",
 		    wp->reason);
 	warden_kill_procs(wp, !by_eof);
 	warden_wait_daemon(wp);
-	warden_run_list(wp, wp->cfg.on_panic, wp->cfg.n_panic, by_eof ?
-	    "dazaid died" : wp->reason, wp->armed, false, false, 0);
+	warden_run_list(wp, wp->cfg.on_panic, wp->cfg.n_panic,
+	    by_eof ? "dazaid died" : wp->reason, wp->armed, false, false, 0);
 	_exit(0);
 }
 
@@ -873,8 +883,8 @@ warden_do_panic(struct warden_proc *wp, bool by_eof)
 static void
 warden_handle(struct warden_proc *wp, const struct warden_msg *m, int fd)
 {
-	struct warden_msg	 done;
-	int			 i, n;
+	struct warden_msg done;
+	int		  i, n;
 
 	if (m->type == WARDEN_MSG_PEER && fd >= 0) {
 		warden_log_peer((pid_t)m->pid, fd);
@@ -965,7 +975,7 @@ static void
 warden_setup(int end, bool verbose)
 {
 	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-	    SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
+		SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
 	struct sigaction sa;
 	struct rlimit	 rl = { 0, 0 };
 	sigset_t	 none;
@@ -1014,9 +1024,9 @@ warden_setup(int end, bool verbose)
 static int
 warden_wait_ready(int fd)
 {
-	struct warden_msg	 m;
-	struct pollfd		 pfd = { fd, POLLIN, 0 };
-	int			 rc;
+	struct warden_msg m;
+	struct pollfd	  pfd = { fd, POLLIN, 0 };
+	int		  rc;
 
 	while ((rc = poll(&pfd, 1, WARDEN_READY_MS)) < 0 && errno == EINTR)
 		;
@@ -1032,7 +1042,7 @@ warden_wait_ready(int fd)
 static void
 warden_tell_sleep(bool watched, const char *why)
 {
-	struct warden_msg	 m;
+	struct warden_msg m;
 
 	warden_msg_init(&m, WARDEN_MSG_SLEEP, why);
 	m.status = watched ? 1 : 0;
@@ -1044,7 +1054,8 @@ static void
 warden_sleep_lost(struct warden_proc *wp, const char *why)
 {
 	log_warnx("sleep is not watched any more (on_sleep = %s has no "
-	    "effect): %s", config_sleep_name(wp->cfg.on_sleep), why);
+		  "effect): %s",
+	    config_sleep_name(wp->cfg.on_sleep), why);
 	logind_close(wp->logind);
 	wp->logind = NULL;
 	wp->sleep_asked = false;
@@ -1058,14 +1069,15 @@ warden_sleep_lost(struct warden_proc *wp, const char *why)
 static void
 warden_sleep_open(struct warden_proc *wp)
 {
-	char	 why[WARDEN_TEXT_MAX];
-	char	 what[64];
+	char why[WARDEN_TEXT_MAX];
+	char what[64];
 
 	if (wp->cfg.on_sleep == CONFIG_SLEEP_KEEP)
 		return;
 	snprintf(what, sizeof what, "%s the secrets before sleep",
-	    wp->cfg.on_sleep == CONFIG_SLEEP_WIPE ? "wipe" : "panic and "
-	    "destroy");
+	    wp->cfg.on_sleep == CONFIG_SLEEP_WIPE ? "wipe" :
+						    "panic and "
+						    "destroy");
 	if (logind_open(&wp->logind, what, why, sizeof why) != 0) {
 		log_warnx("on_sleep = %s has no effect: %s",
 		    config_sleep_name(wp->cfg.on_sleep), why);
@@ -1081,8 +1093,8 @@ warden_sleep_open(struct warden_proc *wp)
 static void
 warden_sleep_event(struct warden_proc *wp)
 {
-	struct warden_msg	 m;
-	char			 why[WARDEN_TEXT_MAX];
+	struct warden_msg m;
+	char		  why[WARDEN_TEXT_MAX];
 
 	switch (logind_process(wp->logind)) {
 	case LOGIND_NONE:
@@ -1093,7 +1105,7 @@ warden_sleep_event(struct warden_proc *wp)
 	case LOGIND_BEFORE:
 		if (!logind_locked(wp->logind)) {
 			log_warnx("the machine sleeps without our lock: "
-			    "nothing could be done before");
+				  "nothing could be done before");
 			break;
 		}
 		log_info("the machine is about to sleep: on_sleep = %s",
@@ -1127,8 +1139,8 @@ warden_sleep_event(struct warden_proc *wp)
 static int
 warden_poll_timeout(const struct warden_proc *wp)
 {
-	long long	 left;
-	int		 t = -1;
+	long long left;
+	int	  t = -1;
 
 	if (wp->logind == NULL)
 		return -1;
@@ -1155,9 +1167,9 @@ static void __attribute__((noreturn))
 warden_main(struct warden_proc *wp)
 /* clang-format on */
 {
-	struct pollfd	 pfd[2 + WARDEN_PROCS_MAX];
-	int		 slot[2 + WARDEN_PROCS_MAX];
-	int		 i, n, bus;
+	struct pollfd pfd[2 + WARDEN_PROCS_MAX];
+	int	      slot[2 + WARDEN_PROCS_MAX];
+	int	      i, n, bus;
 
 	log_debug("started (pid %d, %d on_panic, %d on_wipe, %s)",
 	    (int)getpid(), wp->cfg.n_panic, wp->cfg.n_wipe,
@@ -1199,13 +1211,14 @@ warden_main(struct warden_proc *wp)
 		if (wp->sleep_asked && wp->slept != 0) {
 			log_info("before sleep: %s; letting the machine sleep",
 			    wp->slept > 0 ? "every secret wiped" :
-			    "the wipe FAILED");
+					    "the wipe FAILED");
 			wp->sleep_asked = false;
 			logind_release(wp->logind);
 		}
 		if (wp->sleep_asked && log_now_ms() >= wp->sleep_deadline) {
 			log_warnx("the daemon did not answer within %d ms: "
-			    "letting the machine sleep", WARDEN_SLEEP_MS);
+				  "letting the machine sleep",
+			    WARDEN_SLEEP_MS);
 			wp->sleep_asked = false;
 			logind_release(wp->logind);
 		}
@@ -1228,11 +1241,11 @@ warden_main(struct warden_proc *wp)
 int
 warden_start(struct warden *w, const struct warden_config *cfg)
 {
-	struct warden_proc	 wp;
-	struct warden_msg	 m;
-	sigset_t		 all, old;
-	int			 sv[2], i, saved;
-	pid_t			 pid;
+	struct warden_proc wp;
+	struct warden_msg  m;
+	sigset_t	   all, old;
+	int		   sv[2], i, saved;
+	pid_t		   pid;
 
 	w->pid = 0;
 	w->fd = -1;

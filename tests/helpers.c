@@ -24,17 +24,17 @@
 #include "helpers.h"
 #include "memscan.h"
 
-#define MAX_TMPDIRS	16
+#define MAX_TMPDIRS 16
 
-static char	tmpdirs[MAX_TMPDIRS][64];
-static int	ntmpdirs;
-static int	cleanup_registered;
+static char tmpdirs[MAX_TMPDIRS][64];
+static int  ntmpdirs;
+static int  cleanup_registered;
 
 /* Seconds on the monotonic clock. */
 double
 dz_now(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
@@ -51,8 +51,8 @@ dz_ms_now(void)
 static void
 cleanup_tmpdirs(void)
 {
-	char	 cmd[128];
-	int	 i, rc;
+	char cmd[128];
+	int  i, rc;
 
 	for (i = 0; i < ntmpdirs; i++) {
 		if (tmpdirs[i][0] == '\0')
@@ -72,12 +72,12 @@ cleanup_tmpdirs(void)
 const char *
 dz_bin(const char *name)
 {
-	static char	 base[PATH_MAX / 2];
-	static char	 buf[4][PATH_MAX];
-	static int	 n;
-	const char	*b = getenv("DAZAI_BUILD");
-	char		*p = buf[n++ % 4];
-	char		 cwd[PATH_MAX / 4];
+	static char base[PATH_MAX / 2];
+	static char buf[4][PATH_MAX];
+	static int  n;
+	const char *b = getenv("DAZAI_BUILD");
+	char	   *p = buf[n++ % 4];
+	char	    cwd[PATH_MAX / 4];
 
 	if (base[0] == '\0') {
 		if (b == NULL || *b == '\0')
@@ -99,13 +99,13 @@ dz_bin(const char *name)
 bool
 dz_which(const char *name, char *buf, size_t len)
 {
-	const char	*path = getenv("PATH"), *p, *colon;
-	struct stat	 st;
-	size_t		 n;
+	const char *path = getenv("PATH"), *p, *colon;
+	struct stat st;
+	size_t	    n;
 
 	if (path == NULL || *path == '\0')
 		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path; ; p = colon + 1) {
+	for (p = path;; p = colon + 1) {
 		if ((colon = strchr(p, ':')) == NULL)
 			colon = p + strlen(p);
 		n = (size_t)(colon - p);
@@ -127,9 +127,9 @@ dz_which(const char *name, char *buf, size_t len)
 char *
 dz_read_file(const char *path, char *buf, size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd;
+	size_t	off = 0;
+	ssize_t n;
+	int	fd;
 
 	buf[0] = '\0';
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -169,8 +169,8 @@ dz_tmpdir(char *buf, size_t len)
 pid_t
 dz_spawn(const char *const *argv, const char *logpath, int keep_fd)
 {
-	pid_t	 pid;
-	int	 fd, i;
+	pid_t pid;
+	int   fd, i;
 
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
@@ -228,11 +228,11 @@ dz_init(struct dz *d, const char *sock)
 int
 dz_start_at(struct dz *d, const char *sock, const char *const *extra)
 {
-	const char	*argv[64];
-	char		 fdarg[16], c;
-	int		 p[2], n = 0, i;
-	struct pollfd	 pfd;
-	ssize_t		 r;
+	const char   *argv[64];
+	char	      fdarg[16], c;
+	int	      p[2], n = 0, i;
+	struct pollfd pfd;
+	ssize_t	      r;
 
 	dz_init(d, sock);
 	ck_assert_int_eq(pipe(p), 0);
@@ -269,8 +269,8 @@ dz_start(struct dz *d, const char *const *extra)
 int
 dz_waitpid(pid_t pid, int *status, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	pid_t		 r;
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
+	pid_t	  r;
 
 	for (;;) {
 		r = waitpid(pid, status, WNOHANG);
@@ -331,8 +331,8 @@ dz_stop(struct dz *d)
 int
 dz_connect(const char *path)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
+	struct sockaddr_un sun;
+	int		   fd;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -350,8 +350,8 @@ dz_connect(const char *path)
 bool
 dz_send(int fd, const char *s)
 {
-	size_t	 len = strlen(s), off = 0;
-	ssize_t	 n;
+	size_t	len = strlen(s), off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		n = send(fd, s + off, len - off, MSG_NOSIGNAL);
@@ -366,8 +366,8 @@ dz_send(int fd, const char *s)
 void
 dz_send_bytes(int fd, const void *buf, size_t len)
 {
-	const char	*p = buf;
-	ssize_t		 n;
+	const char *p = buf;
+	ssize_t	    n;
 
 	while (len > 0) {
 		n = write(fd, p, len);
@@ -383,10 +383,10 @@ dz_send_bytes(int fd, const void *buf, size_t len)
 bool
 dz_read_exact(int fd, void *buf, size_t len, double timeout)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 end = dz_now() + timeout;
-	char		*p = buf;
-	ssize_t		 n;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	double	      end = dz_now() + timeout;
+	char	     *p = buf;
+	ssize_t	      n;
 
 	while (len > 0) {
 		if (poll(&pfd, 1, (int)((end - dz_now()) * 1000)) != 1)
@@ -408,8 +408,8 @@ dz_read_exact(int fd, void *buf, size_t len, double timeout)
 pid_t
 dz_sleeper(void)
 {
-	sigset_t	 all, old;
-	pid_t		 pid;
+	sigset_t all, old;
+	pid_t	 pid;
 
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -436,11 +436,11 @@ dz_sleeper(void)
 char *
 dz_readline(int fd, char *buf, size_t len, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	size_t		 n = 0;
-	long long	 left;
-	char		 c;
+	long long     end = dz_ms_now() + (long long)(timeout * 1000);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t	      n = 0;
+	long long     left;
+	char	      c;
 
 	while (n + 1 < len) {
 		left = end - dz_ms_now();
@@ -462,11 +462,11 @@ dz_readline(int fd, char *buf, size_t len, double timeout)
 bool
 dz_eof(int fd, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	char		 buf[512];
-	long long	 left;
-	ssize_t		 n;
+	long long     end = dz_ms_now() + (long long)(timeout * 1000);
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char	      buf[512];
+	long long     left;
+	ssize_t	      n;
 
 	for (;;) {
 		left = end - dz_ms_now();
@@ -484,8 +484,8 @@ dz_eof(int fd, double timeout)
 int
 dz_hello(const char *sock)
 {
-	char	 line[64];
-	int	 fd = dz_connect(sock);
+	char line[64];
+	int  fd = dz_connect(sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", sock, strerror(errno));
 	snprintf(line, sizeof line, "HELLO %d\n", (int)getpid());
@@ -505,16 +505,16 @@ dz_log_has(const struct dz *d, const char *needle)
 int
 dz_log_count(const struct dz *d, const char *needle)
 {
-	struct stat	 st;
-	const char	*p;
-	char		*buf;
-	ssize_t		 n;
-	int		 fd, count = 0;
+	struct stat st;
+	const char *p;
+	char	   *buf;
+	ssize_t	    n;
+	int	    fd, count = 0;
 
 	if ((fd = open(d->log, O_RDONLY)) < 0)
 		return 0;
-	if (fstat(fd, &st) != 0 || (buf = malloc((size_t)st.st_size + 1)) ==
-	    NULL) {
+	if (fstat(fd, &st) != 0 ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
 		return 0;
 	}
@@ -531,7 +531,7 @@ dz_log_count(const struct dz *d, const char *needle)
 bool
 dz_log_wait(const struct dz *d, const char *needle, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (!dz_log_has(d, needle)) {
 		if (dz_ms_now() >= end)
@@ -548,9 +548,9 @@ dz_log_wait(const struct dz *d, const char *needle, double timeout)
 int
 dz_run(const char *const *argv, char *out, size_t len, double timeout)
 {
-	char	 dir[64], path[128];
-	pid_t	 pid;
-	int	 status;
+	char  dir[64], path[128];
+	pid_t pid;
+	int   status;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/out", dir);
@@ -568,23 +568,23 @@ dz_run(const char *const *argv, char *out, size_t len, double timeout)
 void
 dz_write_file(const char *path, const void *data, size_t len)
 {
-	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
 	ck_assert(write(fd, data, len) == (ssize_t)len);
 	close(fd);
 }
 
-static void	dz_vskip(char, const char *, va_list)
-		    __attribute__((format(printf, 2, 0)));
+static void dz_vskip(char, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
 
 /* Record a skip: kind 'R' (required under CI) or 'N' (not applicable). */
 static void
 dz_vskip(char kind, const char *fmt, va_list ap)
 {
-	const char	*log = getenv("DAZAI_SKIP_LOG");
-	char		 line[512];
-	int		 fd, n;
+	const char *log = getenv("DAZAI_SKIP_LOG");
+	char	    line[512];
+	int	    fd, n;
 
 	n = vsnprintf(line, sizeof line - 1, fmt, ap);
 	if (n < 0)
@@ -606,7 +606,7 @@ dz_vskip(char kind, const char *fmt, va_list ap)
 void
 dz_skip(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	dz_vskip('R', fmt, ap);
@@ -617,7 +617,7 @@ dz_skip(const char *fmt, ...)
 void
 dz_skip_na(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	dz_vskip('N', fmt, ap);
@@ -635,11 +635,11 @@ dz_is_root(void)
 bool
 dz_is_asan_build(const char *path)
 {
-	static const char	 needle[] = "__asan_init";
-	struct stat		 st;
-	void			*map;
-	bool			 found;
-	int			 fd;
+	static const char needle[] = "__asan_init";
+	struct stat	  st;
+	void		 *map;
+	bool		  found;
+	int		  fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
@@ -651,8 +651,8 @@ dz_is_asan_build(const char *path)
 	close(fd);
 	if (map == MAP_FAILED)
 		return false;
-	found = memmem(map, (size_t)st.st_size, needle,
-	    sizeof needle - 1) != NULL;
+	found =
+	    memmem(map, (size_t)st.st_size, needle, sizeof needle - 1) != NULL;
 	munmap(map, (size_t)st.st_size);
 	return found;
 }
@@ -663,7 +663,7 @@ dz_is_asan_build(const char *path)
 int
 dz_ctl(const struct dz *d)
 {
-	int	 fd = dz_connect(d->sock);
+	int fd = dz_connect(d->sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
 	return fd;
@@ -673,8 +673,8 @@ dz_ctl(const struct dz *d)
 const char *
 dz_req(int fd, const char *line)
 {
-	static char	 buf[512];
-	const char	*r;
+	static char buf[512];
+	const char *r;
 
 	ck_assert(dz_send(fd, line));
 	r = dz_readline(fd, buf, sizeof buf, 10);
@@ -686,7 +686,7 @@ dz_req(int fd, const char *line)
 void
 dz_load(int fd, const void *buf, size_t len)
 {
-	char	 line[64];
+	char line[64];
 
 	snprintf(line, sizeof line, "LOAD %zu\n", len);
 	ck_assert(dz_send(fd, line));
@@ -698,8 +698,8 @@ dz_load(int fd, const void *buf, size_t len)
 void
 dz_get_expect(int fd, const void *want, size_t len)
 {
-	char	 line[64], hdr[64];
-	char	*got = malloc(len + 1);
+	char  line[64], hdr[64];
+	char *got = malloc(len + 1);
 
 	ck_assert_ptr_nonnull(got);
 	snprintf(hdr, sizeof hdr, "SECRET %zu", len);
@@ -715,10 +715,10 @@ dz_get_expect(int fd, const void *want, size_t len)
 const char *
 dz_field(const char *status, const char *key)
 {
-	static char	 val[128];
-	char		 k[64];
-	const char	*p;
-	size_t		 n;
+	static char val[128];
+	char	    k[64];
+	const char *p;
+	size_t	    n;
 
 	snprintf(k, sizeof k, " %s=", key);
 	p = strstr(status, k);
@@ -733,13 +733,13 @@ dz_field(const char *status, const char *key)
 const char *
 dz_status(const struct dz *d)
 {
-	static char	 line[512];
-	int		 fd = dz_ctl(d);
+	static char line[512];
+	int	    fd = dz_ctl(d);
 
 	snprintf(line, sizeof line, "%s", dz_req(fd, "STATUS\n"));
 	close(fd);
-	ck_assert_msg(strncmp(line, "STATUS alive=1 armed=", 21) == 0,
-	    "%s", line);
+	ck_assert_msg(strncmp(line, "STATUS alive=1 armed=", 21) == 0, "%s",
+	    line);
 	return line;
 }
 
@@ -748,7 +748,7 @@ bool
 dz_status_wait(const struct dz *d, const char *key, const char *want,
     double timeout)
 {
-	double	 end = dz_now() + timeout;
+	double end = dz_now() + timeout;
 
 	for (;;) {
 		if (strcmp(dz_field(dz_status(d), key), want) == 0)
@@ -770,9 +770,9 @@ dz_child_running(pid_t pid, int *status)
 const char *
 dz_reg(const struct dz *d, long pid)
 {
-	static char	 reply[64];
-	char		 line[64];
-	int		 fd = dz_ctl(d);
+	static char reply[64];
+	char	    line[64];
+	int	    fd = dz_ctl(d);
 
 	snprintf(line, sizeof line, "REGISTER pid=%ld\n", pid);
 	snprintf(reply, sizeof reply, "%s", dz_req(fd, line));
@@ -787,10 +787,12 @@ dz_reg(const struct dz *d, long pid)
 int
 dz_mem_hits(pid_t pid, const void *needle, size_t len)
 {
-	struct memscan	 ms;
+	struct memscan ms;
 
-	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0, "cannot read "
-	    "/proc/%d/mem: %s", (int)pid, strerror(errno));
+	ck_assert_msg(memscan_pid(pid, needle, len, &ms) == 0,
+	    "cannot read "
+	    "/proc/%d/mem: %s",
+	    (int)pid, strerror(errno));
 	ck_assert_int_gt(ms.bytes, 0);
 	return ms.hits;
 }

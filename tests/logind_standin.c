@@ -27,32 +27,35 @@
 
 #include <systemd/sd-bus.h>
 
-#define LOCKS_MAX	16
+#define LOCKS_MAX 16
 
-static int	 lock_fd[LOCKS_MAX];	/* the read ends we keep */
-static int	 lock_n[LOCKS_MAX];
-static int	 locks;
-static bool	 refuse_next;
+static int  lock_fd[LOCKS_MAX]; /* the read ends we keep */
+static int  lock_n[LOCKS_MAX];
+static int  locks;
+static bool refuse_next;
 
 static int
 inhibit(sd_bus_message *m, void *arg, sd_bus_error *err)
 {
-	const char	*what, *who, *why, *mode;
-	int		 p[2], r, i;
+	const char *what, *who, *why, *mode;
+	int	    p[2], r, i;
 
 	(void)arg;
-	if ((r = sd_bus_message_read(m, "ssss", &what, &who, &why,
-	    &mode)) < 0)
+	if ((r = sd_bus_message_read(m, "ssss", &what, &who, &why, &mode)) < 0)
 		return r;
 	if (refuse_next) {
 		refuse_next = false;
-		return sd_bus_error_set(err, "org.freedesktop.DBus.Error."
-		    "AccessDenied", "Permission denied");
+		return sd_bus_error_set(err,
+		    "org.freedesktop.DBus.Error."
+		    "AccessDenied",
+		    "Permission denied");
 	}
 	if (strcmp(mode, "delay") == 0 && strcmp(what, "sleep") != 0 &&
 	    strcmp(what, "shutdown") != 0)
-		return sd_bus_error_set(err, "org.freedesktop.DBus.Error."
-		    "InvalidArgs", "Delay inhibitors only supported for "
+		return sd_bus_error_set(err,
+		    "org.freedesktop.DBus.Error."
+		    "InvalidArgs",
+		    "Delay inhibitors only supported for "
 		    "shutdown and sleep");
 	for (i = 0; i < LOCKS_MAX && lock_fd[i] >= 0; i++)
 		;
@@ -60,37 +63,34 @@ inhibit(sd_bus_message *m, void *arg, sd_bus_error *err)
 		return sd_bus_error_set_errno(err, EMFILE);
 	lock_fd[i] = p[0];
 	lock_n[i] = ++locks;
-	printf("inhibit what=%s who=%s why=%s mode=%s n=%d\n", what, who,
-	    why, mode, locks);
+	printf("inhibit what=%s who=%s why=%s mode=%s n=%d\n", what, who, why,
+	    mode, locks);
 	fflush(stdout);
 	r = sd_bus_reply_method_return(m, "h", p[1]);
-	close(p[1]);	/* the reply took a copy */
+	close(p[1]); /* the reply took a copy */
 	return r;
 }
 
-static const sd_bus_vtable manager_vtable[] = {
-	SD_BUS_VTABLE_START(0),
+static const sd_bus_vtable manager_vtable[] = { SD_BUS_VTABLE_START(0),
 	SD_BUS_METHOD("Inhibit", "ssss", "h", inhibit,
 	    SD_BUS_VTABLE_UNPRIVILEGED),
-	SD_BUS_SIGNAL("PrepareForSleep", "b", 0),
-	SD_BUS_VTABLE_END
-};
+	SD_BUS_SIGNAL("PrepareForSleep", "b", 0), SD_BUS_VTABLE_END };
 
 int
 main(void)
 {
-	struct pollfd	 pfd[2 + LOCKS_MAX];
-	sd_bus		*bus = NULL;
-	char		 line[64];
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 i, k, r, slot[2 + LOCKS_MAX];
+	struct pollfd pfd[2 + LOCKS_MAX];
+	sd_bus	     *bus = NULL;
+	char	      line[64];
+	size_t	      len = 0;
+	ssize_t	      n;
+	int	      i, k, r, slot[2 + LOCKS_MAX];
 
 	for (i = 0; i < LOCKS_MAX; i++)
 		lock_fd[i] = -1;
 	if ((r = sd_bus_open_system(&bus)) < 0 ||
 	    (r = sd_bus_add_object_vtable(bus, NULL, "/org/freedesktop/login1",
-	    "org.freedesktop.login1.Manager", manager_vtable, NULL)) < 0 ||
+		 "org.freedesktop.login1.Manager", manager_vtable, NULL)) < 0 ||
 	    (r = sd_bus_request_name(bus, "org.freedesktop.login1", 0)) < 0) {
 		fprintf(stderr, "logind stand-in: %s\n", strerror(-r));
 		return 1;
@@ -130,12 +130,12 @@ main(void)
 			continue;
 		n = read(STDIN_FILENO, line + len, sizeof line - 1 - len);
 		if (n <= 0)
-			return 0;	/* the test is done with us */
+			return 0; /* the test is done with us */
 		len += (size_t)n;
 		line[len] = '\0';
 		while (strchr(line, '\n') != NULL) {
-			char	*nl = strchr(line, '\n');
-			int	 before;
+			char *nl = strchr(line, '\n');
+			int   before;
 
 			*nl = '\0';
 			before = strcmp(line, "sleep") == 0;
@@ -146,8 +146,9 @@ main(void)
 				    "/org/freedesktop/login1",
 				    "org.freedesktop.login1.Manager",
 				    "PrepareForSleep", "b", before);
-				printf("emitted %s%s\n", before ? "true" :
-				    "false", r < 0 ? " (failed)" : "");
+				printf("emitted %s%s\n",
+				    before ? "true" : "false",
+				    r < 0 ? " (failed)" : "");
 				fflush(stdout);
 			}
 			len -= (size_t)(nl + 1 - line);

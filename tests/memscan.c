@@ -17,17 +17,17 @@
 #include "helpers.h"
 #include "memscan.h"
 
-#define CHUNK	(1024 * 1024)
+#define CHUNK (1024 * 1024)
 
 /* Parse one /proc/PID/maps line. */
 static int
 parse_maps_line(const char *line, unsigned long *start, unsigned long *end,
     char *perms, char *name, size_t namelen)
 {
-	int	 off = 0;
+	int off = 0;
 
 	if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %n", start, end, perms,
-	    &off) < 3)
+		&off) < 3)
 		return -1;
 	snprintf(name, namelen, "%.79s", off > 0 ? line + off : "");
 	name[strcspn(name, "\n")] = '\0';
@@ -40,10 +40,10 @@ scan_region(int memfd, unsigned long start, unsigned long end,
     const void *needle, size_t len, struct memscan *ms, const char *perms,
     const char *name)
 {
-	unsigned char	*buf;
-	unsigned long	 pos = start;
-	size_t		 keep = 0, n, i;
-	ssize_t		 r;
+	unsigned char *buf;
+	unsigned long  pos = start;
+	size_t	       keep = 0, n, i;
+	ssize_t	       r;
 
 	if ((buf = malloc(CHUNK + len)) == NULL)
 		return;
@@ -85,10 +85,10 @@ scan_region(int memfd, unsigned long start, unsigned long end,
 int
 memscan_pid(pid_t pid, const void *needle, size_t len, struct memscan *ms)
 {
-	char		 path[64], line[512], perms[8], name[80];
-	unsigned long	 start, end;
-	FILE		*maps;
-	int		 memfd;
+	char	      path[64], line[512], perms[8], name[80];
+	unsigned long start, end;
+	FILE	     *maps;
+	int	      memfd;
 
 	memset(ms, 0, sizeof *ms);
 	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
@@ -101,7 +101,7 @@ memscan_pid(pid_t pid, const void *needle, size_t len, struct memscan *ms)
 	}
 	while (fgets(line, sizeof line, maps) != NULL) {
 		if (parse_maps_line(line, &start, &end, perms, name,
-		    sizeof name) != 0)
+			sizeof name) != 0)
 			continue;
 		ms->regions++;
 		if (strcmp(name, "[vsyscall]") == 0)
@@ -117,10 +117,10 @@ memscan_pid(pid_t pid, const void *needle, size_t len, struct memscan *ms)
 int
 memscan_vmflags(pid_t pid, unsigned long addr, char *out, size_t outlen)
 {
-	char		 path[64], line[512];
-	unsigned long	 lo, hi;
-	FILE		*fp;
-	int		 inside = 0;
+	char	      path[64], line[512];
+	unsigned long lo, hi;
+	FILE	     *fp;
+	int	      inside = 0;
 
 	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -143,11 +143,11 @@ memscan_vmflags(pid_t pid, unsigned long addr, char *out, size_t outlen)
 int
 memscan_neighbours(pid_t pid, unsigned long addr, char *below, char *above)
 {
-	char		 path[64], line[512], perms[8], name[80];
-	char		 prev_perms[8] = "";
-	unsigned long	 start, end, prev_end = 0;
-	FILE		*fp;
-	int		 found = 0;
+	char	      path[64], line[512], perms[8], name[80];
+	char	      prev_perms[8] = "";
+	unsigned long start, end, prev_end = 0;
+	FILE	     *fp;
+	int	      found = 0;
 
 	snprintf(below, 8, "none");
 	snprintf(above, 8, "none");
@@ -156,7 +156,7 @@ memscan_neighbours(pid_t pid, unsigned long addr, char *below, char *above)
 		return -1;
 	while (fgets(line, sizeof line, fp) != NULL) {
 		if (parse_maps_line(line, &start, &end, perms, name,
-		    sizeof name) != 0)
+			sizeof name) != 0)
 			continue;
 		if (found) {
 			if (start == prev_end)
@@ -179,7 +179,7 @@ memscan_neighbours(pid_t pid, unsigned long addr, char *below, char *above)
 int
 memscan_has_flag(const char *flags, const char *flag)
 {
-	size_t	 n = strlen(flag);
+	size_t	    n = strlen(flag);
 	const char *p;
 
 	for (p = flags; (p = strstr(p, flag)) != NULL; p += n)
@@ -193,10 +193,10 @@ memscan_has_flag(const char *flags, const char *flag)
 int
 memscan_file(const char *path, const void *needle, size_t len)
 {
-	unsigned char	*buf;
-	size_t		 keep = 0, n, i;
-	ssize_t		 r;
-	int		 fd, hits = 0;
+	unsigned char *buf;
+	size_t	       keep = 0, n, i;
+	ssize_t	       r;
+	int	       fd, hits = 0;
 
 	if ((fd = open(path, O_RDONLY)) < 0)
 		return -1;
@@ -238,7 +238,7 @@ static bool
 unmaps(const struct __ptrace_syscall_info *si, unsigned long start,
     unsigned long end)
 {
-	unsigned long	 a = si->entry.args[0], len = si->entry.args[1];
+	unsigned long a = si->entry.args[0], len = si->entry.args[1];
 
 	return si->entry.nr == SYS_munmap && a < end && a + len > start;
 }
@@ -250,10 +250,10 @@ unmaps(const struct __ptrace_syscall_info *si, unsigned long start,
 static int
 nonzero_ranges(pid_t pid, const unsigned long *ranges, size_t nr)
 {
-	unsigned char	*buf;
-	unsigned long	 len;
-	size_t		 r, i;
-	int		 n = 0;
+	unsigned char *buf;
+	unsigned long  len;
+	size_t	       r, i;
+	int	       n = 0;
 
 	for (r = 0; r < nr; r++) {
 		len = ranges[2 * r + 1] - ranges[2 * r];
@@ -274,9 +274,9 @@ nonzero_ranges(pid_t pid, const unsigned long *ranges, size_t nr)
 static int
 scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
 {
-	struct memscan	 ms;
-	size_t		 i;
-	int		 hits = 0;
+	struct memscan ms;
+	size_t	       i;
+	int	       hits = 0;
 
 	for (i = 0; i < n; i++) {
 		if (memscan_pid(pid, needles[i], len, &ms) != 0)
@@ -298,11 +298,11 @@ scan_needles(pid_t pid, const void *const *needles, size_t n, size_t len)
  */
 int
 memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
-    size_t len, const unsigned long *ranges, size_t nr,
-    void (*trigger)(void *), void *arg, struct memscan_death *md)
+    size_t len, const unsigned long *ranges, size_t nr, void (*trigger)(void *),
+    void *arg, struct memscan_death *md)
 {
-	return memscan_trace_death_at(pid, needles, n, len, ranges, nr,
-	    trigger, NULL, arg, md);
+	return memscan_trace_death_at(pid, needles, n, len, ranges, nr, trigger,
+	    NULL, arg, md);
 }
 
 /*
@@ -311,14 +311,13 @@ memscan_trace_death_n(pid_t pid, const void *const *needles, size_t n,
  */
 int
 memscan_trace_death_at(pid_t pid, const void *const *needles, size_t n,
-    size_t len, const unsigned long *ranges, size_t nr,
-    void (*trigger)(void *), void (*at_entry)(pid_t, void *), void *arg,
-    struct memscan_death *md)
+    size_t len, const unsigned long *ranges, size_t nr, void (*trigger)(void *),
+    void (*at_entry)(pid_t, void *), void *arg, struct memscan_death *md)
 {
 	struct __ptrace_syscall_info si;
-	size_t		 r;
-	bool		 unmap;
-	int		 st, inject, hits;
+	size_t			     r;
+	bool			     unmap;
+	int			     st, inject, hits;
 
 	memset(md, 0, sizeof *md);
 	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD) != 0 ||
@@ -340,25 +339,28 @@ memscan_trace_death_at(pid_t pid, const void *const *needles, size_t n,
 		if (WSTOPSIG(st) == (SIGTRAP | 0x80)) {
 			memset(&si, 0, sizeof si);
 			if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
-			    &si) > 0 && si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+				&si) > 0 &&
+			    si.op == PTRACE_SYSCALL_INFO_ENTRY) {
 				for (unmap = false, r = 0; r < nr; r++)
 					unmap |= unmaps(&si, ranges[2 * r],
 					    ranges[2 * r + 1]);
-				if (final_syscall(&si) && (hits = scan_needles(
-				    pid, needles, n, len)) >= 0) {
+				if (final_syscall(&si) &&
+				    (hits = scan_needles(pid, needles, n,
+					 len)) >= 0) {
 					md->hits += hits;
 					md->scans++;
-					md->nonzero += nonzero_ranges(pid,
-					    ranges, nr);
-				} else if (unmap && (hits = scan_needles(pid,
-				    needles, n, len)) >= 0) {
+					md->nonzero +=
+					    nonzero_ranges(pid, ranges, nr);
+				} else if (unmap &&
+				    (hits = scan_needles(pid, needles, n,
+					 len)) >= 0) {
 					md->unmap_hits += hits;
 					md->unmap_scans++;
 				} else if (at_entry != NULL)
 					at_entry(pid, arg);
 			}
 		} else if ((st >> 16) == 0)
-			inject = WSTOPSIG(st);	/* signal-delivery-stop */
+			inject = WSTOPSIG(st); /* signal-delivery-stop */
 		ptrace(PTRACE_SYSCALL, pid, 0, inject);
 	}
 	md->status = st;
@@ -368,10 +370,10 @@ memscan_trace_death_at(pid_t pid, const void *const *needles, size_t n,
 /* The same for one needle and one range. */
 int
 memscan_trace_death(pid_t pid, const void *needle, size_t len,
-    unsigned long start, unsigned long end, void (*trigger)(void *),
-    void *arg, struct memscan_death *md)
+    unsigned long start, unsigned long end, void (*trigger)(void *), void *arg,
+    struct memscan_death *md)
 {
-	const unsigned long	 range[2] = { start, end };
+	const unsigned long range[2] = { start, end };
 
 	return memscan_trace_death_n(pid, &needle, 1, len, range, 1, trigger,
 	    arg, md);
@@ -386,10 +388,10 @@ memscan_trace_death(pid_t pid, const void *needle, size_t len,
 int
 memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
 {
-	char		 path[64], line[512], perms[8], cperms[8] = "";
-	unsigned long	 lo, hi, clo = 0, chi = 0;
-	FILE		*fp;
-	int		 n = 0;
+	char	      path[64], line[512], perms[8], cperms[8] = "";
+	unsigned long lo, hi, clo = 0, chi = 0;
+	FILE	     *fp;
+	int	      n = 0;
 
 	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -415,8 +417,7 @@ memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
 		out[n].start = clo;
 		out[n].end = chi;
 		snprintf(out[n].perms, sizeof out[n].perms, "%s", cperms);
-		snprintf(out[n].flags, sizeof out[n].flags, "%.250s",
-		    line + 8);
+		snprintf(out[n].flags, sizeof out[n].flags, "%.250s", line + 8);
 		n++;
 	}
 	fclose(fp);
@@ -427,9 +428,9 @@ memscan_secure_maps(pid_t pid, struct memscan_map *out, int max)
 int
 memscan_peek(pid_t pid, unsigned long addr, void *buf, size_t len)
 {
-	char	 path[64];
-	ssize_t	 r;
-	int	 fd, saved;
+	char	path[64];
+	ssize_t r;
+	int	fd, saved;
 
 	snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -452,11 +453,11 @@ int
 memscan_shield(pid_t pid, struct memscan_shield *sh)
 {
 	enum { PREKEY = 16384 };
-	struct memscan_map	 m[4];
-	unsigned long		 pg = (unsigned long)sysconf(_SC_PAGESIZE);
-	unsigned long		 slen = PREKEY + 2 * pg;
-	unsigned char		*prekey;
-	int			 n, i, si = -1, bi = -1, rc;
+	struct memscan_map m[4];
+	unsigned long	   pg = (unsigned long)sysconf(_SC_PAGESIZE);
+	unsigned long	   slen = PREKEY + 2 * pg;
+	unsigned char	  *prekey;
+	int		   n, i, si = -1, bi = -1, rc;
 
 	memset(sh, 0, sizeof *sh);
 	if ((n = memscan_secure_maps(pid, m, 4)) < 0)

@@ -15,11 +15,11 @@
 time_t
 time(time_t *t)
 {
-	time_t		 now;
+	time_t now;
 #ifdef SYS_time
 	now = (time_t)syscall(SYS_time, NULL);
 #else
-	struct timespec	 ts;
+	struct timespec ts;
 
 	syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
 	now = ts.tv_sec;

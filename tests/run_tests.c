@@ -22,9 +22,9 @@
 static void
 count_skips(const char *path, int *required, int *na)
 {
-	char	 line[600];
-	int	 pids[512], npids = 0, pid, i, off;
-	FILE	*fp;
+	char  line[600];
+	int   pids[512], npids = 0, pid, i, off;
+	FILE *fp;
 
 	*required = *na = 0;
 	if ((fp = fopen(path, "r")) == NULL)
@@ -52,10 +52,10 @@ count_skips(const char *path, int *required, int *na)
 int
 main(void)
 {
-	SRunner		*sr;
-	const char	*ci = getenv("CI");
-	char		 skiplog[] = "/tmp/dazai-skips.XXXXXX";
-	int		 failed, total, required, na, fd;
+	SRunner	   *sr;
+	const char *ci = getenv("CI");
+	char	    skiplog[] = "/tmp/dazai-skips.XXXXXX";
+	int	    failed, total, required, na, fd;
 
 	signal(SIGPIPE, SIG_IGN);
 	if ((fd = mkstemp(skiplog)) < 0) {
@@ -96,7 +96,7 @@ main(void)
 	    total - failed - required - na, failed, required + na);
 	if (required > 0 && ci != NULL && strcmp(ci, "true") == 0) {
 		printf("CI: %d required check(s) skipped; CI runs as root "
-		    "with every tool installed, so this is a failure\n",
+		       "with every tool installed, so this is a failure\n",
 		    required);
 		return EXIT_FAILURE;
 	}

@@ -31,9 +31,9 @@ void
 term_spawn(struct term *t, const char *const *argv, char *const *envp,
     const char *dir, unsigned short rows, unsigned short cols)
 {
-	struct winsize	 ws = { .ws_row = rows, .ws_col = cols };
-	pid_t		 pid;
-	int		 fd, i;
+	struct winsize ws = { .ws_row = rows, .ws_col = cols };
+	pid_t	       pid;
+	int	       fd, i;
 
 	memset(t, 0, sizeof *t);
 	t->fd = -1;
@@ -61,9 +61,9 @@ term_spawn(struct term *t, const char *const *argv, char *const *envp,
 int
 term_read(struct term *t, long long ms)
 {
-	struct pollfd	 pfd = { t->fd, POLLIN, 0 };
-	size_t		 drop, i;
-	ssize_t		 n;
+	struct pollfd pfd = { t->fd, POLLIN, 0 };
+	size_t	      drop, i;
+	ssize_t	      n;
 
 	if (t->fd < 0)
 		return -1;
@@ -81,7 +81,7 @@ term_read(struct term *t, long long ms)
 	if (n < 0 && errno == EINTR)
 		return 0;
 	if (n <= 0)
-		return -1;	/* EIO: no process holds the slave side */
+		return -1; /* EIO: no process holds the slave side */
 	for (i = t->len; i < t->len + (size_t)n; i++)
 		if (t->out[i] == '\0')
 			t->out[i] = ' ';
@@ -97,8 +97,8 @@ term_read(struct term *t, long long ms)
 bool
 term_wait(struct term *t, const char *needle, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	const char	*p;
+	long long   end = dz_ms_now() + (long long)(timeout * 1000);
+	const char *p;
 
 	for (;;) {
 		t->out[t->len] = '\0';
@@ -109,8 +109,7 @@ term_wait(struct term *t, const char *needle, double timeout)
 		if (dz_ms_now() >= end || term_read(t, end - dz_ms_now()) < 0) {
 			t->out[t->len] = '\0';
 			if ((p = strstr(t->out + t->seen, needle)) != NULL) {
-				t->seen = (size_t)(p - t->out) +
-				    strlen(needle);
+				t->seen = (size_t)(p - t->out) + strlen(needle);
 				return true;
 			}
 			return false;
@@ -122,7 +121,7 @@ term_wait(struct term *t, const char *needle, double timeout)
 void
 term_drain(struct term *t, long long ms)
 {
-	long long	 end = dz_ms_now() + ms;
+	long long end = dz_ms_now() + ms;
 
 	while (dz_ms_now() < end && term_read(t, end - dz_ms_now()) >= 0)
 		;
@@ -132,8 +131,8 @@ term_drain(struct term *t, long long ms)
 int
 term_count(const struct term *t, const char *needle)
 {
-	const char	*p = t->out;
-	int		 n = 0;
+	const char *p = t->out;
+	int	    n = 0;
 
 	while ((p = strstr(p, needle)) != NULL) {
 		n++;
@@ -146,8 +145,8 @@ term_count(const struct term *t, const char *needle)
 void
 term_type(struct term *t, const char *s)
 {
-	size_t	 len = strlen(s), off = 0;
-	ssize_t	 n;
+	size_t	len = strlen(s), off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		n = write(t->fd, s + off, len - off);
@@ -169,7 +168,7 @@ term_tail(const struct term *t)
 bool
 term_echo(struct term *t)
 {
-	struct termios	 tio;
+	struct termios tio;
 
 	ck_assert_int_eq(tcgetattr(t->fd, &tio), 0);
 	return (tio.c_lflag & ECHO) != 0;
@@ -179,8 +178,8 @@ term_echo(struct term *t)
 int
 term_exit(struct term *t, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	pid_t		 r;
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
+	pid_t	  r;
 
 	while (t->pid != 0) {
 		r = waitpid(t->pid, &t->status, WNOHANG);

@@ -14,28 +14,28 @@
  * is killed by pid at term_stop.
  */
 
-#define TERM_OUT_MAX	(256 * 1024)
+#define TERM_OUT_MAX (256 * 1024)
 
 struct term {
-	pid_t	 pid;		/* the program, 0 once reaped */
-	int	 fd;		/* pty master, -1 once closed */
-	int	 status;	/* wait status once reaped */
-	char	 out[TERM_OUT_MAX + 1]; /* what the program wrote */
-	size_t	 len;
-	size_t	 seen;		/* term_wait searches from here */
-	int	 sync;		/* counter for a suite's markers */
+	pid_t  pid;		      /* the program, 0 once reaped */
+	int    fd;		      /* pty master, -1 once closed */
+	int    status;		      /* wait status once reaped */
+	char   out[TERM_OUT_MAX + 1]; /* what the program wrote */
+	size_t len;
+	size_t seen; /* term_wait searches from here */
+	int    sync; /* counter for a suite's markers */
 };
 
-void		 term_spawn(struct term *, const char *const *, char *const *,
-		    const char *, unsigned short, unsigned short);
-int		 term_read(struct term *, long long);
-bool		 term_wait(struct term *, const char *, double);
-void		 term_drain(struct term *, long long);
-int		 term_count(const struct term *, const char *);
-void		 term_type(struct term *, const char *);
-const char	*term_tail(const struct term *);
-bool		 term_echo(struct term *);
-int		 term_exit(struct term *, double);
-void		 term_stop(struct term *);
+void term_spawn(struct term *, const char *const *, char *const *, const char *,
+    unsigned short, unsigned short);
+int  term_read(struct term *, long long);
+bool term_wait(struct term *, const char *, double);
+void term_drain(struct term *, long long);
+int  term_count(const struct term *, const char *);
+void term_type(struct term *, const char *);
+const char *term_tail(const struct term *);
+bool	    term_echo(struct term *);
+int	    term_exit(struct term *, double);
+void	    term_stop(struct term *);
 
 #endif

@@ -17,22 +17,21 @@
 
 #include "helpers.h"
 
-#define NOBODY	65534
+#define NOBODY 65534
 
 /* Run dazaid with args; return its exit status (wait status >> 8). */
 static int
 run_dazaid(const char *const *args, char *out, size_t len)
 {
-	const char	*argv[32];
-	int		 n = 0, st;
+	const char *argv[32];
+	int	    n = 0, st;
 
 	argv[n++] = dz_bin("dazaid");
 	while (*args != NULL && n < 31)
 		argv[n++] = *args++;
 	argv[n] = NULL;
 	st = dz_run(argv, out, len, 10);
-	ck_assert_msg(st != -1 && WIFEXITED(st), "dazaid did not exit: %d",
-	    st);
+	ck_assert_msg(st != -1 && WIFEXITED(st), "dazaid did not exit: %d", st);
 	return WEXITSTATUS(st);
 }
 
@@ -50,8 +49,8 @@ assert_one_line(const char *out, const char *needle)
 START_TEST(usage_errors)
 {
 	static const struct {
-		const char	*args[4];
-		const char	*needle;
+		const char *args[4];
+		const char *needle;
 	} cases[] = {
 		{ { "--bogus" }, "--bogus: unknown option" },
 		{ { "--grace" }, "--grace: missing argument" },
@@ -68,8 +67,8 @@ START_TEST(usage_errors)
 		{ { "--config", "/nonexistent.conf" },
 		    "/nonexistent.conf: No such file" },
 	};
-	char	 out[2048];
-	size_t	 i;
+	char   out[2048];
+	size_t i;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ck_assert_msg(run_dazaid(cases[i].args, out, sizeof out) == 2,
@@ -81,8 +80,8 @@ END_TEST
 
 START_TEST(socket_too_long)
 {
-	char		 path[200], out[1024];
-	const char	*args[] = { "--socket", path, NULL };
+	char	    path[200], out[1024];
+	const char *args[] = { "--socket", path, NULL };
 
 	memset(path, 'x', sizeof path);
 	memcpy(path, "/tmp/", 5);
@@ -96,7 +95,7 @@ START_TEST(help_version)
 {
 	static const char *const help[] = { "--help", NULL };
 	static const char *const version[] = { "--version", NULL };
-	char	 out[4096];
+	char			 out[4096];
 
 	ck_assert_int_eq(run_dazaid(help, out, sizeof out), 0);
 	ck_assert(strstr(out, "usage: dazaid") != NULL);
@@ -109,7 +108,7 @@ END_TEST
 static const char *
 secret_file(char *buf, size_t len, const void *data, size_t n)
 {
-	char	 dir[64];
+	char dir[64];
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(buf, len, "%s/secret", dir);
@@ -119,10 +118,10 @@ secret_file(char *buf, size_t len, const void *data, size_t n)
 
 START_TEST(bad_secrets)
 {
-	char		 path[128], out[1024];
-	const char	*args[] = { "--socket", NULL, "--secret-file", path,
-			    "--secret-max", "10", NULL };
-	char		 dir[64], sock[128];
+	char	    path[128], out[1024];
+	const char *args[] = { "--socket", NULL, "--secret-file", path,
+		"--secret-max", "10", NULL };
+	char	    dir[64], sock[128];
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(sock, sizeof sock, "%s/s.sock", dir);
@@ -135,8 +134,9 @@ START_TEST(bad_secrets)
 	ck_assert_msg(strstr(out, "secret is empty") != NULL, "%s", out);
 	secret_file(path, sizeof path, "0123456789A", 11);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 2);
-	ck_assert_msg(strstr(out, "11 bytes, larger than secret_max (10)")
-	    != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "11 bytes, larger than secret_max (10)") !=
+		NULL,
+	    "%s", out);
 	/* The socket of a refused start is not left behind. */
 	ck_assert_int_eq(access(sock, F_OK), -1);
 	snprintf(path, sizeof path, "%s", dir);
@@ -147,11 +147,11 @@ END_TEST
 
 START_TEST(secret_fd_pipe)
 {
-	struct dz	 d;
-	char		 fdarg[16], buf[5000];
-	const char	*argv[] = { dz_bin("dazaid"), "--socket", d.sock,
-			    "--secret-fd", fdarg, NULL };
-	int		 p[2], fd;
+	struct dz   d;
+	char	    fdarg[16], buf[5000];
+	const char *argv[] = { dz_bin("dazaid"), "--socket", d.sock,
+		"--secret-fd", fdarg, NULL };
+	int	    p[2], fd;
 
 	/* A pipe from a parent, read to EOF straight into the buffer. */
 	dz_init(&d, NULL);
@@ -163,7 +163,8 @@ START_TEST(secret_fd_pipe)
 	ck_assert(write(p[1], buf, sizeof buf) == (ssize_t)sizeof buf);
 	close(p[1]);
 	ck_assert(dz_log_wait(&d, "listening on", 10));
-	ck_assert(dz_log_has(&d, "secret loaded: 5000 bytes from secret "
+	ck_assert(dz_log_has(&d,
+	    "secret loaded: 5000 bytes from secret "
 	    "descriptor"));
 	fd = dz_hello(d.sock);
 	close(fd);
@@ -176,20 +177,23 @@ END_TEST
 
 START_TEST(secret_fd_empty_and_big)
 {
-	char		 cmd[512], out[2048], dir[64];
-	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
-	int		 st;
+	char	    cmd[512], out[2048], dir[64];
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
-	snprintf(cmd, sizeof cmd, "exec %s --socket %s/s.sock --secret-fd 0 "
-	    "</dev/null", dz_bin("dazaid"), dir);
+	snprintf(cmd, sizeof cmd,
+	    "exec %s --socket %s/s.sock --secret-fd 0 "
+	    "</dev/null",
+	    dz_bin("dazaid"), dir);
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%d %s", st, out);
-	ck_assert_msg(strstr(out, "secret descriptor: secret is empty") !=
-	    NULL, "%s", out);
-	snprintf(cmd, sizeof cmd, "printf %%09000d 0 | exec %s --socket "
-	    "%s/s.sock --secret-fd 0 --secret-max 8192", dz_bin("dazaid"),
-	    dir);
+	ck_assert_msg(strstr(out, "secret descriptor: secret is empty") != NULL,
+	    "%s", out);
+	snprintf(cmd, sizeof cmd,
+	    "printf %%09000d 0 | exec %s --socket "
+	    "%s/s.sock --secret-fd 0 --secret-max 8192",
+	    dz_bin("dazaid"), dir);
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%d %s", st, out);
 	ck_assert_msg(strstr(out, "larger than the maximum") != NULL, "%s",
@@ -199,12 +203,12 @@ END_TEST
 
 START_TEST(config_file_precedence)
 {
-	char		 dir[64], conf[128], out[4096];
-	const char	*args[] = { "--config", conf, "--dry-run",
-			    "--check-config", NULL };
-	const char	*args2[] = { "--config", conf, "--check-config", NULL };
+	char	    dir[64], conf[128], out[4096];
+	const char *args[] = { "--config", conf, "--dry-run", "--check-config",
+		NULL };
+	const char *args2[] = { "--config", conf, "--check-config", NULL };
 	static const char text[] = "arm = true\ngrace = 2.5\n"
-	    "socket = /run/example/dazai.sock\n";
+				   "socket = /run/example/dazai.sock\n";
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
@@ -212,8 +216,8 @@ START_TEST(config_file_precedence)
 	ck_assert_int_eq(run_dazaid(args2, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "arm = true\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "grace = 2.5\n") != NULL, "%s", out);
-	ck_assert_msg(strstr(out, "socket = /run/example/dazai.sock\n") !=
-	    NULL, "%s", out);
+	ck_assert_msg(strstr(out, "socket = /run/example/dazai.sock\n") != NULL,
+	    "%s", out);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "arm = false\n") != NULL, "%s", out);
 	/* A broken file: the file and line are named, exit 2. */
@@ -224,8 +228,8 @@ START_TEST(config_file_precedence)
 	dz_write_file(conf, text, sizeof text - 1);
 	chmod(conf, 0664);
 	ck_assert_int_eq(run_dazaid(args2, out, sizeof out), 0);
-	ck_assert_msg(strstr(out, "writable by group or others") != NULL,
-	    "%s", out);
+	ck_assert_msg(strstr(out, "writable by group or others") != NULL, "%s",
+	    out);
 }
 END_TEST
 
@@ -237,11 +241,11 @@ END_TEST
  */
 START_TEST(secret_file_hygiene)
 {
-	char		 dir[64], sub[128], path[160], out[4096];
-	const char	*args[] = { "--config", "/dev/null", "--secret-file",
-			    path, "--check-config", NULL };
-	const char	*start[] = { "--secret-file", path, NULL };
-	struct dz	 d;
+	char	    dir[64], sub[128], path[160], out[4096];
+	const char *args[] = { "--config", "/dev/null", "--secret-file", path,
+		"--check-config", NULL };
+	const char *start[] = { "--secret-file", path, NULL };
+	struct dz   d;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/secret", dir);
@@ -252,12 +256,16 @@ START_TEST(secret_file_hygiene)
 	ck_assert_int_eq(chmod(path, 0644), 0);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "WARNING: secret file") != NULL &&
-	    strstr(out, "is readable by group or others (mode 0644): chmod "
-	    "600 it") != NULL, "%s", out);
+		strstr(out,
+		    "is readable by group or others (mode 0644): chmod "
+		    "600 it") != NULL,
+	    "%s", out);
 	ck_assert_int_eq(chmod(path, 0620), 0);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
-	ck_assert_msg(strstr(out, "is writable by group or others (mode "
-	    "0620)") != NULL, "%s", out);
+	ck_assert_msg(strstr(out,
+			  "is writable by group or others (mode "
+			  "0620)") != NULL,
+	    "%s", out);
 
 	/* The real start says it too, and still starts. */
 	ck_assert_int_eq(chmod(path, 0644), 0);
@@ -273,8 +281,10 @@ START_TEST(secret_file_hygiene)
 	snprintf(path, sizeof path, "%s/secret", sub);
 	dz_write_file(path, "hunter2", 7);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
-	ck_assert_msg(strstr(out, "which group or others can write: they can "
-	    "replace the file") != NULL, "%s", out);
+	ck_assert_msg(strstr(out,
+			  "which group or others can write: they can "
+			  "replace the file") != NULL,
+	    "%s", out);
 	/* Sticky (as /tmp): others cannot replace what is ours. */
 	ck_assert_int_eq(chmod(sub, 01777), 0);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
@@ -284,8 +294,8 @@ START_TEST(secret_file_hygiene)
 	snprintf(path, sizeof path, "%s/missing", dir);
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 2);
 	assert_one_line(out, "secret file ");
-	ck_assert_msg(strstr(out, "missing: No such file or directory") !=
-	    NULL, "%s", out);
+	ck_assert_msg(strstr(out, "missing: No such file or directory") != NULL,
+	    "%s", out);
 }
 END_TEST
 
@@ -295,16 +305,19 @@ END_TEST
  */
 START_TEST(ping_timeout_warning)
 {
-	char		 out[4096], pt[16];
-	const char	*args[] = { "--config", "/dev/null", "--ping-timeout",
-			    pt, "--check-config", NULL };
+	char	    out[4096], pt[16];
+	const char *args[] = { "--config", "/dev/null", "--ping-timeout", pt,
+		"--check-config", NULL };
 
 	snprintf(pt, sizeof pt, "5");
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
-	ck_assert_msg(strstr(out, "WARNING: ping timeout 5s is under twice "
-	    "the heartbeat's default interval (5s): a default client "
-	    "is lost between two PINGs; start clients with --interval "
-	    "2.5 or less") != NULL, "%s", out);
+	ck_assert_msg(
+	    strstr(out,
+		"WARNING: ping timeout 5s is under twice "
+		"the heartbeat's default interval (5s): a default client "
+		"is lost between two PINGs; start clients with --interval "
+		"2.5 or less") != NULL,
+	    "%s", out);
 	snprintf(pt, sizeof pt, "8");
 	ck_assert_int_eq(run_dazaid(args, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "lost to one late PING") != NULL, "%s", out);
@@ -323,13 +336,12 @@ END_TEST
  * out, its exit status returned.
  */
 static int
-check_config_as_user(const char *dir, const char *extra, char *out,
-    size_t len)
+check_config_as_user(const char *dir, const char *extra, char *out, size_t len)
 {
-	char		 bin[128], log[128], cmd[PATH_MAX + 300];
-	const char	*argv[5];
-	pid_t		 pid;
-	int		 st, fd, n = 0;
+	char	    bin[128], log[128], cmd[PATH_MAX + 300];
+	const char *argv[5];
+	pid_t	    pid;
+	int	    st, fd, n = 0;
 
 	snprintf(bin, sizeof bin, "%s/dazaid", dir);
 	snprintf(log, sizeof log, "%s/out", dir);
@@ -354,8 +366,9 @@ check_config_as_user(const char *dir, const char *extra, char *out,
 			_exit(126);
 		setenv("HOME", dir, 1);
 		unsetenv("XDG_CONFIG_HOME");
-		if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-		    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+			setuid(NOBODY) != 0))
 			_exit(125);
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
@@ -372,9 +385,9 @@ check_config_as_user(const char *dir, const char *extra, char *out,
  */
 START_TEST(default_config_unreadable)
 {
-	char		 dir[64], sub[128], conf[160], out[4096], want[160];
-	unsigned	 me = geteuid() == 0 ? NOBODY : (unsigned)geteuid();
-	unsigned	 owner = (unsigned)geteuid();
+	char	 dir[64], sub[128], conf[160], out[4096], want[160];
+	unsigned me = geteuid() == 0 ? NOBODY : (unsigned)geteuid();
+	unsigned owner = (unsigned)geteuid();
 
 	dz_tmpdir(dir, sizeof dir);
 	ck_assert_int_eq(chmod(dir, 0755), 0);
@@ -386,21 +399,25 @@ START_TEST(default_config_unreadable)
 	dz_write_file(conf, "grace = 1\n", 10);
 	ck_assert_int_eq(chmod(conf, geteuid() == 0 ? 0600 : 0), 0);
 	ck_assert_int_eq(check_config_as_user(dir, NULL, out, sizeof out), 2);
-	assert_one_line(out, "dazai.conf: permission denied: the default "
+	assert_one_line(out,
+	    "dazai.conf: permission denied: the default "
 	    "config file belongs to uid ");
-	snprintf(want, sizeof want, "belongs to uid %u (mode %04o) and dazaid "
+	snprintf(want, sizeof want,
+	    "belongs to uid %u (mode %04o) and dazaid "
 	    "runs as uid %u; make it readable to you, or skip it with "
-	    "--config /dev/null", owner, geteuid() == 0 ? 0600 : 0, me);
+	    "--config /dev/null",
+	    owner, geteuid() == 0 ? 0600 : 0, me);
 	ck_assert_msg(strstr(out, want) != NULL, "want %s: %s", want, out);
 	ck_assert_int_eq(check_config_as_user(dir, "/dev/null", out,
-	    sizeof out), 0);
-	ck_assert_msg(strstr(out, "config file: /dev/null") != NULL, "%s",
-	    out);
+			     sizeof out),
+	    0);
+	ck_assert_msg(strstr(out, "config file: /dev/null") != NULL, "%s", out);
 
 	/* A directory on the way we cannot search. */
 	ck_assert_int_eq(chmod(sub, geteuid() == 0 ? 0700 : 0), 0);
 	ck_assert_int_eq(check_config_as_user(dir, NULL, out, sizeof out), 2);
-	assert_one_line(out, "permission denied: a directory above the "
+	assert_one_line(out,
+	    "permission denied: a directory above the "
 	    "default config file is not searchable");
 	ck_assert_int_eq(chmod(sub, 0755), 0);
 	ck_assert_int_eq(chmod(conf, 0600), 0);
@@ -409,10 +426,10 @@ END_TEST
 
 START_TEST(default_socket_dir)
 {
-	struct dz	 d;
-	struct stat	 st;
-	char		 run[64], dir[128], sock[160];
-	const char	*argv[] = { NULL, "--ready-fd", "1", NULL };
+	struct dz   d;
+	struct stat st;
+	char	    run[64], dir[128], sock[160];
+	const char *argv[] = { NULL, "--ready-fd", "1", NULL };
 
 	dz_tmpdir(run, sizeof run);
 	setenv("XDG_RUNTIME_DIR", run, 1);
@@ -442,8 +459,8 @@ END_TEST
 
 START_TEST(unsafe_explicit_dir)
 {
-	struct dz	 d;
-	char		 dir[64], sub[128], link[128], sock[200];
+	struct dz d;
+	char	  dir[64], sub[128], link[128], sock[200];
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(sub, sizeof sub, "%s/open", dir);
@@ -470,8 +487,8 @@ END_TEST
 Suite *
 cli_suite(void)
 {
-	Suite	*s = suite_create("cli");
-	TCase	*tc = tcase_create("cli");
+	Suite *s = suite_create("cli");
+	TCase *tc = tcase_create("cli");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, usage_errors);

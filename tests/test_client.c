@@ -34,22 +34,20 @@
 #include "memscan.h"
 #include "term.h"
 
-#define NOBODY		65534
-#define RUN_TIMEOUT	30.0
+#define NOBODY	    65534
+#define RUN_TIMEOUT 30.0
 
 /* ---- pure parsers ---- */
 
 START_TEST(classify_replies)
 {
-	const char	*r;
+	const char *r;
 
 	ck_assert_int_eq(client_classify("OK", &r), CLIENT_OK);
-	ck_assert_int_eq(client_classify("ALREADY_ARMED", &r),
-	    CLIENT_ALREADY);
+	ck_assert_int_eq(client_classify("ALREADY_ARMED", &r), CLIENT_ALREADY);
 	ck_assert_int_eq(client_classify("BUSY", &r), CLIENT_REFUSED);
 	ck_assert_str_eq(r, "BUSY");
-	ck_assert_int_eq(client_classify("ERR no secret", &r),
-	    CLIENT_REFUSED);
+	ck_assert_int_eq(client_classify("ERR no secret", &r), CLIENT_REFUSED);
 	ck_assert_str_eq(r, "no secret");
 	ck_assert_int_eq(client_classify("ERROR invalid pid", &r),
 	    CLIENT_REFUSED);
@@ -64,52 +62,59 @@ END_TEST
 
 START_TEST(parse_secret_header)
 {
-	char	 err[CLIENT_ERRLEN];
-	size_t	 n = 0;
+	char   err[CLIENT_ERRLEN];
+	size_t n = 0;
 
-	ck_assert_int_eq(client_parse_secret("SECRET 32", &n, err,
-	    sizeof err), 0);
+	ck_assert_int_eq(client_parse_secret("SECRET 32", &n, err, sizeof err),
+	    0);
 	ck_assert_uint_eq(n, 32);
 	ck_assert_int_eq(client_parse_secret("SECRET 1073741824", &n, err,
-	    sizeof err), 0);
+			     sizeof err),
+	    0);
 	ck_assert_uint_eq(n, 1073741824u);
 	/* Lying or broken lengths. */
 	ck_assert_int_eq(client_parse_secret("SECRET 1073741825", &n, err,
-	    sizeof err), -1);
+			     sizeof err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "limit"));
-	ck_assert_int_eq(client_parse_secret("SECRET 99999999999999999999",
-	    &n, err, sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("SECRET 0", &n, err,
-	    sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("SECRET -5", &n, err,
-	    sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("SECRET 5x", &n, err,
-	    sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("SECRET", &n, err,
-	    sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("SECRET  5", &n, err,
-	    sizeof err), -1);
-	ck_assert_int_eq(client_parse_secret("secret 5", &n, err,
-	    sizeof err), -1);
+	ck_assert_int_eq(client_parse_secret("SECRET 99999999999999999999", &n,
+			     err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("SECRET 0", &n, err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("SECRET -5", &n, err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("SECRET 5x", &n, err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("SECRET", &n, err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("SECRET  5", &n, err, sizeof err),
+	    -1);
+	ck_assert_int_eq(client_parse_secret("secret 5", &n, err, sizeof err),
+	    -1);
 	ck_assert_int_eq(client_parse_secret("\x01\xff garbage", &n, err,
-	    sizeof err), -1);
+			     sizeof err),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "\\x01\\xff"));
 	/* Refusals carry their reason. */
 	ck_assert_int_eq(client_parse_secret("ERR no secret", &n, err,
-	    sizeof err), 1);
+			     sizeof err),
+	    1);
 	ck_assert_str_eq(err, "no secret");
 	ck_assert_int_eq(client_parse_secret("ERR get disabled", &n, err,
-	    sizeof err), 1);
+			     sizeof err),
+	    1);
 	ck_assert_str_eq(err, "get disabled");
 }
 END_TEST
 
 START_TEST(parse_status_line)
 {
-	struct client_status	 st;
-	char			 line[512], err[CLIENT_ERRLEN];
+	struct client_status st;
+	char		     line[512], err[CLIENT_ERRLEN];
 
-	snprintf(line, sizeof line, "STATUS alive=1 armed=0 grace=5 "
+	snprintf(line, sizeof line,
+	    "STATUS alive=1 armed=0 grace=5 "
 	    "registered=2 state=guarding sessions=1 secret_bytes=32 "
 	    "protections=mlock,dontdump deadline=- expires=- reads=3 "
 	    "sandbox=seccomp,landlock");
@@ -125,12 +130,12 @@ START_TEST(parse_status_line)
 	ck_assert_str_eq(client_status_get(&st, "protections"),
 	    "mlock,dontdump");
 	ck_assert_str_eq(st.key[11], "sandbox");
-	ck_assert_str_eq(client_status_get(&st, "sandbox"),
-	    "seccomp,landlock");
+	ck_assert_str_eq(client_status_get(&st, "sandbox"), "seccomp,landlock");
 	ck_assert_ptr_null(client_status_get(&st, "nosuch"));
 
 	/* The four alone are a whole daZai-rs STATUS. */
-	snprintf(line, sizeof line, "STATUS alive=1 armed=1 grace=0 "
+	snprintf(line, sizeof line,
+	    "STATUS alive=1 armed=1 grace=0 "
 	    "registered=0");
 	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
 	ck_assert_uint_eq(st.n, 4);
@@ -141,16 +146,17 @@ END_TEST
 START_TEST(parse_session_line)
 {
 	static const char *const bad[] = { "SESSION", "SESSION ",
-	    "STATUS alive=1 armed=0 grace=0 registered=0",
-	    "SESSION index=0 hello_pid=1 peer_pid=2 since=3",
-	    "SESSION index=x hello_pid=1 peer_pid=2 since=3 idle=0",
-	    "SESSION index=0 hello_pid=1 peer_pid=2 since=3 idle=0 =",
-	    NULL };
+		"STATUS alive=1 armed=0 grace=0 registered=0",
+		"SESSION index=0 hello_pid=1 peer_pid=2 since=3",
+		"SESSION index=x hello_pid=1 peer_pid=2 since=3 idle=0",
+		"SESSION index=0 hello_pid=1 peer_pid=2 since=3 idle=0 =",
+		NULL };
 	struct client_status	 se;
 	char			 line[512], err[CLIENT_ERRLEN];
 	int			 i;
 
-	snprintf(line, sizeof line, "SESSION index=1 hello_pid=4242 "
+	snprintf(line, sizeof line,
+	    "SESSION index=1 hello_pid=4242 "
 	    "peer_pid=4243 since=1795500000 idle=2");
 	ck_assert_int_eq(client_parse_session(line, &se, err, sizeof err), 0);
 	ck_assert_str_eq(client_status_get(&se, "hello_pid"), "4242");
@@ -161,7 +167,8 @@ START_TEST(parse_session_line)
 	for (i = 0; bad[i] != NULL; i++) {
 		snprintf(line, sizeof line, "%s", bad[i]);
 		ck_assert_msg(client_parse_session(line, &se, err,
-		    sizeof err) == -1, "accepted: %s", bad[i]);
+				  sizeof err) == -1,
+		    "accepted: %s", bad[i]);
 	}
 }
 END_TEST
@@ -169,25 +176,27 @@ END_TEST
 START_TEST(parse_entry_line)
 {
 	static const char *const bad[] = { "ENTRY", "ENTRY ",
-	    "SESSION index=0 name=a bytes=1 reads=0 expires=-",
-	    "ENTRY index=0 name=a bytes=1 reads=0",
-	    "ENTRY index=0 name=-a bytes=1 reads=0 expires=-",
-	    "ENTRY index=0 name=../x bytes=1 reads=0 expires=-",
-	    "ENTRY index=0 name=a bytes=- reads=0 expires=-",
-	    "ENTRY index=0 name=a bytes=1 reads=x expires=-",
-	    "ENTRY index=99999999999 name=a bytes=1 reads=0 expires=-",
-	    NULL };
+		"SESSION index=0 name=a bytes=1 reads=0 expires=-",
+		"ENTRY index=0 name=a bytes=1 reads=0",
+		"ENTRY index=0 name=-a bytes=1 reads=0 expires=-",
+		"ENTRY index=0 name=../x bytes=1 reads=0 expires=-",
+		"ENTRY index=0 name=a bytes=- reads=0 expires=-",
+		"ENTRY index=0 name=a bytes=1 reads=x expires=-",
+		"ENTRY index=99999999999 name=a bytes=1 reads=0 expires=-",
+		NULL };
 	struct client_entry	 e;
 	char			 line[512], err[CLIENT_ERRLEN];
 	int			 i;
 
-	snprintf(line, sizeof line, "ENTRY index=2 name=gh.token_1-x "
+	snprintf(line, sizeof line,
+	    "ENTRY index=2 name=gh.token_1-x "
 	    "bytes=399 reads=3 expires=17");
 	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
 	ck_assert_int_eq(e.index, 2);
 	ck_assert_str_eq(e.name, "gh.token_1-x");
 	ck_assert(e.bytes == 399 && e.reads == 3 && e.expires == 17);
-	snprintf(line, sizeof line, "ENTRY index=0 name=default bytes=1 "
+	snprintf(line, sizeof line,
+	    "ENTRY index=0 name=default bytes=1 "
 	    "reads=0 expires=-");
 	ck_assert_int_eq(client_parse_entry(line, &e, err, sizeof err), 0);
 	ck_assert(e.expires == -1);
@@ -196,8 +205,9 @@ START_TEST(parse_entry_line)
 	ck_assert_str_eq(err, "no such entry");
 	for (i = 0; bad[i] != NULL; i++) {
 		snprintf(line, sizeof line, "%s", bad[i]);
-		ck_assert_msg(client_parse_entry(line, &e, err,
-		    sizeof err) == -1, "accepted: %s", bad[i]);
+		ck_assert_msg(client_parse_entry(line, &e, err, sizeof err) ==
+			-1,
+		    "accepted: %s", bad[i]);
 	}
 }
 END_TEST
@@ -206,8 +216,8 @@ END_TEST
 static void
 status_bad(const char *text)
 {
-	struct client_status	 st;
-	char			 line[2048], err[CLIENT_ERRLEN];
+	struct client_status st;
+	char		     line[2048], err[CLIENT_ERRLEN];
 
 	snprintf(line, sizeof line, "%s", text);
 	ck_assert_msg(client_parse_status(line, &st, err, sizeof err) == -1,
@@ -217,8 +227,8 @@ status_bad(const char *text)
 
 START_TEST(parse_status_malformed)
 {
-	char	 many[2048];
-	size_t	 off, i;
+	char   many[2048];
+	size_t off, i;
 
 	status_bad("STATUS");
 	status_bad("STATUS ");
@@ -234,7 +244,8 @@ START_TEST(parse_status_malformed)
 	status_bad("STATUS alive=1 armed=0 grace=0 registered=0  k=v");
 	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 k=\x01");
 	status_bad("STATUS alive=1 armed=0 grace=0 registered=0 k=\xc3\xa9");
-	off = (size_t)snprintf(many, sizeof many, "STATUS alive=1 armed=0 "
+	off = (size_t)snprintf(many, sizeof many,
+	    "STATUS alive=1 armed=0 "
 	    "grace=0 registered=0");
 	for (i = 0; i < CLIENT_FIELDS_MAX; i++)
 		off += (size_t)snprintf(many + off, sizeof many - off,
@@ -245,15 +256,17 @@ END_TEST
 
 START_TEST(status_as_json)
 {
-	struct client_status	 st;
-	char			 line[512], err[CLIENT_ERRLEN], out[1024];
+	struct client_status st;
+	char		     line[512], err[CLIENT_ERRLEN], out[1024];
 
-	snprintf(line, sizeof line, "STATUS alive=1 armed=0 grace=5 "
+	snprintf(line, sizeof line,
+	    "STATUS alive=1 armed=0 grace=5 "
 	    "registered=0 state=grace deadline=2.5 expires=- "
 	    "protections=mlock,guard odd=a\"b\\c zero=0 lead=007 neg=-3");
 	ck_assert_int_eq(client_parse_status(line, &st, err, sizeof err), 0);
 	ck_assert_int_gt(client_status_json(&st, out, sizeof out), 0);
-	ck_assert_str_eq(out, "{\"alive\":1,\"armed\":0,\"grace\":5,"
+	ck_assert_str_eq(out,
+	    "{\"alive\":1,\"armed\":0,\"grace\":5,"
 	    "\"registered\":0,\"state\":\"grace\",\"deadline\":2.5,"
 	    "\"expires\":null,\"protections\":\"mlock,guard\","
 	    "\"odd\":\"a\\\"b\\\\c\",\"zero\":0,\"lead\":\"007\","
@@ -268,8 +281,8 @@ END_TEST
 
 START_TEST(printable_and_pid)
 {
-	char	 out[16];
-	int	 pid;
+	char out[16];
+	int  pid;
 
 	client_printable("ab\x1b[2Jcd", out, sizeof out);
 	ck_assert_str_eq(out, "ab\\x1b[2Jcd");
@@ -292,11 +305,11 @@ END_TEST
 /* The secret buffer grows by moving, and reads a descriptor whole. */
 START_TEST(secbuf_grows_and_reads)
 {
-	struct secbuf	 b = { NULL, 0, 0 };
-	char		 err[SECBUF_ERRLEN];
-	unsigned char	 data[10000];
-	int		 p[2];
-	size_t		 i;
+	struct secbuf b = { NULL, 0, 0 };
+	char	      err[SECBUF_ERRLEN];
+	unsigned char data[10000];
+	int	      p[2];
+	size_t	      i;
 
 	ck_assert_int_eq(secbuf_init(), 0);
 	for (i = 0; i < sizeof data; i++)
@@ -304,8 +317,8 @@ START_TEST(secbuf_grows_and_reads)
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(write(p[1], data, sizeof data) == (ssize_t)sizeof data);
 	close(p[1]);
-	ck_assert_int_eq(secbuf_read_fd(&b, p[0], sizeof data, err,
-	    sizeof err), 0);
+	ck_assert_int_eq(secbuf_read_fd(&b, p[0], sizeof data, err, sizeof err),
+	    0);
 	close(p[0]);
 	ck_assert_uint_eq(b.len, sizeof data);
 	ck_assert(memcmp(b.p, data, sizeof data) == 0);
@@ -334,11 +347,11 @@ static int
 run_dazai(const char *sock, const char *const *args, int infd, char *out,
     size_t outlen, char *err, size_t errlen, double timeout)
 {
-	const char	*argv[32];
-	char		 dir[64], opath[128], epath[128];
-	int		 n = 0, i, st, fd;
-	ssize_t		 r;
-	pid_t		 pid;
+	const char *argv[32];
+	char	    dir[64], opath[128], epath[128];
+	int	    n = 0, i, st, fd;
+	ssize_t	    r;
+	pid_t	    pid;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(opath, sizeof opath, "%s/out", dir);
@@ -389,35 +402,38 @@ run_dazai(const char *sock, const char *const *args, int infd, char *out,
 }
 
 /* Run the client, expecting status want; out and err hold its output. */
-#define expect_run(sock, want, ...) do {				\
-	const char *const a_[] = { __VA_ARGS__, NULL };			\
-	int rc_ = run_dazai((sock), a_, -1, out, sizeof out, err,	\
-	    sizeof err, RUN_TIMEOUT);					\
-	ck_assert_msg(rc_ == (want), "dazai %s: status %d, want %d; "	\
-	    "stderr: %s", a_[0], rc_, (want), err);			\
-} while (0)
+#define expect_run(sock, want, ...) \
+	do { \
+		const char *const a_[] = { __VA_ARGS__, NULL }; \
+		int rc_ = run_dazai((sock), a_, -1, out, sizeof out, err, \
+		    sizeof err, RUN_TIMEOUT); \
+		ck_assert_msg(rc_ == (want), \
+		    "dazai %s: status %d, want %d; " \
+		    "stderr: %s", \
+		    a_[0], rc_, (want), err); \
+	} while (0)
 
 /* ---- a scripted fake server ---- */
 
 enum fake_after {
-	FAKE_CLOSE,	/* close after the scripted reply */
-	FAKE_STALL,	/* keep the connection open, say nothing more */
+	FAKE_CLOSE, /* close after the scripted reply */
+	FAKE_STALL, /* keep the connection open, say nothing more */
 };
 
 struct fake {
-	pid_t	 pid;
-	char	 dir[64];
-	char	 sock[128];
-	int	 report;	/* what the server received, for the test */
+	pid_t pid;
+	char  dir[64];
+	char  sock[128];
+	int   report; /* what the server received, for the test */
 };
 
 /* Read exactly n bytes within a few seconds; false otherwise. */
 static bool
 read_full(int fd, void *buf, size_t n)
 {
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	size_t		 got = 0;
-	ssize_t		 r;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t	      got = 0;
+	ssize_t	      r;
 
 	while (got < n) {
 		if (poll(&pfd, 1, 10000) != 1)
@@ -438,8 +454,8 @@ static bool
 fake_serve(int c, int report, const char *reply, size_t len,
     enum fake_after after)
 {
-	char	 line[512], body[65536];
-	long	 n;
+	char line[512], body[65536];
+	long n;
 
 	while (dz_readline(c, line, sizeof line, 20) != NULL) {
 		if (strcmp(line, "PING") == 0) {
@@ -472,11 +488,11 @@ fake_serve(int c, int report, const char *reply, size_t len,
  * SO_PEERCRED names it).
  */
 static void
-fake_start(struct fake *f, const void *reply, size_t len,
-    enum fake_after after, uid_t as_uid)
+fake_start(struct fake *f, const void *reply, size_t len, enum fake_after after,
+    uid_t as_uid)
 {
-	struct sockaddr_un	 sun;
-	int			 lfd, c, p[2];
+	struct sockaddr_un sun;
+	int		   lfd, c, p[2];
 
 	memset(f, 0, sizeof *f);
 	dz_tmpdir(f->dir, sizeof f->dir);
@@ -493,12 +509,11 @@ fake_start(struct fake *f, const void *reply, size_t len,
 	if (f->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		close(p[0]);
-		if (as_uid != 0 && (setgid(as_uid) != 0 ||
-		    setuid(as_uid) != 0))
+		if (as_uid != 0 && (setgid(as_uid) != 0 || setuid(as_uid) != 0))
 			_exit(1);
 		if (listen(lfd, 8) != 0)
 			_exit(1);
-		if (write(p[1], "", 1) != 1)	/* listening */
+		if (write(p[1], "", 1) != 1) /* listening */
 			_exit(1);
 		for (;;) {
 			if ((c = accept(lfd, NULL, NULL)) < 0)
@@ -517,7 +532,7 @@ fake_start(struct fake *f, const void *reply, size_t len,
 static void
 fake_stop(struct fake *f, char *got, size_t len)
 {
-	ssize_t	 n = 0, r;
+	ssize_t n = 0, r;
 
 	kill(f->pid, SIGKILL);
 	dz_waitpid(f->pid, NULL, 5.0);
@@ -537,52 +552,54 @@ against_fake(const void *reply, size_t len, enum fake_after after,
     const char *cmd, char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *const args[] = { cmd, NULL };
-	struct fake	 f;
-	int		 rc;
+	struct fake	  f;
+	int		  rc;
 
 	fake_start(&f, reply, len, after, 0);
-	rc = run_dazai(f.sock, args, -1, out, outlen, err, errlen,
-	    RUN_TIMEOUT);
+	rc = run_dazai(f.sock, args, -1, out, outlen, err, errlen, RUN_TIMEOUT);
 	fake_stop(&f, NULL, 0);
 	return rc;
 }
 
 /* A hostile reply: exit 1, one line naming what was wrong, no output. */
 static void
-hostile(const char *what, const void *reply, size_t len,
-    enum fake_after after, const char *cmd, const char *needle)
+hostile(const char *what, const void *reply, size_t len, enum fake_after after,
+    const char *cmd, const char *needle)
 {
-	char	 out[4096], err[4096];
-	double	 t0 = dz_now();
-	int	 rc;
+	char   out[4096], err[4096];
+	double t0 = dz_now();
+	int    rc;
 
 	rc = against_fake(reply, len, after, cmd, out, sizeof out, err,
 	    sizeof err);
 	ck_assert_msg(rc == 1, "%s: status %d, want 1; stderr: %s", what, rc,
 	    err);
-	ck_assert_msg(strstr(err, needle) != NULL, "%s: stderr lacks '%s': "
-	    "%s", what, needle, err);
+	ck_assert_msg(strstr(err, needle) != NULL,
+	    "%s: stderr lacks '%s': "
+	    "%s",
+	    what, needle, err);
 	ck_assert_msg(strncmp(err, "dazai: ", 7) == 0 &&
-	    strchr(err, '\n') == err + strlen(err) - 1,
+		strchr(err, '\n') == err + strlen(err) - 1,
 	    "%s: not one line: %s", what, err);
 	ck_assert_msg(out[0] == '\0', "%s: wrote to stdout: %s", what, out);
-	printf("hostile %s: exit 1 after %.1f s: %s", what, dz_now() - t0,
-	    err);
+	printf("hostile %s: exit 1 after %.1f s: %s", what, dz_now() - t0, err);
 }
 
 START_TEST(fake_get_and_status)
 {
 	static const char status[] = "STATUS alive=1 armed=0 grace=0 "
-	    "registered=0 state=guarding deadline=-\n";
+				     "registered=0 state=guarding deadline=-\n";
 	static const char secret[] = "SECRET 11\nhello\0world";
-	char	 out[4096], err[4096];
+	char		  out[4096], err[4096];
 
 	/* The harness works: a well-formed reply is taken. */
 	ck_assert_int_eq(against_fake(secret, sizeof secret - 1, FAKE_CLOSE,
-	    "get", out, sizeof out, err, sizeof err), 0);
+			     "get", out, sizeof out, err, sizeof err),
+	    0);
 	ck_assert(memcmp(out, "hello\0world", 11) == 0);
 	ck_assert_int_eq(against_fake(status, sizeof status - 1, FAKE_CLOSE,
-	    "status", out, sizeof out, err, sizeof err), 0);
+			     "status", out, sizeof out, err, sizeof err),
+	    0);
 	ck_assert_ptr_nonnull(strstr(out, "state         guarding\n"));
 }
 END_TEST
@@ -590,12 +607,12 @@ END_TEST
 START_TEST(fake_hostile_replies)
 {
 	static const char longline[] = "SECRET 5";
-	char	 big[8192];
+	char		  big[8192];
 
-	hostile("short secret", "SECRET 100\n0123456789", 21, FAKE_CLOSE,
-	    "get", "after 10 of the 100 bytes");
-	hostile("huge length", "SECRET 99999999999999\n", 22, FAKE_CLOSE,
-	    "get", "the limit is");
+	hostile("short secret", "SECRET 100\n0123456789", 21, FAKE_CLOSE, "get",
+	    "after 10 of the 100 bytes");
+	hostile("huge length", "SECRET 99999999999999\n", 22, FAKE_CLOSE, "get",
+	    "the limit is");
 	hostile("zero length", "SECRET 0\n", 9, FAKE_CLOSE, "get",
 	    "announced a secret of 0");
 	hostile("garbage", "\x01\x02\xfe junk\n", 10, FAKE_CLOSE, "get",
@@ -606,8 +623,10 @@ START_TEST(fake_hostile_replies)
 	    "closed the connection without a reply");
 	hostile("half line", "STATUS alive=1", 14, FAKE_CLOSE, "status",
 	    "in the middle of a reply");
-	hostile("bad status", "STATUS alive=1 armed=x grace=0 "
-	    "registered=0\n", 44, FAKE_CLOSE, "status", "armed");
+	hostile("bad status",
+	    "STATUS alive=1 armed=x grace=0 "
+	    "registered=0\n",
+	    44, FAKE_CLOSE, "status", "armed");
 	hostile("nul byte", "OK\0\n", 4, FAKE_CLOSE, "wipe", "NUL byte");
 	hostile("wrong verb", "PONG\n", 5, FAKE_CLOSE, "arm",
 	    "unexpected reply: PONG");
@@ -624,8 +643,7 @@ END_TEST
  * for forever. */
 START_TEST(fake_stalls)
 {
-	hostile("silent", "", 0, FAKE_STALL, "status",
-	    "did not answer within");
+	hostile("silent", "", 0, FAKE_STALL, "status", "did not answer within");
 	hostile("stalled secret", "SECRET 64\nabc", 13, FAKE_STALL, "get",
 	    "did not answer within");
 }
@@ -636,8 +654,8 @@ static int
 listener_at(const char *dir, const char *name, int backlog, char *path,
     size_t len)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
+	struct sockaddr_un sun;
+	int		   fd;
 
 	snprintf(path, len, "%s/%s", dir, name);
 	memset(&sun, 0, sizeof sun);
@@ -660,22 +678,23 @@ ends_by_deadline(const char *what, const char *sock, const char *cmd,
     const char *needle)
 {
 	const char *const args[] = { cmd, NULL };
-	char	 out[4096], err[4096];
-	double	 t0 = dz_now();
-	int	 rc;
+	char		  out[4096], err[4096];
+	double		  t0 = dz_now();
+	int		  rc;
 
 	ck_assert_int_eq(setenv("DAZAI_TIMEOUT", "2", 1), 0);
-	rc = run_dazai(sock, args, -1, out, sizeof out, err, sizeof err,
-	    25.0);
+	rc = run_dazai(sock, args, -1, out, sizeof out, err, sizeof err, 25.0);
 	unsetenv("DAZAI_TIMEOUT");
-	ck_assert_msg(rc != -1, "%s: dazai %s still waiting after 25 s",
-	    what, cmd);
+	ck_assert_msg(rc != -1, "%s: dazai %s still waiting after 25 s", what,
+	    cmd);
 	ck_assert_msg(rc == 1, "%s: status %d, want 1; stderr: %s", what, rc,
 	    err);
-	ck_assert_msg(strstr(err, needle) != NULL, "%s: stderr lacks '%s': "
-	    "%s", what, needle, err);
+	ck_assert_msg(strstr(err, needle) != NULL,
+	    "%s: stderr lacks '%s': "
+	    "%s",
+	    what, needle, err);
 	ck_assert_msg(strncmp(err, "dazai: ", 7) == 0 &&
-	    strchr(err, '\n') == err + strlen(err) - 1,
+		strchr(err, '\n') == err + strlen(err) - 1,
 	    "%s: not one line: %s", what, err);
 	printf("deadline %s: exit 1 after %.1f s: %s", what, dz_now() - t0,
 	    err);
@@ -689,11 +708,11 @@ ends_by_deadline(const char *what, const char *sock, const char *cmd,
 START_TEST(fake_deadline)
 {
 	static const char drip[] = "a secret that arrives a byte a second";
-	char		 dir[64], sock[128], line[256];
-	struct dz	 d;
-	size_t		 i;
-	pid_t		 pid;
-	int		 lfd, c, fds[64], n = 0;
+	char		  dir[64], sock[128], line[256];
+	struct dz	  d;
+	size_t		  i;
+	pid_t		  pid;
+	int		  lfd, c, fds[64], n = 0;
 
 	/* A secret a byte a second: never silent for long, never done. */
 	dz_tmpdir(dir, sizeof dir);
@@ -721,15 +740,14 @@ START_TEST(fake_deadline)
 	/* A listener that accepts nothing, its backlog filled by us. */
 	lfd = listener_at(dir, "full.sock", 0, sock, sizeof sock);
 	for (n = 0; n < 64; n++) {
-		struct sockaddr_un	 sun;
+		struct sockaddr_un sun;
 
 		memset(&sun, 0, sizeof sun);
 		sun.sun_family = AF_UNIX;
 		memcpy(sun.sun_path, sock, strlen(sock) + 1);
 		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		ck_assert_int_ge(fds[n], 0);
-		if (connect(fds[n], (struct sockaddr *)&sun, sizeof sun) !=
-		    0) {
+		if (connect(fds[n], (struct sockaddr *)&sun, sizeof sun) != 0) {
 			ck_assert_int_eq(errno, EAGAIN);
 			close(fds[n]);
 			break;
@@ -755,25 +773,25 @@ END_TEST
 /* Refuse a listener of another uid, and a directory others could write. */
 START_TEST(fake_untrusted)
 {
-	char		 out[4096], err[4096], dir[64], sock[128];
-	struct fake	 f;
+	char	    out[4096], err[4096], dir[64], sock[128];
+	struct fake f;
 
 	if (!dz_is_root()) {
 		dz_skip("fake_untrusted: listening as another uid needs "
-		    "root");
+			"root");
 	} else {
 		fake_start(&f, "OK\n", 3, FAKE_CLOSE, NOBODY);
 		expect_run(f.sock, 4, "wipe");
-		ck_assert_msg(strstr(err, "served by uid 65534") != NULL,
-		    "%s", err);
+		ck_assert_msg(strstr(err, "served by uid 65534") != NULL, "%s",
+		    err);
 		fake_stop(&f, NULL, 0);
 	}
 	/* A directory group or others may write. */
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
 	ck_assert_int_eq(chmod(f.dir, 0777), 0);
 	expect_run(f.sock, 4, "wipe");
-	ck_assert_msg(strstr(err, "writable by group or others") != NULL,
-	    "%s", err);
+	ck_assert_msg(strstr(err, "writable by group or others") != NULL, "%s",
+	    err);
 	ck_assert_int_eq(chmod(f.dir, 0700), 0);
 	expect_run(f.sock, 0, "wipe");
 	fake_stop(&f, NULL, 0);
@@ -788,7 +806,7 @@ END_TEST
 /* Usage errors exit 2 and touch no socket. */
 START_TEST(usage_errors)
 {
-	char	 out[4096], err[4096], big[300];
+	char out[4096], err[4096], big[300];
 
 	expect_run("/nonexistent/dazai.sock", 2, "frobnicate");
 	expect_run("/nonexistent/dazai.sock", 2, "status", "--xml");
@@ -799,14 +817,12 @@ START_TEST(usage_errors)
 	expect_run("/nonexistent/dazai.sock", 2, "wipe", "a", "b");
 	expect_run("/nonexistent/dazai.sock", 2, "wipe", ".x");
 	expect_run("/nonexistent/dazai.sock", 2, "list", "--xml");
-	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "1X",
-	    "true");
-	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "A",
-	    "--fifo", "A", "true");
-	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3",
-	    "--fd", "3=b", "true");
-	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fifo=K=",
-	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "1X", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--env", "A", "--fifo",
+	    "A", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3", "--fd",
+	    "3=b", "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fifo=K=", "true");
 	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "3=a/b",
 	    "true");
 	expect_run("/nonexistent/dazai.sock", 2, "register");
@@ -820,8 +836,7 @@ START_TEST(usage_errors)
 	expect_run("/nonexistent/dazai.sock", 2, "exec", "--");
 	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "x", "--",
 	    "true");
-	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "-1",
-	    "true");
+	expect_run("/nonexistent/dazai.sock", 2, "exec", "--fd", "-1", "true");
 	expect_run("/nonexistent/dazai.sock", 2, "exec", "--bogus", "true");
 	expect_run("/nonexistent/dazai.sock", 2, "cancel", "now");
 	expect_run(NULL, 2, "--bogus", "status");
@@ -853,9 +868,9 @@ static pid_t
 load_limited(const char *sock, int in, rlim_t soft, rlim_t hard,
     const char *errpath)
 {
-	struct rlimit	 rl = { soft, hard };
-	pid_t		 pid;
-	int		 fd, i;
+	struct rlimit rl = { soft, hard };
+	pid_t	      pid;
+	int	      fd, i;
 
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -886,9 +901,9 @@ load_limited(const char *sock, int in, rlim_t soft, rlim_t hard,
 static long
 vm_locked_kb(pid_t pid)
 {
-	char	 path[64], buf[4096], *p;
-	ssize_t	 n;
-	int	 fd;
+	char	path[64], buf[4096], *p;
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -910,21 +925,21 @@ vm_locked_kb(pid_t pid)
  */
 START_TEST(secret_buffer_locked)
 {
-	static char	 big[4 << 20];
-	struct rlimit	 rl;
-	char		 dir[64], file[128], errpath[128], err[4096];
-	struct fake	 f;
-	long		 kb = -1;
-	long long	 end;
-	off_t		 at;
-	pid_t		 pid;
-	int		 fd, st;
+	static char   big[4 << 20];
+	struct rlimit rl;
+	char	      dir[64], file[128], errpath[128], err[4096];
+	struct fake   f;
+	long	      kb = -1;
+	long long     end;
+	off_t	      at;
+	pid_t	      pid;
+	int	      fd, st;
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
 		/* Its runtime replaces mlock(2) by one that locks nothing
 		 * and says it did. */
 		dz_skip_na("secret_buffer_locked: an AddressSanitizer build "
-		    "cannot lock memory");
+			   "cannot lock memory");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
@@ -936,13 +951,13 @@ START_TEST(secret_buffer_locked)
 	/* 64 KiB may be locked, the secret is 4 MiB: refused, unread. */
 	fd = open(file, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	pid = load_limited("/nonexistent/dazai.sock", fd, 65536, 65536,
-	    errpath);
+	pid =
+	    load_limited("/nonexistent/dazai.sock", fd, 65536, 65536, errpath);
 	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 123) {
 		dz_skip("secret_buffer_locked: CAP_IPC_LOCK cannot be "
-		    "dropped here (no CAP_SETPCAP), and it locks past any "
-		    "limit");
+			"dropped here (no CAP_SETPCAP), and it locks past any "
+			"limit");
 		close(fd);
 		return;
 	}
@@ -950,7 +965,8 @@ START_TEST(secret_buffer_locked)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s",
 	    st, err);
 	ck_assert_msg(strstr(err, "cannot lock") != NULL &&
-	    strstr(err, "RLIMIT_MEMLOCK is 65536") != NULL, "%s", err);
+		strstr(err, "RLIMIT_MEMLOCK is 65536") != NULL,
+	    "%s", err);
 	at = lseek(fd, 0, SEEK_CUR);
 	ck_assert_msg(at == 0, "%lld bytes read before the refusal",
 	    (long long)at);
@@ -965,8 +981,8 @@ START_TEST(secret_buffer_locked)
 	if (rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < (rlim_t)(sizeof big + (1 << 20))) {
 		dz_skip("secret_buffer_locked: the hard RLIMIT_MEMLOCK is "
-		    "%llu bytes, too low to lock %zu", (unsigned long long)
-		    rl.rlim_max, sizeof big);
+			"%llu bytes, too low to lock %zu",
+		    (unsigned long long)rl.rlim_max, sizeof big);
 		return;
 	}
 	fake_start(&f, "", 0, FAKE_STALL, 0);
@@ -982,8 +998,10 @@ START_TEST(secret_buffer_locked)
 	ck_assert_int_eq(dz_waitpid(pid, &st, RUN_TIMEOUT), 0);
 	fake_stop(&f, NULL, 0);
 	dz_read_file(errpath, err, sizeof err);
-	ck_assert_msg(kb >= (long)(sizeof big / 1024), "VmLck %ld kB while "
-	    "holding a %zu-byte secret; stderr: %s", kb, sizeof big, err);
+	ck_assert_msg(kb >= (long)(sizeof big / 1024),
+	    "VmLck %ld kB while "
+	    "holding a %zu-byte secret; stderr: %s",
+	    kb, sizeof big, err);
 }
 END_TEST
 
@@ -991,10 +1009,9 @@ END_TEST
 
 /* Scan pid for the marker; returns the hits, their addresses in at. */
 static int
-scan_marker(pid_t pid, const unsigned char *m, size_t len,
-    unsigned long *at)
+scan_marker(pid_t pid, const unsigned char *m, size_t len, unsigned long *at)
 {
-	struct memscan	 ms;
+	struct memscan ms;
 
 	ck_assert_int_eq(memscan_pid(pid, m, len, &ms), 0);
 	ck_assert_int_gt(ms.regions, 0);
@@ -1011,24 +1028,24 @@ scan_marker(pid_t pid, const unsigned char *m, size_t len,
 START_TEST(get_memory_scan)
 {
 	struct __ptrace_syscall_info si;
-	unsigned char	 marker[48], reply[64 + sizeof marker], got[64];
-	unsigned long	 buf = 0, at = 0;
-	const char	*argv[5];
-	struct fake	 f;
-	int		 out[2], st, hits, writes = 0, exits = 0;
-	bool		 in_write = false;
-	size_t		 n;
-	pid_t		 pid;
+	unsigned char marker[48], reply[64 + sizeof marker], got[64];
+	unsigned long buf = 0, at = 0;
+	const char   *argv[5];
+	struct fake   f;
+	int	      out[2], st, hits, writes = 0, exits = 0;
+	bool	      in_write = false;
+	size_t	      n;
+	pid_t	      pid;
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
 		dz_skip_na("get_memory_scan: %s is an AddressSanitizer "
-		    "build; memory scans run on the normal build",
+			   "build; memory scans run on the normal build",
 		    dz_bin("dazai"));
 		return;
 	}
 	if (!dz_is_root()) {
 		dz_skip("get_memory_scan: reading another process's "
-		    "memory needs root");
+			"memory needs root");
 		return;
 	}
 	randombytes_buf(marker, sizeof marker);
@@ -1059,7 +1076,8 @@ START_TEST(get_memory_scan)
 	ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
 	ck_assert(WIFSTOPPED(st));
 	ck_assert_int_eq(ptrace(PTRACE_SETOPTIONS, pid, 0,
-	    PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL), 0);
+			     PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL),
+	    0);
 	ck_assert_int_eq(ptrace(PTRACE_SYSCALL, pid, 0, 0), 0);
 	for (;;) {
 		ck_assert_msg(dz_waitpid(pid, &st, 20) == 0,
@@ -1071,8 +1089,9 @@ START_TEST(get_memory_scan)
 			continue;
 		}
 		memset(&si, 0, sizeof si);
-		ck_assert_int_gt(ptrace(PTRACE_GET_SYSCALL_INFO, pid,
-		    sizeof si, &si), 0);
+		ck_assert_int_gt(ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof si,
+				     &si),
+		    0);
 		if (si.op == PTRACE_SYSCALL_INFO_ENTRY &&
 		    si.entry.nr == SYS_write && si.entry.args[0] == 1) {
 			in_write = true;
@@ -1083,8 +1102,10 @@ START_TEST(get_memory_scan)
 			hits = scan_marker(pid, marker, sizeof marker, &at);
 			ck_assert_msg(hits == 1, "after the write: %d copies",
 			    hits);
-			ck_assert_msg(at == buf, "the copy at %#lx is not the "
-			    "buffer written from (%#lx)", at, buf);
+			ck_assert_msg(at == buf,
+			    "the copy at %#lx is not the "
+			    "buffer written from (%#lx)",
+			    at, buf);
 		} else if (si.op == PTRACE_SYSCALL_INFO_ENTRY &&
 		    si.entry.nr == SYS_exit_group) {
 			exits++;
@@ -1094,8 +1115,7 @@ START_TEST(get_memory_scan)
 		}
 		ptrace(PTRACE_SYSCALL, pid, 0, 0);
 	}
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d",
-	    st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 	ck_assert_int_eq(writes, 1);
 	ck_assert_int_eq(exits, 1);
 	ck_assert(read_full(out[0], got, sizeof marker));
@@ -1109,11 +1129,10 @@ END_TEST
 
 /* Start `dazai --socket sock cmd [opt]` in a pseudo-terminal. */
 static void
-term_start(struct term *t, const char *sock, const char *cmd,
-    const char *opt)
+term_start(struct term *t, const char *sock, const char *cmd, const char *opt)
 {
-	const char	*argv[] = { dz_bin("dazai"), "--socket", sock, cmd, opt,
-			    NULL };
+	const char *argv[] = { dz_bin("dazai"), "--socket", sock, cmd, opt,
+		NULL };
 
 	term_spawn(t, argv, NULL, NULL, 24, 80);
 }
@@ -1121,10 +1140,10 @@ term_start(struct term *t, const char *sock, const char *cmd,
 START_TEST(tty_prompt_load)
 {
 	static const char typed[] = "typed s3cret";
-	char		 got[256];
-	struct fake	 f;
-	struct term	 t;
-	int		 st;
+	char		  got[256];
+	struct fake	  f;
+	struct term	  t;
+	int		  st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
 	term_start(&t, f.sock, "load", NULL);
@@ -1138,8 +1157,10 @@ START_TEST(tty_prompt_load)
 	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "status %d, terminal: %s", st, t.out);
-	ck_assert_msg(strstr(t.out, "s3cret") == NULL, "the secret was "
-	    "echoed: %s", t.out);
+	ck_assert_msg(strstr(t.out, "s3cret") == NULL,
+	    "the secret was "
+	    "echoed: %s",
+	    t.out);
 	fake_stop(&f, got, sizeof got);
 	/* Exactly the typed line, without its newline, reached LOAD (then
 	 * the STATUS that asks whether a heartbeat guards it). */
@@ -1150,10 +1171,10 @@ END_TEST
 
 START_TEST(tty_prompt_interrupted)
 {
-	char		 got[256];
-	struct fake	 f;
-	struct term	 t;
-	int		 st;
+	char	    got[256];
+	struct fake f;
+	struct term t;
+	int	    st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
 	term_start(&t, f.sock, "load", NULL);
@@ -1161,10 +1182,10 @@ START_TEST(tty_prompt_interrupted)
 	    "no prompt: %s", t.out);
 	ck_assert(term_echo(&t) == false);
 	ck_assert(write(t.fd, "half", 4) == 4);
-	ck_assert(write(t.fd, "\x03", 1) == 1);	/* ^C */
+	ck_assert(write(t.fd, "\x03", 1) == 1); /* ^C */
 	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
-	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT,
-	    "status %d", st);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT, "status %d",
+	    st);
 	/* The terminal has its echo back. */
 	ck_assert_msg(term_echo(&t), "echo still off after ^C");
 	fake_stop(&f, got, sizeof got);
@@ -1180,14 +1201,14 @@ END_TEST
  */
 START_TEST(tty_prompt_paste)
 {
-	static const char script[] = "\"$0\" --socket \"$1\" load; "
+	static const char script[] =
+	    "\"$0\" --socket \"$1\" load; "
 	    "echo \"status=$?\"; IFS= read -r next; echo \"next=[$next]\"";
-	const char	*argv[] = { "/bin/sh", "-c", script, NULL, NULL,
-			    NULL };
-	char		 got[256];
-	struct fake	 f;
-	struct term	 t;
-	int		 st;
+	const char *argv[] = { "/bin/sh", "-c", script, NULL, NULL, NULL };
+	char	    got[256];
+	struct fake f;
+	struct term t;
+	int	    st;
 
 	fake_start(&f, "OK\n", 3, FAKE_CLOSE, 0);
 	argv[3] = dz_bin("dazai");
@@ -1198,15 +1219,14 @@ START_TEST(tty_prompt_paste)
 	ck_assert(write(t.fd, "first line\nsecond line\n", 23) == 23);
 	ck_assert_msg(term_wait(&t, "status=", 10), "%s", t.out);
 	ck_assert(write(t.fd, "typed after\n", 12) == 12);
-	ck_assert_msg(term_wait(&t, "next=[", 10) &&
-	    term_wait(&t, "]", 5), "%s", t.out);
+	ck_assert_msg(term_wait(&t, "next=[", 10) && term_wait(&t, "]", 5),
+	    "%s", t.out);
 	ck_assert_int_eq(dz_waitpid(t.pid, &st, 10), 0);
 	ck_assert_msg(strstr(t.out, "next=[second line]") == NULL,
 	    "the paste's second line reached the shell: %s", t.out);
-	ck_assert_msg(strstr(t.out, "next=[typed after]") != NULL, "%s",
-	    t.out);
+	ck_assert_msg(strstr(t.out, "next=[typed after]") != NULL, "%s", t.out);
 	ck_assert_msg(strstr(t.out, "status=1") != NULL &&
-	    strstr(t.out, "more than one line") != NULL,
+		strstr(t.out, "more than one line") != NULL,
 	    "the paste was not refused: %s", t.out);
 	close(t.fd);
 	/* Nothing was loaded, the first line alone least of all. */
@@ -1219,10 +1239,10 @@ END_TEST
 START_TEST(tty_get_refused)
 {
 	static const char reply[] = "SECRET 10\nshown-here";
-	char		 got[256];
-	struct fake	 f;
-	struct term	 t;
-	int		 st;
+	char		  got[256];
+	struct fake	  f;
+	struct term	  t;
+	int		  st;
 
 	fake_start(&f, reply, sizeof reply - 1, FAKE_CLOSE, 0);
 	term_start(&t, f.sock, "get", NULL);
@@ -1254,9 +1274,9 @@ static void
 cancel_in_mode(const char *mode)
 {
 	const char *const args[] = { mode, "--grace", "30", NULL };
-	char		 out[4096], err[4096];
-	struct dz	 d;
-	int		 hb;
+	char		  out[4096], err[4096];
+	struct dz	  d;
+	int		  hb;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	expect_run(d.sock, 1, "cancel");
@@ -1268,8 +1288,10 @@ cancel_in_mode(const char *mode)
 	ck_assert(dz_log_wait(&d, "cancel", 10));
 	ck_assert(dz_alive(&d));
 	/* Nothing guards the secret now, and the user is told. */
-	ck_assert_msg(strstr(err, "WARNING: panic cancelled, and no heartbeat "
-	    "is connected") != NULL, "%s", err);
+	ck_assert_msg(strstr(err,
+			  "WARNING: panic cancelled, and no heartbeat "
+			  "is connected") != NULL,
+	    "%s", err);
 	expect_run(d.sock, 1, "cancel");
 	/* Our HELLO, CANCEL and QUIT left no heartbeat to lose. */
 	ck_assert(dz_alive(&d));
@@ -1299,7 +1321,7 @@ END_TEST
 static int
 input_pipe(const void *data, size_t len)
 {
-	int	 p[2];
+	int p[2];
 
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(len < 65536);
@@ -1313,7 +1335,7 @@ static int
 run_with_input(const char *sock, const char *const *args, const void *data,
     size_t len, char *out, size_t outlen, char *err, size_t errlen)
 {
-	int	 in = input_pipe(data, len), rc;
+	int in = input_pipe(data, len), rc;
 
 	rc = run_dazai(sock, args, in, out, outlen, err, errlen, RUN_TIMEOUT);
 	close(in);
@@ -1325,16 +1347,16 @@ static const char *
 status_field(const char *sock, const char *key, char *buf, size_t len)
 {
 	const char *const args[] = { "status", NULL };
-	char	 out[4096], err[4096], want[64];
-	char	*p;
+	char		  out[4096], err[4096], want[64];
+	char		 *p;
 
 	ck_assert_int_eq(run_dazai(sock, args, -1, out, sizeof out, err,
-	    sizeof err, RUN_TIMEOUT), 0);
+			     sizeof err, RUN_TIMEOUT),
+	    0);
 	snprintf(want, sizeof want, "\n%-13s ", key);
 	memmove(out + 1, out, strlen(out) + 1);
 	out[0] = '\n';
-	ck_assert_msg((p = strstr(out, want)) != NULL, "no %s in %s", key,
-	    out);
+	ck_assert_msg((p = strstr(out, want)) != NULL, "no %s in %s", key, out);
 	p += strlen(want);
 	snprintf(buf, len, "%.*s", (int)strcspn(p, "\n"), p);
 	return buf;
@@ -1344,8 +1366,8 @@ status_field(const char *sock, const char *key, char *buf, size_t len)
 static bool
 wait_state(const char *sock, const char *want, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	char		 val[64];
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
+	char	  val[64];
 
 	while (strcmp(status_field(sock, "state", val, sizeof val), want) !=
 	    0) {
@@ -1361,7 +1383,7 @@ static int
 heartbeat_cancel(const char *sock, char *out, size_t len)
 {
 	const char *const argv[] = { dz_bin("dazai-heartbeat"), "--socket",
-	    sock, "--cancel", NULL };
+		sock, "--cancel", NULL };
 
 	return dz_run(argv, out, len, RUN_TIMEOUT);
 }
@@ -1373,30 +1395,31 @@ heartbeat_cancel(const char *sock, char *out, size_t len)
  */
 START_TEST(real_cancel_beside_a_heartbeat)
 {
-	const char *const args[] = { "--dry-run", "--sessions", "2",
-	    "--grace", "60", NULL };
+	const char *const args[] = { "--dry-run", "--sessions", "2", "--grace",
+		"60", NULL };
 	const char *const pa[] = { "panic", NULL };
-	char		 out[4096], err[4096];
-	struct dz	 d;
-	int		 hb, st;
+	char		  out[4096], err[4096];
+	struct dz	  d;
+	int		  hb, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	hb = dz_hello(d.sock);
 	ck_assert_int_ge(hb, 0);
 
 	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
-	    sizeof err, RUN_TIMEOUT), 0);
+			     sizeof err, RUN_TIMEOUT),
+	    0);
 	ck_assert(wait_state(d.sock, "grace", 10));
 	st = heartbeat_cancel(d.sock, out, sizeof out);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
 	    st, out);
 	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "no heartbeat is connected") == NULL,
-	    "dazai-heartbeat --cancel warned beside a live heartbeat: %s",
-	    out);
+	    "dazai-heartbeat --cancel warned beside a live heartbeat: %s", out);
 
 	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
-	    sizeof err, RUN_TIMEOUT), 0);
+			     sizeof err, RUN_TIMEOUT),
+	    0);
 	ck_assert(wait_state(d.sock, "grace", 10));
 	expect_run(d.sock, 0, "cancel");
 	ck_assert_msg(strstr(err, "no heartbeat is connected") == NULL,
@@ -1407,19 +1430,25 @@ START_TEST(real_cancel_beside_a_heartbeat)
 	dz_expect(hb, "BYE");
 	close(hb);
 	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
-	    sizeof err, RUN_TIMEOUT), 0);
+			     sizeof err, RUN_TIMEOUT),
+	    0);
 	ck_assert(wait_state(d.sock, "grace", 10));
 	st = heartbeat_cancel(d.sock, out, sizeof out);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s",
 	    st, out);
-	ck_assert_msg(strstr(out, "WARNING: panic cancelled, and no "
-	    "heartbeat is connected") != NULL, "%s", out);
+	ck_assert_msg(strstr(out,
+			  "WARNING: panic cancelled, and no "
+			  "heartbeat is connected") != NULL,
+	    "%s", out);
 	ck_assert_int_eq(run_dazai(d.sock, pa, -1, out, sizeof out, err,
-	    sizeof err, RUN_TIMEOUT), 0);
+			     sizeof err, RUN_TIMEOUT),
+	    0);
 	ck_assert(wait_state(d.sock, "grace", 10));
 	expect_run(d.sock, 0, "cancel");
-	ck_assert_msg(strstr(err, "WARNING: panic cancelled, and no "
-	    "heartbeat is connected") != NULL, "%s", err);
+	ck_assert_msg(strstr(err,
+			  "WARNING: panic cancelled, and no "
+			  "heartbeat is connected") != NULL,
+	    "%s", err);
 	ck_assert(dz_alive(&d));
 	dz_stop(&d);
 }
@@ -1429,7 +1458,7 @@ END_TEST
 static bool
 gone(pid_t pid, double timeout)
 {
-	int	 st;
+	int st;
 
 	return dz_waitpid(pid, &st, timeout) == 0;
 }
@@ -1440,20 +1469,23 @@ commands_in_mode(bool armed)
 {
 	static const unsigned char bin[] = "bin\0ary\nsecret\xff\r\n";
 	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
-	char		 out[4096], err[4096], val[64], file[128], pidarg[16];
-	struct dz	 d;
-	pid_t		 kid;
+	char		  out[4096], err[4096], val[64], file[128], pidarg[16];
+	struct dz	  d;
+	pid_t		  kid;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	/* status, both forms; the daZai-rs fields first. */
 	expect_run(d.sock, 0, "status");
-	ck_assert_msg(strncmp(out, "alive         1\narmed         ", 30) ==
-	    0, "%s", out);
+	ck_assert_msg(strncmp(out, "alive         1\narmed         ", 30) == 0,
+	    "%s", out);
 	ck_assert_str_eq(status_field(d.sock, "armed", val, sizeof val),
 	    armed ? "1" : "0");
 	expect_run(d.sock, 0, "status", "--json");
-	ck_assert_msg(strncmp(out, armed ? "{\"alive\":1,\"armed\":1,"
-	    "\"grace\":" : "{\"alive\":1,\"armed\":0,\"grace\":", 29) == 0,
+	ck_assert_msg(strncmp(out,
+			  armed ? "{\"alive\":1,\"armed\":1,"
+				  "\"grace\":" :
+				  "{\"alive\":1,\"armed\":0,\"grace\":",
+			  29) == 0,
 	    "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "\"registered\":0,"));
 	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"waiting\""));
@@ -1467,15 +1499,21 @@ commands_in_mode(bool armed)
 	else
 		ck_assert_msg(strstr(out, ",\"sandbox\":\"seccomp") != NULL,
 		    "%s", out);
-	ck_assert_msg(strstr(out, ",\"warden\":\"up\",\"actions\":0,"
-	    "\"secrets\":1,\"hibernate\":\"") != NULL, "%s", out);
-	ck_assert_msg(strstr(out, strstr(out, "secretmem") != NULL ?
-	    "\"hibernate\":\"blocked\",\"sleep\":\"keep\"}\n" :
-	    "\"hibernate\":\"possible\",\"sleep\":\"keep\"}\n") != NULL,
+	ck_assert_msg(strstr(out,
+			  ",\"warden\":\"up\",\"actions\":0,"
+			  "\"secrets\":1,\"hibernate\":\"") != NULL,
+	    "%s", out);
+	ck_assert_msg(
+	    strstr(out,
+		strstr(out, "secretmem") != NULL ?
+		    "\"hibernate\":\"blocked\",\"sleep\":\"keep\"}\n" :
+		    "\"hibernate\":\"possible\",\"sleep\":\"keep\"}\n") != NULL,
 	    "%s", out);
 	expect_run(d.sock, 0, "status");
-	ck_assert_msg(strstr(out, dz_is_asan_build(dz_bin("dazaid")) ?
-	    "\nsandbox       off\n" : "\nsandbox       seccomp") != NULL,
+	ck_assert_msg(strstr(out,
+			  dz_is_asan_build(dz_bin("dazaid")) ?
+			      "\nsandbox       off\n" :
+			      "\nsandbox       seccomp") != NULL,
 	    "%s", out);
 
 	/* load from a pipe, get it back byte for byte. */
@@ -1483,19 +1521,24 @@ commands_in_mode(bool armed)
 		const char *const la[] = { "load", NULL };
 		const char *const ga[] = { "get", NULL };
 
-		ck_assert_int_eq(run_with_input(d.sock, la, bin,
-		    sizeof bin - 1, out, sizeof out, err, sizeof err), 0);
-		ck_assert_int_eq(run_dazai(d.sock, ga, -1, out, sizeof out,
-		    err, sizeof err, RUN_TIMEOUT), 0);
+		ck_assert_int_eq(run_with_input(d.sock, la, bin, sizeof bin - 1,
+				     out, sizeof out, err, sizeof err),
+		    0);
+		ck_assert_int_eq(run_dazai(d.sock, ga, -1, out, sizeof out, err,
+				     sizeof err, RUN_TIMEOUT),
+		    0);
 		ck_assert(memcmp(out, bin, sizeof bin - 1) == 0);
 		ck_assert_str_eq(status_field(d.sock, "secret_bytes", val,
-		    sizeof val), "17");
+				     sizeof val),
+		    "17");
 		/* An empty secret is refused and the held one kept. */
 		ck_assert_int_eq(run_with_input(d.sock, la, "", 0, out,
-		    sizeof out, err, sizeof err), 1);
+				     sizeof out, err, sizeof err),
+		    1);
 		ck_assert_ptr_nonnull(strstr(err, "empty"));
 		ck_assert_str_eq(status_field(d.sock, "secret_bytes", val,
-		    sizeof val), "17");
+				     sizeof val),
+		    "17");
 	}
 	/* load from a file. */
 	snprintf(file, sizeof file, "%s/secret", d.dir);
@@ -1564,27 +1607,31 @@ exec_in_mode(bool armed)
 {
 	static const char garbage[] = "\x7f\x01 not a program";
 	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
-	char		 out[4096], err[4096], got[4096], val[64], cmd[1024],
-			 file[128], seen[128];
-	struct dz	 d;
+	char out[4096], err[4096], got[4096], val[64], cmd[1024], file[128],
+	    seen[128];
+	struct dz d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	{
 		const char *const la[] = { "load", NULL };
 
 		ck_assert_int_eq(run_with_input(d.sock, la, "pass\nphrase", 11,
-		    out, sizeof out, err, sizeof err), 0);
+				     out, sizeof out, err, sizeof err),
+		    0);
 	}
 	snprintf(file, sizeof file, "%s/got", d.dir);
 	snprintf(seen, sizeof seen, "%s/seen", d.dir);
 	/* Standard input carries the secret, then EOF; CMD's status. */
-	snprintf(cmd, sizeof cmd, "cat > %s; %s --socket %s status > %s; "
-	    "exit 7", file, dz_bin("dazai"), d.sock, seen);
+	snprintf(cmd, sizeof cmd,
+	    "cat > %s; %s --socket %s status > %s; "
+	    "exit 7",
+	    file, dz_bin("dazai"), d.sock, seen);
 	expect_run(d.sock, 7, "exec", "--", "/bin/sh", "-c", cmd);
 	ck_assert_str_eq(dz_read_file(file, got, sizeof got), "pass\nphrase");
 	/* While it ran it was registered; now it is not. */
 	ck_assert_msg(strstr(dz_read_file(seen, got, sizeof got),
-	    "registered    1\n") != NULL, "%s", got);
+			  "registered    1\n") != NULL,
+	    "%s", got);
 	ck_assert_str_eq(status_field(d.sock, "registered", val, sizeof val),
 	    "0");
 	/* --fd N, and a command found along PATH. */
@@ -1640,9 +1687,9 @@ static void
 panic_in_mode(bool armed)
 {
 	const char *const args[] = { armed ? "--arm" : "--dry-run", NULL };
-	char		 out[4096], err[4096], pidarg[16], want[64];
-	struct dz	 d;
-	pid_t		 kid;
+	char		  out[4096], err[4096], pidarg[16], want[64];
+	struct dz	  d;
+	pid_t		  kid;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	kid = dz_sleeper();
@@ -1652,14 +1699,14 @@ panic_in_mode(bool armed)
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	if (armed) {
 		ck_assert_msg(WIFSIGNALED(d.status) &&
-		    WTERMSIG(d.status) == SIGKILL, "status %d", d.status);
+			WTERMSIG(d.status) == SIGKILL,
+		    "status %d", d.status);
 		ck_assert_msg(gone(kid, 5), "registered process survived");
 	} else {
-		ck_assert_msg(WIFEXITED(d.status) &&
-		    WEXITSTATUS(d.status) == 0, "status %d", d.status);
+		ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
+		    "status %d", d.status);
 		snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)kid);
-		ck_assert_msg(dz_log_has(&d, want), "no '%s' in the log",
-		    want);
+		ck_assert_msg(dz_log_has(&d, want), "no '%s' in the log", want);
 		ck_assert_msg(!gone(kid, 0.2), "dry-run killed pid %d",
 		    (int)kid);
 		kill(kid, SIGKILL);
@@ -1685,19 +1732,22 @@ START_TEST(real_exec_killed_by_panic)
 {
 	const char *const args[] = { "--arm", NULL };
 	const char *const la[] = { "load", NULL };
-	char		 out[4096], err[4096], cmd[256], file[128], buf[64];
-	const char	*argv[9];
-	long long	 end;
-	struct dz	 d;
-	pid_t		 pid;
-	int		 st;
+	char		  out[4096], err[4096], cmd[256], file[128], buf[64];
+	const char	 *argv[9];
+	long long	  end;
+	struct dz	  d;
+	pid_t		  pid;
+	int		  st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(run_with_input(d.sock, la, "k", 1, out, sizeof out,
-	    err, sizeof err), 0);
+			     err, sizeof err),
+	    0);
 	snprintf(file, sizeof file, "%s/started", d.dir);
-	snprintf(cmd, sizeof cmd, "cat > /dev/null; echo up > %s; "
-	    "exec sleep 60", file);
+	snprintf(cmd, sizeof cmd,
+	    "cat > /dev/null; echo up > %s; "
+	    "exec sleep 60",
+	    file);
 	argv[0] = dz_bin("dazai");
 	argv[1] = "--socket";
 	argv[2] = d.sock;
@@ -1735,12 +1785,13 @@ START_TEST(real_exec_failure_spends_no_read)
 	static const char script[] = "#!/nonexistent/interpreter\nexit 0\n";
 	const char *const args[] = { "--max-reads", "1", NULL };
 	const char *const la[] = { "load", NULL };
-	char		 out[4096], err[4096], val[64], cmd[128];
-	struct dz	 d;
+	char		  out[4096], err[4096], val[64], cmd[128];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(run_with_input(d.sock, la, "one read", 8, out,
-	    sizeof out, err, sizeof err), 0);
+			     sizeof out, err, sizeof err),
+	    0);
 	snprintf(cmd, sizeof cmd, "%s/script", d.dir);
 	dz_write_file(cmd, script, sizeof script - 1);
 	ck_assert_int_eq(chmod(cmd, 0755), 0);
@@ -1768,21 +1819,21 @@ END_TEST
  */
 START_TEST(real_load_over_secret_max)
 {
-	const char *const args[] = { "--empty", "--secret-max", "4096",
-	    NULL };
-	static char	 big[1 << 20];
-	char		 out[4096], err[4096], file[128];
-	struct dz	 d;
+	const char *const args[] = { "--empty", "--secret-max", "4096", NULL };
+	static char	  big[1 << 20];
+	char		  out[4096], err[4096], file[128];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	memset(big, 'x', sizeof big);
 	snprintf(file, sizeof file, "%s/big", d.dir);
 	dz_write_file(file, big, sizeof big);
 	expect_run(d.sock, 1, "load", file);
-	ck_assert_msg(strstr(err, "refused: larger than secret_max") !=
-	    NULL, "%s", err);
+	ck_assert_msg(strstr(err, "refused: larger than secret_max") != NULL,
+	    "%s", err);
 	ck_assert_msg(strstr(err, "Broken pipe") == NULL &&
-	    strstr(err, "reset") == NULL, "%s", err);
+		strstr(err, "reset") == NULL,
+	    "%s", err);
 	ck_assert(dz_alive(&d));
 	dz_stop(&d);
 }
@@ -1793,15 +1844,16 @@ START_TEST(real_empty_and_burn)
 {
 	const char *const args[] = { "--empty", "--max-reads", "1", NULL };
 	const char *const la[] = { "load", NULL };
-	char		 out[4096], err[4096], val[64];
-	struct dz	 d;
+	char		  out[4096], err[4096], val[64];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_str_eq(status_field(d.sock, "state", val, sizeof val),
 	    "empty");
 	expect_run(d.sock, 1, "get");
-	ck_assert_int_eq(run_with_input(d.sock, la, "once", 4, out,
-	    sizeof out, err, sizeof err), 0);
+	ck_assert_int_eq(run_with_input(d.sock, la, "once", 4, out, sizeof out,
+			     err, sizeof err),
+	    0);
 	expect_run(d.sock, 0, "get");
 	ck_assert_str_eq(out, "once");
 	expect_run(d.sock, 1, "get");
@@ -1817,17 +1869,17 @@ END_TEST
 
 /* LOAD len bytes of data under name (NULL: none) through dazai load. */
 static void
-load_named(const char *sock, const char *name, const void *data,
-    size_t len)
+load_named(const char *sock, const char *name, const void *data, size_t len)
 {
 	const char *const named[] = { "load", "--name", name, NULL };
 	const char *const plain[] = { "load", NULL };
-	char	 out[4096], err[4096], want[128];
+	char		  out[4096], err[4096], want[128];
 
 	ck_assert_int_eq(run_with_input(sock, name != NULL ? named : plain,
-	    data, len, out, sizeof out, err, sizeof err), 0);
-	snprintf(want, sizeof want, "dazai: loaded %zu bytes as \"%s\"\n",
-	    len, name != NULL ? name : "default");
+			     data, len, out, sizeof out, err, sizeof err),
+	    0);
+	snprintf(want, sizeof want, "dazai: loaded %zu bytes as \"%s\"\n", len,
+	    name != NULL ? name : "default");
 	ck_assert_msg(strstr(err, want) != NULL, "no '%s' in: %s", want, err);
 }
 
@@ -1843,7 +1895,7 @@ static void
 run_shell(const char *cmd)
 {
 	const char *const argv[] = { "/bin/sh", "-c", cmd, NULL };
-	char	 out[4096];
+	char		  out[4096];
 
 	ck_assert_int_eq(dz_run(argv, out, sizeof out, RUN_TIMEOUT), 0);
 }
@@ -1857,9 +1909,9 @@ START_TEST(real_exec_env)
 {
 	static const char secret[] = "env\nsecret value";
 	const char *const args[] = { "--dry-run", NULL };
-	char		 got[4096], cmd[2048], f[4][128];
-	struct dz	 d;
-	int		 i;
+	char		  got[4096], cmd[2048], f[4][128];
+	struct dz	  d;
+	int		  i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	load_named(d.sock, NULL, secret, sizeof secret - 1);
@@ -1867,7 +1919,8 @@ START_TEST(real_exec_env)
 		snprintf(f[i], sizeof f[i], "%s/env%d", d.dir, i);
 	/* CMD records its variable, its parent's (dazai's) environment and
 	 * how many TOKEN= it has; the calling shell what it has after. */
-	snprintf(cmd, sizeof cmd, "%s --socket %s exec --env TOKEN -- sh -c "
+	snprintf(cmd, sizeof cmd,
+	    "%s --socket %s exec --env TOKEN -- sh -c "
 	    "'printf %%s \"$TOKEN\" > %s; cat /proc/$PPID/environ > %s "
 	    "2>/dev/null; tr \"\\0\" \"\\n\" < /proc/$$/environ | "
 	    "grep -c ^TOKEN= > %s'; printf %%s \"${TOKEN-unset}\" > %s",
@@ -1880,17 +1933,20 @@ START_TEST(real_exec_env)
 	 * environment, and it must not hold the variable. */
 	dz_read_file(f[1], got, sizeof got);
 	if (dz_is_root())
-		ck_assert_msg(strstr(got, "PATH=") != NULL, "dazai's "
-		    "environment unread: '%s'", got);
+		ck_assert_msg(strstr(got, "PATH=") != NULL,
+		    "dazai's "
+		    "environment unread: '%s'",
+		    got);
 	ck_assert_ptr_null(strstr(got, "TOKEN="));
 	ck_assert_ptr_null(strstr(got, "secret value"));
 	ck_assert_ptr_null(getenv("TOKEN"));
 	/* A TOKEN the shell has: CMD's is the secret, the shell's stays. */
-	snprintf(cmd, sizeof cmd, "TOKEN=outer; export TOKEN; %s --socket %s "
+	snprintf(cmd, sizeof cmd,
+	    "TOKEN=outer; export TOKEN; %s --socket %s "
 	    "exec --env TOKEN -- sh -c 'printf %%s \"$TOKEN\" > %s; "
 	    "tr \"\\0\" \"\\n\" < /proc/$$/environ | grep -c ^TOKEN= > %s'; "
-	    "printf %%s \"$TOKEN\" > %s", dz_bin("dazai"), d.sock, f[0], f[2],
-	    f[3]);
+	    "printf %%s \"$TOKEN\" > %s",
+	    dz_bin("dazai"), d.sock, f[0], f[2], f[3]);
 	run_shell(cmd);
 	ck_assert_str_eq(dz_read_file(f[0], got, sizeof got), secret);
 	ck_assert_str_eq(dz_read_file(f[2], got, sizeof got), "1\n");
@@ -1907,15 +1963,14 @@ START_TEST(real_exec_env_nul)
 {
 	static const char secret[] = "before\0after";
 	const char *const args[] = { "--dry-run", NULL };
-	char		 out[4096], err[4096], cmd[512], file[128];
-	struct dz	 d;
+	char		  out[4096], err[4096], cmd[512], file[128];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	load_named(d.sock, NULL, secret, sizeof secret - 1);
 	snprintf(file, sizeof file, "%s/ran", d.dir);
 	snprintf(cmd, sizeof cmd, "touch %s", file);
-	expect_run(d.sock, 1, "exec", "--env", "TOKEN", "--", "sh", "-c",
-	    cmd);
+	expect_run(d.sock, 1, "exec", "--env", "TOKEN", "--", "sh", "-c", cmd);
 	ck_assert_msg(strstr(err, "NUL byte") != NULL, "%s", err);
 	ck_assert_int_ne(access(file, F_OK), 0);
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
@@ -1932,7 +1987,7 @@ END_TEST
 static void
 fifo_dir(const char *file, char *dir, size_t len)
 {
-	char	 got[512], *slash;
+	char got[512], *slash;
 
 	dz_read_file(file, got, sizeof got);
 	got[strcspn(got, "\n")] = '\0';
@@ -1951,21 +2006,22 @@ START_TEST(real_exec_fifo)
 {
 	static const char secret[] = "fifo\nsecret\0bytes";
 	const char *const args[] = { "--dry-run", NULL };
-	char		 out[4096], err[4096], got[4096], cmd[2048], dir[512],
-			 f[4][128];
-	struct stat	 st;
-	struct dz	 d;
-	int		 i, fd;
-	ssize_t		 n;
+	char out[4096], err[4096], got[4096], cmd[2048], dir[512], f[4][128];
+	struct stat st;
+	struct dz   d;
+	int	    i, fd;
+	ssize_t	    n;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	load_named(d.sock, NULL, secret, sizeof secret - 1);
 	for (i = 0; i < 4; i++)
 		snprintf(f[i], sizeof f[i], "%s/fifo%d", d.dir, i);
-	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; "
+	snprintf(cmd, sizeof cmd,
+	    "echo \"$KEYFILE\" > %s; "
 	    "stat -c %%a \"${KEYFILE%%/*}\" > %s; cat \"$KEYFILE\" > %s; "
 	    "if cat \"$KEYFILE\" 2>/dev/null; then echo again; fi > %s; "
-	    "exit 3", f[0], f[1], f[2], f[3]);
+	    "exit 3",
+	    f[0], f[1], f[2], f[3]);
 	expect_run(d.sock, 3, "exec", "--fifo", "KEYFILE", "--", "sh", "-c",
 	    cmd);
 	ck_assert_int_ge(fd = open(f[2], O_RDONLY), 0);
@@ -1981,8 +2037,8 @@ START_TEST(real_exec_fifo)
 	/* Killed before it opened the FIFO: the directory goes too. */
 	snprintf(cmd, sizeof cmd, "echo \"$KEYFILE\" > %s; kill -KILL $$",
 	    f[0]);
-	expect_run(d.sock, 128 + SIGKILL, "exec", "--fifo=KEYFILE", "--",
-	    "sh", "-c", cmd);
+	expect_run(d.sock, 128 + SIGKILL, "exec", "--fifo=KEYFILE", "--", "sh",
+	    "-c", cmd);
 	fifo_dir(f[0], dir, sizeof dir);
 	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
 	    dir);
@@ -2004,8 +2060,8 @@ END_TEST
 static bool
 file_wait(const char *path, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct stat	 st;
+	long long   end = dz_ms_now() + (long long)(timeout * 1000);
+	struct stat st;
 
 	while (stat(path, &st) != 0 || st.st_size == 0) {
 		if (dz_ms_now() >= end)
@@ -2022,13 +2078,13 @@ file_wait(const char *path, double timeout)
 START_TEST(real_exec_sigterm)
 {
 	const char *const args[] = { "--dry-run", NULL };
-	char		 cmd[512], dir[512], path[128], log[128];
-	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
-			    "--fifo", "KEYFILE", "--", "sh", "-c", cmd, NULL };
-	struct stat	 st;
-	struct dz	 d;
-	pid_t		 pid;
-	int		 status;
+	char		  cmd[512], dir[512], path[128], log[128];
+	const char	 *argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
+		      "--fifo", "KEYFILE", "--", "sh", "-c", cmd, NULL };
+	struct stat	  st;
+	struct dz	  d;
+	pid_t		  pid;
+	int		  status;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	argv[2] = d.sock;
@@ -2043,8 +2099,8 @@ START_TEST(real_exec_sigterm)
 	ck_assert_int_eq(stat(dir, &st), 0);
 	ck_assert_int_eq(kill(pid, SIGTERM), 0);
 	ck_assert_int_eq(dz_waitpid(pid, &status, 10), 0);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) ==
-	    128 + SIGTERM, "status %d", status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM,
+	    "status %d", status);
 	ck_assert_msg(stat(dir, &st) != 0 && errno == ENOENT, "%s is left",
 	    dir);
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
@@ -2077,17 +2133,17 @@ START_TEST(real_exec_memory_scan)
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
 		dz_skip_na("real_exec_memory_scan: %s is an AddressSanitizer "
-		    "build; memory scans run on the normal build",
+			   "build; memory scans run on the normal build",
 		    dz_bin("dazai"));
 		return;
 	}
 	if (!dz_is_root()) {
 		dz_skip("real_exec_memory_scan: reading another process's "
-		    "memory needs root");
+			"memory needs root");
 		return;
 	}
 	randombytes_buf(marker, sizeof marker);
-	for (i = 0; i < sizeof marker; i++)	/* no NUL, for --env */
+	for (i = 0; i < sizeof marker; i++) /* no NUL, for --env */
 		marker[i] = (unsigned char)('A' + marker[i] % 26);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	load_named(d.sock, NULL, marker, sizeof marker);
@@ -2095,12 +2151,13 @@ START_TEST(real_exec_memory_scan)
 	snprintf(ready, sizeof ready, "%s/ready", d.dir);
 	snprintf(go, sizeof go, "%s/go", d.dir);
 	snprintf(log, sizeof log, "%s/scan.log", d.dir);
-	snprintf(cmd, sizeof cmd, "cat <&3 > /dev/null; cat \"$KEYFILE\" > "
+	snprintf(cmd, sizeof cmd,
+	    "cat <&3 > /dev/null; cat \"$KEYFILE\" > "
 	    "/dev/null; echo ok > %s; while [ ! -e %s ]; do sleep 0.05; done",
 	    ready, go);
 	pid = dz_spawn(argv, log, -1);
 	ck_assert(file_wait(ready, 10));
-	usleep(200000);		/* past the last write and its zeroing */
+	usleep(200000); /* past the last write and its zeroing */
 	hits = scan_marker(pid, marker, sizeof marker, &at);
 	ck_assert_msg(hits == 0, "%d copies in dazai exec, one at %#lx", hits,
 	    at);
@@ -2123,29 +2180,30 @@ END_TEST
 START_TEST(real_exec_three)
 {
 	static const char *const secrets[] = { "on fd 3", "in TOKEN",
-	    "through the fifo" };
+		"through the fifo" };
 	static const char *const names[] = { "fd.key", "token", "fifo_1" };
-	const char *const args[] = { "--dry-run", NULL };
-	char		 out[4096], err[4096], got[4096], cmd[2048],
-			 f[3][128], h[3][64];
-	struct dz	 d;
-	int		 i;
+	const char *const	 args[] = { "--dry-run", NULL };
+	char out[4096], err[4096], got[4096], cmd[2048], f[3][128], h[3][64];
+	struct dz d;
+	int	  i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	load_named(d.sock, NULL, "one secret", 10);
 	for (i = 0; i < 3; i++)
 		snprintf(f[i], sizeof f[i], "%s/three%d", d.dir, i);
-	snprintf(cmd, sizeof cmd, "cat <&3 > %s; printf %%s \"$TOKEN\" > %s; "
-	    "cat \"$KEYFILE\" > %s", f[0], f[1], f[2]);
-	expect_run(d.sock, 0, "exec", "--fd", "3", "--env", "TOKEN",
-	    "--fifo", "KEYFILE", "--", "sh", "-c", cmd);
+	snprintf(cmd, sizeof cmd,
+	    "cat <&3 > %s; printf %%s \"$TOKEN\" > %s; "
+	    "cat \"$KEYFILE\" > %s",
+	    f[0], f[1], f[2]);
+	expect_run(d.sock, 0, "exec", "--fd", "3", "--env", "TOKEN", "--fifo",
+	    "KEYFILE", "--", "sh", "-c", cmd);
 	for (i = 0; i < 3; i++)
 		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
 		    "one secret");
 	ck_assert_str_eq(dz_field(dz_status(&d), "reads"), "1");
 	if (!daemon_named(&d)) {
 		dz_skip("real_exec_three: this dazaid holds no named "
-		    "secrets (no secrets= in STATUS)");
+			"secrets (no secrets= in STATUS)");
 		kill(d.pid, SIGTERM);
 		dz_wait(&d, 10);
 		dz_stop(&d);
@@ -2156,8 +2214,8 @@ START_TEST(real_exec_three)
 	snprintf(h[0], sizeof h[0], "3=%s", names[0]);
 	snprintf(h[1], sizeof h[1], "TOKEN=%s", names[1]);
 	snprintf(h[2], sizeof h[2], "KEYFILE=%s", names[2]);
-	expect_run(d.sock, 0, "exec", "--fd", h[0], "--env", h[1],
-	    "--fifo", h[2], "--", "sh", "-c", cmd);
+	expect_run(d.sock, 0, "exec", "--fd", h[0], "--env", h[1], "--fifo",
+	    h[2], "--", "sh", "-c", cmd);
 	for (i = 0; i < 3; i++)
 		ck_assert_str_eq(dz_read_file(f[i], got, sizeof got),
 		    secrets[i]);
@@ -2176,22 +2234,25 @@ START_TEST(real_load_unguarded)
 	const char *const armed[] = { "--arm", NULL };
 	const char *const dry[] = { "--dry-run", NULL };
 	const char *const la[] = { "load", NULL };
-	char		 out[4096], err[4096];
-	struct dz	 d;
+	char		  out[4096], err[4096];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, armed), 0);
 	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
-	    sizeof out, err, sizeof err), 0);
+			     sizeof out, err, sizeof err),
+	    0);
 	ck_assert_msg(strstr(err, "loaded 6 bytes as \"default\"") != NULL,
 	    "%s", err);
 	ck_assert_msg(strstr(err, "WARNING") != NULL &&
-	    strstr(err, "no heartbeat") != NULL, "%s", err);
+		strstr(err, "no heartbeat") != NULL,
+	    "%s", err);
 	kill(d.pid, SIGTERM);
 	dz_wait(&d, 10);
 	dz_stop(&d);
 	ck_assert_int_eq(dz_start(&d, dry), 0);
 	ck_assert_int_eq(run_with_input(d.sock, la, "secret", 6, out,
-	    sizeof out, err, sizeof err), 0);
+			     sizeof out, err, sizeof err),
+	    0);
 	ck_assert_msg(strstr(err, "WARNING") == NULL, "%s", err);
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
@@ -2207,23 +2268,24 @@ END_TEST
 START_TEST(real_named_list)
 {
 	static const char key[] = "k\0e\ny";
-	static const char json0[] = "{\"secrets\":[{\"index\":0,"
+	static const char json0[] =
+	    "{\"secrets\":[{\"index\":0,"
 	    "\"name\":\"gh\",\"bytes\":9,\"reads\":1,\"expires\":";
 	const char *const args[] = { "--dry-run", "--max-lifetime", "600",
-	    NULL };
-	char		 out[4096], err[4096];
-	struct dz	 d;
+		NULL };
+	char		  out[4096], err[4096];
+	struct dz	  d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	if (!daemon_named(&d)) {
 		dz_skip("real_named_list: this dazaid holds no named secrets "
-		    "(no secrets= in STATUS)");
+			"(no secrets= in STATUS)");
 		kill(d.pid, SIGTERM);
 		dz_wait(&d, 10);
 		dz_stop(&d);
 		return;
 	}
-	expect_run(d.sock, 0, "list");		/* the start-up secret */
+	expect_run(d.sock, 0, "list"); /* the start-up secret */
 	ck_assert_msg(strstr(out, "\ndefault ") != NULL, "%s", out);
 	expect_run(d.sock, 0, "wipe");
 	expect_run(d.sock, 0, "list");
@@ -2242,18 +2304,23 @@ START_TEST(real_named_list)
 	expect_run(d.sock, 0, "list");
 	ck_assert_msg(strstr(out, "NAME") == out, "%s", out);
 	ck_assert_msg(strstr(out, "\ngh ") != NULL &&
-	    strstr(out, "\nssh.key ") != NULL &&
-	    strstr(out, "\ndefault ") != NULL, "%s", out);
+		strstr(out, "\nssh.key ") != NULL &&
+		strstr(out, "\ndefault ") != NULL,
+	    "%s", out);
 	ck_assert(strstr(out, "\ngh ") < strstr(out, "\nssh.key ") &&
 	    strstr(out, "\nssh.key ") < strstr(out, "\ndefault "));
 	ck_assert_ptr_null(strstr(out, "ghp_token"));
 	ck_assert_ptr_null(strstr(out, "plain"));
 	expect_run(d.sock, 0, "list", "--json");
 	ck_assert_msg(strncmp(out, json0, sizeof json0 - 1) == 0, "%s", out);
-	ck_assert_msg(strstr(out, ",{\"index\":1,\"name\":\"ssh.key\","
-	    "\"bytes\":5,\"reads\":1,\"expires\":") != NULL, "%s", out);
-	ck_assert_msg(strstr(out, ",{\"index\":2,\"name\":\"default\","
-	    "\"bytes\":5,\"reads\":0,\"expires\":") != NULL, "%s", out);
+	ck_assert_msg(strstr(out,
+			  ",{\"index\":1,\"name\":\"ssh.key\","
+			  "\"bytes\":5,\"reads\":1,\"expires\":") != NULL,
+	    "%s", out);
+	ck_assert_msg(strstr(out,
+			  ",{\"index\":2,\"name\":\"default\","
+			  "\"bytes\":5,\"reads\":0,\"expires\":") != NULL,
+	    "%s", out);
 	ck_assert_msg(strcmp(out + strlen(out) - 4, "}]}\n") == 0, "%s", out);
 	ck_assert_ptr_null(strstr(out, "ghp_token"));
 	/* wipe NAME: that one; the others stay. */
@@ -2276,8 +2343,8 @@ END_TEST
 Suite *
 client_suite(void)
 {
-	Suite	*s = suite_create("client");
-	TCase	*tc = tcase_create("parsers");
+	Suite *s = suite_create("client");
+	TCase *tc = tcase_create("parsers");
 
 	tcase_add_test(tc, classify_replies);
 	tcase_add_test(tc, parse_secret_header);

@@ -27,8 +27,8 @@ static const char *const ARMED_EMPTY[] = { "--arm", "--empty", NULL };
 static long
 log_pos(const struct dz *d, const char *needle)
 {
-	static char	 buf[1 << 16];
-	const char	*p;
+	static char buf[1 << 16];
+	const char *p;
 
 	if (dz_read_file(d->log, buf, sizeof buf)[0] == '\0')
 		return -1;
@@ -44,11 +44,12 @@ log_pos(const struct dz *d, const char *needle)
  */
 START_TEST(status_states)
 {
-	static const char want[] = "STATUS alive=1 armed=0 grace=0 "
+	static const char want[] =
+	    "STATUS alive=1 armed=0 grace=0 "
 	    "registered=0 state=empty sessions=0 secret_bytes=0 protections=";
-	struct dz	 d;
-	const char	*s;
-	int		 fd, hb;
+	struct dz   d;
+	const char *s;
+	int	    fd, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	s = dz_status(&d);
@@ -89,15 +90,15 @@ END_TEST
 /* Every byte value, split across writes, pipelined with requests. */
 START_TEST(load_get_binary)
 {
-	struct dz	 d;
-	unsigned char	 secret[600];
-	char		 first[512], unknown[96];
-	size_t		 i;
-	int		 fd;
+	struct dz     d;
+	unsigned char secret[600];
+	char	      first[512], unknown[96];
+	size_t	      i;
+	int	      fd;
 
 	for (i = 0; i < sizeof secret; i++)
 		secret[i] = (unsigned char)(i * 7 + (i >> 8));
-	memcpy(secret + 10, "\nSTATUS\nGET\n", 12);	/* lines inside */
+	memcpy(secret + 10, "\nSTATUS\nGET\n", 12); /* lines inside */
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	fd = dz_ctl(&d);
 	/* The line and the first bytes in one write, the rest in pieces. */
@@ -131,8 +132,10 @@ START_TEST(load_get_binary)
 	/* Its executable, or under Landlock (which refuses /proc/PID/exe
 	 * of a process outside the sandbox) a clear "unknown". */
 	snprintf(first, sizeof first, "GET from pid %d (/", (int)getpid());
-	snprintf(unknown, sizeof unknown, "GET from pid %d (executable "
-	    "unknown: confined, ", (int)getpid());
+	snprintf(unknown, sizeof unknown,
+	    "GET from pid %d (executable "
+	    "unknown: confined, ",
+	    (int)getpid());
 	ck_assert_msg(dz_log_has(&d, first) || dz_log_has(&d, unknown),
 	    "neither '%s' nor '%s' in the log", first, unknown);
 	dz_stop(&d);
@@ -146,12 +149,12 @@ END_TEST
 START_TEST(load_get_large)
 {
 	enum { BIG = 3 * 1024 * 1024 + 17 };
-	struct dz	 d;
-	unsigned char	*secret = malloc(BIG), *got = malloc(BIG);
-	char		 line[64];
-	size_t		 i, off;
-	ssize_t		 n;
-	int		 fd;
+	struct dz      d;
+	unsigned char *secret = malloc(BIG), *got = malloc(BIG);
+	char	       line[64];
+	size_t	       i, off;
+	ssize_t	       n;
+	int	       fd;
 
 	ck_assert(secret != NULL && got != NULL);
 	for (i = 0; i < BIG; i++)
@@ -167,7 +170,7 @@ START_TEST(load_get_large)
 		struct pollfd pfd = { fd, POLLIN, 0 };
 
 		if (off < 256 * 1024)
-			usleep(2000);	/* slow at first: the socket fills */
+			usleep(2000); /* slow at first: the socket fills */
 		ck_assert(poll(&pfd, 1, 10000) == 1);
 		n = read(fd, got + off, BIG - off < 4096 ? BIG - off : 4096);
 		ck_assert_int_gt(n, 0);
@@ -184,10 +187,9 @@ END_TEST
 /* Refused LOADs keep the old secret; a half LOAD leaves nothing. */
 START_TEST(load_refused)
 {
-	const char	*const args[] = { "--empty", "--secret-max", "16",
-			    NULL };
-	struct dz	 d;
-	int		 fd, fd2;
+	const char *const args[] = { "--empty", "--secret-max", "16", NULL };
+	struct dz	  d;
+	int		  fd, fd2;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_ctl(&d);
@@ -198,7 +200,7 @@ START_TEST(load_refused)
 	fd = dz_ctl(&d);
 	ck_assert(dz_send(fd, "LOAD 17\n0123456789abcdefg"));
 	dz_expect(fd, "ERR larger than secret_max");
-	ck_assert(dz_eof(fd, 5));	/* the bytes are never requests */
+	ck_assert(dz_eof(fd, 5)); /* the bytes are never requests */
 	close(fd);
 	fd = dz_ctl(&d);
 	ck_assert(dz_send(fd, "LOAD -3\nGET\n"));
@@ -211,15 +213,18 @@ START_TEST(load_refused)
 	ck_assert(dz_send(fd, "LOAD 10\nhalf"));
 	ck_assert(dz_status_wait(&d, "state", "empty", 5));
 	fd2 = dz_ctl(&d);
-	ck_assert_str_eq(dz_req(fd2, "LOAD 2\n"), "ERR another LOAD is in "
+	ck_assert_str_eq(dz_req(fd2, "LOAD 2\n"),
+	    "ERR another LOAD is in "
 	    "progress");
 	close(fd2);
 	fd2 = dz_ctl(&d);
 	ck_assert_str_eq(dz_req(fd2, "GET\n"), "ERR no secret");
 	/* The peer gives up mid-way: the bytes read are wiped, empty. */
 	close(fd);
-	ck_assert(dz_log_wait(&d, "failed (the peer closed before sending "
-	    "every byte); the bytes read were wiped", 5));
+	ck_assert(dz_log_wait(&d,
+	    "failed (the peer closed before sending "
+	    "every byte); the bytes read were wiped",
+	    5));
 	ck_assert_str_eq(dz_req(fd2, "GET\n"), "ERR no secret");
 	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "0");
 	/* And a LOAD that follows works. */
@@ -239,12 +244,12 @@ END_TEST
 START_TEST(wipe_cuts_load_and_get)
 {
 	enum { BIG = 2 * 1024 * 1024 };
-	struct dz	 d;
-	unsigned char	*secret = malloc(BIG), *got = malloc(BIG);
-	char		 line[64];
-	size_t		 i, off;
-	ssize_t		 n;
-	int		 a, b;
+	struct dz      d;
+	unsigned char *secret = malloc(BIG), *got = malloc(BIG);
+	char	       line[64];
+	size_t	       i, off;
+	ssize_t	       n;
+	int	       a, b;
 
 	ck_assert(secret != NULL && got != NULL);
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
@@ -289,9 +294,9 @@ END_TEST
 /* --no-get: loaded, guarded, never handed out. */
 START_TEST(no_get)
 {
-	const char	*const args[] = { "--empty", "--no-get", NULL };
-	struct dz	 d;
-	int		 fd;
+	const char *const args[] = { "--empty", "--no-get", NULL };
+	struct dz	  d;
+	int		  fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_ctl(&d);
@@ -306,10 +311,10 @@ END_TEST
 /* A daemon started with a secret (not --empty) serves it too. */
 START_TEST(get_started_secret)
 {
-	struct dz	 d;
-	char		 path[128];
-	const char	*args[] = { "--secret-file", path, NULL };
-	int		 fd;
+	struct dz   d;
+	char	    path[128];
+	const char *args[] = { "--secret-file", path, NULL };
+	int	    fd;
 
 	dz_init(&d, NULL);
 	snprintf(path, sizeof path, "%s/secret", d.dir);
@@ -326,8 +331,8 @@ END_TEST
 /* 16 control connections at once; the 17th gets BUSY; HELLO still works. */
 START_TEST(control_limit)
 {
-	struct dz	 d;
-	int		 fds[16], fd, hb, i;
+	struct dz d;
+	int	  fds[16], fd, hb, i;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	for (i = 0; i < 16; i++) {
@@ -367,17 +372,16 @@ END_TEST
 /* A control connection idle for 30 s is closed; no panic. */
 START_TEST(control_idle)
 {
-	struct dz	 d;
-	double		 t0;
-	int		 fd;
+	struct dz d;
+	double	  t0;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	fd = dz_ctl(&d);
 	ck_assert_str_eq(dz_req(fd, "PING\n"), "PONG");
 	t0 = dz_now();
 	ck_assert(dz_eof(fd, 45));
-	ck_assert_msg(dz_now() - t0 >= 29, "closed after %.1fs",
-	    dz_now() - t0);
+	ck_assert_msg(dz_now() - t0 >= 29, "closed after %.1fs", dz_now() - t0);
 	close(fd);
 	ck_assert(dz_log_wait(&d, "closed: idle for 30s", 5));
 	ck_assert(dz_alive(&d));
@@ -388,9 +392,9 @@ END_TEST
 /* ARM: once, never back; STATUS and the panic follow it. */
 START_TEST(arm_verb)
 {
-	struct dz	 d;
-	pid_t		 child = dz_sleeper();
-	int		 fd, st;
+	struct dz d;
+	pid_t	  child = dz_sleeper();
+	int	  fd, st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	fd = dz_ctl(&d);
@@ -413,9 +417,9 @@ END_TEST
 /* REGISTER: bad pids, duplicates, the 33rd. */
 START_TEST(register_limits)
 {
-	struct dz	 d;
-	pid_t		 kids[33], dead;
-	int		 i, st, fd;
+	struct dz d;
+	pid_t	  kids[33], dead;
+	int	  i, st, fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	ck_assert_str_eq(dz_reg(&d, 0), "ERROR invalid pid");
@@ -437,7 +441,7 @@ START_TEST(register_limits)
 		kids[i] = dz_sleeper();
 	for (i = 0; i < 32; i++)
 		ck_assert_str_eq(dz_reg(&d, kids[i]), "OK");
-	ck_assert_str_eq(dz_reg(&d, kids[0]), "OK");	/* already held */
+	ck_assert_str_eq(dz_reg(&d, kids[0]), "OK"); /* already held */
 	ck_assert_str_eq(dz_reg(&d, kids[32]), "BUSY");
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "32");
 	/* UNREGISTER frees a place. */
@@ -462,9 +466,9 @@ END_TEST
 /* A registration ends when its process exits (the pidfd says so). */
 START_TEST(register_ends_on_exit)
 {
-	struct dz	 d;
-	pid_t		 child = dz_sleeper();
-	int		 st;
+	struct dz d;
+	pid_t	  child = dz_sleeper();
+	int	  st;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	ck_assert_str_eq(dz_reg(&d, child), "OK");
@@ -485,15 +489,15 @@ END_TEST
 static pid_t
 panic_with_child(struct dz *d, bool armed, const char *how)
 {
-	pid_t	 child = dz_sleeper();
-	int	 fd;
+	pid_t child = dz_sleeper();
+	int   fd;
 
 	ck_assert_int_eq(dz_start(d, armed ? ARMED_EMPTY : DRY_EMPTY), 0);
 	fd = dz_ctl(d);
 	dz_load(fd, "s3cret", 6);
 	ck_assert_str_eq(dz_reg(d, child), "OK");
 	if (strcmp(how, "PANIC") == 0 || strcmp(how, "WIPE") == 0) {
-		char	 line[16];
+		char line[16];
 
 		snprintf(line, sizeof line, "%s\n", how);
 		ck_assert_str_eq(dz_req(fd, line), "OK");
@@ -509,10 +513,10 @@ panic_with_child(struct dz *d, bool armed, const char *how)
 static void
 assert_armed_kills(const char *how, int sig)
 {
-	struct dz	 d;
-	char		 want[64];
-	pid_t		 child;
-	int		 st;
+	struct dz d;
+	char	  want[64];
+	pid_t	  child;
+	int	  st;
 
 	child = panic_with_child(&d, true, how);
 	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == sig,
@@ -538,10 +542,10 @@ assert_armed_kills(const char *how, int sig)
 static void
 assert_dry_names(const char *how)
 {
-	struct dz	 d;
-	char		 want[64];
-	pid_t		 child;
-	int		 st;
+	struct dz d;
+	char	  want[64];
+	pid_t	  child;
+	int	  st;
 
 	child = panic_with_child(&d, false, how);
 	snprintf(want, sizeof want, "WOULD SIGKILL pid %d", (int)child);
@@ -559,7 +563,7 @@ END_TEST
 
 START_TEST(sigusr2_armed_kills_registered)
 {
-	char	 sig[8];
+	char sig[8];
 
 	snprintf(sig, sizeof sig, "%d", SIGUSR2);
 	assert_armed_kills(sig, SIGKILL);
@@ -568,7 +572,7 @@ END_TEST
 
 START_TEST(fatal_signal_armed_kills_registered)
 {
-	char	 sig[8];
+	char sig[8];
 
 	snprintf(sig, sizeof sig, "%d", SIGABRT);
 	assert_armed_kills(sig, SIGABRT);
@@ -577,7 +581,7 @@ END_TEST
 
 START_TEST(panics_dry_run_name_registered)
 {
-	char	 sig[8];
+	char sig[8];
 
 	assert_dry_names("PANIC");
 	snprintf(sig, sizeof sig, "%d", SIGUSR1);
@@ -590,10 +594,10 @@ END_TEST
 /* WIPE: the secret goes, the daemon stays; registered killed if armed. */
 START_TEST(wipe_both_modes)
 {
-	struct dz	 d;
-	pid_t		 child;
-	char		 want[64];
-	int		 st, fd;
+	struct dz d;
+	pid_t	  child;
+	char	  want[64];
+	int	  st, fd;
 
 	child = panic_with_child(&d, true, "WIPE");
 	ck_assert_int_eq(dz_waitpid(child, &st, 5), 0);
@@ -625,14 +629,14 @@ END_TEST
  */
 START_TEST(recycled_pid_spared)
 {
-	struct dz	 d;
-	pid_t		 a, b = -1;
-	char		 buf[32];
-	int		 st, tries, fd;
+	struct dz d;
+	pid_t	  a, b = -1;
+	char	  buf[32];
+	int	  st, tries, fd;
 
 	if (!dz_is_root()) {
 		dz_skip("recycled_pid_spared: choosing a pid "
-		    "(/proc/sys/kernel/ns_last_pid) needs root");
+			"(/proc/sys/kernel/ns_last_pid) needs root");
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, ARMED_EMPTY), 0);
@@ -665,8 +669,10 @@ START_TEST(recycled_pid_spared)
 	kill(d.pid, SIGCONT);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
-	ck_assert_msg(dz_child_running(b, &st), "the process that reused pid "
-	    "%d was killed", (int)a);
+	ck_assert_msg(dz_child_running(b, &st),
+	    "the process that reused pid "
+	    "%d was killed",
+	    (int)a);
 	kill(b, SIGKILL);
 	dz_waitpid(b, &st, 5);
 }
@@ -675,8 +681,8 @@ END_TEST
 /* --empty: a heartbeat loss still ends the daemon (dry-run: exit 0). */
 START_TEST(empty_panics)
 {
-	struct dz	 d;
-	int		 hb, fd;
+	struct dz d;
+	int	  hb, fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_EMPTY), 0);
 	fd = dz_ctl(&d);
@@ -693,10 +699,10 @@ END_TEST
 /* --empty with a secret source in one layer is a usage error. */
 START_TEST(empty_conflict)
 {
-	const char	*argv[] = { dz_bin("dazaid"), "--empty", "--secret-fd",
-			    "0", "--check-config", NULL };
-	char		 out[1024];
-	int		 st;
+	const char *argv[] = { dz_bin("dazaid"), "--empty", "--secret-fd", "0",
+		"--check-config", NULL };
+	char	    out[1024];
+	int	    st;
 
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "status %d: %s",
@@ -708,9 +714,9 @@ END_TEST
 /* max_reads = 2: two whole reads, then gone; the daemon stays up. */
 START_TEST(life_max_reads)
 {
-	const char	*const args[] = { "--empty", "--max-reads", "2", NULL };
-	struct dz	 d;
-	int		 fd;
+	const char *const args[] = { "--empty", "--max-reads", "2", NULL };
+	struct dz	  d;
+	int		  fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_ctl(&d);
@@ -736,12 +742,12 @@ END_TEST
  */
 START_TEST(life_max_lifetime_armed)
 {
-	const char	*const args[] = { "--arm", "--empty", "--max-lifetime",
-			    "1", NULL };
-	struct dz	 d;
-	pid_t		 child = dz_sleeper();
-	const char	*s;
-	int		 fd, st;
+	const char *const args[] = { "--arm", "--empty", "--max-lifetime", "1",
+		NULL };
+	struct dz	  d;
+	pid_t		  child = dz_sleeper();
+	const char	 *s;
+	int		  fd, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_ctl(&d);
@@ -749,7 +755,8 @@ START_TEST(life_max_lifetime_armed)
 	ck_assert_str_eq(dz_reg(&d, child), "OK");
 	s = dz_status(&d);
 	ck_assert_msg(strcmp(dz_field(s, "expires"), "1") == 0 ||
-	    strcmp(dz_field(s, "expires"), "0") == 0, "%s", s);
+		strcmp(dz_field(s, "expires"), "0") == 0,
+	    "%s", s);
 	ck_assert(dz_log_wait(&d, "expired (max_lifetime reached)", 10));
 	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	ck_assert(dz_child_running(child, &st));
@@ -766,13 +773,12 @@ END_TEST
 /* idle_timeout: GETs keep it; silence wipes it, naming nobody. */
 START_TEST(life_idle_timeout_dry)
 {
-	const char	*const args[] = { "--empty", "--idle-timeout", "3",
-			    NULL };
-	struct dz	 d;
-	pid_t		 child = dz_sleeper();
-	char		 want[64];
-	double		 t0;
-	int		 fd, st;
+	const char *const args[] = { "--empty", "--idle-timeout", "3", NULL };
+	struct dz	  d;
+	pid_t		  child = dz_sleeper();
+	char		  want[64];
+	double		  t0;
+	int		  fd, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_ctl(&d);
@@ -798,9 +804,9 @@ END_TEST
 Suite *
 control_suite(void)
 {
-	Suite	*s = suite_create("control");
-	TCase	*tc = tcase_create("control");
-	TCase	*slow = tcase_create("control-slow");
+	Suite *s = suite_create("control");
+	TCase *tc = tcase_create("control");
+	TCase *slow = tcase_create("control-slow");
 
 	tcase_set_timeout(tc, 60);
 	tcase_set_timeout(slow, 120);

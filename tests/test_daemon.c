@@ -41,16 +41,16 @@ static void
 assert_killed(struct dz *d)
 {
 	ck_assert_int_eq(dz_wait(d, 10), 0);
-	ck_assert_msg(WIFSIGNALED(d->status) &&
-	    WTERMSIG(d->status) == SIGKILL, "status %d", d->status);
+	ck_assert_msg(WIFSIGNALED(d->status) && WTERMSIG(d->status) == SIGKILL,
+	    "status %d", d->status);
 	ck_assert(dz_log_has(d, "secret wiped"));
 	ck_assert(!dz_log_has(d, "WOULD SIGKILL"));
 }
 
 START_TEST(verbs)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_hello(d.sock);
@@ -87,8 +87,8 @@ END_TEST
 
 START_TEST(hello_first)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
@@ -120,9 +120,9 @@ END_TEST
 
 START_TEST(line_too_long)
 {
-	struct dz	 d;
-	char		 big[400];
-	int		 fd;
+	struct dz d;
+	char	  big[400];
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	memset(big, 'A', sizeof big - 2);
@@ -153,8 +153,8 @@ END_TEST
 
 START_TEST(busy)
 {
-	struct dz	 d;
-	int		 hb, fd;
+	struct dz d;
+	int	  hb, fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_GRACE), 0);
 	hb = dz_hello(d.sock);
@@ -184,8 +184,8 @@ END_TEST
 
 START_TEST(hello_deadline)
 {
-	struct dz	 d;
-	int		 squat, hb;
+	struct dz d;
+	int	  squat, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	squat = dz_connect(d.sock);
@@ -205,9 +205,9 @@ END_TEST
 
 START_TEST(loss_dry_run)
 {
-	struct dz	 d;
-	struct stat	 st;
-	int		 fd;
+	struct dz   d;
+	struct stat st;
+	int	    fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_hello(d.sock);
@@ -221,8 +221,8 @@ END_TEST
 
 START_TEST(loss_armed)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, ARMED), 0);
 	fd = dz_hello(d.sock);
@@ -235,8 +235,8 @@ END_TEST
 START_TEST(loss_armed_grace_fires)
 {
 	static const char *const args[] = { "--arm", "--grace", "0.3", NULL };
-	struct dz	 d;
-	int		 fd;
+	struct dz		 d;
+	int			 fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_hello(d.sock);
@@ -249,8 +249,8 @@ END_TEST
 
 START_TEST(grace_cancel_by_reconnect)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, ARMED_GRACE), 0);
 	fd = dz_hello(d.sock);
@@ -275,8 +275,8 @@ END_TEST
 
 START_TEST(grace_cancel_sigusr1)
 {
-	struct dz	 d;
-	int		 hb;
+	struct dz d;
+	int	  hb;
 
 	ck_assert_int_eq(dz_start(&d, ARMED_GRACE), 0);
 	hb = dz_hello(d.sock);
@@ -299,8 +299,8 @@ END_TEST
 START_TEST(sigusr1_grace_survives_reconnect)
 {
 	static const char *const args[] = { "--grace", "0.5", NULL };
-	struct dz	 d;
-	int		 fd;
+	struct dz		 d;
+	int			 fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	kill(d.pid, SIGUSR1);
@@ -317,8 +317,8 @@ END_TEST
 START_TEST(ping_timeout)
 {
 	static const char *const args[] = { "--ping-timeout", "0.3", NULL };
-	struct dz	 d;
-	int		 fd;
+	struct dz		 d;
+	int			 fd;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_hello(d.sock);
@@ -333,8 +333,8 @@ END_TEST
 START_TEST(ping_keeps_alive)
 {
 	static const char *const args[] = { "--ping-timeout", "0.5", NULL };
-	struct dz	 d;
-	int		 fd, i;
+	struct dz		 d;
+	int			 fd, i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	fd = dz_hello(d.sock);
@@ -353,10 +353,10 @@ END_TEST
 
 START_TEST(stale_socket_replaced)
 {
-	struct dz	 d;
+	struct dz	   d;
 	struct sockaddr_un sun;
-	char		 dir[64], path[128];
-	int		 fd;
+	char		   dir[64], path[128];
+	int		   fd;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/dazai.sock", dir);
@@ -366,7 +366,7 @@ START_TEST(stale_socket_replaced)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-	close(fd);		/* a dead socket stays behind */
+	close(fd); /* a dead socket stays behind */
 	ck_assert_int_eq(dz_start_at(&d, path, DRY), 0);
 	fd = dz_hello(d.sock);
 	close(fd);
@@ -377,8 +377,8 @@ END_TEST
 
 START_TEST(already_running)
 {
-	struct dz	 d, d2;
-	int		 fd;
+	struct dz d, d2;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	ck_assert_int_eq(dz_start_at(&d2, d.sock, DRY), -1);
@@ -403,10 +403,10 @@ END_TEST
 START_TEST(simultaneous_starts)
 {
 	struct sockaddr_un sun;
-	char		 dir[64], path[128], log[2][160];
-	const char	*argv[2][8];
-	pid_t		 pid[2];
-	int		 round, rounds, k, fd, status, done, loser;
+	char		   dir[64], path[128], log[2][160];
+	const char	  *argv[2][8];
+	pid_t		   pid[2];
+	int		   round, rounds, k, fd, status, done, loser;
 
 	/*
 	 * The window is microseconds wide: without the lock, one run of 400
@@ -417,7 +417,8 @@ START_TEST(simultaneous_starts)
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		rounds = 40;
 		printf("simultaneous_starts: %d rounds (AddressSanitizer "
-		    "build)\n", rounds);
+		       "build)\n",
+		    rounds);
 	}
 	/* The socket in a directory of its own, the logs beside it: the
 	 * confined daemon removes its socket only from such a directory. */
@@ -437,8 +438,8 @@ START_TEST(simultaneous_starts)
 	}
 	for (round = 0; round < rounds; round++) {
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun,
-		    sizeof sun), 0);
+		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun),
+		    0);
 		close(fd);
 		for (k = 0; k < 2; k++) {
 			unlink(log[k]);
@@ -447,8 +448,7 @@ START_TEST(simultaneous_starts)
 		/* One of them must give up at once. */
 		for (done = 0, loser = -1; done < 300 && loser < 0; done++) {
 			for (k = 0; k < 2 && loser < 0; k++)
-				if (waitpid(pid[k], &status, WNOHANG) ==
-				    pid[k])
+				if (waitpid(pid[k], &status, WNOHANG) == pid[k])
 					loser = k;
 			usleep(10000);
 		}
@@ -458,7 +458,8 @@ START_TEST(simultaneous_starts)
 			waitpid(pid[0], NULL, 0);
 			waitpid(pid[1], NULL, 0);
 			ck_abort_msg("round %d: both daemons kept running on "
-			    "%s", round, path);
+				     "%s",
+			    round, path);
 		}
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 		    "round %d: status %d", round, status);
@@ -474,9 +475,9 @@ END_TEST
 
 START_TEST(not_a_socket)
 {
-	struct dz	 d;
-	struct stat	 st;
-	char		 dir[64], path[128];
+	struct dz   d;
+	struct stat st;
+	char	    dir[64], path[128];
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/dazai.sock", dir);
@@ -492,8 +493,8 @@ END_TEST
 
 START_TEST(socket_mode)
 {
-	struct dz	 d;
-	struct stat	 st;
+	struct dz   d;
+	struct stat st;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	ck_assert_int_eq(stat(d.sock, &st), 0);
@@ -509,10 +510,10 @@ END_TEST
 START_TEST(secret_sources)
 {
 	static const char *const dup[] = { "--secret-fd", "5", NULL };
-	struct dz	 d;
-	char		 dir[64], path[128];
-	const char	*args[4];
-	int		 fd;
+	struct dz		 d;
+	char			 dir[64], path[128];
+	const char		*args[4];
+	int			 fd;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/secret", dir);
@@ -535,7 +536,7 @@ START_TEST(secret_sources)
 END_TEST
 
 /* A boot-clock timer's expiries, counted. */
-static int	 btimer_fires;
+static int btimer_fires;
 
 static void
 btimer_fired(struct btimer *t)
@@ -552,10 +553,10 @@ btimer_fired(struct btimer *t)
  */
 START_TEST(boot_clock_timer)
 {
-	struct btimer		 bt;
-	struct timespec		 mono;
-	struct ev_loop		*loop = ev_loop_new(EVFLAG_AUTO);
-	double			 t0, m;
+	struct btimer	bt;
+	struct timespec mono;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	double		t0, m;
 
 	ck_assert_ptr_nonnull(loop);
 	ck_assert_int_eq(btimer_init(&bt, btimer_fired), 0);
@@ -594,8 +595,8 @@ END_TEST
 Suite *
 daemon_suite(void)
 {
-	Suite	*s = suite_create("daemon");
-	TCase	*tc = tcase_create("daemon");
+	Suite *s = suite_create("daemon");
+	TCase *tc = tcase_create("daemon");
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, verbs);

@@ -33,7 +33,7 @@
 
 #include "helpers.h"
 
-#define FAKETIME_LIB	"/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 static const char *const DRY[] = { NULL };
 static const char *const ARMED[] = { "--arm", NULL };
@@ -45,13 +45,13 @@ static const char *const ARMED[] = { "--arm", NULL };
  * not become ready within timeout seconds (it is then left running).
  */
 static int
-start_custom(struct dz *d, int errfd, bool close_std,
-    const char *const *env, const char *const *extra, double timeout)
+start_custom(struct dz *d, int errfd, bool close_std, const char *const *env,
+    const char *const *extra, double timeout)
 {
-	const char	*argv[32];
-	char		 fdarg[16], c;
-	int		 p[2], n = 0, i, fd;
-	struct pollfd	 pfd;
+	const char   *argv[32];
+	char	      fdarg[16], c;
+	int	      p[2], n = 0, i, fd;
+	struct pollfd pfd;
 
 	dz_init(d, NULL);
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
@@ -71,8 +71,8 @@ start_custom(struct dz *d, int errfd, bool close_std,
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fcntl(p[1], F_SETFD, 0);
 		if (errfd < 0)
-			errfd = open(d->log, O_WRONLY | O_CREAT | O_APPEND,
-			    0600);
+			errfd =
+			    open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		fd = open("/dev/null", O_RDWR);
 		dup2(fd, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
@@ -92,7 +92,9 @@ start_custom(struct dz *d, int errfd, bool close_std,
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	n = poll(&pfd, 1, (int)(timeout * 1000)) == 1 &&
-	    read(p[0], &c, 1) == 1 && c == '\n' ? 0 : -1;
+		read(p[0], &c, 1) == 1 && c == '\n' ?
+	    0 :
+	    -1;
 	close(p[0]);
 	return n;
 }
@@ -102,7 +104,7 @@ static void
 full_pipe(int p[2])
 {
 	static const char junk[4096];
-	int	 fl;
+	int		  fl;
 
 	ck_assert_int_eq(pipe(p), 0);
 	fl = fcntl(p[1], F_GETFL);
@@ -118,9 +120,9 @@ full_pipe(int p[2])
 static size_t
 drain(int fd, char *keep, size_t keeplen)
 {
-	char	 buf[8192];
-	size_t	 total = 0, k = 0;
-	ssize_t	 n;
+	char	buf[8192];
+	size_t	total = 0, k = 0;
+	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		total += (size_t)n;
@@ -142,16 +144,17 @@ drain(int fd, char *keep, size_t keeplen)
  */
 START_TEST(blocked_stderr)
 {
-	struct dz	 d;
-	char		 out[8192];
-	int		 p[2], hb;
+	struct dz d;
+	char	  out[8192];
+	int	  p[2], hb;
 
 	full_pipe(p);
 	ck_assert_msg(start_custom(&d, p[1], false, NULL, ARMED, 10) == 0,
 	    "not ready with stderr blocked");
 	hb = dz_hello(d.sock);
 	close(hb);
-	ck_assert_msg(dz_wait(&d, 10) == 0, "armed daemon still alive 10s "
+	ck_assert_msg(dz_wait(&d, 10) == 0,
+	    "armed daemon still alive 10s "
 	    "after the loss with stderr blocked");
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	close(p[0]);
@@ -170,7 +173,8 @@ START_TEST(blocked_stderr)
 	usleep(300000);
 	drain(p[0], out, sizeof out);
 	ck_assert_msg(strstr(out, "log line(s) dropped") != NULL &&
-	    strstr(out, "SIGHUP ignored") != NULL, "after draining: %s", out);
+		strstr(out, "SIGHUP ignored") != NULL,
+	    "after draining: %s", out);
 	/* Full again: SIGTERM still ends it at once. */
 	close(p[0]);
 	kill(d.pid, SIGTERM);
@@ -190,10 +194,9 @@ END_TEST
 START_TEST(terminating_signals)
 {
 	int		 sigs[64], n = 0, i, sig, hb;
-	static const int base[] = { SIGQUIT, SIGALRM, SIGXCPU, SIGXFSZ,
-			    SIGSYS, SIGTRAP, SIGVTALRM, SIGPROF, SIGPWR,
-			    SIGSTKFLT, SIGIO, SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-			    SIGABRT };
+	static const int base[] = { SIGQUIT, SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS,
+		SIGTRAP, SIGVTALRM, SIGPROF, SIGPWR, SIGSTKFLT, SIGIO, SIGSEGV,
+		SIGBUS, SIGILL, SIGFPE, SIGABRT };
 	struct dz	 d;
 
 	for (i = 0; i < (int)(sizeof base / sizeof base[0]); i++)
@@ -206,10 +209,14 @@ START_TEST(terminating_signals)
 		kill(d.pid, sigs[i]);
 		ck_assert_int_eq(dz_wait(&d, 10), 0);
 		ck_assert_msg(WIFSIGNALED(d.status) &&
-		    WTERMSIG(d.status) == sigs[i], "signal %d (%s): status "
-		    "0x%x", sigs[i], strsignal(sigs[i]), d.status);
-		ck_assert_msg(access(d.sock, F_OK) != 0, "signal %d left the "
-		    "socket", sigs[i]);
+			WTERMSIG(d.status) == sigs[i],
+		    "signal %d (%s): status "
+		    "0x%x",
+		    sigs[i], strsignal(sigs[i]), d.status);
+		ck_assert_msg(access(d.sock, F_OK) != 0,
+		    "signal %d left the "
+		    "socket",
+		    sigs[i]);
 		close(hb);
 	}
 }
@@ -218,8 +225,8 @@ END_TEST
 /* Item 8: a dry-run hard panic removes the socket too. */
 START_TEST(sigusr2_dry_run_removes_socket)
 {
-	struct dz	 d;
-	int		 hb;
+	struct dz d;
+	int	  hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	hb = dz_hello(d.sock);
@@ -235,9 +242,9 @@ END_TEST
 static int
 heartbeat_watching(const struct dz *d, pid_t pid)
 {
-	char		 pidarg[16], out[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket",
-			    d->sock, "--watch-pid", pidarg, NULL };
+	char	    pidarg[16], out[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", d->sock,
+		"--watch-pid", pidarg, NULL };
 
 	snprintf(pidarg, sizeof pidarg, "%d", (int)pid);
 	return dz_run(argv, out, sizeof out, 10);
@@ -249,9 +256,9 @@ heartbeat_watching(const struct dz *d, pid_t pid)
  */
 START_TEST(watch_pid_gone)
 {
-	struct dz	 d;
-	pid_t		 pid;
-	int		 st, round;
+	struct dz d;
+	pid_t	  pid;
+	int	  st, round;
 
 	for (round = 0; round < 6; round++) {
 		ck_assert_int_eq(dz_start(&d, ARMED), 0);
@@ -259,15 +266,16 @@ START_TEST(watch_pid_gone)
 		ck_assert_int_ge(pid, 0);
 		if (pid == 0)
 			_exit(0);
-		if (round % 2 == 0)	/* reaped: gone for good */
+		if (round % 2 == 0) /* reaped: gone for good */
 			ck_assert_int_eq(dz_waitpid(pid, &st, 5), 0);
-		else			/* a zombie until we reap it */
+		else /* a zombie until we reap it */
 			usleep(50000);
 		st = heartbeat_watching(&d, pid);
 		ck_assert_msg(st != -1, "dazai-heartbeat hung");
-		ck_assert_msg(dz_wait(&d, 10) == 0, "round %d (%s): the "
-		    "daemon still holds its secret", round, round % 2 ?
-		    "zombie" : "reaped");
+		ck_assert_msg(dz_wait(&d, 10) == 0,
+		    "round %d (%s): the "
+		    "daemon still holds its secret",
+		    round, round % 2 ? "zombie" : "reaped");
 		ck_assert(WIFSIGNALED(d.status) &&
 		    WTERMSIG(d.status) == SIGKILL);
 		if (round % 2)
@@ -283,8 +291,8 @@ END_TEST
 START_TEST(sigusr1_in_loss_window)
 {
 	static const char *const args[] = { "--grace", "30", NULL };
-	struct dz	 d;
-	int		 hb;
+	struct dz		 d;
+	int			 hb;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	hb = dz_hello(d.sock);
@@ -294,7 +302,8 @@ START_TEST(sigusr1_in_loss_window)
 	ck_assert(dz_log_wait(&d, "only CANCEL ends it now", 5));
 	hb = dz_hello(d.sock);
 	usleep(200000);
-	ck_assert_msg(!dz_log_has(&d, "pending panic aborted"), "a "
+	ck_assert_msg(!dz_log_has(&d, "pending panic aborted"),
+	    "a "
 	    "reconnect aborted an explicit panic");
 	ck_assert(dz_send(hb, "CANCEL\n"));
 	dz_expect(hb, "CANCELLED");
@@ -336,27 +345,28 @@ START_TEST(wall_clock_step)
 		/* Preloaded under the ASan runtime, libfaketime hangs the
 		 * process before main; make check runs this test. */
 		dz_skip_na("wall_clock_step: libfaketime cannot be preloaded "
-		    "into an AddressSanitizer build");
+			   "into an AddressSanitizer build");
 		return;
 	}
 	ck_assert_int_eq(start_custom(&d, -1, false, NULL, args, 10), 0);
 	dz_stop(&d);
 	snprintf(file, sizeof file, "%s/faketime", d.dir);
-	snprintf(env_file, sizeof env_file, "FAKETIME_TIMESTAMP_FILE=%s",
-	    file);
+	snprintf(env_file, sizeof env_file, "FAKETIME_TIMESTAMP_FILE=%s", file);
 	dz_write_file(file, "+0\n", 3);
 	ck_assert_int_eq(start_custom(&d, -1, false, env, args, 10), 0);
 	hb = dz_hello(d.sock);
 	close(hb);
 	t0 = dz_now();
 	ck_assert(dz_log_wait(&d, "grace window of 2s", 5));
-	dz_write_file(file, "-3600\n", 6);	/* one hour back */
-	ck_assert_msg(dz_wait(&d, 15) == 0, "the clock step postponed the "
+	dz_write_file(file, "-3600\n", 6); /* one hour back */
+	ck_assert_msg(dz_wait(&d, 15) == 0,
+	    "the clock step postponed the "
 	    "panic");
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
 	ck_assert(dz_log_has(&d, "WOULD SIGKILL"));
 	printf("wall_clock_step: panic %.2fs after the loss (grace 2s, "
-	    "clock stepped back 1h)\n", dz_now() - t0);
+	       "clock stepped back 1h)\n",
+	    dz_now() - t0);
 }
 END_TEST
 
@@ -367,14 +377,13 @@ END_TEST
 START_TEST(stopped_daemon_no_false_panic)
 {
 	static const char *const args[] = { "--arm", "--ping-timeout", "1",
-			    NULL };
-	const char	*hbargv[] = { dz_bin("dazai-heartbeat"), "--socket",
-			    NULL, "--interval", "0.2", "--watch-pid", NULL,
-			    NULL };
-	char		 me[16];
-	struct dz	 d;
-	pid_t		 hb;
-	int		 st, round;
+		NULL };
+	const char *hbargv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
+		"--interval", "0.2", "--watch-pid", NULL, NULL };
+	char	    me[16];
+	struct dz   d;
+	pid_t	    hb;
+	int	    st, round;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	hbargv[2] = d.sock;
@@ -384,16 +393,19 @@ START_TEST(stopped_daemon_no_false_panic)
 	ck_assert(dz_log_wait(&d, "heartbeat connected", 5));
 	for (round = 0; round < 3; round++) {
 		kill(d.pid, SIGSTOP);
-		usleep(2500000);	/* 2.5 ping timeouts */
+		usleep(2500000); /* 2.5 ping timeouts */
 		kill(d.pid, SIGCONT);
 		usleep(1000000);
-		ck_assert_msg(dz_alive(&d), "round %d: the resumed daemon "
-		    "took its waiting heartbeat for lost", round);
+		ck_assert_msg(dz_alive(&d),
+		    "round %d: the resumed daemon "
+		    "took its waiting heartbeat for lost",
+		    round);
 		ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	}
 	/* The heartbeat really gone: the timeout still fires. */
 	kill(hb, SIGSTOP);
-	ck_assert_msg(dz_wait(&d, 10) == 0, "a silent heartbeat was not "
+	ck_assert_msg(dz_wait(&d, 10) == 0,
+	    "a silent heartbeat was not "
 	    "lost");
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	kill(hb, SIGKILL);
@@ -409,11 +421,11 @@ END_TEST
 START_TEST(closed_std_fds)
 {
 	static const char *const args[] = { "--verbose", NULL };
-	const char	*bad[] = { dz_bin("dazaid"), "--ready-fd", "2",
-			    "--check-config", NULL };
-	struct dz	 d;
-	char		 out[1024];
-	int		 hb, st;
+	const char		*bad[] = { dz_bin("dazaid"), "--ready-fd", "2",
+			     "--check-config", NULL };
+	struct dz		 d;
+	char			 out[1024];
+	int			 hb, st;
 
 	ck_assert_int_eq(start_custom(&d, -1, true, NULL, args, 10), 0);
 	hb = dz_hello(d.sock);
@@ -440,10 +452,10 @@ END_TEST
  */
 START_TEST(fifo_secret_file)
 {
-	char		 dir[64], fifo[128];
-	const char	*args[] = { "--secret-file", fifo, NULL };
-	struct dz	 d;
-	int		 fd;
+	char	    dir[64], fifo[128];
+	const char *args[] = { "--secret-file", fifo, NULL };
+	struct dz   d;
+	int	    fd;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
@@ -473,10 +485,10 @@ END_TEST
  */
 START_TEST(cli_overrides_secret_source)
 {
-	char		 dir[64], conf[128], secret[128], text[256], out[2048];
-	const char	*argv[] = { dz_bin("dazaid"), "--config", conf,
-			    "--secret-fd", "0", "--check-config", NULL };
-	int		 st;
+	char	    dir[64], conf[128], secret[128], text[256], out[2048];
+	const char *argv[] = { dz_bin("dazaid"), "--config", conf,
+		"--secret-fd", "0", "--check-config", NULL };
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
@@ -504,10 +516,10 @@ END_TEST
 static double
 cpu_seconds(pid_t pid)
 {
-	char		 path[64], buf[1024], *p;
-	unsigned long	 ut, st;
-	ssize_t		 n;
-	int		 fd;
+	char	      path[64], buf[1024], *p;
+	unsigned long ut, st;
+	ssize_t	      n;
+	int	      fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY);
@@ -518,8 +530,11 @@ cpu_seconds(pid_t pid)
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &ut, &st), 2);
+	ck_assert_int_eq(sscanf(p + 2,
+			     "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			     "%*u %*u %lu %lu",
+			     &ut, &st),
+	    2);
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -530,16 +545,16 @@ cpu_seconds(pid_t pid)
  */
 START_TEST(emfile_backoff)
 {
-	struct rlimit	 low, old;
-	struct dz	 d;
-	int		 hb, extra[8], i, lines;
-	double		 cpu0, cpu;
+	struct rlimit low, old;
+	struct dz     d;
+	int	      hb, extra[8], i, lines;
+	double	      cpu0, cpu;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	hb = dz_hello(d.sock);
 	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, NULL, &old), 0);
 	low = old;
-	low.rlim_cur = 3;	/* fewer than it already has open */
+	low.rlim_cur = 3; /* fewer than it already has open */
 	ck_assert_int_eq(prlimit(d.pid, RLIMIT_NOFILE, &low, NULL), 0);
 	for (i = 0; i < 8; i++)
 		extra[i] = dz_connect(d.sock);
@@ -571,9 +586,9 @@ END_TEST
  */
 START_TEST(quit_then_hello)
 {
-	struct dz	 d;
-	char		 line[64], buf[64];
-	int		 hb, next, round;
+	struct dz d;
+	char	  line[64], buf[64];
+	int	  hb, next, round;
 
 	ck_assert_int_eq(dz_start(&d, ARMED), 0);
 	hb = dz_hello(d.sock);
@@ -608,10 +623,10 @@ END_TEST
 static pid_t
 squatter(const char *path, uid_t uid)
 {
-	struct sockaddr_un	 sun;
-	pid_t			 pid;
-	int			 fd, c;
-	char			 buf[64];
+	struct sockaddr_un sun;
+	pid_t		   pid;
+	int		   fd, c;
+	char		   buf[64];
 
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -624,8 +639,9 @@ squatter(const char *path, uid_t uid)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0)
 		_exit(1);
-	if (uid != getuid() && (setgroups(0, NULL) != 0 ||
-	    setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0))
+	if (uid != getuid() &&
+	    (setgroups(0, NULL) != 0 || setresgid(uid, uid, uid) != 0 ||
+		setresuid(uid, uid, uid) != 0))
 		_exit(1);
 	if (listen(fd, 8) != 0)
 		_exit(1);
@@ -642,8 +658,8 @@ squatter(const char *path, uid_t uid)
 static int
 run_heartbeat(const char *const *args, char *out, size_t len)
 {
-	const char	*argv[16];
-	int		 n = 0, i;
+	const char *argv[16];
+	int	    n = 0, i;
 
 	argv[n++] = dz_bin("dazai-heartbeat");
 	for (i = 0; args[i] != NULL && n < 15; i++)
@@ -659,12 +675,11 @@ run_heartbeat(const char *const *args, char *out, size_t len)
  */
 START_TEST(client_refuses_squatter)
 {
-	char		 dir[64], sub[128], sock[160], out[2048], env[200];
-	const char	*args[] = { "--socket", sock, "--watch-pid", "1",
-			    NULL };
-	const char	*defargs[] = { "--watch-pid", "1", NULL };
-	pid_t		 srv;
-	int		 st;
+	char	    dir[64], sub[128], sock[160], out[2048], env[200];
+	const char *args[] = { "--socket", sock, "--watch-pid", "1", NULL };
+	const char *defargs[] = { "--watch-pid", "1", NULL };
+	pid_t	    srv;
+	int	    st;
 
 	/* A directory others may write to: anyone could have put it there. */
 	dz_tmpdir(dir, sizeof dir);
@@ -675,10 +690,13 @@ START_TEST(client_refuses_squatter)
 	usleep(100000);
 	ck_assert_int_eq(chmod(sub, 0777), 0);
 	st = run_heartbeat(args, out, sizeof out);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
-	    "%s", st, out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4,
+	    "status 0x%x: "
+	    "%s",
+	    st, out);
 	ck_assert_msg(strstr(out, "not trusting") != NULL &&
-	    strstr(out, "guarding") == NULL, "%s", out);
+		strstr(out, "guarding") == NULL,
+	    "%s", out);
 	/* The same server in a safe directory is talked to (control). */
 	ck_assert_int_eq(chmod(sub, 0700), 0);
 	args[3] = "999999999";
@@ -689,7 +707,7 @@ START_TEST(client_refuses_squatter)
 
 	if (!dz_is_root()) {
 		dz_skip("client_refuses_squatter: a server of another uid "
-		    "needs root");
+			"needs root");
 		return;
 	}
 	/* Another user's listener in a directory that passes. */
@@ -700,8 +718,10 @@ START_TEST(client_refuses_squatter)
 	usleep(100000);
 	args[3] = "1";
 	st = run_heartbeat(args, out, sizeof out);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
-	    "%s", st, out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4,
+	    "status 0x%x: "
+	    "%s",
+	    st, out);
 	ck_assert_msg(strstr(out, "uid 65534") != NULL, "%s", out);
 	kill(srv, SIGKILL);
 	dz_waitpid(srv, &st, 5);
@@ -717,8 +737,10 @@ START_TEST(client_refuses_squatter)
 	unsetenv("DAZAI_SOCKET");
 	st = run_heartbeat(defargs, out, sizeof out);
 	unsetenv("XDG_RUNTIME_DIR");
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4, "status 0x%x: "
-	    "%s", st, out);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 4,
+	    "status 0x%x: "
+	    "%s",
+	    st, out);
 	ck_assert_msg(strstr(out, "owned by uid 65534") != NULL, "%s", out);
 }
 END_TEST
@@ -730,9 +752,9 @@ END_TEST
 static char
 proc_state(pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
+	char	path[64], buf[512], *p;
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -751,9 +773,9 @@ proc_state(pid_t pid)
 static long
 proc_switches(pid_t pid)
 {
-	char	 path[64], line[128];
-	long	 v, total = 0;
-	FILE	*fp;
+	char  path[64], line[128];
+	long  v, total = 0;
+	FILE *fp;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -777,8 +799,10 @@ START_TEST(job_control_ignored)
 	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
 		ck_assert_int_eq(kill(d.pid, sigs[i]), 0);
 		usleep(200000);
-		ck_assert_msg(proc_state(d.pid) != 'T', "signal %d stopped "
-		    "the daemon", sigs[i]);
+		ck_assert_msg(proc_state(d.pid) != 'T',
+		    "signal %d stopped "
+		    "the daemon",
+		    sigs[i]);
 	}
 	/* And it still panics at once. */
 	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
@@ -796,17 +820,17 @@ END_TEST
  */
 START_TEST(tostop_background_panic)
 {
-	struct termios	 t;
-	struct pollfd	 pfd;
-	char		 fdarg[16], out[8192], c;
-	const char	*argv[12];
-	size_t		 got = 0;
-	ssize_t		 n;
-	pid_t		 lead, pid;
-	int		 master, slave, ready[2], info[2], st, hb, code;
-	double		 end;
-	char		*zeroed, *lost;
-	struct dz	 d;
+	struct termios t;
+	struct pollfd  pfd;
+	char	       fdarg[16], out[8192], c;
+	const char    *argv[12];
+	size_t	       got = 0;
+	ssize_t	       n;
+	pid_t	       lead, pid;
+	int	       master, slave, ready[2], info[2], st, hb, code;
+	double	       end;
+	char	      *zeroed, *lost;
+	struct dz      d;
 
 	dz_init(&d, NULL);
 	ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
@@ -889,8 +913,8 @@ START_TEST(tostop_background_panic)
 	 */
 	pfd.fd = master;
 	pfd.events = POLLIN;
-	for (end = dz_now() + 5; code != -1 && got < sizeof out - 1 &&
-	    dz_now() < end;) {
+	for (end = dz_now() + 5;
+	     code != -1 && got < sizeof out - 1 && dz_now() < end;) {
 		n = read(master, out + got, sizeof out - 1 - got);
 		if (n > 0)
 			got += (size_t)n;
@@ -906,13 +930,14 @@ START_TEST(tostop_background_panic)
 		kill(lead, SIGKILL);
 		dz_waitpid(lead, &st, 5);
 	}
-	ck_assert_msg(code == 0, "the daemon did not finish its panic "
-	    "(%d: 99 means stopped by SIGTTOU): %s", code, out);
+	ck_assert_msg(code == 0,
+	    "the daemon did not finish its panic "
+	    "(%d: 99 means stopped by SIGTTOU): %s",
+	    code, out);
 	zeroed = strstr(out, "prekey zeroed at");
 	lost = strstr(out, "heartbeat lost");
 	ck_assert_msg(zeroed != NULL && lost != NULL && zeroed < lost,
-	    "the keys were not zeroed before the panic's first line: %s",
-	    out);
+	    "the keys were not zeroed before the panic's first line: %s", out);
 	ck_assert(strstr(out, "WOULD SIGKILL") != NULL);
 }
 END_TEST
@@ -924,14 +949,13 @@ END_TEST
  */
 START_TEST(stalled_get_expires_later)
 {
-	const char	*const args[] = { "--empty", "--max-lifetime", "1",
-			    NULL };
-	struct dz	 d;
-	size_t		 len = 2 * 1024 * 1024;
-	char		*big = malloc(len), line[64];
-	long		 before, after;
-	int		 fd, getter;
-	double		 t0;
+	const char *const args[] = { "--empty", "--max-lifetime", "1", NULL };
+	struct dz	  d;
+	size_t		  len = 2 * 1024 * 1024;
+	char		 *big = malloc(len), line[64];
+	long		  before, after;
+	int		  fd, getter;
+	double		  t0;
 
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'g', len);
@@ -950,8 +974,10 @@ START_TEST(stalled_get_expires_later)
 	usleep(3000000);
 	after = proc_switches(d.pid);
 	ck_assert_int_ge(before, 0);
-	ck_assert_msg(after - before < 50, "%ld wake-ups in 3 s while a GET "
-	    "stalled", after - before);
+	ck_assert_msg(after - before < 50,
+	    "%ld wake-ups in 3 s while a GET "
+	    "stalled",
+	    after - before);
 	ck_assert(!dz_log_has(&d, "expired"));
 	/* The control idle limit cuts it short; the limit then applies. */
 	ck_assert(dz_log_wait(&d, "expired (max_lifetime reached)", 40));
@@ -960,7 +986,7 @@ START_TEST(stalled_get_expires_later)
 	ck_assert(dz_log_has(&d, "idle for 30"));
 	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	close(getter);
-	close(fd);	/* idle for 30 s too: closed by the daemon */
+	close(fd); /* idle for 30 s too: closed by the daemon */
 	fd = dz_ctl(&d);
 	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	close(fd);
@@ -976,11 +1002,11 @@ END_TEST
 static int
 start_memlock(struct dz *d, rlim_t limit, const char *const *extra)
 {
-	struct rlimit	 rl = { limit, limit };
-	const char	*argv[24];
-	char		 fdarg[16], c;
-	struct pollfd	 pfd;
-	int		 p[2], n = 0, i, fd;
+	struct rlimit rl = { limit, limit };
+	const char   *argv[24];
+	char	      fdarg[16], c;
+	struct pollfd pfd;
+	int	      p[2], n = 0, i, fd;
 
 	dz_init(d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
@@ -1018,9 +1044,9 @@ start_memlock(struct dz *d, rlim_t limit, const char *const *extra)
 static const char *
 load_reply(int fd, size_t n, char c)
 {
-	static char	 reply[256];
-	char		 line[64], *buf = malloc(n);
-	const char	*r;
+	static char reply[256];
+	char	    line[64], *buf = malloc(n);
+	const char *r;
 
 	ck_assert_ptr_nonnull(buf);
 	memset(buf, c, n);
@@ -1042,14 +1068,14 @@ load_reply(int fd, size_t n, char c)
  */
 START_TEST(require_lock_at_load)
 {
-	const char	*const args[] = { "--empty", "--require-lock", NULL };
-	struct dz	 d;
-	const char	*s;
-	int		 fd;
+	const char *const args[] = { "--empty", "--require-lock", NULL };
+	struct dz	  d;
+	const char	 *s;
+	int		  fd;
 
 	if (!dz_is_root()) {
 		dz_skip("require_lock_at_load: dropping CAP_IPC_LOCK from the "
-		    "bounding set needs root");
+			"bounding set needs root");
 		return;
 	}
 	ck_assert_int_eq(start_memlock(&d, 256 * 1024, args), 0);
@@ -1061,7 +1087,8 @@ START_TEST(require_lock_at_load)
 	    "%s", s);
 	close(fd);
 	fd = dz_ctl(&d);
-	ck_assert_str_eq(load_reply(fd, 1024 * 1024, 'b'), "ERR cannot lock "
+	ck_assert_str_eq(load_reply(fd, 1024 * 1024, 'b'),
+	    "ERR cannot lock "
 	    "the secret; the secret it replaced was wiped");
 	close(fd);
 	s = dz_status(&d);
@@ -1082,9 +1109,9 @@ END_TEST
  */
 START_TEST(rehearsal_takes_load)
 {
-	struct dz	 d;
-	char		 big[5000];
-	int		 fd;
+	struct dz d;
+	char	  big[5000];
+	int	  fd;
 
 	memset(big, 'r', sizeof big);
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
@@ -1101,7 +1128,7 @@ END_TEST
 static pid_t
 registered_sleeper(const struct dz *d)
 {
-	pid_t	 kid = dz_sleeper();
+	pid_t kid = dz_sleeper();
 
 	ck_assert_str_eq(dz_reg(d, kid), "OK");
 	return kid;
@@ -1113,14 +1140,13 @@ registered_sleeper(const struct dz *d)
  */
 START_TEST(exec_last_read_lives)
 {
-	const char	*const args[] = { "--arm", "--empty", "--max-reads",
-			    "1", NULL };
-	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL, "exec",
-			    "--", "sh", "-c", "sleep 0.5; wc -c; exit 3",
-			    NULL };
-	struct dz	 d;
-	char		 out[256];
-	int		 fd, st;
+	const char *const args[] = { "--arm", "--empty", "--max-reads", "1",
+		NULL };
+	const char *argv[] = { dz_bin("dazai"), "--socket", NULL, "exec", "--",
+		"sh", "-c", "sleep 0.5; wc -c; exit 3", NULL };
+	struct dz   d;
+	char	    out[256];
+	int	    fd, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	argv[2] = d.sock;
@@ -1145,8 +1171,8 @@ END_TEST
 static int
 stalled_get(const struct dz *d, size_t len)
 {
-	char	 line[64], want[64];
-	int	 fd = dz_ctl(d);
+	char line[64], want[64];
+	int  fd = dz_ctl(d);
 
 	ck_assert(dz_send(fd, "GET\n"));
 	ck_assert(dz_readline(fd, line, sizeof line, 10) != NULL);
@@ -1162,12 +1188,12 @@ stalled_get(const struct dz *d, size_t len)
  */
 START_TEST(wipe_during_get_once)
 {
-	const char	*const args[] = { "--empty", "--max-reads", "1", NULL };
-	struct dz	 d;
-	size_t		 len = 2 * 1024 * 1024;
-	char		*big = malloc(len), want[64];
-	pid_t		 kid;
-	int		 fd, getter, st;
+	const char *const args[] = { "--empty", "--max-reads", "1", NULL };
+	struct dz	  d;
+	size_t		  len = 2 * 1024 * 1024;
+	char		 *big = malloc(len), want[64];
+	pid_t		  kid;
+	int		  fd, getter, st;
 
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'w', len);
@@ -1197,13 +1223,13 @@ END_TEST
  */
 START_TEST(load_during_get_kills_nobody)
 {
-	const char	*const args[] = { "--arm", "--empty", "--max-reads",
-			    "1", NULL };
-	struct dz	 d;
-	size_t		 len = 2 * 1024 * 1024;
-	char		*big = malloc(len);
-	pid_t		 kid;
-	int		 fd, getter, st;
+	const char *const args[] = { "--arm", "--empty", "--max-reads", "1",
+		NULL };
+	struct dz	  d;
+	size_t		  len = 2 * 1024 * 1024;
+	char		 *big = malloc(len);
+	pid_t		  kid;
+	int		  fd, getter, st;
 
 	ck_assert_ptr_nonnull(big);
 	memset(big, 'l', len);
@@ -1233,10 +1259,9 @@ END_TEST
  */
 START_TEST(cancel_claimed_by_aborter)
 {
-	const char	*const args[] = { "--sessions", "2", "--grace", "30",
-			    NULL };
-	struct dz	 d;
-	int		 a, b, c;
+	const char *const args[] = { "--sessions", "2", "--grace", "30", NULL };
+	struct dz	  d;
+	int		  a, b, c;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	a = dz_hello(d.sock);
@@ -1260,8 +1285,8 @@ END_TEST
 static void
 wipe_child(const char *sock, int fd)
 {
-	char	 line[256];
-	int	 c;
+	char line[256];
+	int  c;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	line[0] = '\0';
@@ -1283,22 +1308,22 @@ wipe_child(const char *sock, int fd)
  */
 START_TEST(failed_wipe_says_so)
 {
-	const char	*const args[] = { "--empty", "--no-sandbox", NULL };
+	const char *const args[] = { "--empty", "--no-sandbox", NULL };
 	struct __ptrace_syscall_info si;
-	struct user_regs_struct regs;
-	struct pollfd	 pfd;
-	struct dz	 d;
-	char		 reply[256];
-	const char	*s;
-	bool		 failing = false, replied = false;
-	pid_t		 kid;
-	int		 p[2], fd, st, refused = 0;
-	ssize_t		 n;
-	double		 end;
+	struct user_regs_struct	     regs;
+	struct pollfd		     pfd;
+	struct dz		     d;
+	char			     reply[256];
+	const char		    *s;
+	bool			     failing = false, replied = false;
+	pid_t			     kid;
+	int			     p[2], fd, st, refused = 0;
+	ssize_t			     n;
+	double			     end;
 
 	if (!dz_is_root()) {
 		dz_skip("failed_wipe_says_so: tracing the non-dumpable daemon "
-		    "needs root");
+			"needs root");
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -1306,8 +1331,8 @@ START_TEST(failed_wipe_says_so)
 	dz_load(fd, "stuck-bytes", 11);
 	close(fd);
 	ck_assert_int_eq(pipe(p), 0);
-	ck_assert_int_eq(ptrace(PTRACE_SEIZE, d.pid, 0,
-	    PTRACE_O_TRACESYSGOOD), 0);
+	ck_assert_int_eq(ptrace(PTRACE_SEIZE, d.pid, 0, PTRACE_O_TRACESYSGOOD),
+	    0);
 	ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, d.pid, 0, 0), 0);
 	ck_assert_int_eq(dz_waitpid(d.pid, &st, 10), 0);
 	ck_assert(WIFSTOPPED(st));
@@ -1326,18 +1351,19 @@ START_TEST(failed_wipe_says_so)
 			continue;
 		ck_assert_msg(WIFSTOPPED(st), "the daemon ended: 0x%x", st);
 		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			ptrace(PTRACE_SYSCALL, d.pid, 0, (st >> 16) == 0 ?
-			    WSTOPSIG(st) : 0);
+			ptrace(PTRACE_SYSCALL, d.pid, 0,
+			    (st >> 16) == 0 ? WSTOPSIG(st) : 0);
 			continue;
 		}
 		memset(&si, 0, sizeof si);
 		ck_assert_int_gt(ptrace(PTRACE_GET_SYSCALL_INFO, d.pid,
-		    sizeof si, &si), 0);
+				     sizeof si, &si),
+		    0);
 		ck_assert_int_eq(ptrace(PTRACE_GETREGS, d.pid, 0, &regs), 0);
 		if (si.op == PTRACE_SYSCALL_INFO_ENTRY &&
 		    si.entry.nr == SYS_mprotect &&
 		    (si.entry.args[2] & PROT_WRITE)) {
-			regs.orig_rax = (unsigned long long)-1;	/* skip it */
+			regs.orig_rax = (unsigned long long)-1; /* skip it */
 			failing = true;
 			refused++;
 		} else if (si.op == PTRACE_SYSCALL_INFO_EXIT && failing) {
@@ -1376,8 +1402,8 @@ END_TEST
 Suite *
 failclosed_suite(void)
 {
-	Suite	*s = suite_create("failclosed");
-	TCase	*tc = tcase_create("failclosed");
+	Suite *s = suite_create("failclosed");
+	TCase *tc = tcase_create("failclosed");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, blocked_stderr);

@@ -23,9 +23,9 @@ static const char *const DRY_GRACE[] = { "--grace", "30", NULL };
 static pid_t
 client(struct dz *d, pid_t watch, const char *logname)
 {
-	char		 pidarg[16], log[160];
-	const char	*argv[10];
-	int		 n = 0;
+	char	    pidarg[16], log[160];
+	const char *argv[10];
+	int	    n = 0;
 
 	argv[n++] = dz_bin("dazai-heartbeat");
 	argv[n++] = "--socket";
@@ -46,7 +46,7 @@ client(struct dz *d, pid_t watch, const char *logname)
 static int
 exit_code(pid_t pid, double timeout)
 {
-	int	 st;
+	int st;
 
 	if (dz_waitpid(pid, &st, timeout) != 0) {
 		kill(pid, SIGKILL);
@@ -58,9 +58,9 @@ exit_code(pid_t pid, double timeout)
 
 START_TEST(holds_then_sigterm_panics)
 {
-	struct dz	 d;
-	pid_t		 c;
-	int		 fd;
+	struct dz d;
+	pid_t	  c;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	c = client(&d, 0, "hb.log");
@@ -69,7 +69,7 @@ START_TEST(holds_then_sigterm_panics)
 	ck_assert(dz_send(fd, "HELLO 1\n"));
 	dz_expect(fd, "BUSY");
 	close(fd);
-	usleep(500000);		/* a few PINGs go by */
+	usleep(500000); /* a few PINGs go by */
 	ck_assert(dz_alive(&d));
 	kill(c, SIGTERM);
 	ck_assert_int_eq(exit_code(c, 5), 0);
@@ -82,9 +82,9 @@ END_TEST
 
 START_TEST(sigusr1_stands_down)
 {
-	struct dz	 d;
-	pid_t		 c;
-	int		 fd;
+	struct dz d;
+	pid_t	  c;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	c = client(&d, 0, "hb.log");
@@ -104,9 +104,9 @@ END_TEST
 
 START_TEST(watched_death_panics)
 {
-	struct dz	 d;
-	pid_t		 victim, c;
-	int		 st;
+	struct dz d;
+	pid_t	  victim, c;
+	int	  st;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	victim = fork();
@@ -131,9 +131,9 @@ END_TEST
 
 START_TEST(busy_exit_3)
 {
-	struct dz	 d;
-	pid_t		 c;
-	int		 hb;
+	struct dz d;
+	pid_t	  c;
+	int	  hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	hb = dz_hello(d.sock);
@@ -149,9 +149,9 @@ END_TEST
 
 START_TEST(no_daemon_exit_4)
 {
-	char		 dir[64], sock[128], out[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
-			    NULL };
+	char	    dir[64], sock[128], out[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+		NULL };
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(sock, sizeof sock, "%s/none.sock", dir);
@@ -162,8 +162,8 @@ END_TEST
 
 START_TEST(daemon_lost_exit_1)
 {
-	struct dz	 d;
-	pid_t		 c;
+	struct dz d;
+	pid_t	  c;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	c = client(&d, 0, "hb.log");
@@ -177,11 +177,11 @@ END_TEST
 
 START_TEST(cancel_option)
 {
-	struct dz	 d;
-	char		 out[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
-			    "--cancel", NULL };
-	int		 fd;
+	struct dz   d;
+	char	    out[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
+		"--cancel", NULL };
+	int	    fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY_GRACE), 0);
 	argv[2] = d.sock;
@@ -196,10 +196,14 @@ START_TEST(cancel_option)
 	ck_assert_int_eq(dz_run(argv, out, sizeof out, 10), 0);
 	ck_assert_msg(strstr(out, "CANCELLED") != NULL, "%s", out);
 	/* Loudly: the daemon is left holding the secret unguarded. */
-	ck_assert_msg(strstr(out, "dazai-heartbeat: WARNING: panic cancelled, "
-	    "and no heartbeat is connected: the daemon at ") != NULL &&
-	    strstr(out, "still holds the secret and nothing ends it when "
-	    "your session ends") != NULL, "%s", out);
+	ck_assert_msg(strstr(out,
+			  "dazai-heartbeat: WARNING: panic cancelled, "
+			  "and no heartbeat is connected: the daemon at ") !=
+		    NULL &&
+		strstr(out,
+		    "still holds the secret and nothing ends it when "
+		    "your session ends") != NULL,
+	    "%s", out);
 	ck_assert(dz_log_wait(&d, "pending panic aborted", 5));
 	/* SIGUSR1 with no heartbeat: --cancel ends that window too. */
 	kill(d.pid, SIGUSR1);
@@ -214,11 +218,11 @@ END_TEST
 
 START_TEST(cancel_sigusr1_window_while_guarded)
 {
-	struct dz	 d;
-	char		 out[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
-			    "--cancel", NULL };
-	pid_t		 c;
+	struct dz   d;
+	char	    out[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", NULL,
+		"--cancel", NULL };
+	pid_t	    c;
 
 	ck_assert_int_eq(dz_start(&d, DRY_GRACE), 0);
 	argv[2] = d.sock;
@@ -244,9 +248,9 @@ END_TEST
 static int
 fake_listener(char *path, size_t len)
 {
-	struct sockaddr_un	 sun;
-	char			 dir[64];
-	int			 fd;
+	struct sockaddr_un sun;
+	char		   dir[64];
+	int		   fd;
 
 	dz_tmpdir(dir, sizeof dir);
 	memset(&sun, 0, sizeof sun);
@@ -264,8 +268,8 @@ fake_listener(char *path, size_t len)
 static int
 fake_accept(int lfd, double timeout)
 {
-	struct pollfd	 pfd = { lfd, POLLIN, 0 };
-	int		 fd;
+	struct pollfd pfd = { lfd, POLLIN, 0 };
+	int	      fd;
 
 	ck_assert_msg(poll(&pfd, 1, (int)(timeout * 1000)) == 1,
 	    "the client did not connect");
@@ -278,15 +282,15 @@ fake_accept(int lfd, double timeout)
 static double
 proc_cpu(pid_t pid)
 {
-	char		 path[64], buf[1024];
-	const char	*p;
-	unsigned long	 ut = 0, st = 0;
-	int		 i;
+	char	      path[64], buf[1024];
+	const char   *p;
+	unsigned long ut = 0, st = 0;
+	int	      i;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((p = strrchr(dz_read_file(path, buf, sizeof buf), ')')) == NULL)
 		return -1;
-	for (i = 0; i < 12 && p != NULL; i++)	/* to field 14, utime */
+	for (i = 0; i < 12 && p != NULL; i++) /* to field 14, utime */
 		p = strchr(p + 1, ' ');
 	if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)
 		return -1;
@@ -301,17 +305,19 @@ proc_cpu(pid_t pid)
 static int
 reap_cpu(pid_t pid, double timeout, double *cpu)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct rusage	 ru;
-	int		 st;
+	long long     end = dz_ms_now() + (long long)(timeout * 1000);
+	struct rusage ru;
+	int	      st;
 
 	for (;;) {
 		if (wait4(pid, &st, WNOHANG, &ru) == pid) {
-			*cpu = (double)(ru.ru_utime.tv_sec +
-			    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
-			    ru.ru_stime.tv_usec) / 1e6;
+			*cpu =
+			    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			    (double)(ru.ru_utime.tv_usec +
+				ru.ru_stime.tv_usec) /
+				1e6;
 			return WIFEXITED(st) ? WEXITSTATUS(st) :
-			    128 + WTERMSIG(st);
+					       128 + WTERMSIG(st);
 		}
 		if (dz_ms_now() >= end)
 			break;
@@ -331,13 +337,13 @@ reap_cpu(pid_t pid, double timeout, double *cpu)
  */
 START_TEST(overlong_line_gives_up)
 {
-	char		 sock[128], log[160], junk[4096], line[128], text[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
-			    "--interval", "0.2", "--quiet", NULL };
-	double		 cpu;
-	pid_t		 c;
-	int		 lfd, fd, welcome, code, lfile;
-	ssize_t		 n;
+	char	    sock[128], log[160], junk[4096], line[128], text[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+		"--interval", "0.2", "--quiet", NULL };
+	double	    cpu;
+	pid_t	    c;
+	int	    lfd, fd, welcome, code, lfile;
+	ssize_t	    n;
 
 	memset(junk, 'x', sizeof junk);
 	for (welcome = 0; welcome < 2; welcome++) {
@@ -353,9 +359,10 @@ START_TEST(overlong_line_gives_up)
 		/* It may give up before it has read it all. */
 		(void)send(fd, junk, sizeof junk, MSG_NOSIGNAL);
 		code = reap_cpu(c, 3, &cpu);
-		ck_assert_msg(cpu >= 0 && cpu < 0.3, "%s WELCOME: the client "
-		    "used %.2f s of CPU on an over-long line", welcome ?
-		    "after" : "instead of", cpu);
+		ck_assert_msg(cpu >= 0 && cpu < 0.3,
+		    "%s WELCOME: the client "
+		    "used %.2f s of CPU on an over-long line",
+		    welcome ? "after" : "instead of", cpu);
 		ck_assert_msg(code == 1, "%s WELCOME: exit status %d",
 		    welcome ? "after" : "instead of", code);
 		lfile = open(log, O_RDONLY);
@@ -364,7 +371,8 @@ START_TEST(overlong_line_gives_up)
 		close(lfile);
 		text[n > 0 ? n : 0] = '\0';
 		ck_assert_msg(strstr(text, "protocol error") != NULL &&
-		    strstr(text, "longer than 256 bytes") != NULL, "%s", text);
+			strstr(text, "longer than 256 bytes") != NULL,
+		    "%s", text);
 		ck_assert_msg(strchr(text, '\n') == text + strlen(text) - 1,
 		    "not one line: %s", text);
 		close(fd);
@@ -380,13 +388,13 @@ END_TEST
  */
 START_TEST(silent_listener)
 {
-	char		 sock[128], log[160], line[128], text[1024];
-	const char	*argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
-			    "--quiet", NULL };
-	double		 cpu;
-	pid_t		 c;
-	int		 lfd, fd, code, lfile, closes;
-	ssize_t		 n;
+	char	    sock[128], log[160], line[128], text[1024];
+	const char *argv[] = { dz_bin("dazai-heartbeat"), "--socket", sock,
+		"--quiet", NULL };
+	double	    cpu;
+	pid_t	    c;
+	int	    lfd, fd, code, lfile, closes;
+	ssize_t	    n;
 
 	for (closes = 0; closes < 2; closes++) {
 		lfd = fake_listener(sock, sizeof sock);
@@ -405,11 +413,15 @@ START_TEST(silent_listener)
 		close(lfile);
 		text[n > 0 ? n : 0] = '\0';
 		if (closes)
-			ck_assert_msg(strstr(text, "closed the connection "
-			    "without WELCOME") != NULL, "%s", text);
+			ck_assert_msg(strstr(text,
+					  "closed the connection "
+					  "without WELCOME") != NULL,
+			    "%s", text);
 		else
-			ck_assert_msg(strstr(text, "no answer to HELLO within "
-			    "10 s") != NULL && strstr(text, "closed") == NULL,
+			ck_assert_msg(strstr(text,
+					  "no answer to HELLO within "
+					  "10 s") != NULL &&
+				strstr(text, "closed") == NULL,
 			    "%s", text);
 		if (!closes)
 			close(fd);
@@ -430,9 +442,9 @@ START_TEST(usage_errors)
 		{ "extra", NULL, NULL },
 		{ "--interval", NULL, NULL },
 	};
-	char		 out[1024];
-	const char	*argv[4];
-	size_t		 i;
+	char	    out[1024];
+	const char *argv[4];
+	size_t	    i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		argv[0] = dz_bin("dazai-heartbeat");
@@ -442,7 +454,7 @@ START_TEST(usage_errors)
 		ck_assert_msg(dz_run(argv, out, sizeof out, 10) == 2 << 8,
 		    "%s %s: %s", bad[i][0], bad[i][1] ? bad[i][1] : "", out);
 		ck_assert_msg(strncmp(out, "dazai-heartbeat: ", 17) == 0 &&
-		    strchr(out, '\n') == out + strlen(out) - 1,
+			strchr(out, '\n') == out + strlen(out) - 1,
 		    "not one line: %s", out);
 	}
 }
@@ -451,8 +463,8 @@ END_TEST
 Suite *
 heartbeat_suite(void)
 {
-	Suite	*s = suite_create("heartbeat");
-	TCase	*tc = tcase_create("heartbeat");
+	Suite *s = suite_create("heartbeat");
+	TCase *tc = tcase_create("heartbeat");
 
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, holds_then_sigterm_panics);

@@ -28,12 +28,12 @@
 
 #include "helpers.h"
 
-#define NOBODY		65534
-#define FLOOD_CONNECTS	5000
-#define DATA_WORKERS	3
-#define DATA_CONNECTS	100		/* per worker: 300 in all */
-#define LONG_LINE	(64 * 1024)
-#define RSS_SLACK_KIB	1024
+#define NOBODY	       65534
+#define FLOOD_CONNECTS 5000
+#define DATA_WORKERS   3
+#define DATA_CONNECTS  100 /* per worker: 300 in all */
+#define LONG_LINE      (64 * 1024)
+#define RSS_SLACK_KIB  1024
 
 static const char *const DRY[] = { NULL };
 static const char *const ARMED[] = { "--arm", NULL };
@@ -42,10 +42,10 @@ static const char *const ARMED[] = { "--arm", NULL };
 static int
 fd_count(pid_t pid)
 {
-	char		 path[64];
-	DIR		*dir;
-	struct dirent	*de;
-	int		 n = 0;
+	char	       path[64];
+	DIR	      *dir;
+	struct dirent *de;
+	int	       n = 0;
 
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
 	if ((dir = opendir(path)) == NULL)
@@ -61,8 +61,8 @@ fd_count(pid_t pid)
 static int
 fd_count_settle(pid_t pid, int want, double timeout)
 {
-	double	 end = dz_now() + timeout;
-	int	 n;
+	double end = dz_now() + timeout;
+	int    n;
 
 	while ((n = fd_count(pid)) != want && dz_now() < end)
 		usleep(10000);
@@ -73,9 +73,9 @@ fd_count_settle(pid_t pid, int want, double timeout)
 static long
 rss_kib(pid_t pid)
 {
-	char	 path[64], line[256];
-	FILE	*fp;
-	long	 kib = -1;
+	char  path[64], line[256];
+	FILE *fp;
+	long  kib = -1;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -112,8 +112,8 @@ assert_loss_panics(struct dz *d, int hb)
 static int
 connect_timed(const char *path, double timeout)
 {
-	struct timeval	 tv;
-	int		 fd;
+	struct timeval tv;
+	int	       fd;
 
 	if ((fd = dz_connect(path)) < 0)
 		return -1;
@@ -128,8 +128,8 @@ connect_timed(const char *path, double timeout)
 static void
 send_all(int fd, const void *buf, size_t len)
 {
-	const char	*p = buf;
-	ssize_t		 n;
+	const char *p = buf;
+	ssize_t	    n;
 
 	while (len > 0) {
 		n = send(fd, p, len, MSG_NOSIGNAL);
@@ -147,12 +147,12 @@ send_all(int fd, const void *buf, size_t len)
 static ssize_t
 read_to_eof(int fd, char *buf, size_t len, double timeout)
 {
-	double		 end = dz_now() + timeout;
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	char		 tmp[4096];
-	size_t		 got = 0;
-	ssize_t		 n;
-	int		 ms;
+	double	      end = dz_now() + timeout;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	char	      tmp[4096];
+	size_t	      got = 0;
+	ssize_t	      n;
+	int	      ms;
 
 	for (;;) {
 		ms = (int)((end - dz_now()) * 1000);
@@ -167,8 +167,8 @@ read_to_eof(int fd, char *buf, size_t len, double timeout)
 			return -1;
 		}
 		if (got < len) {
-			size_t	 k = (size_t)n < len - got ? (size_t)n :
-			    len - got;
+			size_t k =
+			    (size_t)n < len - got ? (size_t)n : len - got;
 
 			memcpy(buf + got, tmp, k);
 			got += k;
@@ -189,11 +189,11 @@ read_to_eof(int fd, char *buf, size_t len, double timeout)
 static int
 start_valgrind(struct dz *d, const char *valgrind)
 {
-	const char	*argv[24];
-	char		 fdarg[16], c = 0;
-	struct pollfd	 pfd;
-	int		 p[2], n = 0;
-	ssize_t		 r = -1;
+	const char   *argv[24];
+	char	      fdarg[16], c = 0;
+	struct pollfd pfd;
+	int	      p[2], n = 0;
+	ssize_t	      r = -1;
 
 	dz_init(d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
@@ -241,21 +241,24 @@ start_valgrind(struct dz *d, const char *valgrind)
 
 START_TEST(valgrind_session)
 {
-	struct dz	 d;
-	char		 vg[PATH_MAX], line[400], log[65536];
-	int		 hb, fd;
+	struct dz d;
+	char	  vg[PATH_MAX], line[400], log[65536];
+	int	  hb, fd;
 
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		dz_skip_na("valgrind_session: %s is an AddressSanitizer "
-		    "build; valgrind cannot run it", dz_bin("dazaid"));
+			   "build; valgrind cannot run it",
+		    dz_bin("dazaid"));
 		return;
 	}
 	if (!dz_which("valgrind", vg, sizeof vg)) {
 		dz_skip("valgrind_session: valgrind is not installed");
 		return;
 	}
-	ck_assert_msg(start_valgrind(&d, vg) == 0, "not ready under "
-	    "valgrind: %s", dz_read_file(d.log, log, sizeof log));
+	ck_assert_msg(start_valgrind(&d, vg) == 0,
+	    "not ready under "
+	    "valgrind: %s",
+	    dz_read_file(d.log, log, sizeof log));
 	/* Heartbeat, pings, a refused second client, errors. */
 	hb = dz_hello(d.sock);
 	assert_ping(hb);
@@ -330,10 +333,10 @@ END_TEST
 static int
 intruder(const char *sock)
 {
-	char	 hello[32], buf[256];
-	pid_t	 pid;
-	ssize_t	 n;
-	int	 status, fd;
+	char	hello[32], buf[256];
+	pid_t	pid;
+	ssize_t n;
+	int	status, fd;
 
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -361,13 +364,14 @@ intruder(const char *sock)
 START_TEST(other_uid_refused)
 {
 	static const char refused[] = "refused connection from uid 65534";
-	struct dz	 d;
-	char		 run[160];
-	int		 hb;
+	struct dz	  d;
+	char		  run[160];
+	int		  hb;
 
 	if (!dz_is_root()) {
 		dz_skip("other_uid_refused: needs root to run a client "
-		    "as uid %d", NOBODY);
+			"as uid %d",
+		    NOBODY);
 		return;
 	}
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
@@ -405,10 +409,10 @@ END_TEST
 START_TEST(connect_flood)
 {
 	enum { BATCH = 50 };
-	struct dz	 d;
-	int		 hb, base, after, i, j, connected = 0;
-	int		 batch[BATCH];
-	double		 t0, secs;
+	struct dz d;
+	int	  hb, base, after, i, j, connected = 0;
+	int	  batch[BATCH];
+	double	  t0, secs;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	hb = dz_hello(d.sock);
@@ -416,7 +420,8 @@ START_TEST(connect_flood)
 	base = fd_count(d.pid);
 	if (base < 0 && !dz_is_root())
 		dz_skip("connect_flood: descriptor count: /proc/%d/fd "
-		    "of a non-dumpable daemon needs root", (int)d.pid);
+			"of a non-dumpable daemon needs root",
+		    (int)d.pid);
 	else
 		ck_assert_msg(base > 0, "/proc/%d/fd: %s", (int)d.pid,
 		    strerror(errno));
@@ -444,11 +449,13 @@ START_TEST(connect_flood)
 	ck_assert(dz_alive(&d));
 	if (base > 0) {
 		after = fd_count_settle(d.pid, base, 10);
-		ck_assert_msg(after == base, "descriptors: %d before the "
-		    "flood, %d after", base, after);
-		printf("connect_flood: %d connections in %.2fs; daemon "
-		    "descriptors %d before, %d after\n", connected, secs,
+		ck_assert_msg(after == base,
+		    "descriptors: %d before the "
+		    "flood, %d after",
 		    base, after);
+		printf("connect_flood: %d connections in %.2fs; daemon "
+		       "descriptors %d before, %d after\n",
+		    connected, secs, base, after);
 	}
 	ck_assert(!dz_log_has(&d, "secret wiped"));
 	/* Losing the heartbeat still panics. */
@@ -461,8 +468,8 @@ END_TEST
 static void
 garbage(unsigned char *buf, size_t len, uint32_t seed)
 {
-	uint32_t	 x = seed | 1;
-	size_t		 i;
+	uint32_t x = seed | 1;
+	size_t	 i;
 
 	for (i = 0; i < len; i++) {
 		x ^= x << 13;
@@ -477,8 +484,8 @@ static size_t
 command_burst(char *buf, size_t len)
 {
 	static const char unit[] = "PING\nCANCEL\nQUIT\nHELLO 0\n"
-	    "HELLO x\nBOGUS\nPING PING\n\n";
-	size_t	 n = 0;
+				   "HELLO x\nBOGUS\nPING PING\n\n";
+	size_t		  n = 0;
 
 	while (n + sizeof unit - 1 < len) {
 		memcpy(buf + n, unit, sizeof unit - 1);
@@ -503,8 +510,8 @@ read_reply(int fd, char *buf, size_t len, bool closing)
 		return 0;
 	if (strncmp(buf, "ERR ", 4) != 0)
 		return -1;
-	if (closing && (strcmp(buf, "ERR line too long") != 0 ||
-	    !dz_eof(fd, 10)))
+	if (closing &&
+	    (strcmp(buf, "ERR line too long") != 0 || !dz_eof(fd, 10)))
 		return -1;
 	return 0;
 }
@@ -513,18 +520,18 @@ read_reply(int fd, char *buf, size_t len, bool closing)
 static size_t
 payload(unsigned char *buf, int kind, int i)
 {
-	size_t	 len;
+	size_t len;
 
 	switch (kind) {
-	case 0:		/* one 64 KiB line */
+	case 0: /* one 64 KiB line */
 		memset(buf, 'A', LONG_LINE);
 		buf[LONG_LINE] = '\n';
 		return LONG_LINE + 1;
-	case 1:		/* binary garbage: NULs, CRs, newlines, anything */
+	case 1: /* binary garbage: NULs, CRs, newlines, anything */
 		len = 4096 + (size_t)i * 97 % 8192;
 		garbage(buf, len, (uint32_t)i * 2654435761u + 7);
 		return len;
-	default:	/* hundreds of commands in one write */
+	default: /* hundreds of commands in one write */
 		return command_burst((char *)buf, 4096);
 	}
 }
@@ -543,10 +550,10 @@ payload(unsigned char *buf, int kind, int i)
 static int
 data_worker(const char *sock, int kind, int count, bool hangup)
 {
-	static unsigned char	 buf[LONG_LINE + 1];
-	char			 reply[256];
-	size_t			 len;
-	int			 i, k, fd, rc, tries;
+	static unsigned char buf[LONG_LINE + 1];
+	char		     reply[256];
+	size_t		     len;
+	int		     i, k, fd, rc, tries;
 
 	for (i = 0; i < count; i++) {
 		k = kind >= 0 ? kind : i % 3;
@@ -560,12 +567,14 @@ data_worker(const char *sock, int kind, int count, bool hangup)
 			send_all(fd, buf, len);
 			rc = 0;
 			if (!hangup || i % 2 == 0)
-				rc = read_reply(fd, reply, sizeof reply,
-				    k == 0);
+				rc =
+				    read_reply(fd, reply, sizeof reply, k == 0);
 			close(fd);
 			if (rc < 0) {
-				fprintf(stderr, "data_flood: kind %d: bad "
-				    "reply '%s'\n", k, reply);
+				fprintf(stderr,
+				    "data_flood: kind %d: bad "
+				    "reply '%s'\n",
+				    k, reply);
 				return 11;
 			}
 			if (rc == 0 || hangup)
@@ -580,12 +589,12 @@ data_worker(const char *sock, int kind, int count, bool hangup)
 
 START_TEST(data_flood)
 {
-	struct dz	 d;
-	pid_t		 pids[DATA_WORKERS];
-	char		 log[8192];
-	long		 rss0, rss1;
-	int		 hb, fd, base, after, i, status;
-	double		 t0, secs;
+	struct dz d;
+	pid_t	  pids[DATA_WORKERS];
+	char	  log[8192];
+	long	  rss0, rss1;
+	int	  hb, fd, base, after, i, status;
+	double	  t0, secs;
 
 	/*
 	 * An AddressSanitizer build keeps freed memory in quarantine, which
@@ -607,12 +616,14 @@ START_TEST(data_flood)
 	base = fd_count(d.pid);
 	if (base < 0 && !dz_is_root())
 		dz_skip("data_flood: descriptor count: /proc/%d/fd of "
-		    "a non-dumpable daemon needs root", (int)d.pid);
+			"a non-dumpable daemon needs root",
+		    (int)d.pid);
 
 	/* One after the other, each waiting for its answer. */
 	t0 = dz_now();
-	ck_assert_int_eq(data_worker(d.sock, -1, DATA_WORKERS *
-	    DATA_CONNECTS, false), 0);
+	ck_assert_int_eq(data_worker(d.sock, -1, DATA_WORKERS * DATA_CONNECTS,
+			     false),
+	    0);
 	/* All at once, from three processes, half hanging up at once. */
 	for (i = 0; i < DATA_WORKERS; i++) {
 		pids[i] = fork();
@@ -630,16 +641,20 @@ START_TEST(data_flood)
 	ck_assert_msg(dz_alive(&d), "dazaid died in the flood");
 	if (base > 0) {
 		after = fd_count_settle(d.pid, base, 10);
-		ck_assert_msg(after == base, "descriptors: %d before, %d "
-		    "after", base, after);
+		ck_assert_msg(after == base,
+		    "descriptors: %d before, %d "
+		    "after",
+		    base, after);
 	}
 	rss1 = rss_kib(d.pid);
 	printf("data_flood: %d connections (half one by one, half at once) "
-	    "in %.2fs; daemon VmRSS %ld KiB before, %ld KiB after "
-	    "(%+ld KiB)\n", 2 * DATA_WORKERS * DATA_CONNECTS, secs, rss0,
-	    rss1, rss1 - rss0);
-	ck_assert_msg(rss1 - rss0 < RSS_SLACK_KIB, "VmRSS grew from %ld to "
-	    "%ld KiB", rss0, rss1);
+	       "in %.2fs; daemon VmRSS %ld KiB before, %ld KiB after "
+	       "(%+ld KiB)\n",
+	    2 * DATA_WORKERS * DATA_CONNECTS, secs, rss0, rss1, rss1 - rss0);
+	ck_assert_msg(rss1 - rss0 < RSS_SLACK_KIB,
+	    "VmRSS grew from %ld to "
+	    "%ld KiB",
+	    rss0, rss1);
 	ck_assert(!dz_log_has(&d, "secret wiped"));
 	/* The next heartbeat is served, and still guards. */
 	hb = dz_hello(d.sock);
@@ -656,9 +671,9 @@ END_TEST
 static void
 send_pipeline(int fd, bool hello, int npings, bool quit)
 {
-	static char	 req[16384];
-	size_t		 n = 0;
-	int		 i;
+	static char req[16384];
+	size_t	    n = 0;
+	int	    i;
 
 	ck_assert((size_t)npings * 5 + 64 < sizeof req);
 	if (hello)
@@ -684,9 +699,9 @@ send_pipeline(int fd, bool hello, int npings, bool quit)
 START_TEST(pipelined_heartbeat)
 {
 	enum { NPING = 1000 };
-	char		 buf[64];
-	struct dz	 d;
-	int		 fd, i;
+	char	  buf[64];
+	struct dz d;
+	int	  fd, i;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
@@ -703,7 +718,8 @@ START_TEST(pipelined_heartbeat)
 	dz_expect(fd, "BYE");
 	ck_assert(dz_eof(fd, 5));
 	close(fd);
-	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"), "a slow reader "
+	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"),
+	    "a slow reader "
 	    "was taken for a lost heartbeat");
 	ck_assert(dz_alive(&d));
 	fd = dz_hello(d.sock);
@@ -720,9 +736,9 @@ END_TEST
 START_TEST(stalled_heartbeat_alive)
 {
 	static const char *const pt[] = { "--ping-timeout", "2", NULL };
-	struct dz	 d;
-	int		 fd, i, got;
-	double		 t0;
+	struct dz		 d;
+	int			 fd, i, got;
+	double			 t0;
 
 	ck_assert_int_eq(dz_start(&d, pt), 0);
 	fd = dz_connect(d.sock);
@@ -734,12 +750,13 @@ START_TEST(stalled_heartbeat_alive)
 		usleep(500000);
 		ck_assert(dz_send(fd, "PING\n"));
 	}
-	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"), "a stalled but "
+	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"),
+	    "a stalled but "
 	    "sending heartbeat was taken for lost");
 	/* Now read everything: every reply arrives, in order. */
 	dz_expect(fd, "WELCOME");
 	for (got = 0; got < 1010; got++) {
-		char	 buf[16];
+		char buf[16];
 
 		ck_assert_msg(dz_readline(fd, buf, sizeof buf, 5) != NULL,
 		    "reply %d missing", got + 1);
@@ -764,14 +781,15 @@ END_TEST
  */
 START_TEST(quit_unread_honoured)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_hello(d.sock);
 	send_pipeline(fd, false, 1000, true);
 	close(fd);
-	ck_assert_msg(dz_log_wait(&d, "stood down (QUIT)", 5), "the QUIT "
+	ck_assert_msg(dz_log_wait(&d, "stood down (QUIT)", 5),
+	    "the QUIT "
 	    "behind unread replies was not honoured");
 	usleep(200000);
 	ck_assert(!dz_log_has(&d, "heartbeat lost"));
@@ -794,8 +812,8 @@ END_TEST
  */
 START_TEST(hello_unanswered_not_lost)
 {
-	struct dz	 d;
-	int		 fd, round;
+	struct dz d;
+	int	  fd, round;
 
 	ck_assert_int_eq(dz_start(&d, ARMED), 0);
 	for (round = 0; round < 2; round++) {
@@ -808,8 +826,10 @@ START_TEST(hello_unanswered_not_lost)
 		kill(d.pid, SIGCONT);
 		ck_assert(dz_log_wait(&d, "left before WELCOME", 5));
 		usleep(200000);
-		ck_assert_msg(dz_alive(&d), "a HELLO never answered was taken "
-		    "for a lost heartbeat (round %d)", round);
+		ck_assert_msg(dz_alive(&d),
+		    "a HELLO never answered was taken "
+		    "for a lost heartbeat (round %d)",
+		    round);
 		ck_assert(!dz_log_has(&d, "heartbeat lost"));
 	}
 	/* A heartbeat that got its WELCOME is still lost by closing. */
@@ -825,9 +845,9 @@ END_TEST
 static int
 unread_replies(int fd)
 {
-	char	 buf[16384];
-	ssize_t	 n;
-	int	 i, lines = 0;
+	char	buf[16384];
+	ssize_t n;
+	int	i, lines = 0;
 
 	usleep(300000);
 	n = recv(fd, buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT);
@@ -846,10 +866,10 @@ unread_replies(int fd)
  */
 START_TEST(bye_unread_evicted)
 {
-	static char	 buf[16384];
-	struct dz	 d;
-	int		 fd, fill;
-	double		 t0;
+	static char buf[16384];
+	struct dz   d;
+	int	    fd, fill;
+	double	    t0;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	fd = dz_connect(d.sock);
@@ -870,7 +890,8 @@ START_TEST(bye_unread_evicted)
 	t0 = dz_now();
 	send_pipeline(fd, true, fill - 1, true);
 	ck_assert(dz_log_wait(&d, "stood down", 5));
-	ck_assert_msg(unread_replies(fd) == fill, "BYE was not the reply "
+	ck_assert_msg(unread_replies(fd) == fill,
+	    "BYE was not the reply "
 	    "that found the socket full");
 	ck_assert_msg(dz_log_wait(&d, "BYE not read within 5s", 10),
 	    "a stood-down client that does not read BYE keeps the slot");
@@ -902,12 +923,12 @@ static double
 squat(int fd, double interval)
 {
 	static const char *const chatter[] = { "BOGUS\n", "HEL", "LO\n",
-	    "CANCEL\n", "x" };
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	double		 t0 = dz_now(), next = t0 + interval;
-	char		 buf[256];
-	ssize_t		 n;
-	int		 k = 0, ms;
+		"CANCEL\n", "x" };
+	struct pollfd		 pfd = { fd, POLLIN, 0 };
+	double			 t0 = dz_now(), next = t0 + interval;
+	char			 buf[256];
+	ssize_t			 n;
+	int			 k = 0, ms;
 
 	for (;;) {
 		if (dz_now() - t0 > 10)
@@ -929,9 +950,9 @@ squat(int fd, double interval)
 
 START_TEST(hello_deadline_squatters)
 {
-	struct dz	 d;
-	double		 t;
-	int		 sq, fd, hb;
+	struct dz d;
+	double	  t;
+	int	  sq, fd, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	/*
@@ -986,17 +1007,17 @@ END_TEST
 
 /* What must not change about a path the daemon refused. */
 struct snap {
-	struct stat	 st;
-	char		 link[PATH_MAX];
-	char		 data[64];
-	ssize_t		 len;
+	struct stat st;
+	char	    link[PATH_MAX];
+	char	    data[64];
+	ssize_t	    len;
 };
 
 /* Record the path (not following a symlink). */
 static void
 snap_take(const char *path, struct snap *s)
 {
-	int	 fd;
+	int fd;
 
 	memset(s, 0, sizeof *s);
 	ck_assert_msg(lstat(path, &s->st) == 0, "%s: %s", path,
@@ -1015,21 +1036,21 @@ snap_take(const char *path, struct snap *s)
 static void
 snap_same(const char *path, const struct snap *before)
 {
-	struct snap	 now_;
+	struct snap now_;
 
 	snap_take(path, &now_);
 	ck_assert_msg(now_.st.st_ino == before->st.st_ino &&
-	    now_.st.st_mode == before->st.st_mode &&
-	    now_.st.st_uid == before->st.st_uid &&
-	    now_.st.st_size == before->st.st_size &&
-	    now_.st.st_mtim.tv_sec == before->st.st_mtim.tv_sec &&
-	    now_.st.st_mtim.tv_nsec == before->st.st_mtim.tv_nsec,
+		now_.st.st_mode == before->st.st_mode &&
+		now_.st.st_uid == before->st.st_uid &&
+		now_.st.st_size == before->st.st_size &&
+		now_.st.st_mtim.tv_sec == before->st.st_mtim.tv_sec &&
+		now_.st.st_mtim.tv_nsec == before->st.st_mtim.tv_nsec,
 	    "%s was changed", path);
 	ck_assert_int_eq(now_.len, before->len);
 	if (now_.len > 0)
 		ck_assert(memcmp(now_.link, before->link, sizeof now_.link) ==
-		    0 && memcmp(now_.data, before->data, sizeof now_.data) ==
-		    0);
+			0 &&
+		    memcmp(now_.data, before->data, sizeof now_.data) == 0);
 }
 
 /*
@@ -1040,9 +1061,9 @@ snap_same(const char *path, const struct snap *before)
 static void
 assert_refused(const char *sock, const char *checked, const char *why)
 {
-	struct dz	 d;
-	struct snap	 before;
-	char		 log[4096], *nl;
+	struct dz   d;
+	struct snap before;
+	char	    log[4096], *nl;
 
 	snap_take(checked, &before);
 	ck_assert_int_eq(dz_start_at(&d, sock, DRY), -1);
@@ -1051,20 +1072,21 @@ assert_refused(const char *sock, const char *checked, const char *why)
 	    "%s: status %d: %s", sock, d.status, log);
 	nl = strchr(log, '\n');
 	ck_assert_msg(strncmp(log, "dazaid: ", 8) == 0 && nl != NULL &&
-	    nl[1] == '\0', "not one dazaid: line: %s", log);
-	ck_assert_msg(strstr(log, checked) != NULL && strstr(log, why) !=
-	    NULL, "expected '%s' about %s: %s", why, checked, log);
+		nl[1] == '\0',
+	    "not one dazaid: line: %s", log);
+	ck_assert_msg(strstr(log, checked) != NULL && strstr(log, why) != NULL,
+	    "expected '%s' about %s: %s", why, checked, log);
 	snap_same(checked, &before);
 	dz_stop(&d);
 }
 
 START_TEST(socket_path_hostile)
 {
-	struct dz	 live;
-	struct snap	 tsnap;
-	struct stat	 st;
-	char		 dir[64], sock[128], target[128], inner[160];
-	int		 hb;
+	struct dz   live;
+	struct snap tsnap;
+	struct stat st;
+	char	    dir[64], sock[128], target[128], inner[160];
+	int	    hb;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(sock, sizeof sock, "%s/dazai.sock", dir);
@@ -1126,14 +1148,16 @@ make_dir(char *path, size_t len, const char *base, const char *name,
 START_TEST(socket_dir_hostile)
 {
 	static const struct {
-		const char	*name;
-		mode_t		 mode;
+		const char *name;
+		mode_t	    mode;
 	} open_modes[] = {
-		{ "world", 0777 }, { "group", 0770 }, { "sticky", 01777 },
+		{ "world", 0777 },
+		{ "group", 0770 },
+		{ "sticky", 01777 },
 		{ "otherw", 0702 },
 	};
-	char		 base[64], dir[128], sock[160], link[128];
-	size_t		 i;
+	char   base[64], dir[128], sock[160], link[128];
+	size_t i;
 
 	dz_tmpdir(base, sizeof base);
 	/* Writable by group or others, who could replace the socket. */
@@ -1156,7 +1180,7 @@ START_TEST(socket_dir_hostile)
 	/* Someone else's directory (neither ours nor root's). */
 	if (!dz_is_root()) {
 		dz_skip("socket_dir_hostile: a directory owned by "
-		    "another uid needs root to make");
+			"another uid needs root to make");
 		return;
 	}
 	make_dir(dir, sizeof dir, base, "nobody", 0755);
@@ -1174,7 +1198,7 @@ END_TEST
 static char *
 line_with(const char *out, const char *needle, char *buf, size_t len)
 {
-	const char	*p = strstr(out, needle), *s, *e;
+	const char *p = strstr(out, needle), *s, *e;
 
 	if (p == NULL)
 		return NULL;
@@ -1190,7 +1214,7 @@ line_with(const char *out, const char *needle, char *buf, size_t len)
 static bool
 has_fortified(const char *out, char *name, size_t len)
 {
-	const char	*p, *s;
+	const char *p, *s;
 
 	for (p = out; (p = strstr(p, "_chk")) != NULL; p += 4) {
 		for (s = p; s > out && s[-1] != ' ' && s[-1] != '\n'; s--)
@@ -1208,30 +1232,34 @@ has_fortified(const char *out, char *name, size_t len)
 static void
 check_hardening(const char *readelf, const char *bin)
 {
-	static char	 out[4 << 20];
-	const char	*argv[] = { readelf, "-W", "-h", "-l", "-d",
-			    "--dyn-syms", bin, NULL };
-	char		 line[512], fn[64];
-	int		 st;
+	static char out[4 << 20];
+	const char *argv[] = { readelf, "-W", "-h", "-l", "-d", "--dyn-syms",
+		bin, NULL };
+	char	    line[512], fn[64];
+	int	    st;
 
 	st = dz_run(argv, out, sizeof out, 30);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "readelf %s: status %d: %.500s", bin, st, out);
 	ck_assert_msg(line_with(out, "Type:", line, sizeof line) != NULL &&
-	    strstr(line, "DYN") != NULL, "%s: not PIE (%s)", bin, line);
-	ck_assert_msg(line_with(out, "(FLAGS_1)", line, sizeof line) !=
-	    NULL && strstr(line, "PIE") != NULL, "%s: no DF_1_PIE", bin);
+		strstr(line, "DYN") != NULL,
+	    "%s: not PIE (%s)", bin, line);
+	ck_assert_msg(line_with(out, "(FLAGS_1)", line, sizeof line) != NULL &&
+		strstr(line, "PIE") != NULL,
+	    "%s: no DF_1_PIE", bin);
 	ck_assert_msg(strstr(out, "(BIND_NOW)") != NULL ||
-	    (line_with(out, "(FLAGS)", line, sizeof line) != NULL &&
-	    strstr(line, "BIND_NOW") != NULL) ||
-	    (line_with(out, "(FLAGS_1)", line, sizeof line) != NULL &&
-	    strstr(line, " NOW") != NULL), "%s: no BIND_NOW", bin);
+		(line_with(out, "(FLAGS)", line, sizeof line) != NULL &&
+		    strstr(line, "BIND_NOW") != NULL) ||
+		(line_with(out, "(FLAGS_1)", line, sizeof line) != NULL &&
+		    strstr(line, " NOW") != NULL),
+	    "%s: no BIND_NOW", bin);
 	ck_assert_msg(strstr(out, "GNU_RELRO") != NULL, "%s: no GNU_RELRO",
 	    bin);
 	ck_assert_msg(line_with(out, "GNU_STACK", line, sizeof line) != NULL,
 	    "%s: no GNU_STACK header (executable stack)", bin);
-	ck_assert_msg(strstr(line, " RW ") != NULL && strstr(line, "RWE") ==
-	    NULL, "%s: executable stack: %s", bin, line);
+	ck_assert_msg(strstr(line, " RW ") != NULL &&
+		strstr(line, "RWE") == NULL,
+	    "%s: executable stack: %s", bin, line);
 	ck_assert_msg(strstr(out, "__stack_chk_fail") != NULL,
 	    "%s: no stack protector (__stack_chk_fail)", bin);
 	ck_assert_msg(has_fortified(out, fn, sizeof fn),
@@ -1240,11 +1268,11 @@ check_hardening(const char *readelf, const char *bin)
 
 START_TEST(hardening)
 {
-	char	 readelf[PATH_MAX];
+	char readelf[PATH_MAX];
 
 	if (!dz_which("readelf", readelf, sizeof readelf)) {
 		dz_skip("hardening: readelf (binutils) is not "
-		    "installed");
+			"installed");
 		return;
 	}
 	check_hardening(readelf, dz_bin("dazaid"));
@@ -1255,8 +1283,8 @@ END_TEST
 Suite *
 hostile_suite(void)
 {
-	Suite	*s = suite_create("hostile");
-	TCase	*tc = tcase_create("hostile");
+	Suite *s = suite_create("hostile");
+	TCase *tc = tcase_create("hostile");
 
 	/* Generous for the sanitizer build and valgrind; normally the
 	 * whole suite takes about 20 s. */

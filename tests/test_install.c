@@ -25,7 +25,7 @@ static char out[65536];
 static bool
 have(const char *tool)
 {
-	char	 path[PATH_MAX];
+	char path[PATH_MAX];
 
 	return dz_which(tool, path, sizeof path);
 }
@@ -34,8 +34,8 @@ have(const char *tool)
 static int
 sh(const char *cmd, double timeout)
 {
-	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
-	int		 st = dz_run(argv, out, sizeof out, timeout);
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int	    st = dz_run(argv, out, sizeof out, timeout);
 
 	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
@@ -43,9 +43,9 @@ sh(const char *cmd, double timeout)
 START_TEST(man_lint)
 {
 	static const char *const pages[] = { "man/dazaid.1",
-	    "man/dazai-heartbeat.1", "man/dazai.conf.5", "man/dazai.1" };
-	char	 cmd[256];
-	size_t	 i;
+		"man/dazai-heartbeat.1", "man/dazai.conf.5", "man/dazai.1" };
+	char			 cmd[256];
+	size_t			 i;
 
 	if (!have("mandoc")) {
 		dz_skip("man_lint: mandoc not installed");
@@ -67,8 +67,8 @@ END_TEST
 static void
 help_in_man(const char *prog, const char *page, size_t min)
 {
-	char	 cmd[512], help[8192], opt[64], *p;
-	size_t	 n, count = 0;
+	char   cmd[512], help[8192], opt[64], *p;
+	size_t n, count = 0;
 
 	snprintf(cmd, sizeof cmd, "%s --help", dz_bin(prog));
 	ck_assert_int_eq(sh(cmd, 10), 0);
@@ -103,9 +103,9 @@ END_TEST
 
 START_TEST(unit_file)
 {
-	char	 dir[64], cmd[512];
-	FILE	*fp;
-	size_t	 n;
+	char   dir[64], cmd[512];
+	FILE  *fp;
+	size_t n;
 
 	fp = fopen("shell/dazaid.service", "r");
 	ck_assert_ptr_nonnull(fp);
@@ -118,9 +118,8 @@ START_TEST(unit_file)
 	ck_assert(strstr(out, "ExecStart=@BINDIR@/dazaid --arm") != NULL);
 	/* The unit starts empty: the user loads the secret after login. */
 	{
-		const char	*l = strstr(out,
-				    "\nExecStart=@BINDIR@/dazaid ");
-		size_t		 len;
+		const char *l = strstr(out, "\nExecStart=@BINDIR@/dazaid ");
+		size_t	    len;
 
 		ck_assert_ptr_nonnull(l);
 		len = strcspn(l + 1, "\n");
@@ -129,15 +128,17 @@ START_TEST(unit_file)
 	}
 	if (!have("systemd-analyze")) {
 		dz_skip("unit_file: systemd-analyze not installed "
-		    "(static checks ran)");
+			"(static checks ran)");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
 	/* The man pages are checked on an installed unit, below. */
-	snprintf(cmd, sizeof cmd, "sed -e 's|@BINDIR@|%s|' -e "
+	snprintf(cmd, sizeof cmd,
+	    "sed -e 's|@BINDIR@|%s|' -e "
 	    "'s|@MANDIR@|/usr/local/share/man|g' shell/dazaid.service "
 	    "> %s/dazaid.service && systemd-analyze verify --man=no "
-	    "%s/dazaid.service", dz_bin(""), dir, dir);
+	    "%s/dazaid.service",
+	    dz_bin(""), dir, dir);
 	ck_assert_msg(sh(cmd, 60) == 0, "%s", out);
 }
 END_TEST
@@ -145,11 +146,11 @@ END_TEST
 START_TEST(notify_ready)
 {
 	struct sockaddr_un sun;
-	struct dz	 d;
-	struct pollfd	 pfd;
-	char		 dir[64], buf[64];
-	ssize_t		 n;
-	int		 fd;
+	struct dz	   d;
+	struct pollfd	   pfd;
+	char		   dir[64], buf[64];
+	ssize_t		   n;
+	int		   fd;
 
 	dz_tmpdir(dir, sizeof dir);
 	memset(&sun, 0, sizeof sun);
@@ -177,15 +178,15 @@ END_TEST
 START_TEST(install_uninstall)
 {
 	static const char *const files[] = { "bin/dazaid",
-	    "bin/dazai-heartbeat", "bin/dazai", "share/man/man1/dazaid.1",
-	    "share/man/man1/dazai.1",
-	    "share/man/man1/dazai-heartbeat.1", "share/man/man5/dazai.conf.5",
-	    "share/dazai/shellrc.sh", "lib/systemd/user/dazaid.service",
-	    "share/doc/dazai/dazai.conf.example" };
-	char		 dir[64], cmd[1024], path[256];
-	const char	*b = getenv("DAZAI_BUILD");
-	struct stat	 st;
-	size_t		 i;
+		"bin/dazai-heartbeat", "bin/dazai", "share/man/man1/dazaid.1",
+		"share/man/man1/dazai.1", "share/man/man1/dazai-heartbeat.1",
+		"share/man/man5/dazai.conf.5", "share/dazai/shellrc.sh",
+		"lib/systemd/user/dazaid.service",
+		"share/doc/dazai/dazai.conf.example" };
+	char			 dir[64], cmd[1024], path[256];
+	const char		*b = getenv("DAZAI_BUILD");
+	struct stat		 st;
+	size_t			 i;
 
 	if (access("shell/shellrc.sh", F_OK) != 0) {
 		dz_skip("install_uninstall: shell/shellrc.sh missing");
@@ -195,36 +196,44 @@ START_TEST(install_uninstall)
 	/* Already there before install: uninstall must leave it. */
 	snprintf(cmd, sizeof cmd, "mkdir -p %s/usr/share/man", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
-	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install "
-	    "DESTDIR=%s PREFIX=/usr B=%s", dir, b != NULL ? b : "build");
+	snprintf(cmd, sizeof cmd,
+	    "make -s --no-print-directory install "
+	    "DESTDIR=%s PREFIX=/usr B=%s",
+	    dir, b != NULL ? b : "build");
 	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
 	for (i = 0; i < sizeof files / sizeof files[0]; i++) {
 		snprintf(path, sizeof path, "%s/usr/%s", dir, files[i]);
 		ck_assert_msg(stat(path, &st) == 0, "%s missing", files[i]);
-		ck_assert_msg((st.st_mode & 0777) ==
-		    (i < 3 ? 0755u : 0644u), "%s mode %o", files[i],
-		    st.st_mode & 0777);
+		ck_assert_msg((st.st_mode & 0777) == (i < 3 ? 0755u : 0644u),
+		    "%s mode %o", files[i], st.st_mode & 0777);
 	}
-	snprintf(cmd, sizeof cmd, "grep -q '^ExecStart=/usr/bin/dazaid ' "
-	    "%s/usr/lib/systemd/user/dazaid.service", dir);
+	snprintf(cmd, sizeof cmd,
+	    "grep -q '^ExecStart=/usr/bin/dazaid ' "
+	    "%s/usr/lib/systemd/user/dazaid.service",
+	    dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "BINDIR not substituted");
-	snprintf(cmd, sizeof cmd, "grep -q '^Documentation=man:/usr/share/man/"
+	snprintf(cmd, sizeof cmd,
+	    "grep -q '^Documentation=man:/usr/share/man/"
 	    "man1/dazaid.1 ' %s/usr/lib/systemd/user/dazaid.service && ! grep "
-	    "-q '@[A-Z]*@' %s/usr/lib/systemd/user/dazaid.service", dir, dir);
+	    "-q '@[A-Z]*@' %s/usr/lib/systemd/user/dazaid.service",
+	    dir, dir);
 	ck_assert_msg(sh(cmd, 10) == 0, "MANDIR not substituted");
-	snprintf(cmd, sizeof cmd, "grep -q '/usr/bin/dazai-heartbeat' "
+	snprintf(cmd, sizeof cmd,
+	    "grep -q '/usr/bin/dazai-heartbeat' "
 	    "%s/usr/share/dazai/shellrc.sh && grep -q '^#.*\\. "
 	    "/usr/share/dazai/shellrc.sh' %s/usr/share/dazai/shellrc.sh && "
-	    "! grep -q '/usr/local' %s/usr/share/dazai/shellrc.sh", dir, dir,
-	    dir);
-	ck_assert_msg(sh(cmd, 10) == 0, "shellrc.sh does not point at the "
+	    "! grep -q '/usr/local' %s/usr/share/dazai/shellrc.sh",
+	    dir, dir, dir);
+	ck_assert_msg(sh(cmd, 10) == 0,
+	    "shellrc.sh does not point at the "
 	    "installed client");
 	snprintf(cmd, sizeof cmd, "%s/usr/bin/dazaid --version", dir);
 	ck_assert_int_eq(sh(cmd, 10), 0);
 	ck_assert(strncmp(out, "dazaid ", 7) == 0);
-	snprintf(cmd, sizeof cmd, "make -s --no-print-directory uninstall "
-	    "DESTDIR=%s PREFIX=/usr B=%s && find %s -mindepth 1 | sort", dir,
-	    b != NULL ? b : "build", dir);
+	snprintf(cmd, sizeof cmd,
+	    "make -s --no-print-directory uninstall "
+	    "DESTDIR=%s PREFIX=/usr B=%s && find %s -mindepth 1 | sort",
+	    dir, b != NULL ? b : "build", dir);
 	ck_assert_int_eq(sh(cmd, 60), 0);
 	/* No file, and no directory that install created, is left. */
 	snprintf(path, sizeof path, "%s/usr\n%s/usr/share\n%s/usr/share/man\n",
@@ -240,20 +249,24 @@ END_TEST
  */
 START_TEST(installed_unit_verifies)
 {
-	char		 dir[64], cmd[1024];
-	const char	*b = getenv("DAZAI_BUILD");
+	char	    dir[64], cmd[1024];
+	const char *b = getenv("DAZAI_BUILD");
 
 	if (!have("systemd-analyze") || !have("man")) {
 		dz_skip("installed_unit_verifies: systemd-analyze or man not "
-		    "installed");
+			"installed");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
-	snprintf(cmd, sizeof cmd, "make -s --no-print-directory install "
-	    "PREFIX=%s/p B=%s", dir, b != NULL ? b : "build");
+	snprintf(cmd, sizeof cmd,
+	    "make -s --no-print-directory install "
+	    "PREFIX=%s/p B=%s",
+	    dir, b != NULL ? b : "build");
 	ck_assert_msg(sh(cmd, 120) == 0, "%s", out);
-	snprintf(cmd, sizeof cmd, "systemd-analyze verify "
-	    "%s/p/lib/systemd/user/dazaid.service 2>&1", dir);
+	snprintf(cmd, sizeof cmd,
+	    "systemd-analyze verify "
+	    "%s/p/lib/systemd/user/dazaid.service 2>&1",
+	    dir);
 	ck_assert_msg(sh(cmd, 60) == 0 && strstr(out, "Command 'man") == NULL,
 	    "%s", out);
 }
@@ -263,9 +276,9 @@ END_TEST
 static void
 unit_options(char *buf, size_t len)
 {
-	FILE		*fp;
-	char		 line[1024];
-	const char	*key = "ExecStart=@BINDIR@/dazaid ";
+	FILE	   *fp;
+	char	    line[1024];
+	const char *key = "ExecStart=@BINDIR@/dazaid ";
 
 	buf[0] = '\0';
 	fp = fopen("shell/dazaid.service", "r");
@@ -288,10 +301,10 @@ START_TEST(readme_unit_in_step)
 {
 	static const char over_key[] = "\n    ExecStart=/usr/local/bin/dazaid ";
 	static const char desc_key[] = "The unit runs `dazaid ";
-	char		 opts[1024], want[1024], got[1024], *p;
-	const char	*over, *desc;
-	FILE		*fp;
-	size_t		 n, i, j;
+	char		  opts[1024], want[1024], got[1024], *p;
+	const char	 *over, *desc;
+	FILE		 *fp;
+	size_t		  n, i, j;
 
 	unit_options(opts, sizeof opts);
 	fp = fopen("README.md", "r");
@@ -307,7 +320,7 @@ START_TEST(readme_unit_in_step)
 	if ((p = strstr(want, " --empty")) != NULL)
 		memmove(p, p + 8, strlen(p + 8) + 1);
 	ck_assert_msg(strncmp(over, want, strlen(want)) == 0 &&
-	    strncmp(over + strlen(want), " --secret-file ", 15) == 0,
+		strncmp(over + strlen(want), " --secret-file ", 15) == 0,
 	    "README's override runs\n%.*s\nwant the unit's options: %s",
 	    (int)strcspn(over, "\n"), over, want);
 	/* The description: the unit's command line, wrapped as text. */
@@ -316,22 +329,24 @@ START_TEST(readme_unit_in_step)
 	desc += sizeof desc_key - 1;
 	n = strcspn(desc, "`");
 	for (i = j = 0; i < n && j + 1 < sizeof got; i++)
-		if (desc[i] != '\n' && (desc[i] != ' ' || j == 0 ||
-		    got[j - 1] != ' '))
+		if (desc[i] != '\n' &&
+		    (desc[i] != ' ' || j == 0 || got[j - 1] != ' '))
 			got[j++] = desc[i];
 		else if (desc[i] == '\n' && j > 0 && got[j - 1] != ' ')
 			got[j++] = ' ';
 	got[j] = '\0';
-	ck_assert_msg(strcmp(got, opts) == 0, "README says the unit runs "
-	    "dazaid %s; it runs dazaid %s", got, opts);
+	ck_assert_msg(strcmp(got, opts) == 0,
+	    "README says the unit runs "
+	    "dazaid %s; it runs dazaid %s",
+	    got, opts);
 }
 END_TEST
 
 Suite *
 install_suite(void)
 {
-	Suite	*s = suite_create("install");
-	TCase	*tc = tcase_create("install");
+	Suite *s = suite_create("install");
+	TCase *tc = tcase_create("install");
 
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, man_lint);

@@ -31,18 +31,18 @@
 
 /* What the fake daemon answers, and what it was asked. */
 struct fake {
-	const char	*reply;		/* NULL: unreachable */
-	int		 hard_rc;
-	char		 asked[256];
-	int		 calls;
+	const char *reply; /* NULL: unreachable */
+	int	    hard_rc;
+	char	    asked[256];
+	int	    calls;
 };
 
 /* The fake daemon's side of one request. */
 static int
-fake_request(void *arg, const char *line, char *reply, size_t len,
-    char *err, size_t errlen)
+fake_request(void *arg, const char *line, char *reply, size_t len, char *err,
+    size_t errlen)
 {
-	struct fake	*f = arg;
+	struct fake *f = arg;
 
 	f->calls++;
 	snprintf(f->asked, sizeof f->asked, "%s", line);
@@ -58,7 +58,7 @@ fake_request(void *arg, const char *line, char *reply, size_t len,
 static int
 fake_hard(void *arg, char *msg, size_t len)
 {
-	struct fake	*f = arg;
+	struct fake *f = arg;
 
 	f->calls++;
 	snprintf(msg, len, "%s", f->hard_rc == 0 ? "sent" : "no daemon");
@@ -69,7 +69,7 @@ fake_hard(void *arg, char *msg, size_t len)
 static void
 fake_run(void *arg, size_t n, struct mcp_run *r)
 {
-	struct fake	*f = arg;
+	struct fake *f = arg;
 
 	f->calls++;
 	snprintf(f->asked, sizeof f->asked, "run %zu", n);
@@ -79,15 +79,14 @@ fake_run(void *arg, size_t n, struct mcp_run *r)
 	r->truncated = true;
 }
 
-static const struct mcp_ops fake_ops = { fake_request, fake_hard,
-    fake_run };
+static const struct mcp_ops fake_ops = { fake_request, fake_hard, fake_run };
 
 /* Handle one line through a server on f; the reply parsed (or NULL). */
 static json_t *
 ask(struct mcp_server *s, const char *line)
 {
-	json_t	*j;
-	char	*out;
+	json_t *j;
+	char   *out;
 
 	if ((out = mcp_handle(s, line, strlen(line))) == NULL)
 		return NULL;
@@ -103,16 +102,18 @@ static int
 code_of(json_t *r)
 {
 	return (int)json_integer_value(json_object_get(json_object_get(r,
-	    "error"), "code"));
+							   "error"),
+	    "code"));
 }
 
 /* A tools/call of name with arguments (JSON text or NULL). */
 static json_t *
 call(struct mcp_server *s, const char *name, const char *args)
 {
-	char	 line[1024];
+	char line[1024];
 
-	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":7,"
+	snprintf(line, sizeof line,
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,"
 	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"%s%s}}",
 	    name, args != NULL ? ",\"arguments\":" : "",
 	    args != NULL ? args : "");
@@ -123,7 +124,7 @@ call(struct mcp_server *s, const char *name, const char *args)
 static json_t *
 result_of(json_t *r)
 {
-	json_t	*res = json_object_get(r, "result");
+	json_t *res = json_object_get(r, "result");
 
 	ck_assert_msg(res != NULL, "no result");
 	return res;
@@ -136,16 +137,15 @@ result_of(json_t *r)
 static json_t *
 tool_result(json_t *r, bool failed)
 {
-	json_t		*res = result_of(r), *sc, *text;
-	const char	*t;
+	json_t	   *res = result_of(r), *sc, *text;
+	const char *t;
 
 	ck_assert(json_is_boolean(json_object_get(res, "isError")));
-	ck_assert_int_eq(json_is_true(json_object_get(res, "isError")),
-	    failed);
+	ck_assert_int_eq(json_is_true(json_object_get(res, "isError")), failed);
 	sc = json_object_get(res, "structuredContent");
 	ck_assert_msg(sc != NULL, "no structuredContent");
-	t = json_string_value(json_object_get(json_array_get(
-	    json_object_get(res, "content"), 0), "text"));
+	t = json_string_value(json_object_get(
+	    json_array_get(json_object_get(res, "content"), 0), "text"));
 	ck_assert(t != NULL);
 	text = json_loads(t, 0, NULL);
 	ck_assert(text != NULL);
@@ -157,9 +157,9 @@ tool_result(json_t *r, bool failed)
 START_TEST(reader_splits_lines)
 {
 	static struct mcp_reader rd;
-	const char	*line;
-	size_t		 len, room;
-	char		*p;
+	const char		*line;
+	size_t			 len, room;
+	char			*p;
 
 	mcp_reader_init(&rd);
 	ck_assert_int_eq(mcp_next_line(&rd, &line, &len), MCP_FRAME_MORE);
@@ -187,10 +187,10 @@ END_TEST
 static int
 feed(struct mcp_reader *rd, int ch, size_t n)
 {
-	const char	*line;
-	size_t		 len, room, k;
-	char		*p;
-	int		 toolong = 0;
+	const char *line;
+	size_t	    len, room, k;
+	char	   *p;
+	int	    toolong = 0;
 
 	while (n > 0) {
 		p = mcp_reader_space(rd, &room);
@@ -207,9 +207,9 @@ feed(struct mcp_reader *rd, int ch, size_t n)
 START_TEST(reader_line_limit)
 {
 	static struct mcp_reader rd;
-	const char	*line;
-	size_t		 len, room;
-	char		*p;
+	const char		*line;
+	size_t			 len, room;
+	char			*p;
 
 	/* Exactly MCP_LINE_MAX bytes and a newline: a line. */
 	mcp_reader_init(&rd);
@@ -237,9 +237,9 @@ END_TEST
 START_TEST(initialize_versions)
 {
 	static const char *const asked[] = { "2025-11-25", "2025-06-18",
-	    "2025-03-26", "2024-11-05", "2024-10-07", "2099-01-01" };
+		"2025-03-26", "2024-11-05", "2024-10-07", "2099-01-01" };
 	static const char *const got[] = { "2025-11-25", "2025-06-18",
-	    "2025-03-26", "2024-11-05", "2025-11-25", "2025-11-25" };
+		"2025-03-26", "2024-11-05", "2025-11-25", "2025-11-25" };
 	struct mcp_server	 s;
 	json_t			*r, *res;
 	char			 line[256];
@@ -247,21 +247,26 @@ START_TEST(initialize_versions)
 
 	for (i = 0; i < sizeof asked / sizeof asked[0]; i++) {
 		mcp_server_init(&s, &fake_ops, NULL);
-		snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":0,"
+		snprintf(line, sizeof line,
+		    "{\"jsonrpc\":\"2.0\",\"id\":0,"
 		    "\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
 		    "\"%s\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\","
-		    "\"version\":\"1\"}}}", asked[i]);
+		    "\"version\":\"1\"}}}",
+		    asked[i]);
 		r = ask(&s, line);
 		ck_assert(r != NULL);
 		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")),
 		    0);
 		res = result_of(r);
 		ck_assert_str_eq(json_string_value(json_object_get(res,
-		    "protocolVersion")), got[i]);
-		ck_assert(json_object_get(json_object_get(res,
-		    "capabilities"), "tools") != NULL);
+				     "protocolVersion")),
+		    got[i]);
+		ck_assert(json_object_get(json_object_get(res, "capabilities"),
+			      "tools") != NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(
-		    json_object_get(res, "serverInfo"), "name")), "dazai");
+				     json_object_get(res, "serverInfo"),
+				     "name")),
+		    "dazai");
 		json_decref(r);
 	}
 }
@@ -269,15 +274,15 @@ END_TEST
 
 START_TEST(ids_and_errors)
 {
-	struct mcp_server	 s;
-	json_t			*r;
+	struct mcp_server s;
+	json_t		 *r;
 
 	mcp_server_init(&s, &fake_ops, NULL);
 	/* Notifications, responses and blank lines get no answer. */
-	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"method\":"
-	    "\"notifications/initialized\"}") == NULL);
-	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}") ==
-	    NULL);
+	ck_assert(ask(&s,
+		      "{\"jsonrpc\":\"2.0\",\"method\":"
+		      "\"notifications/initialized\"}") == NULL);
+	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}") == NULL);
 	ck_assert(ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{}}") ==
 	    NULL);
 	ck_assert(ask(&s, "   ") == NULL);
@@ -287,23 +292,27 @@ START_TEST(ids_and_errors)
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 0);
 	ck_assert(json_is_object(json_object_get(r, "result")));
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":-9007199254740991,"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":-9007199254740991,"
 	    "\"method\":\"ping\"}");
 	ck_assert(json_integer_value(json_object_get(r, "id")) ==
 	    -9007199254740991LL);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u00e9\",\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"a\\u00e9\",\"method\":"
 	    "\"ping\"}");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "id")),
 	    "a\xc3\xa9");
 	json_decref(r);
 	/* Unknown methods, server/discover included. */
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"server/discover\"}");
 	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 	    "\"resources/list\"}");
 	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
 	json_decref(r);
@@ -316,7 +325,8 @@ START_TEST(ids_and_errors)
 	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"} x");
 	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":"
 	    "\"ping\"}");
 	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
 	json_decref(r);
@@ -341,7 +351,8 @@ START_TEST(ids_and_errors)
 	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}");
 	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
 	    "\"params\":[]}");
 	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
 	json_decref(r);
@@ -350,38 +361,49 @@ END_TEST
 
 START_TEST(tools_list)
 {
-	static const char *const names[] = { "dazai_status",
-	    "dazai_register", "dazai_unregister", "dazai_arm", "dazai_panic",
-	    "dazai_hard_panic" };
+	static const char *const names[] = { "dazai_status", "dazai_register",
+		"dazai_unregister", "dazai_arm", "dazai_panic",
+		"dazai_hard_panic" };
 	struct mcp_server	 s;
 	json_t			*r, *tools, *t, *a;
 	size_t			 i;
 
 	mcp_server_init(&s, &fake_ops, NULL);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"l\",\"method\":"
 	    "\"tools/list\",\"params\":{}}");
 	tools = json_object_get(result_of(r), "tools");
 	ck_assert_uint_eq(json_array_size(tools), 6);
-	json_array_foreach(tools, i, t) {
+	json_array_foreach(tools, i, t)
+	{
 		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
 		    names[i]);
 		ck_assert(mcp_tool_name_ok(names[i]));
 		ck_assert(json_string_value(json_object_get(t,
-		    "description")) != NULL);
+			      "description")) != NULL);
 		ck_assert_str_eq(json_string_value(json_object_get(
-		    json_object_get(t, "inputSchema"), "type")), "object");
+				     json_object_get(t, "inputSchema"),
+				     "type")),
+		    "object");
 		ck_assert_str_eq(json_string_value(json_object_get(
-		    json_object_get(t, "outputSchema"), "type")), "object");
+				     json_object_get(t, "outputSchema"),
+				     "type")),
+		    "object");
 		a = json_object_get(t, "annotations");
 		ck_assert(a != NULL);
 		ck_assert_int_eq(json_is_true(json_object_get(a,
-		    "readOnlyHint")), i == 0);
+				     "readOnlyHint")),
+		    i == 0);
 		ck_assert_int_eq(json_is_true(json_object_get(a,
-		    "destructiveHint")), i >= 4);
+				     "destructiveHint")),
+		    i >= 4);
 	}
 	/* The pid tools require an integer pid. */
-	t = json_object_get(json_object_get(json_object_get(
-	    json_array_get(tools, 1), "inputSchema"), "properties"), "pid");
+	t = json_object_get(
+	    json_object_get(json_object_get(json_array_get(tools, 1),
+				"inputSchema"),
+		"properties"),
+	    "pid");
 	ck_assert_str_eq(json_string_value(json_object_get(t, "type")),
 	    "integer");
 	json_decref(r);
@@ -390,11 +412,14 @@ END_TEST
 
 START_TEST(tool_status)
 {
-	struct fake		 f = { "STATUS alive=1 armed=1 grace=5 "
-	    "registered=2 state=guarding sessions=1 secret_bytes=32 "
-	    "deadline=- reads=0 sandbox=seccomp,landlock", 0, "", 0 };
-	struct mcp_server	 s;
-	json_t			*r, *sc;
+	struct fake f = {
+		"STATUS alive=1 armed=1 grace=5 "
+		"registered=2 state=guarding sessions=1 secret_bytes=32 "
+		"deadline=- reads=0 sandbox=seccomp,landlock",
+		0, "", 0
+	};
+	struct mcp_server s;
+	json_t		 *r, *sc;
 
 	mcp_server_init(&s, &fake_ops, &f);
 	r = call(&s, "dazai_status", NULL);
@@ -403,13 +428,15 @@ START_TEST(tool_status)
 	ck_assert(json_is_true(json_object_get(sc, "alive")));
 	ck_assert(json_is_true(json_object_get(sc, "armed")));
 	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "grace_seconds")), 5);
+			     "grace_seconds")),
+	    5);
 	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "registered_pids")), 2);
+			     "registered_pids")),
+	    2);
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "state")),
 	    "guarding");
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "sessions")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "sessions")),
+	    1);
 	ck_assert(json_is_null(json_object_get(sc, "deadline")));
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "sandbox")),
 	    "seccomp,landlock");
@@ -421,7 +448,7 @@ START_TEST(tool_status)
 	sc = tool_result(r, true);
 	ck_assert(json_is_false(json_object_get(sc, "alive")));
 	ck_assert(strstr(json_string_value(json_object_get(sc, "message")),
-	    "no daemon") != NULL);
+		      "no daemon") != NULL);
 	json_decref(r);
 	/* A daemon that sends garbage is no status. */
 	f.reply = "STATUS armed=1";
@@ -436,20 +463,20 @@ END_TEST
 static void
 expect_refusal(json_t *r, const char *why)
 {
-	json_t		*res = result_of(r);
-	const char	*t;
+	json_t	   *res = result_of(r);
+	const char *t;
 
 	ck_assert(json_is_true(json_object_get(res, "isError")));
-	t = json_string_value(json_object_get(json_array_get(
-	    json_object_get(res, "content"), 0), "text"));
+	t = json_string_value(json_object_get(
+	    json_array_get(json_object_get(res, "content"), 0), "text"));
 	ck_assert_msg(t != NULL && strstr(t, why) != NULL, "%s", t);
 }
 
 START_TEST(tool_register)
 {
-	struct fake		 f = { "OK", 0, "", 0 };
-	struct mcp_server	 s;
-	json_t			*r, *sc;
+	struct fake	  f = { "OK", 0, "", 0 };
+	struct mcp_server s;
+	json_t		 *r, *sc;
 
 	mcp_server_init(&s, &fake_ops, &f);
 	r = call(&s, "dazai_register", "{\"pid\":1234}");
@@ -504,9 +531,9 @@ END_TEST
 
 START_TEST(tool_arm_and_panics)
 {
-	struct fake		 f = { "ALREADY_ARMED", 0, "", 0 };
-	struct mcp_server	 s;
-	json_t			*r, *sc;
+	struct fake	  f = { "ALREADY_ARMED", 0, "", 0 };
+	struct mcp_server s;
+	json_t		 *r, *sc;
 
 	mcp_server_init(&s, &fake_ops, &f);
 	r = call(&s, "dazai_arm", NULL);
@@ -538,11 +565,13 @@ START_TEST(tool_arm_and_panics)
 	r = call(&s, "dazai_get", NULL);
 	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 	    "\"params\":{}}");
 	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
 	json_decref(r);
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/call\"}");
 	ck_assert_int_eq(code_of(r), MCP_INVALID_PARAMS);
 	json_decref(r);
@@ -552,12 +581,12 @@ END_TEST
 START_TEST(redact)
 {
 	static const unsigned char sec[] = "s3cr3t";
-	char		 out[256];
-	size_t		 n;
+	char			   out[256];
+	size_t			   n;
 
 	/* Every occurrence, adjacent ones too; nothing else touched. */
-	n = mcp_redact((const unsigned char *)"a s3cr3ts3cr3t b s3cr3", 22,
-	    sec, 6, false, out, sizeof out);
+	n = mcp_redact((const unsigned char *)"a s3cr3ts3cr3t b s3cr3", 22, sec,
+	    6, false, out, sizeof out);
 	out[n] = '\0';
 	ck_assert_str_eq(out, "a [redacted][redacted] b s3cr3");
 	/* Cut there: the start of the secret at the end is redacted. */
@@ -587,10 +616,10 @@ END_TEST
 
 START_TEST(command_tools)
 {
-	struct mcp_cmdtool	 cmd[2];
-	struct fake		 f = { "out\xff", 0, "", 0 };
-	struct mcp_server	 s;
-	json_t			*r, *tools, *sc;
+	struct mcp_cmdtool cmd[2];
+	struct fake	   f = { "out\xff", 0, "", 0 };
+	struct mcp_server  s;
+	json_t		  *r, *tools, *sc;
 
 	memset(cmd, 0, sizeof cmd);
 	snprintf(cmd[0].name, sizeof cmd[0].name, "sign");
@@ -599,24 +628,29 @@ START_TEST(command_tools)
 	mcp_server_init(&s, &fake_ops, &f);
 	s.cmd = cmd;
 	s.ncmd = 2;
-	r = ask(&s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = ask(&s,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/list\"}");
 	tools = json_object_get(result_of(r), "tools");
 	ck_assert_uint_eq(json_array_size(tools), 8);
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
-	    tools, 6), "name")), "sign");
-	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(
-	    tools, 6), "description")), "sign with gpg");
-	ck_assert(json_object_get(json_array_get(tools, 7),
-	    "outputSchema") != NULL);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tools,
+							       6),
+			     "name")),
+	    "sign");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tools,
+							       6),
+			     "description")),
+	    "sign with gpg");
+	ck_assert(json_object_get(json_array_get(tools, 7), "outputSchema") !=
+	    NULL);
 	json_decref(r);
 	/* The run's result: exit status, output (non-UTF-8 escaped), an
 	 * error for a non-zero exit. */
 	r = call(&s, "digest", NULL);
 	ck_assert_str_eq(f.asked, "run 1");
 	sc = tool_result(r, true);
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "exit_status")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "exit_status")),
+	    3);
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
 	    "out\\xff");
 	ck_assert(json_is_true(json_object_get(sc, "truncated")));
@@ -627,13 +661,13 @@ END_TEST
 
 /* dazai mcp on pipes: its pid, our ends of its stdin and stdout. */
 struct srv {
-	pid_t	 pid;
-	int	 in;
-	int	 out;
-	char	 log[128];
+	pid_t pid;
+	int   in;
+	int   out;
+	char  log[128];
 };
 
-#define SRV_NO_SYS_RESOURCE	0x1	/* it runs without CAP_SYS_RESOURCE */
+#define SRV_NO_SYS_RESOURCE 0x1 /* it runs without CAP_SYS_RESOURCE */
 
 /*
  * Start build/dazai [--socket sock] mcp [extra] [more] on pipes; with
@@ -641,12 +675,12 @@ struct srv {
  * like anyone else (the capability dropped from its bounding set).
  */
 static void
-srv_spawn(struct srv *v, const char *sock, const char *extra,
-    const char *more, int flags)
+srv_spawn(struct srv *v, const char *sock, const char *extra, const char *more,
+    int flags)
 {
-	const char	*argv[8];
-	char		 dir[64];
-	int		 in[2], out[2], fd, n = 0;
+	const char *argv[8];
+	char	    dir[64];
+	int	    in[2], out[2], fd, n = 0;
 
 	argv[n++] = dz_bin("dazai");
 	if (sock != NULL) {
@@ -672,8 +706,8 @@ srv_spawn(struct srv *v, const char *sock, const char *extra,
 			_exit(123);
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
-		if ((fd = open(v->log, O_WRONLY | O_CREAT | O_APPEND,
-		    0600)) >= 0)
+		if ((fd = open(v->log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >=
+		    0)
 			dup2(fd, STDERR_FILENO);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], (char *const *)argv);
@@ -687,8 +721,7 @@ srv_spawn(struct srv *v, const char *sock, const char *extra,
 
 /* Start build/dazai [--socket sock] mcp [extra] [more] on pipes. */
 static void
-srv_start2(struct srv *v, const char *sock, const char *extra,
-    const char *more)
+srv_start2(struct srv *v, const char *sock, const char *extra, const char *more)
 {
 	srv_spawn(v, sock, extra, more, 0);
 }
@@ -711,7 +744,7 @@ srv_line(struct srv *v, const char *s)
 static json_t *
 srv_ask(struct srv *v, const char *line)
 {
-	static char	 buf[65536];
+	static char buf[65536];
 
 	if (line != NULL)
 		dz_send_bytes(v->in, line, strlen(line));
@@ -724,7 +757,7 @@ srv_ask(struct srv *v, const char *line)
 static int
 srv_end(struct srv *v)
 {
-	int	 st;
+	int st;
 
 	close(v->in);
 	ck_assert_msg(dz_waitpid(v->pid, &st, 5.0) == 0,
@@ -735,15 +768,16 @@ srv_end(struct srv *v)
 
 START_TEST(raw_pipe)
 {
-	struct srv	 v;
-	json_t		*r;
-	char		*big;
-	size_t		 n = 70 * 1024;
-	int		 st;
+	struct srv v;
+	json_t	  *r;
+	char	  *big;
+	size_t	   n = 70 * 1024;
+	int	   st;
 
 	srv_start(&v, "/nonexistent/dazai.sock", NULL);
 	/* What real clients send first: initialize with id 0. */
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":"
 	    "\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\","
 	    "\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":"
 	    "\"1\"}}}\n");
@@ -751,16 +785,19 @@ START_TEST(raw_pipe)
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 0);
 	json_decref(r);
 	/* A notification gets nothing: the next reply is the ping's. */
-	srv_line(&v, "{\"jsonrpc\":\"2.0\",\"method\":"
+	srv_line(&v,
+	    "{\"jsonrpc\":\"2.0\",\"method\":"
 	    "\"notifications/initialized\"}\n");
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":\"s-1\",\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"s-1\",\"method\":"
 	    "\"ping\"}\n");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "id")), "s-1");
 	json_decref(r);
 	r = srv_ask(&v, "{not json\n");
 	ck_assert_int_eq(code_of(r), MCP_PARSE_ERROR);
 	json_decref(r);
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
 	    "\"server/discover\"}\n");
 	ck_assert_int_eq(code_of(r), MCP_METHOD_NOT_FOUND);
 	json_decref(r);
@@ -777,20 +814,24 @@ START_TEST(raw_pipe)
 	ck_assert_int_eq(code_of(r), MCP_INVALID_REQUEST);
 	json_decref(r);
 	/* No daemon: a tool error, and the server stays up. */
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"dazai_arm\"}}\n");
 	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
 	json_decref(r);
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"dazai_hard_panic\"}}\n");
 	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
 	json_decref(r);
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}"
 	    "\n");
 	ck_assert(json_is_object(json_object_get(r, "result")));
 	json_decref(r);
 	/* The end of input: exit 0, and nothing else ever on stdout. */
-	srv_line(&v, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
+	srv_line(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
 	    "\"ping\"}");
 	close(v.in);
 	r = srv_ask(&v, NULL);
@@ -805,12 +846,12 @@ END_TEST
 
 START_TEST(usage_errors)
 {
-	const char	*bad[] = { dz_bin("dazai"), "mcp", "--bogus", NULL };
-	const char	*extra[] = { dz_bin("dazai"), "mcp", "x", NULL };
-	const char	*nod[] = { dz_bin("dazai"), "--socket",
-	    "/nonexistent/dazai.sock", "mcp", "--guard", NULL };
-	char		 out[4096];
-	int		 st;
+	const char *bad[] = { dz_bin("dazai"), "mcp", "--bogus", NULL };
+	const char *extra[] = { dz_bin("dazai"), "mcp", "x", NULL };
+	const char *nod[] = { dz_bin("dazai"), "--socket",
+		"/nonexistent/dazai.sock", "mcp", "--guard", NULL };
+	char	    out[4096];
+	int	    st;
 
 	st = dz_run(bad, out, sizeof out, 5.0);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
@@ -824,20 +865,23 @@ END_TEST
 
 START_TEST(guard_lost_at_eof)
 {
-	const char	*args[] = { "--dry-run", NULL };
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r;
-	int		 st;
+	const char *args[] = { "--dry-run", NULL };
+	struct dz   d;
+	struct srv  v;
+	json_t	   *r;
+	int	    st;
 
 	dz_init(&d, NULL);
 	ck_assert(dz_start(&d, args) == 0);
 	srv_start(&v, d.sock, "--guard");
 	ck_assert(dz_status_wait(&d, "sessions", "1", 5.0));
-	r = srv_ask(&v, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+	r = srv_ask(&v,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
 	    "\"tools/call\",\"params\":{\"name\":\"dazai_status\"}}\n");
-	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
-	    result_of(r), "structuredContent"), "state")), "guarding");
+	ck_assert_str_eq(json_string_value(json_object_get(
+			     json_object_get(result_of(r), "structuredContent"),
+			     "state")),
+	    "guarding");
 	json_decref(r);
 	/* The agent's session ends: no QUIT, a lost heartbeat, a panic. */
 	st = srv_end(&v);
@@ -851,10 +895,10 @@ END_TEST
 
 START_TEST(guard_beside_a_shell)
 {
-	const char	*args[] = { "--dry-run", "--sessions", "2", NULL };
-	struct dz	 d;
-	struct srv	 v;
-	int		 shell, st;
+	const char *args[] = { "--dry-run", "--sessions", "2", NULL };
+	struct dz   d;
+	struct srv  v;
+	int	    shell, st;
 
 	dz_init(&d, NULL);
 	ck_assert(dz_start(&d, args) == 0);
@@ -876,9 +920,10 @@ END_TEST
 static json_t *
 srv_call(struct srv *v, const char *name, json_t **reply)
 {
-	char	 line[256];
+	char line[256];
 
-	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	snprintf(line, sizeof line,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}\n",
 	    name);
 	*reply = srv_ask(v, line);
@@ -890,10 +935,10 @@ srv_call(struct srv *v, const char *name, json_t **reply)
 static void
 sha256_hex(const void *p, size_t len, char *out, size_t outlen)
 {
-	const char	*argv[] = { "/bin/sh", "-c", "sha256sum < \"$0\"",
-	    NULL, NULL };
-	char		 dir[64], path[128];
-	int		 st;
+	const char *argv[] = { "/bin/sh", "-c", "sha256sum < \"$0\"", NULL,
+		NULL };
+	char	    dir[64], path[128];
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/in", dir);
@@ -911,8 +956,8 @@ static void
 tools_spawn(struct dz *d, struct srv *v, const void *secret, size_t len,
     const char *conf, int flags)
 {
-	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
-	char		 path[192], cpath[192];
+	const char *args[] = { "--dry-run", "--secret-file", NULL, NULL };
+	char	    path[192], cpath[192];
 
 	dz_init(d, NULL);
 	snprintf(path, sizeof path, "%s/secret", d->dir);
@@ -978,11 +1023,11 @@ START_TEST(command_tool_named)
 {
 	static const char deflt[] = "the default one";
 	static const char other[] = "another, named";
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 want[256], line[64];
-	int		 fd;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char		  want[256], line[64];
+	int		  fd;
 
 	tools_start(&d, &v, deflt, sizeof deflt - 1, named_conf);
 	/* secret_to = env:TOKEN: the bytes in the command's environment
@@ -1027,10 +1072,11 @@ static json_t *
 srv_call_clean(struct srv *v, const char *name, const char *secret,
     json_t **reply)
 {
-	static char	 buf[65536];
-	char		 line[256];
+	static char buf[65536];
+	char	    line[256];
 
-	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	snprintf(line, sizeof line,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 	    "\"method\":\"tools/call\",\"params\":{\"name\":\"%s\"}}\n",
 	    name);
 	srv_line(v, line);
@@ -1046,7 +1092,7 @@ srv_call_clean(struct srv *v, const char *name, const char *secret,
 static void
 assert_fifo_gone(const char *path)
 {
-	char	 dir[256], *slash;
+	char dir[256], *slash;
 
 	ck_assert_msg(strstr(path, "/dazai-mcp.") != NULL, "path '%s'", path);
 	snprintf(dir, sizeof dir, "%s", path);
@@ -1067,15 +1113,14 @@ assert_fifo_gone(const char *path)
 START_TEST(command_tool_fifo)
 {
 	static const char secret[] = "fifo-borne secret 7f3a9c";
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 conf[2048], want[256], got[512], path[256], tdir[64],
-			 digest[128];
-	const char	*out, *nl;
-	int		 fd;
-	ssize_t		 n;
-	double		 t0;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char conf[2048], want[256], got[512], path[256], tdir[64], digest[128];
+	const char *out, *nl;
+	int	    fd;
+	ssize_t	    n;
+	double	    t0;
 
 	dz_tmpdir(tdir, sizeof tdir);
 	snprintf(digest, sizeof digest, "%s/late.sha", tdir);
@@ -1101,7 +1146,8 @@ START_TEST(command_tool_fifo)
 	    "[tool stuck]\n"
 	    "command = echo \"$KEY\"; exec sleep 30\n"
 	    "secret_to = fifo:KEY\n"
-	    "timeout = 0.5\n", digest);
+	    "timeout = 0.5\n",
+	    digest);
 	tools_start(&d, &v, secret, sizeof secret - 1, conf);
 	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
 
@@ -1160,8 +1206,8 @@ START_TEST(command_tool_fifo)
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
 	ck_assert_int_eq(srv_end(&v), 0);
 	{
-		char	 log[8192];
-		ssize_t	 m;
+		char	log[8192];
+		ssize_t m;
 
 		fd = open(v.log, O_RDONLY);
 		m = fd >= 0 ? read(fd, log, sizeof log - 1) : 0;
@@ -1177,19 +1223,19 @@ END_TEST
 START_TEST(command_tool_runs)
 {
 	static const char secret[] = "correct horse battery staple";
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 want[256];
-	double		 t0;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char		  want[256];
+	double		  t0;
 
 	tools_start(&d, &v, secret, sizeof secret - 1, tools_conf);
 	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
 	/* The right digest: the command got the secret's exact bytes. */
 	sc = srv_call(&v, "digest", &r);
 	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "exit_status")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "exit_status")),
+	    0);
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
 	    want);
 	json_decref(r);
@@ -1201,8 +1247,8 @@ START_TEST(command_tool_runs)
 	/* A non-zero exit and a timeout are errors. */
 	sc = srv_call(&v, "fails", &r);
 	ck_assert(json_is_true(json_object_get(result_of(r), "isError")));
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "exit_status")), 7);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "exit_status")),
+	    7);
 	json_decref(r);
 	t0 = dz_now();
 	sc = srv_call(&v, "slow", &r);
@@ -1232,9 +1278,9 @@ START_TEST(command_tool_runs)
 	/* Never the secret on the server's standard error. */
 	ck_assert_int_eq(srv_end(&v), 0);
 	{
-		char	 log[8192];
-		int	 fd = open(v.log, O_RDONLY);
-		ssize_t	 n = fd >= 0 ? read(fd, log, sizeof log - 1) : 0;
+		char	log[8192];
+		int	fd = open(v.log, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, log, sizeof log - 1) : 0;
 
 		if (fd >= 0)
 			close(fd);
@@ -1249,8 +1295,8 @@ END_TEST
 static bool
 pid_ended(pid_t pid, double secs)
 {
-	char	 path[64], buf[512], *p;
-	double	 t0 = dz_now();
+	char   path[64], buf[512], *p;
+	double t0 = dz_now();
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	for (;;) {
@@ -1269,8 +1315,8 @@ pid_ended(pid_t pid, double secs)
 static void
 assert_call_times_out(struct srv *v, const char *name)
 {
-	json_t	*r, *sc;
-	double	 t0 = dz_now();
+	json_t *r, *sc;
+	double	t0 = dz_now();
 
 	sc = srv_call(v, name, &r);
 	ck_assert_msg(dz_now() - t0 < 5.0, "%s took %.1f s", name,
@@ -1292,12 +1338,12 @@ assert_call_times_out(struct srv *v, const char *name)
 START_TEST(command_tool_closes_stdout)
 {
 	static const char secret[] = "a secret for the quiet ones";
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 conf[1024], tdir[64], pidfile[128], buf[64];
-	double		 t0;
-	long		 pid;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char		  conf[1024], tdir[64], pidfile[128], buf[64];
+	double		  t0;
+	long		  pid;
 
 	dz_tmpdir(tdir, sizeof tdir);
 	snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", tdir);
@@ -1322,7 +1368,8 @@ START_TEST(command_tool_closes_stdout)
 	    "\n"
 	    "[tool soon]\n"
 	    "command = exec >&-; sleep 0.3; exit 3\n"
-	    "timeout = 10\n", pidfile);
+	    "timeout = 10\n",
+	    pidfile);
 	tools_start(&d, &v, secret, sizeof secret - 1, conf);
 	assert_call_times_out(&v, "bystdin");
 	assert_call_times_out(&v, "byenv");
@@ -1332,14 +1379,16 @@ START_TEST(command_tool_closes_stdout)
 	ck_assert(dz_read_file(pidfile, buf, sizeof buf)[0] != '\0');
 	pid = strtol(buf, NULL, 10);
 	ck_assert_int_gt(pid, 1);
-	ck_assert_msg(pid_ended((pid_t)pid, 5.0), "sleep %ld outlived the "
-	    "call", pid);
+	ck_assert_msg(pid_ended((pid_t)pid, 5.0),
+	    "sleep %ld outlived the "
+	    "call",
+	    pid);
 	t0 = dz_now();
 	sc = srv_call(&v, "soon", &r);
 	ck_assert(dz_now() - t0 < 5.0);
 	ck_assert(json_is_false(json_object_get(sc, "timed_out")));
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "exit_status")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "exit_status")),
+	    3);
 	json_decref(r);
 	ck_assert_str_eq(dz_field(dz_status(&d), "registered"), "0");
 	ck_assert_int_eq(srv_end(&v), 0);
@@ -1356,27 +1405,26 @@ END_TEST
  */
 START_TEST(command_tool_unread_stdin)
 {
-	static const char conf[] =
-	    "[tool deaf]\n"
-	    "command = exec sleep 60\n"
-	    "timeout = 0.5\n"
-	    "\n"
-	    "[tool shut]\n"
-	    "command = exec <&-; sleep 0.2; echo shut\n"
-	    "\n"
-	    "[tool quick]\n"
-	    "command = exit 0\n"
-	    "\n"
-	    "[tool digest]\n"
-	    "command = sha256sum\n";
-	const size_t	 len = 2 * 1024 * 1024;
-	unsigned char	*secret;
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 want[256];
-	uint32_t	 x = 2463534242u;
-	size_t		 i;
+	static const char conf[] = "[tool deaf]\n"
+				   "command = exec sleep 60\n"
+				   "timeout = 0.5\n"
+				   "\n"
+				   "[tool shut]\n"
+				   "command = exec <&-; sleep 0.2; echo shut\n"
+				   "\n"
+				   "[tool quick]\n"
+				   "command = exit 0\n"
+				   "\n"
+				   "[tool digest]\n"
+				   "command = sha256sum\n";
+	const size_t	  len = 2 * 1024 * 1024;
+	unsigned char	 *secret;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char		  want[256];
+	uint32_t	  x = 2463534242u;
+	size_t		  i;
 
 	ck_assert((secret = malloc(len)) != NULL);
 	for (i = 0; i < len; i++) {
@@ -1416,13 +1464,13 @@ START_TEST(command_tool_fd_leak)
 {
 	static const char secret[] = "held in no descriptor";
 	static const char conf[] = "[tool digest]\ncommand = sha256sum\n";
-	struct rlimit	 rl;
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	const char	*msg;
-	char		 want[256];
-	rlim_t		 lim;
+	struct rlimit	  rl;
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	const char	 *msg;
+	char		  want[256];
+	rlim_t		  lim;
 
 	tools_start(&d, &v, secret, sizeof secret - 1, conf);
 	sha256_hex(secret, sizeof secret - 1, want, sizeof want);
@@ -1435,7 +1483,8 @@ START_TEST(command_tool_fd_leak)
 		if (json_is_true(json_object_get(result_of(r), "isError")))
 			break;
 		ck_assert_str_eq(json_string_value(json_object_get(sc,
-		    "stdout")), want);
+				     "stdout")),
+		    want);
 		json_decref(r);
 	}
 	ck_assert(lim > 3);
@@ -1464,27 +1513,26 @@ END_TEST
 START_TEST(command_tool_config)
 {
 	static const char *const bad[] = {
-	    "[tool a b]\ncommand = true\n",
-	    "[tool dazai_x]\ncommand = true\n",
-	    "[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
-	    "[tool t]\ndescription = no command\n",
-	    "[tool t]\ncommand = true\nsecret_to = env:1X\n",
-	    "[tool t]\ncommand = true\nsecret_to = fifo:\n",
-	    "[tool t]\ncommand = true\nsecret_to = fifo:A-B\n",
-	    "[tool t]\ncommand = true\nsecret_to = pipe:X\n",
-	    "[tool t]\ncommand = true\nsecret = ../x\n",
-	    "[tool t]\ncommand = true\nmax_calls = 0\n",
-	    "[tool t]\ncommand = true\ntimeout = -1\n",
-	    "[tool t]\ncommand = true\nbogus = 1\n",
-	    "[tool t]\ncommand = echo \\\n    more\n",
-	    "[tool t\ncommand = true\n",
-	    "[tool ]\ncommand = true\n",
+		"[tool a b]\ncommand = true\n",
+		"[tool dazai_x]\ncommand = true\n",
+		"[tool t]\ncommand = true\n[tool t]\ncommand = true\n",
+		"[tool t]\ndescription = no command\n",
+		"[tool t]\ncommand = true\nsecret_to = env:1X\n",
+		"[tool t]\ncommand = true\nsecret_to = fifo:\n",
+		"[tool t]\ncommand = true\nsecret_to = fifo:A-B\n",
+		"[tool t]\ncommand = true\nsecret_to = pipe:X\n",
+		"[tool t]\ncommand = true\nsecret = ../x\n",
+		"[tool t]\ncommand = true\nmax_calls = 0\n",
+		"[tool t]\ncommand = true\ntimeout = -1\n",
+		"[tool t]\ncommand = true\nbogus = 1\n",
+		"[tool t]\ncommand = echo \\\n    more\n",
+		"[tool t\ncommand = true\n",
+		"[tool ]\ncommand = true\n",
 	};
-	const char	*argv[] = { dz_bin("dazai"), "mcp", "--config", NULL,
-	    NULL };
-	char		 dir[64], path[128], out[4096];
-	size_t		 i;
-	int		 st;
+	const char *argv[] = { dz_bin("dazai"), "mcp", "--config", NULL, NULL };
+	char	    dir[64], path[128], out[4096];
+	size_t	    i;
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/dazai.conf", dir);
@@ -1511,24 +1559,24 @@ END_TEST
 
 START_TEST(command_tool_memory)
 {
-	unsigned char	 marker[32];
-	char		 conf[] = "[tool digest]\ncommand = sha256sum\n"
-	    "[tool leak]\ncommand = cat\n"
-	    "[tool byfifo]\ncommand = sha256sum < \"$K\"\n"
-	    "secret_to = fifo:K\n";
-	struct memscan	 ms;
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r;
+	unsigned char  marker[32];
+	char	       conf[] = "[tool digest]\ncommand = sha256sum\n"
+				"[tool leak]\ncommand = cat\n"
+				"[tool byfifo]\ncommand = sha256sum < \"$K\"\n"
+				"secret_to = fifo:K\n";
+	struct memscan ms;
+	struct dz      d;
+	struct srv     v;
+	json_t	      *r;
 
 	if (dz_is_asan_build(dz_bin("dazai"))) {
 		dz_skip_na("command_tool_memory: an AddressSanitizer build; "
-		    "memory scans run on the normal build");
+			   "memory scans run on the normal build");
 		return;
 	}
 	if (!dz_is_root()) {
 		dz_skip("command_tool_memory: reading another process's "
-		    "memory needs root");
+			"memory needs root");
 		return;
 	}
 	ck_assert(getrandom(marker, sizeof marker, 0) == sizeof marker);
@@ -1545,8 +1593,10 @@ START_TEST(command_tool_memory)
 	 * its buffer was zeroed and freed, and no copy was made. */
 	ck_assert(memscan_pid(v.pid, marker, sizeof marker, &ms) == 0);
 	ck_assert_int_gt(ms.bytes, 0);
-	ck_assert_msg(ms.hits == 0, "%d copies of the secret in dazai mcp, "
-	    "the first in %s", ms.hits, ms.hit[0].name);
+	ck_assert_msg(ms.hits == 0,
+	    "%d copies of the secret in dazai mcp, "
+	    "the first in %s",
+	    ms.hits, ms.hit[0].name);
 	ck_assert_int_eq(srv_end(&v), 0);
 	dz_stop(&d);
 }
@@ -1555,13 +1605,13 @@ END_TEST
 START_TEST(guard_through_a_long_tool)
 {
 	static const char conf[] = "[tool long]\ncommand = cat >/dev/null; "
-	    "sleep 8\ntimeout = 20\n";
-	const char	*args[] = { "--dry-run", "--ping-timeout", "6",
-	    "--secret-file", NULL, NULL };
-	struct dz	 d;
-	struct srv	 v;
-	json_t		*r, *sc;
-	char		 path[192], copt[224];
+				   "sleep 8\ntimeout = 20\n";
+	const char	 *args[] = { "--dry-run", "--ping-timeout", "6",
+		      "--secret-file", NULL, NULL };
+	struct dz	  d;
+	struct srv	  v;
+	json_t		 *r, *sc;
+	char		  path[192], copt[224];
 
 	dz_init(&d, NULL);
 	snprintf(path, sizeof path, "%s/secret", d.dir);
@@ -1577,8 +1627,8 @@ START_TEST(guard_through_a_long_tool)
 	 * on while it runs, so the heartbeat is not lost. */
 	sc = srv_call(&v, "long", &r);
 	ck_assert(json_is_false(json_object_get(result_of(r), "isError")));
-	ck_assert_int_eq(json_integer_value(json_object_get(sc,
-	    "exit_status")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(sc, "exit_status")),
+	    0);
 	json_decref(r);
 	ck_assert(dz_alive(&d));
 	ck_assert_str_eq(dz_field(dz_status(&d), "sessions"), "1");
@@ -1593,9 +1643,9 @@ END_TEST
 static bool
 have_node(void)
 {
-	const char	*argv[] = { "/usr/bin/env", "node", "--version", NULL };
-	char		 out[256];
-	int		 st;
+	const char *argv[] = { "/usr/bin/env", "node", "--version", NULL };
+	char	    out[256];
+	int	    st;
 
 	st = dz_run(argv, out, sizeof out, 20.0);
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
@@ -1611,14 +1661,16 @@ sdk_ready(void)
 {
 	if (!have_node()) {
 		dz_skip("mcp sdk: node not installed (make check installs "
-		    "nodejs and npm)");
+			"nodejs and npm)");
 		return false;
 	}
 	if (access(dz_bin("mcp/sdk_client.mjs"), R_OK) != 0 ||
 	    access(dz_bin("mcp/node_modules/@modelcontextprotocol/sdk/"
-	    "package.json"), R_OK) != 0) {
+			  "package.json"),
+		R_OK) != 0) {
 		dz_skip("mcp sdk: the MCP SDK is not installed in %s (make "
-		    "check runs npm ci there)", dz_bin("mcp"));
+			"check runs npm ci there)",
+		    dz_bin("mcp"));
 		return false;
 	}
 	return true;
@@ -1633,11 +1685,11 @@ static size_t
 sdk_run(const char *sock, const char *mode, const char *pid, json_t **steps,
     size_t max)
 {
-	const char	*argv[10];
-	char		 dir[64], path[128], out[8192], line[65536];
-	size_t		 n = 0;
-	FILE		*fp;
-	int		 st;
+	const char *argv[10];
+	char	    dir[64], path[128], out[8192], line[65536];
+	size_t	    n = 0;
+	FILE	   *fp;
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(path, sizeof path, "%s/steps", dir);
@@ -1659,10 +1711,14 @@ sdk_run(const char *sock, const char *mode, const char *pid, json_t **steps,
 	}
 	fclose(fp);
 	ck_assert_msg(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "the SDK client failed: %s\n%s", n > 0 ? json_string_value(
-	    json_object_get(steps[n - 1], "message")) : "", out);
+	    "the SDK client failed: %s\n%s",
+	    n > 0 ?
+		json_string_value(json_object_get(steps[n - 1], "message")) :
+		"",
+	    out);
 	ck_assert_str_eq(json_string_value(json_object_get(steps[n - 1],
-	    "step")), "done");
+			     "step")),
+	    "done");
 	return n;
 }
 
@@ -1680,21 +1736,25 @@ sdk_step(json_t **steps, size_t n, size_t i, const char *want)
 static void
 sdk_check_start(json_t **steps, size_t n, size_t ntools)
 {
-	static const char *const names[] = { "dazai_status",
-	    "dazai_register", "dazai_unregister", "dazai_arm", "dazai_panic",
-	    "dazai_hard_panic" };
-	json_t	*s, *tools, *t;
-	size_t	 i;
+	static const char *const names[] = { "dazai_status", "dazai_register",
+		"dazai_unregister", "dazai_arm", "dazai_panic",
+		"dazai_hard_panic" };
+	json_t			*s, *tools, *t;
+	size_t			 i;
 
 	s = sdk_step(steps, n, 0, "initialize");
 	ck_assert_str_eq(json_string_value(json_object_get(s,
-	    "protocolVersion")), MCP_PROTOCOL);
+			     "protocolVersion")),
+	    MCP_PROTOCOL);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(s,
-	    "server"), "name")), "dazai");
+							       "server"),
+			     "name")),
+	    "dazai");
 	ck_assert(json_is_true(json_object_get(s, "tools")));
 	tools = json_object_get(sdk_step(steps, n, 1, "tools/list"), "tools");
 	ck_assert_uint_eq(json_array_size(tools), ntools);
-	json_array_foreach(tools, i, t) {
+	json_array_foreach(tools, i, t)
+	{
 		if (i >= 6)
 			break;
 		ck_assert_str_eq(json_string_value(json_object_get(t, "name")),
@@ -1702,11 +1762,13 @@ sdk_check_start(json_t **steps, size_t n, size_t ntools)
 		ck_assert_str_eq(json_string_value(json_object_get(t, "input")),
 		    "object");
 		ck_assert_str_eq(json_string_value(json_object_get(t,
-		    "output")), "object");
+				     "output")),
+		    "object");
 		ck_assert_int_eq(json_is_true(json_object_get(t, "readOnly")),
 		    i == 0);
 		ck_assert_int_eq(json_is_true(json_object_get(t,
-		    "destructive")), i >= 4);
+				     "destructive")),
+		    i >= 4);
 	}
 }
 
@@ -1734,36 +1796,38 @@ static void
 sdk_check_status(json_t *sc, const char *status)
 {
 	static const char *const rs[][2] = { { "alive", "alive" },
-	    { "armed", "armed" }, { "grace", "grace_seconds" },
-	    { "registered", "registered_pids" } };
-	char		 line[512], got[256], *tok, *eq, *save;
-	size_t		 i;
+		{ "armed", "armed" }, { "grace", "grace_seconds" },
+		{ "registered", "registered_pids" } };
+	char			 line[512], got[256], *tok, *eq, *save;
+	size_t			 i;
 
 	snprintf(line, sizeof line, "%s", status);
 	line[strcspn(line, "\n")] = '\0';
 	ck_assert(strncmp(line, "STATUS ", 7) == 0);
 	for (tok = strtok_r(line + 7, " ", &save); tok != NULL;
-	    tok = strtok_r(NULL, " ", &save)) {
+	     tok = strtok_r(NULL, " ", &save)) {
 		ck_assert((eq = strchr(tok, '=')) != NULL);
 		*eq = '\0';
 		for (i = 0; i < 4 && strcmp(rs[i][0], tok) != 0; i++)
 			;
 		field_text(json_object_get(sc, i < 4 ? rs[i][1] : tok), got,
 		    sizeof got);
-		ck_assert_msg(strcmp(got, eq + 1) == 0, "%s: STATUS says %s, "
-		    "the tool %s", tok, eq + 1, got);
+		ck_assert_msg(strcmp(got, eq + 1) == 0,
+		    "%s: STATUS says %s, "
+		    "the tool %s",
+		    tok, eq + 1, got);
 	}
 }
 
 START_TEST(sdk_tour)
 {
-	const char	*args[] = { "--dry-run", NULL };
-	struct dz	 d;
-	json_t		*steps[16], *s;
-	char		 pid[16], status[512];
-	pid_t		 sleeper;
-	size_t		 n, i;
-	int		 st;
+	const char *args[] = { "--dry-run", NULL };
+	struct dz   d;
+	json_t	   *steps[16], *s;
+	char	    pid[16], status[512];
+	pid_t	    sleeper;
+	size_t	    n, i;
+	int	    st;
 
 	if (!sdk_ready())
 		return;
@@ -1778,21 +1842,23 @@ START_TEST(sdk_tour)
 	ck_assert(json_is_false(json_object_get(s, "isError")));
 	sdk_check_status(json_object_get(s, "structured"), status);
 	s = sdk_step(steps, n, 3, "dazai_register");
-	ck_assert(json_is_true(json_object_get(json_object_get(s,
-	    "structured"), "ok")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "structured"),
+	    "ok")));
 	s = sdk_step(steps, n, 4, "dazai_status");
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
-	    s, "structured"), "registered_pids")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s,
+								"structured"),
+			     "registered_pids")),
+	    1);
 	/* A bad argument: a tool error, not a protocol error (the SDK
 	 * would have thrown). */
 	s = sdk_step(steps, n, 5, "dazai_register");
 	ck_assert(json_is_true(json_object_get(s, "isError")));
 	s = sdk_step(steps, n, 6, "dazai_arm");
-	ck_assert(json_is_true(json_object_get(json_object_get(s,
-	    "structured"), "armed")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "structured"),
+	    "armed")));
 	s = sdk_step(steps, n, 7, "dazai_panic");
-	ck_assert(json_is_true(json_object_get(json_object_get(s,
-	    "structured"), "triggered")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "structured"),
+	    "triggered")));
 	/* Armed by the agent, its panic SIGKILLs the registered sleeper,
 	 * then the daemon itself. */
 	ck_assert(dz_waitpid(sleeper, &st, 5.0) == 0);
@@ -1808,10 +1874,10 @@ END_TEST
 
 START_TEST(sdk_hard_panic)
 {
-	const char	*args[] = { "--dry-run", NULL };
-	struct dz	 d;
-	json_t		*steps[8], *s;
-	size_t		 n, i;
+	const char *args[] = { "--dry-run", NULL };
+	struct dz   d;
+	json_t	   *steps[8], *s;
+	size_t	    n, i;
 
 	if (!sdk_ready())
 		return;
@@ -1821,8 +1887,8 @@ START_TEST(sdk_hard_panic)
 	sdk_check_start(steps, n, 6);
 	s = sdk_step(steps, n, 2, "dazai_hard_panic");
 	ck_assert(json_is_false(json_object_get(s, "isError")));
-	ck_assert(json_is_true(json_object_get(json_object_get(s,
-	    "structured"), "triggered")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "structured"),
+	    "triggered")));
 	/* SIGUSR2 reached the daemon found by SO_PEERCRED: dry-run, it
 	 * wipes, says WOULD SIGKILL and exits 0. */
 	ck_assert(dz_wait(&d, 5.0) == 0);
@@ -1837,13 +1903,14 @@ END_TEST
 START_TEST(sdk_command_tools)
 {
 	static const char secret[] = "an SDK-era secret";
-	static const char conf[] = "[tool digest]\ncommand = sha256sum\n"
+	static const char conf[] =
+	    "[tool digest]\ncommand = sha256sum\n"
 	    "max_calls = 2\n[tool leak]\ncommand = printf 'it is '; cat\n";
-	const char	*args[] = { "--dry-run", "--secret-file", NULL, NULL };
-	struct dz	 d;
-	json_t		*steps[8], *s, *sc;
-	char		 path[192], cpath[192], want[256];
-	size_t		 n, i;
+	const char *args[] = { "--dry-run", "--secret-file", NULL, NULL };
+	struct dz   d;
+	json_t	   *steps[8], *s, *sc;
+	char	    path[192], cpath[192], want[256];
+	size_t	    n, i;
 
 	if (!sdk_ready())
 		return;
@@ -1867,11 +1934,11 @@ START_TEST(sdk_command_tools)
 	ck_assert_str_eq(json_string_value(json_object_get(sc, "stdout")),
 	    "it is [redacted]");
 	ck_assert(strstr(json_string_value(json_object_get(s, "text")),
-	    "SDK-era") == NULL);
+		      "SDK-era") == NULL);
 	/* The second digest was its last call: the secret is gone. */
 	s = sdk_step(steps, n, 4, "digest");
-	ck_assert(json_is_true(json_object_get(json_object_get(s,
-	    "structured"), "secret_wiped")));
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "structured"),
+	    "secret_wiped")));
 	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "0");
 	for (i = 0; i < n; i++)
 		json_decref(steps[i]);
@@ -1883,10 +1950,10 @@ END_TEST
 Suite *
 mcp_suite(void)
 {
-	Suite	*s = suite_create("mcp");
-	TCase	*tc = tcase_create("pure");
-	TCase	*io = tcase_create("pipe");
-	TCase	*sdk = tcase_create("sdk");
+	Suite *s = suite_create("mcp");
+	TCase *tc = tcase_create("pure");
+	TCase *io = tcase_create("pipe");
+	TCase *sdk = tcase_create("sdk");
 
 	/* Before any JSON exists, in the runner itself: every block is
 	 * freed as it was allocated, through the zeroing hooks. */

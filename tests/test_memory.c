@@ -31,13 +31,13 @@
 #include "helpers.h"
 #include "memscan.h"
 
-#define MARKER_LEN	32
-#define NOBODY		65534
+#define MARKER_LEN 32
+#define NOBODY	   65534
 
 struct marker {
-	unsigned char	 bytes[MARKER_LEN];
-	char		 dir[64];
-	char		 path[128];
+	unsigned char bytes[MARKER_LEN];
+	char	      dir[64];
+	char	      path[128];
 };
 
 /*
@@ -51,13 +51,13 @@ skip_unless_root(const char *what)
 {
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		dz_skip_na("%s: %s is an AddressSanitizer build; memory "
-		    "scans run on the normal build", what, dz_bin("dazaid"));
+			   "scans run on the normal build",
+		    what, dz_bin("dazaid"));
 		return true;
 	}
 	if (dz_is_root())
 		return false;
-	dz_skip("%s: reading another process's memory needs root",
-	    what);
+	dz_skip("%s: reading another process's memory needs root", what);
 	return true;
 }
 
@@ -65,8 +65,7 @@ skip_unless_root(const char *what)
 static void
 make_marker(struct marker *m)
 {
-	ck_assert_int_eq(getrandom(m->bytes, sizeof m->bytes, 0),
-	    MARKER_LEN);
+	ck_assert_int_eq(getrandom(m->bytes, sizeof m->bytes, 0), MARKER_LEN);
 	dz_tmpdir(m->dir, sizeof m->dir);
 	snprintf(m->path, sizeof m->path, "%s/secret", m->dir);
 	dz_write_file(m->path, m->bytes, sizeof m->bytes);
@@ -74,11 +73,11 @@ make_marker(struct marker *m)
 
 /* Start the daemon on the marker with extra arguments (NULL-terminated). */
 static void
-start_on_marker(struct dz *d, struct marker *m, const char *a1,
-    const char *a2, const char *a3)
+start_on_marker(struct dz *d, struct marker *m, const char *a1, const char *a2,
+    const char *a3)
 {
-	const char	*args[8];
-	int		 n = 0;
+	const char *args[8];
+	int	    n = 0;
 
 	args[n++] = "--secret-file";
 	args[n++] = m->path;
@@ -96,7 +95,7 @@ start_on_marker(struct dz *d, struct marker *m, const char *a1,
 static struct memscan
 scan(pid_t pid, const struct marker *m)
 {
-	struct memscan	 ms;
+	struct memscan ms;
 
 	ck_assert_msg(memscan_pid(pid, m->bytes, MARKER_LEN, &ms) == 0,
 	    "cannot read /proc/%d/mem: %s", (int)pid, strerror(errno));
@@ -109,7 +108,7 @@ scan(pid_t pid, const struct marker *m)
 static struct memscan
 scan_for(pid_t pid, const unsigned char *needle)
 {
-	struct marker	 m;
+	struct marker m;
 
 	memcpy(m.bytes, needle, MARKER_LEN);
 	return scan(pid, &m);
@@ -119,7 +118,7 @@ scan_for(pid_t pid, const unsigned char *needle)
 static bool
 all_zero(const unsigned char *b, size_t n)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		if (b[i] != 0)
@@ -139,26 +138,30 @@ all_zero(const unsigned char *b, size_t n)
 static void
 assert_shielded(pid_t pid, const struct marker *m, struct memscan_shield *sh)
 {
-	struct memscan_map	*mm[2];
-	struct memscan		 ms = scan(pid, m);
-	unsigned char		*shield;
-	char			 below[8], above[8];
-	size_t			 slen;
-	int			 i;
+	struct memscan_map *mm[2];
+	struct memscan	    ms = scan(pid, m);
+	unsigned char	   *shield;
+	char		    below[8], above[8];
+	size_t		    slen;
+	int		    i;
 
-	ck_assert_msg(ms.hits == 0, "plaintext marker found %d times (first "
-	    "at %lx in %s %s)", ms.hits, ms.hit[0].addr, ms.hit[0].perms,
-	    ms.hit[0].name);
-	ck_assert_msg(memscan_shield(pid, sh) == 0, "no shield and buffer "
-	    "pair of secure mappings: %s", strerror(errno));
+	ck_assert_msg(ms.hits == 0,
+	    "plaintext marker found %d times (first "
+	    "at %lx in %s %s)",
+	    ms.hits, ms.hit[0].addr, ms.hit[0].perms, ms.hit[0].name);
+	ck_assert_msg(memscan_shield(pid, sh) == 0,
+	    "no shield and buffer "
+	    "pair of secure mappings: %s",
+	    strerror(errno));
 	mm[0] = &sh->shield;
 	mm[1] = &sh->buf;
 	for (i = 0; i < 2; i++) {
 		ck_assert_msg(memscan_has_flag(mm[i]->flags, "wf"),
 		    "VmFlags:%s", mm[i]->flags);
-		ck_assert_str_eq(mm[i]->perms, "---p");	/* idle */
+		ck_assert_str_eq(mm[i]->perms, "---p"); /* idle */
 		ck_assert_int_eq(memscan_neighbours(pid, mm[i]->start, below,
-		    above), 0);
+				     above),
+		    0);
 		ck_assert_str_eq(below, "---p");
 		ck_assert_str_eq(above, "---p");
 	}
@@ -180,17 +183,18 @@ assert_shielded(pid_t pid, const struct marker *m, struct memscan_shield *sh)
 	    ms.hits);
 	/* The derived key exists only while an operation runs. */
 	ms = scan_for(pid, sh->key);
-	ck_assert_msg(ms.hits == 0, "derived key found %d times while idle "
-	    "(first at %lx in %s %s)", ms.hits, ms.hit[0].addr,
-	    ms.hit[0].perms, ms.hit[0].name);
+	ck_assert_msg(ms.hits == 0,
+	    "derived key found %d times while idle "
+	    "(first at %lx in %s %s)",
+	    ms.hits, ms.hit[0].addr, ms.hit[0].perms, ms.hit[0].name);
 }
 
 START_TEST(held_anonymous_file)
 {
 	struct memscan_shield sh;
-	struct marker	 m;
-	struct dz	 d;
-	int		 hb;
+	struct marker	      m;
+	struct dz	      d;
+	int		      hb;
 
 	if (skip_unless_root("held_anonymous_file"))
 		return;
@@ -210,12 +214,12 @@ END_TEST
 START_TEST(held_anonymous_pipe)
 {
 	struct memscan_shield sh;
-	struct marker	 m;
-	struct dz	 d;
-	char		 fdarg[16];
-	const char	*argv[] = { dz_bin("dazaid"), "--socket", d.sock,
-			    "--secret-fd", fdarg, "--no-secretmem", NULL };
-	int		 p[2];
+	struct marker	      m;
+	struct dz	      d;
+	char		      fdarg[16];
+	const char	     *argv[] = { dz_bin("dazaid"), "--socket", d.sock,
+			  "--secret-fd", fdarg, "--no-secretmem", NULL };
+	int		      p[2];
 
 	if (skip_unless_root("held_anonymous_pipe"))
 		return;
@@ -244,15 +248,15 @@ END_TEST
  */
 START_TEST(control_load_get_wipe)
 {
-	const char	*const args[] = { "--empty", "--no-secretmem", NULL };
+	const char *const args[] = { "--empty", "--no-secretmem", NULL };
 	enum { LEN = 10000, AT = 9000 };
 	struct memscan_shield sh;
-	struct marker	 m;
-	struct memscan	 ms;
-	struct dz	 d;
-	unsigned char	*secret, *got;
-	char		 line[64];
-	int		 fd, i;
+	struct marker	      m;
+	struct memscan	      ms;
+	struct dz	      d;
+	unsigned char	     *secret, *got;
+	char		      line[64];
+	int		      fd, i;
 
 	if (skip_unless_root("control_load_get_wipe"))
 		return;
@@ -269,7 +273,7 @@ START_TEST(control_load_get_wipe)
 	ck_assert_int_ge(fd, 0);
 	snprintf(line, sizeof line, "LOAD %d\n", LEN);
 	ck_assert(dz_send(fd, line));
-	dz_send_bytes(fd, secret, AT + 10);	/* a marker split */
+	dz_send_bytes(fd, secret, AT + 10); /* a marker split */
 	usleep(100000);
 	dz_send_bytes(fd, secret + AT + 10, LEN - AT - 10);
 	dz_expect(fd, "OK");
@@ -315,11 +319,15 @@ START_TEST(control_load_get_wipe)
 	ck_assert(dz_log_wait(&d, "the bytes read were wiped", 5));
 	ck_assert_int_eq(scan(d.pid, &m).hits, 0);
 	ms = scan_for(d.pid, sh.ct);
-	ck_assert_msg(ms.hits == 0, "after half a LOAD: its ciphertext found "
-	    "%d times", ms.hits);
+	ck_assert_msg(ms.hits == 0,
+	    "after half a LOAD: its ciphertext found "
+	    "%d times",
+	    ms.hits);
 	ms = scan_for(d.pid, sh.prekey);
-	ck_assert_msg(ms.hits == 0, "after half a LOAD: its prekey found %d "
-	    "times", ms.hits);
+	ck_assert_msg(ms.hits == 0,
+	    "after half a LOAD: its prekey found %d "
+	    "times",
+	    ms.hits);
 	dz_stop(&d);
 	free(secret);
 	free(got);
@@ -328,10 +336,10 @@ END_TEST
 
 START_TEST(held_secretmem)
 {
-	struct marker	 m;
-	struct memscan	 ms;
-	struct dz	 d;
-	int		 hb;
+	struct marker  m;
+	struct memscan ms;
+	struct dz      d;
+	int	       hb;
 
 	if (skip_unless_root("held_secretmem"))
 		return;
@@ -356,15 +364,15 @@ END_TEST
 
 /* What fires an exit path: close the heartbeat or send a signal. */
 struct trigger_arg {
-	pid_t	 pid;
-	int	 sig;	/* 0: close hb */
-	int	 hb;
+	pid_t pid;
+	int   sig; /* 0: close hb */
+	int   hb;
 };
 
 static void
 fire(void *arg)
 {
-	struct trigger_arg	*t = arg;
+	struct trigger_arg *t = arg;
 
 	if (t->sig == 0)
 		close(t->hb);
@@ -382,21 +390,20 @@ fire(void *arg)
 static void
 exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 {
-	struct marker		 m;
-	struct memscan_shield	 sh;
-	struct memscan_death	 md;
-	const void		*needles[MEMSCAN_NEEDLES];
-	unsigned long		 ranges[4];
-	struct trigger_arg	 t;
-	struct dz		 d;
-	int			 hb;
+	struct marker	      m;
+	struct memscan_shield sh;
+	struct memscan_death  md;
+	const void	     *needles[MEMSCAN_NEEDLES];
+	unsigned long	      ranges[4];
+	struct trigger_arg    t;
+	struct dz	      d;
+	int		      hb;
 
 	/* LeakSanitizer ptraces its own process at exit; it cannot while we
 	 * trace it (the sanitizer build only). */
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 	make_marker(&m);
-	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL,
-	    NULL);
+	start_on_marker(&d, &m, "--no-secretmem", armed ? "--arm" : NULL, NULL);
 	hb = dz_hello(d.sock);
 	/* The scan sees what it seeks. */
 	assert_shielded(d.pid, &m, &sh);
@@ -405,28 +412,35 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 	t.sig = sig;
 	t.hb = hb;
 	ck_assert_msg(memscan_trace_death_n(d.pid, needles, MEMSCAN_NEEDLES,
-	    MARKER_LEN, ranges, 2, fire, &t, &md) == 0,
+			  MARKER_LEN, ranges, 2, fire, &t, &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;
 	ck_assert_msg(md.scans >= 1, "no final system call seen");
-	ck_assert_msg(md.hits == 0, "marker, ciphertext, prekey or key found "
-	    "%d times at death", md.hits);
-	ck_assert_msg(md.nonzero == 0, "a secure mapping (prekey, key, "
-	    "scratch or buffer) not all zero at death (%d)", md.nonzero);
-	ck_assert_msg(md.unmap_hits == 0, "marker, ciphertext or prekey "
+	ck_assert_msg(md.hits == 0,
+	    "marker, ciphertext, prekey or key found "
+	    "%d times at death",
+	    md.hits);
+	ck_assert_msg(md.nonzero == 0,
+	    "a secure mapping (prekey, key, "
+	    "scratch or buffer) not all zero at death (%d)",
+	    md.nonzero);
+	ck_assert_msg(md.unmap_hits == 0,
+	    "marker, ciphertext or prekey "
 	    "still there when a secure mapping was unmapped (%d scans)",
 	    md.unmap_scans);
 	if (unmaps)
-		ck_assert_msg(md.unmap_scans >= 1, "the secure mapping was "
+		ck_assert_msg(md.unmap_scans >= 1,
+		    "the secure mapping was "
 		    "never seen unmapped");
 	if (want_sig != 0)
 		ck_assert_msg(WIFSIGNALED(d.status) &&
-		    WTERMSIG(d.status) == want_sig, "status %d", d.status);
+			WTERMSIG(d.status) == want_sig,
+		    "status %d", d.status);
 	else
 		ck_assert_msg(WIFEXITED(d.status) &&
-		    WEXITSTATUS(d.status) == want_exit, "status %d",
-		    d.status);
+			WEXITSTATUS(d.status) == want_exit,
+		    "status %d", d.status);
 	if (sig != 0)
 		close(hb);
 	dz_stop(&d);
@@ -441,9 +455,9 @@ exit_path(bool armed, int sig, int want_sig, int want_exit, bool unmaps)
 static bool
 sigsys_blocked(pid_t pid)
 {
-	char			 path[64], line[256];
-	unsigned long long	 mask = 0;
-	FILE			*fp;
+	char		   path[64], line[256];
+	unsigned long long mask = 0;
+	FILE		  *fp;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -457,8 +471,8 @@ sigsys_blocked(pid_t pid)
 
 /* The forbidden call, made once. */
 struct violation {
-	struct trigger_arg	 t;
-	bool			 done;
+	struct trigger_arg t;
+	bool		   done;
 };
 
 /*
@@ -473,9 +487,9 @@ struct violation {
 static void
 make_forbidden_call(pid_t pid, void *arg)
 {
-	struct violation	*v = arg;
+	struct violation *v = arg;
 #ifdef __x86_64__
-	struct user_regs_struct	 regs;
+	struct user_regs_struct regs;
 
 	if (v->done || sigsys_blocked(pid))
 		return;
@@ -493,7 +507,7 @@ make_forbidden_call(pid_t pid, void *arg)
 static void
 control_request(const struct dz *d, const char *line, const char *want)
 {
-	int	 fd = dz_connect(d->sock);
+	int fd = dz_connect(d->sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
 	ck_assert(dz_send(fd, line));
@@ -503,9 +517,9 @@ control_request(const struct dz *d, const char *line, const char *want)
 
 /* How the daemon under test is armed. */
 enum violation_mode {
-	VIOLATION_DRY_RUN,	/* --dry-run: exit 0 */
-	VIOLATION_ARMED,	/* --arm: SIGKILL */
-	VIOLATION_ARM_VERB,	/* started dry-run, then ARM: SIGKILL */
+	VIOLATION_DRY_RUN,  /* --dry-run: exit 0 */
+	VIOLATION_ARMED,    /* --arm: SIGKILL */
+	VIOLATION_ARM_VERB, /* started dry-run, then ARM: SIGKILL */
 };
 
 /*
@@ -519,28 +533,29 @@ enum violation_mode {
 static void
 seccomp_violation(const char *what, enum violation_mode mode)
 {
-	struct marker		 m;
-	struct memscan_shield	 sh;
-	struct memscan_death	 md;
-	const void		*needles[MEMSCAN_NEEDLES];
-	unsigned long		 ranges[4];
-	struct violation	 v;
-	struct dz		 d;
-	char			 want[160], line[64];
-	bool			 armed = mode != VIOLATION_DRY_RUN;
-	pid_t			 child;
-	int			 st;
+	struct marker	      m;
+	struct memscan_shield sh;
+	struct memscan_death  md;
+	const void	     *needles[MEMSCAN_NEEDLES];
+	unsigned long	      ranges[4];
+	struct violation      v;
+	struct dz	      d;
+	char		      want[160], line[64];
+	bool		      armed = mode != VIOLATION_DRY_RUN;
+	pid_t		      child;
+	int		      st;
 
 	if (skip_unless_root(what))
 		return;
 #ifndef __x86_64__
 	dz_skip_na("%s: rewriting a system call is implemented for x86-64 "
-	    "only", what);
+		   "only",
+	    what);
 	return;
 #endif
 	make_marker(&m);
-	start_on_marker(&d, &m, "--no-secretmem", mode == VIOLATION_ARMED ?
-	    "--arm" : NULL, NULL);
+	start_on_marker(&d, &m, "--no-secretmem",
+	    mode == VIOLATION_ARMED ? "--arm" : NULL, NULL);
 	/* The scan sees what it seeks. */
 	assert_shielded(d.pid, &m, &sh);
 	child = dz_sleeper();
@@ -551,29 +566,38 @@ seccomp_violation(const char *what, enum violation_mode mode)
 	memscan_shield_targets(&sh, m.bytes, needles, ranges);
 	memset(&v, 0, sizeof v);
 	v.t.pid = d.pid;
-	v.t.sig = SIGHUP;		/* a wake-up: logged and ignored */
+	v.t.sig = SIGHUP; /* a wake-up: logged and ignored */
 	ck_assert_msg(memscan_trace_death_at(d.pid, needles, MEMSCAN_NEEDLES,
-	    MARKER_LEN,
-	    ranges, 2, fire, make_forbidden_call, &v, &md) == 0,
+			  MARKER_LEN, ranges, 2, fire, make_forbidden_call, &v,
+			  &md) == 0,
 	    "tracing the daemon's death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;
 	ck_assert(v.done);
-	ck_assert_msg(md.scans >= 1, "no final system call seen (status "
-	    "%d)", d.status);
-	ck_assert_msg(md.hits == 0, "marker, ciphertext, prekey or key found "
-	    "%d times at death", md.hits);
-	ck_assert_msg(md.nonzero == 0, "a secure mapping (prekey, key, "
-	    "scratch or buffer) not all zero at death (%d)", md.nonzero);
+	ck_assert_msg(md.scans >= 1,
+	    "no final system call seen (status "
+	    "%d)",
+	    d.status);
+	ck_assert_msg(md.hits == 0,
+	    "marker, ciphertext, prekey or key found "
+	    "%d times at death",
+	    md.hits);
+	ck_assert_msg(md.nonzero == 0,
+	    "a secure mapping (prekey, key, "
+	    "scratch or buffer) not all zero at death (%d)",
+	    md.nonzero);
 	if (armed)
 		ck_assert_msg(WIFSIGNALED(d.status) &&
-		    WTERMSIG(d.status) == SIGKILL, "status %d", d.status);
+			WTERMSIG(d.status) == SIGKILL,
+		    "status %d", d.status);
 	else
-		ck_assert_msg(WIFEXITED(d.status) &&
-		    WEXITSTATUS(d.status) == 0, "status %d", d.status);
-	snprintf(want, sizeof want, "dazaid: seccomp: refused system call "
-	    "%d (socket); secret wiped; %s", SYS_socket, armed ? "SIGKILL" :
-	    "WOULD SIGKILL (dry-run: exiting 0 instead)");
+		ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
+		    "status %d", d.status);
+	snprintf(want, sizeof want,
+	    "dazaid: seccomp: refused system call "
+	    "%d (socket); secret wiped; %s",
+	    SYS_socket,
+	    armed ? "SIGKILL" : "WOULD SIGKILL (dry-run: exiting 0 instead)");
 	ck_assert_msg(dz_log_has(&d, want), "log lacks: %s", want);
 	if (armed) {
 		/* The handler killed it through its pidfd. */
@@ -581,8 +605,10 @@ seccomp_violation(const char *what, enum violation_mode mode)
 		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 		    "%s: registered child status %d", what, st);
 	} else {
-		snprintf(want, sizeof want, "dazaid: WOULD SIGKILL pid %d "
-		    "(registered; dry-run)", (int)child);
+		snprintf(want, sizeof want,
+		    "dazaid: WOULD SIGKILL pid %d "
+		    "(registered; dry-run)",
+		    (int)child);
 		ck_assert_msg(dz_log_has(&d, want), "log lacks: %s", want);
 		ck_assert_msg(waitpid(child, &st, WNOHANG) == 0,
 		    "%s: the registered child died in a dry run", what);
@@ -702,12 +728,11 @@ static pid_t
 spawn_as_nobody(const char *dir, const char *sock, const char *log,
     bool require_lock, int ready)
 {
-	struct rlimit	 zero = { 0, 0 }, inf = { RLIM_INFINITY,
-			    RLIM_INFINITY };
-	char		 fdarg[16], bin[128], cmd[PATH_MAX + 300];
-	const char	*argv[10];
-	pid_t		 pid;
-	int		 n = 0, fd;
+	struct rlimit zero = { 0, 0 }, inf = { RLIM_INFINITY, RLIM_INFINITY };
+	char	      fdarg[16], bin[128], cmd[PATH_MAX + 300];
+	const char   *argv[10];
+	pid_t	      pid;
+	int	      n = 0, fd;
 
 	/* A copy nobody can reach, wherever the build tree lives. */
 	snprintf(bin, sizeof bin, "%s/dazaid", dir);
@@ -731,7 +756,7 @@ spawn_as_nobody(const char *dir, const char *sock, const char *log,
 	fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
 		_exit(126);
-	setenv("HOME", dir, 1);		/* not root's config directory */
+	setenv("HOME", dir, 1); /* not root's config directory */
 	unsetenv("XDG_CONFIG_HOME");
 	if (chown(dir, NOBODY, NOBODY) != 0 ||
 	    setrlimit(RLIMIT_MEMLOCK, &zero) != 0 ||
@@ -747,9 +772,9 @@ spawn_as_nobody(const char *dir, const char *sock, const char *log,
 static int
 probe_as_nobody(pid_t target)
 {
-	char	 path[64];
-	pid_t	 pid;
-	int	 st, fd, bits = 0;
+	char  path[64];
+	pid_t pid;
+	int   st, fd, bits = 0;
 
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -771,11 +796,11 @@ probe_as_nobody(pid_t target)
 
 START_TEST(unprivileged)
 {
-	char		 dir[64], sock[128], log[128], c;
-	struct dz	 d;
-	struct pollfd	 pfd;
-	pid_t		 pid, sleeper;
-	int		 p[2], st, hb;
+	char	      dir[64], sock[128], log[128], c;
+	struct dz     d;
+	struct pollfd pfd;
+	pid_t	      pid, sleeper;
+	int	      p[2], st, hb;
 
 	if (skip_unless_root("unprivileged (needs root to become nobody)"))
 		return;
@@ -809,7 +834,7 @@ START_TEST(unprivileged)
 	ck_assert(dz_log_has(&d, "ulimit -l"));
 	ck_assert(dz_log_has(&d, "LimitMEMLOCK="));
 	ck_assert(dz_log_has(&d, "CAP_IPC_LOCK"));
-	hb = dz_hello(sock);		/* root may talk to it */
+	hb = dz_hello(sock); /* root may talk to it */
 
 	/* Another process of the same uid can neither read nor attach. A
 	 * plain process of that uid can be read: the control. */
@@ -840,9 +865,9 @@ END_TEST
 static long
 status_kb(pid_t pid, const char *field)
 {
-	char	 path[64], line[256];
-	FILE	*fp;
-	long	 v = -1;
+	char  path[64], line[256];
+	FILE *fp;
+	long  v = -1;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -861,20 +886,19 @@ status_kb(pid_t pid, const char *field)
  */
 START_TEST(unprivileged_4mib_pipe)
 {
-	struct rlimit	 eight = { 8 << 20, 8 << 20 };
-	char		 dir[64], bin[128], cmd[PATH_MAX + 300], sfd[16],
-			 rfd[16], c;
-	const char	*argv[] = { bin, "--socket", NULL, "--secret-fd", sfd,
-			    "--ready-fd", rfd, "--verbose", NULL };
-	unsigned char	*b;
-	struct dz	 d;
-	struct pollfd	 pfd;
-	size_t		 off = 0, n = 4 << 20;
-	ssize_t		 w;
-	int		 sp[2], rp[2], fd;
+	struct rlimit eight = { 8 << 20, 8 << 20 };
+	char	    dir[64], bin[128], cmd[PATH_MAX + 300], sfd[16], rfd[16], c;
+	const char *argv[] = { bin, "--socket", NULL, "--secret-fd", sfd,
+		"--ready-fd", rfd, "--verbose", NULL };
+	unsigned char *b;
+	struct dz      d;
+	struct pollfd  pfd;
+	size_t	       off = 0, n = 4 << 20;
+	ssize_t	       w;
+	int	       sp[2], rp[2], fd;
 
 	if (skip_unless_root("unprivileged_4mib_pipe (needs root to become "
-	    "nobody)"))
+			     "nobody)"))
 		return;
 	memset(&d, 0, sizeof d);
 	dz_tmpdir(dir, sizeof dir);
@@ -934,7 +958,7 @@ START_TEST(unprivileged_4mib_pipe)
 		ck_assert_msg(dz_log_has(&d, "secretmem"), "lost secretmem");
 	else
 		dz_skip_na("unprivileged_4mib_pipe (secretmem): "
-		    "memfd_secret(2) not offered by this kernel");
+			   "memfd_secret(2) not offered by this kernel");
 	/* The kernel's count: at least the secret's pages are locked. */
 	ck_assert_int_ge(status_kb(d.pid, "VmLck:"), 4096);
 	kill(d.pid, SIGTERM);
@@ -948,10 +972,10 @@ END_TEST
 static int
 marker_in_dir(const char *dir, const struct marker *m, int *files)
 {
-	char		 path[512];
-	struct dirent	*de;
-	DIR		*dp = opendir(dir);
-	int		 hits = 0, n;
+	char	       path[512];
+	struct dirent *de;
+	DIR	      *dp = opendir(dir);
+	int	       hits = 0, n;
 
 	*files = 0;
 	ck_assert_ptr_nonnull(dp);
@@ -969,13 +993,13 @@ marker_in_dir(const char *dir, const struct marker *m, int *files)
 
 START_TEST(no_core_on_crash)
 {
-	struct marker	 m;
-	struct dz	 d;
-	struct rlimit	 inf = { RLIM_INFINITY, RLIM_INFINITY };
-	char		 cwd[64];
-	int		 files, hb;
+	struct marker m;
+	struct dz     d;
+	struct rlimit inf = { RLIM_INFINITY, RLIM_INFINITY };
+	char	      cwd[64];
+	int	      files, hb;
 
-	(void)dz_bin("dazaid");		/* resolve the path before chdir */
+	(void)dz_bin("dazaid"); /* resolve the path before chdir */
 	make_marker(&m);
 	/* The core limit is inherited unlimited and the crash happens in a
 	 * directory of its own; dazaid lowers the limit itself. */
@@ -998,12 +1022,12 @@ END_TEST
 
 START_TEST(gcore_excludes_secret)
 {
-	struct marker	 m;
-	struct dz	 d;
-	char		 core[160], pid[16], out[4096], gcmd[200];
-	const char	*argv[] = { "/usr/bin/env", "gdb", "-nx", "-batch",
-			    "-p", pid, "-ex", gcmd, NULL };
-	int		 st, hb;
+	struct marker m;
+	struct dz     d;
+	char	      core[160], pid[16], out[4096], gcmd[200];
+	const char   *argv[] = { "/usr/bin/env", "gdb", "-nx", "-batch", "-p",
+		  pid, "-ex", gcmd, NULL };
+	int	      st, hb;
 
 	if (skip_unless_root("gcore_excludes_secret"))
 		return;
@@ -1037,8 +1061,8 @@ END_TEST
 Suite *
 memory_suite(void)
 {
-	Suite	*s = suite_create("memory");
-	TCase	*tc = tcase_create("memory");
+	Suite *s = suite_create("memory");
+	TCase *tc = tcase_create("memory");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, held_anonymous_file);

@@ -9,11 +9,11 @@
 #include "helpers.h"
 
 struct counts {
-	int	 wipes;
-	int	 kills;
-	int	 would;
-	int	 order;		/* 1 if a wipe came before every kill */
-	char	 seq[16];	/* U unrecoverable, P procs killed, p named,
+	int  wipes;
+	int  kills;
+	int  would;
+	int  order;   /* 1 if a wipe came before every kill */
+	char seq[16]; /* U unrecoverable, P procs killed, p named,
 				   W wipe, K, k */
 };
 
@@ -21,7 +21,7 @@ struct counts {
 static void
 note(struct counts *c, char a)
 {
-	size_t	 n = strlen(c->seq);
+	size_t n = strlen(c->seq);
 
 	if (n + 1 < sizeof c->seq) {
 		c->seq[n] = a;
@@ -44,7 +44,7 @@ fake_unrecoverable(void *arg)
 static void
 fake_wipe(void *arg)
 {
-	struct counts	*c = arg;
+	struct counts *c = arg;
 
 	c->wipes++;
 	note(c, 'W');
@@ -53,7 +53,7 @@ fake_wipe(void *arg)
 static void
 fake_kill(void *arg, bool armed)
 {
-	struct counts	*c = arg;
+	struct counts *c = arg;
 
 	c->order = c->wipes > 0;
 	if (armed)
@@ -68,7 +68,7 @@ static void
 setup(struct policy *p, struct counts *c, bool armed, double grace)
 {
 	struct policy_ops ops = { fake_unrecoverable, fake_wipe,
-			    fake_kill_procs, fake_kill, c };
+		fake_kill_procs, fake_kill, c };
 
 	memset(c, 0, sizeof *c);
 	policy_init(p, armed, grace, &ops);
@@ -76,9 +76,9 @@ setup(struct policy *p, struct counts *c, bool armed, double grace)
 
 START_TEST(dry_run_never_kills)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, false, 0);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -96,9 +96,9 @@ END_TEST
 
 START_TEST(armed_kills_at_once_without_grace)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 0);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -115,9 +115,9 @@ END_TEST
 
 START_TEST(armed_kills_only_after_deadline)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 5);
 	policy_step(&p, POLICY_EV_HELLO, 0, 100);
@@ -141,9 +141,9 @@ END_TEST
 
 START_TEST(dry_run_walks_grace_too)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, false, 2);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -160,9 +160,9 @@ END_TEST
 
 START_TEST(cancel_aborts)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 5);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -183,9 +183,9 @@ END_TEST
 
 START_TEST(reconnect_aborts_loss)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 5);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -215,8 +215,8 @@ END_TEST
 /* STATUS's state and deadline follow the controller and the secret. */
 START_TEST(status_state_and_deadline)
 {
-	struct policy		 p;
-	struct counts		 c;
+	struct policy p;
+	struct counts c;
 
 	setup(&p, &c, false, 5);
 	ck_assert_str_eq(policy_status_state(&p, true), "empty");
@@ -243,9 +243,9 @@ END_TEST
 
 START_TEST(reconnect_does_not_abort_sigusr1)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 5);
 	o = policy_step(&p, POLICY_EV_PANIC, 0, 0);
@@ -266,10 +266,10 @@ END_TEST
 
 START_TEST(fires_once)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
-	int			 ev;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
+	int		  ev;
 
 	setup(&p, &c, true, 0);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -287,9 +287,9 @@ END_TEST
 
 START_TEST(second_trigger_keeps_deadline)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, false, 10);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -302,9 +302,9 @@ END_TEST
 
 START_TEST(quit_stands_down)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 0);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -324,9 +324,9 @@ END_TEST
 
 START_TEST(nothing_before_first_heartbeat)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 0);
 	o = policy_step(&p, POLICY_EV_LOST, 0, 0);
@@ -346,9 +346,9 @@ END_TEST
  */
 START_TEST(panic_in_loss_window_escalates)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 10);
 	policy_step(&p, POLICY_EV_HELLO, 0, 0);
@@ -382,8 +382,8 @@ END_TEST
 /* ARM: dry-run becomes armed, never the reverse; the path is the same. */
 START_TEST(arm_once)
 {
-	struct policy		 p;
-	struct counts		 c;
+	struct policy p;
+	struct counts c;
 
 	setup(&p, &c, false, 0);
 	ck_assert(policy_arm(&p));
@@ -402,9 +402,9 @@ END_TEST
  */
 START_TEST(sleep_fires_at_once)
 {
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	struct policy	  p;
+	struct counts	  c;
+	struct policy_out o;
 
 	setup(&p, &c, true, 30);
 	o = policy_step(&p, POLICY_EV_SLEEP, 0, 5);
@@ -433,12 +433,12 @@ END_TEST
  */
 START_TEST(suspended_time_counts)
 {
-	const double		 boot0 = 1000, night = 8 * 3600;
-	const double		 mono0 = 400, mono1 = mono0 + 2;
-	struct policy_life	 l;
-	struct policy		 p;
-	struct counts		 c;
-	struct policy_out	 o;
+	const double	   boot0 = 1000, night = 8 * 3600;
+	const double	   mono0 = 400, mono1 = mono0 + 2;
+	struct policy_life l;
+	struct policy	   p;
+	struct counts	   c;
+	struct policy_out  o;
 
 	policy_life_init(&l, 3600, 0, 0);
 	policy_life_loaded(&l, true, boot0);
@@ -464,7 +464,7 @@ END_TEST
 /* Lifetimes: pure, the time passed in. */
 START_TEST(life_max_lifetime)
 {
-	struct policy_life	 l;
+	struct policy_life l;
 
 	policy_life_init(&l, 10, 0, 0);
 	ck_assert_ptr_null(policy_life_expired(&l, 1000));
@@ -484,12 +484,12 @@ END_TEST
 
 START_TEST(life_idle_timeout)
 {
-	struct policy_life	 l;
+	struct policy_life l;
 
 	policy_life_init(&l, 0, 5, 0);
 	policy_life_loaded(&l, true, 0);
 	ck_assert_ptr_null(policy_life_expired(&l, 4));
-	policy_life_read(&l, 4);		/* a GET refreshes it */
+	policy_life_read(&l, 4); /* a GET refreshes it */
 	ck_assert_ptr_null(policy_life_expired(&l, 8.9));
 	ck_assert(policy_life_left(&l, 8) > 0.9 &&
 	    policy_life_left(&l, 8) < 1.1);
@@ -502,7 +502,7 @@ END_TEST
 
 START_TEST(life_nearest_limit)
 {
-	struct policy_life	 l;
+	struct policy_life l;
 
 	policy_life_init(&l, 100, 10, 0);
 	policy_life_loaded(&l, true, 0);
@@ -516,11 +516,11 @@ END_TEST
 
 START_TEST(life_max_reads)
 {
-	struct policy_life	 l;
+	struct policy_life l;
 
 	policy_life_init(&l, 0, 0, 2);
 	policy_life_loaded(&l, true, 0);
-	ck_assert(policy_life_left(&l, 0) < 0);	/* no time limit */
+	ck_assert(policy_life_left(&l, 0) < 0); /* no time limit */
 	policy_life_read(&l, 1);
 	ck_assert_ptr_null(policy_life_expired(&l, 1));
 	policy_life_read(&l, 2);
@@ -539,8 +539,8 @@ END_TEST
 Suite *
 policy_suite(void)
 {
-	Suite	*s = suite_create("policy");
-	TCase	*tc = tcase_create("policy");
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("policy");
 
 	tcase_add_test(tc, dry_run_never_kills);
 	tcase_add_test(tc, panic_in_loss_window_escalates);

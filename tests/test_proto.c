@@ -16,7 +16,7 @@ parse(const char *s, struct proto_cmd *cmd)
 
 START_TEST(verbs)
 {
-	struct proto_cmd	 cmd;
+	struct proto_cmd cmd;
 
 	ck_assert_ptr_null(parse("HELLO 4242", &cmd));
 	ck_assert_int_eq(cmd.verb, PROTO_HELLO);
@@ -34,7 +34,7 @@ END_TEST
 
 START_TEST(errors)
 {
-	struct proto_cmd	 cmd;
+	struct proto_cmd cmd;
 
 	ck_assert_str_eq(parse("", &cmd), "empty line");
 	ck_assert_str_eq(parse("HELLO", &cmd), "HELLO needs a pid");
@@ -72,16 +72,19 @@ END_TEST
 START_TEST(control_verbs)
 {
 	static const struct {
-		const char	*line;
-		enum proto_verb	 verb;
+		const char     *line;
+		enum proto_verb verb;
 	} plain[] = {
-		{ "STATUS", PROTO_STATUS }, { "ARM", PROTO_ARM },
-		{ "GET", PROTO_GET }, { "WIPE", PROTO_WIPE },
-		{ "PANIC", PROTO_PANIC }, { "PING", PROTO_PING },
+		{ "STATUS", PROTO_STATUS },
+		{ "ARM", PROTO_ARM },
+		{ "GET", PROTO_GET },
+		{ "WIPE", PROTO_WIPE },
+		{ "PANIC", PROTO_PANIC },
+		{ "PING", PROTO_PING },
 		{ "QUIT", PROTO_QUIT },
 	};
-	struct proto_cmd	 cmd;
-	size_t			 i;
+	struct proto_cmd cmd;
+	size_t		 i;
 
 	for (i = 0; i < sizeof plain / sizeof plain[0]; i++) {
 		ck_assert_ptr_null(parse(plain[i].line, &cmd));
@@ -107,14 +110,22 @@ END_TEST
 START_TEST(register_invalid)
 {
 	static const char *const bad[] = {
-		"REGISTER pid=0", "REGISTER pid=-1", "REGISTER pid=",
-		"REGISTER", "REGISTER 42", "REGISTER pid=99999999999",
-		"REGISTER pid=2147483648", "REGISTER pid=12x",
-		"REGISTER pid=007", "REGISTER PID=5", "REGISTER pid=5 6",
-		"UNREGISTER pid=0", "UNREGISTER",
+		"REGISTER pid=0",
+		"REGISTER pid=-1",
+		"REGISTER pid=",
+		"REGISTER",
+		"REGISTER 42",
+		"REGISTER pid=99999999999",
+		"REGISTER pid=2147483648",
+		"REGISTER pid=12x",
+		"REGISTER pid=007",
+		"REGISTER PID=5",
+		"REGISTER pid=5 6",
+		"UNREGISTER pid=0",
+		"UNREGISTER",
 	};
-	struct proto_cmd	 cmd;
-	size_t			 i;
+	struct proto_cmd cmd;
+	size_t		 i;
 
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		cmd.pid = 99;
@@ -130,11 +141,11 @@ END_TEST
 
 START_TEST(admit)
 {
-	struct proto_cmd	 hello = { .verb = PROTO_HELLO, .pid = 1 };
-	struct proto_cmd	 ping = { .verb = PROTO_PING };
-	struct proto_cmd	 cancel = { .verb = PROTO_CANCEL };
-	struct proto_cmd	 status = { .verb = PROTO_STATUS };
-	struct proto_cmd	 load = { .verb = PROTO_LOAD, .len = 5 };
+	struct proto_cmd hello = { .verb = PROTO_HELLO, .pid = 1 };
+	struct proto_cmd ping = { .verb = PROTO_PING };
+	struct proto_cmd cancel = { .verb = PROTO_CANCEL };
+	struct proto_cmd status = { .verb = PROTO_STATUS };
+	struct proto_cmd load = { .verb = PROTO_LOAD, .len = 5 };
 
 	/* The first verb decides: HELLO a heartbeat, the rest control. */
 	ck_assert_ptr_null(proto_admit(PROTO_KIND_NEW, &hello));
@@ -165,8 +176,8 @@ END_TEST
 static void
 feed(struct proto_reader *r, const char *s, size_t n)
 {
-	size_t	 room;
-	char	*p = proto_reader_space(r, &room);
+	size_t room;
+	char  *p = proto_reader_space(r, &room);
 
 	ck_assert_uint_ge(room, n);
 	memcpy(p, s, n);
@@ -175,9 +186,9 @@ feed(struct proto_reader *r, const char *s, size_t n)
 
 START_TEST(framing)
 {
-	struct proto_reader	 r;
-	const char		*line;
-	size_t			 len;
+	struct proto_reader r;
+	const char	   *line;
+	size_t		    len;
 
 	proto_reader_init(&r);
 	feed(&r, "PI", 2);
@@ -203,10 +214,10 @@ END_TEST
 
 START_TEST(line_limit)
 {
-	struct proto_reader	 r;
-	char			 buf[PROTO_LINE_MAX + 3];
-	const char		*line;
-	size_t			 len;
+	struct proto_reader r;
+	char		    buf[PROTO_LINE_MAX + 3];
+	const char	   *line;
+	size_t		    len;
 
 	/* Exactly 256 bytes plus CRLF is allowed. */
 	memset(buf, 'A', sizeof buf);
@@ -222,21 +233,19 @@ START_TEST(line_limit)
 	buf[PROTO_LINE_MAX + 1] = '\n';
 	proto_reader_init(&r);
 	feed(&r, buf, PROTO_LINE_MAX + 2);
-	ck_assert_int_eq(proto_next_line(&r, &line, &len),
-	    PROTO_FRAME_TOOLONG);
+	ck_assert_int_eq(proto_next_line(&r, &line, &len), PROTO_FRAME_TOOLONG);
 
 	/* A full buffer without a newline is too long. */
 	memset(buf, 'B', sizeof buf);
 	proto_reader_init(&r);
 	feed(&r, buf, PROTO_LINE_MAX + 2);
-	ck_assert_int_eq(proto_next_line(&r, &line, &len),
-	    PROTO_FRAME_TOOLONG);
+	ck_assert_int_eq(proto_next_line(&r, &line, &len), PROTO_FRAME_TOOLONG);
 }
 END_TEST
 
 START_TEST(format_error)
 {
-	char	 buf[64];
+	char buf[64];
 
 	ck_assert_int_eq(proto_format_error(buf, sizeof buf, "hello first"),
 	    16);
@@ -258,12 +267,12 @@ END_TEST
 static void
 drive(const char *stream, size_t slen, size_t cap, char *out, size_t outlen)
 {
-	struct proto_reader	 r;
-	struct proto_cmd	 cmd;
-	const char		*line, *err;
-	char			*space;
-	size_t			 pos = 0, room, n, len, o = 0;
-	enum proto_frame	 f;
+	struct proto_reader r;
+	struct proto_cmd    cmd;
+	const char	   *line, *err;
+	char		   *space;
+	size_t		    pos = 0, room, n, len, o = 0;
+	enum proto_frame    f;
 
 	out[0] = '\0';
 	proto_reader_init(&r);
@@ -312,27 +321,31 @@ drive(const char *stream, size_t slen, size_t cap, char *out, size_t outlen)
 	}
 }
 
-#define DRIVE(s, cap, buf) drive((s), sizeof (s) - 1, (cap), (buf), \
-	    sizeof (buf))
+#define DRIVE(s, cap, buf) drive((s), sizeof(s) - 1, (cap), (buf), sizeof(buf))
 
 /* Pipelined: a LOAD's bytes never reach the line buffer, whatever follows. */
 START_TEST(load_pipelined)
 {
-	char	 t[512];
-	size_t	 cap;
+	char   t[512];
+	size_t cap;
 
 	for (cap = 1; cap <= 300; cap++) {
-		DRIVE("PING\nLOAD 5\nhello" "STATUS\n", cap, t);
+		DRIVE("PING\nLOAD 5\nhello"
+		      "STATUS\n",
+		    cap, t);
 		ck_assert_str_eq(t, "V1|L5:hello|V4|");
 		/* Binary bytes, newlines and a LOAD line inside the secret. */
-		DRIVE("LOAD 10\n\nLOAD 1\nx\n" "GET\n", cap, t);
+		DRIVE("LOAD 10\n\nLOAD 1\nx\n"
+		      "GET\n",
+		    cap, t);
 		ck_assert_str_eq(t, "L10:\nLOAD 1\nx\n|V9|");
 		/* The shortest LOAD line, back to back. */
 		DRIVE("LOAD 1\naLOAD 1\nbLOAD 2\r\ncd", cap, t);
 		ck_assert_str_eq(t, "L1:a|L1:b|L2:cd|");
 		/* Garbage before the verb: an error, then framing goes on. */
 		DRIVE("\x01\xffXLOAD 1\nBOGUS\nLOAD 3\nabc", cap, t);
-		ck_assert_str_eq(t, "Eunknown command|Eunknown command|"
+		ck_assert_str_eq(t,
+		    "Eunknown command|Eunknown command|"
 		    "L3:abc|");
 		/* A lying length: more announced than sent. */
 		DRIVE("LOAD 100\nshort", cap, t);
@@ -350,12 +363,12 @@ END_TEST
 /* proto_reader_safe: exactly up to the earliest possible LOAD end. */
 START_TEST(safe_reads)
 {
-	struct proto_reader	 r;
-	const char		*line;
-	size_t			 len;
+	struct proto_reader r;
+	const char	   *line;
+	size_t		    len;
 
 	proto_reader_init(&r);
-	ck_assert_uint_eq(proto_reader_safe(&r), 7);	/* "LOAD 1\n" */
+	ck_assert_uint_eq(proto_reader_safe(&r), 7); /* "LOAD 1\n" */
 	feed(&r, "L", 1);
 	ck_assert_uint_eq(proto_reader_safe(&r), 6);
 	feed(&r, "OAD", 3);
@@ -365,11 +378,11 @@ START_TEST(safe_reads)
 	feed(&r, "0", 1);
 	ck_assert_uint_eq(proto_reader_safe(&r), 1);
 	feed(&r, "\n", 1);
-	ck_assert_uint_eq(proto_reader_safe(&r), 0);	/* take it first */
+	ck_assert_uint_eq(proto_reader_safe(&r), 0); /* take it first */
 	ck_assert_int_eq(proto_next_line(&r, &line, &len), PROTO_FRAME_LINE);
 	ck_assert_uint_eq(proto_reader_pending(&r), 0);
 	proto_reader_init(&r);
-	feed(&r, "STAT", 4);	/* not a LOAD: its end, then 7 more */
+	feed(&r, "STAT", 4); /* not a LOAD: its end, then 7 more */
 	ck_assert_uint_eq(proto_reader_safe(&r), 8);
 }
 END_TEST
@@ -377,8 +390,8 @@ END_TEST
 /* SESSION <i>: a control verb with an index; its reply on one line. */
 START_TEST(session_verb)
 {
-	static const char *const bad[] = { "SESSION", "SESSION x",
-	    "SESSION -1", "SESSION 1000", "SESSION 1 2", NULL };
+	static const char *const bad[] = { "SESSION", "SESSION x", "SESSION -1",
+		"SESSION 1000", "SESSION 1 2", NULL };
 	struct proto_cmd	 cmd;
 	struct proto_session	 ps = { 2, 4242, 4243, 1795500000, 1.2 };
 	char			 buf[PROTO_REPLY_MAX];
@@ -390,10 +403,12 @@ START_TEST(session_verb)
 	ck_assert_ptr_null(proto_admit(PROTO_KIND_CONTROL, &cmd));
 	ck_assert_ptr_nonnull(proto_admit(PROTO_KIND_HEARTBEAT, &cmd));
 	for (i = 0; bad[i] != NULL; i++)
-		ck_assert_msg(proto_parse_line(bad[i], strlen(bad[i]),
-		    &cmd) != NULL, "accepted: %s", bad[i]);
+		ck_assert_msg(proto_parse_line(bad[i], strlen(bad[i]), &cmd) !=
+			NULL,
+		    "accepted: %s", bad[i]);
 	ck_assert_int_gt(proto_format_session(buf, sizeof buf, &ps), 0);
-	ck_assert_str_eq(buf, "SESSION index=2 hello_pid=4242 peer_pid=4243 "
+	ck_assert_str_eq(buf,
+	    "SESSION index=2 hello_pid=4242 peer_pid=4243 "
 	    "since=1795500000 idle=2\n");
 }
 END_TEST
@@ -407,19 +422,20 @@ static void
 rs_parse_status(const char *line, int *alive, int *armed,
     unsigned long long *grace, unsigned long long *registered)
 {
-	char	 copy[PROTO_REPLY_MAX], *tok, *save = NULL, *end;
-	const char *want[] = { "STATUS", "alive=", "armed=", "grace=",
-	    "registered=" };
+	char		   copy[PROTO_REPLY_MAX], *tok, *save = NULL, *end;
+	const char	  *want[] = { "STATUS",
+		       "alive=", "armed=", "grace=", "registered=" };
 	unsigned long long v;
-	int	 i = 0;
+	int		   i = 0;
 
 	snprintf(copy, sizeof copy, "%s", line);
 	ck_assert(copy[strlen(copy) - 1] == '\n');
 	for (tok = strtok_r(copy, " \t\n", &save); tok != NULL;
-	    tok = strtok_r(NULL, " \t\n", &save), i++) {
+	     tok = strtok_r(NULL, " \t\n", &save), i++) {
 		if (i < 5)
 			ck_assert_msg(strncmp(tok, want[i], strlen(want[i])) ==
-			    0, "token %d is '%s', not %s", i, tok, want[i]);
+				0,
+			    "token %d is '%s', not %s", i, tok, want[i]);
 		if (i == 0)
 			continue;
 		ck_assert_msg(strchr(tok, '=') != NULL, "token '%s'", tok);
@@ -443,16 +459,16 @@ rs_parse_status(const char *line, int *alive, int *armed,
 
 START_TEST(status_line)
 {
-	struct proto_status	 st = { true, 2.5, 3, "guarding", 1, 32,
-				    "locked dontdump secretmem", -1, 12.2,
-				    7, "seccomp,landlock", "up", 3, 3,
-				    "blocked", "wipe" };
-	char			 buf[PROTO_REPLY_MAX];
-	unsigned long long	 grace = 99, reg = 99;
-	int			 alive = 0, armed = 0;
+	struct proto_status st = { true, 2.5, 3, "guarding", 1, 32,
+		"locked dontdump secretmem", -1, 12.2, 7, "seccomp,landlock",
+		"up", 3, 3, "blocked", "wipe" };
+	char		    buf[PROTO_REPLY_MAX];
+	unsigned long long  grace = 99, reg = 99;
+	int		    alive = 0, armed = 0;
 
 	ck_assert_int_gt(proto_format_status(buf, sizeof buf, &st), 0);
-	ck_assert_str_eq(buf, "STATUS alive=1 armed=1 grace=3 registered=3 "
+	ck_assert_str_eq(buf,
+	    "STATUS alive=1 armed=1 grace=3 registered=3 "
 	    "state=guarding sessions=1 secret_bytes=32 "
 	    "protections=locked,dontdump,secretmem deadline=- expires=13 "
 	    "reads=7 sandbox=seccomp,landlock warden=up actions=3 secrets=3 "
@@ -460,7 +476,7 @@ START_TEST(status_line)
 	rs_parse_status(buf, &alive, &armed, &grace, &reg);
 	ck_assert_int_eq(alive, 1);
 	ck_assert_int_eq(armed, 1);
-	ck_assert_uint_eq(grace, 3);	/* whole seconds, rounded up */
+	ck_assert_uint_eq(grace, 3); /* whole seconds, rounded up */
 	ck_assert_uint_eq(reg, 3);
 	st.armed = false;
 	st.grace = 0;
@@ -485,22 +501,25 @@ START_TEST(status_line)
 	/* Unset, the sandbox and the warden say off, hibernation possible
 	 * and sleep keep; the new fields come last, in the order they were
 	 * added. */
-	ck_assert(strstr(buf, " reads=7 sandbox=off warden=off actions=0 "
-	    "secrets=3 hibernate=possible sleep=keep\n") != NULL);
+	ck_assert(strstr(buf,
+		      " reads=7 sandbox=off warden=off actions=0 "
+		      "secrets=3 hibernate=possible sleep=keep\n") != NULL);
 	/* Too small a buffer is an error, never a cut line. */
 	ck_assert_int_eq(proto_format_status(buf, 40, &st), -1);
 	ck_assert_int_eq(proto_format_secret(buf, sizeof buf, 4096), 12);
 	ck_assert_str_eq(buf, "SECRET 4096\n");
 	{
-		struct proto_action	 a = { 1, "wipe", "ssh-add -D\tnow" };
-		struct proto_result	 r = { 1, true, 3, false, "no agent" };
-		struct proto_cmd	 cmd;
+		struct proto_action a = { 1, "wipe", "ssh-add -D\tnow" };
+		struct proto_result r = { 1, true, 3, false, "no agent" };
+		struct proto_cmd    cmd;
 
 		ck_assert_int_gt(proto_format_action(buf, sizeof buf, &a), 0);
-		ck_assert_str_eq(buf, "ACTION index=1 on=wipe command=ssh-add "
+		ck_assert_str_eq(buf,
+		    "ACTION index=1 on=wipe command=ssh-add "
 		    "-D?now\n");
 		ck_assert_int_gt(proto_format_result(buf, sizeof buf, &r), 0);
-		ck_assert_str_eq(buf, "RESULT index=1 state=done status=3 "
+		ck_assert_str_eq(buf,
+		    "RESULT index=1 state=done status=3 "
 		    "timed_out=0 stderr=no agent\n");
 		ck_assert_ptr_null(proto_parse_line("ACTION 2", 8, &cmd));
 		ck_assert(cmd.verb == PROTO_ACTION && cmd.len == 2);
@@ -517,8 +536,8 @@ END_TEST
 Suite *
 proto_suite(void)
 {
-	Suite	*s = suite_create("proto");
-	TCase	*tc = tcase_create("proto");
+	Suite *s = suite_create("proto");
+	TCase *tc = tcase_create("proto");
 
 	tcase_add_test(tc, verbs);
 	tcase_add_test(tc, errors);

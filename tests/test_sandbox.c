@@ -39,10 +39,10 @@
 static int
 proc_status(pid_t pid, const char *key)
 {
-	char	 path[64], line[256];
-	size_t	 klen = strlen(key);
-	FILE	*fp;
-	int	 v = -1;
+	char   path[64], line[256];
+	size_t klen = strlen(key);
+	FILE  *fp;
+	int    v = -1;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -60,8 +60,8 @@ proc_status(pid_t pid, const char *key)
 static int
 landlock_abi(void)
 {
-	long	 abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-		    LANDLOCK_CREATE_RULESET_VERSION);
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
 
 	return abi > 0 ? (int)abi : 0;
 }
@@ -76,7 +76,8 @@ confined_build(const char *what)
 	if (!dz_is_asan_build(dz_bin("dazaid")))
 		return true;
 	dz_skip_na("%s: %s is a sanitizer build, which runs without the "
-	    "sandbox", what, dz_bin("dazaid"));
+		   "sandbox",
+	    what, dz_bin("dazaid"));
 	return false;
 }
 
@@ -98,9 +99,9 @@ assert_no_refusal(const struct dz *d)
 /* A ready daemon is confined: no_new_privs and a seccomp filter. */
 START_TEST(daemon_confined)
 {
-	const char	*args[] = { "--verbose", NULL };
-	struct dz	 d;
-	int		 hb;
+	const char *args[] = { "--verbose", NULL };
+	struct dz   d;
+	int	    hb;
 
 	if (!confined_build("daemon_confined"))
 		return;
@@ -110,7 +111,8 @@ START_TEST(daemon_confined)
 	if (landlock_abi() > 0)
 		ck_assert(dz_log_has(&d, "sandbox: seccomp,landlock\n"));
 	else
-		ck_assert(dz_log_has(&d, "sandbox: seccomp (landlock not "
+		ck_assert(dz_log_has(&d,
+		    "sandbox: seccomp (landlock not "
 		    "offered by this kernel"));
 	/* The loop works confined: a heartbeat session with a QUIT. */
 	hb = dz_hello(d.sock);
@@ -130,10 +132,10 @@ END_TEST
 static bool
 maps_file(pid_t pid, const char *name)
 {
-	char	 path[64], line[512];
-	size_t	 n = strlen(name), l;
-	FILE	*fp;
-	bool	 found = false;
+	char   path[64], line[512];
+	size_t n = strlen(name), l;
+	FILE  *fp;
+	bool   found = false;
 
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -151,8 +153,8 @@ maps_file(pid_t pid, const char *name)
 static const char *
 ctl_request(const struct dz *d, const char *line)
 {
-	static char	 reply[512];
-	int		 fd = dz_connect(d->sock);
+	static char reply[512];
+	int	    fd = dz_connect(d->sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
 	ck_assert(dz_send(fd, line));
@@ -172,15 +174,15 @@ ctl_request(const struct dz *d, const char *line)
  */
 START_TEST(control_plane_confined)
 {
-	const char	*args[] = { "--arm", "--empty", NULL };
-	const size_t	 len = 1024 * 1024;
-	char		 line[64], want[96];
-	const char	*r, *layers;
-	unsigned char	*secret, *got;
-	struct dz	 d;
-	pid_t		 child;
-	size_t		 i;
-	int		 fd, st;
+	const char    *args[] = { "--arm", "--empty", NULL };
+	const size_t   len = 1024 * 1024;
+	char	       line[64], want[96];
+	const char    *r, *layers;
+	unsigned char *secret, *got;
+	struct dz      d;
+	pid_t	       child;
+	size_t	       i;
+	int	       fd, st;
 
 	if (!confined_build("control_plane_confined"))
 		return;
@@ -195,11 +197,14 @@ START_TEST(control_plane_confined)
 	/* STATUS says what took effect (the fields added since follow). */
 	layers = landlock_abi() > 0 ? "seccomp,landlock" : "seccomp";
 	r = ctl_request(&d, "STATUS\n");
-	ck_assert_msg(strncmp(r, "STATUS alive=1 armed=1 grace=0 "
-	    "registered=0 ", 31) == 0, "%s", r);
+	ck_assert_msg(strncmp(r,
+			  "STATUS alive=1 armed=1 grace=0 "
+			  "registered=0 ",
+			  31) == 0,
+	    "%s", r);
 	snprintf(want, sizeof want, " sandbox=%s warden=", layers);
-	ck_assert_msg(strstr(r, want) != NULL, "STATUS has no '%s': %s",
-	    want, r);
+	ck_assert_msg(strstr(r, want) != NULL, "STATUS has no '%s': %s", want,
+	    r);
 
 	/* LOAD 1 MiB and GET it back on one connection. */
 	fd = dz_connect(d.sock);
@@ -250,8 +255,7 @@ START_TEST(control_plane_confined)
 	ck_assert_int_eq(dz_waitpid(child, &st, 10), 0);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	    "registered child status %d", st);
-	snprintf(want, sizeof want, "SIGKILL pid %d (registered)",
-	    (int)child);
+	snprintf(want, sizeof want, "SIGKILL pid %d (registered)", (int)child);
 	ck_assert(dz_log_has(&d, want));
 	/* Peers are logged; confined, the executable may be unknown. */
 	snprintf(want, sizeof want, "LOAD of %zu bytes from pid ", len);
@@ -272,20 +276,21 @@ END_TEST
  */
 START_TEST(no_vdso_confined)
 {
-	const char	*args[] = { "--verbose", NULL };
-	const char	*shim = dz_bin("novdso.so");
-	const char	*r;
-	struct dz	 d;
-	int		 hb;
+	const char *args[] = { "--verbose", NULL };
+	const char *shim = dz_bin("novdso.so");
+	const char *r;
+	struct dz   d;
+	int	    hb;
 
 	if (!confined_build("no_vdso_confined"))
 		return;
-	ck_assert_msg(access(shim, R_OK) == 0, "%s: %s (make builds it)",
-	    shim, strerror(errno));
+	ck_assert_msg(access(shim, R_OK) == 0, "%s: %s (make builds it)", shim,
+	    strerror(errno));
 	setenv("LD_PRELOAD", shim, 1);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	unsetenv("LD_PRELOAD");
-	ck_assert_msg(maps_file(d.pid, "/novdso.so"), "the shim is not "
+	ck_assert_msg(maps_file(d.pid, "/novdso.so"),
+	    "the shim is not "
 	    "loaded in the daemon");
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
 	hb = dz_hello(d.sock);
@@ -312,10 +317,9 @@ END_TEST
  */
 START_TEST(sigterm_removes_socket)
 {
-	struct dz	 d;
-	struct stat	 st;
-	bool		 left = landlock_abi() == 0 &&
-			    !dz_is_asan_build(dz_bin("dazaid"));
+	struct dz   d;
+	struct stat st;
+	bool left = landlock_abi() == 0 && !dz_is_asan_build(dz_bin("dazaid"));
 
 	ck_assert_int_eq(dz_start(&d, NULL), 0);
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), want_seccomp());
@@ -326,7 +330,8 @@ START_TEST(sigterm_removes_socket)
 	    "status %d", d.status);
 	if (left) {
 		ck_assert(lstat(d.sock, &st) == 0);
-		ck_assert(dz_log_has(&d, ": left for the next start to "
+		ck_assert(dz_log_has(&d,
+		    ": left for the next start to "
 		    "replace (confined, the daemon may not remove it: without "
 		    "Landlock"));
 	} else
@@ -341,9 +346,9 @@ END_TEST
 /* A dry-run panic (heartbeat lost) completes confined: exit 0. */
 START_TEST(panic_completes_confined)
 {
-	const char	*args[] = { "--grace", "0.2", NULL };
-	struct dz	 d;
-	int		 hb;
+	const char *args[] = { "--grace", "0.2", NULL };
+	struct dz   d;
+	int	    hb;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	hb = dz_hello(d.sock);
@@ -361,13 +366,14 @@ END_TEST
 /* --no-sandbox: unconfined, and said loudly without --verbose. */
 START_TEST(no_sandbox_option)
 {
-	const char	*args[] = { "--no-sandbox", NULL };
-	struct dz	 d;
+	const char *args[] = { "--no-sandbox", NULL };
+	struct dz   d;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 0);
 	ck_assert_int_eq(proc_status(d.pid, "NoNewPrivs"), 0);
-	ck_assert(dz_log_has(&d, "WARNING: --no-sandbox: the daemon runs "
+	ck_assert(dz_log_has(&d,
+	    "WARNING: --no-sandbox: the daemon runs "
 	    "UNCONFINED"));
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
@@ -379,10 +385,10 @@ END_TEST
 /* no_sandbox = true in the config file does the same. */
 START_TEST(no_sandbox_config_key)
 {
-	char		 dir[64], conf[160];
-	const char	*args[] = { "--config", conf, NULL };
-	const char	*text = "no_sandbox = true\n";
-	struct dz	 d;
+	char	    dir[64], conf[160];
+	const char *args[] = { "--config", conf, NULL };
+	const char *text = "no_sandbox = true\n";
+	struct dz   d;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
@@ -403,12 +409,12 @@ END_TEST
  */
 START_TEST(seccomp_refused_exits)
 {
-	scmp_filter_ctx	 ctx;
-	struct dz	 d;
-	struct stat	 st;
-	const char	*argv[] = { dz_bin("dazaid"), "--socket", NULL,
-			    "--no-secretmem", NULL };
-	int		 fd;
+	scmp_filter_ctx ctx;
+	struct dz	d;
+	struct stat	st;
+	const char     *argv[] = { dz_bin("dazaid"), "--socket", NULL,
+		    "--no-secretmem", NULL };
+	int		fd;
 
 	if (!confined_build("seccomp_refused_exits"))
 		return;
@@ -417,16 +423,15 @@ START_TEST(seccomp_refused_exits)
 	d.pid = fork();
 	ck_assert_int_ge(d.pid, 0);
 	if (d.pid == 0) {
-		if ((fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND,
-		    0600)) < 0)
+		if ((fd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0600)) < 0)
 			_exit(126);
 		dup2(fd, STDERR_FILENO);
 		if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-		    SCMP_SYS(seccomp), 0) != 0 ||
+			SCMP_SYS(seccomp), 0) != 0 ||
 		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL),
-		    SCMP_SYS(prctl), 1, SCMP_A0_32(SCMP_CMP_EQ,
-		    PR_SET_SECCOMP, 0)) != 0 ||
+			SCMP_SYS(prctl), 1,
+			SCMP_A0_32(SCMP_CMP_EQ, PR_SET_SECCOMP, 0)) != 0 ||
 		    seccomp_load(ctx) != 0)
 			_exit(125);
 		execv(argv[0], (char *const *)argv);
@@ -448,15 +453,15 @@ END_TEST
 /* dazai-heartbeat confines itself once connected, and still works. */
 START_TEST(heartbeat_confined)
 {
-	const char	*hb_argv[6];
-	struct dz	 d, h;
-	pid_t		 hb;
-	int		 st;
+	const char *hb_argv[6];
+	struct dz   d, h;
+	pid_t	    hb;
+	int	    st;
 
 	if (!confined_build("heartbeat_confined"))
 		return;
 	ck_assert_int_eq(dz_start(&d, NULL), 0);
-	dz_init(&h, NULL);		/* h.log: the heartbeat's stderr */
+	dz_init(&h, NULL); /* h.log: the heartbeat's stderr */
 	hb_argv[0] = dz_bin("dazai-heartbeat");
 	hb_argv[1] = "--socket";
 	hb_argv[2] = d.sock;
@@ -472,8 +477,10 @@ START_TEST(heartbeat_confined)
 	 * BYE, a log line): a refused call would have killed it. */
 	kill(hb, SIGUSR1);
 	ck_assert_int_eq(dz_waitpid(hb, &st, 10), 0);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "heartbeat "
-	    "status %d", st);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "heartbeat "
+	    "status %d",
+	    st);
 	ck_assert(dz_log_has(&h, "stood down (QUIT)"));
 	ck_assert(!dz_log_has(&h, "refused system call"));
 	ck_assert(dz_log_wait(&d, "stood down", 10));
@@ -493,24 +500,24 @@ END_TEST
  * the daemon left to its handler. x86-64 only (orig_rax, rip).
  */
 struct inject {
-	long		 nr;		/* the system call */
-	unsigned long	 arg[6];
-	const char	*str;		/* copied onto its stack... */
-	int		 str_arg;	/* ...and passed as this one */
-	long		 ret;		/* what it returned (-errno) */
+	long	      nr; /* the system call */
+	unsigned long arg[6];
+	const char   *str;     /* copied onto its stack... */
+	int	      str_arg; /* ...and passed as this one */
+	long	      ret;     /* what it returned (-errno) */
 };
 
-#define INJ_RETURNED	0	/* the call was made; ret says how */
-#define INJ_TRAPPED	1	/* SIGSYS: the filter refused it */
+#define INJ_RETURNED 0 /* the call was made; ret says how */
+#define INJ_TRAPPED  1 /* SIGSYS: the filter refused it */
 
 /* Is SIGSYS in the set key (SigBlk, SigPnd) of /proc/PID/status? */
 static bool
 sigsys_in(pid_t pid, const char *key)
 {
-	char			 path[64], line[256];
-	unsigned long long	 mask = ~0ULL;
-	size_t			 n = strlen(key);
-	FILE			*fp;
+	char		   path[64], line[256];
+	unsigned long long mask = ~0ULL;
+	size_t		   n = strlen(key);
+	FILE		  *fp;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
@@ -534,8 +541,8 @@ blocks_sigsys(pid_t pid)
 static void
 poke(pid_t pid, unsigned long addr, const void *src, size_t len)
 {
-	unsigned long	 word;
-	size_t		 i, n;
+	unsigned long word;
+	size_t	      i, n;
 
 	for (i = 0; i < len; i += sizeof word) {
 		errno = 0;
@@ -558,10 +565,10 @@ static int
 inject_call(pid_t pid, struct inject *inj)
 {
 	struct __ptrace_syscall_info si;
-	struct user_regs_struct	 regs, saved;
-	unsigned long		*argp[6];
-	unsigned long		 at;
-	int			 st, i;
+	struct user_regs_struct	     regs, saved;
+	unsigned long		    *argp[6];
+	unsigned long		     at;
+	int			     st, i;
 
 	ck_assert_int_eq(ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_TRACESYSGOOD),
 	    0);
@@ -574,8 +581,8 @@ inject_call(pid_t pid, struct inject *inj)
 		ck_assert_int_eq(dz_waitpid(pid, &st, 10), 0);
 		ck_assert_msg(WIFSTOPPED(st), "daemon ended: status %d", st);
 		if (WSTOPSIG(st) != (SIGTRAP | 0x80)) {
-			ptrace(PTRACE_SYSCALL, pid, 0, (st >> 16) == 0 ?
-			    WSTOPSIG(st) : 0);
+			ptrace(PTRACE_SYSCALL, pid, 0,
+			    (st >> 16) == 0 ? WSTOPSIG(st) : 0);
 			continue;
 		}
 		memset(&si, 0, sizeof si);
@@ -640,7 +647,8 @@ can_inject(const char *what)
 		return false;
 #ifndef __x86_64__
 	dz_skip_na("%s: rewriting a system call is implemented for x86-64 "
-	    "only", what);
+		   "only",
+	    what);
 	return false;
 #else
 	return true;
@@ -651,11 +659,11 @@ can_inject(const char *what)
 static int
 dir_fd_of(pid_t pid, const char *dir)
 {
-	char		 path[320], link[PATH_MAX], want[PATH_MAX];
-	struct dirent	*de;
-	DIR		*dp;
-	ssize_t		 n;
-	int		 fd = -1;
+	char	       path[320], link[PATH_MAX], want[PATH_MAX];
+	struct dirent *de;
+	DIR	      *dp;
+	ssize_t	       n;
+	int	       fd = -1;
 
 	ck_assert(realpath(dir, want) != NULL);
 	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
@@ -682,10 +690,10 @@ dir_fd_of(pid_t pid, const char *dir)
 static unsigned long
 symbol_addr(pid_t pid, const char *sym)
 {
-	char		 cmd[PATH_MAX + 64], line[PATH_MAX + 128];
-	char		 exe[PATH_MAX], name[128], type;
-	unsigned long	 value = 0, lo, hi, off, base = 0;
-	FILE		*fp;
+	char	      cmd[PATH_MAX + 64], line[PATH_MAX + 128];
+	char	      exe[PATH_MAX], name[128], type;
+	unsigned long value = 0, lo, hi, off, base = 0;
+	FILE	     *fp;
 
 	snprintf(cmd, sizeof cmd, "nm %s 2>/dev/null", dz_bin("dazaid"));
 	if ((fp = popen(cmd, "r")) == NULL)
@@ -722,7 +730,7 @@ symbol_addr(pid_t pid, const char *sym)
 static unsigned long
 name_buffer(pid_t pid)
 {
-	unsigned long	 at = symbol_addr(pid, "hard_name"), p = 0;
+	unsigned long at = symbol_addr(pid, "hard_name"), p = 0;
 
 	if (at != 0)
 		ck_assert_int_eq(memscan_peek(pid, at, &p, sizeof p), 0);
@@ -733,9 +741,9 @@ name_buffer(pid_t pid)
 static void
 perms_at(pid_t pid, unsigned long addr, char perms[8])
 {
-	char		 path[64], line[512], p[8];
-	unsigned long	 lo, hi;
-	FILE		*fp;
+	char	      path[64], line[512], p[8];
+	unsigned long lo, hi;
+	FILE	     *fp;
 
 	snprintf(perms, 8, "none");
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
@@ -753,7 +761,7 @@ perms_at(pid_t pid, unsigned long addr, char perms[8])
 static bool
 exists(const char *path)
 {
-	struct stat	 st;
+	struct stat st;
 
 	return lstat(path, &st) == 0;
 }
@@ -762,11 +770,13 @@ exists(const char *path)
 static void
 assert_trap_line(const struct dz *d, long nr, const char *name)
 {
-	char	 want[160];
+	char want[160];
 
-	snprintf(want, sizeof want, "dazaid: seccomp: refused system call "
+	snprintf(want, sizeof want,
+	    "dazaid: seccomp: refused system call "
 	    "%ld (%s); secret wiped; WOULD SIGKILL (dry-run: exiting 0 "
-	    "instead)", nr, name);
+	    "instead)",
+	    nr, name);
 	ck_assert_msg(dz_log_has(d, want), "log lacks: %s", want);
 }
 
@@ -780,7 +790,7 @@ static void
 expect_trap(const char *sock, struct inject *inj, const char *name,
     void (*fill)(struct dz *, struct inject *, void *), void *arg)
 {
-	struct dz	 d;
+	struct dz d;
 
 	if (sock != NULL)
 		ck_assert_int_eq(dz_start_at(&d, sock, NULL), 0);
@@ -789,8 +799,10 @@ expect_trap(const char *sock, struct inject *inj, const char *name,
 	ck_assert_int_eq(proc_status(d.pid, "Seccomp"), 2);
 	if (fill != NULL)
 		fill(&d, inj, arg);
-	ck_assert_msg(inject_call(d.pid, inj) == INJ_TRAPPED, "not trapped: "
-	    "returned %ld", inj->ret);
+	ck_assert_msg(inject_call(d.pid, inj) == INJ_TRAPPED,
+	    "not trapped: "
+	    "returned %ld",
+	    inj->ret);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
 	    "status %d", d.status);
@@ -801,11 +813,11 @@ expect_trap(const char *sock, struct inject *inj, const char *name,
 
 /* What an unlinkat injection names, filled in once the daemon runs. */
 struct unlink_case {
-	const char	*dir;		/* the socket's directory */
-	const char	*str;		/* the path (on its stack) */
-	bool		 cwd;		/* AT_FDCWD, not the dir */
-	bool		 own_name;	/* the daemon's own name buffer */
-	int		 flags;
+	const char *dir;      /* the socket's directory */
+	const char *str;      /* the path (on its stack) */
+	bool	    cwd;      /* AT_FDCWD, not the dir */
+	bool	    own_name; /* the daemon's own name buffer */
+	int	    flags;
 };
 
 #ifdef __x86_64__
@@ -818,7 +830,7 @@ fill_unlink(struct dz *d, struct inject *inj, void *arg)
 	memset(inj, 0, sizeof *inj);
 	inj->nr = SYS_unlinkat;
 	inj->arg[0] = uc->cwd ? (unsigned long)(long)AT_FDCWD :
-	    (unsigned long)dir_fd_of(d->pid, uc->dir);
+				(unsigned long)dir_fd_of(d->pid, uc->dir);
 	inj->arg[2] = (unsigned long)uc->flags;
 	if (uc->own_name) {
 		inj->arg[1] = name_buffer(d->pid);
@@ -842,13 +854,13 @@ fill_unlink(struct dz *d, struct inject *inj, void *arg)
 START_TEST(unlink_shared_dir)
 {
 #ifdef __x86_64__
-	char		 dir[64], run[96], sock[128], sib[128], sub[128];
-	char		 dotdot[160];
-	const char	*args[] = { "--verbose", NULL };
+	char		   dir[64], run[96], sock[128], sib[128], sub[128];
+	char		   dotdot[160];
+	const char	  *args[] = { "--verbose", NULL };
 	struct unlink_case cases[4];
-	struct inject	 inj;
-	struct dz	 d;
-	int		 i;
+	struct inject	   inj;
+	struct dz	   d;
+	int		   i;
 
 	if (!can_inject("unlink_shared_dir"))
 		return;
@@ -871,22 +883,26 @@ START_TEST(unlink_shared_dir)
 	cases[3].flags = AT_REMOVEDIR;
 	for (i = 0; i < 4; i++) {
 		expect_trap(sock, &inj, "unlinkat", fill_unlink, &cases[i]);
-		ck_assert_msg(exists(sib) && exists(sub), "case %d: the "
-		    "sibling or the subdirectory was removed", i);
+		ck_assert_msg(exists(sib) && exists(sub),
+		    "case %d: the "
+		    "sibling or the subdirectory was removed",
+		    i);
 		/* The hard path left the socket: it may not remove it. */
 		ck_assert_msg(exists(sock), "case %d: the socket was removed",
 		    i);
 	}
 
 	ck_assert_int_eq(dz_start_at(&d, sock, args), 0);
-	ck_assert(dz_log_has(&d, "will be left at exit for the next start "
+	ck_assert(dz_log_has(&d,
+	    "will be left at exit for the next start "
 	    "to replace: its directory holds other entries"));
 	kill(d.pid, SIGTERM);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0,
 	    "status %d", d.status);
 	ck_assert(exists(sock) && exists(sib));
-	ck_assert(dz_log_has(&d, ": left for the next start to replace "
+	ck_assert(dz_log_has(&d,
+	    ": left for the next start to replace "
 	    "(confined, the daemon may not remove it: its directory holds "
 	    "other entries"));
 	ck_assert(dz_log_has(&d, "socket left\n"));
@@ -918,25 +934,26 @@ END_TEST
 START_TEST(unlink_own_dir)
 {
 #ifdef __x86_64__
-	char		 run[96], sib[128], abs_sib[128];
+	char		   run[96], sib[128], abs_sib[128];
 	struct unlink_case uc;
-	struct inject	 inj;
-	struct dz	 d;
-	char		 perms[8];
-	unsigned long	 name;
-	int		 i;
+	struct inject	   inj;
+	struct dz	   d;
+	char		   perms[8];
+	unsigned long	   name;
+	int		   i;
 
 	if (!can_inject("unlink_own_dir"))
 		return;
 	if (landlock_abi() == 0) {
-		dz_skip_na("unlink_own_dir: the kernel offers no Landlock, so "
+		dz_skip_na(
+		    "unlink_own_dir: the kernel offers no Landlock, so "
 		    "no removal is granted (sigterm_removes_socket checks "
 		    "that the socket is left)");
 		return;
 	}
 	for (i = 0; i < 5; i++) {
 		memset(&uc, 0, sizeof uc);
-		dz_init(&d, NULL);	/* a fresh directory's paths */
+		dz_init(&d, NULL); /* a fresh directory's paths */
 		switch (i) {
 		case 0:
 			uc.str = "dazai.sock";
@@ -1024,9 +1041,9 @@ END_TEST
 static unsigned long
 first_mapping(pid_t pid)
 {
-	char		 path[64];
-	unsigned long	 lo = 0;
-	FILE		*fp;
+	char	      path[64];
+	unsigned long lo = 0;
+	FILE	     *fp;
 
 	snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
 	ck_assert_ptr_nonnull(fp = fopen(path, "r"));
@@ -1048,7 +1065,7 @@ fill_text_page(struct dz *d, struct inject *inj, void *arg)
 START_TEST(refuse_openat)
 {
 #ifdef __x86_64__
-	struct inject	 inj;
+	struct inject inj;
 
 	if (!can_inject("refuse_openat"))
 		return;
@@ -1072,17 +1089,19 @@ END_TEST
 START_TEST(trap_tells_the_warden)
 {
 #ifdef __x86_64__
-	char		 dir[64], conf[128], text[256];
-	const char	*args[] = { "--config", conf, NULL };
-	struct inject	 inj;
-	struct dz	 d;
+	char	      dir[64], conf[128], text[256];
+	const char   *args[] = { "--config", conf, NULL };
+	struct inject inj;
+	struct dz     d;
 
 	if (!can_inject("trap_tells_the_warden"))
 		return;
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
-	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" > "
-	    "%s/marker\n", dir);
+	snprintf(text, sizeof text,
+	    "on_panic = echo \"$DAZAI_REASON\" > "
+	    "%s/marker\n",
+	    dir);
 	dz_write_file(conf, text, strlen(text));
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	memset(&inj, 0, sizeof inj);
@@ -1093,8 +1112,11 @@ START_TEST(trap_tells_the_warden)
 	inj.arg[2] = O_RDONLY | O_CLOEXEC;
 	ck_assert(inject_call(d.pid, &inj) == INJ_TRAPPED);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
-	ck_assert_msg(dz_log_wait(&d, "dazaid: warden: panic (dry-run): "
-	    "seccomp trap: a refused system call", 5), "the warden was not "
+	ck_assert_msg(dz_log_wait(&d,
+			  "dazaid: warden: panic (dry-run): "
+			  "seccomp trap: a refused system call",
+			  5),
+	    "the warden was not "
 	    "told of the trap");
 	ck_assert(dz_log_wait(&d, "WOULD RUN: echo", 5));
 	dz_stop(&d);
@@ -1108,7 +1130,7 @@ END_TEST
 START_TEST(refuse_mmap_exec)
 {
 #ifdef __x86_64__
-	struct inject	 inj;
+	struct inject inj;
 
 	if (!can_inject("refuse_mmap_exec"))
 		return;
@@ -1129,7 +1151,7 @@ END_TEST
 START_TEST(refuse_mprotect_exec)
 {
 #ifdef __x86_64__
-	struct inject	 inj;
+	struct inject inj;
 
 	if (!can_inject("refuse_mprotect_exec"))
 		return;
@@ -1148,7 +1170,7 @@ END_TEST
 START_TEST(refuse_execve)
 {
 #ifdef __x86_64__
-	struct inject	 inj;
+	struct inject inj;
 
 	if (!can_inject("refuse_execve"))
 		return;
@@ -1167,7 +1189,7 @@ END_TEST
 START_TEST(refuse_ioctl)
 {
 #ifdef __x86_64__
-	struct inject	 inj;
+	struct inject inj;
 
 	if (!can_inject("refuse_ioctl"))
 		return;
@@ -1186,8 +1208,8 @@ END_TEST
 Suite *
 sandbox_suite(void)
 {
-	Suite	*s = suite_create("sandbox");
-	TCase	*tc = tcase_create("sandbox");
+	Suite *s = suite_create("sandbox");
+	TCase *tc = tcase_create("sandbox");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, daemon_confined);

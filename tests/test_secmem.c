@@ -28,10 +28,10 @@
 static int
 vmflags_of(const void *addr, char *out, size_t len)
 {
-	FILE		*fp = fopen("/proc/self/smaps", "r");
-	char		 line[512];
-	unsigned long	 lo, hi, a = (unsigned long)addr;
-	int		 inside = 0;
+	FILE	     *fp = fopen("/proc/self/smaps", "r");
+	char	      line[512];
+	unsigned long lo, hi, a = (unsigned long)addr;
+	int	      inside = 0;
 
 	if (fp == NULL)
 		return -1;
@@ -52,7 +52,7 @@ vmflags_of(const void *addr, char *out, size_t len)
 static int
 has_flag(const char *flags, const char *f)
 {
-	char	 want[8];
+	char want[8];
 
 	snprintf(want, sizeof want, " %s", f);
 	return strstr(flags, want) != NULL;
@@ -62,8 +62,8 @@ has_flag(const char *flags, const char *f)
 static int
 in_child(void (*fn)(struct secmem *), struct secmem *sm)
 {
-	pid_t	 pid = fork();
-	int	 status;
+	pid_t pid = fork();
+	int   status;
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -127,7 +127,7 @@ touch_shield_above(struct secmem *sm)
 static void
 child_reads(struct secmem *sm)
 {
-	size_t	 i;
+	size_t i;
 
 	if (secmem_open(sm, false) != 0)
 		_exit(3);
@@ -139,10 +139,10 @@ child_reads(struct secmem *sm)
 
 START_TEST(anonymous_buffer)
 {
-	struct secmem	 sm;
-	char		 flags[256];
-	size_t		 i;
-	int		 status;
+	struct secmem sm;
+	char	      flags[256];
+	size_t	      i;
+	int	      status;
 
 	ck_assert_int_eq(secmem_alloc(&sm, 100, false), 0);
 	ck_assert_uint_eq(sm.buf.cap % (size_t)sysconf(_SC_PAGESIZE), 0);
@@ -153,8 +153,8 @@ START_TEST(anonymous_buffer)
 	ck_assert(!(sm.prot & SECMEM_SECRETMEM));
 	ck_assert(sm.prot & SECMEM_SHIELDED);
 	ck_assert_ptr_nonnull(sm.shield.data);
-	ck_assert_uint_ge(sm.shield.cap, SECMEM_PREKEY_LEN +
-	    2 * (size_t)sysconf(_SC_PAGESIZE));
+	ck_assert_uint_ge(sm.shield.cap,
+	    SECMEM_PREKEY_LEN + 2 * (size_t)sysconf(_SC_PAGESIZE));
 	ck_assert_int_eq(vmflags_of(sm.buf.data, flags, sizeof flags), 0);
 	ck_assert_msg(has_flag(flags, "dd"), "VmFlags:%s", flags);
 	ck_assert_msg(has_flag(flags, "wf"), "VmFlags:%s", flags);
@@ -163,7 +163,7 @@ START_TEST(anonymous_buffer)
 		ck_assert_msg(has_flag(flags, "lo"), "VmFlags:%s", flags);
 	} else
 		dz_skip("secmem lock assertion needs root "
-		    "(RLIMIT_MEMLOCK)");
+			"(RLIMIT_MEMLOCK)");
 	/* The shield is a mapping of its own with the same protections. */
 	ck_assert_int_eq(vmflags_of(sm.shield.data, flags, sizeof flags), 0);
 	ck_assert_msg(has_flag(flags, "dd") && has_flag(flags, "wf"),
@@ -205,9 +205,9 @@ END_TEST
 
 START_TEST(secretmem_buffer)
 {
-	struct secmem	 sm;
-	char		 flags[256];
-	int		 status;
+	struct secmem sm;
+	char	      flags[256];
+	int	      status;
 
 	if (!secmem_secretmem_available()) {
 		dz_skip_na("memfd_secret(2) not offered by this kernel");
@@ -219,12 +219,13 @@ START_TEST(secretmem_buffer)
 	ck_assert(sm.prot & SECMEM_LOCKED);
 	ck_assert_int_eq(vmflags_of(sm.buf.data, flags, sizeof flags), 0);
 	ck_assert_msg(has_flag(flags, "lo") && has_flag(flags, "dd") &&
-	    has_flag(flags, "dc"), "VmFlags:%s", flags);
+		has_flag(flags, "dc"),
+	    "VmFlags:%s", flags);
 	ck_assert_int_eq(secmem_fill_random(&sm, 64), 0);
 	/* A forked child has no mapping there at all. */
 	status = in_child(child_reads, &sm);
 	ck_assert_msg(WIFSIGNALED(status) ||
-	    (WIFEXITED(status) && WEXITSTATUS(status) == 3),
+		(WIFEXITED(status) && WEXITSTATUS(status) == 3),
 	    "child could read the secretmem pages (status %d)", status);
 	secmem_free(&sm);
 }
@@ -234,7 +235,7 @@ END_TEST
 static void
 pattern(unsigned char *b, size_t n, unsigned seed)
 {
-	size_t	 i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		b[i] = (unsigned char)((i * 131 + seed) ^ (i >> 8));
@@ -244,10 +245,10 @@ pattern(unsigned char *b, size_t n, unsigned seed)
 static pid_t
 feeder(int fd, const unsigned char *b, size_t n)
 {
-	static const size_t	 piece[] = { 1, 63, 4099, 17, 65536, 5 };
-	size_t			 off = 0, k = 0, want;
-	ssize_t			 w;
-	pid_t			 pid = fork();
+	static const size_t piece[] = { 1, 63, 4099, 17, 65536, 5 };
+	size_t		    off = 0, k = 0, want;
+	ssize_t		    w;
+	pid_t		    pid = fork();
 
 	ck_assert_int_ge(pid, 0);
 	if (pid != 0)
@@ -267,9 +268,9 @@ feeder(int fd, const unsigned char *b, size_t n)
 static void
 load_pipe(struct secmem *sm, const unsigned char *b, size_t n)
 {
-	ssize_t	 r;
-	pid_t	 pid;
-	int	 p[2], st;
+	ssize_t r;
+	pid_t	pid;
+	int	p[2], st;
 
 	ck_assert_int_eq(pipe(p), 0);
 	pid = feeder(p[1], b, n);
@@ -289,7 +290,7 @@ load_pipe(struct secmem *sm, const unsigned char *b, size_t n)
 static void
 drain(int fd, unsigned char *out, size_t cap, size_t *got)
 {
-	ssize_t	 r;
+	ssize_t r;
 
 	while (*got < cap && (r = read(fd, out + *got, cap - *got)) > 0)
 		*got += (size_t)r;
@@ -303,16 +304,17 @@ drain(int fd, unsigned char *out, size_t cap, size_t *got)
 static unsigned char *
 get_back(struct secmem *sm, int *eagains)
 {
-	unsigned char	*out = malloc(sm->len + 1);
-	size_t		 off = 0, got = 0;
-	ssize_t		 n;
-	int		 s[2], sz = 4096;
+	unsigned char *out = malloc(sm->len + 1);
+	size_t	       off = 0, got = 0;
+	ssize_t	       n;
+	int	       s[2], sz = 4096;
 
 	ck_assert_ptr_nonnull(out);
 	*eagains = 0;
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
 	ck_assert_int_eq(setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &sz,
-	    sizeof sz), 0);
+			     sizeof sz),
+	    0);
 	ck_assert_int_eq(fcntl(s[0], F_SETFL, O_NONBLOCK), 0);
 	ck_assert_int_eq(fcntl(s[1], F_SETFL, O_NONBLOCK), 0);
 	while (off < sm->len) {
@@ -321,8 +323,7 @@ get_back(struct secmem *sm, int *eagains)
 			off += (size_t)n;
 		else {
 			ck_assert_msg(n < 0 && errno == EAGAIN,
-			    "write_fd at %zu: %zd %s", off, n,
-			    strerror(errno));
+			    "write_fd at %zu: %zd %s", off, n, strerror(errno));
 			(*eagains)++;
 			/* The reader catches up only when the writer
 			 * must wait: partial writes and EAGAIN both. */
@@ -341,8 +342,8 @@ get_back(struct secmem *sm, int *eagains)
 static bool
 region_zero(struct secmem_region *r)
 {
-	size_t	 i;
-	bool	 zero = true;
+	size_t i;
+	bool   zero = true;
 
 	ck_assert_int_eq(mprotect(r->data, r->cap, PROT_READ), 0);
 	for (i = 0; i < r->cap && zero; i++)
@@ -355,7 +356,7 @@ region_zero(struct secmem_region *r)
 static bool
 buffer_has(struct secmem *sm, const void *needle, size_t n)
 {
-	bool	 found;
+	bool found;
 
 	ck_assert_int_eq(secmem_open(sm, false), 0);
 	found = memmem(sm->buf.data, sm->buf.cap, needle, n) != NULL;
@@ -365,13 +366,13 @@ buffer_has(struct secmem *sm, const void *needle, size_t n)
 
 START_TEST(roundtrip_sizes)
 {
-	static const size_t	 sizes[] = { 1, 31, 63, 64, 65, 4095, 4096,
-				    4097, 100003 };
-	const size_t		 max = (1 << 20) + 3;	/* no page multiple */
-	struct secmem		 sm;
-	unsigned char		*b = malloc(max), *out, *data;
-	size_t			 i, n;
-	int			 eagains;
+	static const size_t sizes[] = { 1, 31, 63, 64, 65, 4095, 4096, 4097,
+		100003 };
+	const size_t	    max = (1 << 20) + 3; /* no page multiple */
+	struct secmem	    sm;
+	unsigned char	   *b = malloc(max), *out, *data;
+	size_t		    i, n;
+	int		    eagains;
 
 	ck_assert_ptr_nonnull(b);
 	ck_assert_int_eq(secmem_alloc(&sm, max, false), 0);
@@ -392,7 +393,7 @@ START_TEST(roundtrip_sizes)
 		out = get_back(&sm, &eagains);
 		ck_assert_msg(memcmp(out, b, n) == 0, "%zu bytes differ", n);
 		if (n == max)
-			ck_assert_int_gt(eagains, 0);	/* resumed */
+			ck_assert_int_gt(eagains, 0); /* resumed */
 		free(out);
 	}
 	/* Every mapped page lies within the reservation. */
@@ -404,12 +405,12 @@ END_TEST
 
 START_TEST(load_resumes_and_limits)
 {
-	struct secmem	 sm;
-	unsigned char	 b[6000], extra[16], *out;
-	const size_t	 want = 5000;	/* a LOAD of 5000 bytes */
-	size_t		 done = 0;
-	ssize_t		 n;
-	int		 p[2], eagains, calls = 0;
+	struct secmem sm;
+	unsigned char b[6000], extra[16], *out;
+	const size_t  want = 5000; /* a LOAD of 5000 bytes */
+	size_t	      done = 0;
+	ssize_t	      n;
+	int	      p[2], eagains, calls = 0;
 
 	pattern(b, sizeof b, 7);
 	ck_assert_int_eq(pipe(p), 0);
@@ -456,11 +457,11 @@ END_TEST
 
 START_TEST(too_large_or_empty)
 {
-	struct secmem	 sm;
-	unsigned char	 b[101];
-	const char	*why;
-	ssize_t		 n;
-	int		 p[2];
+	struct secmem sm;
+	unsigned char b[101];
+	const char   *why;
+	ssize_t	      n;
+	int	      p[2];
 
 	pattern(b, sizeof b, 3);
 	ck_assert_int_eq(secmem_alloc(&sm, 100, false), 0);
@@ -482,8 +483,7 @@ START_TEST(too_large_or_empty)
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert(write(p[1], "0123456789A", 11) == 11);
 	close(p[1]);
-	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 10, &why, NULL, NULL),
-	    -1);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 10, &why, NULL, NULL), -1);
 	ck_assert_str_eq(why, "larger than the maximum");
 	ck_assert_uint_eq(sm.len, 0);
 	ck_assert(region_zero(&sm.buf));
@@ -491,8 +491,7 @@ START_TEST(too_large_or_empty)
 	/* Empty. */
 	ck_assert_int_eq(pipe(p), 0);
 	close(p[1]);
-	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 100, &why, NULL, NULL),
-	    -1);
+	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 100, &why, NULL, NULL), -1);
 	ck_assert_str_eq(why, "empty");
 	ck_assert_int_eq(sm.state, SECMEM_EMPTY);
 	close(p[0]);
@@ -504,7 +503,7 @@ END_TEST
 static bool
 stop_after(void *arg, int fd)
 {
-	int	*left = arg;
+	int *left = arg;
 
 	(void)fd;
 	return (*left)-- > 0;
@@ -512,16 +511,16 @@ stop_after(void *arg, int fd)
 
 START_TEST(interrupted_load)
 {
-	struct secmem	 sm;
-	unsigned char	 b[5000];
-	const char	*why;
-	int		 p[2], left = 1;
+	struct secmem sm;
+	unsigned char b[5000];
+	const char   *why;
+	int	      p[2], left = 1;
 
 	pattern(b, sizeof b, 9);
 	/* A writer that keeps the pipe open: EOF never comes. */
 	ck_assert_int_eq(pipe(p), 0);
 	ck_assert_int_eq(secmem_alloc(&sm, 1 << 16, false), 0);
-	load_pipe(&sm, b, 300);		/* a secret held before */
+	load_pipe(&sm, b, 300); /* a secret held before */
 	ck_assert(write(p[1], b, sizeof b) == sizeof b);
 	ck_assert_int_eq(secmem_load_begin(&sm), 0);
 	ck_assert_int_gt(secmem_load_read(&sm, p[0], SIZE_MAX), 0);
@@ -549,7 +548,8 @@ START_TEST(interrupted_load)
 
 	/* The whole-file loader, stopped by its wait hook. */
 	ck_assert_int_eq(secmem_read_fd(&sm, p[0], 1 << 16, &why, stop_after,
-	    &left), -1);
+			     &left),
+	    -1);
 	ck_assert_str_eq(why, "interrupted");
 	ck_assert_uint_eq(sm.len, 0);
 	ck_assert(region_zero(&sm.buf));
@@ -562,9 +562,9 @@ END_TEST
 
 START_TEST(useless_without_prekey)
 {
-	struct secmem	 sm;
-	unsigned char	 marker[32], first[32], *out;
-	int		 eagains;
+	struct secmem sm;
+	unsigned char marker[32], first[32], *out;
+	int	      eagains;
 
 	ck_assert_int_eq(getrandom(marker, sizeof marker, 0), 32);
 	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
@@ -572,7 +572,7 @@ START_TEST(useless_without_prekey)
 	/* The buffer holds ciphertext: not the marker, not zeros. */
 	ck_assert(!buffer_has(&sm, marker, sizeof marker));
 	ck_assert(!region_zero(&sm.buf));
-	ck_assert(!region_zero(&sm.shield));		/* the prekey */
+	ck_assert(!region_zero(&sm.shield)); /* the prekey */
 	out = get_back(&sm, &eagains);
 	ck_assert(memcmp(out, marker, sizeof marker) == 0);
 	free(out);
@@ -586,10 +586,10 @@ START_TEST(useless_without_prekey)
 
 	/* Zero the prekey, keep the buffer: the marker is gone for good. */
 	ck_assert_int_eq(mprotect(sm.shield.data, sm.shield.cap,
-	    PROT_READ | PROT_WRITE), 0);
-	memset(sm.shield.data, 0, SECMEM_PREKEY_LEN);
-	ck_assert_int_eq(mprotect(sm.shield.data, sm.shield.cap, PROT_NONE),
+			     PROT_READ | PROT_WRITE),
 	    0);
+	memset(sm.shield.data, 0, SECMEM_PREKEY_LEN);
+	ck_assert_int_eq(mprotect(sm.shield.data, sm.shield.cap, PROT_NONE), 0);
 	ck_assert(!region_zero(&sm.buf));
 	out = get_back(&sm, &eagains);
 	ck_assert_msg(memcmp(out, marker, sizeof marker) != 0,
@@ -602,9 +602,9 @@ END_TEST
 
 START_TEST(wipe_keys_first)
 {
-	struct secmem	 sm;
-	struct timespec	 t0, t1, t2;
-	unsigned char	 b[20000];
+	struct secmem	sm;
+	struct timespec t0, t1, t2;
+	unsigned char	b[20000];
 
 	pattern(b, sizeof b, 5);
 	ck_assert_int_eq(secmem_alloc(&sm, sizeof b, false), 0);
@@ -644,9 +644,9 @@ END_TEST
  */
 START_TEST(one_shield_three_buffers)
 {
-	struct secmem	 root, a, b, *all[3] = { &root, &a, &b };
-	unsigned char	 s[3][5000], pre[32], *out;
-	int		 eagains, i;
+	struct secmem root, a, b, *all[3] = { &root, &a, &b };
+	unsigned char s[3][5000], pre[32], *out;
+	int	      eagains, i;
 
 	ck_assert_int_eq(secmem_alloc(&root, 8192, false), 0);
 	ck_assert_int_eq(secmem_alloc_under(&a, &root, 8192), 0);
@@ -655,7 +655,7 @@ START_TEST(one_shield_three_buffers)
 	secmem_set_label(&a, "a");
 	secmem_set_label(&b, "b");
 	for (i = 0; i < 3; i++)
-		pattern(s[i], sizeof s[i], 7);	/* the same bytes thrice */
+		pattern(s[i], sizeof s[i], 7); /* the same bytes thrice */
 	load_pipe(&root, s[0], sizeof s[0]);
 	ck_assert_int_eq(mprotect(root.shield.data, 32, PROT_READ), 0);
 	memcpy(pre, root.shield.data, sizeof pre);
@@ -703,7 +703,7 @@ START_TEST(one_shield_three_buffers)
 	load_pipe(&b, s[2], sizeof s[2]);
 	ck_assert(!region_zero(&root.shield));
 	ck_assert_int_eq(secmem_wipe(&root), 0);
-	ck_assert(!region_zero(&root.shield));	/* b still holds */
+	ck_assert(!region_zero(&root.shield)); /* b still holds */
 	ck_assert_int_eq(secmem_wipe(&b), 0);
 	ck_assert(region_zero(&root.shield));
 	/* The emergency path: every shield, then every buffer. */
@@ -714,14 +714,14 @@ START_TEST(one_shield_three_buffers)
 	for (i = 0; i < 3; i++)
 		ck_assert(region_zero(&all[i]->buf));
 	secmem_free(&a);
-	secmem_free(&root);		/* b goes with its root */
+	secmem_free(&root); /* b goes with its root */
 	ck_assert_ptr_null(b.buf.map);
 }
 END_TEST
 
-#define LIMIT_8M	(8UL << 20)
-#define SECRET_4M	(4UL << 20)
-#define NOBODY		65534
+#define LIMIT_8M  (8UL << 20)
+#define SECRET_4M (4UL << 20)
+#define NOBODY	  65534
 
 /*
  * In a child under an 8 MiB RLIMIT_MEMLOCK that binds (not root): load a
@@ -731,18 +731,19 @@ END_TEST
 static void
 child_memlock(bool secretmem)
 {
-	struct rlimit	 rl = { LIMIT_8M, LIMIT_8M };
-	struct secmem	 sm;
-	const char	*why;
-	unsigned char	*b = malloc(SECRET_4M), *out;
-	char		 flags[256];
-	pid_t		 pid;
-	int		 p[2], st, eagains;
+	struct rlimit  rl = { LIMIT_8M, LIMIT_8M };
+	struct secmem  sm;
+	const char    *why;
+	unsigned char *b = malloc(SECRET_4M), *out;
+	char	       flags[256];
+	pid_t	       pid;
+	int	       p[2], st, eagains;
 
 	if (b == NULL || setrlimit(RLIMIT_MEMLOCK, &rl) != 0)
 		_exit(10);
-	if (geteuid() == 0 && (setgroups(0, NULL) != 0 ||
-	    setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+	if (geteuid() == 0 &&
+	    (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 ||
+		setuid(NOBODY) != 0))
 		_exit(11);
 	pattern(b, SECRET_4M, 11);
 	if (secmem_alloc(&sm, SECRET_4M, secretmem) != 0 || pipe(p) != 0)
@@ -763,8 +764,8 @@ child_memlock(bool secretmem)
 	if (vmflags_of(sm.buf.data, flags, sizeof flags) != 0 ||
 	    !has_flag(flags, "lo"))
 		_exit(23);
-	if (vmflags_of(sm.buf.data + SECRET_4M - 1, flags,
-	    sizeof flags) != 0 || !has_flag(flags, "lo"))
+	if (vmflags_of(sm.buf.data + SECRET_4M - 1, flags, sizeof flags) != 0 ||
+	    !has_flag(flags, "lo"))
 		_exit(24);
 	if (vmflags_of(sm.shield.data, flags, sizeof flags) != 0 ||
 	    !has_flag(flags, "lo"))
@@ -779,18 +780,22 @@ child_memlock(bool secretmem)
 static void
 memlock_case(bool secretmem)
 {
-	static const char	*what[] = {
-		[10] = "setrlimit", [11] = "becoming nobody",
-		[12] = "alloc", [13] = "read_fd", [14] = "length",
-		[20] = "not locked", [21] = "secretmem dropped",
+	static const char *what[] = {
+		[10] = "setrlimit",
+		[11] = "becoming nobody",
+		[12] = "alloc",
+		[13] = "read_fd",
+		[14] = "length",
+		[20] = "not locked",
+		[21] = "secretmem dropped",
 		[22] = "a protection was lost",
 		[23] = "first page not locked (VmFlags)",
 		[24] = "last page not locked (VmFlags)",
 		[25] = "shield not locked (VmFlags)",
 		[26] = "read back differs",
 	};
-	pid_t	 pid = fork();
-	int	 st, code;
+	pid_t pid = fork();
+	int   st, code;
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
@@ -798,21 +803,26 @@ memlock_case(bool secretmem)
 	ck_assert_int_eq(dz_waitpid(pid, &st, 60), 0);
 	ck_assert_msg(WIFEXITED(st), "child died: status %d", st);
 	code = WEXITSTATUS(st);
-	ck_assert_msg(code == 0, "4 MiB under an 8 MiB memlock limit (%s): "
-	    "%s (%d)", secretmem ? "secretmem" : "anonymous",
+	ck_assert_msg(code == 0,
+	    "4 MiB under an 8 MiB memlock limit (%s): "
+	    "%s (%d)",
+	    secretmem ? "secretmem" : "anonymous",
 	    code < (int)(sizeof what / sizeof what[0]) && what[code] ?
-	    what[code] : "?", code);
+		what[code] :
+		"?",
+	    code);
 }
 
 START_TEST(memlock_4mib_pipe)
 {
-	struct rlimit	 rl;
+	struct rlimit rl;
 
 	ck_assert_int_eq(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
 	if (!dz_is_root() && rl.rlim_max != RLIM_INFINITY &&
 	    rl.rlim_max < LIMIT_8M) {
 		dz_skip("memlock_4mib_pipe: the hard RLIMIT_MEMLOCK (%llu) "
-		    "is below 8 MiB", (unsigned long long)rl.rlim_max);
+			"is below 8 MiB",
+		    (unsigned long long)rl.rlim_max);
 		return;
 	}
 	memlock_case(false);
@@ -820,16 +830,16 @@ START_TEST(memlock_4mib_pipe)
 		memlock_case(true);
 	else
 		dz_skip_na("memlock_4mib_pipe (secretmem): memfd_secret(2) "
-		    "not offered by this kernel");
+			   "not offered by this kernel");
 }
 END_TEST
 
 START_TEST(describe)
 {
-	char	 buf[128];
+	char buf[128];
 
-	secmem_describe(SECMEM_LOCKED | SECMEM_DONTDUMP | SECMEM_SECRETMEM,
-	    buf, sizeof buf);
+	secmem_describe(SECMEM_LOCKED | SECMEM_DONTDUMP | SECMEM_SECRETMEM, buf,
+	    sizeof buf);
 	ck_assert_str_eq(buf, "locked dontdump secretmem");
 	secmem_describe(SECMEM_LOCKED | SECMEM_SHIELDED, buf, sizeof buf);
 	ck_assert_str_eq(buf, "locked shielded");
@@ -844,7 +854,7 @@ END_TEST
  */
 START_TEST(wipe_failure_reported)
 {
-	struct secmem	 sm;
+	struct secmem sm;
 
 	ck_assert_int_eq(secmem_alloc(&sm, 4096, false), 0);
 	ck_assert_int_eq(secmem_fill_random(&sm, 32), 0);
@@ -858,19 +868,19 @@ START_TEST(wipe_failure_reported)
 }
 END_TEST
 
-static struct secmem	*exit_sm;
-static int		 exit_fd = -1;
+static struct secmem *exit_sm;
+static int	      exit_fd = -1;
 
 /* At exit, after the fatal hook ran: are the buffer and shield zeros? */
 static void
 report_zero(void)
 {
-	char	 c = 'N';
+	char c = 'N';
 
 	if (secmem_open(exit_sm, false) == 0 &&
 	    sodium_is_zero(exit_sm->buf.data, exit_sm->buf.cap) &&
-	    mprotect(exit_sm->shield.data, exit_sm->shield.cap,
-	    PROT_READ) == 0 &&
+	    mprotect(exit_sm->shield.data, exit_sm->shield.cap, PROT_READ) ==
+		0 &&
 	    sodium_is_zero(exit_sm->shield.data, exit_sm->shield.cap))
 		c = 'Z';
 	if (write(exit_fd, &c, 1) != 1)
@@ -886,9 +896,9 @@ report_zero(void)
 START_TEST(fatal_wipes)
 {
 	static struct secmem sm;
-	int	 p[2], st;
-	pid_t	 pid;
-	char	 c = '?';
+	int		     p[2], st;
+	pid_t		     pid;
+	char		     c = '?';
 
 	ck_assert_int_eq(pipe(p), 0);
 	pid = fork();
@@ -916,8 +926,8 @@ END_TEST
 Suite *
 secmem_suite(void)
 {
-	Suite	*s = suite_create("secmem");
-	TCase	*tc = tcase_create("secmem");
+	Suite *s = suite_create("secmem");
+	TCase *tc = tcase_create("secmem");
 
 	tcase_add_test(tc, anonymous_buffer);
 	tcase_add_test(tc, secretmem_buffer);

@@ -19,7 +19,7 @@
 #include "helpers.h"
 #include "memscan.h"
 
-#define NSEC	3
+#define NSEC 3
 
 /*
  * Write bytes the daemon may refuse to read (it closes after a refused
@@ -28,8 +28,8 @@
 static void
 send_quiet(int fd, const void *buf, size_t len)
 {
-	const char	*p = buf;
-	ssize_t		 n;
+	const char *p = buf;
+	ssize_t	    n;
 
 	while (len > 0 && (n = write(fd, p, len)) > 0) {
 		p += n;
@@ -41,9 +41,9 @@ send_quiet(int fd, const void *buf, size_t len)
 static const char *
 load_as(int fd, const char *name, const void *buf, size_t len)
 {
-	static char	 reply[256];
-	char		 line[128];
-	const char	*r;
+	static char reply[256];
+	char	    line[128];
+	const char *r;
 
 	if (name != NULL)
 		snprintf(line, sizeof line, "LOAD %zu %s\n", len, name);
@@ -60,7 +60,7 @@ load_as(int fd, const char *name, const void *buf, size_t len)
 static void
 get_as(int fd, const char *name, const void *want, size_t len)
 {
-	char	 line[128], hdr[64], *got = malloc(len + 1);
+	char line[128], hdr[64], *got = malloc(len + 1);
 
 	ck_assert_ptr_nonnull(got);
 	if (name != NULL)
@@ -81,7 +81,7 @@ get_as(int fd, const char *name, const void *want, size_t len)
 static void
 three(unsigned char s[NSEC][5000], size_t len[NSEC])
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < NSEC; i++) {
 		ck_assert_int_eq(getrandom(s[i], sizeof s[i], 0), 5000);
@@ -103,9 +103,9 @@ status_num(const struct dz *d, const char *key)
 static const char *
 entry(const struct dz *d, int i)
 {
-	static char	 reply[256];
-	char		 line[32];
-	int		 fd = dz_ctl(d);
+	static char reply[256];
+	char	    line[32];
+	int	    fd = dz_ctl(d);
 
 	snprintf(line, sizeof line, "ENTRY %d\n", i);
 	snprintf(reply, sizeof reply, "%s", dz_req(fd, line));
@@ -118,7 +118,7 @@ static void
 all_there(const struct dz *d, const char *const names[NSEC],
     unsigned char s[NSEC][5000], const size_t len[NSEC])
 {
-	int	 fd = dz_ctl(d), i;
+	int fd = dz_ctl(d), i;
 
 	for (i = 0; i < NSEC; i++)
 		get_as(fd, names[i], s[i], len[i]);
@@ -133,14 +133,13 @@ all_there(const struct dz *d, const char *const names[NSEC],
  */
 START_TEST(three_round_trip)
 {
-	const char	*const args[] = { "--empty", NULL };
-	const char	*const names[NSEC] = { "ssh.key", "gpg_pass-1",
-			    "default" };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	const char	*st;
-	int		 fd, i;
+	const char *const args[] = { "--empty", NULL };
+	const char *const names[NSEC] = { "ssh.key", "gpg_pass-1", "default" };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	const char	 *st;
+	int		  fd, i;
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -152,7 +151,7 @@ START_TEST(three_round_trip)
 	ck_assert_str_eq(load_as(fd, NULL, s[2], len[2]), "OK");
 	for (i = 0; i < NSEC; i++)
 		get_as(fd, names[i], s[i], len[i]);
-	get_as(fd, NULL, s[2], len[2]);		/* no name: "default" */
+	get_as(fd, NULL, s[2], len[2]); /* no name: "default" */
 	close(fd);
 	st = dz_status(&d);
 	ck_assert_str_eq(dz_field(st, "secrets"), "3");
@@ -160,11 +159,14 @@ START_TEST(three_round_trip)
 	    (long)(len[0] + len[1] + len[2]));
 	ck_assert_str_eq(dz_field(st, "state"), "waiting");
 	ck_assert_str_eq(dz_field(st, "reads"), "4");
-	ck_assert_str_eq(entry(&d, 0), "ENTRY index=0 name=ssh.key bytes=1 "
+	ck_assert_str_eq(entry(&d, 0),
+	    "ENTRY index=0 name=ssh.key bytes=1 "
 	    "reads=1 expires=-");
-	ck_assert_str_eq(entry(&d, 1), "ENTRY index=1 name=gpg_pass-1 "
+	ck_assert_str_eq(entry(&d, 1),
+	    "ENTRY index=1 name=gpg_pass-1 "
 	    "bytes=2038 reads=1 expires=-");
-	ck_assert_str_eq(entry(&d, 2), "ENTRY index=2 name=default "
+	ck_assert_str_eq(entry(&d, 2),
+	    "ENTRY index=2 name=default "
 	    "bytes=4075 reads=2 expires=-");
 	ck_assert_str_eq(entry(&d, 3), "ERR no such entry");
 	ck_assert_str_eq(entry(&d, 999), "ERR no such entry");
@@ -178,10 +180,12 @@ START_TEST(three_round_trip)
 	close(fd);
 	all_there(&d, names, s, len);
 	ck_assert_str_eq(dz_field(dz_status(&d), "secrets"), "3");
-	ck_assert(strncmp(entry(&d, 0), "ENTRY index=0 name=gpg_pass-1 ",
-	    30) == 0);
-	ck_assert(strncmp(entry(&d, 2), "ENTRY index=2 name=ssh.key "
-	    "bytes=100 reads=1 ", 37) == 0);
+	ck_assert(strncmp(entry(&d, 0), "ENTRY index=0 name=gpg_pass-1 ", 30) ==
+	    0);
+	ck_assert(strncmp(entry(&d, 2),
+		      "ENTRY index=2 name=ssh.key "
+		      "bytes=100 reads=1 ",
+		      37) == 0);
 	/* "default" named explicitly is the unnamed one. */
 	fd = dz_ctl(&d);
 	ck_assert_str_eq(load_as(fd, "default", s[1], len[1]), "OK");
@@ -198,14 +202,14 @@ END_TEST
  */
 START_TEST(wipe_one_and_all)
 {
-	const char	*const args[] = { "--empty", NULL };
-	const char	*const names[NSEC] = { "a", "b", "c" };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd, i;
-	pid_t		 kid;
-	char		 want[64];
+	const char *const args[] = { "--empty", NULL };
+	const char *const names[NSEC] = { "a", "b", "c" };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	int		  fd, i;
+	pid_t		  kid;
+	char		  want[64];
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -232,7 +236,7 @@ START_TEST(wipe_one_and_all)
 	fd = dz_ctl(&d);
 	ck_assert_str_eq(dz_req(fd, "WIPE\n"), "OK");
 	for (i = 0; i < NSEC; i++) {
-		char	 line[32];
+		char line[32];
 
 		snprintf(line, sizeof line, "GET %s\n", names[i]);
 		ck_assert_str_eq(dz_req(fd, line), "ERR no secret");
@@ -257,14 +261,14 @@ END_TEST
 static void
 unchanged(const struct dz *d, const char *before)
 {
-	char	 now[512];
-	static const char *const keys[] = { "secrets", "secret_bytes",
-	    "state", "reads", NULL };
-	int	 i;
+	char			 now[512];
+	static const char *const keys[] = { "secrets", "secret_bytes", "state",
+		"reads", NULL };
+	int			 i;
 
 	snprintf(now, sizeof now, "%s", dz_status(d));
 	for (i = 0; keys[i] != NULL; i++) {
-		char	 was[128];
+		char was[128];
 
 		snprintf(was, sizeof was, "%s", dz_field(before, keys[i]));
 		ck_assert_msg(strcmp(was, dz_field(now, keys[i])) == 0,
@@ -280,15 +284,15 @@ unchanged(const struct dz *d, const char *before)
  */
 START_TEST(bad_names)
 {
-	const char	*const args[] = { "--empty", NULL };
-	const char	*const names[NSEC] = { "one", "two", NULL };
-	char		 n65[80], n64[80], line[160], before[512], buf[64];
-	const char	*bad[] = { n65, "../x", "-x", "a b", "caf\xc3\xa9",
-			    ".x", "_x", "x/y", "a\tb", "", NULL };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd, i;
+	const char *const args[] = { "--empty", NULL };
+	const char *const names[NSEC] = { "one", "two", NULL };
+	char		  n65[80], n64[80], line[160], before[512], buf[64];
+	const char   *bad[] = { n65, "../x", "-x", "a b", "caf\xc3\xa9", ".x",
+		  "_x", "x/y", "a\tb", "", NULL };
+	unsigned char s[NSEC][5000];
+	size_t	      len[NSEC];
+	struct dz     d;
+	int	      fd, i;
 
 	memset(n65, 'n', 65);
 	n65[65] = '\0';
@@ -310,8 +314,10 @@ START_TEST(bad_names)
 		    "no reply to LOAD as '%s'", bad[i]);
 		ck_assert_msg(strcmp(buf, "ERR bad name") == 0,
 		    "LOAD as '%s': %s", bad[i], buf);
-		ck_assert_msg(dz_eof(fd, 5), "LOAD as '%s' left the "
-		    "connection open", bad[i]);
+		ck_assert_msg(dz_eof(fd, 5),
+		    "LOAD as '%s' left the "
+		    "connection open",
+		    bad[i]);
 		close(fd);
 		fd = dz_ctl(&d);
 		snprintf(line, sizeof line, "GET %s\n", bad[i]);
@@ -335,7 +341,7 @@ END_TEST
 static void
 conf_file(char *buf, size_t len, const char *text)
 {
-	char	 dir[64];
+	char dir[64];
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(buf, len, "%s/dazai.conf", dir);
@@ -350,14 +356,14 @@ conf_file(char *buf, size_t len, const char *text)
  */
 START_TEST(secrets_max_reached)
 {
-	const char	*const names[NSEC] = { "x", "y", "z" };
-	const char	*args[] = { "--empty", "--config", NULL,
-			    "--secret-max", "6000", NULL };
-	char		 conf[128], before[512], line[64];
-	unsigned char	 s[NSEC][5000], big[6001];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd, i;
+	const char *const names[NSEC] = { "x", "y", "z" };
+	const char   *args[] = { "--empty", "--config", NULL, "--secret-max",
+		  "6000", NULL };
+	char	      conf[128], before[512], line[64];
+	unsigned char s[NSEC][5000], big[6001];
+	size_t	      len[NSEC];
+	struct dz     d;
+	int	      fd, i;
 
 	conf_file(conf, sizeof conf, "secrets_max = 3\n");
 	args[2] = conf;
@@ -370,15 +376,18 @@ START_TEST(secrets_max_reached)
 	close(fd);
 	snprintf(before, sizeof before, "%s", dz_status(&d));
 	fd = dz_ctl(&d);
-	ck_assert_str_eq(load_as(fd, "w", s[0], len[0]), "ERR too many "
+	ck_assert_str_eq(load_as(fd, "w", s[0], len[0]),
+	    "ERR too many "
 	    "secrets");
 	close(fd);
 	fd = dz_ctl(&d);
-	ck_assert_str_eq(load_as(fd, NULL, s[0], len[0]), "ERR too many "
+	ck_assert_str_eq(load_as(fd, NULL, s[0], len[0]),
+	    "ERR too many "
 	    "secrets");
 	close(fd);
 	fd = dz_ctl(&d);
-	ck_assert_str_eq(load_as(fd, "y", big, sizeof big), "ERR larger than "
+	ck_assert_str_eq(load_as(fd, "y", big, sizeof big),
+	    "ERR larger than "
 	    "secret_max");
 	close(fd);
 	fd = dz_ctl(&d);
@@ -404,12 +413,11 @@ END_TEST
 /* secrets_max out of 1..64 is refused with the file and line (exit 2). */
 START_TEST(secrets_max_checked)
 {
-	static const char *const bad[] = { "0", "65", "-1", "x", "16x",
-	    NULL };
-	char		 conf[128], text[64], out[1024], want[192];
-	const char	*argv[] = { dz_bin("dazaid"), "--config", conf,
-			    "--check-config", NULL };
-	int		 i, st;
+	static const char *const bad[] = { "0", "65", "-1", "x", "16x", NULL };
+	char			 conf[128], text[64], out[1024], want[192];
+	const char		*argv[] = { dz_bin("dazaid"), "--config", conf,
+			     "--check-config", NULL };
+	int			 i, st;
 
 	for (i = 0; bad[i] != NULL; i++) {
 		snprintf(text, sizeof text, "grace = 0\nsecrets_max = %s\n",
@@ -419,8 +427,10 @@ START_TEST(secrets_max_checked)
 		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2,
 		    "secrets_max = %s: status %d", bad[i], st);
 		snprintf(want, sizeof want, "%s:2: secrets_max", conf);
-		ck_assert_msg(strstr(out, want) != NULL, "secrets_max = %s: "
-		    "%s", bad[i], out);
+		ck_assert_msg(strstr(out, want) != NULL,
+		    "secrets_max = %s: "
+		    "%s",
+		    bad[i], out);
 	}
 	conf_file(conf, sizeof conf, "secrets_max = 64\n");
 	st = dz_run(argv, out, sizeof out, 10);
@@ -440,12 +450,12 @@ END_TEST
  */
 START_TEST(load_cut_short)
 {
-	const char	*const args[] = { "--empty", NULL };
-	const char	*const names[NSEC] = { "keep", "cut", NULL };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd;
+	const char *const args[] = { "--empty", NULL };
+	const char *const names[NSEC] = { "keep", "cut", NULL };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	int		  fd;
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -475,8 +485,8 @@ START_TEST(load_cut_short)
 	ck_assert_int_eq(status_num(&d, "secret_bytes"),
 	    (long)(len[0] + len[2]));
 	ck_assert(strncmp(entry(&d, 0), "ENTRY index=0 name=keep ", 24) == 0);
-	ck_assert(strncmp(entry(&d, 1), "ENTRY index=1 name=default ",
-	    27) == 0);
+	ck_assert(strncmp(entry(&d, 1), "ENTRY index=1 name=default ", 27) ==
+	    0);
 	ck_assert_str_eq(entry(&d, 2), "ERR no such entry");
 	dz_stop(&d);
 }
@@ -485,12 +495,12 @@ END_TEST
 /* max_reads counts each secret's GETs on its own. */
 START_TEST(max_reads_each)
 {
-	const char	*const args[] = { "--empty", "--max-reads", "2", NULL };
-	const char	*const names[NSEC] = { "r1", "r2", NULL };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd;
+	const char *const args[] = { "--empty", "--max-reads", "2", NULL };
+	const char *const names[NSEC] = { "r1", "r2", NULL };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	int		  fd;
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -502,8 +512,10 @@ START_TEST(max_reads_each)
 	ck_assert(dz_log_wait(&d, "expired (max_reads reached)", 5));
 	ck_assert_str_eq(dz_req(fd, "GET r1\n"), "ERR no secret");
 	get_as(fd, "r2", s[1], len[1]);
-	ck_assert(strncmp(entry(&d, 0), "ENTRY index=0 name=r2 bytes=2038 "
-	    "reads=1 ", 40) == 0);
+	ck_assert(strncmp(entry(&d, 0),
+		      "ENTRY index=0 name=r2 bytes=2038 "
+		      "reads=1 ",
+		      40) == 0);
 	get_as(fd, "r2", s[1], len[1]);
 	ck_assert_str_eq(dz_req(fd, "GET r2\n"), "ERR no secret");
 	close(fd);
@@ -520,13 +532,12 @@ END_TEST
  */
 START_TEST(max_lifetime_each)
 {
-	const char	*const args[] = { "--empty", "--max-lifetime", "1.5",
-			    NULL };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	double		 t0;
-	int		 fd;
+	const char *const args[] = { "--empty", "--max-lifetime", "1.5", NULL };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	double		  t0;
+	int		  fd;
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -548,8 +559,7 @@ START_TEST(max_lifetime_each)
 		get_as(fd, "late", s[1], len[1]);
 	close(fd);
 	ck_assert(dz_status_wait(&d, "secrets", "0", 5));
-	ck_assert_int_eq(dz_log_count(&d, "expired (max_lifetime reached)"),
-	    2);
+	ck_assert_int_eq(dz_log_count(&d, "expired (max_lifetime reached)"), 2);
 	dz_stop(&d);
 }
 END_TEST
@@ -560,12 +570,11 @@ END_TEST
  */
 START_TEST(idle_timeout_each)
 {
-	const char	*const args[] = { "--empty", "--idle-timeout", "1",
-			    NULL };
-	unsigned char	 s[NSEC][5000];
-	size_t		 len[NSEC];
-	struct dz	 d;
-	int		 fd, i;
+	const char *const args[] = { "--empty", "--idle-timeout", "1", NULL };
+	unsigned char	  s[NSEC][5000];
+	size_t		  len[NSEC];
+	struct dz	  d;
+	int		  fd, i;
 
 	three(s, len);
 	ck_assert_int_eq(dz_start(&d, args), 0);
@@ -594,7 +603,8 @@ skip_scan(const char *what)
 {
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		dz_skip_na("%s: %s is an AddressSanitizer build; memory "
-		    "scans run on the normal build", what, dz_bin("dazaid"));
+			   "scans run on the normal build",
+		    what, dz_bin("dazaid"));
 		return true;
 	}
 	if (dz_is_root())
@@ -608,7 +618,7 @@ static void
 load_markers(const struct dz *d, unsigned char m[NSEC][32])
 {
 	static const char *const names[NSEC] = { "m.one", "m-two", NULL };
-	int		 fd = dz_ctl(d), i;
+	int			 fd = dz_ctl(d), i;
 
 	for (i = 0; i < NSEC; i++) {
 		ck_assert_int_eq(getrandom(m[i], 32, 0), 32);
@@ -626,8 +636,8 @@ load_markers(const struct dz *d, unsigned char m[NSEC][32])
 static int
 secure_maps(pid_t pid, struct memscan_map maps[8], int want)
 {
-	double	 end = dz_now() + 5;
-	int	 n;
+	double end = dz_now() + 5;
+	int    n;
 
 	while ((n = memscan_secure_maps(pid, maps, 8)) != want &&
 	    dz_now() < end)
@@ -640,15 +650,16 @@ secure_maps(pid_t pid, struct memscan_map maps[8], int want)
 static void
 no_plaintext(pid_t pid, unsigned char m[NSEC][32])
 {
-	struct memscan	 ms;
-	int		 i;
+	struct memscan ms;
+	int	       i;
 
 	for (i = 0; i < NSEC; i++) {
 		ck_assert_int_eq(memscan_pid(pid, m[i], 32, &ms), 0);
 		ck_assert_int_gt(ms.bytes, 100000);
-		ck_assert_msg(ms.hits == 0, "secret %d in plaintext at %lx "
-		    "(%s %s)", i, ms.hit[0].addr, ms.hit[0].perms,
-		    ms.hit[0].name);
+		ck_assert_msg(ms.hits == 0,
+		    "secret %d in plaintext at %lx "
+		    "(%s %s)",
+		    i, ms.hit[0].addr, ms.hit[0].perms, ms.hit[0].name);
 	}
 }
 
@@ -660,11 +671,11 @@ no_plaintext(pid_t pid, unsigned char m[NSEC][32])
  */
 START_TEST(scan_three_held)
 {
-	const char	*const args[] = { "--empty", "--no-secretmem", NULL };
-	unsigned char	 m[NSEC][32];
+	const char *const  args[] = { "--empty", "--no-secretmem", NULL };
+	unsigned char	   m[NSEC][32];
 	struct memscan_map maps[8];
-	struct dz	 d;
-	int		 fd;
+	struct dz	   d;
+	int		   fd;
 
 	if (skip_scan("scan_three_held"))
 		return;
@@ -684,15 +695,15 @@ END_TEST
 
 /* What ends the daemon under the tracer. */
 struct ending {
-	pid_t	 pid;
-	int	 sig;
+	pid_t pid;
+	int   sig;
 };
 
 /* Send the signal. */
 static void
 end_it(void *arg)
 {
-	struct ending	*e = arg;
+	struct ending *e = arg;
 
 	kill(e->pid, e->sig);
 }
@@ -705,15 +716,15 @@ end_it(void *arg)
 static void
 death_scan(int sig, bool armed, int want_sig, int want_exit)
 {
-	const char	*args[] = { "--empty", "--no-secretmem", NULL, NULL };
-	unsigned char	 m[NSEC][32];
-	const void	*needles[NSEC];
+	const char	  *args[] = { "--empty", "--no-secretmem", NULL, NULL };
+	unsigned char	   m[NSEC][32];
+	const void	  *needles[NSEC];
 	struct memscan_map maps[8];
-	unsigned long	 ranges[16];
+	unsigned long	   ranges[16];
 	struct memscan_death md;
-	struct ending	 e;
-	struct dz	 d;
-	int		 i, n;
+	struct ending	     e;
+	struct dz	     d;
+	int		     i, n;
 
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
 	if (armed)
@@ -731,24 +742,29 @@ death_scan(int sig, bool armed, int want_sig, int want_exit)
 	e.pid = d.pid;
 	e.sig = sig;
 	ck_assert_msg(memscan_trace_death_n(d.pid, needles, NSEC, 32, ranges,
-	    (size_t)n, end_it, &e, &md) == 0, "tracing the death failed: %s",
-	    strerror(errno));
+			  (size_t)n, end_it, &e, &md) == 0,
+	    "tracing the death failed: %s", strerror(errno));
 	d.pid = 0;
 	d.status = md.status;
 	ck_assert_msg(md.scans >= 1, "no final system call seen");
 	ck_assert_msg(md.hits == 0, "a secret found %d times at death",
 	    md.hits);
-	ck_assert_msg(md.nonzero == 0, "a secure mapping not all zero at "
-	    "death (%d)", md.nonzero);
-	ck_assert_msg(md.unmap_hits == 0, "a secret still there when a "
-	    "secure mapping was unmapped (%d scans)", md.unmap_scans);
+	ck_assert_msg(md.nonzero == 0,
+	    "a secure mapping not all zero at "
+	    "death (%d)",
+	    md.nonzero);
+	ck_assert_msg(md.unmap_hits == 0,
+	    "a secret still there when a "
+	    "secure mapping was unmapped (%d scans)",
+	    md.unmap_scans);
 	if (want_sig != 0)
 		ck_assert_msg(WIFSIGNALED(d.status) &&
-		    WTERMSIG(d.status) == want_sig, "status %d", d.status);
+			WTERMSIG(d.status) == want_sig,
+		    "status %d", d.status);
 	else
 		ck_assert_msg(WIFEXITED(d.status) &&
-		    WEXITSTATUS(d.status) == want_exit, "status %d",
-		    d.status);
+			WEXITSTATUS(d.status) == want_exit,
+		    "status %d", d.status);
 	dz_stop(&d);
 }
 
@@ -782,8 +798,8 @@ END_TEST
 Suite *
 secrets_suite(void)
 {
-	Suite	*s = suite_create("secrets");
-	TCase	*tc = tcase_create("secrets");
+	Suite *s = suite_create("secrets");
+	TCase *tc = tcase_create("secrets");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, three_round_trip);

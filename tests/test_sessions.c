@@ -20,8 +20,8 @@
 static char *
 control(const struct dz *d, const char *req, char *buf, size_t len)
 {
-	int	 fd = dz_connect(d->sock);
-	char	*r;
+	int   fd = dz_connect(d->sock);
+	char *r;
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert(dz_send(fd, req));
@@ -35,8 +35,8 @@ control(const struct dz *d, const char *req, char *buf, size_t len)
 static long
 status_field(const struct dz *d, const char *key)
 {
-	char		 buf[512], want[64];
-	const char	*p;
+	char	    buf[512], want[64];
+	const char *p;
 
 	control(d, "STATUS\n", buf, sizeof buf);
 	snprintf(want, sizeof want, " %s=", key);
@@ -49,14 +49,16 @@ status_field(const struct dz *d, const char *key)
 static int
 hello_as(const struct dz *d, int pid, char *buf, size_t len)
 {
-	char	 line[64];
-	int	 fd = dz_connect(d->sock);
+	char line[64];
+	int  fd = dz_connect(d->sock);
 
 	ck_assert_int_ge(fd, 0);
 	snprintf(line, sizeof line, "HELLO %d\n", pid);
 	ck_assert(dz_send(fd, line));
-	ck_assert_msg(dz_readline(fd, buf, len, 5) != NULL, "no reply to "
-	    "HELLO %d", pid);
+	ck_assert_msg(dz_readline(fd, buf, len, 5) != NULL,
+	    "no reply to "
+	    "HELLO %d",
+	    pid);
 	return fd;
 }
 
@@ -67,9 +69,9 @@ hello_as(const struct dz *d, int pid, char *buf, size_t len)
 START_TEST(sessions_up_to_n)
 {
 	static const char *const args[] = { "--sessions", "3", NULL };
-	struct dz	 d;
-	char		 buf[256];
-	int		 hb[3], extra, i;
+	struct dz		 d;
+	char			 buf[256];
+	int			 hb[3], extra, i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	for (i = 0; i < 3; i++) {
@@ -83,8 +85,11 @@ START_TEST(sessions_up_to_n)
 	ck_assert_int_eq(status_field(&d, "sessions"), 3);
 	/* Each session described, in order. */
 	control(&d, "SESSION 1\n", buf, sizeof buf);
-	ck_assert_msg(strncmp(buf, "SESSION index=1 hello_pid=1001 "
-	    "peer_pid=", 31) == 0, "%s", buf);
+	ck_assert_msg(strncmp(buf,
+			  "SESSION index=1 hello_pid=1001 "
+			  "peer_pid=",
+			  31) == 0,
+	    "%s", buf);
 	ck_assert_msg(strstr(buf, " since=") && strstr(buf, " idle="), "%s",
 	    buf);
 	control(&d, "SESSION 3\n", buf, sizeof buf);
@@ -94,12 +99,16 @@ START_TEST(sessions_up_to_n)
 	ck_assert(dz_send(hb[0], "QUIT\n"));
 	dz_expect(hb[0], "BYE");
 	close(hb[0]);
-	ck_assert(dz_log_wait(&d, "heartbeat stood down (QUIT) (pid 1000); "
-	    "2 sessions remain", 5));
+	ck_assert(dz_log_wait(&d,
+	    "heartbeat stood down (QUIT) (pid 1000); "
+	    "2 sessions remain",
+	    5));
 	/* The loss of one among others: logged, not a panic. */
 	close(hb[1]);
-	ck_assert(dz_log_wait(&d, "heartbeat lost (pid 1001); 1 session "
-	    "remains", 5));
+	ck_assert(dz_log_wait(&d,
+	    "heartbeat lost (pid 1001); 1 session "
+	    "remains",
+	    5));
 	ck_assert(dz_alive(&d));
 	ck_assert_int_eq(status_field(&d, "sessions"), 1);
 	ck_assert_int_gt(status_field(&d, "secret_bytes"), 0);
@@ -108,8 +117,10 @@ START_TEST(sessions_up_to_n)
 	extra = hello_as(&d, 3000, buf, sizeof buf);
 	ck_assert_str_eq(buf, "WELCOME");
 	close(extra);
-	ck_assert(dz_log_wait(&d, "heartbeat lost (pid 3000); 1 session "
-	    "remains", 5));
+	ck_assert(dz_log_wait(&d,
+	    "heartbeat lost (pid 3000); 1 session "
+	    "remains",
+	    5));
 	/* The loss of the last one: the panic. */
 	close(hb[2]);
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
@@ -121,11 +132,10 @@ END_TEST
 /* The last one gone by QUIT is no loss: the daemon waits, secret kept. */
 START_TEST(sessions_all_quit)
 {
-	static const char *const args[] = { "--sessions", "2", "--arm",
-			    NULL };
-	struct dz	 d;
-	char		 buf[256];
-	int		 a, b;
+	static const char *const args[] = { "--sessions", "2", "--arm", NULL };
+	struct dz		 d;
+	char			 buf[256];
+	int			 a, b;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	a = hello_as(&d, 1, buf, sizeof buf);
@@ -150,11 +160,11 @@ END_TEST
  */
 START_TEST(sessions_grace_and_cancel)
 {
-	static const char *const args[] = { "--sessions", "4", "--grace",
-			    "30", "--arm", NULL };
-	struct dz	 d;
-	char		 buf[256];
-	int		 a, b;
+	static const char *const args[] = { "--sessions", "4", "--grace", "30",
+		"--arm", NULL };
+	struct dz		 d;
+	char			 buf[256];
+	int			 a, b;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	a = hello_as(&d, 1, buf, sizeof buf);
@@ -185,11 +195,11 @@ END_TEST
  */
 START_TEST(sessions_ping_each)
 {
-	static const char *const args[] = { "--sessions", "2",
-			    "--ping-timeout", "1", NULL };
-	struct dz	 d;
-	char		 buf[256];
-	int		 talker, silent, i;
+	static const char *const args[] = { "--sessions", "2", "--ping-timeout",
+		"1", NULL };
+	struct dz		 d;
+	char			 buf[256];
+	int			 talker, silent, i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	talker = hello_as(&d, 1, buf, sizeof buf);
@@ -199,7 +209,8 @@ START_TEST(sessions_ping_each)
 		ck_assert(dz_send(talker, "PING\n"));
 		dz_expect(talker, "PONG");
 	}
-	ck_assert(dz_log_has(&d, "heartbeat lost (pid 2); 1 session "
+	ck_assert(dz_log_has(&d,
+	    "heartbeat lost (pid 2); 1 session "
 	    "remains"));
 	ck_assert(dz_alive(&d));
 	/* Now the last one falls silent too. */
@@ -218,9 +229,9 @@ END_TEST
 START_TEST(sessions_mass_vanish)
 {
 	static const char *const args[] = { "--sessions", "64", NULL };
-	struct dz	 d;
-	char		 buf[256];
-	int		 hb[64], extra[32], i;
+	struct dz		 d;
+	char			 buf[256];
+	int			 hb[64], extra[32], i;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	for (i = 0; i < 64; i++) {
@@ -250,11 +261,11 @@ END_TEST
 START_TEST(sessions_bad_values)
 {
 	static const char *const bad[] = { "0", "65", "-1", "lots", "", "1.5",
-			    NULL };
-	const char	*argv[] = { dz_bin("dazaid"), "--sessions", NULL,
-			    "--check-config", NULL };
-	char		 out[1024];
-	int		 i, st;
+		NULL };
+	const char *argv[] = { dz_bin("dazaid"), "--sessions", NULL,
+		"--check-config", NULL };
+	char	    out[1024];
+	int	    i, st;
 
 	for (i = 0; bad[i] != NULL; i++) {
 		argv[2] = bad[i];
@@ -275,11 +286,11 @@ END_TEST
 START_TEST(sessions_dazai_status)
 {
 	static const char *const args[] = { "--sessions", "4", NULL };
-	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL,
-			    "status", NULL, NULL };
-	struct dz	 d;
-	char		 buf[256], out[8192];
-	int		 a, b, st;
+	const char *argv[] = { dz_bin("dazai"), "--socket", NULL, "status",
+		NULL, NULL };
+	struct dz   d;
+	char	    buf[256], out[8192];
+	int	    a, b, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	argv[2] = d.sock;
@@ -289,7 +300,8 @@ START_TEST(sessions_dazai_status)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
 	ck_assert_msg(strstr(out, "sessions      2\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "heartbeat     pid 4242 (peer pid ") !=
-	    NULL && strstr(out, "heartbeat     pid 4343 (peer pid ") != NULL,
+		    NULL &&
+		strstr(out, "heartbeat     pid 4343 (peer pid ") != NULL,
 	    "%s", out);
 	/* Each names the shell it watches (its peer's parent: here the
 	 * runner) and that shell's terminal, if any. */
@@ -299,9 +311,13 @@ START_TEST(sessions_dazai_status)
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
 	ck_assert_msg(strstr(out, "\"sessions\":2,") != NULL &&
-	    strstr(out, ",\"heartbeats\":[{\"index\":0,\"hello_pid\":4242,"
-	    "\"peer_pid\":") != NULL && strstr(out, "{\"index\":1,"
-	    "\"hello_pid\":4343,") != NULL && strstr(out, "}]}\n") != NULL,
+		strstr(out,
+		    ",\"heartbeats\":[{\"index\":0,\"hello_pid\":4242,"
+		    "\"peer_pid\":") != NULL &&
+		strstr(out,
+		    "{\"index\":1,"
+		    "\"hello_pid\":4343,") != NULL &&
+		strstr(out, "}]}\n") != NULL,
 	    "%s", out);
 	snprintf(buf, sizeof buf, ",\"shell_pid\":%d,\"tty\":", (int)getppid());
 	ck_assert_msg(strstr(out, buf) != NULL, "%s", out);
@@ -319,12 +335,12 @@ END_TEST
 START_TEST(sessions_status_names_the_tty)
 {
 	static const char *const args[] = { "--sessions", "2", NULL };
-	const char	*argv[] = { dz_bin("dazai"), "--socket", NULL,
-			    "status", NULL };
-	char		 tty[64], out[8192], want[128];
-	struct dz	 d;
-	pid_t		 shell, hb;
-	int		 master, slave, st;
+	const char *argv[] = { dz_bin("dazai"), "--socket", NULL, "status",
+		NULL };
+	char	    tty[64], out[8192], want[128];
+	struct dz   d;
+	pid_t	    shell, hb;
+	int	    master, slave, st;
 
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	argv[2] = d.sock;
@@ -348,8 +364,7 @@ START_TEST(sessions_status_names_the_tty)
 	st = dz_run(argv, out, sizeof out, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", out);
 	snprintf(want, sizeof want, ", shell pid %d on %s,", (int)shell, tty);
-	ck_assert_msg(strstr(out, want) != NULL, "want '%s' in %s", want,
-	    out);
+	ck_assert_msg(strstr(out, want) != NULL, "want '%s' in %s", want, out);
 	dz_stop(&d);
 	kill(shell, SIGKILL);
 	dz_waitpid(shell, &st, 5);
@@ -360,8 +375,8 @@ END_TEST
 Suite *
 sessions_suite(void)
 {
-	Suite	*s = suite_create("sessions");
-	TCase	*tc = tcase_create("sessions");
+	Suite *s = suite_create("sessions");
+	TCase *tc = tcase_create("sessions");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sessions_up_to_n);

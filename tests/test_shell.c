@@ -28,9 +28,9 @@
 #include "helpers.h"
 #include "term.h"
 
-#define MAX_ENV		32
-#define START_TIMEOUT	15.0	/* s for a shell to read its rc file */
-#define STEP_TIMEOUT	10.0	/* s for anything else */
+#define MAX_ENV	      32
+#define START_TIMEOUT 15.0 /* s for a shell to read its rc file */
+#define STEP_TIMEOUT  10.0 /* s for anything else */
 
 enum shell_kind {
 	SH_BASH,
@@ -39,16 +39,16 @@ enum shell_kind {
 
 /* Everything one test sets up. */
 struct ctx {
-	enum shell_kind	 kind;
-	char		 shell[PATH_MAX];	/* absolute path of bash/zsh */
-	char		 rcpath[PATH_MAX];	/* repo/shell/shellrc.sh */
-	char		 client[PATH_MAX];	/* build/dazai-heartbeat */
-	char		 home[64];		/* fresh HOME (and ZDOTDIR) */
-	char		 sock[PATH_MAX];	/* what DAZAI_SOCKET says */
-	struct dz	 d;			/* the daemon, if started */
-	char		*env[MAX_ENV + 1];
-	int		 nenv;
-	struct term	 t;
+	enum shell_kind kind;
+	char		shell[PATH_MAX];  /* absolute path of bash/zsh */
+	char		rcpath[PATH_MAX]; /* repo/shell/shellrc.sh */
+	char		client[PATH_MAX]; /* build/dazai-heartbeat */
+	char		home[64];	  /* fresh HOME (and ZDOTDIR) */
+	char		sock[PATH_MAX];	  /* what DAZAI_SOCKET says */
+	struct dz	d;		  /* the daemon, if started */
+	char	       *env[MAX_ENV + 1];
+	int		nenv;
+	struct term	t;
 };
 
 /*
@@ -59,7 +59,7 @@ struct ctx {
 static bool
 term_sync(struct term *t, double timeout)
 {
-	char	 cmd[64], want[32];
+	char cmd[64], want[32];
 
 	t->sync += 2;
 	snprintf(cmd, sizeof cmd, "echo SYNC-$((%d+1))\n", t->sync);
@@ -76,7 +76,7 @@ term_sync(struct term *t, double timeout)
 static bool
 term_resync(struct term *t)
 {
-	int	 i;
+	int i;
 
 	for (i = 0; i < 5; i++)
 		if (term_sync(t, 2.0))
@@ -93,9 +93,9 @@ static bool
 term_value(struct term *t, const char *key, const char *text, char *val,
     size_t len)
 {
-	char		 cmd[1024], want[64];
-	const char	*p, *q;
-	long long	 end = dz_ms_now() + (long long)(STEP_TIMEOUT * 1000);
+	char	    cmd[1024], want[64];
+	const char *p, *q;
+	long long   end = dz_ms_now() + (long long)(STEP_TIMEOUT * 1000);
 
 	t->sync++;
 	snprintf(cmd, sizeof cmd, "echo \"%s$((%d))=<%s>\"\n", key, t->sync,
@@ -122,12 +122,12 @@ term_value(struct term *t, const char *key, const char *text, char *val,
 static int
 count_clients(const struct ctx *c, pid_t watch, pid_t *last)
 {
-	char		 path[64], buf[4096], want[16];
-	struct dirent	*de;
-	const char	*a;
-	DIR		*dir;
-	ssize_t		 n;
-	int		 fd, count = 0, on_sock, watching;
+	char	       path[64], buf[4096], want[16];
+	struct dirent *de;
+	const char    *a;
+	DIR	      *dir;
+	ssize_t	       n;
+	int	       fd, count = 0, on_sock, watching;
 
 	snprintf(want, sizeof want, "%d", (int)watch);
 	if ((dir = opendir("/proc")) == NULL)
@@ -168,10 +168,10 @@ count_clients(const struct ctx *c, pid_t watch, pid_t *last)
 static bool
 proc_running(pid_t pid)
 {
-	char		 path[64], buf[512];
-	const char	*p;
-	ssize_t		 n;
-	int		 fd;
+	char	    path[64], buf[512];
+	const char *p;
+	ssize_t	    n;
+	int	    fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -190,10 +190,10 @@ proc_running(pid_t pid)
 static unsigned long long
 proc_start(pid_t pid)
 {
-	char		 path[64], buf[1024];
-	const char	*p;
-	ssize_t		 n;
-	int		 fd, i;
+	char	    path[64], buf[1024];
+	const char *p;
+	ssize_t	    n;
+	int	    fd, i;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -205,7 +205,7 @@ proc_start(pid_t pid)
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL)
 		return 0;
-	for (i = 0; i < 20 && p != NULL; i++)	/* to field 22 */
+	for (i = 0; i < 20 && p != NULL; i++) /* to field 22 */
 		p = strchr(p + 1, ' ');
 	return p != NULL ? strtoull(p + 1, NULL, 10) : 0;
 }
@@ -219,12 +219,12 @@ proc_start(pid_t pid)
 static int
 exiting_clients(void)
 {
-	char		 path[64], buf[512];
-	struct dirent	*de;
-	const char	*p;
-	DIR		*dir;
-	ssize_t		 n;
-	int		 fd, count = 0;
+	char	       path[64], buf[512];
+	struct dirent *de;
+	const char    *p;
+	DIR	      *dir;
+	ssize_t	       n;
+	int	       fd, count = 0;
 
 	if ((dir = opendir("/proc")) == NULL)
 		return 0;
@@ -243,8 +243,7 @@ exiting_clients(void)
 		    (p = strrchr(buf, ')')) == NULL || p[1] != ' ' ||
 		    p[2] == 'Z' || p[2] == 'X')
 			continue;
-		snprintf(path, sizeof path, "/proc/%.32s/cmdline",
-		    de->d_name);
+		snprintf(path, sizeof path, "/proc/%.32s/cmdline", de->d_name);
 		if ((fd = open(path, O_RDONLY)) < 0)
 			continue;
 		n = read(fd, buf, sizeof buf);
@@ -260,7 +259,7 @@ exiting_clients(void)
 static bool
 clients_gone(const struct ctx *c, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (count_clients(c, 0, NULL) > 0 || exiting_clients() > 0) {
 		if (dz_ms_now() >= end)
@@ -274,7 +273,7 @@ clients_gone(const struct ctx *c, double timeout)
 static const char *
 log_text(const struct dz *d)
 {
-	static char	 buf[8192];
+	static char buf[8192];
 
 	return dz_read_file(d->log, buf, sizeof buf);
 }
@@ -283,7 +282,7 @@ log_text(const struct dz *d)
 static void
 expect_busy(const struct ctx *c)
 {
-	int	 fd = dz_connect(c->d.sock);
+	int fd = dz_connect(c->d.sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", c->d.sock, strerror(errno));
 	ck_assert(dz_send(fd, "HELLO 1\n"));
@@ -295,8 +294,8 @@ expect_busy(const struct ctx *c)
 static void
 ctx_setenv(struct ctx *c, const char *name, const char *value)
 {
-	size_t	 len = strlen(name);
-	int	 i;
+	size_t len = strlen(name);
+	int    i;
 
 	for (i = 0; i < c->nenv; i++) {
 		if (strncmp(c->env[i], name, len) == 0 &&
@@ -324,9 +323,9 @@ ctx_init_args(struct ctx *c, enum shell_kind kind, bool daemon,
     const char *const *args)
 {
 	static const char *const verbose[] = { "--verbose", NULL };
-	const char	*name = kind == SH_BASH ? "bash" : "zsh";
-	const char	*path = getenv("PATH");
-	char		 cwd[PATH_MAX], buf[PATH_MAX + 16];
+	const char		*name = kind == SH_BASH ? "bash" : "zsh";
+	const char		*path = getenv("PATH");
+	char			 cwd[PATH_MAX], buf[PATH_MAX + 16];
 
 	memset(c, 0, sizeof *c);
 	c->kind = kind;
@@ -336,26 +335,25 @@ ctx_init_args(struct ctx *c, enum shell_kind kind, bool daemon,
 		return false;
 	}
 	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
-	snprintf(c->rcpath, sizeof c->rcpath, "%.3000s/shell/shellrc.sh",
-	    cwd);
+	snprintf(c->rcpath, sizeof c->rcpath, "%.3000s/shell/shellrc.sh", cwd);
 	ck_assert_msg(access(c->rcpath, R_OK) == 0, "%s: %s", c->rcpath,
 	    strerror(errno));
-	snprintf(c->client, sizeof c->client, "%s",
-	    dz_bin("dazai-heartbeat"));
+	snprintf(c->client, sizeof c->client, "%s", dz_bin("dazai-heartbeat"));
 	ck_assert_msg(access(c->client, X_OK) == 0, "%s: %s", c->client,
 	    strerror(errno));
 	dz_tmpdir(c->home, sizeof c->home);
 	if (daemon) {
-		ck_assert_int_eq(dz_start(&c->d, args != NULL ? args :
-		    verbose), 0);
+		ck_assert_int_eq(dz_start(&c->d, args != NULL ? args : verbose),
+		    0);
 		snprintf(c->sock, sizeof c->sock, "%s", c->d.sock);
 	} else
 		snprintf(c->sock, sizeof c->sock, "%s/nothing/dazai.sock",
 		    c->home);
 
 	ctx_setenv(c, "HOME", c->home);
-	ctx_setenv(c, "PATH", path != NULL && *path != '\0' ? path :
-	    "/usr/local/bin:/usr/bin:/bin");
+	ctx_setenv(c, "PATH",
+	    path != NULL && *path != '\0' ? path :
+					    "/usr/local/bin:/usr/bin:/bin");
 	ctx_setenv(c, "TERM", "dumb");
 	ctx_setenv(c, "LANG", "C");
 	ctx_setenv(c, "SHELL", c->shell);
@@ -387,21 +385,23 @@ ctx_init(struct ctx *c, enum shell_kind kind, bool daemon)
 static void
 ctx_rc(struct ctx *c, const char *before, int times, const char *after)
 {
-	char	 path[PATH_MAX], *text = NULL, *more;
-	int	 i;
+	char path[PATH_MAX], *text = NULL, *more;
+	int  i;
 
 	snprintf(path, sizeof path, "%s/%s", c->home,
 	    c->kind == SH_BASH ? ".bashrc" : ".zshrc");
-	ck_assert(asprintf(&text, "PS1='$ '\nunset PROMPT_COMMAND RPS1\n"
-	    "%s\n%s\n", c->kind == SH_BASH ? "set +H" : "unsetopt bang_hist",
-	    before != NULL ? before : "") > 0);
+	ck_assert(asprintf(&text,
+		      "PS1='$ '\nunset PROMPT_COMMAND RPS1\n"
+		      "%s\n%s\n",
+		      c->kind == SH_BASH ? "set +H" : "unsetopt bang_hist",
+		      before != NULL ? before : "") > 0);
 	for (i = 0; i < times; i++) {
 		ck_assert(asprintf(&more, "%s. '%s'\n", text, c->rcpath) > 0);
 		free(text);
 		text = more;
 	}
 	ck_assert(asprintf(&more, "%secho \"SOURCED-RC=$?\"\n%s\n", text,
-	    after != NULL ? after : "") > 0);
+		      after != NULL ? after : "") > 0);
 	free(text);
 	dz_write_file(path, more, strlen(more));
 	free(more);
@@ -411,7 +411,7 @@ ctx_rc(struct ctx *c, const char *before, int times, const char *after)
 static void
 term_open(const struct ctx *c, struct term *t)
 {
-	const char	*argv[] = { c->shell, "-i", NULL };
+	const char *argv[] = { c->shell, "-i", NULL };
 
 	term_spawn(t, argv, c->env, c->home, 50, 250);
 }
@@ -430,7 +430,7 @@ term_start(const struct ctx *c, struct term *t)
 	while (t->len == t->seen && term_read(t, 1000) > 0)
 		;
 	ck_assert_msg(t->out[t->seen] == '0' &&
-	    !isdigit((unsigned char)t->out[t->seen + 1]),
+		!isdigit((unsigned char)t->out[t->seen + 1]),
 	    "sourcing shellrc.sh did not return 0; the shell wrote:\n%s",
 	    term_tail(t));
 	ck_assert_msg(term_sync(t, STEP_TIMEOUT),
@@ -448,8 +448,8 @@ ctx_start(struct ctx *c)
 static void
 ctx_done(struct ctx *c)
 {
-	pid_t	 pid;
-	int	 i;
+	pid_t pid;
+	int   i;
 
 	term_stop(&c->t);
 	/* Clients end with the shell they watch; make sure of it. */
@@ -466,8 +466,8 @@ ctx_done(struct ctx *c)
 static void
 expect_guard_held(struct ctx *c)
 {
-	pid_t	 client = 0;
-	char	 want[64];
+	pid_t client = 0;
+	char  want[64];
 
 	ck_assert_msg(count_clients(c, c->t.pid, &client) == 1,
 	    "want exactly one client watching shell %d, found %d",
@@ -477,7 +477,8 @@ expect_guard_held(struct ctx *c)
 	    "no heartbeat in the daemon's log");
 	expect_busy(c);
 	/* The shell knows its client and says it holds the guard. */
-	term_type(&c->t, "echo \"HB=<$DAZAI_HEARTBEAT_PID>"
+	term_type(&c->t,
+	    "echo \"HB=<$DAZAI_HEARTBEAT_PID>"
 	    " GUARD=<$DAZAI_GUARD_PID>\"\n");
 	snprintf(want, sizeof want, "HB=<%d> GUARD=<%d>", (int)client,
 	    (int)c->t.pid);
@@ -535,7 +536,7 @@ expect_still_guarding(struct ctx *c)
 static void
 guard_then_exit(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -548,10 +549,12 @@ guard_then_exit(enum shell_kind kind)
 		term_type(&c.t, "trap -p EXIT | sed 's/^/TRAP:/'\n");
 	else
 		term_type(&c.t, "print -r -- \"HOOKS:$zshexit_functions\"\n");
-	ck_assert_msg(term_wait(&c.t, kind == SH_BASH ?
-	    "TRAP:trap -- '_dazai_on_exit' EXIT" : "HOOKS:_dazai_on_exit",
-	    STEP_TIMEOUT), "no exit hook; the shell wrote:\n%s",
-	    term_tail(&c.t));
+	ck_assert_msg(term_wait(&c.t,
+			  kind == SH_BASH ?
+			      "TRAP:trap -- '_dazai_on_exit' EXIT" :
+			      "HOOKS:_dazai_on_exit",
+			  STEP_TIMEOUT),
+	    "no exit hook; the shell wrote:\n%s", term_tail(&c.t));
 	expect_exit(&c);
 	expect_panic(&c);
 	ctx_done(&c);
@@ -573,7 +576,7 @@ END_TEST
 static void
 killed_shell(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -603,7 +606,7 @@ END_TEST
 static void
 closed_terminal(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -645,10 +648,10 @@ user_exit_handler(enum shell_kind kind)
 	    "autoload -Uz add-zsh-hook\n"
 	    "user_bye() { echo \"user's hook ran\" >\"$HOME/hook.out\"; }\n"
 	    "add-zsh-hook zshexit user_bye";
-	struct ctx	 c;
-	char		 path[PATH_MAX], out[256], before[512];
-	int		 fd;
-	ssize_t		 n;
+	struct ctx c;
+	char	   path[PATH_MAX], out[256], before[512];
+	int	   fd;
+	ssize_t	   n;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -659,17 +662,20 @@ user_exit_handler(enum shell_kind kind)
 	expect_guarded(&c);
 	if (kind == SH_BASH) {
 		/* Ours first, then the user's, in one trap. */
-		term_type(&c.t, "trap -p EXIT | tr '\\n' ' ' | "
+		term_type(&c.t,
+		    "trap -p EXIT | tr '\\n' ' ' | "
 		    "sed 's/^/TRAP:/'; echo\n");
 		ck_assert_msg(term_wait(&c.t, "TRAP:trap -- '_dazai_on_exit ",
-		    STEP_TIMEOUT) && term_wait(&c.t, "user'\\''s trap ran",
-		    STEP_TIMEOUT), "the trap was not chained; the shell "
-		    "wrote:\n%s", term_tail(&c.t));
+				  STEP_TIMEOUT) &&
+			term_wait(&c.t, "user'\\''s trap ran", STEP_TIMEOUT),
+		    "the trap was not chained; the shell "
+		    "wrote:\n%s",
+		    term_tail(&c.t));
 	} else {
 		term_type(&c.t, "print -r -- \"HOOKS:$zshexit_functions\"\n");
 		ck_assert_msg(term_wait(&c.t, "HOOKS:user_bye _dazai_on_exit",
-		    STEP_TIMEOUT), "hooks; the shell wrote:\n%s",
-		    term_tail(&c.t));
+				  STEP_TIMEOUT),
+		    "hooks; the shell wrote:\n%s", term_tail(&c.t));
 	}
 	expect_exit(&c);
 	expect_panic(&c);
@@ -708,8 +714,8 @@ END_TEST
 static void
 sourced_twice(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 cmd[PATH_MAX + 32];
+	struct ctx c;
+	char	   cmd[PATH_MAX + 32];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -731,7 +737,8 @@ sourced_twice(enum shell_kind kind)
 		ck_assert_int_eq(dz_log_count(&c.d, "connection from pid"), 2);
 	}
 	if (kind == SH_BASH)
-		term_type(&c.t, "trap -p EXIT | grep -o _dazai_on_exit | "
+		term_type(&c.t,
+		    "trap -p EXIT | grep -o _dazai_on_exit | "
 		    "wc -l | sed 's/^ */HOOKS=/'\n");
 	else
 		term_type(&c.t,
@@ -759,12 +766,14 @@ END_TEST
 static void
 strict_guarded(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
-	ctx_rc(&c, kind == SH_BASH ? "set -eu -o pipefail" :
-	    "setopt err_exit no_unset pipe_fail", 1, NULL);
+	ctx_rc(&c,
+	    kind == SH_BASH ? "set -eu -o pipefail" :
+			      "setopt err_exit no_unset pipe_fail",
+	    1, NULL);
 	ctx_start(&c);
 	expect_guarded(&c);
 	/* The shell is itself: still strict, still working. */
@@ -801,16 +810,21 @@ END_TEST
 static void
 no_daemon(enum shell_kind kind, bool strict)
 {
-	struct ctx	 c;
-	char		 want[PATH_MAX + 64];
+	struct ctx c;
+	char	   want[PATH_MAX + 64];
 
 	if (!ctx_init(&c, kind, false))
 		return;
-	ctx_rc(&c, strict ? (kind == SH_BASH ? "set -eu" :
-	    "setopt err_exit no_unset") : NULL, strict ? 2 : 1, NULL);
+	ctx_rc(&c,
+	    strict ?
+		(kind == SH_BASH ? "set -eu" : "setopt err_exit no_unset") :
+		NULL,
+	    strict ? 2 : 1, NULL);
 	ctx_start(&c);
-	snprintf(want, sizeof want, "dazai: session UNGUARDED (no daemon at "
-	    "%s", c.sock);
+	snprintf(want, sizeof want,
+	    "dazai: session UNGUARDED (no daemon at "
+	    "%s",
+	    c.sock);
 	ck_assert_msg(strstr(c.t.out, want) != NULL,
 	    "want \"%s\"; the shell wrote:\n%s", want, term_tail(&c.t));
 	ck_assert_int_eq(count_clients(&c, 0, NULL), 0);
@@ -852,8 +866,8 @@ END_TEST
 static void
 no_client(enum shell_kind kind, bool strict)
 {
-	struct ctx	 c;
-	char		 missing[PATH_MAX];
+	struct ctx c;
+	char	   missing[PATH_MAX];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -861,16 +875,17 @@ no_client(enum shell_kind kind, bool strict)
 	ctx_setenv(&c, "DAZAI_HEARTBEAT", missing);
 	ctx_rc(&c, strict ? "set -eu" : NULL, 1, NULL);
 	ctx_start(&c);
-	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED "
-	    "(DAZAI_HEARTBEAT=") != NULL, "no notice; the shell wrote:\n%s",
-	    term_tail(&c.t));
+	ck_assert_msg(strstr(c.t.out,
+			  "dazai: session UNGUARDED "
+			  "(DAZAI_HEARTBEAT=") != NULL,
+	    "no notice; the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert_int_eq(dz_log_count(&c.d, "connection from"), 0);
 	expect_exit(&c);
 	term_stop(&c.t);
 
 	if (access("/usr/local/bin/dazai-heartbeat", X_OK) == 0) {
 		dz_skip_na("/usr/local/bin/dazai-heartbeat is installed; "
-		    "not testing 'not found'");
+			   "not testing 'not found'");
 		ctx_done(&c);
 		return;
 	}
@@ -879,8 +894,9 @@ no_client(enum shell_kind kind, bool strict)
 	ctx_setenv(&c, "DAZAI_HEARTBEAT", NULL);
 	ctx_setenv(&c, "PATH", "/usr/bin:/bin:/usr/sbin:/sbin");
 	ctx_start(&c);
-	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED "
-	    "(dazai-heartbeat not found") != NULL,
+	ck_assert_msg(strstr(c.t.out,
+			  "dazai: session UNGUARDED "
+			  "(dazai-heartbeat not found") != NULL,
 	    "no notice; the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert_int_eq(dz_log_count(&c.d, "connection from"), 0);
 	ck_assert(dz_alive(&c.d));
@@ -914,8 +930,8 @@ END_TEST
  */
 START_TEST(bash_daemon_hung)
 {
-	struct ctx	 c;
-	long long	 t0;
+	struct ctx c;
+	long long  t0;
 
 	if (!ctx_init(&c, SH_BASH, true))
 		return;
@@ -923,9 +939,10 @@ START_TEST(bash_daemon_hung)
 	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
 	t0 = dz_ms_now();
 	ctx_start(&c);
-	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
-	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
-	    term_tail(&c.t));
+	ck_assert_msg(strstr(c.t.out,
+			  "dazai: session UNGUARDED (no answer "
+			  "from the daemon within 3s)") != NULL,
+	    "the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert_int_lt(dz_ms_now() - t0, 9000);
 	ck_assert_int_eq(kill(c.d.pid, SIGCONT), 0);
 	ck_assert_msg(dz_log_wait(&c.d, "stood down", STEP_TIMEOUT),
@@ -950,18 +967,19 @@ static void
 daemon_hung_closed(enum shell_kind kind)
 {
 	static const char *const armed[] = { "--verbose", "--arm", NULL };
-	struct ctx	 c;
-	char		 buf[512];
-	int		 fd;
+	struct ctx		 c;
+	char			 buf[512];
+	int			 fd;
 
 	if (!ctx_init_args(&c, kind, true, armed))
 		return;
 	ctx_rc(&c, NULL, 1, NULL);
 	ck_assert_int_eq(kill(c.d.pid, SIGSTOP), 0);
 	ctx_start(&c);
-	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (no answer "
-	    "from the daemon within 3s)") != NULL, "the shell wrote:\n%s",
-	    term_tail(&c.t));
+	ck_assert_msg(strstr(c.t.out,
+			  "dazai: session UNGUARDED (no answer "
+			  "from the daemon within 3s)") != NULL,
+	    "the shell wrote:\n%s", term_tail(&c.t));
 	expect_exit(&c);
 	/* Well within the client's own 10 s wait for WELCOME. */
 	ck_assert_int_eq(count_clients(&c, 0, NULL), 1);
@@ -973,15 +991,16 @@ daemon_hung_closed(enum shell_kind kind)
 	ck_assert_msg(dz_alive(&c.d), "the daemon died; its log:\n%s",
 	    log_text(&c.d));
 	ck_assert_msg(!dz_log_has(&c.d, "heartbeat lost") &&
-	    !dz_log_has(&c.d, "secret wiped"), "the daemon's log:\n%s",
-	    log_text(&c.d));
+		!dz_log_has(&c.d, "secret wiped"),
+	    "the daemon's log:\n%s", log_text(&c.d));
 	fd = dz_connect(c.sock);
 	ck_assert_int_ge(fd, 0);
 	ck_assert(dz_send(fd, "STATUS\n"));
 	ck_assert(dz_readline(fd, buf, sizeof buf, 5) != NULL);
 	close(fd);
 	ck_assert_msg(strstr(buf, " armed=1 ") != NULL &&
-	    strstr(buf, " secret_bytes=32 ") != NULL, "%s", buf);
+		strstr(buf, " secret_bytes=32 ") != NULL,
+	    "%s", buf);
 	ctx_done(&c);
 }
 
@@ -1005,8 +1024,8 @@ END_TEST
 static void
 nested(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 want[128];
+	struct ctx c;
+	char	   want[128];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1015,8 +1034,10 @@ nested(enum shell_kind kind)
 	expect_guarded(&c);
 
 	term_type(&c.t, kind == SH_BASH ? "bash -i\n" : "zsh -i\n");
-	snprintf(want, sizeof want, "dazai: shell %d, which started this "
-	    "one, holds the guard; not guarding this one", (int)c.t.pid);
+	snprintf(want, sizeof want,
+	    "dazai: shell %d, which started this "
+	    "one, holds the guard; not guarding this one",
+	    (int)c.t.pid);
 	ck_assert_msg(term_wait(&c.t, want, START_TIMEOUT),
 	    "want \"%s\"; the shell wrote:\n%s", want, term_tail(&c.t));
 	ck_assert_msg(term_wait(&c.t, "SOURCED-RC=0", START_TIMEOUT),
@@ -1064,7 +1085,7 @@ END_TEST
 static void
 terminal_signals(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1117,19 +1138,20 @@ END_TEST
 static void
 hostile_aliases(enum shell_kind kind)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, kind, true))
 		return;
-	ctx_rc(&c, "alias kill=false read=false local=false exec=false "
+	ctx_rc(&c,
+	    "alias kill=false read=false local=false exec=false "
 	    "command=false trap=false printf=false eval=false sh=false "
-	    "setsid=false shopt=false setopt=false", 1, NULL);
+	    "setsid=false shopt=false setopt=false",
+	    1, NULL);
 	ctx_start(&c);
 	expect_guarded(&c);
 	term_type(&c.t, "alias kill\n");
 	ck_assert_msg(term_wait(&c.t, "kill=", STEP_TIMEOUT),
-	    "the user's alias is gone; the shell wrote:\n%s",
-	    term_tail(&c.t));
+	    "the user's alias is gone; the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	expect_exit(&c);
 	expect_panic(&c);
@@ -1156,8 +1178,8 @@ END_TEST
 static void
 without_setsid(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 empty[PATH_MAX];
+	struct ctx c;
+	char	   empty[PATH_MAX];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1196,17 +1218,19 @@ END_TEST
 static void
 noninteractive(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 script[PATH_MAX], text[PATH_MAX + 256], out[4096];
-	const char	*argv[4];
-	char		**saved = environ;
-	int		 status;
+	struct ctx  c;
+	char	    script[PATH_MAX], text[PATH_MAX + 256], out[4096];
+	const char *argv[4];
+	char	  **saved = environ;
+	int	    status;
 
 	if (!ctx_init(&c, kind, true))
 		return;
-	snprintf(text, sizeof text, ". '%s'\necho \"RC=$?\"\n"
+	snprintf(text, sizeof text,
+	    ". '%s'\necho \"RC=$?\"\n"
 	    "if type _dazai_main >/dev/null 2>&1; then echo DEFINED; "
-	    "else echo UNDEFINED; fi\n", c.rcpath);
+	    "else echo UNDEFINED; fi\n",
+	    c.rcpath);
 	snprintf(script, sizeof script, "%s/script.sh", c.home);
 	dz_write_file(script, text, strlen(text));
 
@@ -1259,12 +1283,12 @@ END_TEST
  */
 START_TEST(bash_client_lookup)
 {
-	struct ctx	 c;
-	char		 fakebin[PATH_MAX], fake[PATH_MAX + 32];
-	char		 ran[PATH_MAX + 32], text[PATH_MAX + 256];
-	char		 path[PATH_MAX * 2], builddir[PATH_MAX];
-	const char	*sys = getenv("PATH");
-	char		*slash;
+	struct ctx  c;
+	char	    fakebin[PATH_MAX], fake[PATH_MAX + 32];
+	char	    ran[PATH_MAX + 32], text[PATH_MAX + 256];
+	char	    path[PATH_MAX * 2], builddir[PATH_MAX];
+	const char *sys = getenv("PATH");
+	char	   *slash;
 
 	if (!ctx_init(&c, SH_BASH, true))
 		return;
@@ -1274,8 +1298,10 @@ START_TEST(bash_client_lookup)
 	ck_assert_int_eq(mkdir(fakebin, 0700), 0);
 	snprintf(fake, sizeof fake, "%s/dazai-heartbeat", fakebin);
 	snprintf(ran, sizeof ran, "%s/fake.ran", c.home);
-	snprintf(text, sizeof text, "#!/bin/sh\necho ran >>'%s'\n"
-	    "echo 'dazai-heartbeat: fake client refuses' >&2\nexit 4\n", ran);
+	snprintf(text, sizeof text,
+	    "#!/bin/sh\necho ran >>'%s'\n"
+	    "echo 'dazai-heartbeat: fake client refuses' >&2\nexit 4\n",
+	    ran);
 	dz_write_file(fake, text, strlen(text));
 	ck_assert_int_eq(chmod(fake, 0700), 0);
 	ctx_rc(&c, NULL, 1, NULL);
@@ -1300,9 +1326,10 @@ START_TEST(bash_client_lookup)
 	c.t.fd = -1;
 	ctx_setenv(&c, "DAZAI_HEARTBEAT", NULL);
 	ctx_start(&c);
-	ck_assert_msg(strstr(c.t.out, "dazai: session UNGUARDED (fake "
-	    "client refuses)") != NULL, "the shell wrote:\n%s",
-	    term_tail(&c.t));
+	ck_assert_msg(strstr(c.t.out,
+			  "dazai: session UNGUARDED (fake "
+			  "client refuses)") != NULL,
+	    "the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert_int_eq(access(ran, F_OK), 0);
 	expect_exit(&c);
 	term_stop(&c.t);
@@ -1332,7 +1359,7 @@ END_TEST
 static void
 job_probe(struct ctx *c, char *out, size_t len)
 {
-	char	 v[6][128];
+	char v[6][128];
 
 	/* In bash 5.1+ a wait that waits for a hidden process never ends. */
 	term_type(&c->t, "wait\n");
@@ -1351,8 +1378,10 @@ job_probe(struct ctx *c, char *out, size_t len)
 	term_type(&c->t, "kill %1; wait\n");
 	ck_assert_msg(term_value(&c->t, "WAITED", "$?", v[5], sizeof v[5]),
 	    "wait did not return; the shell wrote:\n%s", term_tail(&c->t));
-	snprintf(out, len, "wait=%s bang=%s jobs=%s jobs-after-&=%s "
-	    "$!-is=%s wait-after-kill=%s", v[0], v[1], v[2], v[3], v[4], v[5]);
+	snprintf(out, len,
+	    "wait=%s bang=%s jobs=%s jobs-after-&=%s "
+	    "$!-is=%s wait-after-kill=%s",
+	    v[0], v[1], v[2], v[3], v[4], v[5]);
 }
 
 /*
@@ -1362,8 +1391,8 @@ job_probe(struct ctx *c, char *out, size_t len)
 static void
 jobs_as_unguarded(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 plain[1024], guarded[1024];
+	struct ctx c;
+	char	   plain[1024], guarded[1024];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1407,9 +1436,9 @@ END_TEST
 static void
 stand_down(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 v[256];
-	size_t		 mark;
+	struct ctx c;
+	char	   v[256];
+	size_t	   mark;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1423,14 +1452,20 @@ stand_down(enum shell_kind kind)
 	mark = c.t.seen;
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	c.t.seen = mark;
-	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (stood down; "
-	    "the daemon keeps the secret)", STEP_TIMEOUT),
+	ck_assert_msg(term_wait(&c.t,
+			  "dazai: session UNGUARDED (stood down; "
+			  "the daemon keeps the secret)",
+			  STEP_TIMEOUT),
 	    "the shell wrote:\n%s", term_tail(&c.t));
-	ck_assert(term_value(&c.t, "VARS", "${DAZAI_HEARTBEAT_PID-}|"
-	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}", v, sizeof v));
+	ck_assert(term_value(&c.t, "VARS",
+	    "${DAZAI_HEARTBEAT_PID-}|"
+	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}",
+	    v, sizeof v));
 	ck_assert_str_eq(v, "||");
-	ck_assert(term_value(&c.t, "ENV", "$(env | "
-	    "grep -c '^_*DAZAI_[A-Z_]*\\(PID\\|CLIENT\\)=')", v, sizeof v));
+	ck_assert(term_value(&c.t, "ENV",
+	    "$(env | "
+	    "grep -c '^_*DAZAI_[A-Z_]*\\(PID\\|CLIENT\\)=')",
+	    v, sizeof v));
 	ck_assert_str_eq(v, "0");
 	/* Said once. */
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
@@ -1463,11 +1498,11 @@ END_TEST
 static void
 exit_spares_reused_pid(enum shell_kind kind)
 {
-	struct ctx		 c;
-	char			 v[64];
-	pid_t			 other;
-	unsigned long long	 client_start;
-	int			 tries;
+	struct ctx	   c;
+	char		   v[64];
+	pid_t		   other;
+	unsigned long long client_start;
+	int		   tries;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1485,7 +1520,7 @@ exit_spares_reused_pid(enum shell_kind kind)
 	ck_assert(term_value(&c.t, "CLIENT", "${_DAZAI_CLIENT#* }", v,
 	    sizeof v));
 	client_start = strtoull(v, NULL, 10);
-	for (tries = 0; ; tries++) {
+	for (tries = 0;; tries++) {
 		term_type(&c.t, "(trap '' HUP; exec sleep 300) & disown\n");
 		ck_assert(term_value(&c.t, "OTHER", "$!", v, sizeof v));
 		other = (pid_t)atoi(v);
@@ -1500,8 +1535,10 @@ exit_spares_reused_pid(enum shell_kind kind)
 	ck_assert_msg(term_exit(&c.t, STEP_TIMEOUT) == 0,
 	    "the shell did not exit; it wrote:\n%s", term_tail(&c.t));
 	expect_panic(&c);
-	ck_assert_msg(proc_running(other), "the exit hook killed pid %d, "
-	    "which is not its client", (int)other);
+	ck_assert_msg(proc_running(other),
+	    "the exit hook killed pid %d, "
+	    "which is not its client",
+	    (int)other);
 	kill(other, SIGKILL);
 	ctx_done(&c);
 }
@@ -1526,10 +1563,10 @@ END_TEST
 static void
 exec_keeps_guard(enum shell_kind kind)
 {
-	struct ctx	 c;
-	char		 v[64], want[64];
-	pid_t		 client = 0;
-	size_t		 mark;
+	struct ctx c;
+	char	   v[64], want[64];
+	pid_t	   client = 0;
+	size_t	   mark;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1542,8 +1579,7 @@ exec_keeps_guard(enum shell_kind kind)
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	ck_assert_msg(term_count(&c.t, "dazai:") == 0, "the shell wrote:\n%s",
 	    term_tail(&c.t));
-	ck_assert(term_value(&c.t, "HB", "$DAZAI_HEARTBEAT_PID", v,
-	    sizeof v));
+	ck_assert(term_value(&c.t, "HB", "$DAZAI_HEARTBEAT_PID", v, sizeof v));
 	snprintf(want, sizeof want, "%d", (int)client);
 	ck_assert_str_eq(v, want);
 	ck_assert_int_eq(dz_log_count(&c.d, "heartbeat connected"), 1);
@@ -1556,12 +1592,15 @@ exec_keeps_guard(enum shell_kind kind)
 	mark = c.t.seen;
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	c.t.seen = mark;
-	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (stood down; "
-	    "the daemon keeps the secret)", STEP_TIMEOUT),
+	ck_assert_msg(term_wait(&c.t,
+			  "dazai: session UNGUARDED (stood down; "
+			  "the daemon keeps the secret)",
+			  STEP_TIMEOUT),
 	    "the shell wrote:\n%s", term_tail(&c.t));
-	ck_assert(term_value(&c.t, "VARS", "${DAZAI_HEARTBEAT_PID-}|"
-	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}|${_DAZAI_FD-}", v,
-	    sizeof v));
+	ck_assert(term_value(&c.t, "VARS",
+	    "${DAZAI_HEARTBEAT_PID-}|"
+	    "${DAZAI_GUARD_PID-}|${_DAZAI_CLIENT-}|${_DAZAI_FD-}",
+	    v, sizeof v));
 	ck_assert_str_eq(v, "|||");
 	expect_exit(&c);
 	usleep(200000);
@@ -1585,7 +1624,7 @@ END_TEST
 /* After exec, an exit without stand-down still panics. */
 START_TEST(bash_exec_exit)
 {
-	struct ctx	 c;
+	struct ctx c;
 
 	if (!ctx_init(&c, SH_BASH, true))
 		return;
@@ -1612,9 +1651,9 @@ END_TEST
 static void
 prompt_notice(enum shell_kind kind, const char *before, const char *want1)
 {
-	struct ctx	 c;
-	char		 v[64];
-	size_t		 mark;
+	struct ctx c;
+	char	   v[64];
+	size_t	   mark;
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1634,9 +1673,14 @@ prompt_notice(enum shell_kind kind, const char *before, const char *want1)
 	mark = c.t.seen;
 	ck_assert(term_sync(&c.t, STEP_TIMEOUT));
 	c.t.seen = mark;
-	ck_assert_msg(term_wait(&c.t, "dazai: session UNGUARDED (lost the "
-	    "daemon at ", STEP_TIMEOUT) && term_wait(&c.t, "(connection "
-	    "closed); the daemon stopped or panicked)", STEP_TIMEOUT),
+	ck_assert_msg(term_wait(&c.t,
+			  "dazai: session UNGUARDED (lost the "
+			  "daemon at ",
+			  STEP_TIMEOUT) &&
+		term_wait(&c.t,
+		    "(connection "
+		    "closed); the daemon stopped or panicked)",
+		    STEP_TIMEOUT),
 	    "the shell wrote:\n%s", term_tail(&c.t));
 	ck_assert(term_value(&c.t, "HB", "${DAZAI_HEARTBEAT_PID-}", v,
 	    sizeof v));
@@ -1658,9 +1702,9 @@ END_TEST
 /* The same with an array PROMPT_COMMAND (bash 5.1+ runs each element). */
 START_TEST(bash_prompt_array)
 {
-	char	 out[256], bash[PATH_MAX];
+	char	    out[256], bash[PATH_MAX];
 	const char *argv[] = { bash, "-c",
-	    "((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
+		"((BASH_VERSINFO[0] * 100 + BASH_VERSINFO[1] >= 501))", NULL };
 
 	if (!dz_which("bash", bash, sizeof bash)) {
 		dz_skip("bash not found in PATH");
@@ -1670,15 +1714,19 @@ START_TEST(bash_prompt_array)
 		dz_skip_na("bash before 5.1 has no array PROMPT_COMMAND");
 		return;
 	}
-	prompt_notice(SH_BASH, "PROMPT_COMMAND=('echo \"PC=<$?>\"' "
-	    "'echo \"PC2=<done>\"')", "PC2=<done>");
+	prompt_notice(SH_BASH,
+	    "PROMPT_COMMAND=('echo \"PC=<$?>\"' "
+	    "'echo \"PC2=<done>\"')",
+	    "PC2=<done>");
 }
 END_TEST
 
 START_TEST(zsh_prompt_notice)
 {
-	prompt_notice(SH_ZSH, "user_pc() { echo \"PC=<$?>\"; }\n"
-	    "precmd_functions+=(user_pc)", NULL);
+	prompt_notice(SH_ZSH,
+	    "user_pc() { echo \"PC=<$?>\"; }\n"
+	    "precmd_functions+=(user_pc)",
+	    NULL);
 }
 END_TEST
 
@@ -1690,9 +1738,9 @@ END_TEST
 static void
 separate_window(enum shell_kind kind)
 {
-	struct ctx	 c;
-	struct term	*t2;
-	char		 want[PATH_MAX + 512], cmd[PATH_MAX + 16];
+	struct ctx   c;
+	struct term *t2;
+	char	     want[PATH_MAX + 512], cmd[PATH_MAX + 16];
 
 	if (!ctx_init(&c, kind, true))
 		return;
@@ -1702,13 +1750,17 @@ separate_window(enum shell_kind kind)
 	ck_assert_ptr_nonnull(t2 = calloc(1, sizeof *t2));
 	t2->fd = -1;
 	term_start(&c, t2);
-	snprintf(want, sizeof want, "dazai: session UNGUARDED (the daemon "
+	snprintf(want, sizeof want,
+	    "dazai: session UNGUARDED (the daemon "
 	    "serves one heartbeat and another process holds it, from another "
 	    "window or a script; to move the guard here, stand that one down "
 	    "(kill -USR1 its DAZAI_HEARTBEAT_PID), then: . %s; to guard every "
-	    "window, give the daemon sessions = 16 in dazai.conf)", c.rcpath);
-	ck_assert_msg(term_count(t2, want) == 1, "want \"%s\"; the shell "
-	    "wrote:\n%s", want, term_tail(t2));
+	    "window, give the daemon sessions = 16 in dazai.conf)",
+	    c.rcpath);
+	ck_assert_msg(term_count(t2, want) == 1,
+	    "want \"%s\"; the shell "
+	    "wrote:\n%s",
+	    want, term_tail(t2));
 	ck_assert_int_eq(term_count(t2, "dazai:"), 1);
 
 	term_type(&c.t, "kill -USR1 \"$DAZAI_HEARTBEAT_PID\"\n");
@@ -1753,19 +1805,22 @@ static void
 daemon_later(enum shell_kind kind)
 {
 	static const char *const verbose[] = { "--verbose", NULL };
-	struct ctx	 c;
-	char		 want[PATH_MAX + 256], dir[PATH_MAX];
-	char		 cmd[PATH_MAX + 16];
+	struct ctx		 c;
+	char			 want[PATH_MAX + 256], dir[PATH_MAX];
+	char			 cmd[PATH_MAX + 16];
 
 	if (!ctx_init(&c, kind, false))
 		return;
 	ctx_rc(&c, NULL, 1, NULL);
 	ctx_start(&c);
-	snprintf(want, sizeof want, "; a shell opened before dazaid started "
+	snprintf(want, sizeof want,
+	    "; a shell opened before dazaid started "
 	    "stays unguarded until this file is sourced again: . %s)",
 	    c.rcpath);
-	ck_assert_msg(term_count(&c.t, want) == 1, "want \"%s\"; the shell "
-	    "wrote:\n%s", want, term_tail(&c.t));
+	ck_assert_msg(term_count(&c.t, want) == 1,
+	    "want \"%s\"; the shell "
+	    "wrote:\n%s",
+	    want, term_tail(&c.t));
 	snprintf(dir, sizeof dir, "%s", c.sock);
 	*strrchr(dir, '/') = '\0';
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
@@ -1799,9 +1854,9 @@ END_TEST
 static void
 interval_follows(enum shell_kind kind)
 {
-	static const char *const args[] = { "--verbose", "--ping-timeout",
-	    "2", NULL };
-	struct ctx	 c;
+	static const char *const args[] = { "--verbose", "--ping-timeout", "2",
+		NULL };
+	struct ctx		 c;
 
 	if (!ctx_init_args(&c, kind, true, args))
 		return;
@@ -1833,9 +1888,9 @@ END_TEST
 static int
 live_sessions(const struct ctx *c)
 {
-	char		 buf[512];
-	const char	*p;
-	int		 fd = dz_connect(c->sock);
+	char	    buf[512];
+	const char *p;
+	int	    fd = dz_connect(c->sock);
 
 	if (fd < 0)
 		return -1;
@@ -1853,7 +1908,7 @@ live_sessions(const struct ctx *c)
 static bool
 sessions_reach(const struct ctx *c, int n, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (live_sessions(c) != n) {
 		if (dz_ms_now() >= end)
@@ -1873,12 +1928,12 @@ static void
 every_window(enum shell_kind kind, bool armed)
 {
 	static const char *const dry[] = { "--verbose", "--sessions", "4",
-			    NULL };
+		NULL };
 	static const char *const arm[] = { "--verbose", "--sessions", "4",
-			    "--arm", NULL };
-	struct ctx	 c;
-	struct term	*t[3];
-	int		 i;
+		"--arm", NULL };
+	struct ctx		 c;
+	struct term		*t[3];
+	int			 i;
 
 	if (!ctx_init_args(&c, kind, true, armed ? arm : dry))
 		return;
@@ -1888,11 +1943,15 @@ every_window(enum shell_kind kind, bool armed)
 		ck_assert_ptr_nonnull(t[i] = calloc(1, sizeof *t[i]));
 		t[i]->fd = -1;
 		term_start(&c, t[i]);
-		ck_assert_msg(term_count(t[i], "UNGUARDED") == 0, "window %d "
-		    "was not guarded:\n%s", i + 2, term_tail(t[i]));
+		ck_assert_msg(term_count(t[i], "UNGUARDED") == 0,
+		    "window %d "
+		    "was not guarded:\n%s",
+		    i + 2, term_tail(t[i]));
 	}
-	ck_assert_msg(sessions_reach(&c, 4, STEP_TIMEOUT), "%d sessions, "
-	    "want 4", live_sessions(&c));
+	ck_assert_msg(sessions_reach(&c, 4, STEP_TIMEOUT),
+	    "%d sessions, "
+	    "want 4",
+	    live_sessions(&c));
 	/* By exit. */
 	term_type(t[0], "exit\n");
 	ck_assert(term_exit(t[0], STEP_TIMEOUT) == 0);
@@ -1942,9 +2001,9 @@ END_TEST
 
 /* A tmux server of the test's own, in the foreground (-D). */
 struct mux {
-	char	 prog[PATH_MAX];	/* tmux */
-	char	 sock[PATH_MAX];	/* its socket, in the test's home */
-	pid_t	 server;
+	char  prog[PATH_MAX]; /* tmux */
+	char  sock[PATH_MAX]; /* its socket, in the test's home */
+	pid_t server;
 };
 
 /*
@@ -1956,13 +2015,13 @@ static int
 mux_run(const struct ctx *c, const struct mux *m, const char *const *args,
     char *out, size_t len)
 {
-	const char	*argv[16];
-	struct pollfd	 pfd;
-	size_t		 n = 0, got = 0;
-	long long	 end = dz_ms_now() + 10000;
-	ssize_t		 r;
-	pid_t		 pid;
-	int		 p[2], st, i;
+	const char   *argv[16];
+	struct pollfd pfd;
+	size_t	      n = 0, got = 0;
+	long long     end = dz_ms_now() + 10000;
+	ssize_t	      r;
+	pid_t	      pid;
+	int	      p[2], st, i;
 
 	argv[n++] = m->prog;
 	argv[n++] = "-S";
@@ -2015,17 +2074,17 @@ static bool
 mux_start(const struct ctx *c, struct mux *m, pid_t *pane)
 {
 	static const char *const list[] = { "list-sessions", NULL };
-	const char	*argv[] = { m->prog, "-D", "-f", "/dev/null", "-S",
-			    m->sock, NULL };
-	const char	*newsess[] = { "new-session", "-d", "-s", "dz", "-x",
-			    "200", "-y", "50", c->shell, "-i", NULL };
-	static const char *const pid[] = { "display-message", "-p", "-t",
-			    "dz", "#{pane_pid}", NULL };
+	const char *argv[] = { m->prog, "-D", "-f", "/dev/null", "-S", m->sock,
+		NULL };
+	const char *newsess[] = { "new-session", "-d", "-s", "dz", "-x", "200",
+		"-y", "50", c->shell, "-i", NULL };
+	static const char *const pid[] = { "display-message", "-p", "-t", "dz",
+		"#{pane_pid}", NULL };
 	static const char *const cap[] = { "capture-pane", "-p", "-t", "dz",
-			    NULL };
-	char		 out[8192], log[PATH_MAX];
-	long long	 end;
-	int		 fd, i;
+		NULL };
+	char			 out[8192], log[PATH_MAX];
+	long long		 end;
+	int			 fd, i;
 
 	memset(m, 0, sizeof *m);
 	if (!dz_which("tmux", m->prog, sizeof m->prog)) {
@@ -2070,8 +2129,10 @@ mux_start(const struct ctx *c, struct mux *m, pid_t *pane)
 	end = dz_ms_now() + (long long)(START_TIMEOUT * 1000);
 	while (mux_run(c, m, cap, out, sizeof out) != 0 ||
 	    strstr(out, "SOURCED-RC=0") == NULL) {
-		ck_assert_msg(dz_ms_now() < end, "the shell in tmux did not "
-		    "read its rc file; its window shows:\n%s", out);
+		ck_assert_msg(dz_ms_now() < end,
+		    "the shell in tmux did not "
+		    "read its rc file; its window shows:\n%s",
+		    out);
 		usleep(50000);
 	}
 	return true;
@@ -2082,8 +2143,8 @@ static const char *
 mux_screen(const struct ctx *c, const struct mux *m)
 {
 	static const char *const cap[] = { "capture-pane", "-p", "-t", "dz",
-			    NULL };
-	static char	 out[8192];
+		NULL };
+	static char		 out[8192];
 
 	mux_run(c, m, cap, out, sizeof out);
 	return out;
@@ -2093,7 +2154,7 @@ mux_screen(const struct ctx *c, const struct mux *m)
 static void
 mux_stop(struct mux *m)
 {
-	int	 st;
+	int st;
 
 	if (m->server > 0) {
 		kill(m->server, SIGKILL);
@@ -2114,19 +2175,21 @@ static void
 multiplexer(bool skip)
 {
 	static const char *const args[] = { "--verbose", "--sessions", "16",
-			    NULL };
-	struct ctx	 c;
-	struct mux	 m;
-	struct term	 screen;
-	pid_t		 pane = 0;
+		NULL };
+	struct ctx		 c;
+	struct mux		 m;
+	struct term		 screen;
+	pid_t			 pane = 0;
 
 	if (!ctx_init_args(&c, SH_BASH, true, args))
 		return;
 	ctx_rc(&c, skip ? "DAZAI_MULTIPLEXER=skip" : NULL, 1, NULL);
 	ctx_start(&c);
 	ck_assert_msg(term_count(&c.t, "dazai:") == 0 &&
-	    count_clients(&c, c.t.pid, NULL) == 1, "the login shell is not "
-	    "guarded:\n%s", term_tail(&c.t));
+		count_clients(&c, c.t.pid, NULL) == 1,
+	    "the login shell is not "
+	    "guarded:\n%s",
+	    term_tail(&c.t));
 	if (!mux_start(&c, &m, &pane)) {
 		ctx_done(&c);
 		return;
@@ -2149,10 +2212,11 @@ multiplexer(bool skip)
 		ctx_done(&c);
 		return;
 	}
-	ck_assert_msg(strstr(mux_screen(&c, &m), "dazai: session UNGUARDED "
-	    "(inside tmux, whose sessions outlive your logout; "
-	    "DAZAI_MULTIPLEXER=skip)") != NULL, "the pane shows:\n%s",
-	    mux_screen(&c, &m));
+	ck_assert_msg(strstr(mux_screen(&c, &m),
+			  "dazai: session UNGUARDED "
+			  "(inside tmux, whose sessions outlive your logout; "
+			  "DAZAI_MULTIPLEXER=skip)") != NULL,
+	    "the pane shows:\n%s", mux_screen(&c, &m));
 	ck_assert_int_eq(count_clients(&c, pane, NULL), 0);
 	/* The same under screen, which sets STY. */
 	memset(&screen, 0, sizeof screen);
@@ -2160,9 +2224,11 @@ multiplexer(bool skip)
 	ctx_setenv(&c, "STY", "4242.pts-0.host");
 	term_start(&c, &screen);
 	ctx_setenv(&c, "STY", NULL);
-	ck_assert_msg(term_count(&screen, "dazai: session UNGUARDED (inside "
-	    "screen, whose sessions outlive your logout; "
-	    "DAZAI_MULTIPLEXER=skip)") == 1, "%s", term_tail(&screen));
+	ck_assert_msg(term_count(&screen,
+			  "dazai: session UNGUARDED (inside "
+			  "screen, whose sessions outlive your logout; "
+			  "DAZAI_MULTIPLEXER=skip)") == 1,
+	    "%s", term_tail(&screen));
 	ck_assert_int_eq(count_clients(&c, screen.pid, NULL), 0);
 	term_stop(&screen);
 	ck_assert_int_eq(live_sessions(&c), 1);
@@ -2196,25 +2262,28 @@ END_TEST
  */
 START_TEST(walkthrough)
 {
-	struct ctx	 c;
-	struct term	*t2, *t3;
-	char		 dir[PATH_MAX], cmd[PATH_MAX + 32], v[64];
-	const char	*args[] = { "--arm", "--grace", "5", "--empty",
-			    "--sessions", "16", NULL };
+	struct ctx   c;
+	struct term *t2, *t3;
+	char	     dir[PATH_MAX], cmd[PATH_MAX + 32], v[64];
+	const char *args[] = { "--arm", "--grace", "5", "--empty", "--sessions",
+		"16", NULL };
 
 	if (!ctx_init(&c, SH_BASH, false))
 		return;
 	ctx_rc(&c, NULL, 1, NULL);
 	/* Terminal 1: before the daemon, so unguarded, and it says so. */
 	ctx_start(&c);
-	ck_assert_msg(term_count(&c.t, "a shell opened before dazaid started "
-	    "stays unguarded until this file is sourced again") == 1,
+	ck_assert_msg(term_count(&c.t,
+			  "a shell opened before dazaid started "
+			  "stays unguarded until this file is sourced again") ==
+		1,
 	    "the shell wrote:\n%s", term_tail(&c.t));
 	snprintf(dir, sizeof dir, "%s", c.sock);
 	*strrchr(dir, '/') = '\0';
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ck_assert_int_eq(dz_start_at(&c.d, c.sock, args), 0);
-	ck_assert(dz_log_has(&c.d, "(ARMED, grace 5s, ping timeout off, up to "
+	ck_assert(dz_log_has(&c.d,
+	    "(ARMED, grace 5s, ping timeout off, up to "
 	    "16 heartbeats)"));
 
 	/* Terminals 2 and 3 hold a heartbeat each, silently. */
@@ -2231,8 +2300,9 @@ START_TEST(walkthrough)
 	snprintf(cmd, sizeof cmd, "PATH=%s:$PATH\n", dz_bin(""));
 	term_type(t2, cmd);
 	term_type(t2, "dazai load\n");
-	ck_assert_msg(term_wait(t2, "dazai: secret (not echoed): ",
-	    STEP_TIMEOUT), "no prompt:\n%s", term_tail(t2));
+	ck_assert_msg(term_wait(t2,
+			  "dazai: secret (not echoed): ", STEP_TIMEOUT),
+	    "no prompt:\n%s", term_tail(t2));
 	term_type(t2, "correct horse\n");
 	/* Nothing typed ahead: the prompt discards what is queued when it
 	 * ends, and takes more input at once for a paste it refuses. */
@@ -2242,11 +2312,12 @@ START_TEST(walkthrough)
 	    "the secret was echoed:\n%s", term_tail(t2));
 	term_type(t2, "dazai status\n");
 	ck_assert(term_wait(t2, "secret_bytes  13", STEP_TIMEOUT));
-	ck_assert(term_value(t2, "N", "$(dazai status | grep -c "
-	    "'^heartbeat ')", v, sizeof v));
+	ck_assert(term_value(t2, "N",
+	    "$(dazai status | grep -c "
+	    "'^heartbeat ')",
+	    v, sizeof v));
 	ck_assert_str_eq(v, "2");
-	ck_assert(term_value(t2, "BYTES", "$(dazai get | wc -c)", v,
-	    sizeof v));
+	ck_assert(term_value(t2, "BYTES", "$(dazai get | wc -c)", v, sizeof v));
 	ck_assert_str_eq(v, "13");
 
 	/* Closing terminal 3: logged, nothing else. */
@@ -2258,16 +2329,19 @@ START_TEST(walkthrough)
 	/* Closing terminal 2, the last: the panic, the window, the wipe. */
 	term_type(t2, "exit\n");
 	ck_assert(term_exit(t2, STEP_TIMEOUT) == 0);
-	ck_assert(dz_log_wait(&c.d, "heartbeat lost: connection closed "
-	    "without QUIT", STEP_TIMEOUT));
+	ck_assert(dz_log_wait(&c.d,
+	    "heartbeat lost: connection closed "
+	    "without QUIT",
+	    STEP_TIMEOUT));
 	ck_assert(dz_log_wait(&c.d, "grace window of 5s, wipe at ",
 	    STEP_TIMEOUT));
 	ck_assert_msg(dz_wait(&c.d, 15.0) == 0, "no panic; the log:\n%s",
 	    log_text(&c.d));
 	ck_assert_msg(WIFSIGNALED(c.d.status) &&
-	    WTERMSIG(c.d.status) == SIGKILL, "status %d; the log:\n%s",
-	    c.d.status, log_text(&c.d));
-	ck_assert(dz_log_has(&c.d, "secret wiped (13 bytes overwritten with "
+		WTERMSIG(c.d.status) == SIGKILL,
+	    "status %d; the log:\n%s", c.d.status, log_text(&c.d));
+	ck_assert(dz_log_has(&c.d,
+	    "secret wiped (13 bytes overwritten with "
 	    "zeros, after the prekey and key)"));
 	term_stop(t2);
 	term_stop(t3);
@@ -2280,10 +2354,10 @@ END_TEST
 /* Point 11: shellcheck is clean; bash and zsh parse the file. */
 START_TEST(shellcheck_clean)
 {
-	char		 rc[PATH_MAX], cwd[PATH_MAX], prog[PATH_MAX];
-	char		 out[8192];
-	const char	*argv[5];
-	int		 status;
+	char	    rc[PATH_MAX], cwd[PATH_MAX], prog[PATH_MAX];
+	char	    out[8192];
+	const char *argv[5];
+	int	    status;
 
 	ck_assert(getcwd(cwd, sizeof cwd) != NULL);
 	snprintf(rc, sizeof rc, "%.3000s/shell/shellrc.sh", cwd);
@@ -2321,8 +2395,8 @@ END_TEST
 Suite *
 shell_suite(void)
 {
-	Suite	*s = suite_create("shell");
-	TCase	*tc;
+	Suite *s = suite_create("shell");
+	TCase *tc;
 
 	tc = tcase_create("bash");
 	tcase_set_timeout(tc, 60);

@@ -22,7 +22,7 @@ static const char *const ARMED_GRACE[] = { "--arm", "--grace", "30", NULL };
 static void
 send_signal(void *arg)
 {
-	const int	*a = arg;
+	const int *a = arg;
 
 	kill((pid_t)a[0], a[1]);
 }
@@ -36,15 +36,15 @@ send_signal(void *arg)
 static int
 signal_status(struct dz *d, const char *const *args, int sig)
 {
-	unsigned char		 marker[32];
-	char			 dir[64], path[128];
-	const char		*argv[16];
-	struct memscan		 ms;
-	struct memscan_death	 md;
-	struct memscan_shield	 sh;
-	const void		*needles[MEMSCAN_NEEDLES];
-	unsigned long		 ranges[4];
-	int			 fd, n = 0, i, a[2];
+	unsigned char	      marker[32];
+	char		      dir[64], path[128];
+	const char	     *argv[16];
+	struct memscan	      ms;
+	struct memscan_death  md;
+	struct memscan_shield sh;
+	const void	     *needles[MEMSCAN_NEEDLES];
+	unsigned long	      ranges[4];
+	int		      fd, n = 0, i, a[2];
 
 	ck_assert_int_eq(getrandom(marker, sizeof marker, 0), 32);
 	dz_tmpdir(dir, sizeof dir);
@@ -61,10 +61,11 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	if (!dz_is_root() || dz_is_asan_build(dz_bin("dazaid"))) {
 		if (dz_is_root())
 			dz_skip_na("signals: no memory scan of an "
-			    "AddressSanitizer build (make check scans)");
+				   "AddressSanitizer build (make check scans)");
 		else
 			dz_skip("signals: the memory proof of the wipe after "
-			    "signal %d needs root", sig);
+				"signal %d needs root",
+			    sig);
 		kill(d->pid, sig);
 		ck_assert_int_eq(dz_wait(d, 10), 0);
 		close(fd);
@@ -74,36 +75,42 @@ signal_status(struct dz *d, const char *const *args, int sig)
 	 * once each, in the secure mappings; all three must go. */
 	ck_assert_int_eq(memscan_pid(d->pid, marker, sizeof marker, &ms), 0);
 	ck_assert_int_eq(ms.hits, 0);
-	ck_assert_msg(memscan_shield(d->pid, &sh) == 0, "no shielded secret: "
-	    "%s", strerror(errno));
+	ck_assert_msg(memscan_shield(d->pid, &sh) == 0,
+	    "no shielded secret: "
+	    "%s",
+	    strerror(errno));
 	ck_assert_int_eq(memscan_pid(d->pid, sh.ct, sizeof sh.ct, &ms), 0);
 	ck_assert_int_eq(ms.hits, 1);
-	ck_assert_int_eq(memscan_pid(d->pid, sh.prekey, sizeof sh.prekey,
-	    &ms), 0);
+	ck_assert_int_eq(memscan_pid(d->pid, sh.prekey, sizeof sh.prekey, &ms),
+	    0);
 	ck_assert_int_eq(ms.hits, 1);
 	memscan_shield_targets(&sh, marker, needles, ranges);
 	a[0] = (int)d->pid;
 	a[1] = sig;
 	setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles,
-	    MEMSCAN_NEEDLES, sizeof marker, ranges, 2, send_signal, a, &md),
+	ck_assert_int_eq(memscan_trace_death_n(d->pid, needles, MEMSCAN_NEEDLES,
+			     sizeof marker, ranges, 2, send_signal, a, &md),
 	    0);
 	d->pid = 0;
 	d->status = md.status;
 	ck_assert_msg(md.scans + md.unmap_scans >= 1, "signal %d: no scan",
 	    sig);
-	ck_assert_msg(md.hits == 0 && md.unmap_hits == 0, "signal %d: the "
-	    "ciphertext, the prekey or the key outlived the wipe", sig);
-	ck_assert_msg(md.nonzero == 0, "signal %d: a secure mapping not all "
-	    "zero at the last system call", sig);
+	ck_assert_msg(md.hits == 0 && md.unmap_hits == 0,
+	    "signal %d: the "
+	    "ciphertext, the prekey or the key outlived the wipe",
+	    sig);
+	ck_assert_msg(md.nonzero == 0,
+	    "signal %d: a secure mapping not all "
+	    "zero at the last system call",
+	    sig);
 	close(fd);
 	return d->status;
 }
 
 START_TEST(sigusr1_dry_run)
 {
-	struct dz	 d;
-	int		 st = signal_status(&d, DRY, SIGUSR1);
+	struct dz d;
+	int	  st = signal_status(&d, DRY, SIGUSR1);
 
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert(dz_log_has(&d, "SIGUSR1"));
@@ -115,8 +122,8 @@ END_TEST
 
 START_TEST(sigusr1_armed)
 {
-	struct dz	 d;
-	int		 st = signal_status(&d, ARMED, SIGUSR1);
+	struct dz d;
+	int	  st = signal_status(&d, ARMED, SIGUSR1);
 
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert(dz_log_has(&d, "secret wiped"));
@@ -126,8 +133,8 @@ END_TEST
 
 START_TEST(sigusr2_dry_run)
 {
-	struct dz	 d;
-	int		 st = signal_status(&d, DRY, SIGUSR2);
+	struct dz d;
+	int	  st = signal_status(&d, DRY, SIGUSR2);
 
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	ck_assert(dz_log_has(&d, "SIGUSR2: secret wiped; WOULD SIGKILL"));
@@ -137,8 +144,8 @@ END_TEST
 
 START_TEST(sigusr2_armed_ignores_grace)
 {
-	struct dz	 d;
-	int		 st = signal_status(&d, ARMED_GRACE, SIGUSR2);
+	struct dz d;
+	int	  st = signal_status(&d, ARMED_GRACE, SIGUSR2);
 
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert(!dz_log_has(&d, "grace window"));
@@ -167,8 +174,8 @@ END_TEST
 
 START_TEST(sighup_sigpipe_ignored)
 {
-	struct dz	 d;
-	int		 fd;
+	struct dz d;
+	int	  fd;
 
 	ck_assert_int_eq(dz_start(&d, ARMED), 0);
 	fd = dz_hello(d.sock);
@@ -190,8 +197,7 @@ END_TEST
 
 START_TEST(fatal_signals_reraise)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE,
-	    SIGABRT };
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
 	struct dz	 d;
 	size_t		 i;
 	int		 st;
@@ -210,7 +216,7 @@ END_TEST
 static void
 ctl(const struct dz *d, const char *line, const char *want)
 {
-	int	 fd = dz_connect(d->sock);
+	int fd = dz_connect(d->sock);
 
 	ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
 	ck_assert(dz_send(fd, line));
@@ -227,10 +233,10 @@ ctl(const struct dz *d, const char *line, const char *want)
 static void
 arm_verb_kills(int sig, int want)
 {
-	struct dz	 d;
-	char		 line[64];
-	pid_t		 child;
-	int		 st, hb;
+	struct dz d;
+	char	  line[64];
+	pid_t	  child;
+	int	  st, hb;
 
 	ck_assert_int_eq(dz_start(&d, DRY), 0);
 	hb = dz_hello(d.sock);
@@ -242,8 +248,10 @@ arm_verb_kills(int sig, int want)
 	ck_assert_int_eq(dz_wait(&d, 10), 0);
 	ck_assert_msg(WIFSIGNALED(d.status) && WTERMSIG(d.status) == want,
 	    "signal %d: daemon status %d", sig, d.status);
-	ck_assert_msg(dz_waitpid(child, &st, 10) == 0, "signal %d: the "
-	    "registered process is still alive", sig);
+	ck_assert_msg(dz_waitpid(child, &st, 10) == 0,
+	    "signal %d: the "
+	    "registered process is still alive",
+	    sig);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	    "signal %d: registered process status %d", sig, st);
 	close(hb);
@@ -265,7 +273,7 @@ END_TEST
 
 START_TEST(signal_before_heartbeat)
 {
-	struct dz	 d;
+	struct dz d;
 
 	/* No heartbeat yet: signals still trigger. */
 	ck_assert_int_eq(dz_start(&d, ARMED), 0);
@@ -284,10 +292,10 @@ END_TEST
 static int
 start_loading(struct dz *d, const char *const *extra)
 {
-	const char	*argv[32];
-	char		 fdarg[16];
-	int		 p[2], n = 0, i;
-	struct stat	 st;
+	const char *argv[32];
+	char	    fdarg[16];
+	int	    p[2], n = 0, i;
+	struct stat st;
 
 	dz_init(d, NULL);
 	ck_assert_int_eq(pipe(p), 0);
@@ -319,21 +327,24 @@ start_loading(struct dz *d, const char *const *extra)
 START_TEST(shutdown_while_loading)
 {
 	static const char *const extra[] = { NULL };
-	static const int sigs[] = { SIGTERM, SIGINT };
-	struct stat	 st;
-	struct dz	 d;
-	size_t		 i;
-	int		 w;
+	static const int	 sigs[] = { SIGTERM, SIGINT };
+	struct stat		 st;
+	struct dz		 d;
+	size_t			 i;
+	int			 w;
 
 	for (i = 0; i < 2; i++) {
 		w = start_loading(&d, extra);
 		kill(d.pid, sigs[i]);
-		ck_assert_msg(dz_wait(&d, 5) == 0, "signal %d: still "
-		    "waiting for the secret", sigs[i]);
+		ck_assert_msg(dz_wait(&d, 5) == 0,
+		    "signal %d: still "
+		    "waiting for the secret",
+		    sigs[i]);
 		close(w);
 		ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
 		ck_assert(dz_log_has(&d, "clean shutdown"));
-		ck_assert(dz_log_has(&d, "loading stopped; the bytes read so "
+		ck_assert(dz_log_has(&d,
+		    "loading stopped; the bytes read so "
 		    "far were wiped"));
 		ck_assert(!dz_log_has(&d, "secret loaded"));
 		ck_assert_int_eq(stat(d.sock, &st), -1);
@@ -347,11 +358,10 @@ START_TEST(panic_while_loading)
 {
 	static const char *const dry[] = { NULL };
 	static const char *const armed[] = { "--arm", NULL };
-	static const char *const graced[] = { "--arm", "--grace", "1",
-	    NULL };
-	struct dz	 d;
-	double		 t0;
-	int		 w;
+	static const char *const graced[] = { "--arm", "--grace", "1", NULL };
+	struct dz		 d;
+	double			 t0;
+	int			 w;
 
 	w = start_loading(&d, dry);
 	kill(d.pid, SIGUSR1);
@@ -387,8 +397,8 @@ END_TEST
 Suite *
 signals_suite(void)
 {
-	Suite	*s = suite_create("signals");
-	TCase	*tc = tcase_create("signals");
+	Suite *s = suite_create("signals");
+	TCase *tc = tcase_create("signals");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sigusr1_dry_run);

@@ -29,22 +29,22 @@
 
 /* A private bus, and the stand-in on it. */
 struct bus {
-	char		 dir[64];
-	char		 path[128];	/* the bus's socket */
-	char		 addr[160];	/* unix:path=... */
-	pid_t		 dbus;
-	pid_t		 logind;	/* the stand-in, 0 if none */
-	int		 to;		/* its standard input */
-	int		 from;		/* its standard output */
-	char		 out[8192];	/* what it has said */
-	size_t		 len;
+	char   dir[64];
+	char   path[128]; /* the bus's socket */
+	char   addr[160]; /* unix:path=... */
+	pid_t  dbus;
+	pid_t  logind;	  /* the stand-in, 0 if none */
+	int    to;	  /* its standard input */
+	int    from;	  /* its standard output */
+	char   out[8192]; /* what it has said */
+	size_t len;
 };
 
 /* Is dbus-daemon here? CI installs it: its absence is a required skip. */
 static bool
 have_dbus(const char *test)
 {
-	char	 path[256];
+	char path[256];
 
 	if (dz_which("dbus-daemon", path, sizeof path))
 		return true;
@@ -56,7 +56,7 @@ have_dbus(const char *test)
 static void
 standin_start(struct bus *b)
 {
-	int	 in[2], out[2];
+	int in[2], out[2];
 
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
@@ -66,8 +66,7 @@ standin_start(struct bus *b)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
-		execl(dz_bin("logind-standin"), "logind-standin",
-		    (char *)NULL);
+		execl(dz_bin("logind-standin"), "logind-standin", (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -81,9 +80,9 @@ standin_start(struct bus *b)
 static bool
 standin_wait(struct bus *b, const char *what, double timeout)
 {
-	struct pollfd	 pfd;
-	double		 end = dz_now() + timeout;
-	ssize_t		 n;
+	struct pollfd pfd;
+	double	      end = dz_now() + timeout;
+	ssize_t	      n;
 
 	for (;;) {
 		b->out[b->len] = '\0';
@@ -104,7 +103,7 @@ standin_wait(struct bus *b, const char *what, double timeout)
 static void
 standin_say(struct bus *b, const char *cmd)
 {
-	char	 line[32];
+	char line[32];
 
 	snprintf(line, sizeof line, "%s\n", cmd);
 	ck_assert(write(b->to, line, strlen(line)) == (ssize_t)strlen(line));
@@ -118,9 +117,9 @@ standin_say(struct bus *b, const char *cmd)
 static void
 bus_start(struct bus *b, bool logind)
 {
-	const char	*argv[6];
-	char		 listen[192], exe[256], log[128];
-	double		 end;
+	const char *argv[6];
+	char	    listen[192], exe[256], log[128];
+	double	    end;
 
 	memset(b, 0, sizeof *b);
 	b->to = b->from = -1;
@@ -145,15 +144,17 @@ bus_start(struct bus *b, bool logind)
 	if (!logind)
 		return;
 	standin_start(b);
-	ck_assert_msg(standin_wait(b, "ready\n", 10), "the logind stand-in "
-	    "did not start: %s", b->out);
+	ck_assert_msg(standin_wait(b, "ready\n", 10),
+	    "the logind stand-in "
+	    "did not start: %s",
+	    b->out);
 }
 
 /* Stop what bus_start started, by pid. */
 static void
 bus_stop(struct bus *b)
 {
-	int	 st;
+	int st;
 
 	if (b->logind > 0) {
 		close(b->to);
@@ -187,15 +188,15 @@ write_conf(const char *dir, char *conf, size_t conflen, const char *text)
 START_TEST(sleep_wipe)
 {
 	struct memscan_shield sh;
-	unsigned char	 secret[32];
-	char		 dir[64], conf[128], marker[160], path[160], text[512];
-	char		 logbuf[8192];
-	const char	*args[] = { "--arm", "--config", conf, "--secret-file",
-			    path, "--no-secretmem", "--verbose", NULL };
-	struct bus	 b;
-	struct dz	 d;
-	bool		 scan;
-	int		 fd;
+	unsigned char	      secret[32];
+	char	    dir[64], conf[128], marker[160], path[160], text[512];
+	char	    logbuf[8192];
+	const char *args[] = { "--arm", "--config", conf, "--secret-file", path,
+		"--no-secretmem", "--verbose", NULL };
+	struct bus  b;
+	struct dz   d;
+	bool	    scan;
+	int	    fd;
 
 	if (!have_dbus("sleep_wipe"))
 		return;
@@ -203,8 +204,10 @@ START_TEST(sleep_wipe)
 	bus_start(&b, true);
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(marker, sizeof marker, "%s/wiped", dir);
-	snprintf(text, sizeof text, "on_sleep = wipe\non_wipe = echo "
-	    "\"$DAZAI_REASON\" > %s\n", marker);
+	snprintf(text, sizeof text,
+	    "on_sleep = wipe\non_wipe = echo "
+	    "\"$DAZAI_REASON\" > %s\n",
+	    marker);
 	write_conf(dir, conf, sizeof conf, text);
 	snprintf(path, sizeof path, "%s/secret", dir);
 	ck_assert_int_eq(getrandom(secret, sizeof secret, 0),
@@ -218,34 +221,42 @@ START_TEST(sleep_wipe)
 	if (scan) {
 		ck_assert_int_eq(memscan_shield(d.pid, &sh), 0);
 		ck_assert_int_ge(dz_mem_hits(d.pid, sh.prekey,
-		    sizeof sh.prekey), 1);
+				     sizeof sh.prekey),
+		    1);
 		ck_assert_int_ge(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 1);
 	}
 	standin_say(&b, "sleep");
-	ck_assert_msg(standin_wait(&b, "released n=1\n", 10), "the lock was "
-	    "not let go: %s\nlog:\n%s", b.out, dz_read_file(d.log, logbuf,
-	    sizeof logbuf));
+	ck_assert_msg(standin_wait(&b, "released n=1\n", 10),
+	    "the lock was "
+	    "not let go: %s\nlog:\n%s",
+	    b.out, dz_read_file(d.log, logbuf, sizeof logbuf));
 	/* Everything below was true before the machine could sleep. */
-	ck_assert_msg(access(marker, F_OK) == 0, "on_wipe did not run first: "
-	    "%s", dz_read_file(d.log, logbuf, sizeof logbuf));
+	ck_assert_msg(access(marker, F_OK) == 0,
+	    "on_wipe did not run first: "
+	    "%s",
+	    dz_read_file(d.log, logbuf, sizeof logbuf));
 	fd = dz_ctl(&d);
 	ck_assert_str_eq(dz_req(fd, "GET\n"), "ERR no secret");
 	close(fd);
 	ck_assert_str_eq(dz_field(dz_status(&d), "state"), "empty");
 	if (scan) {
 		ck_assert_int_eq(dz_mem_hits(d.pid, sh.prekey,
-		    sizeof sh.prekey), 0);
+				     sizeof sh.prekey),
+		    0);
 		ck_assert_int_eq(dz_mem_hits(d.pid, sh.prekey_end,
-		    sizeof sh.prekey_end), 0);
+				     sizeof sh.prekey_end),
+		    0);
 		ck_assert_int_eq(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 0);
 	} else
 		dz_skip_na("sleep_wipe: the memory scan needs root and a "
-		    "build without AddressSanitizer (the rest ran)");
+			   "build without AddressSanitizer (the rest ran)");
 	ck_assert(dz_log_has(&d, "(on_sleep = wipe); staying up"));
 	ck_assert(dz_alive(&d));
 	standin_say(&b, "wake");
-	ck_assert_msg(standin_wait(&b, " mode=delay n=2\n", 10), "no new "
-	    "lock after wake: %s", b.out);
+	ck_assert_msg(standin_wait(&b, " mode=delay n=2\n", 10),
+	    "no new "
+	    "lock after wake: %s",
+	    b.out);
 	ck_assert(dz_status_wait(&d, "sleep", "wipe", 5));
 	dz_stop(&d);
 	bus_stop(&b);
@@ -259,20 +270,22 @@ END_TEST
  */
 START_TEST(sleep_panic_armed)
 {
-	char		 dir[64], conf[128], marker[160], text[512];
-	const char	*args[] = { "--arm", "--grace", "60", "--config", conf,
-			    "--verbose", NULL };
-	struct bus	 b;
-	struct dz	 d;
-	int		 hb;
+	char	    dir[64], conf[128], marker[160], text[512];
+	const char *args[] = { "--arm", "--grace", "60", "--config", conf,
+		"--verbose", NULL };
+	struct bus  b;
+	struct dz   d;
+	int	    hb;
 
 	if (!have_dbus("sleep_panic_armed"))
 		return;
 	bus_start(&b, true);
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(marker, sizeof marker, "%s/panicked", dir);
-	snprintf(text, sizeof text, "on_sleep = panic\non_panic = echo "
-	    "\"$DAZAI_REASON\" > %s\n", marker);
+	snprintf(text, sizeof text,
+	    "on_sleep = panic\non_panic = echo "
+	    "\"$DAZAI_REASON\" > %s\n",
+	    marker);
 	write_conf(dir, conf, sizeof conf, text);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	hb = dz_hello(d.sock);
@@ -295,11 +308,11 @@ END_TEST
 START_TEST(sleep_keep)
 {
 	static const char secret[] = "kept through the night";
-	char		 dir[64], path[128];
-	const char	*args[] = { "--secret-file", path, NULL };
-	struct bus	 b;
-	struct dz	 d;
-	int		 fd;
+	char		  dir[64], path[128];
+	const char	 *args[] = { "--secret-file", path, NULL };
+	struct bus	  b;
+	struct dz	  d;
+	int		  fd;
 
 	if (!have_dbus("sleep_keep"))
 		return;
@@ -328,11 +341,11 @@ END_TEST
  */
 START_TEST(sleep_unavailable)
 {
-	char		 dir[64], conf[128], path[160];
-	const char	*args[] = { "--config", conf, NULL };
-	struct bus	 b;
-	struct dz	 d;
-	int		 round;
+	char	    dir[64], conf[128], path[160];
+	const char *args[] = { "--config", conf, NULL };
+	struct bus  b;
+	struct dz   d;
+	int	    round;
 
 	if (!have_dbus("sleep_unavailable"))
 		return;
@@ -340,14 +353,13 @@ START_TEST(sleep_unavailable)
 	write_conf(dir, conf, sizeof conf, "on_sleep = wipe\n");
 	for (round = 0; round < 2; round++) {
 		if (round == 0) {
-			snprintf(path, sizeof path, "unix:path=%s/no-bus",
-			    dir);
+			snprintf(path, sizeof path, "unix:path=%s/no-bus", dir);
 			setenv("DBUS_SYSTEM_BUS_ADDRESS", path, 1);
 		} else
 			bus_start(&b, false);
 		ck_assert_int_eq(dz_start(&d, args), 0);
-		ck_assert(dz_log_wait(&d, "on_sleep = wipe has no effect: ",
-		    10));
+		ck_assert(dz_log_wait(&d,
+		    "on_sleep = wipe has no effect: ", 10));
 		ck_assert_str_eq(dz_field(dz_status(&d), "sleep"),
 		    "unavailable");
 		ck_assert_int_eq(dz_log_count(&d, "has no effect"), 1);
@@ -363,10 +375,10 @@ END_TEST
 /* A lock logind refuses after resume: sleep=unavailable, said so. */
 START_TEST(sleep_lock_refused)
 {
-	char		 dir[64], conf[128];
-	const char	*args[] = { "--config", conf, NULL };
-	struct bus	 b;
-	struct dz	 d;
+	char	    dir[64], conf[128];
+	const char *args[] = { "--config", conf, NULL };
+	struct bus  b;
+	struct dz   d;
 
 	if (!have_dbus("sleep_lock_refused"))
 		return;
@@ -390,23 +402,26 @@ END_TEST
 /* on_sleep = sometimes: exit 2, naming the key, its value and the line. */
 START_TEST(sleep_bad_value)
 {
-	char		 dir[64], conf[128], want[256];
-	const char	*args[] = { "--config", conf, NULL };
-	const char	*check[] = { dz_bin("dazaid"), "--config", conf,
-			    "--check-config", NULL };
-	char		 out[4096];
-	struct dz	 d;
-	int		 st;
+	char	    dir[64], conf[128], want[256];
+	const char *args[] = { "--config", conf, NULL };
+	const char *check[] = { dz_bin("dazaid"), "--config", conf,
+		"--check-config", NULL };
+	char	    out[4096];
+	struct dz   d;
+	int	    st;
 
 	dz_tmpdir(dir, sizeof dir);
-	write_conf(dir, conf, sizeof conf, "grace = 1\n\n"
+	write_conf(dir, conf, sizeof conf,
+	    "grace = 1\n\n"
 	    "on_sleep = sometimes\n");
 	ck_assert_int_eq(dz_start(&d, args), -1);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 2);
-	snprintf(want, sizeof want, "%s:3: on_sleep: 'sometimes' is not one "
-	    "of keep, wipe, panic", conf);
-	ck_assert_msg(dz_log_has(&d, want), "%s", dz_read_file(d.log, out,
-	    sizeof out));
+	snprintf(want, sizeof want,
+	    "%s:3: on_sleep: 'sometimes' is not one "
+	    "of keep, wipe, panic",
+	    conf);
+	ck_assert_msg(dz_log_has(&d, want), "%s",
+	    dz_read_file(d.log, out, sizeof out));
 	write_conf(dir, conf, sizeof conf, "on_sleep = panic\n");
 	st = dz_run(check, out, sizeof out, 10);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -417,8 +432,8 @@ END_TEST
 Suite *
 sleep_suite(void)
 {
-	Suite	*s = suite_create("sleep");
-	TCase	*tc = tcase_create("sleep");
+	Suite *s = suite_create("sleep");
+	TCase *tc = tcase_create("sleep");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sleep_wipe);

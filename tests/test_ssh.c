@@ -21,23 +21,23 @@
 
 #include "helpers.h"
 
-#define SSHD	"/usr/sbin/sshd"
+#define SSHD "/usr/sbin/sshd"
 
 struct sshd {
-	pid_t	 pid;
-	int	 port;
-	char	 dir[64];
-	char	 key[128];	/* the user's private key */
-	char	 log[128];
+	pid_t pid;
+	int   port;
+	char  dir[64];
+	char  key[128]; /* the user's private key */
+	char  log[128];
 };
 
 /* A loopback port nobody listens on now. */
 static int
 free_port(void)
 {
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	int			 fd, port;
+	struct sockaddr_in sin;
+	socklen_t	   len = sizeof sin;
+	int		   fd, port;
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_ge(fd, 0);
@@ -55,9 +55,9 @@ free_port(void)
 static int
 sh(const char *cmd)
 {
-	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
-	char		 out[2048];
-	int		 st = dz_run(argv, out, sizeof out, 30);
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	char	    out[2048];
+	int	    st = dz_run(argv, out, sizeof out, 30);
 
 	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		fprintf(stderr, "%s: %s\n", cmd, out);
@@ -74,7 +74,8 @@ ssh_usable(const char *what)
 	}
 	if (access(SSHD, X_OK) != 0 || access("/usr/bin/ssh", X_OK) != 0) {
 		dz_skip("%s: openssh-server or openssh-client is not "
-		    "installed", what);
+			"installed",
+		    what);
 		return false;
 	}
 	return true;
@@ -84,23 +85,26 @@ ssh_usable(const char *what)
 static void
 sshd_start(struct sshd *s)
 {
-	char	 cmd[2048], conf[128];
-	FILE	*fp;
-	int	 i, fd;
+	char		   cmd[2048], conf[128];
+	FILE		  *fp;
+	int		   i, fd;
 	struct sockaddr_in sin;
 
 	dz_tmpdir(s->dir, sizeof s->dir);
 	snprintf(s->key, sizeof s->key, "%s/userkey", s->dir);
 	snprintf(s->log, sizeof s->log, "%s/sshd.log", s->dir);
 	snprintf(conf, sizeof conf, "%s/sshd_config", s->dir);
-	snprintf(cmd, sizeof cmd, "cd %s && ssh-keygen -q -t ed25519 -N '' "
+	snprintf(cmd, sizeof cmd,
+	    "cd %s && ssh-keygen -q -t ed25519 -N '' "
 	    "-f hostkey && ssh-keygen -q -t ed25519 -N '' -f userkey && "
-	    "cp userkey.pub authorized_keys", s->dir);
+	    "cp userkey.pub authorized_keys",
+	    s->dir);
 	ck_assert_int_eq(sh(cmd), 0);
 	s->port = free_port();
 	fp = fopen(conf, "w");
 	ck_assert_ptr_nonnull(fp);
-	fprintf(fp, "ListenAddress 127.0.0.1\nPort %d\nHostKey %s/hostkey\n"
+	fprintf(fp,
+	    "ListenAddress 127.0.0.1\nPort %d\nHostKey %s/hostkey\n"
 	    "AuthorizedKeysFile %s/authorized_keys\n"
 	    "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
 	    "PermitRootLogin prohibit-password\nStrictModes no\n"
@@ -108,11 +112,14 @@ sshd_start(struct sshd *s)
 	    "StreamLocalBindUnlink yes\nClientAliveInterval 0\n",
 	    s->port, s->dir, s->dir);
 	fclose(fp);
-	snprintf(cmd, sizeof cmd, "mount -t tmpfs tmpfs /run && "
-	    "mkdir -m 755 /run/sshd && exec %s -D -e -f %s", SSHD, conf);
+	snprintf(cmd, sizeof cmd,
+	    "mount -t tmpfs tmpfs /run && "
+	    "mkdir -m 755 /run/sshd && exec %s -D -e -f %s",
+	    SSHD, conf);
 	{
 		const char *argv[] = { "/usr/bin/unshare", "--mount",
-		    "--propagation", "private", "/bin/sh", "-c", cmd, NULL };
+			"--propagation", "private", "/bin/sh", "-c", cmd,
+			NULL };
 
 		s->pid = dz_spawn(argv, s->log, -1);
 	}
@@ -136,7 +143,7 @@ sshd_start(struct sshd *s)
 static void
 sshd_stop(struct sshd *s)
 {
-	int	 st;
+	int st;
 
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
@@ -157,9 +164,9 @@ static pid_t
 ssh_start(const struct sshd *s, const char *opt, const char *fwd,
     const char *cmd, const char *log)
 {
-	char		 port[16];
-	const char	*argv[32];
-	int		 n = 0;
+	char	    port[16];
+	const char *argv[32];
+	int	    n = 0;
 
 	snprintf(port, sizeof port, "%d", s->port);
 	argv[n++] = "/usr/bin/ssh";
@@ -194,8 +201,8 @@ ssh_start(const struct sshd *s, const char *opt, const char *fwd,
 static void
 wait_socket(const char *path, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
-	struct stat	 st;
+	long long   end = dz_ms_now() + (long long)(timeout * 1000);
+	struct stat st;
 
 	while (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
 		ck_assert_msg(dz_ms_now() < end, "%s never appeared", path);
@@ -207,7 +214,7 @@ wait_socket(const char *path, double timeout)
 static void
 reap(pid_t pid)
 {
-	int	 st;
+	int st;
 
 	kill(pid, SIGKILL);
 	dz_waitpid(pid, &st, 5);
@@ -221,12 +228,12 @@ reap(pid_t pid)
 START_TEST(ssh_local_forward)
 {
 	static const char *const args[] = { "--arm", NULL };
-	struct sshd	 s;
-	struct dz	 d;
-	char		 dir[64], local[128], fwd[300], me[16], log[128];
-	const char	*hb[] = { dz_bin("dazai-heartbeat"), "--socket", local,
-			    "--interval", "1", "--watch-pid", me, NULL };
-	pid_t		 ssh, client;
+	struct sshd		 s;
+	struct dz		 d;
+	char	    dir[64], local[128], fwd[300], me[16], log[128];
+	const char *hb[] = { dz_bin("dazai-heartbeat"), "--socket", local,
+		"--interval", "1", "--watch-pid", me, NULL };
+	pid_t	    ssh, client;
 
 	if (!ssh_usable("ssh_local_forward"))
 		return;
@@ -240,12 +247,14 @@ START_TEST(ssh_local_forward)
 	ssh = ssh_start(&s, "-L", fwd, NULL, log);
 	wait_socket(local, 15);
 	client = dz_spawn(hb, log, -1);
-	ck_assert_msg(dz_log_wait(&d, "heartbeat connected", 15), "no "
+	ck_assert_msg(dz_log_wait(&d, "heartbeat connected", 15),
+	    "no "
 	    "heartbeat through the tunnel");
-	usleep(1500000);	/* a PING or two through the tunnel */
+	usleep(1500000); /* a PING or two through the tunnel */
 	ck_assert(dz_alive(&d));
 	kill(ssh, SIGKILL);
-	ck_assert_msg(dz_wait(&d, 15) == 0, "the daemon outlived the SSH "
+	ck_assert_msg(dz_wait(&d, 15) == 0,
+	    "the daemon outlived the SSH "
 	    "connection");
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	ck_assert(dz_log_has(&d, "heartbeat lost"));
@@ -262,10 +271,10 @@ END_TEST
 START_TEST(ssh_remote_forward)
 {
 	static const char *const args[] = { "--arm", NULL };
-	struct sshd	 s;
-	struct dz	 d;
-	char		 dir[64], remote[128], fwd[300], cmd[600], log[128];
-	pid_t		 ssh;
+	struct sshd		 s;
+	struct dz		 d;
+	char  dir[64], remote[128], fwd[300], cmd[600], log[128];
+	pid_t ssh;
 
 	if (!ssh_usable("ssh_remote_forward"))
 		return;
@@ -278,12 +287,14 @@ START_TEST(ssh_remote_forward)
 	snprintf(cmd, sizeof cmd, "exec %s --socket %s --interval 1",
 	    dz_bin("dazai-heartbeat"), remote);
 	ssh = ssh_start(&s, "-R", fwd, cmd, log);
-	ck_assert_msg(dz_log_wait(&d, "heartbeat connected", 15), "no "
+	ck_assert_msg(dz_log_wait(&d, "heartbeat connected", 15),
+	    "no "
 	    "heartbeat from the remote shell");
 	usleep(1500000);
 	ck_assert(dz_alive(&d));
 	kill(ssh, SIGKILL);
-	ck_assert_msg(dz_wait(&d, 15) == 0, "the daemon outlived the SSH "
+	ck_assert_msg(dz_wait(&d, 15) == 0,
+	    "the daemon outlived the SSH "
 	    "session");
 	ck_assert(WIFSIGNALED(d.status) && WTERMSIG(d.status) == SIGKILL);
 	reap(ssh);
@@ -299,13 +310,13 @@ END_TEST
 START_TEST(ssh_silent_link)
 {
 	static const char *const args[] = { "--ping-timeout", "2", NULL };
-	struct sshd	 s;
-	struct dz	 d;
-	char		 dir[64], local[128], fwd[300], me[16], log[128];
-	const char	*hb[] = { dz_bin("dazai-heartbeat"), "--socket", local,
-			    "--interval", "0.5", "--watch-pid", me, NULL };
-	pid_t		 ssh, client;
-	double		 t0;
+	struct sshd		 s;
+	struct dz		 d;
+	char	    dir[64], local[128], fwd[300], me[16], log[128];
+	const char *hb[] = { dz_bin("dazai-heartbeat"), "--socket", local,
+		"--interval", "0.5", "--watch-pid", me, NULL };
+	pid_t	    ssh, client;
+	double	    t0;
 
 	if (!ssh_usable("ssh_silent_link"))
 		return;
@@ -320,15 +331,18 @@ START_TEST(ssh_silent_link)
 	wait_socket(local, 15);
 	client = dz_spawn(hb, log, -1);
 	ck_assert(dz_log_wait(&d, "heartbeat connected", 15));
-	usleep(3000000);	/* longer than the timeout: PINGs flow */
-	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"), "lost while the "
+	usleep(3000000); /* longer than the timeout: PINGs flow */
+	ck_assert_msg(!dz_log_has(&d, "heartbeat lost"),
+	    "lost while the "
 	    "link was alive");
 	kill(ssh, SIGSTOP);
 	t0 = dz_now();
-	ck_assert_msg(dz_wait(&d, 15) == 0, "a silent link was never "
+	ck_assert_msg(dz_wait(&d, 15) == 0,
+	    "a silent link was never "
 	    "noticed");
 	printf("ssh_silent_link: lost %.2fs after the link froze (ping "
-	    "timeout 2s, interval 0.5s)\n", dz_now() - t0);
+	       "timeout 2s, interval 0.5s)\n",
+	    dz_now() - t0);
 	ck_assert(dz_log_has(&d, "no line within the ping timeout"));
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
 	kill(ssh, SIGCONT);
@@ -341,8 +355,8 @@ END_TEST
 Suite *
 ssh_suite(void)
 {
-	Suite	*s = suite_create("ssh");
-	TCase	*tc = tcase_create("ssh");
+	Suite *s = suite_create("ssh");
+	TCase *tc = tcase_create("ssh");
 
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, ssh_local_forward);

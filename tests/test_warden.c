@@ -23,24 +23,24 @@
 #include "memscan.h"
 
 #ifndef SYS_pidfd_open
-#define SYS_pidfd_open	434
+#define SYS_pidfd_open 434
 #endif
 
-#define NOBODY	65534
+#define NOBODY 65534
 
 /* A test's directory, the warden's log and its settings. */
 struct wt {
-	char			 dir[64];
-	char			 log[128];
-	char			 sock[128];
-	struct warden		 w;
-	struct warden_config	 cfg;
+	char		     dir[64];
+	char		     log[128];
+	char		     sock[128];
+	struct warden	     w;
+	struct warden_config cfg;
 };
 
 /* Fresh directory; the warden's settings with these lists. */
 static void
-wt_init(struct wt *t, const char *const *panic, int np,
-    const char *const *wipe, int nw, double timeout, bool armed)
+wt_init(struct wt *t, const char *const *panic, int np, const char *const *wipe,
+    int nw, double timeout, bool armed)
 {
 	memset(t, 0, sizeof *t);
 	dz_tmpdir(t->dir, sizeof t->dir);
@@ -61,7 +61,7 @@ wt_init(struct wt *t, const char *const *panic, int np,
 static void
 wt_start(struct wt *t)
 {
-	int	 fd, saved;
+	int fd, saved;
 
 	fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
@@ -81,7 +81,7 @@ wt_start(struct wt *t)
 static int
 wt_wait(struct wt *t, double timeout)
 {
-	int	 status = -1;
+	int status = -1;
 
 	ck_assert_msg(dz_waitpid(t->w.pid, &status, timeout) == 0,
 	    "the warden did not exit within %gs", timeout);
@@ -92,7 +92,7 @@ wt_wait(struct wt *t, double timeout)
 static void
 wt_kill(struct wt *t)
 {
-	int	 status;
+	int status;
 
 	if (kill(t->w.pid, SIGKILL) == 0)
 		dz_waitpid(t->w.pid, &status, 5);
@@ -102,9 +102,9 @@ wt_kill(struct wt *t)
 static const char *
 slurp(const char *path)
 {
-	static char	 buf[16384];
-	ssize_t		 n = 0;
-	int		 fd;
+	static char buf[16384];
+	ssize_t	    n = 0;
+	int	    fd;
 
 	buf[0] = '\0';
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -126,7 +126,7 @@ exists(const char *path)
 static bool
 exists_wait(const char *path, double timeout)
 {
-	long long	 end = dz_ms_now() + (long long)(timeout * 1000);
+	long long end = dz_ms_now() + (long long)(timeout * 1000);
 
 	while (!exists(path)) {
 		if (dz_ms_now() >= end)
@@ -140,9 +140,9 @@ exists_wait(const char *path, double timeout)
 static bool
 dead(pid_t pid)
 {
-	char	 path[64], buf[512], *p;
-	ssize_t	 n;
-	int	 fd;
+	char	path[64], buf[512], *p;
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY)) < 0)
@@ -167,24 +167,32 @@ START_TEST(actions_in_order)
 		"echo \"3 $DAZAI_REASON\" >> out",
 	};
 	static const char *const wipe[] = { "echo wipe >> out" };
-	struct wt	 t;
-	char		 want[512];
-	int		 st;
+	struct wt		 t;
+	char			 want[512];
+	int			 st;
 
 	wt_init(&t, panic, 3, wipe, 1, 5, true);
 	wt_start(&t);
 	ck_assert_int_eq(warden_panic(&t.w, "lost heartbeat"), 0);
 	st = wt_wait(&t, 10);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%#x", st);
-	snprintf(want, sizeof want, "1 lost heartbeat %s\n2\n3 lost "
-	    "heartbeat\n", t.sock);
+	snprintf(want, sizeof want,
+	    "1 lost heartbeat %s\n2\n3 lost "
+	    "heartbeat\n",
+	    t.sock);
 	ck_assert_str_eq(slurp("out"), want);
-	ck_assert_msg(strstr(slurp(t.log), "dazaid: warden: panic (armed): "
-	    "lost heartbeat\n") != NULL, "%s", slurp(t.log));
-	ck_assert_msg(strstr(slurp(t.log), "exit 3: exited 3; last line of "
-	    "stderr: oops\n") != NULL, "%s", slurp(t.log));
-	ck_assert_msg(strstr(slurp(t.log), "echo \"3 $DAZAI_REASON\" >> out: "
-	    "exited 0\n") != NULL, "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "dazaid: warden: panic (armed): "
+			  "lost heartbeat\n") != NULL,
+	    "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "exit 3: exited 3; last line of "
+			  "stderr: oops\n") != NULL,
+	    "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "echo \"3 $DAZAI_REASON\" >> out: "
+			  "exited 0\n") != NULL,
+	    "%s", slurp(t.log));
 }
 END_TEST
 
@@ -198,9 +206,9 @@ START_TEST(hanging_action_killed)
 		"sleep 60 & echo $! > bg; sleep 60",
 		"echo next > after",
 	};
-	struct wt	 t;
-	long long	 t0, ms;
-	pid_t		 bg;
+	struct wt t;
+	long long t0, ms;
+	pid_t	  bg;
 
 	wt_init(&t, panic, 2, NULL, 0, 0.5, true);
 	wt_start(&t);
@@ -212,21 +220,23 @@ START_TEST(hanging_action_killed)
 	ck_assert_str_eq(slurp("after"), "next\n");
 	bg = (pid_t)atoi(slurp("bg"));
 	ck_assert_int_gt(bg, 0);
-	ck_assert_msg(dead(bg), "the background sleep %d outlived the "
-	    "timeout", (int)bg);
-	ck_assert_msg(strstr(slurp(t.log), "sleep 60: killed (with its "
-	    "process group) after the 0.5s timeout\n") != NULL, "%s",
-	    slurp(t.log));
+	ck_assert_msg(dead(bg),
+	    "the background sleep %d outlived the "
+	    "timeout",
+	    (int)bg);
+	ck_assert_msg(strstr(slurp(t.log),
+			  "sleep 60: killed (with its "
+			  "process group) after the 0.5s timeout\n") != NULL,
+	    "%s", slurp(t.log));
 }
 END_TEST
 
 /* Dry-run: WOULD RUN for each, in order, and nothing runs. */
 START_TEST(dry_run_runs_nothing)
 {
-	static const char *const panic[] = { "touch marker1",
-	    "touch marker2" };
-	struct wt	 t;
-	const char	*log, *a, *b;
+	static const char *const panic[] = { "touch marker1", "touch marker2" };
+	struct wt		 t;
+	const char		*log, *a, *b;
 
 	wt_init(&t, panic, 2, NULL, 0, 5, false);
 	wt_start(&t);
@@ -249,13 +259,13 @@ END_TEST
 START_TEST(eof_kills_registered)
 {
 	static const char *const panic[] = { "echo \"$DAZAI_REASON\" > "
-	    "marker" };
-	struct wt	 t;
-	pid_t		 sleeper;
-	int		 pidfd, st;
+					     "marker" };
+	struct wt		 t;
+	pid_t			 sleeper;
+	int			 pidfd, st;
 
 	wt_init(&t, panic, 1, NULL, 0, 5, true);
-	sleeper = dz_sleeper();		/* before the warden: no fd of ours */
+	sleeper = dz_sleeper(); /* before the warden: no fd of ours */
 	wt_start(&t);
 	pidfd = (int)syscall(SYS_pidfd_open, sleeper, 0);
 	ck_assert_int_ge(pidfd, 0);
@@ -267,8 +277,10 @@ START_TEST(eof_kills_registered)
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "%#x", st);
 	wt_wait(&t, 10);
 	ck_assert_str_eq(slurp("marker"), "dazaid died\n");
-	ck_assert_msg(strstr(slurp(t.log), "the daemon ended without a clean "
-	    "shutdown: panic (armed)") != NULL, "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "the daemon ended without a clean "
+			  "shutdown: panic (armed)") != NULL,
+	    "%s", slurp(t.log));
 }
 END_TEST
 
@@ -276,10 +288,10 @@ END_TEST
 START_TEST(eof_dry_run)
 {
 	static const char *const panic[] = { "touch marker" };
-	struct wt	 t;
-	char		 want[64];
-	pid_t		 sleeper;
-	int		 pidfd, st;
+	struct wt		 t;
+	char			 want[64];
+	pid_t			 sleeper;
+	int			 pidfd, st;
 
 	wt_init(&t, panic, 1, NULL, 0, 5, false);
 	sleeper = dz_sleeper();
@@ -305,9 +317,9 @@ END_TEST
 START_TEST(clean_runs_nothing)
 {
 	static const char *const panic[] = { "touch marker" };
-	struct wt	 t;
-	pid_t		 sleeper;
-	int		 pidfd, st;
+	struct wt		 t;
+	pid_t			 sleeper;
+	int			 pidfd, st;
 
 	wt_init(&t, panic, 1, NULL, 0, 5, true);
 	sleeper = dz_sleeper();
@@ -322,9 +334,11 @@ START_TEST(clean_runs_nothing)
 	usleep(100000);
 	ck_assert(!exists("marker"));
 	ck_assert(dz_child_running(sleeper, &st));
-	ck_assert_msg(strstr(slurp(t.log), "clean shutdown: nothing to run\n")
-	    != NULL && strstr(slurp(t.log), "running") == NULL &&
-	    strstr(slurp(t.log), "SIGKILL") == NULL, "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "clean shutdown: nothing to run\n") != NULL &&
+		strstr(slurp(t.log), "running") == NULL &&
+		strstr(slurp(t.log), "SIGKILL") == NULL,
+	    "%s", slurp(t.log));
 	kill(sleeper, SIGKILL);
 	dz_waitpid(sleeper, &st, 5);
 }
@@ -336,12 +350,12 @@ END_TEST
  */
 START_TEST(signals_change_nothing)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT,
-	    SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGTSTP,
+		SIGTTIN, SIGTTOU, SIGPIPE };
 	static const char *const panic[] = { "touch marker" };
-	struct wt	 t;
-	size_t		 i;
-	int		 st;
+	struct wt		 t;
+	size_t			 i;
+	int			 st;
 
 	wt_init(&t, panic, 1, NULL, 0, 5, true);
 	wt_start(&t);
@@ -366,14 +380,15 @@ END_TEST
  */
 START_TEST(not_dumpable)
 {
-	char		 path[64], buf[64];
-	int		 p[2], st, fd;
-	pid_t		 starter, warden, prober;
-	struct wt	 t;
+	char	  path[64], buf[64];
+	int	  p[2], st, fd;
+	pid_t	  starter, warden, prober;
+	struct wt t;
 
 	if (!dz_is_root()) {
 		dz_skip("not_dumpable: needs root to run both sides as "
-		    "uid %d", NOBODY);
+			"uid %d",
+		    NOBODY);
 		return;
 	}
 	wt_init(&t, NULL, 0, NULL, 0, 5, false);
@@ -404,7 +419,7 @@ START_TEST(not_dumpable)
 	close(p[0]);
 	usleep(100000);
 	if ((prober = fork()) == 0) {
-		int	 bad = 0;
+		int bad = 0;
 
 		if (setresgid(NOBODY, NOBODY, NOBODY) != 0 ||
 		    setresuid(NOBODY, NOBODY, NOBODY) != 0)
@@ -425,11 +440,14 @@ START_TEST(not_dumpable)
 	kill(starter, SIGKILL);
 	dz_waitpid(starter, NULL, 5);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) != 100, "%#x", st);
-	ck_assert_msg(!(WEXITSTATUS(st) & 4), "control: the dumpable "
+	ck_assert_msg(!(WEXITSTATUS(st) & 4),
+	    "control: the dumpable "
 	    "starter's mem did not open either");
-	ck_assert_msg(!(WEXITSTATUS(st) & 1), "the warden's /proc/PID/mem "
+	ck_assert_msg(!(WEXITSTATUS(st) & 1),
+	    "the warden's /proc/PID/mem "
 	    "opened for its own uid");
-	ck_assert_msg(!(WEXITSTATUS(st) & 2), "the warden's environ was "
+	ck_assert_msg(!(WEXITSTATUS(st) & 2),
+	    "the warden's environ was "
 	    "readable for its own uid");
 	kill(warden, SIGKILL);
 }
@@ -442,7 +460,7 @@ END_TEST
 START_TEST(rehearsal_reports)
 {
 	static const char *const panic[] = { "echo \"$DAZAI_REASON\" > r1",
-	    "echo bad >&2; exit 4" };
+		"echo bad >&2; exit 4" };
 	static const char *const wipe[] = { "touch r3" };
 	struct warden_msg	 m[4];
 	struct wt		 t;
@@ -484,8 +502,8 @@ START_TEST(wipe_runs_on_wipe)
 {
 	static const char *const panic[] = { "touch panicked" };
 	static const char *const wipe[] = { "echo \"$DAZAI_REASON\" > wiped" };
-	struct wt	 t;
-	int		 st;
+	struct wt		 t;
+	int			 st;
 
 	wt_init(&t, panic, 1, wipe, 1, 5, false);
 	wt_start(&t);
@@ -515,8 +533,8 @@ panic_handler(int sig)
 START_TEST(panic_from_signal_handler)
 {
 	static const char *const panic[] = { "echo \"$DAZAI_REASON\" > "
-	    "marker" };
-	struct wt	 t;
+					     "marker" };
+	struct wt		 t;
 
 	wt_init(&t, panic, 1, NULL, 0, 5, true);
 	wt_start(&t);
@@ -531,10 +549,10 @@ END_TEST
 static long
 cpu_ticks(pid_t pid)
 {
-	char		 path[64], buf[1024], *p;
-	unsigned long	 ut = 0, st = 0;
-	ssize_t		 n;
-	int		 fd;
+	char	      path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	ssize_t	      n;
+	int	      fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
@@ -542,18 +560,21 @@ cpu_ticks(pid_t pid)
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	ck_assert_ptr_nonnull(p = strrchr(buf, ')'));
-	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
-	    "%*u %*u %lu %lu", &ut, &st), 2);
+	ck_assert_int_eq(sscanf(p + 2,
+			     "%*c %*d %*d %*d %*d %*d %*u %*u %*u "
+			     "%*u %*u %lu %lu",
+			     &ut, &st),
+	    2);
 	return (long)(ut + st);
 }
 
 /* Once its records are read, the warden waits without spinning. */
 START_TEST(idle_after_records)
 {
-	struct wt	 t;
-	pid_t		 sleeper;
-	long		 before, used;
-	int		 pidfd, st;
+	struct wt t;
+	pid_t	  sleeper;
+	long	  before, used;
+	int	  pidfd, st;
 
 	wt_init(&t, NULL, 0, NULL, 0, 5, false);
 	sleeper = dz_sleeper();
@@ -563,8 +584,10 @@ START_TEST(idle_after_records)
 	close(pidfd);
 	ck_assert_int_eq(warden_arm(&t.w), 0);
 	usleep(100000);
-	ck_assert_msg(strstr(slurp(t.log), "armed: kills and actions are "
-	    "real") != NULL, "%s", slurp(t.log));
+	ck_assert_msg(strstr(slurp(t.log),
+			  "armed: kills and actions are "
+			  "real") != NULL,
+	    "%s", slurp(t.log));
 	before = cpu_ticks(t.w.pid);
 	usleep(500000);
 	used = cpu_ticks(t.w.pid) - before;
@@ -579,10 +602,10 @@ END_TEST
 /* The daemon learns the warden died: warden_read says DOWN. */
 START_TEST(warden_death_seen)
 {
-	struct warden_msg	 m;
-	struct wt		 t;
-	long long		 end;
-	int			 r = WARDEN_READ_NONE;
+	struct warden_msg m;
+	struct wt	  t;
+	long long	  end;
+	int		  r = WARDEN_READ_NONE;
 
 	wt_init(&t, NULL, 0, NULL, 0, 5, true);
 	wt_start(&t);
@@ -603,16 +626,18 @@ END_TEST
 
 /* A config file naming one on_panic action that writes dir/marker. */
 static void
-action_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
-    char *marker, size_t markerlen)
+action_conf(char *dir, size_t dirlen, char *conf, size_t conflen, char *marker,
+    size_t markerlen)
 {
-	char	 text[512];
+	char text[512];
 
 	dz_tmpdir(dir, dirlen);
 	snprintf(conf, conflen, "%s/dazai.conf", dir);
 	snprintf(marker, markerlen, "%s/marker", dir);
-	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON "
-	    "$DAZAI_SOCKET\" > %s\naction_timeout = 5\n", marker);
+	snprintf(text, sizeof text,
+	    "on_panic = echo \"$DAZAI_REASON "
+	    "$DAZAI_SOCKET\" > %s\naction_timeout = 5\n",
+	    marker);
 	dz_write_file(conf, text, strlen(text));
 }
 
@@ -620,7 +645,7 @@ action_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
 static pid_t
 warden_pid_of(const struct dz *d)
 {
-	const char	*p;
+	const char *p;
 
 	ck_assert(dz_log_wait(d, "dazaid: warden: started (pid ", 5));
 	p = strstr(slurp(d->log), "dazaid: warden: started (pid ");
@@ -634,14 +659,12 @@ warden_pid_of(const struct dz *d)
  */
 START_TEST(dazaid_kill9_runs_actions)
 {
-	char		 dir[64], conf[128], marker[128], want[256];
-	const char	*args[] = { "--arm", "--verbose", "--config", conf,
-			    NULL };
-	struct dz	 d;
-	pid_t		 wpid;
+	char	    dir[64], conf[128], marker[128], want[256];
+	const char *args[] = { "--arm", "--verbose", "--config", conf, NULL };
+	struct dz   d;
+	pid_t	    wpid;
 
-	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
-	    sizeof marker);
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker, sizeof marker);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	wpid = warden_pid_of(&d);
 	ck_assert(!dead(wpid));
@@ -653,7 +676,8 @@ START_TEST(dazaid_kill9_runs_actions)
 	usleep(50000);
 	snprintf(want, sizeof want, "dazaid died %s\n", d.sock);
 	ck_assert_str_eq(slurp(marker), want);
-	ck_assert(dz_log_has(&d, "dazaid: warden: the daemon ended without "
+	ck_assert(dz_log_has(&d,
+	    "dazaid: warden: the daemon ended without "
 	    "a clean shutdown: panic (armed)"));
 }
 END_TEST
@@ -661,14 +685,12 @@ END_TEST
 /* SIGTERM: a clean shutdown; the warden runs nothing and is gone too. */
 START_TEST(dazaid_sigterm_runs_nothing)
 {
-	char		 dir[64], conf[128], marker[128];
-	const char	*args[] = { "--arm", "--verbose", "--config", conf,
-			    NULL };
-	struct dz	 d;
-	pid_t		 wpid;
+	char	    dir[64], conf[128], marker[128];
+	const char *args[] = { "--arm", "--verbose", "--config", conf, NULL };
+	struct dz   d;
+	pid_t	    wpid;
 
-	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
-	    sizeof marker);
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker, sizeof marker);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	wpid = warden_pid_of(&d);
 	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
@@ -678,25 +700,27 @@ START_TEST(dazaid_sigterm_runs_nothing)
 	usleep(200000);
 	ck_assert(!exists(marker));
 	ck_assert_msg(!dz_log_has(&d, "warden: running") &&
-	    !dz_log_has(&d, "WOULD RUN"), "%s", slurp(d.log));
+		!dz_log_has(&d, "WOULD RUN"),
+	    "%s", slurp(d.log));
 }
 END_TEST
 
 /* A dry-run panic (SIGUSR1): the warden says WOULD RUN, runs nothing. */
 START_TEST(dazaid_dry_run_panic)
 {
-	char		 dir[64], conf[128], marker[128], want[256];
-	const char	*args[] = { "--config", conf, NULL };
-	struct dz	 d;
+	char	    dir[64], conf[128], marker[128], want[256];
+	const char *args[] = { "--config", conf, NULL };
+	struct dz   d;
 
-	action_conf(dir, sizeof dir, conf, sizeof conf, marker,
-	    sizeof marker);
+	action_conf(dir, sizeof dir, conf, sizeof conf, marker, sizeof marker);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(kill(d.pid, SIGUSR1), 0);
 	ck_assert_int_eq(dz_wait(&d, 5), 0);
 	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
-	snprintf(want, sizeof want, "dazaid: warden: WOULD RUN: echo "
-	    "\"$DAZAI_REASON $DAZAI_SOCKET\" > %s", marker);
+	snprintf(want, sizeof want,
+	    "dazaid: warden: WOULD RUN: echo "
+	    "\"$DAZAI_REASON $DAZAI_SOCKET\" > %s",
+	    marker);
 	ck_assert_msg(dz_log_wait(&d, want, 5), "%s", slurp(d.log));
 	ck_assert(!exists(marker));
 }
@@ -704,16 +728,17 @@ END_TEST
 
 /* A config naming on_panic and on_wipe actions that write dir/panic, wipe. */
 static void
-both_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
-    char *panic, size_t panlen, char *wipe, size_t wipelen)
+both_conf(char *dir, size_t dirlen, char *conf, size_t conflen, char *panic,
+    size_t panlen, char *wipe, size_t wipelen)
 {
-	char	 text[768];
+	char text[768];
 
 	dz_tmpdir(dir, dirlen);
 	snprintf(conf, conflen, "%s/dazai.conf", dir);
 	snprintf(panic, panlen, "%s/panic", dir);
 	snprintf(wipe, wipelen, "%s/wipe", dir);
-	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" >> %s\n"
+	snprintf(text, sizeof text,
+	    "on_panic = echo \"$DAZAI_REASON\" >> %s\n"
 	    "on_wipe = echo \"$DAZAI_REASON\" >> %s\naction_timeout = 5\n",
 	    panic, wipe);
 	dz_write_file(conf, text, strlen(text));
@@ -727,14 +752,14 @@ both_conf(char *dir, size_t dirlen, char *conf, size_t conflen,
  */
 START_TEST(kill9_after_arm_kills_registered)
 {
-	char		 dir[64], conf[128], panic[128], wipe[128];
-	const char	*args[] = { "--verbose", "--config", conf, NULL };
-	struct dz	 d;
-	pid_t		 kid;
-	int		 fd, st;
+	char	    dir[64], conf[128], panic[128], wipe[128];
+	const char *args[] = { "--verbose", "--config", conf, NULL };
+	struct dz   d;
+	pid_t	    kid;
+	int	    fd, st;
 
-	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic,
-	    wipe, sizeof wipe);
+	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic, wipe,
+	    sizeof wipe);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	kid = dz_sleeper();
 	ck_assert_str_eq(dz_reg(&d, kid), "OK");
@@ -744,8 +769,10 @@ START_TEST(kill9_after_arm_kills_registered)
 	ck_assert_str_eq(dz_field(dz_status(&d), "warden"), "up");
 	ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
 	dz_wait(&d, 5);
-	ck_assert_msg(dz_waitpid(kid, &st, 5) == 0, "the registered process "
-	    "outlived the daemon's kill -9; log:\n%s", slurp(d.log));
+	ck_assert_msg(dz_waitpid(kid, &st, 5) == 0,
+	    "the registered process "
+	    "outlived the daemon's kill -9; log:\n%s",
+	    slurp(d.log));
 	ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	ck_assert_msg(exists_wait(panic, 5), "no action ran; log:\n%s",
 	    slurp(d.log));
@@ -755,10 +782,10 @@ END_TEST
 
 /* Start an armed daemon with both actions; NULL extra or more options. */
 static void
-trigger_start(struct dz *d, char *dir, char *conf, char *panic,
-    char *wipe, const char *extra)
+trigger_start(struct dz *d, char *dir, char *conf, char *panic, char *wipe,
+    const char *extra)
 {
-	const char	*args[] = { "--arm", "--config", conf, extra, NULL };
+	const char *args[] = { "--arm", "--config", conf, extra, NULL };
 
 	both_conf(dir, 64, conf, 128, panic, 128, wipe, 128);
 	ck_assert_int_eq(dz_start(d, args), 0);
@@ -771,8 +798,10 @@ expect_reason(const struct dz *d, const char *panic, const char *want)
 	ck_assert_msg(exists_wait(panic, 5), "%s: no action ran; log:\n%s",
 	    want, slurp(d->log));
 	usleep(100000);
-	ck_assert_msg(strstr(slurp(panic), want) != NULL, "reason '%s' not "
-	    "in '%s'", want, slurp(panic));
+	ck_assert_msg(strstr(slurp(panic), want) != NULL,
+	    "reason '%s' not "
+	    "in '%s'",
+	    want, slurp(panic));
 }
 
 /*
@@ -783,8 +812,8 @@ expect_reason(const struct dz *d, const char *panic, const char *want)
 START_TEST(every_trigger_runs_actions)
 {
 	static const struct {
-		int		 how;	/* 0: lost, 1: PANIC, else a signal */
-		const char	*reason;
+		int	    how; /* 0: lost, 1: PANIC, else a signal */
+		const char *reason;
 	} cases[] = {
 		{ 0, "heartbeat lost: connection closed without QUIT" },
 		{ 1, "PANIC from pid" },
@@ -792,10 +821,10 @@ START_TEST(every_trigger_runs_actions)
 		{ SIGUSR2, "SIGUSR2: hard panic" },
 		{ SIGSEGV, "fatal signal" },
 	};
-	char		 dir[64], conf[128], panic[128], wipe[128];
-	struct dz	 d;
-	size_t		 i;
-	int		 fd;
+	char	  dir[64], conf[128], panic[128], wipe[128];
+	struct dz d;
+	size_t	  i;
+	int	  fd;
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		trigger_start(&d, dir, conf, panic, wipe, NULL);
@@ -822,9 +851,9 @@ END_TEST
 /* WIPE and an expiry run the on_wipe actions (and no panic action). */
 START_TEST(wipe_and_expiry_run_on_wipe)
 {
-	char		 dir[64], conf[128], panic[128], wipe[128];
-	struct dz	 d;
-	int		 fd;
+	char	  dir[64], conf[128], panic[128], wipe[128];
+	struct dz d;
+	int	  fd;
 
 	trigger_start(&d, dir, conf, panic, wipe, "--max-reads=1");
 	fd = dz_ctl(&d);
@@ -846,16 +875,16 @@ END_TEST
  */
 START_TEST(warden_death_is_a_panic)
 {
-	char		 dir[64], conf[128], panic[128], wipe[128];
-	const char	*args[] = { "--verbose", "--grace", "30", "--config",
-			    conf, NULL };
-	struct dz	 d;
-	const char	*s;
-	pid_t		 wpid;
-	int		 hb;
+	char	    dir[64], conf[128], panic[128], wipe[128];
+	const char *args[] = { "--verbose", "--grace", "30", "--config", conf,
+		NULL };
+	struct dz   d;
+	const char *s;
+	pid_t	    wpid;
+	int	    hb;
 
-	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic,
-	    wipe, sizeof wipe);
+	both_conf(dir, sizeof dir, conf, sizeof conf, panic, sizeof panic, wipe,
+	    sizeof wipe);
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	wpid = warden_pid_of(&d);
 	hb = dz_hello(d.sock);
@@ -874,11 +903,10 @@ END_TEST
 
 /* Run build/dazai with args against d; its status, its output in out. */
 static int
-run_client(const struct dz *d, const char *const *args, char *out,
-    size_t len)
+run_client(const struct dz *d, const char *const *args, char *out, size_t len)
 {
-	const char	*argv[8];
-	int		 n = 0, i, st;
+	const char *argv[8];
+	int	    n = 0, i, st;
 
 	argv[n++] = dz_bin("dazai");
 	argv[n++] = "--socket";
@@ -900,24 +928,28 @@ START_TEST(actions_rehearsal)
 {
 	static const char *const list[] = { "actions", NULL };
 	static const char *const run[] = { "actions", "--run", NULL };
-	char		 dir[64], conf[128], marker[128], text[512], out[4096];
-	const char	*args[] = { "--config", conf, NULL };
-	struct dz	 d;
+	char	    dir[64], conf[128], marker[128], text[512], out[4096];
+	const char *args[] = { "--config", conf, NULL };
+	struct dz   d;
 
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
 	snprintf(marker, sizeof marker, "%s/marker", dir);
-	snprintf(text, sizeof text, "on_panic = echo \"$DAZAI_REASON\" >> %s; "
-	    "echo said >&2\non_wipe = exit 3\naction_timeout = 5\n", marker);
+	snprintf(text, sizeof text,
+	    "on_panic = echo \"$DAZAI_REASON\" >> %s; "
+	    "echo said >&2\non_wipe = exit 3\naction_timeout = 5\n",
+	    marker);
 	dz_write_file(conf, text, strlen(text));
 	ck_assert_int_eq(dz_start(&d, args), 0);
 	ck_assert_int_eq(run_client(&d, list, out, sizeof out), 0);
 	ck_assert_msg(strstr(out, "0  on panic  echo") != NULL &&
-	    strstr(out, "1  on wipe   exit 3\n") != NULL, "%s", out);
+		strstr(out, "1  on wipe   exit 3\n") != NULL,
+	    "%s", out);
 	ck_assert(!exists(marker));
 	ck_assert_int_eq(run_client(&d, run, out, sizeof out), 1);
 	ck_assert_msg(strstr(out, ": exit 0 (stderr: said)") != NULL &&
-	    strstr(out, "exit 3: exit 3\n") != NULL, "%s", out);
+		strstr(out, "exit 3: exit 3\n") != NULL,
+	    "%s", out);
 	ck_assert_str_eq(slurp(marker), "rehearsal\n");
 	ck_assert_str_eq(dz_field(dz_status(&d), "secret_bytes"), "32");
 	ck_assert_int_eq(run_client(&d, run, out, sizeof out), 1);
@@ -935,12 +967,12 @@ END_TEST
 START_TEST(warden_names_confined_peers)
 {
 	static const char *const st[] = { "status", NULL };
-	char		 out[4096], want[PATH_MAX + 32], exe[PATH_MAX];
-	struct dz	 d;
+	char			 out[4096], want[PATH_MAX + 32], exe[PATH_MAX];
+	struct dz		 d;
 
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		dz_skip_na("warden_names_confined_peers: a sanitizer build "
-		    "runs unconfined");
+			   "runs unconfined");
 		return;
 	}
 	ck_assert_ptr_nonnull(realpath(dz_bin("dazai"), exe));
@@ -948,7 +980,8 @@ START_TEST(warden_names_confined_peers)
 	ck_assert_int_eq(run_client(&d, st, out, sizeof out), 0);
 	snprintf(want, sizeof want, " is %s\n", exe);
 	ck_assert_msg(dz_log_wait(&d, "dazaid: warden: peer pid ", 5) &&
-	    dz_log_wait(&d, want, 5), "%s", slurp(d.log));
+		dz_log_wait(&d, want, 5),
+	    "%s", slurp(d.log));
 	dz_stop(&d);
 }
 END_TEST
@@ -961,19 +994,20 @@ END_TEST
 static int
 dontdump_maps(pid_t pid)
 {
-	char		 path[64], line[512];
-	FILE		*fp;
-	int		 n = 0, off;
-	bool		 anon = false;
-	unsigned long	 a, b;
+	char	      path[64], line[512];
+	FILE	     *fp;
+	int	      n = 0, off;
+	bool	      anon = false;
+	unsigned long a, b;
 
 	snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
 	fp = fopen(path, "r");
 	ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
 	while (fgets(line, sizeof line, fp) != NULL) {
 		off = 0;
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b,
-		    &off) == 2 && off > 0)
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &off) ==
+			2 &&
+		    off > 0)
 			anon = line[off] == '\0' || line[off] == '\n';
 		else if (strncmp(line, "VmFlags:", 8) == 0 && anon &&
 		    strstr(line, " dd") != NULL)
@@ -992,23 +1026,23 @@ dontdump_maps(pid_t pid)
 START_TEST(warden_holds_no_secret)
 {
 	struct memscan_shield sh;
-	struct memscan_map maps[4];
-	unsigned char	 marker[32];
-	char		 dir[64], path[128];
-	const char	*args[] = { "--secret-file", path, "--no-secretmem",
-			    "--verbose", NULL };
-	struct dz	 d;
-	pid_t		 wpid;
-	int		 fd, round, tries;
+	struct memscan_map    maps[4];
+	unsigned char	      marker[32];
+	char		      dir[64], path[128];
+	const char *args[] = { "--secret-file", path, "--no-secretmem",
+		"--verbose", NULL };
+	struct dz   d;
+	pid_t	    wpid;
+	int	    fd, round, tries;
 
 	if (!dz_is_root()) {
 		dz_skip("warden_holds_no_secret: scanning another process's "
-		    "memory needs root");
+			"memory needs root");
 		return;
 	}
 	if (dz_is_asan_build(dz_bin("dazaid"))) {
 		dz_skip_na("warden_holds_no_secret: an AddressSanitizer "
-		    "build's shadow memory is not scannable");
+			   "build's shadow memory is not scannable");
 		return;
 	}
 	ck_assert_int_eq(getrandom(marker, sizeof marker, 0),
@@ -1026,22 +1060,26 @@ START_TEST(warden_holds_no_secret)
 			close(fd);
 			/* The daemon closes its buffer (PROT_NONE) once
 			 * the GET is written: maybe just after we read it. */
-			for (tries = 0; tries < 200 &&
-			    memscan_shield(d.pid, &sh) != 0; tries++)
+			for (tries = 0;
+			     tries < 200 && memscan_shield(d.pid, &sh) != 0;
+			     tries++)
 				usleep(10000);
 		}
-		ck_assert_msg(memscan_shield(d.pid, &sh) == 0, "round %d: "
-		    "the daemon's shield: %s (%d secure maps)", round,
-		    strerror(errno), memscan_secure_maps(d.pid, maps, 4));
+		ck_assert_msg(memscan_shield(d.pid, &sh) == 0,
+		    "round %d: "
+		    "the daemon's shield: %s (%d secure maps)",
+		    round, strerror(errno),
+		    memscan_secure_maps(d.pid, maps, 4));
 		ck_assert_int_ge(dz_mem_hits(d.pid, sh.prekey,
-		    sizeof sh.prekey), 1);
+				     sizeof sh.prekey),
+		    1);
 		ck_assert_int_ge(dz_mem_hits(d.pid, sh.ct, sizeof sh.ct), 1);
 		ck_assert_int_eq(memscan_secure_maps(wpid, maps, 4), 0);
 		ck_assert_int_ge(dontdump_maps(d.pid), 2);
 		ck_assert_int_eq(dontdump_maps(wpid), 0);
 		ck_assert_int_eq(dz_mem_hits(wpid, marker, sizeof marker), 0);
-		ck_assert_int_eq(dz_mem_hits(wpid, sh.prekey,
-		    sizeof sh.prekey), 0);
+		ck_assert_int_eq(dz_mem_hits(wpid, sh.prekey, sizeof sh.prekey),
+		    0);
 		ck_assert_int_eq(dz_mem_hits(wpid, sh.ct, sizeof sh.ct), 0);
 	}
 	dz_stop(&d);
@@ -1052,8 +1090,8 @@ END_TEST
 static int
 sh(const char *cmd, char *out, size_t len)
 {
-	const char	*argv[] = { "/bin/sh", "-c", cmd, NULL };
-	int		 st;
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int	    st;
 
 	st = dz_run(argv, out, len, 20);
 	ck_assert_msg(st != -1 && WIFEXITED(st), "%s: did not exit", cmd);
@@ -1069,29 +1107,31 @@ sh(const char *cmd, char *out, size_t len)
 static void
 ssh_agent_case(bool armed)
 {
-	char		 dir[64], key[128], agent[128], conf[128], cmd[1024];
-	char		 out[4096], text[256];
-	const char	*args[] = { "--empty", "--config", conf,
-			    armed ? "--arm" : "--dry-run", NULL };
-	const char	*agent_argv[] = { "/usr/bin/ssh-agent", "-D", "-a",
-			    agent, NULL };
-	struct dz	 d;
-	pid_t		 apid;
-	long long	 end;
-	int		 hb, st;
+	char	    dir[64], key[128], agent[128], conf[128], cmd[1024];
+	char	    out[4096], text[256];
+	const char *args[] = { "--empty", "--config", conf,
+		armed ? "--arm" : "--dry-run", NULL };
+	const char *agent_argv[] = { "/usr/bin/ssh-agent", "-D", "-a", agent,
+		NULL };
+	struct dz   d;
+	pid_t	    apid;
+	long long   end;
+	int	    hb, st;
 
 	if (access("/usr/bin/ssh-agent", X_OK) != 0 ||
 	    access("/usr/bin/ssh-keygen", X_OK) != 0) {
 		dz_skip("ssh_agent: ssh-agent or ssh-keygen not installed "
-		    "(openssh-client)");
+			"(openssh-client)");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
 	snprintf(key, sizeof key, "%s/id", dir);
 	snprintf(agent, sizeof agent, "%s/agent.sock", dir);
 	snprintf(conf, sizeof conf, "%s/dazai.conf", dir);
-	snprintf(cmd, sizeof cmd, "ssh-keygen -q -t ed25519 -N '' -C "
-	    "dazai-test -f %s", key);
+	snprintf(cmd, sizeof cmd,
+	    "ssh-keygen -q -t ed25519 -N '' -C "
+	    "dazai-test -f %s",
+	    key);
 	ck_assert_int_eq(sh(cmd, out, sizeof out), 0);
 	apid = dz_spawn(agent_argv, NULL, -1);
 	ck_assert(exists_wait(agent, 5));
@@ -1099,9 +1139,10 @@ ssh_agent_case(bool armed)
 	snprintf(text, sizeof text, "on_panic = ssh-add -D\n");
 	dz_write_file(conf, text, strlen(text));
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && "
-	    "%s --socket %s get | ssh-add - && ssh-add -l", dz_bin("dazai"),
-	    d.sock, key, dz_bin("dazai"), d.sock);
+	snprintf(cmd, sizeof cmd,
+	    "%s --socket %s load %s && "
+	    "%s --socket %s get | ssh-add - && ssh-add -l",
+	    dz_bin("dazai"), d.sock, key, dz_bin("dazai"), d.sock);
 	st = sh(cmd, out, sizeof out);
 	ck_assert_msg(st == 0 && strstr(out, "dazai-test") != NULL, "%s", out);
 	hb = dz_hello(d.sock);
@@ -1115,11 +1156,15 @@ ssh_agent_case(bool armed)
 			usleep(20000);
 		ck_assert_msg(st == 1 && strstr(out, "no identities") != NULL,
 		    "%d: %s; log:\n%s", st, out, slurp(d.log));
-		ck_assert(dz_log_wait(&d, "dazaid: warden: ssh-add -D: "
-		    "exited 0", 5));
+		ck_assert(dz_log_wait(&d,
+		    "dazaid: warden: ssh-add -D: "
+		    "exited 0",
+		    5));
 	} else {
-		ck_assert(dz_log_wait(&d, "dazaid: warden: WOULD RUN: ssh-add "
-		    "-D", 5));
+		ck_assert(dz_log_wait(&d,
+		    "dazaid: warden: WOULD RUN: ssh-add "
+		    "-D",
+		    5));
 		usleep(200000);
 		ck_assert_int_eq(sh("ssh-add -l", out, sizeof out), 0);
 		ck_assert_msg(strstr(out, "dazai-test") != NULL, "%s", out);
@@ -1147,13 +1192,12 @@ END_TEST
  */
 START_TEST(keyring_purged)
 {
-	char		 dir[64], conf[128], name[64], cmd[1024], out[4096];
-	char		 text[256], sec[128];
-	const char	*args[] = { "--empty", "--arm", "--config", conf,
-			    NULL };
-	struct dz	 d;
-	long long	 end;
-	int		 hb, st;
+	char	    dir[64], conf[128], name[64], cmd[1024], out[4096];
+	char	    text[256], sec[128];
+	const char *args[] = { "--empty", "--arm", "--config", conf, NULL };
+	struct dz   d;
+	long long   end;
+	int	    hb, st;
 
 	if (access("/usr/bin/keyctl", X_OK) != 0) {
 		dz_skip("keyring_purged: keyctl not installed (keyutils)");
@@ -1164,26 +1208,29 @@ START_TEST(keyring_purged)
 	snprintf(sec, sizeof sec, "%s/secret", dir);
 	snprintf(name, sizeof name, "dazai-test-%d", (int)getpid());
 	dz_write_file(sec, "keyring-marker", 14);
-	snprintf(text, sizeof text, "on_panic = keyctl purge user %s\n",
-	    name);
+	snprintf(text, sizeof text, "on_panic = keyctl purge user %s\n", name);
 	dz_write_file(conf, text, strlen(text));
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && %s --socket %s "
+	snprintf(cmd, sizeof cmd,
+	    "%s --socket %s load %s && %s --socket %s "
 	    "get | keyctl padd user %s @u >/dev/null && keyctl print "
-	    "$(keyctl search @u user %s)", dz_bin("dazai"), d.sock, sec,
-	    dz_bin("dazai"), d.sock, name, name);
+	    "$(keyctl search @u user %s)",
+	    dz_bin("dazai"), d.sock, sec, dz_bin("dazai"), d.sock, name, name);
 	st = sh(cmd, out, sizeof out);
 	if (st != 0 && strstr(out, "keyctl") != NULL) {
-		dz_skip("keyring_purged: no usable user keyring here: %s",
-		    out);
+		dz_skip("keyring_purged: no usable user keyring here: %s", out);
 		dz_stop(&d);
 		return;
 	}
 	/* load's lines on standard error (what it stored; no heartbeat
 	 * guards it yet), then the key as keyctl shows it. */
-	ck_assert_msg(st == 0 && strncmp(out, "dazai: loaded 14 bytes as "
-	    "\"default\"\n", 36) == 0 && strlen(out) >= 16 &&
-	    strcmp(out + strlen(out) - 16, "\nkeyring-marker\n") == 0,
+	ck_assert_msg(st == 0 &&
+		strncmp(out,
+		    "dazai: loaded 14 bytes as "
+		    "\"default\"\n",
+		    36) == 0 &&
+		strlen(out) >= 16 &&
+		strcmp(out + strlen(out) - 16, "\nkeyring-marker\n") == 0,
 	    "%d: %s", st, out);
 	hb = dz_hello(d.sock);
 	close(hb);
@@ -1206,18 +1253,17 @@ END_TEST
 START_TEST(gpg_agent_forgets)
 {
 	static const char preset[] = "/usr/lib/gnupg/gpg-preset-passphrase";
-	char		 dir[64], home[128], conf[128], sec[128], grip[64];
-	char		 cmd[1024], out[4096], text[256], *p;
-	const char	*args[] = { "--empty", "--arm", "--config", conf,
-			    NULL };
-	struct dz	 d;
-	long long	 end;
-	int		 hb, st;
+	char		  dir[64], home[128], conf[128], sec[128], grip[64];
+	char		  cmd[1024], out[4096], text[256], *p;
+	const char *args[] = { "--empty", "--arm", "--config", conf, NULL };
+	struct dz   d;
+	long long   end;
+	int	    hb, st;
 
 	if (access("/usr/bin/gpgconf", X_OK) != 0 ||
 	    access("/usr/bin/gpg", X_OK) != 0 || access(preset, X_OK) != 0) {
 		dz_skip("gpg_agent_forgets: gpg, gpgconf or "
-		    "gpg-preset-passphrase not installed");
+			"gpg-preset-passphrase not installed");
 		return;
 	}
 	dz_tmpdir(dir, sizeof dir);
@@ -1230,11 +1276,15 @@ START_TEST(gpg_agent_forgets)
 	dz_write_file(cmd, "allow-preset-passphrase\n", 24);
 	dz_write_file(sec, "dazai-pw", 8);
 	ck_assert_msg(sh("gpg --batch --pinentry-mode loopback --passphrase "
-	    "dazai-pw --quick-gen-key dazai-test ed25519 sign 0", out,
-	    sizeof out) == 0, "%s", out);
-	ck_assert_int_eq(sh("gpg --with-keygrip --with-colons "
-	    "--list-secret-keys 2>/dev/null | awk -F: '/^grp/ { print $10; "
-	    "exit }'", out, sizeof out), 0);
+			 "dazai-pw --quick-gen-key dazai-test ed25519 sign 0",
+			  out, sizeof out) == 0,
+	    "%s", out);
+	ck_assert_int_eq(
+	    sh("gpg --with-keygrip --with-colons "
+	       "--list-secret-keys 2>/dev/null | awk -F: '/^grp/ { print $10; "
+	       "exit }'",
+		out, sizeof out),
+	    0);
 	if ((p = strchr(out, '\n')) != NULL)
 		*p = '\0';
 	ck_assert_msg(strlen(out) == 40, "keygrip: %s", out);
@@ -1242,10 +1292,11 @@ START_TEST(gpg_agent_forgets)
 	snprintf(text, sizeof text, "on_panic = gpgconf --reload gpg-agent\n");
 	dz_write_file(conf, text, strlen(text));
 	ck_assert_int_eq(dz_start(&d, args), 0);
-	snprintf(cmd, sizeof cmd, "%s --socket %s load %s && %s --socket %s "
+	snprintf(cmd, sizeof cmd,
+	    "%s --socket %s load %s && %s --socket %s "
 	    "get | %s --preset %s && gpg-connect-agent 'KEYINFO %s' /bye",
-	    dz_bin("dazai"), d.sock, sec, dz_bin("dazai"), d.sock, preset,
-	    grip, grip);
+	    dz_bin("dazai"), d.sock, sec, dz_bin("dazai"), d.sock, preset, grip,
+	    grip);
 	st = sh(cmd, out, sizeof out);
 	ck_assert_msg(st == 0 && strstr(out, " D - - 1 P ") != NULL,
 	    "not cached: %d: %s", st, out);
@@ -1254,22 +1305,26 @@ START_TEST(gpg_agent_forgets)
 	dz_wait(&d, 10);
 	snprintf(cmd, sizeof cmd, "gpg-connect-agent 'KEYINFO %s' /bye", grip);
 	end = dz_ms_now() + 10000;
-	while (sh(cmd, out, sizeof out) == 0 && strstr(out, " D - - 1 P ") !=
-	    NULL && dz_ms_now() < end)
+	while (sh(cmd, out, sizeof out) == 0 &&
+	    strstr(out, " D - - 1 P ") != NULL && dz_ms_now() < end)
 		usleep(20000);
 	sh("gpgconf --kill gpg-agent", text, sizeof text);
-	ck_assert_msg(strstr(out, " D - - - P ") != NULL, "still cached: "
-	    "%s; log:\n%s", out, slurp(d.log));
-	ck_assert(dz_log_wait(&d, "dazaid: warden: gpgconf --reload "
-	    "gpg-agent: exited 0", 5));
+	ck_assert_msg(strstr(out, " D - - - P ") != NULL,
+	    "still cached: "
+	    "%s; log:\n%s",
+	    out, slurp(d.log));
+	ck_assert(dz_log_wait(&d,
+	    "dazaid: warden: gpgconf --reload "
+	    "gpg-agent: exited 0",
+	    5));
 }
 END_TEST
 
 Suite *
 warden_suite(void)
 {
-	Suite	*s = suite_create("warden");
-	TCase	*tc = tcase_create("warden");
+	Suite *s = suite_create("warden");
+	TCase *tc = tcase_create("warden");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, actions_in_order);

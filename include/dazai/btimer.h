@@ -19,16 +19,16 @@
  * the loop. btimer_now is the clock the deadlines are kept on.
  */
 struct btimer {
-	ev_io		 io;
-	int		 fd;
-	void		(*cb)(struct btimer *);
+	ev_io io;
+	int   fd;
+	void (*cb)(struct btimer *);
 };
 
-int	 btimer_init(struct btimer *, void (*)(struct btimer *));
-void	 btimer_start(struct btimer *, struct ev_loop *, double);
-void	 btimer_stop(struct btimer *, struct ev_loop *);
-bool	 btimer_active(const struct btimer *);
-void	 btimer_close(struct btimer *, struct ev_loop *);
-double	 btimer_now(void);
+int    btimer_init(struct btimer *, void (*)(struct btimer *));
+void   btimer_start(struct btimer *, struct ev_loop *, double);
+void   btimer_stop(struct btimer *, struct ev_loop *);
+bool   btimer_active(const struct btimer *);
+void   btimer_close(struct btimer *, struct ev_loop *);
+double btimer_now(void);
 
 #endif

@@ -22,16 +22,16 @@
  * paths and the clean exit alike.
  */
 
-void		 emergency_install(bool);
-void		 emergency_arm(void);
-bool		 emergency_armed(void);
-int		 emergency_sigsys(void);
-void		 emergency_log_zeroed(const char *);
-void		 emergency_set_socket(const char *);
-void		 emergency_set_socket_dir(int);
-const char	*emergency_socket_name(void);
-void		 emergency_socket_removal(bool, bool, const char *);
-int		 emergency_remove_socket(const char **);
-void		 emergency_set_notice(void (*)(const char *));
+void	    emergency_install(bool);
+void	    emergency_arm(void);
+bool	    emergency_armed(void);
+int	    emergency_sigsys(void);
+void	    emergency_log_zeroed(const char *);
+void	    emergency_set_socket(const char *);
+void	    emergency_set_socket_dir(int);
+const char *emergency_socket_name(void);
+void	    emergency_socket_removal(bool, bool, const char *);
+int	    emergency_remove_socket(const char **);
+void	    emergency_set_notice(void (*)(const char *));
 
 #endif

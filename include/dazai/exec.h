@@ -15,16 +15,16 @@
  * returns 0, or the exit status after saying what went wrong.
  */
 struct exec_ctx {
-	const char	*path;		/* the daemon's socket */
-	bool		 is_default;	/* path is the default location */
-	int		(*connect)(const struct exec_ctx *, struct client *);
-	int		(*request)(struct client *, const char *,
-			    const char *);	/* answered OK */
-	int		(*fetch)(struct client *, const char *,
-			    struct secbuf *);	/* GET [NAME] into the buffer
+	const char *path;	/* the daemon's socket */
+	bool	    is_default; /* path is the default location */
+	int (*connect)(const struct exec_ctx *, struct client *);
+	int (*request)(struct client *, const char *,
+	    const char *); /* answered OK */
+	int (*fetch)(struct client *, const char *,
+	    struct secbuf *); /* GET [NAME] into the buffer
 						   (NULL: the default) */
 };
 
-int	exec_run(const struct exec_ctx *, int, char **);
+int exec_run(const struct exec_ctx *, int, char **);
 
 #endif

@@ -17,24 +17,23 @@
  * errno; the caller names the object.
  */
 
-#define HANDOVER_VAR_MAX	128	/* bytes of a variable's name */
+#define HANDOVER_VAR_MAX 128 /* bytes of a variable's name */
 
 /* One FIFO, served once: unlinked when a reader opens it. */
 struct handover_fifo {
-	char	 path[PATH_MAX];	/* "" once unlinked, or never made */
-	int	 fd;			/* open for writing, or -1 */
-	size_t	 off;			/* bytes of the secret written */
-	bool	 done;			/* served, or given up */
+	char   path[PATH_MAX]; /* "" once unlinked, or never made */
+	int    fd;	       /* open for writing, or -1 */
+	size_t off;	       /* bytes of the secret written */
+	bool   done;	       /* served, or given up */
 };
 
-bool	 handover_var_ok(const char *, size_t);
-int	 handover_env_send(int, const struct secbuf *);
-char	*handover_env_entry(int, const char *, size_t, struct secbuf *);
-int	 handover_dir_make(char *, size_t, const char *);
-int	 handover_dir_remove(char *);
-int	 handover_fifo_make(struct handover_fifo *, const char *,
-	    const char *);
-int	 handover_fifo_serve(struct handover_fifo *, const struct secbuf *);
-void	 handover_fifo_finish(struct handover_fifo *);
+bool  handover_var_ok(const char *, size_t);
+int   handover_env_send(int, const struct secbuf *);
+char *handover_env_entry(int, const char *, size_t, struct secbuf *);
+int   handover_dir_make(char *, size_t, const char *);
+int   handover_dir_remove(char *);
+int   handover_fifo_make(struct handover_fifo *, const char *, const char *);
+int   handover_fifo_serve(struct handover_fifo *, const struct secbuf *);
+void  handover_fifo_finish(struct handover_fifo *);
 
 #endif

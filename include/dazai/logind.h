@@ -28,25 +28,20 @@
  * The method calls wait LOGIND_CALL_MS at most.
  */
 
-#define LOGIND_CALL_MS		2000
+#define LOGIND_CALL_MS 2000
 
-enum logind_event {
-	LOGIND_NONE,
-	LOGIND_BEFORE,
-	LOGIND_AFTER,
-	LOGIND_LOST
-};
+enum logind_event { LOGIND_NONE, LOGIND_BEFORE, LOGIND_AFTER, LOGIND_LOST };
 
 struct logind;
 
-int		 logind_open(struct logind **, const char *, char *, size_t);
-int		 logind_fd(const struct logind *);
-short		 logind_events(const struct logind *);
-int		 logind_timeout_ms(const struct logind *);
+int		  logind_open(struct logind **, const char *, char *, size_t);
+int		  logind_fd(const struct logind *);
+short		  logind_events(const struct logind *);
+int		  logind_timeout_ms(const struct logind *);
 enum logind_event logind_process(struct logind *);
-int		 logind_inhibit(struct logind *, char *, size_t);
-bool		 logind_locked(const struct logind *);
-void		 logind_release(struct logind *);
-void		 logind_close(struct logind *);
+int		  logind_inhibit(struct logind *, char *, size_t);
+bool		  logind_locked(const struct logind *);
+void		  logind_release(struct logind *);
+void		  logind_close(struct logind *);
 
 #endif

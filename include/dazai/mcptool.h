@@ -13,14 +13,13 @@
  */
 
 struct mcptool_set {
-	struct mcp_cmdtool	 t[MCP_CMDTOOLS_MAX];
-	size_t			 n;
+	struct mcp_cmdtool t[MCP_CMDTOOLS_MAX];
+	size_t		   n;
 };
 
-int	mcptool_load(struct mcptool_set *, const char *, bool, char *,
-	    size_t);
-void	mcptool_free(struct mcptool_set *);
-void	mcptool_run(const char *, bool, struct mcp_cmdtool *,
-	    struct mcp_run *, void (*)(void *), void *);
+int  mcptool_load(struct mcptool_set *, const char *, bool, char *, size_t);
+void mcptool_free(struct mcptool_set *);
+void mcptool_run(const char *, bool, struct mcp_cmdtool *, struct mcp_run *,
+    void (*)(void *), void *);
 
 #endif

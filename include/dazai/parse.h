@@ -11,14 +11,14 @@
  * the value in *out, or -1 leaving *out alone.
  */
 
-#define PARSE_SECONDS_MAX	1000000.0
+#define PARSE_SECONDS_MAX 1000000.0
 
-int	parse_number(const char *, size_t, unsigned long long,
-	    unsigned long long *);
-int	parse_decimal(const char *, unsigned long long, unsigned long long *);
-int	parse_pid(const char *, int *);
-int	parse_fd(const char *, int, int *);
-int	parse_seconds(const char *, double *);
-int	parse_bool(const char *, int *);
+int parse_number(const char *, size_t, unsigned long long,
+    unsigned long long *);
+int parse_decimal(const char *, unsigned long long, unsigned long long *);
+int parse_pid(const char *, int *);
+int parse_fd(const char *, int, int *);
+int parse_seconds(const char *, double *);
+int parse_bool(const char *, int *);
 
 #endif

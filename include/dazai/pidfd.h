@@ -16,10 +16,10 @@
  */
 
 #ifndef SYS_pidfd_open
-#define SYS_pidfd_open		434
+#define SYS_pidfd_open 434
 #endif
 #ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal	424
+#define SYS_pidfd_send_signal 424
 #endif
 
 /* A pidfd for pid (close-on-exec, as the kernel makes it), or -1. */

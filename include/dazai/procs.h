@@ -14,20 +14,20 @@
  * them with plain loads and system calls (async-signal-safe).
  */
 
-#define PROCS_MAX	32
+#define PROCS_MAX 32
 
 enum procs_result {
 	PROCS_OK,
-	PROCS_INVALID,		/* not a live process we may signal */
-	PROCS_FULL,		/* PROCS_MAX already */
+	PROCS_INVALID, /* not a live process we may signal */
+	PROCS_FULL,    /* PROCS_MAX already */
 };
 
 enum procs_result procs_register(pid_t, int *);
-void	 procs_remove(int);
-int	 procs_count(void);
-int	 procs_fd(int);
-pid_t	 procs_pid(int);
-int	 procs_kill_all(bool);
-void	 procs_emergency(bool);
+void		  procs_remove(int);
+int		  procs_count(void);
+int		  procs_fd(int);
+pid_t		  procs_pid(int);
+int		  procs_kill_all(bool);
+void		  procs_emergency(bool);
 
 #endif

@@ -85,9 +85,9 @@
  * warden as the socketpair's end.
  */
 
-#define WARDEN_TEXT_MAX		112	/* text bytes, NUL included */
-#define WARDEN_PROCS_MAX	64	/* pidfds held at once */
-#define WARDEN_TIMED_OUT	0x1	/* RESULT flags */
+#define WARDEN_TEXT_MAX	 112 /* text bytes, NUL included */
+#define WARDEN_PROCS_MAX 64  /* pidfds held at once */
+#define WARDEN_TIMED_OUT 0x1 /* RESULT flags */
 
 enum warden_msg_type {
 	WARDEN_MSG_PANIC = 1,
@@ -108,51 +108,51 @@ enum warden_msg_type {
 
 /* One record on the socketpair (128 bytes). */
 struct warden_msg {
-	uint32_t	 type;		/* enum warden_msg_type */
-	int32_t		 pid;
-	int32_t		 status;
-	uint32_t	 flags;
-	char		 text[WARDEN_TEXT_MAX];
+	uint32_t type; /* enum warden_msg_type */
+	int32_t	 pid;
+	int32_t	 status;
+	uint32_t flags;
+	char	 text[WARDEN_TEXT_MAX];
 };
 
 /* What the warden is started with; the strings are copied by fork. */
 struct warden_config {
-	const char *const *on_panic;	/* commands, in order */
-	int		 n_panic;
+	const char *const *on_panic; /* commands, in order */
+	int		   n_panic;
 	const char *const *on_wipe;
-	int		 n_wipe;
-	double		 timeout;	/* action_timeout, seconds */
-	const char	*socket;	/* DAZAI_SOCKET */
-	bool		 armed;
-	bool		 verbose;
-	int		 on_sleep;	/* enum config_sleep */
+	int		   n_wipe;
+	double		   timeout; /* action_timeout, seconds */
+	const char	  *socket;  /* DAZAI_SOCKET */
+	bool		   armed;
+	bool		   verbose;
+	int		   on_sleep; /* enum config_sleep */
 };
 
-#define WARDEN_ACTIONS_MAX	32	/* on_panic and on_wipe together */
+#define WARDEN_ACTIONS_MAX 32 /* on_panic and on_wipe together */
 
 /* How one rehearsed action ended (RESULT), on the daemon's side. */
 struct warden_result {
-	bool		 done;
-	int		 status;	/* wait status, -1: could not start */
-	bool		 timed_out;
-	char		 text[WARDEN_TEXT_MAX];	/* its stderr's last line */
+	bool done;
+	int  status; /* wait status, -1: could not start */
+	bool timed_out;
+	char text[WARDEN_TEXT_MAX]; /* its stderr's last line */
 };
 
 /* The daemon's side. */
 struct warden {
-	pid_t		 pid;		/* the warden, 0 if never started */
-	int		 fd;		/* our end, -1 once closed */
-	bool		 down;		/* it died (or was never started) */
-	const struct warden_config *cfg; /* the caller's, for ACTION */
-	bool		 rehearsing;	/* RESULT records still to come */
+	pid_t			    pid;  /* the warden, 0 if never started */
+	int			    fd;	  /* our end, -1 once closed */
+	bool			    down; /* it died (or was never started) */
+	const struct warden_config *cfg;  /* the caller's, for ACTION */
+	bool		     rehearsing;  /* RESULT records still to come */
 	struct warden_result res[WARDEN_ACTIONS_MAX];
-	bool		 sleep_watched;	/* SLEEP said the lock is held */
+	bool		     sleep_watched; /* SLEEP said the lock is held */
 };
 
 enum warden_read_result {
-	WARDEN_READ_DOWN = -1,		/* EOF: the warden is gone */
-	WARDEN_READ_NONE = 0,		/* nothing to read now */
-	WARDEN_READ_MSG = 1,		/* one record in *msg */
+	WARDEN_READ_DOWN = -1, /* EOF: the warden is gone */
+	WARDEN_READ_NONE = 0,  /* nothing to read now */
+	WARDEN_READ_MSG = 1,   /* one record in *msg */
 };
 
 /*
@@ -160,7 +160,7 @@ enum warden_read_result {
  * confinement and before any thread starts. Returns 0, or -1 with errno
  * (nothing started). Records the descriptor for warden_panic_signal.
  */
-int	 warden_start(struct warden *, const struct warden_config *);
+int warden_start(struct warden *, const struct warden_config *);
 
 /*
  * The daemon's requests: 0 once the record is sent, -1 with errno (the
@@ -171,15 +171,15 @@ int	 warden_start(struct warden *, const struct warden_config *);
  * They use send(2) (sendto), warden_register sendmsg(2): a confined
  * daemon's allowlist needs sendmsg for it.
  */
-int	 warden_panic(struct warden *, const char *);
-int	 warden_wipe(struct warden *, const char *);
-int	 warden_rehearse(struct warden *);
-int	 warden_arm(struct warden *);
-int	 warden_register(struct warden *, pid_t, int);
-void	 warden_hand_over(struct warden *, pid_t, int);
-void	 warden_name_peer(struct warden *, pid_t);
-int	 warden_unregister(struct warden *, pid_t);
-int	 warden_slept(struct warden *, int);
+int  warden_panic(struct warden *, const char *);
+int  warden_wipe(struct warden *, const char *);
+int  warden_rehearse(struct warden *);
+int  warden_arm(struct warden *);
+int  warden_register(struct warden *, pid_t, int);
+void warden_hand_over(struct warden *, pid_t, int);
+void warden_name_peer(struct warden *, pid_t);
+int  warden_unregister(struct warden *, pid_t);
+int  warden_slept(struct warden *, int);
 
 /*
  * The hard paths' notice (SIGUSR2, fatal signals, the SIGSYS trap), from
@@ -187,7 +187,7 @@ int	 warden_slept(struct warden *, int);
  * descriptor warden_start kept in a static. Async-signal-safe; does
  * nothing without a warden. reason must be a constant string.
  */
-void	 warden_panic_signal(const char *);
+void warden_panic_signal(const char *);
 
 /*
  * Learning that the warden died: put warden_fd in the loop (EV_READ) and
@@ -197,7 +197,7 @@ void	 warden_panic_signal(const char *);
  * RESULT and DONE records come back as WARDEN_READ_MSG. warden_read never
  * blocks. warden_status_name gives "up", "down" or "off" for STATUS.
  */
-int	 warden_fd(const struct warden *);
+int warden_fd(const struct warden *);
 
 /*
  * For `dazai actions`: how many actions are configured, the i-th (on
@@ -206,13 +206,12 @@ int	 warden_fd(const struct warden *);
  * ended (the records warden_read takes fill it in). cfg must outlive the
  * warden.
  */
-int	 warden_actions(const struct warden *);
-bool	 warden_action(const struct warden *, int, const char **,
-	    const char **);
+int  warden_actions(const struct warden *);
+bool warden_action(const struct warden *, int, const char **, const char **);
 const char *warden_start_rehearsal(struct warden *);
-bool	 warden_result(const struct warden *, int, bool *, int *, bool *,
-	    const char **);
-int	 warden_read(struct warden *, struct warden_msg *);
+bool	    warden_result(const struct warden *, int, bool *, int *, bool *,
+	   const char **);
+int	    warden_read(struct warden *, struct warden_msg *);
 const char *warden_status_name(const struct warden *);
 
 /*
@@ -227,6 +226,6 @@ const char *warden_sleep_name(const struct warden *);
  * to run nothing, wait up to a second for it to leave (read(2) and
  * poll(2) only, so it works confined), close our end.
  */
-void	 warden_shutdown(struct warden *);
+void warden_shutdown(struct warden *);
 
 #endif

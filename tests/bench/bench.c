@@ -28,37 +28,37 @@
 
 #include "bench.h"
 
-#define LAT_RUNS	200		/* loss / dry-run / SIGUSR2 rounds */
-#define SESSIONS_N	64		/* heartbeats in the sessions bench */
-#define GETBIG_SIZE	(64 * 1024 * 1024)	/* the GET throughput secret */
-#define GETBIG_RUNS	20		/* its GETs and cats */
-#define SESSIONS_RUNS	50		/* last-loss rounds with 1 and 64 */
-#define PING_RUNS	10000		/* PING round trips per program */
+#define LAT_RUNS	200 /* loss / dry-run / SIGUSR2 rounds */
+#define SESSIONS_N	64  /* heartbeats in the sessions bench */
+#define GETBIG_SIZE	(64 * 1024 * 1024) /* the GET throughput secret */
+#define GETBIG_RUNS	20		   /* its GETs and cats */
+#define SESSIONS_RUNS	50		   /* last-loss rounds with 1 and 64 */
+#define PING_RUNS	10000		   /* PING round trips per program */
 #define PING_WARMUP	500
-#define MCP_RUNS	2000		/* dazai_status calls via dazai mcp */
+#define MCP_RUNS	2000 /* dazai_status calls via dazai mcp */
 #define MCP_WARMUP	100
 #define IDLE_SECONDS	10
-#define SHIELD_RUNS	50		/* runs per size and trigger */
-#define NAMED_N		16		/* named secrets of 1 MiB held */
-#define NAMED_RUNS	50		/* runs per case and trigger */
-#define NAMED_PINGS	20		/* warm-up PINGs before each trigger */
+#define SHIELD_RUNS	50 /* runs per size and trigger */
+#define NAMED_N		16 /* named secrets of 1 MiB held */
+#define NAMED_RUNS	50 /* runs per case and trigger */
+#define NAMED_PINGS	20 /* warm-up PINGs before each trigger */
 #define BIG_SIZE	(64u << 20)
 #define MIB_SIZE	(1u << 20)
 #define WIPE_REPS	9
 #define TARGET_RATIO	1.25
 #define TARGET_P99_US	1000.0
-#define GET_RUNS	200		/* dazai get / keyctl pipe processes */
+#define GET_RUNS	200 /* dazai get / keyctl pipe processes */
 #define GET_WARMUP	10
 #define GET_SIZE	32
-#define KEYCTL_JOIN	1		/* KEYCTL_JOIN_SESSION_KEYRING */
-#define KEYCTL_UNLINK_	9		/* KEYCTL_UNLINK */
-#define KEYRING_SESSION	(-3)		/* KEY_SPEC_SESSION_KEYRING */
+#define KEYCTL_JOIN	1    /* KEYCTL_JOIN_SESSION_KEYRING */
+#define KEYCTL_UNLINK_	9    /* KEYCTL_UNLINK */
+#define KEYRING_SESSION (-3) /* KEY_SPEC_SESSION_KEYRING */
 
 enum prog { P_DAZAID, P_FLOOR, P_NOSM, P_NPROGS };
 enum scen { S_LOSS, S_DRY, S_USR2, S_NSCENS };
 
 static const char *const prog_names[P_NPROGS] = { "dazaid", "floor",
-    "dazaid --no-secretmem" };
+	"dazaid --no-secretmem" };
 
 /* clang-format off */
 static const char legend[] =
@@ -78,43 +78,43 @@ static const char legend[] =
 "  triggered the same way, 20 PINGs), so the LOADs' traffic is not\n"
 "  what is timed; round 1 is a warm-up, not kept; locked = VmLck of a\n"
 "  daemon started --empty, then with 16 named secrets of 32 B or 1 MiB.\n"
-/* clang-format on */
-"  GET throughput = fork to waitpid of `dazai get > /dev/null` of a\n"
-"  64 MiB secret against `cat` of the same bytes from /dev/shm; the\n"
-"  ratio there is dazai get's throughput over cat's.\n"
-"  dazai get = fork, exec and wait for `dazai get > /dev/null` against a\n"
-"  running dazaid, interleaved with `keyctl pipe` of a user key of the\n"
-"  same size in a private session keyring.\n";
+    /* clang-format on */
+    "  GET throughput = fork to waitpid of `dazai get > /dev/null` of a\n"
+    "  64 MiB secret against `cat` of the same bytes from /dev/shm; the\n"
+    "  ratio there is dazai get's throughput over cat's.\n"
+    "  dazai get = fork, exec and wait for `dazai get > /dev/null` against a\n"
+    "  running dazaid, interleaved with `keyctl pipe` of a user key of the\n"
+    "  same size in a private session keyring.\n";
 
 /* Paths the whole run shares. */
 static struct {
-	char	 dazaid[PATH_MAX];
-	char	 dazai[PATH_MAX];
-	char	 floor[PATH_MAX];
-	char	 dir[64];		/* private 0700 temporary directory */
+	char dazaid[PATH_MAX];
+	char dazai[PATH_MAX];
+	char floor[PATH_MAX];
+	char dir[64]; /* private 0700 temporary directory */
 } ctx;
 
 /* One line of the table. */
 struct row {
-	char	 what[96];
-	char	 stat[8];
-	char	 n[8];
-	char	 value[24];
-	char	 ref[28];
-	char	 ratio[10];
-	char	 target[20];
-	char	 verdict[8];
-	bool	 section;	/* a heading line, what only */
+	char what[96];
+	char stat[8];
+	char n[8];
+	char value[24];
+	char ref[28];
+	char ratio[10];
+	char target[20];
+	char verdict[8];
+	bool section; /* a heading line, what only */
 };
 
-static struct row	 rows[128];
-static size_t		 nrows;
+static struct row rows[128];
+static size_t	  nrows;
 
 /* Append a heading to the table. */
 static void
 table_section(const char *title)
 {
-	struct row	*r;
+	struct row *r;
 
 	if (nrows == sizeof rows / sizeof rows[0])
 		bench_die("too many table rows");
@@ -126,11 +126,10 @@ table_section(const char *title)
 
 /* Append a row; empty strings print as "-" where a value is expected. */
 static void
-table_row(const char *what, const char *stat, const char *n,
-    const char *value, const char *ref, const char *ratio,
-    const char *target, const char *verdict)
+table_row(const char *what, const char *stat, const char *n, const char *value,
+    const char *ref, const char *ratio, const char *target, const char *verdict)
 {
-	struct row	*r;
+	struct row *r;
 
 	if (nrows == sizeof rows / sizeof rows[0])
 		bench_die("too many table rows");
@@ -146,14 +145,14 @@ table_row(const char *what, const char *stat, const char *n,
 	snprintf(r->verdict, sizeof r->verdict, "%s", verdict);
 }
 
-#define ROW_FMT	"%-40s %-4s %6s %14s %20s %7s  %-16s %s\n"
+#define ROW_FMT "%-40s %-4s %6s %14s %20s %7s  %-16s %s\n"
 
 /* Print the table. */
 static void
 table_print(void)
 {
-	size_t		 i;
-	struct row	*r;
+	size_t	    i;
+	struct row *r;
 
 	printf(ROW_FMT, "measurement", "stat", "n", "measured", "reference",
 	    "ratio", "target", "verdict");
@@ -192,9 +191,9 @@ verdict(bool met)
 static void
 cleanup_dir(void)
 {
-	char		 path[PATH_MAX];
-	struct dirent	*de;
-	DIR		*d;
+	char	       path[PATH_MAX];
+	struct dirent *de;
+	DIR	      *d;
 
 	if (ctx.dir[0] == '\0' || (d = opendir(ctx.dir)) == NULL)
 		return;
@@ -222,12 +221,12 @@ tmp_path(char *buf, size_t size, const char *name)
 static void
 write_random_file(const char *path, size_t size)
 {
-	unsigned char	 buf[65536];
-	size_t		 left = size, k;
-	int		 fd;
+	unsigned char buf[65536];
+	size_t	      left = size, k;
+	int	      fd;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	    0)
 		bench_die("%s: %s", path, strerror(errno));
 	while (left > 0) {
 		k = left < sizeof buf ? left : sizeof buf;
@@ -248,7 +247,7 @@ static void
 build_argv(const char **argv, size_t size, enum prog pg, const char *sock,
     bool armed, const char *const *extra)
 {
-	size_t	 i = 0;
+	size_t i = 0;
 
 	if (pg == P_FLOOR) {
 		argv[i++] = ctx.floor;
@@ -286,15 +285,14 @@ start(struct bproc *p, const char *const *argv, int err_fd, double timeout)
  * returns. The start-up time goes to *ready_us. Returns microseconds.
  */
 static double
-run_once(enum prog pg, enum scen sc, const char *const *extra,
-    double *ready_us)
+run_once(enum prog pg, enum scen sc, const char *const *extra, double *ready_us)
 {
-	const char	*argv[24];
-	struct bproc	 p;
-	char		 sock[128];
-	double		 t0, t1;
-	bool		 armed = sc != S_DRY, ok;
-	int		 fd;
+	const char  *argv[24];
+	struct bproc p;
+	char	     sock[128];
+	double	     t0, t1;
+	bool	     armed = sc != S_DRY, ok;
+	int	     fd;
 
 	tmp_path(sock, sizeof sock, "s.sock");
 	unlink(sock);
@@ -331,13 +329,12 @@ run_once(enum prog pg, enum scen sc, const char *const *extra,
 
 /* Add p50/p90/p99 rows for one latency against the floor. */
 static void
-latency_rows(const char *what, struct bstats *d, struct bstats *f,
-    bool targets)
+latency_rows(const char *what, struct bstats *d, struct bstats *f, bool targets)
 {
-	static const double	 qs[] = { 50, 90, 99 };
-	char			 n[8], val[24], ref[28], ratio[10], stat[8];
-	double			 a, b;
-	size_t			 i;
+	static const double qs[] = { 50, 90, 99 };
+	char		    n[8], val[24], ref[28], ratio[10], stat[8];
+	double		    a, b;
+	size_t		    i;
 
 	stats_sort(d);
 	stats_sort(f);
@@ -373,12 +370,13 @@ bench_latency(void)
 		"loss -> exit 0 (dry-run)",
 		"SIGUSR2 -> death (--arm)",
 	};
-	struct bstats	 lat[P_NPROGS][S_NSCENS], ready[P_NPROGS];
-	char		 val[24], ref[28], ratio[10], n[8], what[48];
-	double		 r;
-	int		 i, s, k, pg;
+	struct bstats lat[P_NPROGS][S_NSCENS], ready[P_NPROGS];
+	char	      val[24], ref[28], ratio[10], n[8], what[48];
+	double	      r;
+	int	      i, s, k, pg;
 
-	fprintf(stderr, "bench: %d rounds of loss, dry-run and SIGUSR2, "
+	fprintf(stderr,
+	    "bench: %d rounds of loss, dry-run and SIGUSR2, "
 	    "dazaid (with and without secretmem) and floor interleaved\n",
 	    LAT_RUNS);
 	for (pg = 0; pg < P_NPROGS; pg++) {
@@ -390,13 +388,13 @@ bench_latency(void)
 		for (s = 0; s < S_NSCENS; s++)
 			for (k = 0; k < P_NPROGS; k++) {
 				pg = (i + s + k) % P_NPROGS;
-				stats_add(&lat[pg][s], run_once(pg, s, NULL,
-				    &r));
+				stats_add(&lat[pg][s],
+				    run_once(pg, s, NULL, &r));
 				stats_add(&ready[pg], r);
 			}
 
 	table_section("heartbeat loss and panic latency: trigger -> "
-	    "waitpid() returns");
+		      "waitpid() returns");
 	for (s = 0; s < S_NSCENS; s++) {
 		latency_rows(titles[s], &lat[P_DAZAID][s], &lat[P_FLOOR][s],
 		    s == S_LOSS);
@@ -412,8 +410,8 @@ bench_latency(void)
 	    stats_pct(&ready[P_FLOOR], 50));
 	fmt_ratio(ratio, sizeof ratio, stats_pct(&ready[P_DAZAID], 50),
 	    stats_pct(&ready[P_FLOOR], 50));
-	table_row("fork -> --ready-fd newline", "p50", n, val, ref, ratio,
-	    "", "");
+	table_row("fork -> --ready-fd newline", "p50", n, val, ref, ratio, "",
+	    "");
 	for (pg = 0; pg < P_NPROGS; pg++) {
 		stats_free(&ready[pg]);
 		for (s = 0; s < S_NSCENS; s++)
@@ -425,8 +423,8 @@ bench_latency(void)
 static double
 ping_once(int fd)
 {
-	char	 reply[16];
-	double	 t0, t1;
+	char   reply[16];
+	double t0, t1;
 
 	t0 = bench_now_us();
 	if (bench_request(fd, "PING\n", reply, sizeof reply) < 0 ||
@@ -444,12 +442,12 @@ static void
 bench_ping(void)
 {
 	static const char *const pt_on[] = { "--ping-timeout", "30", NULL };
-	const char	*argv[24];
-	struct bproc	 p[3];
-	struct bstats	 rtt[3];
-	char		 sock[3][128], val[24], ref[28], ratio[10], n[8];
-	double		 a, b;
-	int		 fd[3], i, k, j, q;
+	const char		*argv[24];
+	struct bproc		 p[3];
+	struct bstats		 rtt[3];
+	char   sock[3][128], val[24], ref[28], ratio[10], n[8];
+	double a, b;
+	int    fd[3], i, k, j, q;
 
 	fprintf(stderr, "bench: %d PING round trips each\n", PING_RUNS);
 	tmp_path(sock[0], sizeof sock[0], "p0.sock");
@@ -488,10 +486,10 @@ bench_ping(void)
 			snprintf(val, sizeof val, "%.1f us", a);
 			snprintf(ref, sizeof ref, "floor %.1f us", b);
 			fmt_ratio(ratio, sizeof ratio, a, b);
-			table_row(q != 50 ? "" : k == 0 ?
-			    "PING RTT, --ping-timeout off" :
-			    "PING RTT, --ping-timeout 30", q == 50 ? "p50" :
-			    "p99", n, val, ref, ratio,
+			table_row(q != 50 ? "" :
+				k == 0	  ? "PING RTT, --ping-timeout off" :
+					    "PING RTT, --ping-timeout 30",
+			    q == 50 ? "p50" : "p99", n, val, ref, ratio,
 			    q == 50 ? "<= 1.25x floor" : "",
 			    q == 50 ? verdict(a <= TARGET_RATIO * b) : "");
 		}
@@ -503,8 +501,8 @@ bench_ping(void)
 static double
 control_once(int fd, const char *req, const char *want)
 {
-	char	 reply[512];
-	double	 t0, t1;
+	char   reply[512];
+	double t0, t1;
 
 	t0 = bench_now_us();
 	if (bench_request(fd, req, reply, sizeof reply) < 0 ||
@@ -523,15 +521,17 @@ static void
 bench_control(void)
 {
 	static const char *const empty[] = { "--empty", NULL };
-	const char	*argv[24];
-	struct bproc	 p;
-	struct bstats	 st, pg;
-	char		 sock[128], val[24], ref[28], ratio[10], n[8];
-	double		 a, b;
-	int		 fd, i, q;
+	const char		*argv[24];
+	struct bproc		 p;
+	struct bstats		 st, pg;
+	char			 sock[128], val[24], ref[28], ratio[10], n[8];
+	double			 a, b;
+	int			 fd, i, q;
 
-	fprintf(stderr, "bench: %d STATUS and PING round trips on a control "
-	    "connection\n", PING_RUNS);
+	fprintf(stderr,
+	    "bench: %d STATUS and PING round trips on a control "
+	    "connection\n",
+	    PING_RUNS);
 	tmp_path(sock, sizeof sock, "c.sock");
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
 	    empty);
@@ -547,13 +547,13 @@ bench_control(void)
 	}
 	for (i = 0; i < PING_RUNS; i++) {
 		if (i % 2 == 0) {
-			stats_add(&st, control_once(fd, "STATUS\n",
-			    "STATUS alive=1 "));
+			stats_add(&st,
+			    control_once(fd, "STATUS\n", "STATUS alive=1 "));
 			stats_add(&pg, control_once(fd, "PING\n", "PONG"));
 		} else {
 			stats_add(&pg, control_once(fd, "PING\n", "PONG"));
-			stats_add(&st, control_once(fd, "STATUS\n",
-			    "STATUS alive=1 "));
+			stats_add(&st,
+			    control_once(fd, "STATUS\n", "STATUS alive=1 "));
 		}
 	}
 	close(fd);
@@ -581,8 +581,8 @@ bench_control(void)
 static void
 mcp_write(int fd, const char *s)
 {
-	size_t	 off = 0, len = strlen(s);
-	ssize_t	 n;
+	size_t	off = 0, len = strlen(s);
+	ssize_t n;
 
 	while (off < len) {
 		if ((n = write(fd, s + off, len - off)) < 0 && errno == EINTR)
@@ -600,11 +600,12 @@ mcp_write(int fd, const char *s)
 static double
 mcp_status_once(int in, int out)
 {
-	static const char call[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
+	static const char call[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,"
 	    "\"method\":\"tools/call\",\"params\":{\"name\":"
 	    "\"dazai_status\"}}\n";
-	char	 reply[4096];
-	double	 t0, t1;
+	char   reply[4096];
+	double t0, t1;
 
 	t0 = bench_now_us();
 	mcp_write(in, call);
@@ -625,21 +626,23 @@ static void
 bench_mcp(void)
 {
 	static const char *const empty[] = { "--empty", NULL };
-	static const char init[] = "{\"jsonrpc\":\"2.0\",\"id\":0,"
+	static const char	 init[] =
+	    "{\"jsonrpc\":\"2.0\",\"id\":0,"
 	    "\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
 	    "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":"
 	    "\"bench\",\"version\":\"1\"}}}\n";
-	const char	*argv[24];
-	struct bproc	 p;
-	struct bstats	 mc, st;
-	char		 sock[128], val[24], ref[28], ratio[10], n[8],
-			 line[4096];
-	double		 a, b;
-	int		 fd, in[2], out[2], i, wst;
-	pid_t		 pid;
+	const char   *argv[24];
+	struct bproc  p;
+	struct bstats mc, st;
+	char	      sock[128], val[24], ref[28], ratio[10], n[8], line[4096];
+	double	      a, b;
+	int	      fd, in[2], out[2], i, wst;
+	pid_t	      pid;
 
-	fprintf(stderr, "bench: %d dazai_status calls through dazai mcp and "
-	    "STATUS round trips\n", MCP_RUNS);
+	fprintf(stderr,
+	    "bench: %d dazai_status calls through dazai mcp and "
+	    "STATUS round trips\n",
+	    MCP_RUNS);
 	tmp_path(sock, sizeof sock, "m.sock");
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
 	    empty);
@@ -651,8 +654,8 @@ bench_mcp(void)
 	if (pid == 0) {
 		dup2(in[0], STDIN_FILENO);
 		dup2(out[1], STDOUT_FILENO);
-		execl(ctx.dazai, "dazai", "--socket", sock, "mcp",
-		    "--config", "/dev/null", (char *)NULL);
+		execl(ctx.dazai, "dazai", "--socket", sock, "mcp", "--config",
+		    "/dev/null", (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -671,11 +674,11 @@ bench_mcp(void)
 	for (i = 0; i < MCP_RUNS; i++) {
 		if (i % 2 == 0) {
 			stats_add(&mc, mcp_status_once(in[1], out[0]));
-			stats_add(&st, control_once(fd, "STATUS\n",
-			    "STATUS alive=1 "));
+			stats_add(&st,
+			    control_once(fd, "STATUS\n", "STATUS alive=1 "));
 		} else {
-			stats_add(&st, control_once(fd, "STATUS\n",
-			    "STATUS alive=1 "));
+			stats_add(&st,
+			    control_once(fd, "STATUS\n", "STATUS alive=1 "));
 			stats_add(&mc, mcp_status_once(in[1], out[0]));
 		}
 	}
@@ -706,9 +709,9 @@ bench_mcp(void)
 static int
 sessions_now(const char *sock)
 {
-	char		 reply[512];
-	const char	*p;
-	int		 fd, n = -1;
+	char	    reply[512];
+	const char *p;
+	int	    fd, n = -1;
 
 	if ((fd = bench_connect(sock)) < 0)
 		return -1;
@@ -728,11 +731,11 @@ static double
 last_loss_once(int n)
 {
 	static const char *const many[] = { "--sessions", "64", NULL };
-	const char	*argv[24];
-	struct bproc	 p;
-	char		 sock[128];
-	double		 t0, t1;
-	int		 fd[SESSIONS_N], i;
+	const char		*argv[24];
+	struct bproc		 p;
+	char			 sock[128];
+	double			 t0, t1;
+	int			 fd[SESSIONS_N], i;
 
 	tmp_path(sock, sizeof sock, "m.sock");
 	unlink(sock);
@@ -775,15 +778,17 @@ static void
 bench_sessions(void)
 {
 	static const char *const many[] = { "--sessions", "64", NULL };
-	const char	*argv[24];
-	struct bproc	 p;
-	struct bstats	 rtt[2], loss[2];
-	char		 sock[128], val[24], ref[28], ratio[10], n[8];
-	int		 fd[SESSIONS_N], i, j, k, q, blocks = 20;
-	double		 a, b;
+	const char		*argv[24];
+	struct bproc		 p;
+	struct bstats		 rtt[2], loss[2];
+	char			 sock[128], val[24], ref[28], ratio[10], n[8];
+	int			 fd[SESSIONS_N], i, j, k, q, blocks = 20;
+	double			 a, b;
 
-	fprintf(stderr, "bench: %d PINGs with 1 and 64 heartbeats, %d "
-	    "last-loss rounds with 1 and 64\n", PING_RUNS, SESSIONS_RUNS);
+	fprintf(stderr,
+	    "bench: %d PINGs with 1 and 64 heartbeats, %d "
+	    "last-loss rounds with 1 and 64\n",
+	    PING_RUNS, SESSIONS_RUNS);
 	tmp_path(sock, sizeof sock, "many.sock");
 	unlink(sock);
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, false,
@@ -816,18 +821,18 @@ bench_sessions(void)
 	unlink(sock);
 	for (i = 0; i < SESSIONS_RUNS; i++)
 		for (k = 0; k < 2; k++)
-			stats_add(&loss[(i + k) % 2], last_loss_once((i + k) %
-			    2 == 0 ? 1 : SESSIONS_N));
+			stats_add(&loss[(i + k) % 2],
+			    last_loss_once((i + k) % 2 == 0 ? 1 : SESSIONS_N));
 
 	table_section("several sessions (--sessions 64): 64 heartbeats "
-	    "against 1");
+		      "against 1");
 	for (k = 0; k < 2; k++) {
 		stats_sort(&rtt[k]);
 		stats_sort(&loss[k]);
 	}
 	for (q = 0; q < 2; q++) {
-		struct bstats	*m = q == 0 ? &rtt[1] : &loss[1];
-		struct bstats	*o = q == 0 ? &rtt[0] : &loss[0];
+		struct bstats *m = q == 0 ? &rtt[1] : &loss[1];
+		struct bstats *o = q == 0 ? &rtt[0] : &loss[0];
 
 		a = stats_pct(m, 50);
 		b = stats_pct(o, 50);
@@ -836,8 +841,9 @@ bench_sessions(void)
 		snprintf(ref, sizeof ref, "1 hb %.1f us", b);
 		fmt_ratio(ratio, sizeof ratio, a, b);
 		table_row(q == 0 ? "PING RTT, 64 heartbeats" :
-		    "last loss -> death, 64 before", "p50", n, val, ref,
-		    ratio, "<= 1.1x", verdict(a <= 1.1 * b));
+				   "last loss -> death, 64 before",
+		    "p50", n, val, ref, ratio, "<= 1.1x",
+		    verdict(a <= 1.1 * b));
 	}
 	for (k = 0; k < 2; k++) {
 		stats_free(&rtt[k]);
@@ -849,10 +855,10 @@ bench_sessions(void)
 static bool
 ssh_agent_rss(long *rss, long *hwm)
 {
-	const char	*argv[6];
-	struct bproc	 p;
-	struct timespec	 ts = { 0, 100000000 };
-	char		 sock[128];
+	const char     *argv[6];
+	struct bproc	p;
+	struct timespec ts = { 0, 100000000 };
+	char		sock[128];
 
 	argv[0] = "ssh-agent";
 	argv[1] = "-D";
@@ -880,14 +886,14 @@ bench_memory(void)
 		"dazaid, 1 MiB secret, --no-secretmem",
 		"floor (32-byte static secret)",
 	};
-	const char	*extra[4][6], *argv[24];
-	struct bproc	 p;
-	struct timespec	 ts = { 0, 50000000 };
-	char		 small[128], big[128], sock[128];
-	char		 val[24], ref[28], ratio[10];
-	long		 rss[4], hwm[4], arss = -1, ahwm = -1;
-	bool		 agent;
-	int		 k, fd;
+	const char     *extra[4][6], *argv[24];
+	struct bproc	p;
+	struct timespec ts = { 0, 50000000 };
+	char		small[128], big[128], sock[128];
+	char		val[24], ref[28], ratio[10];
+	long		rss[4], hwm[4], arss = -1, ahwm = -1;
+	bool		agent;
+	int		k, fd;
 
 	fprintf(stderr, "bench: resident memory\n");
 	write_random_file(tmp_path(small, sizeof small, "small.secret"), 32);
@@ -947,7 +953,7 @@ bench_memory(void)
 static void
 sleep_until_us(double t)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	ts.tv_sec = (time_t)(t / 1e6);
 	ts.tv_nsec = (long)(fmod(t, 1e6) * 1e3);
@@ -972,12 +978,12 @@ bench_idle(void)
 		"idle, floor",
 	};
 	static const char *const pt_on[] = { "--ping-timeout", "30", NULL };
-	const char	*argv[24];
-	struct bproc	 p[4];
-	char		 sock[4][128], name[16], val[24], ref[28], n[8];
-	long		 t0[4], t1[4], w0[4], w1[4];
-	double		 start_us;
-	int		 fd[4], k;
+	const char		*argv[24];
+	struct bproc		 p[4];
+	char			 sock[4][128], name[16], val[24], ref[28], n[8];
+	long			 t0[4], t1[4], w0[4], w1[4];
+	double			 start_us;
+	int			 fd[4], k;
 
 	fprintf(stderr, "bench: %d s idle\n", IDLE_SECONDS);
 	for (k = 0; k < 4; k++) {
@@ -993,8 +999,8 @@ bench_idle(void)
 	sleep_until_us(bench_now_us() + 200000);
 	for (k = 0; k < 4; k++) {
 		t0[k] = bench_stat_ticks(p[k].pid);
-		w0[k] = bench_status_field(p[k].pid,
-		    "voluntary_ctxt_switches:");
+		w0[k] =
+		    bench_status_field(p[k].pid, "voluntary_ctxt_switches:");
 	}
 	start_us = bench_now_us();
 	sleep_until_us(start_us + 2.5e6);
@@ -1004,8 +1010,8 @@ bench_idle(void)
 	sleep_until_us(start_us + IDLE_SECONDS * 1e6);
 	for (k = 0; k < 4; k++) {
 		t1[k] = bench_stat_ticks(p[k].pid);
-		w1[k] = bench_status_field(p[k].pid,
-		    "voluntary_ctxt_switches:");
+		w1[k] =
+		    bench_status_field(p[k].pid, "voluntary_ctxt_switches:");
 		if (k < 3)
 			kill(p[k].pid, SIGTERM);
 		bench_reap(&p[k], 10);
@@ -1015,7 +1021,7 @@ bench_idle(void)
 	}
 
 	table_section("idle cost over 10 s, heartbeat connected "
-	    "(ticks = utime+stime, USER_HZ)");
+		      "(ticks = utime+stime, USER_HZ)");
 	snprintf(n, sizeof n, "%ds", IDLE_SECONDS);
 	for (k = 0; k < 4; k++) {
 		snprintf(val, sizeof val, "%ld", t1[k] - t0[k]);
@@ -1033,8 +1039,8 @@ bench_idle(void)
 static void
 wipe_rows(const char *what, const struct wipe_result *r)
 {
-	const double	 gib = (double)(1u << 30);
-	char		 val[24], ref[28], ratio[10], n[8], label[48];
+	const double gib = (double)(1u << 30);
+	char	     val[24], ref[28], ratio[10], n[8], label[48];
 
 	snprintf(n, sizeof n, "%d", WIPE_REPS);
 	if (!r->ok) {
@@ -1042,8 +1048,8 @@ wipe_rows(const char *what, const struct wipe_result *r)
 		return;
 	}
 	snprintf(ref, sizeof ref, "memset %.2f ms", r->memset_ms);
-	snprintf(label, sizeof label, "%s%s", what, r->locked ? "" :
-	    " (NOT locked)");
+	snprintf(label, sizeof label, "%s%s", what,
+	    r->locked ? "" : " (NOT locked)");
 	snprintf(val, sizeof val, "%.2f ms", r->wipe_ms);
 	fmt_ratio(ratio, sizeof ratio, r->wipe_ms, r->memset_ms);
 	table_row(label, "med", n, val, ref, ratio, "<= 1.25x memset",
@@ -1056,12 +1062,12 @@ wipe_rows(const char *what, const struct wipe_result *r)
 	snprintf(ref, sizeof ref, "memset %.2f ms", r->memset_ms);
 	snprintf(val, sizeof val, "%.2f ms", r->bzero_ms);
 	fmt_ratio(ratio, sizeof ratio, r->bzero_ms, r->memset_ms);
-	table_row("  explicit_bzero, writable pages", "med", n, val, ref,
-	    ratio, "", "");
+	table_row("  explicit_bzero, writable pages", "med", n, val, ref, ratio,
+	    "", "");
 	snprintf(val, sizeof val, "%.2f ms", r->cold_ms);
 	fmt_ratio(ratio, sizeof ratio, r->cold_ms, r->memset_ms);
-	table_row("  memset just after mprotect(RW)", "med", n, val, ref,
-	    ratio, "", "");
+	table_row("  memset just after mprotect(RW)", "med", n, val, ref, ratio,
+	    "", "");
 	snprintf(val, sizeof val, "%.2f ms", r->emerg_ms);
 	fmt_ratio(ratio, sizeof ratio, r->emerg_ms, r->memset_ms);
 	table_row("  secmem_emergency_wipe (SIGUSR2)", "med", n, val, ref,
@@ -1072,14 +1078,15 @@ wipe_rows(const char *what, const struct wipe_result *r)
 static void
 bench_wipe(void)
 {
-	struct wipe_result	 r;
+	struct wipe_result r;
 
 	fprintf(stderr, "bench: wiping 64 MiB in-process\n");
 	table_section("wipe of a 64 MiB secret, in-process (build/obj/secmem.o"
-	    "), median of passes");
+		      "), median of passes");
 	wipe_measure(BIG_SIZE, true, WIPE_REPS, &r);
 	wipe_rows(r.secretmem ? "secmem_wipe, memfd_secret" :
-	    "secmem_wipe, memfd_secret REFUSED", &r);
+				"secmem_wipe, memfd_secret REFUSED",
+	    &r);
 	wipe_measure(BIG_SIZE, false, WIPE_REPS, &r);
 	wipe_rows("secmem_wipe, anonymous (no secretmem)", &r);
 }
@@ -1088,12 +1095,12 @@ bench_wipe(void)
 static double
 zeroed_at_us(const char *log)
 {
-	char		 line[512];
-	const char	*p;
-	long long	 sec;
-	long		 nsec;
-	double		 t = -1;
-	FILE		*f;
+	char	    line[512];
+	const char *p;
+	long long   sec;
+	long	    nsec;
+	double	    t = -1;
+	FILE	   *f;
 
 	if ((f = fopen(log, "re")) == NULL)
 		return -1;
@@ -1112,23 +1119,23 @@ zeroed_at_us(const char *log)
  * read on, system-wide), *death the time until waitpid returns.
  */
 static void
-run_shielded(const char *file, const char *smax, const char *conf,
-    enum scen sc, double *unrec, double *death)
+run_shielded(const char *file, const char *smax, const char *conf, enum scen sc,
+    double *unrec, double *death)
 {
 	const char *const extra[] = { "--secret-file", file, "--secret-max",
-			    smax, "--verbose", "--config", conf != NULL ? conf :
-			    "/dev/null", NULL };
-	const char	*argv[24];
-	struct bproc	 p;
-	char		 sock[128], log[128];
-	double		 t0, t1, tz;
-	int		 fd, err;
+		smax, "--verbose", "--config",
+		conf != NULL ? conf : "/dev/null", NULL };
+	const char	 *argv[24];
+	struct bproc	  p;
+	char		  sock[128], log[128];
+	double		  t0, t1, tz;
+	int		  fd, err;
 
 	tmp_path(sock, sizeof sock, "u.sock");
 	tmp_path(log, sizeof log, "u.log");
 	unlink(sock);
-	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
+	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	    0)
 		bench_die("%s: %s", log, strerror(errno));
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
 	    extra);
@@ -1172,14 +1179,16 @@ bench_unrecoverable(void)
 	static const char *const szname[] = { "32 B", "1 MiB", "64 MiB" };
 	static const char *const trig[] = { "loss", "", "SIGUSR2" };
 	enum { NSZ = 3 };
-	struct bstats	 un[NSZ][2], de[NSZ][2];
-	char		 file[NSZ][128], name[16], smax[32], what[96];
-	char		 val[24], ref[28], ratio[10], n[8];
-	double		 u, d, bu, bd;
-	int		 i, k, c, z, t;
+	struct bstats un[NSZ][2], de[NSZ][2];
+	char	      file[NSZ][128], name[16], smax[32], what[96];
+	char	      val[24], ref[28], ratio[10], n[8];
+	double	      u, d, bu, bd;
+	int	      i, k, c, z, t;
 
-	fprintf(stderr, "bench: %d runs each of loss and SIGUSR2 with 32 B, "
-	    "1 MiB and 64 MiB secrets (--verbose)\n", SHIELD_RUNS);
+	fprintf(stderr,
+	    "bench: %d runs each of loss and SIGUSR2 with 32 B, "
+	    "1 MiB and 64 MiB secrets (--verbose)\n",
+	    SHIELD_RUNS);
 	for (z = 0; z < NSZ; z++) {
 		snprintf(name, sizeof name, "secret.%d", z);
 		write_random_file(tmp_path(file[z], sizeof file[z], name),
@@ -1204,7 +1213,7 @@ bench_unrecoverable(void)
 		unlink(file[z]);
 
 	table_section("shielded secret, armed, --verbose: trigger -> "
-	    "prekey zeroed (logged); -> waitpid()");
+		      "prekey zeroed (logged); -> waitpid()");
 	snprintf(n, sizeof n, "%d", SHIELD_RUNS);
 	for (t = 0; t < 2; t++) {
 		for (z = 0; z < NSZ; z++) {
@@ -1249,9 +1258,9 @@ bench_unrecoverable(void)
 static int
 load_named(int fd, const char *name, const unsigned char *buf, size_t len)
 {
-	char	 line[96], reply[128];
-	size_t	 off = 0;
-	ssize_t	 n;
+	char	line[96], reply[128];
+	size_t	off = 0;
+	ssize_t n;
 
 	snprintf(line, sizeof line, "LOAD %zu %s\n", len, name);
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
@@ -1271,8 +1280,8 @@ load_named(int fd, const char *name, const unsigned char *buf, size_t len)
 static void
 random_fill(unsigned char *buf, size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	size_t	off = 0;
+	ssize_t n;
 
 	while (off < len) {
 		if ((n = getrandom(buf + off, len - off, 0)) <= 0)
@@ -1285,9 +1294,9 @@ random_fill(unsigned char *buf, size_t len)
 static void
 load_many(const char *sock, int n, size_t len)
 {
-	unsigned char	*buf = malloc(len);
-	char		 name[16];
-	int		 fd, i;
+	unsigned char *buf = malloc(len);
+	char	       name[16];
+	int	       fd, i;
 
 	if (buf == NULL || (fd = bench_connect(sock)) < 0)
 		bench_die("named bench: cannot connect");
@@ -1303,10 +1312,10 @@ load_many(const char *sock, int n, size_t len)
 
 /* What a named-secrets run holds when it is triggered. */
 enum named_case {
-	N_ONE,		/* one 32-byte secret, LOADed */
-	N_MANY,		/* NAMED_N secrets of 1 MiB, LOADed */
-	N_MANY_SMALL,	/* NAMED_N secrets of 32 B, LOADed */
-	N_ONE_AFTER,	/* one 32 B secret LOADed after N_MANY was wiped */
+	N_ONE,	      /* one 32-byte secret, LOADed */
+	N_MANY,	      /* NAMED_N secrets of 1 MiB, LOADed */
+	N_MANY_SMALL, /* NAMED_N secrets of 32 B, LOADed */
+	N_ONE_AFTER,  /* one 32 B secret LOADed after N_MANY was wiped */
 	N_NCASES
 };
 
@@ -1314,8 +1323,8 @@ enum named_case {
 static void
 wipe_all(const char *sock)
 {
-	char	 reply[64];
-	int	 fd;
+	char reply[64];
+	int  fd;
 
 	if ((fd = bench_connect(sock)) < 0 ||
 	    bench_request(fd, "WIPE\n", reply, sizeof reply) < 0 ||
@@ -1333,17 +1342,17 @@ wipe_all(const char *sock)
 static void
 evict_caches(void)
 {
-	static unsigned char	*buf;
-	static size_t		 len;
-	static unsigned char	 fill;
-	volatile unsigned char	 sink = 0;
-	long			 l3;
-	size_t			 i;
+	static unsigned char  *buf;
+	static size_t	       len;
+	static unsigned char   fill;
+	volatile unsigned char sink = 0;
+	long		       l3;
+	size_t		       i;
 
 	if (buf == NULL) {
 		l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
 		len = l3 > 0 && (size_t)l3 > (16u << 20) ? 2 * (size_t)l3 :
-		    32u << 20;
+							   32u << 20;
 		if ((buf = malloc(len)) == NULL)
 			bench_die("evict: %s", strerror(errno));
 	}
@@ -1353,8 +1362,8 @@ evict_caches(void)
 	(void)sink;
 }
 
-static void	run_named_once(enum named_case, enum scen, bool, double *,
-		    double *);
+static void run_named_once(enum named_case, enum scen, bool, double *,
+    double *);
 
 /*
  * Bring every named run to the same state before its trigger, whatever
@@ -1366,9 +1375,9 @@ static void	run_named_once(enum named_case, enum scen, bool, double *,
 static void
 named_prepare(enum scen sc, int fd)
 {
-	char	 reply[64];
-	double	 u, d;
-	int	 i;
+	char   reply[64];
+	double u, d;
+	int    i;
 
 	evict_caches();
 	run_named_once(N_ONE, sc, false, &u, &d);
@@ -1389,18 +1398,18 @@ run_named_once(enum named_case nc, enum scen sc, bool prepare, double *unrec,
     double *death)
 {
 	const char *const extra[] = { "--empty", "--verbose", "--config",
-			    "/dev/null", NULL };
-	const char	*argv[24];
-	struct bproc	 p;
-	char		 sock[128], log[128];
-	double		 t0, t1, tz;
-	int		 fd, err;
+		"/dev/null", NULL };
+	const char	 *argv[24];
+	struct bproc	  p;
+	char		  sock[128], log[128];
+	double		  t0, t1, tz;
+	int		  fd, err;
 
 	tmp_path(sock, sizeof sock, prepare ? "n.sock" : "w.sock");
 	tmp_path(log, sizeof log, prepare ? "n.log" : "w.log");
 	unlink(sock);
-	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) < 0)
+	if ((err = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
+	    0)
 		bench_die("%s: %s", log, strerror(errno));
 	build_argv(argv, sizeof argv / sizeof argv[0], P_DAZAID, sock, true,
 	    extra);
@@ -1446,12 +1455,11 @@ run_named_once(enum named_case nc, enum scen sc, bool prepare, double *unrec,
  * n named secrets of len bytes each; extra: its options.
  */
 static void
-locked_kb(const char *const *extra, int n, size_t len, long *base,
-    long *held)
+locked_kb(const char *const *extra, int n, size_t len, long *base, long *held)
 {
-	const char	*argv[24];
-	struct bproc	 p;
-	char		 sock[128];
+	const char  *argv[24];
+	struct bproc p;
+	char	     sock[128];
 
 	tmp_path(sock, sizeof sock, "l.sock");
 	unlink(sock);
@@ -1471,8 +1479,8 @@ locked_kb(const char *const *extra, int n, size_t len, long *base,
 static void
 locked_rows(const char *kind, const char *const *extra)
 {
-	long	 base, small, big, b2;
-	char	 what[96], val[24];
+	long base, small, big, b2;
+	char what[96], val[24];
 
 	locked_kb(extra, NAMED_N, 32, &base, &small);
 	locked_kb(extra, NAMED_N, MIB_SIZE, &b2, &big);
@@ -1480,11 +1488,9 @@ locked_rows(const char *kind, const char *const *extra)
 	snprintf(val, sizeof val, "%ld kB", base);
 	table_row(what, "VmLck", "1", val, "", "", "", "");
 	snprintf(what, sizeof what, "locked per extra 32 B secret, %s", kind);
-	snprintf(val, sizeof val, "%.1f kB", (double)(small - base) /
-	    NAMED_N);
+	snprintf(val, sizeof val, "%.1f kB", (double)(small - base) / NAMED_N);
 	table_row(what, "VmLck", "16", val, "", "", "", "");
-	snprintf(what, sizeof what, "locked per extra 1 MiB secret, %s",
-	    kind);
+	snprintf(what, sizeof what, "locked per extra 1 MiB secret, %s", kind);
 	snprintf(val, sizeof val, "%.1f kB", (double)(big - b2) / NAMED_N);
 	table_row(what, "VmLck", "16", val, "", "", "", "");
 }
@@ -1499,21 +1505,21 @@ static void
 bench_named(void)
 {
 	static const char *const sm[] = { "--empty", NULL };
-	static const char *const nosm[] = { "--empty", "--no-secretmem",
-			    NULL };
+	static const char *const nosm[] = { "--empty", "--no-secretmem", NULL };
 	static const char *const trig[] = { "loss", "SIGUSR2" };
-	static const char *const cname[N_NCASES] = { "1 x 32 B",
-			    "16 x 1 MiB", "16 x 32 B",
-			    "1 x 32 B, 16 MiB before" };
-	struct bstats	 un[N_NCASES][2], de[N_NCASES][2];
-	char		 what[96], val[24], ref[28], ratio[10];
-	char		 n[8];
-	double		 u, d, bu, bd;
-	int		 i, k, c, t;
+	static const char *const cname[N_NCASES] = { "1 x 32 B", "16 x 1 MiB",
+		"16 x 32 B", "1 x 32 B, 16 MiB before" };
+	struct bstats		 un[N_NCASES][2], de[N_NCASES][2];
+	char			 what[96], val[24], ref[28], ratio[10];
+	char			 n[8];
+	double			 u, d, bu, bd;
+	int			 i, k, c, t;
 
-	fprintf(stderr, "bench: %d runs each of loss and SIGUSR2 with one "
+	fprintf(stderr,
+	    "bench: %d runs each of loss and SIGUSR2 with one "
 	    "32 B secret, %d named secrets of 1 MiB and of 32 B, and one "
-	    "32 B after 16 MiB (--verbose)\n", NAMED_RUNS, NAMED_N);
+	    "32 B after 16 MiB (--verbose)\n",
+	    NAMED_RUNS, NAMED_N);
 	for (c = 0; c < N_NCASES; c++)
 		for (t = 0; t < 2; t++) {
 			stats_init(&un[c][t], NAMED_RUNS);
@@ -1533,7 +1539,7 @@ bench_named(void)
 		}
 
 	table_section("named secrets, armed, --verbose: trigger -> prekey "
-	    "zeroed (logged); -> waitpid()");
+		      "zeroed (logged); -> waitpid()");
 	snprintf(n, sizeof n, "%d", NAMED_RUNS);
 	for (t = 0; t < 2; t++) {
 		for (c = 0; c < N_NCASES; c++) {
@@ -1555,8 +1561,9 @@ bench_named(void)
 				fmt_ratio(ratio, sizeof ratio,
 				    stats_pct(&un[c][t], 50), u);
 				table_row(what, "p50", n, val, ref, ratio,
-				    "<= 1.25x 32 B", verdict(stats_pct(
-				    &un[c][t], 50) <= TARGET_RATIO * u));
+				    "<= 1.25x 32 B",
+				    verdict(stats_pct(&un[c][t], 50) <=
+					TARGET_RATIO * u));
 			}
 			snprintf(ref, sizeof ref, "1 x 32 B %.1f us", bu);
 			u = stats_pct(&un[c][t], 50);
@@ -1567,8 +1574,8 @@ bench_named(void)
 		}
 		for (c = 0; c < N_NCASES; c++) {
 			d = stats_pct(&de[c][t], 50);
-			snprintf(what, sizeof what, "%s -> death, %s",
-			    trig[t], cname[c]);
+			snprintf(what, sizeof what, "%s -> death, %s", trig[t],
+			    cname[c]);
 			snprintf(val, sizeof val, "%.1f us", d);
 			snprintf(ref, sizeof ref, "1 x 32 B %.1f us", bd);
 			fmt_ratio(ratio, sizeof ratio, d, bd);
@@ -1594,28 +1601,32 @@ bench_named(void)
 static void
 bench_actions(void)
 {
-	static const char	 three[] = "on_panic = true\non_panic = true\n"
+	static const char three[] = "on_panic = true\non_panic = true\n"
 				    "on_panic = sleep 0.01\n";
-	struct bstats	 un[2], de[2];
-	char		 file[128], conf[2][128], n[8], val[24], ref[28],
-			 ratio[10], what[80];
-	double		 u, d, b;
-	int		 i, k, fd;
+	struct bstats	  un[2], de[2];
+	char file[128], conf[2][128], n[8], val[24], ref[28], ratio[10],
+	    what[80];
+	double u, d, b;
+	int    i, k, fd;
 
 	write_random_file(tmp_path(file, sizeof file, "secret.a"), 32);
 	tmp_path(conf[0], sizeof conf[0], "none.conf");
 	tmp_path(conf[1], sizeof conf[1], "three.conf");
 	for (k = 0; k < 2; k++) {
-		if ((fd = open(conf[k], O_WRONLY | O_CREAT | O_TRUNC |
-		    O_CLOEXEC, 0600)) < 0 || (k == 1 && write(fd, three,
-		    sizeof three - 1) != (ssize_t)(sizeof three - 1)))
+		if ((fd = open(conf[k],
+			 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+		    (k == 1 &&
+			write(fd, three, sizeof three - 1) !=
+			    (ssize_t)(sizeof three - 1)))
 			bench_die("%s: %s", conf[k], strerror(errno));
 		close(fd);
 		stats_init(&un[k], SHIELD_RUNS);
 		stats_init(&de[k], SHIELD_RUNS);
 	}
-	fprintf(stderr, "bench: %d heartbeat losses each with 3 actions and "
-	    "none (armed, --verbose)\n", SHIELD_RUNS);
+	fprintf(stderr,
+	    "bench: %d heartbeat losses each with 3 actions and "
+	    "none (armed, --verbose)\n",
+	    SHIELD_RUNS);
 	for (i = 0; i < SHIELD_RUNS; i++)
 		for (k = 0; k < 2; k++) {
 			run_shielded(file, "4096", conf[(i + k) % 2], S_LOSS,
@@ -1627,7 +1638,7 @@ bench_actions(void)
 	unlink(conf[0]);
 	unlink(conf[1]);
 	table_section("panic actions (armed, heartbeat loss): 3 on_panic "
-	    "commands against none");
+		      "commands against none");
 	snprintf(n, sizeof n, "%d", SHIELD_RUNS);
 	for (k = 0; k < 2; k++) {
 		stats_sort(&un[k]);
@@ -1638,8 +1649,8 @@ bench_actions(void)
 	snprintf(val, sizeof val, "%.1f us", u);
 	snprintf(ref, sizeof ref, "none %.1f us", b);
 	fmt_ratio(ratio, sizeof ratio, u, b);
-	table_row("loss -> unrecoverable, 3 actions", "p50", n, val, ref,
-	    ratio, "<= 1.05x none", verdict(u <= 1.05 * b));
+	table_row("loss -> unrecoverable, 3 actions", "p50", n, val, ref, ratio,
+	    "<= 1.05x none", verdict(u <= 1.05 * b));
 	b = stats_pct(&de[0], 50);
 	d = stats_pct(&de[1], 50);
 	snprintf(what, sizeof what, "loss -> dazaid's death, 3 actions");
@@ -1660,9 +1671,9 @@ bench_actions(void)
 static double
 run_timed(const char *const *argv)
 {
-	double	 t0, t1;
-	pid_t	 pid;
-	int	 st, fd;
+	double t0, t1;
+	pid_t  pid;
+	int    st, fd;
 
 	t0 = bench_now_us();
 	if ((pid = fork()) < 0)
@@ -1687,9 +1698,9 @@ run_timed(const char *const *argv)
 static const char *
 keyctl_path(void)
 {
-	static const char *const where[] = { "/usr/bin/keyctl",
-	    "/bin/keyctl", "/usr/sbin/keyctl", "/sbin/keyctl" };
-	size_t	 i;
+	static const char *const where[] = { "/usr/bin/keyctl", "/bin/keyctl",
+		"/usr/sbin/keyctl", "/sbin/keyctl" };
+	size_t			 i;
 
 	for (i = 0; i < sizeof where / sizeof where[0]; i++)
 		if (access(where[i], X_OK) == 0)
@@ -1704,16 +1715,15 @@ keyctl_path(void)
 static void
 bench_get(void)
 {
-	const char	*argv[24], *getv[5], *keyv[4], *kc = keyctl_path();
-	const char	*extra[3];
-	unsigned char	 secret[GET_SIZE];
-	struct bstats	 g, k;
-	struct bproc	 p;
-	char		 sock[128], path[128], id[24], val[24], ref[28],
-			 ratio[10], n[8];
-	long		 key = -1;
-	double		 a, b;
-	int		 i, fd, q;
+	const char   *argv[24], *getv[5], *keyv[4], *kc = keyctl_path();
+	const char   *extra[3];
+	unsigned char secret[GET_SIZE];
+	struct bstats g, k;
+	struct bproc  p;
+	char   sock[128], path[128], id[24], val[24], ref[28], ratio[10], n[8];
+	long   key = -1;
+	double a, b;
+	int    i, fd, q;
 
 	fprintf(stderr, "bench: %d dazai get and keyctl pipe processes\n",
 	    GET_RUNS);
@@ -1747,7 +1757,7 @@ bench_get(void)
 	keyv[2] = id;
 	keyv[3] = NULL;
 	table_section("dazai get as a whole process (fork to waitpid), "
-	    "32-byte secret");
+		      "32-byte secret");
 	if (run_timed(getv) < 0) {
 		table_row("dazai get", "p50", "0", "n/a (GET failed)", "", "",
 		    "", "");
@@ -1802,16 +1812,17 @@ bench_get(void)
 static void
 bench_get_big(void)
 {
-	const char	*argv[24], *getv[5], *catv[3], *extra[7];
-	struct bstats	 g, c;
-	struct bproc	 p;
-	char		 sock[128], path[128], smax[24], val[24], ref[28],
-			 ratio[10], n[8];
-	double		 a, b, mib = (double)GETBIG_SIZE / (1024 * 1024);
-	int		 i;
+	const char   *argv[24], *getv[5], *catv[3], *extra[7];
+	struct bstats g, c;
+	struct bproc  p;
+	char sock[128], path[128], smax[24], val[24], ref[28], ratio[10], n[8];
+	double a, b, mib = (double)GETBIG_SIZE / (1024 * 1024);
+	int    i;
 
-	fprintf(stderr, "bench: %d GETs of a 64 MiB secret and cats of the "
-	    "same file in tmpfs\n", GETBIG_RUNS);
+	fprintf(stderr,
+	    "bench: %d GETs of a 64 MiB secret and cats of the "
+	    "same file in tmpfs\n",
+	    GETBIG_RUNS);
 	tmp_path(sock, sizeof sock, "big.sock");
 	snprintf(path, sizeof path, "/dev/shm/dazai-bench.%d", (int)getpid());
 	write_random_file(path, GETBIG_SIZE);
@@ -1837,7 +1848,7 @@ bench_get_big(void)
 	for (i = 0; i < GETBIG_RUNS + 1; i++) {
 		if ((a = run_timed(getv)) < 0 || (b = run_timed(catv)) < 0)
 			bench_die("64 MiB GET or cat failed in round %d", i);
-		if (i == 0)		/* warm-up */
+		if (i == 0) /* warm-up */
 			continue;
 		stats_add(&g, a);
 		stats_add(&c, b);
@@ -1863,11 +1874,11 @@ bench_get_big(void)
 static void
 print_machine(void)
 {
-	struct utsname	 u;
-	char		 line[256], model[128] = "unknown", date[64];
-	char		*p;
-	time_t		 now = time(NULL);
-	FILE		*f;
+	struct utsname u;
+	char	       line[256], model[128] = "unknown", date[64];
+	char	      *p;
+	time_t	       now = time(NULL);
+	FILE	      *f;
 
 	if ((f = fopen("/proc/cpuinfo", "re")) != NULL) {
 		while (fgets(line, sizeof line, f) != NULL)
@@ -1896,11 +1907,11 @@ setup(const char *build)
 	struct rlimit	 rl;
 
 	if ((size_t)snprintf(ctx.dazaid, sizeof ctx.dazaid, "%s/dazaid",
-	    build) >= sizeof ctx.dazaid ||
-	    (size_t)snprintf(ctx.dazai, sizeof ctx.dazai, "%s/dazai",
-	    build) >= sizeof ctx.dazai ||
+		build) >= sizeof ctx.dazaid ||
+	    (size_t)snprintf(ctx.dazai, sizeof ctx.dazai, "%s/dazai", build) >=
+		sizeof ctx.dazai ||
 	    (size_t)snprintf(ctx.floor, sizeof ctx.floor, "%s/bench/floor",
-	    build) >= sizeof ctx.floor)
+		build) >= sizeof ctx.floor)
 		bench_die("build directory path too long");
 	if (access(ctx.dazaid, X_OK) != 0 || access(ctx.floor, X_OK) != 0)
 		bench_die("%s or %s missing: run make first", ctx.dazaid,
@@ -1931,20 +1942,24 @@ int
 main(int argc, char **argv)
 {
 	static const struct {
-		const char	*name;
-		void		(*fn)(void);
+		const char *name;
+		void (*fn)(void);
 	} sections[] = {
-		{ "latency", bench_latency }, { "ping", bench_ping },
-		{ "control", bench_control }, { "mcp", bench_mcp },
+		{ "latency", bench_latency },
+		{ "ping", bench_ping },
+		{ "control", bench_control },
+		{ "mcp", bench_mcp },
 		{ "sessions", bench_sessions },
-		{ "get", bench_get }, { "getbig", bench_get_big },
+		{ "get", bench_get },
+		{ "getbig", bench_get_big },
 		{ "memory", bench_memory },
-		{ "idle", bench_idle }, { "wipe", bench_wipe },
+		{ "idle", bench_idle },
+		{ "wipe", bench_wipe },
 		{ "unrecoverable", bench_unrecoverable },
 		{ "actions", bench_actions },
 		{ "named", bench_named },
 	};
-	size_t	 i, ran = 0;
+	size_t i, ran = 0;
 
 	if (argc != 2 && argc != 3) {
 		fprintf(stderr, "usage: bench BUILD_DIR [SECTION]\n");

@@ -18,15 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static unsigned char	 secret[32];
+static unsigned char	     secret[32];
 static volatile sig_atomic_t kill_mode;
 
 /* SIGUSR2: zero the secret with plain volatile stores, then die. */
 static void
 floor_usr2(int sig)
 {
-	volatile unsigned char	*p = secret;
-	size_t			 i;
+	volatile unsigned char *p = secret;
+	size_t			i;
 
 	(void)sig;
 	for (i = 0; i < sizeof secret; i++)
@@ -40,7 +40,7 @@ floor_usr2(int sig)
 static void
 floor_reply(int fd, const char *s)
 {
-	size_t	 len = strlen(s);
+	size_t len = strlen(s);
 
 	if (write(fd, s, len) != (ssize_t)len)
 		_exit(1);
@@ -50,8 +50,8 @@ floor_reply(int fd, const char *s)
 static size_t
 floor_lines(int fd, char *buf, size_t len)
 {
-	char	*nl;
-	size_t	 used;
+	char  *nl;
+	size_t used;
 
 	while ((nl = memchr(buf, '\n', len)) != NULL) {
 		if (strncmp(buf, "HELLO ", 6) == 0)
@@ -71,13 +71,13 @@ floor_lines(int fd, char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_un	 sun;
-	struct epoll_event	 ev;
-	struct sigaction	 sa;
-	char			 buf[512];
-	size_t			 len = 0;
-	ssize_t			 n;
-	int			 lfd, cfd, ep, ready;
+	struct sockaddr_un sun;
+	struct epoll_event ev;
+	struct sigaction   sa;
+	char		   buf[512];
+	size_t		   len = 0;
+	ssize_t		   n;
+	int		   lfd, cfd, ep, ready;
 
 	if (argc != 4 || strlen(argv[1]) >= sizeof sun.sun_path)
 		return 2;

@@ -28,7 +28,7 @@
 double
 bench_now_us(void)
 {
-	struct timespec	 ts;
+	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
@@ -38,7 +38,7 @@ bench_now_us(void)
 void
 bench_die(const char *fmt, ...)
 {
-	va_list	 ap;
+	va_list ap;
 
 	fflush(stdout);
 	fputs("bench: ", stderr);
@@ -53,7 +53,7 @@ bench_die(const char *fmt, ...)
 static void
 bench_child(const char *const *argv, int ready_w, int ready_to, int err_fd)
 {
-	int	 null_fd;
+	int null_fd;
 
 	/* Should the driver die, its children die with it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -61,8 +61,7 @@ bench_child(const char *const *argv, int ready_w, int ready_to, int err_fd)
 		_exit(126);
 	if (err_fd < 0)
 		err_fd = null_fd;
-	if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
-	    dup2(err_fd, 2) < 0)
+	if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(126);
 	if (ready_w == ready_to) {
 		if (fcntl(ready_w, F_SETFD, 0) < 0)
@@ -81,14 +80,14 @@ bench_child(const char *const *argv, int ready_w, int ready_to, int err_fd)
  * got ready (it is killed then).
  */
 int
-bench_spawn(struct bproc *p, const char *const *argv, int ready_to,
-    int err_fd, double timeout)
+bench_spawn(struct bproc *p, const char *const *argv, int ready_to, int err_fd,
+    double timeout)
 {
-	struct pollfd	 pfd;
-	double		 t0, left;
-	ssize_t		 n;
-	char		 c;
-	int		 fds[2];
+	struct pollfd pfd;
+	double	      t0, left;
+	ssize_t	      n;
+	char	      c;
+	int	      fds[2];
 
 	memset(p, 0, sizeof *p);
 	if (pipe2(fds, O_CLOEXEC) != 0)
@@ -138,9 +137,9 @@ bench_alarm(int sig)
 int
 bench_reap(struct bproc *p, double timeout)
 {
-	struct sigaction	 sa;
-	struct itimerval	 it;
-	pid_t			 r;
+	struct sigaction sa;
+	struct itimerval it;
+	pid_t		 r;
 
 	if (p->pid == 0)
 		return 0;
@@ -149,8 +148,8 @@ bench_reap(struct bproc *p, double timeout)
 	sigaction(SIGALRM, &sa, NULL);
 	memset(&it, 0, sizeof it);
 	it.it_value.tv_sec = (time_t)timeout;
-	it.it_value.tv_usec = (suseconds_t)((timeout - (double)(time_t)timeout)
-	    * 1e6);
+	it.it_value.tv_usec =
+	    (suseconds_t)((timeout - (double)(time_t)timeout) * 1e6);
 	setitimer(ITIMER_REAL, &it, NULL);
 	r = waitpid(p->pid, &p->status, 0);
 	memset(&it, 0, sizeof it);
@@ -177,8 +176,8 @@ bench_kill(struct bproc *p)
 int
 bench_connect(const char *path)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
+	struct sockaddr_un sun;
+	int		   fd;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -201,8 +200,8 @@ bench_connect(const char *path)
 int
 bench_readline(int fd, char *buf, size_t size)
 {
-	size_t	 len = 0;
-	ssize_t	 n;
+	size_t	len = 0;
+	ssize_t n;
 
 	while (len < size - 1) {
 		n = read(fd, buf + len, size - 1 - len);
@@ -223,7 +222,7 @@ bench_readline(int fd, char *buf, size_t size)
 int
 bench_request(int fd, const char *line, char *reply, size_t size)
 {
-	size_t	 len = strlen(line);
+	size_t len = strlen(line);
 
 	if (write(fd, line, len) != (ssize_t)len)
 		return -1;
@@ -234,8 +233,8 @@ bench_request(int fd, const char *line, char *reply, size_t size)
 int
 bench_hello(const char *path)
 {
-	char	 line[64], reply[64];
-	int	 fd;
+	char line[64], reply[64];
+	int  fd;
 
 	if ((fd = bench_connect(path)) < 0)
 		return -1;
@@ -252,10 +251,10 @@ bench_hello(const char *path)
 static char *
 bench_read_stat(pid_t pid, char *buf, size_t size)
 {
-	char	 path[64];
-	char	*p;
-	ssize_t	 n;
-	int	 fd;
+	char	path[64];
+	char   *p;
+	ssize_t n;
+	int	fd;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -277,10 +276,10 @@ bench_read_stat(pid_t pid, char *buf, size_t size)
 void
 bench_settle(pid_t pid)
 {
-	struct timespec	 ts = { 0, 2000000 };
-	char		 buf[1024];
-	char		*s;
-	int		 i;
+	struct timespec ts = { 0, 2000000 };
+	char		buf[1024];
+	char	       *s;
+	int		i;
 
 	nanosleep(&ts, NULL);
 	for (i = 0; i < 1000; i++) {
@@ -296,10 +295,10 @@ bench_settle(pid_t pid)
 long
 bench_status_field(pid_t pid, const char *name)
 {
-	char	 path[64], line[256];
-	size_t	 len = strlen(name);
-	FILE	*f;
-	long	 v = -1;
+	char   path[64], line[256];
+	size_t len = strlen(name);
+	FILE  *f;
+	long   v = -1;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
@@ -317,10 +316,10 @@ bench_status_field(pid_t pid, const char *name)
 long
 bench_stat_ticks(pid_t pid)
 {
-	char		 buf[1024];
-	char		*s;
-	unsigned long	 v, sum = 0;
-	int		 field;
+	char	      buf[1024];
+	char	     *s;
+	unsigned long v, sum = 0;
+	int	      field;
 
 	if ((s = bench_read_stat(pid, buf, sizeof buf)) == NULL)
 		return -1;

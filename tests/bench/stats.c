@@ -21,7 +21,7 @@ stats_init(struct bstats *s, size_t cap)
 void
 stats_add(struct bstats *s, double x)
 {
-	double	*nv;
+	double *nv;
 
 	if (s->n == s->cap) {
 		if ((nv = realloc(s->v, 2 * s->cap * sizeof *s->v)) == NULL)
@@ -36,7 +36,7 @@ stats_add(struct bstats *s, double x)
 static int
 stats_cmp(const void *a, const void *b)
 {
-	double	 x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
 }
@@ -52,7 +52,7 @@ stats_sort(struct bstats *s)
 double
 stats_pct(const struct bstats *s, double q)
 {
-	size_t	 rank;
+	size_t rank;
 
 	if (s->n == 0)
 		return NAN;

@@ -17,11 +17,11 @@
 #include "bench.h"
 
 enum wipe_method {
-	W_SECMEM,	/* secmem_wipe on the idle (PROT_NONE) buffer */
-	W_MEMSET,	/* memset on writable, recently written pages */
-	W_BZERO,	/* explicit_bzero, likewise */
-	W_COLD,		/* memset right after reopening the idle buffer */
-	W_EMERG,	/* secmem_emergency_wipe on the idle buffer */
+	W_SECMEM, /* secmem_wipe on the idle (PROT_NONE) buffer */
+	W_MEMSET, /* memset on writable, recently written pages */
+	W_BZERO,  /* explicit_bzero, likewise */
+	W_COLD,	  /* memset right after reopening the idle buffer */
+	W_EMERG,  /* secmem_emergency_wipe on the idle buffer */
 	W_NMETHODS
 };
 
@@ -56,7 +56,7 @@ wipe_dirty(struct secmem *sm)
 static double
 wipe_pass(struct secmem *sm, enum wipe_method m)
 {
-	double	 t0, t1;
+	double t0, t1;
 
 	wipe_open(sm);
 	wipe_dirty(sm);
@@ -97,10 +97,10 @@ wipe_pass(struct secmem *sm, enum wipe_method m)
 void
 wipe_measure(size_t size, bool secretmem, int reps, struct wipe_result *r)
 {
-	struct bstats	 s[W_NMETHODS];
-	struct secmem	 sm;
-	double		*out[W_NMETHODS];
-	int		 i, k, m;
+	struct bstats s[W_NMETHODS];
+	struct secmem sm;
+	double	     *out[W_NMETHODS];
+	int	      i, k, m;
 
 	memset(r, 0, sizeof *r);
 	if (sodium_init() < 0)

@@ -18,16 +18,18 @@
 #include "dazai/client.h"
 #include "dazai/config.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Stop with a message libFuzzer will show next to the reproducer. */
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_client: %s:%d: check failed: %s\n", \
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, \
+			    "fuzz_client: %s:%d: check failed: %s\n", \
+			    __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 /* Every byte of s is printable ASCII. */
 static int
@@ -43,13 +45,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const first[] = { "alive", "armed", "grace",
-	    "registered" };
+		"registered" };
 	struct client_status	 st;
-	char			 line[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN],
-				 out[8192], small[24];
-	const char		*reason;
-	size_t			 n, i;
-	int			 rc;
+	char line[CLIENT_REPLY_MAX + 1], err[CLIENT_ERRLEN], out[8192],
+	    small[24];
+	const char *reason;
+	size_t	    n, i;
+	int	    rc;
 
 	/* A reply line as client_read_line hands it over: no NUL, no
 	 * newline, at most CLIENT_REPLY_MAX bytes. */
@@ -60,8 +62,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line[size] = '\0';
 
 	if (client_classify(line, &reason) == CLIENT_REFUSED)
-		CHECK(reason != NULL && (strstr(line, reason) != NULL ||
-		    strcmp(reason, "no reason given") == 0));
+		CHECK(reason != NULL &&
+		    (strstr(line, reason) != NULL ||
+			strcmp(reason, "no reason given") == 0));
 	rc = client_parse_secret(line, &n, err, sizeof err);
 	CHECK(rc >= -1 && rc <= 1);
 	if (rc == 0)
@@ -88,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strlen(small) < sizeof small);
 	}
 
-	memcpy(line, data, size);	/* the status parser split it */
+	memcpy(line, data, size); /* the status parser split it */
 	line[size] = '\0';
 	rc = client_parse_session(line, &st, err, sizeof err);
 	CHECK(rc >= -1 && rc <= 1);

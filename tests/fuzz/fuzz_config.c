@@ -28,20 +28,22 @@
 #include "dazai/config.h"
 #include "dazai/log.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-int	LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerInitialize(int *, char ***);
 
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_config: %s:%d: check failed: %s\n", \
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, \
+			    "fuzz_config: %s:%d: check failed: %s\n", \
+			    __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
-static int	 memfd = -1;
-static int	 devnull = -1;
-static char	 memfd_path[64];
+static int  memfd = -1;
+static int  devnull = -1;
+static char memfd_path[64];
 
 /* A fatal() in the code under test is a finding: abort for a reproducer. */
 static void
@@ -99,8 +101,7 @@ check_ranges(const struct config *c)
 		CHECK(c->secret_size >= 1 &&
 		    c->secret_size <= CONFIG_SECRET_MAX);
 	if (c->secret_max != CONFIG_UNSET)
-		CHECK(c->secret_max >= 1 &&
-		    c->secret_max <= CONFIG_SECRET_MAX);
+		CHECK(c->secret_max >= 1 && c->secret_max <= CONFIG_SECRET_MAX);
 	if (c->secret_fd != CONFIG_UNSET)
 		CHECK(c->secret_fd >= 0 && c->secret_fd <= 65535);
 	if (c->ready_fd != CONFIG_UNSET)
@@ -115,8 +116,8 @@ check_ranges(const struct config *c)
 static void
 finish(struct config *layer)
 {
-	struct config	 cfg;
-	char		 err[CONFIG_ERRLEN];
+	struct config cfg;
+	char	      err[CONFIG_ERRLEN];
 
 	check_ranges(layer);
 	config_init_defaults(&cfg);
@@ -133,10 +134,10 @@ finish(struct config *layer)
 static void
 fuzz_file(const uint8_t *data, size_t size)
 {
-	struct config	 layer;
-	char		 err[CONFIG_ERRLEN];
-	size_t		 off = 0;
-	ssize_t		 n;
+	struct config layer;
+	char	      err[CONFIG_ERRLEN];
+	size_t	      off = 0;
+	ssize_t	      n;
 
 	if (ftruncate(memfd, 0) != 0)
 		abort();
@@ -160,9 +161,9 @@ fuzz_file(const uint8_t *data, size_t size)
 static void
 fuzz_set(const uint8_t *data, size_t size)
 {
-	struct config	 layer;
-	char		 err[CONFIG_ERRLEN];
-	char		*buf, *line, *next, *eq;
+	struct config layer;
+	char	      err[CONFIG_ERRLEN];
+	char	     *buf, *line, *next, *eq;
 
 	if ((buf = malloc(size + 1)) == NULL)
 		abort();

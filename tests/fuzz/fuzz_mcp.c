@@ -22,38 +22,45 @@
 
 #include "dazai/mcp.h"
 
-int	LLVMFuzzerInitialize(int *, char ***);
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerInitialize(int *, char ***);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Stop with a message libFuzzer will show next to the reproducer. */
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_mcp: %s:%d: check failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, "fuzz_mcp: %s:%d: check failed: %s\n", \
+			    __FILE__, __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 /* What the fake daemon says, in turn. */
 static const char *const replies[] = {
 	"STATUS alive=1 armed=0 grace=0 registered=0 state=waiting "
 	"sessions=0 secret_bytes=32 deadline=- reads=0",
-	"OK", "ALREADY_ARMED", "ERROR invalid pid", "BUSY",
-	"STATUS armed=1", "STATUS alive=1 armed=1 grace=5 registered=2 "
-	"alive=1", "ERR \xff\xfe\x01", "PONG", NULL,
+	"OK",
+	"ALREADY_ARMED",
+	"ERROR invalid pid",
+	"BUSY",
+	"STATUS armed=1",
+	"STATUS alive=1 armed=1 grace=5 registered=2 "
+	"alive=1",
+	"ERR \xff\xfe\x01",
+	"PONG",
+	NULL,
 };
 
-static unsigned turn;
-static const uint8_t *input;	/* the command tool's output */
-static size_t input_len;
+static unsigned	      turn;
+static const uint8_t *input; /* the command tool's output */
+static size_t	      input_len;
 
 /* The fake daemon's side of a request. */
 static int
-fake_request(void *arg, const char *line, char *reply, size_t len,
-    char *err, size_t errlen)
+fake_request(void *arg, const char *line, char *reply, size_t len, char *err,
+    size_t errlen)
 {
-	const char	*r = replies[turn++ % (sizeof replies /
-	    sizeof replies[0])];
+	const char *r = replies[turn++ % (sizeof replies / sizeof replies[0])];
 
 	(void)arg;
 	CHECK(strchr(line, '\n') == NULL);
@@ -94,9 +101,9 @@ static const struct mcp_ops ops = { fake_request, fake_hard, fake_run };
 static void
 check_redact(const uint8_t *data, size_t size)
 {
-	static char	 out[4096 * 10];
-	const uint8_t	*sec;
-	size_t		 k, need, n, i;
+	static char    out[4096 * 10];
+	const uint8_t *sec;
+	size_t	       k, need, n, i;
 
 	if (size < 2)
 		return;
@@ -120,8 +127,8 @@ check_redact(const uint8_t *data, size_t size)
 static void
 check_reply(char *out)
 {
-	json_t		*j;
-	const char	*v;
+	json_t	   *j;
+	const char *v;
 
 	if (out == NULL)
 		return;
@@ -141,8 +148,8 @@ check_reply(char *out)
 static void
 drain(struct mcp_server *s, struct mcp_reader *rd)
 {
-	const char	*line;
-	size_t		 len;
+	const char *line;
+	size_t	    len;
 
 	for (;;) {
 		switch (mcp_next_line(rd, &line, &len)) {
@@ -163,11 +170,11 @@ drain(struct mcp_server *s, struct mcp_reader *rd)
 
 /* Feed n bytes of p to the reader in reads of at most chunk bytes. */
 static void
-feed(struct mcp_server *s, struct mcp_reader *rd, const uint8_t *p,
-    size_t n, size_t chunk)
+feed(struct mcp_server *s, struct mcp_reader *rd, const uint8_t *p, size_t n,
+    size_t chunk)
 {
-	size_t	 room, k;
-	char	*space;
+	size_t room, k;
+	char  *space;
 
 	while (n > 0) {
 		space = mcp_reader_space(rd, &room);
@@ -197,11 +204,11 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct mcp_reader rd;
-	static uint8_t		 filler[MCP_LINE_MAX + 2];
+	static struct mcp_reader  rd;
+	static uint8_t		  filler[MCP_LINE_MAX + 2];
 	static struct mcp_cmdtool cmd = { .name = "cmd" };
-	struct mcp_server	 s;
-	size_t			 chunk;
+	struct mcp_server	  s;
+	size_t			  chunk;
 
 	if (size == 0)
 		return 0;

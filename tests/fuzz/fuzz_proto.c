@@ -25,22 +25,24 @@
 
 #include "dazai/proto.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 /* Stop with a message libFuzzer will show next to the reproducer. */
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "fuzz_proto: %s:%d: check failed: %s\n", \
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) { \
+			fprintf(stderr, \
+			    "fuzz_proto: %s:%d: check failed: %s\n", __FILE__, \
+			    __LINE__, #cond); \
+			abort(); \
+		} \
+	} while (0)
 
 /* Next chunk size from a small xorshift state: 1..max, small ones often. */
 static size_t
 chunk_size(uint32_t *s, size_t max)
 {
-	uint32_t	 x = *s;
+	uint32_t x = *s;
 
 	x ^= x << 13;
 	x ^= x >> 17;
@@ -58,10 +60,10 @@ chunk_size(uint32_t *s, size_t max)
 
 /* What the stream must look like for a line the framer handed out. */
 static void
-check_line(const uint8_t *stream, size_t slen, size_t *pos,
-    const char *line, size_t len)
+check_line(const uint8_t *stream, size_t slen, size_t *pos, const char *line,
+    size_t len)
 {
-	size_t	 p = *pos;
+	size_t p = *pos;
 
 	CHECK(len <= PROTO_LINE_MAX);
 	CHECK(memchr(line, '\n', len) == NULL);
@@ -89,17 +91,17 @@ is(const char *line, size_t len, const char *word)
 static void
 check_name(const char *line, size_t len, const struct proto_cmd *cmd)
 {
-	const char	*sp = memchr(line, ' ', len), *last = line;
-	size_t		 n = strnlen(cmd->name, sizeof cmd->name);
-	size_t		 i;
+	const char *sp = memchr(line, ' ', len), *last = line;
+	size_t	    n = strnlen(cmd->name, sizeof cmd->name);
+	size_t	    i;
 
 	CHECK(n < sizeof cmd->name);
 	CHECK(proto_name_valid(cmd->name, n));
 	for (i = 0; i < len; i++)
 		if (line[i] == ' ')
 			last = line + i + 1;
-	if (cmd->verb == PROTO_LOAD && memchr(sp + 1, ' ',
-	    len - (size_t)(sp + 1 - line)) == NULL) {
+	if (cmd->verb == PROTO_LOAD &&
+	    memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line)) == NULL) {
 		CHECK(strcmp(cmd->name, PROTO_NAME_DEFAULT) == 0);
 		return;
 	}
@@ -116,8 +118,8 @@ static void
 check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
     enum proto_kind kind)
 {
-	bool	 hb = kind == PROTO_KIND_HEARTBEAT;
-	bool	 ctl = kind == PROTO_KIND_CONTROL;
+	bool hb = kind == PROTO_KIND_HEARTBEAT;
+	bool ctl = kind == PROTO_KIND_CONTROL;
 
 	switch (cmd->verb) {
 	case PROTO_HELLO:
@@ -162,8 +164,9 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 	case PROTO_UNREGISTER:
 		CHECK(!hb);
 		CHECK(cmd->pid >= 0);
-		CHECK(len >= 8 && (memcmp(line, "REGISTER", 8) == 0 ||
-		    memcmp(line, "UNREGISTER", len < 10 ? len : 10) == 0));
+		CHECK(len >= 8 &&
+		    (memcmp(line, "REGISTER", 8) == 0 ||
+			memcmp(line, "UNREGISTER", len < 10 ? len : 10) == 0));
 		break;
 	case PROTO_LOAD:
 		CHECK(!hb);
@@ -190,14 +193,13 @@ check_cmd(const char *line, size_t len, const struct proto_cmd *cmd,
 static void
 check_replies(const struct proto_cmd *cmd)
 {
-	struct proto_status	 st = { true, 1e6, 32, "grace", 1, (size_t)-1,
-				    "locked dontdump wipeonfork dontfork "
-				    "guard-pages noaccess-idle secretmem",
-				    1e6, 1e6, (unsigned long)-1,
-				    "seccomp,landlock", "down", 64, 64,
-				    "possible", "unavailable" };
-	char			 buf[PROTO_REPLY_MAX];
-	int			 n;
+	struct proto_status st = { true, 1e6, 32, "grace", 1, (size_t)-1,
+		"locked dontdump wipeonfork dontfork "
+		"guard-pages noaccess-idle secretmem",
+		1e6, 1e6, (unsigned long)-1, "seccomp,landlock", "down", 64, 64,
+		"possible", "unavailable" };
+	char		    buf[PROTO_REPLY_MAX];
+	int		    n;
 
 	if (cmd->verb == PROTO_STATUS) {
 		n = proto_format_status(buf, sizeof buf, &st);
@@ -211,11 +213,11 @@ check_replies(const struct proto_cmd *cmd)
 	if (cmd->verb == PROTO_ACTION || cmd->verb == PROTO_RESULT) {
 		/* A command or stderr text of every byte but NUL, longer
 		 * than a reply: one printable line out all the same. */
-		static char		 text[600];
-		struct proto_action	 pa = { (int)cmd->len, "panic", text };
-		struct proto_result	 pr = { (int)cmd->len, true, -1, true,
-					    text };
-		size_t			 k;
+		static char	    text[600];
+		struct proto_action pa = { (int)cmd->len, "panic", text };
+		struct proto_result pr = { (int)cmd->len, true, -1, true,
+			text };
+		size_t		    k;
 
 		for (k = 0; k + 1 < sizeof text; k++)
 			text[k] = (char)(1 + k % 255);
@@ -228,10 +230,9 @@ check_replies(const struct proto_cmd *cmd)
 		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 	}
 	if (cmd->verb == PROTO_ENTRY) {
-		struct proto_entry	 pe = { (int)cmd->len, NULL,
-					    (size_t)-1, (unsigned long)-1,
-					    1e12 };
-		char			 longest[PROTO_NAME_MAX + 1];
+		struct proto_entry pe = { (int)cmd->len, NULL, (size_t)-1,
+			(unsigned long)-1, 1e12 };
+		char		   longest[PROTO_NAME_MAX + 1];
 
 		memset(longest, 'n', PROTO_NAME_MAX);
 		longest[PROTO_NAME_MAX] = '\0';
@@ -241,8 +242,8 @@ check_replies(const struct proto_cmd *cmd)
 		CHECK(memchr(buf, '\n', (size_t)n - 1) == NULL);
 	}
 	if (cmd->verb == PROTO_SESSION) {
-		struct proto_session	 ps = { (int)cmd->len, 0x7fffffff,
-					    0x7fffffff, -1, 1e12 };
+		struct proto_session ps = { (int)cmd->len, 0x7fffffff,
+			0x7fffffff, -1, 1e12 };
 
 		n = proto_format_session(buf, sizeof buf, &ps);
 		CHECK(n > 0 && buf[n - 1] == '\n');
@@ -253,15 +254,15 @@ check_replies(const struct proto_cmd *cmd)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct proto_reader	 rd;
-	struct proto_cmd	 cmd;
-	const uint8_t		*stream;
-	const char		*line, *err;
-	char			*space, reply[128];
-	size_t			 slen, fed = 0, pos = 0, room, n, len;
-	uint32_t		 seed;
-	enum proto_kind		 kind = PROTO_KIND_NEW;
-	bool			 open = true;
+	struct proto_reader rd;
+	struct proto_cmd    cmd;
+	const uint8_t	   *stream;
+	const char	   *line, *err;
+	char		   *space, reply[128];
+	size_t		    slen, fed = 0, pos = 0, room, n, len;
+	uint32_t	    seed;
+	enum proto_kind	    kind = PROTO_KIND_NEW;
+	bool		    open = true;
 
 	if (size == 0)
 		return 0;
@@ -294,7 +295,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (f == PROTO_FRAME_TOOLONG) {
 				/* The daemon answers and closes. */
 				CHECK(proto_format_error(reply, sizeof reply,
-				    "line too long") > 0);
+					  "line too long") > 0);
 				open = false;
 				break;
 			}
@@ -331,7 +332,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				}
 			} else {
 				CHECK(proto_format_error(reply, sizeof reply,
-				    err) > 0);
+					  err) > 0);
 				CHECK(strchr(reply, '\n') ==
 				    reply + strlen(reply) - 1);
 				/* A refused LOAD line closes (its bytes are
